@@ -154,7 +154,7 @@ class _Builder:
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         raw = node.value
         if node.style is None and "${env:" not in raw:
-            return self._constructor.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+            return self._constructor.construct_object(node, deep=True)
         if "${env:" not in raw and "$$" not in raw:
             return raw
         text, missing = substitute_env(raw, self.env)
@@ -199,9 +199,13 @@ def load_file(path: str, env: Mapping[str, str] | None = None) -> Document:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as exc:
-        raise ConfigError([ConfigProblem(Mark(path, 1, 1), f"cannot read file: {exc.strerror or exc}")]) from None
+        raise ConfigError(
+            [ConfigProblem(Mark(path, 1, 1), f"cannot read file: {exc.strerror or exc}")]
+        ) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([ConfigProblem(Mark(path, 1, 1), f"file is not UTF-8 text: {exc.reason}")]) from None
+        raise ConfigError(
+            [ConfigProblem(Mark(path, 1, 1), f"file is not UTF-8 text: {exc.reason}")]
+        ) from None
     return load_text(text, path, env)
 
 

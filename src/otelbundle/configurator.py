@@ -1,0 +1,115 @@
+"""The ``opentelemetry_configurator`` entry point.
+
+Initialises the SDK through its own configurator, adding our parts only through
+the keyword arguments it supports: ``span_processors`` (alert rules),
+``sampler`` (record-everything wrapper for rules), ``export_span_processor`` /
+``export_log_record_processor`` (drop accounting around the real exporters),
+``log_record_processors`` and ``resource_attributes``. Whatever fails in our
+parts is reported and left out; the SDK is still configured.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from otelbundle import logs, runtime, sampling, settings
+from otelbundle.exporting import CountingLogExporter, CountingSpanExporter, DropReport, install_log_filter
+
+_log = logging.getLogger("otelbundle")
+
+
+@dataclass
+class Components:
+    """Our additions to the SDK's configuration, plus what to stop at exit."""
+
+    kwargs: dict[str, Any]
+    runtime: runtime.Runtime
+    span_processors: list[SpanProcessor] = field(default_factory=list)
+
+
+def otlp_endpoint(env: Mapping[str, str]) -> str:
+    explicit = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    if explicit:
+        return explicit
+    grpc = env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf").strip() == "grpc"
+    return "http://localhost:4317" if grpc else "http://localhost:4318"
+
+
+def build_components(env: Mapping[str, str]) -> Components:
+    report = DropReport(endpoint=otlp_endpoint(env))
+    install_log_filter(report)
+    state = runtime.Runtime(report=report, shutdown_timeout=settings.shutdown_timeout(env))
+
+    def export_spans(exporter: SpanExporter) -> SpanProcessor:
+        return BatchSpanProcessor(CountingSpanExporter(exporter, report))
+
+    def export_logs(exporter: LogRecordExporter) -> BatchLogRecordProcessor:
+        return BatchLogRecordProcessor(CountingLogExporter(exporter, report))
+
+    kwargs: dict[str, Any] = {
+        "export_span_processor": export_spans,
+        "export_log_record_processor": export_logs,
+        "log_record_processors": [logs.CorrelationFieldStripper()],
+        "resource_attributes": settings.distro_resource_attributes(env),
+    }
+    components = Components(kwargs=kwargs, runtime=state)
+    _add_config_file_parts(components, env)
+    if components.span_processors:
+        kwargs["span_processors"] = components.span_processors
+    return components
+
+
+def _add_config_file_parts(components: Components, env: Mapping[str, str]) -> None:
+    """Alert rules from OTELBUNDLE_CONFIG / ./otelbundle.yaml; never raises."""
+    path = settings.config_path(env)
+    if path is None:
+        return
+    if not os.access(path, os.R_OK):
+        reason = "does not exist" if not os.path.exists(path) else "is not readable"
+        _log.error(
+            "otelbundle: OTELBUNDLE_CONFIG=%s %s; alert rules and health checks are off, telemetry continues.",
+            path,
+            reason,
+        )
+        return
+    try:
+        build_alerting = importlib.import_module("otelbundle.alerting").build_alerting
+    except (ImportError, AttributeError):
+        return
+    try:
+        setup = build_alerting(path, env)
+    except Exception:
+        _log.exception("otelbundle: alert rules from %s could not be set up; continuing without them.", path)
+        return
+    if setup is None:
+        return
+    components.span_processors.extend(setup.span_processors)
+    components.runtime.stoppers.append(setup.shutdown)
+    if setup.see_unsampled_spans:
+        components.kwargs["sampler"] = sampling.record_everything(env)
+
+
+class OtelBundleConfigurator(_OTelSDKConfigurator):
+    """Registered as the ``otelbundle`` configurator; see the module docstring."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        try:
+            components = build_components(os.environ)
+        except Exception:
+            _log.exception("otelbundle: could not prepare its additions; configuring the plain SDK.")
+            super()._configure(**kwargs)  # type: ignore[no-untyped-call]
+            return
+        merged = {**components.kwargs, **kwargs}  # explicit arguments from the caller win
+        super()._configure(**merged)  # type: ignore[no-untyped-call]
+        components.runtime.register_exit_handler()
+        runtime.set_current(components.runtime)

@@ -1,0 +1,80 @@
+"""The ``opentelemetry_distro`` entry point: environment defaults, never overrides.
+
+``opentelemetry-instrument`` calls :meth:`OtelBundleDistro._configure` before the
+configurator. It only adds OTEL_* variables the user has not set (see
+:data:`otelbundle.settings.OTEL_DEFAULTS` for each one and why), replaces values
+the SDK would crash on with a one-line message naming the variable, and tells
+once how to set ``service.name`` when it had to guess it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import MutableMapping
+from typing import Any
+
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
+
+from otelbundle import logs, settings
+
+_log = logging.getLogger("otelbundle")
+
+
+def apply_defaults(env: MutableMapping[str, str], argv: list[str] | None = None) -> list[str]:
+    """Fix invalid values, then add defaults; returns the messages to show the user."""
+    messages: list[str] = []
+    for problem in settings.invalid_values(env):
+        messages.append(problem.message())
+        if problem.replacement is None:
+            del env[problem.name]
+        else:
+            env[problem.name] = problem.replacement
+    additions = settings.default_environment(env, argv)
+    env.update(additions)
+    if "OTEL_SERVICE_NAME" in additions:
+        messages.append(
+            f"otelbundle: no service name set; using {additions['OTEL_SERVICE_NAME']!r} from the program name. "
+            "Set OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES) to name it."
+        )
+    return messages
+
+
+def _ensure_visible(logger: logging.Logger) -> None:
+    """Our start-up messages must be seen even before the app configures logging."""
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+        def hand_over(record: logging.LogRecord) -> bool:
+            # Once the app has its own root handlers, ours steps aside so lines appear once.
+            if logging.getLogger().handlers:
+                logger.removeHandler(handler)
+                logger.propagate = True
+                logger.removeFilter(hand_over)
+                logger.handle(record)
+                return False
+            return True
+
+        logger.addFilter(hand_over)
+
+
+class OtelBundleDistro(BaseDistro):  # type: ignore[misc]
+    def _configure(self, **kwargs: Any) -> None:
+        try:
+            messages = apply_defaults(os.environ)
+        except Exception:
+            _log.exception("otelbundle: could not apply its defaults; the SDK's own defaults apply.")
+            return
+        if messages:
+            _ensure_visible(_log)
+            for message in messages:
+                _log.warning("%s", message)
+
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        """Pass our options to the contrib logging instrumentor (the hook distros are given)."""
+        if entry_point.name == "logging":
+            kwargs = {**logs.instrumentor_options(os.environ), **kwargs}
+        super().load_instrumentor(entry_point, **kwargs)

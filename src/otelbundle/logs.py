@@ -1,0 +1,81 @@
+"""Trace-correlated logs.
+
+The contrib ``logging`` instrumentation does the heavy lifting: its handler turns
+every ``logging`` record into an OTLP log record whose *native* trace_id, span_id
+and flags come from the active span, and adds ``exception.type``,
+``exception.message`` and ``exception.stacktrace`` for ``logger.exception``.
+It also re-attaches its handler after ``basicConfig``/``dictConfig`` so the app's
+own logging setup neither removes nor duplicates it.
+
+What this module adds:
+
+* :class:`CorrelationFieldStripper` — with correlation on, the contrib injects
+  ``otelTraceID``/``otelSpanID``/``otelTraceSampled``/``otelServiceName`` into
+  every ``logging.LogRecord`` (so text formats can print them), and its handler
+  then copies them into OTLP attributes, duplicating the native fields. This log
+  record processor (a supported SDK hook) removes them before export.
+* :func:`instrumentor_options` — how ``OTELBUNDLE_LOG_CORRELATION`` maps onto the
+  contrib's own options.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
+
+from otelbundle import settings
+
+# Record fields the contrib injects for text formats; the OTLP record has them natively.
+INJECTED_FIELDS = ("otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName")
+
+# A stdout format that joins plain log files to traces; used when correlation is on.
+CORRELATED_FORMAT = (
+    "%(asctime)s %(levelname)s [%(name)s] [trace_id=%(otelTraceID)s span_id=%(otelSpanID)s] %(message)s"
+)
+
+_log = logging.getLogger("otelbundle")
+
+
+class CorrelationFieldStripper(LogRecordProcessor):
+    """Drops the text-format correlation fields from exported attributes."""
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        try:
+            attributes = log_record.log_record.attributes
+            if attributes:
+                for name in INJECTED_FIELDS:
+                    if name in attributes:
+                        del attributes[name]  # type: ignore[attr-defined]
+        except Exception:  # never let log export break the app's logging call
+            _log.debug("could not strip correlation fields", exc_info=True)
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def instrumentor_options(env: Mapping[str, str]) -> dict[str, Any]:
+    """Keyword arguments for the contrib LoggingInstrumentor.
+
+    ``OTELBUNDLE_LOG_CORRELATION``:
+      * ``true`` — like the contrib's ``OTEL_PYTHON_LOG_CORRELATION=true``: a stdout
+        handler whose lines carry ``trace_id=… span_id=…`` is set up with
+        ``basicConfig`` (a no-op when the app already configured the root logger);
+      * ``fields`` — only inject ``otelTraceID``/``otelSpanID`` into every record, for
+        apps with their own handlers to put in their own format;
+      * unset/``false`` — no change to stdout.
+    """
+    value = env.get("OTELBUNDLE_LOG_CORRELATION", "").strip().lower()
+    if value == "fields":
+        return {"inject_trace_context": True}
+    if settings.log_correlation(env):
+        return {
+            "set_logging_format": True,
+            "logging_format": env.get("OTEL_PYTHON_LOG_FORMAT") or CORRELATED_FORMAT,
+        }
+    return {}

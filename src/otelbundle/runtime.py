@@ -1,0 +1,107 @@
+"""What otelbundle started in this process, and how to flush and stop it in bounded time.
+
+The SDK registers one ``atexit`` shutdown per provider and runs them one after
+the other, each allowed the exporter's full timeout: with a blackholed
+collector that is 3 x OTEL_EXPORTER_OTLP_TIMEOUT. Our exit handler (registered
+after the SDK's, so it runs first) flushes the three providers in parallel under
+one deadline; the SDK's own handlers then find nothing left to do.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry._logs import get_logger_provider
+
+from otelbundle.exporting import DropReport
+
+_log = logging.getLogger("otelbundle")
+
+
+@dataclass
+class Runtime:
+    """The live configuration: drop report, extra parts to stop, exit deadline."""
+
+    report: DropReport
+    shutdown_timeout: float = 5.0
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
+    _stopped: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @staticmethod
+    def providers() -> list[Any]:
+        return [trace.get_tracer_provider(), metrics.get_meter_provider(), get_logger_provider()]
+
+    def force_flush(self, timeout: float | None = None) -> bool:
+        """Flush all signals in parallel; True when every provider finished in time."""
+        deadline = timeout if timeout is not None else self.shutdown_timeout
+        millis = int(deadline * 1000)
+        calls = [
+            functools.partial(p.force_flush, millis) for p in self.providers() if hasattr(p, "force_flush")
+        ]
+        return _run_parallel(calls, deadline)
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Stop our parts, then shut every provider down in parallel under one deadline."""
+        with self._lock:
+            if self._stopped:
+                return True
+            self._stopped = True
+        deadline = timeout if timeout is not None else self.shutdown_timeout
+        for stop in self.stoppers:
+            try:
+                stop()
+            except Exception:
+                _log.warning("otelbundle: error while stopping %r", stop, exc_info=True)
+        done = _run_parallel([p.shutdown for p in self.providers() if hasattr(p, "shutdown")], deadline)
+        summary = self.report.summary()
+        if summary:
+            _log.warning("%s", summary)
+        if not done:
+            _log.warning("otelbundle: telemetry flush did not finish within %.1fs; exiting anyway.", deadline)
+        return done
+
+    def register_exit_handler(self) -> None:
+        atexit.register(self.shutdown)
+
+
+def _run_parallel(calls: Sequence[Callable[[], Any]], timeout: float) -> bool:
+    threads = [
+        threading.Thread(target=_quietly(call), name="otelbundle-flush", daemon=True) for call in calls
+    ]
+    for thread in threads:
+        thread.start()
+    end = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, end - time.monotonic()))
+    return not any(thread.is_alive() for thread in threads)
+
+
+def _quietly(call: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            call()
+        except Exception:
+            _log.debug("otelbundle: flush/shutdown call failed", exc_info=True)
+
+    return run
+
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime | None:
+    return _current
+
+
+def set_current(runtime: Runtime) -> None:
+    global _current
+    _current = runtime
