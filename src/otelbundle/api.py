@@ -1,0 +1,139 @@
+"""``otelbundle.configure()``: the same setup as ``opentelemetry-instrument``, from code.
+
+For apps the wrapper cannot reach: a gunicorn ``post_fork`` hook, a notebook,
+an embedded interpreter, a test. Keyword-only and typed so mistakes fail at the
+call site. Explicit arguments win over the environment; what is not given is
+read from the environment exactly as under the wrapper. Calling it again (or
+under the wrapper) returns the existing handle instead of configuring twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Literal
+
+from otelbundle import runtime
+from otelbundle.configurator import OtelBundleConfigurator
+from otelbundle.distro import OtelBundleDistro, apply_defaults
+
+_log = logging.getLogger("otelbundle")
+_lock = threading.Lock()
+_handle: Handle | None = None
+
+
+@dataclass(frozen=True)
+class Handle:
+    """What :func:`configure` returns: flush or stop telemetry explicitly."""
+
+    runtime: runtime.Runtime
+    instrumented: tuple[str, ...]
+
+    def force_flush(self, timeout: float = 5.0) -> bool:
+        """Export everything buffered now; True when all signals finished within ``timeout`` seconds."""
+        return self.runtime.force_flush(timeout)
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Flush and stop exporting; later telemetry is dropped. Also runs at exit."""
+        return self.runtime.shutdown(timeout)
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    endpoint: str | None = None,
+    protocol: Literal["grpc", "http/protobuf"] | None = None,
+    resource_attributes: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+    log_correlation: bool | None = None,
+    instrument: bool | Sequence[str] = True,
+    shutdown_timeout: float | None = None,
+) -> Handle:
+    """Configure traces, metrics and logs over OTLP, alert rules and instrumentations.
+
+    ``instrument``: True loads every installed instrumentation (minus
+    OTEL_PYTHON_DISABLED_INSTRUMENTATIONS), a list loads only those names, False none.
+    """
+    global _handle
+    with _lock:
+        if _handle is not None:
+            return _handle
+        existing = runtime.current()
+        if existing is not None:  # already configured by opentelemetry-instrument
+            _handle = Handle(existing, ())
+            return _handle
+        _apply_options(
+            os.environ,
+            service_name=service_name,
+            endpoint=endpoint,
+            protocol=protocol,
+            resource_attributes=resource_attributes,
+            config_file=config_file,
+            log_correlation=log_correlation,
+            shutdown_timeout=shutdown_timeout,
+        )
+        for message in apply_defaults(os.environ):
+            _log.warning("%s", message)
+        OtelBundleConfigurator().configure()  # type: ignore[no-untyped-call]
+        state = runtime.current()
+        if state is None:  # the SDK configurator failed; it already said why
+            from otelbundle.exporting import DropReport
+
+            state = runtime.Runtime(report=DropReport())
+        _handle = Handle(state, tuple(_instrument(instrument)))
+        return _handle
+
+
+def _apply_options(
+    env: dict[str, str] | os._Environ[str],
+    *,
+    service_name: str | None,
+    endpoint: str | None,
+    protocol: str | None,
+    resource_attributes: Mapping[str, str] | None,
+    config_file: str | None,
+    log_correlation: bool | None,
+    shutdown_timeout: float | None,
+) -> None:
+    """Explicit arguments become the standard variables, so one code path reads them."""
+    if service_name is not None:
+        env["OTEL_SERVICE_NAME"] = service_name
+    if endpoint is not None:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    if protocol is not None:
+        env["OTEL_EXPORTER_OTLP_PROTOCOL"] = protocol
+    if resource_attributes:
+        from urllib.parse import quote
+
+        given = ",".join(f"{k}={quote(str(v), safe='')}" for k, v in resource_attributes.items())
+        previous = env.get("OTEL_RESOURCE_ATTRIBUTES", "")
+        env["OTEL_RESOURCE_ATTRIBUTES"] = f"{previous},{given}" if previous else given
+    if config_file is not None:
+        env["OTELBUNDLE_CONFIG"] = config_file
+    if log_correlation is not None:
+        env["OTELBUNDLE_LOG_CORRELATION"] = "true" if log_correlation else "false"
+    if shutdown_timeout is not None:
+        env["OTELBUNDLE_SHUTDOWN_TIMEOUT"] = str(shutdown_timeout)
+
+
+def _instrument(which: bool | Sequence[str]) -> list[str]:
+    """Load instrumentor entry points the way the wrapper does, through our distro."""
+    if which is False:
+        return []
+    disabled = {n.strip() for n in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    wanted = None if which is True else set(which)
+    distro = OtelBundleDistro()
+    loaded: list[str] = []
+    for entry_point in entry_points(group="opentelemetry_instrumentor"):
+        if entry_point.name in disabled or (wanted is not None and entry_point.name not in wanted):
+            continue
+        try:
+            distro.load_instrumentor(entry_point)
+            loaded.append(entry_point.name)
+        except Exception as exc:
+            _log.warning("otelbundle: instrumentation %r not loaded: %s", entry_point.name, exc)
+    return loaded

@@ -1,0 +1,125 @@
+"""Every default the distro sets is only a default: the user's value always wins."""
+
+from __future__ import annotations
+
+import pytest
+
+from otelbundle import settings
+from otelbundle.distro import apply_defaults
+
+
+@pytest.mark.parametrize("name", sorted(settings.OTEL_DEFAULTS))
+def test_each_default_is_applied_when_unset(name: str) -> None:
+    env: dict[str, str] = {"OTEL_SERVICE_NAME": "svc"}
+    apply_defaults(env)
+    assert env[name] == settings.OTEL_DEFAULTS[name]
+
+
+USER_VALUES = {
+    "OTEL_TRACES_EXPORTER": "console",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "console",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+    "OTEL_EXPORTER_OTLP_TIMEOUT": "12",
+    "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "host",
+    "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "false",
+    "OTEL_PYTHON_SYSTEM_METRICS_EXCLUDED_METRICS": "system.*",
+    "OTEL_PYTHON_CONFIGURATOR": "configurator",
+}
+
+
+def test_every_default_has_a_user_value_case() -> None:
+    assert set(USER_VALUES) == set(settings.OTEL_DEFAULTS)
+
+
+@pytest.mark.parametrize(("name", "value"), sorted(USER_VALUES.items()))
+def test_user_value_wins_over_each_default(name: str, value: str) -> None:
+    env = {"OTEL_SERVICE_NAME": "svc", name: value}
+    messages = apply_defaults(env)
+    assert env[name] == value
+    assert messages == []
+
+
+def test_empty_user_value_is_still_the_users_choice() -> None:
+    env = {"OTEL_SERVICE_NAME": "svc", "OTEL_LOGS_EXPORTER": ""}
+    apply_defaults(env)
+    assert env["OTEL_LOGS_EXPORTER"] == ""
+
+
+def test_service_name_derived_from_program_with_one_message() -> None:
+    env: dict[str, str] = {}
+    messages = apply_defaults(env, argv=["/srv/shop/checkout.py"])
+    assert env["OTEL_SERVICE_NAME"] == "checkout"
+    assert len(messages) == 1
+    assert "OTEL_SERVICE_NAME" in messages[0] and "'checkout'" in messages[0]
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"OTEL_SERVICE_NAME": "mine"}, {"OTEL_RESOURCE_ATTRIBUTES": "team=a,service.name=mine"}],
+)
+def test_service_name_from_user_is_kept(env: dict[str, str]) -> None:
+    before = dict(env)
+    messages = apply_defaults(env, argv=["app.py"])
+    assert env.get("OTEL_SERVICE_NAME") == before.get("OTEL_SERVICE_NAME")
+    assert messages == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["app.py"], "app"),
+        (["/srv/storefront/app.py"], "storefront"),
+        (["/usr/bin/gunicorn", "-w", "2", "shop.wsgi:app"], "shop.wsgi"),
+        (["-m", "pkg.worker"], "pkg.worker"),
+        (["-c"], "python"),
+        ([], "python"),
+    ],
+)
+def test_program_service_name(argv: list[str], expected: str) -> None:
+    assert settings.program_service_name(argv) == expected
+
+
+def test_distro_resource_attributes_yield_to_user() -> None:
+    assert settings.distro_resource_attributes({})["telemetry.distro.name"] == "otelbundle"
+    theirs = settings.distro_resource_attributes({"OTEL_RESOURCE_ATTRIBUTES": "telemetry.distro.name=custom"})
+    assert "telemetry.distro.name" not in theirs
+    assert "telemetry.distro.version" in theirs
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "after"),
+    [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "foo", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", None),
+        ("OTEL_BSP_SCHEDULE_DELAY", "abc", None),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "1e3x", None),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "-5", None),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "zz", "5"),  # unset, then our default applies
+        ("OTELBUNDLE_LOG_CORRELATION", "maybe", None),
+    ],
+)
+def test_invalid_value_named_once_and_replaced(name: str, value: str, after: str | None) -> None:
+    env = {"OTEL_SERVICE_NAME": "svc", name: value}
+    messages = apply_defaults(env)
+    assert len(messages) == 1
+    assert name in messages[0] and repr(value) in messages[0]
+    assert env.get(name) == after
+
+
+def test_valid_values_produce_no_messages() -> None:
+    env = {
+        "OTEL_SERVICE_NAME": "svc",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "2.5",
+        "OTEL_PYTHON_LOG_CORRELATION": "true",
+    }
+    assert apply_defaults(env) == []
+
+
+def test_config_path_prefers_variable_then_cwd(tmp_path: pytest.TempPathFactory) -> None:
+    assert settings.config_path({"OTELBUNDLE_CONFIG": "/x/y.yaml"}) == "/x/y.yaml"
+    assert settings.config_path({}, cwd=str(tmp_path)) is None
+    (tmp_path / "otelbundle.yaml").write_text("alerting: {}\n")  # type: ignore[operator]
+    assert settings.config_path({}, cwd=str(tmp_path)) == str(tmp_path / "otelbundle.yaml")  # type: ignore[operator]

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+
+from otelbundle.yamlconf import ConfigError, Mark, YamlList, YamlMap, load_file, load_text, substitute_env, unknown_keys
+
+
+def test_positions_of_keys_values_and_items() -> None:
+    doc = load_text("a:\n  b: 1\n  c: [x, y]\n", "f.yaml", env={})
+    root = doc.root
+    assert isinstance(root, YamlMap)
+    inner = root["a"]
+    assert inner.key_mark("c") == Mark("f.yaml", 3, 3)
+    assert inner.value_mark("b") == Mark("f.yaml", 2, 6)
+    items = inner["c"]
+    assert isinstance(items, YamlList)
+    assert items.item_mark(1) == Mark("f.yaml", 3, 10)
+    assert inner["b"] == 1
+
+
+def test_env_substitution_with_default_and_typing() -> None:
+    env = {"PORT": "9093", "HOST": "am"}
+    doc = load_text(
+        'url: "http://${env:HOST}:${env:PORT}"\nport: ${env:PORT}\nx: ${env:NOPE:-fallback}\nq: "${env:PORT}"\n',
+        "f.yaml",
+        env=env,
+    )
+    assert doc.root["url"] == "http://am:9093"
+    assert doc.root["port"] == 9093
+    assert doc.root["x"] == "fallback"
+    assert doc.root["q"] == "9093"  # quoted stays a string
+    assert doc.missing_env == []
+
+
+def test_missing_env_is_recorded_with_position() -> None:
+    doc = load_text("slack:\n  webhook_url: ${env:SLACK_WEBHOOK_URL}\n", "n.yaml", env={})
+    assert doc.root["slack"]["webhook_url"] == ""
+    assert doc.missing_env == [("SLACK_WEBHOOK_URL", Mark("n.yaml", 2, 16))]
+
+
+def test_env_value_cannot_inject_structure() -> None:
+    doc = load_text("a: ${env:EVIL}\n", "f.yaml", env={"EVIL": "{b: 1}"})
+    assert doc.root["a"] == "{b: 1}"
+
+
+def test_dollar_escape() -> None:
+    assert substitute_env("cost $$5 ${env:A}", {"A": "x"}) == ("cost $5 x", [])
+
+
+def test_syntax_error_has_position() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_text("a: [1, 2\nb: 3\n", "bad.yaml", env={})
+    text = str(caught.value)
+    assert text.startswith("bad.yaml:") and "YAML syntax error" in text
+
+
+def test_duplicate_key_reported() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_text("a: 1\na: 2\n", "d.yaml", env={})
+    assert str(caught.value) == "d.yaml:2:1: duplicate key 'a'"
+
+
+def test_unreadable_file_names_path(tmp_path: pytest.TempPathFactory) -> None:
+    missing = str(tmp_path) + "/nope.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load_file(missing)
+    assert str(caught.value).startswith(f"{missing}:1:1: cannot read file")
+
+
+def test_unknown_keys_suggests() -> None:
+    doc = load_text("evaluaton_interval: 1s\n", "u.yaml", env={})
+    problems = list(unknown_keys(doc.root, {"evaluation_interval", "rule_files"}, "alerting"))
+    assert [str(p) for p in problems] == [
+        "u.yaml:1:1: unknown key 'evaluaton_interval' in alerting (did you mean 'evaluation_interval'?)"
+    ]
