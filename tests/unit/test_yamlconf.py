@@ -2,7 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from otelbundle.yamlconf import ConfigError, Mark, YamlList, YamlMap, load_file, load_text, substitute_env, unknown_keys
+from otelbundle.yamlconf import (
+    ConfigError,
+    Mark,
+    YamlList,
+    YamlMap,
+    load_file,
+    load_text,
+    substitute_env,
+    unknown_keys,
+)
 
 
 def test_positions_of_keys_values_and_items() -> None:
