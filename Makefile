@@ -1,0 +1,57 @@
+# Everything a newcomer runs goes through here; .ci/run calls `make test` too.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help dev demo test lint typecheck unit integration e2e stack bench clean
+
+help:
+	@echo "make demo   - start the stack, run the example services with alert rules, print where to look"
+	@echo "make test   - lint, type-check and run every test (unit, integration, end-to-end)"
+	@echo "make stack  - build/cache the collector, Jaeger, Loki (+ apt Prometheus/Alertmanager)"
+	@echo "make bench  - run the benchmarks in bench/ (prints ratios)"
+
+# The venv is rebuilt only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e ".[dev,examples]"
+	$(PY) -m pip check
+	@touch $(STAMP)
+
+dev: $(STAMP)
+
+stack:
+	bash .ci/build-stack.sh
+
+demo: $(STAMP) stack
+	$(VENV)/bin/otelbundle demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy src
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest tests/unit
+
+integration: $(STAMP)
+	$(VENV)/bin/pytest tests/integration
+
+e2e: $(STAMP) stack
+	$(VENV)/bin/pytest tests/e2e
+
+# The one test command (README, CI). pytest exits 5 when it collects nothing,
+# which fails this target as it should.
+test: lint typecheck $(STAMP) stack
+	$(VENV)/bin/pytest tests
+
+bench: $(STAMP)
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
