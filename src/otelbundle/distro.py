@@ -74,7 +74,29 @@ class OtelBundleDistro(BaseDistro):  # type: ignore[misc]
                 _log.warning("%s", message)
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
-        """Pass our options to the contrib logging instrumentor (the hook distros are given)."""
+        """Pass our options to contrib instrumentors (the hook distros are given)."""
         if entry_point.name == "logging":
             kwargs = {**logs.instrumentor_options(os.environ), **kwargs}
         super().load_instrumentor(entry_point, **kwargs)
+        if entry_point.name == "system_metrics":
+            follow_forks(entry_point.load())
+
+
+def follow_forks(instrumentor_class: Any) -> None:
+    """Make process.* metrics describe the worker, not the parent, after fork().
+
+    The contrib system-metrics instrumentor takes ``psutil.Process(os.getpid())``
+    once, when instrumented. Under gunicorn (instrumented in the master) or
+    multiprocessing every forked worker would then report its *parent's* CPU,
+    memory and threads under its own service.instance.id. Until the contrib
+    reads the pid lazily, the child re-points that one handle after fork.
+    """
+    import psutil
+
+    def refresh_in_child() -> None:
+        instance = instrumentor_class()  # BaseInstrumentor is a singleton
+        if hasattr(instance, "_proc"):
+            instance._proc = psutil.Process(os.getpid())
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=refresh_in_child)
