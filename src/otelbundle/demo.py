@@ -1,0 +1,245 @@
+"""``otelbundle demo``: the whole promise in one command.
+
+Brings the stack up (natively, or with Docker Compose when a Docker engine
+answers), runs the example services under ``opentelemetry-instrument`` with the
+example alert rules, sends traffic including failures, then shows a person what
+to open: the trace in Jaeger, PromQL results, the trace's log lines in Loki and
+the alert in Alertmanager. Everything keeps running afterwards so it can be
+explored; ``otelbundle demo --stop`` stops the services and the stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from otelbundle.backends import BackendError, Backends, poll
+
+STOREFRONT_PORT = 8000
+INVENTORY_PORT = 8001
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("demo", help="run the stack and the example services, show where to look")
+    parser.add_argument("--stop", action="store_true", help="stop the demo services and the stack")
+    parser.add_argument("--examples", default=None, help="path of the examples/ folder (default: ./examples)")
+    parser.set_defaults(func=run)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _examples_dir(given: str | None) -> Path:
+    path = Path(given) if given else Path.cwd() / "examples"
+    if not (path / "storefront" / "app.py").is_file():
+        raise SystemExit(
+            f"otelbundle demo: no examples at {path} (run it from the repository root or pass --examples)"
+        )
+    return path
+
+
+def _state_dir() -> Path:
+    base = os.environ.get("OTELBUNDLE_STACK_DIR") or os.path.expanduser("~/.local/share/otelbundle/stack")
+    path = Path(base) / "demo"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _docker_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+
+
+def _stack(action: str, compose_file: Path) -> None:
+    if _docker_available():
+        verb = ["up", "-d", "--wait"] if action == "up" else ["down"]
+        command = ["docker", "compose", "-f", str(compose_file), *verb]
+    else:
+        command = [sys.executable, "-m", "otelbundle.cli", "stack", action]
+    _say(f"$ {' '.join(command)}")
+    if subprocess.run(command).returncode != 0:
+        raise SystemExit(f"otelbundle demo: `{' '.join(command)}` failed; see its output above")
+
+
+def _start_service(name: str, app: Path, port: int, env: dict[str, str], state: Path) -> None:
+    instrument = shutil.which(
+        "opentelemetry-instrument", path=os.path.dirname(sys.executable)
+    ) or shutil.which("opentelemetry-instrument")
+    if instrument is None:
+        raise SystemExit("otelbundle demo: opentelemetry-instrument not found; install otelbundle[examples]")
+    log = open(state / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
+    process = subprocess.Popen(
+        [instrument, sys.executable, str(app)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    (state / f"{name}.pid").write_text(str(process.pid))
+    url = f"http://127.0.0.1:{port}/healthz"
+    if not poll(lambda: _get_status(url) == 200, timeout=30, interval=0.3):
+        raise SystemExit(f"otelbundle demo: {name} did not answer {url}; see {state / (name + '.log')}")
+    _say(f"  {name} is up on http://127.0.0.1:{port} (log: {state / (name + '.log')})")
+
+
+def _stop_services(state: Path) -> None:
+    for pid_file in state.glob("*.pid"):
+        with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
+            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+        pid_file.unlink(missing_ok=True)
+
+
+def _get_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+def _request(
+    method: str, url: str, body: dict[str, Any] | None = None, traceparent: str | None = None
+) -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if traceparent:
+        request.add_header("traceparent", traceparent)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+def _traffic(base: str) -> str:
+    """A burst of normal and failing requests; returns the trace id of one known checkout."""
+    trace_id = secrets.token_hex(16)
+    statuses: dict[int, int] = {}
+    first = _request(
+        "POST", f"{base}/checkout", {"sku": "APPLE", "qty": 1}, f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    )
+    statuses[first] = 1
+    for i in range(60):
+        code = _request("GET", f"{base}/products")
+        statuses[code] = statuses.get(code, 0) + 1
+        code = _request("POST", f"{base}/checkout", {"sku": "FAIL" if i % 3 == 0 else "APPLE", "qty": 1})
+        statuses[code] = statuses.get(code, 0) + 1
+    _say(f"  sent {sum(statuses.values())} requests, responses by status: {dict(sorted(statuses.items()))}")
+    return trace_id
+
+
+def _show(backends: Backends, trace_id: str) -> None:
+    _say("\n== Traces (Jaeger)")
+    spans = poll(lambda: backends.trace(trace_id), timeout=60)
+    _say(f"  open http://127.0.0.1:16686/trace/{trace_id}")
+    _say(f"  API  {backends.jaeger}/api/v3/traces/{trace_id}")
+    for span in spans or []:
+        _say(f"    {span['service']:<11} {span['name']}")
+    if not spans:
+        _say("    (not found yet; the collector may still be batching, try the URL in a few seconds)")
+
+    _say("\n== Metrics (Prometheus)")
+    for query in (
+        'sum by (service_name, span_name) (rate(traces_span_metrics_calls_total{service_name="storefront"}[1m]))',
+        'max by (service_name) (process_memory_usage_bytes{service_name=~"storefront|inventory"})',
+    ):
+        result = poll(functools.partial(backends.promql, query), timeout=90, interval=2)
+        _say(f"  {query}")
+        for series in (result or [])[:6]:
+            labels = ",".join(f"{k}={v}" for k, v in series["metric"].items())
+            _say(f"    {{{labels}}} {series['value'][1]}")
+        if not result:
+            _say(
+                "    (no data yet: metrics are exported every few seconds; run the query in the Prometheus UI)"
+            )
+        _say(f"    {backends.prometheus}/graph?g0.expr={urllib.parse.quote(query)}")
+
+    _say("\n== Logs (Loki)")
+    logql = f'{{service_name=~"storefront|inventory"}} | trace_id="{trace_id}"'
+    lines = poll(lambda: backends.loki_lines(logql), timeout=60)
+    _say(f"  LogQL: {logql}")
+    for line in (lines or [])[:8]:
+        _say(f"    {line}")
+    if not lines:
+        _say("    (no lines yet)")
+
+    _say("\n== Alerts (Alertmanager)")
+    alerts = poll(
+        lambda: [a for a in backends.alerts() if a.get("status", {}).get("state") == "active"], timeout=60
+    )
+    for alert in alerts or []:
+        labels = alert.get("labels", {})
+        _say(f"  {labels.get('alertname')} {labels} since {alert.get('startsAt')}")
+        if alert.get("generatorURL"):
+            _say(f"    -> {alert['generatorURL']}")
+    if not alerts:
+        _say("  (no active alert yet: rules wait for their `for:` duration)")
+    _say(f"  {backends.alertmanager}/#/alerts")
+
+
+def run(args: argparse.Namespace) -> int:
+    examples = _examples_dir(args.examples)
+    compose_file = examples.parent / "deploy" / "compose.yaml"
+    state = _state_dir()
+    if args.stop:
+        _stop_services(state)
+        _stack("down", compose_file)
+        return 0
+    _say("== Stack")
+    _stack("up", compose_file)
+    _stop_services(state)  # a previous demo's services would hold the ports
+    _say("\n== Example services under opentelemetry-instrument")
+    env = {
+        **os.environ,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+        "OTEL_METRIC_EXPORT_INTERVAL": "5000",
+        "OTEL_BSP_SCHEDULE_DELAY": "500",
+        "OTEL_BLRP_SCHEDULE_DELAY": "500",
+        "OTELBUNDLE_CONFIG": str(examples / "rules" / "otelbundle.yaml"),
+        "ALERTMANAGER_URL": "http://127.0.0.1:9093",
+        "INVENTORY_URL": f"http://127.0.0.1:{INVENTORY_PORT}",
+        "INVENTORY_DB": str(state / "inventory.db"),
+    }
+    _start_service(
+        "inventory",
+        examples / "inventory" / "app.py",
+        INVENTORY_PORT,
+        {**env, "PORT": str(INVENTORY_PORT), "OTEL_SERVICE_NAME": "inventory"},
+        state,
+    )
+    _start_service(
+        "storefront",
+        examples / "storefront" / "app.py",
+        STOREFRONT_PORT,
+        {**env, "PORT": str(STOREFRONT_PORT), "OTEL_SERVICE_NAME": "storefront"},
+        state,
+    )
+    _say("\n== Traffic")
+    trace_id = _traffic(f"http://127.0.0.1:{STOREFRONT_PORT}")
+    _say(f"  a checkout to follow: trace_id={trace_id}")
+    time.sleep(2)
+    try:
+        _show(Backends(), trace_id)
+    except BackendError as exc:
+        _say(f"  backend query failed: {exc}")
+    _say("\nEverything keeps running. Stop it with: otelbundle demo --stop")
+    return 0
