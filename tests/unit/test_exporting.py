@@ -74,9 +74,14 @@ def test_log_filter_turns_sdk_lines_into_counts() -> None:
     assert export_filter.filter(record(logging.WARNING, "Queue full, dropping Span.")) is False
     assert report.counts["spans"].dropped == 2
     assert len(lines) == 1
-    assert export_filter.filter(record(logging.ERROR, "Failed to export metrics to x, error code: 14")) is False
+    assert (
+        export_filter.filter(record(logging.ERROR, "Failed to export metrics to x, error code: 14")) is False
+    )
     assert report.counts["metrics"].failed_exports == 1
-    assert export_filter.filter(record(logging.WARNING, "Transient error 503 encountered while exporting")) is False
+    assert (
+        export_filter.filter(record(logging.WARNING, "Transient error 503 encountered while exporting"))
+        is False
+    )
     assert report.suppressed_log_lines == 1
     assert export_filter.filter(record(logging.WARNING, "something unrelated")) is True
     assert export_filter.filter(record(logging.DEBUG, "Queue full")) is True
