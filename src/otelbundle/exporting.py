@@ -26,7 +26,25 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-_log = logging.getLogger("otelbundle")
+
+def _delivery_logger() -> logging.Logger:
+    """Where delivery problems are reported: stderr, never the OTLP log pipeline.
+
+    A warning that logs could not be exported must not itself be queued for
+    export (a feedback loop that the SDK then reports as recursive logging).
+    """
+    logger = logging.getLogger("otelbundle.delivery")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    return logger
+
+
+def _warn(message: str) -> None:
+    _delivery_logger().warning("%s", message)
+
 
 # Loggers whose per-batch messages we fold into counts. Logger filters apply
 # only to the logger that created the record, so each one is named.
@@ -60,7 +78,7 @@ class DropReport:
     _failing: set[str] = field(default_factory=set)
     _warned: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    emit: Callable[[str], None] = field(default=lambda message: _log.warning("%s", message))
+    emit: Callable[[str], None] = field(default=_warn)
 
     def exported(self, signal: str, items: int) -> None:
         with self._lock:
@@ -98,7 +116,9 @@ class DropReport:
         """One line with every non-zero drop count, or None when nothing was lost."""
         with self._lock:
             parts = [
-                f"{signal}={c.dropped} dropped ({c.failed_exports} failed exports)"
+                f"metrics: {c.failed_exports} failed exports"
+                if signal == "metrics"
+                else f"{signal}={c.dropped} dropped ({c.failed_exports} failed exports)"
                 for signal, c in self.counts.items()
                 if c.dropped or c.failed_exports
             ]

@@ -64,9 +64,11 @@ class Runtime:
         done = _run_parallel([p.shutdown for p in self.providers() if hasattr(p, "shutdown")], deadline)
         summary = self.report.summary()
         if summary:
-            _log.warning("%s", summary)
+            self.report.emit(summary)
         if not done:
-            _log.warning("otelbundle: telemetry flush did not finish within %.1fs; exiting anyway.", deadline)
+            self.report.emit(
+                f"otelbundle: telemetry flush did not finish within {deadline:.1f}s; exiting anyway."
+            )
         return done
 
     def register_exit_handler(self) -> None:
