@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
+import multiprocessing.util
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -73,6 +74,15 @@ class Runtime:
 
     def register_exit_handler(self) -> None:
         atexit.register(self.shutdown)
+        # multiprocessing children end with os._exit(): atexit never runs there, so
+        # their spans and logs would be lost. Its own exit hook runs finalizers
+        # registered after the fork (the registry is cleared at fork, hence the
+        # after-fork registration rather than a plain Finalize here).
+        multiprocessing.util.register_after_fork(self, Runtime._flush_in_child_at_exit)
+
+    def _flush_in_child_at_exit(self) -> None:
+        self._stopped = False
+        multiprocessing.util.Finalize(self, self.shutdown, exitpriority=100)
 
 
 def _run_parallel(calls: Sequence[Callable[[], Any]], timeout: float) -> bool:
