@@ -1,0 +1,36 @@
+"""otelbundle.configure() gives the same telemetry as the wrapper, from code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.harness.apps import clean_env, run
+from tests.harness.otlp_receiver import OtlpReceiver
+
+PROGRAM = str(Path(__file__).parent / "programs" / "configured_in_code.py")
+
+
+def test_configure_from_code_exports_all_signals(otlp_receiver: OtlpReceiver) -> None:
+    env = clean_env({"OTEL_METRIC_EXPORT_INTERVAL": "200"})
+    result = run(["python", PROGRAM, otlp_receiver.http_endpoint], env, instrument=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    loaded = result.stdout.split("INSTRUMENTED ", 1)[1].split()[0].split(",")
+    assert {"logging", "system_metrics"} <= set(loaded)
+    # force_flush() returned before the handle was shut down: everything is already here.
+    span = next(s for s in otlp_receiver.spans if s.name == "coded-work")
+    assert span.resource["service.name"] == "in-code"
+    assert span.resource["team"] == "a b"
+    assert span.resource["telemetry.distro.name"] == "otelbundle"
+    record = next(r for r in otlp_receiver.logs if r.body == "from code")
+    assert record.trace_id == span.trace_id and record.span_id == span.span_id
+    otlp_receiver.wait_for(lambda rx: "process.cpu.utilization" in rx.metric_names("in-code"))
+
+
+def test_configure_under_the_wrapper_returns_the_wrappers_setup(otlp_receiver: OtlpReceiver) -> None:
+    env = clean_env({**otlp_receiver.env(), "OTEL_SERVICE_NAME": "wrapped"})
+    result = run(["python", PROGRAM, otlp_receiver.http_endpoint], env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    # The wrapper configured first, so the service name given in code does not replace it.
+    span = otlp_receiver.wait_for(lambda rx: next(iter(rx.spans_named("coded-work")), None))
+    assert span.resource["service.name"] == "wrapped"
+    assert result.stdout.strip() == "INSTRUMENTED"  # nothing instrumented twice
