@@ -112,4 +112,6 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
         merged = {**components.kwargs, **kwargs}  # explicit arguments from the caller win
         super()._configure(**merged)  # type: ignore[no-untyped-call]
         components.runtime.register_exit_handler()
+        if settings.flag(os.environ, "OTELBUNDLE_FLUSH_ON_SIGTERM", default=True):
+            components.runtime.flush_on_sigterm()
         runtime.set_current(components.runtime)

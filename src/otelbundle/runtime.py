@@ -13,6 +13,8 @@ import atexit
 import functools
 import logging
 import multiprocessing.util
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -79,6 +81,31 @@ class Runtime:
         # registered after the fork (the registry is cleared at fork, hence the
         # after-fork registration rather than a plain Finalize here).
         multiprocessing.util.register_after_fork(self, Runtime._flush_in_child_at_exit)
+
+    def flush_on_sigterm(self) -> bool:
+        """Flush before dying of SIGTERM when the app has no SIGTERM handler of its own.
+
+        Python's default action for SIGTERM ends the process without running
+        atexit, so `docker stop` or `kill` of a plain `python app.py` lost the
+        last batches. Only the default disposition is replaced (servers such as
+        gunicorn install their own later, which then wins); after the bounded
+        flush the default is restored and the signal re-raised, so the exit
+        status is still "killed by SIGTERM".
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return False
+
+        def on_sigterm(signum: int, frame: object) -> None:
+            try:
+                self.shutdown()
+            finally:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        return True
 
     def _flush_in_child_at_exit(self) -> None:
         self._stopped = False

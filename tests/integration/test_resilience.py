@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from tests.harness.apps import clean_env, free_port, run
+from tests.harness.apps import clean_env, free_port, run, start
 from tests.harness.otlp_receiver import OtlpReceiver
 
 WORKLOAD = str(Path(__file__).parent / "programs" / "workload.py")
@@ -122,3 +122,26 @@ def test_unreadable_config_file_is_named_and_the_app_runs(
     assert result.returncode == 0 and "WORKLOAD DONE" in result.stdout, result.stderr
     assert result.stderr.count(f"OTELBUNDLE_CONFIG={missing} does not exist") == 1, result.stderr
     otlp_receiver.wait_for(lambda rx: len(rx.spans_named("unit-of-work")) == 3)
+
+
+def test_sigterm_flushes_before_exit_for_apps_without_a_handler(
+    otlp_receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    """`docker stop` / `kill` of a plain `python app.py`: the last batch still arrives."""
+    port = free_port()
+    env = clean_env(
+        {
+            **otlp_receiver.env(),
+            "OTEL_SERVICE_NAME": "inventory",
+            "OTEL_BSP_SCHEDULE_DELAY": "60000",  # nothing leaves before the signal
+            "OTEL_BLRP_SCHEDULE_DELAY": "60000",
+            "PORT": str(port),
+            "INVENTORY_DB": str(tmp_path / "inv.db"),
+        }
+    )
+    app = start(["python", "examples/inventory/app.py"], env, tmp_path, name="inventory")
+    app.wait_http(f"http://127.0.0.1:{port}/healthz")
+    assert otlp_receiver.spans_named("GET /healthz") == []
+    code = app.stop()
+    assert code == -15  # still reported as killed by SIGTERM
+    assert otlp_receiver.spans_named("GET /healthz"), app.output

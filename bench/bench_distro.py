@@ -1,0 +1,153 @@
+"""Per-request cost of otelbundle vs no instrumentation vs the upstream distro, and collector up vs down.
+
+One run starts the inventory example (Flask + SQLite) in each mode and drives
+the same request loop against it, in interleaved rounds so machine drift hits
+every mode alike. It prints p50/p99 latency per mode and the ratios the issue
+asks for; exit times after SIGTERM show the bounded flush.
+
+    python bench/bench_distro.py [--requests 400] [--rounds 3]
+
+Needs the `bench` extra (opentelemetry-distro) for the upstream comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.harness.apps import BIN, clean_env, free_port  # noqa: E402
+from tests.harness.otlp_receiver import OtlpReceiver  # noqa: E402
+
+APP = str(ROOT / "examples" / "inventory" / "app.py")
+
+
+def start(
+    mode: str, receiver: OtlpReceiver, blackhole_port: int, db: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = clean_env({"PORT": str(port), "INVENTORY_DB": db, "OTEL_SERVICE_NAME": "inventory"})
+    command = [sys.executable, APP]
+    if mode != "uninstrumented":
+        command = [str(BIN / "opentelemetry-instrument"), *command]
+    if mode == "otelbundle":
+        env.update(OTEL_PYTHON_DISTRO="otelbundle", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint)
+    elif mode == "upstream-distro":
+        env.update(
+            OTEL_PYTHON_DISTRO="distro",
+            OTEL_PYTHON_CONFIGURATOR="configurator",
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,  # its default protocol is gRPC
+            OTEL_EXPORTER_OTLP_INSECURE="true",
+        )
+    elif mode == "otelbundle-collector-down":
+        env.update(
+            OTEL_PYTHON_DISTRO="otelbundle", OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}"
+        )
+    elif mode == "otelbundle-collector-blackholed":
+        env.update(
+            OTEL_PYTHON_DISTRO="otelbundle", OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{blackhole_port}"
+        )
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}/healthz"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"{mode}: app did not start")
+
+
+def drive(port: int, count: int) -> list[float]:
+    url = f"http://127.0.0.1:{port}/stock/APPLE"
+    latencies = []
+    for _ in range(count):
+        started = time.perf_counter()
+        urllib.request.urlopen(url, timeout=10).read()
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def stop(process: subprocess.Popen[bytes]) -> float:
+    started = time.perf_counter()
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(60)
+    return time.perf_counter() - started
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400, help="measured requests per mode per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    modes = ["uninstrumented", "otelbundle", "otelbundle-collector-down", "otelbundle-collector-blackholed"]
+    if importlib.util.find_spec("opentelemetry.distro") is not None:
+        modes.insert(2, "upstream-distro")
+    else:
+        print("(opentelemetry-distro not installed: pip install -e '.[bench]' for the upstream comparison)")
+    receiver = OtlpReceiver().start()
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(1024)  # accepts connections at the kernel, never answers
+    results: dict[str, list[float]] = {m: [] for m in modes}
+    exits: dict[str, list[float]] = {m: [] for m in modes}
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_number in range(args.rounds):
+            for mode in modes:
+                process, port = start(mode, receiver, blackhole.getsockname()[1], f"{tmp}/{mode}.db")
+                drive(port, 50)  # warm-up: imports, connection pools, JIT-free but cache-warm
+                results[mode].extend(drive(port, args.requests))
+                exits[mode].append(stop(process))
+                print(f"round {round_number + 1}/{args.rounds} {mode}: done", file=sys.stderr, flush=True)
+    receiver.stop()
+    blackhole.close()
+
+    print(f"\nrequests per mode: {args.requests * args.rounds} (GET /stock/<sku>, Flask dev server + SQLite)")
+    print(f"{'mode':<34}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'exit s (max)':>14}")
+    for mode in modes:
+        values = results[mode]
+        print(
+            f"{mode:<34}{pct(values, 0.5) * 1e3:>9.3f}{pct(values, 0.99) * 1e3:>9.3f}"
+            f"{statistics.fmean(values) * 1e3:>9.3f}{max(exits[mode]):>14.2f}"
+        )
+
+    def ratio(a: str, b: str, q: float) -> str:
+        return f"{pct(results[a], q) / pct(results[b], q):.2f}" if a in results and b in results else "n/a"
+
+    print("\nratios (p50 / p99):")
+    print(
+        f"  otelbundle / uninstrumented          {ratio('otelbundle', 'uninstrumented', 0.5)} / {ratio('otelbundle', 'uninstrumented', 0.99)}"
+    )
+    print(
+        f"  otelbundle / upstream distro         {ratio('otelbundle', 'upstream-distro', 0.5)} / {ratio('otelbundle', 'upstream-distro', 0.99)}"
+    )
+    print(
+        f"  collector down / up (otelbundle)     {ratio('otelbundle-collector-down', 'otelbundle', 0.5)} / {ratio('otelbundle-collector-down', 'otelbundle', 0.99)}"
+    )
+    print(
+        f"  collector blackholed / up            {ratio('otelbundle-collector-blackholed', 'otelbundle', 0.5)} / {ratio('otelbundle-collector-blackholed', 'otelbundle', 0.99)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
