@@ -1,0 +1,229 @@
+"""Start, check and stop the native stack: one data directory, pid and log files per component.
+
+``up`` is idempotent: a component whose recorded process is alive and healthy
+is left alone. A port held by some other process is reported by name instead
+of starting a second copy that would fail to bind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from otelbundle.stack.components import Component, components, find_config_root
+
+
+class StackError(Exception):
+    pass
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    explicit = env.get("OTELBUNDLE_STACK_DIR")
+    return Path(explicit) if explicit else Path.home() / ".local" / "share" / "otelbundle" / "stack"
+
+
+def healthy(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return 200 <= int(response.status) < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class ComponentStatus:
+    name: str
+    pid: int | None
+    running: bool
+    healthy: bool
+    url: str
+    log: Path
+
+
+class Stack:
+    """The native stack under ``data_dir``; ``say`` receives progress lines."""
+
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        config_root: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.env = dict(os.environ if env is None else env)
+        self.data_dir = data_dir or default_data_dir(self.env)
+        root = config_root or find_config_root()
+        if root is None:
+            raise StackError(
+                "cannot find otel-collector/config.yaml and deploy/: run from the otelbundle checkout "
+                "or set OTELBUNDLE_CONFIG_ROOT"
+            )
+        self.config_root = root
+        self.say = say
+        self.components = components(root, self.data_dir)
+
+    # ---- files -----------------------------------------------------------
+    def _pid_file(self, component: Component) -> Path:
+        return self.data_dir / "run" / f"{component.name}.pid"
+
+    def log_file(self, component: Component) -> Path:
+        return self.data_dir / "logs" / f"{component.name}.log"
+
+    def _pid(self, component: Component) -> int | None:
+        try:
+            pid = int(self._pid_file(component).read_text())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        return pid
+
+    def component(self, name: str) -> Component:
+        for component in self.components:
+            if component.name == name:
+                return component
+        raise StackError(f"no component named {name!r}; known: {', '.join(c.name for c in self.components)}")
+
+    # ---- operations --------------------------------------------------------
+    def missing_binaries(self) -> list[Component]:
+        return [c for c in self.components if c.locate(self.env) is None]
+
+    def up(self, timeout: float = 90.0) -> None:
+        missing = self.missing_binaries()
+        if missing:
+            names = ", ".join(f"{c.name} {c.version}" for c in missing)
+            raise StackError(
+                f"not found: {names}. Build them once with `make stack` (runs .ci/build-stack.sh: Go builds "
+                "into ~/.cache/otelbundle and Debian's prometheus/prometheus-alertmanager), or point "
+                + ", ".join(c.env_var for c in missing)
+                + " at existing binaries."
+            )
+        for sub in ("run", "logs"):
+            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        started: list[Component] = []
+        for component in self.components:
+            if self._pid(component) is not None and healthy(component.health_url):
+                self.say(f"  {component.name:<15} already running and healthy")
+                continue
+            busy = [port for port in component.ports if port_in_use(port)]
+            if busy and self._pid(component) is None:
+                raise StackError(
+                    f"{component.name}: port(s) {', '.join(map(str, busy))} on 127.0.0.1 are used by another "
+                    "process; stop it (or the other stack) first"
+                )
+            self._start(component)
+            started.append(component)
+        self._wait_healthy(started, timeout)
+
+    def _start(self, component: Component) -> None:
+        binary = component.locate(self.env)
+        assert binary is not None
+        for value in component.env.values():
+            if value.startswith(str(self.data_dir)):
+                Path(value).mkdir(parents=True, exist_ok=True)
+        log = open(self.log_file(component), "ab")  # noqa: SIM115 - owned by the child
+        process = subprocess.Popen(
+            [binary, *component.args],
+            env={**self.env, **component.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=str(self.data_dir),
+            start_new_session=True,  # not killed by the terminal's Ctrl-C
+        )
+        log.close()
+        self._pid_file(component).write_text(str(process.pid))
+        self.say(f"  {component.name:<15} started (pid {process.pid}, {binary})")
+
+    def _wait_healthy(self, started: list[Component], timeout: float) -> None:
+        end = time.monotonic() + timeout
+        pending = list(started)
+        while pending and time.monotonic() < end:
+            for component in list(pending):
+                if healthy(component.health_url):
+                    self.say(f"  {component.name:<15} healthy at {component.health_url}")
+                    pending.remove(component)
+                elif self._pid(component) is None:
+                    raise StackError(f"{component.name} exited during start-up:\n{self.tail(component)}")
+            time.sleep(0.5)
+        if pending:
+            details = "\n".join(f"--- {c.name} ({c.health_url}):\n{self.tail(c)}" for c in pending)
+            raise StackError(
+                f"not healthy after {timeout:.0f}s: {', '.join(c.name for c in pending)}\n{details}"
+            )
+
+    def down(self, timeout: float = 15.0) -> None:
+        for component in reversed(self.components):
+            pid = self._pid(component)
+            if pid is None:
+                self._pid_file(component).unlink(missing_ok=True)
+                continue
+            self.stop_component(component, timeout)
+
+    def stop_component(self, component: Component, timeout: float = 15.0) -> None:
+        pid = self._pid(component)
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGTERM)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self._pid(component) is not None:
+            _reap(pid)
+            time.sleep(0.2)
+        if self._pid(component) is not None:
+            os.kill(pid, signal.SIGKILL)
+            self.say(f"  {component.name:<15} did not stop in {timeout:.0f}s; killed")
+        else:
+            self.say(f"  {component.name:<15} stopped")
+        _reap(pid)
+        self._pid_file(component).unlink(missing_ok=True)
+
+    def start_component(self, component: Component, timeout: float = 60.0) -> None:
+        (self.data_dir / "run").mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        self._start(component)
+        self._wait_healthy([component], timeout)
+
+    def status(self) -> list[ComponentStatus]:
+        return [
+            ComponentStatus(
+                c.name,
+                self._pid(c),
+                self._pid(c) is not None,
+                healthy(c.health_url),
+                c.health_url,
+                self.log_file(c),
+            )
+            for c in self.components
+        ]
+
+    def tail(self, component: Component, lines: int = 20) -> str:
+        try:
+            text = self.log_file(component).read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _reap(pid: int) -> None:
+    """Collect our own exited child so it does not linger as a zombie that still 'exists'."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
