@@ -1,0 +1,91 @@
+"""An instrumented request, followed through the real collector into Jaeger, Prometheus and Loki."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+
+from tests.e2e.conftest import checkout
+from tests.harness.apps import ExampleServices
+
+from otelbundle.backends import Backends, get_json, poll
+
+
+def test_trace_has_spans_from_both_services_in_jaeger(services: ExampleServices, backends: Backends) -> None:
+    done = checkout(services)
+    assert done.status == 200
+    spans = poll(
+        lambda: (
+            (s := backends.trace(done.trace_id))
+            and {x["service"] for x in s} >= {"storefront", "inventory"}
+            and s
+        ),
+        timeout=60,
+    )
+    assert spans, f"trace {done.trace_id} not complete in Jaeger"
+    names = {(s["service"], s["name"]) for s in spans}
+    assert ("storefront", "POST /checkout") in names and ("inventory", "POST /reserve") in names
+    by_id = {s["span_id"]: s for s in spans}
+    inventory_server = next(s for s in spans if s["name"] == "POST /reserve")
+    assert by_id[inventory_server["parent"]]["service"] == "storefront"
+
+
+def test_span_metrics_and_system_metrics_in_prometheus(services: ExampleServices, backends: Backends) -> None:
+    for _ in range(5):
+        checkout(services)
+    calls = poll(
+        lambda: backends.promql('traces_span_metrics_calls_total{service_name="storefront"}'),
+        timeout=90,
+        interval=2,
+    )
+    assert calls, "span metrics from the collector's span_metrics connector never reached Prometheus"
+    assert any(series["metric"].get("span_name") == "POST /checkout" for series in calls)
+    memory = poll(
+        lambda: backends.promql('process_memory_usage_bytes{service_name="inventory"}'),
+        timeout=90,
+        interval=2,
+    )
+    assert memory and float(memory[0]["value"][1]) > 0
+
+
+def test_logs_of_one_request_are_found_in_loki_by_trace_id(
+    services: ExampleServices, backends: Backends
+) -> None:
+    done = checkout(services, sku="PEAR")
+    query = f'{{service_name=~"storefront|inventory"}} | trace_id="{done.trace_id}"'
+    lines = poll(lambda: (found := backends.loki_lines(query)) and len(found) >= 2 and found, timeout=60)
+    assert lines, f"no log lines for trace {done.trace_id} in Loki"
+    assert any("checkout of 1 x PEAR" in line for line in lines)
+    assert any("reserved 1 x PEAR" in line for line in lines)
+
+
+def test_exception_stack_traces_reach_loki(services: ExampleServices, backends: Backends) -> None:
+    done = checkout(services, sku="FAIL")
+    assert done.status == 502
+    query = f'{{service_name="storefront"}} | trace_id="{done.trace_id}" |= "Traceback"'
+    lines = poll(lambda: backends.loki_lines(query), timeout=60)
+    assert lines, "the logged exception (with its stack moved into the line) did not reach Loki"
+
+
+def test_jaeger_monitor_tab_reads_span_metrics(services: ExampleServices, backends: Backends) -> None:
+    for _ in range(5):
+        checkout(services)
+    params = urllib.parse.urlencode(
+        {
+            "service": "storefront",
+            "endTs": int(time.time() * 1000),
+            "lookback": 600_000,
+            "step": 60_000,
+            "ratePer": 600_000,
+        }
+    )
+
+    def calls() -> list[object]:
+        data = get_json(f"{backends.jaeger}/api/metrics/calls?{params}")
+        return [
+            m
+            for m in data.get("metrics", [])
+            if any(p.get("gaugeValue", {}).get("doubleValue") for p in m.get("metricPoints", []))
+        ]
+
+    assert poll(calls, timeout=90, interval=3), "Jaeger's Monitor API returned no call rates for storefront"

@@ -1,0 +1,75 @@
+"""Binary lookup order, config discovery and the runner's refusals, without starting anything."""
+
+from __future__ import annotations
+
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from otelbundle.stack import components as comp
+from otelbundle.stack.runner import Stack, StackError
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _exe(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+def test_explicit_variable_then_cache_then_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(comp, "CACHE_ROOT", tmp_path / "cache")
+    loki = next(c for c in comp.components(ROOT, tmp_path / "data") if c.name == "loki")
+    on_path = _exe(tmp_path / "pathdir" / "loki")
+    monkeypatch.setenv("PATH", str(on_path.parent))
+    assert loki.locate({}) == str(on_path)
+    cached = _exe(loki.cache_path())
+    assert loki.locate({}) == str(cached)
+    explicit = _exe(tmp_path / "mine" / "loki")
+    assert loki.locate({"OTELBUNDLE_LOKI_BIN": str(explicit)}) == str(explicit)
+    assert loki.locate({"OTELBUNDLE_LOKI_BIN": str(tmp_path / "missing")}) is None
+
+
+def test_every_component_uses_the_repositorys_config_files(tmp_path: Path) -> None:
+    for component in comp.components(ROOT, tmp_path):
+        files = [a.split("=", 1)[1] for a in component.args if a.startswith(("--config", "-config.file"))]
+        assert files, component.name
+        assert all(Path(f).is_file() for f in files), (component.name, files)
+        assert component.health_url.startswith("http://127.0.0.1:")
+
+
+def test_config_root_found_from_a_subfolder() -> None:
+    assert comp.find_config_root(ROOT / "src" / "otelbundle") == ROOT
+
+
+def test_up_names_missing_binaries_and_how_to_get_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(comp, "CACHE_ROOT", tmp_path / "empty-cache")
+    stack = Stack(data_dir=tmp_path, config_root=ROOT, env={"PATH": str(tmp_path)}, say=lambda _: None)
+    with pytest.raises(StackError) as caught:
+        stack.up()
+    message = str(caught.value)
+    assert "loki 3.7.6" in message and "otelcol-bundle 0.159.0" in message
+    assert "make stack" in message and "OTELBUNDLE_LOKI_BIN" in message
+
+
+def test_up_refuses_a_port_held_by_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(comp, "CACHE_ROOT", tmp_path / "cache")
+    stack = Stack(data_dir=tmp_path / "data", config_root=ROOT, env={}, say=lambda _: None)
+    first = stack.components[0]
+    stack.components = [first]
+    stack.env[first.env_var] = str(_exe(tmp_path / "bin" / first.binary))
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            holder.bind(("127.0.0.1", first.ports[0]))
+        except OSError:
+            pytest.skip(f"port {first.ports[0]} already in use on this machine")
+        holder.listen(1)
+        with pytest.raises(StackError, match=f"port\\(s\\) {first.ports[0]}.*used by another process"):
+            stack.up(timeout=1)
