@@ -1,0 +1,247 @@
+"""The check kinds. Each is a small object whose ``run`` returns a :class:`Verdict`.
+
+``run`` may block (network, database, user code): the scheduler always calls it
+on a worker thread and abandons it at its timeout, so checks do not need their
+own watchdogs — but they pass the timeout to sockets and drivers where they can
+so that an abandoned worker thread ends soon after.
+"""
+
+from __future__ import annotations
+
+import importlib
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from otelbundle.health.model import Status, Thresholds, Verdict
+
+
+@dataclass
+class CheckSpec:
+    """Scheduling options common to every kind."""
+
+    name: str
+    kind: str
+    interval_s: float
+    timeout_s: float
+    readiness: bool = True
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+class Check(Protocol):
+    spec: CheckSpec
+
+    def run(self, previous: Status | None) -> Verdict: ...
+
+
+# ---- system -------------------------------------------------------------
+
+
+class SystemReader(Protocol):
+    """Where system checks get their percentages; tests inject a fake."""
+
+    def cpu_percent(self) -> float: ...
+    def memory_percent(self) -> float: ...
+    def disk_percent(self, path: str) -> float: ...
+
+
+class PsutilReader:
+    """The real reader. ``cpu_percent`` is utilisation since the previous call (non-blocking)."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._psutil = psutil
+        psutil.cpu_percent(interval=None)  # the first call only sets the baseline
+
+    def cpu_percent(self) -> float:
+        return float(self._psutil.cpu_percent(interval=None))
+
+    def memory_percent(self) -> float:
+        return float(self._psutil.virtual_memory().percent)
+
+    def disk_percent(self, path: str) -> float:
+        return float(self._psutil.disk_usage(path).percent)
+
+
+SYSTEM_RESOURCES = ("cpu", "memory", "disk")
+
+
+@dataclass
+class SystemCheck:
+    spec: CheckSpec
+    resource: str
+    thresholds: Thresholds
+    path: str = "/"
+    reader: SystemReader | None = None
+
+    def run(self, previous: Status | None) -> Verdict:
+        if self.reader is None:
+            self.reader = PsutilReader()
+        if self.resource == "cpu":
+            value, what = self.reader.cpu_percent(), "CPU"
+        elif self.resource == "memory":
+            value, what = self.reader.memory_percent(), "memory"
+        else:
+            value, what = self.reader.disk_percent(self.path), f"disk {self.path}"
+        status = self.thresholds.classify(value, previous)
+        return Verdict(status, f"{what} at {value:.1f}%{self._against(status)}", value)
+
+    def _against(self, status: Status) -> str:
+        if status is Status.FAILING:
+            return f" (critical at {self.thresholds.critical:g}%)"
+        if status is Status.DEGRADED:
+            return f" (warning at {self.thresholds.warning:g}%)"
+        return ""
+
+
+# ---- tcp / http -----------------------------------------------------------
+
+
+@dataclass
+class TcpCheck:
+    spec: CheckSpec
+    host: str
+    port: int
+
+    def run(self, previous: Status | None) -> Verdict:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=self.spec.timeout_s):
+                pass
+        except OSError as exc:
+            return Verdict(Status.FAILING, f"cannot connect to {self.host}:{self.port}: {_reason(exc)}")
+        return Verdict(Status.HEALTHY, f"connected to {self.host}:{self.port}")
+
+
+@dataclass
+class HttpCheck:
+    spec: CheckSpec
+    url: str
+    expect_status: tuple[int, ...] = (200,)
+    body_contains: str | None = None
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def run(self, previous: Status | None) -> Verdict:
+        request = urllib.request.Request(self.url, method=self.method, headers=self.headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.spec.timeout_s) as response:
+                code, body = response.status, response.read(65536)
+        except urllib.error.HTTPError as exc:
+            code, body = exc.code, exc.read(65536)
+        except (OSError, ValueError) as exc:
+            return Verdict(Status.FAILING, f"GET {self.url} failed: {_reason(exc)}")
+        if code not in self.expect_status:
+            expected = ", ".join(str(c) for c in self.expect_status)
+            return Verdict(Status.FAILING, f"{self.url} answered {code}, expected {expected}")
+        if self.body_contains is not None and self.body_contains not in body.decode("utf-8", "replace"):
+            return Verdict(Status.FAILING, f"{self.url} answered {code} without {self.body_contains!r}")
+        return Verdict(Status.HEALTHY, f"{self.url} answered {code}")
+
+
+# ---- sql ------------------------------------------------------------------
+
+SQL_DRIVERS = ("sqlite3", "postgresql")
+
+
+def postgres_driver() -> Any | None:
+    """psycopg (3) or psycopg2, whichever is installed."""
+    for name in ("psycopg", "psycopg2"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+@dataclass
+class SqlCheck:
+    """Opens a connection, runs one cheap query, closes: no pool held between runs."""
+
+    spec: CheckSpec
+    driver: str
+    dsn: str
+    query: str = "SELECT 1"
+
+    def run(self, previous: Status | None) -> Verdict:
+        try:
+            connection = self._connect()
+        except Exception as exc:  # every DB-API driver has its own error hierarchy
+            return Verdict(Status.FAILING, f"cannot connect ({self.driver}): {_reason(exc)}")
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.query)
+            cursor.fetchall()
+        except Exception as exc:
+            return Verdict(Status.FAILING, f"query failed ({self.driver}): {_reason(exc)}")
+        finally:
+            connection.close()
+        return Verdict(Status.HEALTHY, f"{self.driver} answered {self.query!r}")
+
+    def _connect(self) -> Any:
+        if self.driver == "sqlite3":
+            import sqlite3
+
+            # mode=rw: a missing database file is a failure, not a new empty database.
+            target = self.dsn if self.dsn.startswith("file:") else f"file:{self.dsn}?mode=rw"
+            return sqlite3.connect(target, uri=True, timeout=self.spec.timeout_s, check_same_thread=False)
+        module = postgres_driver()
+        if module is None:
+            raise RuntimeError("no PostgreSQL driver installed (pip install psycopg)")
+        timeout = max(1, int(self.spec.timeout_s))
+        return module.connect(self.dsn, connect_timeout=timeout)
+
+
+# ---- python ---------------------------------------------------------------
+
+
+@dataclass
+class PythonCheck:
+    """Calls ``module:function``. It may return a Status, a status word, a bool,
+    ``(status, message)``, or raise (→ failing with the exception as message)."""
+
+    spec: CheckSpec
+    target: str
+    where: str = ""
+    _function: Callable[[], Any] | None = None
+
+    def run(self, previous: Status | None) -> Verdict:
+        function = self._resolve()
+        return to_verdict(function())
+
+    def _resolve(self) -> Callable[[], Any]:
+        if self._function is None:
+            module_name, _, attr = self.target.partition(":")
+            module = importlib.import_module(module_name)
+            function = getattr(module, attr, None)
+            if not callable(function):
+                raise LookupError(f"{self.target}: module has no callable {attr!r} ({self.where})")
+            self._function = function
+        return self._function
+
+
+def to_verdict(returned: Any) -> Verdict:
+    message = ""
+    if isinstance(returned, tuple) and len(returned) == 2:
+        returned, message = returned[0], str(returned[1])
+    if isinstance(returned, Status):
+        status = returned
+    elif isinstance(returned, bool) or returned is None:
+        status = Status.HEALTHY if returned in (True, None) else Status.FAILING
+    elif isinstance(returned, str):
+        status = Status.parse(returned)
+    else:
+        raise TypeError(
+            f"check returned {type(returned).__name__}; expected a status, bool or (status, message)"
+        )
+    return Verdict(status, message or status.label)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        return _reason(exc.reason) if isinstance(exc.reason, BaseException) else str(exc.reason)
+    text = str(exc) or type(exc).__name__
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -1,0 +1,330 @@
+"""The ``health:`` section of ``otelbundle.yaml``, validated with positions.
+
+Every problem is collected (not just the first) and reported as
+``file:line:column: message``; a section with any problem starts no checks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from otelbundle.health.checks import (
+    SQL_DRIVERS,
+    SYSTEM_RESOURCES,
+    Check,
+    CheckSpec,
+    HttpCheck,
+    PythonCheck,
+    SqlCheck,
+    SystemCheck,
+    SystemReader,
+    TcpCheck,
+)
+from otelbundle.health.durations import parse_duration, parse_percent
+from otelbundle.health.model import Thresholds
+from otelbundle.yamlconf import ConfigProblem, Mark, YamlList, YamlMap, load_file, unknown_keys
+
+DEFAULT_INTERVAL_S = 15.0
+DEFAULT_TIMEOUT_S = 5.0
+KINDS = ("system", "tcp", "http", "sql", "python")
+
+_SECTION_KEYS = frozenset({"interval", "timeout", "checks", "http"})
+_COMMON_KEYS = frozenset({"name", "kind", "interval", "timeout", "readiness"})
+_KIND_KEYS: dict[str, frozenset[str]] = {
+    "system": frozenset({"resource", "path", "warning", "critical", "hysteresis"}),
+    "tcp": frozenset({"host", "port"}),
+    "http": frozenset({"url", "expect_status", "body_contains", "method", "headers"}),
+    "sql": frozenset({"driver", "dsn", "query"}),
+    "python": frozenset({"function"}),
+}
+
+
+@dataclass
+class HttpEndpoint:
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass
+class HealthConfig:
+    checks: list[Check] = field(default_factory=list)
+    http: HttpEndpoint | None = None
+
+
+def load_health_config(
+    path: str, reader: SystemReader | None = None
+) -> tuple[HealthConfig | None, list[ConfigProblem]]:
+    """(config, problems) for the file; config is None when there is no ``health:`` section."""
+    document = load_file(path)  # raises ConfigError with positions for YAML errors
+    root = document.root
+    if not isinstance(root, YamlMap) or "health" not in root:
+        return None, []
+    problems = [
+        ConfigProblem(mark, f"environment variable {name} is not set")
+        for name, mark in document.missing_env
+        if _inside(mark, root, "health")
+    ]
+    config = parse_section(root["health"], root.value_mark("health"), problems, reader)
+    return config, problems
+
+
+def _inside(mark: Mark, root: YamlMap, key: str) -> bool:
+    later = [root.key_mark(k).line for k in root if root.key_mark(k).line > root.key_mark(key).line]
+    return mark.line >= root.key_mark(key).line and (not later or mark.line < min(later))
+
+
+def parse_section(
+    section: Any, mark: Mark, problems: list[ConfigProblem], reader: SystemReader | None = None
+) -> HealthConfig:
+    config = HealthConfig()
+    if not isinstance(section, YamlMap):
+        problems.append(ConfigProblem(mark, "health must be a mapping with a 'checks' list"))
+        return config
+    problems.extend(unknown_keys(section, _SECTION_KEYS, "health"))
+    get = _Getter(section, problems)
+    interval = get.value("interval", parse_duration, DEFAULT_INTERVAL_S)
+    timeout = get.value("timeout", parse_duration, DEFAULT_TIMEOUT_S)
+    if "http" in section:
+        config.http = _parse_http(section["http"], section.value_mark("http"), problems)
+    checks = section.get("checks")
+    if not isinstance(checks, YamlList) or not checks:
+        problems.append(
+            ConfigProblem(
+                section.value_mark("checks") if "checks" in section else section.mark,
+                "health.checks must be a non-empty list of checks",
+            )
+        )
+        return config
+    seen: dict[str, Mark] = {}
+    for index, item in enumerate(checks):
+        where = checks.item_mark(index)
+        if not isinstance(item, YamlMap):
+            problems.append(ConfigProblem(where, "each check must be a mapping with name and kind"))
+            continue
+        check = _parse_check(item, interval, timeout, problems, reader)
+        if check is None:
+            continue
+        if check.spec.name in seen:
+            problems.append(
+                ConfigProblem(
+                    item.value_mark("name"),
+                    f"duplicate check name {check.spec.name!r} (first at {seen[check.spec.name]})",
+                )
+            )
+            continue
+        seen[check.spec.name] = item.value_mark("name")
+        config.checks.append(check)
+    return config
+
+
+def _parse_http(value: Any, mark: Mark, problems: list[ConfigProblem]) -> HttpEndpoint | None:
+    if not isinstance(value, YamlMap):
+        problems.append(ConfigProblem(mark, "health.http must be a mapping like {port: 8081}"))
+        return None
+    problems.extend(unknown_keys(value, {"host", "port"}, "health.http"))
+    get = _Getter(value, problems)
+    port = get.value("port", _port, None, required=True)
+    host = get.value("host", _text, "127.0.0.1")
+    return HttpEndpoint(host, port) if port is not None else None
+
+
+def _parse_check(
+    item: YamlMap, interval: float, timeout: float, problems: list[ConfigProblem], reader: SystemReader | None
+) -> Check | None:
+    get = _Getter(item, problems)
+    name = get.value("name", _text, None, required=True)
+    kind = item.get("kind")
+    if kind not in KINDS:
+        where = item.value_mark("kind") if "kind" in item else item.mark
+        problems.append(
+            ConfigProblem(
+                where,
+                f"unknown check kind {kind!r}; use one of {', '.join(KINDS)}"
+                if "kind" in item
+                else "check has no 'kind'",
+            )
+        )
+        return None
+    problems.extend(unknown_keys(item, _COMMON_KEYS | _KIND_KEYS[kind], f"a {kind} check"))
+    spec = CheckSpec(
+        name=name or "",
+        kind=kind,
+        interval_s=get.value("interval", parse_duration, interval),
+        timeout_s=get.value("timeout", parse_duration, timeout),
+        readiness=get.value("readiness", _bool, True),
+    )
+    before = len(problems)
+    check = _BUILDERS[kind](spec, item, get, problems, reader)
+    if spec.timeout_s > spec.interval_s:
+        problems.append(
+            ConfigProblem(
+                item.value_mark("timeout") if "timeout" in item else item.mark,
+                f"timeout ({spec.timeout_s:g}s) is longer than interval ({spec.interval_s:g}s)",
+            )
+        )
+    return check if name and len(problems) == before else None
+
+
+def _system(
+    spec: CheckSpec, item: YamlMap, get: _Getter, problems: list[ConfigProblem], reader: SystemReader | None
+) -> Check | None:
+    resource = get.value("resource", _choice(SYSTEM_RESOURCES), None, required=True)
+    warning = get.value("warning", parse_percent, None)
+    critical = get.value("critical", parse_percent, None)
+    hysteresis = get.value("hysteresis", parse_percent, 0.0)
+    if warning is None and critical is None and "warning" not in item and "critical" not in item:
+        problems.append(ConfigProblem(item.mark, "a system check needs a warning and/or critical threshold"))
+    if warning is not None and critical is not None and warning > critical:
+        problems.append(
+            ConfigProblem(
+                item.value_mark("warning"), f"warning ({warning:g}%) is above critical ({critical:g}%)"
+            )
+        )
+    path = get.value("path", _text, "/")
+    spec.attributes = {"health.check.resource": resource or ""}
+    if resource == "disk":
+        spec.attributes["health.check.path"] = path
+    return SystemCheck(spec, resource or "", Thresholds(warning, critical, hysteresis), path, reader)
+
+
+def _tcp(
+    spec: CheckSpec, item: YamlMap, get: _Getter, problems: list[ConfigProblem], reader: SystemReader | None
+) -> Check | None:
+    host = get.value("host", _text, None, required=True)
+    port = get.value("port", _port, None, required=True)
+    return TcpCheck(spec, host or "", port or 0)
+
+
+def _http(
+    spec: CheckSpec, item: YamlMap, get: _Getter, problems: list[ConfigProblem], reader: SystemReader | None
+) -> Check | None:
+    url = get.value("url", _url, None, required=True)
+    expect = get.value("expect_status", _statuses, (200,))
+    headers = get.value("headers", _headers, {})
+    return HttpCheck(
+        spec,
+        url or "",
+        expect,
+        get.value("body_contains", _text, None),
+        get.value("method", _choice(("GET", "HEAD", "POST")), "GET"),
+        headers,
+    )
+
+
+def _sql(
+    spec: CheckSpec, item: YamlMap, get: _Getter, problems: list[ConfigProblem], reader: SystemReader | None
+) -> Check | None:
+    driver = get.value("driver", _choice(SQL_DRIVERS), None, required=True)
+    dsn = get.value("dsn", _text, None, required=True)
+    query = get.value("query", _text, "SELECT 1")
+    if driver == "postgresql" and not any(importlib.util.find_spec(m) for m in ("psycopg", "psycopg2")):
+        problems.append(
+            ConfigProblem(item.value_mark("driver"), "driver postgresql needs psycopg or psycopg2 installed")
+        )
+    spec.attributes = {"db.system.name": driver or ""}
+    return SqlCheck(spec, driver or "", dsn or "", query)
+
+
+def _python(
+    spec: CheckSpec, item: YamlMap, get: _Getter, problems: list[ConfigProblem], reader: SystemReader | None
+) -> Check | None:
+    target = get.value("function", _text, None, required=True)
+    if target is None:
+        return None
+    module_name, sep, attr = target.partition(":")
+    mark = item.value_mark("function")
+    if not sep or not module_name or not attr.isidentifier():
+        problems.append(ConfigProblem(mark, f"function {target!r} must look like 'package.module:function'"))
+        return None
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as exc:
+        found, error = None, f": {exc}"
+    else:
+        error = ""
+    if found is None:
+        problems.append(
+            ConfigProblem(mark, f"cannot find module {module_name!r}{error} (is it on sys.path?)")
+        )
+        return None
+    return PythonCheck(spec, target, str(mark))
+
+
+_BUILDERS: dict[str, Callable[..., Check | None]] = {
+    "system": _system,
+    "tcp": _tcp,
+    "http": _http,
+    "sql": _sql,
+    "python": _python,
+}
+
+
+# ---- value parsers: raise ValueError with a message; _Getter adds the position ----
+
+
+class _Getter:
+    def __init__(self, mapping: YamlMap, problems: list[ConfigProblem]) -> None:
+        self.mapping, self.problems = mapping, problems
+
+    def value(self, key: str, parse: Callable[[Any], Any], default: Any, *, required: bool = False) -> Any:
+        if key not in self.mapping:
+            if required:
+                self.problems.append(ConfigProblem(self.mapping.mark, f"missing required key {key!r}"))
+            return default
+        try:
+            return parse(self.mapping[key])
+        except ValueError as exc:
+            self.problems.append(ConfigProblem(self.mapping.value_mark(key), f"{key}: {exc}"))
+            return default
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool) or str(value) == "":
+        raise ValueError(f"expected a non-empty string, got {value!r}")
+    return str(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise ValueError(f"expected a port number 1..65535, got {value!r}")
+    return value
+
+
+def _url(value: Any) -> str:
+    text = _text(value)
+    if not text.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    return text
+
+
+def _statuses(value: Any) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(
+        isinstance(c, int) and not isinstance(c, bool) and 100 <= c <= 599 for c in items
+    ):
+        raise ValueError(f"expected an HTTP status or a list of them, got {value!r}")
+    return tuple(items)
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping of header names to values")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in options:
+            raise ValueError(f"{value!r} is not one of {', '.join(options)}")
+        return str(value)
+
+    return parse

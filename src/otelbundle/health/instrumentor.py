@@ -1,0 +1,144 @@
+"""The ``otelbundle_health`` instrumentor: health checks from ``otelbundle.yaml``.
+
+Loaded by ``opentelemetry-instrument`` like any instrumentation (and disabled
+the standard way, ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=otelbundle_health``).
+It never raises into the application: a bad ``health:`` section is reported
+once, every problem as ``file:line:column: message``, and the app runs
+without health checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+from otelbundle import settings
+from otelbundle.health.checks import SystemReader
+from otelbundle.health.config import HealthConfig, load_health_config
+from otelbundle.health.outputs import HealthOutputs
+from otelbundle.health.scheduler import Scheduler
+from otelbundle.health.server import HealthServer
+from otelbundle.yamlconf import ConfigError
+
+_logger = logging.getLogger("otelbundle.health")
+
+_outputs: HealthOutputs | None = None
+_outputs_lock = threading.Lock()
+
+
+def _shared_outputs() -> HealthOutputs:
+    global _outputs
+    with _outputs_lock:
+        if _outputs is None:
+            _outputs = HealthOutputs()
+        return _outputs
+
+
+class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Starts the check scheduler (and the optional probe server) for this process."""
+
+    _scheduler: Scheduler | None = None
+    _server: HealthServer | None = None
+    _config: HealthConfig | None = None
+    _fork_hook_installed = False
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ()
+
+    def _instrument(self, **kwargs: Any) -> None:
+        """kwargs (for tests): ``config_path``, ``reader`` (a fake SystemReader)."""
+        try:
+            path = kwargs.get("config_path") or settings.config_path(os.environ)
+            if path is None or not os.access(path, os.R_OK):
+                return  # no file; an unreadable OTELBUNDLE_CONFIG is reported by the configurator
+            config = self._load(path, kwargs.get("reader"))
+            if config is None:
+                return
+            self._config = config
+            self._start(config, with_server=True)
+            if not HealthInstrumentor._fork_hook_installed:
+                os.register_at_fork(after_in_child=_restart_in_child)
+                HealthInstrumentor._fork_hook_installed = True
+        except Exception:
+            _logger.exception(
+                "otelbundle: health checks could not start; the application continues without them."
+            )
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self._stop()
+        self._config = None
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        return self._scheduler
+
+    @property
+    def server(self) -> HealthServer | None:
+        return self._server
+
+    def _load(self, path: str, reader: SystemReader | None) -> HealthConfig | None:
+        try:
+            config, problems = load_health_config(path, reader)
+        except ConfigError as exc:
+            problems, config = exc.problems, None
+        if problems:
+            _logger.error(
+                "otelbundle: health checks are off because of %d problem(s) in the config; "
+                "the application continues:\n%s",
+                len(problems),
+                "\n".join(f"  {p}" for p in problems),
+            )
+            return None
+        return config
+
+    def _start(self, config: HealthConfig, *, with_server: bool) -> None:
+        outputs = _shared_outputs()
+        scheduler = Scheduler(config.checks, outputs.on_result)
+        outputs.attach(scheduler)
+        self._scheduler = scheduler
+        scheduler.start()
+        if with_server and config.http is not None:
+            try:
+                self._server = HealthServer(scheduler, config.http.host, config.http.port)
+                self._server.start()
+            except OSError as exc:
+                self._server = None
+                _logger.error(
+                    "otelbundle: health endpoint %s:%s could not listen (%s); checks still run.",
+                    config.http.host,
+                    config.http.port,
+                    exc,
+                )
+
+    def _stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+        _shared_outputs().attach(None)
+
+    def _after_fork(self) -> None:
+        """Threads do not survive fork(): give the child its own scheduler.
+
+        The probe server is not restarted: its port belongs to the parent
+        (gunicorn's arbiter), which keeps answering probes.
+        """
+        if self._config is None or self._scheduler is None:
+            return
+        self._scheduler = None
+        self._server = None
+        self._start(self._config, with_server=False)
+
+
+def _restart_in_child() -> None:
+    try:
+        HealthInstrumentor()._after_fork()
+    except Exception:
+        _logger.exception("otelbundle: health checks could not restart after fork")

@@ -1,0 +1,184 @@
+"""Runs every check on its own interval, each run on a worker thread with a timeout.
+
+One daemon thread decides what is due; each run gets its own daemon worker
+thread, and a check never has more than one run in flight, so the number of
+threads is bounded by the number of checks. A run that outlives its timeout is
+abandoned: it is reported failing ("timed out after Xs") and, while its thread
+is still stuck, later runs of that check are skipped and counted instead of
+piling up threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from otelbundle.health.checks import Check
+from otelbundle.health.model import CheckResult, Status, Verdict
+
+_logger = logging.getLogger(__name__)
+
+ResultCallback = Callable[[CheckResult], None]
+
+
+@dataclass
+class _State:
+    check: Check
+    next_due: float
+    running_since: float | None = None
+    run_id: int = 0
+    abandoned: bool = False
+    last: CheckResult | None = None
+    skipped: int = 0
+
+
+class Scheduler:
+    """Owns the per-check state; results go to ``on_result`` (called on scheduler/worker threads)."""
+
+    def __init__(
+        self,
+        checks: Sequence[Check],
+        on_result: ResultCallback,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._clock, self._wall_ns = clock, wall_ns
+        now = clock()
+        self._states = {c.spec.name: _State(c, next_due=now) for c in checks}
+        self._on_result = on_result
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_tick = now
+
+    # ---- lifecycle ------------------------------------------------------
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="otelbundle-health", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ---- observation ----------------------------------------------------
+    def results(self) -> list[CheckResult]:
+        with self._lock:
+            return [s.last for s in self._states.values() if s.last is not None]
+
+    def skipped(self) -> dict[str, int]:
+        with self._lock:
+            return {name: s.skipped for name, s in self._states.items()}
+
+    def readiness_checks(self) -> list[str]:
+        return [name for name, s in self._states.items() if s.check.spec.readiness]
+
+    # ---- the loop ---------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                delay = self.tick()
+            except Exception:  # never let the scheduler die silently
+                _logger.exception("health scheduler tick failed")
+                delay = 1.0
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def tick(self) -> float:
+        """Start due runs, abandon overdue ones; return seconds until something is due."""
+        now = self._clock()
+        self.last_tick = now
+        to_start: list[tuple[_State, int]] = []
+        timed_out: list[CheckResult] = []
+        with self._lock:
+            for state in self._states.values():
+                spec = state.check.spec
+                overdue = state.running_since is not None and now - state.running_since >= spec.timeout_s
+                if overdue and not state.abandoned:
+                    state.abandoned = True
+                    timed_out.append(self._timeout_result(state, now))
+                if now >= state.next_due:
+                    state.next_due = now + spec.interval_s
+                    if state.running_since is not None:
+                        state.skipped += 1
+                        continue
+                    state.run_id += 1
+                    state.running_since, state.abandoned = now, False
+                    to_start.append((state, state.run_id))
+            wake_at = [s.next_due for s in self._states.values()]
+            wake_at += [
+                s.running_since + s.check.spec.timeout_s
+                for s in self._states.values()
+                if s.running_since is not None and not s.abandoned
+            ]
+        for result in timed_out:
+            self._deliver(result)
+        for state, run_id in to_start:
+            self._launch(state, run_id)
+        return max(0.01, min(min(wake_at, default=now + 1.0) - now, 1.0))
+
+    def _timeout_result(self, state: _State, now: float) -> CheckResult:
+        spec = state.check.spec
+        elapsed = now - (state.running_since or now)
+        verdict = Verdict(Status.FAILING, f"timed out after {spec.timeout_s:g}s")
+        result = self._result(state, verdict, elapsed)
+        state.last = result
+        return result
+
+    def _launch(self, state: _State, run_id: int) -> None:
+        worker = threading.Thread(
+            target=self._run,
+            args=(state, run_id),
+            name=f"otelbundle-health-{state.check.spec.name}",
+            daemon=True,
+        )
+        worker.start()
+
+    def _run(self, state: _State, run_id: int) -> None:
+        previous = state.last.status if state.last is not None else None
+        started = self._clock()
+        try:
+            verdict = state.check.run(previous)
+        except Exception as exc:
+            verdict = Verdict(Status.FAILING, f"check raised {type(exc).__name__}: {exc}")
+        elapsed = self._clock() - started
+        with self._lock:
+            if state.run_id != run_id:
+                return
+            state.running_since = None
+            if state.abandoned:
+                return  # already reported as timed out; this late answer is not news
+            result = self._result(state, verdict, elapsed)
+            state.last = result
+        self._deliver(result)
+        self._wake.set()
+
+    def _result(self, state: _State, verdict: Verdict, elapsed: float) -> CheckResult:
+        spec = state.check.spec
+        end_ns = self._wall_ns()
+        return CheckResult(
+            name=spec.name,
+            kind=spec.kind,
+            status=verdict.status,
+            message=verdict.message,
+            duration_s=elapsed,
+            start_ns=end_ns - int(elapsed * 1e9),
+            end_ns=end_ns,
+            attributes=dict(spec.attributes),
+        )
+
+    def _deliver(self, result: CheckResult) -> None:
+        try:
+            self._on_result(result)
+        except Exception:
+            _logger.exception("health result handler failed for check %s", result.name)
