@@ -104,18 +104,19 @@ def parse_section(
         if not isinstance(item, YamlMap):
             problems.append(ConfigProblem(where, "each check must be a mapping with name and kind"))
             continue
-        check = _parse_check(item, interval, timeout, problems, reader)
-        if check is None:
-            continue
-        if check.spec.name in seen:
+        name = item.get("name")
+        if isinstance(name, str) and name in seen:
             problems.append(
                 ConfigProblem(
-                    item.value_mark("name"),
-                    f"duplicate check name {check.spec.name!r} (first at {seen[check.spec.name]})",
+                    item.value_mark("name"), f"duplicate check name {name!r} (first at {seen[name]})"
                 )
             )
             continue
-        seen[check.spec.name] = item.value_mark("name")
+        if isinstance(name, str):
+            seen[name] = item.value_mark("name")
+        check = _parse_check(item, interval, timeout, problems, reader)
+        if check is None:
+            continue
         config.checks.append(check)
     return config
 

@@ -69,11 +69,11 @@ class HealthOutputs:
     removed, so re-instrumenting re-attaches a new scheduler instead.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
         self._source: ResultSource | None = None
         self._last: dict[str, Status] = {}
         self._lock = threading.Lock()
-        meter = metrics.get_meter("otelbundle.health", __version__)
+        meter = metrics.get_meter("otelbundle.health", __version__, meter_provider)
         meter.create_observable_gauge(
             "health.check.status", [self._status], description="1 healthy, 0.5 degraded, 0 failing"
         )

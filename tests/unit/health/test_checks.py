@@ -1,0 +1,117 @@
+"""Every kind's logic with injected inputs (no network: see tests/integration/health)."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Iterator
+
+import pytest
+
+from otelbundle.health.checks import CheckSpec, PythonCheck, SqlCheck, SystemCheck
+from otelbundle.health.model import Status, Thresholds
+
+
+class FakeReader:
+    def __init__(self) -> None:
+        self.cpu, self.memory, self.disks = 0.0, 0.0, {"/": 0.0}
+        self.disk_paths: list[str] = []
+
+    def cpu_percent(self) -> float:
+        return self.cpu
+
+    def memory_percent(self) -> float:
+        return self.memory
+
+    def disk_percent(self, path: str) -> float:
+        self.disk_paths.append(path)
+        return self.disks[path]
+
+
+def spec(kind: str) -> CheckSpec:
+    return CheckSpec(name="c", kind=kind, interval_s=10, timeout_s=1)
+
+
+def test_system_cpu_hysteresis_through_the_check() -> None:
+    reader = FakeReader()
+    check = SystemCheck(spec("system"), "cpu", Thresholds(80, 95, 5), reader=reader)
+    previous = None
+    seen = []
+    for value in (50, 82, 78, 96, 92, 89, 70):
+        reader.cpu = value
+        verdict = check.run(previous)
+        previous = verdict.status
+        seen.append((verdict.status, verdict.message))
+    assert seen == [
+        (Status.HEALTHY, "CPU at 50.0%"),
+        (Status.DEGRADED, "CPU at 82.0% (warning at 80%)"),
+        (Status.DEGRADED, "CPU at 78.0% (warning at 80%)"),
+        (Status.FAILING, "CPU at 96.0% (critical at 95%)"),
+        (Status.FAILING, "CPU at 92.0% (critical at 95%)"),
+        (Status.DEGRADED, "CPU at 89.0% (warning at 80%)"),
+        (Status.HEALTHY, "CPU at 70.0%"),
+    ]
+
+
+def test_system_memory_and_disk_per_mount() -> None:
+    reader = FakeReader()
+    reader.memory = 91
+    reader.disks = {"/": 10.0, "/data": 97.0}
+    memory = SystemCheck(spec("system"), "memory", Thresholds(85, None), reader=reader)
+    assert memory.run(None).status is Status.DEGRADED
+    root = SystemCheck(spec("system"), "disk", Thresholds(80, 95), path="/", reader=reader)
+    data = SystemCheck(spec("system"), "disk", Thresholds(80, 95), path="/data", reader=reader)
+    assert root.run(None).status is Status.HEALTHY
+    verdict = data.run(None)
+    assert (verdict.status, verdict.message) == (Status.FAILING, "disk /data at 97.0% (critical at 95%)")
+    assert reader.disk_paths == ["/", "/data"]
+
+
+def test_system_check_with_real_psutil_reads_plausible_values() -> None:
+    check = SystemCheck(spec("system"), "disk", Thresholds(100, None), path="/")
+    verdict = check.run(None)
+    assert verdict.value is not None and 0 <= verdict.value <= 100
+    assert verdict.message.startswith("disk / at ")
+
+
+@pytest.fixture
+def custom_module() -> Iterator[types.ModuleType]:
+    module = types.ModuleType("health_custom_checks")
+    module.good = lambda: ("ok", "all fine")  # type: ignore[attr-defined]
+    module.not_callable = 3  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module
+    yield module
+    del sys.modules[module.__name__]
+
+
+def test_python_check_calls_module_function(custom_module: types.ModuleType) -> None:
+    verdict = PythonCheck(spec("python"), "health_custom_checks:good").run(None)
+    assert (verdict.status, verdict.message) == (Status.HEALTHY, "all fine")
+
+
+def test_python_check_missing_function_names_the_config_position(custom_module: types.ModuleType) -> None:
+    check = PythonCheck(spec("python"), "health_custom_checks:not_callable", where="cfg.yaml:4:17")
+    with pytest.raises(LookupError, match=r"no callable 'not_callable' \(cfg.yaml:4:17\)"):
+        check.run(None)
+
+
+def test_sql_sqlite_missing_file_fails_rather_than_creating_it(tmp_path: pytest.TempPathFactory) -> None:
+    missing = f"{tmp_path}/nope.db"
+    verdict = SqlCheck(spec("sql"), "sqlite3", missing).run(None)
+    assert verdict.status is Status.FAILING
+    assert "cannot connect (sqlite3)" in verdict.message
+    import os
+
+    assert not os.path.exists(missing)
+
+
+def test_sql_bad_query_is_failing(tmp_path: pytest.TempPathFactory) -> None:
+    import sqlite3
+
+    path = f"{tmp_path}/ok.db"
+    sqlite3.connect(path).close()
+    good = SqlCheck(spec("sql"), "sqlite3", path).run(None)
+    assert good.status is Status.HEALTHY
+    bad = SqlCheck(spec("sql"), "sqlite3", path, query="SELECT * FROM missing_table").run(None)
+    assert bad.status is Status.FAILING
+    assert "no such table: missing_table" in bad.message

@@ -1,0 +1,131 @@
+"""The health: section: what it builds and exact file:line:column for every problem."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from otelbundle.health.checks import HttpCheck, PythonCheck, SqlCheck, SystemCheck, TcpCheck
+from otelbundle.health.config import load_health_config
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "otelbundle.yaml"
+    path.write_text(textwrap.dedent(text).lstrip())
+    return str(path)
+
+
+def problems_of(path: str) -> list[str]:
+    config, problems = load_health_config(path)
+    return [str(p).replace(path, "F") for p in problems]
+
+
+def test_no_health_section_means_no_config(tmp_path: Path) -> None:
+    path = write(tmp_path, "alerting:\n  rule_files: [x.yaml]\n")
+    assert load_health_config(path) == (None, [])
+
+
+def test_every_kind_builds(tmp_path: Path, monkeypatch: object) -> None:
+    import os
+
+    os.environ["HEALTH_TEST_DSN"] = "/tmp/inv.db"
+    try:
+        path = write(
+            tmp_path,
+            """
+            alerting: {ignored: entirely}
+            health:
+              interval: 10s
+              timeout: 2s
+              http: {port: 8081}
+              checks:
+                - {name: disk, kind: system, resource: disk, path: /, warning: 80%, critical: 95%, hysteresis: 2%}
+                - {name: cache, kind: tcp, host: 127.0.0.1, port: 6379, interval: 5s, timeout: 1s}
+                - name: inventory
+                  kind: http
+                  url: http://127.0.0.1:8001/healthz
+                  expect_status: [200, 204]
+                  body_contains: ok
+                  readiness: false
+                - {name: db, kind: sql, driver: sqlite3, dsn: "${env:HEALTH_TEST_DSN}"}
+                - {name: custom, kind: python, function: "json:dumps"}
+            """,
+        )
+        config, problems = load_health_config(path)
+    finally:
+        del os.environ["HEALTH_TEST_DSN"]
+    assert problems == []
+    assert config is not None and config.http is not None
+    assert (config.http.host, config.http.port) == ("127.0.0.1", 8081)
+    disk, cache, inventory, db, custom = config.checks
+    assert isinstance(disk, SystemCheck) and disk.thresholds.hysteresis == 2 and disk.spec.interval_s == 10
+    assert isinstance(cache, TcpCheck) and cache.spec.timeout_s == 1 and cache.port == 6379
+    assert isinstance(inventory, HttpCheck) and inventory.expect_status == (200, 204)
+    assert inventory.spec.readiness is False and inventory.spec.timeout_s == 2
+    assert isinstance(db, SqlCheck) and db.dsn == "/tmp/inv.db"
+    assert isinstance(custom, PythonCheck) and custom.target == "json:dumps"
+
+
+def test_every_problem_is_reported_with_its_position(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        health:
+          interval: soon
+          checks:
+            - {name: a, kind: ping}
+            - {name: b, kind: system, resource: cpu, warning: 90%, critical: 80%}
+            - {name: c, kind: system, resource: gpu, critical: 150%}
+            - {name: d, kind: tcp, host: db, port: 70000, retries: 3}
+            - {name: e, kind: python, function: "no_such_module_xyz:check"}
+            - {name: f, kind: http, url: "ftp://x"}
+            - {name: b, kind: tcp, host: h, port: 1}
+            - {name: g, kind: sql, driver: oracle, dsn: x}
+            - {name: h, kind: tcp, host: h, port: 1, interval: 1s, timeout: 5s}
+        """,
+    )
+    assert problems_of(path) == [
+        "F:2:13: interval: 'soon' is not a duration (use e.g. 500ms, 15s, 1m)",
+        "F:4:23: unknown check kind 'ping'; use one of system, tcp, http, sql, python",
+        "F:5:55: warning (90%) is above critical (80%)",
+        "F:6:41: resource: 'gpu' is not one of cpu, memory, disk",
+        "F:6:56: critical: '150%' is outside 0%..100%",
+        "F:7:51: unknown key 'retries' in a tcp check (did you mean 'readiness'?)",
+        "F:7:44: port: expected a port number 1..65535, got 70000",
+        "F:8:41: cannot find module 'no_such_module_xyz' (is it on sys.path?)",
+        "F:9:34: url: expected an http:// or https:// URL, got 'ftp://x'",
+        "F:10:14: duplicate check name 'b' (first at F:5:14)",
+        "F:11:36: driver: 'oracle' is not one of sqlite3, postgresql",
+        "F:12:69: timeout (5s) is longer than interval (1s)",
+    ]
+
+
+def test_section_shape_problems(tmp_path: Path) -> None:
+    assert problems_of(write(tmp_path, "health: [1]\n")) == [
+        "F:1:9: health must be a mapping with a 'checks' list"
+    ]
+    assert problems_of(write(tmp_path, "health:\n  chekcs: []\n")) == [
+        "F:2:3: unknown key 'chekcs' in health (did you mean 'checks'?)",
+        "F:2:3: health.checks must be a non-empty list of checks",
+    ]
+    assert problems_of(write(tmp_path, "health:\n  checks:\n    - {kind: tcp, port: 1}\n")) == [
+        "F:3:7: missing required key 'name'",
+        "F:3:7: missing required key 'host'",
+    ]
+
+
+def test_missing_env_variable_inside_health_is_a_problem(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        health:
+          checks:
+            - {name: db, kind: sql, driver: sqlite3, dsn: "${env:HEALTH_SURELY_UNSET_DSN}"}
+        alerting:
+          x: "${env:HEALTH_SURELY_UNSET_OTHER}"
+        """,
+    )
+    assert problems_of(path) == [
+        "F:3:51: environment variable HEALTH_SURELY_UNSET_DSN is not set",
+        "F:3:51: dsn: expected a non-empty string, got ''",
+    ]
