@@ -16,7 +16,7 @@ def write(tmp_path: Path, text: str) -> str:
 
 
 def problems_of(path: str) -> list[str]:
-    config, problems = load_health_config(path)
+    _config, problems = load_health_config(path)
     return [str(p).replace(path, "F") for p in problems]
 
 
