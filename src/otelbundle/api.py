@@ -20,6 +20,7 @@ from typing import Literal
 from otelbundle import runtime
 from otelbundle.configurator import OtelBundleConfigurator
 from otelbundle.distro import OtelBundleDistro, apply_defaults
+from otelbundle.exporting import diagnostics_logger
 
 _log = logging.getLogger("otelbundle")
 _lock = threading.Lock()
@@ -77,7 +78,7 @@ def configure(
             shutdown_timeout=shutdown_timeout,
         )
         for message in apply_defaults(os.environ):
-            _log.warning("%s", message)
+            diagnostics_logger().warning("%s", message)
         OtelBundleConfigurator().configure()  # type: ignore[no-untyped-call]
         state = runtime.current()
         if state is None:  # the SDK configurator failed; it already said why

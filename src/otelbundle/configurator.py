@@ -23,7 +23,13 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from otelbundle import logs, runtime, sampling, settings
-from otelbundle.exporting import CountingLogExporter, CountingSpanExporter, DropReport, install_log_filter
+from otelbundle.exporting import (
+    CountingLogExporter,
+    CountingSpanExporter,
+    DropReport,
+    diagnostics_logger,
+    install_log_filter,
+)
 
 _log = logging.getLogger("otelbundle")
 
@@ -76,7 +82,7 @@ def _add_config_file_parts(components: Components, env: Mapping[str, str]) -> No
         return
     if not os.access(path, os.R_OK):
         reason = "does not exist" if not os.path.exists(path) else "is not readable"
-        _log.error(
+        diagnostics_logger().error(
             "otelbundle: OTELBUNDLE_CONFIG=%s %s; alert rules and health checks are off, telemetry continues.",
             path,
             reason,

@@ -17,6 +17,7 @@ from typing import Any
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 
 from otelbundle import logs, settings
+from otelbundle.exporting import diagnostics_logger
 
 _log = logging.getLogger("otelbundle")
 
@@ -40,27 +41,6 @@ def apply_defaults(env: MutableMapping[str, str], argv: list[str] | None = None)
     return messages
 
 
-def _ensure_visible(logger: logging.Logger) -> None:
-    """Our start-up messages must be seen even before the app configures logging."""
-    if not logger.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-
-        def hand_over(record: logging.LogRecord) -> bool:
-            # Once the app has its own root handlers, ours steps aside so lines appear once.
-            if logging.getLogger().handlers:
-                logger.removeHandler(handler)
-                logger.propagate = True
-                logger.removeFilter(hand_over)
-                logger.handle(record)
-                return False
-            return True
-
-        logger.addFilter(hand_over)
-
-
 class OtelBundleDistro(BaseDistro):  # type: ignore[misc]
     def _configure(self, **kwargs: Any) -> None:
         try:
@@ -68,10 +48,8 @@ class OtelBundleDistro(BaseDistro):  # type: ignore[misc]
         except Exception:
             _log.exception("otelbundle: could not apply its defaults; the SDK's own defaults apply.")
             return
-        if messages:
-            _ensure_visible(_log)
-            for message in messages:
-                _log.warning("%s", message)
+        for message in messages:
+            diagnostics_logger().warning("%s", message)
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         """Pass our options to contrib instrumentors (the hook distros are given)."""

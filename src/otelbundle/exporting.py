@@ -27,13 +27,16 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 
-def _delivery_logger() -> logging.Logger:
-    """Where delivery problems are reported: stderr, never the OTLP log pipeline.
+def diagnostics_logger() -> logging.Logger:
+    """Where otelbundle reports on itself (bad settings, delivery problems): stderr only.
 
-    A warning that logs could not be exported must not itself be queued for
-    export (a feedback loop that the SDK then reports as recursive logging).
+    These messages must be seen before the app configures logging, and must not
+    enter the OTLP log pipeline: a warning that logs could not be exported must
+    not itself be queued for export (the SDK then reports recursive logging).
+    A separate logger, so the ``otelbundle`` logger and its children propagate
+    normally.
     """
-    logger = logging.getLogger("otelbundle.delivery")
+    logger = logging.getLogger("otelbundle_diagnostics")
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
@@ -43,7 +46,7 @@ def _delivery_logger() -> logging.Logger:
 
 
 def _warn(message: str) -> None:
-    _delivery_logger().warning("%s", message)
+    diagnostics_logger().warning("%s", message)
 
 
 # Loggers whose per-batch messages we fold into counts. Logger filters apply

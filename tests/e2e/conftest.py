@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.harness.apps import ExampleServices, clean_env, start_examples
 
 from otelbundle.backends import Backends
 from otelbundle.stack import Stack, StackError
+from tests.harness.apps import ExampleServices, clean_env, start_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 import urllib.parse
 
+from otelbundle.backends import Backends, get_json, poll
 from tests.e2e.conftest import checkout
 from tests.harness.apps import ExampleServices
-
-from otelbundle.backends import Backends, get_json, poll
 
 
 def test_trace_has_spans_from_both_services_in_jaeger(services: ExampleServices, backends: Backends) -> None:
@@ -70,18 +69,18 @@ def test_exception_stack_traces_reach_loki(services: ExampleServices, backends: 
 def test_jaeger_monitor_tab_reads_span_metrics(services: ExampleServices, backends: Backends) -> None:
     for _ in range(5):
         checkout(services)
-    params = urllib.parse.urlencode(
-        {
+
+    def calls() -> list[object]:
+        # endTs is "now" at each poll: span metrics are flushed every 15 s.
+        window = {
             "service": "storefront",
             "endTs": int(time.time() * 1000),
             "lookback": 600_000,
             "step": 60_000,
-            "ratePer": 600_000,
         }
-    )
-
-    def calls() -> list[object]:
-        data = get_json(f"{backends.jaeger}/api/metrics/calls?{params}")
+        data = get_json(
+            f"{backends.jaeger}/api/metrics/calls?{urllib.parse.urlencode({**window, 'ratePer': 600_000})}"
+        )
         return [
             m
             for m in data.get("metrics", [])

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+
 from tests.harness.apps import ExampleServices, clean_env, start_examples
 from tests.harness.otlp_receiver import OtlpReceiver
 

@@ -12,6 +12,7 @@ import socket
 from pathlib import Path
 
 import pytest
+
 from tests.harness.apps import clean_env, free_port, run, start
 from tests.harness.otlp_receiver import OtlpReceiver
 
