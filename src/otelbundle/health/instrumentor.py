@@ -27,6 +27,11 @@ from otelbundle.yamlconf import ConfigError
 
 _logger = logging.getLogger("otelbundle.health")
 
+# opentelemetry-instrument loads the logging instrumentation (which installs the
+# OTLP log handler) after this one; the first round waits so that its
+# state-change records are exported rather than lost.
+START_DELAY_S = 1.0
+
 _outputs: HealthOutputs | None = None
 _outputs_lock = threading.Lock()
 
@@ -98,7 +103,7 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _start(self, config: HealthConfig, *, with_server: bool) -> None:
         outputs = _shared_outputs()
-        scheduler = Scheduler(config.checks, outputs.on_result)
+        scheduler = Scheduler(config.checks, outputs.on_result, start_delay_s=START_DELAY_S)
         outputs.attach(scheduler)
         self._scheduler = scheduler
         scheduler.start()

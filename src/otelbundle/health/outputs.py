@@ -18,7 +18,10 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from otelbundle.health.model import CheckResult, Status
 from otelbundle.version import __version__
 
-LOGGER_NAME = "otelbundle.health"
+# Not a child of "otelbundle": the distro's start-up handler on that logger turns
+# propagation off until it hands over, which would keep these records from the
+# OTLP handler on the root logger.
+LOGGER_NAME = "otelbundle_health"
 _log = logging.getLogger(LOGGER_NAME)
 _LEVELS = {Status.HEALTHY: logging.INFO, Status.DEGRADED: logging.WARNING, Status.FAILING: logging.ERROR}
 
@@ -70,6 +73,10 @@ class HealthOutputs:
     """
 
     def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
+        if _log.level == logging.NOTSET:
+            # The root logger's default WARNING would drop "is healthy again" records;
+            # an explicit level set by the user's logging config is kept.
+            _log.setLevel(logging.INFO)
         self._source: ResultSource | None = None
         self._last: dict[str, Status] = {}
         self._lock = threading.Lock()
@@ -105,6 +112,11 @@ class HealthOutputs:
         return source.skipped() if source is not None else {}
 
     def on_result(self, result: CheckResult) -> None:
+        if not logging.getLogger().handlers and not _log.handlers:
+            # Nothing would export the record yet (start-up still loading the logging
+            # instrumentation): leave the state unlogged so the next run reports it.
+            self._publish(result)
+            return
         with self._lock:
             previous = self._last.get(result.name)
             self._last[result.name] = result.status
@@ -123,6 +135,9 @@ class HealthOutputs:
                     **result.attributes,
                 },
             )
+        self._publish(result)
+
+    def _publish(self, result: CheckResult) -> None:
         for sink in sinks():
             try:
                 sink.on_result(result)

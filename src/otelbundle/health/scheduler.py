@@ -45,10 +45,11 @@ class Scheduler:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_ns: Callable[[], int] = time.time_ns,
+        start_delay_s: float = 0.0,
     ) -> None:
         self._clock, self._wall_ns = clock, wall_ns
         now = clock()
-        self._states = {c.spec.name: _State(c, next_due=now) for c in checks}
+        self._states = {c.spec.name: _State(c, next_due=now + start_delay_s) for c in checks}
         self._on_result = on_result
         self._lock = threading.Lock()
         self._stop = threading.Event()

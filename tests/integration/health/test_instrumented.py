@@ -1,0 +1,183 @@
+"""The instrumentor as users run it: a program under opentelemetry-instrument with an
+otelbundle.yaml, its metrics and logs checked at the in-process OTLP receiver."""
+
+from __future__ import annotations
+
+import json
+import socket
+import textwrap
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import apps
+from tests.harness.otlp_receiver import OtlpReceiver
+
+WORKER = str(Path(__file__).parent / "programs" / "worker.py")
+ERROR, WARN, INFO = 17, 13, 9  # OTLP severity numbers
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    yield sock
+    sock.close()
+
+
+def config(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "otelbundle.yaml"
+    path.write_text(textwrap.dedent(body).lstrip())
+    return path
+
+
+def status_points(receiver: OtlpReceiver, check: str, value: float) -> bool:
+    return any(
+        m.name == "health.check.status"
+        and m.attributes.get("health.check.name") == check
+        and m.value == value
+        for m in receiver.metrics
+    )
+
+
+def test_metrics_and_state_change_logs_reach_the_collector(
+    tmp_path: Path, otlp_receiver: OtlpReceiver, listener: socket.socket
+) -> None:
+    port = listener.getsockname()[1]
+    http_port = apps.free_port()
+    cfg = config(
+        tmp_path,
+        f"""
+        health:
+          # generous: right after start-up the wrapper is still importing instrumentations
+          interval: 1s
+          timeout: 1s
+          http: {{port: {http_port}}}
+          checks:
+            - {{name: cache, kind: tcp, host: 127.0.0.1, port: {port}}}
+            - {{name: disk, kind: system, resource: disk, path: /, warning: 100%}}
+            - {{name: optional, kind: tcp, host: 127.0.0.1, port: {port}, readiness: false}}
+        """,
+    )
+    env = apps.clean_env(
+        {**otlp_receiver.env(), "OTELBUNDLE_CONFIG": str(cfg), "OTEL_SERVICE_NAME": "worker"}
+    )
+    program = apps.start(["python", WORKER], env, tmp_path, name="worker")
+    try:
+        otlp_receiver.wait_for(lambda r: status_points(r, "cache", 1.0) and status_points(r, "disk", 1.0))
+        point = next(m for m in otlp_receiver.metrics if m.name == "health.check.status")
+        assert point.service == "worker"
+        assert set(point.attributes) == {"health.check.name", "health.check.kind"}
+        names = otlp_receiver.metric_names("worker")
+        assert {"health.check.duration", "health.status", "health.check.skipped"} <= names
+        assert any(
+            m.name == "health.status" and m.value == 1.0 and m.attributes == {} for m in otlp_receiver.metrics
+        )
+        healthy_log = otlp_receiver.wait_for(
+            lambda r: [x for x in r.logs if x.attributes.get("health.check.name") == "cache"]
+        )[0]
+        assert healthy_log.severity_number == INFO
+        assert healthy_log.body == f"health check cache is healthy: connected to 127.0.0.1:{port}"
+        assert healthy_log.attributes["health.status"] == "healthy"
+        assert healthy_log.attributes["health.check.kind"] == "tcp"
+
+        ready = json.load(urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=5))
+        assert ready["status"] == "ready" and set(ready["checks"]) == {"cache", "disk"}
+        listener.close()  # the dependency goes away
+        otlp_receiver.wait_for(lambda r: status_points(r, "cache", 0.0))
+        failing = otlp_receiver.wait_for(
+            lambda r: [
+                x
+                for x in r.logs
+                if x.attributes.get("health.status") == "failing"
+                and x.attributes.get("health.check.name") == "cache"
+            ]
+        )[0]
+        assert failing.severity_number == ERROR
+        assert f"health check cache is failing: cannot connect to 127.0.0.1:{port}" in failing.body
+        otlp_receiver.wait_for(lambda r: any(m.name == "health.status" and m.value == 0.0 for m in r.metrics))
+        with pytest.raises(urllib.error.HTTPError) as not_ready:
+            urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=5)
+        assert not_ready.value.code == 503
+        assert json.load(not_ready.value)["checks"]["cache"]["status"] == "failing"
+        alive = json.load(urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=5))
+        assert alive == {"status": "alive"}
+        cache_logs = [x for x in otlp_receiver.logs if x.attributes.get("health.check.name") == "cache"]
+        assert [x.attributes["health.status"] for x in cache_logs] == ["healthy", "failing"]  # changes only
+    finally:
+        assert program.stop() == 0, program.output
+
+
+def test_hung_check_is_reported_timed_out_at_the_receiver(
+    tmp_path: Path, otlp_receiver: OtlpReceiver
+) -> None:
+    hang = tmp_path / "hangcheck.py"
+    hang.write_text("import time\n\ndef check():\n    time.sleep(60)\n    return 'ok'\n")
+    cfg = config(
+        tmp_path,
+        """
+        health:
+          checks:
+            - {name: stuck, kind: python, function: "hangcheck:check", interval: 400ms, timeout: 200ms}
+        """,
+    )
+    env = apps.clean_env({**otlp_receiver.env(), "OTELBUNDLE_CONFIG": str(cfg), "PYTHONPATH": str(tmp_path)})
+    program = apps.start(["python", WORKER], env, tmp_path, name="worker")
+    try:
+        log = otlp_receiver.wait_for(
+            lambda r: [x for x in r.logs if x.attributes.get("health.check.name") == "stuck"]
+        )
+        assert log[0].body == "health check stuck is failing: timed out after 0.2s"
+        otlp_receiver.wait_for(
+            lambda r: any(m.name == "health.check.skipped" and (m.value or 0) >= 1 for m in r.metrics)
+        )
+    finally:
+        assert program.stop() == 0, program.output
+
+
+def test_bad_config_is_reported_with_positions_and_the_app_runs(
+    tmp_path: Path, otlp_receiver: OtlpReceiver
+) -> None:
+    cfg = config(
+        tmp_path,
+        """
+        health:
+          checks:
+            - {name: a, kind: tcp, host: x, port: 99999}
+            - {name: b, kind: python, function: "not_a_module_anywhere:check"}
+        """,
+    )
+    env = apps.clean_env({**otlp_receiver.env(), "OTELBUNDLE_CONFIG": str(cfg)})
+    result = apps.run(["python", "-c", "print('app ran')"], env)
+    assert result.returncode == 0, result.stderr
+    assert "app ran" in result.stdout
+    assert "health checks are off because of 2 problem(s)" in result.stderr
+    assert f"{cfg}:3:43: port: expected a port number 1..65535, got 99999" in result.stderr
+    assert f"{cfg}:4:41: cannot find module 'not_a_module_anywhere'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_disabled_with_the_standard_variable(tmp_path: Path, otlp_receiver: OtlpReceiver) -> None:
+    cfg = config(
+        tmp_path, "health:\n  checks:\n    - {name: disk, kind: system, resource: disk, critical: 100%}\n"
+    )
+    code = "import time, logging\ntime.sleep(1.5)\nlogging.getLogger('app').warning('app done')\n"
+    base = {**otlp_receiver.env(), "OTELBUNDLE_CONFIG": str(cfg)}
+    enabled = apps.run(["python", "-c", code], apps.clean_env(base))
+    assert enabled.returncode == 0, enabled.stderr
+    otlp_receiver.wait_for(lambda r: "health.check.status" in r.metric_names())
+    otlp_receiver.clear()
+    disabled = apps.run(
+        ["python", "-c", code],
+        apps.clean_env({**base, "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "otelbundle_health"}),
+    )
+    assert disabled.returncode == 0, disabled.stderr
+    otlp_receiver.wait_for(
+        lambda r: any(x.body == "app done" for x in r.logs)
+    )  # the app's telemetry still flows
+    assert not [n for n in otlp_receiver.metric_names() if n.startswith("health.")]
+    assert not [x for x in otlp_receiver.logs if "health.check.name" in x.attributes]

@@ -1,0 +1,162 @@
+"""Checks from a real otelbundle.yaml against real local targets, run by the real scheduler."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import textwrap
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otelbundle.health.config import load_health_config
+from otelbundle.health.model import CheckResult, Status
+from otelbundle.health.scheduler import Scheduler
+from tests.integration.health import checks_for_tests
+
+
+class Results:
+    def __init__(self) -> None:
+        self.items: list[CheckResult] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, result: CheckResult) -> None:
+        with self.changed:
+            self.items.append(result)
+            self.changed.notify_all()
+
+    def wait_for(self, name: str, status: Status, timeout: float = 15.0) -> CheckResult:
+        def found() -> CheckResult | None:
+            return next((r for r in reversed(self.items) if r.name == name and r.status is status), None)
+
+        with self.changed:
+            assert self.changed.wait_for(found, timeout), f"{name} never {status}: {self.items}"
+            result = found()
+            assert result is not None
+            return result
+
+
+@pytest.fixture
+def http_target() -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            code, body = {"/ok": (200, b"status: ok"), "/busy": (200, b"status: busy")}.get(
+                self.path, (503, b"")
+            )
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def start(tmp_path: Path, checks_yaml: str) -> tuple[Scheduler, Results]:
+    path = tmp_path / "otelbundle.yaml"
+    path.write_text(
+        "health:\n  interval: 200ms\n  timeout: 150ms\n  checks:\n"
+        + textwrap.indent(textwrap.dedent(checks_yaml), "    ")
+    )
+    config, problems = load_health_config(str(path))
+    assert problems == [] and config is not None
+    results = Results()
+    scheduler = Scheduler(config.checks, results)
+    scheduler.start()
+    return scheduler, results
+
+
+def test_tcp_listener_open_then_closed(tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    scheduler, results = start(tmp_path, f"- {{name: cache, kind: tcp, host: 127.0.0.1, port: {port}}}\n")
+    try:
+        assert results.wait_for("cache", Status.HEALTHY).message == f"connected to 127.0.0.1:{port}"
+        listener.close()
+        failing = results.wait_for("cache", Status.FAILING)
+        assert failing.message.startswith(f"cannot connect to 127.0.0.1:{port}: ")
+        assert "refused" in failing.message.lower()
+    finally:
+        scheduler.stop()
+        listener.close()
+
+
+def test_http_status_and_body(tmp_path: Path, http_target: str) -> None:
+    scheduler, results = start(
+        tmp_path,
+        f"""
+        - {{name: up, kind: http, url: "{http_target}/ok", body_contains: "status: ok"}}
+        - {{name: wrong-body, kind: http, url: "{http_target}/busy", body_contains: "status: ok"}}
+        - {{name: down, kind: http, url: "{http_target}/missing"}}
+        - {{name: down-expected, kind: http, url: "{http_target}/missing", expect_status: 503}}
+        """,
+    )
+    try:
+        assert results.wait_for("up", Status.HEALTHY).message == f"{http_target}/ok answered 200"
+        assert results.wait_for("wrong-body", Status.FAILING).message == (
+            f"{http_target}/busy answered 200 without 'status: ok'"
+        )
+        assert results.wait_for("down", Status.FAILING).message == (
+            f"{http_target}/missing answered 503, expected 200"
+        )
+        results.wait_for("down-expected", Status.HEALTHY)
+    finally:
+        scheduler.stop()
+
+
+def test_sqlite_file_present_then_table_dropped(tmp_path: Path) -> None:
+    db = tmp_path / "inventory.db"
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE items (sku TEXT)")
+    scheduler, results = start(
+        tmp_path,
+        f'- {{name: db, kind: sql, driver: sqlite3, dsn: "{db}", query: "SELECT count(*) FROM items"}}\n',
+    )
+    try:
+        results.wait_for("db", Status.HEALTHY)
+        with sqlite3.connect(db) as connection:
+            connection.execute("DROP TABLE items")
+        assert "no such table: items" in results.wait_for("db", Status.FAILING).message
+    finally:
+        scheduler.stop()
+
+
+def test_hung_and_raising_checks_do_not_block_the_others(tmp_path: Path, http_target: str) -> None:
+    module = checks_for_tests.__name__
+    checks_for_tests.release.clear()
+    scheduler, results = start(
+        tmp_path,
+        f"""
+        - {{name: hangs, kind: python, function: "{module}:hangs"}}
+        - {{name: raises, kind: python, function: "{module}:raises"}}
+        - {{name: degraded, kind: python, function: "{module}:degraded"}}
+        - {{name: up, kind: http, url: "{http_target}/ok"}}
+        """,
+    )
+    try:
+        assert results.wait_for("hangs", Status.FAILING).message == "timed out after 0.15s"
+        assert results.wait_for("raises", Status.FAILING).message == (
+            "check raised RuntimeError: payment provider misconfigured"
+        )
+        assert results.wait_for("degraded", Status.DEGRADED).message == "queue 85% full"
+        # While `hangs` is stuck, `up` keeps running: several fresh results arrive.
+        with results.changed:
+            assert results.changed.wait_for(lambda: sum(r.name == "up" for r in results.items) >= 3, 15)
+        with results.changed:
+            assert results.changed.wait_for(lambda: scheduler.skipped()["hangs"] >= 1, 15)
+        assert threading.active_count() < 40
+    finally:
+        checks_for_tests.release.set()
+        scheduler.stop()
