@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 from otelbundle.health.checks import Check
 from otelbundle.health.model import CheckResult, Status, Verdict
 
@@ -149,7 +151,10 @@ class Scheduler:
         previous = state.last.status if state.last is not None else None
         started = self._clock()
         try:
-            verdict = state.check.run(previous)
+            # A probe is not application work: its sqlite3/requests/... calls must
+            # not become exported spans every few seconds.
+            with suppress_instrumentation():
+                verdict = state.check.run(previous)
         except Exception as exc:
             verdict = Verdict(Status.FAILING, f"check raised {type(exc).__name__}: {exc}")
         elapsed = self._clock() - started

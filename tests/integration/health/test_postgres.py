@@ -23,7 +23,9 @@ from tests.harness.apps import free_port
 from tests.integration.health.test_targets import Results
 
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-pytestmark = pytest.mark.skipif(not BIN, reason="PostgreSQL server not installed (apt-get install postgresql)")
+pytestmark = pytest.mark.skipif(
+    not BIN, reason="PostgreSQL server not installed (apt-get install postgresql)"
+)
 
 
 def _driver_missing() -> bool:
@@ -53,7 +55,8 @@ def postgres() -> Iterator[tuple[int, str]]:
     port = free_port()
     subprocess.run(
         _as_postgres([f"{bin_dir}/initdb", "-D", str(data), "-U", "health", "--auth=trust", "-E", "UTF8"]),
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root}"
     start = [f"{bin_dir}/pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]
@@ -66,7 +69,9 @@ def postgres() -> Iterator[tuple[int, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_postgres_answers_then_stops(tmp_path: Path, postgres: tuple[int, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_postgres_answers_then_stops(
+    tmp_path: Path, postgres: tuple[int, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     port, stop_command = postgres
     monkeypatch.setenv("HEALTH_PG_DSN", f"host=127.0.0.1 port={port} user=health dbname=postgres")
     config_file = tmp_path / "otelbundle.yaml"
