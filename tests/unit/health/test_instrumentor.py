@@ -1,0 +1,65 @@
+"""instrument()/uninstrument() in-process: never raises, off without a health: section."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from otelbundle.health.instrumentor import HealthInstrumentor
+
+
+@pytest.fixture
+def instrumentor() -> Iterator[HealthInstrumentor]:
+    instance = HealthInstrumentor()
+    yield instance
+    if instance.is_instrumented_by_opentelemetry:
+        instance.uninstrument()
+
+
+def test_dependencies_are_none() -> None:
+    assert tuple(HealthInstrumentor().instrumentation_dependencies()) == ()
+
+
+def test_without_health_section_nothing_starts(tmp_path: Path, instrumentor: HealthInstrumentor) -> None:
+    cfg = tmp_path / "otelbundle.yaml"
+    cfg.write_text("alerting: {rule_files: []}\n")
+    instrumentor.instrument(config_path=str(cfg))
+    assert instrumentor.scheduler is None
+
+
+def test_bad_config_logs_every_problem_once_and_does_not_raise(
+    tmp_path: Path, instrumentor: HealthInstrumentor, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = tmp_path / "otelbundle.yaml"
+    cfg.write_text("health:\n  checks:\n    - {name: x, kind: smtp}\n  timeout: -3\n")
+    caplog.set_level(logging.ERROR)
+    instrumentor.instrument(config_path=str(cfg))
+    assert instrumentor.scheduler is None
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert f"{cfg}:3:23: unknown check kind 'smtp'" in errors[0]
+    assert f"{cfg}:4:12: timeout: -3 must be greater than zero" in errors[0]
+
+
+def test_yaml_syntax_error_is_reported_with_position(
+    tmp_path: Path, instrumentor: HealthInstrumentor, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = tmp_path / "otelbundle.yaml"
+    cfg.write_text("health:\n  checks: [\n")
+    instrumentor.instrument(config_path=str(cfg))
+    assert instrumentor.scheduler is None
+    assert f"{cfg}:3:1: YAML syntax error" in caplog.text
+
+
+def test_instrument_starts_and_uninstrument_stops(tmp_path: Path, instrumentor: HealthInstrumentor) -> None:
+    cfg = tmp_path / "otelbundle.yaml"
+    cfg.write_text("health:\n  checks:\n    - {name: disk, kind: system, resource: disk, critical: 100%}\n")
+    instrumentor.instrument(config_path=str(cfg))
+    scheduler = instrumentor.scheduler
+    assert scheduler is not None and scheduler.alive()
+    instrumentor.uninstrument()
+    assert instrumentor.scheduler is None
+    assert not scheduler.alive()
