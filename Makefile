@@ -49,9 +49,15 @@ e2e: $(STAMP) stack
 test: lint typecheck $(STAMP) stack
 	$(VENV)/bin/pytest tests
 
-bench: $(STAMP)
-	$(PY) -m pip install -q -e ".[bench]"
-	$(PY) bench/run_all.py
+# A separate venv: the upstream distro it compares against must not be
+# installed next to ours in the test venv (two distros make the wrapper pick
+# by entry-point order).
+BENCH_VENV := .venv-bench
+bench:
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q -e ".[examples,bench]"
+	PATH=$(CURDIR)/$(BENCH_VENV)/bin:$$PATH $(BENCH_VENV)/bin/python bench/bench_distro.py
+	@for b in bench/bench_*.py; do [ "$$b" = bench/bench_distro.py ] || PATH=$(CURDIR)/$(BENCH_VENV)/bin:$$PATH $(BENCH_VENV)/bin/python $$b; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache
