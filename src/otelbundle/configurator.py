@@ -101,8 +101,19 @@ def _add_config_file_parts(components: Components, env: Mapping[str, str]) -> No
         return
     components.span_processors.extend(setup.span_processors)
     components.runtime.stoppers.append(setup.shutdown)
+    _feed_health_results_to(setup.span_processors)
     if setup.see_unsampled_spans:
         components.kwargs["sampler"] = sampling.record_everything(env)
+
+
+def _feed_health_results_to(processors: list[SpanProcessor]) -> None:
+    """Health check results reach the alert rules as `health <check>` spans (never exported)."""
+    try:
+        register = importlib.import_module("otelbundle.health").register_span_processor
+        for processor in processors:
+            register(processor)
+    except Exception:
+        _log.warning("otelbundle: health check results will not reach alert rules", exc_info=True)
 
 
 class OtelBundleConfigurator(_OTelSDKConfigurator):
