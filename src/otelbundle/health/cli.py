@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+
 from otelbundle.health.config import HealthConfig, load_health_config
 from otelbundle.health.model import CheckResult, Status
 from otelbundle.health.scheduler import Scheduler
