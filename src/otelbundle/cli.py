@@ -11,7 +11,12 @@ from otelbundle.version import __version__
 
 # Modules that provide ``add_commands(subparsers)``; missing ones are skipped so a
 # partial install still has a working command.
-COMMAND_MODULES = ("otelbundle.alerting.cli", "otelbundle.stack.cli", "otelbundle.demo")
+COMMAND_MODULES = (
+    "otelbundle.alerting.cli",
+    "otelbundle.health.cli",
+    "otelbundle.stack.cli",
+    "otelbundle.demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
