@@ -135,8 +135,13 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         The probe server is not restarted: its port belongs to the parent
         (gunicorn's arbiter), which keeps answering probes.
         """
+        global _outputs_lock
+        _outputs_lock = threading.Lock()
         if self._config is None or self._scheduler is None:
             return
+        _shared_outputs().after_fork()
+        if self._server is not None:
+            self._server.close_inherited()
         self._scheduler = None
         self._server = None
         self._start(self._config, with_server=False)

@@ -97,6 +97,12 @@ class HealthOutputs:
             description="Runs not started because the previous run of the check was still hung",
         )
 
+    def after_fork(self) -> None:
+        """In a fork child: locks held by parent threads at fork time would never be released."""
+        global _sinks_lock
+        self._lock = threading.Lock()
+        _sinks_lock = threading.Lock()
+
     def attach(self, source: ResultSource | None) -> None:
         """Report the results of ``source`` (a scheduler); None stops reporting (uninstrument)."""
         with self._lock:

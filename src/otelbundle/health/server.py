@@ -55,6 +55,10 @@ class HealthServer:
             target=self._server.serve_forever, name="otelbundle-health-http", daemon=True
         ).start()
 
+    def close_inherited(self) -> None:
+        """In a fork child: close the copy of the parent's listening socket (no thread serves it here)."""
+        self._server.server_close()
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()

@@ -3,6 +3,7 @@ whether it has a live scheduler of its own that produced results."""
 
 import os
 import time
+import urllib.request
 
 from otelbundle.health.instrumentor import HealthInstrumentor
 
@@ -20,3 +21,6 @@ if pid == 0:
     os._exit(0)
 os.waitpid(pid, 0)
 print(f"parent alive={HealthInstrumentor().scheduler.alive()}", flush=True)
+# The child closed its copy of the probe socket; the parent still answers.
+url = f"http://127.0.0.1:{os.environ['PROBE_PORT']}/healthz"
+print("parent probe", urllib.request.urlopen(url, timeout=5).read().decode(), flush=True)
