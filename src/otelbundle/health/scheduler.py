@@ -145,7 +145,16 @@ class Scheduler:
             name=f"otelbundle-health-{state.check.spec.name}",
             daemon=True,
         )
-        worker.start()
+        try:
+            worker.start()
+        except RuntimeError as exc:  # "can't start new thread": out of threads or shutting down
+            with self._lock:
+                state.running_since = None
+                result = self._result(
+                    state, Verdict(Status.FAILING, f"could not start the check: {exc}"), 0.0
+                )
+                state.last = result
+            self._deliver(result)
 
     def _run(self, state: _State, run_id: int) -> None:
         previous = state.last.status if state.last is not None else None
