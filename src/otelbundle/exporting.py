@@ -208,7 +208,9 @@ class ExportLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
-            return True
+            # "Shutdown called, ignoring Log." is logged for each record that
+            # arrives after exit began; routed to the OTLP handler it loops back.
+            return "Shutdown called, ignoring" not in str(record.msg)
         try:
             message = record.getMessage()
         except Exception:

@@ -1,0 +1,368 @@
+"""Loading ``alerting:`` and its rule files, reporting every problem as file:line:column."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from otelbundle.alerting.durations import parse_duration, parse_number
+from otelbundle.alerting.predicates import KIND_VALUES, Predicate, PredicateError, all_of, parse_predicate
+from otelbundle.alerting.rules import ExprError, Rule, SpanMatcher, parse_expr
+from otelbundle.alerting.templates import Template, TemplateError, parse_template
+from otelbundle.yamlconf import ConfigError, ConfigProblem, Mark, YamlList, YamlMap, load_file, unknown_keys
+
+ALERTING_KEYS = frozenset(
+    {
+        "rule_files",
+        "evaluation_interval",
+        "resend_delay",
+        "external_labels",
+        "generator_url",
+        "see_unsampled_spans",
+        "notify",
+        "max_group_keys",
+        "notification_queue_size",
+    }
+)
+GROUP_KEYS = frozenset({"name", "interval", "rules"})
+RULE_KEYS = frozenset(
+    {
+        "alert",
+        "spans",
+        "expr",
+        "window",
+        "min_spans",
+        "group_by",
+        "for",
+        "keep_firing_for",
+        "labels",
+        "annotations",
+        "errors_where",
+    }
+)
+SPANS_KEYS = frozenset({"service", "kind", "name", "name_regex", "where"})
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class RuleGroup:
+    name: str
+    interval: float
+    rules: list[Rule]
+    file: str
+
+
+@dataclass
+class AlertingConfig:
+    path: str
+    groups: list[RuleGroup] = field(default_factory=list)
+    evaluation_interval: float = 1.0
+    resend_delay: float = 60.0
+    external_labels: dict[str, str] = field(default_factory=dict)
+    generator_url: Template | None = None
+    see_unsampled_spans: bool = True
+    notify: YamlMap | None = None
+    max_group_keys: int = 1000
+    notification_queue_size: int = 1000
+    rule_files: list[str] = field(default_factory=list)
+
+    @property
+    def rules(self) -> list[Rule]:
+        return [rule for group in self.groups for rule in group.rules]
+
+
+class _Collector:
+    """Gathers problems so one run reports all of them, not just the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[ConfigProblem] = []
+
+    def add(self, mark: Mark, message: str) -> None:
+        self.problems.append(ConfigProblem(mark, message))
+
+    def duration(self, mapping: YamlMap, key: str, default: float, *, allow_zero: bool = False) -> float:
+        if key not in mapping:
+            return default
+        try:
+            return parse_duration(mapping[key], allow_zero=allow_zero)
+        except ValueError as exc:
+            self.add(mapping.value_mark(key), f"{key}: {exc}")
+            return default
+
+    def mapping(self, parent: YamlMap, key: str) -> YamlMap | None:
+        value = parent.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, YamlMap):
+            self.add(parent.value_mark(key), f"{key} must be a mapping")
+            return None
+        return value
+
+    def string_map(self, parent: YamlMap, key: str) -> dict[str, str]:
+        value = self.mapping(parent, key)
+        if value is None:
+            return {}
+        result: dict[str, str] = {}
+        for name, item in value.items():
+            if not _LABEL_NAME.match(name):
+                self.add(value.key_mark(name), f"{key}: {name!r} is not a valid label name")
+            result[name] = "" if item is None else str(item)
+        return result
+
+    def template(self, mapping: YamlMap, key: str, text: str) -> Template | None:
+        try:
+            return parse_template(text)
+        except TemplateError as exc:
+            mark = mapping.value_mark(key)
+            self.add(Mark(mark.file, mark.line, mark.column + exc.column), f"{key}: template: {exc}")
+            return None
+
+
+def load_alerting_config(path: str, env: Mapping[str, str] | None = None) -> AlertingConfig | None:
+    """Parse the file's ``alerting:`` section and its rule files; None when it has none.
+
+    Raises ConfigError listing every problem found.
+    """
+    document = load_file(path, env)
+    root = document.root
+    if root is None:
+        return None
+    if not isinstance(root, YamlMap):
+        raise ConfigError([ConfigProblem(Mark(path, 1, 1), "the file must be a mapping")])
+    section = root.get("alerting")
+    if section is None:
+        return None
+    problems = _Collector()
+    if not isinstance(section, YamlMap):
+        raise ConfigError([ConfigProblem(root.value_mark("alerting"), "alerting must be a mapping")])
+    problems.problems.extend(unknown_keys(section, ALERTING_KEYS, "alerting"))
+    config = AlertingConfig(path=path)
+    config.evaluation_interval = problems.duration(section, "evaluation_interval", 1.0)
+    config.resend_delay = problems.duration(section, "resend_delay", 60.0)
+    config.external_labels = problems.string_map(section, "external_labels")
+    config.notify = problems.mapping(section, "notify")
+    for key in ("max_group_keys", "notification_queue_size"):
+        if key in section:
+            value = section[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                problems.add(section.value_mark(key), f"{key} must be a positive integer")
+            else:
+                setattr(config, key, value)
+    if "see_unsampled_spans" in section:
+        if not isinstance(section["see_unsampled_spans"], bool):
+            problems.add(
+                section.value_mark("see_unsampled_spans"), "see_unsampled_spans must be true or false"
+            )
+        else:
+            config.see_unsampled_spans = section["see_unsampled_spans"]
+    if "generator_url" in section:
+        config.generator_url = problems.template(section, "generator_url", str(section["generator_url"]))
+    base = os.path.dirname(os.path.abspath(path))
+    patterns = section.get("rule_files", [])
+    if not isinstance(patterns, YamlList):
+        problems.add(section.value_mark("rule_files"), "rule_files must be a list of globs")
+        patterns = YamlList()
+        patterns.item_marks = []
+    for index, pattern in enumerate(patterns):
+        matched = sorted(glob.glob(os.path.join(base, str(pattern))))
+        if not matched:
+            problems.add(patterns.item_mark(index), f"rule_files: {pattern!r} matches no file")
+        config.rule_files.extend(matched)
+    for rule_file in config.rule_files:
+        try:
+            config.groups.extend(load_rule_file(rule_file, config, env))
+        except ConfigError as exc:
+            problems.problems.extend(exc.problems)
+    if problems.problems:
+        raise ConfigError(problems.problems)
+    return config
+
+
+def load_rule_file(
+    path: str, config: AlertingConfig, env: Mapping[str, str] | None = None
+) -> list[RuleGroup]:
+    document = load_file(path, env)
+    root = document.root
+    problems = _Collector()
+    if not isinstance(root, YamlMap) or not isinstance(root.get("groups"), YamlList):
+        raise ConfigError([ConfigProblem(Mark(path, 1, 1), "a rule file needs a top-level 'groups:' list")])
+    problems.problems.extend(unknown_keys(root, {"groups"}, "the rule file"))
+    groups: list[RuleGroup] = []
+    seen_groups: set[str] = set()
+    for group_index, group_map in enumerate(root["groups"]):
+        if not isinstance(group_map, YamlMap):
+            problems.add(root["groups"].item_mark(group_index), "each group must be a mapping")
+            continue
+        problems.problems.extend(unknown_keys(group_map, GROUP_KEYS, "a group"))
+        name = str(group_map.get("name") or "")
+        if not name:
+            problems.add(group_map.mark, "group needs a name")
+        elif name in seen_groups:
+            problems.add(group_map.value_mark("name"), f"duplicate group name {name!r}")
+        seen_groups.add(name)
+        interval = problems.duration(group_map, "interval", config.evaluation_interval)
+        rules: list[Rule] = []
+        seen_alerts: set[str] = set()
+        rule_list = group_map.get("rules")
+        if not isinstance(rule_list, YamlList):
+            problems.add(
+                group_map.key_mark("rules") if "rules" in group_map else group_map.mark,
+                "group needs a 'rules:' list",
+            )
+            continue
+        for rule_index, rule_map in enumerate(rule_list):
+            if not isinstance(rule_map, YamlMap):
+                problems.add(rule_list.item_mark(rule_index), "each rule must be a mapping")
+                continue
+            rule = _load_rule(rule_map, name, interval, config, problems)
+            if rule is None:
+                continue
+            if rule.name in seen_alerts:
+                problems.add(
+                    rule_map.value_mark("alert"), f"duplicate alert name {rule.name!r} in group {name!r}"
+                )
+            seen_alerts.add(rule.name)
+            rules.append(rule)
+        groups.append(RuleGroup(name, interval, rules, path))
+    if problems.problems:
+        raise ConfigError(problems.problems)
+    return groups
+
+
+def _predicate(problems: _Collector, items: YamlList, index: int, where: str) -> Predicate | None:
+    text = items[index]
+    mark = items.item_mark(index)
+    if not isinstance(text, str):
+        problems.add(mark, f"{where}: each condition is a string, e.g. duration > 250ms")
+        return None
+    try:
+        return parse_predicate(text)
+    except PredicateError as exc:
+        problems.add(Mark(mark.file, mark.line, mark.column + exc.column - 1), f"{where}: {exc}")
+        return None
+
+
+def _load_rule(
+    rule_map: YamlMap, group: str, interval: float, config: AlertingConfig, problems: _Collector
+) -> Rule | None:
+    before = len(problems.problems)
+    problems.problems.extend(unknown_keys(rule_map, RULE_KEYS, "a rule"))
+    name = rule_map.get("alert")
+    if not isinstance(name, str) or not _LABEL_NAME.match(name):
+        problems.add(
+            rule_map.value_mark("alert") if "alert" in rule_map else rule_map.mark,
+            "rule needs 'alert:' with a valid name",
+        )
+        name = "?"
+    matcher = _load_matcher(rule_map, problems)
+    condition = None
+    if "expr" not in rule_map:
+        problems.add(rule_map.mark, f"{name}: rule needs 'expr:'")
+    else:
+        try:
+            condition = parse_expr(str(rule_map["expr"]), parse_number)
+        except ExprError as exc:
+            problems.add(rule_map.value_mark("expr"), f"expr: {exc}")
+    window = problems.duration(rule_map, "window", 60.0)
+    min_spans = rule_map.get("min_spans", 1)
+    if isinstance(min_spans, bool) or not isinstance(min_spans, int) or min_spans < 0:
+        problems.add(rule_map.value_mark("min_spans"), "min_spans must be a non-negative integer")
+        min_spans = 1
+    group_by: tuple[str, ...] = ()
+    if "group_by" in rule_map:
+        raw = rule_map["group_by"]
+        if not isinstance(raw, YamlList) or not all(isinstance(x, str) for x in raw):
+            problems.add(rule_map.value_mark("group_by"), "group_by must be a list of attribute names")
+        else:
+            group_by = tuple(raw)
+            if condition is not None and condition.aggregate == "absent" and group_by:
+                problems.add(
+                    rule_map.key_mark("group_by"),
+                    "group_by cannot be used with absent: a missing group produces no spans to group by",
+                )
+    errors_where = None
+    if "errors_where" in rule_map:
+        raw = rule_map["errors_where"]
+        items = raw if isinstance(raw, YamlList) else None
+        if items is None:
+            problems.add(rule_map.value_mark("errors_where"), "errors_where must be a list of conditions")
+        else:
+            compiled = [p for i in range(len(items)) if (p := _predicate(problems, items, i, "errors_where"))]
+            errors_where = all_of(tuple(compiled)) if compiled else None
+    labels = problems.string_map(rule_map, "labels")
+    annotations: dict[str, Template] = {}
+    annotation_map = problems.mapping(rule_map, "annotations")
+    for key, text in (annotation_map or {}).items():
+        assert annotation_map is not None
+        template = problems.template(annotation_map, key, "" if text is None else str(text))
+        if template is not None:
+            annotations[key] = template
+    for_ = problems.duration(rule_map, "for", 0.0, allow_zero=True)
+    keep = problems.duration(rule_map, "keep_firing_for", 0.0, allow_zero=True)
+    if len(problems.problems) > before or condition is None or matcher is None:
+        return None
+    mark = rule_map.mark
+    return Rule(
+        name=name,
+        group=group,
+        matcher=matcher,
+        condition=condition,
+        window=window,
+        min_spans=min_spans,
+        group_by=group_by,
+        for_=for_,
+        keep_firing_for=keep,
+        labels=labels,
+        annotations=annotations,
+        errors_where=errors_where,
+        source=yaml.safe_dump(_plain(rule_map), sort_keys=True),
+        location=f"{mark.file}:{mark.line}",
+        max_group_keys=config.max_group_keys,
+        interval=interval,
+    )
+
+
+def _load_matcher(rule_map: YamlMap, problems: _Collector) -> SpanMatcher | None:
+    spans = problems.mapping(rule_map, "spans")
+    if spans is None:
+        return SpanMatcher()
+    problems.problems.extend(unknown_keys(spans, SPANS_KEYS, "spans"))
+    kind = spans.get("kind")
+    if kind is not None and kind not in KIND_VALUES:
+        problems.add(spans.value_mark("kind"), f"kind must be one of {', '.join(KIND_VALUES)}")
+    if "name" in spans and "name_regex" in spans:
+        problems.add(spans.key_mark("name_regex"), "use either name or name_regex, not both")
+    name_regex = None
+    if "name_regex" in spans:
+        try:
+            name_regex = re.compile(str(spans["name_regex"]))
+        except re.error as exc:
+            problems.add(spans.value_mark("name_regex"), f"name_regex: {exc}")
+    where: list[Predicate] = []
+    if "where" in spans:
+        items = spans["where"]
+        if not isinstance(items, YamlList):
+            problems.add(spans.value_mark("where"), "where must be a list of conditions")
+        else:
+            where = [p for i in range(len(items)) if (p := _predicate(problems, items, i, "where"))]
+    return SpanMatcher(
+        service=str(spans["service"]) if "service" in spans else None,
+        kind=str(kind) if kind is not None else None,
+        name=str(spans["name"]) if "name" in spans else None,
+        name_regex=name_regex,
+        where=tuple(where),
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

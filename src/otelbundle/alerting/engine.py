@@ -1,0 +1,260 @@
+"""The alert lifecycle, as Prometheus ``rules/alerting.go`` does it, over span windows.
+
+Each (rule, group key) is an alert: inactive -> pending -> firing -> resolved.
+* The condition holds: pending with ``active_at`` (firing at once when ``for: 0``).
+* Pending for ``for``: firing.  A pending alert whose condition stops is dropped, never sent.
+* A firing alert whose condition stops stays firing for ``keep_firing_for`` (the
+  timer restarts if it holds again meanwhile), then resolves.
+* Firing alerts are sent when they start and every ``resend_delay``; resolved
+  ones at once and every ``resend_delay`` for 15 minutes, then forgotten.
+* ``endsAt`` = now + 4 x max(interval, resend_delay) while firing, the resolve time once resolved.
+
+Where spans replace series: an empty window means the condition does not hold
+(as a vanished series resolves an alert in Prometheus); a window with some but
+fewer than ``min_spans`` spans gives no verdict and the alert keeps its state.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+from otelbundle.alerting.alert import Alert
+from otelbundle.alerting.config import AlertingConfig
+from otelbundle.alerting.processor import RuleState
+from otelbundle.alerting.rules import Rule
+from otelbundle.alerting.telemetry import AlertTelemetry
+from otelbundle.alerting.templates import Context
+
+RESOLVED_RETENTION = 15 * 60.0
+_log = logging.getLogger("otelbundle.alerting")
+
+
+class Dispatcher(Protocol):
+    def submit(self, alerts: Sequence[Alert]) -> None: ...
+
+
+@dataclass
+class ActiveAlert:
+    rule: Rule
+    key: tuple[str, ...]
+    labels: dict[str, str]
+    state: str  # pending | firing | inactive
+    active_at: float
+    value: float = math.nan
+    trace_ids: list[str] = field(default_factory=list)
+    fired_at: float = 0.0
+    resolved_at: float = 0.0
+    last_sent_at: float = 0.0
+    keep_firing_since: float = 0.0
+
+    def needs_sending(self, now: float, resend_delay: float) -> bool:
+        if self.state == "pending":
+            return False
+        if self.resolved_at > self.last_sent_at:  # resolved since it was last sent
+            return True
+        return self.last_sent_at + resend_delay <= now
+
+
+@dataclass
+class Verdict:
+    holds: bool
+    value: float
+    trace_ids: list[str]
+
+
+class Engine:
+    """Evaluates every group at its interval on one timer thread; ``evaluate(now)`` is also
+    callable directly, which is how tests and ``rules test`` run in simulated time."""
+
+    def __init__(
+        self,
+        config: AlertingConfig,
+        dispatcher: Dispatcher,
+        clock: Callable[[], float] = time.time,
+        telemetry: AlertTelemetry | None = None,
+    ) -> None:
+        self.config = config
+        self.dispatcher = dispatcher
+        self.clock = clock
+        self.telemetry = telemetry or AlertTelemetry(enabled=False)
+        self.states: dict[tuple[str, str], RuleState] = {}
+        self.active: dict[tuple[str, str], dict[tuple[str, ...], ActiveAlert]] = {}
+        self.loaded_at: dict[tuple[str, str], float] = {}
+        self._next_eval: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.on_tick: Callable[[], None] | None = None  # e.g. the reloader's change check
+        self.load(config, now=clock())
+
+    # ---- rules ---------------------------------------------------------------
+    def load(self, config: AlertingConfig, now: float) -> list[RuleState]:
+        """Install rules, keeping windows and alerts of rules whose definition did not change."""
+        states: dict[tuple[str, str], RuleState] = {}
+        for rule in config.rules:
+            ident = (rule.group, rule.name)
+            old = self.states.get(ident)
+            if old is not None and old.rule.source == rule.source:
+                states[ident] = old
+            else:
+                states[ident] = RuleState(rule)
+                self.active.pop(ident, None)
+                self.loaded_at[ident] = now
+        for ident in set(self.active) - set(states):
+            del self.active[ident]
+        self.states = states
+        self.config = config
+        return list(states.values())
+
+    # ---- evaluation ----------------------------------------------------------
+    def evaluate(self, now: float) -> list[Alert]:
+        """Evaluate the groups that are due; returns (and dispatches) the alerts sent."""
+        started = time.perf_counter()
+        to_send: list[Alert] = []
+        for group in self.config.groups:
+            due = self._next_eval.get(group.name, now)
+            if due > now:
+                continue
+            self._next_eval[group.name] = now + group.interval
+            for rule in group.rules:
+                state = self.states.get((rule.group, rule.name))
+                if state is not None:
+                    to_send.extend(self._evaluate_rule(state, now))
+        if to_send:
+            self.dispatcher.submit(to_send)
+        self.telemetry.evaluated(time.perf_counter() - started)
+        return to_send
+
+    def _verdicts(
+        self, state: RuleState, now: float
+    ) -> tuple[dict[tuple[str, ...], Verdict], set[tuple[str, ...]]]:
+        rule = state.rule
+        verdicts: dict[tuple[str, ...], Verdict] = {}
+        undecided: set[tuple[str, ...]] = set()
+        with state.lock:
+            for key, window in list(state.windows.items()):
+                totals = window.advance(now)
+                if totals.count == 0 and window.last_seen < now - rule.window:
+                    del state.windows[key]  # bounded memory: idle keys go away
+                if rule.condition.aggregate != "absent" and 0 < totals.count < rule.min_spans:
+                    undecided.add(key)
+                    continue
+                value = rule.condition.value(totals, window)
+                verdicts[key] = Verdict(rule.condition.holds(value), value, window.exemplars())
+            if rule.condition.aggregate == "absent" and () not in verdicts:
+                # Nothing matched for a whole window since the rule was loaded: absent holds.
+                waited = now - self.loaded_at.get((rule.group, rule.name), now) >= rule.window
+                verdicts[()] = Verdict(waited, 1.0, [])
+        return verdicts, undecided
+
+    def _evaluate_rule(self, state: RuleState, now: float) -> list[Alert]:
+        rule = state.rule
+        ident = (rule.group, rule.name)
+        active = self.active.setdefault(ident, {})
+        verdicts, undecided = self._verdicts(state, now)
+        for key, verdict in verdicts.items():
+            if not verdict.holds:
+                continue
+            alert = active.get(key)
+            created = alert is None or alert.state == "inactive"
+            if created:
+                alert = active[key] = ActiveAlert(rule, key, self._labels(rule, key), "pending", now)
+            assert alert is not None
+            alert.value, alert.keep_firing_since = verdict.value, 0.0
+            if verdict.trace_ids:
+                alert.trace_ids = verdict.trace_ids
+            if created:
+                self._transition(alert, "pending")
+        for key, alert in list(active.items()):
+            holding = key in verdicts and verdicts[key].holds
+            if holding or key in undecided:
+                continue
+            if alert.state == "pending":
+                del active[key]  # never sent
+            elif alert.state == "firing":
+                if rule.keep_firing_for > 0:
+                    if not alert.keep_firing_since:
+                        alert.keep_firing_since = now
+                    if now - alert.keep_firing_since < rule.keep_firing_for:
+                        continue
+                alert.state, alert.resolved_at = "inactive", now
+                self._transition(alert, "resolved")
+            elif now - alert.resolved_at > RESOLVED_RETENTION:
+                del active[key]
+        for alert in active.values():
+            if alert.state == "pending" and now - alert.active_at >= rule.for_:
+                alert.state, alert.fired_at = "firing", now
+                self._transition(alert, "firing")
+        resend = self.config.resend_delay
+        sent: list[Alert] = []
+        for alert in active.values():
+            if alert.needs_sending(now, resend):
+                alert.last_sent_at = now
+                sent.append(self._to_alert(alert, now))
+        self.telemetry.set_active(
+            ident, [(a.labels, a.state) for a in active.values() if a.state != "inactive"]
+        )
+        return sent
+
+    # ---- shaping -------------------------------------------------------------
+    def _labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]:
+        labels = {**self.config.external_labels, **rule.labels, **rule.key_labels(key)}
+        labels["alertname"] = rule.name
+        return labels
+
+    def _to_alert(self, alert: ActiveAlert, now: float) -> Alert:
+        rule = alert.rule
+        exemplar = alert.trace_ids[0] if alert.trace_ids else ""
+        context = Context(alert.labels, alert.value, self.config.external_labels, exemplar)
+        annotations = {name: template.render(context) for name, template in rule.annotations.items()}
+        if alert.trace_ids:
+            annotations["trace_ids"] = ",".join(alert.trace_ids)
+        url = self.config.generator_url.render(context) if self.config.generator_url else ""
+        resolved = alert.state == "inactive"
+        valid_for = 4 * max(rule.interval, self.config.resend_delay)
+        return Alert(
+            labels=dict(alert.labels),
+            annotations=annotations,
+            status="resolved" if resolved else "firing",
+            starts_at=_utc(alert.fired_at or alert.active_at),
+            ends_at=_utc(alert.resolved_at if resolved else now + valid_for),
+            generator_url=url,
+            value=alert.value,
+            trace_ids=tuple(alert.trace_ids),
+        )
+
+    def _transition(self, alert: ActiveAlert, state: str) -> None:
+        self.telemetry.transition(
+            alert.labels, state, alert.value, alert.trace_ids[0] if alert.trace_ids else ""
+        )
+
+    # ---- thread --------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="otelbundle-alert-engine", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        tick = min([g.interval for g in self.config.groups] or [1.0])
+        while not self._stop.wait(tick):
+            try:
+                if self.on_tick is not None:
+                    self.on_tick()
+                self.evaluate(self.clock())
+            except Exception:
+                _log.exception("otelbundle: alert evaluation failed; will retry at the next tick")
+            tick = min([g.interval for g in self.config.groups] or [1.0])
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)

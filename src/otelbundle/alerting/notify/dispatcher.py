@@ -1,0 +1,149 @@
+"""Delivery off the application's threads: one worker and one bounded queue per notifier.
+
+``submit`` only appends to in-memory queues (O(notifiers), never blocks). A full
+queue drops its *oldest* batch and counts it. Each notifier has its own thread,
+so a slow or dead channel never delays the others. Retries use exponential
+backoff with jitter (honouring Retry-After); other 4xx give up at once, logged
+once per notifier and message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from otelbundle.alerting.alert import Alert
+from otelbundle.alerting.notify.base import Notifier, PermanentError, RetryableError
+
+_log = logging.getLogger("otelbundle.alerting")
+
+
+@dataclass
+class NotifierStats:
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+    retried: int = 0
+
+
+class _Worker:
+    def __init__(self, notifier: Notifier, queue_size: int, max_retries: int, base_delay: float) -> None:
+        self.notifier = notifier
+        self.queue: deque[Sequence[Alert]] = deque()
+        self.queue_size = queue_size
+        self.max_retries = max_retries
+        self.base_delay = base_delay
+        self.stats = NotifierStats()
+        self.wake = threading.Condition()
+        self.stopping = False
+        self.busy = False
+        self.logged: set[str] = set()
+        self.thread = threading.Thread(
+            target=self.run, name=f"otelbundle-notify-{notifier.name}", daemon=True
+        )
+        self.thread.start()
+
+    def submit(self, alerts: Sequence[Alert]) -> None:
+        with self.wake:
+            if len(self.queue) >= self.queue_size:
+                self.queue.popleft()
+                self.stats.dropped += 1
+            self.queue.append(alerts)
+            self.wake.notify()
+
+    def run(self) -> None:
+        while True:
+            with self.wake:
+                while not self.queue and not self.stopping:
+                    self.wake.wait()
+                if not self.queue:
+                    return
+                batch = self.queue.popleft()
+                self.busy = True
+            try:
+                self.deliver(batch)
+            finally:
+                with self.wake:
+                    self.busy = False
+                    self.wake.notify_all()
+
+    def deliver(self, batch: Sequence[Alert]) -> None:
+        for attempt in range(self.max_retries + 1):
+            try:
+                self.notifier.send(batch)
+                self.stats.sent += 1
+                return
+            except PermanentError as exc:
+                self.stats.failed += 1
+                self._log_once(f"{self.notifier.name}: giving up on a notification: {exc}")
+                return
+            except RetryableError as exc:
+                if attempt == self.max_retries or self.stopping:
+                    self.stats.failed += 1
+                    self._log_once(
+                        f"{self.notifier.name}: notification failed after {attempt + 1} attempts: {exc}"
+                    )
+                    return
+                self.stats.retried += 1
+                delay = exc.retry_after if exc.retry_after is not None else self.base_delay * 2**attempt
+                with self.wake:
+                    self.wake.wait(min(delay * random.uniform(0.8, 1.2), 60.0))
+            except Exception as exc:  # a bug in a notifier must not kill its thread
+                self.stats.failed += 1
+                self._log_once(f"{self.notifier.name}: unexpected error: {type(exc).__name__}: {exc}")
+                return
+
+    def _log_once(self, message: str) -> None:
+        key = message.split(":", 2)[:2]
+        if str(key) not in self.logged:
+            self.logged.add(str(key))
+            _log.warning("otelbundle: %s", message)
+
+
+class NotificationDispatcher:
+    def __init__(
+        self,
+        notifiers: Sequence[Notifier],
+        *,
+        queue_size: int = 1000,
+        max_retries: int = 5,
+        base_delay: float = 0.5,
+    ) -> None:
+        self._workers = [_Worker(n, queue_size, max_retries, base_delay) for n in notifiers]
+
+    def submit(self, alerts: Sequence[Alert]) -> None:
+        """Never blocks, never raises."""
+        if not alerts:
+            return
+        batch = tuple(alerts)
+        for worker in self._workers:
+            try:
+                worker.submit(batch)
+            except Exception:
+                worker.stats.dropped += 1
+
+    def stats(self) -> dict[str, NotifierStats]:
+        return {worker.notifier.name: worker.stats for worker in self._workers}
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every queue is empty and idle (tests, shutdown)."""
+        end = time.monotonic() + timeout
+        for worker in self._workers:
+            with worker.wake:
+                while (worker.queue or worker.busy) and time.monotonic() < end:
+                    worker.wake.wait(max(0.0, min(0.1, end - time.monotonic())))
+        return all(not w.queue and not w.busy for w in self._workers)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self.flush(timeout)
+        for worker in self._workers:
+            with worker.wake:
+                worker.stopping = True
+                worker.wake.notify_all()
+        for worker in self._workers:
+            worker.thread.join(max(0.0, timeout / max(1, len(self._workers))))

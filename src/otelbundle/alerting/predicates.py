@@ -1,0 +1,261 @@
+"""The `where:` language: comparisons on span fields, combined with and/or/not. Never eval.
+
+    http.request.method == "POST"
+    duration > 250ms and http.response.status_code >= 500
+    not (name =~ "^GET /health")
+    status == error
+
+A field is a built-in (``duration`` in seconds, ``status`` ok|error|unset,
+``name``, ``kind`` server|client|internal|producer|consumer) or an attribute
+name, looked up on the span first and then on its resource. A missing
+attribute makes a comparison false (and ``!=`` true), never an error.
+Expressions are parsed once, at load time, into plain closures.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from otelbundle.alerting.durations import DURATION_RE, parse_duration
+
+BUILTINS = ("duration", "status", "name", "kind")
+STATUS_VALUES = ("ok", "error", "unset")
+KIND_VALUES = ("server", "client", "internal", "producer", "consumer")
+
+
+@dataclass(frozen=True)
+class SpanView:
+    """What predicates and group keys read from a finished span."""
+
+    name: str
+    kind: str
+    status: str
+    duration: float
+    attributes: Mapping[str, Any]
+    resource: Mapping[str, Any]
+    trace_id: str = ""
+
+    def get(self, field: str) -> Any:
+        if field == "duration":
+            return self.duration
+        if field == "status":
+            return self.status
+        if field == "name":
+            return self.name
+        if field == "kind":
+            return self.kind
+        value = self.attributes.get(field)
+        return self.resource.get(field) if value is None else value
+
+
+Predicate = Callable[[SpanView], bool]
+
+
+class PredicateError(ValueError):
+    """A parse error; ``column`` is 1-based within the expression text."""
+
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+      | (?P<op>==|!=|>=|<=|=~|!~|>|<)
+      | (?P<paren>[()])
+      | (?P<duration>\d+(?:\.\d+)?(?:ns|us|ms|s|m|h)(?:\d+(?:\.\d+)?(?:ns|us|ms|s|m|h))*(?![\w.]))
+      | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]))
+      | (?P<word>[A-Za-z_][\w.\-/]*)
+    )""",
+    re.VERBOSE,
+)
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str
+    column: int
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    position = 0
+    while position < len(text):
+        if text[position:].strip() == "":
+            break
+        match = _TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            column = position + 1 + (len(text[position:]) - len(text[position:].lstrip()))
+            raise PredicateError(f"unexpected character {text[column - 1]!r}", column)
+        kind = match.lastgroup or ""
+        value = match.group(kind)
+        tokens.append(_Token(kind, value, match.start(kind) + 1))
+        position = match.end()
+    return tokens
+
+
+def all_of(parts: tuple[Predicate, ...]) -> Predicate:
+    def predicate(span: SpanView) -> bool:
+        return all(part(span) for part in parts)
+
+    return predicate
+
+
+def _any_of(parts: tuple[Predicate, ...]) -> Predicate:
+    def predicate(span: SpanView) -> bool:
+        return any(part(span) for part in parts)
+
+    return predicate
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.index = 0
+
+    def peek(self) -> _Token | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def take(self) -> _Token:
+        token = self.peek()
+        if token is None:
+            raise PredicateError("expression ends too early", len(self.text) + 1)
+        self.index += 1
+        return token
+
+    def parse(self) -> Predicate:
+        predicate = self.or_expr()
+        extra = self.peek()
+        if extra is not None:
+            raise PredicateError(f"unexpected {extra.text!r}", extra.column)
+        return predicate
+
+    def or_expr(self) -> Predicate:
+        parts = [self.and_expr()]
+        while (token := self.peek()) is not None and token.kind == "word" and token.text == "or":
+            self.take()
+            parts.append(self.and_expr())
+        return parts[0] if len(parts) == 1 else _any_of(tuple(parts))
+
+    def and_expr(self) -> Predicate:
+        parts = [self.not_expr()]
+        while (token := self.peek()) is not None and token.kind == "word" and token.text == "and":
+            self.take()
+            parts.append(self.not_expr())
+        return parts[0] if len(parts) == 1 else all_of(tuple(parts))
+
+    def not_expr(self) -> Predicate:
+        token = self.peek()
+        if token is not None and token.kind == "word" and token.text == "not":
+            self.take()
+            inner = self.not_expr()
+            return lambda span: not inner(span)
+        if token is not None and token.text == "(":
+            self.take()
+            inner = self.or_expr()
+            closing = self.take()
+            if closing.text != ")":
+                raise PredicateError(f"expected ')' but found {closing.text!r}", closing.column)
+            return inner
+        return self.comparison()
+
+    def comparison(self) -> Predicate:
+        field = self.take()
+        if field.kind != "word" or field.text in ("and", "or", "not"):
+            raise PredicateError(f"expected a field name, found {field.text!r}", field.column)
+        op = self.take()
+        if op.kind != "op":
+            raise PredicateError(
+                f"expected a comparison (== != > >= < <= =~ !~) after {field.text!r}", op.column
+            )
+        value = self.take()
+        return _compile(field.text, op.text, value)
+
+
+def _literal(field: str, token: _Token) -> Any:
+    if token.kind == "string":
+        return bytes(token.text[1:-1], "utf-8").decode("unicode_escape")
+    if token.kind == "number":
+        return float(token.text)
+    if token.kind == "duration":
+        return parse_duration(token.text, allow_zero=True)
+    if token.kind == "word":
+        if field == "status" and token.text in STATUS_VALUES:
+            return token.text
+        if field == "kind" and token.text in KIND_VALUES:
+            return token.text
+        if token.text in ("true", "false"):
+            return token.text == "true"
+        raise PredicateError(f'{token.text!r} is not a value; quote strings: "{token.text}"', token.column)
+    raise PredicateError(f"expected a value, found {token.text!r}", token.column)
+
+
+def _compile(field: str, op: str, token: _Token) -> Predicate:
+    value = _literal(field, token)
+    if field == "status" and value not in STATUS_VALUES:
+        raise PredicateError(f"status is one of {', '.join(STATUS_VALUES)}", token.column)
+    if field == "kind" and value not in KIND_VALUES:
+        raise PredicateError(f"kind is one of {', '.join(KIND_VALUES)}", token.column)
+    if field == "duration" and token.kind not in ("duration", "number"):
+        raise PredicateError("duration compares to a duration such as 250ms", token.column)
+    if op in ("=~", "!~"):
+        if not isinstance(value, str):
+            raise PredicateError(f"{op} needs a quoted regular expression", token.column)
+        try:
+            pattern = re.compile(value)
+        except re.error as exc:
+            raise PredicateError(f"bad regular expression: {exc}", token.column) from None
+        wanted = op == "=~"
+        return lambda span: (
+            (v := span.get(field)) is not None and (pattern.search(str(v)) is not None) == wanted
+        )
+    compare = _COMPARE[op]
+    if isinstance(value, float):
+
+        def numeric(span: SpanView) -> bool:
+            actual = span.get(field)
+            if isinstance(actual, bool) or actual is None:
+                return op == "!="
+            try:
+                return compare(float(actual), value)
+            except (TypeError, ValueError):
+                return op == "!="
+
+        return numeric
+    if op not in ("==", "!="):
+        raise PredicateError(f"{op} needs a number or duration", token.column)
+
+    def equality(span: SpanView) -> bool:
+        actual = span.get(field)
+        if actual is None:
+            return op == "!="
+        return compare(actual if isinstance(value, bool) else str(actual), value)
+
+    return equality
+
+
+def parse_predicate(text: str) -> Predicate:
+    """Compile one `where:` line; raises PredicateError with the column of the problem."""
+    if not text.strip():
+        raise PredicateError("empty expression", 1)
+    return _Parser(text).parse()
+
+
+def is_duration(text: str) -> bool:
+    return DURATION_RE.fullmatch(text.strip()) is not None

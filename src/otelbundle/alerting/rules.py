@@ -1,0 +1,169 @@
+"""The rule model: which spans count, what is computed over the window, when it alerts."""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from otelbundle.alerting.predicates import Predicate, SpanView
+from otelbundle.alerting.templates import Template
+from otelbundle.alerting.window import Totals, Window
+
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+SIMPLE_AGGREGATES = ("count", "rate", "error_count", "error_ratio", "avg_duration", "max_duration")
+_EXPR = re.compile(
+    r"^\s*(?:(?P<absent>absent)|(?P<agg>[a-z_]+|p\d{1,3}(?:\.\d+)?|quantile\(\s*[0-9.]+\s*\))\s*"
+    r"(?P<op>>=|<=|==|!=|>|<)\s*(?P<threshold>\S+))\s*$"
+)
+
+
+class ExprError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``aggregate op threshold`` (or ``absent``) over a window."""
+
+    aggregate: str  # one of SIMPLE_AGGREGATES, "quantile", or "absent"
+    quantile: float = math.nan
+    op: str = ">"
+    threshold: float = 0.0
+
+    @property
+    def kind(self) -> str:
+        """Which spans make the best exemplars for this condition."""
+        if self.aggregate in ("error_count", "error_ratio"):
+            return "errors"
+        if self.aggregate in ("avg_duration", "max_duration", "quantile"):
+            return "slowest"
+        return "newest"
+
+    def value(self, totals: Totals, window: Window) -> float:
+        if self.aggregate == "count":
+            return float(totals.count)
+        if self.aggregate == "rate":
+            return totals.count / window.size
+        if self.aggregate == "error_count":
+            return float(totals.errors)
+        if self.aggregate == "error_ratio":
+            return totals.errors / totals.count if totals.count else math.nan
+        if self.aggregate == "avg_duration":
+            return totals.total_duration / totals.count if totals.count else math.nan
+        if self.aggregate == "max_duration":
+            return window.max_duration() if totals.count else math.nan
+        if self.aggregate == "quantile":
+            return totals.quantile(self.quantile)
+        return 1.0 if totals.count == 0 else 0.0  # absent
+
+    def holds(self, value: float) -> bool:
+        if self.aggregate == "absent":
+            return value == 1.0
+        return not math.isnan(value) and OPERATORS[self.op](value, self.threshold)
+
+
+def parse_expr(text: str, parse_threshold: Callable[[str], float]) -> Condition:
+    match = _EXPR.match(text)
+    if match is None:
+        raise ExprError(
+            f"cannot parse expr {text!r}: expected AGGREGATE OP NUMBER (e.g. error_ratio > 5%, p95 > 250ms) or absent"
+        )
+    if match.group("absent"):
+        return Condition("absent")
+    aggregate, op, threshold_text = match.group("agg"), match.group("op"), match.group("threshold")
+    quantile = math.nan
+    if aggregate.startswith("quantile("):
+        quantile = float(aggregate[len("quantile(") : -1])
+        aggregate = "quantile"
+    elif re.fullmatch(r"p\d{1,3}(?:\.\d+)?", aggregate):
+        quantile = float(aggregate[1:]) / 100.0
+        aggregate = "quantile"
+    elif aggregate not in SIMPLE_AGGREGATES:
+        known = ", ".join([*SIMPLE_AGGREGATES, "pNN", "quantile(q)", "absent"])
+        raise ExprError(f"unknown aggregate {aggregate!r}; known: {known}")
+    if aggregate == "quantile" and not 0 < quantile <= 1:
+        raise ExprError(f"quantile must be in (0, 1], got {quantile:g}")
+    try:
+        threshold = parse_threshold(threshold_text)
+    except ValueError as exc:
+        raise ExprError(f"bad threshold {threshold_text!r}: {exc}") from None
+    return Condition(aggregate, quantile, op, threshold)
+
+
+@dataclass(frozen=True)
+class SpanMatcher:
+    """Every set line must hold: service (glob), kind, name or name_regex, each where: predicate."""
+
+    service: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    name_regex: re.Pattern[str] | None = None
+    where: tuple[Predicate, ...] = ()
+
+    @property
+    def service_is_exact(self) -> bool:
+        return self.service is not None and not any(c in self.service for c in "*?[")
+
+    def matches(self, span: SpanView) -> bool:
+        if self.service is not None:
+            service = str(span.resource.get("service.name", ""))
+            if service != self.service and not fnmatch.fnmatchcase(service, self.service):
+                return False
+        if self.kind is not None and span.kind != self.kind:
+            return False
+        if self.name is not None and span.name != self.name:
+            return False
+        if self.name_regex is not None and self.name_regex.search(span.name) is None:
+            return False
+        return all(predicate(span) for predicate in self.where)
+
+
+def label_name(attribute: str) -> str:
+    """Attribute names become Prometheus label names: http.route -> http_route."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", attribute)
+
+
+@dataclass
+class Rule:
+    name: str
+    group: str
+    matcher: SpanMatcher
+    condition: Condition
+    window: float
+    min_spans: int
+    group_by: tuple[str, ...]
+    for_: float
+    keep_firing_for: float
+    labels: Mapping[str, str]
+    annotations: Mapping[str, Template]
+    errors_where: Predicate | None
+    source: str  # the rule's YAML, for keeping state across reloads of unchanged rules
+    location: str = ""
+    max_group_keys: int = 1000
+    interval: float = 1.0
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def is_error(self, span: SpanView) -> bool:
+        return self.errors_where(span) if self.errors_where is not None else span.status == "error"
+
+    def group_key(self, span: SpanView) -> tuple[str, ...]:
+        return tuple(str(span.get(attribute) or "") for attribute in self.group_by)
+
+    def key_labels(self, key: tuple[str, ...]) -> dict[str, str]:
+        if key == OVERFLOW_KEY:
+            return {"otel_overflow": "true"}
+        return {label_name(attribute): value for attribute, value in zip(self.group_by, key, strict=False)}
+
+
+OVERFLOW_KEY: tuple[str, ...] = ("\x00overflow",)
