@@ -1,0 +1,44 @@
+"""``otelbundle rules check FILE...``: validate like ``promtool check rules``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from otelbundle.alerting.config import AlertingConfig, load_alerting_config, load_rule_file
+from otelbundle.yamlconf import ConfigError, YamlMap, load_file
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("rules", help="check alert rule files")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = actions.add_parser(
+        "check", help="validate otelbundle.yaml files or rule files; exit 1 on any problem"
+    )
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(func=check_files)
+
+
+def check_files(args: argparse.Namespace) -> int:
+    failed = False
+    for path in args.files:
+        try:
+            rules = _check_one(path)
+        except ConfigError as exc:
+            failed = True
+            print(f"Checking {path}\n  FAILED:", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"{problem}", file=sys.stderr)
+            continue
+        print(f"Checking {path}\n  SUCCESS: {rules} rules found")
+    return 1 if failed else 0
+
+
+def _check_one(path: str) -> int:
+    """A config with `alerting:` (and its rule files), or a rule file with `groups:`."""
+    document = load_file(path, os.environ)
+    if isinstance(document.root, YamlMap) and "groups" in document.root:
+        return sum(len(g.rules) for g in load_rule_file(path, AlertingConfig(path=path), os.environ))
+    config = load_alerting_config(path, os.environ)
+    return len(config.rules) if config else 0

@@ -1,0 +1,109 @@
+"""Problems are reported with file:line:column, all at once; templates are checked at load."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from otelbundle.alerting.config import load_alerting_config
+from otelbundle.alerting.templates import Context, TemplateError, parse_template
+from otelbundle.cli import main
+from otelbundle.yamlconf import ConfigError
+
+BAD = """\
+groups:
+  - name: g
+    rules:
+      - alert: A
+        spans: {service: shop, knd: server}
+        expr: error_rate > 5%
+        window: 5 minutes
+        for: 30s
+        annotations: {summary: "{{ $labels.x | shout }}"}
+      - alert: A
+        expr: absent
+        group_by: [http.route]
+        spans:
+          where:
+            - duration >> 1s
+"""
+
+
+def test_every_problem_is_reported_with_its_position(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(BAD)
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n  evaluation_intervl: 1s\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "c.yaml"), {})
+    lines = [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
+    assert (
+        "c.yaml:3:3: unknown key 'evaluation_intervl' in alerting (did you mean 'evaluation_interval'?)"
+        in lines
+    )
+    assert "r.yaml:5:32: unknown key 'knd' in spans (did you mean 'kind'?)" in lines
+    assert any(line.startswith("r.yaml:6:15: expr: unknown aggregate 'error_rate'") for line in lines)
+    assert any(line.startswith("r.yaml:7:17: window: '5 minutes' is not a duration") for line in lines)
+    assert any(line.startswith("r.yaml:9:33: summary: template: unknown function 'shout'") for line in lines)
+    assert "r.yaml:10:16: duplicate alert name 'A' in group 'g'" not in lines  # the first A was invalid
+    assert any(line.startswith("r.yaml:12:9: group_by cannot be used with absent") for line in lines)
+    assert any(line.startswith("r.yaml:15:25: where: expected a value") for line in lines)
+
+
+def test_rules_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "r.yaml").write_text(BAD)
+    assert main(["rules", "check", str(tmp_path / "r.yaml")]) == 1
+    assert f"{tmp_path}/r.yaml:6:15: expr: unknown aggregate" in capsys.readouterr().err
+    assert main(["rules", "check", "examples/rules/otelbundle.yaml"]) == 0
+    assert "SUCCESS: 5 rules found" in capsys.readouterr().out
+
+
+def test_templates_render_the_prometheus_subset() -> None:
+    context = Context({"http_route": "/checkout", "alertname": "A"}, 0.1234, {"env": "prod"}, "abc")
+    cases = {
+        "{{ $labels.http_route }}": "/checkout",
+        "{{ $value | humanizePercentage }}": "12.34%",
+        '{{ printf "%.2f" $value }}': "0.12",
+        '{{ $value | printf "%.1f" }}': "0.1",
+        "{{ $externalLabels.env }}/{{ $exemplar.trace_id }}": "prod/abc",
+        "{{ $value | humanizeDuration }}": "123.4ms",
+        "{{ $labels.missing }}": "",
+    }
+    for source, expected in cases.items():
+        assert parse_template(source).render(context) == expected, source
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ .Labels.x }}",
+        "{{ $labels.x | shout }}",
+        "{{ $labels.x ",
+        "{{ $value.__class__ }}",
+        "{{ printf $value }}",
+    ],
+)
+def test_templates_reject_anything_else(source: str) -> None:
+    with pytest.raises(TemplateError):
+        parse_template(source)
+
+
+def test_rendered_span_data_is_never_a_template() -> None:
+    hostile = {"http_route": "{{ $externalLabels.secret }}"}
+    out = parse_template("{{ $labels.http_route }}").render(Context(hostile, 0, {"secret": "s3cr3t"}, ""))
+    assert out == "{{ $externalLabels.secret }}"
+
+
+def test_env_substitution_in_the_alerting_section(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        textwrap.dedent("""\
+        groups:
+          - name: g
+            rules: [{alert: A, expr: count > 1}]
+    """)
+    )
+    (tmp_path / "c.yaml").write_text(
+        "alerting:\n  rule_files: [r.yaml]\n  external_labels: {env: '${env:ENV:-dev}'}\n"
+    )
+    config = load_alerting_config(str(tmp_path / "c.yaml"), {"ENV": "prod"})
+    assert config is not None and config.external_labels == {"env": "prod"}

@@ -1,0 +1,95 @@
+"""The span processor on real SDK spans: matching, group cap, and never raising into the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind, StatusCode
+
+from otelbundle.alerting.engine import Engine
+from otelbundle.alerting.processor import AlertingSpanProcessor
+from otelbundle.alerting.rules import OVERFLOW_KEY
+from tests.unit.alerting.helpers import Recorder, config_from
+
+RULES = """
+groups:
+  - name: g
+    rules:
+      - alert: RouteErrors
+        spans: {service: shop, kind: server}
+        expr: error_count > 0
+        group_by: [http.route]
+        window: 1m
+      - alert: AnythingSlow
+        spans: {service: "sh*"}
+        expr: max_duration > 1h
+"""
+
+
+def provider_with(
+    tmp_path: Path, max_keys: int = 1000
+) -> tuple[TracerProvider, AlertingSpanProcessor, Engine]:
+    config = config_from(tmp_path, RULES, f"max_group_keys: {max_keys}\n")
+    engine = Engine(config, Recorder(), clock=lambda: 100.0)
+    processor = AlertingSpanProcessor(engine.states.values(), clock=lambda: 100.0)
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    provider.add_span_processor(processor)
+    return provider, processor, engine
+
+
+def test_real_spans_reach_the_matching_rule_grouped_by_route(tmp_path: Path) -> None:
+    provider, processor, engine = provider_with(tmp_path)
+    tracer = provider.get_tracer("t")
+    for route in ("/a", "/b", "/a"):
+        with tracer.start_as_current_span(
+            "GET", kind=SpanKind.SERVER, attributes={"http.route": route}
+        ) as span:
+            span.set_status(StatusCode.ERROR)
+    with tracer.start_as_current_span("internal work"):
+        pass
+    sent = engine.evaluate(100.0)
+    routes = sorted(a.labels["http_route"] for a in sent if a.name == "RouteErrors")
+    assert routes == ["/a", "/b"]
+    assert processor.spans_seen == 4 and processor.errors == 0
+
+
+def test_group_keys_are_capped_into_one_overflow_group(tmp_path: Path) -> None:
+    provider, _, engine = provider_with(tmp_path, max_keys=3)
+    tracer = provider.get_tracer("t")
+    for i in range(10):
+        with tracer.start_as_current_span(
+            "GET", kind=SpanKind.SERVER, attributes={"http.route": f"/{i}"}
+        ) as s:
+            s.set_status(StatusCode.ERROR)
+    state = engine.states[("g", "RouteErrors")]
+    assert len(state.windows) == 4 and OVERFLOW_KEY in state.windows
+    assert state.overflowed_spans == 7
+    overflow = [a for a in engine.evaluate(100.0) if a.labels.get("otel_overflow") == "true"]
+    assert len(overflow) == 1
+
+
+attribute_values = st.one_of(
+    st.text(max_size=20),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.lists(st.text(max_size=5), max_size=3),
+)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.text(min_size=1, max_size=15), attribute_values, max_size=8), st.text(max_size=30))
+def test_random_span_attributes_never_raise_into_the_app(
+    tmp_path: Path, attributes: dict[str, object], name: str
+) -> None:
+    provider, processor, engine = provider_with(tmp_path)
+    with provider.get_tracer("t").start_as_current_span(
+        name or "x", kind=SpanKind.SERVER, attributes=attributes
+    ):  # type: ignore[arg-type]
+        pass
+    engine.evaluate(100.0)
+    assert processor.errors == 0
