@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 from otelbundle.alerting.notify.alertmanager import AlertmanagerNotifier
 from otelbundle.alerting.notify.base import Notifier, PermanentError, RetryableError
+from otelbundle.alerting.notify.channels import CHANNEL_KEYS, build_channel
 from otelbundle.alerting.notify.dispatcher import NotificationDispatcher
 from otelbundle.alerting.notify.webhook import WebhookNotifier
 from otelbundle.yamlconf import ConfigProblem, YamlMap, unknown_keys
@@ -21,7 +22,11 @@ __all__ = [
     "build_notifiers",
 ]
 
-_CHANNEL_KEYS = {"alertmanager": {"url", "timeout"}, "webhook": {"url", "headers", "timeout"}}
+_CHANNEL_KEYS = {
+    "alertmanager": {"url", "timeout"},
+    "webhook": {"url", "headers", "timeout"},
+    **CHANNEL_KEYS,
+}
 
 
 def _url(section: YamlMap, key: str, where: str, problems: list[ConfigProblem]) -> str | None:
@@ -72,6 +77,12 @@ def build_notifiers(
             continue
         before = len(problems)
         problems.extend(unknown_keys(config, _CHANNEL_KEYS[channel], f"notify.{channel}"))
+        if channel in CHANNEL_KEYS:
+            timeout = _timeout(config, f"notify.{channel}", problems)
+            extra = build_channel(channel, config, timeout, env or {}, problems)
+            if extra is not None and len(problems) == before:
+                notifiers.append(extra)
+            continue
         url = _url(config, "url", f"notify.{channel}", problems)
         timeout = _timeout(config, f"notify.{channel}", problems)
         if url is None or len(problems) > before:

@@ -1,0 +1,158 @@
+"""Config parsing for the Slack, PagerDuty and email channels of ``alerting.notify``.
+
+Kept out of ``__init__`` so each channel's options live next to each other;
+``build_notifiers`` calls :func:`build_channel` for these three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from urllib.parse import urlparse
+
+from otelbundle.alerting.notify.base import Notifier
+from otelbundle.alerting.notify.email import EmailNotifier
+from otelbundle.alerting.notify.pagerduty import EVENTS_URL, PagerDutyNotifier
+from otelbundle.alerting.notify.slack import SlackNotifier
+from otelbundle.yamlconf import ConfigProblem, YamlList, YamlMap
+
+CHANNEL_KEYS: dict[str, set[str]] = {
+    "slack": {"webhook_url", "timeout", "send_resolved"},
+    "pagerduty": {"routing_key", "url", "timeout", "send_resolved"},
+    "email": {
+        "smarthost",
+        "from",
+        "to",
+        "starttls",
+        "username",
+        "password",
+        "timeout",
+        "send_resolved",
+    },
+}
+
+
+def _required(config: YamlMap, key: str, where: str, problems: list[ConfigProblem]) -> str | None:
+    value = str(config.get(key) or "").strip()
+    if not value:
+        problems.append(
+            ConfigProblem(
+                config.value_mark(key) if key in config else config.mark,
+                f"{where}.{key} is empty (if it comes from ${{env:...}}, that variable is not set); {where} is off",
+            )
+        )
+        return None
+    return value
+
+
+def _http_url(config: YamlMap, key: str, value: str, where: str, problems: list[ConfigProblem]) -> bool:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        problems.append(
+            ConfigProblem(config.value_mark(key), f"{where}.{key}: {value!r} is not an http(s) URL")
+        )
+        return False
+    return True
+
+
+def _bool(config: YamlMap, key: str, default: bool, where: str, problems: list[ConfigProblem]) -> bool:
+    if key not in config:
+        return default
+    value = config[key]
+    if not isinstance(value, bool):
+        problems.append(ConfigProblem(config.value_mark(key), f"{where}.{key} must be true or false"))
+        return default
+    return value
+
+
+def build_channel(
+    channel: str,
+    config: YamlMap,
+    timeout: float,
+    env: Mapping[str, str],
+    problems: list[ConfigProblem],
+) -> Notifier | None:
+    """The notifier for one of ``slack``/``pagerduty``/``email``, or None after adding its problems."""
+    builders: dict[
+        str, Callable[[YamlMap, float, Mapping[str, str], list[ConfigProblem]], Notifier | None]
+    ] = {
+        "slack": _slack,
+        "pagerduty": _pagerduty,
+        "email": _email,
+    }
+    before = len(problems)
+    notifier = builders[channel](config, timeout, env, problems)
+    return notifier if len(problems) == before else None
+
+
+def _slack(
+    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem]
+) -> Notifier | None:
+    url = _required(config, "webhook_url", "notify.slack", problems)
+    resolved = _bool(config, "send_resolved", True, "notify.slack", problems)
+    if url is None or not _http_url(config, "webhook_url", url, "notify.slack", problems):
+        return None
+    return SlackNotifier(url, timeout, resolved)
+
+
+def _pagerduty(
+    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem]
+) -> Notifier | None:
+    key = _required(config, "routing_key", "notify.pagerduty", problems)
+    resolved = _bool(config, "send_resolved", True, "notify.pagerduty", problems)
+    url = str(config.get("url") or EVENTS_URL)
+    if "url" in config and not _http_url(config, "url", url, "notify.pagerduty", problems):
+        return None
+    if key is None:
+        return None
+    return PagerDutyNotifier(key, url=url, timeout=timeout, send_resolved=resolved)
+
+
+def _email(
+    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem]
+) -> Notifier | None:
+    where = "notify.email"
+    smarthost = _required(config, "smarthost", where, problems)
+    sender = _required(config, "from", where, problems)
+    to_value = config.get("to")
+    to: list[str] = []
+    if isinstance(to_value, str) and to_value.strip():
+        to = [to_value.strip()]
+    elif isinstance(to_value, YamlList) and to_value and all(isinstance(t, str) and t for t in to_value):
+        to = [str(t) for t in to_value]
+    else:
+        mark = config.value_mark("to") if "to" in config else config.mark
+        problems.append(
+            ConfigProblem(mark, f"{where}.to must be an address or a non-empty list of addresses")
+        )
+    starttls = str(config.get("starttls", "auto"))
+    if starttls not in ("auto", "always", "never"):
+        problems.append(
+            ConfigProblem(config.value_mark("starttls"), f"{where}.starttls must be auto, always or never")
+        )
+    # Secrets: write `password: "${env:SMTP_PASSWORD}"`; an empty value means the variable is unset.
+    username = str(config.get("username") or "") or None
+    password = str(config.get("password") or "") or None
+    if "password" in config and not password:
+        problems.append(
+            ConfigProblem(
+                config.value_mark("password"),
+                f"{where}.password is empty (if it comes from ${{env:...}}, that variable is not set)",
+            )
+        )
+    if password and not username:
+        problems.append(
+            ConfigProblem(config.value_mark("password"), f"{where}.password given without username")
+        )
+    resolved = _bool(config, "send_resolved", False, where, problems)
+    if smarthost is None or sender is None or not to:
+        return None
+    return EmailNotifier(
+        smarthost,
+        sender,
+        to,
+        starttls="always" if starttls == "always" else "never" if starttls == "never" else "auto",
+        username=username,
+        password=password,
+        timeout=timeout,
+        send_resolved=resolved,
+    )

@@ -1,0 +1,109 @@
+"""Email over SMTP (standard library): multipart plain text + HTML, STARTTLS per ``starttls``.
+
+``auto`` upgrades when the server offers STARTTLS, ``always`` refuses to send
+without it (PermanentError: a config problem, retrying cannot help), ``never``
+stays plain. Credentials come from env vars only. Resolved mails are off by
+default (``send_resolved: false``): mail is the noisiest channel.
+"""
+
+from __future__ import annotations
+
+import html
+import smtplib
+import ssl
+from collections.abc import Sequence
+from email.message import EmailMessage
+from typing import Literal
+
+from otelbundle.alerting.alert import Alert
+from otelbundle.alerting.notify.base import PermanentError, RetryableError, rfc3339
+
+StartTLS = Literal["auto", "always", "never"]
+
+
+def _lines(alert: Alert) -> list[tuple[str, str]]:
+    rows = [("status", alert.status), ("started", rfc3339(alert.starts_at))]
+    if alert.status == "resolved":
+        rows.append(("resolved", rfc3339(alert.ends_at)))
+    rows += [(f"label {k}", v) for k, v in sorted(alert.labels.items())]
+    rows += [(f"annotation {k}", v) for k, v in sorted(alert.annotations.items())]
+    if alert.generator_url:
+        rows.append(("source", alert.generator_url))
+    rows += [("trace", t) for t in alert.trace_ids]
+    return rows
+
+
+def email_message(alerts: Sequence[Alert], sender: str, to: Sequence[str]) -> EmailMessage:
+    firing = sum(1 for a in alerts if a.status == "firing")
+    names = ", ".join(sorted({a.name for a in alerts}))
+    status = f"FIRING:{firing}" if firing else "RESOLVED"
+    message = EmailMessage()
+    message["Subject"] = f"[{status}] {names}"[:200].replace("\n", " ").replace("\r", " ")
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    plain = "\n\n".join(f"{a.name}\n" + "\n".join(f"  {k}: {v}" for k, v in _lines(a)) for a in alerts)
+    message.set_content(plain)
+    parts = []
+    for alert in alerts:
+        rows = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _lines(alert)
+        )
+        parts.append(f"<h2>{html.escape(alert.name)}</h2><table>{rows}</table>")
+    message.add_alternative("<html><body>" + "".join(parts) + "</body></html>", subtype="html")
+    return message
+
+
+class EmailNotifier:
+    def __init__(
+        self,
+        smarthost: str,
+        sender: str,
+        to: Sequence[str],
+        *,
+        starttls: StartTLS = "auto",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 5.0,
+        send_resolved: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.name = "email"
+        host, _, port = smarthost.rpartition(":")
+        self.host, self.port = (host, int(port)) if host else (smarthost, 25)
+        self.sender = sender
+        self.to = list(to)
+        self.starttls = starttls
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        self.send_resolved = send_resolved
+        self.ssl_context = ssl_context or ssl.create_default_context()
+
+    def send(self, alerts: Sequence[Alert]) -> None:
+        chosen = [a for a in alerts if self.send_resolved or a.status == "firing"]
+        if not chosen:
+            return
+        message = email_message(chosen, self.sender, self.to)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                smtp.ehlo()
+                if self.starttls != "never" and smtp.has_extn("starttls"):
+                    smtp.starttls(context=self.ssl_context)
+                    smtp.ehlo()
+                elif self.starttls == "always":
+                    raise PermanentError(
+                        f"{self.host}:{self.port} does not offer STARTTLS (starttls: always)"
+                    )
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentError(f"SMTP authentication failed: {exc.smtp_code}") from None
+        except smtplib.SMTPResponseException as exc:
+            if 400 <= exc.smtp_code < 500:
+                raise RetryableError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from None
+            raise PermanentError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from None
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentError(f"SMTP recipients refused: {sorted(exc.recipients)}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise RetryableError(f"SMTP {type(exc).__name__}: {exc}") from None
