@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -29,6 +30,19 @@ class NotifierStats:
     failed: int = 0
     dropped: int = 0
     retried: int = 0
+
+
+MAX_DELAY = 60.0
+
+
+def backoff_delay(
+    attempt: int, base_delay: float, retry_after: float | None, jitter: float | None = None
+) -> float:
+    """Seconds before retry ``attempt + 1``: Retry-After if the server said, else base * 2**attempt;
+    ±20 % jitter so many processes do not retry in lock-step; capped at a minute."""
+    delay = retry_after if retry_after is not None else base_delay * 2**attempt
+    factor = random.uniform(0.8, 1.2) if jitter is None else jitter
+    return min(delay * factor, MAX_DELAY)
 
 
 class _Worker:
@@ -90,18 +104,19 @@ class _Worker:
                     )
                     return
                 self.stats.retried += 1
-                delay = exc.retry_after if exc.retry_after is not None else self.base_delay * 2**attempt
                 with self.wake:
-                    self.wake.wait(min(delay * random.uniform(0.8, 1.2), 60.0))
+                    self.wake.wait(backoff_delay(attempt, self.base_delay, exc.retry_after))
             except Exception as exc:  # a bug in a notifier must not kill its thread
                 self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: unexpected error: {type(exc).__name__}: {exc}")
                 return
 
     def _log_once(self, message: str) -> None:
-        key = message.split(":", 2)[:2]
-        if str(key) not in self.logged:
-            self.logged.add(str(key))
+        # One line per notifier and distinct failure (e.g. "HTTP 400" vs "HTTP 404"), not per alert:
+        # the response body after the status varies and must not defeat the de-duplication.
+        key = re.sub(r"(HTTP \d{3}|SMTP \d{3}).*", r"\1", message)
+        if key not in self.logged:
+            self.logged.add(key)
             _log.warning("otelbundle: %s", message)
 
 
