@@ -1,0 +1,53 @@
+"""The dispatcher's counters reach an OTel MeterProvider."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from otelbundle.alerting.alert import Alert
+from otelbundle.alerting.notify import NotificationDispatcher, PermanentError
+from otelbundle.alerting.notify.metrics import register_notification_metrics
+
+
+class Refuses:
+    name = "refuses"
+
+    def send(self, alerts: Sequence[Alert]) -> None:
+        raise PermanentError("HTTP 400: no")
+
+
+class Accepts:
+    name = "accepts"
+
+    def send(self, alerts: Sequence[Alert]) -> None:
+        return None
+
+
+def test_counters_exported_per_notifier() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    dispatcher = NotificationDispatcher([Refuses(), Accepts()])
+    register_notification_metrics(dispatcher, provider.get_meter("test"))
+    t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for _ in range(3):
+        dispatcher.submit([Alert({"alertname": "A"}, {}, "firing", t, t)])
+    assert dispatcher.flush(5)
+    data = reader.get_metrics_data()
+    assert data is not None
+    values = {
+        (m.name, dict(p.attributes or {})["notifier"]): p.value
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        for p in m.data.data_points  # type: ignore[union-attr]
+    }
+    assert values[("otelbundle.notifications.sent", "accepts")] == 3
+    assert values[("otelbundle.notifications.failed", "refuses")] == 3
+    assert values[("otelbundle.notifications.sent", "refuses")] == 0
+    assert values[("otelbundle.notifications.dropped", "accepts")] == 0
+    dispatcher.shutdown()
+    provider.shutdown()
