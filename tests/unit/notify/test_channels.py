@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import pytest
+
 from otelbundle.alerting.alert import Alert
-from otelbundle.alerting.notify import build_notifiers
+from otelbundle.alerting.notify import RetryableError, build_notifiers
 from otelbundle.alerting.notify.email import EmailNotifier, email_message
 from otelbundle.alerting.notify.pagerduty import PagerDutyNotifier, pagerduty_event
 from otelbundle.alerting.notify.slack import SlackNotifier, slack_escape, slack_payload
@@ -79,10 +81,10 @@ def test_slack_escapes_injection_everywhere() -> None:
 
 
 def test_slack_skips_resolved_when_configured() -> None:
-    sent: list[object] = []
-    notifier = SlackNotifier("http://127.0.0.1:1/", send_resolved=False)
-    notifier.send([alert("resolved")])  # nothing chosen, so no request is made (port 1 would fail)
-    assert sent == []
+    # Port 1 on loopback is closed: a request would raise RetryableError, so returning proves none was made.
+    SlackNotifier("http://127.0.0.1:1/", send_resolved=False).send([alert("resolved")])
+    with pytest.raises(RetryableError):
+        SlackNotifier("http://127.0.0.1:1/", send_resolved=True).send([alert("resolved")])
 
 
 def test_pagerduty_trigger_and_resolve_exact() -> None:
