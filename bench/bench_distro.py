@@ -44,6 +44,12 @@ def start(
         command = [str(BIN / "opentelemetry-instrument"), *command]
     if mode == "otelbundle":
         env.update(OTEL_PYTHON_DISTRO="otelbundle", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint)
+    elif mode == "otelbundle-grpc":  # isolates the exporter protocol from the rest of the distro
+        env.update(
+            OTEL_PYTHON_DISTRO="otelbundle",
+            OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,
+        )
     elif mode == "upstream-distro":
         env.update(
             OTEL_PYTHON_DISTRO="distro",
@@ -100,9 +106,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="measured requests per mode per round")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    modes = ["uninstrumented", "otelbundle", "otelbundle-collector-down", "otelbundle-collector-blackholed"]
+    modes = [
+        "uninstrumented",
+        "otelbundle",
+        "otelbundle-grpc",
+        "otelbundle-collector-down",
+        "otelbundle-collector-blackholed",
+    ]
     if importlib.util.find_spec("opentelemetry.distro") is not None:
-        modes.insert(2, "upstream-distro")
+        modes.insert(3, "upstream-distro")
     else:
         print("(opentelemetry-distro not installed: pip install -e '.[bench]' for the upstream comparison)")
     receiver = OtlpReceiver().start()

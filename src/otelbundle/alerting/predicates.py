@@ -37,7 +37,7 @@ class SpanView:
     duration: float
     attributes: Mapping[str, Any]
     resource: Mapping[str, Any]
-    trace_id: str = ""
+    trace_id: int = 0  # formatted only when reported as an exemplar
 
     def get(self, field: str) -> Any:
         if field == "duration":

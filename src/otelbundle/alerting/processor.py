@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
@@ -32,35 +31,56 @@ _KINDS = {
 _STATUS = {StatusCode.OK: "ok", StatusCode.ERROR: "error", StatusCode.UNSET: "unset"}
 
 
-@dataclass
 class RuleState:
     """One rule's windows, keyed by group-by values; capped at ``rule.max_group_keys``."""
 
-    rule: Rule
-    windows: dict[tuple[str, ...], Window] = field(default_factory=dict)
-    overflowed_spans: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    __slots__ = (
+        "_errors_where",
+        "_group_by",
+        "_kind",
+        "_track_bins",
+        "lock",
+        "overflowed_spans",
+        "rule",
+        "windows",
+    )
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.windows: dict[tuple[str, ...], Window] = {}
+        self.overflowed_spans = 0
+        self.lock = threading.Lock()
+        # Read once here, not per span.
+        self._group_by = rule.group_by
+        self._errors_where = rule.errors_where
+        self._kind = rule.condition.kind
+        self._track_bins = rule.condition.aggregate == "quantile"
 
     def add(self, span: SpanView, now: float) -> None:
-        rule = self.rule
-        key = rule.group_key(span) if rule.group_by else ()
-        error = rule.is_error(span)
-        kind = rule.condition.kind
-        exemplar_key = (
-            (1.0 if error else 0.0) if kind == "errors" else span.duration if kind == "slowest" else now
-        )
-        if kind == "errors" and not error:
-            exemplar_key = -1.0  # a non-error span is a worse exemplar than any error
+        group_by = self._group_by
+        if not group_by:
+            key: tuple[str, ...] = ()
+        elif len(group_by) == 1:
+            key = (str(span.get(group_by[0]) or ""),)
+        else:
+            key = tuple(str(span.get(a) or "") for a in group_by)
+        errors_where = self._errors_where
+        error = errors_where(span) if errors_where is not None else span.status == "error"
         with self.lock:
             window = self.windows.get(key)
             if window is None:
-                if len(self.windows) >= rule.max_group_keys and key != OVERFLOW_KEY:
-                    self.overflowed_spans += 1
-                    key = OVERFLOW_KEY
-                    window = self.windows.get(key)
-                if window is None:
-                    window = self.windows[key] = Window(rule.window)
-            window.add(now, span.duration, error, span.trace_id, exemplar_key)
+                window = self._new_window(key)
+            window.add(now, span.duration, error, span.trace_id)
+
+    def _new_window(self, key: tuple[str, ...]) -> Window:
+        if len(self.windows) >= self.rule.max_group_keys and key != OVERFLOW_KEY:
+            self.overflowed_spans += 1
+            window = self.windows.get(OVERFLOW_KEY)
+            if window is not None:
+                return window
+            key = OVERFLOW_KEY
+        window = self.windows[key] = Window(self.rule.window, self._track_bins, self._kind)
+        return window
 
 
 def span_view(span: ReadableSpan) -> SpanView:
@@ -73,33 +93,43 @@ def span_view(span: ReadableSpan) -> SpanView:
         duration=max(0, end - start) / 1e9,
         attributes=span.attributes or {},
         resource=resource,
-        trace_id=format(span.context.trace_id, "032x") if span.context is not None else "",
+        trace_id=span.context.trace_id if span.context is not None else 0,
     )
 
 
 class RuleIndex:
-    """Candidate rules for a span by (service, name); rules without an exact service/name go in a
-    short fallback list that every span checks."""
+    """Which rules a span can match, decided once per (service, name, kind) and cached.
+
+    The static part of a matcher (service glob, kind, name, name_regex) depends
+    only on those three values, so the per-span work is one dictionary lookup;
+    only ``where:`` predicates run per span. The cache is bounded: past
+    ``CACHE_LIMIT`` distinct triples (e.g. span names with ids in them) the
+    static checks run per span instead.
+    """
+
+    CACHE_LIMIT = 10_000
 
     def __init__(self, states: Iterable[RuleState]) -> None:
-        self.by_service_name: dict[tuple[str, str], list[RuleState]] = {}
-        self.by_service: dict[str, list[RuleState]] = {}
-        self.fallback: list[RuleState] = []
-        for state in states:
-            matcher = state.rule.matcher
-            if matcher.service_is_exact and matcher.name is not None:
-                self.by_service_name.setdefault((str(matcher.service), matcher.name), []).append(state)
-            elif matcher.service_is_exact:
-                self.by_service.setdefault(str(matcher.service), []).append(state)
-            else:
-                self.fallback.append(state)
+        self.states = list(states)
+        self._cache: dict[tuple[str, str, str], tuple[tuple[RuleState, ...], tuple[RuleState, ...]]] = {}
 
-    def candidates(self, service: str, name: str) -> Iterable[RuleState]:
-        exact = self.by_service_name.get((service, name))
-        by_service = self.by_service.get(service)
-        if exact is None and by_service is None:
-            return self.fallback
-        return [*(exact or ()), *(by_service or ()), *self.fallback]
+    def candidates(
+        self, service: str, name: str, kind: str
+    ) -> tuple[tuple[RuleState, ...], tuple[RuleState, ...]]:
+        """(rules that match on these alone, rules that also need their where: predicates)."""
+        key = (service, name, kind)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        probe = SpanView(name, kind, "unset", 0.0, {}, {"service.name": service})
+        static = [s for s in self.states if s.rule.matcher.matches_static(probe)]
+        found = (
+            tuple(s for s in static if not s.rule.matcher.where),
+            tuple(s for s in static if s.rule.matcher.where),
+        )
+        if len(self._cache) < self.CACHE_LIMIT:
+            self._cache[key] = found
+        return found
 
 
 class AlertingSpanProcessor(SpanProcessor):
@@ -109,7 +139,6 @@ class AlertingSpanProcessor(SpanProcessor):
         self._index = RuleIndex(states)
         self._clock = clock
         self.spans_seen = 0
-        self.spans_matched = 0
         self.errors = 0
 
     def replace_rules(self, states: Iterable[RuleState]) -> None:
@@ -122,18 +151,18 @@ class AlertingSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         try:
             self.spans_seen += 1
-            index = self._index
             resource = span.resource.attributes if span.resource is not None else {}
-            candidates = index.candidates(str(resource.get("service.name", "")), span.name)
-            if not candidates:
+            always, conditional = self._index.candidates(
+                str(resource.get("service.name", "")), span.name, _KINDS.get(span.kind, "internal")
+            )
+            if not always and not conditional:
                 return
-            view: SpanView | None = None
+            view = span_view(span)
             now = self._clock()
-            for state in candidates:
-                if view is None:
-                    view = span_view(span)
-                if state.rule.matcher.matches(view):
-                    self.spans_matched += 1
+            for state in always:
+                state.add(view, now)
+            for state in conditional:
+                if all(predicate(view) for predicate in state.rule.matcher.where):
                     state.add(view, now)
         except Exception:  # the application must never see our failure
             self.errors += 1

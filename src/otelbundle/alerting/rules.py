@@ -116,6 +116,10 @@ class SpanMatcher:
         return self.service is not None and not any(c in self.service for c in "*?[")
 
     def matches(self, span: SpanView) -> bool:
+        return self.matches_static(span) and all(predicate(span) for predicate in self.where)
+
+    def matches_static(self, span: SpanView) -> bool:
+        """Everything but where: — depends only on service, kind and name, so it can be cached."""
         if self.service is not None:
             service = str(span.resource.get("service.name", ""))
             if service != self.service and not fnmatch.fnmatchcase(service, self.service):
@@ -124,9 +128,7 @@ class SpanMatcher:
             return False
         if self.name is not None and span.name != self.name:
             return False
-        if self.name_regex is not None and self.name_regex.search(span.name) is None:
-            return False
-        return all(predicate(span) for predicate in self.where)
+        return self.name_regex is None or self.name_regex.search(span.name) is not None
 
 
 def label_name(attribute: str) -> str:

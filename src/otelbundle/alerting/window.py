@@ -1,28 +1,27 @@
-"""Sliding windows over spans: a ring of sub-window buckets plus a running total.
+"""Sliding windows over spans: a ring of sub-window buckets plus a running total of closed buckets.
 
-Each span updates one bucket and the running total in O(1). When a bucket
-falls out of the window its counts are *subtracted* from the total, so an
-evaluation costs O(bins), never O(spans). Durations go into log-scale bins
-(the DDSketch mapping): any quantile is within 1 % relative error of the exact
-value, and bins add and subtract exactly.
+A span updates only the open bucket (O(1)). When a bucket closes it is folded
+into the running total once; when it falls out of the window its counts are
+*subtracted*, so an evaluation costs O(bins), never O(spans). Duration bins
+(the DDSketch log mapping: any quantile within 1 % relative error, bins add and
+subtract exactly) are kept only for rules that ask for a quantile.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import deque
 
 RELATIVE_ACCURACY = 0.01
 _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
-_LOG_GAMMA = math.log(_GAMMA)
+_INV_LOG_GAMMA = 1.0 / math.log(_GAMMA)
 _MIN_DURATION = 1e-9  # durations below 1 ns share the lowest bin
 SUB_BUCKETS = 10
 EXEMPLARS_PER_BUCKET = 3
 
 
 def bin_index(seconds: float) -> int:
-    return math.ceil(math.log(max(seconds, _MIN_DURATION)) / _LOG_GAMMA)
+    return math.ceil(math.log(seconds if seconds > _MIN_DURATION else _MIN_DURATION) * _INV_LOG_GAMMA)
 
 
 def bin_value(index: int) -> float:
@@ -30,30 +29,46 @@ def bin_value(index: int) -> float:
     return 2 * _GAMMA**index / (_GAMMA + 1)
 
 
-@dataclass
 class Totals:
-    count: int = 0
-    errors: int = 0
-    total_duration: float = 0.0
-    bins: Counter[int] = field(default_factory=Counter)
+    __slots__ = ("bins", "count", "errors", "total_duration")
+
+    def __init__(self, track_bins: bool = True) -> None:
+        self.count = 0
+        self.errors = 0
+        self.total_duration = 0.0
+        self.bins: dict[int, int] | None = {} if track_bins else None
 
     def add(self, duration: float, error: bool) -> None:
         self.count += 1
-        self.errors += int(error)
+        if error:
+            self.errors += 1
         self.total_duration += duration
-        self.bins[bin_index(duration)] += 1
+        bins = self.bins
+        if bins is not None:
+            index = bin_index(duration)
+            bins[index] = bins.get(index, 0) + 1
 
-    def subtract(self, other: Totals) -> None:
-        self.count -= other.count
-        self.errors -= other.errors
-        self.total_duration -= other.total_duration
-        self.bins.subtract(other.bins)
-        for index in [i for i, n in self.bins.items() if n <= 0]:
-            del self.bins[index]
+    def merge(self, other: Totals, sign: int = 1) -> None:
+        self.count += sign * other.count
+        self.errors += sign * other.errors
+        self.total_duration += sign * other.total_duration
+        if self.bins is not None and other.bins is not None:
+            bins = self.bins
+            for index, n in other.bins.items():
+                left = bins.get(index, 0) + sign * n
+                if left > 0:
+                    bins[index] = left
+                else:
+                    bins.pop(index, None)
+
+    def copy(self) -> Totals:
+        out = Totals(self.bins is not None)
+        out.merge(self)
+        return out
 
     def quantile(self, q: float) -> float:
-        """The q-quantile of durations (nearest rank over bins); NaN when empty."""
-        if self.count <= 0:
+        """The q-quantile of durations (nearest rank over bins); NaN when empty or not tracked."""
+        if self.count <= 0 or not self.bins:
             return math.nan
         rank = max(1, math.ceil(q * self.count))
         seen = 0
@@ -64,61 +79,84 @@ class Totals:
         return bin_value(max(self.bins))
 
 
-@dataclass
 class Bucket:
-    start: float
-    totals: Totals = field(default_factory=Totals)
-    max_duration: float = 0.0
-    # (sort key, trace id): errors, the slowest, or the newest, depending on the rule.
-    exemplars: list[tuple[float, str]] = field(default_factory=list)
+    __slots__ = ("exemplars", "max_duration", "start", "totals")
+
+    def __init__(self, start: float, track_bins: bool) -> None:
+        self.start = start
+        self.totals = Totals(track_bins)
+        self.max_duration = 0.0
+        self.exemplars: list[tuple[float, int]] = []  # (rank, trace id); highest rank is best
 
 
 class Window:
-    """One (rule, group key)'s recent spans over ``size`` seconds."""
+    """One (rule, group key)'s recent spans over ``size`` seconds.
 
-    __slots__ = ("_buckets", "_width", "last_seen", "size", "total")
+    ``exemplars``: "errors" keeps the newest error spans, "slowest" the slowest
+    spans, "newest" the newest matching spans.
+    """
 
-    def __init__(self, size: float) -> None:
+    __slots__ = ("_buckets", "_closed", "_width", "exemplar_kind", "last_seen", "size", "track_bins")
+
+    def __init__(self, size: float, track_bins: bool = True, exemplar_kind: str = "newest") -> None:
         self.size = size
         self._width = size / SUB_BUCKETS
         self._buckets: deque[Bucket] = deque()
-        self.total = Totals()
+        self._closed = Totals(track_bins)  # every bucket but the last (open) one
+        self.track_bins = track_bins
+        self.exemplar_kind = exemplar_kind
         self.last_seen = -math.inf
 
-    def add(self, now: float, duration: float, error: bool, trace_id: str, exemplar_key: float) -> None:
+    def add(self, now: float, duration: float, error: bool, trace_id: int) -> None:
+        buckets = self._buckets
         start = now - (now % self._width)
-        if not self._buckets or self._buckets[-1].start < start:
-            self._buckets.append(Bucket(start))
+        if not buckets or buckets[-1].start < start:
+            if buckets:
+                self._closed.merge(buckets[-1].totals)
+            buckets.append(Bucket(start, self.track_bins))
             self._expire(now)
-        bucket = self._buckets[-1]
+        bucket = buckets[-1]
         bucket.totals.add(duration, error)
-        self.total.add(duration, error)
-        bucket.max_duration = max(bucket.max_duration, duration)
+        if duration > bucket.max_duration:
+            bucket.max_duration = duration
         self.last_seen = now
         if trace_id:
-            exemplars = bucket.exemplars
-            if len(exemplars) < EXEMPLARS_PER_BUCKET:
-                exemplars.append((exemplar_key, trace_id))
-            else:
-                lowest = min(range(len(exemplars)), key=lambda i: exemplars[i][0])
-                if exemplar_key > exemplars[lowest][0]:
-                    exemplars[lowest] = (exemplar_key, trace_id)
+            self._exemplar(bucket, now, duration, error, trace_id)
+
+    def _exemplar(self, bucket: Bucket, now: float, duration: float, error: bool, trace_id: int) -> None:
+        kind = self.exemplar_kind
+        if kind == "errors" and not error:
+            return
+        rank = duration if kind == "slowest" else now
+        exemplars = bucket.exemplars
+        if len(exemplars) < EXEMPLARS_PER_BUCKET:
+            exemplars.append((rank, trace_id))
+            return
+        lowest = 0 if exemplars[0][0] <= exemplars[1][0] else 1
+        if exemplars[2][0] < exemplars[lowest][0]:
+            lowest = 2
+        if rank >= exemplars[lowest][0]:
+            exemplars[lowest] = (rank, trace_id)
 
     def _expire(self, now: float) -> None:
         # A bucket leaves once it lies entirely before the window [now - size, now].
-        while self._buckets and self._buckets[0].start + self._width <= now - self.size:
-            self.total.subtract(self._buckets.popleft().totals)
+        buckets = self._buckets
+        while len(buckets) > 1 and buckets[0].start + self._width <= now - self.size:
+            self._closed.merge(buckets.popleft().totals, sign=-1)
+        if len(buckets) == 1 and buckets[0].start + self._width <= now - self.size:
+            buckets.popleft()  # the open bucket itself expired; it was never folded in
 
     def advance(self, now: float) -> Totals:
+        """Totals over the window at ``now``: the closed buckets plus the open one."""
         self._expire(now)
-        return self.total
+        totals = self._closed.copy()
+        if self._buckets:
+            totals.merge(self._buckets[-1].totals)
+        return totals
 
     def max_duration(self) -> float:
         return max((b.max_duration for b in self._buckets), default=math.nan)
 
     def exemplars(self, limit: int = 3) -> list[str]:
         ranked = sorted((e for b in self._buckets for e in b.exemplars), reverse=True)
-        return [trace_id for _, trace_id in ranked[:limit]]
-
-    def empty(self) -> bool:
-        return self.total.count <= 0
+        return [format(trace_id, "032x") for _, trace_id in ranked[:limit]]

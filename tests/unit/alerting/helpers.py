@@ -54,7 +54,13 @@ class Sim:
         **attributes: object,
     ) -> None:
         view = SpanView(
-            name, kind, "error" if error else "ok", duration, attributes, {"service.name": service}, trace_id
+            name,
+            kind,
+            "error" if error else "ok",
+            duration,
+            attributes,
+            {"service.name": service},
+            int(trace_id, 16) if trace_id else 0,
         )
         for state in self.engine.states.values():
             if state.rule.matcher.matches(view):

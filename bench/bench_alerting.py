@@ -1,0 +1,226 @@
+"""Cost and speed of in-process alert rules, measured in one run.
+
+1. Span throughput of SDK + BatchSpanProcessor (discarding exporter) with the
+   alerting processor and 10 realistic rules vs without it (ratio; target <= 1.10).
+2. Memory of 10 rules x 1000 group keys (tracemalloc; target <= 20 MB).
+3. Time from the first failing request to the alert at a real Alertmanager
+   (rule with for: 0), median of several runs (target <= 1.5 s). Needs Debian's
+   prometheus-alertmanager; skipped with a message otherwise.
+
+    python bench/bench_alerting.py [--spans 20000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import tracemalloc
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from otelbundle.alerting.config import load_alerting_config  # noqa: E402
+from otelbundle.alerting.engine import Engine  # noqa: E402
+from otelbundle.alerting.processor import AlertingSpanProcessor  # noqa: E402
+from otelbundle.alerting.setup import build_alerting  # noqa: E402
+from tests.harness.apps import free_port  # noqa: E402
+
+TEN_RULES = """
+groups:
+  - name: bench
+    rules:
+      - {alert: CheckoutErrors, spans: {service: shop, kind: server, name: "POST /checkout"}, expr: error_ratio > 5%, window: 1m}
+      - {alert: RouteErrors, spans: {service: shop, kind: server}, expr: error_count > 10, group_by: [http.route]}
+      - {alert: RouteSlow, spans: {service: shop, kind: server}, expr: p95 > 500ms, group_by: [http.route], window: 5m}
+      - {alert: AnySlow, spans: {service: shop}, expr: max_duration > 5s}
+      - {alert: Server5xx, spans: {service: shop, kind: server, where: ["http.response.status_code >= 500"]}, expr: count > 10}
+      - {alert: SlowSQL, spans: {service: shop, kind: client, where: ['db.system == "sqlite"']}, expr: p99 > 200ms}
+      - {alert: OtherService, spans: {service: billing, kind: server}, expr: error_ratio > 1%}
+      - {alert: Heartbeat, spans: {service: shop, name: "POST /reserve"}, expr: absent, window: 10m}
+      - {alert: HighRate, spans: {service: "sh*"}, expr: rate > 100000}
+      - {alert: Posts, spans: {service: shop, name_regex: "^POST ", where: ['http.request.method == "POST"']}, expr: avg_duration > 1s}
+"""
+
+
+class Discard(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def rules_config(folder: Path, rules: str, extra: str = "") -> Path:
+    (folder / "rules.yaml").write_text(textwrap.dedent(rules))
+    (folder / "otelbundle.yaml").write_text("alerting:\n  rule_files: [rules.yaml]\n" + extra)
+    return folder / "otelbundle.yaml"
+
+
+def make_provider(alerting: AlertingSpanProcessor | None) -> TracerProvider:
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    if alerting is not None:
+        provider.add_span_processor(alerting)
+    provider.add_span_processor(BatchSpanProcessor(Discard(), max_queue_size=100_000))
+    return provider
+
+
+def spans_per_second(provider: TracerProvider, count: int) -> float:
+    tracer = provider.get_tracer("bench")
+    routes = ["/checkout", "/products", "/cart", "/login"]
+    started = time.perf_counter()
+    for i in range(count):
+        with tracer.start_as_current_span(
+            "POST /checkout" if i % 4 == 0 else "GET /products",
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.route": routes[i % 4],
+                "http.request.method": "POST" if i % 4 == 0 else "GET",
+                "http.response.status_code": 500 if i % 50 == 0 else 200,
+            },
+        ) as span:
+            if i % 50 == 0:
+                span.set_status(StatusCode.ERROR)
+    return count / (time.perf_counter() - started)
+
+
+def throughput(folder: Path, count: int, rounds: int) -> None:
+    config = load_alerting_config(str(rules_config(folder, TEN_RULES)), {})
+    assert config is not None
+    engine = Engine(config, dispatcher=type("D", (), {"submit": lambda self, a: None})())
+    plain = make_provider(None)
+    with_rules = make_provider(AlertingSpanProcessor(engine.states.values()))
+    spans_per_second(plain, 2000)
+    spans_per_second(with_rules, 2000)
+    rates: dict[str, list[float]] = {"sdk": [], "sdk+alerting": []}
+    for _ in range(rounds):  # interleaved, so drift hits both
+        rates["sdk"].append(spans_per_second(plain, count))
+        rates["sdk+alerting"].append(spans_per_second(with_rules, count))
+    sdk, ours = statistics.median(rates["sdk"]), statistics.median(rates["sdk+alerting"])
+    print(
+        f"span throughput (median of {rounds} x {count} spans): SDK {sdk:,.0f}/s ({1e6 / sdk:.1f} us/span), "
+        f"SDK + 10 rules {ours:,.0f}/s ({1e6 / ours:.1f} us/span)"
+    )
+    print(f"  cost ratio (time per span, with / without): {sdk / ours:.3f}   (target <= 1.10)")
+    engine.evaluate(time.time())
+
+
+def memory(folder: Path) -> None:
+    rules = "groups:\n  - name: mem\n    rules:\n" + "".join(
+        f"      - {{alert: R{i}, spans: {{service: shop}}, expr: p95 > 1s, group_by: [http.route], window: 5m}}\n"
+        for i in range(10)
+    )
+    config = load_alerting_config(str(rules_config(folder, rules, "  max_group_keys: 1000\n")), {})
+    assert config is not None
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    engine = Engine(config, dispatcher=type("D", (), {"submit": lambda self, a: None})())
+    processor = AlertingSpanProcessor(engine.states.values())
+    provider = make_provider(processor)
+    tracer = provider.get_tracer("mem")
+    for i in range(30_000):  # every key gets spans of varied duration
+        with tracer.start_as_current_span("GET", attributes={"http.route": f"/r{i % 1000}"}):
+            pass
+    after = tracemalloc.take_snapshot()
+    states_bytes = sum(
+        s.size_diff for s in after.compare_to(before, "filename") if "otelbundle/alerting" in str(s.traceback)
+    )
+    tracemalloc.stop()
+    keys = sum(len(s.windows) for s in engine.states.values())
+    print(
+        f"memory: 10 rules x {keys // 10} group keys = {states_bytes / 1e6:.1f} MB allocated by the alerting code   (target <= 20 MB)"
+    )
+
+
+def time_to_alert(folder: Path, runs: int) -> None:
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        print("time to alert: skipped (install Debian's prometheus-alertmanager)")
+        return
+    port = free_port()
+    (folder / "am.yml").write_text("route: {receiver: none}\nreceivers: [{name: none}]\n")
+    am = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={folder / 'am.yml'}",
+            f"--storage.path={folder / 'am'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/-/ready", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        samples = []
+        for run in range(runs):
+            name = f"BenchErrors{run}"
+            rule = f"""
+            groups:
+              - name: g{run}
+                interval: 1s
+                rules:
+                  - {{alert: {name}, spans: {{service: shop, kind: server}}, expr: error_count > 0, for: 0s}}
+            """
+            config_path = rules_config(folder, rule, f"  notify:\n    alertmanager: {{url: '{url}'}}\n")
+            setup = build_alerting(str(config_path), {})
+            assert setup is not None
+            provider = make_provider(setup.processor)
+            first_failure = time.perf_counter()
+            with provider.get_tracer("t").start_as_current_span(
+                "POST /checkout", kind=SpanKind.SERVER
+            ) as span:
+                span.set_status(StatusCode.ERROR)
+            while True:
+                alerts = json.load(
+                    urllib.request.urlopen(f"{url}/api/v2/alerts?filter=alertname%3D%22{name}%22")
+                )
+                if alerts:
+                    samples.append(time.perf_counter() - first_failure)
+                    break
+                if time.perf_counter() - first_failure > 10:
+                    samples.append(float("inf"))
+                    break
+                time.sleep(0.02)
+            setup.shutdown()
+        print(
+            f"time from first failing span to the alert at Alertmanager (for: 0, interval 1s): "
+            f"median {statistics.median(samples):.2f}s over {runs} runs (min {min(samples):.2f}, max {max(samples):.2f})"
+            "   (target <= 1.5 s)"
+        )
+    finally:
+        am.terminate()
+        am.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        throughput(folder, args.spans, args.rounds)
+        memory(folder)
+        time_to_alert(folder, runs=5)
+
+
+if __name__ == "__main__":
+    main()
