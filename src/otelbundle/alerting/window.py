@@ -10,7 +10,7 @@ subtract exactly) are kept only for rules that ask for a quantile.
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 
 RELATIVE_ACCURACY = 0.01
 _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -29,6 +29,43 @@ def bin_value(index: int) -> float:
     return 2 * _GAMMA**index / (_GAMMA + 1)
 
 
+class Bins:
+    """Counts per log-scale bin, stored densely from the lowest to the highest bin seen:
+    4 bytes per bin instead of a dict entry's ~80, which matters at 10 000 windows."""
+
+    __slots__ = ("counts", "offset")
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.counts = array("I")
+
+    def add(self, index: int, n: int = 1) -> None:
+        counts = self.counts
+        if not counts:
+            self.offset = index
+            counts.append(n)
+            return
+        position = index - self.offset
+        if position < 0:
+            self.counts = counts = array("I", bytes(4 * -position)) + counts
+            self.offset = index
+            position = 0
+        elif position >= len(counts):
+            counts.extend(array("I", bytes(4 * (position - len(counts) + 1))))
+        counts[position] = max(0, counts[position] + n)
+
+    def merge(self, other: Bins, sign: int) -> None:
+        for position, n in enumerate(other.counts):
+            if n:
+                self.add(other.offset + position, sign * n)
+
+    def items(self) -> list[tuple[int, int]]:
+        return [(self.offset + i, n) for i, n in enumerate(self.counts) if n > 0]
+
+    def __bool__(self) -> bool:
+        return any(n > 0 for n in self.counts)
+
+
 class Totals:
     __slots__ = ("bins", "count", "errors", "total_duration")
 
@@ -36,30 +73,22 @@ class Totals:
         self.count = 0
         self.errors = 0
         self.total_duration = 0.0
-        self.bins: dict[int, int] | None = {} if track_bins else None
+        self.bins: Bins | None = Bins() if track_bins else None
 
     def add(self, duration: float, error: bool) -> None:
         self.count += 1
         if error:
             self.errors += 1
         self.total_duration += duration
-        bins = self.bins
-        if bins is not None:
-            index = bin_index(duration)
-            bins[index] = bins.get(index, 0) + 1
+        if self.bins is not None:
+            self.bins.add(bin_index(duration))
 
     def merge(self, other: Totals, sign: int = 1) -> None:
         self.count += sign * other.count
         self.errors += sign * other.errors
         self.total_duration += sign * other.total_duration
         if self.bins is not None and other.bins is not None:
-            bins = self.bins
-            for index, n in other.bins.items():
-                left = bins.get(index, 0) + sign * n
-                if left > 0:
-                    bins[index] = left
-                else:
-                    bins.pop(index, None)
+            self.bins.merge(other.bins, sign)
 
     def copy(self) -> Totals:
         out = Totals(self.bins is not None)
@@ -68,15 +97,17 @@ class Totals:
 
     def quantile(self, q: float) -> float:
         """The q-quantile of durations (nearest rank over bins); NaN when empty or not tracked."""
-        if self.count <= 0 or not self.bins:
+        if self.count <= 0 or self.bins is None:
             return math.nan
         rank = max(1, math.ceil(q * self.count))
         seen = 0
-        for index in sorted(self.bins):
-            seen += self.bins[index]
+        last = None
+        for index, n in self.bins.items():
+            seen += n
+            last = index
             if seen >= rank:
                 return bin_value(index)
-        return bin_value(max(self.bins))
+        return bin_value(last) if last is not None else math.nan
 
 
 class Bucket:
@@ -101,7 +132,8 @@ class Window:
     def __init__(self, size: float, track_bins: bool = True, exemplar_kind: str = "newest") -> None:
         self.size = size
         self._width = size / SUB_BUCKETS
-        self._buckets: deque[Bucket] = deque()
+        # A list, not a deque: at most SUB_BUCKETS + 1 entries, and a deque preallocates ~450 bytes.
+        self._buckets: list[Bucket] = []
         self._closed = Totals(track_bins)  # every bucket but the last (open) one
         self.track_bins = track_bins
         self.exemplar_kind = exemplar_kind
@@ -142,9 +174,9 @@ class Window:
         # A bucket leaves once it lies entirely before the window [now - size, now].
         buckets = self._buckets
         while len(buckets) > 1 and buckets[0].start + self._width <= now - self.size:
-            self._closed.merge(buckets.popleft().totals, sign=-1)
+            self._closed.merge(buckets.pop(0).totals, sign=-1)
         if len(buckets) == 1 and buckets[0].start + self._width <= now - self.size:
-            buckets.popleft()  # the open bucket itself expired; it was never folded in
+            buckets.pop(0)  # the open bucket itself expired; it was never folded in
 
     def advance(self, now: float) -> Totals:
         """Totals over the window at ``now``: the closed buckets plus the open one."""
