@@ -104,6 +104,7 @@ def build_alerting(
     for problem in problems:
         diagnostics_logger().error("otelbundle: %s", problem)
     dispatcher = NotificationDispatcher(notifiers, queue_size=config.notification_queue_size)
+    _self_metrics(dispatcher)
     engine = Engine(config, dispatcher, clock=clock, telemetry=AlertTelemetry())
     processor = AlertingSpanProcessor(engine.states.values(), clock=clock)
     setup = AlertingSetup(
@@ -116,10 +117,47 @@ def build_alerting(
         env=env,
     )
     setup._mtimes = _mtimes(config)
+    _processor_metrics(setup)
     engine.on_tick = setup.check_for_changes
     _install_sighup(setup)
     engine.start()
     return setup
+
+
+def _self_metrics(dispatcher: NotificationDispatcher) -> None:
+    """otelbundle.notifications.sent/failed/dropped/retried per notifier, via the global MeterProvider."""
+    try:
+        from opentelemetry import metrics
+
+        from otelbundle.alerting.notify.metrics import register_notification_metrics
+
+        register_notification_metrics(dispatcher, metrics.get_meter("otelbundle.alerting"))
+    except Exception:
+        _log.debug("notification metrics not registered", exc_info=True)
+
+
+def _processor_metrics(setup: AlertingSetup) -> None:
+    """Spans seen, spans folded into overflow groups, and spans the processor failed on."""
+    from opentelemetry import metrics
+    from opentelemetry.metrics import CallbackOptions, Observation
+
+    meter = metrics.get_meter("otelbundle.alerting")
+
+    def seen(options: CallbackOptions) -> list[Observation]:
+        return [Observation(setup.processor.spans_seen)]
+
+    def overflowed(options: CallbackOptions) -> list[Observation]:
+        return [
+            Observation(state.overflowed_spans, {"alertname": name})
+            for (group, name), state in setup.engine.states.items()
+        ]
+
+    def failed(options: CallbackOptions) -> list[Observation]:
+        return [Observation(setup.processor.errors)]
+
+    meter.create_observable_counter("otelbundle.alerting.spans.seen", callbacks=[seen])
+    meter.create_observable_counter("otelbundle.alerting.spans.overflowed", callbacks=[overflowed])
+    meter.create_observable_counter("otelbundle.alerting.spans.failed", callbacks=[failed])
 
 
 def _install_sighup(setup: AlertingSetup) -> None:
