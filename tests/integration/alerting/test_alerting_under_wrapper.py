@@ -1,0 +1,102 @@
+"""Alert rules loaded by the distro under opentelemetry-instrument, observed at the OTLP receiver."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from otelbundle.alerting.setup import build_alerting
+from tests.harness.apps import clean_env, run
+from tests.harness.otlp_receiver import OtlpReceiver
+
+PROGRAM = str(Path(__file__).parents[1] / "programs" / "failing_work.py")
+RULE = """
+groups:
+  - name: g
+    interval: 200ms
+    rules:
+      - alert: {name}
+        spans: {{service: shop, kind: server}}
+        expr: error_count > 0
+        labels: {{severity: critical}}
+"""
+
+
+def write_config(folder: Path, rule_name: str = "ShopErrors", extra: str = "") -> Path:
+    (folder / "rules.yaml").write_text(textwrap.dedent(RULE.format(name=rule_name)))
+    config = folder / "otelbundle.yaml"
+    config.write_text("alerting:\n  rule_files: [rules.yaml]\n" + extra)
+    return config
+
+
+def test_transition_log_carries_the_exemplar_trace_and_the_gauge_reports_firing(
+    otlp_receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    env = clean_env(
+        {**otlp_receiver.env(), "OTEL_SERVICE_NAME": "shop", "OTELBUNDLE_CONFIG": str(write_config(tmp_path))}
+    )
+    result = run(["python", PROGRAM, "3"], env, timeout=60)
+    assert result.returncode == 0 and "FAILING DONE" in result.stdout, result.stderr
+    failing_traces = {
+        s.trace_id
+        for s in otlp_receiver.wait_for(lambda rx: len(rx.spans_named("POST /checkout")) == 3 and rx.spans)
+    }
+    firing = otlp_receiver.wait_for(
+        lambda rx: next((r for r in rx.logs if r.body == "alert ShopErrors firing (value 3)"), None)
+    )
+    assert firing.severity_text == "ERROR"  # firing + severity=critical
+    assert firing.trace_id in failing_traces  # the record is joined to the trace that caused it
+    assert firing.attributes["alertstate"] == "firing"
+    gauge = otlp_receiver.wait_for(
+        lambda rx: next(
+            (
+                m
+                for m in rx.metrics
+                if m.name == "otelbundle.alerts" and m.attributes.get("alertstate") == "firing"
+            ),
+            None,
+        )
+    )
+    assert (
+        gauge.value == 1
+        and gauge.attributes["alertname"] == "ShopErrors"
+        and gauge.attributes["severity"] == "critical"
+    )
+
+
+def test_bad_rules_are_named_with_positions_and_the_app_keeps_its_telemetry(
+    otlp_receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path)
+    (tmp_path / "rules.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: X\n        expr: p95 > fast\n"
+    )
+    env = clean_env({**otlp_receiver.env(), "OTEL_SERVICE_NAME": "shop", "OTELBUNDLE_CONFIG": str(config)})
+    result = run(["python", PROGRAM, "2", "0.5"], env, timeout=60)
+    assert result.returncode == 0 and "FAILING DONE" in result.stdout, result.stderr
+    assert f"{tmp_path}/rules.yaml:5:15: expr: bad threshold 'fast'" in result.stderr
+    assert result.stderr.count("alert rules are off") == 1
+    otlp_receiver.wait_for(lambda rx: len(rx.spans_named("POST /checkout")) == 2)
+
+
+def test_reload_keeps_unchanged_rules_and_refuses_bad_ones(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    setup = build_alerting(str(config), {})
+    assert setup is not None
+    try:
+        before = setup.engine.states[("g", "ShopErrors")]
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(
+            rules.read_text()
+            + textwrap.indent(textwrap.dedent(RULE.format(name="Other")).split("rules:\n", 1)[1], "")
+        )
+        assert setup.reload()
+        assert set(setup.engine.states) == {("g", "ShopErrors"), ("g", "Other")}
+        assert (
+            setup.engine.states[("g", "ShopErrors")] is before
+        )  # unchanged rule keeps its windows and alerts
+        rules.write_text("groups: [{name: g, rules: [{alert: Broken, expr: nonsense}]}]\n")
+        assert not setup.reload()
+        assert set(setup.engine.states) == {("g", "ShopErrors"), ("g", "Other")}  # the running rules stay
+    finally:
+        setup.shutdown()
