@@ -154,6 +154,9 @@ def main() -> None:
         f"  otelbundle / upstream distro         {ratio('otelbundle', 'upstream-distro', 0.5)} / {ratio('otelbundle', 'upstream-distro', 0.99)}"
     )
     print(
+        f"  otelbundle over gRPC / upstream      {ratio('otelbundle-grpc', 'upstream-distro', 0.5)} / {ratio('otelbundle-grpc', 'upstream-distro', 0.99)}"
+    )
+    print(
         f"  collector down / up (otelbundle)     {ratio('otelbundle-collector-down', 'otelbundle', 0.5)} / {ratio('otelbundle-collector-down', 'otelbundle', 0.99)}"
     )
     print(
