@@ -1,0 +1,48 @@
+"""Whatever the app does with logging, each record is exported once and printed once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.harness.apps import clean_env, run
+from tests.harness.otlp_receiver import OtlpReceiver
+
+PROGRAM = str(Path(__file__).parent / "programs" / "logging_setups.py")
+
+
+@pytest.mark.parametrize("mode", ["basicConfig", "dictConfig", "own-handler"])
+def test_one_handler_one_record_one_line(otlp_receiver: OtlpReceiver, mode: str) -> None:
+    env = clean_env({**otlp_receiver.env(), "OTEL_SERVICE_NAME": "logs"})
+    result = run(["python", PROGRAM, mode], env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "OTLP HANDLERS 1" in result.stdout
+    printed = (result.stdout + result.stderr).count("the one line")
+    assert printed == 1, result.stdout + result.stderr
+    span = otlp_receiver.wait_for(lambda rx: next(iter(rx.spans_named("work")), None))
+    # The program has exited and flushed: everything it exported is here.
+    records = [r for r in otlp_receiver.logs if r.body == "the one line"]
+    if mode == "own-handler":
+        # propagate=False keeps the record from the root logger, where the OTLP handler lives.
+        assert records == []
+        return
+    assert len(records) == 1 and records[0].trace_id == span.trace_id
+
+
+def test_stdout_correlation_prints_ids_once_and_exports_no_duplicate_fields(
+    otlp_receiver: OtlpReceiver,
+) -> None:
+    env = clean_env(
+        {**otlp_receiver.env(), "OTEL_SERVICE_NAME": "logs", "OTELBUNDLE_LOG_CORRELATION": "true"}
+    )
+    result = run(["python", PROGRAM, "basicConfig"], env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    span = otlp_receiver.wait_for(lambda rx: next(iter(rx.spans_named("work")), None))
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "the one line" in line]
+    assert (
+        len(lines) == 1 and f"trace_id={span.trace_id}" in lines[0] and f"span_id={span.span_id}" in lines[0]
+    )
+    record = otlp_receiver.wait_for(lambda rx: next((r for r in rx.logs if r.body == "the one line"), None))
+    assert record.trace_id == span.trace_id
+    assert not [k for k in record.attributes if k.startswith("otel")], record.attributes
