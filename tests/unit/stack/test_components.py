@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import stat
 from pathlib import Path
@@ -61,15 +62,12 @@ def test_up_names_missing_binaries_and_how_to_get_them(
 def test_up_refuses_a_port_held_by_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(comp, "CACHE_ROOT", tmp_path / "cache")
     stack = Stack(data_dir=tmp_path / "data", config_root=ROOT, env={}, say=lambda _: None)
-    first = stack.components[0]
-    stack.components = [first]
-    stack.env[first.env_var] = str(_exe(tmp_path / "bin" / first.binary))
     with socket.socket() as holder:
-        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            holder.bind(("127.0.0.1", first.ports[0]))
-        except OSError:
-            pytest.skip(f"port {first.ports[0]} already in use on this machine")
+        holder.bind(("127.0.0.1", 0))  # a port nothing else uses, held by "another process"
         holder.listen(1)
-        with pytest.raises(StackError, match=f"port\\(s\\) {first.ports[0]}.*used by another process"):
+        port = holder.getsockname()[1]
+        component = dataclasses.replace(stack.components[0], ports=(port,))
+        stack.components = [component]
+        stack.env[component.env_var] = str(_exe(tmp_path / "bin" / component.binary))
+        with pytest.raises(StackError, match=f"port\\(s\\) {port}.*used by another process"):
             stack.up(timeout=1)
