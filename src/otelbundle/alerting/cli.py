@@ -1,4 +1,4 @@
-"""``otelbundle rules check FILE...``: validate like ``promtool check rules``."""
+"""``otelbundle rules check|test FILE...``: like ``promtool check rules`` and ``promtool test rules``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,38 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(func=check_files)
+    test = actions.add_parser(
+        "test", help="run promtool-style unit tests of rules (input_spans, eval_time, exp_alerts)"
+    )
+    test.add_argument("files", nargs="+", metavar="FILE")
+    test.set_defaults(func=test_files)
+
+
+def test_files(args: argparse.Namespace) -> int:
+    from otelbundle.alerting.ruletest import run_test_file
+
+    failed = False
+    for path in args.files:
+        print(f"Unit Testing: {path}")
+        try:
+            failures = run_test_file(path, os.environ)
+        except ConfigError as exc:
+            failed = True
+            for problem in exc.problems:
+                print(f"{problem}", file=sys.stderr)
+            continue
+        except (ValueError, KeyError, TypeError) as exc:
+            failed = True
+            print(f"{path}: {exc}", file=sys.stderr)
+            continue
+        if failures:
+            failed = True
+            print("  FAILED:", file=sys.stderr)
+            for failure in failures:
+                print(failure, file=sys.stderr)
+        else:
+            print("  SUCCESS")
+    return 1 if failed else 0
 
 
 def check_files(args: argparse.Namespace) -> int:

@@ -46,7 +46,7 @@ def format_duration(seconds: float) -> str:
     if seconds == 0:
         return "0s"
     if seconds < 1:
-        return f"{seconds * 1000:g}ms"
+        return f"{seconds * 1000:.4g}ms"
     if seconds < 60:
         return f"{seconds:g}s"
     if seconds < 3600:

@@ -129,5 +129,5 @@ def test_window_subtracts_expired_buckets_exactly() -> None:
         window.add(float(t), 0.01 * (t + 1), t % 2 == 0, 0)
     totals = window.advance(29.0)
     assert totals.count == 11  # spans at t=19..29 (the bucket holding 19 overlaps the window)
-    assert totals.bins is not None and sum(totals.bins.values()) == totals.count
+    assert totals.bins is not None and sum(n for _, n in totals.bins.items()) == totals.count
     assert window.advance(100.0).count == 0 and not window.advance(100.0).bins

@@ -1,0 +1,49 @@
+"""`otelbundle rules test`: the examples pass; a wrong expectation fails with a readable diff."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from otelbundle.alerting.ruletest import run_test_file
+from otelbundle.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "rules"
+
+
+def test_example_rule_tests_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    files = sorted(str(p) for p in EXAMPLES.glob("*.test.yaml"))
+    assert len(files) == 2
+    assert main(["rules", "test", *files]) == 0
+    assert capsys.readouterr().out.count("SUCCESS") == 2
+
+
+def test_wrong_expectation_fails_with_expected_and_got(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("storefront.rules.yaml", "storefront.rules.test.yaml"):
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    test_file = tmp_path / "storefront.rules.test.yaml"
+    test_file.write_text(test_file.read_text().replace('"20% of checkouts fail"', '"25% of checkouts fail"'))
+    failures = run_test_file(str(test_file))
+    assert len(failures) == 1
+    assert "alertname CheckoutErrors at eval_time 24s" in failures[0]
+    assert (
+        "'summary': '25% of checkouts fail'" in failures[0]
+        and "'summary': '20% of checkouts fail'" in failures[0]
+    )
+    assert main(["rules", "test", str(test_file)]) == 1
+    assert "FAILED" in capsys.readouterr().err
+
+
+def test_bad_values_notation_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copy(EXAMPLES / "storefront.rules.yaml", tmp_path / "storefront.rules.yaml")
+    (tmp_path / "t.yaml").write_text(
+        "rule_files: [storefront.rules.yaml]\ntests:\n  - input_spans:\n"
+        "      - spans: {service: storefront}\n        values: 'fine 1s x3'\n"
+        "    alert_rule_test: [{eval_time: 1s, alertname: CheckoutErrors}]\n"
+    )
+    assert main(["rules", "test", str(tmp_path / "t.yaml")]) == 1
+    assert "'fine 1s x3' is not 'ok|error DURATION xCOUNT'" in capsys.readouterr().err
