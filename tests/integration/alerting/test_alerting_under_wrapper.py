@@ -100,3 +100,22 @@ def test_reload_keeps_unchanged_rules_and_refuses_bad_ones(tmp_path: Path) -> No
         assert set(setup.engine.states) == {("g", "ShopErrors"), ("g", "Other")}  # the running rules stay
     finally:
         setup.shutdown()
+
+
+def test_rules_see_spans_the_sampler_drops(otlp_receiver: OtlpReceiver, tmp_path: Path) -> None:
+    env = clean_env(
+        {
+            **otlp_receiver.env(),
+            "OTEL_SERVICE_NAME": "shop",
+            "OTEL_TRACES_SAMPLER": "always_off",  # nothing is exported...
+            "OTELBUNDLE_CONFIG": str(write_config(tmp_path)),
+        }
+    )
+    result = run(["python", PROGRAM, "3"], env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    # ...yet the rule saw all three failing spans (AlwaysRecordSampler: recorded, not sampled).
+    firing = otlp_receiver.wait_for(
+        lambda rx: next((r for r in rx.logs if r.body == "alert ShopErrors firing (value 3)"), None)
+    )
+    assert firing.attributes["alertstate"] == "firing"
+    assert otlp_receiver.spans_named("POST /checkout") == []
