@@ -26,16 +26,17 @@ from otelbundle.alerting.notify.slack import SlackNotifier
 
 from .conftest import Sink, free_port
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
-
 
 def make_alert(status: str = "firing", name: str = "CheckoutErrors") -> Alert:
+    # "now" per alert, not at import: the full suite runs minutes of e2e tests first, and a
+    # firing alert whose endsAt has passed is treated as resolved by Alertmanager.
+    now = datetime.now(timezone.utc).replace(microsecond=0)
     return Alert(
         labels={"alertname": name, "severity": "warning", "service.name": "storefront"},
         annotations={"summary": "12% of <checkouts> fail & <!channel>"},
         status=status,  # type: ignore[arg-type]
-        starts_at=NOW - timedelta(minutes=5),
-        ends_at=NOW + timedelta(minutes=5) if status == "firing" else NOW,
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(minutes=5) if status == "firing" else now,
         generator_url="http://storefront:8000/alerts#CheckoutErrors",
     )
 
@@ -210,9 +211,15 @@ def test_real_alertmanager_fire_then_resolve(alertmanager: str) -> None:
     notifier = AlertmanagerNotifier(alertmanager)
     firing = make_alert(name="OtelbundleNotifyTest")
     notifier.send([firing])
-    (shown,) = [
-        a for a in active_alerts(alertmanager) if a["labels"].get("alertname") == "OtelbundleNotifyTest"
-    ]
+    deadline = time.monotonic() + 10
+    while not (
+        shown_list := [
+            a for a in active_alerts(alertmanager) if a["labels"].get("alertname") == "OtelbundleNotifyTest"
+        ]
+    ):
+        assert time.monotonic() < deadline, "the firing alert never became active in Alertmanager"
+        time.sleep(0.1)
+    (shown,) = shown_list
     # dotted OTel names are mapped to valid Prometheus label names (Alertmanager rejects them with a 400)
     assert shown["labels"] == {
         "alertname": "OtelbundleNotifyTest",
