@@ -12,124 +12,106 @@ from __future__ import annotations
 import gzip
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
-from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
-from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
+
+from tests.harness import otlp_json
+from tests.harness.otlp_records import (
+    LogRecordView,
+    MetricPoint,
+    SpanEvent,
+    SpanLink,
+    SpanRecord,
+    any_value,
+    attributes,
+    logs_of,
+    metric_points_of,
+    spans_of,
+)
 
 T = TypeVar("T")
 
-
-def any_value(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [any_value(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return attributes(value.kvlist_value.values)
-    if kind == "bytes_value":
-        return bytes(value.bytes_value)
-    return getattr(value, kind)
-
-
-def attributes(items: Any) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in items if isinstance(kv, KeyValue)}
+__all__ = [
+    "LogRecordView",
+    "MetricPoint",
+    "OtlpReceiver",
+    "RequestInfo",
+    "SpanEvent",
+    "SpanLink",
+    "SpanRecord",
+    "any_value",
+    "attributes",
+]
 
 
 @dataclass(frozen=True)
-class SpanRecord:
-    trace_id: str
-    span_id: str
-    parent_span_id: str
-    name: str
-    kind: int
-    attributes: dict[str, Any]
-    resource: dict[str, Any]
-    status_code: int
-    scope: str
+class RequestInfo:
+    """How one export request arrived, answered or not (tests check the wire, e.g. gzip)."""
 
-    @property
-    def service(self) -> str:
-        return str(self.resource.get("service.name", ""))
+    signal: str  # "traces", "metrics" or "logs"
+    transport: str  # "grpc" or "http"
+    content_type: str  # HTTP only
+    content_encoding: str  # "gzip" or "" (gRPC: the grpc-encoding the client announced)
+    accepted: bool
 
 
-@dataclass(frozen=True)
-class MetricPoint:
-    name: str
-    unit: str
-    attributes: dict[str, Any]
-    value: float | None
-    count: int | None
-    resource: dict[str, Any]
+PROTOBUF, JSON = "application/x-protobuf", "application/json"
+SIGNALS = ("traces", "metrics", "logs")
 
-    @property
-    def service(self) -> str:
-        return str(self.resource.get("service.name", ""))
-
-
-@dataclass(frozen=True)
-class LogRecordView:
-    body: Any
-    severity_number: int
-    severity_text: str
-    trace_id: str
-    span_id: str
-    flags: int
-    attributes: dict[str, Any]
-    resource: dict[str, Any]
-
-    @property
-    def service(self) -> str:
-        return str(self.resource.get("service.name", ""))
-
-
-def _points(metric: Metric) -> Iterator[tuple[dict[str, Any], float | None, int | None]]:
-    kind = metric.WhichOneof("data")
-    if kind in ("gauge", "sum"):
-        for point in getattr(metric, kind).data_points:
-            value = point.as_double if point.WhichOneof("value") == "as_double" else float(point.as_int)
-            yield attributes(point.attributes), value, None
-    elif kind in ("histogram", "exponential_histogram"):
-        for point in getattr(metric, kind).data_points:
-            yield attributes(point.attributes), point.sum, int(point.count)
-    elif kind == "summary":
-        for point in metric.summary.data_points:
-            yield attributes(point.attributes), point.sum, int(point.count)
+# How an HTTP failure status is said over gRPC (the OTLP spec's retryable/non-retryable pairs).
+_GRPC_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    500: grpc.StatusCode.INTERNAL,
+    502: grpc.StatusCode.UNAVAILABLE,
+    503: grpc.StatusCode.UNAVAILABLE,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
 
 
 @dataclass
 class OtlpReceiver:
-    """Receives OTLP on 127.0.0.1 ephemeral ports; start() before use, stop() after."""
+    """Receives OTLP on 127.0.0.1 ephemeral ports; start() before use, stop() after.
+
+    ``requests`` counts accepted export requests per signal, ``rejected`` the ones it
+    refused (``fail_next`` or an undecodable body); ``received`` lists every request.
+    """
 
     spans: list[SpanRecord] = field(default_factory=list)
     metrics: list[MetricPoint] = field(default_factory=list)
     logs: list[LogRecordView] = field(default_factory=list)
-    requests: dict[str, int] = field(default_factory=lambda: {"traces": 0, "metrics": 0, "logs": 0})
+    requests: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIGNALS, 0))
+    rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIGNALS, 0))
+    received: list[RequestInfo] = field(default_factory=list)
     grpc_port: int = 0
     http_port: int = 0
     _failures_left: int = 0
-    _hang: threading.Event = field(default_factory=threading.Event)
+    _failure_status: int = 503
+    _retry_after: int | None = None
+    _released: threading.Event = field(default_factory=threading.Event)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _grpc: grpc.Server | None = None
     _http: ThreadingHTTPServer | None = None
 
     # ---- control -------------------------------------------------------
     def start(self) -> OtlpReceiver:
+        self._released.set()
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceServicer(self), self._grpc)
-        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsServicer(self), self._grpc)
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_LogsServicer(self), self._grpc)
+        for add, signal, response in (
+            (trace_service_pb2_grpc.add_TraceServiceServicer_to_server, "traces", _TRACE_RESPONSE),
+            (metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server, "metrics", _METRICS_RESPONSE),
+            (logs_service_pb2_grpc.add_LogsServiceServicer_to_server, "logs", _LOGS_RESPONSE),
+        ):
+            add(_Servicer(self, signal, response), self._grpc)
         self.grpc_port = self._grpc.add_insecure_port("127.0.0.1:0")
         self._grpc.start()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _http_handler(self))
@@ -139,7 +121,7 @@ class OtlpReceiver:
         return self
 
     def stop(self) -> None:
-        self._hang.clear()
+        self._released.set()  # let hanging handlers finish so the servers can close
         if self._grpc is not None:
             self._grpc.stop(grace=None)
         if self._http is not None:
@@ -147,21 +129,30 @@ class OtlpReceiver:
             self._http.server_close()
 
     def clear(self) -> None:
+        """Forget everything received so far (records, counts and the request list)."""
         with self._changed:
             self.spans.clear()
             self.metrics.clear()
             self.logs.clear()
+            self.received.clear()
+            self.requests.update(dict.fromkeys(SIGNALS, 0))
+            self.rejected.update(dict.fromkeys(SIGNALS, 0))
 
-    def fail_next(self, count: int) -> None:
-        """Answer the next ``count`` export requests with UNAVAILABLE / HTTP 503."""
-        self._failures_left = count
+    def fail_next(self, count: int, *, status: int = 503, retry_after: int | None = None) -> None:
+        """Refuse the next ``count`` export requests: HTTP ``status`` (503 by default, 429 and
+        502/504 are retryable, 400 is not) or the matching gRPC code (503 -> UNAVAILABLE).
+        ``retry_after`` adds a Retry-After header (seconds) to the HTTP answers."""
+        with self._changed:
+            self._failures_left = count
+            self._failure_status = status
+            self._retry_after = retry_after
 
     def hang(self, on: bool = True) -> None:
         """Accept requests but never answer them (a blackholed collector) until hang(False)."""
         if on:
-            self._hang.set()
+            self._released.clear()
         else:
-            self._hang.clear()
+            self._released.set()
 
     @property
     def http_endpoint(self) -> str:
@@ -171,20 +162,36 @@ class OtlpReceiver:
     def grpc_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.grpc_port}"
 
-    def env(self, protocol: str = "http/protobuf") -> dict[str, str]:
-        """OTEL_* settings that point a subprocess at this receiver and export quickly."""
+    def env(self, protocol: str = "http/protobuf", *, exporters: bool = False) -> dict[str, str]:
+        """OTEL_* settings that point a subprocess at this receiver and export quickly.
+
+        ``exporters=True`` also names the OTLP exporter for every signal and turns on the
+        logging instrumentation's handler: what plain upstream ``opentelemetry-instrument``
+        (without the otelbundle distro's defaults) needs to send all three signals.
+        """
         endpoint = self.grpc_endpoint if protocol == "grpc" else self.http_endpoint
-        return {
+        env = {
             "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
             "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "OTEL_BLRP_SCHEDULE_DELAY": "200",
             "OTEL_METRIC_EXPORT_INTERVAL": "500",
         }
+        if exporters:
+            env |= {
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_METRICS_EXPORTER": "otlp",
+                "OTEL_LOGS_EXPORTER": "otlp",
+                "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+            }
+        return env
 
-    # ---- waiting -------------------------------------------------------
+    # ---- waiting and reading -------------------------------------------
     def wait_for(self, predicate: Callable[[OtlpReceiver], T], timeout: float = 20.0) -> T:
-        """Block until ``predicate(self)`` is truthy; return its value or raise AssertionError."""
+        """Block until ``predicate(self)`` is truthy; return its value or raise AssertionError.
+
+        The predicate runs under the receiver's lock, woken by every arriving request.
+        """
         end = time.monotonic() + timeout
         with self._changed:
             while True:
@@ -195,135 +202,81 @@ class OtlpReceiver:
                 if remaining <= 0:
                     raise AssertionError(
                         f"timed out after {timeout}s waiting for telemetry; have {len(self.spans)} spans, "
-                        f"{len(self.metrics)} metric points, {len(self.logs)} logs"
+                        f"{len(self.metrics)} metric points, {len(self.logs)} logs; "
+                        f"requests accepted {self.requests}, rejected {self.rejected}"
                     )
-                self._changed.wait(min(remaining, 0.5))
+                self._changed.wait(remaining)
 
     def spans_named(self, name: str) -> list[SpanRecord]:
         return [s for s in self.spans if s.name == name]
 
+    def spans_in_trace(self, trace_id: str) -> list[SpanRecord]:
+        return [s for s in self.spans if s.trace_id == trace_id]
+
+    def logs_in_trace(self, trace_id: str) -> list[LogRecordView]:
+        return [r for r in self.logs if r.trace_id == trace_id]
+
+    def points_named(self, name: str, service: str | None = None) -> list[MetricPoint]:
+        return [m for m in self.metrics if m.name == name and (service is None or m.service == service)]
+
     def metric_names(self, service: str | None = None) -> set[str]:
         return {m.name for m in self.metrics if service is None or m.service == service}
 
-    # ---- ingestion (called by the servers) -----------------------------
-    def _gate(self) -> bool:
-        """False when this request must fail; blocks while hanging."""
-        while self._hang.is_set():
-            time.sleep(0.05)
-        if self._failures_left > 0:
+    # ---- ingestion (called by the servers' threads) ---------------------
+    def _admit(self) -> tuple[int, int | None] | None:
+        """None to accept the request, else (status, retry_after); blocks while hanging."""
+        self._released.wait()
+        with self._changed:
+            if self._failures_left <= 0:
+                return None
             self._failures_left -= 1
-            return False
-        return True
+            return self._failure_status, self._retry_after
 
-    def _add_traces(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
-        records = [
-            SpanRecord(
-                trace_id=span.trace_id.hex(),
-                span_id=span.span_id.hex(),
-                parent_span_id=span.parent_span_id.hex(),
-                name=span.name,
-                kind=int(span.kind),
-                attributes=attributes(span.attributes),
-                resource=attributes(rs.resource.attributes),
-                status_code=int(span.status.code),
-                scope=ss.scope.name,
-            )
-            for rs in request.resource_spans
-            for ss in rs.scope_spans
-            for span in ss.spans
-            if isinstance(span, ProtoSpan)
-        ]
+    def _refused(self, info: RequestInfo) -> None:
         with self._changed:
-            self.requests["traces"] += 1
-            self.spans.extend(records)
+            self.rejected[info.signal] += 1
+            self.received.append(info)
             self._changed.notify_all()
 
-    def _add_metrics(self, request: metrics_service_pb2.ExportMetricsServiceRequest) -> None:
-        records = [
-            MetricPoint(metric.name, metric.unit, attrs, value, count, attributes(rm.resource.attributes))
-            for rm in request.resource_metrics
-            for sm in rm.scope_metrics
-            for metric in sm.metrics
-            for attrs, value, count in _points(metric)
-        ]
+    def _store(self, info: RequestInfo, request: Any) -> None:
         with self._changed:
-            self.requests["metrics"] += 1
-            self.metrics.extend(records)
-            self._changed.notify_all()
-
-    def _add_logs(self, request: logs_service_pb2.ExportLogsServiceRequest) -> None:
-        records = [
-            LogRecordView(
-                body=any_value(record.body),
-                severity_number=int(record.severity_number),
-                severity_text=record.severity_text,
-                trace_id=record.trace_id.hex(),
-                span_id=record.span_id.hex(),
-                flags=int(record.flags),
-                attributes=attributes(record.attributes),
-                resource=attributes(rl.resource.attributes),
-            )
-            for rl in request.resource_logs
-            for sl in rl.scope_logs
-            for record in sl.log_records
-            if isinstance(record, LogRecord)
-        ]
-        with self._changed:
-            self.requests["logs"] += 1
-            self.logs.extend(records)
+            if info.signal == "traces":
+                self.spans.extend(spans_of(request))
+            elif info.signal == "metrics":
+                self.metrics.extend(metric_points_of(request))
+            else:
+                self.logs.extend(logs_of(request))
+            self.requests[info.signal] += 1
+            self.received.append(info)
             self._changed.notify_all()
 
 
-class _TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
-    def __init__(self, receiver: OtlpReceiver) -> None:
-        self.receiver = receiver
+_TRACE_RESPONSE = trace_service_pb2.ExportTraceServiceResponse
+_METRICS_RESPONSE = metrics_service_pb2.ExportMetricsServiceResponse
+_LOGS_RESPONSE = logs_service_pb2.ExportLogsServiceResponse
 
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if not self.receiver._gate():
-            context.abort(grpc.StatusCode.UNAVAILABLE, "receiver told to fail")
-        self.receiver._add_traces(request)
-        return trace_service_pb2.ExportTraceServiceResponse()
-
-
-class _MetricsServicer(metrics_service_pb2_grpc.MetricsServiceServicer):  # type: ignore[misc]
-    def __init__(self, receiver: OtlpReceiver) -> None:
-        self.receiver = receiver
-
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if not self.receiver._gate():
-            context.abort(grpc.StatusCode.UNAVAILABLE, "receiver told to fail")
-        self.receiver._add_metrics(request)
-        return metrics_service_pb2.ExportMetricsServiceResponse()
-
-
-class _LogsServicer(logs_service_pb2_grpc.LogsServiceServicer):  # type: ignore[misc]
-    def __init__(self, receiver: OtlpReceiver) -> None:
-        self.receiver = receiver
-
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if not self.receiver._gate():
-            context.abort(grpc.StatusCode.UNAVAILABLE, "receiver told to fail")
-        self.receiver._add_logs(request)
-        return logs_service_pb2.ExportLogsServiceResponse()
-
-
-_HTTP_ROUTES: dict[str, tuple[type, type, str]] = {
-    "/v1/traces": (
-        trace_service_pb2.ExportTraceServiceRequest,
-        trace_service_pb2.ExportTraceServiceResponse,
-        "_add_traces",
-    ),
-    "/v1/metrics": (
-        metrics_service_pb2.ExportMetricsServiceRequest,
-        metrics_service_pb2.ExportMetricsServiceResponse,
-        "_add_metrics",
-    ),
-    "/v1/logs": (
-        logs_service_pb2.ExportLogsServiceRequest,
-        logs_service_pb2.ExportLogsServiceResponse,
-        "_add_logs",
-    ),
+_HTTP_ROUTES: dict[str, tuple[str, type[Message], type[Message]]] = {
+    "/v1/traces": ("traces", trace_service_pb2.ExportTraceServiceRequest, _TRACE_RESPONSE),
+    "/v1/metrics": ("metrics", metrics_service_pb2.ExportMetricsServiceRequest, _METRICS_RESPONSE),
+    "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceRequest, _LOGS_RESPONSE),
 }
+
+
+class _Servicer:
+    """The Export method of TraceService, MetricsService or LogsService."""
+
+    def __init__(self, receiver: OtlpReceiver, signal: str, response: type[Message]) -> None:
+        self.receiver, self.signal, self.response = receiver, signal, response
+
+    def Export(self, request: Message, context: grpc.ServicerContext) -> Message:
+        metadata = {item.key: item.value for item in context.invocation_metadata()}
+        info = RequestInfo(self.signal, "grpc", "", str(metadata.get("grpc-encoding", "")), True)
+        refusal = self.receiver._admit()
+        if refusal is not None:
+            self.receiver._refused(RequestInfo(info.signal, "grpc", "", info.content_encoding, False))
+            context.abort(_GRPC_CODES.get(refusal[0], grpc.StatusCode.UNKNOWN), "receiver told to fail")
+        self.receiver._store(info, request)
+        return self.response()
 
 
 def _http_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
@@ -331,27 +284,61 @@ def _http_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
-            route = _HTTP_ROUTES.get(self.path)
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length)
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            route = _HTTP_ROUTES.get(self.path.split("?", 1)[0])
             if route is None:
-                self._reply(404, b"")
+                self._reply(404, b"unknown path", "text/plain")
                 return
-            if not receiver._gate():
-                self._reply(503, b"")
+            signal, request_type, response_type = route
+            content_type = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+            encoding = (self.headers.get("Content-Encoding") or "").strip().lower()
+            refusal = receiver._admit()
+            if refusal is not None:
+                receiver._refused(RequestInfo(signal, "http", content_type, encoding, False))
+                status, retry_after = refusal
+                extra = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+                self._reply(status, b"receiver told to fail", "text/plain", extra)
                 return
-            if self.headers.get("Content-Encoding") == "gzip":
-                body = gzip.decompress(body)
-            request_type, response_type, add = route
-            request = request_type()
-            request.ParseFromString(body)
-            getattr(receiver, add)(request)
-            self._reply(200, response_type().SerializeToString())
+            try:
+                request = self._decode(body, content_type, encoding, request_type())
+            except ValueError as exc:
+                receiver._refused(RequestInfo(signal, "http", content_type, encoding, False))
+                self._reply(400, str(exc).encode(), "text/plain")
+                return
+            receiver._store(RequestInfo(signal, "http", content_type, encoding, True), request)
+            if content_type == JSON:
+                self._reply(200, otlp_json.dump(response_type()), JSON)
+            else:
+                self._reply(200, response_type().SerializeToString(), PROTOBUF)
 
-        def _reply(self, status: int, payload: bytes) -> None:
+        @staticmethod
+        def _decode(body: bytes, content_type: str, encoding: str, request: Message) -> Message:
+            """The request message, or ValueError saying what is wrong (answered with 400)."""
+            if encoding == "gzip":
+                try:
+                    body = gzip.decompress(body)
+                except (OSError, EOFError) as exc:
+                    raise ValueError(f"bad gzip body: {exc}") from exc
+            elif encoding not in ("", "identity"):
+                raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+            if content_type == JSON:
+                return otlp_json.parse(body, request)
+            if content_type != PROTOBUF:
+                raise ValueError(f"unsupported Content-Type {content_type!r}")
+            try:
+                request.ParseFromString(body)
+            except DecodeError as exc:
+                raise ValueError(f"undecodable protobuf: {exc}") from exc
+            return request
+
+        def _reply(
+            self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None
+        ) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
 
