@@ -60,7 +60,7 @@ class RequestInfo:
     signal: str  # "traces", "metrics" or "logs"
     transport: str  # "grpc" or "http"
     content_type: str  # HTTP only
-    content_encoding: str  # "gzip" or "" (gRPC: the grpc-encoding the client announced)
+    content_encoding: str  # HTTP "gzip" or ""; always "" for gRPC, whose library decompresses unseen
     accepted: bool
 
 
@@ -269,11 +269,10 @@ class _Servicer:
         self.receiver, self.signal, self.response = receiver, signal, response
 
     def Export(self, request: Message, context: grpc.ServicerContext) -> Message:
-        metadata = {item.key: item.value for item in context.invocation_metadata()}
-        info = RequestInfo(self.signal, "grpc", "", str(metadata.get("grpc-encoding", "")), True)
+        info = RequestInfo(self.signal, "grpc", "", "", True)
         refusal = self.receiver._admit()
         if refusal is not None:
-            self.receiver._refused(RequestInfo(info.signal, "grpc", "", info.content_encoding, False))
+            self.receiver._refused(RequestInfo(self.signal, "grpc", "", "", False))
             context.abort(_GRPC_CODES.get(refusal[0], grpc.StatusCode.UNKNOWN), "receiver told to fail")
         self.receiver._store(info, request)
         return self.response()
