@@ -12,7 +12,10 @@ from typing import Any
 
 from flask import Flask, g, jsonify, request
 
+# A fixed name rather than __name__: run as a script, __name__ is "__main__".
 log = logging.getLogger("inventory")
+# INFO and up also under gunicorn, where no basicConfig runs (see storefront/app.py).
+log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 DB_PATH = os.environ.get("INVENTORY_DB") or os.path.join(tempfile.gettempdir(), "otelbundle-inventory.db")
 SEED = {"APPLE": ("Apple", 120, 0.5), "PEAR": ("Pear", 40, 0.7), "FIG": ("Fig", 3, 2.0)}
 
@@ -81,14 +84,25 @@ def stock(sku: str) -> Any:
 
 @app.post("/reserve")
 def reserve() -> Any:
-    body = request.get_json(silent=True) or {}
-    sku, qty = str(body.get("sku", "")), int(body.get("qty", 1))
-    if sku == "FAIL":
-        # The example's error path: a broken query, as a real bug would produce.
+    """Take ``qty`` of ``sku`` out of stock: 404 unknown sku, 409 not enough, 400 bad body.
+
+    The error path, as a real bug would produce it: sku ``FAIL`` or ``?fail=1`` runs a
+    broken query; the sqlite3 error becomes a logged exception and a 500.
+    """
+    body = request.get_json(silent=True)
+    sku = body.get("sku") if isinstance(body, dict) else None
+    qty = body.get("qty", 1) if isinstance(body, dict) else None
+    if not isinstance(sku, str) or isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+        log.warning("rejected reservation with body %r", request.get_data(as_text=True)[:200])
+        return {"error": 'expected JSON {"sku": "<sku>", "qty": <positive integer>}'}, 400
+    if sku == "FAIL" or request.args.get("fail") == "1":
         query("UPDATE stock SET qty = qty - ? WHERE no_such_column = ?", (qty, sku))
     cursor = query("UPDATE stock SET qty = qty - ? WHERE sku = ? AND qty >= ?", (qty, sku, qty))
     db().commit()
     if cursor.rowcount == 0:
+        if query("SELECT 1 FROM stock WHERE sku = ?", (sku,)).fetchone() is None:
+            log.warning("cannot reserve unknown sku %s", sku)
+            return {"error": f"unknown sku {sku}"}, 404
         log.warning("cannot reserve %d x %s", qty, sku)
         return {"error": "not enough stock", "sku": sku}, 409
     log.info("reserved %d x %s", qty, sku)

@@ -11,11 +11,25 @@ from typing import Any
 import requests
 from flask import Flask, jsonify, request
 
+# A fixed name rather than __name__: run as a script, __name__ is "__main__".
 log = logging.getLogger("storefront")
+# The app's own records are INFO and up, also under gunicorn, where no basicConfig runs and the
+# root logger's WARNING level would otherwise drop them before any handler sees them.
+log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 INVENTORY_URL = os.environ.get("INVENTORY_URL", "http://127.0.0.1:8001")
 
 app = Flask(__name__)
 session = requests.Session()
+
+
+def order_from(body: Any) -> tuple[str, int] | None:
+    """(sku, qty) from a checkout body, or None when it is not a positive whole quantity of a sku."""
+    if not isinstance(body, dict):
+        return None
+    sku, qty = body.get("sku"), body.get("qty", 1)
+    if not isinstance(sku, str) or not sku or isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+        return None
+    return sku, qty
 
 
 @app.get("/healthz")
@@ -25,8 +39,12 @@ def healthz() -> Any:
 
 @app.get("/products")
 def products() -> Any:
-    response = session.get(f"{INVENTORY_URL}/stock", timeout=5)
-    response.raise_for_status()
+    try:
+        response = session.get(f"{INVENTORY_URL}/stock", timeout=5)
+        response.raise_for_status()
+    except requests.RequestException:
+        log.exception("cannot list products: inventory failed")
+        return {"error": "inventory unavailable"}, 502
     items = response.json()
     log.info("showing %d products", len(items))
     return jsonify(
@@ -36,16 +54,27 @@ def products() -> Any:
 
 @app.post("/checkout")
 def checkout() -> Any:
-    body = request.get_json(silent=True) or {}
-    sku, qty = str(body.get("sku", "")), int(body.get("qty", 1))
+    """Reserve stock for one order. ``?fail=1`` asks inventory to take its error path."""
+    order = order_from(request.get_json(silent=True))
+    if order is None:
+        log.warning("rejected checkout with body %r", request.get_data(as_text=True)[:200])
+        return {"error": 'expected JSON {"sku": "<sku>", "qty": <positive integer>}'}, 400
+    sku, qty = order
     log.info("checkout of %d x %s", qty, sku)
+    params = {"fail": "1"} if request.args.get("fail") == "1" else None
     try:
-        response = session.post(f"{INVENTORY_URL}/reserve", json={"sku": sku, "qty": qty}, timeout=5)
+        response = session.post(
+            f"{INVENTORY_URL}/reserve", json={"sku": sku, "qty": qty}, params=params, timeout=5
+        )
         response.raise_for_status()
     except requests.HTTPError as exc:
-        if exc.response is not None and exc.response.status_code == 409:
+        status = exc.response.status_code if exc.response is not None else None
+        if status == 409:
             log.warning("out of stock: %s", sku)
             return {"error": "out of stock", "sku": sku}, 409
+        if status == 404:
+            log.warning("checkout of unknown sku %s", sku)
+            return {"error": "unknown sku", "sku": sku}, 404
         log.exception("inventory failed during checkout of %s", sku)
         return {"error": "inventory unavailable"}, 502
     except requests.RequestException:
