@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -75,6 +77,9 @@ class Program:
                 self.process.wait()
             self.stopped_in = time.monotonic() - started
         self.exit_code = self.process.returncode
+        close = getattr(self._log, "close", None)
+        if close is not None:
+            close()
         return self.exit_code
 
 
@@ -105,6 +110,75 @@ def run(
     )
 
 
+def http_json(
+    method: str, url: str, body: object | None = None, headers: Mapping[str, str] | None = None
+) -> tuple[int, Any]:
+    """(status, decoded JSON body or None) of one request; HTTP errors are results, not raises."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, payload = int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        status, payload = int(exc.code), exc.read()
+    try:
+        return status, json.loads(payload) if payload else None
+    except ValueError:
+        return status, None
+
+
+@dataclass
+class Example:
+    """One example service, started and answering ``/healthz``."""
+
+    name: str
+    program: Program
+    url: str
+
+    def stop(self) -> int:
+        return self.program.stop()
+
+
+def start_example(
+    name: str,
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    python: str = sys.executable,
+    workers: int = 0,
+    instrument: bool = True,
+) -> Example:
+    """Start ``examples/<name>/app.py`` (``storefront`` or ``inventory``) on a free port.
+
+    ``workers > 0`` runs it under ``gunicorn -w workers`` instead of Flask's threaded dev
+    server. ``env`` is used as given (start from :func:`clean_env`); PORT and
+    OTEL_SERVICE_NAME (unless set) are added. Output goes to ``log_dir/<name>.log``.
+    """
+    port = free_port()
+    run_env = {"OTEL_SERVICE_NAME": name, **env, "PORT": str(port)}
+    if workers > 0:
+        args = [
+            str(BIN / "gunicorn"),
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            f"examples.{name}.app:app",
+        ]
+    else:
+        args = [python, str(EXAMPLES / name / "app.py")]
+    program = start(args, run_env, log_dir, instrument=instrument, name=name)
+    example = Example(name, program, f"http://127.0.0.1:{port}")
+    try:
+        program.wait_http(f"{example.url}/healthz")
+    except AssertionError:
+        program.stop()
+        raise
+    return example
+
+
 @dataclass
 class ExampleServices:
     """The storefront and inventory examples running under the wrapper."""
@@ -115,40 +189,32 @@ class ExampleServices:
     inventory_url: str
 
     def stop(self) -> None:
-        self.storefront.stop()
-        self.inventory.stop()
+        try:
+            self.storefront.stop()
+        finally:
+            self.inventory.stop()
 
 
-def start_examples(env: Mapping[str, str], log_dir: Path, python: str = sys.executable) -> ExampleServices:
-    inventory_port, storefront_port = free_port(), free_port()
-    inventory_url = f"http://127.0.0.1:{inventory_port}"
-    inventory = start(
-        [python, str(EXAMPLES / "inventory" / "app.py")],
-        {
-            **env,
-            "PORT": str(inventory_port),
-            "OTEL_SERVICE_NAME": "inventory",
-            "INVENTORY_DB": str(log_dir / "inv.db"),
-        },
+def start_examples(
+    env: Mapping[str, str], log_dir: Path, python: str = sys.executable, *, workers: int = 0
+) -> ExampleServices:
+    """Inventory (its database in ``log_dir``), then a storefront calling it; both healthy."""
+    inventory = start_example(
+        "inventory",
+        {**env, "OTEL_SERVICE_NAME": "inventory", "INVENTORY_DB": str(log_dir / "inv.db")},
         log_dir,
-        name="inventory",
+        python=python,
+        workers=workers,
     )
-    storefront = start(
-        [python, str(EXAMPLES / "storefront" / "app.py")],
-        {
-            **env,
-            "PORT": str(storefront_port),
-            "OTEL_SERVICE_NAME": "storefront",
-            "INVENTORY_URL": inventory_url,
-        },
-        log_dir,
-        name="storefront",
-    )
-    services = ExampleServices(storefront, inventory, f"http://127.0.0.1:{storefront_port}", inventory_url)
     try:
-        inventory.wait_http(f"{inventory_url}/healthz")
-        storefront.wait_http(f"{services.storefront_url}/healthz")
+        storefront = start_example(
+            "storefront",
+            {**env, "OTEL_SERVICE_NAME": "storefront", "INVENTORY_URL": inventory.url},
+            log_dir,
+            python=python,
+            workers=workers,
+        )
     except AssertionError:
-        services.stop()
+        inventory.stop()
         raise
-    return services
+    return ExampleServices(storefront.program, inventory.program, storefront.url, inventory.url)
