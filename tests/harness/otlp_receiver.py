@@ -1,4 +1,4 @@
-"""An in-process OTLP receiver for integration tests: gRPC and HTTP/protobuf.
+"""An in-process OTLP receiver for integration tests: gRPC, HTTP/protobuf and OTLP/JSON (gzip too).
 
 It decodes requests with ``opentelemetry-proto`` — the same messages the
 collector decodes — and keeps flattened, test-friendly records. Tests wait for
@@ -10,6 +10,7 @@ never answers.
 from __future__ import annotations
 
 import gzip
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -114,8 +115,7 @@ class OtlpReceiver:
             add(_Servicer(self, signal, response), self._grpc)
         self.grpc_port = self._grpc.add_insecure_port("127.0.0.1:0")
         self._grpc.start()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _http_handler(self))
-        self._http.daemon_threads = True
+        self._http = _QuietHTTPServer(("127.0.0.1", 0), _http_handler(self))
         self.http_port = self._http.server_address[1]
         threading.Thread(target=self._http.serve_forever, name="otlp-http", daemon=True).start()
         return self
@@ -249,6 +249,16 @@ class OtlpReceiver:
             self.requests[info.signal] += 1
             self.received.append(info)
             self._changed.notify_all()
+
+
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """Clients that gave up (a timed-out exporter after ``hang``) are normal here, not tracebacks."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 _TRACE_RESPONSE = trace_service_pb2.ExportTraceServiceResponse
