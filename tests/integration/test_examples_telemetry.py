@@ -151,10 +151,15 @@ def test_exception_is_exported_with_type_message_and_stack(
         )
     )
     assert back.attributes["exception.type"] == "OperationalError"
-    error_spans = receiver.wait_for(
-        lambda rx: [s for s in rx.spans if s.trace_id == trace_id and s.kind == SERVER and s.status_code == 2]
-    )
-    assert {s.service for s in error_spans} == {"storefront", "inventory"}
+
+    def both_error_spans(rx: OtlpReceiver) -> set[str] | None:
+        # The two services export independently: wait for both, not the first to arrive.
+        services = {
+            s.service for s in rx.spans if s.trace_id == trace_id and s.kind == SERVER and s.status_code == 2
+        }
+        return services if services == {"storefront", "inventory"} else None
+
+    assert receiver.wait_for(both_error_spans) == {"storefront", "inventory"}
 
 
 def test_http_and_system_metrics_arrive(receiver: OtlpReceiver, services: ExampleServices) -> None:

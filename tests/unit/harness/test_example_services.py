@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from examples.inventory import app as inventory
-from examples.storefront import app as storefront
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
+from examples.inventory import app as inventory
+from examples.storefront import app as storefront
 from tests.harness.apps import free_port
 
 
