@@ -214,3 +214,24 @@ alerting:
         "pw",
         False,
     )
+
+
+def test_alertmanager_and_webhook_go_through_the_same_parsing() -> None:
+    text = """\
+alerting:
+  notify:
+    alertmanager: {url: "${env:ALERTMANAGER_URL}"}
+    webhook: {url: "mailto:x", timeout: soon}
+"""
+    notifiers, problems = build_notifiers(_notify(text, {}), env={})
+    assert notifiers == []
+    messages = [str(p) for p in problems]
+    assert any(
+        m.startswith("otelbundle.yaml:3:") and "notify.alertmanager.url is empty" in m for m in messages
+    )
+    assert any("notify.webhook.url: 'mailto:x' is not an http(s) URL" in m for m in messages)
+    assert any(m.startswith("otelbundle.yaml:4:") and "notify.webhook.timeout" in m for m in messages)
+    env = {"ALERTMANAGER_URL": "http://am:9093"}
+    good = "alerting:\n  notify:\n    alertmanager: {url: '${env:ALERTMANAGER_URL}', timeout: 2s}\n"
+    notifiers, problems = build_notifiers(_notify(good, env), env=env)
+    assert problems == [] and [n.name for n in notifiers] == ["alertmanager"]

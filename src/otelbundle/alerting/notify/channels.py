@@ -1,21 +1,23 @@
-"""Config parsing for the Slack, PagerDuty and email channels of ``alerting.notify``.
-
-Kept out of ``__init__`` so each channel's options live next to each other;
-``build_notifiers`` calls :func:`build_channel` for these three.
-"""
+"""Config parsing for every channel of ``alerting.notify``: one builder per channel, one set of
+helpers for required values, URLs, booleans and timeouts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from urllib.parse import urlparse
 
+from otelbundle.alerting.durations import parse_duration
+from otelbundle.alerting.notify.alertmanager import AlertmanagerNotifier
 from otelbundle.alerting.notify.base import Notifier
 from otelbundle.alerting.notify.email import EmailNotifier
 from otelbundle.alerting.notify.pagerduty import EVENTS_URL, PagerDutyNotifier
 from otelbundle.alerting.notify.slack import SlackNotifier
+from otelbundle.alerting.notify.webhook import WebhookNotifier
 from otelbundle.yamlconf import ConfigProblem, YamlList, YamlMap
 
 CHANNEL_KEYS: dict[str, set[str]] = {
+    "alertmanager": {"url", "timeout"},
+    "webhook": {"url", "headers", "timeout"},
     "slack": {"webhook_url", "timeout", "send_resolved"},
     "pagerduty": {"routing_key", "url", "timeout", "send_resolved"},
     "email": {
@@ -64,6 +66,16 @@ def _bool(config: YamlMap, key: str, default: bool, where: str, problems: list[C
     return value
 
 
+def timeout_of(config: YamlMap, where: str, problems: list[ConfigProblem]) -> float:
+    if "timeout" not in config:
+        return 5.0
+    try:
+        return parse_duration(config["timeout"])
+    except ValueError as exc:
+        problems.append(ConfigProblem(config.value_mark("timeout"), f"{where}.timeout: {exc}"))
+        return 5.0
+
+
 def build_channel(
     channel: str,
     config: YamlMap,
@@ -71,10 +83,12 @@ def build_channel(
     env: Mapping[str, str],
     problems: list[ConfigProblem],
 ) -> Notifier | None:
-    """The notifier for one of ``slack``/``pagerduty``/``email``, or None after adding its problems."""
+    """The notifier of one channel, or None after adding its problems."""
     builders: dict[
         str, Callable[[YamlMap, float, Mapping[str, str], list[ConfigProblem]], Notifier | None]
     ] = {
+        "alertmanager": _alertmanager,
+        "webhook": _webhook,
         "slack": _slack,
         "pagerduty": _pagerduty,
         "email": _email,
@@ -82,6 +96,25 @@ def build_channel(
     before = len(problems)
     notifier = builders[channel](config, timeout, env, problems)
     return notifier if len(problems) == before else None
+
+
+def _alertmanager(
+    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem]
+) -> Notifier | None:
+    url = _required(config, "url", "notify.alertmanager", problems)
+    if url is None or not _http_url(config, "url", url, "notify.alertmanager", problems):
+        return None
+    return AlertmanagerNotifier(url, timeout)
+
+
+def _webhook(
+    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem]
+) -> Notifier | None:
+    url = _required(config, "url", "notify.webhook", problems)
+    if url is None or not _http_url(config, "url", url, "notify.webhook", problems):
+        return None
+    headers = config.get("headers") or {}
+    return WebhookNotifier(url, {str(k): str(v) for k, v in headers.items()}, timeout)
 
 
 def _slack(
