@@ -19,7 +19,6 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -130,6 +129,20 @@ class DropReport:
         return f"otelbundle: telemetry not delivered to {self.endpoint}: " + ", ".join(parts) + "."
 
 
+def _count_export(report: DropReport, signal: str, items: int, export: Callable[[], bool]) -> bool:
+    """Run one export; count its items as exported or dropped. Never raises."""
+    try:
+        ok = export()
+    except Exception as exc:  # the exporter must not take the worker thread down
+        report.dropped(signal, items, f"{type(exc).__name__}: {exc}")
+        return False
+    if ok:
+        report.exported(signal, items)
+    else:
+        report.dropped(signal, items, "the exporter gave up (collector unreachable or rejecting)")
+    return ok
+
+
 class CountingSpanExporter(SpanExporter):
     """Delegates to the real exporter and counts the spans of failed batches."""
 
@@ -138,28 +151,16 @@ class CountingSpanExporter(SpanExporter):
         self._report = report
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        try:
-            result = self._inner.export(spans)
-        except Exception as exc:  # the exporter must not take the worker thread down
-            self._report.dropped("spans", len(spans), f"{type(exc).__name__}: {exc}")
-            return SpanExportResult.FAILURE
-        if result is SpanExportResult.SUCCESS:
-            self._report.exported("spans", len(spans))
-        else:
-            self._report.dropped(
-                "spans", len(spans), "the exporter gave up (collector unreachable or rejecting)"
-            )
-        return result
+        ok = _count_export(
+            self._report, "spans", len(spans), lambda: self._inner.export(spans) is SpanExportResult.SUCCESS
+        )
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def shutdown(self) -> None:
         self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)
-
-    def __getattr__(self, name: str) -> Any:
-        # The batch processor inspects e.g. shutdown's signature; keep the inner's surface.
-        return getattr(self._inner, name)
 
 
 class CountingLogExporter(LogRecordExporter):
@@ -170,27 +171,19 @@ class CountingLogExporter(LogRecordExporter):
         self._report = report
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        try:
-            result = self._inner.export(batch)
-        except Exception as exc:
-            self._report.dropped("logs", len(batch), f"{type(exc).__name__}: {exc}")
-            return LogRecordExportResult.FAILURE
-        if result is LogRecordExportResult.SUCCESS:
-            self._report.exported("logs", len(batch))
-        else:
-            self._report.dropped(
-                "logs", len(batch), "the exporter gave up (collector unreachable or rejecting)"
-            )
-        return result
+        ok = _count_export(
+            self._report,
+            "logs",
+            len(batch),
+            lambda: self._inner.export(batch) is LogRecordExportResult.SUCCESS,
+        )
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
 
     def shutdown(self) -> None:
         self._inner.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return bool(self._inner.force_flush(timeout_millis))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 class ExportLogFilter(logging.Filter):
