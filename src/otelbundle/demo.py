@@ -147,7 +147,9 @@ def _traffic(base: str) -> str:
     return trace_id
 
 
-def _show(backends: Backends, trace_id: str) -> None:
+def _show(backends: Backends, trace_id: str) -> list[str]:
+    """Print what a person should open; returns what could not be found (empty when all is there)."""
+    missing: list[str] = []
     _say("\n== Traces (Jaeger)")
     spans = poll(lambda: backends.trace(trace_id), timeout=60)
     _say(f"  open http://127.0.0.1:16686/trace/{trace_id}")
@@ -155,7 +157,8 @@ def _show(backends: Backends, trace_id: str) -> None:
     for span in spans or []:
         _say(f"    {span['service']:<11} {span['name']}")
     if not spans:
-        _say("    (not found yet; the collector may still be batching, try the URL in a few seconds)")
+        missing.append("the trace in Jaeger")
+        _say("    (not found within 60 s)")
 
     _say("\n== Metrics (Prometheus)")
     for query in (
@@ -168,9 +171,8 @@ def _show(backends: Backends, trace_id: str) -> None:
             labels = ",".join(f"{k}={v}" for k, v in series["metric"].items())
             _say(f"    {{{labels}}} {series['value'][1]}")
         if not result:
-            _say(
-                "    (no data yet: metrics are exported every few seconds; run the query in the Prometheus UI)"
-            )
+            missing.append(f"PromQL result for {query}")
+            _say("    (no data within 90 s)")
         _say(f"    {backends.prometheus}/graph?g0.expr={urllib.parse.quote(query)}")
 
     _say("\n== Logs (Loki)")
@@ -180,7 +182,8 @@ def _show(backends: Backends, trace_id: str) -> None:
     for line in (lines or [])[:8]:
         _say(f"    {line}")
     if not lines:
-        _say("    (no lines yet)")
+        missing.append("the trace's log lines in Loki")
+        _say("    (no lines within 60 s)")
 
     _say("\n== Alerts (Alertmanager)")
     alerts = poll(
@@ -192,8 +195,10 @@ def _show(backends: Backends, trace_id: str) -> None:
         if alert.get("generatorURL"):
             _say(f"    -> {alert['generatorURL']}")
     if not alerts:
-        _say("  (no active alert yet: rules wait for their `for:` duration)")
+        missing.append("an active alert in Alertmanager")
+        _say("  (no active alert within 60 s)")
     _say(f"  {backends.alertmanager}/#/alerts")
+    return missing
 
 
 def run(args: argparse.Namespace) -> int:
@@ -238,8 +243,12 @@ def run(args: argparse.Namespace) -> int:
     _say(f"  a checkout to follow: trace_id={trace_id}")
     time.sleep(2)
     try:
-        _show(Backends(), trace_id)
+        missing = _show(Backends(), trace_id)
     except BackendError as exc:
-        _say(f"  backend query failed: {exc}")
+        missing = [f"a backend answer ({exc})"]
     _say("\nEverything keeps running. Stop it with: otelbundle demo --stop")
+    if missing:
+        _say("\notelbundle demo: NOT everything arrived: " + "; ".join(missing))
+        _say(f"  service logs: {state}/*.log; backend logs: otelbundle stack logs")
+        return 1
     return 0
