@@ -28,6 +28,7 @@ class Sink:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str], Any]] = []
         self.statuses: list[int] = []
+        self.received = threading.Event()  # set on every request
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,6 +41,7 @@ class Sink:
                     self.send_header("Retry-After", "0")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                sink.received.set()
 
             def log_message(self, *args: object) -> None:
                 return

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
-import threading
-from collections.abc import Iterator
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify import AlertmanagerNotifier, NotificationDispatcher, WebhookNotifier
+
+from .conftest import Sink
 
 ALERT = Alert(
     labels={"alertname": "CheckoutErrors", "severity": "critical", "env": "prod"},
@@ -24,42 +21,6 @@ ALERT = Alert(
     ends_at=datetime(2026, 1, 2, 3, 8, 5, tzinfo=timezone.utc),
     generator_url="http://jaeger/trace/ab12",
 )
-
-
-class Sink:
-    """Records requests; answers with the queued statuses, then 200."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, str], Any]] = []
-        self.statuses: list[int] = []
-        self.received = threading.Event()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                sink.requests.append((self.path, dict(self.headers), body))
-                status = sink.statuses.pop(0) if sink.statuses else 200
-                self.send_response(status)
-                if status == 429:
-                    self.send_header("Retry-After", "0")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                sink.received.set()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    server = Sink()
-    yield server
-    server.server.shutdown()
 
 
 def test_alertmanager_v2_payload(sink: Sink) -> None:
