@@ -34,7 +34,7 @@ from otelbundle.alerting.config import AlertingConfig, load_rule_file
 from otelbundle.alerting.durations import parse_duration
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.predicates import SpanView
-from otelbundle.yamlconf import ConfigError, ConfigProblem, YamlList, YamlMap, load_file
+from otelbundle.yamlconf import ConfigError, ConfigProblem, Mark, YamlList, YamlMap, load_file
 
 _ITEM = re.compile(r"^\s*(ok|error)\s+(\S+)\s+x(\d+)\s*$")
 _START = 1_000_000.0  # simulated epoch; only differences matter
@@ -81,9 +81,7 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
     document = load_file(path, env)
     root = document.root
     if not isinstance(root, YamlMap) or not isinstance(root.get("tests"), YamlList):
-        raise ConfigError(
-            [ConfigProblem(root.mark if isinstance(root, YamlMap) else document_mark(path), "needs 'tests:'")]
-        )
+        raise ConfigError([ConfigProblem(Mark(path, 1, 1), "a rule test file needs a 'tests:' list")])
     base = os.path.dirname(os.path.abspath(path))
     config = AlertingConfig(path=path)
     config.evaluation_interval = parse_duration(root.get("evaluation_interval", "1s"))
@@ -93,12 +91,6 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
     for index, test in enumerate(root["tests"]):
         failures.extend(_run_one(config, test, f"{path}: test {index + 1} ({test.get('name', 'unnamed')})"))
     return failures
-
-
-def document_mark(path: str) -> Any:
-    from otelbundle.yamlconf import Mark
-
-    return Mark(path, 1, 1)
 
 
 def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import textwrap
 from pathlib import Path
 
@@ -119,3 +121,41 @@ def test_rules_see_spans_the_sampler_drops(otlp_receiver: OtlpReceiver, tmp_path
     )
     assert firing.attributes["alertstate"] == "firing"
     assert otlp_receiver.spans_named("POST /checkout") == []
+
+
+def test_a_changed_rule_file_is_picked_up_by_the_engine_thread(tmp_path: Path) -> None:
+    import time
+
+    setup = build_alerting(str(write_config(tmp_path)), {})
+    assert setup is not None
+    try:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(textwrap.dedent(RULE.format(name="Renamed")))
+        os.utime(rules, (time.time() + 5, time.time() + 5))  # a visibly newer mtime
+        deadline = time.monotonic() + 10  # the engine thread checks every 2 s
+        while ("g", "Renamed") not in setup.engine.states:
+            assert time.monotonic() < deadline, "the rule file change was not picked up"
+            time.sleep(0.1)
+        assert ("g", "ShopErrors") not in setup.engine.states
+    finally:
+        setup.shutdown()
+
+
+def test_sighup_reloads_the_rules(tmp_path: Path) -> None:
+    import time
+
+    previous = signal.getsignal(signal.SIGHUP)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in an app that has not claimed SIGHUP
+    setup = build_alerting(str(write_config(tmp_path)), {})
+    assert setup is not None
+    try:
+        assert signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL
+        (tmp_path / "rules.yaml").write_text(textwrap.dedent(RULE.format(name="AfterHup")))
+        os.kill(os.getpid(), signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while ("g", "AfterHup") not in setup.engine.states:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the rules"
+            time.sleep(0.05)
+    finally:
+        setup.shutdown()
+        signal.signal(signal.SIGHUP, previous)
