@@ -12,7 +12,14 @@ from typing import Any
 import yaml
 
 from otelbundle.alerting.durations import parse_duration, parse_number
-from otelbundle.alerting.predicates import KIND_VALUES, Predicate, PredicateError, all_of, parse_predicate
+from otelbundle.alerting.predicates import (
+    KIND_VALUES,
+    Predicate,
+    PredicateError,
+    all_of,
+    parse_predicate,
+    referenced_fields,
+)
 from otelbundle.alerting.rules import ExprError, Rule, SpanMatcher, parse_expr
 from otelbundle.alerting.templates import Template, TemplateError, parse_template
 from otelbundle.yamlconf import ConfigError, ConfigProblem, Mark, YamlList, YamlMap, load_file, unknown_keys
@@ -28,6 +35,7 @@ ALERTING_KEYS = frozenset(
         "notify",
         "max_group_keys",
         "notification_queue_size",
+        "span_queue_size",
     }
 )
 GROUP_KEYS = frozenset({"name", "interval", "rules"})
@@ -70,6 +78,7 @@ class AlertingConfig:
     notify: YamlMap | None = None
     max_group_keys: int = 1000
     notification_queue_size: int = 1000
+    span_queue_size: int = 8192
     rule_files: list[str] = field(default_factory=list)
 
     @property
@@ -147,7 +156,7 @@ def load_alerting_config(path: str, env: Mapping[str, str] | None = None) -> Ale
     config.resend_delay = problems.duration(section, "resend_delay", 60.0)
     config.external_labels = problems.string_map(section, "external_labels")
     config.notify = problems.mapping(section, "notify")
-    for key in ("max_group_keys", "notification_queue_size"):
+    for key in ("max_group_keys", "notification_queue_size", "span_queue_size"):
         if key in section:
             value = section[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -321,6 +330,7 @@ def _load_rule(
         labels=labels,
         annotations=annotations,
         errors_where=errors_where,
+        fields=_fields_read(rule_map, group_by),
         source=yaml.safe_dump(_plain(rule_map), sort_keys=True),
         location=f"{mark.file}:{mark.line}",
         max_group_keys=config.max_group_keys,
@@ -358,6 +368,16 @@ def _load_matcher(rule_map: YamlMap, problems: _Collector) -> SpanMatcher | None
         name_regex=name_regex,
         where=tuple(where),
     )
+
+
+def _fields_read(rule_map: YamlMap, group_by: tuple[str, ...]) -> frozenset[str]:
+    """Every span field the rule reads beyond service, kind and name (all valid by now)."""
+    spans = rule_map.get("spans")
+    texts = [
+        *(spans.get("where") or [] if isinstance(spans, YamlMap) else []),
+        *(rule_map.get("errors_where") or []),
+    ]
+    return frozenset(group_by).union(*(referenced_fields(str(text)) for text in texts))
 
 
 def _plain(value: Any) -> Any:

@@ -27,8 +27,8 @@ from typing import Protocol
 
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.config import AlertingConfig
-from otelbundle.alerting.processor import RuleState
 from otelbundle.alerting.rules import Rule
+from otelbundle.alerting.state import RuleState
 from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.alerting.templates import Context
 
@@ -89,8 +89,12 @@ class Engine:
         self.loaded_at: dict[tuple[str, str], float] = {}
         self._next_eval: dict[str, float] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.on_tick: Callable[[], None] | None = None  # e.g. the reloader's change check
+        # Folds queued spans into the windows at a given time (the processor's drain);
+        # called before every evaluation and whenever wake() is called.
+        self.intake: Callable[[float], object] | None = None
         self.load(config, now=clock())
 
     # ---- rules ---------------------------------------------------------------
@@ -116,6 +120,8 @@ class Engine:
     def evaluate(self, now: float) -> list[Alert]:
         """Evaluate the groups that are due; returns (and dispatches) the alerts sent."""
         started = time.perf_counter()
+        if self.intake is not None:
+            self.intake(now)
         to_send: list[Alert] = []
         for group in self.config.groups:
             due = self._next_eval.get(group.name, now)
@@ -139,14 +145,14 @@ class Engine:
         undecided: set[tuple[str, ...]] = set()
         with state.lock:
             for key, window in list(state.windows.items()):
-                totals = window.advance(now)
+                totals = window.totals(now)
                 if totals.count == 0 and window.last_seen < now - rule.window:
                     del state.windows[key]  # bounded memory: idle keys go away
                 if rule.condition.aggregate != "absent" and 0 < totals.count < rule.min_spans:
                     undecided.add(key)
                     continue
                 value = rule.condition.value(totals, window)
-                verdicts[key] = Verdict(rule.condition.holds(value), value, window.exemplars())
+                verdicts[key] = Verdict(rule.condition.holds(value), value, window.exemplars(now))
             if rule.condition.aggregate == "absent" and () not in verdicts:
                 # Nothing matched for a whole window since the rule was loaded: absent holds.
                 waited = now - self.loaded_at.get((rule.group, rule.name), now) >= rule.window
@@ -239,19 +245,36 @@ class Engine:
         self._thread = threading.Thread(target=self._run, name="otelbundle-alert-engine", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Ask the engine thread to take in queued spans now rather than at the next tick."""
+        self._wake.set()
+
+    def _tick(self) -> float:
+        return min([g.interval for g in self.config.groups] or [1.0])
+
     def _run(self) -> None:
-        tick = min([g.interval for g in self.config.groups] or [1.0])
-        while not self._stop.wait(tick):
+        due = time.monotonic() + self._tick()
+        while not self._stop.is_set():
+            woken = self._wake.wait(max(0.0, due - time.monotonic()))
+            if self._stop.is_set():
+                break
             try:
+                if woken:
+                    self._wake.clear()
+                    if self.intake is not None:
+                        self.intake(self.clock())
+                    if time.monotonic() < due:
+                        continue
                 if self.on_tick is not None:
                     self.on_tick()
                 self.evaluate(self.clock())
             except Exception:
                 _log.exception("otelbundle: alert evaluation failed; will retry at the next tick")
-            tick = min([g.interval for g in self.config.groups] or [1.0])
+            due = time.monotonic() + self._tick()
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
 

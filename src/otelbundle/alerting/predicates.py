@@ -14,6 +14,7 @@ Expressions are parsed once, at load time, into plain closures.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -255,6 +256,20 @@ def parse_predicate(text: str) -> Predicate:
     if not text.strip():
         raise PredicateError("empty expression", 1)
     return _Parser(text).parse()
+
+
+def referenced_fields(text: str) -> frozenset[str]:
+    """The fields an expression reads: each word right before a comparison operator.
+
+    The processor needs this to know which rules can be decided once for many
+    alike spans (those not reading ``duration``), and which attributes make spans alike.
+    """
+    tokens = _tokenize(text)
+    return frozenset(
+        token.text
+        for token, after in itertools.pairwise(tokens)
+        if token.kind == "word" and after.kind == "op"
+    )
 
 
 def is_duration(text: str) -> bool:

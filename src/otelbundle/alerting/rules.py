@@ -62,7 +62,7 @@ class Condition:
         if self.aggregate == "avg_duration":
             return totals.total_duration / totals.count if totals.count else math.nan
         if self.aggregate == "max_duration":
-            return window.max_duration() if totals.count else math.nan
+            return totals.longest if totals.count else math.nan
         if self.aggregate == "quantile":
             return totals.quantile(self.quantile)
         return 1.0 if totals.count == 0 else 0.0  # absent
@@ -150,6 +150,7 @@ class Rule:
     labels: Mapping[str, str]
     annotations: Mapping[str, Template]
     errors_where: Predicate | None
+    fields: frozenset[str]  # span fields read by where:, errors_where: and group_by
     source: str  # the rule's YAML, for keeping state across reloads of unchanged rules
     location: str = ""
     max_group_keys: int = 1000

@@ -30,14 +30,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags
+from opentelemetry.trace import Status as SpanStatus
+
 from otelbundle.alerting.config import AlertingConfig, load_rule_file
 from otelbundle.alerting.durations import parse_duration
 from otelbundle.alerting.engine import Engine
-from otelbundle.alerting.predicates import SpanView
+from otelbundle.alerting.setup import connect_processor
 from otelbundle.yamlconf import ConfigError, ConfigProblem, Mark, YamlList, YamlMap, load_file
 
 _ITEM = re.compile(r"^\s*(ok|error)\s+(\S+)\s+x(\d+)\s*$")
 _START = 1_000_000.0  # simulated epoch; only differences matter
+_SPAN_KINDS = {
+    "server": SpanKind.SERVER,
+    "client": SpanKind.CLIENT,
+    "internal": SpanKind.INTERNAL,
+    "producer": SpanKind.PRODUCER,
+    "consumer": SpanKind.CONSUMER,
+}
 
 
 @dataclass
@@ -61,17 +73,49 @@ def _expand(text: str) -> list[tuple[bool, float]]:
     return spans
 
 
-def _span(series: Mapping[str, Any], error: bool, duration: float, index: int) -> SpanView:
-    return SpanView(
+def synthetic_span(
+    *,
+    name: str,
+    kind: str,
+    error: bool,
+    duration: float,
+    attributes: Mapping[str, Any],
+    resource: Resource,
+    trace_id: int,
+    end: float = _START,
+) -> ReadableSpan:
+    """A finished SDK span built from its parts, as the processor receives spans from the SDK."""
+    if kind not in _SPAN_KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(_SPAN_KINDS)}")
+    end_ns = int(end * 1e9)
+    return ReadableSpan(
+        name=name,
+        context=SpanContext(trace_id, trace_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)),
+        kind=_SPAN_KINDS[kind],
+        attributes=dict(attributes),
+        resource=resource,
+        status=SpanStatus(StatusCode.ERROR if error else StatusCode.OK),
+        start_time=end_ns - int(duration * 1e9),
+        end_time=end_ns,
+    )
+
+
+def _series_resource(series: Mapping[str, Any]) -> Resource:
+    return Resource(
+        {"service.name": str(series.get("service", "service")), **dict(series.get("resource") or {})}
+    )
+
+
+def _span(
+    series: Mapping[str, Any], resource: Resource, error: bool, duration: float, index: int
+) -> ReadableSpan:
+    return synthetic_span(
         name=str(series.get("name", "span")),
         kind=str(series.get("kind", "server")),
-        status="error" if error else "ok",
+        error=error,
         duration=duration,
-        attributes=dict(series.get("attributes") or {}),
-        resource={
-            "service.name": str(series.get("service", "service")),
-            **dict(series.get("resource") or {}),
-        },
+        attributes=series.get("attributes") or {},
+        resource=resource,
         trace_id=index + 1,
     )
 
@@ -99,13 +143,16 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:
     interval = parse_duration(test.get("interval", "1s"))
     now = [_START]
     engine = Engine(config, _Recorder(), clock=lambda: now[0])
-    timeline: list[tuple[float, SpanView]] = []
+    timeline: list[tuple[float, ReadableSpan]] = []
     counter = 0
     for series in test.get("input_spans") or []:
+        spans = series.get("spans") or {}
+        resource = _series_resource(spans)
         for position, (error, duration) in enumerate(_expand(series.get("values", ""))):
-            timeline.append((position * interval, _span(series.get("spans") or {}, error, duration, counter)))
+            timeline.append((position * interval, _span(spans, resource, error, duration, counter)))
             counter += 1
     timeline.sort(key=lambda item: item[0])
+    processor = connect_processor(engine, queue_size=len(timeline) + 1)  # never drops, however dense
     checks = sorted(
         test.get("alert_rule_test") or [], key=lambda c: parse_duration(c["eval_time"], allow_zero=True)
     )
@@ -116,10 +163,7 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:
         until = parse_duration(check["eval_time"], allow_zero=True)
         while t <= until + 1e-9:
             while cursor < len(timeline) and timeline[cursor][0] <= t + 1e-9:
-                span = timeline[cursor][1]
-                for state in engine.states.values():
-                    if state.rule.matcher.matches(span):
-                        state.add(span, _START + timeline[cursor][0])
+                processor.on_end(timeline[cursor][1])
                 cursor += 1
             now[0] = _START + t
             engine.evaluate(now[0])

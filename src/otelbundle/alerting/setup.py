@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from otelbundle.alerting.config import AlertingConfig, load_alerting_config
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.notify import NotificationDispatcher, build_notifiers
-from otelbundle.alerting.processor import AlertingSpanProcessor
+from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.exporting import diagnostics_logger
 from otelbundle.yamlconf import ConfigError
@@ -106,7 +106,7 @@ def build_alerting(
     dispatcher = NotificationDispatcher(notifiers, queue_size=config.notification_queue_size)
     _self_metrics(dispatcher)
     engine = Engine(config, dispatcher, clock=clock, telemetry=AlertTelemetry())
-    processor = AlertingSpanProcessor(engine.states.values(), clock=clock)
+    processor = connect_processor(engine, queue_size=config.span_queue_size)
     setup = AlertingSetup(
         span_processors=[processor],
         see_unsampled_spans=config.see_unsampled_spans,
@@ -124,6 +124,13 @@ def build_alerting(
     return setup
 
 
+def connect_processor(engine: Engine, queue_size: int = DEFAULT_QUEUE_SIZE) -> AlertingSpanProcessor:
+    """A processor whose queue the engine drains: before each evaluation, and when woken."""
+    processor = AlertingSpanProcessor(engine.states.values(), queue_size=queue_size, wakeup=engine.wake)
+    engine.intake = processor.drain
+    return processor
+
+
 def _self_metrics(dispatcher: NotificationDispatcher) -> None:
     """otelbundle.notifications.sent/failed/dropped/retried per notifier, via the global MeterProvider."""
     try:
@@ -137,7 +144,7 @@ def _self_metrics(dispatcher: NotificationDispatcher) -> None:
 
 
 def _processor_metrics(setup: AlertingSetup) -> None:
-    """Spans seen, spans folded into overflow groups, and spans the processor failed on."""
+    """Spans seen, dropped from a full queue, folded into overflow groups, and failed on."""
     from opentelemetry import metrics
     from opentelemetry.metrics import CallbackOptions, Observation
 
@@ -152,10 +159,14 @@ def _processor_metrics(setup: AlertingSetup) -> None:
             for (group, name), state in setup.engine.states.items()
         ]
 
+    def dropped(options: CallbackOptions) -> list[Observation]:
+        return [Observation(setup.processor.spans_dropped)]
+
     def failed(options: CallbackOptions) -> list[Observation]:
         return [Observation(setup.processor.errors)]
 
     meter.create_observable_counter("otelbundle.alerting.spans.seen", callbacks=[seen])
+    meter.create_observable_counter("otelbundle.alerting.spans.dropped", callbacks=[dropped])
     meter.create_observable_counter("otelbundle.alerting.spans.overflowed", callbacks=[overflowed])
     meter.create_observable_counter("otelbundle.alerting.spans.failed", callbacks=[failed])
 

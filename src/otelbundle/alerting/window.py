@@ -1,27 +1,40 @@
-"""Sliding windows over spans: a ring of sub-window buckets plus a running total of closed buckets.
+"""Sliding windows over spans: a ring of sub-window buckets, kept in flat arrays.
 
-A span updates only the open bucket (O(1)). When a bucket closes it is folded
-into the running total once; when it falls out of the window its counts are
-*subtracted*, so an evaluation costs O(bins), never O(spans). Duration bins
-(the DDSketch log mapping: any quantile within 1 % relative error, bins add and
-subtract exactly) are kept only for rules that ask for a quantile.
+A window of ``size`` seconds is cut into SUB_BUCKETS buckets; a ring of one
+more slot holds the partly expired oldest one. Spans are added in tallies
+(many at once, see batch.py), so an update costs O(1) plus the distinct
+duration bins of the tally, and an evaluation O(slots) plus the window's
+distinct bins — never O(spans).
+
+Memory is the constraint that shaped this (10 rules x 1000 group keys are
+10 000 windows): per window one array of slot counters, one flat array of
+(slot, bin, count) triples for quantile rules, and at most three exemplars —
+no object per bucket. Duration bins use the DDSketch log mapping: any quantile
+within 1 % relative error, and bins of different buckets add exactly.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from dataclasses import dataclass, field
 
 RELATIVE_ACCURACY = 0.01
 _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
-_INV_LOG_GAMMA = 1.0 / math.log(_GAMMA)
-_MIN_DURATION = 1e-9  # durations below 1 ns share the lowest bin
+INV_LOG_GAMMA = 1.0 / math.log(_GAMMA)
+MIN_DURATION = 1e-9  # durations below 1 ns share the lowest bin
 SUB_BUCKETS = 10
-EXEMPLARS_PER_BUCKET = 3
+SLOTS = SUB_BUCKETS + 1  # the oldest bucket overlaps the window's start
+EXEMPLARS = 3
+
+# The fields of one slot in Window.ring.
+_START, _COUNT, _ERRORS, _TOTAL, _LONGEST = range(5)
+_FIELDS = 5
+_COMPACT_AT = 3 * 96  # array items (96 triples) before repeated (slot, bin) triples are merged
 
 
 def bin_index(seconds: float) -> int:
-    return math.ceil(math.log(seconds if seconds > _MIN_DURATION else _MIN_DURATION) * _INV_LOG_GAMMA)
+    return math.ceil(math.log(seconds if seconds > MIN_DURATION else MIN_DURATION) * INV_LOG_GAMMA)
 
 
 def bin_value(index: int) -> float:
@@ -29,166 +42,190 @@ def bin_value(index: int) -> float:
     return 2 * _GAMMA**index / (_GAMMA + 1)
 
 
-class Bins:
-    """Counts per log-scale bin, stored densely from the lowest to the highest bin seen:
-    4 bytes per bin instead of a dict entry's ~80, which matters at 10 000 windows."""
-
-    __slots__ = ("counts", "offset")
-
-    def __init__(self) -> None:
-        self.offset = 0
-        self.counts = array("I")
-
-    def add(self, index: int, n: int = 1) -> None:
-        counts = self.counts
-        if not counts:
-            self.offset = index
-            counts.append(n)
-            return
-        position = index - self.offset
-        if position < 0:
-            self.counts = counts = array("I", bytes(4 * -position)) + counts
-            self.offset = index
-            position = 0
-        elif position >= len(counts):
-            counts.extend(array("I", bytes(4 * (position - len(counts) + 1))))
-        counts[position] = max(0, counts[position] + n)
-
-    def merge(self, other: Bins, sign: int) -> None:
-        for position, n in enumerate(other.counts):
-            if n:
-                self.add(other.offset + position, sign * n)
-
-    def items(self) -> list[tuple[int, int]]:
-        return [(self.offset + i, n) for i, n in enumerate(self.counts) if n > 0]
-
-    def __bool__(self) -> bool:
-        return any(n > 0 for n in self.counts)
-
-
+@dataclass
 class Totals:
-    __slots__ = ("bins", "count", "errors", "total_duration")
+    """A window's spans at one moment, as the aggregates read them."""
 
-    def __init__(self, track_bins: bool = True) -> None:
-        self.count = 0
-        self.errors = 0
-        self.total_duration = 0.0
-        self.bins: Bins | None = Bins() if track_bins else None
-
-    def add(self, duration: float, error: bool) -> None:
-        self.count += 1
-        if error:
-            self.errors += 1
-        self.total_duration += duration
-        if self.bins is not None:
-            self.bins.add(bin_index(duration))
-
-    def merge(self, other: Totals, sign: int = 1) -> None:
-        self.count += sign * other.count
-        self.errors += sign * other.errors
-        self.total_duration += sign * other.total_duration
-        if self.bins is not None and other.bins is not None:
-            self.bins.merge(other.bins, sign)
-
-    def copy(self) -> Totals:
-        out = Totals(self.bins is not None)
-        out.merge(self)
-        return out
+    count: int = 0
+    errors: int = 0
+    total_duration: float = 0.0
+    longest: float = math.nan
+    bins: list[tuple[int, int]] | None = field(default=None)  # (bin, count), ascending; None: not tracked
 
     def quantile(self, q: float) -> float:
         """The q-quantile of durations (nearest rank over bins); NaN when empty or not tracked."""
-        if self.count <= 0 or self.bins is None:
+        if self.count <= 0 or not self.bins:
             return math.nan
         rank = max(1, math.ceil(q * self.count))
         seen = 0
-        last = None
-        for index, n in self.bins.items():
+        for index, n in self.bins:
             seen += n
-            last = index
             if seen >= rank:
                 return bin_value(index)
-        return bin_value(last) if last is not None else math.nan
-
-
-class Bucket:
-    __slots__ = ("exemplars", "max_duration", "start", "totals")
-
-    def __init__(self, start: float, track_bins: bool) -> None:
-        self.start = start
-        self.totals = Totals(track_bins)
-        self.max_duration = 0.0
-        self.exemplars: list[tuple[float, int]] = []  # (rank, trace id); highest rank is best
+        return bin_value(self.bins[-1][0])
 
 
 class Window:
     """One (rule, group key)'s recent spans over ``size`` seconds.
 
-    ``exemplars``: "errors" keeps the newest error spans, "slowest" the slowest
-    spans, "newest" the newest matching spans.
+    ``exemplar_kind``: "errors" keeps the newest error spans, "slowest" the
+    slowest spans, "newest" the newest matching spans.
     """
 
-    __slots__ = ("_buckets", "_closed", "_width", "exemplar_kind", "last_seen", "size", "track_bins")
+    __slots__ = (
+        "_exemplar_ids",
+        "_exemplar_marks",
+        "_triple_limit",
+        "_triples",
+        "_width",
+        "exemplar_kind",
+        "last_seen",
+        "ring",
+        "size",
+    )
 
     def __init__(self, size: float, track_bins: bool = True, exemplar_kind: str = "newest") -> None:
         self.size = size
         self._width = size / SUB_BUCKETS
-        # A list, not a deque: at most SUB_BUCKETS + 1 entries, and a deque preallocates ~450 bytes.
-        self._buckets: list[Bucket] = []
-        self._closed = Totals(track_bins)  # every bucket but the last (open) one
-        self.track_bins = track_bins
+        # Slot i holds the bucket whose start is a multiple of the width that
+        # maps to i; a start of -inf marks a slot never used.
+        self.ring = array("d", [-math.inf, 0.0, 0.0, 0.0, 0.0] * SLOTS)
+        # (slot, bin, count) for quantile rules; a slot's triples go when it is reused.
+        self._triples: array[int] | None = array("i") if track_bins else None
+        self._triple_limit = _COMPACT_AT
+        self._exemplar_marks = array("d")  # (bucket start, rank) per exemplar
+        self._exemplar_ids: list[int] = []  # trace ids, parallel to the marks
         self.exemplar_kind = exemplar_kind
         self.last_seen = -math.inf
 
+    @property
+    def track_bins(self) -> bool:
+        return self._triples is not None
+
     def add(self, now: float, duration: float, error: bool, trace_id: int) -> None:
-        buckets = self._buckets
-        start = now - (now % self._width)
-        if not buckets or buckets[-1].start < start:
-            if buckets:
-                self._closed.merge(buckets[-1].totals)
-            buckets.append(Bucket(start, self.track_bins))
-            self._expire(now)
-        bucket = buckets[-1]
-        bucket.totals.add(duration, error)
-        if duration > bucket.max_duration:
-            bucket.max_duration = duration
+        """One span (tests); the processor folds many at once with add_batch."""
+        bins = {bin_index(duration): 1} if self._triples is not None else None
+        if self.exemplar_kind == "errors" and not error:
+            trace_id = 0
+        rank = duration if self.exemplar_kind == "slowest" else now
+        self.add_batch(now, 1, int(error), duration, duration, bins, rank, trace_id)
+
+    def add_batch(
+        self,
+        now: float,
+        count: int,
+        errors: int,
+        total_duration: float,
+        longest: float,
+        bins: dict[int, int] | None,
+        exemplar_rank: float,
+        exemplar_trace_id: int,
+    ) -> None:
+        """Fold ``count`` spans that arrived by ``now`` into the bucket of ``now``."""
+        width = self._width
+        number = math.floor(now / width)
+        start = number * width
+        slot = number % SLOTS
+        ring = self.ring
+        base = slot * _FIELDS
+        if ring[base + _START] < start:  # the slot held an expired bucket: reuse it
+            ring[base : base + _FIELDS] = array("d", (start, 0.0, 0.0, 0.0, 0.0))
+            self._drop_triples(slot)
+        ring[base + _COUNT] += count
+        ring[base + _ERRORS] += errors
+        ring[base + _TOTAL] += total_duration
+        if longest > ring[base + _LONGEST]:
+            ring[base + _LONGEST] = longest
+        triples = self._triples
+        if bins and triples is not None:
+            for index, n in bins.items():
+                triples.extend((slot, index, n))
+            if len(triples) > self._triple_limit:
+                self._compact()
         self.last_seen = now
-        if trace_id:
-            self._exemplar(bucket, now, duration, error, trace_id)
+        if exemplar_trace_id:
+            self._offer_exemplar(start, now, exemplar_rank, exemplar_trace_id)
 
-    def _exemplar(self, bucket: Bucket, now: float, duration: float, error: bool, trace_id: int) -> None:
-        kind = self.exemplar_kind
-        if kind == "errors" and not error:
-            return
-        rank = duration if kind == "slowest" else now
-        exemplars = bucket.exemplars
-        if len(exemplars) < EXEMPLARS_PER_BUCKET:
-            exemplars.append((rank, trace_id))
-            return
-        lowest = 0 if exemplars[0][0] <= exemplars[1][0] else 1
-        if exemplars[2][0] < exemplars[lowest][0]:
-            lowest = 2
-        if rank >= exemplars[lowest][0]:
-            exemplars[lowest] = (rank, trace_id)
-
-    def _expire(self, now: float) -> None:
+    def _live(self, start: float, now: float) -> bool:
         # A bucket leaves once it lies entirely before the window [now - size, now].
-        buckets = self._buckets
-        while len(buckets) > 1 and buckets[0].start + self._width <= now - self.size:
-            self._closed.merge(buckets.pop(0).totals, sign=-1)
-        if len(buckets) == 1 and buckets[0].start + self._width <= now - self.size:
-            buckets.pop(0)  # the open bucket itself expired; it was never folded in
+        return start + self._width > now - self.size
 
-    def advance(self, now: float) -> Totals:
-        """Totals over the window at ``now``: the closed buckets plus the open one."""
-        self._expire(now)
-        totals = self._closed.copy()
-        if self._buckets:
-            totals.merge(self._buckets[-1].totals)
+    def totals(self, now: float) -> Totals:
+        """The window's spans at ``now``: every live slot summed."""
+        ring = self.ring
+        totals = Totals()
+        live: set[int] = set()
+        for slot in range(SLOTS):
+            base = slot * _FIELDS
+            if not self._live(ring[base + _START], now):
+                continue
+            live.add(slot)
+            totals.count += int(ring[base + _COUNT])
+            totals.errors += int(ring[base + _ERRORS])
+            totals.total_duration += ring[base + _TOTAL]
+            longest = ring[base + _LONGEST]
+            if not longest <= totals.longest:  # also replaces the initial NaN
+                totals.longest = longest
+        if self._triples is not None:
+            counts: dict[int, int] = {}
+            triples = self._triples
+            for i in range(0, len(triples), 3):
+                if triples[i] in live:
+                    index = triples[i + 1]
+                    counts[index] = counts.get(index, 0) + triples[i + 2]
+            totals.bins = sorted(counts.items())
+        if totals.count == 0:
+            totals.longest = math.nan
         return totals
 
-    def max_duration(self) -> float:
-        return max((b.max_duration for b in self._buckets), default=math.nan)
-
-    def exemplars(self, limit: int = 3) -> list[str]:
-        ranked = sorted((e for b in self._buckets for e in b.exemplars), reverse=True)
+    def exemplars(self, now: float | None = None, limit: int = EXEMPLARS) -> list[str]:
+        """Trace ids (hex) of the best exemplars still in the window, best first."""
+        marks = self._exemplar_marks
+        ranked = sorted(
+            (
+                (marks[2 * i + 1], trace_id)
+                for i, trace_id in enumerate(self._exemplar_ids)
+                if now is None or self._live(marks[2 * i], now)
+            ),
+            reverse=True,
+        )
         return [format(trace_id, "032x") for _, trace_id in ranked[:limit]]
+
+    def _offer_exemplar(self, start: float, now: float, rank: float, trace_id: int) -> None:
+        """Keep the EXEMPLARS best; an exemplar whose bucket left the window is worst of all."""
+        marks, ids = self._exemplar_marks, self._exemplar_ids
+        if len(ids) < EXEMPLARS:
+            marks.extend((start, rank))
+            ids.append(trace_id)
+            return
+        worst, worst_rank = 0, math.inf
+        for i in range(len(ids)):
+            mark_rank = marks[2 * i + 1] if self._live(marks[2 * i], now) else -math.inf
+            if mark_rank < worst_rank:
+                worst, worst_rank = i, mark_rank
+        if rank >= worst_rank:
+            marks[2 * worst], marks[2 * worst + 1] = start, rank
+            ids[worst] = trace_id
+
+    def _drop_triples(self, slot: int) -> None:
+        triples = self._triples
+        if triples:
+            kept = array("i")
+            for i in range(0, len(triples), 3):
+                if triples[i] != slot:
+                    kept.extend(triples[i : i + 3])
+            self._triples = kept
+
+    def _compact(self) -> None:
+        """Merge repeated (slot, bin) triples: a busy bucket gets a triple per batch otherwise."""
+        assert self._triples is not None
+        merged: dict[tuple[int, int], int] = {}
+        triples = self._triples
+        for i in range(0, len(triples), 3):
+            key = (triples[i], triples[i + 1])
+            merged[key] = merged.get(key, 0) + triples[i + 2]
+        compacted = array("i")
+        for (slot, index), n in merged.items():
+            compacted.extend((slot, index, n))
+        self._triples = compacted
+        self._triple_limit = max(_COMPACT_AT, 2 * len(compacted))  # amortised O(1) per triple

@@ -6,10 +6,13 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
+from opentelemetry.sdk.resources import Resource
+
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.config import AlertingConfig, load_alerting_config
 from otelbundle.alerting.engine import Engine
-from otelbundle.alerting.predicates import SpanView
+from otelbundle.alerting.ruletest import synthetic_span
+from otelbundle.alerting.setup import connect_processor
 
 
 class Recorder:
@@ -35,12 +38,15 @@ def config_from(tmp_path: Path, rules: str, alerting: str = "") -> AlertingConfi
 
 
 class Sim:
-    """An engine on a fake clock; spans go straight into the rule states."""
+    """An engine on a fake clock; each span goes through the real processor and is
+    folded into the windows at once, at the current simulated time."""
 
     def __init__(self, config: AlertingConfig) -> None:
         self.now = 1_000_000.0
         self.recorder = Recorder()
         self.engine = Engine(config, self.recorder, clock=lambda: self.now)
+        self.processor = connect_processor(self.engine)
+        self._resources: dict[str, Resource] = {}
 
     def span(
         self,
@@ -53,18 +59,19 @@ class Sim:
         trace_id: str = "",
         **attributes: object,
     ) -> None:
-        view = SpanView(
-            name,
-            kind,
-            "error" if error else "ok",
-            duration,
-            attributes,
-            {"service.name": service},
-            int(trace_id, 16) if trace_id else 0,
+        resource = self._resources.setdefault(service, Resource({"service.name": service}))
+        span = synthetic_span(
+            name=name,
+            kind=kind,
+            error=error,
+            duration=duration,
+            attributes=attributes,
+            resource=resource,
+            trace_id=int(trace_id, 16) if trace_id else 0,
+            end=self.now,
         )
-        for state in self.engine.states.values():
-            if state.rule.matcher.matches(view):
-                state.add(view, self.now)
+        self.processor.on_end(span)
+        self.processor.drain(self.now)
 
     def at(self, seconds: float) -> list[Alert]:
         self.now = 1_000_000.0 + seconds

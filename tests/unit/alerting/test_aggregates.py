@@ -119,15 +119,49 @@ def test_quantile_within_one_percent_of_exact(durations: list[float], q: float) 
     for value in durations:
         window.add(0.0, value, False, 0)
     exact = sorted(durations)[max(1, math.ceil(q * len(durations))) - 1]
-    estimate = window.advance(0.0).quantile(q)
+    estimate = window.totals(0.0).quantile(q)
     assert abs(estimate - exact) <= RELATIVE_ACCURACY * exact * 1.0001
 
 
-def test_window_subtracts_expired_buckets_exactly() -> None:
+def test_expired_buckets_leave_the_window_exactly() -> None:
     window = Window(10.0)
     for t in range(30):
         window.add(float(t), 0.01 * (t + 1), t % 2 == 0, 0)
-    totals = window.advance(29.0)
+    totals = window.totals(29.0)
     assert totals.count == 11  # spans at t=19..29 (the bucket holding 19 overlaps the window)
-    assert totals.bins is not None and sum(n for _, n in totals.bins.items()) == totals.count
-    assert window.advance(100.0).count == 0 and not window.advance(100.0).bins
+    assert totals.errors == 5  # the even seconds among them: 20, 22, 24, 26, 28
+    assert totals.bins is not None and sum(n for _, n in totals.bins) == totals.count
+    assert totals.longest == 0.3
+    assert window.totals(100.0).count == 0 and not window.totals(100.0).bins
+
+
+def test_exemplars_leave_the_window_with_their_bucket() -> None:
+    window = Window(10.0, exemplar_kind="slowest")
+    window.add(0.0, 5.0, False, 0xA)  # the slowest, but it will expire
+    window.add(8.0, 0.1, False, 0xB)
+    assert window.exemplars(9.0)[0] == format(0xA, "032x")
+    assert window.exemplars(15.0) == [format(0xB, "032x")]
+    for t, trace_id in ((16.0, 0xC), (17.0, 0xD), (18.0, 0xE)):
+        window.add(t, 0.2, False, trace_id)  # the expired one is replaced first
+    assert format(0xA, "032x") not in window.exemplars(18.0)
+    assert len(window.exemplars(18.0)) == 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(st.integers(-300, 300), st.integers(1, 5), min_size=1, max_size=40),
+        min_size=1,
+        max_size=300,
+    )
+)
+def test_many_batches_in_one_bucket_keep_exact_bins(batches: list[dict[int, int]]) -> None:
+    window = Window(60.0)
+    expected: dict[int, int] = {}
+    for bins in batches:  # every batch lands in the same bucket: repeated (slot, bin) triples
+        window.add_batch(1.0, sum(bins.values()), 0, 0.0, 0.0, bins, 0.0, 0)
+        for index, n in bins.items():
+            expected[index] = expected.get(index, 0) + n
+    totals = window.totals(1.0)
+    assert totals.bins == sorted(expected.items())
+    assert totals.count == sum(expected.values())

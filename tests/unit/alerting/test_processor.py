@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.processor import AlertingSpanProcessor
 from otelbundle.alerting.rules import OVERFLOW_KEY
+from otelbundle.alerting.setup import connect_processor
 from tests.unit.alerting.helpers import Recorder, config_from
 
 RULES = """
@@ -35,7 +37,7 @@ def provider_with(
 ) -> tuple[TracerProvider, AlertingSpanProcessor, Engine]:
     config = config_from(tmp_path, RULES, f"max_group_keys: {max_keys}\n")
     engine = Engine(config, Recorder(), clock=lambda: 100.0)
-    processor = AlertingSpanProcessor(engine.states.values(), clock=lambda: 100.0)
+    processor = connect_processor(engine)
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     provider.add_span_processor(processor)
     return provider, processor, engine
@@ -58,13 +60,14 @@ def test_real_spans_reach_the_matching_rule_grouped_by_route(tmp_path: Path) -> 
 
 
 def test_group_keys_are_capped_into_one_overflow_group(tmp_path: Path) -> None:
-    provider, _, engine = provider_with(tmp_path, max_keys=3)
+    provider, processor, engine = provider_with(tmp_path, max_keys=3)
     tracer = provider.get_tracer("t")
     for i in range(10):
         with tracer.start_as_current_span(
             "GET", kind=SpanKind.SERVER, attributes={"http.route": f"/{i}"}
         ) as s:
             s.set_status(StatusCode.ERROR)
+    processor.drain(100.0)
     state = engine.states[("g", "RouteErrors")]
     assert len(state.windows) == 4 and OVERFLOW_KEY in state.windows
     assert state.overflowed_spans == 7
@@ -93,3 +96,69 @@ def test_random_span_attributes_never_raise_into_the_app(
         pass
     engine.evaluate(100.0)
     assert processor.errors == 0
+
+
+def end_spans(provider: TracerProvider, routes: list[str]) -> None:
+    tracer = provider.get_tracer("t")
+    for route in routes:
+        with tracer.start_as_current_span(
+            "GET", kind=SpanKind.SERVER, attributes={"http.route": route}
+        ) as span:
+            span.set_status(StatusCode.ERROR)
+
+
+def test_on_end_only_queues_and_the_engine_folds_before_evaluating(tmp_path: Path) -> None:
+    provider, processor, engine = provider_with(tmp_path)
+    end_spans(provider, ["/a", "/a"])
+    state = engine.states[("g", "RouteErrors")]
+    assert state.windows == {}  # nothing touched on the app's thread
+    assert processor.spans_seen == 2 and processor.spans_folded == 0
+    sent = engine.evaluate(100.0)
+    assert [a.labels["http_route"] for a in sent if a.name == "RouteErrors"] == ["/a"]
+    assert processor.spans_folded == 2
+
+
+def test_a_full_queue_drops_its_oldest_spans_and_counts_them(tmp_path: Path) -> None:
+    config = config_from(tmp_path, RULES)
+    engine = Engine(config, Recorder(), clock=lambda: 100.0)
+    processor = AlertingSpanProcessor(engine.states.values(), queue_size=4)
+    engine.intake = processor.drain
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    provider.add_span_processor(processor)
+    end_spans(provider, [f"/{i}" for i in range(10)])
+    assert processor.spans_dropped == 6 and processor.spans_seen == 10
+    sent = engine.evaluate(100.0)
+    assert sorted(a.labels["http_route"] for a in sent if a.name == "RouteErrors") == ["/6", "/7", "/8", "/9"]
+
+
+def test_a_quarter_full_queue_wakes_the_engine_before_its_tick(tmp_path: Path) -> None:
+    rules = RULES.replace("  - name: g\n", "  - name: g\n    interval: 1h\n")
+    config = config_from(tmp_path, rules)
+    engine = Engine(config, Recorder())
+    processor = connect_processor(engine, queue_size=40)
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    provider.add_span_processor(processor)
+    engine.start()
+    try:
+        end_spans(provider, ["/a"] * 12)  # the tenth span wakes it; the tick is an hour away
+        deadline = time.monotonic() + 10
+        while processor.spans_folded < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert processor.spans_folded >= 10
+        assert processor.spans_dropped == 0
+    finally:
+        engine.stop()
+
+
+def test_wakeup_is_asked_once_per_fill(tmp_path: Path) -> None:
+    config = config_from(tmp_path, RULES)
+    engine = Engine(config, Recorder(), clock=lambda: 100.0)
+    wakes: list[int] = []
+    processor = AlertingSpanProcessor(engine.states.values(), queue_size=8, wakeup=lambda: wakes.append(1))
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    provider.add_span_processor(processor)
+    end_spans(provider, ["/a"] * 6)
+    assert len(wakes) == 1
+    processor.drain(100.0)
+    end_spans(provider, ["/a"] * 3)
+    assert len(wakes) == 2

@@ -1,0 +1,223 @@
+"""Folding a batch of finished spans into the rules' windows, on the engine thread.
+
+The application's thread only queues each span (processor.py). Here a batch is
+cut into *signatures*: spans with the same resource, name, kind, status and
+values of the attributes the candidate rules read are alike to every such
+rule, so each rule's predicates, group key and window update run once per
+signature instead of once per span. What is left per span is reading it and
+adding its duration to its signature's tally: about as much as reading the
+span's attributes costs, whatever the number of rules.
+
+Rules whose ``where:``/``errors_where:``/``group_by`` read ``duration`` cannot
+share a verdict between spans; they are decided per span, still folded into
+one window update per group key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import cast
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
+
+from otelbundle.alerting.predicates import BUILTINS, SpanView
+from otelbundle.alerting.state import RuleState, Tally
+from otelbundle.alerting.window import INV_LOG_GAMMA, MIN_DURATION, bin_index
+
+_KINDS = {
+    SpanKind.SERVER: "server",
+    SpanKind.CLIENT: "client",
+    SpanKind.INTERNAL: "internal",
+    SpanKind.PRODUCER: "producer",
+    SpanKind.CONSUMER: "consumer",
+}
+_ERROR, _OK = StatusCode.ERROR, StatusCode.OK
+_STATUS_NAMES = ("unset", "ok", "error")  # indexed by status_number()
+_EMPTY_RESOURCE = Resource.get_empty()
+_UNHASHABLE = object()  # marks a signature made for one span whose attribute values cannot be hashed
+
+
+class Plan:
+    """What the rules do with spans of one (resource, name, kind), decided once and cached.
+
+    ``fields`` are (attribute, value on the resource) pairs: the attributes that
+    tell spans apart for the ``shared`` rules, with the resource value standing
+    in where a span lacks the attribute (as SpanView.get reads them).
+    """
+
+    __slots__ = ("fields", "idle", "kind", "per_span", "resource", "shared", "track_bins")
+
+    def __init__(
+        self, resource: Resource, kind: SpanKind, shared: Sequence[RuleState], per_span: Sequence[RuleState]
+    ) -> None:
+        self.resource = resource
+        self.kind = kind
+        self.shared = tuple(shared)
+        self.per_span = tuple(per_span)
+        self.idle = not shared and not per_span
+        names = sorted({f for state in shared for f in state.rule.fields if f not in BUILTINS})
+        self.fields = tuple((name, resource.attributes.get(name)) for name in names)
+        self.track_bins = any(state.track_bins for state in shared)
+
+
+class PlanCache:
+    """Plans by (name, kind, resource). Bounded: past ``LIMIT`` distinct triples (span
+    names with ids in them) a plan is made per span instead of cached."""
+
+    LIMIT = 10_000
+
+    def __init__(self, states: Iterable[RuleState]) -> None:
+        self.states = list(states)
+        self._plans: dict[tuple[str, int, int], Plan] = {}
+        self._last_by_name: dict[str, Plan] = {}  # the common case: one kind and resource per name
+
+    def plan_for(self, span: ReadableSpan) -> Plan:
+        name, kind, resource = span.name, span.kind, span.resource or _EMPTY_RESOURCE
+        plan = self._last_by_name.get(name)
+        if plan is not None and plan.kind is kind and plan.resource is resource:
+            return plan
+        # Enum hashing runs Python code; the ids of the kind singleton and the
+        # resource do not. The plan holds the resource, so its id is not reused.
+        key = (name, id(kind), id(resource))
+        plan = self._plans.get(key)
+        if plan is None or plan.resource is not resource:
+            plan = self._make(resource, name, kind)
+            if len(self._plans) >= self.LIMIT:
+                return plan
+            self._plans[key] = plan
+            self._last_by_name[name] = plan
+        return plan
+
+    def _make(self, resource: Resource, name: str, kind: SpanKind) -> Plan:
+        probe = SpanView(name, _KINDS.get(kind, "internal"), "unset", 0.0, {}, resource.attributes)
+        matching = [s for s in self.states if s.rule.matcher.matches_static(probe)]
+        per_span = [s for s in matching if "duration" in s.rule.fields]
+        shared = [s for s in matching if "duration" not in s.rule.fields]
+        return Plan(resource, kind, shared, per_span)
+
+
+def status_number(span: ReadableSpan) -> int:
+    code = span.status.status_code
+    return 2 if code is _ERROR else 1 if code is _OK else 0
+
+
+def duration_of(span: ReadableSpan) -> float:
+    start, end = span.start_time, span.end_time
+    return (end - start) / 1e9 if start and end and end > start else 0.0
+
+
+def span_view(span: ReadableSpan) -> SpanView:
+    resource = span.resource.attributes if span.resource is not None else {}
+    return SpanView(
+        name=span.name,
+        kind=_KINDS.get(span.kind, "internal"),
+        status=_STATUS_NAMES[status_number(span)],
+        duration=duration_of(span),
+        attributes=span.attributes or {},
+        resource=resource,
+        trace_id=span.context.trace_id if span.context is not None else 0,
+    )
+
+
+def fold(spans: Iterable[ReadableSpan], plans: PlanCache, now: float, failed: Callable[[int], None]) -> None:
+    """Fold ``spans`` into the windows at ``now``. A span that cannot be read is
+    passed over and reported through ``failed(count)``, called inside the except block.
+
+    The loop is the one place where per-span cost matters, so it is written out
+    flat: every helper call here would cost as much as the work it does.
+    """
+    shared: dict[tuple[object, ...], Tally] = {}
+    per_span: dict[tuple[RuleState, tuple[str, ...]], Tally] = {}
+    plan_for = plans.plan_for
+    log, inv_log_gamma, ceil, min_duration = math.log, INV_LOG_GAMMA, math.ceil, MIN_DURATION
+    for span in spans:
+        try:
+            plan = plan_for(span)
+            if plan.idle:
+                continue
+            if plan.per_span:
+                _tally_per_span(per_span, plan, span)
+                if not plan.shared:
+                    continue
+            code = span.status.status_code
+            status = 2 if code is _ERROR else 1 if code is _OK else 0
+            fields = plan.fields
+            if not fields:
+                signature: tuple[object, ...] = (plan, status)
+            else:
+                attributes = cast("Mapping[str, object]", span.attributes)  # never None from the SDK
+                signature = (plan, status, *[attributes.get(name, fallback) for name, fallback in fields])
+            try:
+                tally = shared.get(signature)
+            except TypeError:  # a list-valued attribute (only spans built by hand have those): its own tally
+                signature = (plan, status, _UNHASHABLE, id(span))
+                tally = shared.get(signature)
+            if tally is None:
+                tally = shared[signature] = Tally(plan.track_bins)
+            start, end = span.start_time, span.end_time
+            duration = (end - start) / 1e9 if start and end and end > start else 0.0
+            tally.count += 1
+            tally.total += duration
+            tally.last = span
+            if duration > tally.longest:
+                tally.longest, tally.slowest = duration, span
+            bins = tally.bins
+            if bins is not None:  # window.bin_index, inlined
+                index = ceil(log(duration if duration > min_duration else min_duration) * inv_log_gamma)
+                bins[index] = bins.get(index, 0) + 1
+        except Exception:
+            failed(1)
+    for signature, tally in shared.items():
+        try:
+            _apply_shared(signature, tally, now)
+        except Exception:
+            failed(tally.count)
+    for (state, key), tally in per_span.items():
+        try:
+            state.fold(key, now, tally, tally.errors, tally.last_error)
+        except Exception:
+            failed(tally.count)
+
+
+def _apply_shared(signature: tuple[object, ...], tally: Tally, now: float) -> None:
+    plan = signature[0]
+    assert isinstance(plan, Plan)
+    view = span_view(tally.last)  # type: ignore[arg-type]  # any span of the signature reads the same
+    for state in plan.shared:
+        if not state.selects(view):
+            continue
+        error = state.is_error(view)
+        state.fold(state.key_of(view), now, tally, tally.count if error else 0, tally.last if error else None)
+
+
+def _add(tally: Tally, span: ReadableSpan) -> None:
+    duration = duration_of(span)
+    tally.count += 1
+    tally.total += duration
+    tally.last = span
+    if duration > tally.longest:
+        tally.longest, tally.slowest = duration, span
+    bins = tally.bins
+    if bins is not None:
+        index = bin_index(duration)
+        bins[index] = bins.get(index, 0) + 1
+
+
+def _tally_per_span(
+    tallies: dict[tuple[RuleState, tuple[str, ...]], Tally], plan: Plan, span: ReadableSpan
+) -> None:
+    view = span_view(span)
+    for state in plan.per_span:
+        if not state.selects(view):
+            continue
+        key = (state, state.key_of(view))
+        tally = tallies.get(key)
+        if tally is None:
+            tally = tallies[key] = Tally(state.track_bins)
+        _add(tally, span)
+        if state.is_error(view):
+            tally.errors += 1
+            tally.last_error = span

@@ -1,0 +1,106 @@
+"""One rule's windows, keyed by its group-by values, and how a tally of spans enters them."""
+
+from __future__ import annotations
+
+import threading
+
+from otelbundle.alerting.predicates import SpanView
+from otelbundle.alerting.rules import OVERFLOW_KEY, Rule
+from otelbundle.alerting.window import Window
+
+
+class Tally:
+    """Spans folded together before they reach a window: what a window update needs.
+
+    ``last_error`` is only kept where errors are decided per span; where a whole
+    tally is or is not an error (see batch.py) its ``last`` span stands in.
+    """
+
+    __slots__ = ("bins", "count", "errors", "last", "last_error", "longest", "slowest", "total")
+
+    def __init__(self, track_bins: bool) -> None:
+        self.count = 0
+        self.errors = 0
+        self.total = 0.0
+        self.longest = -1.0
+        self.slowest: object = None
+        self.last: object = None
+        self.last_error: object = None
+        self.bins: dict[int, int] | None = {} if track_bins else None
+
+
+class RuleState:
+    """One rule's windows, keyed by group-by values; capped at ``rule.max_group_keys``.
+
+    Written by the engine thread only (the processor folds spans there), read by
+    the same thread at evaluation; the lock guards against tests and reloads that
+    reach in from elsewhere.
+    """
+
+    __slots__ = (
+        "errors_where",
+        "exemplar_kind",
+        "group_by",
+        "lock",
+        "overflowed_spans",
+        "rule",
+        "track_bins",
+        "where",
+        "windows",
+    )
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.windows: dict[tuple[str, ...], Window] = {}
+        self.overflowed_spans = 0
+        self.lock = threading.Lock()
+        # Read once here, not per span.
+        self.group_by = rule.group_by
+        self.errors_where = rule.errors_where
+        self.where = rule.matcher.where
+        self.exemplar_kind = rule.condition.kind
+        self.track_bins = rule.condition.aggregate == "quantile"
+
+    def key_of(self, span: SpanView) -> tuple[str, ...]:
+        group_by = self.group_by
+        if not group_by:
+            return ()
+        if len(group_by) == 1:
+            return (str(span.get(group_by[0]) or ""),)
+        return tuple(str(span.get(a) or "") for a in group_by)
+
+    def is_error(self, span: SpanView) -> bool:
+        errors_where = self.errors_where
+        return errors_where(span) if errors_where is not None else span.status == "error"
+
+    def selects(self, span: SpanView) -> bool:
+        """The rule's where: predicates (service, kind and name were matched before)."""
+        return all(predicate(span) for predicate in self.where)
+
+    def fold(self, key: tuple[str, ...], now: float, tally: Tally, errors: int, error_span: object) -> None:
+        """Add a tally to the window of ``key``; ``error_span`` is the newest error among them, if any."""
+        kind = self.exemplar_kind
+        if kind == "errors":
+            exemplar, rank = error_span, now
+        elif kind == "slowest":
+            exemplar, rank = tally.slowest, tally.longest
+        else:
+            exemplar, rank = tally.last, now
+        context = getattr(exemplar, "context", None)
+        trace_id = context.trace_id if context is not None else 0
+        bins = tally.bins if self.track_bins else None
+        with self.lock:
+            window = self.windows.get(key)
+            if window is None:
+                window = self._new_window(key, tally.count)
+            window.add_batch(now, tally.count, errors, tally.total, tally.longest, bins, rank, trace_id)
+
+    def _new_window(self, key: tuple[str, ...], count: int) -> Window:
+        if len(self.windows) >= self.rule.max_group_keys and key != OVERFLOW_KEY:
+            self.overflowed_spans += count
+            window = self.windows.get(OVERFLOW_KEY)
+            if window is not None:
+                return window
+            key = OVERFLOW_KEY
+        window = self.windows[key] = Window(self.rule.window, self.track_bins, self.exemplar_kind)
+        return window

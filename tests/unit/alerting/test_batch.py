@@ -1,0 +1,172 @@
+"""Folding spans in batches (shared signatures, per-span rules) must equal the plain definition:
+for every span and rule, match it, take its group key and error, and add it to that window."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.sdk.resources import Resource
+
+from otelbundle.alerting.batch import PlanCache, fold, span_view
+from otelbundle.alerting.predicates import referenced_fields
+from otelbundle.alerting.ruletest import synthetic_span
+from otelbundle.alerting.state import RuleState
+from otelbundle.alerting.window import Totals, Window
+from tests.unit.alerting.helpers import config_from
+
+# Shared rules (read attributes and status), per-span rules (read duration), errors_where,
+# resource attributes, a glob service, a name regex, multi-attribute group keys.
+RULES = """
+groups:
+  - name: g
+    rules:
+      - {alert: RouteErrors, spans: {service: shop, kind: server}, expr: error_count > 0, group_by: [http.route]}
+      - {alert: Slow, spans: {service: "sh*", where: ["duration > 50ms"]}, expr: count > 0, group_by: [http.route]}
+      - alert: ByStatus
+        spans: {service: shop, where: ["http.response.status_code >= 500 or status == error"]}
+        expr: p95 > 1ms
+        group_by: [http.route, http.request.method]
+      - alert: CustomErrors
+        spans: {name_regex: "^GET"}
+        expr: error_ratio > 0
+        errors_where: ["http.response.status_code == 404"]
+      - alert: SlowAreErrors
+        spans: {kind: server}
+        expr: error_count > 0
+        errors_where: ["duration > 100ms"]
+        group_by: [deployment.environment]
+      - {alert: Everything, expr: max_duration > 1h}
+"""
+
+span_specs = st.lists(
+    st.tuples(
+        st.sampled_from(["GET /a", "GET /b", "POST /c"]),
+        st.sampled_from(["server", "client", "internal"]),
+        st.sampled_from(["shop", "shipping", "other"]),
+        st.booleans(),  # status error
+        st.floats(min_value=0.0001, max_value=0.5),
+        st.sampled_from(["/a", "/b", None]),
+        st.sampled_from([200, 404, 503, None]),
+        st.sampled_from(["GET", "POST"]),
+    ),
+    max_size=60,
+)
+
+
+def reference(states: list[RuleState], spans: list, now: float) -> dict[tuple[str, tuple[str, ...]], Totals]:
+    """The definition, one span at a time, into fresh windows."""
+    windows: dict[tuple[str, tuple[str, ...]], Window] = {}
+    for span in spans:
+        view = span_view(span)
+        for state in states:
+            if not state.rule.matcher.matches(view):
+                continue
+            key = (state.rule.name, state.key_of(view))
+            window = windows.setdefault(key, Window(state.rule.window, state.track_bins, state.exemplar_kind))
+            window.add(now, view.duration, state.is_error(view), view.trace_id)
+    return {key: window.totals(now) for key, window in windows.items()}
+
+
+def same(a: Totals, b: Totals) -> bool:
+    return (
+        a.count == b.count
+        and a.errors == b.errors
+        and math.isclose(a.total_duration, b.total_duration, abs_tol=1e-9)
+        and (a.longest == b.longest or (math.isnan(a.longest) and math.isnan(b.longest)))
+        and a.bins == b.bins
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(span_specs)
+def test_batched_folding_equals_the_per_span_definition(tmp_path: Path, specs: list) -> None:
+    config = config_from(tmp_path, RULES)
+    resources = {
+        name: Resource({"service.name": name, "deployment.environment": "prod"})
+        for name in ("shop", "shipping", "other")
+    }
+    spans = [
+        synthetic_span(
+            name=name,
+            kind=kind,
+            error=error,
+            duration=duration,
+            attributes={
+                k: v
+                for k, v in {
+                    "http.route": route,
+                    "http.response.status_code": code,
+                    "http.request.method": method,
+                }.items()
+                if v is not None
+            },
+            resource=resources[service],
+            trace_id=i + 1,
+        )
+        for i, (name, kind, service, error, duration, route, code, method) in enumerate(specs)
+    ]
+    states = [RuleState(rule) for rule in config.rules]
+    failures: list[int] = []
+    fold(spans, PlanCache(states), 100.0, failures.append)
+    assert failures == []
+    got = {(s.rule.name, key): window.totals(100.0) for s in states for key, window in s.windows.items()}
+    expected = reference([RuleState(rule) for rule in config.rules], spans, 100.0)
+    assert got.keys() == expected.keys()
+    for key in got:
+        assert same(got[key], expected[key]), key
+
+
+def test_rules_reading_duration_are_decided_per_span_the_rest_per_signature(tmp_path: Path) -> None:
+    config = config_from(tmp_path, RULES)
+    states = [RuleState(rule) for rule in config.rules]
+    plan = PlanCache(states).plan_for(
+        synthetic_span(
+            name="GET /a",
+            kind="server",
+            error=False,
+            duration=0.2,
+            attributes={},
+            resource=Resource({"service.name": "shop", "deployment.environment": "prod"}),
+            trace_id=1,
+        )
+    )
+    assert sorted(s.rule.name for s in plan.per_span) == ["Slow", "SlowAreErrors"]
+    assert sorted(s.rule.name for s in plan.shared) == [
+        "ByStatus",
+        "CustomErrors",
+        "Everything",
+        "RouteErrors",
+    ]
+    # Only attributes tell spans apart; built-ins come from the plan (name, kind) or the status.
+    assert [name for name, _ in plan.fields] == [
+        "http.request.method",
+        "http.response.status_code",
+        "http.route",
+    ]
+
+
+def test_referenced_fields_are_the_words_before_comparisons() -> None:
+    assert referenced_fields('status == error and not (http.route =~ "^/a")') == {"status", "http.route"}
+    assert referenced_fields("duration > 250ms or kind == client") == {"duration", "kind"}
+
+
+def test_a_span_whose_attribute_cannot_be_hashed_is_still_counted(tmp_path: Path) -> None:
+    config = config_from(tmp_path, RULES)
+    states = [RuleState(rule) for rule in config.rules]
+    span = synthetic_span(
+        name="GET /a",
+        kind="server",
+        error=True,
+        duration=0.01,
+        attributes={"http.route": ["/a", "/b"]},  # a list: only hand-built spans carry one
+        resource=Resource({"service.name": "shop"}),
+        trace_id=7,
+    )
+    failures: list[int] = []
+    fold([span, span], PlanCache(states), 100.0, failures.append)
+    route_errors = next(s for s in states if s.rule.name == "RouteErrors")
+    assert failures == []
+    assert [w.totals(100.0).errors for w in route_errors.windows.values()] == [2]
