@@ -245,6 +245,19 @@ class Engine:
         self._thread = threading.Thread(target=self._run, name="otelbundle-alert-engine", daemon=True)
         self._thread.start()
 
+    def after_fork_in_child(self) -> None:
+        """A forked worker evaluates the spans it serves, from a clean slate: the parent's
+        windows and alerts stay the parent's, and its locks may have been held at fork."""
+        now = self.clock()
+        for ident, state in self.states.items():
+            state.reset()
+            self.loaded_at[ident] = now
+        self.active.clear()
+        self._next_eval.clear()
+        self._stop, self._wake = threading.Event(), threading.Event()
+        if self._thread is not None:
+            self.start()
+
     def wake(self) -> None:
         """Ask the engine thread to take in queued spans now rather than at the next tick."""
         self._wake.set()

@@ -53,6 +53,13 @@ class AlertingSpanProcessor(SpanProcessor):
         self.spans_folded = 0
         self.errors = 0
 
+    def after_fork_in_child(self) -> None:
+        """The parent's queued spans are the parent's; its locks may have been held at fork."""
+        self._queue = deque(maxlen=self._capacity)
+        self._wake_requested = False
+        self._drop_lock, self._drain_lock = threading.Lock(), threading.Lock()
+        self.spans_dropped = self.spans_folded = self.errors = 0
+
     @property
     def spans_seen(self) -> int:
         """Every span handed to on_end: folded, dropped, or still queued."""

@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -41,6 +42,7 @@ class AlertingSetup:
     _mtimes: dict[str, float] = field(default_factory=dict)
     _last_check: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopped: bool = False
 
     def reload(self) -> bool:
         """Re-read the config and rule files; keep running rules if the new ones are bad."""
@@ -71,7 +73,17 @@ class AlertingSetup:
         if _mtimes(self.engine.config) != self._mtimes:
             self.reload()
 
+    def after_fork_in_child(self) -> None:
+        """Pre-fork servers: each worker evaluates the spans it serves, on its own threads."""
+        if self._stopped:
+            return
+        self._lock = threading.Lock()
+        self.processor.after_fork_in_child()
+        self.dispatcher.after_fork_in_child()
+        self.engine.after_fork_in_child()
+
     def shutdown(self) -> None:
+        self._stopped = True
         self.engine.stop()
         self.dispatcher.shutdown(timeout=2.0)  # deliver what is queued, within the exit deadline
 
@@ -121,7 +133,25 @@ def build_alerting(
     engine.on_tick = setup.check_for_changes
     _install_sighup(setup)
     engine.start()
+    _follow_forks(setup)
     return setup
+
+
+def _follow_forks(setup: AlertingSetup) -> None:
+    """Restart the engine and notifier threads in fork children (gunicorn, multiprocessing)."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    reference = weakref.ref(setup)  # a setup that is gone needs no restart
+
+    def in_child() -> None:
+        alive = reference()
+        if alive is not None:
+            try:
+                alive.after_fork_in_child()
+            except Exception:
+                _log.exception("otelbundle: alert rules could not restart after fork")
+
+    os.register_at_fork(after_in_child=in_child)
 
 
 def connect_processor(engine: Engine, queue_size: int = DEFAULT_QUEUE_SIZE) -> AlertingSpanProcessor:

@@ -61,6 +61,12 @@ class RuleState:
         self.exemplar_kind = rule.condition.kind
         self.track_bins = rule.condition.aggregate == "quantile"
 
+    def reset(self) -> None:
+        """Forget every window (a fork child starts clean); a fresh lock, as the old one may be held."""
+        self.lock = threading.Lock()
+        self.windows = {}
+        self.overflowed_spans = 0
+
     def key_of(self, span: SpanView) -> tuple[str, ...]:
         group_by = self.group_by
         if not group_by:

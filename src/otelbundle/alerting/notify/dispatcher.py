@@ -57,10 +57,22 @@ class _Worker:
         self.stopping = False
         self.busy = False
         self.logged: set[str] = set()
-        self.thread = threading.Thread(
-            target=self.run, name=f"otelbundle-notify-{notifier.name}", daemon=True
+        self.thread = self._start()
+
+    def _start(self) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.run, name=f"otelbundle-notify-{self.notifier.name}", daemon=True
         )
-        self.thread.start()
+        thread.start()
+        return thread
+
+    def after_fork_in_child(self) -> None:
+        """Threads do not survive fork(): a fresh condition (the parent's may have been
+        held), no inherited batches (the parent still delivers them), a new thread."""
+        self.wake = threading.Condition()
+        self.queue.clear()
+        self.stopping = self.busy = False
+        self.thread = self._start()
 
     def submit(self, alerts: Sequence[Alert]) -> None:
         with self.wake:
@@ -141,6 +153,10 @@ class NotificationDispatcher:
                 worker.submit(batch)
             except Exception:
                 worker.stats.dropped += 1
+
+    def after_fork_in_child(self) -> None:
+        for worker in self._workers:
+            worker.after_fork_in_child()
 
     def stats(self) -> dict[str, NotifierStats]:
         return {worker.notifier.name: worker.stats for worker in self._workers}
