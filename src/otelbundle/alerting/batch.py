@@ -15,9 +15,8 @@ one window update per group key.
 
 from __future__ import annotations
 
-import math
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import cast
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
@@ -25,7 +24,6 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from otelbundle.alerting.predicates import BUILTINS, SpanView
 from otelbundle.alerting.state import RuleState, Tally
-from otelbundle.alerting.window import INV_LOG_GAMMA, MIN_DURATION, bin_index
 
 _KINDS = {
     SpanKind.SERVER: "server",
@@ -48,7 +46,7 @@ class Plan:
     in where a span lacks the attribute (as SpanView.get reads them).
     """
 
-    __slots__ = ("fields", "idle", "kind", "per_span", "resource", "shared", "track_bins")
+    __slots__ = ("fields", "idle", "kind", "per_span", "read_fields", "resource", "shared", "track_bins")
 
     def __init__(
         self, resource: Resource, kind: SpanKind, shared: Sequence[RuleState], per_span: Sequence[RuleState]
@@ -60,7 +58,14 @@ class Plan:
         self.idle = not shared and not per_span
         names = sorted({f for state in shared for f in state.rule.fields if f not in BUILTINS})
         self.fields = tuple((name, resource.attributes.get(name)) for name in names)
+        # One C call for all fields when the span has them all (KeyError otherwise).
+        self.read_fields = operator.itemgetter(*names) if names else None
         self.track_bins = any(state.track_bins for state in shared)
+
+    def values_of(self, attributes: Mapping[str, object]) -> object:
+        """What read_fields gives, for a span that lacks some field: the resource's value or None."""
+        values = tuple(attributes.get(name, fallback) for name, fallback in self.fields)
+        return values[0] if len(values) == 1 else values
 
 
 class PlanCache:
@@ -72,11 +77,11 @@ class PlanCache:
     def __init__(self, states: Iterable[RuleState]) -> None:
         self.states = list(states)
         self._plans: dict[tuple[str, int, int], Plan] = {}
-        self._last_by_name: dict[str, Plan] = {}  # the common case: one kind and resource per name
+        self.last_by_name: dict[str, Plan] = {}  # the common case: one kind and resource per name
 
     def plan_for(self, span: ReadableSpan) -> Plan:
         name, kind, resource = span.name, span.kind, span.resource or _EMPTY_RESOURCE
-        plan = self._last_by_name.get(name)
+        plan = self.last_by_name.get(name)
         if plan is not None and plan.kind is kind and plan.resource is resource:
             return plan
         # Enum hashing runs Python code; the ids of the kind singleton and the
@@ -88,7 +93,7 @@ class PlanCache:
             if len(self._plans) >= self.LIMIT:
                 return plan
             self._plans[key] = plan
-            self._last_by_name[name] = plan
+            self.last_by_name[name] = plan
         return plan
 
     def _make(self, resource: Resource, name: str, kind: SpanKind) -> Plan:
@@ -131,11 +136,12 @@ def fold(spans: Iterable[ReadableSpan], plans: PlanCache, now: float, failed: Ca
     """
     shared: dict[tuple[object, ...], Tally] = {}
     per_span: dict[tuple[RuleState, tuple[str, ...]], Tally] = {}
-    plan_for = plans.plan_for
-    log, inv_log_gamma, ceil, min_duration = math.log, INV_LOG_GAMMA, math.ceil, MIN_DURATION
+    plan_for, last_by_name = plans.plan_for, plans.last_by_name
     for span in spans:
         try:
-            plan = plan_for(span)
+            plan = last_by_name.get(span.name)  # PlanCache.plan_for's fast path, inlined
+            if plan is None or plan.kind is not span.kind or plan.resource is not span.resource:
+                plan = plan_for(span)
             if plan.idle:
                 continue
             if plan.per_span:
@@ -144,12 +150,15 @@ def fold(spans: Iterable[ReadableSpan], plans: PlanCache, now: float, failed: Ca
                     continue
             code = span.status.status_code
             status = 2 if code is _ERROR else 1 if code is _OK else 0
-            fields = plan.fields
-            if not fields:
+            read_fields = plan.read_fields
+            if read_fields is None:
                 signature: tuple[object, ...] = (plan, status)
             else:
-                attributes = cast("Mapping[str, object]", span.attributes)  # never None from the SDK
-                signature = (plan, status, *[attributes.get(name, fallback) for name, fallback in fields])
+                attributes: Mapping[str, object] = span.attributes  # type: ignore[assignment]  # never None from the SDK
+                try:
+                    signature = (plan, status, read_fields(attributes))
+                except KeyError:
+                    signature = (plan, status, plan.values_of(attributes))
             try:
                 tally = shared.get(signature)
             except TypeError:  # a list-valued attribute (only spans built by hand have those): its own tally
@@ -159,24 +168,21 @@ def fold(spans: Iterable[ReadableSpan], plans: PlanCache, now: float, failed: Ca
                 tally = shared[signature] = Tally(plan.track_bins)
             start, end = span.start_time, span.end_time
             duration = (end - start) / 1e9 if start and end and end > start else 0.0
-            tally.count += 1
-            tally.total += duration
+            tally.durations.append(duration)  # Tally.add, inlined
             tally.last = span
             if duration > tally.longest:
                 tally.longest, tally.slowest = duration, span
-            bins = tally.bins
-            if bins is not None:  # window.bin_index, inlined
-                index = ceil(log(duration if duration > min_duration else min_duration) * inv_log_gamma)
-                bins[index] = bins.get(index, 0) + 1
         except Exception:
             failed(1)
     for signature, tally in shared.items():
         try:
+            tally.close()
             _apply_shared(signature, tally, now)
         except Exception:
             failed(tally.count)
     for (state, key), tally in per_span.items():
         try:
+            tally.close()
             state.fold(key, now, tally, tally.errors, tally.last_error)
         except Exception:
             failed(tally.count)
@@ -185,25 +191,13 @@ def fold(spans: Iterable[ReadableSpan], plans: PlanCache, now: float, failed: Ca
 def _apply_shared(signature: tuple[object, ...], tally: Tally, now: float) -> None:
     plan = signature[0]
     assert isinstance(plan, Plan)
-    view = span_view(tally.last)  # type: ignore[arg-type]  # any span of the signature reads the same
+    assert tally.last is not None
+    view = span_view(tally.last)  # any span of the signature reads the same
     for state in plan.shared:
         if not state.selects(view):
             continue
         error = state.is_error(view)
         state.fold(state.key_of(view), now, tally, tally.count if error else 0, tally.last if error else None)
-
-
-def _add(tally: Tally, span: ReadableSpan) -> None:
-    duration = duration_of(span)
-    tally.count += 1
-    tally.total += duration
-    tally.last = span
-    if duration > tally.longest:
-        tally.longest, tally.slowest = duration, span
-    bins = tally.bins
-    if bins is not None:
-        index = bin_index(duration)
-        bins[index] = bins.get(index, 0) + 1
 
 
 def _tally_per_span(
@@ -217,7 +211,7 @@ def _tally_per_span(
         tally = tallies.get(key)
         if tally is None:
             tally = tallies[key] = Tally(state.track_bins)
-        _add(tally, span)
+        tally.add(span, view.duration)
         if state.is_error(view):
             tally.errors += 1
             tally.last_error = span

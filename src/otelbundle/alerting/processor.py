@@ -75,12 +75,14 @@ class AlertingSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         try:
             queue = self._queue
-            queued = len(queue)
-            if queued >= self._capacity:  # the deque drops its oldest on append
+            if len(queue) < self._wake_at:  # the common case: one length check and an append
+                queue.append(span)
+                return
+            if len(queue) >= self._capacity:  # the deque drops its oldest on append
                 with self._drop_lock:
                     self.spans_dropped += 1
             queue.append(span)
-            if queued >= self._wake_at and not self._wake_requested and self.wakeup is not None:
+            if not self._wake_requested and self.wakeup is not None:
                 self._wake_requested = True
                 self.wakeup()
         except Exception:  # the application must never see our failure

@@ -2,31 +2,70 @@
 
 from __future__ import annotations
 
+import math
+import operator
 import threading
+from collections import Counter
+from collections.abc import Mapping
+from itertools import repeat
+
+from opentelemetry.sdk.trace import ReadableSpan
 
 from otelbundle.alerting.predicates import SpanView
 from otelbundle.alerting.rules import OVERFLOW_KEY, Rule
-from otelbundle.alerting.window import Window
+from otelbundle.alerting.window import INV_LOG_GAMMA, MIN_DURATION, Window
 
 
 class Tally:
     """Spans folded together before they reach a window: what a window update needs.
 
-    ``last_error`` is only kept where errors are decided per span; where a whole
-    tally is or is not an error (see batch.py) its ``last`` span stands in.
+    Per span only its duration is appended (and the slowest and last span
+    noted); ``close()`` then counts, sums and bins them in C loops, once per
+    tally rather than once per span. ``errors``/``last_error`` are only kept
+    where errors are decided per span; where a whole tally is or is not an
+    error (see batch.py) its ``last`` span stands in.
     """
 
-    __slots__ = ("bins", "count", "errors", "last", "last_error", "longest", "slowest", "total")
+    __slots__ = (
+        "bins",
+        "count",
+        "durations",
+        "errors",
+        "last",
+        "last_error",
+        "longest",
+        "slowest",
+        "total",
+        "track_bins",
+    )
 
     def __init__(self, track_bins: bool) -> None:
-        self.count = 0
+        self.durations: list[float] = []
+        self.track_bins = track_bins
         self.errors = 0
-        self.total = 0.0
         self.longest = -1.0
-        self.slowest: object = None
-        self.last: object = None
-        self.last_error: object = None
-        self.bins: dict[int, int] | None = {} if track_bins else None
+        self.slowest: ReadableSpan | None = None
+        self.last: ReadableSpan | None = None
+        self.last_error: ReadableSpan | None = None
+        self.count = 0
+        self.total = 0.0
+        self.bins: Mapping[int, int] | None = None
+
+    def add(self, span: ReadableSpan, duration: float) -> None:
+        self.durations.append(duration)
+        self.last = span
+        if duration > self.longest:
+            self.longest, self.slowest = duration, span
+
+    def close(self) -> None:
+        durations = self.durations
+        self.count = len(durations)
+        self.total = sum(durations)
+        if self.track_bins:  # window.bin_index over every duration, without a Python frame per span
+            floored = map(max, durations, repeat(MIN_DURATION))
+            self.bins = Counter(
+                map(math.ceil, map(operator.mul, map(math.log, floored), repeat(INV_LOG_GAMMA)))
+            )
 
 
 class RuleState:
@@ -83,7 +122,9 @@ class RuleState:
         """The rule's where: predicates (service, kind and name were matched before)."""
         return all(predicate(span) for predicate in self.where)
 
-    def fold(self, key: tuple[str, ...], now: float, tally: Tally, errors: int, error_span: object) -> None:
+    def fold(
+        self, key: tuple[str, ...], now: float, tally: Tally, errors: int, error_span: ReadableSpan | None
+    ) -> None:
         """Add a tally to the window of ``key``; ``error_span`` is the newest error among them, if any."""
         kind = self.exemplar_kind
         if kind == "errors":
@@ -92,7 +133,7 @@ class RuleState:
             exemplar, rank = tally.slowest, tally.longest
         else:
             exemplar, rank = tally.last, now
-        context = getattr(exemplar, "context", None)
+        context = exemplar.context if exemplar is not None else None
         trace_id = context.trace_id if context is not None else 0
         bins = tally.bins if self.track_bins else None
         with self.lock:

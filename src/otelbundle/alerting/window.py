@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 RELATIVE_ACCURACY = 0.01
@@ -117,7 +118,7 @@ class Window:
         errors: int,
         total_duration: float,
         longest: float,
-        bins: dict[int, int] | None,
+        bins: Mapping[int, int] | None,
         exemplar_rank: float,
         exemplar_trace_id: int,
     ) -> None:
