@@ -107,3 +107,16 @@ def test_env_substitution_in_the_alerting_section(tmp_path: Path) -> None:
     )
     config = load_alerting_config(str(tmp_path / "c.yaml"), {"ENV": "prod"})
     assert config is not None and config.external_labels == {"env": "prod"}
+
+
+def test_span_queue_size_is_read_and_checked(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text("groups: []\n")
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n  span_queue_size: 100\n")
+    config = load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert config is not None and config.span_queue_size == 100
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n  span_queue_size: 0\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "c.yaml:3:20: span_queue_size must be a positive integer"
+    ]
