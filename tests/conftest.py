@@ -8,6 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.harness.http_sink import Sink
 from tests.harness.otlp_receiver import OtlpReceiver
 
 
@@ -18,3 +19,11 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
         yield receiver
     finally:
         receiver.stop()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """An HTTP sink on loopback recording the JSON bodies notifiers POST."""
+    server = Sink()
+    yield server
+    server.close()

@@ -25,7 +25,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from otelbundle.alerting.predicates import BUILTINS, SpanView
 from otelbundle.alerting.state import RuleState, Tally
 
-_KINDS = {
+KIND_NAMES = {
     SpanKind.SERVER: "server",
     SpanKind.CLIENT: "client",
     SpanKind.INTERNAL: "internal",
@@ -97,7 +97,7 @@ class PlanCache:
         return plan
 
     def _make(self, resource: Resource, name: str, kind: SpanKind) -> Plan:
-        probe = SpanView(name, _KINDS.get(kind, "internal"), "unset", 0.0, {}, resource.attributes)
+        probe = SpanView(name, KIND_NAMES.get(kind, "internal"), "unset", 0.0, {}, resource.attributes)
         matching = [s for s in self.states if s.rule.matcher.matches_static(probe)]
         per_span = [s for s in matching if "duration" in s.rule.fields]
         shared = [s for s in matching if "duration" not in s.rule.fields]
@@ -118,7 +118,7 @@ def span_view(span: ReadableSpan) -> SpanView:
     resource = span.resource.attributes if span.resource is not None else {}
     return SpanView(
         name=span.name,
-        kind=_KINDS.get(span.kind, "internal"),
+        kind=KIND_NAMES.get(span.kind, "internal"),
         status=_STATUS_NAMES[status_number(span)],
         duration=duration_of(span),
         attributes=span.attributes or {},

@@ -32,9 +32,10 @@ from typing import Any
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags
+from opentelemetry.trace import SpanContext, StatusCode, TraceFlags
 from opentelemetry.trace import Status as SpanStatus
 
+from otelbundle.alerting.batch import KIND_NAMES
 from otelbundle.alerting.config import AlertingConfig, load_rule_file
 from otelbundle.alerting.durations import parse_duration
 from otelbundle.alerting.engine import Engine
@@ -43,13 +44,7 @@ from otelbundle.yamlconf import ConfigError, ConfigProblem, Mark, YamlList, Yaml
 
 _ITEM = re.compile(r"^\s*(ok|error)\s+(\S+)\s+x(\d+)\s*$")
 _START = 1_000_000.0  # simulated epoch; only differences matter
-_SPAN_KINDS = {
-    "server": SpanKind.SERVER,
-    "client": SpanKind.CLIENT,
-    "internal": SpanKind.INTERNAL,
-    "producer": SpanKind.PRODUCER,
-    "consumer": SpanKind.CONSUMER,
-}
+_SPAN_KINDS = {name: kind for kind, name in KIND_NAMES.items()}
 
 
 @dataclass

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 RELATIVE_ACCURACY = 0.01
 _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -51,7 +51,7 @@ class Totals:
     errors: int = 0
     total_duration: float = 0.0
     longest: float = math.nan
-    bins: list[tuple[int, int]] | None = field(default=None)  # (bin, count), ascending; None: not tracked
+    bins: list[tuple[int, int]] | None = None  # (bin, count), ascending; None: not tracked
 
     def quantile(self, q: float) -> float:
         """The q-quantile of durations (nearest rank over bins); NaN when empty or not tracked."""
@@ -98,10 +98,6 @@ class Window:
         self._exemplar_ids: list[int] = []  # trace ids, parallel to the marks
         self.exemplar_kind = exemplar_kind
         self.last_seen = -math.inf
-
-    @property
-    def track_bins(self) -> bool:
-        return self._triples is not None
 
     def add(self, now: float, duration: float, error: bool, trace_id: int) -> None:
         """One span (tests); the processor folds many at once with add_batch."""
@@ -179,14 +175,14 @@ class Window:
             totals.longest = math.nan
         return totals
 
-    def exemplars(self, now: float | None = None, limit: int = EXEMPLARS) -> list[str]:
+    def exemplars(self, now: float, limit: int = EXEMPLARS) -> list[str]:
         """Trace ids (hex) of the best exemplars still in the window, best first."""
         marks = self._exemplar_marks
         ranked = sorted(
             (
                 (marks[2 * i + 1], trace_id)
                 for i, trace_id in enumerate(self._exemplar_ids)
-                if now is None or self._live(marks[2 * i], now)
+                if self._live(marks[2 * i], now)
             ),
             reverse=True,
         )

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.harness.apps import BIN, clean_env, free_port, start
+from tests.harness.http_sink import Sink
 from tests.harness.otlp_receiver import OtlpReceiver
-from tests.integration.notify.conftest import Sink
 
 RULES = """
 groups:
@@ -25,14 +25,6 @@ groups:
         expr: error_count > 0
         labels: {severity: critical}
 """
-
-
-@pytest.fixture
-def sink() -> Sink:
-    server = Sink()
-    yield server  # type: ignore[misc]
-    server.server.shutdown()
-    server.server.server_close()
 
 
 @pytest.mark.parametrize("preload", [False, True], ids=["no-preload", "preload"])

@@ -10,8 +10,7 @@ import pytest
 
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify import AlertmanagerNotifier, NotificationDispatcher, WebhookNotifier
-
-from .conftest import Sink
+from tests.harness.http_sink import Sink
 
 ALERT = Alert(
     labels={"alertname": "CheckoutErrors", "severity": "critical", "env": "prod"},

@@ -23,8 +23,9 @@ from otelbundle.alerting.notify import AlertmanagerNotifier, NotificationDispatc
 from otelbundle.alerting.notify.email import EmailNotifier
 from otelbundle.alerting.notify.pagerduty import PagerDutyNotifier
 from otelbundle.alerting.notify.slack import SlackNotifier
+from tests.harness.http_sink import Sink
 
-from .conftest import Sink, free_port
+from .conftest import free_port
 
 
 def make_alert(status: str = "firing", name: str = "CheckoutErrors") -> Alert:

@@ -165,3 +165,12 @@ def test_many_batches_in_one_bucket_keep_exact_bins(batches: list[dict[int, int]
     totals = window.totals(1.0)
     assert totals.bins == sorted(expected.items())
     assert totals.count == sum(expected.values())
+
+
+def test_a_busy_bucket_keeps_one_triple_per_distinct_bin_not_one_per_batch() -> None:
+    window = Window(60.0)
+    for _ in range(1000):  # a thousand drains into one bucket, each with the same ten bins
+        window.add_batch(1.0, 10, 0, 0.0, 0.0, {index: 1 for index in range(10)}, 0.0, 0)
+    assert window.totals(1.0).bins == [(index, 1000) for index in range(10)]
+    # Uncompacted this would be 3 000 triples; merged, it stays near the ten distinct ones.
+    assert window._triples is not None and len(window._triples) <= 3 * 100
