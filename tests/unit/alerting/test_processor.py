@@ -121,8 +121,7 @@ def test_on_end_only_queues_and_the_engine_folds_before_evaluating(tmp_path: Pat
 def test_a_full_queue_drops_its_oldest_spans_and_counts_them(tmp_path: Path) -> None:
     config = config_from(tmp_path, RULES)
     engine = Engine(config, Recorder(), clock=lambda: 100.0)
-    processor = AlertingSpanProcessor(engine.states.values(), queue_size=4)
-    engine.intake = processor.drain
+    processor = connect_processor(engine, queue_size=4)
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     provider.add_span_processor(processor)
     end_spans(provider, [f"/{i}" for i in range(10)])
