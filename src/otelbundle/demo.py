@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from otelbundle.backends import BackendError, Backends, poll
+from otelbundle.diagnose import explain
 
 STOREFRONT_PORT = 8000
 INVENTORY_PORT = 8001
@@ -159,6 +160,7 @@ def _show(backends: Backends, trace_id: str) -> list[str]:
     if not spans:
         missing.append("the trace in Jaeger")
         _say("    (not found within 60 s)")
+        _say(f"    why: {explain('traces')}")
 
     _say("\n== Metrics (Prometheus)")
     for query in (
@@ -173,6 +175,7 @@ def _show(backends: Backends, trace_id: str) -> list[str]:
         if not result:
             missing.append(f"PromQL result for {query}")
             _say("    (no data within 90 s)")
+            _say(f"    why: {explain('metrics')}")
         _say(f"    {backends.prometheus}/graph?g0.expr={urllib.parse.quote(query)}")
 
     _say("\n== Logs (Loki)")
@@ -184,6 +187,7 @@ def _show(backends: Backends, trace_id: str) -> list[str]:
     if not lines:
         missing.append("the trace's log lines in Loki")
         _say("    (no lines within 60 s)")
+        _say(f"    why: {explain('logs')}")
 
     _say("\n== Alerts (Alertmanager)")
     alerts = poll(
@@ -197,6 +201,7 @@ def _show(backends: Backends, trace_id: str) -> list[str]:
     if not alerts:
         missing.append("an active alert in Alertmanager")
         _say("  (no active alert within 60 s)")
+        _say(f"  why: {explain('alerts')}; the services' own logs say whether their alerts were sent")
     _say(f"  {backends.alertmanager}/#/alerts")
     return missing
 
