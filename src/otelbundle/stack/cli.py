@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from otelbundle.stack.components import jaeger_ui_assets
 from otelbundle.stack.runner import Stack, StackError
 
 
@@ -60,6 +62,10 @@ def _status(args: argparse.Namespace) -> int:
         process = f"pid {state.pid}" if state.running else "not running"
         health = "healthy" if state.healthy else "not healthy"
         print(f"{state.name:<15} {process:<14} {health:<12} {state.url}")
+    ui = jaeger_ui_assets(os.environ)
+    print(
+        f"{'jaeger UI':<15} {str(ui) if ui else 'NOT INSTALLED: Jaeger serves a placeholder page (make stack)'}"
+    )
     return 0 if all(s.healthy for s in states) else 3
 
 

@@ -14,6 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CACHE_ROOT = Path(os.environ.get("OTELBUNDLE_CACHE", Path.home() / ".cache" / "otelbundle"))
+JAEGER_UI_VERSION = "1.76.0"  # the jaeger-ui release that Jaeger v2.13.0 ships with
+
+
+def jaeger_ui_assets(env: Mapping[str, str]) -> Path | None:
+    """The unpacked Jaeger UI (a folder holding index.html), or None.
+
+    ``make stack`` unpacks the release asset into the cache; a folder named by
+    OTELBUNDLE_JAEGER_UI_ASSETS (holding ``build/index.html`` or
+    ``index.html``) is used as it is.
+    """
+    candidates = [CACHE_ROOT / "jaeger-ui" / f"v{JAEGER_UI_VERSION}" / "build"]
+    explicit = env.get("OTELBUNDLE_JAEGER_UI_ASSETS")
+    if explicit and Path(explicit).is_dir():
+        candidates = [Path(explicit) / "build", Path(explicit), *candidates]
+    return next((c for c in candidates if (c / "index.html").is_file()), None)
 
 
 @dataclass(frozen=True)
@@ -52,9 +67,10 @@ class Component:
         return None
 
 
-def components(config_root: Path, data_dir: Path) -> list[Component]:
+def components(config_root: Path, data_dir: Path, env: Mapping[str, str] | None = None) -> list[Component]:
     """The stack in start order: storage backends first, the collector (their client) last."""
     deploy = config_root / "deploy"
+    ui = jaeger_ui_assets(os.environ if env is None else env)
     return [
         Component(
             name="loki",
@@ -108,6 +124,7 @@ def components(config_root: Path, data_dir: Path) -> list[Component]:
             ports=(16686, 14317, 14318),
             cached=True,
             args=(f"--config={deploy / 'jaeger' / 'config.yaml'}",),
+            env={"JAEGER_UI_ASSETS_PATH": str(ui)} if ui else {},
         ),
         Component(
             name="otelcol-bundle",

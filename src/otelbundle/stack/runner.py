@@ -2,7 +2,10 @@
 
 ``up`` is idempotent: a component whose recorded process is alive and healthy
 is left alone. A port held by some other process is reported by name instead
-of starting a second copy that would fail to bind.
+of starting a second copy that would fail to bind; when that process is the
+same component of another otelbundle stack (same binary, same config
+contents) it is reused and said so. Nothing here ever stops a process this
+stack did not start.
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from otelbundle.stack.components import Component, components, find_config_root
+from otelbundle.stack.components import (
+    JAEGER_UI_VERSION,
+    Component,
+    components,
+    find_config_root,
+    jaeger_ui_assets,
+)
+from otelbundle.stack.holders import Holder, fingerprint, port_holder
 
 
 class StackError(Exception):
@@ -75,7 +85,7 @@ class Stack:
             )
         self.config_root = root
         self.say = say
-        self.components = components(root, self.data_dir)
+        self.components = components(root, self.data_dir, self.env)
 
     # ---- files -----------------------------------------------------------
     def _pid_file(self, component: Component) -> Path:
@@ -119,6 +129,7 @@ class Stack:
             )
         for sub in ("run", "logs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        self._warn_if_no_jaeger_ui()
         started: list[Component] = []
         for component in self.components:
             if self._pid(component) is not None and healthy(component.health_url):
@@ -126,13 +137,34 @@ class Stack:
                 continue
             busy = [port for port in component.ports if port_in_use(port)]
             if busy and self._pid(component) is None:
-                raise StackError(
-                    f"{component.name}: port(s) {', '.join(map(str, busy))} on 127.0.0.1 are used by another "
-                    "process; stop it (or the other stack) first"
-                )
+                holder = port_holder(busy[0])
+                if self._reusable(component, holder):
+                    assert holder is not None
+                    self.say(
+                        f"  {component.name:<15} reusing the one of the otelbundle stack in {holder.stack_dir()} "
+                        f"(pid {holder.pid}; same binary and config). `stack down` here leaves it running."
+                    )
+                    continue
+                raise StackError(_port_conflict(component, busy, holder))
             self._start(component)
             started.append(component)
         self._wait_healthy(started, timeout)
+
+    def _reusable(self, component: Component, holder: Holder | None) -> bool:
+        if holder is None or holder.stack_dir() is None or not healthy(component.health_url):
+            return False
+        binary = component.locate(self.env) or component.binary
+        return fingerprint(holder.command) == fingerprint([binary, *component.args])
+
+    def _warn_if_no_jaeger_ui(self) -> None:
+        if jaeger_ui_assets(self.env) is not None:
+            return
+        for line in (
+            f"!! The Jaeger UI {JAEGER_UI_VERSION} is not installed: Jaeger will serve its API and a placeholder",
+            "!! page instead of the UI. `make stack` downloads it (jaeger-ui release asset assets.tar.gz);",
+            "!! offline, set OTELBUNDLE_JAEGER_UI_ASSETS=/path/to/assets.tar.gz and run `make stack` again.",
+        ):
+            self.say(line)
 
     def _start(self, component: Component) -> None:
         binary = component.locate(self.env)
@@ -221,6 +253,27 @@ class Stack:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _port_conflict(component: Component, busy: list[int], holder: Holder | None) -> str:
+    ports = ", ".join(map(str, busy))
+    if holder is None:
+        return (
+            f"{component.name}: port(s) {ports} on 127.0.0.1 are used by another process; "
+            "stop it (or the other stack) first"
+        )
+    other = holder.stack_dir()
+    if other is not None:
+        return (
+            f"{component.name}: port(s) {ports} are used by another otelbundle stack (data in {other}, "
+            f"{holder.describe()}), started from a different binary or config. Stop it with "
+            f"`OTELBUNDLE_STACK_DIR={other} otelbundle stack down`, or use that stack instead."
+        )
+    return (
+        f"{component.name}: port(s) {ports} on 127.0.0.1 are used by another process, {holder.describe()}, "
+        "which this stack did not start and will not stop. Stop it yourself (a system service: "
+        f"`systemctl stop {Path(holder.command[0]).name if holder.command else component.name}`) and run again."
+    )
 
 
 def _reap(pid: int) -> None:
