@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+import urllib.request
+from pathlib import Path
 
 from otelbundle.backends import Backends, get_json, poll
+from otelbundle.stack import Stack
 from tests.e2e.conftest import checkout
 from tests.harness.apps import ExampleServices
 
@@ -88,3 +91,21 @@ def test_jaeger_monitor_tab_reads_span_metrics(services: ExampleServices, backen
         ]
 
     assert poll(calls, timeout=90, interval=3), "Jaeger's Monitor API returned no call rates for storefront"
+
+
+def test_a_second_stack_reuses_the_running_one_and_leaves_it_running(stack: Stack, tmp_path: Path) -> None:
+    """Another checkout or install with the same versions and configs: `stack up` reuses, `down` spares."""
+    said: list[str] = []
+    other = Stack(data_dir=tmp_path / "other-install", config_root=stack.config_root, say=said.append)
+    other.up(timeout=30)
+    reused = [line for line in said if "reusing" in line and str(stack.data_dir) in line]
+    assert len(reused) == len(stack.components), said
+    other.down()
+    assert all(state.healthy for state in stack.status()), "down from the other install stopped our stack"
+
+
+def test_the_jaeger_ui_is_the_real_one_not_the_placeholder(stack: Stack) -> None:
+    with urllib.request.urlopen("http://127.0.0.1:16686/search", timeout=5) as response:
+        page = response.read().decode()
+    assert "not the Jaeger UI you are looking for" not in page, "Jaeger serves its placeholder page"
+    assert "<title>Jaeger UI</title>" in page and "static/" in page
