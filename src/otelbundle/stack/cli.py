@@ -1,41 +1,110 @@
-"""``otelbundle stack up|down|status|logs``."""
+"""``otelbundle stack up|down|status|logs|install|config``."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+from pathlib import Path
 
-from otelbundle.stack.components import jaeger_ui_assets
+from otelbundle.stack import components as comp
+from otelbundle.stack.components import CONFIG_FILES, ConfigRootError, find_config_root, jaeger_ui_assets
+from otelbundle.stack.install import SOURCES, Installer, InstallError
 from otelbundle.stack.runner import Stack, StackError
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # --config-root is accepted before or after the action; SUPPRESS keeps the
+    # action's parser from overwriting a value given before it.
+    root = argparse.ArgumentParser(add_help=False)
+    root.add_argument(
+        "--config-root",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="folder holding otel-collector/ and deploy/ (default: $OTELBUNDLE_CONFIG_ROOT, the checkout "
+        "you are in, else the copy shipped in the package)",
+    )
     parser = subparsers.add_parser(
-        "stack", help="run the collector, Jaeger, Prometheus, Loki and Alertmanager natively"
+        "stack",
+        parents=[root],
+        help="run the collector, Jaeger, Prometheus, Loki and Alertmanager natively",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = actions.add_parser(
-        "up", help="start every component on loopback and wait until healthy (no-op if up)"
+        "up",
+        parents=[root],
+        help="start every component on loopback and wait until healthy (no-op if up); installs what is missing",
     )
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default 120)")
+    up.add_argument("--no-install", action="store_true", help="fail instead of installing missing binaries")
     up.set_defaults(func=_up)
-    actions.add_parser("down", help="stop every component").set_defaults(func=_down)
-    actions.add_parser("status", help="show each component's process and health").set_defaults(func=_status)
-    logs = actions.add_parser("logs", help="print the end of a component's log")
+    actions.add_parser("down", parents=[root], help="stop every component").set_defaults(func=_down)
+    actions.add_parser(
+        "status", parents=[root], help="show each component's process and health"
+    ).set_defaults(func=_status)
+    logs = actions.add_parser("logs", parents=[root], help="print the end of a component's log")
     logs.add_argument("component", nargs="?", help="name (default: all)")
     logs.add_argument("-n", "--lines", type=int, default=30)
     logs.set_defaults(func=_logs)
+    install = actions.add_parser(
+        "install",
+        parents=[root],
+        help="obtain every backend binary and the Jaeger UI into ~/.cache/otelbundle (build or download)",
+    )
+    install.add_argument("components", nargs="*", metavar="COMPONENT", help="only these (default: all)")
+    install.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="auto",
+        help="auto: build with Go when it is installed, else download releases (default); "
+        "build: never download the Go-built ones; download: never build",
+    )
+    install.set_defaults(func=_install)
+    config = actions.add_parser(
+        "config", parents=[root], help="print a config file the stack uses, to start your own from"
+    )
+    config.add_argument("name", nargs="?", help="a short name from --list, or a path inside the config root")
+    config.add_argument("--list", action="store_true", help="list the files and their short names")
+    config.add_argument(
+        "--export", metavar="DIR", help="copy otel-collector/ and deploy/ into DIR (then: --config-root DIR)"
+    )
+    config.set_defaults(func=_config)
+
+
+def _root(args: argparse.Namespace, command: str) -> Path:
+    try:
+        root = find_config_root(explicit=getattr(args, "config_root", None))
+    except ConfigRootError as exc:
+        raise SystemExit(f"otelbundle stack {command}: {exc}") from None
+    if root is None:
+        raise SystemExit(
+            f"otelbundle stack {command}: cannot find otel-collector/config.yaml and deploy/ (not in a checkout, "
+            "and this installation ships no copy); pass --config-root DIR or set OTELBUNDLE_CONFIG_ROOT"
+        )
+    return root
 
 
 def _up(args: argparse.Namespace) -> int:
+    root = _root(args, "up")
     try:
-        stack = Stack()
-        print(f"otelbundle stack: data in {stack.data_dir}")
+        stack = Stack(config_root=root)
+        print(f"otelbundle stack: data in {stack.data_dir}, configs from {root}")
+        missing = stack.missing_binaries()
+        if missing and not args.no_install:
+            names = ", ".join(f"{c.name} {c.version}" for c in missing)
+            print(
+                f"otelbundle stack: not installed yet: {names} (not in {comp.CACHE_ROOT / 'bin'}, no "
+                "OTELBUNDLE_<NAME>_BIN, not on PATH); installing first, as `otelbundle stack install` would"
+            )
+            Installer(root).run([c.name for c in missing])
         stack.up(timeout=args.timeout)
-    except StackError as exc:
+    except (StackError, InstallError) as exc:
         print(f"otelbundle stack up: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("otelbundle stack up: interrupted; nothing half-written was kept in the cache", file=sys.stderr)
+        return 130
     print("Jaeger http://127.0.0.1:16686  Prometheus http://127.0.0.1:9090  Loki http://127.0.0.1:3100")
     print(
         "Alertmanager http://127.0.0.1:9093  OTLP to the collector: 127.0.0.1:4317 (gRPC), http://127.0.0.1:4318"
@@ -43,9 +112,72 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install(args: argparse.Namespace) -> int:
+    root = _root(args, "install")
+    print(f"otelbundle stack install: into {comp.CACHE_ROOT} (configs from {root})")
+    try:
+        Installer(root, source=args.source).run(args.components)
+    except InstallError as exc:
+        print(f"otelbundle stack install: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "otelbundle stack install: interrupted; nothing half-written was kept in the cache. Run it again.",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    root = _root(args, "config")
+    if args.export:
+        return _export(root, Path(args.export))
+    if args.list or not args.name:
+        named = {path: name for name, path in CONFIG_FILES.items()}
+        print(f"# config root: {root}")
+        for path in sorted(p.relative_to(root).as_posix() for p in _files(root)):
+            print(f"{named.get(path, ''):<26} {path}")
+        return 0
+    relative = CONFIG_FILES.get(args.name, args.name)
+    path = (root / relative).resolve()
+    if not path.is_file() or root.resolve() not in path.parents:
+        print(
+            f"otelbundle stack config: no file {args.name!r} in {root}; `otelbundle stack config --list` lists them",
+            file=sys.stderr,
+        )
+        return 1
+    sys.stdout.write(path.read_text())
+    return 0
+
+
+def _files(root: Path) -> list[Path]:
+    return [
+        p
+        for top in ("otel-collector", "deploy")
+        for p in (root / top).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+
+
+def _export(root: Path, dest: Path) -> int:
+    clashes = [dest / top for top in ("otel-collector", "deploy") if (dest / top).exists()]
+    if clashes:
+        print(
+            f"otelbundle stack config: {', '.join(map(str, clashes))} already exist; not overwriting",
+            file=sys.stderr,
+        )
+        return 1
+    for top in ("otel-collector", "deploy"):
+        shutil.copytree(root / top, dest / top, ignore=shutil.ignore_patterns("__pycache__"))
+    print(f"copied otel-collector/ and deploy/ from {root} into {dest}")
+    print(f"edit them, then: otelbundle stack up --config-root {dest}")
+    return 0
+
+
 def _down(args: argparse.Namespace) -> int:
     try:
-        Stack().down()
+        Stack(config_root=_root(args, "down")).down()
     except StackError as exc:
         print(f"otelbundle stack down: {exc}", file=sys.stderr)
         return 1
@@ -54,7 +186,7 @@ def _down(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     try:
-        states = Stack().status()
+        states = Stack(config_root=_root(args, "status")).status()
     except StackError as exc:
         print(f"otelbundle stack status: {exc}", file=sys.stderr)
         return 1
@@ -63,15 +195,14 @@ def _status(args: argparse.Namespace) -> int:
         health = "healthy" if state.healthy else "not healthy"
         print(f"{state.name:<15} {process:<14} {health:<12} {state.url}")
     ui = jaeger_ui_assets(os.environ)
-    print(
-        f"{'jaeger UI':<15} {str(ui) if ui else 'NOT INSTALLED: Jaeger serves a placeholder page (make stack)'}"
-    )
+    shown = str(ui) if ui else "NOT INSTALLED: Jaeger serves a placeholder page (otelbundle stack install)"
+    print(f"{'jaeger UI':<15} {shown}")
     return 0 if all(s.healthy for s in states) else 3
 
 
 def _logs(args: argparse.Namespace) -> int:
     try:
-        stack = Stack()
+        stack = Stack(config_root=_root(args, "logs"))
         chosen = [stack.component(args.component)] if args.component else stack.components
     except StackError as exc:
         print(f"otelbundle stack logs: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ and Kubernetes use; only data directories come from the environment.
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import shutil
 from collections.abc import Mapping
@@ -41,9 +42,11 @@ class Component:
     path_names: tuple[str, ...]  # names to look for on PATH, in order
     health_url: str
     ports: tuple[int, ...]
-    cached: bool  # built into the cache by .ci/build-stack.sh (else: a Debian package)
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    # Other names the cache may hold it under, with their version (the collector:
+    # the official otelcol-contrib release when it could not be built).
+    alternates: tuple[tuple[str, str], ...] = ()
 
     @property
     def env_var(self) -> str:
@@ -51,20 +54,30 @@ class Component:
         return f"OTELBUNDLE_{self.name.upper().replace('-', '_')}_BIN"
 
     def cache_path(self) -> Path:
-        return CACHE_ROOT / "bin" / f"{self.binary}-{self.version}" / self.binary
+        return cache_entry(self.binary, self.version) / self.binary
+
+    def cache_paths(self) -> list[Path]:
+        """Where `stack install` may have put it, preferred first."""
+        return [self.cache_path()] + [cache_entry(n, v) / n for n, v in self.alternates]
 
     def locate(self, env: Mapping[str, str]) -> str | None:
         """An explicit variable wins, then the version-keyed cache, then PATH."""
         explicit = env.get(self.env_var)
         if explicit:
             return explicit if os.access(explicit, os.X_OK) else None
-        if self.cached and os.access(self.cache_path(), os.X_OK):
-            return str(self.cache_path())
+        for path in self.cache_paths():
+            if os.access(path, os.X_OK):
+                return str(path)
         for name in self.path_names:
             found = shutil.which(name)
             if found:
                 return found
         return None
+
+
+def cache_entry(name: str, version: str) -> Path:
+    """One binary's folder in the cache: written whole by `stack install`, or not at all."""
+    return CACHE_ROOT / "bin" / f"{name}-{version}"
 
 
 def components(config_root: Path, data_dir: Path, env: Mapping[str, str] | None = None) -> list[Component]:
@@ -79,18 +92,16 @@ def components(config_root: Path, data_dir: Path, env: Mapping[str, str] | None 
             path_names=("loki",),
             health_url="http://127.0.0.1:3100/ready",
             ports=(3100, 9096),
-            cached=True,
             args=(f"-config.file={deploy / 'loki' / 'config.yaml'}", "-config.expand-env=true"),
             env={"LOKI_DATA_DIR": str(data_dir / "loki")},
         ),
         Component(
             name="prometheus",
-            version="2.42",
+            version="2.42.0",
             binary="prometheus",
             path_names=("prometheus",),
             health_url="http://127.0.0.1:9090/-/ready",
             ports=(9090,),
-            cached=False,
             args=(
                 f"--config.file={deploy / 'prometheus' / 'prometheus.yml'}",
                 f"--storage.tsdb.path={data_dir / 'prometheus'}",
@@ -102,12 +113,11 @@ def components(config_root: Path, data_dir: Path, env: Mapping[str, str] | None 
         ),
         Component(
             name="alertmanager",
-            version="0.25",
+            version="0.25.0",
             binary="alertmanager",
             path_names=("prometheus-alertmanager", "alertmanager"),
             health_url="http://127.0.0.1:9093/-/ready",
             ports=(9093,),
-            cached=False,
             args=(
                 f"--config.file={deploy / 'alertmanager' / 'alertmanager.yml'}",
                 f"--storage.path={data_dir / 'alertmanager'}",
@@ -122,7 +132,6 @@ def components(config_root: Path, data_dir: Path, env: Mapping[str, str] | None 
             path_names=("jaeger",),
             health_url="http://127.0.0.1:16686/api/services",
             ports=(16686, 14317, 14318),
-            cached=True,
             args=(f"--config={deploy / 'jaeger' / 'config.yaml'}",),
             env={"JAEGER_UI_ASSETS_PATH": str(ui)} if ui else {},
         ),
@@ -133,21 +142,63 @@ def components(config_root: Path, data_dir: Path, env: Mapping[str, str] | None 
             path_names=("otelcol-bundle",),
             health_url="http://127.0.0.1:13133/",
             ports=(4317, 4318, 13133, 8888),
-            cached=True,
             args=(f"--config={config_root / 'otel-collector' / 'config.yaml'}",),
             env={"OTELCOL_STORAGE_DIR": str(data_dir / "otelcol")},
+            alternates=(("otelcol-contrib", "0.159.0"),),
         ),
     ]
 
 
-def find_config_root(start: Path | None = None) -> Path | None:
-    """The folder holding otel-collector/ and deploy/: $OTELBUNDLE_CONFIG_ROOT, the
-    current directory or a parent (a checkout), or next to this package (editable install)."""
-    explicit = os.environ.get("OTELBUNDLE_CONFIG_ROOT")
-    candidates = [Path(explicit)] if explicit else []
+class ConfigRootError(Exception):
+    """A config root was named explicitly but does not hold the stack's files."""
+
+
+def is_config_root(path: Path) -> bool:
+    return (path / "otel-collector" / "config.yaml").is_file() and (path / "deploy").is_dir()
+
+
+def shipped_config_root() -> Path | None:
+    """The copy of otel-collector/ and deploy/ inside an installed wheel (pyproject's
+    force-include), or None in a checkout or editable install, which use the files in place."""
+    shipped = importlib.resources.files("otelbundle.stack") / "shipped"
+    return shipped if isinstance(shipped, Path) and is_config_root(shipped) else None
+
+
+def find_config_root(start: Path | None = None, explicit: str | None = None) -> Path | None:
+    """The folder holding otel-collector/ and deploy/, first of: ``explicit`` (--config-root),
+    $OTELBUNDLE_CONFIG_ROOT, the current directory or a parent (a checkout), the checkout this
+    package sits in (editable install), the copy shipped in the wheel.
+
+    A root named explicitly must hold the files: silently using another would run
+    configs the person did not choose.
+    """
+    for given, origin in (
+        (explicit, "--config-root"),
+        (os.environ.get("OTELBUNDLE_CONFIG_ROOT"), "OTELBUNDLE_CONFIG_ROOT"),
+    ):
+        if given:
+            if not is_config_root(Path(given)):
+                raise ConfigRootError(
+                    f"{origin}={given} holds no otel-collector/config.yaml and deploy/; "
+                    "`otelbundle stack config --export DIR` writes a copy of the shipped ones to start from"
+                )
+            return Path(given)
     here = (start or Path.cwd()).resolve()
-    candidates += [here, *here.parents, *Path(__file__).resolve().parents]
-    for candidate in candidates:
-        if (candidate / "otel-collector" / "config.yaml").is_file() and (candidate / "deploy").is_dir():
+    for candidate in [here, *here.parents, *Path(__file__).resolve().parents]:
+        if is_config_root(candidate):
             return candidate
-    return None
+    return shipped_config_root()
+
+
+# Short names for `otelbundle stack config NAME`.
+CONFIG_FILES = {
+    "collector": "otel-collector/config.yaml",
+    "collector-builder": "otel-collector/builder-config.yaml",
+    "jaeger": "deploy/jaeger/config.yaml",
+    "loki": "deploy/loki/config.yaml",
+    "prometheus": "deploy/prometheus/prometheus.yml",
+    "prometheus-rules-health": "deploy/prometheus/rules/health.yaml",
+    "prometheus-rules-system": "deploy/prometheus/rules/system.yaml",
+    "alertmanager": "deploy/alertmanager/alertmanager.yml",
+    "compose": "deploy/compose.yaml",
+}

@@ -25,6 +25,7 @@ from pathlib import Path
 from otelbundle.stack.components import (
     JAEGER_UI_VERSION,
     Component,
+    ConfigRootError,
     components,
     find_config_root,
     jaeger_ui_assets,
@@ -77,11 +78,14 @@ class Stack:
     ) -> None:
         self.env = dict(os.environ if env is None else env)
         self.data_dir = data_dir or default_data_dir(self.env)
-        root = config_root or find_config_root()
+        try:
+            root = config_root or find_config_root()
+        except ConfigRootError as exc:
+            raise StackError(str(exc)) from None
         if root is None:
             raise StackError(
-                "cannot find otel-collector/config.yaml and deploy/: run from the otelbundle checkout "
-                "or set OTELBUNDLE_CONFIG_ROOT"
+                "cannot find otel-collector/config.yaml and deploy/ (not in a checkout, and this installation "
+                "ships no copy): pass --config-root DIR or set OTELBUNDLE_CONFIG_ROOT"
             )
         self.config_root = root
         self.say = say
@@ -122,8 +126,8 @@ class Stack:
         if missing:
             names = ", ".join(f"{c.name} {c.version}" for c in missing)
             raise StackError(
-                f"not found: {names}. Build them once with `make stack` (runs .ci/build-stack.sh: Go builds "
-                "into ~/.cache/otelbundle and Debian's prometheus/prometheus-alertmanager), or point "
+                f"not found: {names}. Obtain them once with `otelbundle stack install` (Go builds or release "
+                "downloads into ~/.cache/otelbundle; in a checkout `make stack` runs it), or point "
                 + ", ".join(c.env_var for c in missing)
                 + " at existing binaries."
             )
@@ -161,8 +165,8 @@ class Stack:
             return
         for line in (
             f"!! The Jaeger UI {JAEGER_UI_VERSION} is not installed: Jaeger will serve its API and a placeholder",
-            "!! page instead of the UI. `make stack` downloads it (jaeger-ui release asset assets.tar.gz);",
-            "!! offline, set OTELBUNDLE_JAEGER_UI_ASSETS=/path/to/assets.tar.gz and run `make stack` again.",
+            "!! page instead of the UI. `otelbundle stack install` downloads it (jaeger-ui release asset",
+            "!! assets.tar.gz); offline, run it with OTELBUNDLE_JAEGER_UI_ASSETS=/path/to/assets.tar.gz.",
         ):
             self.say(line)
 

@@ -72,7 +72,6 @@ def _our_stack(tmp_path: Path, held: Running, config_text: str, monkeypatch: pyt
         path_names=(),
         health_url=f"http://127.0.0.1:{held.port}/",
         ports=(held.port,),
-        cached=False,
         args=("-c", SERVER, str(held.port), f"--config={config}"),
     )
     stack.components = [fake]
