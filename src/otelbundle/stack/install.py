@@ -263,7 +263,8 @@ class Installer:
             if entry_is_valid(entry, name, stamp if name == component.binary else None):
                 return f"cached ({entry / name})"
         if component.name in ON_PATH_OK:
-            found = next(filter(None, map(shutil.which, component.path_names)), None)
+            path = self.env.get("PATH")
+            found = next(filter(None, (shutil.which(n, path=path) for n in component.path_names)), None)
             if found:
                 return f"on PATH ({found}, e.g. Debian's package)"
         go = shutil.which("go", path=self.env.get("PATH"))
