@@ -1,0 +1,143 @@
+"""The scrubbing rules, in one place for the in-process scrubber and the collector.
+
+The collector cannot import Python, so ``otel-collector/config.yaml`` carries
+the same regular expressions as OTTL statements; ``tests/unit/scrub`` renders
+each rule with :func:`ottl_string` and fails when the two differ. Patterns are
+therefore written in the subset shared by Go's RE2 and Python's ``re``: no
+look-around, no backreferences, flags only as a leading ``(?i)``. Replacements
+use Go's ``${1}`` syntax; :attr:`Rule.python_replacement` translates it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MARKER = "REDACTED"
+# What the collector's redaction processor writes for a credential-named key; kept identical.
+KEY_MASK = "****"
+
+# Query parameters whose value is a credential. The name stays, the value goes:
+# `?api_key=abc&page=2` -> `?api_key=REDACTED&page=2`. Matched as the whole
+# parameter name, case-insensitively, so `sort=token_count` or `monkey=1` stay.
+PARAM_NAMES: tuple[str, ...] = (
+    "access_token",
+    "api-key",
+    "api_key",
+    "apikey",
+    "auth",
+    "auth_token",
+    "client_secret",
+    "id_token",
+    "jsessionid",
+    "key",
+    "passwd",
+    "password",
+    "pwd",
+    "refresh_token",
+    "secret",
+    "session_token",
+    "sessionid",
+    "sig",
+    "signature",
+    "token",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-amz-signature",
+    "x-goog-credential",
+    "x-goog-signature",
+)
+
+# Attribute keys whose whole value is a credential (captured auth headers,
+# anything named like a password/secret/token/API key). Identical to the
+# collector's `redaction.blocked_key_patterns`.
+KEY_PATTERNS: tuple[str, ...] = (
+    "(?i)^http\\.(request|response)\\.header\\.(authorization|proxy-authorization|cookie|set-cookie|x-api-key)$",
+    "(?i).*(password|passwd|secret|api[_.-]?key|token).*",
+)
+
+# Attributes holding a database statement: literals there become `?` (the
+# collector's `redaction.db_sanitizer.sql.attributes`), for these db.system values.
+DB_STATEMENT_KEYS: tuple[str, ...] = ("db.statement", "db.query.text")
+SQL_SYSTEMS: frozenset[str] = frozenset({"other_sql", "mysql", "postgresql", "mariadb", "sqlite"})
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def param_names_pattern(names: tuple[str, ...] | list[str]) -> str:
+    """The query-credentials pattern for ``names`` (letters, digits, ``_ . -`` only: no escaping needed)."""
+    bad = [n for n in names if not _NAME.fullmatch(n)]
+    if bad:
+        raise ValueError(f"parameter names may only contain letters, digits, '_', '.' and '-': {bad}")
+    alternatives = "|".join(n.replace(".", "\\.") for n in names)
+    return "(?i)((?:^|[?&;])(?:" + alternatives + ")=)[^&#\\s\"'<>]+"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One value rule: every match of ``pattern`` becomes ``replacement`` (Go ``${n}`` syntax)."""
+
+    name: str
+    pattern: str
+    replacement: str
+    why: str
+
+    @property
+    def python_replacement(self) -> str:
+        return re.sub(r"\$\{(\d+)\}", r"\\g<\1>", self.replacement)
+
+    def compile(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, re.ASCII)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "url-userinfo",
+        "://[^/@\\s]+@",
+        f"://{MARKER}@",
+        "credentials in URL user-info (https://user:secret@host); the host and path stay",
+    ),
+    Rule(
+        "query-credentials",
+        param_names_pattern(PARAM_NAMES),
+        f"${{1}}{MARKER}",
+        "credential query parameters (PARAM_NAMES) keep their name and lose their value, in any URL or text",
+    ),
+    Rule(
+        "assignments",
+        "(?i)((?:password|passwd|pwd|secret|token)[\"']?\\s*[=:]\\s*)(?:\"[^\"]*\"|'[^']*'|[^\\s\"'&,;]+)",
+        f"${{1}}{MARKER}",
+        "password=..., secret: ..., 'token': '...' (also as a suffix: db_password=, access_token:) in free text",
+    ),
+    Rule(
+        "authorization",
+        "(?i)(authorization[\"']?\\s*[=:]\\s*[\"']?(?:basic|bearer|digest|token)?\\s*)[^\\s\"',;]+",
+        f"${{1}}{MARKER}",
+        "an Authorization header written into text (a logged request, a curl command)",
+    ),
+    Rule(
+        "bearer",
+        "(?i)(\\bbearer\\s+)[A-Za-z0-9._~+/-]{8,}=*",
+        f"${{1}}{MARKER}",
+        "a bearer token anywhere in text; 8+ characters so prose ('bearer token expired') stays",
+    ),
+    Rule(
+        "token-shapes",
+        "eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]*"
+        "|\\b(?:AKIA|ASIA)[A-Z0-9]{16}\\b"
+        "|\\bgh[pousr]_[A-Za-z0-9]{36,}\\b"
+        "|\\bgithub_pat_[A-Za-z0-9_]{22,}\\b"
+        "|\\bxox[abposr]-[A-Za-z0-9-]{10,}",
+        MARKER,
+        "tokens recognisable by shape wherever they appear: JWTs, AWS access key ids, GitHub and Slack tokens",
+    ),
+)
+
+
+def ottl_string(text: str) -> str:
+    """``text`` as an OTTL string literal inside the collector's config file.
+
+    OTTL unescapes ``\\\\`` and ``\\"``; the collector's config loader turns ``$$`` into ``$``.
+    """
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$") + '"'

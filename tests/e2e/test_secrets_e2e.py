@@ -1,0 +1,80 @@
+"""Secrets never reach a backend (issue #14): the collector's scrubbing, checked in Jaeger and Loki.
+
+The program leaks on purpose (tests/integration/programs/secrets_app.py) with
+the in-process scrubber turned off, so what is tested here is the shipped
+collector pipeline alone. The assertions are on the raw JSON the backends'
+query APIs return: no secret anywhere, every parameter name still there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+
+from otelbundle.backends import Backends, get_json, poll
+from otelbundle.stack import Stack
+from tests.harness.apps import clean_env, run
+from tests.harness.leaks import (
+    KEPT_IN_LOGS,
+    KEPT_IN_TRACES,
+    PROGRAM,
+    env_for,
+    leaked_in,
+    make_secrets,
+    missing_from,
+)
+
+
+def _loki_json(backends: Backends, query: str) -> str:
+    now = time.time_ns()
+    params = {"query": query, "start": str(now - 3600 * 10**9), "end": str(now), "limit": "1000"}
+    data = get_json(f"{backends.loki}/loki/api/v1/query_range?" + urllib.parse.urlencode(params))
+    return json.dumps(data)
+
+
+def test_secrets_are_scrubbed_by_the_collector_before_jaeger_and_loki(
+    stack: Stack, backends: Backends
+) -> None:
+    leaked = make_secrets()
+    env = clean_env(
+        {
+            **env_for(leaked),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "OTEL_BLRP_SCHEDULE_DELAY": "200",
+            "OTELBUNDLE_SCRUB": "false",  # the collector alone must protect the backends
+        }
+    )
+    result = run(["python", str(PROGRAM)], env, timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert leaked["api_key"] in result.stdout + result.stderr, "the program's own console output should leak"
+    trace_id = result.stdout.split("TRACE ", 1)[1].split()[0]
+
+    def whole_trace() -> str | None:
+        data = get_json(f"{backends.jaeger}/api/v3/traces/{trace_id}")
+        text = json.dumps(data)
+        return text if text.count('"spanId"') >= 8 else None
+
+    traces = poll(whole_trace, timeout=60)
+    assert traces, f"trace {trace_id} did not reach Jaeger with its 8 spans"
+    assert not leaked_in(traces, leaked), f"secrets in Jaeger: {leaked_in(traces, leaked)}\n{traces}"
+    assert not missing_from(traces, KEPT_IN_TRACES), (
+        f"lost from Jaeger: {missing_from(traces, KEPT_IN_TRACES)}"
+    )
+    assert '"exception.stacktrace"' in traces and "for url: http://127.0.0.1:" in traces
+    assert '"http.request.header.authorization"' in traces  # captured, its value masked
+
+    query = '{service_name="secrets-app"}'
+    logs = poll(
+        lambda: (
+            (text := _loki_json(backends, query)) and "issued jwt" in text and "Traceback" in text and text
+        ),
+        timeout=60,
+    )
+    assert logs, "the program's log lines did not reach Loki"
+    assert not leaked_in(logs, leaked), f"secrets in Loki: {leaked_in(logs, leaked)}\n{logs}"
+    lines = [v[1] for stream in json.loads(logs)["data"]["result"] for v in stream["values"]]
+    assert not missing_from(logs, KEPT_IN_LOGS), (
+        f"lost from Loki: {missing_from(logs, KEPT_IN_LOGS)}; lines:\n" + "\n".join(lines)
+    )
