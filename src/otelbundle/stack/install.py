@@ -160,6 +160,7 @@ def staged(entry: Path) -> Iterator[Path]:
     """A temporary folder beside ``entry`` that replaces it only if the block succeeds."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.partial-", dir=entry.parent))
+    work.chmod(0o755)  # mkdtemp's 0700 would hide the entry from other users of a shared cache
     try:
         yield work
         if entry.exists():

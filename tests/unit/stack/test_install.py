@@ -192,6 +192,7 @@ def test_a_verified_release_becomes_a_cache_entry_that_runs(server: ReleaseServe
     assert sorted(p.name for p in binary.parent.iterdir()) == [".stamp", "jaeger"], (
         "the archive was not removed"
     )
+    assert oct(binary.parent.stat().st_mode & 0o777) == oct(0o755), "other users of the cache must read it"
     assert install.component("jaeger").locate({}) == str(binary)
     assert "sha256 verified" in output.getvalue()
     # A second run trusts the entry and fetches nothing.

@@ -1,0 +1,90 @@
+"""`otelbundle stack config` and `--config-root`, and `stack up` installing what is
+missing first - run as the command a person types, from outside the checkout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.unit.stack.test_install import ReleaseServer
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def otelbundle(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "otelbundle.cli", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_config_prints_lists_and_exports_a_root_to_start_from(tmp_path: Path) -> None:
+    shown = otelbundle("stack", "config", "loki", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == (ROOT / "deploy" / "loki" / "config.yaml").read_text()
+    listed = otelbundle("stack", "config", "--list", cwd=tmp_path)
+    assert "collector                  otel-collector/config.yaml" in listed.stdout
+    assert "deploy/tools/jaeger/go.mod" in listed.stdout
+
+    mine = tmp_path / "mine"
+    exported = otelbundle("stack", "config", "--export", str(mine), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    with open(mine / "otel-collector" / "config.yaml", "a") as config:
+        config.write("# edited by me\n")
+    for args in (
+        ("stack", "--config-root", str(mine), "config", "collector"),
+        ("stack", "config", "collector", "--config-root", str(mine)),
+    ):
+        own = otelbundle(*args, cwd=tmp_path)
+        assert own.returncode == 0, own.stderr
+        assert own.stdout.endswith("# edited by me\n"), args
+    again = otelbundle("stack", "config", "--export", str(mine), cwd=tmp_path)
+    assert again.returncode == 1 and "not overwriting" in again.stderr
+
+
+def test_a_named_config_root_must_hold_the_files(tmp_path: Path) -> None:
+    flag = otelbundle("stack", "status", "--config-root", str(tmp_path), cwd=tmp_path)
+    assert flag.returncode == 1
+    assert f"--config-root={tmp_path} holds no otel-collector/config.yaml" in flag.stderr, flag.stderr
+    variable = otelbundle("stack", "status", cwd=tmp_path, OTELBUNDLE_CONFIG_ROOT=str(tmp_path))
+    assert f"OTELBUNDLE_CONFIG_ROOT={tmp_path} holds no" in variable.stderr, variable.stderr
+    unknown = otelbundle("stack", "config", "grafana-cloud", cwd=tmp_path)
+    assert unknown.returncode == 1 and "no file 'grafana-cloud'" in unknown.stderr
+    outside = otelbundle("stack", "config", "../../etc/passwd", cwd=tmp_path)
+    assert outside.returncode == 1 and "root:" not in outside.stdout
+
+
+def test_up_installs_what_is_missing_first_and_says_why(tmp_path: Path) -> None:
+    server = ReleaseServer()  # serves nothing: every release is a 404
+    try:
+        empty_path = tmp_path / "no-tools"
+        empty_path.mkdir()
+        up = otelbundle(
+            "stack",
+            "up",
+            "--timeout",
+            "1",
+            cwd=tmp_path,
+            PATH=str(empty_path),  # no go, no Debian prometheus
+            OTELBUNDLE_CACHE=str(tmp_path / "cache"),
+            OTELBUNDLE_STACK_DIR=str(tmp_path / "stack"),
+            OTELBUNDLE_DOWNLOAD_URL=server.url,
+        )
+    finally:
+        server.close()
+    assert up.returncode == 1
+    assert (
+        "not installed yet: loki 3.7.6, prometheus 2.42.0, alertmanager 0.25.0, jaeger 2.13.0, otelcol-bundle 0.159.0"
+        in up.stdout
+    ), up.stdout
+    assert up.stderr.startswith("otelbundle stack up: loki 3.7.6: ") and "HTTP 404" in up.stderr, up.stderr
+    assert "Traceback" not in up.stderr
+    assert not (tmp_path / "stack" / "run").exists(), "nothing may start before the binaries are there"
+    bin_dir = tmp_path / "cache" / "bin"
+    assert not bin_dir.exists() or not any(bin_dir.iterdir())
