@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Literal
 
-from otelbundle import runtime
+from otelbundle import runtime, scrub
 from otelbundle.configurator import OtelBundleConfigurator
 from otelbundle.distro import OtelBundleDistro, apply_defaults
 from otelbundle.exporting import diagnostics_logger
@@ -53,11 +53,15 @@ def configure(
     log_correlation: bool | None = None,
     instrument: bool | Sequence[str] = True,
     shutdown_timeout: float | None = None,
+    scrub: bool | scrub.Hook | None = None,
 ) -> Handle:
     """Configure traces, metrics and logs over OTLP, alert rules and instrumentations.
 
     ``instrument``: True loads every installed instrumentation (minus
     OTEL_PYTHON_DISABLED_INSTRUMENTATIONS), a list loads only those names, False none.
+    ``scrub``: False turns the in-process secret scrubbing off (OTELBUNDLE_SCRUB=false);
+    a callable ``hook(where, value) -> value`` runs after the built-in rules on every
+    string value (docs/secrets.md).
     """
     global _handle
     with _lock:
@@ -76,6 +80,7 @@ def configure(
             config_file=config_file,
             log_correlation=log_correlation,
             shutdown_timeout=shutdown_timeout,
+            scrub_option=scrub,
         )
         for message in apply_defaults(os.environ):
             diagnostics_logger().warning("%s", message)
@@ -99,6 +104,7 @@ def _apply_options(
     config_file: str | None,
     log_correlation: bool | None,
     shutdown_timeout: float | None,
+    scrub_option: bool | scrub.Hook | None = None,
 ) -> None:
     """Explicit arguments become the standard variables, so one code path reads them."""
     if service_name is not None:
@@ -119,6 +125,11 @@ def _apply_options(
         env["OTELBUNDLE_LOG_CORRELATION"] = "true" if log_correlation else "false"
     if shutdown_timeout is not None:
         env["OTELBUNDLE_SHUTDOWN_TIMEOUT"] = str(shutdown_timeout)
+    if scrub_option is not None:
+        # A hook cannot travel in the environment: it is registered for the configurator.
+        env[scrub.ENV_VAR] = "false" if scrub_option is False else "true"
+        if callable(scrub_option):
+            scrub.set_hook(scrub_option)
 
 
 def _instrument(which: bool | Sequence[str]) -> list[str]:

@@ -3,7 +3,8 @@
 Initialises the SDK through its own configurator, adding our parts only through
 the keyword arguments it supports: ``span_processors`` (alert rules),
 ``sampler`` (record-everything wrapper for rules), ``export_span_processor`` /
-``export_log_record_processor`` (drop accounting around the real exporters),
+``export_log_record_processor`` (secret scrubbing and drop accounting around
+the real exporters),
 ``log_record_processors`` and ``resource_attributes``. Whatever fails in our
 parts is reported and left out; the SDK is still configured.
 """
@@ -22,7 +23,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExp
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
-from otelbundle import logs, runtime, sampling, settings
+from otelbundle import logs, runtime, sampling, scrub, settings
 from otelbundle.exporting import (
     CountingLogExporter,
     CountingSpanExporter,
@@ -55,11 +56,17 @@ def build_components(env: Mapping[str, str]) -> Components:
     report = DropReport(endpoint=otlp_endpoint(env))
     install_log_filter(report)
     state = runtime.Runtime(report=report, shutdown_timeout=settings.shutdown_timeout(env))
+    # Secrets are scrubbed from copies handed to each exporter (docs/secrets.md).
+    scrubber = scrub.build_scrubber(settings.config_path(env), env)
 
     def export_spans(exporter: SpanExporter) -> SpanProcessor:
+        if scrubber is not None:
+            exporter = scrub.ScrubbingSpanExporter(exporter, scrubber)
         return BatchSpanProcessor(CountingSpanExporter(exporter, report))
 
     def export_logs(exporter: LogRecordExporter) -> BatchLogRecordProcessor:
+        if scrubber is not None:
+            exporter = scrub.ScrubbingLogExporter(exporter, scrubber)
         return BatchLogRecordProcessor(CountingLogExporter(exporter, report))
 
     kwargs: dict[str, Any] = {

@@ -144,7 +144,7 @@ def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
             continue
         if number < 0:
             problems.append(InvalidValue(name, value, "is negative", None))
-    for name in ("OTELBUNDLE_LOG_CORRELATION", "OTEL_PYTHON_LOG_CORRELATION"):
+    for name in ("OTELBUNDLE_LOG_CORRELATION", "OTEL_PYTHON_LOG_CORRELATION", "OTELBUNDLE_SCRUB"):
         value = env.get(name)
         if value is not None and value.strip().lower() not in _TRUE + _FALSE:
             problems.append(InvalidValue(name, value, "is not true or false", None))

@@ -71,7 +71,7 @@ def param_names_pattern(names: tuple[str, ...] | list[str]) -> str:
     if bad:
         raise ValueError(f"parameter names may only contain letters, digits, '_', '.' and '-': {bad}")
     alternatives = "|".join(n.replace(".", "\\.") for n in names)
-    return "(?i)((?:^|[?&;])(?:" + alternatives + ")=)[^&#\\s\"'<>]+"
+    return "(?i)((?:^|[?&;])(?:" + alternatives + ")=)[^&#;?\\s\"'<>]+"
 
 
 @dataclass(frozen=True)
@@ -105,10 +105,16 @@ RULES: tuple[Rule, ...] = (
         "credential query parameters (PARAM_NAMES) keep their name and lose their value, in any URL or text",
     ),
     Rule(
+        "quoted-assignments",
+        "(?i)((?:password|passwd|pwd|secret|token)[\"']?\\s*[=:]\\s*)(?:\"[^\"]*\"|'[^']*')",
+        f'${{1}}"{MARKER}"',
+        "'password': 'x y', \"client_secret\": \"...\" (dict reprs, JSON) in free text; the whole quoted value",
+    ),
+    Rule(
         "assignments",
-        "(?i)((?:password|passwd|pwd|secret|token)[\"']?\\s*[=:]\\s*)(?:\"[^\"]*\"|'[^']*'|[^\\s\"'&,;]+)",
+        "(?i)((?:password|passwd|pwd|secret|token)[\"']?\\s*[=:]\\s*)[^\\s\"'&,;]+",
         f"${{1}}{MARKER}",
-        "password=..., secret: ..., 'token': '...' (also as a suffix: db_password=, access_token:) in free text",
+        "password=..., secret: ... (also as a suffix: db_password=, access_token:) in free text",
     ),
     Rule(
         "authorization",

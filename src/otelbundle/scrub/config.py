@@ -1,0 +1,104 @@
+"""The ``scrub:`` section of ``otelbundle.yaml`` and OTELBUNDLE_SCRUB, validated with positions.
+
+Scrubbing is on unless OTELBUNDLE_SCRUB=false or ``scrub: {enabled: false}``.
+A mistake in the section is reported as ``file:line:column: message`` and only
+that entry is left out: a typo never turns scrubbing off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from otelbundle.scrub.rules import param_names_pattern
+from otelbundle.yamlconf import ConfigError, ConfigProblem, Mark, YamlList, YamlMap, load_file, unknown_keys
+
+SECTION_KEYS = frozenset({"enabled", "extra_patterns", "extra_param_names", "allowed_keys"})
+ENV_VAR = "OTELBUNDLE_SCRUB"
+
+
+@dataclass
+class ScrubSettings:
+    enabled: bool = True
+    extra_patterns: list[str] = field(default_factory=list)
+    extra_param_names: list[str] = field(default_factory=list)
+    allowed_keys: list[str] = field(default_factory=list)
+
+
+def env_enabled(env: Mapping[str, str]) -> bool:
+    """False only for an explicit false/0/no/off; anything else keeps scrubbing on."""
+    return env.get(ENV_VAR, "").strip().lower() not in ("false", "0", "no", "off")
+
+
+def load_scrub_settings(
+    path: str | None, env: Mapping[str, str]
+) -> tuple[ScrubSettings, list[ConfigProblem]]:
+    """Settings from the environment and the config file's ``scrub:`` section (if any)."""
+    settings = ScrubSettings(enabled=env_enabled(env))
+    if not path:
+        return settings, []
+    try:
+        root = load_file(path, env).root
+    except ConfigError:
+        # An unreadable or malformed file is reported once by the configurator and the
+        # alert-rule loader; scrubbing keeps its defaults.
+        return settings, []
+    if not isinstance(root, YamlMap) or "scrub" not in root:
+        return settings, []
+    return parse_section(root["scrub"], root.value_mark("scrub"), settings)
+
+
+def parse_section(
+    section: Any, mark: Mark, settings: ScrubSettings
+) -> tuple[ScrubSettings, list[ConfigProblem]]:
+    problems: list[ConfigProblem] = []
+    if section is None:
+        return settings, problems
+    if not isinstance(section, YamlMap):
+        return settings, [ConfigProblem(mark, "scrub must be a mapping (enabled, extra_patterns, ...)")]
+    problems.extend(unknown_keys(section, SECTION_KEYS, "scrub"))
+    if "enabled" in section:
+        if isinstance(section["enabled"], bool):
+            settings.enabled = settings.enabled and section["enabled"]
+        else:
+            problems.append(
+                ConfigProblem(section.value_mark("enabled"), "scrub.enabled must be true or false")
+            )
+    for index, pattern, where in _strings(section, "extra_patterns", problems):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            problems.append(
+                ConfigProblem(where, f"scrub.extra_patterns[{index}]: not a regular expression: {exc}")
+            )
+            continue
+        settings.extra_patterns.append(pattern)
+    for index, name, where in _strings(section, "extra_param_names", problems):
+        try:
+            param_names_pattern([name])
+        except ValueError as exc:
+            problems.append(ConfigProblem(where, f"scrub.extra_param_names[{index}]: {exc}"))
+            continue
+        settings.extra_param_names.append(name)
+    settings.allowed_keys.extend(key for _, key, _ in _strings(section, "allowed_keys", problems))
+    return settings, problems
+
+
+def _strings(section: YamlMap, key: str, problems: list[ConfigProblem]) -> list[tuple[int, str, Mark]]:
+    if key not in section:
+        return []
+    items = section[key]
+    if not isinstance(items, YamlList):
+        problems.append(ConfigProblem(section.value_mark(key), f"scrub.{key} must be a list of strings"))
+        return []
+    result: list[tuple[int, str, Mark]] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, str) or not item:
+            problems.append(
+                ConfigProblem(items.item_mark(index), f"scrub.{key}[{index}] must be a non-empty string")
+            )
+            continue
+        result.append((index, item, items.item_mark(index)))
+    return result

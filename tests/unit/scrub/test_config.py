@@ -1,0 +1,112 @@
+"""The scrub: section and OTELBUNDLE_SCRUB: positions in every message, and a typo never turns scrubbing off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from otelbundle import api, scrub
+from otelbundle.scrub.config import load_scrub_settings
+from otelbundle.settings import invalid_values
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "otelbundle.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_valid_section_is_read(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "alerting: {}\nscrub:\n  enabled: true\n  extra_patterns: ['(ref=)\\w+']\n"
+        "  extra_param_names: [session_key]\n  allowed_keys: [app.token_count]\n",
+    )
+    settings, problems = load_scrub_settings(path, {})
+    assert problems == []
+    assert settings.enabled
+    assert settings.extra_patterns == ["(ref=)\\w+"]
+    assert settings.extra_param_names == ["session_key"]
+    assert settings.allowed_keys == ["app.token_count"]
+
+
+def test_every_problem_names_file_line_and_column_and_the_rest_still_applies(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "scrub:\n"
+        "  enabled: maybe\n"
+        "  extra_patterns: ['(unclosed', 'ok=\\d+']\n"
+        "  extra_param_names: ['a|b']\n"
+        "  allowed_key: [x]\n",
+    )
+    settings, problems = load_scrub_settings(path, {})
+    messages = [str(p) for p in problems]
+    assert f"{path}:2:12: scrub.enabled must be true or false" in messages
+    assert any(
+        m.startswith(f"{path}:3:20: scrub.extra_patterns[0]: not a regular expression") for m in messages
+    )
+    assert any(
+        m.startswith(f"{path}:4:23: scrub.extra_param_names[0]: parameter names may only") for m in messages
+    )
+    assert f"{path}:5:3: unknown key 'allowed_key' in scrub (did you mean 'allowed_keys'?)" in messages
+    assert settings.enabled  # a bad value never turns scrubbing off
+    assert settings.extra_patterns == ["ok=\\d+"]
+
+
+@pytest.mark.parametrize(
+    ("env", "section", "enabled"),
+    [
+        ({}, "", True),
+        ({"OTELBUNDLE_SCRUB": "false"}, "", False),
+        ({"OTELBUNDLE_SCRUB": "true"}, "scrub: {enabled: false}\n", False),
+        ({}, "scrub: {enabled: false}\n", False),
+        ({"OTELBUNDLE_SCRUB": "false"}, "scrub: {enabled: true}\n", False),
+    ],
+)
+def test_off_by_the_variable_or_the_file(
+    tmp_path: Path, env: dict[str, str], section: str, enabled: bool
+) -> None:
+    path = _write(tmp_path, section or "alerting: {}\n")
+    assert (scrub.build_scrubber(path, env) is not None) is enabled
+
+
+def test_an_unreadable_file_keeps_the_built_in_rules(tmp_path: Path) -> None:
+    scrubber = scrub.build_scrubber(str(tmp_path / "missing.yaml"), {})
+    assert scrubber is not None and scrubber.text("?token=x") == "?token=REDACTED"
+
+
+def test_the_variable_is_validated_like_the_other_flags() -> None:
+    (problem,) = invalid_values({"OTELBUNDLE_SCRUB": "maybe"})
+    assert problem.message() == "otelbundle: OTELBUNDLE_SCRUB='maybe' is not true or false; ignoring it."
+
+
+def test_configure_passes_off_and_hooks_through() -> None:
+    env: dict[str, str] = {}
+    try:
+        api._apply_options(env, **_no_options(), scrub_option=False)
+        assert env["OTELBUNDLE_SCRUB"] == "false"
+
+        def hook(where: str, value: str) -> str:
+            return value.replace("INTERNAL", "REDACTED")
+
+        api._apply_options(env, **_no_options(), scrub_option=hook)
+        assert env["OTELBUNDLE_SCRUB"] == "true"
+        scrubber = scrub.build_scrubber(None, env)
+        assert scrubber is not None and scrubber.text("ref INTERNAL-1", "app.ref") == "ref REDACTED-1"
+    finally:
+        scrub.set_hook(None)
+
+
+def _no_options() -> dict[str, None]:
+    return dict.fromkeys(
+        (
+            "service_name",
+            "endpoint",
+            "protocol",
+            "resource_attributes",
+            "config_file",
+            "log_correlation",
+            "shutdown_timeout",
+        )
+    )

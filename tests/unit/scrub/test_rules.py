@@ -1,0 +1,112 @@
+"""Each rule: what it catches, and what it must leave alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from otelbundle.scrub import Scrubber, scrub_sql
+from otelbundle.scrub.rules import PARAM_NAMES, RULES, param_names_pattern
+
+SCRUB = Scrubber()
+
+CAUGHT = [
+    # query-credentials: every name in the list, any case, name kept
+    *[
+        (f"https://h/p?{name}=s3cr3tvalue&page=2", f"https://h/p?{name}=REDACTED&page=2")
+        for name in PARAM_NAMES
+    ],
+    ("/stock/3?API_KEY=abc&Token=def", "/stock/3?API_KEY=REDACTED&Token=REDACTED"),
+    ("api_key=abc&page=2", "api_key=REDACTED&page=2"),  # url.query has no leading '?'
+    ("/a;jsessionid=ABC123?x=1", "/a;jsessionid=REDACTED?x=1"),
+    (
+        "https://b.s3.amazonaws.com/k?X-Amz-Credential=AK%2F1&X-Amz-Signature=abcdef&X-Amz-Expires=60",
+        "https://b.s3.amazonaws.com/k?X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED&X-Amz-Expires=60",
+    ),
+    ("see http://h/x?api_key=abc#frag", "see http://h/x?api_key=REDACTED#frag"),
+    # assignments in free text
+    ("connected with password=hunter2 ok", "connected with password=REDACTED ok"),
+    ("db_password: hunter2", "db_password: REDACTED"),
+    ("{'password': 'hunter 2', 'user': 'bob'}", "{'password': \"REDACTED\", 'user': 'bob'}"),
+    ('{"client_secret": "x y z"}', '{"client_secret": "REDACTED"}'),
+    ("login passwd=abc, next", "login passwd=REDACTED, next"),
+    ("csrf_token=abc123", "csrf_token=REDACTED"),
+    # authorization / bearer
+    ("Authorization: Bearer abcdefghijkl", "Authorization: Bearer REDACTED"),
+    ("curl -H 'Authorization: Basic dXNlcjpwYXNz'", "curl -H 'Authorization: Basic REDACTED'"),
+    ("authorization=abcdef", "authorization=REDACTED"),
+    ("sent bearer eyJhbGciOi.abc.def", "sent bearer REDACTED"),
+    ("Bearer abcdefgh1234==", "Bearer REDACTED"),
+    # token shapes
+    ("key AKIAIOSFODNN7EXAMPLE here", "key REDACTED here"),
+    ("sts ASIAIOSFODNN7EXAMPLE", "sts REDACTED"),
+    ("tok ghp_" + "a1" * 18, "tok REDACTED"),
+    ("tok gho_" + "B2" * 20 + ".", "tok REDACTED."),
+    ("github_pat_" + "x" * 30, "REDACTED"),
+    ("slack xoxb-123456789012-abcdef", "slack REDACTED"),
+    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig_abc-1", "jwt REDACTED"),
+    # URL user-info
+    ("https://user:pw@host/x", "https://REDACTED@host/x"),
+    ("postgres://app:s3cret@db:5432/shop", "postgres://REDACTED@db:5432/shop"),
+]
+
+KEPT = [
+    "GET /stock/3",
+    "/stock/3?page=2&sort=token_count",
+    "/search?q=password+reset&monkey=1&keyboard=us",  # names that only contain a listed name
+    "/a?tokens=5&max_tokens=100&secretary=bob",
+    "bearer token expired",  # prose: too short to be a token
+    "AKIA is a prefix",
+    "Authorization failed for user bob",
+    "the secret of success",
+    "http://h:8080/x",
+    "user@example.com wrote",
+    "eyJhbGciOiJIUzI1NiJ9 alone is not a JWT",
+    "ghp_short",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CAUGHT)
+def test_rule_catches(text: str, expected: str) -> None:
+    assert SCRUB.text(text) == expected
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_rule_leaves_alone(text: str) -> None:
+    assert SCRUB.text(text) == text
+
+
+def test_rules_are_idempotent() -> None:
+    for text, expected in CAUGHT:
+        assert SCRUB.text(expected) == expected, text
+
+
+def test_every_pattern_is_in_the_subset_go_and_python_share() -> None:
+    for rule in RULES:
+        assert "(?<" not in rule.pattern and "(?=" not in rule.pattern and "(?!" not in rule.pattern, (
+            rule.name
+        )
+        assert "(?i)" not in rule.pattern[1:] or rule.pattern.startswith("(?i)"), rule.name
+        assert "$" not in rule.pattern, rule.name  # the collector's config would need $$
+
+
+def test_parameter_names_are_validated() -> None:
+    with pytest.raises(ValueError, match="letters, digits"):
+        param_names_pattern(["a|b"])
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (
+            "SELECT * FROM u WHERE name = 'bob''s' AND id = 42 AND score > 1.5e3",
+            "SELECT * FROM u WHERE name = ? AND id = ? AND score > ?",
+        ),
+        (
+            "UPDATE t1 SET v = 0xFF WHERE k = $1 AND j = :name AND x = %s AND y = ?",
+            "UPDATE t1 SET v = ? WHERE k = $1 AND j = :name AND x = %s AND y = ?",
+        ),
+        ("INSERT INTO log2 (a) VALUES ('x')", "INSERT INTO log2 (a) VALUES (?)"),
+    ],
+)
+def test_sql_literals_become_placeholders(statement: str, expected: str) -> None:
+    assert scrub_sql(statement) == expected
