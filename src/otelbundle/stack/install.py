@@ -316,18 +316,19 @@ class Installer:
                 config = (self.root / "otel-collector" / "builder-config.yaml").read_text()
                 built = out / "otelcol" / "out"
                 builder_yaml.write_text(re.sub(r"(?m)^(\s*output_path:).*$", rf"\1 {built}", config))
-                steps: list[tuple[str, list[str], Path]] = [
-                    (
-                        "go install builder",
-                        [go, "install", f"go.opentelemetry.io/collector/cmd/builder@v{version}"],
-                        self.root,
-                    ),
+                (built / component.binary).unlink(missing_ok=True)  # never copy a previous build's
+                builder = comp.CACHE_ROOT / "tools" / "builder"
+                steps: list[tuple[str, list[str], Path]] = []
+                if not _builder_is(builder, version):  # `go install` asks the proxy even when cached
+                    install = [go, "install", f"go.opentelemetry.io/collector/cmd/builder@v{version}"]
+                    steps.append(("go install builder", install, self.root))
+                steps.append(
                     (
                         "builder: generate and compile",
-                        [str(comp.CACHE_ROOT / "tools" / "builder"), "--config", str(builder_yaml)],
+                        [str(builder), "--config", str(builder_yaml)],
                         self.root,
-                    ),
-                ]
+                    )
+                )
             else:
                 module = self.root / "deploy" / "tools" / component.name
                 package = TOOL_PACKAGES[component.name]
@@ -472,6 +473,14 @@ def _unpack(archive: Path, into: Path) -> None:
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             raise
         raise InstallError(f"{archive} is not a readable .tar.gz ({exc})") from None
+
+
+def _builder_is(builder: Path, version: str) -> bool:
+    try:
+        said = subprocess.run([builder, "version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return said.strip().endswith(f"v{version}")
 
 
 def _label(component: Component) -> str:
