@@ -383,3 +383,27 @@ def test_release_paths_name_this_platform_and_version() -> None:
         assert re.search(rf"/v{re.escape(release.version)}/", path), (name, path)
         assert f"{os_name}" in path and arch in path, (name, path)
         assert release.checksums.rsplit("/", 2)[0] == path.rsplit("/", 2)[0], (name, release.checksums)
+
+
+def test_a_full_disk_keeps_nothing(
+    server: ReleaseServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real full disk: the cache on a 200 KB tmpfs, too small for the binary."""
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(tiny)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        monkeypatch.setattr(comp, "CACHE_ROOT", tiny)
+        publish(server, "jaeger")
+        with pytest.raises(InstallError) as caught:
+            installer(server).run(["jaeger"], ui=False)
+        message = str(caught.value)
+        assert "jaeger 2.13.0: no space left on the device of " + str(tiny) in message, message
+        assert "OTELBUNDLE_CACHE" in message
+        assert leftovers(tiny) == []
+    finally:
+        subprocess.run(["umount", str(tiny)], check=True)
