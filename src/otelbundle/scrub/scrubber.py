@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from otelbundle.scrub.rules import (
     DB_STATEMENT_KEYS,
@@ -22,6 +22,7 @@ from otelbundle.scrub.rules import (
     PARAM_NAMES,
     RULES,
     SQL_SYSTEMS,
+    name_gates,
     param_names_pattern,
 )
 
@@ -35,12 +36,22 @@ Hook = Callable[[str, str], str]
 # redaction processor's SQL obfuscator for the same attributes).
 _SQL_STRING = re.compile(r"'(?:[^']|'')*'")
 _SQL_NUMBER = re.compile(r"(?<![\w$:@?.])(?:0x[0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?!\w)", re.ASCII)
+_HAS_LITERAL = re.compile(r"['0-9]")
 _KEY_CACHE_LIMIT = 4096
+_SEEN_LIMIT = 4096
+_SEEN_MAX_LENGTH = 512
 
 
 def scrub_sql(statement: str) -> str:
     """String and numeric literals become ``?``; placeholders ($1, :name, %s, ?) and identifiers stay."""
     return _SQL_NUMBER.sub("?", _SQL_STRING.sub("?", statement))
+
+
+class _Compiled(NamedTuple):
+    pattern: re.Pattern[str]
+    replacement: str
+    gates: tuple[str, ...]
+    lowercase: bool
 
 
 @dataclass
@@ -65,20 +76,25 @@ class Scrubber:
     _summarised: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-        patterns = [
-            param_names_pattern([*PARAM_NAMES, *self.extra_param_names])
-            if rule.name == "query-credentials" and self.extra_param_names
-            else rule.pattern
-            for rule in RULES
-        ]
-        self._rules = tuple(
-            (re.compile(p, re.ASCII), rule.python_replacement)
-            for p, rule in zip(patterns, RULES, strict=True)
-        )
-        # One search decides whether a value needs the built-in rules at all (most do not).
-        self._any = re.compile(_union(patterns), re.ASCII)
-        extras = [re.compile(p) for p in self.extra_patterns]
-        self._extra = tuple((p, f"\\g<1>{MARKER}" if p.groups else MARKER) for p in extras)
+        rules: list[_Compiled] = []
+        for rule in RULES:
+            pattern, gates = rule.pattern, rule.gates
+            if rule.name == "query-credentials" and self.extra_param_names:
+                names = [*PARAM_NAMES, *self.extra_param_names]
+                pattern, gates = param_names_pattern(names), name_gates(names)
+            compiled = re.compile(pattern, re.ASCII)
+            rules.append(_Compiled(compiled, rule.python_replacement, gates, rule.gate_lowercase))
+        for extra in self.extra_patterns:
+            compiled = re.compile(extra)
+            rules.append(_Compiled(compiled, f"\\g<1>{MARKER}" if compiled.groups else MARKER, (), False))
+        self._rules = tuple(rules)
+        # Two searches tell whether any gated rule can match at all (most values: none can).
+        self._gate_lower = _literals(g for r in rules if r.lowercase for g in r.gates)
+        self._gate_exact = _literals(g for r in rules if not r.lowercase for g in r.gates)
+        self._ungated = any(not r.gates for r in rules)
+        # Attribute values repeat (methods, routes, hosts, user agents, URLs): results of the
+        # rules for short values are remembered, the table emptied when it is full.
+        self._seen: dict[str, str] = {}
         self._keys = re.compile(_union(KEY_PATTERNS))
         self._allowed = frozenset(self.allowed_keys)
         self._masked_keys: dict[str, bool] = {}
@@ -87,17 +103,41 @@ class Scrubber:
     def text(self, value: str, where: str = "") -> str:
         """``value`` with every rule applied (and the hook); the marker if that fails."""
         try:
-            if self._any.search(value):
-                for pattern, replacement in self._rules:
-                    value = pattern.sub(replacement, value)
-            for pattern, replacement in self._extra:
-                value = pattern.sub(replacement, value)
+            seen = self._seen.get(value)
+            if seen is None:
+                original = value
+                value = self._apply_rules(value)
+                if len(original) <= _SEEN_MAX_LENGTH:
+                    if len(self._seen) >= _SEEN_LIMIT:
+                        self._seen.clear()
+                    self._seen[original] = value
+            else:
+                value = seen
             if self.hook is not None:
                 value = str(self.hook(where, value))
             return value
         except Exception as exc:
             self._failed(f"{where or 'a value'}: {type(exc).__name__}: {exc}")
             return FAILED_MARKER
+
+    def _apply_rules(self, value: str) -> str:
+        lowered = value.lower()
+        if not (
+            self._ungated
+            or (self._gate_exact is not None and self._gate_exact.search(value))
+            or (self._gate_lower is not None and self._gate_lower.search(lowered))
+        ):
+            return value
+        for rule in self._rules:
+            if rule.gates:
+                haystack = lowered if rule.lowercase else value
+                if not any(gate in haystack for gate in rule.gates):
+                    continue
+            replaced = rule.pattern.sub(rule.replacement, value)
+            if replaced != value:
+                value = replaced
+                lowered = value.lower()
+        return value
 
     def key_is_masked(self, key: str) -> bool:
         verdict = self._masked_keys.get(key)
@@ -124,12 +164,29 @@ class Scrubber:
         if not attributes:
             return None
         changed: dict[str, Any] | None = None
-        sql = _is_sql(attributes)
+        sql: bool | None = None  # looked up only on a record that has a statement
+        allowed, masked_keys = self._allowed, self._masked_keys
         for key, original in attributes.items():
-            value = original
-            if sql and key in DB_STATEMENT_KEYS and isinstance(value, str) and key not in self._allowed:
-                value = self._sql(value, key)
-            value = self.value(key, value)
+            # value() inlined for the common cases: this loop runs for every attribute exported.
+            if key in allowed:
+                continue
+            masked = masked_keys.get(key)
+            if masked is None:
+                masked = self.key_is_masked(key)
+            if masked:
+                value: Any = KEY_MASK
+            elif type(original) is str:
+                value = original
+                if key in DB_STATEMENT_KEYS:
+                    if sql is None:
+                        sql = _is_sql(attributes)
+                    if sql:
+                        value = self._sql(value, key)
+                value = self.text(value, key)
+            elif isinstance(original, (tuple, list)):
+                value = self.value(key, original)
+            else:
+                continue
             if value is not original and value != original:
                 if changed is None:
                     changed = dict(attributes)
@@ -151,7 +208,9 @@ class Scrubber:
 
     def sql_name(self, name: str, attributes: Mapping[str, Any] | None) -> str:
         """A span name that is the SQL statement itself loses its literals too."""
-        return self._sql(name, "span.name") if attributes and _is_sql(attributes) else name
+        if not _HAS_LITERAL.search(name) or not attributes or not _is_sql(attributes):
+            return name
+        return self._sql(name, "span.name")
 
     # ---- failures --------------------------------------------------------
     def summary(self) -> str | None:
@@ -187,6 +246,11 @@ class Scrubber:
         if self.on_failure is not None:
             with contextlib.suppress(Exception):  # reporting must not fail the export
                 self.on_failure(what)
+
+
+def _literals(gates: Iterable[str]) -> re.Pattern[str] | None:
+    unique = sorted(set(gates))
+    return re.compile("|".join(re.escape(g) for g in unique)) if unique else None
 
 
 def _union(patterns: Iterable[str]) -> str:
