@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -407,3 +408,21 @@ def test_a_full_disk_keeps_nothing(
         assert leftovers(tiny) == []
     finally:
         subprocess.run(["umount", str(tiny)], check=True)
+
+
+def test_progress_rewrites_one_line_on_a_terminal_and_never_off_one(
+    server: ReleaseServer, cache: Path
+) -> None:
+    archive = publish(server, "jaeger")
+    terminal = io.StringIO()
+    install = installer(server)
+    install.progress = Progress(stream=terminal, tty=True)
+    install.run(["jaeger"], ui=False)
+    drawn = terminal.getvalue()
+    assert re.search(rf"\r  jaeger 2\.13\.0: [0-9.]+ MB of {len(archive) / 1e6:.1f} MB", drawn), repr(drawn)
+    assert drawn.endswith("sha256 verified (" + str(cache / "bin" / "jaeger-2.13.0" / "jaeger") + ")\n")
+
+    shutil.rmtree(cache)
+    plain = io.StringIO()
+    installer(server, plain).run(["jaeger"], ui=False)
+    assert "\r" not in plain.getvalue() and "downloaded" in plain.getvalue(), plain.getvalue()
