@@ -47,7 +47,9 @@ def _examples_dir(given: str | None) -> Path:
     path = Path(given) if given else Path.cwd() / "examples"
     if not (path / "storefront" / "app.py").is_file():
         raise SystemExit(
-            f"otelbundle demo: no examples at {path} (run it from the repository root or pass --examples)"
+            f"otelbundle demo: no examples at {path}. The demo runs the example services of the otelbundle "
+            "repository, which the package does not ship: run `make demo` in a checkout, or pass "
+            "--examples DIR. The stack alone works anywhere: `otelbundle stack up`."
         )
     return path
 

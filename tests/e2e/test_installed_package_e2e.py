@@ -176,3 +176,4 @@ def test_the_demo_says_it_needs_a_checkout(installed: Path, tmp_path: Path) -> N
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr
     assert "examples" in result.stderr and "--examples" in result.stderr, result.stderr
+    assert "make demo` in a checkout" in result.stderr and "otelbundle stack up" in result.stderr
