@@ -22,14 +22,37 @@ class BackendError(Exception):
     pass
 
 
-def get_json(url: str, timeout: float = 5.0) -> Any:
+class BackendHTTPError(BackendError):
+    """The backend answered, with an error status; ``body`` is its (truncated) explanation."""
+
+    def __init__(self, message: str, status: int, body: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class BackendUnreachable(BackendError):
+    """No HTTP answer at all (refused, timed out, bad host): the backend is likely not running."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def get_json(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> Any:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
         body = exc.read().decode("utf-8", "replace")[:300]
-        raise BackendError(f"GET {url} -> HTTP {exc.code}: {body}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise BackendHTTPError(f"GET {url} -> HTTP {exc.code}: {body}", exc.code, body) from None
+    except urllib.error.URLError as exc:
+        reason = str(exc.reason)
+        raise BackendUnreachable(f"GET {url} failed: {exc}", reason) from None
+    except OSError as exc:  # e.g. a timeout while reading the body
+        raise BackendUnreachable(f"GET {url} failed: {exc}", str(exc)) from None
+    except ValueError as exc:
         raise BackendError(f"GET {url} failed: {exc}") from None
 
 
@@ -46,6 +69,64 @@ def poll(fetch: Callable[[], T | None], *, timeout: float, interval: float = 0.5
         if time.monotonic() >= end:
             return None
         time.sleep(interval)
+
+
+# Asks Loki (3.x) to keep index labels in ``stream`` and return structured metadata
+# (trace_id, span_id, severity_text... from OTLP) and parsed labels per entry, as a
+# third element of each value, instead of merging them into one stream per value set.
+LOKI_CATEGORIZE_LABELS = {"X-Loki-Response-Encoding-Flags": "categorize-labels"}
+
+
+class NotLogStreams(BackendError):
+    """Loki answered a metric query (a ``matrix`` or ``vector``), not log lines."""
+
+    def __init__(self, result_type: str) -> None:
+        super().__init__(f"expected log streams from Loki, got {result_type!r}")
+        self.result_type = result_type
+
+
+@dataclass(frozen=True)
+class LokiEntry:
+    """One log line from Loki's query_range, with its labels by category."""
+
+    ts_ns: int
+    line: str
+    labels: dict[str, str]  # index (stream) labels, e.g. service_name
+    metadata: dict[str, str]  # structured metadata, e.g. trace_id, span_id, severity_text
+    parsed: dict[str, str]  # labels extracted by parsers in the query (| json, | logfmt)
+
+    def key(self) -> tuple[object, ...]:
+        """Identity used to print each entry once when time windows overlap."""
+        return (
+            self.ts_ns,
+            tuple(sorted(self.labels.items())),
+            tuple(sorted(self.metadata.items())),
+            self.line,
+        )
+
+
+def loki_entries(data: Any) -> list[LokiEntry]:
+    """Entries of a query_range response, categorized or not, in Loki's order."""
+    if not isinstance(data, dict) or data.get("status") != "success":
+        raise BackendError(f"unexpected answer from Loki: {str(data)[:200]}")
+    body = data.get("data") or {}
+    if body.get("resultType") != "streams":
+        raise NotLogStreams(str(body.get("resultType")))
+    entries: list[LokiEntry] = []
+    for stream in body.get("result", []):
+        labels = dict(stream.get("stream", {}))
+        for value in stream.get("values", []):
+            extra = value[2] if len(value) > 2 and isinstance(value[2], dict) else {}
+            entries.append(
+                LokiEntry(
+                    ts_ns=int(value[0]),
+                    line=value[1],
+                    labels=labels,
+                    metadata=dict(extra.get("structuredMetadata", {})),
+                    parsed=dict(extra.get("parsed", {})),
+                )
+            )
+    return entries
 
 
 @dataclass(frozen=True)
@@ -99,6 +180,20 @@ class Backends:
         for stream in data.get("data", {}).get("result", []):
             lines.extend(value[1] for value in stream.get("values", []))
         return lines
+
+    def loki_query_range(
+        self, query: str, *, start_ns: int, end_ns: int, limit: int, direction: str = "forward"
+    ) -> list[LokiEntry]:
+        """Log lines of a LogQL query in [start_ns, end_ns], with structured metadata per line."""
+        params = {
+            "query": query,
+            "start": str(start_ns),
+            "end": str(end_ns),
+            "limit": str(limit),
+            "direction": direction,
+        }
+        url = f"{self.loki}/loki/api/v1/query_range?" + urllib.parse.urlencode(params)
+        return loki_entries(get_json(url, timeout=30.0, headers=LOKI_CATEGORIZE_LABELS))
 
     def alerts(self, alertname: str | None = None) -> list[dict[str, Any]]:
         params = {"filter": f'alertname="{alertname}"'} if alertname else {}

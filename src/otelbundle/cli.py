@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "otelbundle.health.cli",
     "otelbundle.stack.cli",
     "otelbundle.demo",
+    "otelbundle.logs_cli",
 )
 
 

@@ -1,0 +1,343 @@
+"""``otelbundle logs``: read a trace's (or a service's) log lines from Loki in a terminal.
+
+The native stack has no Grafana, so this is how a person reads the logs that
+``opentelemetry-instrument`` exported: LogQL over Loki's HTTP API, standard
+library only. Not to be confused with :mod:`otelbundle.logs` (the logging
+instrumentation) or ``otelbundle stack logs`` (the backends' own process logs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from typing import TextIO
+
+from otelbundle.backends import (
+    BackendError,
+    BackendHTTPError,
+    Backends,
+    BackendUnreachable,
+    LokiEntry,
+    NotLogStreams,
+)
+
+DEFAULT_LOKI = "http://127.0.0.1:3100"
+DEFAULT_SINCE = "1h"
+DEFAULT_LIMIT = 1000
+# Loki's default max_entries_limit_per_query: one follow page.
+FOLLOW_PAGE = 5000
+FOLLOW_INTERVAL = 1.0
+# Lines reach Loki a few seconds after they are logged (SDK and collector batches),
+# and not in timestamp order across services: follow re-reads this much of the past.
+FOLLOW_OVERLAP_NS = 30 * 1_000_000_000
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+_PLAIN_NAME = re.compile(r"[\w-]+")
+# Terminal control characters (colour codes in a logged access line, a stray ESC):
+# shown escaped so a log line cannot restyle or rewrite the reader's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def command_for_trace(trace_id: str) -> str:
+    """What a person types to read one trace's lines (the demo prints it next to Jaeger's link)."""
+    return f"otelbundle logs --trace-id {trace_id}"
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration like ``30s``, ``15m``, ``2h``, ``1d`` or ``1h30m``."""
+    value = text.strip()
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 30s, 15m, 2h, 1d, 1h30m)")
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration")
+    return seconds
+
+
+def parse_trace_id(text: str) -> str:
+    """A trace id as Loki stores it: 32 lowercase hex digits (Jaeger shows the same)."""
+    value = text.strip().lower()
+    if not _TRACE_ID.fullmatch(value) or value == "0" * 32:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a trace id (32 hex digits)")
+    return value
+
+
+def parse_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of lines")
+    return value
+
+
+def parse_url(text: str) -> str:
+    if not re.match(r"https?://[^/]+", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL (e.g. {DEFAULT_LOKI})")
+    return text.rstrip("/")
+
+
+def logql_string(value: str) -> str:
+    """A LogQL (Go) double-quoted string literal."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
+
+
+def build_logql(trace_id: str | None = None, services: Sequence[str] = (), grep: str | None = None) -> str:
+    """The LogQL for the filters: service_name is an index label, trace_id structured metadata.
+
+    Each service is a regular expression (Loki anchors it), several are alternatives;
+    without one, every service matches.
+    """
+    if len(services) == 1 and _PLAIN_NAME.fullmatch(services[0]):
+        query = "{service_name=" + logql_string(services[0]) + "}"
+    else:
+        pattern = "|".join(services) if services else ".+"
+        query = "{service_name=~" + logql_string(pattern) + "}"
+    if trace_id:
+        query += " | trace_id=" + logql_string(trace_id)
+    if grep:
+        query += " |= " + logql_string(grep)
+    return query
+
+
+def local_iso(ts_ns: int, tz: tzinfo | None = None) -> str:
+    """``2025-11-28T06:14:03.123+01:00``: local time (or ``tz``), milliseconds, offset."""
+    seconds, rest = divmod(ts_ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc).astimezone(tz)
+    return moment.replace(microsecond=rest // 1_000_000 * 1000).isoformat(timespec="milliseconds")
+
+
+def _field(entry: LokiEntry, *names: str) -> str:
+    # Structured metadata first; a Loki that does not categorize labels merges it into the stream.
+    for name in names:
+        for source in (entry.metadata, entry.labels, entry.parsed):
+            if source.get(name):
+                return source[name]
+    return ""
+
+
+def format_entry(entry: LokiEntry, tz: tzinfo | None = None) -> str:
+    """One line for a person: time, service, severity, trace/span id prefixes, the line.
+
+    Continuation lines of a multi-line entry (a stack trace) are indented; control
+    characters are escaped (``\\x1b``).
+    """
+    service = _field(entry, "service_name") or "-"
+    severity = (_field(entry, "severity_text", "detected_level", "level") or "-").upper()
+    trace_id = _field(entry, "trace_id")[:8]
+    span_id = _field(entry, "span_id")[:8]
+    ids = f"{trace_id or '-':<8}/{span_id or '-':<8}" if trace_id or span_id else f"{'-':<17}"
+    text = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", entry.line.rstrip("\n"))
+    first, *rest = text.split("\n")
+    head = f"{local_iso(entry.ts_ns, tz)} {service:<10} {severity:<5} {ids} {first}"
+    return "\n".join([head, *("    " + line for line in rest)])
+
+
+def raw_entry(entry: LokiEntry, tz: tzinfo | None = None) -> str:
+    """One JSON object per entry, everything Loki returned for it."""
+    return json.dumps(
+        {
+            "ts": str(entry.ts_ns),
+            "time": local_iso(entry.ts_ns, tz),
+            "labels": entry.labels,
+            "metadata": entry.metadata,
+            "parsed": entry.parsed,
+            "line": entry.line,
+        },
+        ensure_ascii=False,
+    )
+
+
+def ordered(entries: Iterable[LokiEntry]) -> list[LokiEntry]:
+    """Oldest first; ties broken by labels and text so every run prints the same order."""
+    return sorted(entries, key=LokiEntry.key)
+
+
+@dataclass
+class Printer:
+    raw: bool
+    out: TextIO
+    tz: tzinfo | None = None
+
+    def print(self, entries: Sequence[LokiEntry]) -> None:
+        render = raw_entry if self.raw else format_entry
+        for entry in entries:
+            self.out.write(render(entry, self.tz) + "\n")
+        self.out.flush()
+
+
+class UsageError(Exception):
+    """A problem with what the person typed: exit 2."""
+
+
+def _query_of(args: argparse.Namespace) -> str:
+    if args.query is not None:
+        if args.trace_id or args.service or args.grep:
+            raise UsageError("--query replaces --trace-id, --service and --grep; use one or the other")
+        return str(args.query)
+    return build_logql(args.trace_id, args.service or (), args.grep)
+
+
+def _say(message: str) -> None:
+    print(f"otelbundle logs: {message}", file=sys.stderr, flush=True)
+
+
+def _range(start_ns: int, end_ns: int) -> str:
+    return f"between {local_iso(start_ns)} and {local_iso(end_ns)}"
+
+
+def _follow(
+    backends: Backends, query: str, printer: Printer, floor_ns: int, printed: Sequence[LokiEntry]
+) -> None:
+    """Poll forever; print lines not printed before. Returns only by exception (Ctrl-C, errors)."""
+    keys = {entry.key(): entry.ts_ns for entry in printed}
+    while True:
+        time.sleep(FOLLOW_INTERVAL)
+        end_ns = time.time_ns()
+        start_ns = max(floor_ns, end_ns - FOLLOW_OVERLAP_NS)
+        page_start = start_ns
+        while True:
+            batch = backends.loki_query_range(
+                query, start_ns=page_start, end_ns=end_ns, limit=FOLLOW_PAGE, direction="forward"
+            )
+            fresh = [entry for entry in ordered(batch) if entry.key() not in keys]
+            printer.print(fresh)
+            keys.update((entry.key(), entry.ts_ns) for entry in fresh)
+            if len(batch) < FOLLOW_PAGE:
+                break
+            last = max(entry.ts_ns for entry in batch)
+            if last == page_start:  # one nanosecond holds a whole page: cannot page further
+                break
+            page_start = last
+        # Entries older than the next window are never fetched again.
+        for key in [key for key, ts in keys.items() if ts < start_ns]:
+            del keys[key]
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        query = _query_of(args)
+    except UsageError as exc:
+        _say(str(exc))
+        return 2
+    backends = Backends(loki=args.loki)
+    printer = Printer(raw=args.raw, out=sys.stdout)
+    end_ns = time.time_ns()
+    start_ns = end_ns - int(args.since * 1_000_000_000)
+    if args.verbose:
+        _say(f"LogQL: {query}")
+        _say(f"{_range(start_ns, end_ns)}, the newest {args.limit} lines, from {args.loki}")
+    try:
+        # Backward: with more lines than --limit, the newest ones are the interesting ones.
+        entries = ordered(
+            backends.loki_query_range(
+                query, start_ns=start_ns, end_ns=end_ns, limit=args.limit, direction="backward"
+            )
+        )
+        printer.print(entries)
+        if len(entries) >= args.limit:
+            _say(
+                f"showing the newest {args.limit} lines; older ones may exist (raise --limit or shorten --since)"
+            )
+        if not args.follow:
+            if not entries:
+                _say(f"no log lines for {query} {_range(start_ns, end_ns)}")
+            return 0
+        if not entries:
+            _say(f"no log lines yet for {query}; waiting for new ones (Ctrl-C to stop)")
+        elif args.verbose:
+            _say("following (Ctrl-C to stop)")
+        floor_ns = entries[0].ts_ns if len(entries) >= args.limit else start_ns
+        _follow(backends, query, printer, floor_ns, entries)
+    except KeyboardInterrupt:
+        return 0 if args.follow else 130
+    except BrokenPipeError:
+        # The reader (| head) is gone: stop quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except BackendUnreachable as exc:
+        _say(
+            f"cannot reach Loki at {args.loki} ({exc.reason}); is the stack running? "
+            "See `otelbundle stack status`"
+        )
+        return 1
+    except BackendHTTPError as exc:
+        if exc.status == 400:
+            _say(f"Loki rejected the query {query}: {exc.body.strip()}")
+            return 2
+        _say(f"Loki at {args.loki} answered HTTP {exc.status}: {exc.body.strip()}")
+        return 1
+    except NotLogStreams as exc:
+        _say(f"Loki answered {exc.result_type!r} for {query}: a metric query; this command prints log lines")
+        return 2
+    except BackendError as exc:
+        _say(f"{exc} (query {query})")
+        return 1
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "logs",
+        help="print log lines from Loki (one trace's, a service's) without Grafana",
+        description=(
+            "Print log lines stored in Loki, oldest first: time (local), service, severity, "
+            "trace/span id prefixes, line. Exit 0 (also when nothing matched: a note goes to "
+            "stderr), 1 when Loki cannot be queried, 2 for a usage error, a query Loki rejects or a metric query."
+        ),
+    )
+    parser.add_argument("--trace-id", type=parse_trace_id, help="only the lines of this trace (any service)")
+    parser.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="only this service (a regular expression; repeat for several)",
+    )
+    parser.add_argument("--grep", metavar="TEXT", help="only lines containing TEXT (case-sensitive)")
+    parser.add_argument(
+        "--query", metavar="LOGQL", help="run this LogQL instead of building one from the filters"
+    )
+    parser.add_argument(
+        "--since",
+        type=parse_duration,
+        default=DEFAULT_SINCE,  # a string default goes through type= too
+        metavar="DURATION",
+        help=f"how far back to look, e.g. 30s, 15m, 2h, 1d (default {DEFAULT_SINCE})",
+    )
+    parser.add_argument(
+        "--limit",
+        type=parse_limit,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"at most the newest N lines (default {DEFAULT_LIMIT})",
+    )
+    parser.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing new lines (polls every second) until Ctrl-C",
+    )
+    parser.add_argument(
+        "--loki",
+        type=parse_url,
+        default=os.environ.get("OTELBUNDLE_LOKI_URL") or DEFAULT_LOKI,
+        metavar="URL",
+        help=f"Loki's base URL (default $OTELBUNDLE_LOKI_URL or {DEFAULT_LOKI})",
+    )
+    parser.add_argument("--raw", action="store_true", help="one JSON object per line, with all labels")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="print the LogQL and time range to stderr"
+    )
+    parser.set_defaults(func=run)
