@@ -27,6 +27,7 @@ from typing import Any
 
 from otelbundle.backends import BackendError, Backends, poll
 from otelbundle.diagnose import explain
+from otelbundle.logs_cli import command_for_trace
 
 STOREFRONT_PORT = 8000
 INVENTORY_PORT = 8001
@@ -184,6 +185,7 @@ def _show(backends: Backends, trace_id: str) -> list[str]:
     logql = f'{{service_name=~"storefront|inventory"}} | trace_id="{trace_id}"'
     lines = poll(lambda: backends.loki_lines(logql), timeout=60)
     _say(f"  LogQL: {logql}")
+    _say(f"  read them: {command_for_trace(trace_id)}")
     for line in (lines or [])[:8]:
         _say(f"    {line}")
     if not lines:
