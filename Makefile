@@ -61,3 +61,9 @@ bench:
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# README screenshots (docs/screenshots/*.png) from a running demo: `make demo` first,
+# `otelbundle demo --stop` after. Drives Debian's chromium through Playwright.
+.PHONY: screenshots
+screenshots: $(STAMP)
+	$(PY) docs/screenshots/take.py
