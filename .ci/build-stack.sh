@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 say() { printf '[build-stack] %s\n' "$*"; }
 
 # Debian packages: Prometheus 2.42 + promtool, Alertmanager 0.25 + amtool (the
-# versions the configs and deploy/ tests are checked with).
+# versions the configs and deploy/ tests are checked with; the stack's own
+# Alertmanager is built from its module, which has the web UI Debian's lacks).
 need=()
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
