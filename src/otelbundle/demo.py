@@ -100,6 +100,18 @@ def _start_service(name: str, app: Path, port: int, env: dict[str, str], state: 
     _say(f"  {name} is up on http://127.0.0.1:{port} (log: {state / (name + '.log')})")
 
 
+def _start_steady_traffic(base: str, state: Path) -> None:
+    """A few requests a second in the background, so graphs and Jaeger's Monitor tab stay live."""
+    log = open(state / "traffic.log", "ab")  # noqa: SIM115 - handed to the child process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "otelbundle.demo_traffic", base],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    (state / "traffic.pid").write_text(str(process.pid))
+
+
 def _stop_services(state: Path) -> None:
     for pid_file in state.glob("*.pid"):
         with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
@@ -249,6 +261,9 @@ def run(args: argparse.Namespace) -> int:
     )
     _say("\n== Traffic")
     trace_id = _traffic(f"http://127.0.0.1:{STOREFRONT_PORT}")
+    _start_steady_traffic(f"http://127.0.0.1:{STOREFRONT_PORT}", state)
+    _say("  light traffic goes on in the background (listings and failing checkouts, ~6 requests/s) so")
+    _say("  rates and Jaeger's Monitor tab fill in over the next minutes; it stops with --stop or after 1 h")
     _say(f"  a checkout to follow: trace_id={trace_id}")
     time.sleep(2)
     try:

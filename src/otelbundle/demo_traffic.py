@@ -1,0 +1,67 @@
+"""Light, steady traffic for the demo services while a person explores.
+
+The demo's burst alone leaves rates flat: span metrics count it in their first
+sample and ``rate()`` then sees no increase, and Jaeger's Monitor tab plots one
+point per 60 s step, so it needs traffic spread over minutes. This process
+keeps a few requests a second going - product listings, checkouts that fail,
+checkouts of an unknown product (none of which take stock) - until
+``otelbundle demo --stop`` ends it, the storefront stops answering for a
+minute, or an hour has passed.
+
+    python -m otelbundle.demo_traffic http://127.0.0.1:8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+
+LIMIT_S = 3600.0
+GIVE_UP_AFTER_S = 60.0
+
+
+def _status(url: str, body: dict[str, object] | None = None) -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+def run(base: str, interval: float = 0.5, limit: float = LIMIT_S) -> None:
+    end = time.monotonic() + limit
+    last_answer = time.monotonic()
+    while time.monotonic() < end and time.monotonic() - last_answer < GIVE_UP_AFTER_S:
+        statuses = (
+            _status(f"{base}/products"),
+            _status(f"{base}/checkout", {"sku": "FAIL", "qty": 1}),
+            _status(f"{base}/checkout", {"sku": "NO-SUCH-SKU", "qty": 1}),
+        )
+        if any(statuses):
+            last_answer = time.monotonic()
+        time.sleep(interval)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m otelbundle.demo_traffic", description=__doc__)
+    parser.add_argument("base", help="the storefront's URL")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between rounds (default 0.5)")
+    parser.add_argument("--limit", type=float, default=LIMIT_S, help="stop after this many seconds")
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        run(args.base, args.interval, args.limit)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
