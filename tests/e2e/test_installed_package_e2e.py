@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,18 @@ def _find_trace(trace_id: str, timeout: float = 60) -> list[dict[str, Any]]:
     return []
 
 
+@pytest.fixture
+def no_session_stack(stack: Stack) -> Iterator[None]:
+    """The e2e session's own stack holds the ports; with it running, `stack up` from the wheel
+    would reuse it (same binaries and configs) and prove nothing. Paused for this test."""
+    stack.down()
+    try:
+        yield
+    finally:
+        stack.up(timeout=120)
+
+
+@pytest.mark.usefixtures("no_session_stack")
 def test_stack_up_from_an_installed_wheel_in_an_empty_folder(installed: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -152,6 +165,9 @@ def test_stack_up_from_an_installed_wheel_in_an_empty_folder(installed: Path, tm
         configs = next(line for line in up.stdout.splitlines() if "configs from" in line)
         assert str(shipped) in configs and configs.rstrip().endswith("otelbundle/stack/shipped"), configs
         assert "not installed yet" not in up.stdout, "the warm cache should have served every binary"
+        assert "reusing" not in up.stdout, (
+            f"it reused a running stack instead of starting its own:\n{up.stdout}"
+        )
 
         status = _run([otelbundle, "stack", "status"], empty, env)
         assert status.returncode == 0, f"not every component is healthy:\n{status.stdout}"
