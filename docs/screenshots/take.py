@@ -15,7 +15,6 @@ failing checkouts, unknown skus: no stock is taken) until the charts draw lines,
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import threading
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 from otelbundle.backends import Backends, poll  # noqa: E402
+from otelbundle.demo_traffic import request_status  # noqa: E402
 from tests.harness.browser import Viewer, launch, unavailable  # noqa: E402
 from tests.harness.jaeger_ui import (  # noqa: E402
     choose_monitor_service,
@@ -50,25 +50,12 @@ SPAN_RATES = (
 )
 
 
-def _status(method: str, url: str, body: dict[str, object] | None = None) -> int:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
-
-
 def _traffic(storefront: str, stop: threading.Event, limit: float) -> None:
     end = time.monotonic() + limit
     while not stop.is_set() and time.monotonic() < end:
-        _status("GET", f"{storefront}/products")
-        _status("POST", f"{storefront}/checkout", {"sku": "FAIL", "qty": 1})
-        _status("POST", f"{storefront}/checkout", {"sku": "NO-SUCH-SKU", "qty": 1})
+        request_status("GET", f"{storefront}/products")
+        request_status("POST", f"{storefront}/checkout", {"sku": "FAIL", "qty": 1})
+        request_status("POST", f"{storefront}/checkout", {"sku": "NO-SUCH-SKU", "qty": 1})
         stop.wait(0.5)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import json
 import os
 import secrets
 import shutil
@@ -23,9 +22,9 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 from otelbundle.backends import BackendError, Backends, poll
+from otelbundle.demo_traffic import request_status
 from otelbundle.diagnose import explain
 from otelbundle.logs_cli import command_for_trace
 
@@ -95,7 +94,7 @@ def _start_service(name: str, app: Path, port: int, env: dict[str, str], state: 
     )
     (state / f"{name}.pid").write_text(str(process.pid))
     url = f"http://127.0.0.1:{port}/healthz"
-    if not poll(lambda: _get_status(url) == 200, timeout=30, interval=0.3):
+    if not poll(lambda: request_status("GET", url, timeout=2) == 200, timeout=30, interval=0.3):
         raise SystemExit(f"otelbundle demo: {name} did not answer {url}; see {state / (name + '.log')}")
     _say(f"  {name} is up on http://127.0.0.1:{port} (log: {state / (name + '.log')})")
 
@@ -119,45 +118,20 @@ def _stop_services(state: Path) -> None:
         pid_file.unlink(missing_ok=True)
 
 
-def _get_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
-
-
-def _request(
-    method: str, url: str, body: dict[str, Any] | None = None, traceparent: str | None = None
-) -> int:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if traceparent:
-        request.add_header("traceparent", traceparent)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
-
-
 def _traffic(base: str) -> str:
     """A burst of normal and failing requests; returns the trace id of one known checkout."""
     trace_id = secrets.token_hex(16)
     statuses: dict[int, int] = {}
-    first = _request(
+    first = request_status(
         "POST", f"{base}/checkout", {"sku": "APPLE", "qty": 1}, f"00-{trace_id}-{secrets.token_hex(8)}-01"
     )
     statuses[first] = 1
     for i in range(60):
-        code = _request("GET", f"{base}/products")
+        code = request_status("GET", f"{base}/products")
         statuses[code] = statuses.get(code, 0) + 1
-        code = _request("POST", f"{base}/checkout", {"sku": "FAIL" if i % 3 == 0 else "APPLE", "qty": 1})
+        code = request_status(
+            "POST", f"{base}/checkout", {"sku": "FAIL" if i % 3 == 0 else "APPLE", "qty": 1}
+        )
         statuses[code] = statuses.get(code, 0) + 1
     _say(f"  sent {sum(statuses.values())} requests, responses by status: {dict(sorted(statuses.items()))}")
     return trace_id

@@ -20,17 +20,27 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from typing import Any
 
 LIMIT_S = 3600.0
 GIVE_UP_AFTER_S = 60.0
 
 
-def _status(url: str, body: dict[str, object] | None = None) -> int:
+def request_status(
+    method: str,
+    url: str,
+    body: dict[str, Any] | None = None,
+    traceparent: str | None = None,
+    timeout: float = 10.0,
+) -> int:
+    """The HTTP status of one JSON request, 0 when nothing answered (the demo and its tools share it)."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
+    if traceparent:
+        request.add_header("traceparent", traceparent)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
@@ -43,9 +53,9 @@ def run(base: str, interval: float = 0.5, limit: float = LIMIT_S) -> None:
     last_answer = time.monotonic()
     while time.monotonic() < end and time.monotonic() - last_answer < GIVE_UP_AFTER_S:
         statuses = (
-            _status(f"{base}/products"),
-            _status(f"{base}/checkout", {"sku": "FAIL", "qty": 1}),
-            _status(f"{base}/checkout", {"sku": "NO-SUCH-SKU", "qty": 1}),
+            request_status("GET", f"{base}/products"),
+            request_status("POST", f"{base}/checkout", {"sku": "FAIL", "qty": 1}),
+            request_status("POST", f"{base}/checkout", {"sku": "NO-SUCH-SKU", "qty": 1}),
         )
         if any(statuses):
             last_answer = time.monotonic()

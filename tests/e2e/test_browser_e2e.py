@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from otelbundle.backends import Backends, get_json, poll
+from otelbundle.demo_traffic import request_status
 from otelbundle.stack import Stack
 from tests.e2e.conftest import checkout
 from tests.harness.apps import EXAMPLES, ExampleServices, clean_env, start_examples
@@ -91,7 +92,7 @@ def steady_traffic(services: ExampleServices) -> Iterator[Traffic]:
         while not stop.is_set() and time.monotonic() < end:
             # Nothing here takes stock: the session's other tests buy from the same inventory.
             for status in (
-                _get_status(f"{services.storefront_url}/products"),
+                request_status("GET", f"{services.storefront_url}/products"),
                 checkout(services, "FAIL").status,
                 checkout(services, "NO-SUCH-SKU").status,
             ):
@@ -103,16 +104,6 @@ def steady_traffic(services: ExampleServices) -> Iterator[Traffic]:
     yield traffic
     stop.set()
     thread.join(timeout=15)
-
-
-def _get_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
 
 
 @dataclass(frozen=True)
