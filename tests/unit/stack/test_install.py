@@ -426,3 +426,23 @@ def test_progress_rewrites_one_line_on_a_terminal_and_never_off_one(
     plain = io.StringIO()
     installer(server, plain).run(["jaeger"], ui=False)
     assert "\r" not in plain.getvalue() and "downloaded" in plain.getvalue(), plain.getvalue()
+
+
+def test_an_offline_copy_of_the_jaeger_ui_is_used_without_any_download(
+    server: ReleaseServer, cache: Path, tmp_path: Path
+) -> None:
+    """What .ci/run does with shared/mirror: a local archive named by the variable, its sha256 checked."""
+    assets = _tar_gz({"build/index.html": b"<html>offline ui</html>"})
+    archive = tmp_path / "assets.tar.gz"
+    archive.write_bytes(assets)
+    output = io.StringIO()
+    installer(
+        server, output, OTELBUNDLE_JAEGER_UI_ASSETS=str(archive), OTELBUNDLE_JAEGER_UI_SHA256="11" * 32
+    ).jaeger_ui()
+    assert "expected " + "11" * 32 in output.getvalue()
+    assert comp.jaeger_ui_assets({}) is None
+    good = hashlib.sha256(assets).hexdigest()
+    installer(server, OTELBUNDLE_JAEGER_UI_ASSETS=str(archive), OTELBUNDLE_JAEGER_UI_SHA256=good).jaeger_ui()
+    index = cache / "jaeger-ui" / "v1.76.0" / "build" / "index.html"
+    # The server publishes no UI asset: had it been asked, the install would have failed with 404.
+    assert index.read_text() == "<html>offline ui</html>"
