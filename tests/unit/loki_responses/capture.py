@@ -24,28 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 from otelbundle.backends import LOKI_CATEGORIZE_LABELS  # noqa: E402
 from otelbundle.stack import Stack  # noqa: E402
-from tests.harness.apps import ExampleServices, clean_env, start_examples  # noqa: E402
+from tests.e2e.conftest import checkout  # noqa: E402
+from tests.harness.apps import clean_env, start_examples  # noqa: E402
 
 LOKI = "http://127.0.0.1:3100"
-
-
-def checkout(services: ExampleServices, sku: str) -> str:
-    trace_id = secrets.token_hex(16)
-    request = urllib.request.Request(
-        f"{services.storefront_url}/checkout",
-        data=json.dumps({"sku": sku, "qty": 1}).encode(),
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10):
-            pass
-    except urllib.error.HTTPError:
-        pass
-    return trace_id
 
 
 def query(logql: str, *, direction: str = "backward", categorize: bool = True) -> tuple[int, bytes]:
@@ -97,11 +79,11 @@ def main() -> None:
     )
     services = start_examples(env, data_dir)
     try:
-        trace = checkout(services, "APPLE")
+        trace = checkout(services, "APPLE").trace_id
         logql = f'{{service_name=~".+"}} | trace_id="{trace}"'
         save("trace.json", wait_for(logql, 2))
         save("trace_uncategorized.json", wait_for(logql, 2, categorize=False))
-        failed = checkout(services, "FAIL")
+        failed = checkout(services, "FAIL").trace_id
         save("traceback.json", wait_for(f'{{service_name=~".+"}} | trace_id="{failed}"', 2))
         # werkzeug's access lines carry terminal colour codes.
         save("access_line.json", wait_for('{service_name="storefront"} |= "POST /checkout"', 1))
