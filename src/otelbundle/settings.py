@@ -174,18 +174,37 @@ def user_set_service_name(env: Mapping[str, str]) -> bool:
     return bool(env.get("OTEL_SERVICE_NAME", "").strip()) or "service.name" in user_resource_attributes(env)
 
 
-def program_service_name(argv: list[str] | None = None) -> str:
+def program_service_name(argv: list[str] | None = None, orig_argv: list[str] | None = None) -> str:
     """A service name from how the program was started: `python app.py` → app,
-    `python -m pkg.mod` → pkg.mod, `gunicorn shop.wsgi:app` → shop.wsgi."""
-    args = sys.argv if argv is None else argv
-    if not args or not args[0] or args[0] == "-c":
+    `python -m pkg.mod` → pkg.mod, `gunicorn shop.wsgi:app` → shop.wsgi.
+
+    ``argv`` is ``sys.argv`` and ``orig_argv`` the interpreter's command line
+    (``sys.orig_argv``, Python 3.10+). Both default to the running process's
+    only when ``argv`` is not given, so tests pass exactly what Python would.
+    The module of ``python -m`` is read from ``orig_argv``: while
+    ``sitecustomize`` runs (where ``opentelemetry-instrument`` configures the
+    distro) ``sys.argv`` is ``['-m', *args]`` without the module's name, and
+    later it is the module's file path.
+    """
+    if argv is None:
+        args = list(sys.argv)
+        interpreter_args = list(getattr(sys, "orig_argv", []) if orig_argv is None else orig_argv)
+    else:
+        args, interpreter_args = argv, orig_argv or []
+    module = _module_run_by(interpreter_args)
+    if module is not None:
+        program = module
+    elif not args or not args[0] or args[0] in ("-c", "-m"):
         return "python"
-    program = os.path.basename(args[0])
-    if program in ("__main__.py", "-m") and len(args) > 1:
-        program = args[1]
+    else:
+        program = os.path.basename(args[0])
+        if program == "__main__.py" and len(args) > 1:
+            program = args[1]
     if program.startswith(("gunicorn", "uvicorn", "celery", "hypercorn")):
         target = next((a for a in args[1:] if ":" in a and not a.startswith("-")), "")
         return target.partition(":")[0] or program
+    if module is not None:
+        return module
     if program.endswith(".py"):
         program = program[: -len(".py")]
     if program in ("app", "main", "wsgi", "asgi", "server", "run") and len(args[0].split(os.sep)) > 1:
@@ -193,6 +212,36 @@ def program_service_name(argv: list[str] | None = None) -> str:
         parent = os.path.basename(os.path.dirname(os.path.abspath(args[0])))
         return parent or program
     return program or "python"
+
+
+# Interpreter options that take a value (`-X dev`, `-W error`, also written `-Xdev`).
+_OPTIONS_WITH_VALUE = "XW"
+
+
+def _module_run_by(orig_argv: list[str]) -> str | None:
+    """The MODULE of `python [options] -m MODULE ...` (also `-mMODULE`, `-Im MODULE`), else None."""
+    words = orig_argv[1:]
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if word == "--check-hash-based-pycs":
+            index += 1
+            continue
+        if word.startswith("--"):
+            continue
+        if not word.startswith("-") or word == "-":
+            return None  # a script (or stdin): options end here
+        for position, letter in enumerate(word[1:], start=2):
+            if letter in _OPTIONS_WITH_VALUE:
+                index += 0 if word[position:] else 1
+                break
+            if letter == "c":
+                return None
+            if letter == "m":
+                module = word[position:] or (words[index] if index < len(words) else "")
+                return module or None
+    return None
 
 
 def default_environment(env: Mapping[str, str], argv: list[str] | None = None) -> dict[str, str]:

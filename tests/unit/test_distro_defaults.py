@@ -71,13 +71,35 @@ def test_service_name_from_user_is_kept(env: dict[str, str]) -> None:
         (["app.py"], "app"),
         (["/srv/storefront/app.py"], "storefront"),
         (["/usr/bin/gunicorn", "-w", "2", "shop.wsgi:app"], "shop.wsgi"),
-        (["-m", "pkg.worker"], "pkg.worker"),
         (["-c"], "python"),
         ([], "python"),
     ],
 )
 def test_program_service_name(argv: list[str], expected: str) -> None:
     assert settings.program_service_name(argv) == expected
+
+
+# (sys.argv, sys.orig_argv) as CPython 3.11 has them while sitecustomize runs, which is
+# when opentelemetry-instrument configures the distro: for -m, sys.argv lacks the module.
+@pytest.mark.parametrize(
+    ("argv", "orig_argv", "expected"),
+    [
+        (["-m"], ["/usr/bin/python3", "-m", "pkg.worker"], "pkg.worker"),
+        (["-m", "a", "b"], ["python", "-X", "dev", "-m", "pkg.worker", "a", "b"], "pkg.worker"),
+        (["-m", "a"], ["python", "-Xdev", "-Im", "pkg.worker", "a"], "pkg.worker"),
+        (["-m"], ["python", "-mpkg.worker"], "pkg.worker"),
+        (
+            ["-m", "-w", "2", "shop.wsgi:app"],
+            ["python", "-m", "gunicorn", "-w", "2", "shop.wsgi:app"],
+            "shop.wsgi",
+        ),
+        (["/srv/pkg/worker.py"], ["python", "-m", "pkg.worker"], "pkg.worker"),  # after runpy found it
+        (["app.py", "-m", "x"], ["python", "-W", "ignore", "app.py", "-m", "x"], "app"),
+        (["-c"], ["python", "-c", "import x", "-m", "y"], "python"),
+    ],
+)
+def test_program_service_name_of_a_module(argv: list[str], orig_argv: list[str], expected: str) -> None:
+    assert settings.program_service_name(argv, orig_argv) == expected
 
 
 def test_distro_resource_attributes_yield_to_user() -> None:
