@@ -19,17 +19,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
+from opentelemetry.sdk._logs import LogRecordProcessor
+from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.trace import SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from otelbundle import logs, runtime, sampling, scrub, settings
 from otelbundle.exporting import (
-    CountingLogExporter,
-    CountingSpanExporter,
+    BoundedLogProcessor,
+    BoundedSpanProcessor,
     DropReport,
+    ExportLogFold,
     diagnostics_logger,
-    install_log_filter,
+    metric_export_logger_names,
+    sdk_logger_names,
 )
 
 _log = logging.getLogger("otelbundle")
@@ -41,6 +44,7 @@ class Components:
 
     kwargs: dict[str, Any]
     runtime: runtime.Runtime
+    fold: ExportLogFold
     span_processors: list[SpanProcessor] = field(default_factory=list)
 
 
@@ -54,7 +58,7 @@ def otlp_endpoint(env: Mapping[str, str]) -> str:
 
 def build_components(env: Mapping[str, str]) -> Components:
     report = DropReport(endpoint=otlp_endpoint(env))
-    install_log_filter(report)
+    fold = ExportLogFold(report)
     state = runtime.Runtime(report=report, shutdown_timeout=settings.shutdown_timeout(env))
     # Secrets are scrubbed from copies handed to each exporter (docs/secrets.md).
     scrubber = scrub.build_scrubber(settings.config_path(env), env)
@@ -62,12 +66,14 @@ def build_components(env: Mapping[str, str]) -> Components:
     def export_spans(exporter: SpanExporter) -> SpanProcessor:
         if scrubber is not None:
             exporter = scrub.ScrubbingSpanExporter(exporter, scrubber)
-        return BatchSpanProcessor(CountingSpanExporter(exporter, report))
+        fold.attach(sdk_logger_names())  # the exporter's modules are imported by now
+        return BoundedSpanProcessor(exporter, report, fold)
 
-    def export_logs(exporter: LogRecordExporter) -> BatchLogRecordProcessor:
+    def export_logs(exporter: LogRecordExporter) -> LogRecordProcessor:
         if scrubber is not None:
             exporter = scrub.ScrubbingLogExporter(exporter, scrubber)
-        return BatchLogRecordProcessor(CountingLogExporter(exporter, report))
+        fold.attach(sdk_logger_names())
+        return BoundedLogProcessor(exporter, report, fold)
 
     kwargs: dict[str, Any] = {
         "export_span_processor": export_spans,
@@ -75,7 +81,7 @@ def build_components(env: Mapping[str, str]) -> Components:
         "log_record_processors": [logs.CorrelationFieldStripper()],
         "resource_attributes": settings.distro_resource_attributes(env),
     }
-    components = Components(kwargs=kwargs, runtime=state)
+    components = Components(kwargs=kwargs, runtime=state, fold=fold)
     _add_config_file_parts(components, env)
     if components.span_processors:
         kwargs["span_processors"] = components.span_processors
@@ -135,6 +141,8 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
             return
         merged = {**components.kwargs, **kwargs}  # explicit arguments from the caller win
         super()._configure(**merged)  # type: ignore[no-untyped-call]
+        components.fold.attach(sdk_logger_names())
+        components.fold.attach(metric_export_logger_names(os.environ), metric_export=True)
         components.runtime.register_exit_handler()
         if settings.flag(os.environ, "OTELBUNDLE_FLUSH_ON_SIGTERM", default=True):
             components.runtime.flush_on_sigterm()

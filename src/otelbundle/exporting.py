@@ -2,13 +2,26 @@
 
 With the collector down the SDK logs a warning or a traceback for every failed
 batch and a "Queue full" line for every dropped span. That floods the app's
-own logs exactly when someone is reading them. Here:
+own logs exactly when someone is reading them. Counts come from the objects
+the distro installs, never from the text of the SDK's messages:
 
 * span and log exporters are wrapped (through the configurator's supported
   ``export_span_processor`` / ``export_log_record_processor`` arguments) so
-  every item in a failed batch is counted;
-* a :class:`logging.Filter` on the SDK's exporter and batch-processor loggers
-  turns their per-batch messages into counts;
+  every item of a failed batch, or of a batch whose export raised, is counted;
+* the batch processors sit behind :class:`BoundedSpanProcessor` /
+  :class:`BoundedLogProcessor`, which admit at most the batch processor's queue
+  size of items not yet handed to the exporter and count what they refuse, so
+  the SDK's own queue never overflows (the SDK's queue-depth metrics exist only
+  behind the process-wide ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``, which
+  would also export them);
+* records the SDK logs *on the thread of a counted export, while it runs* are
+  folded into that export's count (:class:`ExportLogFold`): which records, is
+  decided by where they were logged, not by what they say. The first one's
+  message becomes the reason in the report, so nothing is lost unseen;
+* metric exporters cannot be wrapped through a configurator argument: records
+  at WARNING and above from the metric export path's loggers (the modules of
+  the SDK's periodic reader and of the configured metric exporter classes) are
+  counted as failed metric exports, the first one quoted in the report;
 * :class:`DropReport` prints one warning on the first loss (saying what, where,
   and why), one line when export recovers, and a summary at exit.
 """
@@ -16,14 +29,36 @@ own logs exactly when someone is reading them. Here:
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 
-from opentelemetry.sdk._logs import ReadableLogRecord
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.context import Context
+from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    LogRecordExporter,
+    LogRecordExportResult,
+)
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from otelbundle import forking
+
+DIAGNOSTICS_LOGGER = "otelbundle.diagnostics"
+QUEUE_FULL = "the in-process queue is full (export slower than production)"
+SDK_QUEUE_SIZE = 2048  # the SDK's default for OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BLRP_MAX_QUEUE_SIZE
+
+
+def queue_size(env: Mapping[str, str], variable: str) -> int:
+    """The batch processor's queue size as the SDK reads it (the distro has replaced bad values)."""
+    try:
+        return max(1, int(env.get(variable, "") or SDK_QUEUE_SIZE))
+    except ValueError:
+        return SDK_QUEUE_SIZE
 
 
 def diagnostics_logger() -> logging.Logger:
@@ -32,10 +67,10 @@ def diagnostics_logger() -> logging.Logger:
     These messages must be seen before the app configures logging, and must not
     enter the OTLP log pipeline: a warning that logs could not be exported must
     not itself be queued for export (the SDK then reports recursive logging).
-    A separate logger, so the ``otelbundle`` logger and its children propagate
-    normally.
+    Hence its own handler and no propagation (the rest of ``otelbundle.*``
+    propagates normally).
     """
-    logger = logging.getLogger("otelbundle_diagnostics")
+    logger = logging.getLogger(DIAGNOSTICS_LOGGER)
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
@@ -46,19 +81,6 @@ def diagnostics_logger() -> logging.Logger:
 
 def _warn(message: str) -> None:
     diagnostics_logger().warning("%s", message)
-
-
-# Loggers whose per-batch messages we fold into counts. Logger filters apply
-# only to the logger that created the record, so each one is named.
-EXPORTER_LOGGERS = (
-    "opentelemetry.exporter.otlp.proto.grpc.exporter",
-    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-    "opentelemetry.exporter.otlp.proto.http._log_exporter",
-    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
-    "opentelemetry.exporter.otlp.proto.http",
-    "opentelemetry.sdk._shared_internal",
-    "opentelemetry.sdk.metrics._internal.export",
-)
 
 
 @dataclass
@@ -108,11 +130,16 @@ class DropReport:
                 if first_ever
                 else ""
             )
-            self.emit(f"otelbundle: could not export {items} {signal} to {self.endpoint}: {reason}.{more}")
+            what = signal if signal == "metrics" else f"{items} {signal}"  # metrics: exports, not items
+            self.emit(f"otelbundle: could not export {what} to {self.endpoint}: {reason}.{more}")
 
     def suppressed(self) -> None:
         with self._lock:
             self.suppressed_log_lines += 1
+
+    def after_fork_in_child(self) -> None:
+        """A fresh lock: a parent thread may have held this one at fork."""
+        self._lock = threading.Lock()
 
     def summary(self) -> str | None:
         """One line with every non-zero drop count, or None when nothing was lost."""
@@ -129,30 +156,195 @@ class DropReport:
         return f"otelbundle: telemetry not delivered to {self.endpoint}: " + ", ".join(parts) + "."
 
 
-def _count_export(report: DropReport, signal: str, items: int, export: Callable[[], bool]) -> bool:
-    """Run one export; count its items as exported or dropped. Never raises."""
+class ExportLogFold(logging.Filter):
+    """Folds the SDK's records about an export into that export's count.
+
+    A record is folded when it is logged on a thread that is inside a counted
+    export (:meth:`during`), or when it comes from a logger named in
+    ``metric_loggers`` at WARNING or above. Everything else passes untouched.
+    """
+
+    def __init__(self, report: DropReport) -> None:
+        super().__init__("otelbundle-export")
+        self._report = report
+        self._local = threading.local()
+        self._loggers: set[str] = set()
+        self._metric_loggers: set[str] = set()
+
+    def attach(self, logger_names: Iterable[str], *, metric_export: bool = False) -> None:
+        for name in logger_names:
+            if metric_export:
+                self._metric_loggers.add(name)
+            if name not in self._loggers:
+                self._loggers.add(name)
+                logging.getLogger(name).addFilter(self)
+
+    def detach(self) -> None:
+        for name in self._loggers:
+            logging.getLogger(name).removeFilter(self)
+        self._loggers.clear()
+        self._metric_loggers.clear()
+
+    def during(self) -> _Capture:
+        """Context manager marking this thread as inside a counted export."""
+        return _Capture(self._local)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        capture: _Capture | None = getattr(self._local, "capture", None)
+        if capture is not None:
+            if capture.first is None and record.levelno >= logging.WARNING:
+                capture.first = _message(record)
+            if record.levelno >= logging.WARNING:
+                self._report.suppressed()
+            return False
+        if record.levelno >= logging.WARNING and record.name in self._metric_loggers:
+            self._report.dropped("metrics", 0, _message(record))
+            return False
+        return True
+
+
+class _Capture:
+    """The first message logged during one export (the reason shown to the user)."""
+
+    def __init__(self, local: threading.local) -> None:
+        self._local = local
+        self.first: str | None = None
+
+    def __enter__(self) -> _Capture:
+        self._local.capture = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._local.capture = None
+
+
+def _message(record: logging.LogRecord) -> str:
     try:
-        ok = export()
+        text = record.getMessage()
+    except Exception:
+        text = str(record.msg)
+    return text.splitlines()[0].rstrip(".") if text else record.name
+
+
+def sdk_logger_names(prefixes: Sequence[str] = ("opentelemetry.exporter", "opentelemetry.sdk")) -> list[str]:
+    """Loggers that exist now under the SDK's and exporters' packages (filters apply per logger)."""
+    return [
+        name
+        for name in list(logging.Logger.manager.loggerDict)
+        if any(name == p or name.startswith(p + ".") for p in prefixes)
+    ]
+
+
+def metric_export_logger_names(env: Mapping[str, str]) -> list[str]:
+    """Loggers of the metric export path: the SDK's periodic reader and the configured exporters.
+
+    Named by the modules that define those classes (the configured
+    ``OTEL_METRICS_EXPORTER`` entry points, ``otlp`` resolved by protocol as the
+    SDK does), so a moved or renamed module is followed.
+    """
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
+    ).strip()
+    names = {PeriodicExportingMetricReader.__module__}
+    wanted = {n.strip() for n in env.get("OTEL_METRICS_EXPORTER", "otlp").split(",") if n.strip()}
+    if "otlp" in wanted:
+        wanted.discard("otlp")
+        wanted.add("otlp_proto_http" if protocol == "http/protobuf" else "otlp_proto_grpc")
+    for point in entry_points(group="opentelemetry_metrics_exporter"):
+        if point.name not in wanted:
+            continue
+        try:
+            exporter_class = point.load()
+        except Exception:
+            continue
+        names.update(
+            k.__module__ for k in exporter_class.__mro__ if k.__module__.startswith("opentelemetry.")
+        )
+    return sorted(names)
+
+
+def _count_export(
+    report: DropReport, fold: ExportLogFold | None, signal: str, items: int, export: Callable[[], bool]
+) -> bool:
+    """Run one export; count its items as exported or dropped. Never raises."""
+    capture: _Capture | None = None
+    try:
+        if fold is None:
+            ok = export()
+        else:
+            with fold.during() as capture:
+                ok = export()
     except Exception as exc:  # the exporter must not take the worker thread down
         report.dropped(signal, items, f"{type(exc).__name__}: {exc}")
         return False
     if ok:
         report.exported(signal, items)
     else:
-        report.dropped(signal, items, "the exporter gave up (collector unreachable or rejecting)")
+        said = capture.first if capture is not None else None
+        report.dropped(signal, items, said or "the exporter gave up (collector unreachable or rejecting)")
     return ok
+
+
+class Backlog:
+    """Items admitted to a batch processor and not yet handed to its exporter.
+
+    Always at least the batch processor's own queue length (the processor takes
+    a batch off its queue just before calling the exporter), so admitting only
+    while it is below the queue size means the SDK's queue never overflows,
+    and every refused item is counted exactly.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self._pending = 0
+        self._lock = threading.Lock()
+
+    def admit(self) -> bool:
+        with self._lock:
+            if self._pending >= self.capacity:
+                return False
+            self._pending += 1
+            return True
+
+    def taken(self, items: int) -> None:
+        with self._lock:
+            self._pending = max(0, self._pending - items)
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def after_fork_in_child(self) -> None:
+        """The batch processor empties its queue in a fork child; so does this count."""
+        self._lock = threading.Lock()
+        self._pending = 0
 
 
 class CountingSpanExporter(SpanExporter):
     """Delegates to the real exporter and counts the spans of failed batches."""
 
-    def __init__(self, inner: SpanExporter, report: DropReport) -> None:
+    def __init__(
+        self,
+        inner: SpanExporter,
+        report: DropReport,
+        *,
+        backlog: Backlog | None = None,
+        fold: ExportLogFold | None = None,
+    ) -> None:
         self._inner = inner
         self._report = report
+        self._backlog = backlog
+        self._fold = fold
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._backlog is not None:
+            self._backlog.taken(len(spans))
         ok = _count_export(
-            self._report, "spans", len(spans), lambda: self._inner.export(spans) is SpanExportResult.SUCCESS
+            self._report,
+            self._fold,
+            "spans",
+            len(spans),
+            lambda: self._inner.export(spans) is SpanExportResult.SUCCESS,
         )
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
@@ -166,13 +358,25 @@ class CountingSpanExporter(SpanExporter):
 class CountingLogExporter(LogRecordExporter):
     """Delegates to the real log exporter and counts the records of failed batches."""
 
-    def __init__(self, inner: LogRecordExporter, report: DropReport) -> None:
+    def __init__(
+        self,
+        inner: LogRecordExporter,
+        report: DropReport,
+        *,
+        backlog: Backlog | None = None,
+        fold: ExportLogFold | None = None,
+    ) -> None:
         self._inner = inner
         self._report = report
+        self._backlog = backlog
+        self._fold = fold
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        if self._backlog is not None:
+            self._backlog.taken(len(batch))
         ok = _count_export(
             self._report,
+            self._fold,
             "logs",
             len(batch),
             lambda: self._inner.export(batch) is LogRecordExportResult.SUCCESS,
@@ -186,50 +390,70 @@ class CountingLogExporter(LogRecordExporter):
         return bool(self._inner.force_flush(timeout_millis))
 
 
-class ExportLogFilter(logging.Filter):
-    """Folds the SDK's per-batch export messages into the drop report.
+class BoundedSpanProcessor(SpanProcessor):
+    """The SDK's BatchSpanProcessor, admitting only what its queue can hold; refusals are counted.
 
-    Queue-full lines become drop counts; failed metric exports (the only signal
-    whose exporter we cannot wrap through a configurator argument) become a drop
-    report; everything else export-related at WARNING and above is counted as a
-    suppressed line. Records below WARNING pass through untouched.
+    When the queue is full the newest span is refused (the SDK alone would drop
+    the oldest); after shutdown spans are ignored without a log line per span.
     """
 
-    def __init__(self, report: DropReport) -> None:
-        super().__init__("otelbundle-export")
+    def __init__(self, exporter: SpanExporter, report: DropReport, fold: ExportLogFold | None = None) -> None:
+        self.backlog = Backlog(queue_size(os.environ, "OTEL_BSP_MAX_QUEUE_SIZE"))
         self._report = report
+        self._closed = False
+        self._inner = BatchSpanProcessor(
+            CountingSpanExporter(exporter, report, backlog=self.backlog, fold=fold),
+            max_queue_size=self.backlog.capacity,
+        )
+        forking.on_child(f"span-backlog-{id(self)}", self.backlog.after_fork_in_child)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
-            # "Shutdown called, ignoring Log." is logged for each record that
-            # arrives after exit began; routed to the OTLP handler it loops back.
-            return "Shutdown called, ignoring" not in str(record.msg)
-        try:
-            message = record.getMessage()
-        except Exception:
-            return True
-        lowered = message.lower()
-        if "queue full" in lowered:
-            signal = "logs" if "log" in lowered else "spans"
-            reason = "the in-process queue is full (export slower than production)"
-            self._report.dropped(signal, 1, reason, failed_export=False)
-            return False
-        if "metrics" in lowered and ("failed to export" in lowered or "exception while exporting" in lowered):
-            self._report.dropped("metrics", 1, message.split(",")[0])
-            return False
-        if any(word in lowered for word in ("export", "transient error", "retrying")):
-            self._report.suppressed()
-            return False
-        return True
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._inner.on_start(span, parent_context)
 
+    def on_end(self, span: ReadableSpan) -> None:
+        if self._closed or not (span.context and span.context.trace_flags.sampled):
+            return  # the batch processor would ignore it too
+        if self.backlog.admit():
+            self._inner.on_end(span)
+        else:
+            self._report.dropped("spans", 1, QUEUE_FULL, failed_export=False)
 
-def install_log_filter(report: DropReport) -> ExportLogFilter:
-    export_filter = ExportLogFilter(report)
-    for name in EXPORTER_LOGGERS:
-        logging.getLogger(name).addFilter(export_filter)
-    return export_filter
+    def shutdown(self) -> None:
+        self._closed = True
+        forking.remove(f"span-backlog-{id(self)}")
+        self._inner.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
 
 
-def remove_log_filter(export_filter: ExportLogFilter) -> None:
-    for name in EXPORTER_LOGGERS:
-        logging.getLogger(name).removeFilter(export_filter)
+class BoundedLogProcessor(LogRecordProcessor):
+    """The SDK's BatchLogRecordProcessor, admitting only what its queue can hold; refusals are counted."""
+
+    def __init__(
+        self, exporter: LogRecordExporter, report: DropReport, fold: ExportLogFold | None = None
+    ) -> None:
+        self.backlog = Backlog(queue_size(os.environ, "OTEL_BLRP_MAX_QUEUE_SIZE"))
+        self._report = report
+        self._closed = False
+        self._inner = BatchLogRecordProcessor(
+            CountingLogExporter(exporter, report, backlog=self.backlog, fold=fold),
+            max_queue_size=self.backlog.capacity,
+        )
+        forking.on_child(f"log-backlog-{id(self)}", self.backlog.after_fork_in_child)
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        if self._closed:
+            return  # the SDK would log "Shutdown called" per record, which loops back here
+        if self.backlog.admit():
+            self._inner.on_emit(log_record)
+        else:
+            self._report.dropped("logs", 1, QUEUE_FULL, failed_export=False)
+
+    def shutdown(self) -> None:
+        self._closed = True
+        forking.remove(f"log-backlog-{id(self)}")
+        self._inner.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from otelbundle.exporting import CountingSpanExporter, DropReport, ExportLogFilter
+from otelbundle.exporting import (
+    BoundedSpanProcessor,
+    CountingSpanExporter,
+    DropReport,
+    ExportLogFold,
+    metric_export_logger_names,
+)
 
 
 class FlakyExporter(SpanExporter):
@@ -62,26 +70,103 @@ def test_nothing_lost_means_no_summary() -> None:
     assert DropReport().summary() is None
 
 
-def test_log_filter_turns_sdk_lines_into_counts() -> None:
+class Blocking(SpanExporter):
+    """Holds every export until released, as a collector slower than the app would."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.received = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.release.wait(10)
+        self.received += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+def test_a_full_queue_drops_spans_counts_each_exactly_and_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "4")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2")
     lines: list[str] = []
-    report = DropReport(emit=lines.append)
-    export_filter = ExportLogFilter(report)
+    report = DropReport(endpoint="http://c:4318", emit=lines.append)
+    inner = Blocking()
+    processor = BoundedSpanProcessor(inner, report)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    with caplog.at_level(logging.DEBUG, logger="opentelemetry"):
+        for _ in range(50):
+            with tracer.start_as_current_span("s"):
+                pass
+        dropped = report.counts["spans"].dropped
+        inner.release.set()
+        provider.shutdown()
+    assert dropped >= 50 - 4 - 2 * 2, (dropped, "at most the queue plus the batches taken fit")
+    assert inner.received + report.counts["spans"].dropped == 50, (inner.received, report.counts["spans"])
+    assert report.counts["spans"].failed_exports == 0
+    assert lines == [
+        "otelbundle: could not export 1 spans to http://c:4318: the in-process queue is full "
+        "(export slower than production). Further export errors are counted, not logged; "
+        "a summary is printed at exit.",
+        f"otelbundle: spans export to http://c:4318 recovered ({report.counts['spans'].dropped} spans dropped so far).",
+    ]
+    summary = report.summary()
+    assert (
+        summary is not None
+        and f"spans={report.counts['spans'].dropped} dropped (0 failed exports)" in summary
+    )
+    sdk_lines = [r.getMessage() for r in caplog.records if r.name.startswith("opentelemetry")]
+    assert sdk_lines == [], "the SDK's own queue never overflowed, so it never logged a drop"
 
-    def record(level: int, msg: str) -> logging.LogRecord:
-        return logging.LogRecord("opentelemetry.sdk._shared_internal", level, __file__, 1, msg, None, None)
 
-    assert export_filter.filter(record(logging.WARNING, "Queue full, dropping Span.")) is False
-    assert export_filter.filter(record(logging.WARNING, "Queue full, dropping Span.")) is False
+def test_records_logged_during_a_counted_export_are_folded_and_the_first_is_the_reason() -> None:
+    lines: list[str] = []
+    report = DropReport(endpoint="http://c:4318", emit=lines.append)
+    fold = ExportLogFold(report)
+    sdk_logger = logging.getLogger("tests.fake_exporter")
+    fold.attach([sdk_logger.name])
+    seen: list[str] = []
+
+    class Remember(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler = Remember()
+    sdk_logger.addHandler(handler)
+
+    class Complaining(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            sdk_logger.warning("Transient error %s, retrying", 503)
+            sdk_logger.error("Gave up after %d attempts", 3)
+            return SpanExportResult.FAILURE
+
+    try:
+        _spans(CountingSpanExporter(Complaining(), report, fold=fold), 2)
+        sdk_logger.warning("not during an export")
+    finally:
+        fold.detach()
+        sdk_logger.removeHandler(handler)
+    assert seen == ["not during an export"], seen
     assert report.counts["spans"].dropped == 2
-    assert len(lines) == 1
-    assert (
-        export_filter.filter(record(logging.ERROR, "Failed to export metrics to x, error code: 14")) is False
-    )
+    assert report.suppressed_log_lines == 4
+    assert lines == [
+        "otelbundle: could not export 1 spans to http://c:4318: Transient error 503, retrying. "
+        "Further export errors are counted, not logged; a summary is printed at exit."
+    ]
+
+
+def test_metric_export_warnings_count_as_failed_metric_exports() -> None:
+    lines: list[str] = []
+    report = DropReport(endpoint="http://c:4318", emit=lines.append)
+    fold = ExportLogFold(report)
+    names = metric_export_logger_names({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"})
+    assert "opentelemetry.exporter.otlp.proto.http.metric_exporter" in names, names
+    fold.attach(names, metric_export=True)
+    try:
+        logging.getLogger("opentelemetry.exporter.otlp.proto.http.metric_exporter").error("Failed: %s", "x")
+        logging.getLogger("opentelemetry.exporter.otlp.proto.http.metric_exporter").info("fine")
+    finally:
+        fold.detach()
     assert report.counts["metrics"].failed_exports == 1
-    assert (
-        export_filter.filter(record(logging.WARNING, "Transient error 503 encountered while exporting"))
-        is False
-    )
-    assert report.suppressed_log_lines == 1
-    assert export_filter.filter(record(logging.WARNING, "something unrelated")) is True
-    assert export_filter.filter(record(logging.DEBUG, "Queue full")) is True
+    assert lines[0].startswith("otelbundle: could not export metrics to http://c:4318: Failed: x.")
