@@ -16,7 +16,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 
-from otelbundle import logs, settings
+from otelbundle import forking, logs, settings
 from otelbundle.exporting import diagnostics_logger
 
 _log = logging.getLogger("otelbundle")
@@ -74,7 +74,7 @@ def follow_forks(instrumentor_class: Any) -> None:
     def refresh_in_child() -> None:
         instance = instrumentor_class()  # BaseInstrumentor is a singleton
         if hasattr(instance, "_proc"):
+            # The contrib offers no public way to re-point it; this is its one handle.
             instance._proc = psutil.Process(os.getpid())
 
-    if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=refresh_in_child)
+    forking.on_child("system-metrics", refresh_in_child)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
-import multiprocessing.util
 import os
 import signal
 import threading
@@ -24,6 +23,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry._logs import get_logger_provider
 
+from otelbundle import forking
 from otelbundle.exporting import DropReport
 
 _log = logging.getLogger("otelbundle")
@@ -77,10 +77,9 @@ class Runtime:
     def register_exit_handler(self) -> None:
         atexit.register(self.shutdown)
         # multiprocessing children end with os._exit(): atexit never runs there, so
-        # their spans and logs would be lost. Its own exit hook runs finalizers
-        # registered after the fork (the registry is cleared at fork, hence the
-        # after-fork registration rather than a plain Finalize here).
-        multiprocessing.util.register_after_fork(self, Runtime._flush_in_child_at_exit)
+        # their spans and logs would be lost; the fork registry runs this at their exit.
+        forking.on_child("runtime", self._rearm_in_child)
+        forking.on_child_exit("runtime", self._shutdown_at_child_exit)
 
     def flush_on_sigterm(self) -> bool:
         """Flush before dying of SIGTERM when the app has no SIGTERM handler of its own.
@@ -107,9 +106,14 @@ class Runtime:
         signal.signal(signal.SIGTERM, on_sigterm)
         return True
 
-    def _flush_in_child_at_exit(self) -> None:
+    def _shutdown_at_child_exit(self) -> None:
+        self.shutdown()
+
+    def _rearm_in_child(self) -> None:
+        """A child inherits a copy of this object: its own exit must flush again."""
+        self._lock = threading.Lock()
         self._stopped = False
-        multiprocessing.util.Finalize(self, self.shutdown, exitpriority=100)
+        self.report.after_fork_in_child()
 
 
 def _run_parallel(calls: Sequence[Callable[[], Any]], timeout: float) -> bool:
