@@ -6,8 +6,9 @@ import argparse
 import os
 import sys
 
-from otelbundle.alerting.config import AlertingConfig, load_alerting_config, load_rule_file
-from otelbundle.yamlconf import ConfigError, YamlMap, load_file
+from otelbundle.alerting.config import AlertingConfig, load_rule_file
+from otelbundle.config import ConfigError, YamlMap, load_file
+from otelbundle.config.check import Report, check_alerting
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,9 +69,13 @@ def check_files(args: argparse.Namespace) -> int:
 
 
 def _check_one(path: str) -> int:
-    """A config with `alerting:` (and its rule files), or a rule file with `groups:`."""
+    """A config's `alerting:` part (rule files and notifiers, as `config check` sees them), or a
+    rule file with `groups:`."""
     document = load_file(path, os.environ)
     if isinstance(document.root, YamlMap) and "groups" in document.root:
         return sum(len(g.rules) for g in load_rule_file(path, AlertingConfig(path=path), os.environ))
-    config = load_alerting_config(path, os.environ)
+    report = Report(path)
+    config = check_alerting(path, os.environ, report)
+    if report.problems:
+        raise ConfigError(report.problems)
     return len(config.rules) if config else 0

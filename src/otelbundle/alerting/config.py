@@ -1,4 +1,9 @@
-"""Loading ``alerting:`` and its rule files, reporting every problem as file:line:column."""
+"""The ``alerting:`` section and its rule files, read through :mod:`otelbundle.config`.
+
+Every problem is reported as file:line:column. ``alerting.notify`` is kept as a
+YamlMap here and validated by :func:`otelbundle.alerting.notify.build_notifiers`,
+so a notifier mistake switches off that channel, not the rules.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ from typing import Any
 
 import yaml
 
-from otelbundle.alerting.durations import parse_duration, parse_number
 from otelbundle.alerting.predicates import (
     KIND_VALUES,
     Predicate,
@@ -22,7 +26,18 @@ from otelbundle.alerting.predicates import (
 )
 from otelbundle.alerting.rules import ExprError, Rule, SpanMatcher, parse_expr
 from otelbundle.alerting.templates import Template, TemplateError, parse_template
-from otelbundle.yamlconf import ConfigError, ConfigProblem, Mark, YamlList, YamlMap, load_file, unknown_keys
+from otelbundle.config import (
+    ConfigError,
+    ConfigProblem,
+    Mark,
+    Problems,
+    YamlList,
+    YamlMap,
+    load_file,
+    parse_count,
+    parse_duration,
+    parse_number,
+)
 
 ALERTING_KEYS = frozenset(
     {
@@ -86,22 +101,20 @@ class AlertingConfig:
         return [rule for group in self.groups for rule in group.rules]
 
 
-class _Collector:
-    """Gathers problems so one run reports all of them, not just the first."""
-
-    def __init__(self) -> None:
-        self.problems: list[ConfigProblem] = []
-
-    def add(self, mark: Mark, message: str) -> None:
-        self.problems.append(ConfigProblem(mark, message))
+class _Collector(Problems):
+    """The shared problem list plus the few readers only alerting needs."""
 
     def duration(self, mapping: YamlMap, key: str, default: float, *, allow_zero: bool = False) -> float:
+        return self.value(mapping, key, lambda v: parse_duration(v, allow_zero=allow_zero), default)
+
+    def count(self, mapping: YamlMap, key: str, default: int, *, minimum: int = 1) -> int:
+        """A whole number; the message reads ``KEY must be a positive integer``."""
         if key not in mapping:
             return default
         try:
-            return parse_duration(mapping[key], allow_zero=allow_zero)
+            return parse_count(mapping[key], minimum=minimum)
         except ValueError as exc:
-            self.add(mapping.value_mark(key), f"{key}: {exc}")
+            self.add(mapping.value_mark(key), f"{key} {exc}")
             return default
 
     def mapping(self, parent: YamlMap, key: str) -> YamlMap | None:
@@ -136,61 +149,100 @@ class _Collector:
 def load_alerting_config(path: str, env: Mapping[str, str] | None = None) -> AlertingConfig | None:
     """Parse the file's ``alerting:`` section and its rule files; None when it has none.
 
-    Raises ConfigError listing every problem found.
+    Raises ConfigError listing every problem found (``alerting.notify`` is not
+    validated here: see :func:`otelbundle.alerting.notify.build_notifiers`).
     """
-    document = load_file(path, env)
+    config, problems = read_alerting_config(path, env)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load_alerting_at_start(path: str, env: Mapping[str, str] | None = None) -> AlertingConfig | None:
+    """The config ``build_alerting`` starts with; problems are logged (``otelbundle.config``, one
+    line each) and mean no alert rules (None). Unknown top-level sections are logged here too,
+    as alerting is the first reader of the file at start."""
+    from otelbundle.config.check import top_level_problems
+    from otelbundle.config.report import log_problems
+
+    log_problems(top_level_problems(path, env), "unknown sections of the config file are ignored")
+    config, problems = read_alerting_config(path, env)
+    if log_problems(problems, "alert rules are off because of {n} problem(s) in the configuration"):
+        return None
+    return config
+
+
+def read_alerting_config(
+    path: str, env: Mapping[str, str] | None = None
+) -> tuple[AlertingConfig | None, list[ConfigProblem]]:
+    """(config, problems) without raising; config is None when the file has no ``alerting:`` section.
+
+    With problems, the config holds what could be read (its ``notify`` is still
+    usable, so a check can report notifier problems next to rule problems).
+    """
+    try:
+        document = load_file(path, env)
+    except ConfigError as exc:
+        return None, exc.problems
     root = document.root
     if root is None:
-        return None
+        return None, []
     if not isinstance(root, YamlMap):
-        raise ConfigError([ConfigProblem(Mark(path, 1, 1), "the file must be a mapping")])
-    section = root.get("alerting")
-    if section is None:
-        return None
+        return None, [ConfigProblem(Mark(path, 1, 1), "the file must be a mapping")]
+    if "alerting" not in root:
+        return None, []
+    section = root["alerting"]
     problems = _Collector()
-    if not isinstance(section, YamlMap):
-        raise ConfigError([ConfigProblem(root.value_mark("alerting"), "alerting must be a mapping")])
-    problems.problems.extend(unknown_keys(section, ALERTING_KEYS, "alerting"))
     config = AlertingConfig(path=path)
+    if section is None:  # `alerting:` with nothing under it: no rules, no notifiers
+        return config, []
+    if not isinstance(section, YamlMap):
+        return None, [ConfigProblem(root.value_mark("alerting"), "alerting must be a mapping")]
+    problems.unknown_keys(section, ALERTING_KEYS, "alerting")
+    problems.unset_env(section, skip={"notify"})
     config.evaluation_interval = problems.duration(section, "evaluation_interval", 1.0)
     config.resend_delay = problems.duration(section, "resend_delay", 60.0)
     config.external_labels = problems.string_map(section, "external_labels")
     config.notify = problems.mapping(section, "notify")
     for key in ("max_group_keys", "notification_queue_size", "span_queue_size"):
-        if key in section:
-            value = section[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                problems.add(section.value_mark(key), f"{key} must be a positive integer")
-            else:
-                setattr(config, key, value)
-    if "see_unsampled_spans" in section:
-        if not isinstance(section["see_unsampled_spans"], bool):
-            problems.add(
-                section.value_mark("see_unsampled_spans"), "see_unsampled_spans must be true or false"
-            )
-        else:
-            config.see_unsampled_spans = section["see_unsampled_spans"]
+        setattr(config, key, problems.count(section, key, getattr(config, key)))
+    config.see_unsampled_spans = problems.value(section, "see_unsampled_spans", _bool, True)
     if "generator_url" in section:
         config.generator_url = problems.template(section, "generator_url", str(section["generator_url"]))
-    base = os.path.dirname(os.path.abspath(path))
-    patterns = section.get("rule_files", [])
-    if not isinstance(patterns, YamlList):
-        problems.add(section.value_mark("rule_files"), "rule_files must be a list of globs")
-        patterns = YamlList()
-        patterns.item_marks = []
-    for index, pattern in enumerate(patterns):
-        matched = sorted(glob.glob(os.path.join(base, str(pattern))))
-        if not matched:
-            problems.add(patterns.item_mark(index), f"rule_files: {pattern!r} matches no file")
-        config.rule_files.extend(matched)
+    config.rule_files = _rule_files(section, path, problems)
     for rule_file in config.rule_files:
         try:
             config.groups.extend(load_rule_file(rule_file, config, env))
         except ConfigError as exc:
-            problems.problems.extend(exc.problems)
-    if problems.problems:
-        raise ConfigError(problems.problems)
-    return config
+            problems.extend(exc.problems)
+    return config, problems.items
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _rule_files(section: YamlMap, path: str, problems: _Collector) -> list[str]:
+    """The files ``rule_files:`` globs name, relative to the config file; none when the key is absent."""
+    patterns = section.get("rule_files")
+    if patterns is None:
+        return []
+    if not isinstance(patterns, YamlList):
+        problems.add(section.value_mark("rule_files"), "rule_files must be a list of globs")
+        return []
+    base = os.path.dirname(os.path.abspath(path))
+    found: list[str] = []
+    for index, pattern in enumerate(patterns):
+        if not isinstance(pattern, str) or not pattern:
+            problems.add(patterns.item_mark(index), f"rule_files: {pattern!r} is not a file name or glob")
+            continue
+        matched = sorted(glob.glob(os.path.join(base, pattern)))
+        if not matched:
+            problems.add(patterns.item_mark(index), f"rule_files: {pattern!r} matches no file")
+        found.extend(matched)
+    return found
 
 
 def load_rule_file(
@@ -201,15 +253,21 @@ def load_rule_file(
     problems = _Collector()
     if not isinstance(root, YamlMap) or not isinstance(root.get("groups"), YamlList):
         raise ConfigError([ConfigProblem(Mark(path, 1, 1), "a rule file needs a top-level 'groups:' list")])
-    problems.problems.extend(unknown_keys(root, {"groups"}, "the rule file"))
+    problems.unknown_keys(root, {"groups"}, "the rule file")
+    problems.unset_env(root)
     groups: list[RuleGroup] = []
     seen_groups: set[str] = set()
     for group_index, group_map in enumerate(root["groups"]):
         if not isinstance(group_map, YamlMap):
             problems.add(root["groups"].item_mark(group_index), "each group must be a mapping")
             continue
-        problems.problems.extend(unknown_keys(group_map, GROUP_KEYS, "a group"))
-        name = str(group_map.get("name") or "")
+        problems.unknown_keys(group_map, GROUP_KEYS, "a group")
+        raw_name = group_map.get("name")
+        name = (
+            str(raw_name)
+            if isinstance(raw_name, (str, int, float)) and not isinstance(raw_name, bool)
+            else ""
+        )
         if not name:
             problems.add(group_map.mark, "group needs a name")
         elif name in seen_groups:
@@ -239,8 +297,7 @@ def load_rule_file(
             seen_alerts.add(rule.name)
             rules.append(rule)
         groups.append(RuleGroup(name, interval, rules, path))
-    if problems.problems:
-        raise ConfigError(problems.problems)
+    problems.raise_if_any()
     return groups
 
 
@@ -260,8 +317,8 @@ def _predicate(problems: _Collector, items: YamlList, index: int, where: str) ->
 def _load_rule(
     rule_map: YamlMap, group: str, interval: float, config: AlertingConfig, problems: _Collector
 ) -> Rule | None:
-    before = len(problems.problems)
-    problems.problems.extend(unknown_keys(rule_map, RULE_KEYS, "a rule"))
+    before = len(problems)
+    problems.unknown_keys(rule_map, RULE_KEYS, "a rule")
     name = rule_map.get("alert")
     if not isinstance(name, str) or not _LABEL_NAME.match(name):
         problems.add(
@@ -279,10 +336,7 @@ def _load_rule(
         except ExprError as exc:
             problems.add(rule_map.value_mark("expr"), f"expr: {exc}")
     window = problems.duration(rule_map, "window", 60.0)
-    min_spans = rule_map.get("min_spans", 1)
-    if isinstance(min_spans, bool) or not isinstance(min_spans, int) or min_spans < 0:
-        problems.add(rule_map.value_mark("min_spans"), "min_spans must be a non-negative integer")
-        min_spans = 1
+    min_spans = problems.count(rule_map, "min_spans", 1, minimum=0)
     group_by: tuple[str, ...] = ()
     if "group_by" in rule_map:
         raw = rule_map["group_by"]
@@ -314,7 +368,7 @@ def _load_rule(
             annotations[key] = template
     for_ = problems.duration(rule_map, "for", 0.0, allow_zero=True)
     keep = problems.duration(rule_map, "keep_firing_for", 0.0, allow_zero=True)
-    if len(problems.problems) > before or condition is None or matcher is None:
+    if len(problems) > before or condition is None or matcher is None:
         return None
     mark = rule_map.mark
     return Rule(
@@ -342,7 +396,7 @@ def _load_matcher(rule_map: YamlMap, problems: _Collector) -> SpanMatcher | None
     spans = problems.mapping(rule_map, "spans")
     if spans is None:
         return SpanMatcher()
-    problems.problems.extend(unknown_keys(spans, SPANS_KEYS, "spans"))
+    problems.unknown_keys(spans, SPANS_KEYS, "spans")
     kind = spans.get("kind")
     if kind is not None and kind not in KIND_VALUES:
         problems.add(spans.value_mark("kind"), f"kind must be one of {', '.join(KIND_VALUES)}")
@@ -361,6 +415,10 @@ def _load_matcher(rule_map: YamlMap, problems: _Collector) -> SpanMatcher | None
             problems.add(spans.value_mark("where"), "where must be a list of conditions")
         else:
             where = [p for i in range(len(items)) if (p := _predicate(problems, items, i, "where"))]
+    for key in ("service", "name"):
+        if key in spans and not isinstance(spans[key], str):
+            problems.add(spans.value_mark(key), f"{key} must be a string")
+            return None
     return SpanMatcher(
         service=str(spans["service"]) if "service" in spans else None,
         kind=str(kind) if kind is not None else None,

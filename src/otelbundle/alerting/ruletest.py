@@ -37,10 +37,9 @@ from opentelemetry.trace import Status as SpanStatus
 
 from otelbundle.alerting.batch import KIND_NAMES
 from otelbundle.alerting.config import AlertingConfig, load_rule_file
-from otelbundle.alerting.durations import parse_duration
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.setup import connect_processor
-from otelbundle.yamlconf import ConfigError, ConfigProblem, Mark, YamlList, YamlMap, load_file
+from otelbundle.config import ConfigError, ConfigProblem, Mark, YamlList, YamlMap, load_file, parse_duration
 
 _ITEM = re.compile(r"^\s*(ok|error)\s+(\S+)\s+x(\d+)\s*$")
 _START = 1_000_000.0  # simulated epoch; only differences matter

@@ -10,10 +10,10 @@ import argparse
 import sys
 import time
 
-from otelbundle.health.config import HealthConfig, load_health_config
+from otelbundle.config.check import put_cwd_on_path
+from otelbundle.health.config import HealthConfig, read_health_config
 from otelbundle.health.model import CheckResult, Status
 from otelbundle.health.scheduler import Scheduler
-from otelbundle.yamlconf import ConfigError
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,10 +28,8 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _load(path: str) -> HealthConfig | None:
-    try:
-        config, problems = load_health_config(path)
-    except ConfigError as exc:
-        problems, config = exc.problems, None
+    put_cwd_on_path()  # `python` checks import from the project folder, as in the app
+    config, problems = read_health_config(path)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -1,7 +1,10 @@
-"""The ``health:`` section of ``otelbundle.yaml``, validated with positions.
+"""The ``health:`` section of ``otelbundle.yaml``, read through :mod:`otelbundle.config`.
 
 Every problem is collected (not just the first) and reported as
 ``file:line:column: message``; a section with any problem starts no checks.
+A ``python`` check's module is looked up on ``sys.path`` as it is when the check
+runs: the commands put the current directory first, as ``python -m`` and the
+app started from its project folder do.
 """
 
 from __future__ import annotations
@@ -11,6 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from otelbundle.config import (
+    ConfigError,
+    ConfigProblem,
+    Mark,
+    Problems,
+    YamlList,
+    YamlMap,
+    load_file,
+    parse_duration,
+    parse_percent,
+    unknown_keys,
+)
 from otelbundle.health.checks import (
     SQL_DRIVERS,
     SYSTEM_RESOURCES,
@@ -23,9 +38,7 @@ from otelbundle.health.checks import (
     SystemReader,
     TcpCheck,
 )
-from otelbundle.health.durations import parse_duration, parse_percent
 from otelbundle.health.model import Thresholds
-from otelbundle.yamlconf import ConfigProblem, Mark, YamlList, YamlMap, load_file, unknown_keys
 
 DEFAULT_INTERVAL_S = 15.0
 DEFAULT_TIMEOUT_S = 5.0
@@ -57,23 +70,41 @@ class HealthConfig:
 def load_health_config(
     path: str, reader: SystemReader | None = None
 ) -> tuple[HealthConfig | None, list[ConfigProblem]]:
-    """(config, problems) for the file; config is None when there is no ``health:`` section."""
-    document = load_file(path)  # raises ConfigError with positions for YAML errors
+    """(config, problems) for the file; config is None when there is no ``health:`` section.
+
+    Raises ConfigError (with positions) when the file itself cannot be read or parsed.
+    """
+    document = load_file(path)
     root = document.root
     if not isinstance(root, YamlMap) or "health" not in root:
         return None, []
-    problems = [
-        ConfigProblem(mark, f"environment variable {name} is not set")
-        for name, mark in document.missing_env
-        if _inside(mark, root, "health")
-    ]
+    problems: list[ConfigProblem] = []
+    Problems(problems).unset_env(root["health"])
     config = parse_section(root["health"], root.value_mark("health"), problems, reader)
     return config, problems
 
 
-def _inside(mark: Mark, root: YamlMap, key: str) -> bool:
-    later = [root.key_mark(k).line for k in root if root.key_mark(k).line > root.key_mark(key).line]
-    return mark.line >= root.key_mark(key).line and (not later or mark.line < min(later))
+def load_health_at_start(
+    path: str, reader: SystemReader | None = None
+) -> tuple[HealthConfig | None, list[ConfigProblem]]:
+    """What the instrumentor starts with: problems are logged (``otelbundle.config``, one line
+    each) and mean no health checks; the problem list returned is then empty."""
+    from otelbundle.config.report import log_problems
+
+    config, problems = read_health_config(path, reader)
+    if log_problems(problems, "health checks are off because of {n} problem(s) in the config"):
+        return None, []
+    return config, []
+
+
+def read_health_config(
+    path: str, reader: SystemReader | None = None
+) -> tuple[HealthConfig | None, list[ConfigProblem]]:
+    """Like :func:`load_health_config` but never raises: file problems are returned too."""
+    try:
+        return load_health_config(path, reader)
+    except ConfigError as exc:
+        return None, exc.problems
 
 
 def parse_section(
@@ -84,9 +115,9 @@ def parse_section(
         problems.append(ConfigProblem(mark, "health must be a mapping with a 'checks' list"))
         return config
     problems.extend(unknown_keys(section, _SECTION_KEYS, "health"))
-    get = _Getter(section, problems)
-    interval = get.value("interval", parse_duration, DEFAULT_INTERVAL_S)
-    timeout = get.value("timeout", parse_duration, DEFAULT_TIMEOUT_S)
+    get = Problems(problems)
+    interval = get.value(section, "interval", parse_duration, DEFAULT_INTERVAL_S)
+    timeout = get.value(section, "timeout", parse_duration, DEFAULT_TIMEOUT_S)
     if "http" in section:
         config.http = _parse_http(section["http"], section.value_mark("http"), problems)
     checks = section.get("checks")
@@ -242,7 +273,7 @@ def _python(
         return None
     try:
         found = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError) as exc:
+    except Exception as exc:  # finding a submodule imports its package: any error of the user's code
         found, error = None, f": {exc}"
     else:
         error = ""
@@ -267,19 +298,13 @@ _BUILDERS: dict[str, Callable[..., Check | None]] = {
 
 
 class _Getter:
+    """``get.value(key, parse, default)`` on one mapping, collecting into the shared :class:`Problems`."""
+
     def __init__(self, mapping: YamlMap, problems: list[ConfigProblem]) -> None:
-        self.mapping, self.problems = mapping, problems
+        self.mapping, self.problems = mapping, Problems(problems)
 
     def value(self, key: str, parse: Callable[[Any], Any], default: Any, *, required: bool = False) -> Any:
-        if key not in self.mapping:
-            if required:
-                self.problems.append(ConfigProblem(self.mapping.mark, f"missing required key {key!r}"))
-            return default
-        try:
-            return parse(self.mapping[key])
-        except ValueError as exc:
-            self.problems.append(ConfigProblem(self.mapping.value_mark(key), f"{key}: {exc}"))
-            return default
+        return self.problems.value(self.mapping, key, parse, default, required=required)
 
 
 def _text(value: Any) -> str:

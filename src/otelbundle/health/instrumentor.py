@@ -19,7 +19,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 
 from otelbundle import settings
 from otelbundle.health.checks import SystemReader
-from otelbundle.health.config import HealthConfig, load_health_config
+from otelbundle.health.config import HealthConfig, load_health_at_start
 from otelbundle.health.outputs import HealthOutputs
 from otelbundle.health.scheduler import Scheduler
 from otelbundle.health.server import HealthServer
@@ -88,7 +88,7 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _load(self, path: str, reader: SystemReader | None) -> HealthConfig | None:
         try:
-            config, problems = load_health_config(path, reader)
+            config, problems = load_health_at_start(path, reader)  # logs via otelbundle.config
         except ConfigError as exc:
             problems, config = exc.problems, None
         if problems:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from otelbundle.scrub.config import ENV_VAR, ScrubSettings, load_scrub_settings
+from otelbundle.scrub.config import ENV_VAR, ScrubSettings, load_scrub_at_start
 from otelbundle.scrub.exporters import ScrubbingLogExporter, ScrubbingSpanExporter
 from otelbundle.scrub.rules import KEY_MASK, MARKER, PARAM_NAMES, RULES
 from otelbundle.scrub.scrubber import FAILED_MARKER, Hook, Scrubber, ScrubStats, scrub_sql
@@ -57,7 +57,7 @@ def build_scrubber(config_path: str | None, env: Mapping[str, str]) -> Scrubber 
 
     log = diagnostics_logger()
     try:
-        settings, problems = load_scrub_settings(config_path, env)
+        settings, problems = load_scrub_at_start(config_path, env)  # logs via otelbundle.config
     except Exception as exc:
         log.error("otelbundle: the scrub: settings could not be read (%s); using the built-in rules.", exc)
         settings, problems = ScrubSettings(), []

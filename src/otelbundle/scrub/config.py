@@ -12,8 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from otelbundle.config import (
+    ConfigError,
+    ConfigProblem,
+    Mark,
+    Problems,
+    YamlList,
+    YamlMap,
+    load_file,
+    unknown_keys,
+)
 from otelbundle.scrub.rules import param_names_pattern
-from otelbundle.yamlconf import ConfigError, ConfigProblem, Mark, YamlList, YamlMap, load_file, unknown_keys
 
 SECTION_KEYS = frozenset({"enabled", "extra_patterns", "extra_param_names", "allowed_keys"})
 ENV_VAR = "OTELBUNDLE_SCRUB"
@@ -50,6 +59,18 @@ def load_scrub_settings(
     return parse_section(root["scrub"], root.value_mark("scrub"), settings)
 
 
+def load_scrub_at_start(
+    path: str | None, env: Mapping[str, str]
+) -> tuple[ScrubSettings, list[ConfigProblem]]:
+    """What the exporters start with: problems are logged (``otelbundle.config``, one line each)
+    and only the entries they are in are left out; the problem list returned is then empty."""
+    from otelbundle.config.report import log_problems
+
+    settings, problems = load_scrub_settings(path, env)
+    log_problems(problems, "{n} problem(s) in scrub: those entries are ignored, the built-in rules apply")
+    return settings, []
+
+
 def parse_section(
     section: Any, mark: Mark, settings: ScrubSettings
 ) -> tuple[ScrubSettings, list[ConfigProblem]]:
@@ -59,6 +80,7 @@ def parse_section(
     if not isinstance(section, YamlMap):
         return settings, [ConfigProblem(mark, "scrub must be a mapping (enabled, extra_patterns, ...)")]
     problems.extend(unknown_keys(section, SECTION_KEYS, "scrub"))
+    Problems(problems).unset_env(section)
     if "enabled" in section:
         if isinstance(section["enabled"], bool):
             settings.enabled = settings.enabled and section["enabled"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,27 +30,29 @@ def test_without_health_section_nothing_starts(tmp_path: Path, instrumentor: Hea
 
 
 def test_bad_config_logs_every_problem_once_and_does_not_raise(
-    tmp_path: Path, instrumentor: HealthInstrumentor, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, instrumentor: HealthInstrumentor, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = tmp_path / "otelbundle.yaml"
     cfg.write_text("health:\n  checks:\n    - {name: x, kind: smtp}\n  timeout: -3\n")
-    caplog.set_level(logging.ERROR)
     instrumentor.instrument(config_path=str(cfg))
     assert instrumentor.scheduler is None
-    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1
-    assert f"{cfg}:3:23: unknown check kind 'smtp'" in errors[0]
-    assert f"{cfg}:4:12: timeout: -3 must be greater than zero" in errors[0]
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [  # one line per problem on the otelbundle.config logger, then the consequence
+        f"ERROR {cfg}:4:12: timeout: -3 must be greater than zero",
+        f"ERROR {cfg}:3:23: unknown check kind 'smtp'; use one of system, tcp, http, sql, python",
+        "ERROR otelbundle: health checks are off because of 2 problem(s) in the config; "
+        "the application continues.",
+    ], lines
 
 
 def test_yaml_syntax_error_is_reported_with_position(
-    tmp_path: Path, instrumentor: HealthInstrumentor, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, instrumentor: HealthInstrumentor, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = tmp_path / "otelbundle.yaml"
     cfg.write_text("health:\n  checks: [\n")
     instrumentor.instrument(config_path=str(cfg))
     assert instrumentor.scheduler is None
-    assert f"{cfg}:3:1: YAML syntax error" in caplog.text
+    assert f"{cfg}:3:1: YAML syntax error" in capsys.readouterr().err
 
 
 def test_instrument_starts_and_uninstrument_stops(tmp_path: Path, instrumentor: HealthInstrumentor) -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from otelbundle.config import parse_duration, parse_percent
 from otelbundle.health.checks import to_verdict
-from otelbundle.health.durations import parse_duration, parse_percent
 from otelbundle.health.model import Status, Thresholds
 
 

@@ -9,7 +9,7 @@ from otelbundle.alerting.notify.base import Notifier, PermanentError, RetryableE
 from otelbundle.alerting.notify.channels import CHANNEL_KEYS, build_channel, timeout_of
 from otelbundle.alerting.notify.dispatcher import NotificationDispatcher
 from otelbundle.alerting.notify.webhook import WebhookNotifier
-from otelbundle.yamlconf import ConfigProblem, YamlMap, unknown_keys
+from otelbundle.config import ConfigProblem, YamlMap, unknown_keys
 
 __all__ = [
     "AlertmanagerNotifier",
@@ -19,6 +19,7 @@ __all__ = [
     "RetryableError",
     "WebhookNotifier",
     "build_notifiers",
+    "build_notifiers_at_start",
 ]
 
 
@@ -44,3 +45,15 @@ def build_notifiers(
         if notifier is not None and len(problems) == before:
             notifiers.append(notifier)
     return notifiers, problems
+
+
+def build_notifiers_at_start(
+    section: YamlMap | None, *, env: Mapping[str, str] | None = None
+) -> tuple[list[Notifier], list[ConfigProblem]]:
+    """:func:`build_notifiers` with its problems logged (``otelbundle.config``, one line each);
+    the problem list returned is then empty."""
+    from otelbundle.config.report import log_problems
+
+    notifiers, problems = build_notifiers(section, env=env)
+    log_problems(problems, "{n} problem(s) in alerting.notify: the channels they are in are off")
+    return notifiers, []

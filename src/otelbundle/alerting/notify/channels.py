@@ -1,19 +1,22 @@
 """Config parsing for every channel of ``alerting.notify``: one builder per channel, one set of
-helpers for required values, URLs, booleans and timeouts."""
+helpers for required values, URLs, booleans and timeouts, on top of :mod:`otelbundle.config`.
+
+A channel with any problem (including an unset ``${env:...}`` anywhere in it) is left out;
+the other channels and the rules keep working.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from urllib.parse import urlparse
 
-from otelbundle.alerting.durations import parse_duration
 from otelbundle.alerting.notify.alertmanager import AlertmanagerNotifier
 from otelbundle.alerting.notify.base import Notifier
 from otelbundle.alerting.notify.email import EmailNotifier
 from otelbundle.alerting.notify.pagerduty import EVENTS_URL, PagerDutyNotifier
 from otelbundle.alerting.notify.slack import SlackNotifier
 from otelbundle.alerting.notify.webhook import WebhookNotifier
-from otelbundle.yamlconf import ConfigProblem, YamlList, YamlMap
+from otelbundle.config import ConfigProblem, Problems, YamlList, YamlMap, parse_duration
 
 CHANNEL_KEYS: dict[str, set[str]] = {
     "alertmanager": {"url", "timeout"},
@@ -67,13 +70,7 @@ def _bool(config: YamlMap, key: str, default: bool, where: str, problems: list[C
 
 
 def timeout_of(config: YamlMap, where: str, problems: list[ConfigProblem]) -> float:
-    if "timeout" not in config:
-        return 5.0
-    try:
-        return parse_duration(config["timeout"])
-    except ValueError as exc:
-        problems.append(ConfigProblem(config.value_mark("timeout"), f"{where}.timeout: {exc}"))
-        return 5.0
+    return Problems(problems).value(config, "timeout", parse_duration, 5.0, label=f"{where}.timeout")
 
 
 def build_channel(
@@ -94,6 +91,7 @@ def build_channel(
         "email": _email,
     }
     before = len(problems)
+    Problems(problems).unset_env(config)
     notifier = builders[channel](config, timeout, env, problems)
     return notifier if len(problems) == before else None
 
@@ -113,7 +111,18 @@ def _webhook(
     url = _required(config, "url", "notify.webhook", problems)
     if url is None or not _http_url(config, "url", url, "notify.webhook", problems):
         return None
-    headers = config.get("headers") or {}
+    headers = config.get("headers")
+    if headers is None:
+        headers = {}
+    elif not isinstance(headers, YamlMap) or not all(
+        isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in headers.values()
+    ):
+        problems.append(
+            ConfigProblem(
+                config.value_mark("headers"), "notify.webhook.headers must map header names to text"
+            )
+        )
+        return None
     return WebhookNotifier(url, {str(k): str(v) for k, v in headers.items()}, timeout)
 
 
@@ -162,10 +171,20 @@ def _email(
         problems.append(
             ConfigProblem(config.value_mark("starttls"), f"{where}.starttls must be auto, always or never")
         )
-    # Secrets: write `password: "${env:SMTP_PASSWORD}"`; an empty value means the variable is unset.
+    # Secrets: `password: "${env:SMTP_PASSWORD}"`. A password written in the file is refused, not
+    # warned about: config files are committed and shown in reviews, and a refused channel fails
+    # `otelbundle config check` in CI before the secret is deployed anywhere.
     username = str(config.get("username") or "") or None
     password = str(config.get("password") or "") or None
-    if "password" in config and not password:
+    if "password" in config and "password" not in config.from_env:
+        problems.append(
+            ConfigProblem(
+                config.value_mark("password"),
+                f'{where}.password must come from the environment, e.g. "${{env:SMTP_PASSWORD}}", '
+                "not be written in the file",
+            )
+        )
+    elif "password" in config and not password:
         problems.append(
             ConfigProblem(
                 config.value_mark("password"),

@@ -1,0 +1,46 @@
+"""``otelbundle config check [FILE]``: every section of otelbundle.yaml and the files it names."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from otelbundle import settings
+from otelbundle.config.check import check_config, put_cwd_on_path
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("config", help="validate otelbundle.yaml")
+    actions = parser.add_subparsers(dest="config_action", metavar="ACTION", required=True)
+    check = actions.add_parser(
+        "check",
+        help="validate every section and the files it names; exit 1 on any problem",
+        description="Validate every section of otelbundle.yaml (alerting with its rule files and "
+        "notifiers, health with its python check modules, scrub) and print every problem as "
+        "file:line:column: message. FILE defaults to the file the app loads: $OTELBUNDLE_CONFIG, "
+        "else ./otelbundle.yaml.",
+    )
+    check.add_argument("file", nargs="?", metavar="FILE")
+    check.set_defaults(func=check_command)
+
+
+def check_command(args: argparse.Namespace) -> int:
+    path = args.file or settings.config_path(os.environ)
+    if path is None:
+        print(
+            "otelbundle config check: no file given, OTELBUNDLE_CONFIG is not set and there is no "
+            "./otelbundle.yaml",
+            file=sys.stderr,
+        )
+        return 1
+    put_cwd_on_path()
+    report = check_config(path, os.environ)
+    if not report.ok:
+        for problem in report.problems:
+            print(problem, file=sys.stderr)
+        print(f"{path}: FAILED: {len(report.problems)} problem(s)", file=sys.stderr)
+        return 1
+    found = ", ".join(report.found) or "no sections"
+    print(f"{path}: SUCCESS: {found}")
+    return 0

@@ -1,0 +1,262 @@
+"""YAML loading that remembers where every value came from, and never raises anything but ConfigError.
+
+Every config problem must be reported as ``file:line:column: message``, so the
+loader keeps a :class:`Mark` for each mapping key, value and list item, and which
+values came from ``${env:...}`` references (see :mod:`otelbundle.config.env`).
+
+Only plain YAML data is accepted: strings, numbers, booleans, null, mappings and
+lists. Anchors, aliases and ``<<`` merge keys work; any other tag (``!1s``,
+``!!python/...``, ``!!set``) is a located problem, as are recursive aliases and
+documents that expand past :data:`MAX_VALUES` values (an alias bomb).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from otelbundle.config.env import ENV_REF, substitute_env
+from otelbundle.config.problems import ConfigError, ConfigProblem, Mark
+
+MAX_VALUES = 100_000
+_CORE = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null")}
+_AS_TEXT_TAGS = {f"{_CORE}timestamp"}  # `2026-01-01` stays the text the user wrote
+_MERGE = f"{_CORE}merge"
+
+
+class YamlMap(dict[str, Any]):
+    """A mapping that knows the position of itself, each key and each value.
+
+    ``from_env`` maps each key whose value contained ``${env:...}`` to the
+    variables that were unset (an empty tuple when all were set).
+    """
+
+    mark: Mark
+    key_marks: dict[str, Mark]
+    value_marks: dict[str, Mark]
+    from_env: dict[str, tuple[str, ...]]
+
+    def key_mark(self, key: str) -> Mark:
+        return self.key_marks.get(key, self.mark)
+
+    def value_mark(self, key: str) -> Mark:
+        return self.value_marks.get(key, self.key_mark(key))
+
+
+class YamlList(list[Any]):
+    """A list that knows the position of itself and each item (and, like YamlMap, env-derived items)."""
+
+    mark: Mark
+    item_marks: list[Mark]
+    item_from_env: dict[int, tuple[str, ...]]
+
+    def item_mark(self, index: int) -> Mark:
+        return self.item_marks[index] if 0 <= index < len(self.item_marks) else self.mark
+
+
+def new_map(mark: Mark) -> YamlMap:
+    out = YamlMap()
+    out.mark, out.key_marks, out.value_marks, out.from_env = mark, {}, {}, {}
+    return out
+
+
+def new_list(mark: Mark) -> YamlList:
+    out = YamlList()
+    out.mark, out.item_marks, out.item_from_env = mark, [], {}
+    return out
+
+
+def mark_of(value: Any, fallback: Mark) -> Mark:
+    """The position of a loaded container, or ``fallback`` for scalars."""
+    return value.mark if isinstance(value, (YamlMap, YamlList)) else fallback
+
+
+@dataclass
+class Document:
+    """A loaded file: its root value plus every env variable it named but the environment lacked."""
+
+    root: Any
+    path: str
+    missing_env: list[tuple[str, Mark]] = field(default_factory=list)
+
+
+def _mark(file: str, node: yaml.Node) -> Mark:
+    return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _TooLarge(Exception):
+    def __init__(self, mark: Mark) -> None:
+        self.mark = mark
+
+
+class _Builder:
+    """Turns a composed YAML node tree into YamlMap/YamlList/scalars, collecting problems."""
+
+    def __init__(self, file: str, env: Mapping[str, str]) -> None:
+        self.file = file
+        self.env = env
+        self.missing: list[tuple[str, Mark]] = []
+        self.problems: list[ConfigProblem] = []
+        self._constructor = yaml.SafeLoader("")
+        self._active: set[int] = set()  # nodes being built: seeing one again is a recursive alias
+        self._count = 0
+
+    def build(self, node: yaml.Node) -> Any:
+        value, _ = self._build(node)
+        return value
+
+    def _build(self, node: yaml.Node) -> tuple[Any, tuple[str, ...] | None]:
+        """The value and, for a scalar with ``${env:...}``, the variables that were unset."""
+        self._count += 1
+        if self._count > MAX_VALUES:
+            raise _TooLarge(_mark(self.file, node))
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if id(node) in self._active:
+            self.problems.append(ConfigProblem(_mark(self.file, node), "recursive alias"))
+            return None, None
+        expected = f"{_CORE}map" if isinstance(node, yaml.MappingNode) else f"{_CORE}seq"
+        if node.tag != expected:
+            self.problems.append(ConfigProblem(_mark(self.file, node), f"unsupported YAML tag {node.tag!r}"))
+            return None, None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node), None
+            assert isinstance(node, yaml.SequenceNode)
+            return self._sequence(node), None
+        finally:
+            self._active.discard(id(node))
+
+    def _sequence(self, node: yaml.SequenceNode) -> YamlList:
+        out = new_list(_mark(self.file, node))
+        for item in node.value:
+            value, env = self._build(item)
+            if env is not None:
+                out.item_from_env[len(out)] = env
+            out.append(value)
+            out.item_marks.append(_mark(self.file, item))
+        return out
+
+    def _mapping(self, node: yaml.MappingNode) -> YamlMap:
+        out = new_map(_mark(self.file, node))
+        merges: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            key_mark = _mark(self.file, key_node)
+            if key_node.tag == _MERGE:
+                merges.append(value_node)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(ConfigProblem(key_mark, "mapping keys must be plain strings"))
+                continue
+            key = str(key_node.value)
+            if key in out:
+                self.problems.append(ConfigProblem(key_mark, f"duplicate key {key!r}"))
+                continue
+            value, env = self._build(value_node)
+            out[key] = value
+            out.key_marks[key] = key_mark
+            out.value_marks[key] = _mark(self.file, value_node)
+            if env is not None:
+                out.from_env[key] = env
+        for merge in merges:  # `<<: *base` or `<<: [*a, *b]`: keys written here win
+            sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
+            for source in sources:
+                merged, _ = self._build(source)
+                if not isinstance(merged, YamlMap):
+                    self.problems.append(
+                        ConfigProblem(_mark(self.file, source), "'<<' must merge a mapping or a list of them")
+                    )
+                    continue
+                for key, value in merged.items():
+                    if key not in out:
+                        out[key] = value
+                        out.key_marks[key] = merged.key_mark(key)
+                        out.value_marks[key] = merged.value_mark(key)
+                        if key in merged.from_env:
+                            out.from_env[key] = merged.from_env[key]
+        return out
+
+    def _scalar(self, node: yaml.ScalarNode) -> tuple[Any, tuple[str, ...] | None]:
+        raw = node.value
+        mark = _mark(self.file, node)
+        if node.tag in _AS_TEXT_TAGS:
+            return raw, None
+        if node.tag not in _SCALAR_TAGS:
+            self.problems.append(
+                ConfigProblem(mark, f"unsupported YAML tag {node.tag!r}; write the value without a tag")
+            )
+            return None, None
+        if "${env:" not in raw:
+            if node.style is not None or node.tag == f"{_CORE}str":
+                return raw.replace("$$", "$") if "$$" in raw else raw, None
+            try:
+                return self._constructor.construct_object(node, deep=True), None
+            except (yaml.YAMLError, ValueError, OverflowError) as exc:
+                self.problems.append(
+                    ConfigProblem(mark, f"{raw!r} is not a valid {node.tag[len(_CORE) :]}: {exc}")
+                )
+                return None, None
+        text, missing = substitute_env(raw, self.env)
+        self.missing.extend((name, mark) for name in missing)
+        env = tuple(missing)
+        if ENV_REF.fullmatch(raw) is not None and node.style is None and text != "":
+            # As in the collector: a value that is exactly one reference takes the
+            # type the substituted text has in YAML (so `${env:PORT}` can be an int),
+            # but only scalars: an env value can never become a mapping or list.
+            try:
+                typed = yaml.safe_load(text)
+            except (yaml.YAMLError, ValueError, OverflowError):
+                return text, env
+            if isinstance(typed, (bool, int, float)):
+                return typed, env
+        return text, env
+
+
+def load_text(text: str, path: str, env: Mapping[str, str] | None = None) -> Document:
+    """Parse YAML text; raise :class:`ConfigError` with positions for every problem found."""
+    environment = os.environ if env is None else env
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Mark(path, mark.line + 1, mark.column + 1) if mark else Mark(path, 1, 1)
+        raise ConfigError([ConfigProblem(where, f"YAML syntax error: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem(Mark(path, 1, 1), f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise ConfigError([ConfigProblem(Mark(path, 1, 1), "YAML nesting is too deep")]) from None
+    if node is None:
+        return Document(root=None, path=path)
+    builder = _Builder(path, environment)
+    try:
+        root = builder.build(node)
+    except _TooLarge as exc:
+        message = f"the document expands to more than {MAX_VALUES} values (too many aliases?)"
+        raise ConfigError([*builder.problems, ConfigProblem(exc.mark, message)]) from None
+    except RecursionError:
+        raise ConfigError([ConfigProblem(Mark(path, 1, 1), "YAML nesting is too deep")]) from None
+    if builder.problems:
+        raise ConfigError(builder.problems)
+    return Document(root=root, path=path, missing_env=builder.missing)
+
+
+def load_file(path: str, env: Mapping[str, str] | None = None) -> Document:
+    """Read and parse a YAML file; unreadable files become a ConfigError naming the path."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ConfigError(
+            [ConfigProblem(Mark(path, 1, 1), f"cannot read file: {exc.strerror or exc}")]
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [ConfigProblem(Mark(path, 1, 1), f"file is not UTF-8 text: {exc.reason}")]
+        ) from None
+    return load_text(text, path, env)

@@ -1,0 +1,74 @@
+"""How configuration problems reach the user at application start: one logger, one line each.
+
+The logger is ``otelbundle.config``. Like otelbundle's other self-reports it
+writes to stderr on its own handler and does not propagate, so the lines are
+seen before the application configures logging and are never fed back into the
+OTLP log pipeline. Each problem is one ``ERROR file:line:col: message`` line;
+one more line says what was switched off. A problem already reported by this
+process (a YAML syntax error seen by several sections) is not repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from otelbundle.config.problems import ConfigProblem
+
+LOGGER_NAME = "otelbundle.config"
+_reported: set[str] = set()
+_lock = threading.Lock()
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test capture, a redirected stderr)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def config_logger() -> logging.Logger:
+    logger = logging.getLogger(LOGGER_NAME)
+    if not logger.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+    return logger
+
+
+def log_problems(problems: Iterable[ConfigProblem], consequence: str) -> int:
+    """Log each new problem on its own line, then ``consequence`` once; the number of problems.
+
+    ``consequence`` may use ``{n}`` for the number of problems.
+    """
+    problems = list(problems)
+    if not problems:
+        return 0
+    logger = config_logger()
+    with _lock:
+        fresh = [p for p in problems if str(p) not in _reported]
+        _reported.update(str(p) for p in fresh)
+    for problem in fresh:
+        logger.error("%s", problem)
+    logger.error("otelbundle: %s; the application continues.", consequence.format(n=len(problems)))
+    return len(problems)
+
+
+def forget_reported() -> None:
+    """Tests and reloads: report every problem again."""
+    with _lock:
+        _reported.clear()
