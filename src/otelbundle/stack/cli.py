@@ -38,6 +38,15 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default 120)")
     up.add_argument("--no-install", action="store_true", help="fail instead of installing missing binaries")
+    up.add_argument(
+        "--gateways",
+        type=int,
+        metavar="N",
+        default=None,
+        help="scale-out: the collector on 4317/4318 becomes an agent load-balancing traces (by trace id) to N "
+        "tail-sampling gateways on loopback ports 4321.. (0: the single collector; default: what the last "
+        "`up` ran, else 0). Changing N on a running stack restarts the agent only",
+    )
     up.set_defaults(func=_up)
     actions.add_parser("down", parents=[root], help="stop every component").set_defaults(func=_down)
     actions.add_parser(
@@ -88,8 +97,12 @@ def _root(args: argparse.Namespace, command: str) -> Path:
 def _up(args: argparse.Namespace) -> int:
     root = _root(args, "up")
     try:
-        stack = Stack(config_root=root)
+        stack = Stack(config_root=root, gateways=args.gateways)
         print(f"otelbundle stack: data in {stack.data_dir}, configs from {root}")
+        if stack.gateways:
+            print(
+                f"otelbundle stack: scale-out, an agent on 4317/4318 in front of {stack.gateways} gateway(s)"
+            )
         missing = stack.missing_binaries()
         if missing and not args.no_install:
             names = ", ".join(f"{c.name} {c.version}" for c in missing)
@@ -97,7 +110,7 @@ def _up(args: argparse.Namespace) -> int:
                 f"otelbundle stack: not installed yet: {names} (not in {comp.CACHE_ROOT / 'bin'}, no "
                 "OTELBUNDLE_<NAME>_BIN, not on PATH); installing first, as `otelbundle stack install` would"
             )
-            Installer(root).run([c.name for c in missing])
+            Installer(root).run(sorted({c.install_name for c in missing}))
         stack.up(timeout=args.timeout)
     except (StackError, InstallError) as exc:
         print(f"otelbundle stack up: {exc}", file=sys.stderr)
@@ -186,17 +199,20 @@ def _down(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     try:
-        states = Stack(config_root=_root(args, "status")).status()
+        stack = Stack(config_root=_root(args, "status"))
+        states = stack.status()
     except StackError as exc:
         print(f"otelbundle stack status: {exc}", file=sys.stderr)
         return 1
+    if stack.gateways:
+        print(f"scale-out: otelcol-bundle is the agent (4317/4318) of {stack.gateways} gateway(s)")
     for state in states:
         process = f"pid {state.pid}" if state.running else "not running"
         health = "healthy" if state.healthy else "not healthy"
-        print(f"{state.name:<15} {process:<14} {health:<12} {state.url}")
+        print(f"{state.name:<17} {process:<14} {health:<12} {state.url}")
     ui = jaeger_ui_assets(os.environ)
     shown = str(ui) if ui else "NOT INSTALLED: Jaeger serves a placeholder page (otelbundle stack install)"
-    print(f"{'jaeger UI':<15} {shown}")
+    print(f"{'jaeger UI':<17} {shown}")
     return 0 if all(s.healthy for s in states) else 3
 
 

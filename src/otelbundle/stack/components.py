@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.resources
 import os
 import shutil
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +48,19 @@ class Component:
     # Other names the cache may hold it under, with their version (the collector:
     # the official otelcol-contrib release when it could not be built).
     alternates: tuple[tuple[str, str], ...] = ()
+    # The installable this process runs, when several processes run one binary
+    # (the scale-out gateways run otelcol-bundle); defaults to ``name``.
+    installs: str = ""
+
+    @property
+    def install_name(self) -> str:
+        """The name `otelbundle stack install` knows this binary by."""
+        return self.installs or self.name
 
     @property
     def env_var(self) -> str:
         """Variable that names an explicit binary, e.g. OTELBUNDLE_LOKI_BIN."""
-        return f"OTELBUNDLE_{self.name.upper().replace('-', '_')}_BIN"
+        return f"OTELBUNDLE_{self.install_name.upper().replace('-', '_')}_BIN"
 
     def cache_path(self) -> Path:
         return cache_entry(self.binary, self.version) / self.binary
@@ -80,10 +89,45 @@ def cache_entry(name: str, version: str) -> Path:
     return CACHE_ROOT / "bin" / f"{name}-{version}"
 
 
-def components(config_root: Path, data_dir: Path, env: Mapping[str, str] | None = None) -> list[Component]:
-    """The stack in start order: storage backends first, the collector (their client) last."""
+# The scale-out gateways (`stack up --gateways N`): gateway i (1..N) listens on
+# these bases + i, all on loopback.
+GATEWAY_OTLP_GRPC_BASE = 4320
+GATEWAY_HEALTH_BASE = 13133
+GATEWAY_METRICS_BASE = 8888
+
+
+def gateway_name(index: int) -> str:
+    return f"otelcol-gateway-{index}"
+
+
+def storage_dir(env: Mapping[str, str], variable: str, default: Path) -> Path:
+    """A data directory the user named in ``variable`` wins over the stack's own default."""
+    given = env.get(variable)
+    return Path(given) if given else default
+
+
+def components(
+    config_root: Path, data_dir: Path, env: Mapping[str, str] | None = None, gateways: int = 0
+) -> list[Component]:
+    """The stack in start order: storage backends first, the collector (their client) last.
+
+    ``gateways`` > 0 runs the scale-out topology: N tail-sampling gateways, then
+    the collector on 4317/4318 as their agent (config.yaml + agent.yaml).
+    """
+    env = os.environ if env is None else env
     deploy = config_root / "deploy"
-    ui = jaeger_ui_assets(os.environ if env is None else env)
+    ui = jaeger_ui_assets(env)
+    collector = config_root / "otel-collector"
+    otelcol_storage = storage_dir(env, "OTELCOL_STORAGE_DIR", data_dir / "otelcol")
+    agent_args: tuple[str, ...] = (f"--config={collector / 'config.yaml'}",)
+    agent_env = {"OTELCOL_STORAGE_DIR": str(otelcol_storage)}
+    if gateways > 0:
+        agent_args += (f"--config={collector / 'agent.yaml'}",)
+        endpoints = ",".join(f"127.0.0.1:{GATEWAY_OTLP_GRPC_BASE + i}" for i in range(1, gateways + 1))
+        agent_env["OTELCOL_GATEWAY_ENDPOINTS"] = f"[{endpoints}]"
+        # New per start: a restarted agent writes new span-metric series instead
+        # of resetting the old ones (agent.yaml, resource/agent).
+        agent_env["OTELCOL_AGENT_INSTANCE"] = f"127.0.0.1:4317/{time.time_ns():x}"
     return [
         Component(
             name="loki",
@@ -93,7 +137,7 @@ def components(config_root: Path, data_dir: Path, env: Mapping[str, str] | None 
             health_url="http://127.0.0.1:3100/ready",
             ports=(3100, 9096),
             args=(f"-config.file={deploy / 'loki' / 'config.yaml'}", "-config.expand-env=true"),
-            env={"LOKI_DATA_DIR": str(data_dir / "loki")},
+            env={"LOKI_DATA_DIR": str(storage_dir(env, "LOKI_DATA_DIR", data_dir / "loki"))},
         ),
         Component(
             name="prometheus",
@@ -135,6 +179,7 @@ def components(config_root: Path, data_dir: Path, env: Mapping[str, str] | None 
             args=(f"--config={deploy / 'jaeger' / 'config.yaml'}",),
             env={"JAEGER_UI_ASSETS_PATH": str(ui)} if ui else {},
         ),
+        *(_gateway(collector, otelcol_storage, i) for i in range(1, gateways + 1)),
         Component(
             name="otelcol-bundle",
             version="0.159.0",
@@ -142,11 +187,38 @@ def components(config_root: Path, data_dir: Path, env: Mapping[str, str] | None 
             path_names=("otelcol-bundle",),
             health_url="http://127.0.0.1:13133/",
             ports=(4317, 4318, 13133, 8888),
-            args=(f"--config={config_root / 'otel-collector' / 'config.yaml'}",),
-            env={"OTELCOL_STORAGE_DIR": str(data_dir / "otelcol")},
+            args=agent_args,
+            env=agent_env,
             alternates=(("otelcol-contrib", "0.159.0"),),
         ),
     ]
+
+
+def _gateway(collector: Path, storage: Path, index: int) -> Component:
+    """Gateway ``index`` of the scale-out tier: gateway.yaml with its own ports and queue folder."""
+    grpc, health, metrics = (
+        GATEWAY_OTLP_GRPC_BASE + index,
+        GATEWAY_HEALTH_BASE + index,
+        GATEWAY_METRICS_BASE + index,
+    )
+    return Component(
+        name=gateway_name(index),
+        version="0.159.0",
+        binary="otelcol-bundle",
+        path_names=("otelcol-bundle",),
+        health_url=f"http://127.0.0.1:{health}/",
+        ports=(grpc, health, metrics),
+        args=(f"--config={collector / 'gateway.yaml'}",),
+        env={
+            "OTELCOL_OTLP_GRPC_PORT": str(grpc),
+            "OTELCOL_HEALTH_PORT": str(health),
+            "OTELCOL_METRICS_PORT": str(metrics),
+            # One file_storage folder per process: the extension locks its files.
+            "OTELCOL_STORAGE_DIR": str(storage / gateway_name(index)),
+        },
+        alternates=(("otelcol-contrib", "0.159.0"),),
+        installs="otelcol-bundle",
+    )
 
 
 class ConfigRootError(Exception):
@@ -193,6 +265,8 @@ def find_config_root(start: Path | None = None, explicit: str | None = None) -> 
 # Short names for `otelbundle stack config NAME`.
 CONFIG_FILES = {
     "collector": "otel-collector/config.yaml",
+    "collector-agent": "otel-collector/agent.yaml",
+    "collector-gateway": "otel-collector/gateway.yaml",
     "collector-builder": "otel-collector/builder-config.yaml",
     "jaeger": "deploy/jaeger/config.yaml",
     "loki": "deploy/loki/config.yaml",

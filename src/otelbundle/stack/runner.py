@@ -11,6 +11,7 @@ stack did not start.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -28,6 +29,7 @@ from otelbundle.stack.components import (
     ConfigRootError,
     components,
     find_config_root,
+    gateway_name,
     jaeger_ui_assets,
 )
 from otelbundle.stack.holders import Holder, fingerprint, port_holder
@@ -67,7 +69,12 @@ class ComponentStatus:
 
 
 class Stack:
-    """The native stack under ``data_dir``; ``say`` receives progress lines."""
+    """The native stack under ``data_dir``; ``say`` receives progress lines.
+
+    ``gateways``: None keeps the topology the last ``up`` recorded (none: the
+    single collector); 0 is the single collector; N > 0 is the scale-out
+    topology, the collector on 4317/4318 as agent in front of N gateways.
+    """
 
     def __init__(
         self,
@@ -75,6 +82,7 @@ class Stack:
         config_root: Path | None = None,
         env: Mapping[str, str] | None = None,
         say: Callable[[str], None] = print,
+        gateways: int | None = None,
     ) -> None:
         self.env = dict(os.environ if env is None else env)
         self.data_dir = data_dir or default_data_dir(self.env)
@@ -89,7 +97,37 @@ class Stack:
             )
         self.config_root = root
         self.say = say
-        self.components = components(root, self.data_dir, self.env)
+        if gateways is not None and gateways < 0:
+            raise StackError(f"--gateways must be 0 or more, not {gateways}")
+        self.recorded_gateways = self._recorded_gateways()
+        self.gateways = self.recorded_gateways if gateways is None else gateways
+        self.components = components(root, self.data_dir, self.env, gateways=self.gateways)
+
+    # ---- topology ------------------------------------------------------------
+    def _topology_file(self) -> Path:
+        return self.data_dir / "run" / "topology.json"
+
+    def _recorded_gateways(self) -> int:
+        """How many gateways the last ``up`` started (0 when none is recorded)."""
+        try:
+            return int(json.loads(self._topology_file().read_text())["gateways"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+    def _record_topology(self) -> None:
+        self._topology_file().write_text(json.dumps({"gateways": self.gateways}) + "\n")
+
+    def _stray_gateways(self) -> list[Component]:
+        """Gateways with a pid file that the chosen topology does not include (after scaling in)."""
+        wanted = {c.name for c in self.components}
+        found: list[Component] = []
+        for pid_file in sorted((self.data_dir / "run").glob("otelcol-gateway-*.pid")):
+            name = pid_file.stem
+            if name not in wanted:
+                index = int(name.rsplit("-", 1)[1]) if name.rsplit("-", 1)[1].isdigit() else 0
+                spare = components(self.config_root, self.data_dir, self.env, gateways=max(index, 1))
+                found.extend(c for c in spare if c.name == gateway_name(index))
+        return found
 
     # ---- files -----------------------------------------------------------
     def _pid_file(self, component: Component) -> Path:
@@ -134,10 +172,22 @@ class Stack:
         for sub in ("run", "logs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         self._warn_if_no_jaeger_ui()
+        rescaled = self.gateways != self.recorded_gateways
         started: list[Component] = []
         for component in self.components:
             if self._pid(component) is not None and healthy(component.health_url):
-                self.say(f"  {component.name:<15} already running and healthy")
+                if rescaled and component.name == "otelcol-bundle":
+                    # Its gateway list (or its role) is fixed at start: restart it.
+                    # The gateways it needs were started above; it drains its
+                    # queues into the old ones on the way down.
+                    self.say(
+                        f"  {component.name:<17} restarting: {self.recorded_gateways} -> {self.gateways} gateways"
+                    )
+                    self.stop_component(component)
+                    self._start(component)
+                    self._wait_healthy([component], timeout)
+                    continue
+                self.say(f"  {component.name:<17} already running and healthy")
                 continue
             busy = [port for port in component.ports if port_in_use(port)]
             if busy and self._pid(component) is None:
@@ -145,14 +195,21 @@ class Stack:
                 if self._reusable(component, holder):
                     assert holder is not None
                     self.say(
-                        f"  {component.name:<15} reusing the one of the otelbundle stack in {holder.stack_dir()} "
+                        f"  {component.name:<17} reusing the one of the otelbundle stack in {holder.stack_dir()} "
                         f"(pid {holder.pid}; same binary and config). `stack down` here leaves it running."
                     )
                     continue
                 raise StackError(_port_conflict(component, busy, holder))
             self._start(component)
             started.append(component)
+            if component.name.startswith("otelcol-gateway-") or component.name == "otelcol-bundle":
+                # The agent's gateways must be accepting before it routes to them.
+                self._wait_healthy([component], timeout)
+                started.remove(component)
         self._wait_healthy(started, timeout)
+        for stray in self._stray_gateways():
+            self.stop_component(stray)
+        self._record_topology()
 
     def _reusable(self, component: Component, holder: Holder | None) -> bool:
         if holder is None or holder.stack_dir() is None or not healthy(component.health_url):
@@ -173,8 +230,8 @@ class Stack:
     def _start(self, component: Component) -> None:
         binary = component.locate(self.env)
         assert binary is not None
-        for value in component.env.values():
-            if value.startswith(str(self.data_dir)):
+        for key, value in component.env.items():
+            if key in ("OTELCOL_STORAGE_DIR", "LOKI_DATA_DIR"):
                 Path(value).mkdir(parents=True, exist_ok=True)
         log = open(self.log_file(component), "ab")  # noqa: SIM115 - owned by the child
         process = subprocess.Popen(
@@ -188,7 +245,7 @@ class Stack:
         )
         log.close()
         self._pid_file(component).write_text(str(process.pid))
-        self.say(f"  {component.name:<15} started (pid {process.pid}, {binary})")
+        self.say(f"  {component.name:<17} started (pid {process.pid}, {binary})")
 
     def _wait_healthy(self, started: list[Component], timeout: float) -> None:
         end = time.monotonic() + timeout
@@ -196,7 +253,7 @@ class Stack:
         while pending and time.monotonic() < end:
             for component in list(pending):
                 if healthy(component.health_url):
-                    self.say(f"  {component.name:<15} healthy at {component.health_url}")
+                    self.say(f"  {component.name:<17} healthy at {component.health_url}")
                     pending.remove(component)
                 elif self._pid(component) is None:
                     raise StackError(f"{component.name} exited during start-up:\n{self.tail(component)}")
@@ -208,12 +265,14 @@ class Stack:
             )
 
     def down(self, timeout: float = 15.0) -> None:
-        for component in reversed(self.components):
+        for component in [*reversed(self.components), *self._stray_gateways()]:
             pid = self._pid(component)
             if pid is None:
                 self._pid_file(component).unlink(missing_ok=True)
                 continue
             self.stop_component(component, timeout)
+        # The next `up` without --gateways starts the default single collector.
+        self._topology_file().unlink(missing_ok=True)
 
     def stop_component(self, component: Component, timeout: float = 15.0) -> None:
         pid = self._pid(component)
@@ -226,9 +285,9 @@ class Stack:
             time.sleep(0.2)
         if self._pid(component) is not None:
             os.kill(pid, signal.SIGKILL)
-            self.say(f"  {component.name:<15} did not stop in {timeout:.0f}s; killed")
+            self.say(f"  {component.name:<17} did not stop in {timeout:.0f}s; killed")
         else:
-            self.say(f"  {component.name:<15} stopped")
+            self.say(f"  {component.name:<17} stopped")
         _reap(pid)
         self._pid_file(component).unlink(missing_ok=True)
 
