@@ -1,0 +1,334 @@
+"""The scale-out topology with real processes: one agent on 4317/4318, 2 tail-sampling gateways.
+
+Checks what issue #11 asks of it: span metrics counted exactly once per span
+(before sampling, whatever gateway a trace went to), every kept trace whole,
+every error trace and every slow trace kept, the rest kept at the configured
+fraction; what a gateway killed mid-traffic loses; and that scaling 1 -> 2
+gateways under traffic never makes a counter go backwards in Prometheus.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import signal
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otelbundle.backends import BackendHTTPError, Backends, get_json, poll
+from otelbundle.stack import Stack, StackError
+from tests.e2e.conftest import Checkout, checkout
+from tests.harness.apps import ExampleServices
+
+ROOT = Path(__file__).resolve().parents[2]
+GATEWAYS = 2
+PERCENT = 25.0  # OTELCOL_SAMPLING_PERCENTAGE: the fraction of ordinary traces kept
+SLOW_MS = 2000  # OTELCOL_SAMPLING_SLOW_MS
+DECISION_WAIT = 3.0  # seconds; the apps export every 200 ms (conftest's services)
+SERVER_SPANS = {"storefront": "POST /checkout", "inventory": "POST /reserve"}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The conftest's stack, in the scale-out shape (overrides it for this module)."""
+    env = {
+        **os.environ,
+        "OTELCOL_SAMPLING_PERCENTAGE": str(PERCENT),
+        "OTELCOL_SAMPLING_SLOW_MS": str(SLOW_MS),
+        "OTELCOL_SAMPLING_DECISION_WAIT": f"{DECISION_WAIT:g}s",
+        "OTELCOL_SPAN_METRICS_FLUSH_INTERVAL": "2s",
+    }
+    running = Stack(
+        data_dir=tmp_path_factory.mktemp("stack"),
+        config_root=ROOT,
+        env=env,
+        gateways=GATEWAYS,
+        say=lambda line: print(line, flush=True),
+    )
+    missing = running.missing_binaries()
+    if missing:
+        reason = "backends not built: " + ", ".join(c.name for c in missing) + " (run `make stack`)"
+        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        running.up(timeout=120)
+    except StackError as exc:
+        running.down()
+        pytest.fail(f"stack did not come up: {exc}")
+    yield running
+    running.down()
+
+
+# ---- helpers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    done: Checkout
+    seconds: float  # client-side duration: the trace cannot be longer
+
+    @property
+    def error(self) -> bool:
+        """The trace holds a span with ERROR status: the 5xx path, and also any 4xx inventory
+        answered (out of stock), which storefront's HTTP client span records as an error."""
+        return self.done.status != 200
+
+
+def send(services: ExampleServices, count: int, every: int = 5, threads: int = 4) -> list[Sent]:
+    """``count`` checkouts; every ``every``-th takes inventory's error path (a 5xx trace)."""
+
+    def one(number: int) -> Sent:
+        started = time.monotonic()
+        done = checkout(services, sku="FAIL" if number % every == 0 else ("APPLE", "PEAR")[number % 2])
+        return Sent(done, time.monotonic() - started)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def server_calls(backends: Backends) -> dict[tuple[str, ...], float]:
+    """Every raw traces_span_metrics_calls_total series of the two services' server spans."""
+    names = "|".join(SERVER_SPANS.values())
+    query = f'traces_span_metrics_calls_total{{span_kind="SPAN_KIND_SERVER",span_name=~"{names}"}}'
+    return {
+        tuple(sorted(f"{k}={v}" for k, v in s["metric"].items())): float(s["value"][1])
+        for s in backends.promql(query)
+    }
+
+
+def increases(before: dict[tuple[str, ...], float], after: dict[tuple[str, ...], float]) -> dict[str, float]:
+    """Per service: the sum over series of (now - before); a series new since ``before`` counts from 0."""
+    total = dict.fromkeys(SERVER_SPANS, 0.0)
+    for labels, value in after.items():
+        service = dict(label.split("=", 1) for label in labels)["service_name"]
+        total[service] += value - before.get(labels, 0.0)
+    return total
+
+
+def pid_of(stack: Stack, name: str) -> int | None:
+    return next(s.pid for s in stack.status() if s.name == name)
+
+
+def trace_or_none(backends: Backends, trace_id: str) -> list[dict[str, Any]] | None:
+    try:
+        return backends.trace(trace_id) or None
+    except BackendHTTPError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def is_whole(spans: list[dict[str, Any]]) -> bool:
+    """Both services' server spans, and every parent present but the root's (the caller's traceparent)."""
+    ids = {s["span_id"] for s in spans}
+    orphans = [s for s in spans if s["parent"] and s["parent"] not in ids]
+    names = {(s["service"], s["name"]) for s in spans}
+    return set(SERVER_SPANS.items()) <= names and len(orphans) == 1 and orphans[0]["name"] == "POST /checkout"
+
+
+def kept_traces(backends: Backends, sent: list[Sent]) -> dict[str, list[dict[str, Any]]]:
+    """The traces Jaeger holds, once the gateways have decided on all of them."""
+    time.sleep(DECISION_WAIT + 4)  # decision_wait + agent/gateway batches + Jaeger's queue
+    kept: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(3):  # a second look catches spans still on their way
+        for s in sent:
+            spans = trace_or_none(backends, s.done.trace_id)
+            if spans is not None:
+                kept[s.done.trace_id] = spans
+        time.sleep(2)
+    return kept
+
+
+def slow_traces(count: int, seconds: float) -> list[str]:
+    """Traces lasting ``seconds``, sent straight to the agent (4318) by an OTLP SDK, as an app would."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "slow-probe"}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter("http://127.0.0.1:4318/v1/traces")))
+    tracer = provider.get_tracer("scale-out-e2e")
+    ids = []
+    for _ in range(count):
+        start = time.time_ns() - int(seconds * 1e9)
+        span = tracer.start_span("slow operation", start_time=start)
+        ids.append(f"{span.get_span_context().trace_id:032x}")
+        span.end(end_time=time.time_ns())
+    provider.shutdown()
+    return ids
+
+
+def counter_series(backends: Backends, start: float, end: float) -> list[dict[str, Any]]:
+    query = '{__name__=~"traces_span_metrics_calls_total|traces_span_metrics_duration_milliseconds_count"}'
+    params = urllib.parse.urlencode({"query": query, "start": start, "end": end, "step": "1s"})
+    data = get_json(f"{backends.prometheus}/api/v1/query_range?{params}")
+    return list(data["data"]["result"])
+
+
+def backwards(series: list[dict[str, Any]]) -> list[str]:
+    """Series whose raw value ever drops between two samples."""
+    found = []
+    for s in series:
+        values = [float(v) for _, v in s["values"]]
+        drops = [(a, b) for a, b in itertools.pairwise(values) if b < a]
+        if drops:
+            found.append(f"{s['metric']}: {drops[:3]}")
+    return found
+
+
+# ---- tests -------------------------------------------------------------------------
+
+
+def test_span_metrics_count_every_call_once_and_sampling_keeps_what_it_should(
+    stack: Stack, services: ExampleServices, backends: Backends
+) -> None:
+    assert [c.name for c in stack.components if c.name.startswith("otelcol-gateway-")] == [
+        "otelcol-gateway-1",
+        "otelcol-gateway-2",
+    ]
+    send(services, 4)  # warm-up: the first series exist before the baseline
+    time.sleep(5)
+    before = server_calls(backends)
+    requests = 200
+    sent = send(services, requests)
+    slow = slow_traces(10, seconds=SLOW_MS / 1000 + 1)
+
+    expected = dict.fromkeys(SERVER_SPANS, float(requests))
+    counted = poll(lambda: (c := increases(before, server_calls(backends))) == expected and c, timeout=60)
+    seen = increases(before, server_calls(backends))
+    assert counted, f"span-metric calls over the raw counters: expected {expected}, saw {seen}"
+    time.sleep(5)  # two more flushes: nothing counted twice later
+    seen = increases(before, server_calls(backends))
+    assert seen == expected, f"after two more flushes: expected {expected}, saw {seen}"
+
+    kept = kept_traces(backends, sent)
+    split = [t for t, spans in kept.items() if not is_whole(spans)]
+    assert not split, f"{len(split)} of {len(kept)} kept traces are not whole, e.g. {kept[split[0]]}"
+    errors = [s for s in sent if s.error]
+    missing_errors = [s.done.trace_id for s in errors if s.done.trace_id not in kept]
+    assert errors and not missing_errors, f"{len(missing_errors)} of {len(errors)} error traces dropped"
+    missing_slow = [t for t in slow if trace_or_none(backends, t) is None]
+    assert not missing_slow, f"{len(missing_slow)} of {len(slow)} traces over {SLOW_MS} ms dropped"
+
+    # The rest: a Binomial(n, p) count of kept traces. Traces that could be slow
+    # (the client waited >= the threshold) are left out of the count.
+    ordinary = [s for s in sent if not s.error and s.seconds * 1000 < SLOW_MS]
+    n, p = len(ordinary), PERCENT / 100
+    k = sum(s.done.trace_id in kept for s in ordinary)
+    tolerance = 4 * math.sqrt(n * p * (1 - p))  # false failure ~6e-5
+    print(f"sampling: kept {k} of {n} ordinary traces (expected {n * p:.1f} +- {tolerance:.1f}), all errors")
+    assert abs(k - n * p) <= tolerance, (
+        f"kept {k} of {n} ordinary traces, expected {n * p:.1f} +- {tolerance:.1f}"
+    )
+
+
+def test_killing_a_gateway_mid_traffic_loses_only_what_it_held(
+    stack: Stack, services: ExampleServices, backends: Backends
+) -> None:
+    """Error traces are all kept by policy, so every one missing or partial in Jaeger is loss.
+
+    SIGKILL loses what the gateway held undecided (its last decision_wait of
+    traces); what the agent sends while it is down waits in the agent's
+    per-gateway queue and is retried until the restarted gateway takes it.
+    """
+    gateway = stack.component("otelcol-gateway-2")
+    sent: list[tuple[float, Sent]] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            done = checkout(services, sku="FAIL")
+            sent.append((started, Sent(done, time.monotonic() - started)))
+            time.sleep(0.05)
+
+    worker = threading.Thread(target=traffic)
+    worker.start()
+    try:
+        time.sleep(DECISION_WAIT + 2)
+        pid = pid_of(stack, gateway.name)
+        assert pid is not None, "gateway 2 is not running"
+        killed_at = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(4)
+        restarted_at = time.monotonic()
+        stack.start_component(gateway)
+        time.sleep(4)
+    finally:
+        stop.set()
+        worker.join()
+    errors = [s for _, s in sent if s.error]
+    assert len(errors) == len(sent), "the error path answered 200"
+    kept = kept_traces(backends, errors)
+    lost = [s for s in errors if s.done.trace_id not in kept]
+    split = [s for s in errors if s.done.trace_id in kept and not is_whole(kept[s.done.trace_id])]
+    spans_per_trace = max(len(v) for v in kept.values())
+    spans_lost = sum(spans_per_trace - len(kept.get(s.done.trace_id, [])) for s in lost + split)
+    window = [s for t, s in sent if killed_at - DECISION_WAIT - 1 <= t <= killed_at]
+    print(
+        f"gateway kill: {len(sent)} error traces sent ({len(window)} in the last decision_wait before the "
+        f"kill, about half of them routed to the killed gateway), {len(lost)} lost, {len(split)} split, "
+        f"{spans_lost} spans lost; down {restarted_at - killed_at:.1f} s"
+    )
+    after_kill = [s for t, s in sent if t > killed_at + 0.5]
+    damaged_after = [s for s in after_kill if s in lost or s in split]
+    assert not damaged_after, (
+        f"{len(damaged_after)} of {len(after_kill)} traces sent after the kill were lost or split: the "
+        "agent's per-gateway queue should hold them until the gateway is back"
+    )
+    assert len(lost) + len(split) <= len(window), (
+        f"{len(lost)} lost + {len(split)} split, more than the {len(window)} traces the killed gateway "
+        "could have held undecided"
+    )
+
+
+def test_scaling_from_one_to_two_gateways_under_traffic_never_moves_a_counter_backwards(
+    stack: Stack, services: ExampleServices, backends: Backends
+) -> None:
+    data_dir = stack.data_dir
+    quiet = lambda line: print(line, flush=True)  # noqa: E731
+    Stack(data_dir=data_dir, config_root=ROOT, env=stack.env, gateways=1, say=quiet).up(timeout=60)
+    assert pid_of(stack, "otelcol-gateway-2") is None, "scaling in left gateway 2 running"
+    time.sleep(4)
+    stop = threading.Event()
+    served: list[Checkout] = []
+
+    def traffic() -> None:
+        while not stop.is_set():
+            served.append(checkout(services, sku="PEAR"))
+            time.sleep(0.05)
+
+    started = time.time()
+    before = server_calls(backends)
+    worker = threading.Thread(target=traffic)
+    worker.start()
+    try:
+        time.sleep(4)
+        scaled = Stack(data_dir=data_dir, config_root=ROOT, env=stack.env, gateways=2, say=quiet)
+        scaled.up(timeout=60)
+        time.sleep(6)
+    finally:
+        stop.set()
+        worker.join()
+    time.sleep(6)  # the last span-metric flushes reach Prometheus
+    counted = increases(before, server_calls(backends))
+    print(
+        f"scale 1 -> 2: {len(served)} requests during the change; span metrics counted {counted} "
+        "(an agent restart loses what it counted since its last flush)"
+    )
+    assert all(0 < v <= len(served) for v in counted.values()), (len(served), counted)
+    series = counter_series(backends, started - 5, time.time())
+    assert series, "no span-metric counters in Prometheus"
+    going_back = backwards(series)
+    assert not going_back, f"{len(going_back)} counters went backwards: {going_back[:3]}"
