@@ -16,6 +16,12 @@ What this module adds:
   record processor (a supported SDK hook) removes them before export.
 * :func:`instrumentor_options` — how ``OTELBUNDLE_LOG_CORRELATION`` maps onto the
   contrib's own options.
+* :func:`after_instrumentation` — the ``opentelemetry_post_instrument`` entry point:
+  once every instrumentor is loaded, the OTLP handler gets our
+  :class:`~otelbundle.log_records.ExportableRecordFilter` (records with objects in
+  ``extra`` exported without SDK warnings; framework error records logged after the
+  request span joined to it), and a Django app gets the middleware that makes the
+  latter possible. See docs/frameworks.md.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 
-from otelbundle import settings
+from otelbundle import log_records, settings
 
 # Record fields the contrib injects for text formats; the OTLP record has them natively.
 INJECTED_FIELDS = ("otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName")
@@ -70,8 +76,9 @@ def instrumentor_options(env: Mapping[str, str]) -> dict[str, Any]:
         apps with their own handlers to put in their own format;
       * unset/``false`` — no change to stdout.
     """
-    value = env.get("OTELBUNDLE_LOG_CORRELATION", "").strip().lower()
-    if value == "fields":
+    if settings.log_correlation_mode(env) == "fields" and not settings.flag(
+        env, "OTEL_PYTHON_LOG_CORRELATION"
+    ):
         return {"inject_trace_context": True}
     if settings.log_correlation(env):
         return {
@@ -79,3 +86,34 @@ def instrumentor_options(env: Mapping[str, str]) -> dict[str, Any]:
             "logging_format": env.get("OTEL_PYTHON_LOG_FORMAT") or CORRELATED_FORMAT,
         }
     return {}
+
+
+def otlp_handlers() -> list[logging.Handler]:
+    """The contrib's OTLP handlers on the root logger (where it installs its one)."""
+    try:
+        from opentelemetry.instrumentation.logging.handler import LoggingHandler
+    except ImportError:
+        return []
+    return [h for h in logging.getLogger().handlers if isinstance(h, LoggingHandler)]
+
+
+def attach_record_filter(handler: logging.Handler) -> bool:
+    """Give ``handler`` our filter once; the contrib re-adds this same handler after
+    ``dictConfig``/``basicConfig``, so the filter stays with it."""
+    if any(isinstance(f, log_records.ExportableRecordFilter) for f in handler.filters):
+        return False
+    handler.addFilter(log_records.ExportableRecordFilter(handler))
+    return True
+
+
+def after_instrumentation() -> None:
+    """``opentelemetry_post_instrument`` entry point; never raises into the app's start-up."""
+    try:
+        for handler in otlp_handlers():
+            attach_record_filter(handler)
+    except Exception:
+        _log.warning("otelbundle: log records with objects in extra may log SDK warnings", exc_info=True)
+    try:
+        log_records.add_django_middleware()
+    except Exception:
+        _log.debug("otelbundle: Django error records after the request span stay unjoined", exc_info=True)

@@ -144,10 +144,15 @@ def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
             continue
         if number < 0:
             problems.append(InvalidValue(name, value, "is negative", None))
-    for name in ("OTELBUNDLE_LOG_CORRELATION", "OTEL_PYTHON_LOG_CORRELATION", "OTELBUNDLE_SCRUB"):
+    for name in ("OTEL_PYTHON_LOG_CORRELATION", "OTELBUNDLE_SCRUB"):
         value = env.get(name)
         if value is not None and value.strip().lower() not in _TRUE + _FALSE:
             problems.append(InvalidValue(name, value, "is not true or false", None))
+    value = env.get("OTELBUNDLE_LOG_CORRELATION")
+    if value is not None and log_correlation_mode(env) is None:
+        problems.append(
+            InvalidValue("OTELBUNDLE_LOG_CORRELATION", value, "is not true, false or fields", None)
+        )
     return problems
 
 
@@ -268,9 +273,23 @@ def config_path(env: Mapping[str, str], cwd: str | None = None) -> str | None:
     return candidate if os.path.isfile(candidate) else None
 
 
+def log_correlation_mode(env: Mapping[str, str]) -> str | None:
+    """OTELBUNDLE_LOG_CORRELATION as ``"true"``, ``"false"`` or ``"fields"``; None when invalid.
+
+    ``fields`` is a third value, not a boolean: the ids go into every record for the
+    app's own formats, without a stdout handler (docs/logging.md).
+    """
+    value = env.get("OTELBUNDLE_LOG_CORRELATION", "").strip().lower()
+    if value == "fields":
+        return "fields"
+    if value in _TRUE:
+        return "true"
+    return "false" if value in _FALSE else None
+
+
 def log_correlation(env: Mapping[str, str]) -> bool:
     """stdout lines carry trace_id/span_id: our variable, or the contrib's."""
-    return flag(env, "OTELBUNDLE_LOG_CORRELATION") or flag(env, "OTEL_PYTHON_LOG_CORRELATION")
+    return log_correlation_mode(env) == "true" or flag(env, "OTEL_PYTHON_LOG_CORRELATION")
 
 
 def shutdown_timeout(env: Mapping[str, str]) -> float:
