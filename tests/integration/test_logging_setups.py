@@ -46,3 +46,22 @@ def test_stdout_correlation_prints_ids_once_and_exports_no_duplicate_fields(
     record = otlp_receiver.wait_for(lambda rx: next((r for r in rx.logs if r.body == "the one line"), None))
     assert record.trace_id == span.trace_id
     assert not [k for k in record.attributes if k.startswith("otel")], record.attributes
+
+
+def test_fields_mode_gives_the_apps_own_format_the_ids_and_prints_nothing_else(
+    otlp_receiver: OtlpReceiver,
+) -> None:
+    """OTELBUNDLE_LOG_CORRELATION=fields (docs/logging.md): ids in every record, no handler of ours."""
+    env = clean_env(
+        {**otlp_receiver.env(), "OTEL_SERVICE_NAME": "logs", "OTELBUNDLE_LOG_CORRELATION": "fields"}
+    )
+    result = run(["python", str(Path(__file__).parent / "programs" / "own_format.py")], env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "OTELBUNDLE_LOG_CORRELATION" not in output, output  # no "not true or false" warning
+    span = otlp_receiver.wait_for(lambda rx: next(iter(rx.spans_named("work")), None))
+    lines = [line for line in output.splitlines() if "the one line" in line]
+    assert lines == [f"WARNING trace={span.trace_id} span={span.span_id} the one line"], output
+    record = otlp_receiver.wait_for(lambda rx: next((r for r in rx.logs if r.body == "the one line"), None))
+    assert record.trace_id == span.trace_id
+    assert not [k for k in record.attributes if k.startswith("otel")], record.attributes
