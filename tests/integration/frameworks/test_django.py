@@ -1,0 +1,129 @@
+"""Django 5.2 under the wrapper: runserver (with its autoreloader) and gunicorn, a root-configuring LOGGING.
+
+Each request is sent as the child of a span of the test's own, so its trace id is
+known: the server span, the view's log record and Django's own ``django.request``
+error records must all be in that trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.harness.apps import BIN, ROOT, Program, free_port, start
+from tests.harness.otlp_receiver import OtlpReceiver
+from tests.integration.frameworks.conftest import (
+    APPS,
+    HTTP_SERVER_DURATION,
+    app_env,
+    assert_quiet,
+    has_metric,
+    log_in_trace,
+    send,
+    server_span,
+)
+
+SETTINGS = f"{APPS}.djsite.settings"
+MANAGE = ROOT / "tests" / "integration" / "frameworks" / "apps" / "djsite" / "manage.py"
+
+
+class Server:
+    def __init__(self, name: str, program: Program, url: str) -> None:
+        self.name, self.program, self.url = name, program, url
+        self.service = f"django-{name}"
+
+
+@pytest.fixture(scope="module", params=["runserver", "gunicorn"])
+def server(
+    request: pytest.FixtureRequest, receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    name = request.param
+    port = free_port()
+    # The Django instrumentation reads settings when it loads, before manage.py runs:
+    # DJANGO_SETTINGS_MODULE must be in the environment (docs/frameworks.md).
+    env = app_env(receiver, f"django-{name}", DJANGO_SETTINGS_MODULE=SETTINGS)
+    if name == "runserver":
+        args = [str(BIN / "python"), str(MANAGE), "runserver", f"127.0.0.1:{port}"]
+    else:
+        args = [
+            str(BIN / "gunicorn"),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            f"{APPS}.djsite.wsgi:application",
+        ]
+    program = start(args, env, tmp_path_factory.mktemp(name), name=name)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        program.wait_http(f"{url}/hello/", timeout=60)
+        yield Server(name, program, url)
+    finally:
+        program.stop()
+
+
+def test_view_log_joins_the_request_trace_with_its_objects_as_strings(
+    server: Server, receiver: OtlpReceiver
+) -> None:
+    sent = send(f"{server.url}/hello/")
+    assert sent.status == 200
+    span = server_span(receiver, sent)
+    assert span.service == server.service and span.name == "GET hello/"
+    record = log_in_trace(receiver, sent.trace_id, "hello from django")
+    assert record.span_id == span.span_id
+    # Objects in `extra` arrive as their (bounded) repr, not as an SDK warning.
+    assert record.attributes["basket"] == "Basket(items=3)"
+    assert record.attributes["request"] == "<WSGIRequest: GET '/hello/'>"
+
+
+def test_raised_error_is_logged_by_django_in_the_request_trace(
+    server: Server, receiver: OtlpReceiver
+) -> None:
+    sent = send(f"{server.url}/boom/")
+    assert sent.status == 500
+    span = server_span(receiver, sent)
+    record = log_in_trace(receiver, sent.trace_id, "Internal Server Error: /boom/")
+    assert record.span_id == span.span_id and record.severity_text == "ERROR"
+    assert record.attributes["status_code"] == 500
+    assert record.attributes["request"] == "<WSGIRequest: GET '/boom/'>"
+    assert record.attributes["exception.type"] == "RuntimeError"
+    assert record.attributes["exception.message"] == "django view failed"
+
+
+def test_returned_500_logged_after_the_span_ended_still_joins_its_trace(
+    server: Server, receiver: OtlpReceiver
+) -> None:
+    """Django logs a 5xx the view returned after the middleware chain, when the request
+    span has ended; our middleware noted the span on the request the record names."""
+    sent = send(f"{server.url}/unavailable/")
+    assert sent.status == 500
+    span = server_span(receiver, sent)
+    record = log_in_trace(receiver, sent.trace_id, "Internal Server Error: /unavailable/")
+    assert record.span_id == span.span_id
+    assert record.attributes["status_code"] == 500
+
+
+def test_http_and_process_metrics_are_exported(server: Server, receiver: OtlpReceiver) -> None:
+    assert has_metric(receiver, server.service, HTTP_SERVER_DURATION)
+    assert has_metric(receiver, server.service, ("process.memory.usage",))
+
+
+def test_gunicorn_workers_each_export(server: Server, receiver: OtlpReceiver) -> None:
+    if server.name != "gunicorn":
+        pytest.skip("one serving process under runserver")
+
+    def instances(rx: OtlpReceiver) -> set[str] | None:
+        send(f"{server.url}/hello/")  # a new connection each time, so both workers get requests
+        found = {str(s.resource["service.instance.id"]) for s in rx.spans if s.service == server.service}
+        return found if len(found) >= 2 else None
+
+    assert receiver.wait_for(instances, timeout=30)
+
+
+def test_no_telemetry_warnings_in_the_apps_output(server: Server, receiver: OtlpReceiver) -> None:
+    """Runs after the requests above (file order): the 500s and objects in extra included."""
+    assert "Internal Server Error: /unavailable/" in server.program.output
+    assert_quiet(server.program)
+    server.program.stop()
+    assert_quiet(server.program)
