@@ -110,7 +110,7 @@ def _up(args: argparse.Namespace) -> int:
                 f"otelbundle stack: not installed yet: {names} (not in {comp.CACHE_ROOT / 'bin'}, no "
                 "OTELBUNDLE_<NAME>_BIN, not on PATH); installing first, as `otelbundle stack install` would"
             )
-            Installer(root).run(sorted({c.install_name for c in missing}))
+            Installer(root).run(list(dict.fromkeys(c.install_name for c in missing)))
         stack.up(timeout=args.timeout)
     except (StackError, InstallError) as exc:
         print(f"otelbundle stack up: {exc}", file=sys.stderr)

@@ -448,19 +448,29 @@ class Installer:
 
     # ---- collector config --------------------------------------------------
     def validate_collector(self) -> None:
+        """Each shape the collector runs in: single (config.yaml), scale-out agent
+        (config.yaml + agent.yaml) and gateway (gateway.yaml)."""
         collector = self.component("otelcol-bundle")
         binary = collector.locate(self.env)
         if binary is None:
             return
-        config = self.root / "otel-collector" / "config.yaml"
-        result = subprocess.run(
-            [binary, "validate", f"--config={config}"], capture_output=True, text=True, env=self.env
-        )
-        if result.returncode != 0:
-            raise InstallError(
-                f"{binary} rejects {config}:\n{(result.stdout + result.stderr).strip()[-2000:]}"
+        folder = self.root / "otel-collector"
+        for files in (("config.yaml",), ("config.yaml", "agent.yaml"), ("gateway.yaml",)):
+            configs = [folder / name for name in files]
+            if not all(c.is_file() for c in configs):
+                continue
+            result = subprocess.run(
+                [binary, "validate", *(f"--config={c}" for c in configs)],
+                capture_output=True,
+                text=True,
+                env=self.env,
             )
-        self.say(f"  collector config valid ({config})")
+            shown = " + ".join(map(str, configs))
+            if result.returncode != 0:
+                raise InstallError(
+                    f"{binary} rejects {shown}:\n{(result.stdout + result.stderr).strip()[-2000:]}"
+                )
+            self.say(f"  collector config valid ({shown})")
 
 
 def _unpack(archive: Path, into: Path) -> None:

@@ -1,0 +1,103 @@
+"""`stack up --gateways N`'s components, its recorded topology, and the data folders the runner
+passes (a user's OTELCOL_STORAGE_DIR / LOKI_DATA_DIR win), without the real backends."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from otelbundle.stack import components as comp
+from otelbundle.stack.runner import Stack, StackError
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def by_name(components: list[comp.Component]) -> dict[str, comp.Component]:
+    return {c.name: c for c in components}
+
+
+def test_default_is_the_single_collector(tmp_path: Path) -> None:
+    found = by_name(comp.components(ROOT, tmp_path, env={}))
+    assert not [n for n in found if n.startswith("otelcol-gateway")]
+    collector = found["otelcol-bundle"]
+    assert collector.args == (f"--config={ROOT / 'otel-collector' / 'config.yaml'}",)
+    assert "OTELCOL_GATEWAY_ENDPOINTS" not in collector.env
+
+
+def test_two_gateways_behind_the_agent_on_their_own_ports_and_folders(tmp_path: Path) -> None:
+    listed = comp.components(ROOT, tmp_path, env={}, gateways=2)
+    names = [c.name for c in listed]
+    # Gateways start before the agent that routes to them.
+    assert names.index("otelcol-gateway-1") < names.index("otelcol-gateway-2") < names.index("otelcol-bundle")
+    found = by_name(listed)
+    agent, one, two = found["otelcol-bundle"], found["otelcol-gateway-1"], found["otelcol-gateway-2"]
+    assert agent.ports == (4317, 4318, 13133, 8888)
+    assert [a.rsplit("/", 1)[1] for a in agent.args] == ["config.yaml", "agent.yaml"]
+    assert agent.env["OTELCOL_GATEWAY_ENDPOINTS"] == "[127.0.0.1:4321,127.0.0.1:4322]"
+    assert agent.env["OTELCOL_AGENT_INSTANCE"]
+    for index, gateway in ((1, one), (2, two)):
+        assert gateway.args == (f"--config={ROOT / 'otel-collector' / 'gateway.yaml'}",)
+        assert gateway.env["OTELCOL_OTLP_GRPC_PORT"] == str(4320 + index)
+        assert gateway.health_url == f"http://127.0.0.1:{13133 + index}/"
+        assert gateway.env["OTELCOL_STORAGE_DIR"] == str(tmp_path / "otelcol" / f"otelcol-gateway-{index}")
+        # One binary, one install name, one override variable.
+        assert gateway.install_name == "otelcol-bundle" and gateway.env_var == "OTELBUNDLE_OTELCOL_BUNDLE_BIN"
+    ports = [p for c in listed for p in c.ports]
+    assert len(ports) == len(set(ports)), sorted(ports)
+
+
+def test_every_start_of_the_agent_gets_a_new_instance_label(tmp_path: Path) -> None:
+    first = by_name(comp.components(ROOT, tmp_path, env={}, gateways=1))["otelcol-bundle"]
+    second = by_name(comp.components(ROOT, tmp_path, env={}, gateways=1))["otelcol-bundle"]
+    assert first.env["OTELCOL_AGENT_INSTANCE"] != second.env["OTELCOL_AGENT_INSTANCE"]
+
+
+def test_a_users_storage_folders_win_over_the_stack_defaults(tmp_path: Path) -> None:
+    defaults = by_name(comp.components(ROOT, tmp_path / "data", env={}))
+    assert defaults["otelcol-bundle"].env["OTELCOL_STORAGE_DIR"] == str(tmp_path / "data" / "otelcol")
+    assert defaults["loki"].env["LOKI_DATA_DIR"] == str(tmp_path / "data" / "loki")
+    env = {"OTELCOL_STORAGE_DIR": str(tmp_path / "q"), "LOKI_DATA_DIR": str(tmp_path / "l")}
+    mine = by_name(comp.components(ROOT, tmp_path / "data", env=env, gateways=1))
+    assert mine["otelcol-bundle"].env["OTELCOL_STORAGE_DIR"] == str(tmp_path / "q")
+    assert mine["otelcol-gateway-1"].env["OTELCOL_STORAGE_DIR"] == str(tmp_path / "q" / "otelcol-gateway-1")
+    assert mine["loki"].env["LOKI_DATA_DIR"] == str(tmp_path / "l")
+
+
+def test_the_started_process_gets_the_users_storage_folder(tmp_path: Path) -> None:
+    """The runner's real start path, with a stand-in binary that records its environment."""
+    seen = tmp_path / "env.txt"
+    fake = tmp_path / "bin" / "otelcol-bundle"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\nenv > {seen}\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    mine = tmp_path / "my-queue"
+    stack = Stack(
+        data_dir=tmp_path / "data",
+        config_root=ROOT,
+        env={"OTELBUNDLE_OTELCOL_BUNDLE_BIN": str(fake), "OTELCOL_STORAGE_DIR": str(mine)},
+        say=lambda _: None,
+    )
+    with pytest.raises(StackError, match="exited during start-up"):
+        stack.start_component(stack.component("otelcol-bundle"), timeout=5)
+    assert f"OTELCOL_STORAGE_DIR={mine}" in seen.read_text().splitlines()
+    assert mine.is_dir()
+
+
+def test_the_topology_of_the_last_up_is_kept_until_down(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "topology.json").write_text('{"gateways": 2}\n')
+    recorded = Stack(data_dir=tmp_path, config_root=ROOT, env={}, say=lambda _: None)
+    assert recorded.gateways == 2
+    assert {"otelcol-gateway-1", "otelcol-gateway-2"} <= {c.name for c in recorded.components}
+    assert Stack(data_dir=tmp_path, config_root=ROOT, env={}, gateways=0, say=lambda _: None).gateways == 0
+    recorded.down()
+    assert not (run / "topology.json").exists()
+    assert Stack(data_dir=tmp_path, config_root=ROOT, env={}, say=lambda _: None).gateways == 0
+
+
+def test_a_negative_gateway_count_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StackError, match="--gateways must be 0 or more"):
+        Stack(data_dir=tmp_path, config_root=ROOT, env={}, gateways=-1, say=lambda _: None)
