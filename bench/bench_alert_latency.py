@@ -1,0 +1,528 @@
+"""Time to alert and to resolve, in-process rules vs span metrics -> Prometheus rules, one failure.
+
+The example services run under ``opentelemetry-instrument`` with the example in-process rules
+(examples/rules/) against the real native stack, whose Prometheus loads the twin rules
+(deploy/prometheus/rules/red.yaml). Checkouts go on at a steady rate; at a recorded instant
+every checkout starts failing (``?fail=1``, the examples' fault switch). For each path the
+benchmark records when Alertmanager's API first shows ``CheckoutErrors`` active (label
+``source``), and when its webhook receiver (127.0.0.1:9097, the stack's Alertmanager config)
+is notified. Once both fired, the failure stops and it records when each alert leaves the API.
+
+Two rows, each on a fresh stack: the shipped defaults of both paths, then the Prometheus path
+with its fastest sensible settings (1 s evaluation, 1 s span_metrics flush, 200 ms span batch
+delay). The in-process path runs with its shipped settings in both rows. Each row's settings
+are read from the files the run used and printed with the figures.
+
+    python bench/bench_alert_latency.py [--runs 2] [--rate 2]
+
+It starts its own stack (temp data dir) on the stack's fixed ports and listens on 9097: run it
+where they are free, e.g. in a network namespace of its own. About 6 minutes per row at --runs 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from otelbundle.backends import Backends, poll  # noqa: E402
+from otelbundle.stack import Stack, StackError  # noqa: E402
+from tests.harness.apps import ExampleServices, clean_env, start_examples  # noqa: E402
+
+ALERT = "CheckoutErrors"
+PATHS = ("in-process", "prometheus")
+POLL_S = 0.1
+FIRE_TIMEOUT_S = 240.0
+RESOLVE_TIMEOUT_S = 420.0
+WARMUP_S = 65.0  # a full 1m window of good checkouts before the first failure, as before later ones
+WEBHOOK_PORT = 9097  # deploy/alertmanager/alertmanager.yml's receivers
+SDK_BSP_DELAY_MS = 5000  # OTEL_BSP_SCHEDULE_DELAY's SDK default; otelbundle keeps it
+SDK_METRIC_INTERVAL_MS = 60000  # OTEL_METRIC_EXPORT_INTERVAL's SDK default
+TRACE_LINK = re.compile(r"/trace/([0-9a-f]{32})$")
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # --row
+    name: str
+    evaluation_interval: str | None  # None: prometheus.yml as shipped
+    span_metrics_flush: str | None  # None: the collector config's default
+    bsp_delay_ms: int | None  # None: the SDK default
+
+
+ROWS = (
+    Row("shipped", "shipped defaults", None, None, None),
+    Row("fastest", "Prometheus path fastest", "1s", "1s", 200),
+)
+
+
+# ---- the failure and the traffic around it ------------------------------------------
+
+
+class Traffic:
+    """Checkouts at ``rate``/s (a product listing every other one) on one thread; ``failing``
+    switches every checkout to ``?fail=1``. Failing checkouts carry a traceparent we chose, so
+    an alert's trace link can be checked against them."""
+
+    def __init__(self, base: str, rate: float) -> None:
+        self.base, self.interval = base, 1.0 / rate
+        self.failing = False
+        self.checkouts: list[tuple[float, bool, int]] = []  # (sent at, failing, status)
+        self.failing_traces: set[str] = set()
+        self.first_failure: float | None = None
+        self.first_good_after: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+    def _run(self) -> None:
+        n = 0
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            failing = self.failing
+            trace_id = secrets.token_hex(16)
+            sent = time.time()
+            if failing and self.first_failure is None:
+                self.first_failure = sent
+            if not failing and self.first_failure is not None and self.first_good_after is None:
+                self.first_good_after = sent
+            status = request(
+                "POST",
+                f"{self.base}/checkout" + ("?fail=1" if failing else ""),
+                {"sku": "APPLE", "qty": 1},
+                {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+            )
+            self.checkouts.append((sent, failing, status))
+            if failing:
+                self.failing_traces.add(trace_id)
+            if n % 2 == 0:
+                request("GET", f"{self.base}/products")
+            n += 1
+            next_at += self.interval
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def reset(self) -> None:
+        self.first_failure = self.first_good_after = None
+        self.failing_traces = set()
+
+    def condition_true_at(self, window_s: float, ratio: float, min_spans: int) -> float | None:
+        """When the rule's condition first held in what was sent: the failing checkout after which
+        errors/checkouts over the last ``window_s`` exceeded ``ratio`` with >= ``min_spans``."""
+        start = self.first_failure
+        if start is None:
+            return None
+        for sent, failing, _ in self.checkouts:
+            if sent < start or not failing:
+                continue
+            recent = [c for c in self.checkouts if sent - window_s < c[0] <= sent]
+            errors = sum(1 for c in recent if c[1])
+            if len(recent) >= min_spans and errors / len(recent) > ratio:
+                return sent
+        return None
+
+
+def request(
+    method: str, url: str, body: object | None = None, headers: Mapping[str, str] | None = None
+) -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+# ---- what Alertmanager shows and sends -----------------------------------------------
+
+
+class Webhook:
+    """Alertmanager's receiver on 127.0.0.1:9097: records when each path's alert was notified."""
+
+    def __init__(self) -> None:
+        self.notified: list[tuple[float, str, str]] = []  # (received at, source, status)
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                now = time.time()
+                for alert in body.get("alerts", []):
+                    labels = alert.get("labels", {})
+                    if labels.get("alertname") == ALERT:
+                        hook.notified.append((now, labels.get("source", ""), alert.get("status", "")))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", WEBHOOK_PORT), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def first(self, source: str, status: str, after: float) -> float | None:
+        return next((t for t, s, st in self.notified if s == source and st == status and t >= after), None)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def active_alerts(backends: Backends) -> dict[str, dict[str, Any]]:
+    """The active CheckoutErrors alert of each path, by ``source``. In-process ones of this
+    benchmark only (env=bench), Prometheus ones of the storefront."""
+    found: dict[str, dict[str, Any]] = {}
+    for alert in backends.alerts(ALERT):
+        labels = alert.get("labels", {})
+        if alert.get("status", {}).get("state") != "active":
+            continue
+        source = labels.get("source")
+        ours = (
+            labels.get("env") == "bench"
+            if source == "in-process"
+            else labels.get("service_name") == "storefront"
+        )
+        if source in PATHS and ours:
+            found[source] = alert
+    return found
+
+
+# ---- one run ------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    condition_s: float | None = None  # first failure -> the rule's condition holds in what was sent
+    fired_s: dict[str, float] = field(default_factory=dict)  # first failure -> active at the API
+    notified_s: dict[str, float] = field(default_factory=dict)  # first failure -> webhook received
+    resolved_s: dict[str, float] = field(default_factory=dict)  # failure stops -> gone from the API
+    links: dict[str, str] = field(default_factory=dict)  # generatorURL of each path's alert
+    links_failing_trace: dict[str, bool] = field(default_factory=dict)
+
+
+def one_run(traffic: Traffic, backends: Backends, hook: Webhook, rule: Mapping[str, Any]) -> Run:
+    result = Run()
+    if active_alerts(backends):
+        raise SystemExit(f"{ALERT} is still active before the run: {sorted(active_alerts(backends))}")
+    traffic.reset()
+    traffic.failing = True
+    poll(lambda: traffic.first_failure, timeout=10, interval=0.01)
+    start = traffic.first_failure
+    assert start is not None
+    deadline = time.time() + FIRE_TIMEOUT_S
+    while len(result.fired_s) < len(PATHS) and time.time() < deadline:
+        now = time.time()
+        for source, alert in active_alerts(backends).items():
+            if source not in result.fired_s:
+                result.fired_s[source] = now - start
+                result.links[source] = alert.get("generatorURL", "")
+        time.sleep(POLL_S)
+    traffic.failing = False
+    condition = traffic.condition_true_at(rule["window_s"], rule["ratio"], rule["min_spans"])
+    result.condition_s = None if condition is None else condition - start
+    for source, url in result.links.items():
+        link = TRACE_LINK.search(url)
+        result.links_failing_trace[source] = link is not None and link[1] in traffic.failing_traces
+    poll(lambda: traffic.first_good_after, timeout=10, interval=0.01)
+    stopped = traffic.first_good_after
+    assert stopped is not None
+    deadline = time.time() + RESOLVE_TIMEOUT_S
+    while time.time() < deadline:
+        now = time.time()
+        active = active_alerts(backends)
+        for source in result.fired_s:
+            if source not in active and source not in result.resolved_s:
+                result.resolved_s[source] = now - stopped
+        if not active and len(result.resolved_s) == len(result.fired_s):
+            break
+        time.sleep(POLL_S)
+    for source in PATHS:
+        notified = hook.first(source, "firing", start)
+        if notified is not None:
+            result.notified_s[source] = notified - start
+    return result
+
+
+# ---- a row: its stack, its apps, its runs -----------------------------------------------
+
+
+def config_root(row: Row, folder: Path) -> Path:
+    """The repository itself, or a copy whose prometheus.yml evaluates at ``row``'s interval."""
+    if row.evaluation_interval is None:
+        return ROOT
+    copy = folder / "config"
+    shutil.copytree(ROOT / "otel-collector", copy / "otel-collector")
+    shutil.copytree(
+        ROOT / "deploy", copy / "deploy", ignore=shutil.ignore_patterns("k8s", "grafana", "compose*")
+    )
+    path = copy / "deploy" / "prometheus" / "prometheus.yml"
+    text = re.sub(
+        r"(?m)^(\s*)evaluation_interval: \S+",
+        rf"\1evaluation_interval: {row.evaluation_interval}",
+        path.read_text(),
+    )
+    path.write_text(text)
+    return copy
+
+
+def settings(row: Row, root: Path) -> dict[str, dict[str, str]]:
+    """What each path ran with, read from the files and variables this row used."""
+    ours = yaml.safe_load((ROOT / "examples" / "rules" / "otelbundle.yaml").read_text())["alerting"]
+    group = yaml.safe_load((ROOT / "examples" / "rules" / "storefront.rules.yaml").read_text())["groups"][0]
+    rule = next(r for r in group["rules"] if r["alert"] == ALERT)
+    prom = yaml.safe_load((root / "deploy" / "prometheus" / "prometheus.yml").read_text())["global"]
+    red = yaml.safe_load((root / "deploy" / "prometheus" / "rules" / "red.yaml").read_text())["groups"][0]
+    twin = next(r for r in red["rules"] if r["alert"] == ALERT)
+    collector = yaml.safe_load((root / "otel-collector" / "config.yaml").read_text())
+    flush_default = re.search(
+        r":-([^}]+)}", collector["connectors"]["span_metrics"]["metrics_flush_interval"]
+    )
+    am = yaml.safe_load((root / "deploy" / "alertmanager" / "alertmanager.yml").read_text())["route"]
+    critical = next(r for r in am["routes"] if 'severity="critical"' in r.get("matchers", []))
+    group_wait = f"{critical.get('group_wait', am['group_wait'])} (severity=critical route)"
+    bsp = f"{row.bsp_delay_ms if row.bsp_delay_ms is not None else SDK_BSP_DELAY_MS} ms"
+    return {
+        "in-process": {
+            "rule": f"error_ratio > 5% over {rule['window']}, min_spans {rule['min_spans']}, for {rule['for']}, "
+            f"keep_firing_for {rule['keep_firing_for']}",
+            "evaluation": f"every {group.get('interval', ours['evaluation_interval'])}, on spans as they end "
+            "(no export on the way)",
+            "to Alertmanager": "POST /api/v2/alerts from the process",
+            "group_wait": group_wait,
+        },
+        "prometheus": {
+            "rule": f"rate ratio > 5% over [1m], >= 5 calls, for {twin['for']}, "
+            f"keep_firing_for {twin['keep_firing_for']}",
+            "span batch (OTEL_BSP_SCHEDULE_DELAY)": bsp,
+            "collector batch timeout": str(collector["processors"]["batch"]["timeout"]),
+            "span_metrics flush": row.span_metrics_flush or (flush_default[1] if flush_default else "?"),
+            "Prometheus evaluation_interval": str(prom["evaluation_interval"]),
+            "Prometheus scrape_interval": f"{prom['scrape_interval']} (not on this path: span metrics are remote-written)",
+            "group_wait": group_wait,
+        },
+    }
+
+
+def run_row(
+    row: Row, folder: Path, runs: int, rate: float, hook: Webhook
+) -> tuple[list[Run], dict[str, Any]]:
+    root = config_root(row, folder)
+    env = dict(os.environ)
+    if row.span_metrics_flush:
+        env["OTELCOL_SPAN_METRICS_FLUSH_INTERVAL"] = row.span_metrics_flush
+    stack = Stack(data_dir=folder / "stack", config_root=root, env=env, say=lambda line: None)
+    missing = stack.missing_binaries()
+    if missing:
+        raise SystemExit(
+            f"alert latency: skipped (not built: {', '.join(c.name for c in missing)}; run `make stack`)"
+        )
+    try:
+        stack.up(timeout=120)
+    except StackError as exc:
+        stack.down()
+        raise SystemExit(f"alert latency: the stack did not start: {str(exc).splitlines()[0]}") from exc
+    backends = Backends()
+    apps: ExampleServices | None = None
+    traffic: Traffic | None = None
+    try:
+        loaded = poll(
+            lambda: (
+                ALERT in json.dumps(json.load(urllib.request.urlopen(f"{backends.prometheus}/api/v1/rules")))
+            ),
+            timeout=30,
+        )
+        if not loaded:
+            raise SystemExit(f"Prometheus did not load {ALERT} from deploy/prometheus/rules/red.yaml")
+        app_env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+            "OTELBUNDLE_CONFIG": str(ROOT / "examples" / "rules" / "otelbundle.yaml"),
+            "ALERTMANAGER_URL": backends.alertmanager,
+            "JAEGER_UI_URL": backends.jaeger,
+            "DEPLOYMENT_ENV": "bench",
+        }
+        if row.bsp_delay_ms is not None:
+            app_env["OTEL_BSP_SCHEDULE_DELAY"] = str(row.bsp_delay_ms)
+        (folder / "apps").mkdir()
+        apps = start_examples(clean_env(app_env), folder / "apps")
+        traffic = Traffic(apps.storefront_url, rate)
+        traffic.start()
+        seen = poll(
+            lambda: backends.promql(
+                'traces_span_metrics_calls_total{service_name="storefront",span_name="POST /checkout"}'
+            ),
+            timeout=90,
+        )
+        if not seen:
+            raise SystemExit("no checkout span metrics reached Prometheus within 90 s")
+        time.sleep(WARMUP_S)
+        rule = {"window_s": 60.0, "ratio": 0.05, "min_spans": 5}
+        results = []
+        for i in range(runs):
+            result = one_run(traffic, backends, hook, rule)
+            print(f"  run {i + 1}/{runs}: {describe(result)}", flush=True)
+            results.append(result)
+        exemplars = json.load(
+            urllib.request.urlopen(
+                f"{backends.prometheus}/api/v1/query_exemplars?"
+                + urllib.parse.urlencode(
+                    {
+                        "query": "traces_span_metrics_duration_milliseconds_bucket",
+                        "start": time.time() - 3600,
+                        "end": time.time(),
+                    }
+                )
+            )
+        )
+        statuses = sorted({s for _, failing, s in traffic.checkouts if failing})
+        extra = {
+            "settings": settings(row, root),
+            "exemplars": sum(len(s.get("exemplars", [])) for s in exemplars.get("data", [])),
+            "failing statuses": statuses,
+        }
+        return results, extra
+    finally:
+        if traffic is not None:
+            traffic.stop()
+        if apps is not None:
+            apps.stop()
+        stack.down()
+
+
+# ---- report ---------------------------------------------------------------------------
+
+
+def describe(run: Run) -> str:
+    parts = [
+        f"condition true +{run.condition_s:.1f}s" if run.condition_s is not None else "condition never true"
+    ]
+    for source in PATHS:
+        fired = run.fired_s.get(source)
+        resolved = run.resolved_s.get(source)
+        parts.append(f"{source}: fired {seconds(fired)}, resolved {seconds(resolved)}")
+    return "; ".join(parts)
+
+
+def seconds(value: float | None) -> str:
+    return "NO" if value is None else f"{value:.1f}s"
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "n/a (never)"
+    return f"median {statistics.median(values):6.1f} s  (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})"
+
+
+def report(row: Row, runs: list[Run], extra: Mapping[str, Any]) -> float | None:
+    """Prints one row; returns prometheus/in-process of the median times to fire."""
+    print(
+        f"\n{row.name}: {len(runs)} runs; every checkout fails from the first failing one on (HTTP {extra['failing statuses']})"
+    )
+    for source in PATHS:
+        print(f"  {source} settings:")
+        for key, value in extra["settings"][source].items():
+            print(f"    {key}: {value}")
+    print(
+        f"  rule condition true in what was sent: {spread([r.condition_s for r in runs if r.condition_s is not None])}"
+    )
+
+    def values(get: Callable[[Run], Mapping[str, float]], source: str) -> list[float]:
+        return [get(r)[source] for r in runs if source in get(r)]
+
+    for source in PATHS:
+        print(f"  {source}:")
+        print(
+            f"    first failure -> active at Alertmanager API: {spread(values(lambda r: r.fired_s, source))}"
+        )
+        print(
+            f"    first failure -> webhook notified:           {spread(values(lambda r: r.notified_s, source))}"
+        )
+        print(
+            f"    failure stops -> gone from Alertmanager API: {spread(values(lambda r: r.resolved_s, source))}"
+        )
+        links = [r.links.get(source, "") for r in runs]
+        traced = sum(1 for r in runs if r.links_failing_trace.get(source))
+        print(
+            f"    alert links a failing checkout's trace: {traced}/{len(runs)} runs; generatorURL e.g. {links[0][:100]}"
+        )
+    print(f"  exemplars stored by Prometheus for the span metrics histogram: {extra['exemplars']}")
+    fired = {s: values(lambda r: r.fired_s, s) for s in PATHS}
+    if all(fired.values()):
+        return statistics.median(fired["prometheus"]) / statistics.median(fired["in-process"])
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--runs", type=int, default=2, help="failures per row (each waits for both alerts to resolve)"
+    )
+    parser.add_argument("--rate", type=float, default=2.0, help="checkouts per second")
+    parser.add_argument(
+        "--row",
+        choices=["both", *(r.key for r in ROWS)],
+        default="both",
+        help="run one row only",
+    )
+    args = parser.parse_args()
+    ratios: list[tuple[str, float | None]] = []
+    print(
+        f"alert latency: {time.strftime('%Y-%m-%d %H:%M')}, storefront + inventory on the native stack, "
+        f"{args.rate:g} checkouts/s, polled every {POLL_S} s"
+    )
+    try:
+        hook = Webhook()
+    except OSError as exc:
+        raise SystemExit(
+            f"alert latency: cannot listen on 127.0.0.1:{WEBHOOK_PORT} ({exc}); run it in a netns of its own"
+        ) from exc
+    try:
+        for row in ROWS:
+            if args.row not in ("both", row.key):
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                print(f"\n== {row.name}", flush=True)
+                runs, extra = run_row(row, Path(tmp), args.runs, args.rate, hook)
+                ratios.append((row.name, report(row, runs, extra)))
+    finally:
+        hook.close()
+    print()
+    for name, ratio in ratios:
+        print(
+            f"{name}: prometheus_path / in_process = {ratio:.1f}×" if ratio else f"{name}: a path never fired"
+        )
+
+
+if __name__ == "__main__":
+    main()
