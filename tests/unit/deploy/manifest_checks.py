@@ -189,8 +189,12 @@ def check_service(where: str, service: dict[str, Any], workloads: list[dict[str,
 
 
 def check_compose(path: Path) -> list[str]:
+    return check_compose_data(yaml.safe_load(path.read_text()), path.parent)
+
+
+def check_compose_data(compose: dict[str, Any], folder: Path) -> list[str]:
+    """Problems in a compose document whose relative mounts are relative to ``folder``."""
     problems: list[str] = []
-    compose = yaml.safe_load(path.read_text())
     for name, service in compose.get("services", {}).items():
         image = str(service.get("image", ""))
         if ":" not in image or image.endswith(":latest"):
@@ -200,7 +204,7 @@ def check_compose(path: Path) -> list[str]:
                 problems.append(f"{name}: port {port} is published on all interfaces")
         for volume in service.get("volumes", []):
             source = str(volume).split(":", 1)[0]
-            if source.startswith((".", "/")) and not (path.parent / source).exists():
+            if source.startswith((".", "/")) and not (folder / source).exists():
                 problems.append(f"{name}: mounted path {source} does not exist")
         for dependency, condition in (service.get("depends_on") or {}).items():
             if (
