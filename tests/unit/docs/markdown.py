@@ -55,7 +55,8 @@ class Inline:
 
 
 def rel(path: Path) -> str:
-    return str(path.relative_to(ROOT))
+    """The path as a failure names it: relative to the repository when it is inside."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _parse_marker(text: str) -> dict[str, str]:
