@@ -1,0 +1,122 @@
+"""What the shipped collector config does to a log record's stack trace on its way to Loki.
+
+docs/logging.md ("Stack traces and Loki") says ``transform/loki-logs`` always moves
+``exception.stacktrace`` to the end of the body and deletes the attribute,
+whatever its size, and cuts other attribute values to 4 KiB. This runs our
+collector build with that processor, taken unchanged from
+otel-collector/config.yaml, between an OTLP receiver and the in-process one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from otelbundle.stack import components
+from tests.harness.apps import ROOT, free_port
+from tests.harness.otlp_receiver import OtlpReceiver
+
+COLLECTOR = components.CACHE_ROOT / "bin" / "otelcol-bundle-0.159.0" / "otelcol-bundle"
+STACKTRACE = 'Traceback (most recent call last):\n  File "app.py", line 3, in <module>\nValueError: short'
+
+
+@pytest.fixture
+def collector(tmp_path: Path, otlp_receiver: OtlpReceiver) -> Iterator[str]:
+    """Our collector: OTLP/HTTP in on a free port → transform/loki-logs → the in-process receiver."""
+    if not COLLECTOR.exists():
+        message = f"{COLLECTOR} is not built (make stack)"
+        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    shipped = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
+    port = free_port()
+    config = {
+        "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{port}"}}}},
+        "processors": {"transform/loki-logs": shipped["processors"]["transform/loki-logs"]},
+        "exporters": {
+            "otlp_http": {
+                "endpoint": otlp_receiver.http_endpoint,
+                "compression": "none",
+                "retry_on_failure": {"enabled": False},
+            }
+        },
+        "service": {
+            "telemetry": {"metrics": {"level": "none"}},
+            "pipelines": {
+                "logs": {
+                    "receivers": ["otlp"],
+                    "processors": ["transform/loki-logs"],
+                    "exporters": ["otlp_http"],
+                }
+            },
+        },
+    }
+    path = tmp_path / "collector.yaml"
+    path.write_text(yaml.safe_dump(config))
+    log = (tmp_path / "collector.log").open("wb")
+    process = subprocess.Popen([str(COLLECTOR), "--config", str(path)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield f"http://127.0.0.1:{port}/v1/logs"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _post_log(url: str, attributes: dict[str, str]) -> None:
+    body = {
+        "resourceLogs": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "docs-test"}}]},
+                "scopeLogs": [
+                    {
+                        "logRecords": [
+                            {
+                                "body": {"stringValue": "checkout failed"},
+                                "severityText": "ERROR",
+                                "attributes": [
+                                    {"key": key, "value": {"stringValue": value}}
+                                    for key, value in attributes.items()
+                                ],
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    # The collector may not listen yet right after start: retry until it answers.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                assert response.status == 200
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_a_short_stack_trace_moves_into_the_body_and_long_values_are_cut(
+    collector: str, otlp_receiver: OtlpReceiver
+) -> None:
+    _post_log(
+        collector, {"exception.stacktrace": STACKTRACE, "exception.type": "ValueError", "note": "x" * 5000}
+    )
+    (record,) = otlp_receiver.wait_for(lambda r: list(r.logs), timeout=30)
+    assert record.body == f"checkout failed\n{STACKTRACE}", record.body
+    assert "exception.stacktrace" not in record.attributes, record.attributes
+    assert record.attributes["exception.type"] == "ValueError"
+    assert len(record.attributes["note"]) == 4096, len(record.attributes["note"])
