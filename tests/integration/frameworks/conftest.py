@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from tests.harness.apps import ROOT, Program, clean_env
 from tests.harness.otlp_receiver import LogRecordView, OtlpReceiver, SpanRecord
+
+T = TypeVar("T")
 
 APPS = "tests.integration.frameworks.apps"
 
@@ -110,6 +113,26 @@ def has_metric(receiver: OtlpReceiver, service: str, names: tuple[str, ...]) -> 
 HTTP_SERVER_DURATION = ("http.server.duration", "http.server.request.duration")
 
 
-def write_file(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
+def keep_sending(
+    receiver: OtlpReceiver, url: str, check: Callable[[OtlpReceiver], T | None], timeout: float = 60.0
+) -> T:
+    """Send a request to ``url`` (a new connection each time, so every worker gets some),
+    then give ``check`` half a second; until it holds or ``timeout`` has passed."""
+    end = time.monotonic() + timeout
+    while True:
+        send(url)
+        try:
+            return receiver.wait_for(check, timeout=0.5)  # type: ignore[arg-type]
+        except AssertionError:
+            if time.monotonic() > end:
+                raise
+
+
+def instances_of(service: str) -> Callable[[OtlpReceiver], set[str] | None]:
+    """A check: the service.instance.ids that exported spans of ``service``, once there are two."""
+
+    def check(rx: OtlpReceiver) -> set[str] | None:
+        found = {str(s.resource["service.instance.id"]) for s in rx.spans if s.service == service}
+        return found if len(found) >= 2 else None
+
+    return check

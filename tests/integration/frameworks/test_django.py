@@ -19,6 +19,8 @@ from tests.integration.frameworks.conftest import (
     app_env,
     assert_quiet,
     has_metric,
+    instances_of,
+    keep_sending,
     log_in_trace,
     send,
     server_span,
@@ -113,12 +115,7 @@ def test_gunicorn_workers_each_export(server: Server, receiver: OtlpReceiver) ->
     if server.name != "gunicorn":
         pytest.skip("one serving process under runserver")
 
-    def instances(rx: OtlpReceiver) -> set[str] | None:
-        send(f"{server.url}/hello/")  # a new connection each time, so both workers get requests
-        found = {str(s.resource["service.instance.id"]) for s in rx.spans if s.service == server.service}
-        return found if len(found) >= 2 else None
-
-    assert receiver.wait_for(instances, timeout=30)
+    assert keep_sending(receiver, f"{server.url}/hello/", instances_of(server.service))
 
 
 def test_no_telemetry_warnings_in_the_apps_output(server: Server, receiver: OtlpReceiver) -> None:
