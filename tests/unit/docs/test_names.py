@@ -97,13 +97,17 @@ def test_every_variable_the_code_reads_is_documented(name: str) -> None:
 def code_config_keys() -> dict[str, frozenset[str]]:
     """The keys each config section accepts, from the loaders (the one place that lists them)."""
     from otelbundle.alerting import config as alerting
+    from otelbundle.alerting.notify.channels import CHANNEL_KEYS
     from otelbundle.health import config as health
     from otelbundle.scrub import config as scrub
 
     kinds: set[str] = set()
     for keys in health._KIND_KEYS.values():
         kinds |= keys
+    notify = {f"notify.{channel}": frozenset(keys) for channel, keys in CHANNEL_KEYS.items()}
     return {
+        **notify,
+        "notify": frozenset(CHANNEL_KEYS),
         "alerting": alerting.ALERTING_KEYS,
         "rule group": alerting.GROUP_KEYS,
         "rule": alerting.RULE_KEYS,
