@@ -10,9 +10,23 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Literal
 
 AlertStatus = Literal["firing", "resolved"]
+
+
+class AlertState(str, Enum):
+    """Where an alert is in its lifecycle (Prometheus's states); a str, so it compares to its name."""
+
+    PENDING = "pending"
+    FIRING = "firing"
+    INACTIVE = "inactive"
+
+    @property
+    def reported(self) -> str:
+        """How a transition into this state is told: an alert becomes inactive by resolving."""
+        return "resolved" if self is AlertState.INACTIVE else self.value
 
 
 @dataclass(frozen=True)

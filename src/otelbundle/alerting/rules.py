@@ -8,6 +8,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 
 from otelbundle.alerting.predicates import Predicate, SpanView
 from otelbundle.alerting.templates import Template
@@ -21,7 +22,39 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-SIMPLE_AGGREGATES = ("count", "rate", "error_count", "error_ratio", "avg_duration", "max_duration")
+
+
+class Aggregate(str, Enum):
+    """What a condition computes over a window (a str, so it compares equal to its name)."""
+
+    COUNT = "count"
+    RATE = "rate"
+    ERROR_COUNT = "error_count"
+    ERROR_RATIO = "error_ratio"
+    AVG_DURATION = "avg_duration"
+    MAX_DURATION = "max_duration"
+    QUANTILE = "quantile"
+    ABSENT = "absent"
+
+
+SIMPLE_AGGREGATES = tuple(a.value for a in Aggregate if a not in (Aggregate.QUANTILE, Aggregate.ABSENT))
+
+
+def _ratio(part: float, whole: int) -> float:
+    return part / whole if whole else math.nan
+
+
+# aggregate -> (value over a window, which spans make the best exemplars)
+_AGGREGATES: dict[Aggregate, tuple[Callable[[Condition, Totals, Window], float], str]] = {
+    Aggregate.COUNT: (lambda c, t, w: float(t.count), "newest"),
+    Aggregate.RATE: (lambda c, t, w: t.count / w.size, "newest"),
+    Aggregate.ERROR_COUNT: (lambda c, t, w: float(t.errors), "errors"),
+    Aggregate.ERROR_RATIO: (lambda c, t, w: _ratio(t.errors, t.count), "errors"),
+    Aggregate.AVG_DURATION: (lambda c, t, w: _ratio(t.total_duration, t.count), "slowest"),
+    Aggregate.MAX_DURATION: (lambda c, t, w: t.longest if t.count else math.nan, "slowest"),
+    Aggregate.QUANTILE: (lambda c, t, w: t.quantile(c.quantile), "slowest"),
+    Aggregate.ABSENT: (lambda c, t, w: 1.0 if t.count == 0 else 0.0, "newest"),
+}
 _EXPR = re.compile(
     r"^\s*(?:(?P<absent>absent)|(?P<agg>[a-z_]+|p\d{1,3}(?:\.\d+)?|quantile\(\s*[0-9.]+\s*\))\s*"
     r"(?P<op>>=|<=|==|!=|>|<)\s*(?P<threshold>\S+))\s*$"
@@ -36,7 +69,7 @@ class ExprError(ValueError):
 class Condition:
     """``aggregate op threshold`` (or ``absent``) over a window."""
 
-    aggregate: str  # one of SIMPLE_AGGREGATES, "quantile", or "absent"
+    aggregate: Aggregate
     quantile: float = math.nan
     op: str = ">"
     threshold: float = 0.0
@@ -44,31 +77,13 @@ class Condition:
     @property
     def kind(self) -> str:
         """Which spans make the best exemplars for this condition."""
-        if self.aggregate in ("error_count", "error_ratio"):
-            return "errors"
-        if self.aggregate in ("avg_duration", "max_duration", "quantile"):
-            return "slowest"
-        return "newest"
+        return _AGGREGATES[self.aggregate][1]
 
     def value(self, totals: Totals, window: Window) -> float:
-        if self.aggregate == "count":
-            return float(totals.count)
-        if self.aggregate == "rate":
-            return totals.count / window.size
-        if self.aggregate == "error_count":
-            return float(totals.errors)
-        if self.aggregate == "error_ratio":
-            return totals.errors / totals.count if totals.count else math.nan
-        if self.aggregate == "avg_duration":
-            return totals.total_duration / totals.count if totals.count else math.nan
-        if self.aggregate == "max_duration":
-            return totals.longest if totals.count else math.nan
-        if self.aggregate == "quantile":
-            return totals.quantile(self.quantile)
-        return 1.0 if totals.count == 0 else 0.0  # absent
+        return _AGGREGATES[self.aggregate][0](self, totals, window)
 
     def holds(self, value: float) -> bool:
-        if self.aggregate == "absent":
+        if self.aggregate is Aggregate.ABSENT:
             return value == 1.0
         return not math.isnan(value) and OPERATORS[self.op](value, self.threshold)
 
@@ -80,19 +95,21 @@ def parse_expr(text: str, parse_threshold: Callable[[str], float]) -> Condition:
             f"cannot parse expr {text!r}: expected AGGREGATE OP NUMBER (e.g. error_ratio > 5%, p95 > 250ms) or absent"
         )
     if match.group("absent"):
-        return Condition("absent")
-    aggregate, op, threshold_text = match.group("agg"), match.group("op"), match.group("threshold")
+        return Condition(Aggregate.ABSENT)
+    name, op, threshold_text = match.group("agg"), match.group("op"), match.group("threshold")
     quantile = math.nan
-    if aggregate.startswith("quantile("):
-        quantile = float(aggregate[len("quantile(") : -1])
-        aggregate = "quantile"
-    elif re.fullmatch(r"p\d{1,3}(?:\.\d+)?", aggregate):
-        quantile = float(aggregate[1:]) / 100.0
-        aggregate = "quantile"
-    elif aggregate not in SIMPLE_AGGREGATES:
+    if name.startswith("quantile("):
+        quantile = float(name[len("quantile(") : -1])
+        aggregate = Aggregate.QUANTILE
+    elif re.fullmatch(r"p\d{1,3}(?:\.\d+)?", name):
+        quantile = float(name[1:]) / 100.0
+        aggregate = Aggregate.QUANTILE
+    elif name in SIMPLE_AGGREGATES:
+        aggregate = Aggregate(name)
+    else:
         known = ", ".join([*SIMPLE_AGGREGATES, "pNN", "quantile(q)", "absent"])
-        raise ExprError(f"unknown aggregate {aggregate!r}; known: {known}")
-    if aggregate == "quantile" and not 0 < quantile <= 1:
+        raise ExprError(f"unknown aggregate {name!r}; known: {known}")
+    if aggregate is Aggregate.QUANTILE and not 0 < quantile <= 1:
         raise ExprError(f"quantile must be in (0, 1], got {quantile:g}")
     try:
         threshold = parse_threshold(threshold_text)

@@ -18,8 +18,14 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-_log = logging.getLogger("otelbundle.alerts")
-_LEVELS = {"pending": logging.INFO, "firing": logging.WARNING, "resolved": logging.INFO}
+from otelbundle.alerting.alert import AlertState
+
+_log = logging.getLogger("otelbundle.alerting")
+_LEVELS = {
+    AlertState.PENDING: logging.INFO,
+    AlertState.FIRING: logging.WARNING,
+    AlertState.INACTIVE: logging.INFO,
+}
 
 
 class AlertTelemetry:
@@ -27,7 +33,7 @@ class AlertTelemetry:
 
     def __init__(self, enabled: bool = True, meter: metrics.Meter | None = None) -> None:
         self.enabled = enabled
-        self._active: dict[tuple[str, str], list[tuple[dict[str, str], str]]] = {}
+        self._active: dict[tuple[str, str], list[tuple[dict[str, str], AlertState]]] = {}
         self._lock = threading.Lock()
         self.evaluations = 0
         if not enabled:
@@ -42,29 +48,31 @@ class AlertTelemetry:
             "otelbundle.alerting.evaluation.duration", unit="s", description="time to evaluate all due rules"
         )
 
-    def set_active(self, rule: tuple[str, str], alerts: Iterable[tuple[Mapping[str, str], str]]) -> None:
+    def set_active(
+        self, rule: tuple[str, str], alerts: Iterable[tuple[Mapping[str, str], AlertState]]
+    ) -> None:
         with self._lock:
             self._active[rule] = [(dict(labels), state) for labels, state in alerts]
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
             snapshot = [item for items in self._active.values() for item in items]
-        return [Observation(1, {**labels, "alertstate": state}) for labels, state in snapshot]
+        return [Observation(1, {**labels, "alertstate": state.value}) for labels, state in snapshot]
 
     def evaluated(self, seconds: float) -> None:
         self.evaluations += 1
         if self.enabled:
             self._duration.record(seconds)
 
-    def transition(self, labels: Mapping[str, str], state: str, value: float, trace_id: str) -> None:
+    def transition(self, labels: Mapping[str, str], state: AlertState, value: float, trace_id: str) -> None:
+        """One record per transition, the state as it is reported (inactive is "resolved")."""
         if not self.enabled:
             return
-        level = (
-            logging.ERROR if state == "firing" and labels.get("severity") == "critical" else _LEVELS[state]
-        )
+        critical = state is AlertState.FIRING and labels.get("severity") == "critical"
+        level = logging.ERROR if critical else _LEVELS[state]
         extra = {
             "alertname": labels.get("alertname", ""),
-            "alertstate": state,
+            "alertstate": state.reported,
             "alert.value": value,
             "alert.labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         }
@@ -73,7 +81,14 @@ class AlertTelemetry:
             span_context = SpanContext(int(trace_id, 16), 1, is_remote=True, trace_flags=TraceFlags(1))
             token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(span_context)))
         try:
-            _log.log(level, "alert %s %s (value %g)", labels.get("alertname", ""), state, value, extra=extra)
+            _log.log(
+                level,
+                "alert %s %s (value %g)",
+                labels.get("alertname", ""),
+                state.reported,
+                value,
+                extra=extra,
+            )
         finally:
             if token is not None:
                 otel_context.detach(token)
