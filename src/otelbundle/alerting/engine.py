@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
 
-from otelbundle.alerting.alert import Alert
+from otelbundle.alerting.alert import Alert, AlertState
 from otelbundle.alerting.config import AlertingConfig
-from otelbundle.alerting.rules import Rule
+from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
+from otelbundle.alerting.rules import Aggregate, Rule
 from otelbundle.alerting.state import RuleState
 from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.alerting.templates import Context
@@ -40,12 +41,16 @@ class Dispatcher(Protocol):
     def submit(self, alerts: Sequence[Alert]) -> None: ...
 
 
+# Returns a new config when the rule files changed (None when they did not, or are bad).
+ConfigUpdates = Callable[[], "AlertingConfig | None"]
+
+
 @dataclass
 class ActiveAlert:
     rule: Rule
     key: tuple[str, ...]
     labels: dict[str, str]
-    state: str  # pending | firing | inactive
+    state: AlertState
     active_at: float
     value: float = math.nan
     trace_ids: list[str] = field(default_factory=list)
@@ -55,7 +60,7 @@ class ActiveAlert:
     keep_firing_since: float = 0.0
 
     def needs_sending(self, now: float, resend_delay: float) -> bool:
-        if self.state == "pending":
+        if self.state is AlertState.PENDING:
             return False
         if self.resolved_at > self.last_sent_at:  # resolved since it was last sent
             return True
@@ -71,7 +76,13 @@ class Verdict:
 
 class Engine:
     """Evaluates every group at its interval on one timer thread; ``evaluate(now)`` is also
-    callable directly, which is how tests and ``rules test`` run in simulated time."""
+    callable directly, which is how tests and ``rules test`` run in simulated time.
+
+    The engine owns the span processor whose queue it drains (``processor``):
+    before each evaluation, and early when the processor asks. ``updates`` is
+    asked on each tick for changed rules; ``instance`` gives the ``instance``
+    label every alert carries (see :meth:`_labels`).
+    """
 
     def __init__(
         self,
@@ -79,6 +90,10 @@ class Engine:
         dispatcher: Dispatcher,
         clock: Callable[[], float] = time.time,
         telemetry: AlertTelemetry | None = None,
+        *,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        updates: ConfigUpdates | None = None,
+        instance: Callable[[], str] | None = None,
     ) -> None:
         self.config = config
         self.dispatcher = dispatcher
@@ -91,11 +106,11 @@ class Engine:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self.on_tick: Callable[[], None] | None = None  # e.g. the reloader's change check
-        # Folds queued spans into the windows at a given time (the processor's drain);
-        # called before every evaluation and whenever wake() is called.
-        self.intake: Callable[[float], object] | None = None
+        self._updates = updates
+        self._instance = instance
+        self._reload_lock = threading.Lock()
         self.load(config, now=clock())
+        self.processor = AlertingSpanProcessor(self.states.values(), queue_size=queue_size, wakeup=self.wake)
 
     # ---- rules ---------------------------------------------------------------
     def load(self, config: AlertingConfig, now: float) -> list[RuleState]:
@@ -116,12 +131,18 @@ class Engine:
         self.config = config
         return list(states.values())
 
+    def reload(self, config: AlertingConfig) -> int:
+        """Swap in new rules (file change, SIGHUP); unchanged rules keep their windows and alerts."""
+        with self._reload_lock:
+            states = self.load(config, now=self.clock())
+            self.processor.replace_rules(states)
+            return len(states)
+
     # ---- evaluation ----------------------------------------------------------
     def evaluate(self, now: float) -> list[Alert]:
         """Evaluate the groups that are due; returns (and dispatches) the alerts sent."""
         started = time.perf_counter()
-        if self.intake is not None:
-            self.intake(now)
+        self.processor.drain(now)
         to_send: list[Alert] = []
         for group in self.config.groups:
             due = self._next_eval.get(group.name, now)
@@ -148,12 +169,12 @@ class Engine:
                 totals = window.totals(now)
                 if totals.count == 0 and window.last_seen < now - rule.window:
                     del state.windows[key]  # bounded memory: idle keys go away
-                if rule.condition.aggregate != "absent" and 0 < totals.count < rule.min_spans:
+                if rule.condition.aggregate is not Aggregate.ABSENT and 0 < totals.count < rule.min_spans:
                     undecided.add(key)
                     continue
                 value = rule.condition.value(totals, window)
                 verdicts[key] = Verdict(rule.condition.holds(value), value, window.exemplars(now))
-            if rule.condition.aggregate == "absent" and () not in verdicts:
+            if rule.condition.aggregate is Aggregate.ABSENT and () not in verdicts:
                 # Nothing matched for a whole window since the rule was loaded: absent holds.
                 waited = now - self.loaded_at.get((rule.group, rule.name), now) >= rule.window
                 verdicts[()] = Verdict(waited, 1.0, [])
@@ -168,35 +189,35 @@ class Engine:
             if not verdict.holds:
                 continue
             alert = active.get(key)
-            created = alert is None or alert.state == "inactive"
+            created = alert is None or alert.state is AlertState.INACTIVE
             if created:
-                alert = active[key] = ActiveAlert(rule, key, self._labels(rule, key), "pending", now)
+                alert = active[key] = ActiveAlert(rule, key, self._labels(rule, key), AlertState.PENDING, now)
             assert alert is not None
             alert.value, alert.keep_firing_since = verdict.value, 0.0
             if verdict.trace_ids:
                 alert.trace_ids = verdict.trace_ids
             if created:
-                self._transition(alert, "pending")
+                self._transition(alert, AlertState.PENDING)
         for key, alert in list(active.items()):
             holding = key in verdicts and verdicts[key].holds
             if holding or key in undecided:
                 continue
-            if alert.state == "pending":
+            if alert.state is AlertState.PENDING:
                 del active[key]  # never sent
-            elif alert.state == "firing":
+            elif alert.state is AlertState.FIRING:
                 if rule.keep_firing_for > 0:
                     if not alert.keep_firing_since:
                         alert.keep_firing_since = now
                     if now - alert.keep_firing_since < rule.keep_firing_for:
                         continue
-                alert.state, alert.resolved_at = "inactive", now
-                self._transition(alert, "resolved")
+                alert.state, alert.resolved_at = AlertState.INACTIVE, now
+                self._transition(alert, AlertState.INACTIVE)
             elif now - alert.resolved_at > RESOLVED_RETENTION:
                 del active[key]
         for alert in active.values():
-            if alert.state == "pending" and now - alert.active_at >= rule.for_:
-                alert.state, alert.fired_at = "firing", now
-                self._transition(alert, "firing")
+            if alert.state is AlertState.PENDING and now - alert.active_at >= rule.for_:
+                alert.state, alert.fired_at = AlertState.FIRING, now
+                self._transition(alert, AlertState.FIRING)
         resend = self.config.resend_delay
         sent: list[Alert] = []
         for alert in active.values():
@@ -204,15 +225,18 @@ class Engine:
                 alert.last_sent_at = now
                 sent.append(self._to_alert(alert, now))
         self.telemetry.set_active(
-            ident, [(a.labels, a.state) for a in active.values() if a.state != "inactive"]
+            ident, [(a.labels, a.state) for a in active.values() if a.state is not AlertState.INACTIVE]
         )
         return sent
 
     # ---- shaping -------------------------------------------------------------
     def _labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]:
-        labels = {**self.config.external_labels, **rule.labels, **rule.key_labels(key)}
+        """``instance`` first, so external labels, a rule's ``labels:`` and group-by labels
+        override it; a label whose value ends up empty is dropped (as in Prometheus)."""
+        instance = {"instance": self._instance()} if self._instance is not None else {}
+        labels = {**instance, **self.config.external_labels, **rule.labels, **rule.key_labels(key)}
         labels["alertname"] = rule.name
-        return labels
+        return {name: value for name, value in labels.items() if value != ""}
 
     def _to_alert(self, alert: ActiveAlert, now: float) -> Alert:
         rule = alert.rule
@@ -222,7 +246,7 @@ class Engine:
         if alert.trace_ids:
             annotations["trace_ids"] = ",".join(alert.trace_ids)
         url = self.config.generator_url.render(context) if self.config.generator_url else ""
-        resolved = alert.state == "inactive"
+        resolved = alert.state is AlertState.INACTIVE
         valid_for = 4 * max(rule.interval, self.config.resend_delay)
         return Alert(
             labels=dict(alert.labels),
@@ -235,7 +259,7 @@ class Engine:
             trace_ids=tuple(alert.trace_ids),
         )
 
-    def _transition(self, alert: ActiveAlert, state: str) -> None:
+    def _transition(self, alert: ActiveAlert, state: AlertState) -> None:
         self.telemetry.transition(
             alert.labels, state, alert.value, alert.trace_ids[0] if alert.trace_ids else ""
         )
@@ -255,6 +279,8 @@ class Engine:
         self.active.clear()
         self._next_eval.clear()
         self._stop, self._wake = threading.Event(), threading.Event()
+        self._reload_lock = threading.Lock()
+        self.processor.after_fork_in_child()
         if self._thread is not None:
             self.start()
 
@@ -274,12 +300,14 @@ class Engine:
             try:
                 if woken:
                     self._wake.clear()
-                    if self.intake is not None:
-                        self.intake(self.clock())
+                    self.processor.drain(self.clock())
                     if time.monotonic() < due:
                         continue
-                if self.on_tick is not None:
-                    self.on_tick()
+                if self._updates is not None:
+                    changed = self._updates()
+                    if changed is not None:
+                        count = self.reload(changed)
+                        _log.info("otelbundle: alert rules reloaded (%d rules)", count)
                 self.evaluate(self.clock())
             except Exception:
                 _log.exception("otelbundle: alert evaluation failed; will retry at the next tick")

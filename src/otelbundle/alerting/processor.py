@@ -60,6 +60,12 @@ class AlertingSpanProcessor(SpanProcessor):
         self._drop_lock, self._drain_lock = threading.Lock(), threading.Lock()
         self.spans_dropped = self.spans_folded = self.errors = 0
 
+    def resize(self, queue_size: int) -> None:
+        """A new capacity (before spans flow: queued spans beyond it are dropped)."""
+        self._capacity = max(1, queue_size)
+        self._queue = deque(self._queue, maxlen=self._capacity)
+        self._wake_at = max(1, self._capacity // 4)
+
     @property
     def spans_seen(self) -> int:
         """Every span handed to on_end: folded, dropped, or still queued."""

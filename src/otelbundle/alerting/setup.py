@@ -12,14 +12,15 @@ import os
 import signal
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from opentelemetry.sdk.trace import SpanProcessor
 
+from otelbundle import forking
 from otelbundle.alerting.config import AlertingConfig, load_alerting_config
 from otelbundle.alerting.engine import Engine
+from otelbundle.alerting.instance import process_instance_id
 from otelbundle.alerting.notify import NotificationDispatcher, build_notifiers
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.telemetry import AlertTelemetry
@@ -28,6 +29,54 @@ from otelbundle.yamlconf import ConfigError
 
 _log = logging.getLogger("otelbundle.alerting")
 RELOAD_CHECK_INTERVAL = 2.0
+FORK_HOOK = "alert-rules"
+
+
+class RuleFiles:
+    """The config and rule files the running rules came from, and whether they changed.
+
+    ``changes`` is what the engine asks on each tick (at most every
+    RELOAD_CHECK_INTERVAL it compares modification times); ``load`` re-reads on
+    demand (SIGHUP). A bad file is reported and yields None: the running rules stay.
+    """
+
+    def __init__(self, config: AlertingConfig, env: Mapping[str, str]) -> None:
+        self.path = config.path
+        self.env = env
+        self._mtimes = _mtimes(config)
+        self._last_check = 0.0
+        self._lock = threading.Lock()
+
+    def changes(self) -> AlertingConfig | None:
+        now = time.monotonic()
+        if now - self._last_check < RELOAD_CHECK_INTERVAL:
+            return None
+        self._last_check = now
+        return self.load() if _mtimes_of(self.path, self._rule_files) != self._mtimes else None
+
+    @property
+    def _rule_files(self) -> list[str]:
+        return [p for p in self._mtimes if p != self.path]
+
+    def load(self) -> AlertingConfig | None:
+        with self._lock:
+            try:
+                config = load_alerting_config(self.path, self.env)
+            except ConfigError as exc:
+                diagnostics_logger().error(
+                    "otelbundle: alert rules not reloaded, the running rules stay:\n%s", exc
+                )
+                return None
+            except Exception as exc:
+                diagnostics_logger().error("otelbundle: alert rules not reloaded: %s", exc)
+                return None
+            if config is None:
+                config = AlertingConfig(path=self.path)
+            self._mtimes = _mtimes(config)
+            return config
+
+    def after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
 
 
 @dataclass
@@ -37,64 +86,44 @@ class AlertingSetup:
     engine: Engine
     processor: AlertingSpanProcessor
     dispatcher: NotificationDispatcher
-    config_path: str
-    env: Mapping[str, str]
-    _mtimes: dict[str, float] = field(default_factory=dict)
-    _last_check: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    rule_files: RuleFiles
     _stopped: bool = False
 
     def reload(self) -> bool:
         """Re-read the config and rule files; keep running rules if the new ones are bad."""
-        with self._lock:
-            try:
-                config = load_alerting_config(self.config_path, self.env)
-            except ConfigError as exc:
-                diagnostics_logger().error(
-                    "otelbundle: alert rules not reloaded, the running rules stay:\n%s", exc
-                )
-                return False
-            except Exception as exc:
-                diagnostics_logger().error("otelbundle: alert rules not reloaded: %s", exc)
-                return False
-            if config is None:
-                config = AlertingConfig(path=self.config_path)
-            states = self.engine.load(config, now=self.engine.clock())
-            self.processor.replace_rules(states)
-            self._mtimes = _mtimes(config)
-            _log.info("otelbundle: alert rules reloaded (%d rules)", len(config.rules))
-            return True
-
-    def check_for_changes(self) -> None:
-        now = time.monotonic()
-        if now - self._last_check < RELOAD_CHECK_INTERVAL:
-            return
-        self._last_check = now
-        if _mtimes(self.engine.config) != self._mtimes:
-            self.reload()
+        config = self.rule_files.load()
+        if config is None:
+            return False
+        count = self.engine.reload(config)
+        _log.info("otelbundle: alert rules reloaded (%d rules)", count)
+        return True
 
     def after_fork_in_child(self) -> None:
         """Pre-fork servers: each worker evaluates the spans it serves, on its own threads."""
         if self._stopped:
             return
-        self._lock = threading.Lock()
-        self.processor.after_fork_in_child()
+        self.rule_files.after_fork_in_child()
         self.dispatcher.after_fork_in_child()
         self.engine.after_fork_in_child()
 
     def shutdown(self) -> None:
         self._stopped = True
+        forking.remove(FORK_HOOK)
         self.engine.stop()
         self.dispatcher.shutdown(timeout=2.0)  # deliver what is queued, within the exit deadline
 
 
 def _mtimes(config: AlertingConfig) -> dict[str, float]:
+    return _mtimes_of(config.path, config.rule_files)
+
+
+def _mtimes_of(path: str, rule_files: list[str]) -> dict[str, float]:
     result: dict[str, float] = {}
-    for path in [config.path, *config.rule_files]:
+    for name in [path, *rule_files]:
         try:
-            result[path] = os.stat(path).st_mtime
+            result[name] = os.stat(name).st_mtime
         except OSError:
-            result[path] = -1.0
+            result[name] = -1.0
     return result
 
 
@@ -117,48 +146,39 @@ def build_alerting(
         diagnostics_logger().error("otelbundle: %s", problem)
     dispatcher = NotificationDispatcher(notifiers, queue_size=config.notification_queue_size)
     _self_metrics(dispatcher)
-    engine = Engine(config, dispatcher, clock=clock, telemetry=AlertTelemetry())
-    processor = connect_processor(engine, queue_size=config.span_queue_size)
+    rule_files = RuleFiles(config, env)
+    engine = Engine(
+        config,
+        dispatcher,
+        clock=clock,
+        telemetry=AlertTelemetry(),
+        queue_size=config.span_queue_size,
+        updates=rule_files.changes,
+        instance=process_instance_id,
+    )
     setup = AlertingSetup(
-        span_processors=[processor],
+        span_processors=[engine.processor],
         see_unsampled_spans=config.see_unsampled_spans,
         engine=engine,
-        processor=processor,
+        processor=engine.processor,
         dispatcher=dispatcher,
-        config_path=config_path,
-        env=env,
+        rule_files=rule_files,
     )
-    setup._mtimes = _mtimes(config)
-    _processor_metrics(setup)
-    engine.on_tick = setup.check_for_changes
+    _processor_metrics(engine)
     _install_sighup(setup)
     engine.start()
-    _follow_forks(setup)
+    forking.on_child(FORK_HOOK, setup.after_fork_in_child)
     return setup
 
 
-def _follow_forks(setup: AlertingSetup) -> None:
-    """Restart the engine and notifier threads in fork children (gunicorn, multiprocessing)."""
-    if not hasattr(os, "register_at_fork"):
-        return
-    reference = weakref.ref(setup)  # a setup that is gone needs no restart
-
-    def in_child() -> None:
-        alive = reference()
-        if alive is not None:
-            try:
-                alive.after_fork_in_child()
-            except Exception:
-                _log.exception("otelbundle: alert rules could not restart after fork")
-
-    os.register_at_fork(after_in_child=in_child)
-
-
 def connect_processor(engine: Engine, queue_size: int = DEFAULT_QUEUE_SIZE) -> AlertingSpanProcessor:
-    """A processor whose queue the engine drains: before each evaluation, and when woken."""
-    processor = AlertingSpanProcessor(engine.states.values(), queue_size=queue_size, wakeup=engine.wake)
-    engine.intake = processor.drain
-    return processor
+    """Deprecated: build the engine with ``Engine(..., queue_size=N)`` and use ``engine.processor``.
+
+    Kept for callers written before the engine owned its processor; the
+    processor is returned, its queue resized to ``queue_size``.
+    """
+    engine.processor.resize(queue_size)
+    return engine.processor
 
 
 def _self_metrics(dispatcher: NotificationDispatcher) -> None:
@@ -173,32 +193,38 @@ def _self_metrics(dispatcher: NotificationDispatcher) -> None:
         _log.debug("notification metrics not registered", exc_info=True)
 
 
-def _processor_metrics(setup: AlertingSetup) -> None:
+def _processor_metrics(engine: Engine) -> None:
     """Spans seen, dropped from a full queue, folded into overflow groups, and failed on."""
     from opentelemetry import metrics
     from opentelemetry.metrics import CallbackOptions, Observation
 
     meter = metrics.get_meter("otelbundle.alerting")
+    processor = engine.processor
 
     def seen(options: CallbackOptions) -> list[Observation]:
-        return [Observation(setup.processor.spans_seen)]
+        return [Observation(processor.spans_seen)]
 
     def overflowed(options: CallbackOptions) -> list[Observation]:
         return [
             Observation(state.overflowed_spans, {"alertname": name})
-            for (group, name), state in setup.engine.states.items()
+            for (group, name), state in engine.states.items()
         ]
 
     def dropped(options: CallbackOptions) -> list[Observation]:
-        return [Observation(setup.processor.spans_dropped)]
+        return [Observation(processor.spans_dropped)]
 
     def failed(options: CallbackOptions) -> list[Observation]:
-        return [Observation(setup.processor.errors)]
+        return [Observation(processor.errors)]
 
-    meter.create_observable_counter("otelbundle.alerting.spans.seen", callbacks=[seen])
-    meter.create_observable_counter("otelbundle.alerting.spans.dropped", callbacks=[dropped])
-    meter.create_observable_counter("otelbundle.alerting.spans.overflowed", callbacks=[overflowed])
-    meter.create_observable_counter("otelbundle.alerting.spans.failed", callbacks=[failed])
+    for name, callback, description in (
+        ("seen", seen, "Spans handed to the alert rules"),
+        ("dropped", dropped, "Spans dropped because the alert rules' queue was full (oldest first)"),
+        ("overflowed", overflowed, "Spans folded into a rule's overflow group (too many group-by keys)"),
+        ("failed", failed, "Spans whose evaluation by the alert rules raised an error"),
+    ):
+        meter.create_observable_counter(
+            f"otelbundle.alerting.spans.{name}", callbacks=[callback], unit="{span}", description=description
+        )
 
 
 def _install_sighup(setup: AlertingSetup) -> None:

@@ -12,7 +12,6 @@ from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.config import AlertingConfig, load_alerting_config
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.ruletest import synthetic_span
-from otelbundle.alerting.setup import connect_processor
 
 
 class Recorder:
@@ -41,11 +40,16 @@ class Sim:
     """An engine on a fake clock; each span goes through the real processor and is
     folded into the windows at once, at the current simulated time."""
 
-    def __init__(self, config: AlertingConfig) -> None:
+    def __init__(self, config: AlertingConfig, instance: str | None = None) -> None:
         self.now = 1_000_000.0
         self.recorder = Recorder()
-        self.engine = Engine(config, self.recorder, clock=lambda: self.now)
-        self.processor = connect_processor(self.engine)
+        self.engine = Engine(
+            config,
+            self.recorder,
+            clock=lambda: self.now,
+            instance=(lambda: instance) if instance is not None else None,
+        )
+        self.processor = self.engine.processor
         self._resources: dict[str, Resource] = {}
 
     def span(

@@ -14,7 +14,6 @@ from opentelemetry.trace import SpanKind, StatusCode
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.processor import AlertingSpanProcessor
 from otelbundle.alerting.rules import OVERFLOW_KEY
-from otelbundle.alerting.setup import connect_processor
 from tests.unit.alerting.helpers import Recorder, config_from
 
 RULES = """
@@ -37,7 +36,7 @@ def provider_with(
 ) -> tuple[TracerProvider, AlertingSpanProcessor, Engine]:
     config = config_from(tmp_path, RULES, f"max_group_keys: {max_keys}\n")
     engine = Engine(config, Recorder(), clock=lambda: 100.0)
-    processor = connect_processor(engine)
+    processor = engine.processor
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     provider.add_span_processor(processor)
     return provider, processor, engine
@@ -120,8 +119,8 @@ def test_on_end_only_queues_and_the_engine_folds_before_evaluating(tmp_path: Pat
 
 def test_a_full_queue_drops_its_oldest_spans_and_counts_them(tmp_path: Path) -> None:
     config = config_from(tmp_path, RULES)
-    engine = Engine(config, Recorder(), clock=lambda: 100.0)
-    processor = connect_processor(engine, queue_size=4)
+    engine = Engine(config, Recorder(), clock=lambda: 100.0, queue_size=4)
+    processor = engine.processor
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     provider.add_span_processor(processor)
     end_spans(provider, [f"/{i}" for i in range(10)])
@@ -133,8 +132,8 @@ def test_a_full_queue_drops_its_oldest_spans_and_counts_them(tmp_path: Path) -> 
 def test_a_quarter_full_queue_wakes_the_engine_before_its_tick(tmp_path: Path) -> None:
     rules = RULES.replace("  - name: g\n", "  - name: g\n    interval: 1h\n")
     config = config_from(tmp_path, rules)
-    engine = Engine(config, Recorder())
-    processor = connect_processor(engine, queue_size=40)
+    engine = Engine(config, Recorder(), queue_size=40)
+    processor = engine.processor
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     provider.add_span_processor(processor)
     engine.start()
