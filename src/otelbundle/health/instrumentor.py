@@ -17,7 +17,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from otelbundle import settings
+from otelbundle import forking, settings
 from otelbundle.health.checks import SystemReader
 from otelbundle.health.config import HealthConfig, load_health_at_start
 from otelbundle.health.outputs import HealthOutputs
@@ -34,6 +34,15 @@ START_DELAY_S = 1.0
 
 _outputs: HealthOutputs | None = None
 _outputs_lock = threading.Lock()
+FORK_HOOK = "health-checks"
+
+
+def _reset_outputs_lock() -> None:
+    global _outputs_lock
+    _outputs_lock = threading.Lock()  # a parent thread may have held it at fork
+
+
+forking.on_child("health-outputs-lock", _reset_outputs_lock)
 
 
 def _shared_outputs() -> HealthOutputs:
@@ -50,7 +59,6 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _scheduler: Scheduler | None = None
     _server: HealthServer | None = None
     _config: HealthConfig | None = None
-    _fork_hook_installed = False
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ()
@@ -66,15 +74,14 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 return
             self._config = config
             self._start(config, with_server=True)
-            if not HealthInstrumentor._fork_hook_installed:
-                os.register_at_fork(after_in_child=_restart_in_child)
-                HealthInstrumentor._fork_hook_installed = True
+            forking.on_child(FORK_HOOK, self._after_fork)
         except Exception:
             _logger.exception(
                 "otelbundle: health checks could not start; the application continues without them."
             )
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        forking.remove(FORK_HOOK)
         self._stop()
         self._config = None
 
@@ -135,8 +142,6 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         The probe server is not restarted: its port belongs to the parent
         (gunicorn's arbiter), which keeps answering probes.
         """
-        global _outputs_lock
-        _outputs_lock = threading.Lock()
         if self._config is None or self._scheduler is None:
             return
         _shared_outputs().after_fork()
@@ -145,10 +150,3 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._scheduler = None
         self._server = None
         self._start(self._config, with_server=False)
-
-
-def _restart_in_child() -> None:
-    try:
-        HealthInstrumentor()._after_fork()
-    except Exception:
-        _logger.exception("otelbundle: health checks could not restart after fork")

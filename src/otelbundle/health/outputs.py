@@ -15,13 +15,12 @@ from typing import Protocol
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from otelbundle import forking
 from otelbundle.health.model import CheckResult, Status
 from otelbundle.version import __version__
 
-# Not a child of "otelbundle": the distro's start-up handler on that logger turns
-# propagation off until it hands over, which would keep these records from the
-# OTLP handler on the root logger.
-LOGGER_NAME = "otelbundle_health"
+# Renamed from "otelbundle_health": every otelbundle logger is under "otelbundle.".
+LOGGER_NAME = "otelbundle.health"
 _log = logging.getLogger(LOGGER_NAME)
 _LEVELS = {Status.HEALTHY: logging.INFO, Status.DEGRADED: logging.WARNING, Status.FAILING: logging.ERROR}
 
@@ -34,6 +33,14 @@ class ResultSink(Protocol):
 
 _sinks: list[ResultSink] = []
 _sinks_lock = threading.Lock()
+
+
+def _reset_sinks_lock() -> None:
+    global _sinks_lock
+    _sinks_lock = threading.Lock()  # a parent thread may have held it at fork
+
+
+forking.on_child("health-sinks-lock", _reset_sinks_lock)
 
 
 def register_sink(sink: ResultSink) -> None:
@@ -98,10 +105,8 @@ class HealthOutputs:
         )
 
     def after_fork(self) -> None:
-        """In a fork child: locks held by parent threads at fork time would never be released."""
-        global _sinks_lock
+        """In a fork child: a lock held by a parent thread at fork time would never be released."""
         self._lock = threading.Lock()
-        _sinks_lock = threading.Lock()
 
     def attach(self, source: ResultSource | None) -> None:
         """Report the results of ``source`` (a scheduler); None stops reporting (uninstrument)."""
