@@ -26,7 +26,9 @@ What this module adds:
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -117,3 +119,32 @@ def after_instrumentation() -> None:
         log_records.add_django_middleware()
     except Exception:
         _log.debug("otelbundle: Django error records after the request span stay unjoined", exc_info=True)
+    try:
+        keep_handlers_through_celery_logging()
+    except Exception:
+        _log.warning("otelbundle: a Celery worker's log records may not be exported", exc_info=True)
+
+
+def keep_handlers_through_celery_logging() -> bool:
+    """Put the OTLP handler back on the root logger after a Celery worker sets up logging.
+
+    The worker empties the root logger's handlers (``worker_hijack_root_logger``, on by
+    default) without going through ``dictConfig``, so the contrib cannot keep its handler
+    there: without this, no worker record (task logs, task failures) would be exported.
+    Celery's public ``after_setup_logger`` signal runs right after, before the pool forks.
+    """
+    if "celery" not in sys.modules:
+        return False
+    handlers = otlp_handlers()
+    if not handlers:
+        return False
+    signals = importlib.import_module("celery.signals")
+
+    def reattach(logger: logging.Logger | None = None, **_: Any) -> None:
+        target = logger or logging.getLogger()
+        for handler in handlers:
+            if handler not in target.handlers:
+                target.addHandler(handler)
+
+    signals.after_setup_logger.connect(reattach, weak=False)
+    return True
