@@ -114,13 +114,18 @@ HTTP_SERVER_DURATION = ("http.server.duration", "http.server.request.duration")
 
 
 def keep_sending(
-    receiver: OtlpReceiver, url: str, check: Callable[[OtlpReceiver], T | None], timeout: float = 60.0
+    receiver: OtlpReceiver,
+    url: str,
+    check: Callable[[OtlpReceiver], T | None],
+    timeout: float = 60.0,
+    burst: int = 1,
 ) -> T:
-    """Send a request to ``url`` (a new connection each time, so every worker gets some),
+    """Send ``burst`` requests to ``url`` (a new connection each, so every worker gets some),
     then give ``check`` half a second; until it holds or ``timeout`` has passed."""
     end = time.monotonic() + timeout
     while True:
-        send(url)
+        for _ in range(burst):
+            send(url)
         try:
             return receiver.wait_for(check, timeout=0.5)  # type: ignore[arg-type]
         except AssertionError:
