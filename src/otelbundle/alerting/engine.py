@@ -20,7 +20,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
@@ -80,8 +80,8 @@ class Engine:
 
     The engine owns the span processor whose queue it drains (``processor``):
     before each evaluation, and early when the processor asks. ``updates`` is
-    asked on each tick for changed rules; ``instance`` gives the ``instance``
-    label every alert carries (see :meth:`_labels`).
+    asked on each tick for changed rules; ``process_labels`` gives the labels
+    every alert starts from (``instance``, ``service_name``; see :meth:`_labels`).
     """
 
     def __init__(
@@ -93,7 +93,7 @@ class Engine:
         *,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         updates: ConfigUpdates | None = None,
-        instance: Callable[[], str] | None = None,
+        process_labels: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.config = config
         self.dispatcher = dispatcher
@@ -107,7 +107,7 @@ class Engine:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._updates = updates
-        self._instance = instance
+        self._process_labels = process_labels
         self._reload_lock = threading.Lock()
         self.load(config, now=clock())
         self.processor = AlertingSpanProcessor(self.states.values(), queue_size=queue_size, wakeup=self.wake)
@@ -231,10 +231,10 @@ class Engine:
 
     # ---- shaping -------------------------------------------------------------
     def _labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]:
-        """``instance`` first, so external labels, a rule's ``labels:`` and group-by labels
-        override it; a label whose value ends up empty is dropped (as in Prometheus)."""
-        instance = {"instance": self._instance()} if self._instance is not None else {}
-        labels = {**instance, **self.config.external_labels, **rule.labels, **rule.key_labels(key)}
+        """The process's labels first, so external labels, a rule's ``labels:`` and group-by
+        labels override them; a label whose value ends up empty is dropped (as in Prometheus)."""
+        process = self._process_labels() if self._process_labels is not None else {}
+        labels = {**process, **self.config.external_labels, **rule.labels, **rule.key_labels(key)}
         labels["alertname"] = rule.name
         return {name: value for name, value in labels.items() if value != ""}
 

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from otelbundle import forking
 from otelbundle.alerting.config import AlertingConfig, load_alerting_config
 from otelbundle.alerting.engine import Engine
-from otelbundle.alerting.instance import process_instance_id
+from otelbundle.alerting.instance import process_labels
 from otelbundle.alerting.notify import NotificationDispatcher, build_notifiers
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.telemetry import AlertTelemetry
@@ -154,7 +154,7 @@ def build_alerting(
         telemetry=AlertTelemetry(),
         queue_size=config.span_queue_size,
         updates=rule_files.changes,
-        instance=process_instance_id,
+        process_labels=process_labels,
     )
     setup = AlertingSetup(
         span_processors=[engine.processor],
@@ -182,7 +182,7 @@ def connect_processor(engine: Engine, queue_size: int = DEFAULT_QUEUE_SIZE) -> A
 
 
 def _self_metrics(dispatcher: NotificationDispatcher) -> None:
-    """otelbundle.notifications.sent/failed/dropped/retried per notifier, via the global MeterProvider."""
+    """otelbundle.alerting.notifications.sent/failed/dropped/retried per notifier (global MeterProvider)."""
     try:
         from opentelemetry import metrics
 

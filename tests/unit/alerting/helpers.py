@@ -47,7 +47,7 @@ class Sim:
             config,
             self.recorder,
             clock=lambda: self.now,
-            instance=(lambda: instance) if instance is not None else None,
+            process_labels=(lambda: {"instance": instance}) if instance is not None else None,
         )
         self.processor = self.engine.processor
         self._resources: dict[str, Resource] = {}

@@ -11,7 +11,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from otelbundle.alerting.alert import AlertState
-from otelbundle.alerting.instance import process_instance_id
+from otelbundle.alerting.instance import process_instance_id, process_labels
 from tests.unit.alerting.helpers import Sim, config_from
 
 RULE = """
@@ -60,12 +60,12 @@ def test_two_workers_firing_the_same_rule_send_different_alerts(tmp_path: Path) 
     assert first != second and {first["instance"], second["instance"]} == {"w1", "w2"}
 
 
-def test_the_instance_is_the_tracer_providers_service_instance_id(monkeypatch: pytest.MonkeyPatch) -> None:
-    provider = TracerProvider(resource=Resource.create({"service.instance.id": "abc-123"}))
-    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
-    assert process_instance_id() == "abc-123"
+def test_the_process_labels_come_from_the_tracer_providers_resource(monkeypatch: pytest.MonkeyPatch) -> None:
+    resource = Resource.create({"service.instance.id": "abc-123", "service.name": "shop"})
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: TracerProvider(resource=resource))
+    assert process_labels() == {"instance": "abc-123", "service_name": "shop"}
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: trace.NoOpTracerProvider())
-    assert process_instance_id() == ""
+    assert process_labels() == {}
 
 
 def test_a_fork_child_reports_its_own_instance_id(monkeypatch: pytest.MonkeyPatch) -> None:
