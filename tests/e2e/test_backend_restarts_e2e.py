@@ -445,7 +445,7 @@ def _epoch(rfc3339: str) -> float:
 
 def _notifier(field: str) -> float:
     rows = promql(
-        f'sum(otelbundle_notifications_{field}_total{{service_name="storefront",e2e_suite="{SUITE}"}})'
+        f'sum(otelbundle_alerting_notifications_{field}_total{{service_name="storefront",e2e_suite="{SUITE}"}})'
     )
     return float(rows[0]["value"][1]) if rows else 0.0
 
@@ -482,7 +482,9 @@ def test_alertmanager_stopped_30s_alerts_are_relisted_and_new_ones_arrive(
         f"the still-active heartbeat alert was not re-listed within {ALERTS_RESUME_S} s of Alertmanager's restart"
     )
     assert fresh is not None, f"an alert fired after the restart was not listed within {ALERTS_RESUME_S} s"
-    assert retried, "the app's notifier metrics (otelbundle_notifications_retried) do not show the outage"
+    assert retried, (
+        "the app's notifier metrics (otelbundle_alerting_notifications_retried) do not show the outage"
+    )
 
 
 # ---- the collector itself --------------------------------------------------------------

@@ -34,7 +34,7 @@ def test_failing_check_reaches_prometheus_and_alertmanager(
     )
     worker = start(["python", WORKER], env, tmp_path, name="health-worker")
     try:
-        query = 'health_check_status{service_name="health-e2e", health_check_name="payments"}'
+        query = 'otelbundle_health_check_status{service_name="health-e2e", health_check_name="payments"}'
         series = poll(lambda: backends.promql(query), timeout=60, interval=2)
         assert series and float(series[0]["value"][1]) == 0, f"{query} not 0 in Prometheus: {series}"
 

@@ -1,4 +1,4 @@
-"""Alerts as telemetry: the ``otelbundle.alerts`` gauge, one log record per transition, self-metrics.
+"""Alerts as telemetry: the ``otelbundle.alerting.alerts`` gauge, one log record per transition, self-metrics.
 
 The gauge is Prometheus's ``ALERTS`` series (1 per pending or firing alert,
 with ``alertname``, ``alertstate`` and the alert's labels). Transition records
@@ -40,8 +40,9 @@ class AlertTelemetry:
             return
         meter = meter or metrics.get_meter("otelbundle.alerting")
         meter.create_observable_gauge(
-            "otelbundle.alerts",
+            "otelbundle.alerting.alerts",  # renamed from otelbundle.alerts
             callbacks=[self._observe],
+            unit="{alert}",
             description="1 per pending or firing alert (Prometheus ALERTS)",
         )
         self._duration = meter.create_histogram(

@@ -88,17 +88,28 @@ class HealthOutputs:
         self._last: dict[str, Status] = {}
         self._lock = threading.Lock()
         meter = metrics.get_meter("otelbundle.health", __version__, meter_provider)
+        # Renamed from health.check.status, health.check.duration, health.status and
+        # health.check.skipped: every otelbundle metric is under "otelbundle.".
         meter.create_observable_gauge(
-            "health.check.status", [self._status], description="1 healthy, 0.5 degraded, 0 failing"
+            "otelbundle.health.check.status",
+            [self._status],
+            unit="{status}",
+            description="1 healthy, 0.5 degraded, 0 failing",
         )
         meter.create_observable_gauge(
-            "health.check.duration", [self._duration], unit="s", description="How long the last run took"
+            "otelbundle.health.check.duration",
+            [self._duration],
+            unit="s",
+            description="How long the last run took",
         )
         meter.create_observable_gauge(
-            "health.status", [self._overall], description="Worst status over all checks of this process"
+            "otelbundle.health.status",
+            [self._overall],
+            unit="{status}",
+            description="Worst status over all checks of this process",
         )
         meter.create_observable_counter(
-            "health.check.skipped",
+            "otelbundle.health.check.skipped",
             [self._skipped_runs],
             unit="{run}",
             description="Runs not started because the previous run of the check was still hung",

@@ -54,7 +54,7 @@ def test_transition_log_carries_the_exemplar_trace_and_the_gauge_reports_firing(
             (
                 m
                 for m in rx.metrics
-                if m.name == "otelbundle.alerts" and m.attributes.get("alertstate") == "firing"
+                if m.name == "otelbundle.alerting.alerts" and m.attributes.get("alertstate") == "firing"
             ),
             None,
         )

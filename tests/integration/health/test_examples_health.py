@@ -35,7 +35,7 @@ health:
 
 def status(receiver: OtlpReceiver, service: str, check: str, value: float) -> bool:
     return any(
-        m.name == "health.check.status"
+        m.name == "otelbundle.health.check.status"
         and m.service == service
         and m.attributes.get("health.check.name") == check
         and m.value == value
@@ -79,7 +79,7 @@ def test_example_services_health(tmp_path: Path, otlp_receiver: OtlpReceiver) ->
             lambda r: status(r, "inventory", "db", 1.0) and status(r, "storefront", "inventory", 1.0)
         )
         assert any(
-            m.name == "health.check.status"
+            m.name == "otelbundle.health.check.status"
             and m.service == "storefront"
             and m.attributes["health.check.name"] == "disk"
             for m in otlp_receiver.metrics

@@ -37,7 +37,7 @@ def config(tmp_path: Path, body: str) -> Path:
 
 def status_points(receiver: OtlpReceiver, check: str, value: float) -> bool:
     return any(
-        m.name == "health.check.status"
+        m.name == "otelbundle.health.check.status"
         and m.attributes.get("health.check.name") == check
         and m.value == value
         for m in receiver.metrics
@@ -69,13 +69,18 @@ def test_metrics_and_state_change_logs_reach_the_collector(
     program = apps.start(["python", WORKER], env, tmp_path, name="worker")
     try:
         otlp_receiver.wait_for(lambda r: status_points(r, "cache", 1.0) and status_points(r, "disk", 1.0))
-        point = next(m for m in otlp_receiver.metrics if m.name == "health.check.status")
+        point = next(m for m in otlp_receiver.metrics if m.name == "otelbundle.health.check.status")
         assert point.service == "worker"
         assert set(point.attributes) == {"health.check.name", "health.check.kind"}
         names = otlp_receiver.metric_names("worker")
-        assert {"health.check.duration", "health.status", "health.check.skipped"} <= names
+        assert {
+            "otelbundle.health.check.duration",
+            "otelbundle.health.status",
+            "otelbundle.health.check.skipped",
+        } <= names
         assert any(
-            m.name == "health.status" and m.value == 1.0 and m.attributes == {} for m in otlp_receiver.metrics
+            m.name == "otelbundle.health.status" and m.value == 1.0 and m.attributes == {}
+            for m in otlp_receiver.metrics
         )
         healthy_log = otlp_receiver.wait_for(
             lambda r: [x for x in r.logs if x.attributes.get("health.check.name") == "cache"]
@@ -99,7 +104,9 @@ def test_metrics_and_state_change_logs_reach_the_collector(
         )[0]
         assert failing.severity_number == ERROR
         assert f"health check cache is failing: cannot connect to 127.0.0.1:{port}" in failing.body
-        otlp_receiver.wait_for(lambda r: any(m.name == "health.status" and m.value == 0.0 for m in r.metrics))
+        otlp_receiver.wait_for(
+            lambda r: any(m.name == "otelbundle.health.status" and m.value == 0.0 for m in r.metrics)
+        )
         with pytest.raises(urllib.error.HTTPError) as not_ready:
             urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=5)
         assert not_ready.value.code == 503
@@ -133,7 +140,9 @@ def test_hung_check_is_reported_timed_out_at_the_receiver(
         )
         assert log[0].body == "health check stuck is failing: timed out after 0.2s"
         otlp_receiver.wait_for(
-            lambda r: any(m.name == "health.check.skipped" and (m.value or 0) >= 1 for m in r.metrics)
+            lambda r: any(
+                m.name == "otelbundle.health.check.skipped" and (m.value or 0) >= 1 for m in r.metrics
+            )
         )
     finally:
         assert program.stop() == 0, program.output
@@ -169,7 +178,7 @@ def test_disabled_with_the_standard_variable(tmp_path: Path, otlp_receiver: Otlp
     base = {**otlp_receiver.env(), "OTELBUNDLE_CONFIG": str(cfg)}
     enabled = apps.run(["python", "-c", code], apps.clean_env(base))
     assert enabled.returncode == 0, enabled.stderr
-    otlp_receiver.wait_for(lambda r: "health.check.status" in r.metric_names())
+    otlp_receiver.wait_for(lambda r: "otelbundle.health.check.status" in r.metric_names())
     otlp_receiver.clear()
     disabled = apps.run(
         ["python", "-c", code],

@@ -53,15 +53,17 @@ def test_gauges_report_the_latest_results_and_the_worst_overall() -> None:
     source.items = [result("db", Status.HEALTHY, kind="sql"), result("cache", Status.DEGRADED)]
     source.skips = {"db": 2, "cache": 0}
     metrics = collect(reader)
-    assert sorted(metrics["health.check.status"], key=lambda p: str(p[0])) == [
+    assert sorted(metrics["otelbundle.health.check.status"], key=lambda p: str(p[0])) == [
         ({"health.check.name": "cache", "health.check.kind": "tcp"}, 0.5),
         ({"health.check.name": "db", "health.check.kind": "sql"}, 1.0),
     ]
-    assert metrics["health.check.duration"][0][1] == 0.25
-    assert metrics["health.status"] == [({}, 0.5)]
-    assert ({"health.check.name": "db", "health.check.kind": "sql"}, 2) in metrics["health.check.skipped"]
+    assert metrics["otelbundle.health.check.duration"][0][1] == 0.25
+    assert metrics["otelbundle.health.status"] == [({}, 0.5)]
+    assert ({"health.check.name": "db", "health.check.kind": "sql"}, 2) in metrics[
+        "otelbundle.health.check.skipped"
+    ]
     outputs.attach(None)  # uninstrumented: nothing reported any more
-    assert collect(reader).get("health.check.status", []) == []
+    assert collect(reader).get("otelbundle.health.check.status", []) == []
 
 
 def test_one_log_record_per_state_change_with_severity_by_state(caplog: pytest.LogCaptureFixture) -> None:

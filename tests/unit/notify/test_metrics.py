@@ -45,9 +45,9 @@ def test_counters_exported_per_notifier() -> None:
         for m in sm.metrics
         for p in m.data.data_points  # type: ignore[union-attr]
     }
-    assert values[("otelbundle.notifications.sent", "accepts")] == 3
-    assert values[("otelbundle.notifications.failed", "refuses")] == 3
-    assert values[("otelbundle.notifications.sent", "refuses")] == 0
-    assert values[("otelbundle.notifications.dropped", "accepts")] == 0
+    assert values[("otelbundle.alerting.notifications.sent", "accepts")] == 3
+    assert values[("otelbundle.alerting.notifications.failed", "refuses")] == 3
+    assert values[("otelbundle.alerting.notifications.sent", "refuses")] == 0
+    assert values[("otelbundle.alerting.notifications.dropped", "accepts")] == 0
     dispatcher.shutdown()
     provider.shutdown()

@@ -1,4 +1,6 @@
-"""Delivery counters as OTel metrics: ``otelbundle.notifications.{sent,failed,dropped,retried}``.
+"""Delivery counters as OTel metrics: ``otelbundle.alerting.notifications.{sent,failed,dropped,retried}``.
+
+Renamed from ``otelbundle.notifications.*``: every alerting metric is under ``otelbundle.alerting``.
 
 Observable counters read the dispatcher's own stats at collection time, so
 delivery threads never touch the metrics SDK and nothing is counted twice.
@@ -32,5 +34,8 @@ def register_notification_metrics(dispatcher: NotificationDispatcher, meter: Met
         ("retried", "delivery attempts retried after a 5xx, 429, timeout or connection error"),
     ):
         meter.create_observable_counter(
-            f"otelbundle.notifications.{field}", callbacks=[callback(field)], unit="{batch}", description=what
+            f"otelbundle.alerting.notifications.{field}",
+            callbacks=[callback(field)],
+            unit="{batch}",
+            description=what,
         )
