@@ -89,3 +89,13 @@ def test_a_fork_child_reports_its_own_instance_id(monkeypatch: pytest.MonkeyPatc
 def test_alert_states_are_reported_as_prometheus_names_them() -> None:
     assert [s.reported for s in AlertState] == ["pending", "firing", "resolved"]
     assert AlertState.INACTIVE == "inactive"  # compares to its name
+
+
+def test_external_labels_override_the_instance(tmp_path: Path) -> None:
+    s = Sim(
+        config_from(tmp_path, RULE.format(extra=""), "external_labels: {instance: pool-a}\n"),
+        instance="worker-1",
+    )
+    s.span(error=True)
+    (alert,) = s.at(0)
+    assert alert.labels["instance"] == "pool-a"
