@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from opentelemetry.sdk.trace import SpanProcessor
 
 from otelbundle import forking
-from otelbundle.alerting.config import AlertingConfig, load_alerting_config
+from otelbundle.alerting.config import AlertingConfig, load_alerting_at_start, load_alerting_config
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.instance import process_labels
-from otelbundle.alerting.notify import NotificationDispatcher, build_notifiers
+from otelbundle.alerting.notify import NotificationDispatcher, build_notifiers_at_start
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.exporting import diagnostics_logger
@@ -132,16 +132,10 @@ def build_alerting(
 ) -> AlertingSetup | None:
     if not config_path:
         return None
-    try:
-        config = load_alerting_config(config_path, env)
-    except ConfigError as exc:
-        diagnostics_logger().error(
-            "otelbundle: alert rules are off because of problems in the configuration:\n%s", exc
-        )
-        return None
+    config = load_alerting_at_start(config_path, env)  # problems: logged by otelbundle.config
     if config is None:
         return None
-    notifiers, problems = build_notifiers(config.notify, env=env)
+    notifiers, problems = build_notifiers_at_start(config.notify, env=env)
     for problem in problems:
         diagnostics_logger().error("otelbundle: %s", problem)
     dispatcher = NotificationDispatcher(notifiers, queue_size=config.notification_queue_size)
