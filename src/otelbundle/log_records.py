@@ -115,8 +115,8 @@ def request_span_context(record: logging.LogRecord) -> SpanContext | None:
     Django logs ``Internal Server Error: /path`` (``django.request``) for a 5xx the view
     *returned* after the middleware chain, so after the OpenTelemetry middleware ended
     and detached the request span; the record carries ``extra={"request": request}``.
-    :class:`RequestSpanRecorder` (a response hook) leaves the span context on the request
-    as ``REQUEST_SPAN_ATTRIBUTE``; this reads it back. Records that name no request
+    :class:`RequestSpanMiddleware` leaves the span context on the request as
+    ``REQUEST_SPAN_ATTRIBUTE``; this reads it back. Records that name no request
     (uvicorn's ``Exception in ASGI application``, access logs) cannot be joined.
     """
     if trace.get_current_span().get_span_context().is_valid:
