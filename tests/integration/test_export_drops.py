@@ -1,0 +1,48 @@
+"""Real queue-full drops under the wrapper: counted exactly, told in one line, no SDK line per span.
+
+The collector answers slower than the app produces (a listener that never
+accepts, 1 s export timeout), and the span and log queues hold 8 items: most
+spans are refused at the queue, the rest fail to export. Every span must be in
+the summary's count, the queue-full reason must be said once, and the SDK's own
+"Queue full" lines must not appear (its queue never overflows).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+from tests.harness.apps import clean_env, run
+
+WORKLOAD = str(Path(__file__).parent / "programs" / "workload.py")
+
+
+def test_a_full_queue_under_the_wrapper_is_counted_and_said_once() -> None:
+    with socket.socket() as blackhole:
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(64)
+        env = clean_env(
+            {
+                "OTEL_SERVICE_NAME": "workload",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{blackhole.getsockname()[1]}",
+                "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+                "OTEL_BSP_MAX_QUEUE_SIZE": "8",
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4",
+                "OTEL_BLRP_MAX_QUEUE_SIZE": "8",
+                "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "4",
+                "OTEL_METRIC_EXPORT_INTERVAL": "60000",
+                "OTELBUNDLE_SHUTDOWN_TIMEOUT": "15",  # room for the last batches to fail and be counted
+            }
+        )
+        result = run(["python", WORKLOAD, "200"], env, timeout=90)
+    stderr = result.stderr
+    assert result.returncode == 0 and "WORKLOAD DONE" in result.stdout, stderr
+    said = re.findall(r"could not export 1 spans to \S+: the in-process queue is full", stderr)
+    assert len(said) == 1, stderr
+    (summary,) = [line for line in stderr.splitlines() if "telemetry not delivered" in line] or [""]
+    dropped = re.search(r"spans=(\d+) dropped", summary)
+    # Nothing reached the collector: every span is either refused at the queue or in a failed export.
+    assert dropped is not None and int(dropped.group(1)) == 200, stderr
+    assert "Queue full" not in stderr, "the SDK's own queue overflowed"
+    assert "Traceback" not in stderr, stderr
