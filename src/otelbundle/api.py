@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Literal
 
-from otelbundle import runtime, scrub
+from otelbundle import logs, runtime, scrub
 from otelbundle.configurator import OtelBundleConfigurator
 from otelbundle.distro import OtelBundleDistro, apply_defaults
 from otelbundle.exporting import diagnostics_logger
@@ -148,4 +148,6 @@ def _instrument(which: bool | Sequence[str]) -> list[str]:
             loaded.append(entry_point.name)
         except Exception as exc:
             _log.warning("otelbundle: instrumentation %r not loaded: %s", entry_point.name, exc)
+    # What the opentelemetry_post_instrument entry point does under the wrapper.
+    logs.after_instrumentation()
     return loaded

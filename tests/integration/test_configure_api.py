@@ -23,6 +23,9 @@ def test_configure_from_code_exports_all_signals(otlp_receiver: OtlpReceiver) ->
     assert span.resource["telemetry.distro.name"] == "otelbundle"
     record = next(r for r in otlp_receiver.logs if r.body == "from code")
     assert record.trace_id == span.trace_id and record.span_id == span.span_id
+    with_object = next(r for r in otlp_receiver.logs if r.body == "with an object")
+    assert str(with_object.attributes["holder"]).startswith("<object object at"), with_object.attributes
+    assert "Invalid type" not in result.stderr and "recursive logging" not in result.stderr, result.stderr
     otlp_receiver.wait_for(lambda rx: "process.cpu.utilization" in rx.metric_names("in-code"))
 
 

@@ -15,6 +15,8 @@ assert again is handle, "configure() must be idempotent"
 log = logging.getLogger("in-code")
 with trace.get_tracer("in-code").start_as_current_span("coded-work"):
     log.warning("from code")
+    # An object in extra must reach the backend as a string, without an SDK warning.
+    log.warning("with an object", extra={"holder": object()})
 assert handle.force_flush(5.0)
 print("INSTRUMENTED", ",".join(sorted(handle.instrumented)), flush=True)
 handle.shutdown()
