@@ -38,9 +38,8 @@ class Report:
 def put_cwd_on_path() -> None:
     """Find ``python`` health-check modules as the app does: the current directory on ``sys.path``.
 
-    ``python -m app`` and ``python app.py`` started from the project folder (and
-    gunicorn/uvicorn, which add it) can import the project's packages; a console
-    script such as ``otelbundle`` cannot unless we add it.
+    ``python -m app`` (and ``python app.py`` from the project folder) can import the
+    project's packages; a console script such as ``otelbundle`` cannot unless we add it.
     """
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
