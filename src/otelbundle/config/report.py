@@ -14,7 +14,6 @@ import logging
 import sys
 import threading
 from collections.abc import Iterable
-from typing import Any
 
 from otelbundle.config.problems import ConfigProblem
 
@@ -23,19 +22,15 @@ _reported: set[str] = set()
 _lock = threading.Lock()
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.Handler):
     """Writes to whatever ``sys.stderr`` is at the time (test capture, a redirected stderr)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
 
 
 def config_logger() -> logging.Logger:
