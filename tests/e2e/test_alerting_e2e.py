@@ -64,12 +64,23 @@ def test_alert_fires_at_alertmanager_and_resolves(
     )
     assert alerts, "no E2ECheckoutErrors alert at Alertmanager"
     alert = alerts[0]
-    assert alert["labels"] == {
+    labels = dict(alert["labels"])
+    instance = labels.pop("instance", "")
+    assert labels == {
         "alertname": "E2ECheckoutErrors",
         "severity": "critical",
         "suite": "e2e",
         "env": "e2e",
+        "service_name": "storefront",
     }
+    # instance is the storefront's service.instance.id, the one its metrics carry in Prometheus
+    series = poll(
+        lambda: backends.promql(
+            f'count by (service_instance_id) ({{service_name="storefront", service_instance_id="{instance}"}})'
+        ),
+        timeout=60,
+    )
+    assert instance and series, f"no storefront series with service_instance_id={instance!r} in Prometheus"
     assert alert["annotations"]["summary"] == "100% of checkouts fail"
     exemplars = alert["annotations"]["trace_ids"].split(",")
     assert set(exemplars) <= {c.trace_id for c in failing}
