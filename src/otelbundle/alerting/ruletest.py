@@ -39,9 +39,19 @@ from otelbundle.alerting.batch import KIND_NAMES
 from otelbundle.alerting.config import AlertingConfig, load_rule_file
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.setup import connect_processor
-from otelbundle.config import ConfigError, ConfigProblem, Mark, YamlList, YamlMap, load_file, parse_duration
+from otelbundle.config import (
+    ConfigError,
+    ConfigProblem,
+    Mark,
+    Problems,
+    YamlList,
+    YamlMap,
+    load_file,
+    parse_duration,
+)
 
 _ITEM = re.compile(r"^\s*(ok|error)\s+(\S+)\s+x(\d+)\s*$")
+MAX_TEST_SPANS = 1_000_000
 _START = 1_000_000.0  # simulated epoch; only differences matter
 _SPAN_KINDS = {name: kind for kind, name in KIND_NAMES.items()}
 
@@ -52,7 +62,7 @@ class _Recorder:
         return None
 
 
-def _expand(text: str) -> list[tuple[bool, float]]:
+def _expand(text: object) -> list[tuple[bool, float]]:
     spans: list[tuple[bool, float]] = []
     for item in str(text).split(","):
         match = _ITEM.match(item)
@@ -63,6 +73,8 @@ def _expand(text: str) -> list[tuple[bool, float]]:
             parse_duration(match.group(2)),
             int(match.group(3)),
         )
+        if len(spans) + count > MAX_TEST_SPANS:
+            raise ValueError(f"more than {MAX_TEST_SPANS} spans in one series")
         spans.extend([(error, duration)] * count)
     return spans
 
@@ -115,20 +127,101 @@ def _span(
 
 
 def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
-    """Every failure as a readable message; an empty list means all tests passed."""
+    """Every failure as a readable message; an empty list means all tests passed.
+
+    A malformed test file (or rule file) raises ConfigError with every problem located,
+    before anything runs.
+    """
     document = load_file(path, env)
     root = document.root
     if not isinstance(root, YamlMap) or not isinstance(root.get("tests"), YamlList):
         raise ConfigError([ConfigProblem(Mark(path, 1, 1), "a rule test file needs a 'tests:' list")])
+    problems = Problems()
+    _check_test_file(root, problems)
     base = os.path.dirname(os.path.abspath(path))
     config = AlertingConfig(path=path)
-    config.evaluation_interval = parse_duration(root.get("evaluation_interval", "1s"))
+    config.evaluation_interval = problems.value(root, "evaluation_interval", parse_duration, 1.0)
     for rule_file in root.get("rule_files") or []:
-        config.groups.extend(load_rule_file(os.path.join(base, str(rule_file)), config, env))
+        try:
+            config.groups.extend(load_rule_file(os.path.join(base, str(rule_file)), config, env))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    problems.raise_if_any()
     failures: list[str] = []
     for index, test in enumerate(root["tests"]):
         failures.extend(_run_one(config, test, f"{path}: test {index + 1} ({test.get('name', 'unnamed')})"))
     return failures
+
+
+_FILE_KEYS = ("rule_files", "evaluation_interval", "tests")
+_TEST_KEYS = ("name", "interval", "input_spans", "alert_rule_test")
+_SERIES_KEYS = ("spans", "values")
+_SPANS_KEYS = ("service", "name", "kind", "attributes", "resource")
+_CHECK_KEYS = ("eval_time", "alertname", "exp_alerts")
+_EXPECTED_KEYS = ("exp_labels", "exp_annotations")
+
+
+def _check_test_file(root: YamlMap, problems: Problems) -> None:
+    """Shape and values of a test file, so that running it cannot fail on them."""
+    problems.unknown_keys(root, _FILE_KEYS, "the rule test file")
+    problems.unset_env(root)
+    rule_files = root.get("rule_files")
+    if rule_files is not None and (
+        not isinstance(rule_files, YamlList) or not all(isinstance(f, str) and f for f in rule_files)
+    ):
+        problems.add(root.value_mark("rule_files"), "rule_files must be a list of file names")
+        root["rule_files"] = []
+    tests: YamlList = root["tests"]
+    for index, test in enumerate(tests):
+        if not isinstance(test, YamlMap):
+            problems.add(tests.item_mark(index), "each test must be a mapping")
+            continue
+        problems.unknown_keys(test, _TEST_KEYS, "a test")
+        problems.value(test, "interval", parse_duration, 1.0)
+        for series in _mappings(test, "input_spans", problems):
+            problems.unknown_keys(series, _SERIES_KEYS, "input_spans")
+            problems.value(series, "values", _expand, list[tuple[bool, float]](), required=True)
+            spans = series.get("spans")
+            if spans is None:
+                continue
+            if not isinstance(spans, YamlMap):
+                problems.add(series.value_mark("spans"), "spans must be a mapping (service, name, kind, ...)")
+                continue
+            problems.unknown_keys(spans, _SPANS_KEYS, "spans")
+            if "kind" in spans and spans["kind"] not in _SPAN_KINDS:
+                problems.add(spans.value_mark("kind"), f"kind must be one of {', '.join(_SPAN_KINDS)}")
+            for key in ("attributes", "resource"):
+                if key in spans and not isinstance(spans[key], YamlMap):
+                    problems.add(spans.value_mark(key), f"{key} must be a mapping")
+        for check in _mappings(test, "alert_rule_test", problems):
+            problems.unknown_keys(check, _CHECK_KEYS, "alert_rule_test")
+            problems.value(
+                check, "eval_time", lambda v: parse_duration(v, allow_zero=True), 0.0, required=True
+            )
+            if not isinstance(check.get("alertname"), str):
+                problems.add(check.value_mark("alertname"), "alertname must be the name of an alert")
+            for expected in _mappings(check, "exp_alerts", problems):
+                problems.unknown_keys(expected, _EXPECTED_KEYS, "exp_alerts")
+                for key in _EXPECTED_KEYS:
+                    if key in expected and not isinstance(expected[key], YamlMap):
+                        problems.add(expected.value_mark(key), f"{key} must be a mapping")
+
+
+def _mappings(parent: YamlMap, key: str, problems: Problems) -> list[YamlMap]:
+    """The items of the list ``parent[key]`` (absent: none), each checked to be a mapping."""
+    items = parent.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, YamlList):
+        problems.add(parent.value_mark(key), f"{key} must be a list")
+        return []
+    found = []
+    for index, item in enumerate(items):
+        if isinstance(item, YamlMap):
+            found.append(item)
+        else:
+            problems.add(items.item_mark(index), f"each item of {key} must be a mapping")
+    return found
 
 
 def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:

@@ -336,3 +336,39 @@ def test_scrub_section_reads_through_the_same_layer(tmp_path: Path) -> None:
     settings, problems = load_scrub_settings(str(config), {})
     assert settings.allowed_keys == ["a"]
     assert relative(problems, tmp_path) == ["c.yaml:1:48: scrub.allowed_keys[1] must be a non-empty string"]
+
+
+def test_a_malformed_rule_test_file_is_reported_with_positions_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "r.yaml", "groups:\n  - name: g\n    rules: [{alert: A, expr: count > 1}]\n")
+    test_file = write(
+        tmp_path,
+        "t.yaml",
+        """
+        rule_files: [r.yaml]
+        evaluation_interval: !1s
+        tests:
+          - interval: soon
+            input_spans:
+              - {spans: {service: shop, kind: sideways}, values: "ok 1s x99999999999"}
+              - 3
+            alert_rule_test: [{alertname: A}]
+        """,
+    )
+    assert main(["rules", "test", str(test_file)]) == 1
+    err = capsys.readouterr().err.replace(f"{tmp_path}/", "")
+    for expected in ("t.yaml:2:22: unsupported YAML tag '!1s'",):
+        assert expected in err, err
+    test_file.write_text(test_file.read_text().replace("!1s", "1s"))
+    assert main(["rules", "test", str(test_file)]) == 1
+    err = capsys.readouterr().err.replace(f"{tmp_path}/", "")
+    for expected in (
+        "t.yaml:4:15: interval: 'soon' is not a duration",
+        "t.yaml:6:39: kind must be one of",
+        "t.yaml:6:58: values: more than 1000000 spans in one series",
+        "t.yaml:7:9: each item of input_spans must be a mapping",
+        "t.yaml:8:23: missing required key 'eval_time'",
+    ):
+        assert expected in err, err
+    assert "Traceback" not in err
