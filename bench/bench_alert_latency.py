@@ -5,8 +5,7 @@ The example services run under ``opentelemetry-instrument`` with the example in-
 (deploy/prometheus/rules/red.yaml). Checkouts go on at a steady rate; at a recorded instant
 every checkout starts failing (``?fail=1``, the examples' fault switch). For each path the
 benchmark records when Alertmanager's API first shows ``CheckoutErrors`` active (label
-``source``), and when its webhook receiver (127.0.0.1:9097, the stack's Alertmanager config)
-is notified. Once both fired, the failure stops and it records when each alert leaves the API.
+``source``). Once both fired, the failure stops and it records when each alert leaves the API.
 
 Two rows, each on a fresh stack: the shipped defaults of both paths, then the Prometheus path
 with its fastest sensible settings (1 s evaluation, 1 s span_metrics flush, 200 ms span batch
@@ -15,8 +14,9 @@ are read from the files the run used and printed with the figures.
 
     python bench/bench_alert_latency.py [--runs 2] [--rate 2]
 
-It starts its own stack (temp data dir) on the stack's fixed ports and listens on 9097: run it
-where they are free, e.g. in a network namespace of its own. About 6 minutes per row at --runs 2.
+It starts its own stack (temp data dir) on the stack's fixed ports: run it where they are free,
+e.g. in a network namespace of its own. About 6 minutes per row at --runs 2 (each failure waits
+for both alerts to resolve, ~2 minutes), 2.5 more per extra run.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from otelbundle.backends import Backends, poll  # noqa: E402
 from otelbundle.stack import Stack, StackError  # noqa: E402
 from tests.harness.apps import ExampleServices, clean_env, start_examples  # noqa: E402
+from tests.harness.pipeline_probe import PROMETHEUS_METRICS, scrape, total  # noqa: E402
 
 ALERT = "CheckoutErrors"
 PATHS = ("in-process", "prometheus")
@@ -56,7 +56,6 @@ POLL_S = 0.1
 FIRE_TIMEOUT_S = 240.0
 RESOLVE_TIMEOUT_S = 420.0
 WARMUP_S = 65.0  # a full 1m window of good checkouts before the first failure, as before later ones
-WEBHOOK_PORT = 9097  # deploy/alertmanager/alertmanager.yml's receivers
 SDK_BSP_DELAY_MS = 5000  # OTEL_BSP_SCHEDULE_DELAY's SDK default; otelbundle keeps it
 SDK_METRIC_INTERVAL_MS = 60000  # OTEL_METRIC_EXPORT_INTERVAL's SDK default
 TRACE_LINK = re.compile(r"/trace/([0-9a-f]{32})$")
@@ -167,39 +166,6 @@ def request(
 # ---- what Alertmanager shows and sends -----------------------------------------------
 
 
-class Webhook:
-    """Alertmanager's receiver on 127.0.0.1:9097: records when each path's alert was notified."""
-
-    def __init__(self) -> None:
-        self.notified: list[tuple[float, str, str]] = []  # (received at, source, status)
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                now = time.time()
-                for alert in body.get("alerts", []):
-                    labels = alert.get("labels", {})
-                    if labels.get("alertname") == ALERT:
-                        hook.notified.append((now, labels.get("source", ""), alert.get("status", "")))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", WEBHOOK_PORT), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def first(self, source: str, status: str, after: float) -> float | None:
-        return next((t for t, s, st in self.notified if s == source and st == status and t >= after), None)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def active_alerts(backends: Backends) -> dict[str, dict[str, Any]]:
     """The active CheckoutErrors alert of each path, by ``source``. In-process ones of this
     benchmark only (env=bench), Prometheus ones of the storefront."""
@@ -226,13 +192,12 @@ def active_alerts(backends: Backends) -> dict[str, dict[str, Any]]:
 class Run:
     condition_s: float | None = None  # first failure -> the rule's condition holds in what was sent
     fired_s: dict[str, float] = field(default_factory=dict)  # first failure -> active at the API
-    notified_s: dict[str, float] = field(default_factory=dict)  # first failure -> webhook received
     resolved_s: dict[str, float] = field(default_factory=dict)  # failure stops -> gone from the API
     links: dict[str, str] = field(default_factory=dict)  # generatorURL of each path's alert
     links_failing_trace: dict[str, bool] = field(default_factory=dict)
 
 
-def one_run(traffic: Traffic, backends: Backends, hook: Webhook, rule: Mapping[str, Any]) -> Run:
+def one_run(traffic: Traffic, backends: Backends, rule: Mapping[str, Any]) -> Run:
     result = Run()
     if active_alerts(backends):
         raise SystemExit(f"{ALERT} is still active before the run: {sorted(active_alerts(backends))}")
@@ -268,10 +233,6 @@ def one_run(traffic: Traffic, backends: Backends, hook: Webhook, rule: Mapping[s
         if not active and len(result.resolved_s) == len(result.fired_s):
             break
         time.sleep(POLL_S)
-    for source in PATHS:
-        notified = hook.first(source, "firing", start)
-        if notified is not None:
-            result.notified_s[source] = notified - start
     return result
 
 
@@ -335,9 +296,7 @@ def settings(row: Row, root: Path) -> dict[str, dict[str, str]]:
     }
 
 
-def run_row(
-    row: Row, folder: Path, runs: int, rate: float, hook: Webhook
-) -> tuple[list[Run], dict[str, Any]]:
+def run_row(row: Row, folder: Path, runs: int, rate: float) -> tuple[list[Run], dict[str, Any]]:
     root = config_root(row, folder)
     env = dict(os.environ)
     if row.span_metrics_flush:
@@ -389,8 +348,12 @@ def run_row(
         time.sleep(WARMUP_S)
         rule = {"window_s": 60.0, "ratio": 0.05, "min_spans": 5}
         results = []
+        began, appended = (
+            time.time(),
+            total(scrape(PROMETHEUS_METRICS), "prometheus_tsdb_head_samples_appended_total"),
+        )
         for i in range(runs):
-            result = one_run(traffic, backends, hook, rule)
+            result = one_run(traffic, backends, rule)
             print(f"  run {i + 1}/{runs}: {describe(result)}", flush=True)
             results.append(result)
         exemplars = json.load(
@@ -405,8 +368,10 @@ def run_row(
                 )
             )
         )
+        appended = total(scrape(PROMETHEUS_METRICS), "prometheus_tsdb_head_samples_appended_total") - appended
         statuses = sorted({s for _, failing, s in traffic.checkouts if failing})
         extra = {
+            "samples/s": appended / (time.time() - began),
             "settings": settings(row, root),
             "exemplars": sum(len(s.get("exemplars", [])) for s in exemplars.get("data", [])),
             "failing statuses": statuses,
@@ -444,8 +409,8 @@ def spread(values: list[float]) -> str:
     return f"median {statistics.median(values):6.1f} s  (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})"
 
 
-def report(row: Row, runs: list[Run], extra: Mapping[str, Any]) -> float | None:
-    """Prints one row; returns prometheus/in-process of the median times to fire."""
+def report(row: Row, runs: list[Run], extra: Mapping[str, Any]) -> tuple[float | None, list[str]]:
+    """Prints one row; returns prometheus/in-process of the median times to fire, and summary lines."""
     print(
         f"\n{row.name}: {len(runs)} runs; every checkout fails from the first failing one on (HTTP {extra['failing statuses']})"
     )
@@ -466,9 +431,6 @@ def report(row: Row, runs: list[Run], extra: Mapping[str, Any]) -> float | None:
             f"    first failure -> active at Alertmanager API: {spread(values(lambda r: r.fired_s, source))}"
         )
         print(
-            f"    first failure -> webhook notified:           {spread(values(lambda r: r.notified_s, source))}"
-        )
-        print(
             f"    failure stops -> gone from Alertmanager API: {spread(values(lambda r: r.resolved_s, source))}"
         )
         links = [r.links.get(source, "") for r in runs]
@@ -476,11 +438,26 @@ def report(row: Row, runs: list[Run], extra: Mapping[str, Any]) -> float | None:
         print(
             f"    alert links a failing checkout's trace: {traced}/{len(runs)} runs; generatorURL e.g. {links[0][:100]}"
         )
+    print(
+        f"  samples/s appended by Prometheus over the runs (all series; the cost of the settings): {extra['samples/s']:.0f}"
+    )
     print(f"  exemplars stored by Prometheus for the span metrics histogram: {extra['exemplars']}")
     fired = {s: values(lambda r: r.fired_s, s) for s in PATHS}
+    summary = [
+        f"{row.name:<24} {source:<10}  fire {brief(fired[source])}   resolve "
+        f"{brief(values(lambda r: r.resolved_s, source))}   trace link "
+        f"{sum(1 for r in runs if r.links_failing_trace.get(source))}/{len(runs)}"
+        for source in PATHS
+    ]
     if all(fired.values()):
-        return statistics.median(fired["prometheus"]) / statistics.median(fired["in-process"])
-    return None
+        return statistics.median(fired["prometheus"]) / statistics.median(fired["in-process"]), summary
+    return None, summary
+
+
+def brief(values: list[float]) -> str:
+    if not values:
+        return "never".ljust(22)
+    return f"{statistics.median(values):5.1f} s ({min(values):.1f}-{max(values):.1f})".ljust(22)
 
 
 def main() -> None:
@@ -497,26 +474,23 @@ def main() -> None:
     )
     args = parser.parse_args()
     ratios: list[tuple[str, float | None]] = []
+    summary: list[str] = []
     print(
         f"alert latency: {time.strftime('%Y-%m-%d %H:%M')}, storefront + inventory on the native stack, "
         f"{args.rate:g} checkouts/s, polled every {POLL_S} s"
     )
-    try:
-        hook = Webhook()
-    except OSError as exc:
-        raise SystemExit(
-            f"alert latency: cannot listen on 127.0.0.1:{WEBHOOK_PORT} ({exc}); run it in a netns of its own"
-        ) from exc
-    try:
-        for row in ROWS:
-            if args.row not in ("both", row.key):
-                continue
-            with tempfile.TemporaryDirectory() as tmp:
-                print(f"\n== {row.name}", flush=True)
-                runs, extra = run_row(row, Path(tmp), args.runs, args.rate, hook)
-                ratios.append((row.name, report(row, runs, extra)))
-    finally:
-        hook.close()
+    for row in ROWS:
+        if args.row not in ("both", row.key):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"\n== {row.name}", flush=True)
+            runs, extra = run_row(row, Path(tmp), args.runs, args.rate)
+            ratio, lines = report(row, runs, extra)
+            ratios.append((row.name, ratio))
+            summary.extend(lines)
+    print("\nmedian (min-max) seconds: fire = first failing checkout -> active at Alertmanager's API;")
+    print("resolve = first good checkout after the failure -> gone from the API")
+    print("\n".join(summary))
     print()
     for name, ratio in ratios:
         print(
