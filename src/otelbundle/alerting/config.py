@@ -192,10 +192,10 @@ def read_alerting_config(
     if "alerting" not in root:
         return None, []
     section = root["alerting"]
+    if section is None:  # `alerting:` with nothing under it: as if absent
+        return None, []
     problems = _Collector()
     config = AlertingConfig(path=path)
-    if section is None:  # `alerting:` with nothing under it: no rules, no notifiers
-        return config, []
     if not isinstance(section, YamlMap):
         return None, [ConfigProblem(root.value_mark("alerting"), "alerting must be a mapping")]
     problems.unknown_keys(section, ALERTING_KEYS, "alerting")
