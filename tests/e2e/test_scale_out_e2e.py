@@ -233,14 +233,16 @@ def test_span_metrics_count_every_call_once_and_sampling_keeps_what_it_should(
     )
 
 
-def test_killing_a_gateway_mid_traffic_loses_only_what_it_held(
-    stack: Stack, services: ExampleServices, backends: Backends
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
+def test_a_gateway_going_down_mid_traffic_loses_at_most_what_it_held(
+    stack: Stack, services: ExampleServices, backends: Backends, how: signal.Signals
 ) -> None:
     """Error traces are all kept by policy, so every one missing or partial in Jaeger is loss.
 
     SIGKILL loses what the gateway held undecided (its last decision_wait of
-    traces); what the agent sends while it is down waits in the agent's
-    per-gateway queue and is retried until the restarted gateway takes it.
+    traces); SIGTERM lets it decide those first. What the agent sends while it
+    is down waits in the agent's per-gateway queue and is retried until the
+    restarted gateway takes it.
     """
     gateway = stack.component("otelcol-gateway-2")
     sent: list[tuple[float, Sent]] = []
@@ -259,9 +261,10 @@ def test_killing_a_gateway_mid_traffic_loses_only_what_it_held(
         time.sleep(DECISION_WAIT + 2)
         pid = pid_of(stack, gateway.name)
         assert pid is not None, "gateway 2 is not running"
-        killed_at = time.monotonic()
-        os.kill(pid, signal.SIGKILL)
-        time.sleep(4)
+        down_at = time.monotonic()
+        os.kill(pid, how)
+        assert poll(lambda: stack.exited(gateway), timeout=20, interval=0.1), f"gateway 2 survived {how.name}"
+        time.sleep(3)
         restarted_at = time.monotonic()
         stack.start_component(gateway)
         time.sleep(4)
@@ -275,20 +278,24 @@ def test_killing_a_gateway_mid_traffic_loses_only_what_it_held(
     split = [s for s in errors if s.done.trace_id in kept and not is_whole(kept[s.done.trace_id])]
     spans_per_trace = max(len(v) for v in kept.values())
     spans_lost = sum(spans_per_trace - len(kept.get(s.done.trace_id, [])) for s in lost + split)
-    window = [s for t, s in sent if killed_at - DECISION_WAIT - 1 <= t <= killed_at]
+    window = [s for t, s in sent if down_at - DECISION_WAIT - 1 <= t <= down_at]
     print(
-        f"gateway kill: {len(sent)} error traces sent ({len(window)} in the last decision_wait before the "
-        f"kill, about half of them routed to the killed gateway), {len(lost)} lost, {len(split)} split, "
-        f"{spans_lost} spans lost; down {restarted_at - killed_at:.1f} s"
+        f"gateway {how.name}: {len(sent)} error traces sent ({len(window)} in the last decision_wait before it, "
+        f"about half of them routed to that gateway), {len(lost)} lost, {len(split)} split, "
+        f"{spans_lost} spans lost; down {restarted_at - down_at:.1f} s"
     )
-    after_kill = [s for t, s in sent if t > killed_at + 0.5]
-    damaged_after = [s for s in after_kill if s in lost or s in split]
+    after = [s for t, s in sent if t > down_at + 0.5]
+    damaged_after = [s for s in after if s in lost or s in split]
     assert not damaged_after, (
-        f"{len(damaged_after)} of {len(after_kill)} traces sent after the kill were lost or split: the "
-        "agent's per-gateway queue should hold them until the gateway is back"
+        f"{len(damaged_after)} of {len(after)} traces sent after the gateway went down were lost or split: "
+        "the agent's per-gateway queue should hold them until the gateway is back"
     )
+    if how == signal.SIGTERM:
+        assert not lost and not split, (
+            f"a gateway stopped normally lost {len(lost)} and split {len(split)} traces"
+        )
     assert len(lost) + len(split) <= len(window), (
-        f"{len(lost)} lost + {len(split)} split, more than the {len(window)} traces the killed gateway "
+        f"{len(lost)} lost + {len(split)} split, more than the {len(window)} traces the gateway "
         "could have held undecided"
     )
 

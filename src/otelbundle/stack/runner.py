@@ -255,7 +255,7 @@ class Stack:
                 if healthy(component.health_url):
                     self.say(f"  {component.name:<17} healthy at {component.health_url}")
                     pending.remove(component)
-                elif self._reaped(component):
+                elif self.exited(component):
                     raise StackError(f"{component.name} exited during start-up:\n{self.tail(component)}")
             time.sleep(0.5)
         if pending:
@@ -264,7 +264,7 @@ class Stack:
                 f"not healthy after {timeout:.0f}s: {', '.join(c.name for c in pending)}\n{details}"
             )
 
-    def _reaped(self, component: Component) -> bool:
+    def exited(self, component: Component) -> bool:
         """True when the component's process is gone (our own exited child is collected first:
         a zombie still answers kill(pid, 0))."""
         pid = self._pid(component)
