@@ -372,3 +372,53 @@ def test_a_malformed_rule_test_file_is_reported_with_positions_before_running(
     ):
         assert expected in err, err
     assert "Traceback" not in err
+
+
+# ---- at application start: one logger, one line per problem, the app keeps what works ----
+
+
+def test_at_start_a_tagged_rule_file_is_one_located_line_and_rules_are_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from otelbundle.alerting.setup import build_alerting
+
+    write(tmp_path, "r.yaml", "groups:\n  - name: g\n    interval: !1s\n    rules: []\n")
+    config = write(tmp_path, "otelbundle.yaml", "alerting: {rule_files: [r.yaml]}\nhelth: {}\n")
+    assert build_alerting(str(config), {}) is None
+    lines = capsys.readouterr().err.replace(f"{tmp_path}/", "").splitlines()
+    assert lines == [
+        "ERROR otelbundle.yaml:2:1: unknown key 'helth' in otelbundle.yaml (did you mean 'health'?)",
+        "ERROR otelbundle: unknown sections of the config file are ignored; the application continues.",
+        "ERROR r.yaml:3:15: unsupported YAML tag '!1s'; write the value without a tag",
+        "ERROR otelbundle: alert rules are off because of 1 problem(s) in the configuration; "
+        "the application continues.",
+    ], lines
+
+
+def test_at_start_notifiers_without_rule_files_run_and_a_bad_channel_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from otelbundle.alerting.setup import build_alerting
+
+    config = write(
+        tmp_path,
+        "otelbundle.yaml",
+        """
+        alerting:
+          notify:
+            alertmanager: {url: "http://127.0.0.1:9"}
+            webhook: {url: "http://127.0.0.1:9/x", headers: {Authorization: "Bearer ${env:NO_TOKEN_HERE}"}}
+        """,
+    )
+    setup = build_alerting(str(config), {})
+    assert setup is not None
+    try:
+        assert list(setup.dispatcher.stats()) == ["alertmanager"]
+    finally:
+        setup.shutdown()
+    lines = capsys.readouterr().err.replace(f"{tmp_path}/", "").splitlines()
+    assert lines == [
+        "ERROR otelbundle.yaml:4:69: environment variable NO_TOKEN_HERE is not set",
+        "ERROR otelbundle: 1 problem(s) in alerting.notify: the channels they are in are off; "
+        "the application continues.",
+    ], lines
