@@ -45,17 +45,18 @@ def config_logger() -> logging.Logger:
     return logger
 
 
-def log_problems(problems: Iterable[ConfigProblem], consequence: str) -> int:
-    """Log each new problem on its own line, then ``consequence`` once; the number of problems.
+def log_problems(problems: Iterable[ConfigProblem], consequence: str, *, once: bool = True) -> int:
+    """Log each problem on its own line, then ``consequence`` once; the number of problems.
 
-    ``consequence`` may use ``{n}`` for the number of problems.
+    ``consequence`` may use ``{n}`` for the number of problems. With ``once`` (start-up),
+    a problem this process already reported is not repeated; a reload passes ``once=False``.
     """
     problems = list(problems)
     if not problems:
         return 0
     logger = config_logger()
     with _lock:
-        fresh = [p for p in problems if str(p) not in _reported]
+        fresh = [p for p in problems if not once or str(p) not in _reported]
         _reported.update(str(p) for p in fresh)
     for problem in fresh:
         logger.error("%s", problem)
