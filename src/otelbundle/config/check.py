@@ -80,10 +80,10 @@ def check_alerting(path: str, env: Mapping[str, str], report: Report) -> Alertin
     return config
 
 
-def check_health(path: str, report: Report) -> None:
+def check_health(path: str, env: Mapping[str, str], report: Report) -> None:
     from otelbundle.health.config import read_health_config
 
-    config, problems = read_health_config(path)
+    config, problems = read_health_config(path, env=env)
     report.problems.extend(problems)
     if config is not None:
         report.found.append(f"{len(config.checks)} health checks")
@@ -108,7 +108,7 @@ def check_config(path: str, env: Mapping[str, str] | None = None) -> Report:
         return report
     report.problems.extend(top_level_problems(path, environment))
     check_alerting(path, environment, report)
-    check_health(path, report)
+    check_health(path, environment, report)
     check_scrub(path, environment, report)
     seen: set[str] = set()
     unique = []

@@ -10,7 +10,7 @@ app started from its project folder do.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,13 +68,14 @@ class HealthConfig:
 
 
 def load_health_config(
-    path: str, reader: SystemReader | None = None
+    path: str, reader: SystemReader | None = None, env: Mapping[str, str] | None = None
 ) -> tuple[HealthConfig | None, list[ConfigProblem]]:
     """(config, problems) for the file; config is None when there is no ``health:`` section.
 
+    ``env`` (default: ``os.environ``) is what ``${env:...}`` reads, as for the other sections.
     Raises ConfigError (with positions) when the file itself cannot be read or parsed.
     """
-    document = load_file(path)
+    document = load_file(path, env)
     root = document.root
     if not isinstance(root, YamlMap) or "health" not in root:
         return None, []
@@ -98,11 +99,11 @@ def load_health_at_start(
 
 
 def read_health_config(
-    path: str, reader: SystemReader | None = None
+    path: str, reader: SystemReader | None = None, env: Mapping[str, str] | None = None
 ) -> tuple[HealthConfig | None, list[ConfigProblem]]:
     """Like :func:`load_health_config` but never raises: file problems are returned too."""
     try:
-        return load_health_config(path, reader)
+        return load_health_config(path, reader, env)
     except ConfigError as exc:
         return None, exc.problems
 

@@ -422,3 +422,18 @@ def test_at_start_notifiers_without_rule_files_run_and_a_bad_channel_is_one_line
         "ERROR otelbundle: 1 problem(s) in alerting.notify: the channels they are in are off; "
         "the application continues.",
     ], lines
+
+
+def test_every_section_reads_env_from_the_same_mapping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ONLY_GIVEN_DSN", raising=False)
+    config = write(
+        tmp_path,
+        "c.yaml",
+        'health:\n  checks: [{name: db, kind: sql, driver: sqlite3, dsn: "${env:ONLY_GIVEN_DSN}"}]\n',
+    )
+    assert check_config(str(config), {"ONLY_GIVEN_DSN": "/tmp/x.db"}).problems == []
+    assert relative(check_config(str(config), {}).problems, tmp_path)[0] == (
+        "c.yaml:2:56: environment variable ONLY_GIVEN_DSN is not set"
+    )
