@@ -27,7 +27,7 @@ import pytest
 from otelbundle.backends import BackendHTTPError, Backends, get_json, poll
 from otelbundle.stack import Stack, StackError
 from tests.e2e.conftest import Checkout, checkout
-from tests.harness.apps import ExampleServices
+from tests.harness.apps import ExampleServices, clean_env, start_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAYS = 2
@@ -37,36 +37,42 @@ DECISION_WAIT = 3.0  # seconds; the apps export every 200 ms (conftest's service
 SERVER_SPANS = {"storefront": "POST /checkout", "inventory": "POST /reserve"}
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The conftest's stack, in the scale-out shape (overrides it for this module)."""
+@pytest.fixture(scope="module")
+def scaled(stack: Stack) -> Iterator[Stack]:
+    """The e2e session's stack (conftest), rescaled to the scale-out shape for this module and
+    back to the single collector after it: `stack up --gateways 2` on a running stack."""
     env = {
-        **os.environ,
+        **stack.env,
         "OTELCOL_SAMPLING_PERCENTAGE": str(PERCENT),
         "OTELCOL_SAMPLING_SLOW_MS": str(SLOW_MS),
         "OTELCOL_SAMPLING_DECISION_WAIT": f"{DECISION_WAIT:g}s",
         "OTELCOL_SPAN_METRICS_FLUSH_INTERVAL": "2s",
     }
-    running = Stack(
-        data_dir=tmp_path_factory.mktemp("stack"),
-        config_root=ROOT,
-        env=env,
-        gateways=GATEWAYS,
-        say=lambda line: print(line, flush=True),
-    )
-    missing = running.missing_binaries()
-    if missing:
-        reason = "backends not built: " + ", ".join(c.name for c in missing) + " (run `make stack`)"
-        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    running = Stack(data_dir=stack.data_dir, config_root=ROOT, env=env, gateways=GATEWAYS, say=say)
     try:
         running.up(timeout=120)
     except StackError as exc:
-        running.down()
-        pytest.fail(f"stack did not come up: {exc}")
+        pytest.fail(f"the stack did not scale out: {exc}")
     yield running
-    running.down()
+    Stack(data_dir=stack.data_dir, config_root=ROOT, env=stack.env, gateways=0, say=say).up(timeout=120)
+
+
+@pytest.fixture(scope="module")
+def services(scaled: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleServices]:
+    """This module's own example services (conftest's, with their own stock): the hundreds of
+    checkouts here empty the stock, which the session's other tests rely on."""
+    env = clean_env(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "OTEL_BLRP_SCHEDULE_DELAY": "200",
+            "OTEL_METRIC_EXPORT_INTERVAL": "2000",
+        }
+    )
+    running = start_examples(env, tmp_path_factory.mktemp("scale-out-apps"))
+    yield running
+    running.stop()
 
 
 # ---- helpers -------------------------------------------------------------------
@@ -191,9 +197,9 @@ def backwards(series: list[dict[str, Any]]) -> list[str]:
 
 
 def test_span_metrics_count_every_call_once_and_sampling_keeps_what_it_should(
-    stack: Stack, services: ExampleServices, backends: Backends
+    scaled: Stack, services: ExampleServices, backends: Backends
 ) -> None:
-    assert [c.name for c in stack.components if c.name.startswith("otelcol-gateway-")] == [
+    assert [c.name for c in scaled.components if c.name.startswith("otelcol-gateway-")] == [
         "otelcol-gateway-1",
         "otelcol-gateway-2",
     ]
@@ -235,7 +241,7 @@ def test_span_metrics_count_every_call_once_and_sampling_keeps_what_it_should(
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
 def test_a_gateway_going_down_mid_traffic_loses_at_most_what_it_held(
-    stack: Stack, services: ExampleServices, backends: Backends, how: signal.Signals
+    scaled: Stack, services: ExampleServices, backends: Backends, how: signal.Signals
 ) -> None:
     """Error traces are all kept by policy, so every one missing or partial in Jaeger is loss.
 
@@ -244,7 +250,7 @@ def test_a_gateway_going_down_mid_traffic_loses_at_most_what_it_held(
     is down waits in the agent's per-gateway queue and is retried until the
     restarted gateway takes it.
     """
-    gateway = stack.component("otelcol-gateway-2")
+    gateway = scaled.component("otelcol-gateway-2")
     sent: list[tuple[float, Sent]] = []
     stop = threading.Event()
 
@@ -259,14 +265,16 @@ def test_a_gateway_going_down_mid_traffic_loses_at_most_what_it_held(
     worker.start()
     try:
         time.sleep(DECISION_WAIT + 2)
-        pid = pid_of(stack, gateway.name)
+        pid = pid_of(scaled, gateway.name)
         assert pid is not None, "gateway 2 is not running"
         down_at = time.monotonic()
         os.kill(pid, how)
-        assert poll(lambda: stack.exited(gateway), timeout=20, interval=0.1), f"gateway 2 survived {how.name}"
+        assert poll(lambda: scaled.exited(gateway), timeout=20, interval=0.1), (
+            f"gateway 2 survived {how.name}"
+        )
         time.sleep(3)
         restarted_at = time.monotonic()
-        stack.start_component(gateway)
+        scaled.start_component(gateway)
         time.sleep(4)
     finally:
         stop.set()
@@ -301,12 +309,12 @@ def test_a_gateway_going_down_mid_traffic_loses_at_most_what_it_held(
 
 
 def test_scaling_from_one_to_two_gateways_under_traffic_never_moves_a_counter_backwards(
-    stack: Stack, services: ExampleServices, backends: Backends
+    scaled: Stack, services: ExampleServices, backends: Backends
 ) -> None:
-    data_dir = stack.data_dir
+    data_dir = scaled.data_dir
     quiet = lambda line: print(line, flush=True)  # noqa: E731
-    Stack(data_dir=data_dir, config_root=ROOT, env=stack.env, gateways=1, say=quiet).up(timeout=60)
-    assert pid_of(stack, "otelcol-gateway-2") is None, "scaling in left gateway 2 running"
+    Stack(data_dir=data_dir, config_root=ROOT, env=scaled.env, gateways=1, say=quiet).up(timeout=60)
+    assert pid_of(scaled, "otelcol-gateway-2") is None, "scaling in left gateway 2 running"
     time.sleep(4)
     stop = threading.Event()
     served: list[Checkout] = []
@@ -322,8 +330,7 @@ def test_scaling_from_one_to_two_gateways_under_traffic_never_moves_a_counter_ba
     worker.start()
     try:
         time.sleep(4)
-        scaled = Stack(data_dir=data_dir, config_root=ROOT, env=stack.env, gateways=2, say=quiet)
-        scaled.up(timeout=60)
+        Stack(data_dir=data_dir, config_root=ROOT, env=scaled.env, gateways=2, say=quiet).up(timeout=60)
         time.sleep(6)
     finally:
         stop.set()
