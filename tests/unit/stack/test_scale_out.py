@@ -3,7 +3,10 @@ passes (a user's OTELCOL_STORAGE_DIR / LOKI_DATA_DIR win), without the real back
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,36 @@ def test_the_topology_of_the_last_up_is_kept_until_down(tmp_path: Path) -> None:
 def test_a_negative_gateway_count_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="--gateways must be 0 or more"):
         Stack(data_dir=tmp_path, config_root=ROOT, env={}, gateways=-1, say=lambda _: None)
+
+
+def test_status_lists_every_process_of_the_recorded_topology(tmp_path: Path) -> None:
+    """`otelbundle stack status` as typed, on a stack dir whose last `up` ran 2 gateways (none running)."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "topology.json").write_text('{"gateways": 2}\n')
+    shown = subprocess.run(
+        [sys.executable, "-m", "otelbundle.cli", "stack", "status", "--config-root", str(ROOT)],
+        env={**os.environ, "OTELBUNDLE_STACK_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 3, shown.stderr  # not healthy: nothing runs
+    assert "scale-out: otelcol-bundle is the agent (4317/4318) of 2 gateway(s)" in shown.stdout
+    for name, url in (
+        ("otelcol-gateway-1", "13134"),
+        ("otelcol-gateway-2", "13135"),
+        ("otelcol-bundle", "13133"),
+    ):
+        assert any(
+            line.startswith(name) and f"127.0.0.1:{url}/" in line for line in shown.stdout.splitlines()
+        ), (
+            name,
+            shown.stdout,
+        )
+    helped = subprocess.run(
+        [sys.executable, "-m", "otelbundle.cli", "stack", "up", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "--gateways N" in helped.stdout
