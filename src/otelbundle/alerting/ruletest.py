@@ -47,6 +47,7 @@ from otelbundle.config import (
     YamlList,
     YamlMap,
     load_file,
+    new_list,
     parse_duration,
 )
 
@@ -141,9 +142,14 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
     base = os.path.dirname(os.path.abspath(path))
     config = AlertingConfig(path=path)
     config.evaluation_interval = problems.value(root, "evaluation_interval", parse_duration, 1.0)
-    for rule_file in root.get("rule_files") or []:
+    rule_files = root.get("rule_files") or new_list(root.mark)
+    for index, rule_file in enumerate(rule_files):
+        rule_path = os.path.join(base, str(rule_file))
+        if not os.path.isfile(rule_path):
+            problems.add(rule_files.item_mark(index), f"rule_files: {rule_file!r} is not a file")
+            continue
         try:
-            config.groups.extend(load_rule_file(os.path.join(base, str(rule_file)), config, env))
+            config.groups.extend(load_rule_file(rule_path, config, env))
         except ConfigError as exc:
             problems.extend(exc.problems)
     problems.raise_if_any()

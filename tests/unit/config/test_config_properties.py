@@ -276,3 +276,47 @@ def test_the_unmutated_files_are_valid_and_fire() -> None:
         sim.at(float(second))
     sim.at(5.0)
     assert {a.labels["alertname"] for a in sim.recorder.sent} >= {"Errors", "Busy"}, sim.recorder.sent
+
+
+RULE_TEST: dict[str, Any] = {
+    "rule_files": ["rules.yaml"],
+    "evaluation_interval": "1s",
+    "tests": [
+        {
+            "name": "errors fire",
+            "interval": "1s",
+            "input_spans": [
+                {
+                    "spans": {"service": "shop", "kind": "server", "attributes": {"http.route": "/pay"}},
+                    "values": "error 100ms x5, ok 1s x2",
+                }
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "5s",
+                    "alertname": "Errors",
+                    "exp_alerts": [{"exp_labels": {"severity": "critical"}}],
+                }
+            ],
+        }
+    ],
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(test=mutated(RULE_TEST))
+def test_mutated_rule_test_files_run_or_give_located_problems(test: dict[str, Any]) -> None:
+    from otelbundle.alerting.ruletest import run_test_file
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "rules.yaml").write_text(_dump(RULES))
+        test_path = Path(folder) / "t.yaml"
+        test_path.write_text(_dump(test))
+        try:
+            failures = run_test_file(str(test_path), {})
+        except ConfigError as exc:
+            _assert_located(exc.problems, {str(test_path), str(Path(folder) / "rules.yaml")})
+            event("located problems")
+            return
+        event("ran")
+        assert all(isinstance(f, str) and f for f in failures)
