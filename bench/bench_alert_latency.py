@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -55,6 +56,11 @@ PATHS = ("in-process", "prometheus")
 POLL_S = 0.1
 FIRE_TIMEOUT_S = 240.0
 RESOLVE_TIMEOUT_S = 420.0
+# Each failure starts after a random pause of up to this long, so its instant falls anywhere in
+# the evaluation (15 s), span_metrics flush and span batch cycles. Without it a run starts right
+# after the previous resolve, which Prometheus reports on an evaluation tick: every run then had
+# the same phase (measured: 15.0 s three times).
+PHASE_S = 15.0
 WARMUP_S = 65.0  # a full 1m window of good checkouts before the first failure, as before later ones
 SDK_BSP_DELAY_MS = 5000  # OTEL_BSP_SCHEDULE_DELAY's SDK default; otelbundle keeps it
 SDK_METRIC_INTERVAL_MS = 60000  # OTEL_METRIC_EXPORT_INTERVAL's SDK default
@@ -201,6 +207,7 @@ def one_run(traffic: Traffic, backends: Backends, rule: Mapping[str, Any]) -> Ru
     result = Run()
     if active_alerts(backends):
         raise SystemExit(f"{ALERT} is still active before the run: {sorted(active_alerts(backends))}")
+    time.sleep(random.uniform(0, PHASE_S))
     traffic.reset()
     traffic.failing = True
     poll(lambda: traffic.first_failure, timeout=10, interval=0.01)
