@@ -133,12 +133,8 @@ def _commands() -> list[Command]:
 
 COMMANDS = _commands()
 
-# Commands that are false today because of #17 rows other helpers fix.
-KNOWN_FALSE = {
-    ("docs/notifiers.md", "otelbundle alerting check"): (
-        "#17 notifiers.md:104-105 row: there is no `otelbundle alerting check`; fixed by the #12 config-layer work"
-    ),
-}
+# Commands known to be false, each with the issue that fixes it (strict xfail: errors once fixed).
+KNOWN_FALSE: dict[tuple[str, str], str] = {}
 
 
 def _params() -> list[object]:

@@ -129,13 +129,8 @@ def _documented_words() -> set[str]:
     return words
 
 
-# Keys accepted but not documented today because of #17 rows other helpers fix.
-UNDOCUMENTED_KEYS: dict[str, str] = {
-    "notification_queue_size": (
-        "#17 alerting.md:10-23 row: notification_queue_size is accepted but not documented; "
-        "fixed by the #12 config-layer work"
-    ),
-}
+# Keys known to be undocumented, each with the issue that fixes it (strict xfail: errors once fixed).
+UNDOCUMENTED_KEYS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
