@@ -321,7 +321,7 @@ def test_scaling_from_one_to_two_gateways_under_traffic_never_moves_a_counter_ba
 
     def traffic() -> None:
         while not stop.is_set():
-            served.append(checkout(services, sku="PEAR"))
+            served.append(checkout(services, sku="FAIL"))  # error traces: every one must be kept
             time.sleep(0.05)
 
     started = time.time()
@@ -337,10 +337,15 @@ def test_scaling_from_one_to_two_gateways_under_traffic_never_moves_a_counter_ba
         worker.join()
     time.sleep(6)  # the last span-metric flushes reach Prometheus
     counted = increases(before, server_calls(backends))
+    sent = [Sent(done, 0.0) for done in served]
+    kept = kept_traces(backends, sent)
+    damaged = [s for s in sent if s.done.trace_id not in kept or not is_whole(kept[s.done.trace_id])]
     print(
-        f"scale 1 -> 2: {len(served)} requests during the change; span metrics counted {counted} "
-        "(an agent restart loses what it counted since its last flush)"
+        f"scale 1 -> 2: {len(served)} error traces during the change, {len(damaged)} lost or split in Jaeger; "
+        f"span metrics counted {counted} (the restarted agent's calls since its last flush are not written)"
     )
+    assert all(s.error for s in sent), "the error path answered 200"
+    assert not damaged, f"{len(damaged)} of {len(sent)} traces lost or split across the agent restart"
     assert all(0 < v <= len(served) for v in counted.values()), (len(served), counted)
     series = counter_series(backends, started - 5, time.time())
     assert series, "no span-metric counters in Prometheus"
