@@ -24,6 +24,7 @@ from otelbundle.alerting.instance import process_labels
 from otelbundle.alerting.notify import NotificationDispatcher, build_notifiers_at_start
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.telemetry import AlertTelemetry
+from otelbundle.config.report import log_problems
 from otelbundle.exporting import diagnostics_logger
 from otelbundle.yamlconf import ConfigError
 
@@ -63,8 +64,10 @@ class RuleFiles:
             try:
                 config = load_alerting_config(self.path, self.env)
             except ConfigError as exc:
-                diagnostics_logger().error(
-                    "otelbundle: alert rules not reloaded, the running rules stay:\n%s", exc
+                log_problems(
+                    exc.problems,
+                    "alert rules not reloaded because of {n} problem(s); the running rules stay",
+                    once=False,
                 )
                 return None
             except Exception as exc:
@@ -135,9 +138,7 @@ def build_alerting(
     config = load_alerting_at_start(config_path, env)  # problems: logged by otelbundle.config
     if config is None:
         return None
-    notifiers, problems = build_notifiers_at_start(config.notify, env=env)
-    for problem in problems:
-        diagnostics_logger().error("otelbundle: %s", problem)
+    notifiers = build_notifiers_at_start(config.notify, env=env)  # problems: logged by otelbundle.config
     dispatcher = NotificationDispatcher(notifiers, queue_size=config.notification_queue_size)
     _self_metrics(dispatcher)
     rule_files = RuleFiles(config, env)

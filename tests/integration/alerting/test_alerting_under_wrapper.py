@@ -7,6 +7,8 @@ import signal
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from otelbundle.alerting.setup import build_alerting
 from tests.harness.apps import clean_env, run
 from tests.harness.otlp_receiver import OtlpReceiver
@@ -81,7 +83,9 @@ def test_bad_rules_are_named_with_positions_and_the_app_keeps_its_telemetry(
     otlp_receiver.wait_for(lambda rx: len(rx.spans_named("POST /checkout")) == 2)
 
 
-def test_reload_keeps_unchanged_rules_and_refuses_bad_ones(tmp_path: Path) -> None:
+def test_reload_keeps_unchanged_rules_and_refuses_bad_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(tmp_path)
     setup = build_alerting(str(config), {})
     assert setup is not None
@@ -98,8 +102,17 @@ def test_reload_keeps_unchanged_rules_and_refuses_bad_ones(tmp_path: Path) -> No
             setup.engine.states[("g", "ShopErrors")] is before
         )  # unchanged rule keeps its windows and alerts
         rules.write_text("groups: [{name: g, rules: [{alert: Broken, expr: nonsense}]}]\n")
+        capsys.readouterr()
         assert not setup.reload()
         assert set(setup.engine.states) == {("g", "ShopErrors"), ("g", "Other")}  # the running rules stay
+        # Reported like a start-up problem: located, one line each, on otelbundle.config ...
+        reported = capsys.readouterr().err
+        assert f"{rules}:1:" in reported and "nonsense" in reported, reported
+        assert "alert rules not reloaded because of 1 problem(s); the running rules stay" in reported
+        # ... and again on the next reload that meets it (a reload is not start-up).
+        rules.write_text(rules.read_text() + "\n")
+        assert not setup.reload()
+        assert f"{rules}:1:" in capsys.readouterr().err
     finally:
         setup.shutdown()
 

@@ -49,11 +49,10 @@ def build_notifiers(
 
 def build_notifiers_at_start(
     section: YamlMap | None, *, env: Mapping[str, str] | None = None
-) -> tuple[list[Notifier], list[ConfigProblem]]:
-    """:func:`build_notifiers` with its problems logged (``otelbundle.config``, one line each);
-    the problem list returned is then empty."""
+) -> list[Notifier]:
+    """:func:`build_notifiers` with its problems logged (``otelbundle.config``, one line each)."""
     from otelbundle.config.report import log_problems
 
     notifiers, problems = build_notifiers(section, env=env)
     log_problems(problems, "{n} problem(s) in alerting.notify: the channels they are in are off")
-    return notifiers, []
+    return notifiers
