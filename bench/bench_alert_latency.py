@@ -56,10 +56,11 @@ PATHS = ("in-process", "prometheus")
 POLL_S = 0.1
 FIRE_TIMEOUT_S = 240.0
 RESOLVE_TIMEOUT_S = 420.0
-# Each failure starts after a random pause of up to this long, so its instant falls anywhere in
-# the evaluation (15 s), span_metrics flush and span batch cycles. Without it a run starts right
-# after the previous resolve, which Prometheus reports on an evaluation tick: every run then had
-# the same phase (measured: 15.0 s three times).
+# Each failure starts, and stops, after a random pause of up to this long, so those instants
+# fall anywhere in the evaluation (15 s), span_metrics flush and span batch cycles. Without it a
+# run starts right after the previous resolve and stops right after the last alert fired, both
+# on a Prometheus evaluation tick: every run had the same phase (measured: fired at 15.0 s
+# three times; resolved at 119.8 s three times).
 PHASE_S = 15.0
 WARMUP_S = 65.0  # a full 1m window of good checkouts before the first failure, as before later ones
 SDK_BSP_DELAY_MS = 5000  # OTEL_BSP_SCHEDULE_DELAY's SDK default; otelbundle keeps it
@@ -221,6 +222,9 @@ def one_run(traffic: Traffic, backends: Backends, rule: Mapping[str, Any]) -> Ru
                 result.fired_s[source] = now - start
                 result.links[source] = alert.get("generatorURL", "")
         time.sleep(POLL_S)
+    # Not at once: the last path to fire did so on one of its evaluation ticks, and stopping
+    # right after it would time every resolve from the same phase of that cycle.
+    time.sleep(random.uniform(0, PHASE_S))
     traffic.failing = False
     condition = traffic.condition_true_at(rule["window_s"], rule["ratio"], rule["min_spans"])
     result.condition_s = None if condition is None else condition - start
