@@ -25,9 +25,8 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from otelbundle import logs, runtime, sampling, scrub, settings
+from otelbundle.export_counting import BoundedLogProcessor, BoundedSpanProcessor
 from otelbundle.exporting import (
-    BoundedLogProcessor,
-    BoundedSpanProcessor,
     DropReport,
     ExportLogFold,
     diagnostics_logger,

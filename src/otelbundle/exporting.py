@@ -1,19 +1,11 @@
-"""Counting what could not be exported, and saying so once instead of per batch.
+"""Saying once what could not be exported, instead of once per batch.
 
 With the collector down the SDK logs a warning or a traceback for every failed
 batch and a "Queue full" line for every dropped span. That floods the app's
-own logs exactly when someone is reading them. Counts come from the objects
-the distro installs, never from the text of the SDK's messages:
+own logs exactly when someone is reading them. The counts come from the objects
+the distro installs (:mod:`otelbundle.export_counting`), never from the text of
+the SDK's messages; this module turns them into a report:
 
-* span and log exporters are wrapped (through the configurator's supported
-  ``export_span_processor`` / ``export_log_record_processor`` arguments) so
-  every item of a failed batch, or of a batch whose export raised, is counted;
-* the batch processors sit behind :class:`BoundedSpanProcessor` /
-  :class:`BoundedLogProcessor`, which admit at most the batch processor's queue
-  size of items not yet handed to the exporter and count what they refuse, so
-  the SDK's own queue never overflows (the SDK's queue-depth metrics exist only
-  behind the process-wide ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``, which
-  would also export them);
 * records the SDK logs *on the thread of a counted export, while it runs* are
   folded into that export's count (:class:`ExportLogFold`): which records, is
   decided by where they were logged, not by what they say. The first one's
@@ -29,36 +21,14 @@ the distro installs, never from the text of the SDK's messages:
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from opentelemetry.context import Context
-from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
-from opentelemetry.sdk._logs.export import (
-    BatchLogRecordProcessor,
-    LogRecordExporter,
-    LogRecordExportResult,
-)
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-
-from otelbundle import forking
 
 DIAGNOSTICS_LOGGER = "otelbundle.diagnostics"
-QUEUE_FULL = "the in-process queue is full (export slower than production)"
-SDK_QUEUE_SIZE = 2048  # the SDK's default for OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BLRP_MAX_QUEUE_SIZE
-
-
-def queue_size(env: Mapping[str, str], variable: str) -> int:
-    """The batch processor's queue size as the SDK reads it (the distro has replaced bad values)."""
-    try:
-        return max(1, int(env.get(variable, "") or SDK_QUEUE_SIZE))
-    except ValueError:
-        return SDK_QUEUE_SIZE
 
 
 def diagnostics_logger() -> logging.Logger:
@@ -185,12 +155,12 @@ class ExportLogFold(logging.Filter):
         self._loggers.clear()
         self._metric_loggers.clear()
 
-    def during(self) -> _Capture:
+    def during(self) -> ExportCapture:
         """Context manager marking this thread as inside a counted export."""
-        return _Capture(self._local)
+        return ExportCapture(self._local)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        capture: _Capture | None = getattr(self._local, "capture", None)
+        capture: ExportCapture | None = getattr(self._local, "capture", None)
         if capture is not None:
             if capture.first is None and record.levelno >= logging.WARNING:
                 capture.first = _message(record)
@@ -203,14 +173,14 @@ class ExportLogFold(logging.Filter):
         return True
 
 
-class _Capture:
+class ExportCapture:
     """The first message logged during one export (the reason shown to the user)."""
 
     def __init__(self, local: threading.local) -> None:
         self._local = local
         self.first: str | None = None
 
-    def __enter__(self) -> _Capture:
+    def __enter__(self) -> ExportCapture:
         self._local.capture = self
         return self
 
@@ -261,199 +231,3 @@ def metric_export_logger_names(env: Mapping[str, str]) -> list[str]:
             k.__module__ for k in exporter_class.__mro__ if k.__module__.startswith("opentelemetry.")
         )
     return sorted(names)
-
-
-def _count_export(
-    report: DropReport, fold: ExportLogFold | None, signal: str, items: int, export: Callable[[], bool]
-) -> bool:
-    """Run one export; count its items as exported or dropped. Never raises."""
-    capture: _Capture | None = None
-    try:
-        if fold is None:
-            ok = export()
-        else:
-            with fold.during() as capture:
-                ok = export()
-    except Exception as exc:  # the exporter must not take the worker thread down
-        report.dropped(signal, items, f"{type(exc).__name__}: {exc}")
-        return False
-    if ok:
-        report.exported(signal, items)
-    else:
-        said = capture.first if capture is not None else None
-        report.dropped(signal, items, said or "the exporter gave up (collector unreachable or rejecting)")
-    return ok
-
-
-class Backlog:
-    """Items admitted to a batch processor and not yet handed to its exporter.
-
-    Always at least the batch processor's own queue length (the processor takes
-    a batch off its queue just before calling the exporter), so admitting only
-    while it is below the queue size means the SDK's queue never overflows,
-    and every refused item is counted exactly.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = max(1, capacity)
-        self._pending = 0
-        self._lock = threading.Lock()
-
-    def admit(self) -> bool:
-        with self._lock:
-            if self._pending >= self.capacity:
-                return False
-            self._pending += 1
-            return True
-
-    def taken(self, items: int) -> None:
-        with self._lock:
-            self._pending = max(0, self._pending - items)
-
-    @property
-    def pending(self) -> int:
-        return self._pending
-
-    def after_fork_in_child(self) -> None:
-        """The batch processor empties its queue in a fork child; so does this count."""
-        self._lock = threading.Lock()
-        self._pending = 0
-
-
-class CountingSpanExporter(SpanExporter):
-    """Delegates to the real exporter and counts the spans of failed batches."""
-
-    def __init__(
-        self,
-        inner: SpanExporter,
-        report: DropReport,
-        *,
-        backlog: Backlog | None = None,
-        fold: ExportLogFold | None = None,
-    ) -> None:
-        self._inner = inner
-        self._report = report
-        self._backlog = backlog
-        self._fold = fold
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if self._backlog is not None:
-            self._backlog.taken(len(spans))
-        ok = _count_export(
-            self._report,
-            self._fold,
-            "spans",
-            len(spans),
-            lambda: self._inner.export(spans) is SpanExportResult.SUCCESS,
-        )
-        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
-
-    def shutdown(self) -> None:
-        self._inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
-
-
-class CountingLogExporter(LogRecordExporter):
-    """Delegates to the real log exporter and counts the records of failed batches."""
-
-    def __init__(
-        self,
-        inner: LogRecordExporter,
-        report: DropReport,
-        *,
-        backlog: Backlog | None = None,
-        fold: ExportLogFold | None = None,
-    ) -> None:
-        self._inner = inner
-        self._report = report
-        self._backlog = backlog
-        self._fold = fold
-
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        if self._backlog is not None:
-            self._backlog.taken(len(batch))
-        ok = _count_export(
-            self._report,
-            self._fold,
-            "logs",
-            len(batch),
-            lambda: self._inner.export(batch) is LogRecordExportResult.SUCCESS,
-        )
-        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
-
-    def shutdown(self) -> None:
-        self._inner.shutdown()  # type: ignore[no-untyped-call]
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return bool(self._inner.force_flush(timeout_millis))
-
-
-class BoundedSpanProcessor(SpanProcessor):
-    """The SDK's BatchSpanProcessor, admitting only what its queue can hold; refusals are counted.
-
-    When the queue is full the newest span is refused (the SDK alone would drop
-    the oldest); after shutdown spans are ignored without a log line per span.
-    """
-
-    def __init__(self, exporter: SpanExporter, report: DropReport, fold: ExportLogFold | None = None) -> None:
-        self.backlog = Backlog(queue_size(os.environ, "OTEL_BSP_MAX_QUEUE_SIZE"))
-        self._report = report
-        self._closed = False
-        self._inner = BatchSpanProcessor(
-            CountingSpanExporter(exporter, report, backlog=self.backlog, fold=fold),
-            max_queue_size=self.backlog.capacity,
-        )
-        forking.on_child(f"span-backlog-{id(self)}", self.backlog.after_fork_in_child)
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        self._inner.on_start(span, parent_context)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if self._closed or not (span.context and span.context.trace_flags.sampled):
-            return  # the batch processor would ignore it too
-        if self.backlog.admit():
-            self._inner.on_end(span)
-        else:
-            self._report.dropped("spans", 1, QUEUE_FULL, failed_export=False)
-
-    def shutdown(self) -> None:
-        self._closed = True
-        forking.remove(f"span-backlog-{id(self)}")
-        self._inner.shutdown()  # type: ignore[no-untyped-call]
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
-
-
-class BoundedLogProcessor(LogRecordProcessor):
-    """The SDK's BatchLogRecordProcessor, admitting only what its queue can hold; refusals are counted."""
-
-    def __init__(
-        self, exporter: LogRecordExporter, report: DropReport, fold: ExportLogFold | None = None
-    ) -> None:
-        self.backlog = Backlog(queue_size(os.environ, "OTEL_BLRP_MAX_QUEUE_SIZE"))
-        self._report = report
-        self._closed = False
-        self._inner = BatchLogRecordProcessor(
-            CountingLogExporter(exporter, report, backlog=self.backlog, fold=fold),
-            max_queue_size=self.backlog.capacity,
-        )
-        forking.on_child(f"log-backlog-{id(self)}", self.backlog.after_fork_in_child)
-
-    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        if self._closed:
-            return  # the SDK would log "Shutdown called" per record, which loops back here
-        if self.backlog.admit():
-            self._inner.on_emit(log_record)
-        else:
-            self._report.dropped("logs", 1, QUEUE_FULL, failed_export=False)
-
-    def shutdown(self) -> None:
-        self._closed = True
-        forking.remove(f"log-backlog-{id(self)}")
-        self._inner.shutdown()  # type: ignore[no-untyped-call]
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)

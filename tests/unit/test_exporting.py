@@ -10,9 +10,8 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
+from otelbundle.export_counting import BoundedSpanProcessor, CountingSpanExporter
 from otelbundle.exporting import (
-    BoundedSpanProcessor,
-    CountingSpanExporter,
     DropReport,
     ExportLogFold,
     metric_export_logger_names,
