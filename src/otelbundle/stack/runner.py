@@ -18,6 +18,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -252,17 +253,27 @@ class Stack:
         pending = list(started)
         while pending and time.monotonic() < end:
             for component in list(pending):
-                if healthy(component.health_url):
+                if self.exited(component):
+                    raise StackError(f"{component.name} exited during start-up:\n{self.tail(component)}")
+                if self._answers_health(component):
                     self.say(f"  {component.name:<17} healthy at {component.health_url}")
                     pending.remove(component)
-                elif self.exited(component):
-                    raise StackError(f"{component.name} exited during start-up:\n{self.tail(component)}")
             time.sleep(0.5)
         if pending:
             details = "\n".join(f"--- {c.name} ({c.health_url}):\n{self.tail(c)}" for c in pending)
             raise StackError(
                 f"not healthy after {timeout:.0f}s: {', '.join(c.name for c in pending)}\n{details}"
             )
+
+    def _answers_health(self, component: Component) -> bool:
+        """Healthy, and answered by the process we started: a health port can also be
+        answered by another stack or a leftover, which must not pass for ours. When
+        /proc does not show the holder, the answer is taken as ours."""
+        if not healthy(component.health_url):
+            return False
+        port = urllib.parse.urlsplit(component.health_url).port
+        holder = port_holder(port) if port is not None else None
+        return holder is None or holder.pid == self._pid(component)
 
     def exited(self, component: Component) -> bool:
         """True when the component's process is gone (our own exited child is collected first:

@@ -3,10 +3,14 @@ passes (a user's OTELCOL_STORAGE_DIR / LOKI_DATA_DIR win), without the real back
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import stat
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,10 +86,38 @@ def test_the_started_process_gets_the_users_storage_folder(tmp_path: Path) -> No
         env={"OTELBUNDLE_OTELCOL_BUNDLE_BIN": str(fake), "OTELCOL_STORAGE_DIR": str(mine)},
         say=lambda _: None,
     )
-    with pytest.raises(StackError, match="exited during start-up"):
+    with someone_answers_health_on(13133), pytest.raises(StackError, match="exited during start-up"):
         stack.start_component(stack.component("otelcol-bundle"), timeout=5)
     assert f"OTELCOL_STORAGE_DIR={mine}" in seen.read_text().splitlines()
     assert mine.is_dir()
+
+
+@contextlib.contextmanager
+def someone_answers_health_on(port: int) -> Iterator[None]:
+    """Another process's health endpoint on the component's port (as when another stack
+    runs): it must not pass for the component we started. If the port is already
+    taken, whoever holds it plays that part."""
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Ok)
+    except OSError:
+        yield
+        return
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
 
 
 def test_the_topology_of_the_last_up_is_kept_until_down(tmp_path: Path) -> None:
