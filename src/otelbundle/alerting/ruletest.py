@@ -194,7 +194,7 @@ def _check_test_file(root: YamlMap, problems: Problems) -> None:
                 problems.add(series.value_mark("spans"), "spans must be a mapping (service, name, kind, ...)")
                 continue
             problems.unknown_keys(spans, _SPANS_KEYS, "spans")
-            if "kind" in spans and spans["kind"] not in _SPAN_KINDS:
+            if "kind" in spans and not (isinstance(spans["kind"], str) and spans["kind"] in _SPAN_KINDS):
                 problems.add(spans.value_mark("kind"), f"kind must be one of {', '.join(_SPAN_KINDS)}")
             for key in ("attributes", "resource"):
                 if key in spans and not isinstance(spans[key], YamlMap):

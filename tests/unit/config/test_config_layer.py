@@ -374,6 +374,28 @@ def test_a_malformed_rule_test_file_is_reported_with_positions_before_running(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("kind", ["[]", "{a: 1}", "7"])
+def test_a_span_kind_of_the_wrong_type_in_a_rule_test_is_a_located_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """Found by the property test: `kind: []` was a TypeError (a list is not hashable)."""
+    write(tmp_path, "r.yaml", "groups:\n  - name: g\n    rules: [{alert: A, expr: count > 1}]\n")
+    test_file = write(
+        tmp_path,
+        "t.yaml",
+        f"""
+        rule_files: [r.yaml]
+        tests:
+          - input_spans: [{{spans: {{service: shop, kind: {kind}}}, values: "ok 1s x2"}}]
+            alert_rule_test: [{{eval_time: 1s, alertname: A}}]
+        """,
+    )
+    assert main(["rules", "test", str(test_file)]) == 1
+    err = capsys.readouterr().err.replace(f"{tmp_path}/", "")
+    assert "t.yaml:3:49: kind must be one of" in err, err
+    assert "Traceback" not in err
+
+
 # ---- at application start: one logger, one line per problem, the app keeps what works ----
 
 
