@@ -69,8 +69,9 @@ screenshots: $(STAMP)
 	$(PY) docs/screenshots/take.py
 
 # Time to alert and to resolve, in-process rules vs span metrics -> Prometheus rules, on the
-# native stack (#13). It starts its own stack on the fixed ports and listens on 9097: run it
-# where they are free (a network namespace of its own). RUNS=N failures per row (default 2).
+# native stack (#13). It starts its own stack on the fixed ports: run it
+# where they are free (a network namespace of its own). RUNS=N failures per row (default 2,
+# about 13 minutes; RUNS=3 took 17).
 .PHONY: bench-alert-latency
 bench-alert-latency: $(STAMP) stack
 	$(PY) bench/bench_alert_latency.py $(if $(RUNS),--runs $(RUNS))

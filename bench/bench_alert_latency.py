@@ -15,8 +15,8 @@ are read from the files the run used and printed with the figures.
     python bench/bench_alert_latency.py [--runs 2] [--rate 2]
 
 It starts its own stack (temp data dir) on the stack's fixed ports: run it where they are free,
-e.g. in a network namespace of its own. About 6 minutes per row at --runs 2 (each failure waits
-for both alerts to resolve, ~2 minutes), 2.5 more per extra run.
+e.g. in a network namespace of its own. Each failure waits for both alerts to resolve (~2 min):
+about 13 minutes at --runs 2 (the default, two rows), 17 at --runs 3.
 """
 
 from __future__ import annotations
