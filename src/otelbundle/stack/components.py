@@ -273,6 +273,7 @@ CONFIG_FILES = {
     "prometheus": "deploy/prometheus/prometheus.yml",
     "prometheus-rules-health": "deploy/prometheus/rules/health.yaml",
     "prometheus-rules-system": "deploy/prometheus/rules/system.yaml",
+    "prometheus-rules-red": "deploy/prometheus/rules/red.yaml",
     "alertmanager": "deploy/alertmanager/alertmanager.yml",
     "compose": "deploy/compose.yaml",
 }

@@ -71,3 +71,9 @@ def test_up_refuses_a_port_held_by_another_process(tmp_path: Path, monkeypatch: 
         stack.env[component.env_var] = str(_exe(tmp_path / "bin" / component.binary))
         with pytest.raises(StackError, match=f"port\\(s\\) {port}.*used by another process"):
             stack.up(timeout=1)
+
+
+def test_every_shipped_prometheus_rule_file_has_a_short_name() -> None:
+    """`stack config --list` is how a user finds the rules to copy; a new file must be in it."""
+    rule_files = {str(p.relative_to(ROOT)) for p in (ROOT / "deploy" / "prometheus" / "rules").glob("*.yaml")}
+    assert rule_files <= set(comp.CONFIG_FILES.values()), rule_files - set(comp.CONFIG_FILES.values())
