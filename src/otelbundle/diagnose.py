@@ -31,7 +31,7 @@ class SignalPath:
 
 
 PATHS: Mapping[str, SignalPath] = {
-    "traces": SignalPath("otlp_grpc/jaeger", "spans", "Jaeger", "http://127.0.0.1:16686/"),
+    "traces": SignalPath("otlp_http/jaeger", "spans", "Jaeger", "http://127.0.0.1:16686/"),
     "metrics": SignalPath(
         "prometheus_remote_write", "metric_points", "Prometheus", "http://127.0.0.1:9090/-/ready"
     ),

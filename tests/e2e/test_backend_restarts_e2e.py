@@ -52,16 +52,18 @@ CRASH_DOWN_S = 5.0  # a crash, then a supervisor's restart delay
 INTERVAL_S = 2.0  # OTEL_METRIC_EXPORT_INTERVAL of the app
 SUITE = "restarts"
 APP = f'process_memory_usage_bytes{{service_name="storefront",e2e_suite="{SUITE}"}}'
-PRW, JAEGER, LOKI = "prometheus_remote_write", "otlp_grpc/jaeger", "otlp_http/loki"
+PRW, JAEGER, LOKI = "prometheus_remote_write", "otlp_http/jaeger", "otlp_http/loki"
 
 # Bounds on time-to-resume, counted from the moment the backend is healthy again.
 # Metrics: the remote-write exporter retries the batch at the head of its queue after
 # retry_on_failure's initial_interval (1 s, +/- 50 %; max_interval 10 s), the backlog drains
 # in order, then the next 2 s export and the 1 s batch: well under 20 s. "Never" was the bug.
 METRICS_RESUME_S = 20.0
-# Traces and logs: the persistent queues' exporters back off up to max_interval 30 s
-# (+/- 50 % jitter), so a request may wait 45 s for its next attempt.
-QUEUED_RESUME_S = 60.0
+# Traces and logs: the persistent queues' exporters (OTLP/HTTP, no connection
+# backoff) retry at most 5 s apart (+/- 50 % jitter: 7.5 s), then the queue ahead
+# of the new data drains; 20 s leaves room for a loaded machine. Over gRPC to
+# Jaeger it took up to 36 s (the channel's reconnect backoff).
+QUEUED_RESUME_S = 20.0
 # Alerts: the app's notifier backs off 0.5 s * 2^attempt (the fifth wait is 8 s +/- 20 %)
 # and resends active alerts every resend_delay (2 s here).
 ALERTS_RESUME_S = 20.0

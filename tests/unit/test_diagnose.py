@@ -51,7 +51,7 @@ def _paths(url: str) -> dict[str, SignalPath]:
 def test_counters_are_summed_per_metric_and_exporter() -> None:
     counters = exporter_counters(REAL_METRICS)
     assert counters[("otelcol_exporter_send_failed_metric_points", "prometheus_remote_write")] == 1
-    assert counters[("otelcol_exporter_queue_size", "otlp_grpc/jaeger")] == 1
+    assert counters[("otelcol_exporter_queue_size", "otlp_http/jaeger")] == 1
     assert counters[("otelcol_exporter_queue_capacity", "otlp_http/loki")] == 5000
 
 
