@@ -400,7 +400,10 @@ def test_jaeger_stopped_30s_traces_resume_and_the_queue_loses_nothing(
     o = outage(stack, "jaeger", OUTAGE_S)
 
     def resumed() -> bool:
-        return any(backends.trace(s.trace_id) for s in traffic.between(o.back_at, time.time())[-3:])
+        # The first requests made after the restart: any of them in Jaeger means traces
+        # flow again. (The newest few instead were always younger than the pipeline's
+        # own delay, so on a loaded machine no poll found one.)
+        return any(backends.trace(s.trace_id) for s in traffic.between(o.back_at, time.time())[:10])
 
     resume = timed(resumed, QUEUED_RESUME_S, 1)
     drain = drained(JAEGER)
