@@ -32,7 +32,6 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from otelbundle import forking
 from otelbundle.exporting import DropReport, ExportCapture, ExportLogFold
 
-QUEUE_FULL = "the in-process queue is full (export slower than production)"
 SDK_QUEUE_SIZE = 2048  # the SDK's default for OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BLRP_MAX_QUEUE_SIZE
 
 
@@ -197,7 +196,7 @@ class BoundedSpanProcessor(SpanProcessor):
         if self.backlog.admit():
             self._inner.on_end(span)
         else:
-            self._report.dropped("spans", 1, QUEUE_FULL, failed_export=False)
+            self._report.refused("spans")
 
     def shutdown(self) -> None:
         self._closed = True
@@ -229,7 +228,7 @@ class BoundedLogProcessor(LogRecordProcessor):
         if self.backlog.admit():
             self._inner.on_emit(log_record)
         else:
-            self._report.dropped("logs", 1, QUEUE_FULL, failed_export=False)
+            self._report.refused("logs")
 
     def shutdown(self) -> None:
         self._closed = True

@@ -29,6 +29,7 @@ from importlib.metadata import entry_points
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
 DIAGNOSTICS_LOGGER = "otelbundle.diagnostics"
+QUEUE_FULL = "the in-process queue is full (export slower than production)"
 
 
 def diagnostics_logger() -> logging.Logger:
@@ -70,11 +71,33 @@ class DropReport:
     )
     suppressed_log_lines: int = 0
     _failing: set[str] = field(default_factory=set)
+    _refused: dict[str, int] = field(default_factory=dict)  # refused at the queue, not yet said
+    _refusal_said: set[str] = field(default_factory=set)
     _warned: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     emit: Callable[[str], None] = field(default=_warn)
 
+    def refused(self, signal: str) -> None:
+        """One item refused at a full in-process queue. Called on the app's thread (span
+        end, log emit), so it only counts: the export thread says it (:meth:`_say_refusals`)."""
+        with self._lock:
+            self.counts[signal].dropped += 1
+            self._refused[signal] = self._refused.get(signal, 0) + 1
+
+    def _say_refusals(self) -> None:
+        """Once per signal, from an export thread: the queue overflowed (a summary follows at exit)."""
+        with self._lock:
+            news = {s: n for s, n in self._refused.items() if s not in self._refusal_said}
+            self._refusal_said.update(news)
+            self._refused.clear()
+        for signal, refused in news.items():
+            self.emit(
+                f"otelbundle: {refused} {signal} refused: {QUEUE_FULL}. Further refusals are counted, "
+                "not logged; a summary is printed at exit."
+            )
+
     def exported(self, signal: str, items: int) -> None:
+        self._say_refusals()
         with self._lock:
             self.counts[signal].exported += items
             recovered = signal in self._failing
@@ -85,11 +108,13 @@ class DropReport:
                 f"otelbundle: {signal} export to {self.endpoint} recovered ({dropped} {signal} dropped so far)."
             )
 
-    def dropped(self, signal: str, items: int, reason: str, *, failed_export: bool = True) -> None:
+    def dropped(self, signal: str, items: int, reason: str) -> None:
+        """Items of a failed export (metrics: a failed export, items 0); called on export threads."""
+        self._say_refusals()
         with self._lock:
             counts = self.counts[signal]
             counts.dropped += items
-            counts.failed_exports += int(failed_export)
+            counts.failed_exports += 1
             first_for_signal = signal not in self._failing
             self._failing.add(signal)
             first_ever = not self._warned
