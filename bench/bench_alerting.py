@@ -34,10 +34,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from otelbundle.alerting.config import load_alerting_config  # noqa: E402
 from otelbundle.alerting.engine import Engine  # noqa: E402
+from otelbundle.alerting.manager import build_alerting, connect_processor  # noqa: E402
 from otelbundle.alerting.processor import AlertingSpanProcessor  # noqa: E402
-from otelbundle.alerting.setup import build_alerting, connect_processor  # noqa: E402
+from otelbundle.alerting.section import load_alerting_config  # noqa: E402
 from tests.harness.apps import free_port  # noqa: E402
 
 TEN_RULES = """

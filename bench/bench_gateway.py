@@ -34,8 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from otelbundle.backends import BackendError, Backends  # noqa: E402
-from otelbundle.stack import Stack  # noqa: E402
+from otelbundle.cli.backends import BackendError, Backends  # noqa: E402
+from otelbundle.cli.stack import Stack  # noqa: E402
 
 GATEWAY_OTLP = "127.0.0.1:4321"
 GATEWAY_METRICS = "http://127.0.0.1:8889/metrics"

@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from otelbundle.backends import poll  # noqa: E402
-from otelbundle.stack import Stack, StackError  # noqa: E402
+from otelbundle.cli.backends import poll  # noqa: E402
+from otelbundle.cli.stack import Stack, StackError  # noqa: E402
 from tests.harness.apps import clean_env, start_examples  # noqa: E402
 from tests.harness.pipeline_probe import (  # noqa: E402
     COLLECTOR_METRICS,

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from otelbundle.backends import Backends, poll  # noqa: E402
-from otelbundle.demo_traffic import request_status  # noqa: E402
+from otelbundle.cli.backends import Backends, poll  # noqa: E402
+from otelbundle.cli.demo_traffic import request_status  # noqa: E402
 from tests.harness.browser import Viewer, launch, unavailable  # noqa: E402
 from tests.harness.jaeger_ui import (  # noqa: E402
     choose_monitor_service,

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.backends import Backends
-from otelbundle.stack import Stack, StackError
+from otelbundle.cli.backends import Backends
+from otelbundle.cli.stack import Stack, StackError
 from tests.harness.apps import ExampleServices, clean_env, start_examples
 
 ROOT = Path(__file__).resolve().parents[2]

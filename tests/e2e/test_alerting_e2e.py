@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from otelbundle.backends import Backends, poll
-from otelbundle.stack import Stack
+from otelbundle.cli.backends import Backends, poll
+from otelbundle.cli.stack import Stack
 from tests.e2e.conftest import checkout
 from tests.harness.apps import ExampleServices, clean_env, start_examples
 

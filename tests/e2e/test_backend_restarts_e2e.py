@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from otelbundle.backends import BackendError, Backends, poll
-from otelbundle.stack import Stack
+from otelbundle.cli.backends import BackendError, Backends, poll
+from otelbundle.cli.stack import Stack
 from tests.harness.apps import ExampleServices, clean_env, start_examples
 from tests.harness.pipeline_probe import (
     COLLECTOR_METRICS,

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from otelbundle.backends import Backends, get_json, poll
-from otelbundle.demo_traffic import request_status
-from otelbundle.stack import Stack
+from otelbundle.cli.backends import Backends, get_json, poll
+from otelbundle.cli.demo_traffic import request_status
+from otelbundle.cli.stack import Stack
 from tests.e2e.conftest import checkout
 from tests.harness.apps import EXAMPLES, ExampleServices, clean_env, start_examples
 from tests.harness.browser import Viewer, launch, unavailable

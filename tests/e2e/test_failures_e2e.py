@@ -11,8 +11,8 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
-from otelbundle.backends import Backends, poll
-from otelbundle.stack import Stack
+from otelbundle.cli.backends import Backends, poll
+from otelbundle.cli.stack import Stack
 from tests.e2e.conftest import checkout
 from tests.harness.apps import ExampleServices
 

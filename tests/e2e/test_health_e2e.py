@@ -6,8 +6,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from otelbundle.backends import Backends, poll
-from otelbundle.stack import Stack
+from otelbundle.cli.backends import Backends, poll
+from otelbundle.cli.stack import Stack
 from tests.harness.apps import clean_env, start
 
 WORKER = str(Path(__file__).parents[1] / "integration" / "health" / "programs" / "worker.py")

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from otelbundle.backends import Backends
-from otelbundle.stack import Stack
-from otelbundle.stack.runner import port_in_use
+from otelbundle.cli.backends import Backends
+from otelbundle.cli.stack import Stack
+from otelbundle.cli.stack.runner import port_in_use
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1"
@@ -163,7 +163,7 @@ def test_stack_up_from_an_installed_wheel_in_an_empty_folder(installed: Path, tm
         assert up.returncode == 0, f"stack up failed:\n{up.stdout}\n{up.stderr}"
         shipped = installed.parent.parent / "lib"
         configs = next(line for line in up.stdout.splitlines() if "configs from" in line)
-        assert str(shipped) in configs and configs.rstrip().endswith("otelbundle/stack/shipped"), configs
+        assert str(shipped) in configs and configs.rstrip().endswith("otelbundle/cli/stack/shipped"), configs
         assert "not installed yet" not in up.stdout, "the warm cache should have served every binary"
         assert "reusing" not in up.stdout, (
             f"it reused a running stack instead of starting its own:\n{up.stdout}"

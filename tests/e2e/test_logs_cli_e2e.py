@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from otelbundle.stack import Stack
+from otelbundle.cli.stack import Stack
 from tests.e2e.conftest import checkout
 from tests.harness.apps import ExampleServices
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.backends import BackendError, poll
-from otelbundle.stack import Stack
+from otelbundle.cli.backends import BackendError, poll
+from otelbundle.cli.stack import Stack
 from tests.harness.apps import Example, clean_env, start_example
 from tests.harness.pipeline_probe import (
     COLLECTOR_METRICS,

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from otelbundle.backends import BackendHTTPError, Backends, get_json, poll
-from otelbundle.stack import Stack, StackError
+from otelbundle.cli.backends import BackendHTTPError, Backends, get_json, poll
+from otelbundle.cli.stack import Stack, StackError
 from tests.e2e.conftest import Checkout, checkout
 from tests.harness.apps import ExampleServices, clean_env, start_examples
 

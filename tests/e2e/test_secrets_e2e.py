@@ -12,8 +12,8 @@ import json
 import time
 import urllib.parse
 
-from otelbundle.backends import Backends, get_json, poll
-from otelbundle.stack import Stack
+from otelbundle.cli.backends import Backends, get_json, poll
+from otelbundle.cli.stack import Stack
 from tests.harness.apps import clean_env, run
 from tests.harness.leaks import (
     KEPT_IN_LOGS,

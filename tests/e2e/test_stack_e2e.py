@@ -7,8 +7,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from otelbundle.backends import Backends, get_json, poll
-from otelbundle.stack import Stack
+from otelbundle.cli.backends import Backends, get_json, poll
+from otelbundle.cli.stack import Stack
 from tests.e2e.conftest import checkout
 from tests.harness.apps import ExampleServices
 

@@ -2,7 +2,7 @@
 (Prometheus and collector ``/metrics``), the age and the gaps of a series in Prometheus, what
 reached Loki, and a bounded stream of checkouts to measure them under.
 
-Standard library only, like :mod:`otelbundle.backends`, which it complements.
+Standard library only, like :mod:`otelbundle.cli.backends`, which it complements.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otelbundle.backends import BackendError, get_json
+from otelbundle.cli.backends import BackendError, get_json
 
 PROMETHEUS = "http://127.0.0.1:9090"
 LOKI = "http://127.0.0.1:3100"

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from otelbundle.distro import follow_forks
+from otelbundle.distro.defaults import follow_forks
 from tests.harness.apps import BIN, clean_env, free_port, run, start
 from tests.harness.otlp_receiver import OtlpReceiver
 

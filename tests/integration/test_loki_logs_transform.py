@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from otelbundle.stack import components
+from otelbundle.cli.stack import components
 from tests.harness.apps import ROOT, free_port
 from tests.harness.otlp_receiver import OtlpReceiver
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from otelbundle.yamlconf import (
+from otelbundle.config import (
     ConfigError,
     Mark,
     YamlList,

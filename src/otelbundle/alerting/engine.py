@@ -26,9 +26,9 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from otelbundle.alerting.alert import Alert, AlertState
-from otelbundle.alerting.config import AlertingConfig
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.rules import Aggregate, Rule
+from otelbundle.alerting.section import AlertingConfig
 from otelbundle.alerting.state import RuleState
 from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.alerting.templates import Context

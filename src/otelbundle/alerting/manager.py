@@ -17,16 +17,16 @@ from dataclasses import dataclass
 
 from opentelemetry.sdk.trace import SpanProcessor
 
-from otelbundle import forking
-from otelbundle.alerting.config import AlertingConfig, load_alerting_at_start, load_alerting_config
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.instance import process_labels
 from otelbundle.alerting.notify import NotificationDispatcher, build_notifiers_at_start
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
+from otelbundle.alerting.section import AlertingConfig, load_alerting_at_start, load_alerting_config
 from otelbundle.alerting.telemetry import AlertTelemetry
+from otelbundle.config import ConfigError
 from otelbundle.config.report import log_problems
-from otelbundle.exporting import diagnostics_logger
-from otelbundle.yamlconf import ConfigError
+from otelbundle.sdk import forking
+from otelbundle.sdk.export.report import diagnostics_logger
 
 _log = logging.getLogger("otelbundle.alerting")
 RELOAD_CHECK_INTERVAL = 2.0

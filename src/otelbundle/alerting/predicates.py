@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from otelbundle.alerting.durations import DURATION_RE, parse_duration
+from otelbundle.config.values import DURATION_RE, parse_duration
 
 BUILTINS = ("duration", "status", "name", "kind")
 STATUS_VALUES = ("ok", "error", "unset")

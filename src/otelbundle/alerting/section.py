@@ -162,7 +162,7 @@ def load_alerting_at_start(path: str, env: Mapping[str, str] | None = None) -> A
     """The config ``build_alerting`` starts with; problems are logged (``otelbundle.config``, one
     line each) and mean no alert rules (None). Unknown top-level sections are logged here too,
     as alerting is the first reader of the file at start."""
-    from otelbundle.config.check import top_level_problems
+    from otelbundle.cli.checks import top_level_problems
     from otelbundle.config.report import log_problems
 
     log_problems(top_level_problems(path, env), "unknown sections of the config file are ignored")

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from otelbundle.alerting.durations import format_duration
+from otelbundle.config.values import format_duration
 
 
 class TemplateError(ValueError):

@@ -17,7 +17,7 @@ from otelbundle.config.loader import YamlMap, load_file
 from otelbundle.config.problems import ConfigError, ConfigProblem, Mark, unknown_keys
 
 if TYPE_CHECKING:
-    from otelbundle.alerting.config import AlertingConfig
+    from otelbundle.alerting.section import AlertingConfig
 
 SECTIONS = ("alerting", "health", "scrub")
 
@@ -66,8 +66,8 @@ def top_level_problems(path: str, env: Mapping[str, str] | None = None) -> list[
 
 def check_alerting(path: str, env: Mapping[str, str], report: Report) -> AlertingConfig | None:
     """Rules, rule files and notifiers; the config as far as it could be read."""
-    from otelbundle.alerting.config import read_alerting_config
     from otelbundle.alerting.notify import build_notifiers
+    from otelbundle.alerting.section import read_alerting_config
 
     config, problems = read_alerting_config(path, env)
     report.problems.extend(problems)
@@ -81,7 +81,7 @@ def check_alerting(path: str, env: Mapping[str, str], report: Report) -> Alertin
 
 
 def check_health(path: str, env: Mapping[str, str], report: Report) -> None:
-    from otelbundle.health.config import read_health_config
+    from otelbundle.health.section import read_health_config
 
     config, problems = read_health_config(path, env=env)
     report.problems.extend(problems)
@@ -90,7 +90,7 @@ def check_health(path: str, env: Mapping[str, str], report: Report) -> None:
 
 
 def check_scrub(path: str, env: Mapping[str, str], report: Report) -> None:
-    from otelbundle.scrub.config import load_scrub_settings
+    from otelbundle.scrub.section import load_scrub_settings
 
     settings, problems = load_scrub_settings(path, env)
     report.problems.extend(problems)

@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from otelbundle import settings
-from otelbundle.config.check import check_config, put_cwd_on_path
+from otelbundle.cli.checks import check_config, put_cwd_on_path
+from otelbundle.config import environment
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +26,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def check_command(args: argparse.Namespace) -> int:
-    path = args.file or settings.config_path(os.environ)
+    path = args.file or environment.config_path(os.environ)
     if path is None:
         print(
             "otelbundle config check: no file given, OTELBUNDLE_CONFIG is not set and there is no "

@@ -23,10 +23,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from otelbundle.backends import BackendError, Backends, poll
-from otelbundle.demo_traffic import request_status
-from otelbundle.diagnose import explain
-from otelbundle.logs_cli import command_for_trace
+from otelbundle.cli.backends import BackendError, Backends, poll
+from otelbundle.cli.demo_traffic import request_status
+from otelbundle.cli.diagnose import explain
+from otelbundle.cli.logs import command_for_trace
 
 STOREFRONT_PORT = 8000
 INVENTORY_PORT = 8001
@@ -103,7 +103,7 @@ def _start_steady_traffic(base: str, state: Path) -> None:
     """A few requests a second in the background, so graphs and Jaeger's Monitor tab stay live."""
     log = open(state / "traffic.log", "ab")  # noqa: SIM115 - handed to the child process
     process = subprocess.Popen(
-        [sys.executable, "-m", "otelbundle.demo_traffic", base],
+        [sys.executable, "-m", "otelbundle.cli.demo_traffic", base],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -8,7 +8,7 @@ checkouts of an unknown product (none of which take stock) - until
 ``otelbundle demo --stop`` ends it, the storefront stops answering for a
 minute, or an hour has passed.
 
-    python -m otelbundle.demo_traffic http://127.0.0.1:8000
+    python -m otelbundle.cli.demo_traffic http://127.0.0.1:8000
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def run(base: str, interval: float = 0.5, limit: float = LIMIT_S) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m otelbundle.demo_traffic", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m otelbundle.cli.demo_traffic", description=__doc__)
     parser.add_argument("base", help="the storefront's URL")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between rounds (default 0.5)")
     parser.add_argument("--limit", type=float, default=LIMIT_S, help="stop after this many seconds")

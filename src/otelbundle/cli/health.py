@@ -10,10 +10,10 @@ import argparse
 import sys
 import time
 
-from otelbundle.config.check import put_cwd_on_path
-from otelbundle.health.config import HealthConfig, read_health_config
+from otelbundle.cli.checks import put_cwd_on_path
 from otelbundle.health.model import CheckResult, Status
 from otelbundle.health.scheduler import Scheduler
+from otelbundle.health.section import HealthConfig, read_health_config
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

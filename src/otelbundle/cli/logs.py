@@ -2,7 +2,7 @@
 
 The native stack has no Grafana, so this is how a person reads the logs that
 ``opentelemetry-instrument`` exported: LogQL over Loki's HTTP API, standard
-library only. Not to be confused with :mod:`otelbundle.logs` (the logging
+library only. Not to be confused with :mod:`otelbundle.sdk.logs.correlation` (the logging
 instrumentation) or ``otelbundle stack logs`` (the backends' own process logs).
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import TextIO
 
-from otelbundle.backends import (
+from otelbundle.cli.backends import (
     BackendError,
     BackendHTTPError,
     Backends,

@@ -12,12 +12,12 @@ from otelbundle.version import __version__
 # Modules that provide ``add_commands(subparsers)``; missing ones are skipped so a
 # partial install still has a working command.
 COMMAND_MODULES = (
-    "otelbundle.config.cli",
-    "otelbundle.alerting.cli",
-    "otelbundle.health.cli",
-    "otelbundle.stack.cli",
-    "otelbundle.demo",
-    "otelbundle.logs_cli",
+    "otelbundle.cli.config",
+    "otelbundle.cli.rules",
+    "otelbundle.cli.health",
+    "otelbundle.cli.stack.cli",
+    "otelbundle.cli.demo",
+    "otelbundle.cli.logs",
 )
 
 

@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 
-from otelbundle.alerting.config import AlertingConfig, load_rule_file
+from otelbundle.alerting.section import AlertingConfig, load_rule_file
+from otelbundle.cli.checks import Report, check_alerting
 from otelbundle.config import ConfigError, YamlMap, load_file
-from otelbundle.config.check import Report, check_alerting
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +27,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def test_files(args: argparse.Namespace) -> int:
-    from otelbundle.alerting.ruletest import run_test_file
+    from otelbundle.cli.ruletest import run_test_file
 
     failed = False
     for path in args.files:

@@ -36,9 +36,9 @@ from opentelemetry.trace import SpanContext, StatusCode, TraceFlags
 from opentelemetry.trace import Status as SpanStatus
 
 from otelbundle.alerting.batch import KIND_NAMES
-from otelbundle.alerting.config import AlertingConfig, load_rule_file
 from otelbundle.alerting.engine import Engine
-from otelbundle.alerting.setup import connect_processor
+from otelbundle.alerting.manager import connect_processor
+from otelbundle.alerting.section import AlertingConfig, load_rule_file
 from otelbundle.config import (
     ConfigError,
     ConfigProblem,

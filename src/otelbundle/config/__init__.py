@@ -2,19 +2,18 @@
 
 - :mod:`~otelbundle.config.loader`: YAML with a position for every value; only
   plain data (tags, recursive aliases and alias bombs are located problems).
-- :mod:`~otelbundle.config.env`: the ``${env:NAME}`` / ``${env:NAME:-default}`` policy.
+- :mod:`~otelbundle.config.substitution`: the ``${env:NAME}`` / ``${env:NAME:-default}`` policy.
 - :mod:`~otelbundle.config.values`: durations, percentages, numbers, counts.
 - :mod:`~otelbundle.config.problems`: :class:`ConfigProblem` (``file:line:col: message``),
   :class:`Problems` (collect all of them, did-you-mean for unknown keys) and
   :class:`ConfigError`, the only error type.
 - :mod:`~otelbundle.config.report`: the ``otelbundle.config`` logger used at start.
-- :mod:`~otelbundle.config.check`: every section of ``otelbundle.yaml`` in one report.
+- :mod:`~otelbundle.cli.checks`: every section of ``otelbundle.yaml`` in one report.
 
 Each subsystem declares its own section (alerting/config.py, health/config.py,
 alerting/notify/channels.py, scrub/config.py) with these pieces.
 """
 
-from otelbundle.config.env import substitute_env
 from otelbundle.config.loader import (
     Document,
     YamlList,
@@ -26,6 +25,7 @@ from otelbundle.config.loader import (
     new_map,
 )
 from otelbundle.config.problems import ConfigError, ConfigProblem, Mark, Problems, did_you_mean, unknown_keys
+from otelbundle.config.substitution import substitute_env
 from otelbundle.config.values import (
     DURATION_RE,
     format_duration,

@@ -2,7 +2,7 @@
 
 Every config problem must be reported as ``file:line:column: message``, so the
 loader keeps a :class:`Mark` for each mapping key, value and list item, and which
-values came from ``${env:...}`` references (see :mod:`otelbundle.config.env`).
+values came from ``${env:...}`` references (see :mod:`otelbundle.config.substitution`).
 
 Only plain YAML data is accepted: strings, numbers, booleans, null, mappings and
 lists. Anchors, aliases and ``<<`` merge keys work; any other tag (``!1s``,
@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
-from otelbundle.config.env import ENV_REF, substitute_env
 from otelbundle.config.problems import ConfigError, ConfigProblem, Mark
+from otelbundle.config.substitution import ENV_REF, substitute_env
 
 MAX_VALUES = 100_000
 _CORE = "tag:yaml.org,2002:"

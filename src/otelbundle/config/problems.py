@@ -93,7 +93,7 @@ class Problems:
 
         ``skip`` names top-level keys of ``value`` that are checked elsewhere.
         """
-        from otelbundle.config.env import unset_env_problems
+        from otelbundle.config.substitution import unset_env_problems
 
         self.items.extend(unset_env_problems(value, skip=frozenset(skip)))
 

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Literal
 
-from otelbundle import logs, runtime, scrub
-from otelbundle.configurator import OtelBundleConfigurator
-from otelbundle.distro import OtelBundleDistro, apply_defaults
-from otelbundle.exporting import diagnostics_logger
+from otelbundle import scrub
+from otelbundle.distro import runtime
+from otelbundle.distro.configurator import OtelBundleConfigurator
+from otelbundle.distro.defaults import OtelBundleDistro, apply_defaults
+from otelbundle.sdk.export.report import diagnostics_logger
+from otelbundle.sdk.logs import correlation
 
 _log = logging.getLogger("otelbundle")
 _lock = threading.Lock()
@@ -87,7 +89,7 @@ def configure(
         OtelBundleConfigurator().configure()  # type: ignore[no-untyped-call]
         state = runtime.current()
         if state is None:  # the SDK configurator failed; it already said why
-            from otelbundle.exporting import DropReport
+            from otelbundle.sdk.export.report import DropReport
 
             state = runtime.Runtime(report=DropReport())
         _handle = Handle(state, tuple(_instrument(instrument)))
@@ -149,5 +151,5 @@ def _instrument(which: bool | Sequence[str]) -> list[str]:
         except Exception as exc:
             _log.warning("otelbundle: instrumentation %r not loaded: %s", entry_point.name, exc)
     # What the opentelemetry_post_instrument entry point does under the wrapper.
-    logs.after_instrumentation()
+    correlation.after_instrumentation()
     return loaded

@@ -24,15 +24,19 @@ from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from otelbundle import logs, runtime, sampling, scrub, settings
-from otelbundle.export_counting import BoundedLogProcessor, BoundedSpanProcessor
-from otelbundle.exporting import (
+from otelbundle import scrub
+from otelbundle.config import environment
+from otelbundle.distro import runtime
+from otelbundle.sdk import sampling
+from otelbundle.sdk.export.bounded import BoundedLogProcessor, BoundedSpanProcessor
+from otelbundle.sdk.export.report import (
     DropReport,
     ExportLogFold,
     diagnostics_logger,
     metric_export_logger_names,
     sdk_logger_names,
 )
+from otelbundle.sdk.logs import correlation
 
 _log = logging.getLogger("otelbundle")
 
@@ -58,9 +62,9 @@ def otlp_endpoint(env: Mapping[str, str]) -> str:
 def build_components(env: Mapping[str, str]) -> Components:
     report = DropReport(endpoint=otlp_endpoint(env))
     fold = ExportLogFold(report)
-    state = runtime.Runtime(report=report, shutdown_timeout=settings.shutdown_timeout(env))
+    state = runtime.Runtime(report=report, shutdown_timeout=environment.shutdown_timeout(env))
     # Secrets are scrubbed from copies handed to each exporter (docs/secrets.md).
-    scrubber = scrub.build_scrubber(settings.config_path(env), env)
+    scrubber = scrub.build_scrubber(environment.config_path(env), env)
 
     def export_spans(exporter: SpanExporter) -> SpanProcessor:
         if scrubber is not None:
@@ -77,8 +81,8 @@ def build_components(env: Mapping[str, str]) -> Components:
     kwargs: dict[str, Any] = {
         "export_span_processor": export_spans,
         "export_log_record_processor": export_logs,
-        "log_record_processors": [logs.CorrelationFieldStripper()],
-        "resource_attributes": settings.distro_resource_attributes(env),
+        "log_record_processors": [correlation.CorrelationFieldStripper()],
+        "resource_attributes": environment.distro_resource_attributes(env),
     }
     components = Components(kwargs=kwargs, runtime=state, fold=fold)
     _add_config_file_parts(components, env)
@@ -89,7 +93,7 @@ def build_components(env: Mapping[str, str]) -> Components:
 
 def _add_config_file_parts(components: Components, env: Mapping[str, str]) -> None:
     """Alert rules from OTELBUNDLE_CONFIG / ./otelbundle.yaml; never raises."""
-    path = settings.config_path(env)
+    path = environment.config_path(env)
     if path is None:
         return
     if not os.access(path, os.R_OK):
@@ -143,6 +147,6 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
         components.fold.attach(sdk_logger_names())
         components.fold.attach(metric_export_logger_names(os.environ), metric_export=True)
         components.runtime.register_exit_handler()
-        if settings.flag(os.environ, "OTELBUNDLE_FLUSH_ON_SIGTERM", default=True):
+        if environment.flag(os.environ, "OTELBUNDLE_FLUSH_ON_SIGTERM", default=True):
             components.runtime.flush_on_sigterm()
         runtime.set_current(components.runtime)

@@ -2,7 +2,7 @@
 
 ``opentelemetry-instrument`` calls :meth:`OtelBundleDistro._configure` before the
 configurator. It only adds OTEL_* variables the user has not set (see
-:data:`otelbundle.settings.OTEL_DEFAULTS` for each one and why), replaces values
+:data:`otelbundle.config.environment.OTEL_DEFAULTS` for each one and why), replaces values
 the SDK would crash on with a one-line message naming the variable, and tells
 once how to set ``service.name`` when it had to guess it.
 """
@@ -16,8 +16,10 @@ from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 
-from otelbundle import forking, logs, settings
-from otelbundle.exporting import diagnostics_logger
+from otelbundle.config import environment
+from otelbundle.sdk import forking
+from otelbundle.sdk.export.report import diagnostics_logger
+from otelbundle.sdk.logs import correlation
 
 _log = logging.getLogger("otelbundle")
 
@@ -25,13 +27,13 @@ _log = logging.getLogger("otelbundle")
 def apply_defaults(env: MutableMapping[str, str], argv: list[str] | None = None) -> list[str]:
     """Fix invalid values, then add defaults; returns the messages to show the user."""
     messages: list[str] = []
-    for problem in settings.invalid_values(env):
+    for problem in environment.invalid_values(env):
         messages.append(problem.message())
         if problem.replacement is None:
             del env[problem.name]
         else:
             env[problem.name] = problem.replacement
-    additions = settings.default_environment(env, argv)
+    additions = environment.default_environment(env, argv)
     env.update(additions)
     if "OTEL_SERVICE_NAME" in additions:
         messages.append(
@@ -54,7 +56,7 @@ class OtelBundleDistro(BaseDistro):  # type: ignore[misc]
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         """Pass our options to contrib instrumentors (the hook distros are given)."""
         if entry_point.name == "logging":
-            kwargs = {**logs.instrumentor_options(os.environ), **kwargs}
+            kwargs = {**correlation.instrumentor_options(os.environ), **kwargs}
         super().load_instrumentor(entry_point, **kwargs)
         if entry_point.name == "system_metrics":
             follow_forks(entry_point.load())

@@ -23,8 +23,8 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry._logs import get_logger_provider
 
-from otelbundle import forking
-from otelbundle.exporting import DropReport
+from otelbundle.sdk import forking
+from otelbundle.sdk.export.report import DropReport
 
 _log = logging.getLogger("otelbundle")
 

@@ -17,13 +17,13 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from otelbundle import forking, settings
+from otelbundle.config import ConfigError, environment
 from otelbundle.health.checks import SystemReader
-from otelbundle.health.config import HealthConfig, load_health_at_start
 from otelbundle.health.outputs import HealthOutputs
 from otelbundle.health.scheduler import Scheduler
+from otelbundle.health.section import HealthConfig, load_health_at_start
 from otelbundle.health.server import HealthServer
-from otelbundle.yamlconf import ConfigError
+from otelbundle.sdk import forking
 
 _logger = logging.getLogger("otelbundle.health")
 
@@ -66,7 +66,7 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         """kwargs (for tests): ``config_path``, ``reader`` (a fake SystemReader)."""
         try:
-            path = kwargs.get("config_path") or settings.config_path(os.environ)
+            path = kwargs.get("config_path") or environment.config_path(os.environ)
             if path is None or not os.access(path, os.R_OK):
                 return  # no file; an unreadable OTELBUNDLE_CONFIG is reported by the configurator
             config = self._load(path, kwargs.get("reader"))

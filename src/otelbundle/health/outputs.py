@@ -15,8 +15,8 @@ from typing import Protocol
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from otelbundle import forking
 from otelbundle.health.model import CheckResult, Status
+from otelbundle.sdk import forking
 from otelbundle.version import __version__
 
 # Renamed from "otelbundle_health": every otelbundle logger is under "otelbundle.".

@@ -2,7 +2,7 @@
 
 See docs/secrets.md. The rules are in :mod:`otelbundle.scrub.rules` (shared
 with the collector's config), applied by :class:`Scrubber` through the exporter
-wrappers in :mod:`otelbundle.scrub.exporters`.
+wrappers in :mod:`otelbundle.scrub.copies`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from otelbundle.scrub.config import ENV_VAR, ScrubSettings, load_scrub_at_start
-from otelbundle.scrub.exporters import ScrubbingLogExporter, ScrubbingSpanExporter
+from otelbundle.scrub.copies import ScrubbingLogExporter, ScrubbingSpanExporter
 from otelbundle.scrub.rules import KEY_MASK, MARKER, PARAM_NAMES, RULES
 from otelbundle.scrub.scrubber import FAILED_MARKER, Hook, Scrubber, ScrubStats, scrub_sql
+from otelbundle.scrub.section import ENV_VAR, ScrubSettings, load_scrub_at_start
 
 __all__ = [
     "ENV_VAR",
@@ -53,7 +53,7 @@ def current_hook() -> Hook | None:
 
 def build_scrubber(config_path: str | None, env: Mapping[str, str]) -> Scrubber | None:
     """The scrubber for this process, or None when turned off. Reports config problems; never raises."""
-    from otelbundle.exporting import diagnostics_logger
+    from otelbundle.sdk.export.report import diagnostics_logger
 
     log = diagnostics_logger()
     try:

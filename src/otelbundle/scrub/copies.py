@@ -149,7 +149,7 @@ def scrub_log(
 def _say_summary(scrubber: Scrubber) -> None:
     summary = scrubber.summary()
     if summary:
-        from otelbundle.exporting import diagnostics_logger
+        from otelbundle.sdk.export.report import diagnostics_logger
 
         diagnostics_logger().warning("%s", summary)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.alerting.setup import build_alerting
+from otelbundle.alerting.manager import build_alerting
 from tests.harness.apps import clean_env, run
 from tests.harness.otlp_receiver import OtlpReceiver
 

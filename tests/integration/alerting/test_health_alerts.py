@@ -8,7 +8,7 @@ from pathlib import Path
 
 from opentelemetry.sdk.resources import Resource
 
-from otelbundle.alerting.setup import build_alerting
+from otelbundle.alerting.manager import build_alerting
 from otelbundle.health.model import CheckResult, Status
 from otelbundle.health.spans import SpanProcessorSink, result_span
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.health.config import load_health_config
 from otelbundle.health.model import Status
 from otelbundle.health.scheduler import Scheduler
+from otelbundle.health.section import load_health_config
 from tests.harness.apps import free_port
 from tests.integration.health.test_targets import Results
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from otelbundle.health.config import load_health_config
 from otelbundle.health.model import CheckResult, Status
 from otelbundle.health.scheduler import Scheduler
+from otelbundle.health.section import load_health_config
 from tests.integration.health import checks_for_tests
 
 

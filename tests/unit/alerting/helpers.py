@@ -9,9 +9,9 @@ from pathlib import Path
 from opentelemetry.sdk.resources import Resource
 
 from otelbundle.alerting.alert import Alert
-from otelbundle.alerting.config import AlertingConfig, load_alerting_config
 from otelbundle.alerting.engine import Engine
-from otelbundle.alerting.ruletest import synthetic_span
+from otelbundle.alerting.section import AlertingConfig, load_alerting_config
+from otelbundle.cli.ruletest import synthetic_span
 
 
 class Recorder:

@@ -12,9 +12,9 @@ from opentelemetry.sdk.resources import Resource
 
 from otelbundle.alerting.batch import PlanCache, fold, span_view
 from otelbundle.alerting.predicates import referenced_fields
-from otelbundle.alerting.ruletest import synthetic_span
 from otelbundle.alerting.state import RuleState
 from otelbundle.alerting.window import Totals, Window
+from otelbundle.cli.ruletest import synthetic_span
 from tests.unit.alerting.helpers import config_from
 
 # Shared rules (read attributes and status), per-span rules (read duration), errors_where,

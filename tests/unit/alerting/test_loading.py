@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.alerting.config import load_alerting_config
+from otelbundle.alerting.section import load_alerting_config
 from otelbundle.alerting.templates import Context, TemplateError, parse_template
 from otelbundle.cli import main
-from otelbundle.yamlconf import ConfigError
+from otelbundle.config import ConfigError
 
 BAD = """\
 groups:

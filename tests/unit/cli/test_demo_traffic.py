@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from otelbundle import demo_traffic
+from otelbundle.cli import demo_traffic
 
 
 class Storefront:

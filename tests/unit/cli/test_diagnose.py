@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.diagnose import SignalPath, explain, exporter_counters
+from otelbundle.cli.diagnose import SignalPath, explain, exporter_counters
 
 # Captured from otelcol-bundle 0.159.0's :8888/metrics with no backend running.
 REAL_METRICS = (Path(__file__).parent / "data" / "collector-exporter-metrics.txt").read_text()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.health.cli import add_commands
+from otelbundle.cli.health import add_commands
 
 
 def run(argv: list[str]) -> int:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.alerting.ruletest import run_test_file
 from otelbundle.cli import main
+from otelbundle.cli.ruletest import run_test_file
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "rules"
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.alerting.config import load_alerting_config, read_alerting_config
 from otelbundle.alerting.notify import build_notifiers
 from otelbundle.alerting.notify.webhook import WebhookNotifier
+from otelbundle.alerting.section import load_alerting_config, read_alerting_config
 from otelbundle.cli import main
+from otelbundle.cli.checks import check_config
 from otelbundle.config import ConfigError, load_text, parse_duration, parse_number, parse_percent
-from otelbundle.config.check import check_config
-from otelbundle.health.config import read_health_config
-from otelbundle.scrub.config import load_scrub_settings
+from otelbundle.health.section import read_health_config
+from otelbundle.scrub.section import load_scrub_settings
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
@@ -402,7 +402,7 @@ def test_a_span_kind_of_the_wrong_type_in_a_rule_test_is_a_located_problem(
 def test_at_start_a_tagged_rule_file_is_one_located_line_and_rules_are_off(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from otelbundle.alerting.setup import build_alerting
+    from otelbundle.alerting.manager import build_alerting
 
     write(tmp_path, "r.yaml", "groups:\n  - name: g\n    interval: !1s\n    rules: []\n")
     config = write(tmp_path, "otelbundle.yaml", "alerting: {rule_files: [r.yaml]}\nhelth: {}\n")
@@ -420,7 +420,7 @@ def test_at_start_a_tagged_rule_file_is_one_located_line_and_rules_are_off(
 def test_at_start_notifiers_without_rule_files_run_and_a_bad_channel_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from otelbundle.alerting.setup import build_alerting
+    from otelbundle.alerting.manager import build_alerting
 
     config = write(
         tmp_path,

@@ -13,11 +13,11 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from otelbundle.alerting.config import AlertingConfig, load_alerting_config
 from otelbundle.alerting.notify import build_notifiers
+from otelbundle.alerting.section import AlertingConfig, load_alerting_config
+from otelbundle.cli.checks import check_config
 from otelbundle.config import ConfigError, ConfigProblem
-from otelbundle.config.check import check_config
-from otelbundle.health.config import read_health_config
+from otelbundle.health.section import read_health_config
 from tests.unit.alerting.helpers import Sim
 
 CONFIG: dict[str, Any] = {
@@ -306,7 +306,7 @@ RULE_TEST: dict[str, Any] = {
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(test=mutated(RULE_TEST))
 def test_mutated_rule_test_files_run_or_give_located_problems(test: dict[str, Any]) -> None:
-    from otelbundle.alerting.ruletest import run_test_file
+    from otelbundle.cli.ruletest import run_test_file
 
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "rules.yaml").write_text(_dump(RULES))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from otelbundle.stack import components as comp
+from otelbundle.cli.stack import components as comp
 from tests.unit.deploy import manifest_checks as checks
 
 ROOT = Path(__file__).resolve().parents[3]

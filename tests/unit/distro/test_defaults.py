@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from otelbundle import settings
-from otelbundle.distro import apply_defaults
+from otelbundle.config import environment as settings
+from otelbundle.distro.defaults import apply_defaults
 
 
 @pytest.mark.parametrize("name", sorted(settings.OTEL_DEFAULTS))

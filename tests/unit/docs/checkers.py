@@ -90,7 +90,7 @@ def has_command(*path: str) -> bool:
 
 def scrub_check(path: Path) -> Outcome:
     """The ``scrub:`` section has no command of its own: its loader, as the configurator runs it."""
-    from otelbundle.scrub.config import load_scrub_settings
+    from otelbundle.scrub.section import load_scrub_settings
 
     _, problems = load_scrub_settings(str(path), {})
     return Outcome("scrub section loader", 1 if problems else 0, "".join(f"{p}\n" for p in problems))

@@ -41,7 +41,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from otelbundle.alerting.config import ALERTING_KEYS
+from otelbundle.alerting.section import ALERTING_KEYS
 from tests.unit.docs.checkers import Outcome, check_otelbundle_yaml, run_cli
 from tests.unit.docs.markdown import DOC_FILES, ROOT, Block, blocks, rel
 

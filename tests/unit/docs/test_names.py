@@ -96,10 +96,10 @@ def test_every_variable_the_code_reads_is_documented(name: str) -> None:
 
 def code_config_keys() -> dict[str, frozenset[str]]:
     """The keys each config section accepts, from the loaders (the one place that lists them)."""
-    from otelbundle.alerting import config as alerting
+    from otelbundle.alerting import section as alerting
     from otelbundle.alerting.notify.channels import CHANNEL_KEYS
-    from otelbundle.health import config as health
-    from otelbundle.scrub import config as scrub
+    from otelbundle.health import section as health
+    from otelbundle.scrub import section as scrub
 
     kinds: set[str] = set()
     for keys in health._KIND_KEYS.values():

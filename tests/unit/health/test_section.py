@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from otelbundle.health.checks import HttpCheck, PythonCheck, SqlCheck, SystemCheck, TcpCheck
-from otelbundle.health.config import load_health_config
+from otelbundle.health.section import load_health_config
 
 
 def write(tmp_path: Path, text: str) -> str:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle import api, scrub
-from otelbundle.scrub.config import load_scrub_settings
-from otelbundle.settings import invalid_values
+from otelbundle import scrub
+from otelbundle.config.environment import invalid_values
+from otelbundle.distro import api
+from otelbundle.scrub.section import load_scrub_settings
 
 
 def _write(tmp_path: Path, text: str) -> str:

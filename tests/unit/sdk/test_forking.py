@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from otelbundle import forking
+from otelbundle.sdk import forking
 
 
 def _in_child() -> str:

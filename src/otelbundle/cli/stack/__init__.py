@@ -1,5 +1,5 @@
 """Native backend stack: find or build the binaries, start them on loopback, stop them."""
 
-from otelbundle.stack.runner import Stack, StackError
+from otelbundle.cli.stack.runner import Stack, StackError
 
 __all__ = ["Stack", "StackError"]

@@ -8,10 +8,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from otelbundle.stack import components as comp
-from otelbundle.stack.components import CONFIG_FILES, ConfigRootError, find_config_root, jaeger_ui_assets
-from otelbundle.stack.install import SOURCES, Installer, InstallError
-from otelbundle.stack.runner import Stack, StackError
+from otelbundle.cli.stack import components as comp
+from otelbundle.cli.stack.components import CONFIG_FILES, ConfigRootError, find_config_root, jaeger_ui_assets
+from otelbundle.cli.stack.install import SOURCES, Installer, InstallError
+from otelbundle.cli.stack.runner import Stack, StackError
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

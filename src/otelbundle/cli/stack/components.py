@@ -232,7 +232,7 @@ def is_config_root(path: Path) -> bool:
 def shipped_config_root() -> Path | None:
     """The copy of otel-collector/ and deploy/ inside an installed wheel (pyproject's
     force-include), or None in a checkout or editable install, which use the files in place."""
-    shipped = importlib.resources.files("otelbundle.stack") / "shipped"
+    shipped = importlib.resources.files("otelbundle.cli.stack") / "shipped"
     return shipped if isinstance(shipped, Path) and is_config_root(shipped) else None
 
 

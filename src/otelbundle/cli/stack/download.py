@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import IO
 
-from otelbundle.stack.progress import Progress, megabytes
+from otelbundle.cli.stack.progress import Progress, megabytes
 
 _CHUNK = 1 << 16
 

@@ -37,9 +37,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from otelbundle.stack import components as comp
-from otelbundle.stack.components import JAEGER_UI_VERSION, Component, components
-from otelbundle.stack.download import (
+from otelbundle.cli.stack import components as comp
+from otelbundle.cli.stack.components import JAEGER_UI_VERSION, Component, components
+from otelbundle.cli.stack.download import (
     DownloadError,
     expected_sha256,
     extract_member,
@@ -47,7 +47,7 @@ from otelbundle.stack.download import (
     fetch_text,
     verify,
 )
-from otelbundle.stack.progress import Progress
+from otelbundle.cli.stack.progress import Progress
 
 DEFAULT_DOWNLOAD_URL = "https://github.com"
 JAEGER_UI_ASSET = f"jaegertracing/jaeger-ui/releases/download/v{JAEGER_UI_VERSION}/assets.tar.gz"

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from otelbundle.stack.components import (
+from otelbundle.cli.stack.components import (
     JAEGER_UI_VERSION,
     Component,
     ConfigRootError,
@@ -33,7 +33,7 @@ from otelbundle.stack.components import (
     gateway_name,
     jaeger_ui_assets,
 )
-from otelbundle.stack.holders import Holder, fingerprint, port_holder
+from otelbundle.cli.stack.holders import Holder, fingerprint, port_holder
 
 
 class StackError(Exception):

@@ -10,7 +10,7 @@
   behind the process-wide ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``, which
   would also export them). A full queue refuses the newest item.
 
-What is counted goes to a :class:`~otelbundle.exporting.DropReport`.
+What is counted goes to a :class:`~otelbundle.sdk.export.report.DropReport`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from opentelemetry.sdk._logs.export import (
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from otelbundle import forking
-from otelbundle.exporting import DropReport, ExportCapture, ExportLogFold
+from otelbundle.sdk import forking
+from otelbundle.sdk.export.report import DropReport, ExportCapture, ExportLogFold
 
 SDK_QUEUE_SIZE = 2048  # the SDK's default for OTEL_BSP_MAX_QUEUE_SIZE and OTEL_BLRP_MAX_QUEUE_SIZE
 

@@ -3,7 +3,7 @@
 With the collector down the SDK logs a warning or a traceback for every failed
 batch and a "Queue full" line for every dropped span. That floods the app's
 own logs exactly when someone is reading them. The counts come from the objects
-the distro installs (:mod:`otelbundle.export_counting`), never from the text of
+the distro installs (:mod:`otelbundle.sdk.export.bounded`), never from the text of
 the SDK's messages; this module turns them into a report:
 
 * records the SDK logs *on the thread of a counted export, while it runs* are

@@ -18,7 +18,7 @@ What this module adds:
   contrib's own options.
 * :func:`after_instrumentation` — the ``opentelemetry_post_instrument`` entry point:
   once every instrumentor is loaded, the OTLP handler gets our
-  :class:`~otelbundle.log_records.ExportableRecordFilter` (records with objects in
+  :class:`~otelbundle.sdk.logs.records.ExportableRecordFilter` (records with objects in
   ``extra`` exported without SDK warnings; framework error records logged after the
   request span joined to it), and a Django app gets the middleware that makes the
   latter possible. See docs/frameworks.md.
@@ -34,7 +34,8 @@ from typing import Any
 
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 
-from otelbundle import log_records, settings
+from otelbundle.config import environment
+from otelbundle.sdk.logs import records as log_records
 
 # Record fields the contrib injects for text formats; the OTLP record has them natively.
 INJECTED_FIELDS = ("otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName")
@@ -78,11 +79,11 @@ def instrumentor_options(env: Mapping[str, str]) -> dict[str, Any]:
         apps with their own handlers to put in their own format;
       * unset/``false`` — no change to stdout.
     """
-    if settings.log_correlation_mode(env) == "fields" and not settings.flag(
+    if environment.log_correlation_mode(env) == "fields" and not environment.flag(
         env, "OTEL_PYTHON_LOG_CORRELATION"
     ):
         return {"inject_trace_context": True}
-    if settings.log_correlation(env):
+    if environment.log_correlation(env):
         return {
             "set_logging_format": True,
             "logging_format": env.get("OTEL_PYTHON_LOG_FORMAT") or CORRELATED_FORMAT,

@@ -12,7 +12,7 @@ from otelbundle.alerting.notify import RetryableError, build_notifiers
 from otelbundle.alerting.notify.email import EmailNotifier, email_message
 from otelbundle.alerting.notify.pagerduty import PagerDutyNotifier, pagerduty_event
 from otelbundle.alerting.notify.slack import SlackNotifier, slack_escape, slack_payload
-from otelbundle.yamlconf import YamlMap, load_text
+from otelbundle.config import YamlMap, load_text
 
 T0 = datetime(2026, 11, 22, 23, 0, 0, tzinfo=timezone.utc)
 T1 = datetime(2026, 11, 22, 23, 5, 0, tzinfo=timezone.utc)

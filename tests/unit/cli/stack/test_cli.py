@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.stack.test_install import ReleaseServer
+from tests.unit.cli.stack.test_install import ReleaseServer
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def otelbundle(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.stack import components as comp
-from otelbundle.stack.runner import Stack, StackError
+from otelbundle.cli.stack import components as comp
+from otelbundle.cli.stack.runner import Stack, StackError
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _exe(path: Path) -> Path:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.stack import components as comp
-from otelbundle.stack.holders import port_holder
-from otelbundle.stack.runner import Stack, StackError, healthy
+from otelbundle.cli.stack import components as comp
+from otelbundle.cli.stack.holders import port_holder
+from otelbundle.cli.stack.runner import Stack, StackError, healthy
 from tests.harness.apps import free_port
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 # A stand-in component: an HTTP server answering 200 on /, started with a --config=FILE argument.
 SERVER = (

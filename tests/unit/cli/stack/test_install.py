@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from otelbundle.stack import components as comp
-from otelbundle.stack.install import RELEASES, Installer, InstallError, build_stamp, platform_tag
-from otelbundle.stack.progress import Progress
+from otelbundle.cli.stack import components as comp
+from otelbundle.cli.stack.install import RELEASES, Installer, InstallError, build_stamp, platform_tag
+from otelbundle.cli.stack.progress import Progress
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 FAKE_BINARY = b"#!/bin/sh\necho fake-backend\n" + b"#" * 300_000  # big enough to arrive in pieces
 
 Route = Callable[[BaseHTTPRequestHandler], None]
@@ -324,7 +324,7 @@ def test_the_cli_prints_one_message_and_no_traceback(server: ReleaseServer, tmp_
 
 
 def test_the_jaeger_ui_download_is_checked_when_a_sha256_is_given(server: ReleaseServer, cache: Path) -> None:
-    from otelbundle.stack.install import JAEGER_UI_ASSET
+    from otelbundle.cli.stack.install import JAEGER_UI_ASSET
 
     assets = _tar_gz({"build/index.html": b"<html>jaeger ui</html>"})
     server.routes[f"/{JAEGER_UI_ASSET}"] = server.body(assets)

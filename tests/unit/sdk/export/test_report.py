@@ -10,8 +10,8 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from otelbundle.export_counting import BoundedSpanProcessor, CountingSpanExporter
-from otelbundle.exporting import (
+from otelbundle.sdk.export.bounded import BoundedSpanProcessor, CountingSpanExporter
+from otelbundle.sdk.export.report import (
     DropReport,
     ExportLogFold,
     metric_export_logger_names,

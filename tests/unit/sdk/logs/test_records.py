@@ -12,8 +12,10 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.trace import SpanContext, TraceFlags
 
-from otelbundle import log_records, logs, settings
-from otelbundle.log_records import MAX_DEPTH, MAX_VALUE_CHARS, exportable
+from otelbundle.config import environment as settings
+from otelbundle.sdk.logs import correlation as logs
+from otelbundle.sdk.logs import records as log_records
+from otelbundle.sdk.logs.records import MAX_DEPTH, MAX_VALUE_CHARS, exportable
 
 
 class Opaque:

@@ -1,9 +1,9 @@
-"""Capture the Loki query_range answers that tests/unit/test_logs_cli.py replays.
+"""Capture the Loki query_range answers that tests/unit/cli/test_logs.py replays.
 
 Starts the real stack and the example services, makes checkouts and saves what
 Loki 3.7.6 answers, verbatim. Run it inside a network namespace of your own:
 
-    ip netns exec NAME env OTELBUNDLE_STACK_DIR=/tmp/NAME-stack .venv/bin/python tests/unit/loki_responses/capture.py
+    ip netns exec NAME env OTELBUNDLE_STACK_DIR=/tmp/NAME-stack .venv/bin/python tests/unit/cli/loki_responses/capture.py
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 
-from otelbundle.backends import LOKI_CATEGORIZE_LABELS  # noqa: E402
-from otelbundle.stack import Stack  # noqa: E402
+from otelbundle.cli.backends import LOKI_CATEGORIZE_LABELS  # noqa: E402
+from otelbundle.cli.stack import Stack  # noqa: E402
 from tests.e2e.conftest import checkout  # noqa: E402
 from tests.harness.apps import clean_env, start_examples  # noqa: E402
 

@@ -1,0 +1,1 @@
+"""Trace-correlated logging (:mod:`.correlation`) and which records are exported (:mod:`.records`)."""
