@@ -49,6 +49,14 @@ def _required(config: YamlMap, key: str, where: str, problems: list[ConfigProble
     return value
 
 
+def _host_port(value: str) -> bool:
+    """``host`` or ``host:port``, as EmailNotifier splits it."""
+    host, _, port = value.rpartition(":")
+    if not host:
+        return True
+    return port.isdigit() and 0 < int(port) < 65536
+
+
 def _http_url(config: YamlMap, key: str, value: str, where: str, problems: list[ConfigProblem]) -> bool:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -154,6 +162,14 @@ def _email(
 ) -> Notifier | None:
     where = "notify.email"
     smarthost = _required(config, "smarthost", where, problems)
+    if smarthost is not None and not _host_port(smarthost):
+        problems.append(
+            ConfigProblem(
+                config.value_mark("smarthost"),
+                f"{where}.smarthost must be host or host:port (port 1-65535), e.g. smtp.example.com:587",
+            )
+        )
+        smarthost = None
     sender = _required(config, "from", where, problems)
     to_value = config.get("to")
     to: list[str] = []

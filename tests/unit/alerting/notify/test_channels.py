@@ -235,3 +235,20 @@ alerting:
     good = "alerting:\n  notify:\n    alertmanager: {url: '${env:ALERTMANAGER_URL}', timeout: 2s}\n"
     notifiers, problems = build_notifiers(_notify(good, env), env=env)
     assert problems == [] and [n.name for n in notifiers] == ["alertmanager"]
+
+
+def test_email_smarthost_with_a_bad_port_is_a_located_problem() -> None:
+    """Found by the config property test: a mapping or a non-numeric port raised ValueError."""
+    text = """\
+alerting:
+  notify:
+    email: {smarthost: {"": 0}, from: a@x, to: b@x}
+"""
+    notifiers, problems = build_notifiers(_notify(text, {}), env={})
+    assert notifiers == []
+    assert [str(p) for p in problems] == [
+        "otelbundle.yaml:3:24: notify.email.smarthost must be host or host:port (port 1-65535), "
+        "e.g. smtp.example.com:587"
+    ]
+    notifiers, problems = build_notifiers(_notify(text.replace('{"": 0}', "mail:99999"), {}), env={})
+    assert notifiers == [] and len(problems) == 1
