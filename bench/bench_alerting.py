@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from otelbundle.alerting.engine import Engine  # noqa: E402
-from otelbundle.alerting.manager import build_alerting, connect_processor  # noqa: E402
-from otelbundle.alerting.processor import AlertingSpanProcessor  # noqa: E402
+from otelbundle.alerting.manager import RuleManager, build_alerting  # noqa: E402
+from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor  # noqa: E402
 from otelbundle.alerting.section import load_alerting_config  # noqa: E402
 from tests.harness.apps import free_port  # noqa: E402
 
@@ -120,9 +120,11 @@ def throughput(folder: Path, count: int, rounds: int) -> None:
     With rules, a run ends only once every span is folded into the windows."""
     config = load_alerting_config(str(rules_config(folder, TEN_RULES)), {})
     assert config is not None
-    engine = Engine(config, dispatcher=type("D", (), {"submit": lambda self, a: None})())
-    processor = connect_processor(engine)
-    engine.start()  # drains the queue when it is a quarter full, as in an app
+    config.span_queue_size = DEFAULT_QUEUE_SIZE
+    manager = RuleManager(config, dispatcher=type("D", (), {"submit": lambda self, a: None})())
+    processor = manager.processor
+    manager.start()  # drains the queue when it is a quarter full, as in an app
+    engine = manager.engine
     plain = make_provider(None)
     with_rules = make_provider(processor)
     reading = make_provider(ReadsAttributes())
@@ -136,7 +138,7 @@ def throughput(folder: Path, count: int, rounds: int) -> None:
         with_ours = spans_per_second(with_rules, chunk, processor)
         ours.append((sdk[0] / with_ours[0], sdk[1] / with_ours[1]))
         reads.append(sdk[0] / spans_per_second(reading, chunk)[0])
-    engine.stop()
+    manager.stop()
     wall, cpu = sorted(r[0] for r in ours), sorted(r[1] for r in ours)
     windows = sum(len(s.windows) for s in engine.states.values())
     print(
@@ -173,7 +175,8 @@ def memory(folder: Path) -> None:
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     engine = Engine(config, dispatcher=type("D", (), {"submit": lambda self, a: None})())
-    processor = connect_processor(engine, queue_size=40_000)
+    processor = engine.processor
+    processor.resize(40_000)
     provider = make_provider(processor)
     tracer = provider.get_tracer("mem")
     for i in range(30_000):  # every key gets spans of varied duration

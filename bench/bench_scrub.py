@@ -33,7 +33,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from otelbundle.scrub import Scrubber, ScrubbingLogExporter, ScrubbingSpanExporter  # noqa: E402
+from otelbundle.scrub import Scrubber, log_step, span_step  # noqa: E402
+from otelbundle.sdk.export.wrapper import LOGS, SPANS, ExportWrapper, log_exporter, span_exporter  # noqa: E402
 
 RESOURCE = Resource.create(
     {"service.name": "shop", "process.command_line": "python app.py --port 8080", "host.name": "web-1"}
@@ -110,7 +111,7 @@ def span_provider(scrubber: Scrubber | None) -> TracerProvider:
     provider = TracerProvider(resource=RESOURCE)
     exporter: SpanExporter = DiscardSpans()
     if scrubber is not None:
-        exporter = ScrubbingSpanExporter(exporter, scrubber)
+        exporter = span_exporter(ExportWrapper(SPANS, exporter, prepare=span_step(scrubber)))
     provider.add_span_processor(
         BatchSpanProcessor(exporter, max_queue_size=100_000, schedule_delay_millis=50)
     )
@@ -121,7 +122,7 @@ def log_setup(name: str, scrubber: Scrubber | None) -> tuple[LoggerProvider, log
     provider = LoggerProvider(resource=RESOURCE)
     exporter: LogRecordExporter = DiscardLogs()
     if scrubber is not None:
-        exporter = ScrubbingLogExporter(exporter, scrubber)
+        exporter = log_exporter(ExportWrapper(LOGS, exporter, prepare=log_step(scrubber)))
     provider.add_log_record_processor(
         BatchLogRecordProcessor(exporter, max_queue_size=100_000, schedule_delay_millis=50)
     )
@@ -172,7 +173,7 @@ def step_alone(items: int) -> None:
         else:
             emit_spans(provider, items, every)
         provider.force_flush()
-        wrapper = ScrubbingSpanExporter(DiscardSpans(), scrubber)
+        wrapper = span_exporter(ExportWrapper(SPANS, DiscardSpans(), prepare=span_step(scrubber)))
         started = time.perf_counter()
         for start in range(0, len(collected_spans), 512):
             wrapper.export(collected_spans[start : start + 512])
@@ -201,7 +202,7 @@ def step_alone(items: int) -> None:
         else:
             emit_logs(logger, items, every)
         provider.force_flush()
-        wrapper_logs = ScrubbingLogExporter(DiscardLogs(), scrubber)
+        wrapper_logs = log_exporter(ExportWrapper(LOGS, DiscardLogs(), prepare=log_step(scrubber)))
         started = time.perf_counter()
         for start in range(0, len(collected_logs), 512):
             wrapper_logs.export(collected_logs[start : start + 512])

@@ -35,6 +35,7 @@ MOVED: dict[str, str] = {
     "otelbundle.config.cli": "otelbundle.cli.config",
     "otelbundle.alerting.config": "otelbundle.alerting.section",
     "otelbundle.alerting.setup": "otelbundle.alerting.manager",
+    "otelbundle.alerting.notify.metrics": "otelbundle.alerting.telemetry",
     "otelbundle.alerting.durations": "otelbundle.config.values",
     "otelbundle.alerting.cli": "otelbundle.cli.rules",
     "otelbundle.alerting.ruletest": "otelbundle.cli.ruletest",

@@ -1,5 +1,14 @@
-"""In-process alert rules over finished spans, with Prometheus semantics; see docs/alerting.md."""
+"""In-process alert rules over finished spans, with Prometheus semantics; see docs/alerting.md.
 
-from otelbundle.alerting.manager import AlertingSetup, build_alerting
+- :mod:`.section`: the ``alerting:`` section and its rule files (the config reader).
+- :mod:`.rules`, :mod:`.predicates`, :mod:`.templates`: the rule model.
+- :mod:`.processor`, :mod:`.window`, :mod:`.batch`, :mod:`.state`: spans in, windows kept.
+- :mod:`.engine`: the alert state machine (Prometheus' ``rules/alerting.go``).
+- :mod:`.manager`: the thread, reloads, SIGHUP and fork (Prometheus' ``rules/manager.go``).
+- :mod:`.telemetry`: every ``otelbundle.alerting.*`` instrument, with an injected meter provider.
+- :mod:`.notify`: the notification channels and their dispatcher.
+"""
 
-__all__ = ["AlertingSetup", "build_alerting"]
+from otelbundle.alerting.manager import AlertingSetup, RuleManager, build_alerting, start_alerting
+
+__all__ = ["AlertingSetup", "RuleManager", "build_alerting", "start_alerting"]

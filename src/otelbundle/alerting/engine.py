@@ -16,7 +16,6 @@ fewer than ``min_spans`` spans gives no verdict and the alert keeps its state.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -34,15 +33,10 @@ from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.alerting.templates import Context
 
 RESOLVED_RETENTION = 15 * 60.0
-_log = logging.getLogger("otelbundle.alerting")
 
 
 class Dispatcher(Protocol):
     def submit(self, alerts: Sequence[Alert]) -> None: ...
-
-
-# Returns a new config when the rule files changed (None when they did not, or are bad).
-ConfigUpdates = Callable[[], "AlertingConfig | None"]
 
 
 @dataclass
@@ -75,13 +69,15 @@ class Verdict:
 
 
 class Engine:
-    """Evaluates every group at its interval on one timer thread; ``evaluate(now)`` is also
-    callable directly, which is how tests and ``rules test`` run in simulated time.
+    """The state machine: rules, their windows and alerts, and :meth:`evaluate` at a given time.
 
-    The engine owns the span processor whose queue it drains (``processor``):
-    before each evaluation, and early when the processor asks. ``updates`` is
-    asked on each tick for changed rules; ``process_labels`` gives the labels
-    every alert starts from (``instance``, ``service_name``; see :meth:`_labels`).
+    It runs no thread of its own: :class:`otelbundle.alerting.manager.RuleManager`
+    calls :meth:`evaluate` on its timer thread, and tests and ``rules test`` call it
+    directly in simulated time. The engine owns the span processor whose queue it
+    drains (``processor``) before each evaluation; ``wakeup`` is what the processor
+    calls when its queue fills (the manager's thread then drains early).
+    ``process_labels`` gives the labels every alert starts from (``instance``,
+    ``service_name``; see :meth:`_labels`).
     """
 
     def __init__(
@@ -92,8 +88,8 @@ class Engine:
         telemetry: AlertTelemetry | None = None,
         *,
         queue_size: int = DEFAULT_QUEUE_SIZE,
-        updates: ConfigUpdates | None = None,
         process_labels: Callable[[], Mapping[str, str]] | None = None,
+        wakeup: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.dispatcher = dispatcher
@@ -103,14 +99,10 @@ class Engine:
         self.active: dict[tuple[str, str], dict[tuple[str, ...], ActiveAlert]] = {}
         self.loaded_at: dict[tuple[str, str], float] = {}
         self._next_eval: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._updates = updates
         self._process_labels = process_labels
         self._reload_lock = threading.Lock()
         self.load(config, now=clock())
-        self.processor = AlertingSpanProcessor(self.states.values(), queue_size=queue_size, wakeup=self.wake)
+        self.processor = AlertingSpanProcessor(self.states.values(), queue_size=queue_size, wakeup=wakeup)
 
     # ---- rules ---------------------------------------------------------------
     def load(self, config: AlertingConfig, now: float) -> list[RuleState]:
@@ -264,11 +256,7 @@ class Engine:
             alert.labels, state, alert.value, alert.trace_ids[0] if alert.trace_ids else ""
         )
 
-    # ---- thread --------------------------------------------------------------
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="otelbundle-alert-engine", daemon=True)
-        self._thread.start()
-
+    # ---- fork, timing ----------------------------------------------------------
     def after_fork_in_child(self) -> None:
         """A forked worker evaluates the spans it serves, from a clean slate: the parent's
         windows and alerts stay the parent's, and its locks may have been held at fork."""
@@ -278,46 +266,12 @@ class Engine:
             self.loaded_at[ident] = now
         self.active.clear()
         self._next_eval.clear()
-        self._stop, self._wake = threading.Event(), threading.Event()
         self._reload_lock = threading.Lock()
         self.processor.after_fork_in_child()
-        if self._thread is not None:
-            self.start()
 
-    def wake(self) -> None:
-        """Ask the engine thread to take in queued spans now rather than at the next tick."""
-        self._wake.set()
-
-    def _tick(self) -> float:
+    def tick(self) -> float:
+        """Seconds between evaluations: the shortest group interval."""
         return min([g.interval for g in self.config.groups] or [1.0])
-
-    def _run(self) -> None:
-        due = time.monotonic() + self._tick()
-        while not self._stop.is_set():
-            woken = self._wake.wait(max(0.0, due - time.monotonic()))
-            if self._stop.is_set():
-                break
-            try:
-                if woken:
-                    self._wake.clear()
-                    self.processor.drain(self.clock())
-                    if time.monotonic() < due:
-                        continue
-                if self._updates is not None:
-                    changed = self._updates()
-                    if changed is not None:
-                        count = self.reload(changed)
-                        _log.info("otelbundle: alert rules reloaded (%d rules)", count)
-                self.evaluate(self.clock())
-            except Exception:
-                _log.exception("otelbundle: alert evaluation failed; will retry at the next tick")
-            due = time.monotonic() + self._tick()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
 
 def _utc(seconds: float) -> datetime:

@@ -1,8 +1,13 @@
-"""Assemble the alert engine for the configurator: config -> processor -> engine -> notifiers.
+"""Runs the alert rules in a process: the timer thread, reloads (file changes, SIGHUP) and fork.
 
-``build_alerting`` never raises: a bad config is reported once (every problem
-as file:line:column) and the app runs without alert rules. A bad *reload*
-keeps the rules that were running.
+As Prometheus splits ``rules/manager.go`` (when and where rules run, reloads on
+SIGHUP) from ``rules/alerting.go`` (the alert state machine), the
+:class:`RuleManager` here owns everything that is about time and processes and
+the :class:`~otelbundle.alerting.engine.Engine` only evaluates.
+
+:func:`start_alerting` builds the whole chain from a parsed ``alerting:``
+section: config -> processor -> engine -> notifiers, and never raises. A bad
+*reload* keeps the rules that were running.
 """
 
 from __future__ import annotations
@@ -13,20 +18,25 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
+from opentelemetry import metrics
 from opentelemetry.sdk.trace import SpanProcessor
 
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.instance import process_labels
 from otelbundle.alerting.notify import NotificationDispatcher, build_notifiers_at_start
-from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
-from otelbundle.alerting.section import AlertingConfig, load_alerting_at_start, load_alerting_config
-from otelbundle.alerting.telemetry import AlertTelemetry
+from otelbundle.alerting.processor import AlertingSpanProcessor
+from otelbundle.alerting.section import AlertingConfig, alerting_config_at_start, load_alerting_config
+from otelbundle.alerting.telemetry import (
+    AlertTelemetry,
+    alerting_meter,
+    register_notification_metrics,
+    register_processor_metrics,
+)
 from otelbundle.config import ConfigError
-from otelbundle.config.report import log_problems
+from otelbundle.config.document import open_at_start
+from otelbundle.config.report import diagnostics_logger, log_problems
 from otelbundle.sdk import forking
-from otelbundle.sdk.export.report import diagnostics_logger
 
 _log = logging.getLogger("otelbundle.alerting")
 RELOAD_CHECK_INTERVAL = 2.0
@@ -36,7 +46,7 @@ FORK_HOOK = "alert-rules"
 class RuleFiles:
     """The config and rule files the running rules came from, and whether they changed.
 
-    ``changes`` is what the engine asks on each tick (at most every
+    ``changes`` is what the manager asks on each tick (at most every
     RELOAD_CHECK_INTERVAL it compares modification times); ``load`` re-reads on
     demand (SIGHUP). A bad file is reported and yields None: the running rules stay.
     """
@@ -82,38 +92,129 @@ class RuleFiles:
         self._lock = threading.Lock()
 
 
-@dataclass
-class AlertingSetup:
-    span_processors: list[SpanProcessor]
-    see_unsampled_spans: bool
-    engine: Engine
-    processor: AlertingSpanProcessor
-    dispatcher: NotificationDispatcher
-    rule_files: RuleFiles
-    _stopped: bool = False
+class RuleManager:
+    """The engine's timer thread, its reloads and its life across fork(); see the module docstring.
 
+    ``span_processors`` is what the configurator adds to the SDK; ``see_unsampled_spans``
+    whether the sampler must record every span for the rules.
+    """
+
+    def __init__(
+        self,
+        config: AlertingConfig,
+        dispatcher: NotificationDispatcher,
+        *,
+        telemetry: AlertTelemetry | None = None,
+        clock: Callable[[], float] = time.time,
+        rule_files: RuleFiles | None = None,
+        labels: Callable[[], Mapping[str, str]] | None = process_labels,
+    ) -> None:
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self.dispatcher = dispatcher
+        self.rule_files = rule_files
+        self.see_unsampled_spans = config.see_unsampled_spans
+        self.engine = Engine(
+            config,
+            dispatcher,
+            clock=clock,
+            telemetry=telemetry,
+            queue_size=config.span_queue_size,
+            process_labels=labels,
+            wakeup=self.wake,
+        )
+
+    @property
+    def processor(self) -> AlertingSpanProcessor:
+        return self.engine.processor
+
+    @property
+    def span_processors(self) -> list[SpanProcessor]:
+        return [self.engine.processor]
+
+    # ---- the thread ----------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="otelbundle-alert-engine", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Ask the thread to take in queued spans now rather than at the next tick."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        engine = self.engine
+        due = time.monotonic() + engine.tick()
+        while not self._stop.is_set():
+            woken = self._wake.wait(max(0.0, due - time.monotonic()))
+            if self._stop.is_set():
+                break
+            try:
+                if woken:
+                    self._wake.clear()
+                    engine.processor.drain(engine.clock())
+                    if time.monotonic() < due:
+                        continue
+                changed = self.rule_files.changes() if self.rule_files is not None else None
+                if changed is not None:
+                    _log.info("otelbundle: alert rules reloaded (%d rules)", engine.reload(changed))
+                engine.evaluate(engine.clock())
+            except Exception:
+                _log.exception("otelbundle: alert evaluation failed; will retry at the next tick")
+            due = time.monotonic() + engine.tick()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # ---- reload --------------------------------------------------------------
     def reload(self) -> bool:
         """Re-read the config and rule files; keep running rules if the new ones are bad."""
-        config = self.rule_files.load()
+        config = self.rule_files.load() if self.rule_files is not None else None
         if config is None:
             return False
         count = self.engine.reload(config)
         _log.info("otelbundle: alert rules reloaded (%d rules)", count)
         return True
 
+    def install_sighup(self) -> bool:
+        """SIGHUP reloads rules, when the app has not claimed SIGHUP and we are on the main thread."""
+        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+            return False
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL:
+            return False
+
+        def on_sighup(signum: int, frame: object) -> None:
+            threading.Thread(target=self.reload, name="otelbundle-rules-reload", daemon=True).start()
+
+        signal.signal(signal.SIGHUP, on_sighup)
+        return True
+
+    # ---- fork and exit -------------------------------------------------------
     def after_fork_in_child(self) -> None:
         """Pre-fork servers: each worker evaluates the spans it serves, on its own threads."""
         if self._stopped:
             return
-        self.rule_files.after_fork_in_child()
+        if self.rule_files is not None:
+            self.rule_files.after_fork_in_child()
         self.dispatcher.after_fork_in_child()
         self.engine.after_fork_in_child()
+        self._stop, self._wake = threading.Event(), threading.Event()  # a parent thread may have held them
+        if self._thread is not None:
+            self.start()
 
     def shutdown(self) -> None:
         self._stopped = True
         forking.remove(FORK_HOOK)
-        self.engine.stop()
+        self.stop()
         self.dispatcher.shutdown(timeout=2.0)  # deliver what is queued, within the exit deadline
+
+
+AlertingSetup = RuleManager
+"""The name :func:`build_alerting` returned before the engine and its manager were split."""
 
 
 def _mtimes(config: AlertingConfig) -> dict[str, float]:
@@ -130,106 +231,48 @@ def _mtimes_of(path: str, rule_files: list[str]) -> dict[str, float]:
     return result
 
 
-def build_alerting(
-    config_path: str | None, env: Mapping[str, str], clock: Callable[[], float] = time.time
-) -> AlertingSetup | None:
-    if not config_path:
-        return None
-    config = load_alerting_at_start(config_path, env)  # problems: logged by otelbundle.config
-    if config is None:
-        return None
-    notifiers = build_notifiers_at_start(config.notify, env=env)  # problems: logged by otelbundle.config
+def start_alerting(
+    config: AlertingConfig,
+    env: Mapping[str, str],
+    *,
+    clock: Callable[[], float] = time.time,
+    meter_provider: metrics.MeterProvider | None = None,
+) -> RuleManager:
+    """Notifiers, dispatcher, engine and its thread for a parsed ``alerting:`` section.
+
+    Notifier problems are logged (one line each) and switch off only their channel.
+    Instruments are created on ``meter_provider`` (the global one when None).
+    """
+    notifiers = build_notifiers_at_start(config.notify, env=env)
     dispatcher = NotificationDispatcher(notifiers, queue_size=config.notification_queue_size)
-    _self_metrics(dispatcher)
-    rule_files = RuleFiles(config, env)
-    engine = Engine(
+    meter = alerting_meter(meter_provider)
+    manager = RuleManager(
         config,
         dispatcher,
+        telemetry=AlertTelemetry(meter=meter),
         clock=clock,
-        telemetry=AlertTelemetry(),
-        queue_size=config.span_queue_size,
-        updates=rule_files.changes,
-        process_labels=process_labels,
+        rule_files=RuleFiles(config, env),
     )
-    setup = AlertingSetup(
-        span_processors=[engine.processor],
-        see_unsampled_spans=config.see_unsampled_spans,
-        engine=engine,
-        processor=engine.processor,
-        dispatcher=dispatcher,
-        rule_files=rule_files,
-    )
-    _processor_metrics(engine)
-    _install_sighup(setup)
-    engine.start()
-    forking.on_child(FORK_HOOK, setup.after_fork_in_child)
-    return setup
+    register_notification_metrics(dispatcher, meter)
+    register_processor_metrics(manager.engine, meter)
+    manager.install_sighup()
+    manager.start()
+    forking.on_child(FORK_HOOK, manager.after_fork_in_child)
+    return manager
 
 
-def connect_processor(engine: Engine, queue_size: int = DEFAULT_QUEUE_SIZE) -> AlertingSpanProcessor:
-    """Deprecated: build the engine with ``Engine(..., queue_size=N)`` and use ``engine.processor``.
+def build_alerting(
+    config_path: str | None, env: Mapping[str, str], clock: Callable[[], float] = time.time
+) -> RuleManager | None:
+    """Read ``config_path`` and :func:`start_alerting`; None when it has no (valid) ``alerting:`` section.
 
-    Kept for callers written before the engine owned its processor; the
-    processor is returned, its queue resized to ``queue_size``.
+    The configurator reads the file once and calls :func:`start_alerting` itself;
+    this is for tests and programs that hold a path.
     """
-    engine.processor.resize(queue_size)
-    return engine.processor
-
-
-def _self_metrics(dispatcher: NotificationDispatcher) -> None:
-    """otelbundle.alerting.notifications.sent/failed/dropped/retried per notifier (global MeterProvider)."""
-    try:
-        from opentelemetry import metrics
-
-        from otelbundle.alerting.notify.metrics import register_notification_metrics
-
-        register_notification_metrics(dispatcher, metrics.get_meter("otelbundle.alerting"))
-    except Exception:
-        _log.debug("notification metrics not registered", exc_info=True)
-
-
-def _processor_metrics(engine: Engine) -> None:
-    """Spans seen, dropped from a full queue, folded into overflow groups, and failed on."""
-    from opentelemetry import metrics
-    from opentelemetry.metrics import CallbackOptions, Observation
-
-    meter = metrics.get_meter("otelbundle.alerting")
-    processor = engine.processor
-
-    def seen(options: CallbackOptions) -> list[Observation]:
-        return [Observation(processor.spans_seen)]
-
-    def overflowed(options: CallbackOptions) -> list[Observation]:
-        return [
-            Observation(state.overflowed_spans, {"alertname": name})
-            for (group, name), state in engine.states.items()
-        ]
-
-    def dropped(options: CallbackOptions) -> list[Observation]:
-        return [Observation(processor.spans_dropped)]
-
-    def failed(options: CallbackOptions) -> list[Observation]:
-        return [Observation(processor.errors)]
-
-    for name, callback, description in (
-        ("seen", seen, "Spans handed to the alert rules"),
-        ("dropped", dropped, "Spans dropped because the alert rules' queue was full (oldest first)"),
-        ("overflowed", overflowed, "Spans folded into a rule's overflow group (too many group-by keys)"),
-        ("failed", failed, "Spans whose evaluation by the alert rules raised an error"),
-    ):
-        meter.create_observable_counter(
-            f"otelbundle.alerting.spans.{name}", callbacks=[callback], unit="{span}", description=description
-        )
-
-
-def _install_sighup(setup: AlertingSetup) -> None:
-    """SIGHUP reloads rules, when the app has not claimed SIGHUP and we are on the main thread."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
-        return
-    if signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL:
-        return
-
-    def on_sighup(signum: int, frame: object) -> None:
-        threading.Thread(target=setup.reload, name="otelbundle-rules-reload", daemon=True).start()
-
-    signal.signal(signal.SIGHUP, on_sighup)
+    if not config_path:
+        return None
+    document = open_at_start(config_path, env)
+    config = alerting_config_at_start(document, env) if document is not None else None
+    if config is None:
+        return None
+    return start_alerting(config, env, clock=clock)

@@ -38,6 +38,11 @@ from otelbundle.config import (
     parse_duration,
     parse_number,
 )
+from otelbundle.config.document import ConfigDocument, read_document, register_section
+from otelbundle.config.report import log_problems
+
+SECTION = "alerting"
+register_section(SECTION)
 
 ALERTING_KEYS = frozenset(
     {
@@ -158,15 +163,10 @@ def load_alerting_config(path: str, env: Mapping[str, str] | None = None) -> Ale
     return config
 
 
-def load_alerting_at_start(path: str, env: Mapping[str, str] | None = None) -> AlertingConfig | None:
-    """The config ``build_alerting`` starts with; problems are logged (``otelbundle.config``, one
-    line each) and mean no alert rules (None). Unknown top-level sections are logged here too,
-    as alerting is the first reader of the file at start."""
-    from otelbundle.cli.checks import top_level_problems
-    from otelbundle.config.report import log_problems
-
-    log_problems(top_level_problems(path, env), "unknown sections of the config file are ignored")
-    config, problems = read_alerting_config(path, env)
+def alerting_config_at_start(document: ConfigDocument, env: Mapping[str, str]) -> AlertingConfig | None:
+    """The config the alert rules start with; problems are logged (one line each) and mean no
+    alert rules (None)."""
+    config, problems = read_alerting_section(document, env)
     if log_problems(problems, "alert rules are off because of {n} problem(s) in the configuration"):
         return None
     return config
@@ -175,29 +175,33 @@ def load_alerting_at_start(path: str, env: Mapping[str, str] | None = None) -> A
 def read_alerting_config(
     path: str, env: Mapping[str, str] | None = None
 ) -> tuple[AlertingConfig | None, list[ConfigProblem]]:
+    """:func:`read_alerting_section` of the file at ``path`` (reloads, the check commands); never raises."""
+    return read_alerting_section(read_document(path, env), env)
+
+
+def read_alerting_section(
+    document: ConfigDocument, env: Mapping[str, str] | None = None
+) -> tuple[AlertingConfig | None, list[ConfigProblem]]:
     """(config, problems) without raising; config is None when the file has no ``alerting:`` section.
 
     With problems, the config holds what could be read (its ``notify`` is still
-    usable, so a check can report notifier problems next to rule problems).
+    usable, so a check can report notifier problems next to rule problems). The
+    problems of a file that cannot be read or parsed are given here: the alert
+    rules are the part that reports them at start.
     """
-    try:
-        document = load_file(path, env)
-    except ConfigError as exc:
-        return None, exc.problems
-    root = document.root
-    if root is None:
+    path = document.path
+    if document.problems:
+        return None, list(document.problems)
+    found = document.section(SECTION)
+    if found is None:
         return None, []
-    if not isinstance(root, YamlMap):
-        return None, [ConfigProblem(Mark(path, 1, 1), "the file must be a mapping")]
-    if "alerting" not in root:
-        return None, []
-    section = root["alerting"]
+    section, mark = found
     if section is None:  # `alerting:` with nothing under it: as if absent
         return None, []
     problems = _Collector()
     config = AlertingConfig(path=path)
     if not isinstance(section, YamlMap):
-        return None, [ConfigProblem(root.value_mark("alerting"), "alerting must be a mapping")]
+        return None, [ConfigProblem(mark, "alerting must be a mapping")]
     problems.unknown_keys(section, ALERTING_KEYS, "alerting")
     problems.unset_env(section, skip={"notify"})
     config.evaluation_interval = problems.duration(section, "evaluation_interval", 1.0)

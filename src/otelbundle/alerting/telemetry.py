@@ -1,4 +1,17 @@
-"""Alerts as telemetry: the ``otelbundle.alerting.alerts`` gauge, one log record per transition, self-metrics.
+"""Every ``otelbundle.alerting.*`` instrument, and alerts as telemetry: one log record per transition.
+
+All instruments are created on a meter from the meter provider they are given
+(:func:`alerting_meter`; the global one when None), as the SDK's own
+``ProcessorMetrics`` takes its provider: a test or a second pipeline passes its
+own. They are observable where they can be, reading counts the alerting parts
+keep anyway, so the span and delivery threads never touch the metrics SDK.
+
+- ``otelbundle.alerting.alerts``: Prometheus' ``ALERTS`` series (:class:`AlertTelemetry`);
+- ``otelbundle.alerting.evaluation.duration``: time to evaluate the due rules;
+- ``otelbundle.alerting.spans.{seen,dropped,overflowed,failed}``: the span processor
+  (:func:`register_processor_metrics`);
+- ``otelbundle.alerting.notifications.{sent,failed,dropped,retried}``: per notifier
+  (:func:`register_notification_metrics`).
 
 The gauge is Prometheus's ``ALERTS`` series (1 per pending or firing alert,
 with ``alertname``, ``alertstate`` and the alert's labels). Transition records
@@ -11,7 +24,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
@@ -19,6 +33,18 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from otelbundle.alerting.alert import AlertState
+from otelbundle.version import __version__
+
+if TYPE_CHECKING:
+    from otelbundle.alerting.notify.dispatcher import NotificationDispatcher
+
+METER_NAME = "otelbundle.alerting"
+
+
+def alerting_meter(meter_provider: metrics.MeterProvider | None = None) -> metrics.Meter:
+    """The meter every alerting instrument is created on (the global provider when None)."""
+    return metrics.get_meter(METER_NAME, __version__, meter_provider)
+
 
 _log = logging.getLogger("otelbundle.alerting")
 _LEVELS = {
@@ -31,14 +57,20 @@ _LEVELS = {
 class AlertTelemetry:
     """Thread-safe; ``enabled=False`` (tests, ``rules test``) records nothing."""
 
-    def __init__(self, enabled: bool = True, meter: metrics.Meter | None = None) -> None:
+    def __init__(
+        self,
+        enabled: bool = True,
+        meter: metrics.Meter | None = None,
+        *,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
         self.enabled = enabled
         self._active: dict[tuple[str, str], list[tuple[dict[str, str], AlertState]]] = {}
         self._lock = threading.Lock()
         self.evaluations = 0
         if not enabled:
             return
-        meter = meter or metrics.get_meter("otelbundle.alerting")
+        meter = meter or alerting_meter(meter_provider)
         meter.create_observable_gauge(
             "otelbundle.alerting.alerts",  # renamed from otelbundle.alerts
             callbacks=[self._observe],
@@ -93,3 +125,81 @@ class AlertTelemetry:
         finally:
             if token is not None:
                 otel_context.detach(token)
+
+
+class SpanCounts(Protocol):
+    """What the alert rules' span processor counts (:class:`~otelbundle.alerting.processor.AlertingSpanProcessor`)."""
+
+    @property
+    def spans_seen(self) -> int: ...
+    @property
+    def spans_dropped(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+
+
+class CountedRules(Protocol):
+    """The engine as its instruments see it (the engine imports this module, not the reverse)."""
+
+    @property
+    def processor(self) -> SpanCounts: ...
+    @property
+    def states(self) -> Mapping[tuple[str, str], Any]: ...
+
+
+def register_processor_metrics(engine: CountedRules, meter: metrics.Meter) -> None:
+    """Spans seen, dropped from a full queue, folded into overflow groups, and failed on."""
+
+    def seen(options: CallbackOptions) -> list[Observation]:
+        return [Observation(engine.processor.spans_seen)]
+
+    def overflowed(options: CallbackOptions) -> list[Observation]:
+        return [
+            Observation(state.overflowed_spans, {"alertname": name})
+            for (group, name), state in engine.states.items()
+        ]
+
+    def dropped(options: CallbackOptions) -> list[Observation]:
+        return [Observation(engine.processor.spans_dropped)]
+
+    def failed(options: CallbackOptions) -> list[Observation]:
+        return [Observation(engine.processor.errors)]
+
+    for name, callback, description in (
+        ("seen", seen, "Spans handed to the alert rules"),
+        ("dropped", dropped, "Spans dropped because the alert rules' queue was full (oldest first)"),
+        ("overflowed", overflowed, "Spans folded into a rule's overflow group (too many group-by keys)"),
+        ("failed", failed, "Spans whose evaluation by the alert rules raised an error"),
+    ):
+        meter.create_observable_counter(
+            f"otelbundle.alerting.spans.{name}", callbacks=[callback], unit="{span}", description=description
+        )
+
+
+def register_notification_metrics(dispatcher: NotificationDispatcher, meter: metrics.Meter) -> None:
+    """Expose the per-notifier stats of ``dispatcher`` on ``meter`` (attribute ``notifier``).
+
+    Renamed from ``otelbundle.notifications.*``: every alerting metric is under ``otelbundle.alerting``.
+    """
+
+    def callback(field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            return [
+                Observation(getattr(stats, field), {"notifier": name})
+                for name, stats in dispatcher.stats().items()
+            ]
+
+        return observe
+
+    for field, what in (
+        ("sent", "batches delivered"),
+        ("failed", "batches given up (4xx or retries exhausted)"),
+        ("dropped", "batches dropped because the notifier's queue was full (oldest first)"),
+        ("retried", "delivery attempts retried after a 5xx, 429, timeout or connection error"),
+    ):
+        meter.create_observable_counter(
+            f"otelbundle.alerting.notifications.{field}",
+            callbacks=[callback(field)],
+            unit="{batch}",
+            description=what,
+        )

@@ -1,8 +1,10 @@
 """Every section of ``otelbundle.yaml`` (and the files it names) checked in one report.
 
 ``otelbundle config check`` prints this report; ``rules check`` and ``health check``
-print the alerting and health parts of it. The same readers run at application
-start, so the check says exactly what the app would switch off.
+print the alerting and health parts of it. The file is read once into a
+:class:`~otelbundle.config.document.ConfigDocument` and given to the same
+section readers the application starts with, so the check says exactly what the
+app would switch off.
 """
 
 from __future__ import annotations
@@ -11,15 +13,13 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from otelbundle.config.loader import YamlMap, load_file
-from otelbundle.config.problems import ConfigError, ConfigProblem, Mark, unknown_keys
-
-if TYPE_CHECKING:
-    from otelbundle.alerting.section import AlertingConfig
-
-SECTIONS = ("alerting", "health", "scrub")
+from otelbundle.alerting.notify import build_notifiers
+from otelbundle.alerting.section import AlertingConfig, read_alerting_section
+from otelbundle.config import ConfigProblem
+from otelbundle.config.document import ConfigDocument, read_document
+from otelbundle.health.section import read_health_section
+from otelbundle.scrub.section import read_scrub_section
 
 
 @dataclass
@@ -46,30 +46,9 @@ def put_cwd_on_path() -> None:
         sys.path.insert(0, cwd)
 
 
-def top_level_problems(path: str, env: Mapping[str, str] | None = None) -> list[ConfigProblem]:
-    """Problems of the file as a whole (not a mapping, unknown sections); none when it does not
-    parse (each section reports that)."""
-    try:
-        root = load_file(path, env).root
-    except ConfigError:
-        return []
-    if root is None:
-        return []
-    if not isinstance(root, YamlMap):
-        return [
-            ConfigProblem(
-                Mark(path, 1, 1), "the file must be a mapping of sections (alerting, health, scrub)"
-            )
-        ]
-    return list(unknown_keys(root, SECTIONS, "otelbundle.yaml"))
-
-
-def check_alerting(path: str, env: Mapping[str, str], report: Report) -> AlertingConfig | None:
+def check_alerting(document: ConfigDocument, env: Mapping[str, str], report: Report) -> AlertingConfig | None:
     """Rules, rule files and notifiers; the config as far as it could be read."""
-    from otelbundle.alerting.notify import build_notifiers
-    from otelbundle.alerting.section import read_alerting_config
-
-    config, problems = read_alerting_config(path, env)
+    config, problems = read_alerting_section(document, env)
     report.problems.extend(problems)
     if config is None:
         return None
@@ -80,19 +59,15 @@ def check_alerting(path: str, env: Mapping[str, str], report: Report) -> Alertin
     return config
 
 
-def check_health(path: str, env: Mapping[str, str], report: Report) -> None:
-    from otelbundle.health.section import read_health_config
-
-    config, problems = read_health_config(path, env=env)
+def check_health(document: ConfigDocument, report: Report) -> None:
+    config, problems = read_health_section(document)
     report.problems.extend(problems)
     if config is not None:
         report.found.append(f"{len(config.checks)} health checks")
 
 
-def check_scrub(path: str, env: Mapping[str, str], report: Report) -> None:
-    from otelbundle.scrub.section import load_scrub_settings
-
-    settings, problems = load_scrub_settings(path, env)
+def check_scrub(document: ConfigDocument, env: Mapping[str, str], report: Report) -> None:
+    settings, problems = read_scrub_section(document, env)
     report.problems.extend(problems)
     report.found.append("scrubbing on" if settings.enabled else "scrubbing off")
 
@@ -101,15 +76,14 @@ def check_config(path: str, env: Mapping[str, str] | None = None) -> Report:
     """Every problem in ``path`` and the files it names; never raises."""
     environment = os.environ if env is None else env
     report = Report(path)
-    try:
-        load_file(path, environment)
-    except ConfigError as exc:
-        report.problems.extend(exc.problems)  # the sections cannot be read either
+    document = read_document(path, environment)
+    if document.problems:
+        report.problems.extend(document.problems)  # the sections cannot be read either
         return report
-    report.problems.extend(top_level_problems(path, environment))
-    check_alerting(path, environment, report)
-    check_health(path, environment, report)
-    check_scrub(path, environment, report)
+    report.problems.extend(document.unknown_sections())
+    check_alerting(document, environment, report)
+    check_health(document, report)
+    check_scrub(document, environment, report)
     seen: set[str] = set()
     unique = []
     for problem in report.problems:

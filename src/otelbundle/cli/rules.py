@@ -8,7 +8,8 @@ import sys
 
 from otelbundle.alerting.section import AlertingConfig, load_rule_file
 from otelbundle.cli.checks import Report, check_alerting
-from otelbundle.config import ConfigError, YamlMap, load_file
+from otelbundle.config import ConfigError
+from otelbundle.config.document import read_document
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,11 +72,13 @@ def check_files(args: argparse.Namespace) -> int:
 def _check_one(path: str) -> int:
     """A config's `alerting:` part (rule files and notifiers, as `config check` sees them), or a
     rule file with `groups:`."""
-    document = load_file(path, os.environ)
-    if isinstance(document.root, YamlMap) and "groups" in document.root:
+    document = read_document(path, os.environ)
+    if document.problems:
+        raise ConfigError(document.problems)
+    if document.root is not None and "groups" in document.root:
         return sum(len(g.rules) for g in load_rule_file(path, AlertingConfig(path=path), os.environ))
     report = Report(path)
-    config = check_alerting(path, os.environ, report)
+    config = check_alerting(document, os.environ, report)
     if report.problems:
         raise ConfigError(report.problems)
     return len(config.rules) if config else 0

@@ -37,7 +37,6 @@ from opentelemetry.trace import Status as SpanStatus
 
 from otelbundle.alerting.batch import KIND_NAMES
 from otelbundle.alerting.engine import Engine
-from otelbundle.alerting.manager import connect_processor
 from otelbundle.alerting.section import AlertingConfig, load_rule_file
 from otelbundle.config import (
     ConfigError,
@@ -245,7 +244,8 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:
             timeline.append((position * interval, _span(spans, resource, error, duration, counter)))
             counter += 1
     timeline.sort(key=lambda item: item[0])
-    processor = connect_processor(engine, queue_size=len(timeline) + 1)  # never drops, however dense
+    processor = engine.processor
+    processor.resize(len(timeline) + 1)  # never drops, however dense
     checks = sorted(
         test.get("alert_rule_test") or [], key=lambda c: parse_duration(c["eval_time"], allow_zero=True)
     )

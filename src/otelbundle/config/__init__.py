@@ -24,10 +24,12 @@ from otelbundle.config.loader import (
     new_list,
     new_map,
 )
-from otelbundle.config.problems import ConfigError, ConfigProblem, Mark, Problems, did_you_mean, unknown_keys
+from otelbundle.config.problems import ConfigError, ConfigProblem, Mark
+from otelbundle.config.reader import Problems, did_you_mean, unknown_keys
 from otelbundle.config.substitution import substitute_env
 from otelbundle.config.values import (
     DURATION_RE,
+    MAX_DURATION_SECONDS,
     format_duration,
     parse_count,
     parse_duration,
@@ -37,6 +39,7 @@ from otelbundle.config.values import (
 
 __all__ = [
     "DURATION_RE",
+    "MAX_DURATION_SECONDS",
     "ConfigError",
     "ConfigProblem",
     "Document",

@@ -1,9 +1,15 @@
-"""Every environment variable otelbundle reads or defaults, in one place.
+"""Every environment variable otelbundle reads or defaults, in one table: :data:`VARIABLES`.
 
 The environment is passed in as a mapping (tests pass a dict) rather than read
-from ``os.environ`` here, so defaults and validation are pure functions.
+from ``os.environ`` here, so defaults and validation are pure functions. Each
+row says what an unset variable means (the SDK's default for ``OTEL_*``, ours for
+``OTELBUNDLE_*``) and, separately, what the distro sets when the user has not:
+code that reads a variable asks :func:`get`, so no two places assume
+different defaults.
 
-Two jobs:
+Three jobs:
+
+* :data:`VARIABLES` — the table; :func:`get` reads a variable with its default.
 
 * :func:`default_environment` — the OTEL_* defaults the distro sets. They are
   only ever defaults: a variable the user set is never replaced (except when its
@@ -23,6 +29,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from otelbundle.version import __version__
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: what unset means, what the distro sets (if anything), and why."""
+
+    name: str
+    unset: str
+    distro_sets: str | None = None
+    why: str = ""
+
 
 DISTRO_NAME = "otelbundle"
 
@@ -52,28 +69,105 @@ SYSTEM_METRICS_EXCLUDED_BY_DEFAULT = ",".join(
     ]
 )
 
-# The defaults the distro sets when the user has not. Why each one:
-OTEL_DEFAULTS: dict[str, str] = {
+# The table. ``unset`` is what the SDK (OTEL_*) or otelbundle (OTELBUNDLE_*) does
+# when the variable is not set; ``distro_sets`` is what the distro puts in the
+# environment before the SDK starts, only where the user has not set it.
+VARIABLES: tuple[Variable, ...] = (
     # All three signals leave the process over OTLP.
-    "OTEL_TRACES_EXPORTER": "otlp",
-    "OTEL_METRICS_EXPORTER": "otlp",
-    "OTEL_LOGS_EXPORTER": "otlp",
+    Variable("OTEL_TRACES_EXPORTER", "otlp", "otlp", "all three signals leave the process over OTLP"),
+    Variable("OTEL_METRICS_EXPORTER", "otlp", "otlp", "all three signals leave the process over OTLP"),
+    Variable("OTEL_LOGS_EXPORTER", "otlp", "otlp", "all three signals leave the process over OTLP"),
     # HTTP rather than gRPC: it is the specification's default, and gRPC channels
     # do not survive fork() (gunicorn --preload, multiprocessing) without care.
-    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    # Unset (the distro not loaded), the SDK's configurator picks gRPC.
+    Variable("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "http/protobuf", "the spec's default; survives fork()"),
+    Variable(
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "", None, "per signal; OTEL_EXPORTER_OTLP_PROTOCOL when unset"
+    ),
+    Variable(
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "", None, "per signal; OTEL_EXPORTER_OTLP_PROTOCOL when unset"
+    ),
+    Variable(
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "", None, "per signal; OTEL_EXPORTER_OTLP_PROTOCOL when unset"
+    ),
+    Variable("OTEL_EXPORTER_OTLP_ENDPOINT", "", None, "unset: localhost:4317 (gRPC) or :4318 (HTTP)"),
     # Seconds per export attempt including retries. The SDK's 10 s means an app
     # whose collector is blackholed takes tens of seconds to exit; 5 s bounds the
     # final flush (all signals are flushed in parallel at exit).
-    "OTEL_EXPORTER_OTLP_TIMEOUT": "5",
+    Variable("OTEL_EXPORTER_OTLP_TIMEOUT", "10", "5", "bounds the final flush"),
     # Resource: process, OS, host and container id; OTEL_RESOURCE_ATTRIBUTES
     # ("otel") is always applied last by the SDK, so the user's values win.
-    "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "process,os,host,containerid",
+    Variable("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "", "process,os,host,containerid", "who and where"),
     # The contrib logging instrumentor exports `logging` records as OTLP logs.
-    "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "true",
-    "OTEL_PYTHON_SYSTEM_METRICS_EXCLUDED_METRICS": SYSTEM_METRICS_EXCLUDED_BY_DEFAULT,
+    Variable("OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION", "false", "true", "`logging` records become OTLP logs"),
+    Variable(
+        "OTEL_PYTHON_SYSTEM_METRICS_EXCLUDED_METRICS",
+        "",
+        SYSTEM_METRICS_EXCLUDED_BY_DEFAULT,
+        "only actionable, cheap process and system metrics",
+    ),
     # Pick our configurator even when another distro's is installed too.
-    "OTEL_PYTHON_CONFIGURATOR": DISTRO_NAME,
-}
+    Variable("OTEL_PYTHON_CONFIGURATOR", "", DISTRO_NAME, "our configurator, even beside another distro"),
+    Variable(
+        "OTEL_SERVICE_NAME", "", None, "unset (and not in OTEL_RESOURCE_ATTRIBUTES): the program's name"
+    ),
+    Variable("OTEL_RESOURCE_ATTRIBUTES", "", None, "the user's resource attributes; they win"),
+    Variable(
+        "OTEL_BSP_MAX_QUEUE_SIZE", "2048", None, "the span queue; our bounded processor admits this many"
+    ),
+    Variable(
+        "OTEL_BLRP_MAX_QUEUE_SIZE", "2048", None, "the log queue; our bounded processor admits this many"
+    ),
+    Variable("OTEL_TRACES_SAMPLER", "parentbased_always_on", None, "rebuilt to record everything for rules"),
+    Variable("OTEL_TRACES_SAMPLER_ARG", "", None, "the sampler's argument"),
+    Variable("OTEL_PYTHON_LOG_CORRELATION", "false", None, "the contrib's switch for ids on stdout lines"),
+    Variable("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "", None, "instrumentations configure() does not load"),
+    Variable("OTELBUNDLE_CONFIG", "", None, "the config file; unset: ./otelbundle.yaml when it exists"),
+    Variable("OTELBUNDLE_SCRUB", "true", None, "false turns secret scrubbing off"),
+    Variable("OTELBUNDLE_LOG_CORRELATION", "false", None, "true, false or fields"),
+    Variable("OTELBUNDLE_SHUTDOWN_TIMEOUT", "5", None, "seconds the exit-time flush may take in total"),
+    Variable("OTELBUNDLE_FLUSH_ON_SIGTERM", "true", None, "flush before dying of SIGTERM"),
+    # Tooling only (the otelbundle command), never read by an application.
+    Variable(
+        "OTELBUNDLE_STACK_DIR", "~/.local/share/otelbundle/stack", None, "where `stack` keeps its state"
+    ),
+    Variable("OTELBUNDLE_LOKI_URL", "http://127.0.0.1:3100", None, "the log store `otelbundle logs` reads"),
+)
+TABLE: dict[str, Variable] = {variable.name: variable for variable in VARIABLES}
+
+# The defaults the distro sets when the user has not (the ``distro_sets`` column).
+OTEL_DEFAULTS: dict[str, str] = {v.name: v.distro_sets for v in VARIABLES if v.distro_sets is not None}
+
+
+def get(env: Mapping[str, str], name: str) -> str:
+    """The variable's value, stripped, or what unset means (:data:`VARIABLES`); empty counts as unset."""
+    return (env.get(name) or "").strip() or TABLE[name].unset
+
+
+def otlp_protocol(env: Mapping[str, str], signal: str | None = None) -> str:
+    """The OTLP protocol in use for ``signal`` ("traces", "metrics", "logs"), as the SDK resolves it."""
+    if signal is not None:
+        specific = get(env, f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL")
+        if specific:
+            return specific
+    return get(env, "OTEL_EXPORTER_OTLP_PROTOCOL")
+
+
+def otlp_endpoint(env: Mapping[str, str]) -> str:
+    """Where OTLP goes: OTEL_EXPORTER_OTLP_ENDPOINT, else the SDK's default for the protocol."""
+    explicit = get(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
+    if explicit:
+        return explicit
+    return "http://localhost:4317" if otlp_protocol(env) == "grpc" else "http://localhost:4318"
+
+
+def queue_size(env: Mapping[str, str], variable: str) -> int:
+    """A batch processor's queue size as the SDK reads it (the distro has replaced bad values)."""
+    try:
+        return max(1, int(get(env, variable)))
+    except ValueError:
+        return int(TABLE[variable].unset)
+
 
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
 
@@ -156,10 +250,11 @@ def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
     return problems
 
 
-def flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+def flag(env: Mapping[str, str], name: str, default: bool | None = None) -> bool:
+    """A true/false variable; unset means ``default``, else what the table says."""
     value = env.get(name)
     if value is None:
-        return default
+        return TABLE[name].unset == "true" if default is None else default
     return value.strip().lower() in _TRUE
 
 
@@ -266,7 +361,7 @@ def distro_resource_attributes(env: Mapping[str, str]) -> dict[str, str]:
 
 def config_path(env: Mapping[str, str], cwd: str | None = None) -> str | None:
     """OTELBUNDLE_CONFIG, else ./otelbundle.yaml when it exists, else None."""
-    explicit = env.get("OTELBUNDLE_CONFIG", "").strip()
+    explicit = get(env, "OTELBUNDLE_CONFIG")
     if explicit:
         return explicit
     candidate = os.path.join(cwd or os.getcwd(), "otelbundle.yaml")
@@ -295,6 +390,6 @@ def log_correlation(env: Mapping[str, str]) -> bool:
 def shutdown_timeout(env: Mapping[str, str]) -> float:
     """Seconds the exit-time flush may take in total (all signals in parallel)."""
     try:
-        return max(0.0, float(env.get("OTELBUNDLE_SHUTDOWN_TIMEOUT", "") or 5.0))
+        return max(0.0, float(get(env, "OTELBUNDLE_SHUTDOWN_TIMEOUT")))
     except ValueError:
-        return 5.0
+        return float(TABLE["OTELBUNDLE_SHUTDOWN_TIMEOUT"].unset)

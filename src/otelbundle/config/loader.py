@@ -13,7 +13,7 @@ documents that expand past :data:`MAX_VALUES` values (an alias bomb).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +74,22 @@ def new_list(mark: Mark) -> YamlList:
 def mark_of(value: Any, fallback: Mark) -> Mark:
     """The position of a loaded container, or ``fallback`` for scalars."""
     return value.mark if isinstance(value, (YamlMap, YamlList)) else fallback
+
+
+def unset_env_problems(value: Any, *, skip: frozenset[str] = frozenset()) -> Iterator[ConfigProblem]:
+    """Problems for every unset variable referenced in ``value`` (a loaded map, list or scalar)."""
+    if isinstance(value, YamlMap):
+        for key, item in value.items():
+            if key in skip:
+                continue
+            for name in value.from_env.get(key, ()):
+                yield ConfigProblem(value.value_mark(key), f"environment variable {name} is not set")
+            yield from unset_env_problems(item)
+    elif isinstance(value, YamlList):
+        for index, item in enumerate(value):
+            for name in value.item_from_env.get(index, ()):
+                yield ConfigProblem(value.item_mark(index), f"environment variable {name} is not set")
+            yield from unset_env_problems(item)
 
 
 @dataclass

@@ -1,11 +1,14 @@
-"""How configuration problems reach the user at application start: one logger, one line each.
+"""How otelbundle reports on itself: one logger, ``otelbundle.diagnostics``, one line per fact.
 
-The logger is ``otelbundle.config``. Like otelbundle's other self-reports it
-writes to stderr on its own handler and does not propagate, so the lines are
-seen before the application configures logging and are never fed back into the
-OTLP log pipeline. Each problem is one ``ERROR file:line:col: message`` line;
-one more line says what was switched off. A problem already reported by this
-process (a YAML syntax error seen by several sections) is not repeated.
+Bad settings, configuration problems (``ERROR file:line:col: message``), delivery
+problems and exit summaries all go here. The logger writes to whatever
+``sys.stderr`` is at the time on its own handler and does not propagate: the
+lines must be seen before the application configures logging, and must never
+enter the OTLP log pipeline (a warning that logs could not be exported must not
+itself be queued for export). The rest of ``otelbundle.*`` propagates normally.
+
+A configuration problem already reported by this process (a YAML syntax error
+seen by several sections) is not repeated.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Iterable
 
 from otelbundle.config.problems import ConfigProblem
 
-LOGGER_NAME = "otelbundle.config"
+LOGGER_NAME = "otelbundle.diagnostics"
 _reported: set[str] = set()
 _lock = threading.Lock()
 
@@ -33,7 +36,8 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
-def config_logger() -> logging.Logger:
+def diagnostics_logger() -> logging.Logger:
+    """The one logger otelbundle reports on itself with (stderr only, never exported)."""
     logger = logging.getLogger(LOGGER_NAME)
     if not logger.handlers:
         handler = _StderrHandler()
@@ -54,7 +58,7 @@ def log_problems(problems: Iterable[ConfigProblem], consequence: str, *, once: b
     problems = list(problems)
     if not problems:
         return 0
-    logger = config_logger()
+    logger = diagnostics_logger()
     with _lock:
         fresh = [p for p in problems if not once or str(p) not in _reported]
         _reported.update(str(p) for p in fresh)

@@ -11,10 +11,7 @@ it is switched off and the check commands fail.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
-
-from otelbundle.config.problems import ConfigProblem
+from collections.abc import Mapping
 
 ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DOLLAR_ESCAPE = "$$"
@@ -39,25 +36,3 @@ def substitute_env(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
 
     parts = text.split(_DOLLAR_ESCAPE)
     return "$".join(ENV_REF.sub(repl, part) for part in parts), missing
-
-
-def unset_env_problems(value: Any, *, skip: frozenset[str] = frozenset()) -> Iterator[ConfigProblem]:
-    """Problems for every unset variable referenced in ``value`` (a loaded map, list or scalar)."""
-    from otelbundle.config.loader import YamlList, YamlMap
-
-    if isinstance(value, YamlMap):
-        for key, item in value.items():
-            if key in skip:
-                continue
-            for name in value.from_env.get(key, ()):
-                yield _problem(value.value_mark(key), name)
-            yield from unset_env_problems(item)
-    elif isinstance(value, YamlList):
-        for index, item in enumerate(value):
-            for name in value.item_from_env.get(index, ()):
-                yield _problem(value.item_mark(index), name)
-            yield from unset_env_problems(item)
-
-
-def _problem(mark: Any, name: str) -> ConfigProblem:
-    return ConfigProblem(mark, f"environment variable {name} is not set")

@@ -3,7 +3,10 @@
 - **Duration**: Prometheus style, ``500ms``, ``15s``, ``1m30s``, ``2h``, ``1d``
   (units ns, us, µs, ms, s, m, h, d, w; each part may have decimals), or a bare
   number (``15``, ``"2.5"``), which is **seconds**, in every section. ``0`` is a
-  duration only where a key allows zero (``for``, ``keep_firing_for``).
+  duration only where a key allows zero (``for``, ``keep_firing_for``). At most
+  :data:`MAX_DURATION_SECONDS` (about 292 years): what int64 nanoseconds hold, the
+  bound of Prometheus' durations and of Python's thread waits (``threading.TIMEOUT_MAX``),
+  so a value that reads well can never overflow a timer or a timestamp at run time.
 - **Percentage**: ``80%`` or a bare ``80``, between 0 and 100 (health thresholds).
 - **Number** (thresholds in rule expressions): ``0.05``, ``5%`` (= 0.05) or a
   duration (as seconds).
@@ -36,6 +39,8 @@ DURATION_RE = re.compile(rf"(?:\d+(?:\.\d+)?(?:{_UNITS}))+")
 _PART = re.compile(rf"(\d+(?:\.\d+)?)({_UNITS})")
 _PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 DURATION_HINT = "use e.g. 500ms, 15s, 1m"
+MAX_DURATION_SECONDS = 9_223_372_036.0
+"""The longest duration: (2**63 - 1) ns, whole seconds (292 years); what Prometheus allows too."""
 
 
 def _finite(number: float, value: object, what: str) -> float:
@@ -66,6 +71,10 @@ def parse_duration(value: object, *, allow_zero: bool = False) -> float:
             seconds = _finite(seconds, value, "duration")
         else:
             raise ValueError(f"{text!r} is not a duration ({DURATION_HINT})")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(
+            f"{value!r} is longer than the longest duration, {MAX_DURATION_SECONDS:.0f}s (292 years)"
+        )
     if seconds < 0 and allow_zero:
         raise ValueError(f"{value!r} must not be negative")
     if seconds <= 0 and not allow_zero:

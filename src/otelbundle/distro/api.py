@@ -18,10 +18,11 @@ from importlib.metadata import entry_points
 from typing import Literal
 
 from otelbundle import scrub
+from otelbundle.config import environment
+from otelbundle.config.report import diagnostics_logger
 from otelbundle.distro import runtime
 from otelbundle.distro.configurator import OtelBundleConfigurator
 from otelbundle.distro.defaults import OtelBundleDistro, apply_defaults
-from otelbundle.sdk.export.report import diagnostics_logger
 from otelbundle.sdk.logs import correlation
 
 _log = logging.getLogger("otelbundle")
@@ -138,7 +139,9 @@ def _instrument(which: bool | Sequence[str]) -> list[str]:
     """Load instrumentor entry points the way the wrapper does, through our distro."""
     if which is False:
         return []
-    disabled = {n.strip() for n in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    disabled = {
+        n.strip() for n in environment.get(os.environ, "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS").split(",")
+    }
     wanted = None if which is True else set(which)
     distro = OtelBundleDistro()
     loaded: list[str] = []

@@ -4,14 +4,13 @@ Initialises the SDK through its own configurator, adding our parts only through
 the keyword arguments it supports: ``span_processors`` (alert rules),
 ``sampler`` (record-everything wrapper for rules), ``export_span_processor`` /
 ``export_log_record_processor`` (secret scrubbing and drop accounting around
-the real exporters),
-``log_record_processors`` and ``resource_attributes``. Whatever fails in our
-parts is reported and left out; the SDK is still configured.
+the real exporters), ``log_record_processors`` and ``resource_attributes``.
+``otelbundle.yaml`` is read once, here, and each part is given its section.
+Whatever fails in our parts is reported and left out; the SDK is still configured.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import Mapping
@@ -25,14 +24,17 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from otelbundle import scrub
+from otelbundle.alerting.manager import start_alerting
+from otelbundle.alerting.section import alerting_config_at_start
 from otelbundle.config import environment
+from otelbundle.config.document import ConfigDocument, read_at_start
 from otelbundle.distro import runtime
+from otelbundle.health import register_span_processor
 from otelbundle.sdk import sampling
 from otelbundle.sdk.export.bounded import BoundedLogProcessor, BoundedSpanProcessor
 from otelbundle.sdk.export.report import (
     DropReport,
     ExportLogFold,
-    diagnostics_logger,
     metric_export_logger_names,
     sdk_logger_names,
 )
@@ -51,32 +53,24 @@ class Components:
     span_processors: list[SpanProcessor] = field(default_factory=list)
 
 
-def otlp_endpoint(env: Mapping[str, str]) -> str:
-    explicit = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
-    if explicit:
-        return explicit
-    grpc = env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf").strip() == "grpc"
-    return "http://localhost:4317" if grpc else "http://localhost:4318"
-
-
 def build_components(env: Mapping[str, str]) -> Components:
-    report = DropReport(endpoint=otlp_endpoint(env))
+    """Our parts, each given its section of ``otelbundle.yaml``, which is read here once."""
+    report = DropReport(endpoint=environment.otlp_endpoint(env))
     fold = ExportLogFold(report)
     state = runtime.Runtime(report=report, shutdown_timeout=environment.shutdown_timeout(env))
+    document = read_at_start(env)  # None without a (readable) file; the health instrumentor reuses it
     # Secrets are scrubbed from copies handed to each exporter (docs/secrets.md).
-    scrubber = scrub.build_scrubber(environment.config_path(env), env)
+    scrubber = scrub.build_scrubber(scrub.scrub_settings_at_start(document, env))
 
     def export_spans(exporter: SpanExporter) -> SpanProcessor:
-        if scrubber is not None:
-            exporter = scrub.ScrubbingSpanExporter(exporter, scrubber)
         fold.attach(sdk_logger_names())  # the exporter's modules are imported by now
-        return BoundedSpanProcessor(exporter, report, fold)
+        step = scrub.span_step(scrubber) if scrubber is not None else None
+        return BoundedSpanProcessor(exporter, report, fold, prepare=step)
 
     def export_logs(exporter: LogRecordExporter) -> LogRecordProcessor:
-        if scrubber is not None:
-            exporter = scrub.ScrubbingLogExporter(exporter, scrubber)
         fold.attach(sdk_logger_names())
-        return BoundedLogProcessor(exporter, report, fold)
+        step = scrub.log_step(scrubber) if scrubber is not None else None
+        return BoundedLogProcessor(exporter, report, fold, prepare=step)
 
     kwargs: dict[str, Any] = {
         "export_span_processor": export_spans,
@@ -85,51 +79,31 @@ def build_components(env: Mapping[str, str]) -> Components:
         "resource_attributes": environment.distro_resource_attributes(env),
     }
     components = Components(kwargs=kwargs, runtime=state, fold=fold)
-    _add_config_file_parts(components, env)
+    if document is not None:
+        _add_alert_rules(components, document, env)
     if components.span_processors:
         kwargs["span_processors"] = components.span_processors
     return components
 
 
-def _add_config_file_parts(components: Components, env: Mapping[str, str]) -> None:
-    """Alert rules from OTELBUNDLE_CONFIG / ./otelbundle.yaml; never raises."""
-    path = environment.config_path(env)
-    if path is None:
-        return
-    if not os.access(path, os.R_OK):
-        reason = "does not exist" if not os.path.exists(path) else "is not readable"
-        diagnostics_logger().error(
-            "otelbundle: OTELBUNDLE_CONFIG=%s %s; alert rules and health checks are off, telemetry continues.",
-            path,
-            reason,
+def _add_alert_rules(components: Components, document: ConfigDocument, env: Mapping[str, str]) -> None:
+    """The ``alerting:`` section's rules as a span processor; never raises."""
+    try:
+        config = alerting_config_at_start(document, env)  # problems: logged there
+        if config is None:
+            return
+        manager = start_alerting(config, env)
+    except Exception:
+        _log.exception(
+            "otelbundle: alert rules from %s could not be set up; continuing without them.", document.path
         )
         return
-    try:
-        build_alerting = importlib.import_module("otelbundle.alerting").build_alerting
-    except (ImportError, AttributeError):
-        return
-    try:
-        setup = build_alerting(path, env)
-    except Exception:
-        _log.exception("otelbundle: alert rules from %s could not be set up; continuing without them.", path)
-        return
-    if setup is None:
-        return
-    components.span_processors.extend(setup.span_processors)
-    components.runtime.stoppers.append(setup.shutdown)
-    _feed_health_results_to(setup.span_processors)
-    if setup.see_unsampled_spans:
+    components.span_processors.extend(manager.span_processors)
+    components.runtime.stoppers.append(manager.shutdown)
+    for processor in manager.span_processors:
+        register_span_processor(processor)  # health results reach the rules as `health <check>` spans
+    if manager.see_unsampled_spans:
         components.kwargs["sampler"] = sampling.record_everything(env)
-
-
-def _feed_health_results_to(processors: list[SpanProcessor]) -> None:
-    """Health check results reach the alert rules as `health <check>` spans (never exported)."""
-    try:
-        register = importlib.import_module("otelbundle.health").register_span_processor
-        for processor in processors:
-            register(processor)
-    except Exception:
-        _log.warning("otelbundle: health check results will not reach alert rules", exc_info=True)
 
 
 class OtelBundleConfigurator(_OTelSDKConfigurator):
@@ -147,6 +121,6 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
         components.fold.attach(sdk_logger_names())
         components.fold.attach(metric_export_logger_names(os.environ), metric_export=True)
         components.runtime.register_exit_handler()
-        if environment.flag(os.environ, "OTELBUNDLE_FLUSH_ON_SIGTERM", default=True):
+        if environment.flag(os.environ, "OTELBUNDLE_FLUSH_ON_SIGTERM"):
             components.runtime.flush_on_sigterm()
         runtime.set_current(components.runtime)

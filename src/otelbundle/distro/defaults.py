@@ -17,8 +17,8 @@ from typing import Any
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 
 from otelbundle.config import environment
+from otelbundle.config.report import diagnostics_logger
 from otelbundle.sdk import forking
-from otelbundle.sdk.export.report import diagnostics_logger
 from otelbundle.sdk.logs import correlation
 
 _log = logging.getLogger("otelbundle")

@@ -17,11 +17,11 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from otelbundle.config import ConfigError, environment
-from otelbundle.health.checks import SystemReader
+from otelbundle.config import environment
+from otelbundle.config.document import read_document, started_with
 from otelbundle.health.outputs import HealthOutputs
 from otelbundle.health.scheduler import Scheduler
-from otelbundle.health.section import HealthConfig, load_health_at_start
+from otelbundle.health.section import HealthConfig, health_config_at_start
 from otelbundle.health.server import HealthServer
 from otelbundle.sdk import forking
 
@@ -64,12 +64,22 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return ()
 
     def _instrument(self, **kwargs: Any) -> None:
-        """kwargs (for tests): ``config_path``, ``reader`` (a fake SystemReader)."""
+        """kwargs (for tests): ``config_path``, ``reader`` (a fake SystemReader).
+
+        The ``health:`` section comes from the document the configurator read at
+        start (:func:`otelbundle.config.document.started_with`); the file is read
+        here only when there is none (the instrumentor used without our configurator).
+        """
         try:
             path = kwargs.get("config_path") or environment.config_path(os.environ)
-            if path is None or not os.access(path, os.R_OK):
-                return  # no file; an unreadable OTELBUNDLE_CONFIG is reported by the configurator
-            config = self._load(path, kwargs.get("reader"))
+            if path is None:
+                return
+            document = started_with(path)
+            if document is None:
+                if not os.access(path, os.R_OK):
+                    return  # no file; an unreadable OTELBUNDLE_CONFIG is reported by the configurator
+                document = read_document(path)
+            config = health_config_at_start(document, kwargs.get("reader"))  # problems: logged there
             if config is None:
                 return
             self._config = config
@@ -92,21 +102,6 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     @property
     def server(self) -> HealthServer | None:
         return self._server
-
-    def _load(self, path: str, reader: SystemReader | None) -> HealthConfig | None:
-        try:
-            config, problems = load_health_at_start(path, reader)  # logs via otelbundle.config
-        except ConfigError as exc:
-            problems, config = exc.problems, None
-        if problems:
-            _logger.error(
-                "otelbundle: health checks are off because of %d problem(s) in the config; "
-                "the application continues:\n%s",
-                len(problems),
-                "\n".join(f"  {p}" for p in problems),
-            )
-            return None
-        return config
 
     def _start(self, config: HealthConfig, *, with_server: bool) -> None:
         outputs = _shared_outputs()

@@ -21,11 +21,12 @@ from otelbundle.config import (
     Problems,
     YamlList,
     YamlMap,
-    load_file,
     parse_duration,
     parse_percent,
     unknown_keys,
 )
+from otelbundle.config.document import ConfigDocument, read_document, register_section
+from otelbundle.config.report import log_problems
 from otelbundle.health.checks import (
     SQL_DRIVERS,
     SYSTEM_RESOURCES,
@@ -40,6 +41,8 @@ from otelbundle.health.checks import (
 )
 from otelbundle.health.model import Thresholds
 
+SECTION = "health"
+register_section(SECTION)
 DEFAULT_INTERVAL_S = 15.0
 DEFAULT_TIMEOUT_S = 5.0
 KINDS = ("system", "tcp", "http", "sql", "python")
@@ -67,45 +70,54 @@ class HealthConfig:
     http: HttpEndpoint | None = None
 
 
-def load_health_config(
-    path: str, reader: SystemReader | None = None, env: Mapping[str, str] | None = None
+def read_health_section(
+    document: ConfigDocument, reader: SystemReader | None = None
 ) -> tuple[HealthConfig | None, list[ConfigProblem]]:
-    """(config, problems) for the file; config is None when there is no ``health:`` section.
+    """(config, problems) of the document's ``health:`` section; config is None when there is none.
 
-    ``env`` (default: ``os.environ``) is what ``${env:...}`` reads, as for the other sections.
-    Raises ConfigError (with positions) when the file itself cannot be read or parsed.
+    A file that cannot be read or parsed gives its problems: no checks start.
     """
-    document = load_file(path, env)
-    root = document.root
-    if not isinstance(root, YamlMap) or "health" not in root:
+    if document.problems:
+        return None, list(document.problems)
+    found = document.section(SECTION)
+    if found is None:
         return None, []
+    section, mark = found
     problems: list[ConfigProblem] = []
-    Problems(problems).unset_env(root["health"])
-    config = parse_section(root["health"], root.value_mark("health"), problems, reader)
+    Problems(problems).unset_env(section)
+    config = parse_section(section, mark, problems, reader)
     return config, problems
-
-
-def load_health_at_start(
-    path: str, reader: SystemReader | None = None
-) -> tuple[HealthConfig | None, list[ConfigProblem]]:
-    """What the instrumentor starts with: problems are logged (``otelbundle.config``, one line
-    each) and mean no health checks; the problem list returned is then empty."""
-    from otelbundle.config.report import log_problems
-
-    config, problems = read_health_config(path, reader)
-    if log_problems(problems, "health checks are off because of {n} problem(s) in the config"):
-        return None, []
-    return config, []
 
 
 def read_health_config(
     path: str, reader: SystemReader | None = None, env: Mapping[str, str] | None = None
 ) -> tuple[HealthConfig | None, list[ConfigProblem]]:
-    """Like :func:`load_health_config` but never raises: file problems are returned too."""
-    try:
-        return load_health_config(path, reader, env)
-    except ConfigError as exc:
-        return None, exc.problems
+    """:func:`read_health_section` of the file at ``path`` (the check commands, tests); never raises.
+
+    ``env`` (default: ``os.environ``) is what ``${env:...}`` reads, as for the other sections.
+    """
+    return read_health_section(read_document(path, env), reader)
+
+
+def load_health_config(
+    path: str, reader: SystemReader | None = None, env: Mapping[str, str] | None = None
+) -> tuple[HealthConfig | None, list[ConfigProblem]]:
+    """Like :func:`read_health_config`, but raises ConfigError (with positions) when the file
+    itself cannot be read or parsed."""
+    document = read_document(path, env)
+    if document.root is None and document.problems:
+        raise ConfigError(document.problems)
+    return read_health_section(document, reader)
+
+
+def health_config_at_start(
+    document: ConfigDocument, reader: SystemReader | None = None
+) -> HealthConfig | None:
+    """What the instrumentor starts with: problems are logged (one line each) and mean no health checks."""
+    config, problems = read_health_section(document, reader)
+    if log_problems(problems, "health checks are off because of {n} problem(s) in the config"):
+        return None
+    return config
 
 
 def parse_section(

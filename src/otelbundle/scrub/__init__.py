@@ -1,19 +1,19 @@
 """Secrets never leave the process: scrubbed copies of spans and log records go to the exporters.
 
 See docs/secrets.md. The rules are in :mod:`otelbundle.scrub.rules` (shared
-with the collector's config), applied by :class:`Scrubber` through the exporter
-wrappers in :mod:`otelbundle.scrub.copies`.
+with the collector's config), applied by :class:`Scrubber` in the export path's
+scrubbing step, :class:`otelbundle.scrub.copies.ScrubStep`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 
-from otelbundle.scrub.copies import ScrubbingLogExporter, ScrubbingSpanExporter
+from otelbundle.config.report import diagnostics_logger
+from otelbundle.scrub.copies import ScrubStep, log_step, span_step
 from otelbundle.scrub.rules import KEY_MASK, MARKER, PARAM_NAMES, RULES
 from otelbundle.scrub.scrubber import FAILED_MARKER, Hook, Scrubber, ScrubStats, scrub_sql
-from otelbundle.scrub.section import ENV_VAR, ScrubSettings, load_scrub_at_start
+from otelbundle.scrub.section import ENV_VAR, ScrubSettings, scrub_settings_at_start
 
 __all__ = [
     "ENV_VAR",
@@ -25,13 +25,15 @@ __all__ = [
     "Hook",
     "ScrubSettings",
     "ScrubStats",
+    "ScrubStep",
     "Scrubber",
-    "ScrubbingLogExporter",
-    "ScrubbingSpanExporter",
     "build_scrubber",
     "current_hook",
+    "log_step",
+    "scrub_settings_at_start",
     "scrub_sql",
     "set_hook",
+    "span_step",
 ]
 
 _hook: Hook | None = None
@@ -51,23 +53,14 @@ def current_hook() -> Hook | None:
     return _hook
 
 
-def build_scrubber(config_path: str | None, env: Mapping[str, str]) -> Scrubber | None:
-    """The scrubber for this process, or None when turned off. Reports config problems; never raises."""
-    from otelbundle.sdk.export.report import diagnostics_logger
+def build_scrubber(settings: ScrubSettings) -> Scrubber | None:
+    """The scrubber for this process from its parsed ``scrub:`` settings, or None when turned off.
 
-    log = diagnostics_logger()
-    try:
-        settings, problems = load_scrub_at_start(config_path, env)  # logs via otelbundle.config
-    except Exception as exc:
-        log.error("otelbundle: the scrub: settings could not be read (%s); using the built-in rules.", exc)
-        settings, problems = ScrubSettings(), []
-    if problems:
-        log.error(
-            "otelbundle: problems in the scrub: settings; those entries are ignored, the built-in rules apply:\n%s",
-            "\n".join(str(p) for p in problems),
-        )
+    Never raises: additions that cannot be compiled are reported and the built-in rules apply.
+    """
     if not settings.enabled:
         return None
+    log = diagnostics_logger()
     warned = threading.Event()
 
     def on_failure(what: str) -> None:

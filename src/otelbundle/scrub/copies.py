@@ -1,6 +1,8 @@
-"""Exporter wrappers that hand scrubbed copies of spans and log records to the real exporter.
+"""Scrubbed copies of spans and log records, handed to the real exporter by the export wrapper.
 
-Installed by the configurator through the SDK's ``export_span_processor`` /
+:class:`ScrubStep` is the ``prepare`` step of the one export wrapper
+(:class:`otelbundle.sdk.export.wrapper.ExportWrapper`), which the configurator
+installs through the SDK's ``export_span_processor`` /
 ``export_log_record_processor`` arguments, so every exporter the SDK builds
 (OTLP, console, a vendor's) receives scrubbed data and the app's own span and
 log objects are never modified. A record with nothing to scrub is passed on
@@ -12,18 +14,19 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk._logs import ReadableLogRecord
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, Status
 
+from otelbundle.config.report import diagnostics_logger
 from otelbundle.scrub.scrubber import Scrubber
+
+Item = TypeVar("Item")
 
 _RESOURCE_CACHE_LIMIT = 16
 
@@ -146,59 +149,46 @@ def scrub_log(
     return dataclasses.replace(record, log_record=copied, resource=resource)
 
 
-def _say_summary(scrubber: Scrubber) -> None:
-    summary = scrubber.summary()
-    if summary:
-        from otelbundle.sdk.export.report import diagnostics_logger
+class ScrubStep(Generic[Item]):
+    """The scrubbing step of the export path, one class for spans and log records.
 
-        diagnostics_logger().warning("%s", summary)
+    Given to :class:`~otelbundle.sdk.export.wrapper.ExportWrapper` as its ``prepare``:
+    it runs on the export thread and returns the batch with scrubbed copies. An
+    item whose copy cannot be made is left out and counted by the scrubber, never
+    exported unscrubbed. ``close`` says the scrubber's summary at shutdown.
+    """
 
-
-class ScrubbingSpanExporter(SpanExporter):
-    """Exports scrubbed copies through ``inner``; see the module docstring."""
-
-    def __init__(self, inner: SpanExporter, scrubber: Scrubber) -> None:
-        self._inner = inner
+    def __init__(
+        self,
+        scrubber: Scrubber,
+        copy: Callable[[Item, Scrubber, _Resources], Item],
+        describe: Callable[[Item], str],
+    ) -> None:
         self._scrubber = scrubber
+        self._copy = copy
+        self._describe = describe
         self._resources = _Resources(scrubber)
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        scrubbed: list[ReadableSpan] = []
-        for span in spans:
+    def __call__(self, batch: Sequence[Item]) -> list[Item]:
+        scrubbed: list[Item] = []
+        for item in batch:
             try:
-                scrubbed.append(scrub_span(span, self._scrubber, self._resources))
+                scrubbed.append(self._copy(item, self._scrubber, self._resources))
             except Exception as exc:
-                self._scrubber.record_dropped(f"span {span.name!r} not exported: {type(exc).__name__}: {exc}")
-        return self._inner.export(scrubbed) if scrubbed else SpanExportResult.SUCCESS
+                self._scrubber.record_dropped(
+                    f"{self._describe(item)} not exported: {type(exc).__name__}: {exc}"
+                )
+        return scrubbed
 
-    def shutdown(self) -> None:
-        self._inner.shutdown()
-        _say_summary(self._scrubber)
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
+    def close(self) -> None:
+        summary = self._scrubber.summary()
+        if summary:
+            diagnostics_logger().warning("%s", summary)
 
 
-class ScrubbingLogExporter(LogRecordExporter):
-    """Exports scrubbed copies of log records through ``inner``; see the module docstring."""
+def span_step(scrubber: Scrubber) -> ScrubStep[ReadableSpan]:
+    return ScrubStep(scrubber, scrub_span, lambda span: f"span {span.name!r}")
 
-    def __init__(self, inner: LogRecordExporter, scrubber: Scrubber) -> None:
-        self._inner = inner
-        self._scrubber = scrubber
-        self._resources = _Resources(scrubber)
 
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        scrubbed: list[ReadableLogRecord] = []
-        for record in batch:
-            try:
-                scrubbed.append(scrub_log(record, self._scrubber, self._resources))
-            except Exception as exc:
-                self._scrubber.record_dropped(f"a log record not exported: {type(exc).__name__}: {exc}")
-        return self._inner.export(scrubbed) if scrubbed else LogRecordExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        self._inner.shutdown()  # type: ignore[no-untyped-call]
-        _say_summary(self._scrubber)
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return bool(self._inner.force_flush(timeout_millis))
+def log_step(scrubber: Scrubber) -> ScrubStep[ReadableLogRecord]:
+    return ScrubStep(scrubber, scrub_log, lambda record: "a log record")

@@ -12,18 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from otelbundle.config import (
-    ConfigError,
-    ConfigProblem,
-    Mark,
-    Problems,
-    YamlList,
-    YamlMap,
-    load_file,
-    unknown_keys,
-)
+from otelbundle.config import ConfigProblem, Mark, Problems, YamlList, YamlMap, environment, unknown_keys
+from otelbundle.config.document import ConfigDocument, read_document, register_section
+from otelbundle.config.report import log_problems
 from otelbundle.scrub.rules import param_names_pattern
 
+SECTION = "scrub"
+register_section(SECTION)
 SECTION_KEYS = frozenset({"enabled", "extra_patterns", "extra_param_names", "allowed_keys"})
 ENV_VAR = "OTELBUNDLE_SCRUB"
 
@@ -38,37 +33,37 @@ class ScrubSettings:
 
 def env_enabled(env: Mapping[str, str]) -> bool:
     """False only for an explicit false/0/no/off; anything else keeps scrubbing on."""
-    return env.get(ENV_VAR, "").strip().lower() not in ("false", "0", "no", "off")
+    return environment.get(env, ENV_VAR).lower() not in ("false", "0", "no", "off")
+
+
+def read_scrub_section(
+    document: ConfigDocument | None, env: Mapping[str, str]
+) -> tuple[ScrubSettings, list[ConfigProblem]]:
+    """Settings from the environment and the document's ``scrub:`` section (if any).
+
+    A file that cannot be read or parsed leaves scrubbing at its defaults: that
+    problem is the file's, reported once by the alert rules' reader.
+    """
+    settings = ScrubSettings(enabled=env_enabled(env))
+    found = document.section(SECTION) if document is not None else None
+    if found is None:
+        return settings, []
+    return parse_section(found[0], found[1], settings)
 
 
 def load_scrub_settings(
     path: str | None, env: Mapping[str, str]
 ) -> tuple[ScrubSettings, list[ConfigProblem]]:
-    """Settings from the environment and the config file's ``scrub:`` section (if any)."""
-    settings = ScrubSettings(enabled=env_enabled(env))
-    if not path:
-        return settings, []
-    try:
-        root = load_file(path, env).root
-    except ConfigError:
-        # An unreadable or malformed file is reported once by the configurator and the
-        # alert-rule loader; scrubbing keeps its defaults.
-        return settings, []
-    if not isinstance(root, YamlMap) or "scrub" not in root:
-        return settings, []
-    return parse_section(root["scrub"], root.value_mark("scrub"), settings)
+    """:func:`read_scrub_section` of the file at ``path`` (the check commands, tests)."""
+    return read_scrub_section(read_document(path, env) if path else None, env)
 
 
-def load_scrub_at_start(
-    path: str | None, env: Mapping[str, str]
-) -> tuple[ScrubSettings, list[ConfigProblem]]:
-    """What the exporters start with: problems are logged (``otelbundle.config``, one line each)
-    and only the entries they are in are left out; the problem list returned is then empty."""
-    from otelbundle.config.report import log_problems
-
-    settings, problems = load_scrub_settings(path, env)
+def scrub_settings_at_start(document: ConfigDocument | None, env: Mapping[str, str]) -> ScrubSettings:
+    """What the exporters start with: problems are logged (one line each) and only the
+    entries they are in are left out."""
+    settings, problems = read_scrub_section(document, env)
     log_problems(problems, "{n} problem(s) in scrub: those entries are ignored, the built-in rules apply")
-    return settings, []
+    return settings
 
 
 def parse_section(

@@ -14,13 +14,15 @@ from collections.abc import Mapping
 
 from opentelemetry.sdk.trace import sampling
 
+from otelbundle.config import environment
+
 _log = logging.getLogger("otelbundle")
 
 
 def configured_sampler(env: Mapping[str, str]) -> sampling.Sampler:
     """The sampler named by OTEL_TRACES_SAMPLER / _ARG, as the SDK would build it."""
-    name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
-    arg_text = env.get("OTEL_TRACES_SAMPLER_ARG", "").strip()
+    name = environment.get(env, "OTEL_TRACES_SAMPLER").lower()
+    arg_text = environment.get(env, "OTEL_TRACES_SAMPLER_ARG")
     try:
         ratio = float(arg_text) if arg_text else 1.0
     except ValueError:

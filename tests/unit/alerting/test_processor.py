@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otelbundle.alerting.engine import Engine
+from otelbundle.alerting.manager import RuleManager
 from otelbundle.alerting.processor import AlertingSpanProcessor
 from otelbundle.alerting.rules import OVERFLOW_KEY
 from tests.unit.alerting.helpers import Recorder, config_from
@@ -132,11 +133,12 @@ def test_a_full_queue_drops_its_oldest_spans_and_counts_them(tmp_path: Path) -> 
 def test_a_quarter_full_queue_wakes_the_engine_before_its_tick(tmp_path: Path) -> None:
     rules = RULES.replace("  - name: g\n", "  - name: g\n    interval: 1h\n")
     config = config_from(tmp_path, rules)
-    engine = Engine(config, Recorder(), queue_size=40)
-    processor = engine.processor
+    config.span_queue_size = 40
+    manager = RuleManager(config, Recorder())  # type: ignore[arg-type]
+    processor = manager.processor
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     provider.add_span_processor(processor)
-    engine.start()
+    manager.start()
     try:
         end_spans(provider, ["/a"] * 12)  # the tenth span wakes it; the tick is an hour away
         deadline = time.monotonic() + 10
@@ -145,7 +147,7 @@ def test_a_quarter_full_queue_wakes_the_engine_before_its_tick(tmp_path: Path) -
         assert processor.spans_folded >= 10
         assert processor.spans_dropped == 0
     finally:
-        engine.stop()
+        manager.stop()
 
 
 def test_wakeup_is_asked_once_per_fill(tmp_path: Path) -> None:

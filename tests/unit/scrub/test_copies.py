@@ -6,16 +6,30 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk._logs.export import (
+    InMemoryLogRecordExporter,
+    LogRecordExporter,
+    SimpleLogRecordProcessor,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from otelbundle.scrub import FAILED_MARKER, Scrubber, ScrubbingLogExporter, ScrubbingSpanExporter
+from otelbundle.scrub import FAILED_MARKER, Scrubber, log_step, span_step
+from otelbundle.sdk.export.wrapper import LOGS, SPANS, ExportWrapper, log_exporter, span_exporter
 
 URL = "http://shop/stock/3?api_key=K3Y-SECRET&page=2"
+
+
+def _scrubbing_spans(inner: SpanExporter, scrubber: Scrubber) -> SpanExporter:
+    """The export wrapper with only its scrubbing step, as the configurator builds it (minus counting)."""
+    return span_exporter(ExportWrapper(SPANS, inner, prepare=span_step(scrubber)))
+
+
+def _scrubbing_logs(inner: LogRecordExporter, scrubber: Scrubber) -> LogRecordExporter:
+    return log_exporter(ExportWrapper(LOGS, inner, prepare=log_step(scrubber)))
 
 
 def _tracing(
@@ -25,7 +39,7 @@ def _tracing(
     provider = TracerProvider(**kwargs)
     raw, scrubbed = InMemorySpanExporter(), InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(raw))
-    provider.add_span_processor(SimpleSpanProcessor(ScrubbingSpanExporter(scrubbed, scrubber)))
+    provider.add_span_processor(SimpleSpanProcessor(_scrubbing_spans(scrubbed, scrubber)))
     return provider, raw, scrubbed
 
 
@@ -109,7 +123,7 @@ def test_a_span_that_cannot_be_copied_is_left_out_not_exported_unscrubbed() -> N
 
     scrubber = Scrubber()
     inner = InMemorySpanExporter()
-    exporter = ScrubbingSpanExporter(inner, scrubber)
+    exporter = _scrubbing_spans(inner, scrubber)
     good = ReadableSpan("good", attributes={"url.full": URL})
     exporter.export([Broken("broken"), good])
     (exported,) = inner.get_finished_spans()
@@ -137,7 +151,7 @@ def _logging(
     provider = LoggerProvider(resource=Resource.create({"service.name": "shop"}))
     raw, scrubbed = InMemoryLogRecordExporter(), InMemoryLogRecordExporter()
     provider.add_log_record_processor(SimpleLogRecordProcessor(raw))
-    provider.add_log_record_processor(SimpleLogRecordProcessor(ScrubbingLogExporter(scrubbed, scrubber)))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(_scrubbing_logs(scrubbed, scrubber)))
     return provider, raw, scrubbed
 
 

@@ -69,11 +69,11 @@ def test_off_by_the_variable_or_the_file(
     tmp_path: Path, env: dict[str, str], section: str, enabled: bool
 ) -> None:
     path = _write(tmp_path, section or "alerting: {}\n")
-    assert (scrub.build_scrubber(path, env) is not None) is enabled
+    assert (scrub.build_scrubber(load_scrub_settings(path, env)[0]) is not None) is enabled
 
 
 def test_an_unreadable_file_keeps_the_built_in_rules(tmp_path: Path) -> None:
-    scrubber = scrub.build_scrubber(str(tmp_path / "missing.yaml"), {})
+    scrubber = scrub.build_scrubber(load_scrub_settings(str(tmp_path / "missing.yaml"), {})[0])
     assert scrubber is not None and scrubber.text("?token=x") == "?token=REDACTED"
 
 
@@ -93,7 +93,7 @@ def test_configure_passes_off_and_hooks_through() -> None:
 
         api._apply_options(env, **_no_options(), scrub_option=hook)
         assert env["OTELBUNDLE_SCRUB"] == "true"
-        scrubber = scrub.build_scrubber(None, env)
+        scrubber = scrub.build_scrubber(load_scrub_settings(None, env)[0])
         assert scrubber is not None and scrubber.text("ref INTERNAL-1", "app.ref") == "ref REDACTED-1"
     finally:
         scrub.set_hook(None)

@@ -10,6 +10,7 @@ from otelbundle.alerting.notify.channels import CHANNEL_KEYS, build_channel, tim
 from otelbundle.alerting.notify.dispatcher import NotificationDispatcher
 from otelbundle.alerting.notify.webhook import WebhookNotifier
 from otelbundle.config import ConfigProblem, YamlMap, unknown_keys
+from otelbundle.config.report import log_problems
 
 __all__ = [
     "AlertmanagerNotifier",
@@ -50,9 +51,7 @@ def build_notifiers(
 def build_notifiers_at_start(
     section: YamlMap | None, *, env: Mapping[str, str] | None = None
 ) -> list[Notifier]:
-    """:func:`build_notifiers` with its problems logged (``otelbundle.config``, one line each)."""
-    from otelbundle.config.report import log_problems
-
+    """:func:`build_notifiers` with its problems logged (``otelbundle.diagnostics``, one line each)."""
     notifiers, problems = build_notifiers(section, env=env)
     log_problems(problems, "{n} problem(s) in alerting.notify: the channels they are in are off")
     return notifiers

@@ -28,26 +28,10 @@ from importlib.metadata import entry_points
 
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-DIAGNOSTICS_LOGGER = "otelbundle.diagnostics"
+from otelbundle.config import environment
+from otelbundle.config.report import diagnostics_logger
+
 QUEUE_FULL = "the in-process queue is full (export slower than production)"
-
-
-def diagnostics_logger() -> logging.Logger:
-    """Where otelbundle reports on itself (bad settings, delivery problems): stderr only.
-
-    These messages must be seen before the app configures logging, and must not
-    enter the OTLP log pipeline: a warning that logs could not be exported must
-    not itself be queued for export (the SDK then reports recursive logging).
-    Hence its own handler and no propagation (the rest of ``otelbundle.*``
-    propagates normally).
-    """
-    logger = logging.getLogger(DIAGNOSTICS_LOGGER)
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-    return logger
 
 
 def _warn(message: str) -> None:
@@ -237,11 +221,9 @@ def metric_export_logger_names(env: Mapping[str, str]) -> list[str]:
     ``OTEL_METRICS_EXPORTER`` entry points, ``otlp`` resolved by protocol as the
     SDK does), so a moved or renamed module is followed.
     """
-    protocol = (
-        env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
-    ).strip()
+    protocol = environment.otlp_protocol(env, "metrics")
     names = {PeriodicExportingMetricReader.__module__}
-    wanted = {n.strip() for n in env.get("OTEL_METRICS_EXPORTER", "otlp").split(",") if n.strip()}
+    wanted = {n.strip() for n in environment.get(env, "OTEL_METRICS_EXPORTER").split(",") if n.strip()}
     if "otlp" in wanted:
         wanted.discard("otlp")
         wanted.add("otlp_proto_http" if protocol == "http/protobuf" else "otlp_proto_grpc")

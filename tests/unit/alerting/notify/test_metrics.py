@@ -10,7 +10,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify import NotificationDispatcher, PermanentError
-from otelbundle.alerting.notify.metrics import register_notification_metrics
+from otelbundle.alerting.telemetry import register_notification_metrics
 
 
 class Refuses:

@@ -10,12 +10,13 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from otelbundle.sdk.export.bounded import BoundedSpanProcessor, CountingSpanExporter
+from otelbundle.sdk.export.bounded import BoundedSpanProcessor
 from otelbundle.sdk.export.report import (
     DropReport,
     ExportLogFold,
     metric_export_logger_names,
 )
+from otelbundle.sdk.export.wrapper import SPANS, ExportWrapper, span_exporter
 
 
 class FlakyExporter(SpanExporter):
@@ -35,6 +36,11 @@ class Raising(SpanExporter):
         raise ConnectionError("boom")
 
 
+def _counting(inner: SpanExporter, report: DropReport, fold: ExportLogFold | None = None) -> SpanExporter:
+    """The export wrapper with only its counting, as the bounded processor builds it."""
+    return span_exporter(ExportWrapper(SPANS, inner, report=report, fold=fold))
+
+
 def _spans(exporter: SpanExporter, count: int) -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -48,11 +54,11 @@ def test_failed_batches_counted_and_reported_once_then_recovery() -> None:
     lines: list[str] = []
     report = DropReport(endpoint="http://c:4318", emit=lines.append)
     inner = FlakyExporter()
-    _spans(CountingSpanExporter(inner, report), 7)
+    _spans(_counting(inner, report), 7)
     assert report.counts["spans"].dropped == 7
     assert len(lines) == 1 and "could not export 1 spans to http://c:4318" in lines[0]
     inner.up = True
-    _spans(CountingSpanExporter(inner, report), 3)
+    _spans(_counting(inner, report), 3)
     assert inner.received == 3
     assert len(lines) == 2 and "recovered (7 spans dropped so far)" in lines[1]
     summary = report.summary()
@@ -61,7 +67,7 @@ def test_failed_batches_counted_and_reported_once_then_recovery() -> None:
 
 def test_exporter_exception_is_contained_and_counted() -> None:
     report = DropReport(emit=lambda _: None)
-    _spans(CountingSpanExporter(Raising(), report), 2)
+    _spans(_counting(Raising(), report), 2)
     assert report.counts["spans"].dropped == 2
 
 
@@ -148,7 +154,7 @@ def test_records_logged_during_a_counted_export_are_folded_and_the_first_is_the_
             return SpanExportResult.FAILURE
 
     try:
-        _spans(CountingSpanExporter(Complaining(), report, fold=fold), 2)
+        _spans(_counting(Complaining(), report, fold=fold), 2)
         sdk_logger.warning("not during an export")
     finally:
         fold.detach()

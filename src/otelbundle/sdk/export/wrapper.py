@@ -1,0 +1,153 @@
+"""The one exporter wrapper for spans and logs: an optional step on the batch, then the export, counted.
+
+Installed by the configurator through the SDK's supported ``export_span_processor``
+/ ``export_log_record_processor`` arguments (see :mod:`otelbundle.sdk.export.bounded`).
+One generic class serves both signals, as the SDK's own ``BatchProcessor`` does
+behind ``BatchSpanProcessor`` and ``BatchLogRecordProcessor``: what differs per
+signal is data (:class:`Signal`), not code.
+
+* ``prepare`` turns the batch into what is exported (scrubbed copies, see
+  :mod:`otelbundle.scrub.copies`); it runs on the export thread, never on the
+  application's;
+* every item of a failed batch, or of a batch whose export raised, is counted on
+  a :class:`~otelbundle.sdk.export.report.DropReport`; records the SDK logs while
+  the export runs are folded into that count (:class:`ExportLogFold`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar, cast
+
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otelbundle.sdk.export.report import DropReport, ExportCapture, ExportLogFold
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class Signal(Generic[Item, Result]):
+    """What the span and log paths differ in: a name, the SDK's result values, its queue variable."""
+
+    name: str
+    success: Result
+    failure: Result
+    queue_variable: str
+
+
+SPANS: Signal[ReadableSpan, SpanExportResult] = Signal(
+    "spans", SpanExportResult.SUCCESS, SpanExportResult.FAILURE, "OTEL_BSP_MAX_QUEUE_SIZE"
+)
+LOGS: Signal[ReadableLogRecord, LogRecordExportResult] = Signal(
+    "logs", LogRecordExportResult.SUCCESS, LogRecordExportResult.FAILURE, "OTEL_BLRP_MAX_QUEUE_SIZE"
+)
+
+
+class BatchStep(Protocol[Item]):
+    """A step run on each batch before it is exported (scrubbing), and told when the path stops."""
+
+    def __call__(self, batch: Sequence[Item]) -> Sequence[Item]: ...
+
+    def close(self) -> None: ...
+
+
+class Taken(Protocol):
+    def taken(self, items: int) -> None: ...
+
+
+def count_export(
+    report: DropReport, fold: ExportLogFold | None, signal: str, items: int, export: Callable[[], bool]
+) -> bool:
+    """Run one export; count its items as exported or dropped. Never raises."""
+    capture: ExportCapture | None = None
+    try:
+        if fold is None:
+            ok = export()
+        else:
+            with fold.during() as capture:
+                ok = export()
+    except Exception as exc:  # the exporter must not take the worker thread down
+        report.dropped(signal, items, f"{type(exc).__name__}: {exc}")
+        return False
+    if ok:
+        report.exported(signal, items)
+    else:
+        said = capture.first if capture is not None else None
+        report.dropped(signal, items, said or "the exporter gave up (collector unreachable or rejecting)")
+    return ok
+
+
+class ExportWrapper(Generic[Item, Result]):
+    """Delegates to the real exporter: ``prepare`` first (if any), then the export, counted (if a report).
+
+    It has the methods of both ``SpanExporter`` and ``LogRecordExporter``;
+    :func:`span_exporter` and :func:`log_exporter` give it the SDK's type.
+    """
+
+    def __init__(
+        self,
+        signal: Signal[Item, Result],
+        inner: Any,
+        *,
+        prepare: BatchStep[Item] | None = None,
+        report: DropReport | None = None,
+        fold: ExportLogFold | None = None,
+        backlog: Taken | None = None,
+    ) -> None:
+        self._signal = signal
+        self._inner = inner
+        self._prepare = prepare
+        self._report = report
+        self._fold = fold
+        self._backlog = backlog
+
+    def export(self, batch: Sequence[Item]) -> Result:
+        if self._backlog is not None:
+            self._backlog.taken(len(batch))
+        if self._report is None:
+            return self._send(batch)
+        signal = self._signal
+        ok = count_export(
+            self._report, self._fold, signal.name, len(batch), lambda: self._send(batch) is signal.success
+        )
+        return signal.success if ok else signal.failure
+
+    def _send(self, batch: Sequence[Item]) -> Result:
+        prepared = self._prepare(batch) if self._prepare is not None else batch
+        if not prepared:
+            return self._signal.success  # everything was left out by the step (and counted there)
+        result: Result = self._inner.export(prepared)
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+        if self._prepare is not None:
+            self._prepare.close()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return bool(self._inner.force_flush(timeout_millis))
+
+
+LogRecordExporter.register(ExportWrapper)  # an ABC: the wrapper is one by its methods
+
+
+def span_exporter(wrapper: ExportWrapper[ReadableSpan, SpanExportResult]) -> SpanExporter:
+    """The wrapper as the SDK's span exporter type.
+
+    ``SpanExporter`` is a plain base class (not an ABC to register with); the SDK's
+    batch processor calls only ``export``, ``shutdown`` and ``force_flush``, which the
+    wrapper has with the span exporter's signatures for this ``Signal``.
+    """
+    return cast(SpanExporter, wrapper)
+
+
+def log_exporter(wrapper: ExportWrapper[ReadableLogRecord, LogRecordExportResult]) -> LogRecordExporter:
+    """The wrapper as the SDK's log exporter type (registered as a virtual subclass)."""
+    assert isinstance(wrapper, LogRecordExporter)
+    return wrapper
