@@ -31,7 +31,7 @@ from otelbundle.config.document import ConfigDocument, read_at_start
 from otelbundle.distro import runtime
 from otelbundle.health import register_span_processor
 from otelbundle.sdk import sampling
-from otelbundle.sdk.export.bounded import BoundedLogProcessor, BoundedSpanProcessor
+from otelbundle.sdk.export.bounded import Accounting, BoundedLogProcessor, BoundedSpanProcessor
 from otelbundle.sdk.export.report import (
     DropReport,
     ExportLogFold,
@@ -57,6 +57,7 @@ def build_components(env: Mapping[str, str]) -> Components:
     """Our parts, each given its section of ``otelbundle.yaml``, which is read here once."""
     report = DropReport(endpoint=environment.otlp_endpoint(env))
     fold = ExportLogFold(report)
+    accounting = Accounting(report, fold)
     state = runtime.Runtime(report=report, shutdown_timeout=environment.shutdown_timeout(env))
     document = read_at_start(env)  # None without a (readable) file; the health instrumentor reuses it
     # Secrets are scrubbed from copies handed to each exporter (docs/secrets.md).
@@ -65,12 +66,12 @@ def build_components(env: Mapping[str, str]) -> Components:
     def export_spans(exporter: SpanExporter) -> SpanProcessor:
         fold.attach(sdk_logger_names())  # the exporter's modules are imported by now
         step = scrub.span_step(scrubber) if scrubber is not None else None
-        return BoundedSpanProcessor(exporter, report, fold, prepare=step)
+        return BoundedSpanProcessor(exporter, accounting, step)
 
     def export_logs(exporter: LogRecordExporter) -> LogRecordProcessor:
         fold.attach(sdk_logger_names())
         step = scrub.log_step(scrubber) if scrubber is not None else None
-        return BoundedLogProcessor(exporter, report, fold, prepare=step)
+        return BoundedLogProcessor(exporter, accounting, step)
 
     kwargs: dict[str, Any] = {
         "export_span_processor": export_spans,

@@ -36,7 +36,7 @@ def test_failing_health_check_fires_and_recovering_resolves(tmp_path: Path) -> N
     clock = [1_000.0]
     setup = build_alerting(str(tmp_path / "otelbundle.yaml"), {}, clock=lambda: clock[0])
     assert setup is not None
-    setup.engine.stop()  # drive evaluations by hand in simulated time
+    setup.stop()  # drive evaluations by hand in simulated time
     sink = SpanProcessorSink(setup.processor)
     resource = Resource.create({"service.name": "inventory"})
     try:

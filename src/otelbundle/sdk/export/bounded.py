@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
-from typing import Any, Generic
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
@@ -37,6 +38,28 @@ from otelbundle.sdk.export.wrapper import (
     log_exporter,
     span_exporter,
 )
+
+
+class _Batch(Protocol):
+    """What this module asks of the SDK's batch processors besides taking items."""
+
+    def shutdown(self) -> None: ...
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool: ...
+
+
+Batch = TypeVar("Batch", bound=_Batch)
+SpanStep = BatchStep[ReadableSpan]
+LogStep = BatchStep[ReadableLogRecord]
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Where a bounded processor's losses go: the drop report, and the fold of the SDK's own log
+    records about an export into that export's count."""
+
+    report: DropReport
+    fold: ExportLogFold | None = None
 
 
 class Backlog:
@@ -74,25 +97,25 @@ class Backlog:
         self._pending = 0
 
 
-class Admission(Generic[Item, Result]):
-    """The backlog, the counted exporter and the closed flag of one bounded batch processor."""
+class Admission(Generic[Item, Result, Batch]):
+    """One bounded batch processor, whatever the signal: the SDK's batch processor (``inner``)
+    with the counted exporter, the backlog, and the closed flag."""
 
     def __init__(
         self,
         signal: Signal[Item, Result],
+        make_batch: Callable[[Any, int], Batch],
         exporter: Any,
-        report: DropReport,
-        fold: ExportLogFold | None,
+        accounting: Accounting,
         prepare: BatchStep[Item] | None,
-        env: Mapping[str, str] | None = None,
     ) -> None:
         self.signal = signal
-        self.backlog = Backlog(
-            environment.queue_size(os.environ if env is None else env, signal.queue_variable)
-        )
-        self.exporter = ExportWrapper(
+        self.backlog = Backlog(environment.queue_size(os.environ, signal.queue_variable))
+        report, fold = accounting.report, accounting.fold
+        wrapper = ExportWrapper(
             signal, exporter, prepare=prepare, report=report, fold=fold, backlog=self.backlog
         )
+        self.inner = make_batch(wrapper, self.backlog.capacity)
         self._report = report
         self._closed = False
         self._fork_hook = f"{signal.name}-backlog-{id(self)}"
@@ -107,72 +130,65 @@ class Admission(Generic[Item, Result]):
         self._report.refused(self.signal.name)
         return False
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
         self._closed = True
         forking.remove(self._fork_hook)
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+def _span_batch(wrapper: ExportWrapper[ReadableSpan, SpanExportResult], capacity: int) -> BatchSpanProcessor:
+    return BatchSpanProcessor(span_exporter(wrapper), max_queue_size=capacity)
+
+
+def _log_batch(
+    wrapper: ExportWrapper[ReadableLogRecord, LogRecordExportResult], capacity: int
+) -> BatchLogRecordProcessor:
+    return BatchLogRecordProcessor(log_exporter(wrapper), max_queue_size=capacity)
 
 
 class BoundedSpanProcessor(SpanProcessor):
     """The SDK's BatchSpanProcessor behind an :class:`Admission` (spans that are not sampled are ignored)."""
 
     def __init__(
-        self,
-        exporter: SpanExporter,
-        report: DropReport,
-        fold: ExportLogFold | None = None,
-        *,
-        prepare: BatchStep[ReadableSpan] | None = None,
+        self, exporter: SpanExporter, accounting: Accounting, prepare: SpanStep | None = None
     ) -> None:
-        self._admission: Admission[ReadableSpan, SpanExportResult] = Admission(
-            SPANS, exporter, report, fold, prepare
-        )
+        self._admission = Admission(SPANS, _span_batch, exporter, accounting, prepare)
         self.backlog = self._admission.backlog
-        self._inner = BatchSpanProcessor(
-            span_exporter(self._admission.exporter), max_queue_size=self.backlog.capacity
-        )
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        self._inner.on_start(span, parent_context)
+        self._admission.inner.on_start(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
         sampled = span.context is not None and span.context.trace_flags.sampled
         if sampled and self._admission.admit():
-            self._inner.on_end(span)
+            self._admission.inner.on_end(span)
 
     def shutdown(self) -> None:
-        self._admission.close()
-        self._inner.shutdown()  # type: ignore[no-untyped-call]
+        self._admission.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
+        return self._admission.force_flush(timeout_millis)
 
 
 class BoundedLogProcessor(LogRecordProcessor):
-    """The SDK's BatchLogRecordProcessor behind an :class:`Admission`."""
+    """The SDK's BatchLogRecordProcessor behind an :class:`Admission` (after shutdown the SDK
+    would log per record, which loops back here: records are then ignored)."""
 
     def __init__(
-        self,
-        exporter: LogRecordExporter,
-        report: DropReport,
-        fold: ExportLogFold | None = None,
-        *,
-        prepare: BatchStep[ReadableLogRecord] | None = None,
+        self, exporter: LogRecordExporter, accounting: Accounting, prepare: LogStep | None = None
     ) -> None:
-        self._admission: Admission[ReadableLogRecord, LogRecordExportResult] = Admission(
-            LOGS, exporter, report, fold, prepare
-        )
+        self._admission = Admission(LOGS, _log_batch, exporter, accounting, prepare)
         self.backlog = self._admission.backlog
-        self._inner = BatchLogRecordProcessor(
-            log_exporter(self._admission.exporter), max_queue_size=self.backlog.capacity
-        )
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        if self._admission.admit():  # after shutdown the SDK would log per record, looping back here
-            self._inner.on_emit(log_record)
+        if self._admission.admit():
+            self._admission.inner.on_emit(log_record)
 
     def shutdown(self) -> None:
-        self._admission.close()
-        self._inner.shutdown()  # type: ignore[no-untyped-call]
+        self._admission.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
+        return self._admission.force_flush(timeout_millis)

@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from otelbundle.sdk.export.bounded import BoundedSpanProcessor
+from otelbundle.sdk.export.bounded import Accounting, BoundedSpanProcessor
 from otelbundle.sdk.export.report import (
     DropReport,
     ExportLogFold,
@@ -102,7 +102,7 @@ def test_a_full_queue_drops_spans_counts_each_exactly_and_says_so_once(
 
     report = DropReport(endpoint="http://c:4318", emit=emit)
     inner = Blocking()
-    processor = BoundedSpanProcessor(inner, report)
+    processor = BoundedSpanProcessor(inner, Accounting(report))
     provider = TracerProvider()
     provider.add_span_processor(processor)
     tracer = provider.get_tracer("t")
