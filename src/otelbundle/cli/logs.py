@@ -27,6 +27,8 @@ from otelbundle.cli.backends import (
     LokiEntry,
     NotLogStreams,
 )
+from otelbundle.config.values import DURATION_RE
+from otelbundle.config.values import parse_duration as config_duration
 
 DEFAULT_LOKI = "http://127.0.0.1:3100"
 DEFAULT_SINCE = "1h"
@@ -38,8 +40,6 @@ FOLLOW_INTERVAL = 1.0
 # and not in timestamp order across services: follow re-reads this much of the past.
 FOLLOW_OVERLAP_NS = 30 * 1_000_000_000
 
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _PLAIN_NAME = re.compile(r"[\w-]+")
 # Terminal control characters (colour codes in a logged access line, a stray ESC):
@@ -53,15 +53,15 @@ def command_for_trace(trace_id: str) -> str:
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in a duration like ``30s``, ``15m``, ``2h``, ``1d`` or ``1h30m``."""
+    """Seconds in a duration like ``30s``, ``15m``, ``2h``, ``1d`` or ``1h30m``: the config's grammar
+    (otelbundle.config.values), with the unit required on the command line."""
     value = text.strip()
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
+    if not DURATION_RE.fullmatch(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 30s, 15m, 2h, 1d, 1h30m)")
-    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration")
-    return seconds
+    try:
+        return config_duration(value)
+    except ValueError as exc:  # zero, or longer than the config grammar's bound
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_trace_id(text: str) -> str:
