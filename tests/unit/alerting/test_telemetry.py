@@ -1,0 +1,48 @@
+"""Every otelbundle.alerting.* instrument is created on the meter provider it is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from otelbundle.alerting.manager import start_alerting
+from otelbundle.alerting.section import load_alerting_config
+
+RULES = """\
+groups:
+  - name: g
+    rules:
+      - {alert: Errors, expr: error_count > 0}
+"""
+
+
+def test_instruments_use_the_injected_meter_provider(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(RULES)
+    (tmp_path / "otelbundle.yaml").write_text(
+        "alerting:\n  rule_files: [r.yaml]\n  notify: {webhook: {url: 'http://127.0.0.1:9/x'}}\n"
+    )
+    config = load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
+    assert config is not None
+    reader = InMemoryMetricReader()
+    manager = start_alerting(config, {}, meter_provider=MeterProvider(metric_readers=[reader]))
+    try:
+        manager.engine.evaluate(manager.engine.clock())
+        data = reader.get_metrics_data()
+        names = {
+            metric.name
+            for resource in data.resource_metrics
+            for scope in resource.scope_metrics
+            if scope.scope.name == "otelbundle.alerting"
+            for metric in scope.metrics
+        }
+    finally:
+        manager.shutdown()
+    assert {
+        "otelbundle.alerting.evaluation.duration",
+        "otelbundle.alerting.spans.seen",
+        "otelbundle.alerting.spans.dropped",
+        "otelbundle.alerting.spans.failed",
+        "otelbundle.alerting.notifications.sent",
+    } <= names, names
