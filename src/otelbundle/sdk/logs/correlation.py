@@ -86,7 +86,7 @@ def instrumentor_options(env: Mapping[str, str]) -> dict[str, Any]:
     if environment.log_correlation(env):
         return {
             "set_logging_format": True,
-            "logging_format": env.get("OTEL_PYTHON_LOG_FORMAT") or CORRELATED_FORMAT,
+            "logging_format": environment.get(env, "OTEL_PYTHON_LOG_FORMAT") or CORRELATED_FORMAT,
         }
     return {}
 
