@@ -1,6 +1,6 @@
 """In-process alert rules over finished spans, with Prometheus semantics; see docs/alerting.md.
 
-- :mod:`.section`: the ``alerting:`` section and its rule files (the config reader).
+- :mod:`.section`: the ``alerting:`` section (the config reader); :mod:`.rule_files`: the rule files it names.
 - :mod:`.rules`, :mod:`.predicates`, :mod:`.templates`: the rule model.
 - :mod:`.processor`, :mod:`.window`, :mod:`.batch`, :mod:`.state`: spans in, windows kept.
 - :mod:`.engine`: the alert state machine (Prometheus' ``rules/alerting.go``).

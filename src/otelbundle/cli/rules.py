@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from otelbundle.alerting.section import AlertingConfig, load_rule_file
+from otelbundle.alerting.rule_files import load_rule_file
+from otelbundle.alerting.section import AlertingConfig
 from otelbundle.cli.checks import Report, check_alerting
 from otelbundle.config import ConfigError
 from otelbundle.config.document import read_document

@@ -37,7 +37,8 @@ from opentelemetry.trace import Status as SpanStatus
 
 from otelbundle.alerting.batch import KIND_NAMES
 from otelbundle.alerting.engine import Engine
-from otelbundle.alerting.section import AlertingConfig, load_rule_file
+from otelbundle.alerting.rule_files import load_rule_file
+from otelbundle.alerting.section import AlertingConfig
 from otelbundle.config import (
     ConfigError,
     ConfigProblem,

@@ -1,0 +1,318 @@
+"""A rule file: ``groups:`` of alert rules, read through :mod:`otelbundle.config`.
+
+Every problem is reported as file:line:column and collected, so one run shows
+all of them (:class:`RuleReader`). The ``alerting:`` section that names rule
+files, and their defaults, is :mod:`otelbundle.alerting.section`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import yaml
+
+from otelbundle.alerting.predicates import (
+    KIND_VALUES,
+    Predicate,
+    PredicateError,
+    all_of,
+    parse_predicate,
+    referenced_fields,
+)
+from otelbundle.alerting.rules import ExprError, Rule, SpanMatcher, parse_expr
+from otelbundle.alerting.templates import Template, TemplateError, parse_template
+from otelbundle.config import (
+    ConfigError,
+    ConfigProblem,
+    Mark,
+    Problems,
+    YamlList,
+    YamlMap,
+    load_file,
+    parse_count,
+    parse_duration,
+    parse_number,
+)
+
+GROUP_KEYS = frozenset({"name", "interval", "rules"})
+RULE_KEYS = frozenset(
+    {
+        "alert",
+        "spans",
+        "expr",
+        "window",
+        "min_spans",
+        "group_by",
+        "for",
+        "keep_firing_for",
+        "labels",
+        "annotations",
+        "errors_where",
+    }
+)
+SPANS_KEYS = frozenset({"service", "kind", "name", "name_regex", "where"})
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class RuleGroup:
+    name: str
+    interval: float
+    rules: list[Rule]
+    file: str
+
+
+class RuleDefaults(Protocol):
+    """What a rule file takes from the ``alerting:`` section that names it."""
+
+    @property
+    def evaluation_interval(self) -> float: ...
+    @property
+    def max_group_keys(self) -> int: ...
+
+
+class RuleReader(Problems):
+    """The shared problem list plus the few readers only alerting needs."""
+
+    def duration(self, mapping: YamlMap, key: str, default: float, *, allow_zero: bool = False) -> float:
+        return self.value(mapping, key, lambda v: parse_duration(v, allow_zero=allow_zero), default)
+
+    def count(self, mapping: YamlMap, key: str, default: int, *, minimum: int = 1) -> int:
+        """A whole number; the message reads ``KEY must be a positive integer``."""
+        if key not in mapping:
+            return default
+        try:
+            return parse_count(mapping[key], minimum=minimum)
+        except ValueError as exc:
+            self.add(mapping.value_mark(key), f"{key} {exc}")
+            return default
+
+    def mapping(self, parent: YamlMap, key: str) -> YamlMap | None:
+        value = parent.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, YamlMap):
+            self.add(parent.value_mark(key), f"{key} must be a mapping")
+            return None
+        return value
+
+    def string_map(self, parent: YamlMap, key: str) -> dict[str, str]:
+        value = self.mapping(parent, key)
+        if value is None:
+            return {}
+        result: dict[str, str] = {}
+        for name, item in value.items():
+            if not _LABEL_NAME.match(name):
+                self.add(value.key_mark(name), f"{key}: {name!r} is not a valid label name")
+            result[name] = "" if item is None else str(item)
+        return result
+
+    def template(self, mapping: YamlMap, key: str, text: str) -> Template | None:
+        try:
+            return parse_template(text)
+        except TemplateError as exc:
+            mark = mapping.value_mark(key)
+            self.add(Mark(mark.file, mark.line, mark.column + exc.column), f"{key}: template: {exc}")
+            return None
+
+
+def load_rule_file(path: str, config: RuleDefaults, env: Mapping[str, str] | None = None) -> list[RuleGroup]:
+    document = load_file(path, env)
+    root = document.root
+    problems = RuleReader()
+    if not isinstance(root, YamlMap) or not isinstance(root.get("groups"), YamlList):
+        raise ConfigError([ConfigProblem(Mark(path, 1, 1), "a rule file needs a top-level 'groups:' list")])
+    problems.unknown_keys(root, {"groups"}, "the rule file")
+    problems.unset_env(root)
+    groups: list[RuleGroup] = []
+    seen_groups: set[str] = set()
+    for group_index, group_map in enumerate(root["groups"]):
+        if not isinstance(group_map, YamlMap):
+            problems.add(root["groups"].item_mark(group_index), "each group must be a mapping")
+            continue
+        problems.unknown_keys(group_map, GROUP_KEYS, "a group")
+        raw_name = group_map.get("name")
+        name = (
+            str(raw_name)
+            if isinstance(raw_name, (str, int, float)) and not isinstance(raw_name, bool)
+            else ""
+        )
+        if not name:
+            problems.add(group_map.mark, "group needs a name")
+        elif name in seen_groups:
+            problems.add(group_map.value_mark("name"), f"duplicate group name {name!r}")
+        seen_groups.add(name)
+        interval = problems.duration(group_map, "interval", config.evaluation_interval)
+        rules: list[Rule] = []
+        seen_alerts: set[str] = set()
+        rule_list = group_map.get("rules")
+        if not isinstance(rule_list, YamlList):
+            problems.add(
+                group_map.key_mark("rules") if "rules" in group_map else group_map.mark,
+                "group needs a 'rules:' list",
+            )
+            continue
+        for rule_index, rule_map in enumerate(rule_list):
+            if not isinstance(rule_map, YamlMap):
+                problems.add(rule_list.item_mark(rule_index), "each rule must be a mapping")
+                continue
+            rule = _load_rule(rule_map, name, interval, config, problems)
+            if rule is None:
+                continue
+            if rule.name in seen_alerts:
+                problems.add(
+                    rule_map.value_mark("alert"), f"duplicate alert name {rule.name!r} in group {name!r}"
+                )
+            seen_alerts.add(rule.name)
+            rules.append(rule)
+        groups.append(RuleGroup(name, interval, rules, path))
+    problems.raise_if_any()
+    return groups
+
+
+def _predicate(problems: RuleReader, items: YamlList, index: int, where: str) -> Predicate | None:
+    text = items[index]
+    mark = items.item_mark(index)
+    if not isinstance(text, str):
+        problems.add(mark, f"{where}: each condition is a string, e.g. duration > 250ms")
+        return None
+    try:
+        return parse_predicate(text)
+    except PredicateError as exc:
+        problems.add(Mark(mark.file, mark.line, mark.column + exc.column - 1), f"{where}: {exc}")
+        return None
+
+
+def _load_rule(
+    rule_map: YamlMap, group: str, interval: float, config: RuleDefaults, problems: RuleReader
+) -> Rule | None:
+    before = len(problems)
+    problems.unknown_keys(rule_map, RULE_KEYS, "a rule")
+    name = rule_map.get("alert")
+    if not isinstance(name, str) or not _LABEL_NAME.match(name):
+        problems.add(
+            rule_map.value_mark("alert") if "alert" in rule_map else rule_map.mark,
+            "rule needs 'alert:' with a valid name",
+        )
+        name = "?"
+    matcher = _load_matcher(rule_map, problems)
+    condition = None
+    if "expr" not in rule_map:
+        problems.add(rule_map.mark, f"{name}: rule needs 'expr:'")
+    else:
+        try:
+            condition = parse_expr(str(rule_map["expr"]), parse_number)
+        except ExprError as exc:
+            problems.add(rule_map.value_mark("expr"), f"expr: {exc}")
+    window = problems.duration(rule_map, "window", 60.0)
+    min_spans = problems.count(rule_map, "min_spans", 1, minimum=0)
+    group_by: tuple[str, ...] = ()
+    if "group_by" in rule_map:
+        raw = rule_map["group_by"]
+        if not isinstance(raw, YamlList) or not all(isinstance(x, str) for x in raw):
+            problems.add(rule_map.value_mark("group_by"), "group_by must be a list of attribute names")
+        else:
+            group_by = tuple(raw)
+            if condition is not None and condition.aggregate == "absent" and group_by:
+                problems.add(
+                    rule_map.key_mark("group_by"),
+                    "group_by cannot be used with absent: a missing group produces no spans to group by",
+                )
+    errors_where = None
+    if "errors_where" in rule_map:
+        raw = rule_map["errors_where"]
+        items = raw if isinstance(raw, YamlList) else None
+        if items is None:
+            problems.add(rule_map.value_mark("errors_where"), "errors_where must be a list of conditions")
+        else:
+            compiled = [p for i in range(len(items)) if (p := _predicate(problems, items, i, "errors_where"))]
+            errors_where = all_of(tuple(compiled)) if compiled else None
+    labels = problems.string_map(rule_map, "labels")
+    annotations: dict[str, Template] = {}
+    annotation_map = problems.mapping(rule_map, "annotations")
+    for key, text in (annotation_map or {}).items():
+        assert annotation_map is not None
+        template = problems.template(annotation_map, key, "" if text is None else str(text))
+        if template is not None:
+            annotations[key] = template
+    for_ = problems.duration(rule_map, "for", 0.0, allow_zero=True)
+    keep = problems.duration(rule_map, "keep_firing_for", 0.0, allow_zero=True)
+    if len(problems) > before or condition is None or matcher is None:
+        return None
+    mark = rule_map.mark
+    return Rule(
+        name=name,
+        group=group,
+        matcher=matcher,
+        condition=condition,
+        window=window,
+        min_spans=min_spans,
+        group_by=group_by,
+        for_=for_,
+        keep_firing_for=keep,
+        labels=labels,
+        annotations=annotations,
+        errors_where=errors_where,
+        fields=_fields_read(rule_map, group_by),
+        source=yaml.safe_dump(_plain(rule_map), sort_keys=True),
+        location=f"{mark.file}:{mark.line}",
+        max_group_keys=config.max_group_keys,
+        interval=interval,
+    )
+
+
+def _load_matcher(rule_map: YamlMap, problems: RuleReader) -> SpanMatcher | None:
+    spans = problems.mapping(rule_map, "spans")
+    if spans is None:
+        return SpanMatcher()
+    problems.unknown_keys(spans, SPANS_KEYS, "spans")
+    kind = spans.get("kind")
+    if kind is not None and kind not in KIND_VALUES:
+        problems.add(spans.value_mark("kind"), f"kind must be one of {', '.join(KIND_VALUES)}")
+    if "name" in spans and "name_regex" in spans:
+        problems.add(spans.key_mark("name_regex"), "use either name or name_regex, not both")
+    name_regex = None
+    if "name_regex" in spans:
+        try:
+            name_regex = re.compile(str(spans["name_regex"]))
+        except re.error as exc:
+            problems.add(spans.value_mark("name_regex"), f"name_regex: {exc}")
+    where: list[Predicate] = []
+    if "where" in spans:
+        items = spans["where"]
+        if not isinstance(items, YamlList):
+            problems.add(spans.value_mark("where"), "where must be a list of conditions")
+        else:
+            where = [p for i in range(len(items)) if (p := _predicate(problems, items, i, "where"))]
+    for key in ("service", "name"):
+        if key in spans and not isinstance(spans[key], str):
+            problems.add(spans.value_mark(key), f"{key} must be a string")
+            return None
+    return SpanMatcher(
+        service=str(spans["service"]) if "service" in spans else None,
+        kind=str(kind) if kind is not None else None,
+        name=str(spans["name"]) if "name" in spans else None,
+        name_regex=name_regex,
+        where=tuple(where),
+    )
+
+
+def _fields_read(rule_map: YamlMap, group_by: tuple[str, ...]) -> frozenset[str]:
+    """Every span field the rule reads beyond service, kind and name (all valid by now)."""
+    spans = rule_map.get("spans")
+    texts = [
+        *(spans.get("where") or [] if isinstance(spans, YamlMap) else []),
+        *(rule_map.get("errors_where") or []),
+    ]
+    return frozenset(group_by).union(*(referenced_fields(str(text)) for text in texts))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
