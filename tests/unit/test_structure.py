@@ -5,6 +5,8 @@ read with ``ast`` (function-level and ``TYPE_CHECKING`` imports included: a
 cycle hidden in a function is still a cycle), and the graph is checked:
 no cycle; ``otelbundle.config`` imports no other part; nothing outside
 ``otelbundle.cli`` imports it; at most four modules loose at the package root.
+That ``otelbundle.yaml`` is opened once at start is counted in
+tests/unit/distro/test_read_once.py.
 """
 
 from __future__ import annotations
