@@ -33,6 +33,7 @@ from otelbundle.exporting import (
     metric_export_logger_names,
     sdk_logger_names,
 )
+from otelbundle.sdk import metric_reader_entry_points
 
 _log = logging.getLogger("otelbundle")
 
@@ -139,7 +140,8 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
             super()._configure(**kwargs)  # type: ignore[no-untyped-call]
             return
         merged = {**components.kwargs, **kwargs}  # explicit arguments from the caller win
-        super()._configure(**merged)  # type: ignore[no-untyped-call]
+        with metric_reader_entry_points.installed_for_sdk_setup(os.environ):  # fork-safe metric reader
+            super()._configure(**merged)  # type: ignore[no-untyped-call]
         components.fold.attach(sdk_logger_names())
         components.fold.attach(metric_export_logger_names(os.environ), metric_export=True)
         components.runtime.register_exit_handler()

@@ -28,6 +28,8 @@ from importlib.metadata import entry_points
 
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
+from otelbundle.sdk.metric_reader import ForkSafeMetricReader
+
 DIAGNOSTICS_LOGGER = "otelbundle.diagnostics"
 QUEUE_FULL = "the in-process queue is full (export slower than production)"
 
@@ -240,7 +242,7 @@ def metric_export_logger_names(env: Mapping[str, str]) -> list[str]:
     protocol = (
         env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
     ).strip()
-    names = {PeriodicExportingMetricReader.__module__}
+    names = {PeriodicExportingMetricReader.__module__, ForkSafeMetricReader.__module__}
     wanted = {n.strip() for n in env.get("OTEL_METRICS_EXPORTER", "otlp").split(",") if n.strip()}
     if "otlp" in wanted:
         wanted.discard("otlp")
