@@ -3,8 +3,8 @@
 It decodes requests with ``opentelemetry-proto`` — the same messages the
 collector decodes — and keeps flattened, test-friendly records. Tests wait for
 what they expect with :meth:`OtlpReceiver.wait_for` (a condition variable, no
-fixed sleeps). ``fail_next`` and ``hang`` simulate a collector that rejects or
-never answers.
+fixed sleeps). ``fail_next``, ``hang`` and ``answer_after`` simulate a collector that
+rejects, never answers, or answers slowly.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ class OtlpReceiver:
     _failures_left: int = 0
     _failure_status: int = 503
     _retry_after: int | None = None
+    _answer_delay: float = 0.0
     _released: threading.Event = field(default_factory=threading.Event)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _grpc: grpc.Server | None = None
@@ -153,6 +154,10 @@ class OtlpReceiver:
             self._released.clear()
         else:
             self._released.set()
+
+    def answer_after(self, seconds: float) -> None:
+        """Take ``seconds`` over every request before storing and answering it (a busy collector)."""
+        self._answer_delay = seconds
 
     @property
     def http_endpoint(self) -> str:
@@ -226,6 +231,8 @@ class OtlpReceiver:
     def _admit(self) -> tuple[int, int | None] | None:
         """None to accept the request, else (status, retry_after); blocks while hanging."""
         self._released.wait()
+        if self._answer_delay > 0:
+            time.sleep(self._answer_delay)
         with self._changed:
             if self._failures_left <= 0:
                 return None

@@ -30,7 +30,7 @@ from otelbundle.config import environment
 from otelbundle.config.document import ConfigDocument, read_at_start
 from otelbundle.distro import runtime
 from otelbundle.health import register_span_processor
-from otelbundle.sdk import sampling
+from otelbundle.sdk import metric_reader_entry_points, sampling
 from otelbundle.sdk.export.bounded import Accounting, BoundedLogProcessor, BoundedSpanProcessor
 from otelbundle.sdk.export.report import (
     DropReport,
@@ -118,7 +118,8 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
             super()._configure(**kwargs)  # type: ignore[no-untyped-call]
             return
         merged = {**components.kwargs, **kwargs}  # explicit arguments from the caller win
-        super()._configure(**merged)  # type: ignore[no-untyped-call]
+        with metric_reader_entry_points.installed_for_sdk_setup(os.environ):  # fork-safe metric reader
+            super()._configure(**merged)  # type: ignore[no-untyped-call]
         components.fold.attach(sdk_logger_names())
         components.fold.attach(metric_export_logger_names(os.environ), metric_export=True)
         components.runtime.register_exit_handler()

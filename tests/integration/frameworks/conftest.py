@@ -141,3 +141,32 @@ def instances_of(service: str) -> Callable[[OtlpReceiver], set[str] | None]:
         return found if len(found) >= 2 else None
 
     return check
+
+
+def each_exports_metrics(
+    receiver: OtlpReceiver, service: str, instances: set[str], timeout: float = 30.0
+) -> dict[str, set[str]]:
+    """Wait until every one of ``instances`` (forked workers) exported its process metrics and the
+    HTTP server metrics of the requests it served: its own periodic reader works after the fork."""
+    names = {"process": ("process.memory.usage",), "http": HTTP_SERVER_DURATION}
+
+    def exported(rx: OtlpReceiver) -> dict[str, set[str]]:
+        return {
+            kind: {
+                str(m.resource["service.instance.id"])
+                for m in rx.metrics
+                if m.service == service and m.name in wanted
+            }
+            for kind, wanted in names.items()
+        }
+
+    def complete(rx: OtlpReceiver) -> dict[str, set[str]] | None:
+        found = exported(rx)
+        return found if all(instances <= ids for ids in found.values()) else None
+
+    try:
+        return receiver.wait_for(complete, timeout)
+    except AssertionError as exc:
+        raise AssertionError(
+            f"{exc}\nworkers: {sorted(instances)}\nwith metrics: {exported(receiver)}"
+        ) from None

@@ -18,6 +18,7 @@ from tests.integration.frameworks.conftest import (
     HTTP_SERVER_DURATION,
     app_env,
     assert_quiet,
+    each_exports_metrics,
     has_metric,
     instances_of,
     keep_sending,
@@ -115,7 +116,8 @@ def test_gunicorn_workers_each_export(server: Server, receiver: OtlpReceiver) ->
     if server.name != "gunicorn":
         pytest.skip("one serving process under runserver")
 
-    assert keep_sending(receiver, f"{server.url}/hello/", instances_of(server.service))
+    workers = keep_sending(receiver, f"{server.url}/hello/", instances_of(server.service))
+    each_exports_metrics(receiver, server.service, workers)
 
 
 def test_no_telemetry_warnings_in_the_apps_output(server: Server, receiver: OtlpReceiver) -> None:

@@ -14,6 +14,7 @@ from tests.integration.frameworks.conftest import (
     HTTP_SERVER_DURATION,
     app_env,
     assert_quiet,
+    each_exports_metrics,
     has_metric,
     instances_of,
     keep_sending,
@@ -94,7 +95,8 @@ def test_preloaded_gunicorn_workers_each_export(server: Server, receiver: OtlpRe
     if server.name != "gunicorn-preload":
         pytest.skip("one serving process under flask run")
 
-    assert keep_sending(receiver, f"{server.url}/hello", instances_of(server.service))
+    workers = keep_sending(receiver, f"{server.url}/hello", instances_of(server.service))
+    each_exports_metrics(receiver, server.service, workers)
 
 
 def test_no_telemetry_warnings_in_the_apps_output(server: Server) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.health.model import Status
+from otelbundle.health.model import CheckResult, Status
 from otelbundle.health.scheduler import Scheduler
 from otelbundle.health.section import load_health_config
 from tests.harness.apps import free_port
@@ -69,6 +69,15 @@ def postgres() -> Iterator[tuple[int, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+REFUSED = "cannot connect (postgresql): "
+
+
+# Bounds from what is tested, not from the machine. The check's timeout only has to outlast
+# one connection to a local server (psycopg's first import and a forked PostgreSQL backend
+# took over the former 0.3 s under load); 5 s is the most the test can wait for a run (the
+# run after the stop comes at most one interval later). A stopped server refuses at once,
+# whatever the timeout. The failure looked for is a refused connection reported after the
+# stop: not an earlier failure, and not the "query failed" of a run the stop cut short.
 def test_postgres_answers_then_stops(
     tmp_path: Path, postgres: tuple[int, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -79,8 +88,8 @@ def test_postgres_answers_then_stops(
         textwrap.dedent(
             """
             health:
-              interval: 300ms
-              timeout: 300ms
+              interval: 5s
+              timeout: 5s
               checks:
                 - {name: orders-db, kind: sql, driver: postgresql, dsn: "${env:HEALTH_PG_DSN}"}
             """
@@ -92,9 +101,21 @@ def test_postgres_answers_then_stops(
     scheduler = Scheduler(config.checks, results)
     scheduler.start()
     try:
-        assert results.wait_for("orders-db", Status.HEALTHY).message == "postgresql answered 'SELECT 1'"
+        assert (
+            results.wait_for("orders-db", Status.HEALTHY, timeout=20).message
+            == "postgresql answered 'SELECT 1'"
+        )
+        with results.changed:
+            stopped_after = len(results.items)
         subprocess.run(_as_postgres(stop_command.split()), check=True, capture_output=True)
-        failing = results.wait_for("orders-db", Status.FAILING)
-        assert failing.message.startswith("cannot connect (postgresql): ")
+
+        def refused_since_the_stop() -> CheckResult | None:
+            later = results.items[stopped_after:]
+            return next(
+                (r for r in later if r.status is Status.FAILING and r.message.startswith(REFUSED)), None
+            )
+
+        with results.changed:
+            assert results.changed.wait_for(refused_since_the_stop, 20), f"never refused: {results.items}"
     finally:
         scheduler.stop()

@@ -30,6 +30,7 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
 from otelbundle.config import environment
 from otelbundle.config.report import diagnostics_logger
+from otelbundle.sdk.metric_reader import ForkSafeMetricReader
 
 QUEUE_FULL = "the in-process queue is full (export slower than production)"
 
@@ -222,7 +223,7 @@ def metric_export_logger_names(env: Mapping[str, str]) -> list[str]:
     SDK does), so a moved or renamed module is followed.
     """
     protocol = environment.otlp_protocol(env, "metrics")
-    names = {PeriodicExportingMetricReader.__module__}
+    names = {PeriodicExportingMetricReader.__module__, ForkSafeMetricReader.__module__}
     wanted = {n.strip() for n in environment.get(env, "OTEL_METRICS_EXPORTER").split(",") if n.strip()}
     if "otlp" in wanted:
         wanted.discard("otlp")
