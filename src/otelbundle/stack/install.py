@@ -528,14 +528,19 @@ class Installer:
 
     # ---- collector config --------------------------------------------------
     def validate_collector(self) -> None:
-        """Each shape the collector runs in: single (config.yaml), scale-out agent
-        (config.yaml + agent.yaml) and gateway (gateway.yaml)."""
+        """Each shape the collector runs in: single (config.yaml), logs to Loki
+        (+ logs-loki.yaml), scale-out agent (+ agent.yaml) and gateway (gateway.yaml)."""
         collector = self.component("otelcol-bundle")
         binary = collector.locate(self.env)
         if binary is None:
             return
         folder = self.root / "otel-collector"
-        for files in (("config.yaml",), ("config.yaml", "agent.yaml"), ("gateway.yaml",)):
+        for files in (
+            ("config.yaml",),
+            ("config.yaml", "logs-loki.yaml"),
+            ("config.yaml", "agent.yaml"),
+            ("gateway.yaml",),
+        ):
             configs = [folder / name for name in files]
             if not all(c.is_file() for c in configs):
                 continue
