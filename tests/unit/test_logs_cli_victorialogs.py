@@ -164,7 +164,7 @@ def test_the_browser_link_and_jaegers_link_pattern_open_the_same_query() -> None
     assert pattern["url"].replace("#{traceID}", TRACE_ID) == trace_logs_link(TRACE_ID)
     fragment = urllib.parse.urlsplit(trace_logs_link(TRACE_ID)).fragment
     query = dict(urllib.parse.parse_qsl(fragment.split("?", 1)[1]))
-    assert query == {"query": f'trace_id:"{TRACE_ID}"', "g0.range_input": "7d"}
+    assert query == {"query": f'trace_id:"{TRACE_ID}"', "g0.relative_time": "last_7_days"}
 
 
 def test_the_request_asks_for_the_newest_lines_of_the_window(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -141,3 +142,10 @@ def query(
     except OSError as exc:
         raise BackendUnreachable(f"POST {url} failed: {exc}", str(exc)) from None
     return entries(body)
+
+
+def lines(base: str, logsql: str, since_seconds: int = 3600, limit: int = 1000) -> list[str]:
+    """The log lines of ``logsql`` over the last ``since_seconds``, oldest first (demo and tests)."""
+    now = time.time_ns()
+    found = query(base, logsql, start_ns=now - since_seconds * 1_000_000_000, end_ns=now, limit=limit)
+    return [entry.line for entry in sorted(found, key=LokiEntry.key)]

@@ -29,8 +29,10 @@ DEFAULT_URLS = {VICTORIALOGS: VICTORIALOGS_URL, LOKI: LOKI_URL}
 URL_VARIABLES = {VICTORIALOGS: "OTELBUNDLE_VICTORIALOGS_URL", LOKI: "OTELBUNDLE_LOKI_URL"}
 STORE_VARIABLE = "OTELBUNDLE_LOG_STORE"
 
-# How far back the web UI looks when opened from a trace: the stack's retention.
-UI_RANGE = "7d"
+# How far back the web UI looks when opened from a trace: the stack's retention. vmui reads
+# a preset's id from g0.relative_time (its title, lower-cased, spaces as _); a bare
+# g0.range_input without g0.end_input falls back to its default, the last 5 minutes.
+UI_RANGE = "last_7_days"
 
 
 def store_url(store: str, env: Mapping[str, str] | None = None) -> str:
@@ -70,10 +72,10 @@ def trace_logsql(trace_id: str) -> str:
     return f"trace_id:{logsql_string(trace_id)}"
 
 
-def vmui_link(base: str, query: str, range_input: str = UI_RANGE) -> str:
-    """VictoriaLogs' web UI (vmui) with ``query`` filled in and run over the last ``range_input``."""
+def vmui_link(base: str, query: str, relative_time: str = UI_RANGE) -> str:
+    """VictoriaLogs' web UI (vmui) with ``query`` filled in and run over ``relative_time``."""
     params = urllib.parse.urlencode(
-        {"query": query, "g0.range_input": range_input}, quote_via=urllib.parse.quote
+        {"query": query, "g0.relative_time": relative_time}, quote_via=urllib.parse.quote
     )
     return f"{base.rstrip('/')}/select/vmui/#/?{params}"
 
