@@ -8,9 +8,12 @@ built collector (tests/unit/stack/test_install_order.py runs without it).
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from otelbundle.stack import components as comp
@@ -95,9 +98,9 @@ def test_the_native_flags_match_compose() -> None:
 def test_kubernetes_runs_victorialogs_and_the_loki_overlay_switches() -> None:
     base = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
     assert "victorialogs.yaml" in base["resources"] and "loki.yaml" not in base["resources"]
-    overlay_dir = DEPLOY / "k8s" / "loki"
+    overlay_dir = DEPLOY / "k8s-loki"
     overlay = yaml.safe_load((overlay_dir / "kustomization.yaml").read_text())
-    assert overlay["resources"] == ["..", "loki.yaml"]
+    assert overlay["resources"] == ["../k8s", "loki.yaml"]
     for generator in overlay["configMapGenerator"]:
         for entry in generator["files"]:
             assert (overlay_dir / entry.split("=", 1)[1]).is_file(), entry
@@ -110,5 +113,37 @@ def test_kubernetes_runs_victorialogs_and_the_loki_overlay_switches() -> None:
         "path": "/spec/template/spec/containers/0/args/-",
         "value": "--config=/etc/otelcol/logs-loki.yaml",
     } in ops
-    documents = [("loki/loki.yaml", d) for d in checks.load_documents(overlay_dir / "loki.yaml")]
+    documents = [("k8s-loki/loki.yaml", d) for d in checks.load_documents(overlay_dir / "loki.yaml")]
     assert list(checks.check_documents(documents, {"loki-config"})) == []
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_kustomize_renders_both_shapes() -> None:
+    """The real kustomize (kubectl's) on the base and on the Loki overlay."""
+
+    def render(folder: str) -> list[dict[str, Any]]:
+        done = subprocess.run(
+            ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(DEPLOY / folder)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return [d for d in yaml.safe_load_all(done.stdout) if d]
+
+    def agent_args(docs: list[dict[str, Any]]) -> list[str]:
+        agent = next(d for d in docs if d["kind"] == "DaemonSet" and d["metadata"]["name"] == "otel-agent")
+        return list(agent["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    base, loki = render("k8s"), render("k8s-loki")
+    names = {(d["kind"], d["metadata"]["name"]) for d in base}
+    assert ("StatefulSet", "victorialogs") in names and ("StatefulSet", "loki") not in names
+    assert ("StatefulSet", "loki") in {(d["kind"], d["metadata"]["name"]) for d in loki}
+    assert "--config=/etc/otelcol/logs-loki.yaml" not in agent_args(base)
+    assert agent_args(loki)[-1] == "--config=/etc/otelcol/logs-loki.yaml"
+    config = next(
+        d
+        for d in loki
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("otelcol-agent-config")
+    )
+    assert {"config.yaml", "agent.yaml", "k8s-resolver.yaml", "logs-loki.yaml"} <= set(config["data"])
