@@ -118,7 +118,7 @@ def trace_logs(viewer: Viewer, trace_id: str) -> None:
         expected=f"VictoriaLogs' UI shows the {len(lines)} log lines of {trace_id}",
         timeout=30,
     )
-    _save(logs, "victorialogs-trace-logs")
+    _save(logs, "victorialogs-trace-logs", full_page=True)  # down to the last stack trace
     logs.page.close()
 
 
