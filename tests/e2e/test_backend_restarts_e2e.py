@@ -353,13 +353,25 @@ def test_victorialogs_stopped_30s_logs_resume_and_the_queue_loses_nothing(
 
 
 def test_victorialogs_killed_keeps_acknowledged_lines_and_logs_resume(stack: Stack, traffic: Traffic) -> None:
-    earlier = {s.trace_id for s in traffic.between(time.time() - 20, time.time() - 5) if s.status == 200}
+    # Requests 5-20 s old (run alone, this test first waits for the module's traffic to have some).
+    window = poll(
+        lambda: [s for s in traffic.between(time.time() - 20, time.time() - 5) if s.status == 200],
+        timeout=30,
+        interval=1,
+    )
+    assert window, f"no successful request in the traffic of the last 20 s: {traffic.between(0, time.time())[-5:]}"
+    earlier = {s.trace_id for s in window}
     acknowledged = poll(
         lambda: (found := earlier & _request_lines(time.time() - 25)) == earlier and found,
         timeout=30,
         interval=1,
     )
-    assert acknowledged, "the log lines of the last 20 s did not reach VictoriaLogs before the kill"
+    if not acknowledged:
+        found = _request_lines(time.time() - 25)
+        raise AssertionError(
+            f"the log lines of the last 20 s did not reach VictoriaLogs before the kill: {len(earlier - found)} "
+            f"of {len(earlier)} requests have none, e.g. {sorted(earlier - found)[:3]}; found {len(found)} lines"
+        )
     o = outage(stack, "victorialogs", CRASH_DOWN_S, kill=True)
     figures = _logs_after_log_store_outage(traffic, o)
     kept = earlier & _request_lines(o.stopped_at - 25)

@@ -234,6 +234,10 @@ def log_store(deploy: Path, data_dir: Path, env: Mapping[str, str], logs: str) -
             f"-storageDataPath={storage_dir(env, 'VICTORIALOGS_DATA_DIR', data_dir / 'victorialogs')}",
             f"-retentionPeriod={env.get('VICTORIALOGS_RETENTION') or '7d'}",
             f"-retention.maxDiskSpaceUsageBytes={env.get('VICTORIALOGS_MAX_DISK') or '10GiB'}",
+            # Lines are in memory until flushed; a crash (SIGKILL, OOM) loses what was not.
+            # Default 5 s, checked every 5 s: lines acknowledged up to ~10 s earlier were lost
+            # in tests/e2e/test_backend_restarts_e2e.py. 1 s is its minimum.
+            "-inmemoryDataFlushInterval=1s",
         ),
     )
 

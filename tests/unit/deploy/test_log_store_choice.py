@@ -91,7 +91,7 @@ def test_compose_runs_victorialogs_and_the_loki_file_switches() -> None:
 def test_the_native_flags_match_compose() -> None:
     native = {c.name: c for c in comp.components(ROOT, Path("/data"), env={})}["victorialogs"].args
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["victorialogs"]["command"]
-    flags = ("-retentionPeriod=", "-retention.maxDiskSpaceUsageBytes=")
+    flags = ("-retentionPeriod=", "-retention.maxDiskSpaceUsageBytes=", "-inmemoryDataFlushInterval=")
     assert [a for a in native if a.startswith(flags)] == [a for a in compose if a.startswith(flags)]
 
 
