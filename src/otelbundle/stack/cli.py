@@ -108,7 +108,8 @@ def _up(args: argparse.Namespace) -> int:
     root = _root(args, "up")
     try:
         stack = Stack(config_root=root, gateways=args.gateways, logs=args.logs)
-        print(f"otelbundle stack: data in {stack.data_dir}, configs from {root}, logs in {stack.logs}")
+        print(f"otelbundle stack: data in {stack.data_dir}, configs from {root}")
+        print(f"otelbundle stack: logs go to {'Loki' if stack.logs == LOKI else 'VictoriaLogs'}")
         if stack.gateways:
             print(
                 f"otelbundle stack: scale-out, an agent on 4317/4318 in front of {stack.gateways} gateway(s)"
