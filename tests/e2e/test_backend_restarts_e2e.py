@@ -359,7 +359,9 @@ def test_victorialogs_killed_keeps_acknowledged_lines_and_logs_resume(stack: Sta
         timeout=30,
         interval=1,
     )
-    assert window, f"no successful request in the traffic of the last 20 s: {traffic.between(0, time.time())[-5:]}"
+    assert window, (
+        f"no successful request in the traffic of the last 20 s: {traffic.between(0, time.time())[-5:]}"
+    )
     earlier = {s.trace_id for s in window}
     acknowledged = poll(
         lambda: (found := earlier & _request_lines(time.time() - 25)) == earlier and found,
