@@ -104,3 +104,21 @@ def test_every_shipped_prometheus_rule_file_has_a_short_name() -> None:
     """`stack config --list` is how a user finds the rules to copy; a new file must be in it."""
     rule_files = {str(p.relative_to(ROOT)) for p in (ROOT / "deploy" / "prometheus" / "rules").glob("*.yaml")}
     assert rule_files <= set(comp.CONFIG_FILES.values()), rule_files - set(comp.CONFIG_FILES.values())
+
+
+def test_switching_the_log_store_is_remembered_and_stops_the_other_store(tmp_path: Path) -> None:
+    """`stack up --logs loki` on a stack that ran VictoriaLogs: the recorded choice carries over to
+    a plain `stack up`/`status`/`logs`, and the VictoriaLogs process (its pid file) is a stray to stop."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "topology.json").write_text('{"gateways": 0, "logs": "loki"}\n')
+    (run / "victorialogs.pid").write_text("999999999\n")
+    recorded = Stack(data_dir=tmp_path, config_root=ROOT, env={}, say=lambda _: None)
+    assert (recorded.logs, recorded.recorded_logs) == ("loki", "loki")
+    assert "loki" in {c.name for c in recorded.components}
+    assert [c.name for c in recorded._stray_gateways()] == ["victorialogs"]
+    back = Stack(data_dir=tmp_path, config_root=ROOT, env={}, say=lambda _: None, logs="victorialogs")
+    assert (back.logs, back.recorded_logs) == ("victorialogs", "loki")
+    assert [c.name for c in back._stray_gateways()] == []  # no loki.pid: nothing of Loki runs
+    with pytest.raises(StackError, match="--logs must be one of victorialogs, loki, not 'elastic'"):
+        Stack(data_dir=tmp_path, config_root=ROOT, env={}, say=lambda _: None, logs="elastic")
