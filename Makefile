@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make demo   - start the stack, run the example services with alert rules, print where to look"
 	@echo "make test   - lint, type-check and run every test (unit, integration, end-to-end)"
-	@echo "make stack  - build/cache the collector, Jaeger, Loki (+ apt Prometheus/Alertmanager)"
+	@echo "make stack  - download (or build) and cache the collector, Jaeger, VictoriaLogs, Alertmanager (+ apt Prometheus)"
 	@echo "make bench  - run the benchmarks in bench/ (prints ratios)"
 
 # The venv is rebuilt only when pyproject.toml changes.

@@ -4,7 +4,8 @@
     .venv/bin/python docs/screenshots/take.py     # or: make screenshots
     .venv/bin/otelbundle demo --stop
 
-Writes 1280x800 PNGs next to this file: the trace of a failing checkout in Jaeger, Jaeger's
+Writes 1280x800 PNGs next to this file: the trace of a failing checkout in Jaeger, that trace's
+log lines in VictoriaLogs' UI (opened by the trace page's "Logs of this trace" link), Jaeger's
 Monitor tab for storefront, the firing alert in Alertmanager and a span-metrics graph in
 Prometheus. The Monitor plots one point per minute and the demo sends one burst, which draws no
 line; so before that shot this script sends light traffic to the demo's storefront (listings,
@@ -31,6 +32,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from otelbundle.cli.backends import Backends, poll  # noqa: E402
 from otelbundle.cli.demo_traffic import request_status  # noqa: E402
+from otelbundle.cli.stack import logsql  # noqa: E402
+from otelbundle.cli.stack.logstore import VICTORIALOGS_URL  # noqa: E402
 from tests.harness.browser import Viewer, launch, unavailable  # noqa: E402
 from tests.harness.jaeger_ui import (  # noqa: E402
     choose_monitor_service,
@@ -38,6 +41,7 @@ from tests.harness.jaeger_ui import (  # noqa: E402
     monitor_charts_drawn,
     span_rows,
 )
+from tests.harness.vmui import TRACE_LOGS_LINK, missing_lines  # noqa: E402
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -92,6 +96,30 @@ def jaeger_trace(viewer: Viewer, backends: Backends, trace_id: str) -> None:
         viewer.page.locator(".span-row .span-name").nth(failing[-1]).click()
         viewer.page.locator(".detail-row").first.wait_for()
     _save(viewer, "jaeger-trace")
+
+
+def trace_logs(viewer: Viewer, trace_id: str) -> None:
+    """From the trace page (open in ``viewer``), its logs link: the lines in VictoriaLogs' UI."""
+    lines = [
+        e.line
+        for e in logsql.query(
+            VICTORIALOGS_URL,
+            logsql.build_logsql(trace_id),
+            start_ns=time.time_ns() - 3600 * 10**9,
+            end_ns=time.time_ns(),
+            limit=100,
+        )
+    ]
+    with viewer.page.context.expect_page() as opened:
+        viewer.page.get_by_title(TRACE_LOGS_LINK).first.click()
+    logs = Viewer(opened.value, "screenshots-vmui")
+    logs.until(
+        lambda page: lines and not missing_lines(page, lines),
+        expected=f"VictoriaLogs' UI shows the {len(lines)} log lines of {trace_id}",
+        timeout=30,
+    )
+    _save(logs, "victorialogs-trace-logs", full_page=True)  # down to the last stack trace
+    logs.page.close()
 
 
 def jaeger_monitor(viewer: Viewer, backends: Backends, storefront: str, limit: float) -> None:
@@ -161,6 +189,7 @@ def main() -> int:
     with launch() as context:
         viewer = Viewer(context.new_page(), "screenshots")
         jaeger_trace(viewer, backends, trace_id)
+        trace_logs(viewer, trace_id)
         alertmanager(viewer, backends)
         jaeger_monitor(viewer, backends, args.storefront, args.traffic_seconds)
         prometheus(viewer, backends)

@@ -1,10 +1,10 @@
-"""Each backend stopped for 30 s under steady traffic, one at a time (and Prometheus and Loki
-killed with SIGKILL): every signal resumes within a stated bound once the backend is back, the
+"""Each backend stopped for 30 s under steady traffic, one at a time (and Prometheus and the log
+store, VictoriaLogs, killed with SIGKILL): every signal resumes within a stated bound once the backend is back, the
 outage shows in the collector's (or the app's) own metrics, and what was lost is measured.
 
 test_failures_e2e.py covers Jaeger down with ten requests and the app through a collector
 restart; this file keeps traffic flowing through every outage, restarts the collector while
-Jaeger and Loki are down (their queues on disk), and measures time-to-resume and loss per signal.
+Jaeger and VictoriaLogs are down (their queues on disk), and measures time-to-resume and loss per signal.
 Figures are printed and written to figures.json in the module's tmp dir.
 """
 
@@ -36,7 +36,6 @@ from tests.harness.pipeline_probe import (
     checkout_at,
     log_lines_since,
     log_size,
-    loki_trace_ids,
     max_gap,
     newest_timestamps,
     products_at,
@@ -45,6 +44,7 @@ from tests.harness.pipeline_probe import (
     raw_samples,
     scrape,
     total,
+    victorialogs_trace_ids,
 )
 
 OUTAGE_S = 30.0
@@ -52,7 +52,7 @@ CRASH_DOWN_S = 5.0  # a crash, then a supervisor's restart delay
 INTERVAL_S = 2.0  # OTEL_METRIC_EXPORT_INTERVAL of the app
 SUITE = "restarts"
 APP = f'process_memory_usage_bytes{{service_name="storefront",e2e_suite="{SUITE}"}}'
-PRW, JAEGER, LOKI = "prometheus_remote_write", "otlp_http/jaeger", "otlp_http/loki"
+PRW, JAEGER, LOGS = "prometheus_remote_write", "otlp_http/jaeger", "otlp_http/victorialogs"
 
 # Bounds on time-to-resume, counted from the moment the backend is healthy again.
 # Metrics: the remote-write exporter retries the batch at the head of its queue after
@@ -146,7 +146,7 @@ class Outage:
         return self.back_at - self.stopped_at
 
 
-EXPORTERS = {PRW: "metric_points", JAEGER: "spans", LOKI: "log_records"}
+EXPORTERS = {PRW: "metric_points", JAEGER: "spans", LOGS: "log_records"}
 
 
 def _exporter(name: str) -> Callable[[Mapping[str, str]], bool]:
@@ -300,21 +300,21 @@ def test_prometheus_killed_keeps_what_it_stored_and_metrics_resume(stack: Stack,
     _assert_metrics_came_through("a Prometheus SIGKILL", figures)
 
 
-# ---- logs: Loki -------------------------------------------------------------------------
+# ---- logs: VictoriaLogs -------------------------------------------------------------------------
 
 
 def _request_lines(start: float) -> set[str]:
     """trace ids of storefront's "showing N products" lines since ``start``."""
-    return loki_trace_ids("storefront", "showing", start - 5, time.time() + 1)
+    return victorialogs_trace_ids("storefront", "showing", start - 5, time.time() + 1)
 
 
-def _logs_after_loki_outage(traffic: Traffic, o: Outage) -> dict[str, Any]:
+def _logs_after_log_store_outage(traffic: Traffic, o: Outage) -> dict[str, Any]:
     def resumed() -> bool:
         after = {s.trace_id for s in traffic.between(o.back_at, time.time())}
         return bool(after & _request_lines(o.back_at))
 
     resume = timed(resumed, QUEUED_RESUME_S, 1)
-    drain = drained(LOKI)
+    drain = drained(LOGS)
     during = {s.trace_id for s in traffic.between(o.stopped_at, o.back_at) if s.status == 200}
     poll(lambda: not (during - _request_lines(o.stopped_at)), timeout=30, interval=2)
     lost = during - _request_lines(o.stopped_at)
@@ -322,8 +322,8 @@ def _logs_after_loki_outage(traffic: Traffic, o: Outage) -> dict[str, Any]:
         "down_s": round(o.down_s, 1),
         "resume_s": resume,
         "queue_drained_after_s": drain,
-        "loki_queue_peak": o.queue_peak[LOKI],
-        "loki_send_failed_records": o.failed[LOKI],
+        "logs_queue_peak": o.queue_peak[LOGS],
+        "logs_send_failed_records": o.failed[LOGS],
         "requests_in_outage": len(during),
         "their_log_lines_lost": len(lost),
     }
@@ -331,39 +331,57 @@ def _logs_after_loki_outage(traffic: Traffic, o: Outage) -> dict[str, Any]:
 
 def _assert_logs_came_through(what: str, figures: dict[str, Any]) -> None:
     assert figures["resume_s"] is not None, (
-        f"no storefront log line of a request made after {what} reached Loki within {QUEUED_RESUME_S} s: {figures}"
+        f"no storefront log line of a request made after {what} reached VictoriaLogs within {QUEUED_RESUME_S} s: {figures}"
     )
     assert figures["requests_in_outage"] > 0
     assert figures["their_log_lines_lost"] == 0, (
         f"{figures['their_log_lines_lost']} of {figures['requests_in_outage']} requests made during {what} "
-        f"have no log line in Loki: {figures}"
+        f"have no log line in VictoriaLogs: {figures}"
     )
 
 
-def test_loki_stopped_30s_logs_resume_and_the_queue_loses_nothing(stack: Stack, traffic: Traffic) -> None:
-    o = outage(stack, "loki", OUTAGE_S)
-    figures = _logs_after_loki_outage(traffic, o)
-    record("loki_stop", **figures)
-    assert figures["loki_queue_peak"] > 0, (
-        f"the collector's Loki queue never grew during the outage: {figures}"
+def test_victorialogs_stopped_30s_logs_resume_and_the_queue_loses_nothing(
+    stack: Stack, traffic: Traffic
+) -> None:
+    o = outage(stack, "victorialogs", OUTAGE_S)
+    figures = _logs_after_log_store_outage(traffic, o)
+    record("victorialogs_stop", **figures)
+    assert figures["logs_queue_peak"] > 0, (
+        f"the collector's VictoriaLogs queue never grew during the outage: {figures}"
     )
-    _assert_logs_came_through("a 30 s Loki stop", figures)
+    _assert_logs_came_through("a 30 s VictoriaLogs stop", figures)
 
 
-def test_loki_killed_keeps_acknowledged_lines_and_logs_resume(stack: Stack, traffic: Traffic) -> None:
-    earlier = {s.trace_id for s in traffic.between(time.time() - 20, time.time() - 5) if s.status == 200}
+def test_victorialogs_killed_keeps_acknowledged_lines_and_logs_resume(stack: Stack, traffic: Traffic) -> None:
+    # Requests 5-20 s old (run alone, this test first waits for the module's traffic to have some).
+    window = poll(
+        lambda: [s for s in traffic.between(time.time() - 20, time.time() - 5) if s.status == 200],
+        timeout=30,
+        interval=1,
+    )
+    assert window, (
+        f"no successful request in the traffic of the last 20 s: {traffic.between(0, time.time())[-5:]}"
+    )
+    earlier = {s.trace_id for s in window}
     acknowledged = poll(
         lambda: (found := earlier & _request_lines(time.time() - 25)) == earlier and found,
         timeout=30,
         interval=1,
     )
-    assert acknowledged, "the log lines of the last 20 s did not reach Loki before the kill"
-    o = outage(stack, "loki", CRASH_DOWN_S, kill=True)
-    figures = _logs_after_loki_outage(traffic, o)
+    if not acknowledged:
+        found = _request_lines(time.time() - 25)
+        raise AssertionError(
+            f"the log lines of the last 20 s did not reach VictoriaLogs before the kill: {len(earlier - found)} "
+            f"of {len(earlier)} requests have none, e.g. {sorted(earlier - found)[:3]}; found {len(found)} lines"
+        )
+    o = outage(stack, "victorialogs", CRASH_DOWN_S, kill=True)
+    figures = _logs_after_log_store_outage(traffic, o)
     kept = earlier & _request_lines(o.stopped_at - 25)
-    record("loki_kill", acknowledged_before_kill=len(earlier), still_there_after=len(kept), **figures)
-    assert kept == earlier, f"{len(earlier - kept)} of {len(earlier)} lines Loki had before SIGKILL are gone"
-    _assert_logs_came_through("a Loki SIGKILL", figures)
+    record("victorialogs_kill", acknowledged_before_kill=len(earlier), still_there_after=len(kept), **figures)
+    assert kept == earlier, (
+        f"{len(earlier - kept)} of {len(earlier)} lines VictoriaLogs had before SIGKILL are gone"
+    )
+    _assert_logs_came_through("a VictoriaLogs SIGKILL", figures)
 
 
 # ---- traces: Jaeger ---------------------------------------------------------------------
@@ -495,16 +513,16 @@ def test_alertmanager_stopped_30s_alerts_are_relisted_and_new_ones_arrive(
 # ---- the collector itself --------------------------------------------------------------
 
 
-def test_collector_restart_while_jaeger_and_loki_are_down_loses_nothing(
+def test_collector_restart_while_jaeger_and_the_log_store_are_down_loses_nothing(
     stack: Stack, traffic: Traffic, backends: Backends
 ) -> None:
     """test_failures_e2e.py shows the app keeps serving through a collector restart; here the
     persistent queues hold spans and log lines across it, and every signal is counted."""
     _live_metrics()
-    jaeger, loki, collector = (stack.component(n) for n in ("jaeger", "loki", "otelcol-bundle"))
+    jaeger, logs, collector = (stack.component(n) for n in ("jaeger", "victorialogs", "otelcol-bundle"))
     stopped_at = time.time()
     stack.stop_component(jaeger)
-    stack.stop_component(loki)
+    stack.stop_component(logs)
     try:
         time.sleep(10)  # spans and log lines wait in the collector's file-backed queues
         queued = _queue_sizes(scrape(COLLECTOR_METRICS))
@@ -518,16 +536,16 @@ def test_collector_restart_while_jaeger_and_loki_are_down_loses_nothing(
         if not next(c for c in stack.status() if c.name == collector.name).running:
             stack.start_component(collector)
         stack.start_component(jaeger)
-        stack.start_component(loki)
+        stack.start_component(logs)
     back_at = time.time()
-    traces_drained, logs_drained = drained(JAEGER), drained(LOKI)
+    traces_drained, logs_drained = drained(JAEGER), drained(LOGS)
     during = [s for s in traffic.between(stopped_at, back_at) if s.status == 200]
     ids = {s.trace_id for s in during}
     poll(lambda: not (ids - _request_lines(stopped_at)), timeout=30, interval=2)
     lines_lost = ids - _request_lines(stopped_at)
     traces_lost = _not_in_jaeger(backends, ids)
     stamps = [t for series in raw_samples(APP, stopped_at - 20, time.time()).values() for t in series]
-    # Jaeger and Loki took longer to come back than metrics to resume: read it from the samples.
+    # Jaeger and VictoriaLogs took longer to come back than metrics to resume: read it from the samples.
     after = [t - collector_back_at for t in stamps if t > collector_back_at]
     metrics_resume = round(min(after), 1) if after else None
     figures: dict[str, Any] = {
@@ -537,13 +555,13 @@ def test_collector_restart_while_jaeger_and_loki_are_down_loses_nothing(
         "requests_in_window": len(during),
         "traces_lost": len(traces_lost),
         "log_lines_lost": len(lines_lost),
-        "queues_drained_after_s": {"jaeger": traces_drained, "loki": logs_drained},
+        "queues_drained_after_s": {"jaeger": traces_drained, "victorialogs": logs_drained},
         "first_metric_sample_after_restart_s": metrics_resume,
         "metrics_max_gap_s": round(max_gap(stamps, collector_down_at - 5, collector_back_at + 5), 1),
     }
     record("collector_restart", **figures)
-    assert queued[JAEGER] > 0 and queued[LOKI] > 0, f"nothing was queued for the stopped backends: {figures}"
-    assert requeued[JAEGER] > 0 and requeued[LOKI] > 0, (
+    assert queued[JAEGER] > 0 and queued[LOGS] > 0, f"nothing was queued for the stopped backends: {figures}"
+    assert requeued[JAEGER] > 0 and requeued[LOGS] > 0, (
         f"the restarted collector did not reload its file-backed queues: {figures}"
     )
     assert metrics_resume is not None and metrics_resume <= METRICS_RESUME_S, (

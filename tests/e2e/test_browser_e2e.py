@@ -1,6 +1,6 @@
 """What a person sees, in headless chromium against the real stack: Jaeger's search, trace and
-Monitor pages, an alert's link to the trace that caused it, Alertmanager's alert list and
-Prometheus's graph page.
+Monitor pages, a failing trace's link to its log lines in VictoriaLogs' UI, an alert's link to
+the trace that caused it, Alertmanager's alert list and Prometheus's graph page.
 
 Every check polls, reloading the page, up to a stated bound. A failing check saves the page's
 screenshot and text under test-artifacts/browser/<test>/ and names both in its message.
@@ -23,7 +23,8 @@ import pytest
 
 from otelbundle.cli.backends import Backends, get_json, poll
 from otelbundle.cli.demo_traffic import request_status
-from otelbundle.cli.stack import Stack
+from otelbundle.cli.stack import Stack, logsql
+from otelbundle.cli.stack.logstore import VICTORIALOGS_URL, trace_logs_link
 from tests.e2e.conftest import checkout
 from tests.harness.apps import EXAMPLES, ExampleServices, clean_env, start_examples
 from tests.harness.browser import Viewer, launch, unavailable
@@ -34,6 +35,7 @@ from tests.harness.jaeger_ui import (
     operation_row,
     span_rows,
 )
+from tests.harness.vmui import TRACE_LOGS_LINK, missing_lines, query_box
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -276,6 +278,85 @@ def test_jaeger_trace_page_marks_the_failing_spans_of_both_services(
     assert not any(s.error for s in ok_spans), f"a successful checkout has error spans: {ok_spans}"
     _open_trace(viewer, backends, ok.trace_id, ok_spans)
     _check_trace_rows(viewer, ok.trace_id, ok_spans)
+
+
+# ---- From a failing trace to its log lines (VictoriaLogs' UI) --------------------------------------
+
+
+def _trace_logs(trace_id: str) -> list[str]:
+    """The trace's log lines as VictoriaLogs' API has them, once two reads 1 s apart agree and the
+    logger.exception lines (with their stack traces) are among them."""
+    previous: list[str] = []
+
+    def fetch() -> list[str] | None:
+        nonlocal previous
+        now = time.time_ns()
+        found = logsql.query(
+            VICTORIALOGS_URL,
+            logsql.build_logsql(trace_id),
+            start_ns=now - 3600 * 10**9,
+            end_ns=now,
+            limit=100,
+        )
+        lines = sorted(e.line for e in found)
+        settled = (
+            lines == previous and sum("Traceback (most recent call last)" in line for line in lines) >= 2
+        )
+        previous = lines
+        return lines if settled else None
+
+    lines = poll(fetch, timeout=60, interval=1.0)
+    assert lines, (
+        f"trace {trace_id}'s log lines with two stack traces did not reach VictoriaLogs; last: {previous}"
+    )
+    return lines
+
+
+def test_a_failing_traces_logs_are_one_click_away_from_its_jaeger_page(
+    viewer: Viewer, services: ExampleServices, backends: Backends
+) -> None:
+    """Jaeger's trace page links to the trace's lines in VictoriaLogs' UI (deploy/jaeger/ui-config.json);
+    following it shows every line of the trace, the logger.exception stack traces included."""
+    failing = checkout(services, "FAIL")
+    assert failing.status == 502, f"a FAIL checkout answered {failing.status}, expected 502"
+    spans = _complete_trace(backends, failing.trace_id, services)
+    lines = _trace_logs(failing.trace_id)
+    assert any("sqlite3.OperationalError: no such column" in line for line in lines), lines
+
+    _open_trace(viewer, backends, failing.trace_id, spans)
+    link = viewer.page.get_by_title(TRACE_LOGS_LINK)
+    href = viewer.until(
+        lambda page: link.first.get_attribute("href", timeout=2000),
+        expected=f"the trace page has a '{TRACE_LOGS_LINK}' link (jaeger-ui linkPatterns)",
+        timeout=10,
+    )
+    if href != trace_logs_link(failing.trace_id):
+        viewer.fail(f"the trace's logs link is {href!r}, expected {trace_logs_link(failing.trace_id)!r}")
+
+    # It opens in a new tab, as jaeger-ui's links do.
+    with viewer.page.context.expect_page(timeout=15_000) as opened:
+        viewer.act(f"click '{TRACE_LOGS_LINK}'", lambda page: link.first.click())
+    logs = Viewer(opened.value, f"{viewer.name}-vmui")
+    try:
+        logs.until(
+            lambda page: not missing_lines(page, lines),
+            expected=f"VictoriaLogs' UI shows all {len(lines)} log lines of trace {failing.trace_id}, stack "
+            f"traces included: {lines}",
+            timeout=30,
+            # No reloads: the lines were in VictoriaLogs before the click, and a reload every
+            # second would never let the page finish its queries over 7 days.
+        )
+        if failing.trace_id not in query_box(logs.page):
+            logs.fail(f"the Query field does not hold trace {failing.trace_id}")
+        text = logs.text()
+        for exception in (
+            "sqlite3.OperationalError: no such column: no_such_column",
+            "requests.exceptions.HTTPError",
+        ):
+            if exception not in " ".join(text.split()):
+                logs.fail(f"the page does not show the logged exception {exception!r}")
+    finally:
+        logs.page.close()
 
 
 # ---- Prometheus: the classic graph page ---------------------------------------------------------

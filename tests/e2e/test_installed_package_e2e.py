@@ -171,7 +171,7 @@ def test_stack_up_from_an_installed_wheel_in_an_empty_folder(installed: Path, tm
 
         status = _run([otelbundle, "stack", "status"], empty, env)
         assert status.returncode == 0, f"not every component is healthy:\n{status.stdout}"
-        for name in ("loki", "prometheus", "alertmanager", "jaeger", "otelcol-bundle"):
+        for name in ("victorialogs", "prometheus", "alertmanager", "jaeger", "otelcol-bundle"):
             line = next((x for x in status.stdout.splitlines() if x.startswith(name)), "")
             assert " healthy" in line and "not healthy" not in line, status.stdout
 
@@ -182,7 +182,7 @@ def test_stack_up_from_an_installed_wheel_in_an_empty_folder(installed: Path, tm
     finally:
         down = _run([otelbundle, "stack", "down"], empty, env, timeout=120)
     assert down.returncode == 0, down.stderr
-    held = [port for port in (4317, 4318, 13133, 16686, 9090, 3100, 9093) if port_in_use(port)]
+    held = [port for port in (4317, 4318, 13133, 16686, 9090, 9428, 9093) if port_in_use(port)]
     assert not held, f"still listening after stack down: {held}"
 
 

@@ -1,4 +1,5 @@
-"""``otelbundle logs`` as a person types it, reading what the real collector put into the real Loki."""
+"""``otelbundle logs`` as a person types it, reading what the real collector put into the real
+VictoriaLogs (the stack's log store, which the command finds from the stack's recorded choice)."""
 
 from __future__ import annotations
 
@@ -18,20 +19,38 @@ from tests.e2e.conftest import checkout
 from tests.harness.apps import ExampleServices
 
 OTELBUNDLE = Path(sys.executable).parent / "otelbundle"
-ENV = {k: v for k, v in os.environ.items() if k != "OTELBUNDLE_LOKI_URL"}  # the default Loki URL
+# The defaults a person has: no store or URL named, the stack's data folder (whose recorded
+# choice, VictoriaLogs, the command reads).
+ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if k
+    not in (
+        "OTELBUNDLE_LOKI_URL",
+        "OTELBUNDLE_VICTORIALOGS_URL",
+        "OTELBUNDLE_LOG_STORE",
+        "OTELBUNDLE_STACK_DIR",
+    )
+}
 
 
-def logs(*argv: str) -> subprocess.CompletedProcess[str]:
+def env_of(stack: Stack) -> dict[str, str]:
+    return {**ENV, "OTELBUNDLE_STACK_DIR": str(stack.data_dir)}
+
+
+def logs(stack: Stack, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(OTELBUNDLE), "logs", *argv], capture_output=True, text=True, timeout=60, env=ENV
+        [str(OTELBUNDLE), "logs", *argv], capture_output=True, text=True, timeout=60, env=env_of(stack)
     )
 
 
-def logs_until(*argv: str, wanted: tuple[str, ...], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run the command until its output has every wanted text (lines reach Loki in seconds)."""
+def logs_until(
+    stack: Stack, *argv: str, wanted: tuple[str, ...], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run the command until its output has every wanted text (lines reach the store in seconds)."""
     end = time.monotonic() + timeout
     while True:
-        done = logs(*argv)
+        done = logs(stack, *argv)
         if all(text in done.stdout for text in wanted) or time.monotonic() > end:
             return done
         time.sleep(1)
@@ -41,7 +60,8 @@ def test_a_checkouts_lines_from_both_services_by_trace_id(stack: Stack, services
     done = checkout(services, sku="APPLE")
     assert done.status == 200
     wanted = ("checkout of 1 x APPLE", "reserved 1 x APPLE")
-    result = logs_until("--trace-id", done.trace_id, wanted=wanted)
+    assert stack.logs == "victorialogs"
+    result = logs_until(stack, "--trace-id", done.trace_id, wanted=wanted)
     assert result.returncode == 0, result
     assert all(text in result.stdout for text in wanted), (
         f"expected the lines {wanted} of trace {done.trace_id}, got:\n{result.stdout}{result.stderr}"
@@ -57,10 +77,10 @@ def test_a_checkouts_lines_from_both_services_by_trace_id(stack: Stack, services
     )
     assert all(f" {short}/" in line for line in lines if not line.startswith(" ")), lines
 
-    only_inventory = logs("--trace-id", done.trace_id, "--service", "inventory", "--raw")
+    only_inventory = logs(stack, "--trace-id", done.trace_id, "--service", "inventory", "--raw")
     records = [json.loads(line) for line in only_inventory.stdout.splitlines()]
     assert records, only_inventory
-    assert {r["labels"]["service_name"] for r in records} == {"inventory"}
+    assert {r["labels"]["service.name"] for r in records} == {"inventory"}
     assert {r["metadata"]["trace_id"] for r in records} == {done.trace_id}
     assert "reserved 1 x APPLE" in [r["line"] for r in records]
 
@@ -96,7 +116,7 @@ def test_follow_prints_a_line_logged_after_it_started_once_and_stops_on_sigint(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=ENV,
+        env=env_of(stack),
     )
     out, err = Reader(process.stdout), Reader(process.stderr)
     try:

@@ -1,4 +1,5 @@
-"""Secrets never reach a backend (issue #14): the collector's scrubbing, checked in Jaeger and Loki.
+"""Secrets never reach a backend (issue #14): the collector's scrubbing, checked in Jaeger and in
+the log store, VictoriaLogs.
 
 The program leaks on purpose (tests/integration/programs/secrets_app.py) with
 the in-process scrubber turned off, so what is tested here is the shipped
@@ -11,9 +12,11 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
+import urllib.request
 
 from otelbundle.cli.backends import Backends, get_json, poll
-from otelbundle.cli.stack import Stack
+from otelbundle.cli.stack import Stack, logsql
+from otelbundle.cli.stack.logstore import VICTORIALOGS_URL
 from tests.harness.apps import clean_env, run
 from tests.harness.leaks import (
     KEPT_IN_LOGS,
@@ -26,14 +29,23 @@ from tests.harness.leaks import (
 )
 
 
-def _loki_json(backends: Backends, query: str) -> str:
+def _victorialogs_body(query: str) -> str:
+    """VictoriaLogs' answer as it came, every field of every entry (one JSON object per line)."""
     now = time.time_ns()
-    params = {"query": query, "start": str(now - 3600 * 10**9), "end": str(now), "limit": "1000"}
-    data = get_json(f"{backends.loki}/loki/api/v1/query_range?" + urllib.parse.urlencode(params))
-    return json.dumps(data)
+    params = {
+        "query": query,
+        "start": logsql.rfc3339_ns(now - 3600 * 10**9),
+        "end": logsql.rfc3339_ns(now),
+        "limit": "1000",
+    }
+    request = urllib.request.Request(
+        f"{VICTORIALOGS_URL}/select/logsql/query", data=urllib.parse.urlencode(params).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return str(response.read().decode("utf-8"))
 
 
-def test_secrets_are_scrubbed_by_the_collector_before_jaeger_and_loki(
+def test_secrets_are_scrubbed_by_the_collector_before_jaeger_and_victorialogs(
     stack: Stack, backends: Backends
 ) -> None:
     leaked = make_secrets()
@@ -65,16 +77,15 @@ def test_secrets_are_scrubbed_by_the_collector_before_jaeger_and_loki(
     assert '"exception.stacktrace"' in traces and "for url: http://127.0.0.1:" in traces
     assert '"http.request.header.authorization"' in traces  # captured, its value masked
 
-    query = '{service_name="secrets-app"}'
+    assert stack.logs == "victorialogs"
+    query = logsql.build_logsql(None, ["secrets-app"])
     logs = poll(
-        lambda: (
-            (text := _loki_json(backends, query)) and "issued jwt" in text and "Traceback" in text and text
-        ),
+        lambda: (text := _victorialogs_body(query)) and "issued jwt" in text and "Traceback" in text and text,
         timeout=60,
     )
-    assert logs, "the program's log lines did not reach Loki"
-    assert not leaked_in(logs, leaked), f"secrets in Loki: {leaked_in(logs, leaked)}\n{logs}"
-    lines = [v[1] for stream in json.loads(logs)["data"]["result"] for v in stream["values"]]
+    assert logs, "the program's log lines did not reach VictoriaLogs"
+    assert not leaked_in(logs, leaked), f"secrets in VictoriaLogs: {leaked_in(logs, leaked)}\n{logs}"
+    lines = [json.loads(row)["_msg"] for row in logs.splitlines() if row.strip()]
     assert not missing_from(logs, KEPT_IN_LOGS), (
-        f"lost from Loki: {missing_from(logs, KEPT_IN_LOGS)}; lines:\n" + "\n".join(lines)
+        f"lost from VictoriaLogs: {missing_from(logs, KEPT_IN_LOGS)}; lines:\n" + "\n".join(lines)
     )

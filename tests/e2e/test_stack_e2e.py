@@ -1,4 +1,4 @@
-"""An instrumented request, followed through the real collector into Jaeger, Prometheus and Loki."""
+"""An instrumented request, followed through the real collector into Jaeger, Prometheus and VictoriaLogs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import urllib.request
 from pathlib import Path
 
 from otelbundle.cli.backends import Backends, get_json, poll
-from otelbundle.cli.stack import Stack
+from otelbundle.cli.stack import Stack, logsql
+from otelbundle.cli.stack.logstore import VICTORIALOGS_URL
 from tests.e2e.conftest import checkout
 from tests.harness.apps import ExampleServices
 
@@ -50,23 +51,32 @@ def test_span_metrics_and_system_metrics_in_prometheus(services: ExampleServices
     assert memory and float(memory[0]["value"][1]) > 0
 
 
-def test_logs_of_one_request_are_found_in_loki_by_trace_id(
+def test_logs_of_one_request_are_found_in_victorialogs_by_trace_id(
     services: ExampleServices, backends: Backends
 ) -> None:
     done = checkout(services, sku="PEAR")
-    query = f'{{service_name=~"storefront|inventory"}} | trace_id="{done.trace_id}"'
-    lines = poll(lambda: (found := backends.loki_lines(query)) and len(found) >= 2 and found, timeout=60)
-    assert lines, f"no log lines for trace {done.trace_id} in Loki"
+    query = logsql.build_logsql(done.trace_id)
+    lines = poll(
+        lambda: (found := logsql.lines(VICTORIALOGS_URL, query)) and len(found) >= 2 and found, timeout=60
+    )
+    assert lines, f"no log lines for trace {done.trace_id} in VictoriaLogs"
     assert any("checkout of 1 x PEAR" in line for line in lines)
     assert any("reserved 1 x PEAR" in line for line in lines)
 
 
-def test_exception_stack_traces_reach_loki(services: ExampleServices, backends: Backends) -> None:
+def test_exception_stack_traces_reach_victorialogs_in_their_line(services: ExampleServices) -> None:
+    """transform/log-store moves exception.stacktrace after the message: one record, as the console showed it."""
     done = checkout(services, sku="FAIL")
     assert done.status == 502
-    query = f'{{service_name="storefront"}} | trace_id="{done.trace_id}" |= "Traceback"'
-    lines = poll(lambda: backends.loki_lines(query), timeout=60)
-    assert lines, "the logged exception (with its stack moved into the line) did not reach Loki"
+    query = logsql.build_logsql(done.trace_id, ["storefront"], "Traceback")
+    lines = poll(lambda: logsql.lines(VICTORIALOGS_URL, query), timeout=60)
+    assert lines, "the logged exception (with its stack moved into the line) did not reach VictoriaLogs"
+    assert lines[0].startswith("inventory failed during checkout of FAIL\nTraceback (most recent call last):")
+    now = time.time_ns()
+    [entry] = logsql.query(VICTORIALOGS_URL, query, start_ns=now - 3600 * 10**9, end_ns=now, limit=10)
+    assert "exception.stacktrace" not in entry.metadata, "the stack trace must not be kept twice"
+    assert entry.metadata["exception.type"] == "HTTPError"
+    assert entry.labels == {"service.name": "storefront"}, "one stream per service, not per process"
 
 
 def test_jaeger_monitor_tab_reads_span_metrics(services: ExampleServices, backends: Backends) -> None:

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otelbundle.cli.backends import BackendError, get_json
+from otelbundle.cli.stack import logsql
 
 PROMETHEUS = "http://127.0.0.1:9090"
 LOKI = "http://127.0.0.1:3100"
+VICTORIALOGS_URL = "http://127.0.0.1:9428"
 COLLECTOR_METRICS = "http://127.0.0.1:8888/metrics"
 PROMETHEUS_METRICS = f"{PROMETHEUS}/metrics"
 
@@ -253,6 +255,23 @@ def loki_trace_ids(service: str, contains: str, start: float, end: float) -> set
     """trace_id of each ``service`` log line containing ``contains`` in [start, end]."""
     query = f'{{service_name="{service}"}} |= "{contains}" | line_format "{{{{.trace_id}}}}"'
     return {line for line in loki_values(query, start, end) if line}
+
+
+# ---- VictoriaLogs (the stack's default log store) ---------------------------------------
+
+
+def victorialogs_trace_ids(service: str, contains: str, start: float, end: float) -> set[str]:
+    """trace_id of each ``service`` log line containing ``contains`` in [start, end]."""
+    query = logsql.build_logsql(None, [service], contains)
+    found = logsql.query(
+        VICTORIALOGS_URL,
+        query,
+        start_ns=int(start * 1e9),
+        end_ns=int(end * 1e9),
+        limit=5000,
+        direction="forward",
+    )
+    return {entry.metadata.get("trace_id", "") for entry in found} - {""}
 
 
 # ---- traffic ----------------------------------------------------------------------------

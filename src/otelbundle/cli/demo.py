@@ -3,8 +3,9 @@
 Brings the stack up (natively, or with Docker Compose when a Docker engine
 answers), runs the example services under ``opentelemetry-instrument`` with the
 example alert rules, sends traffic including failures, then shows a person what
-to open: the trace in Jaeger, PromQL results, the trace's log lines in Loki and
-the alert in Alertmanager. Everything keeps running afterwards so it can be
+to open: the trace in Jaeger, PromQL results, the trace's log lines in the log
+store (VictoriaLogs, with a link to them in its web UI; or Loki) and the alert in
+Alertmanager. Everything keeps running afterwards so it can be
 explored; ``otelbundle demo --stop`` stops the services and the stack.
 """
 
@@ -26,7 +27,8 @@ from pathlib import Path
 from otelbundle.cli.backends import BackendError, Backends, poll
 from otelbundle.cli.demo_traffic import request_status
 from otelbundle.cli.diagnose import explain
-from otelbundle.cli.logs import command_for_trace
+from otelbundle.cli.logs import LogReader, command_for_trace
+from otelbundle.cli.stack.logstore import LOKI, default_store, store_url, trace_logs_link
 
 STOREFRONT_PORT = 8000
 INVENTORY_PORT = 8001
@@ -167,15 +169,26 @@ def _show(backends: Backends, trace_id: str) -> list[str]:
             _say(f"    why: {explain('metrics')}")
         _say(f"    {backends.prometheus}/graph?g0.expr={urllib.parse.quote(query)}")
 
-    _say("\n== Logs (Loki)")
-    logql = f'{{service_name=~"storefront|inventory"}} | trace_id="{trace_id}"'
-    lines = poll(lambda: backends.loki_lines(logql), timeout=60)
-    _say(f"  LogQL: {logql}")
+    store = default_store()
+    reader = LogReader(store, store_url(store))
+    _say(f"\n== Logs ({reader.name})")
+    query = reader.build(trace_id, ["storefront|inventory"] if store == LOKI else [], None)
+    now = time.time_ns()
+    found = poll(
+        lambda: reader.read(
+            query, start_ns=now - 3600 * 10**9, end_ns=time.time_ns(), limit=100, direction="forward"
+        ),
+        timeout=60,
+    )
+    _say(f"  {reader.language}: {query}")
+    if store != LOKI:
+        _say(f"  open {trace_logs_link(trace_id, reader.url)}")
+        _say("       (also one click from the trace page in Jaeger: 'Logs of this trace')")
     _say(f"  read them: {command_for_trace(trace_id)}")
-    for line in (lines or [])[:8]:
-        _say(f"    {line}")
-    if not lines:
-        missing.append("the trace's log lines in Loki")
+    for entry in (found or [])[:8]:
+        _say(f"    {entry.line.splitlines()[0] if entry.line else ''}")
+    if not found:
+        missing.append(f"the trace's log lines in {reader.name}")
         _say("    (no lines within 60 s)")
         _say(f"    why: {explain('logs')}")
 

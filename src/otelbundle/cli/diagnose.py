@@ -14,6 +14,8 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, default_store
+
 COLLECTOR_METRICS = "http://127.0.0.1:8888/metrics"
 
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
@@ -35,8 +37,17 @@ PATHS: Mapping[str, SignalPath] = {
     "metrics": SignalPath(
         "prometheus_remote_write", "metric_points", "Prometheus", "http://127.0.0.1:9090/-/ready"
     ),
-    "logs": SignalPath("otlp_http/loki", "log_records", "Loki", "http://127.0.0.1:3100/ready"),
+    "logs": SignalPath(
+        "otlp_http/victorialogs", "log_records", "VictoriaLogs", "http://127.0.0.1:9428/health"
+    ),
     "alerts": SignalPath("", "", "Alertmanager", "http://127.0.0.1:9093/-/ready"),
+}
+
+
+# The logs path of each log store (otel-collector/config.yaml, logs-loki.yaml).
+LOG_PATHS: Mapping[str, SignalPath] = {
+    DEFAULT_LOG_STORE: PATHS["logs"],
+    "loki": SignalPath("otlp_http/loki", "log_records", "Loki", "http://127.0.0.1:3100/ready"),
 }
 
 
@@ -68,9 +79,13 @@ def _get(url: str, timeout: float = 3.0) -> tuple[int, str]:
 
 
 def explain(
-    signal: str, collector_metrics: str = COLLECTOR_METRICS, paths: Mapping[str, SignalPath] = PATHS
+    signal: str, collector_metrics: str = COLLECTOR_METRICS, paths: Mapping[str, SignalPath] | None = None
 ) -> str:
-    """One line of likely causes for ``signal`` (traces, metrics, logs, alerts) not arriving."""
+    """One line of likely causes for ``signal`` (traces, metrics, logs, alerts) not arriving.
+
+    By default the logs path is the one of the store the stack runs (VictoriaLogs or Loki)."""
+    if paths is None:
+        paths = {**PATHS, "logs": LOG_PATHS[default_store()]}
     path = paths[signal]
     causes: list[str] = []
     status, _ = _get(path.ready_url)

@@ -1,9 +1,10 @@
-"""``otelbundle logs``: read a trace's (or a service's) log lines from Loki in a terminal.
+"""``otelbundle logs``: read a trace's (or a service's) log lines from the log store in a terminal.
 
-The native stack has no Grafana, so this is how a person reads the logs that
-``opentelemetry-instrument`` exported: LogQL over Loki's HTTP API, standard
-library only. Not to be confused with :mod:`otelbundle.sdk.logs.correlation` (the logging
-instrumentation) or ``otelbundle stack logs`` (the backends' own process logs).
+How a person reads the logs that ``opentelemetry-instrument`` exported without a
+browser: LogsQL over VictoriaLogs' HTTP API (the stack's default store), or LogQL
+over Loki's when Loki is the store; the same flags and the same output either
+way. Standard library only. Not to be confused with :mod:`otelbundle.sdk.logs.correlation` (the
+logging instrumentation) or ``otelbundle stack logs`` (the backends' own process logs).
 """
 
 from __future__ import annotations
@@ -27,10 +28,14 @@ from otelbundle.cli.backends import (
     LokiEntry,
     NotLogStreams,
 )
+from otelbundle.cli.stack import logsql
+from otelbundle.cli.stack.logstore import LOG_STORES, LOKI, default_store, store_url
 from otelbundle.config.values import DURATION_RE
 from otelbundle.config.values import parse_duration as config_duration
 
 DEFAULT_LOKI = "http://127.0.0.1:3100"
+STORE_NAMES = {"victorialogs": "VictoriaLogs", LOKI: "Loki"}
+LANGUAGES = {"victorialogs": "LogsQL", LOKI: "LogQL"}
 DEFAULT_SINCE = "1h"
 DEFAULT_LIMIT = 1000
 # Loki's default max_entries_limit_per_query: one follow page.
@@ -121,6 +126,7 @@ def local_iso(ts_ns: int, tz: tzinfo | None = None) -> str:
 
 def _field(entry: LokiEntry, *names: str) -> str:
     # Structured metadata first; a Loki that does not categorize labels merges it into the stream.
+    # Loki's names have underscores (service_name), VictoriaLogs keeps OpenTelemetry's (service.name).
     for name in names:
         for source in (entry.metadata, entry.labels, entry.parsed):
             if source.get(name):
@@ -134,8 +140,8 @@ def format_entry(entry: LokiEntry, tz: tzinfo | None = None) -> str:
     Continuation lines of a multi-line entry (a stack trace) are indented; control
     characters are escaped (``\\x1b``).
     """
-    service = _field(entry, "service_name") or "-"
-    severity = (_field(entry, "severity_text", "detected_level", "level") or "-").upper()
+    service = _field(entry, "service_name", "service.name") or "-"
+    severity = (_field(entry, "severity_text", "severity", "detected_level", "level") or "-").upper()
     trace_id = _field(entry, "trace_id")[:8]
     span_id = _field(entry, "span_id")[:8]
     ids = f"{trace_id or '-':<8}/{span_id or '-':<8}" if trace_id or span_id else f"{'-':<17}"
@@ -146,7 +152,8 @@ def format_entry(entry: LokiEntry, tz: tzinfo | None = None) -> str:
 
 
 def raw_entry(entry: LokiEntry, tz: tzinfo | None = None) -> str:
-    """One JSON object per entry, everything Loki returned for it."""
+    """One JSON object per entry, everything the store returned for it (VictoriaLogs: stream
+    fields as labels, every other field as metadata)."""
     return json.dumps(
         {
             "ts": str(entry.ts_ns),
@@ -182,12 +189,50 @@ class UsageError(Exception):
     """A problem with what the person typed: exit 2."""
 
 
-def _query_of(args: argparse.Namespace) -> str:
+@dataclass(frozen=True)
+class LogReader:
+    """One store's query API: ``read`` returns entries of a query in the store's own language."""
+
+    store: str
+    url: str
+
+    @property
+    def name(self) -> str:
+        return STORE_NAMES[self.store]
+
+    @property
+    def language(self) -> str:
+        return LANGUAGES[self.store]
+
+    def build(self, trace_id: str | None, services: Sequence[str], grep: str | None) -> str:
+        if self.store == LOKI:
+            return build_logql(trace_id, services, grep)
+        return logsql.build_logsql(trace_id, services, grep)
+
+    def read(self, query: str, *, start_ns: int, end_ns: int, limit: int, direction: str) -> list[LokiEntry]:
+        if self.store == LOKI:
+            return Backends(loki=self.url).loki_query_range(
+                query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction
+            )
+        return logsql.query(
+            self.url, query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction
+        )
+
+
+def reader_of(args: argparse.Namespace) -> LogReader:
+    """--loki URL means Loki; else --store (default: $OTELBUNDLE_LOG_STORE, the stack's, VictoriaLogs)."""
+    if args.loki:
+        return LogReader(LOKI, args.loki)
+    store = args.store or default_store()
+    return LogReader(store, args.url or store_url(store))
+
+
+def _query_of(args: argparse.Namespace, reader: LogReader) -> str:
     if args.query is not None:
         if args.trace_id or args.service or args.grep:
             raise UsageError("--query replaces --trace-id, --service and --grep; use one or the other")
         return str(args.query)
-    return build_logql(args.trace_id, args.service or (), args.grep)
+    return reader.build(args.trace_id, args.service or (), args.grep)
 
 
 def _say(message: str) -> None:
@@ -199,7 +244,7 @@ def _range(start_ns: int, end_ns: int) -> str:
 
 
 def _follow(
-    backends: Backends, query: str, printer: Printer, floor_ns: int, printed: Sequence[LokiEntry]
+    reader: LogReader, query: str, printer: Printer, floor_ns: int, printed: Sequence[LokiEntry]
 ) -> None:
     """Poll forever; print lines not printed before. Returns only by exception (Ctrl-C, errors)."""
     keys = {entry.key(): entry.ts_ns for entry in printed}
@@ -209,7 +254,7 @@ def _follow(
         start_ns = max(floor_ns, end_ns - FOLLOW_OVERLAP_NS)
         page_start = start_ns
         while True:
-            batch = backends.loki_query_range(
+            batch = reader.read(
                 query, start_ns=page_start, end_ns=end_ns, limit=FOLLOW_PAGE, direction="forward"
             )
             fresh = [entry for entry in ordered(batch) if entry.key() not in keys]
@@ -227,24 +272,22 @@ def _follow(
 
 
 def run(args: argparse.Namespace) -> int:
+    reader = reader_of(args)
     try:
-        query = _query_of(args)
+        query = _query_of(args, reader)
     except UsageError as exc:
         _say(str(exc))
         return 2
-    backends = Backends(loki=args.loki)
     printer = Printer(raw=args.raw, out=sys.stdout)
     end_ns = time.time_ns()
     start_ns = end_ns - int(args.since * 1_000_000_000)
     if args.verbose:
-        _say(f"LogQL: {query}")
-        _say(f"{_range(start_ns, end_ns)}, the newest {args.limit} lines, from {args.loki}")
+        _say(f"{reader.language}: {query}")
+        _say(f"{_range(start_ns, end_ns)}, the newest {args.limit} lines, from {reader.name} at {reader.url}")
     try:
         # Backward: with more lines than --limit, the newest ones are the interesting ones.
         entries = ordered(
-            backends.loki_query_range(
-                query, start_ns=start_ns, end_ns=end_ns, limit=args.limit, direction="backward"
-            )
+            reader.read(query, start_ns=start_ns, end_ns=end_ns, limit=args.limit, direction="backward")
         )
         printer.print(entries)
         if len(entries) >= args.limit:
@@ -260,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
         elif args.verbose:
             _say("following (Ctrl-C to stop)")
         floor_ns = entries[0].ts_ns if len(entries) >= args.limit else start_ns
-        _follow(backends, query, printer, floor_ns, entries)
+        _follow(reader, query, printer, floor_ns, entries)
     except KeyboardInterrupt:
         return 0 if args.follow else 130
     except BrokenPipeError:
@@ -269,18 +312,24 @@ def run(args: argparse.Namespace) -> int:
         return 0
     except BackendUnreachable as exc:
         _say(
-            f"cannot reach Loki at {args.loki} ({exc.reason}); is the stack running? "
+            f"cannot reach {reader.name} at {reader.url} ({exc.reason}); is the stack running? "
             "See `otelbundle stack status`"
         )
         return 1
     except BackendHTTPError as exc:
         if exc.status == 400:
-            _say(f"Loki rejected the query {query}: {exc.body.strip()}")
+            _say(f"{reader.name} rejected the query {query}: {exc.body.strip()}")
             return 2
-        _say(f"Loki at {args.loki} answered HTTP {exc.status}: {exc.body.strip()}")
+        _say(f"{reader.name} at {reader.url} answered HTTP {exc.status}: {exc.body.strip()}")
         return 1
     except NotLogStreams as exc:
         _say(f"Loki answered {exc.result_type!r} for {query}: a metric query; this command prints log lines")
+        return 2
+    except logsql.NotLogLines as exc:
+        _say(
+            f"VictoriaLogs answered rows without _time ({', '.join(exc.fields) or 'no fields'}) for {query}: "
+            "a stats or fields query; this command prints log lines"
+        )
         return 2
     except BackendError as exc:
         _say(f"{exc} (query {query})")
@@ -291,11 +340,12 @@ def run(args: argparse.Namespace) -> int:
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "logs",
-        help="print log lines from Loki (one trace's, a service's) without Grafana",
+        help="print log lines from the log store (one trace's, a service's): VictoriaLogs, or Loki",
         description=(
-            "Print log lines stored in Loki, oldest first: time (local), service, severity, "
-            "trace/span id prefixes, line. Exit 0 (also when nothing matched: a note goes to "
-            "stderr), 1 when Loki cannot be queried, 2 for a usage error, a query Loki rejects or a metric query."
+            "Print log lines stored in VictoriaLogs (the stack's default) or Loki, oldest first: time (local), "
+            "service, severity, trace/span id prefixes, line. Exit 0 (also when nothing matched: a note goes to "
+            "stderr), 1 when the store cannot be queried, 2 for a usage error, a query the store rejects or a "
+            "query that returns statistics instead of lines."
         ),
     )
     parser.add_argument("--trace-id", type=parse_trace_id, help="only the lines of this trace (any service)")
@@ -307,7 +357,10 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     parser.add_argument("--grep", metavar="TEXT", help="only lines containing TEXT (case-sensitive)")
     parser.add_argument(
-        "--query", metavar="LOGQL", help="run this LogQL instead of building one from the filters"
+        "--query",
+        metavar="QUERY",
+        help="run this query in the store's own language (LogsQL for VictoriaLogs, LogQL for Loki) instead of "
+        "building one from the filters",
     )
     parser.add_argument(
         "--since",
@@ -330,14 +383,29 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="keep printing new lines (polls every second) until Ctrl-C",
     )
     parser.add_argument(
+        "--store",
+        choices=LOG_STORES,
+        default=None,
+        help="the log store to read (default: $OTELBUNDLE_LOG_STORE, else the one the native stack runs, "
+        "else victorialogs)",
+    )
+    parser.add_argument(
+        "--url",
+        type=parse_url,
+        default=None,
+        metavar="URL",
+        help="the store's base URL (default: $OTELBUNDLE_VICTORIALOGS_URL or http://127.0.0.1:9428 for "
+        f"VictoriaLogs, $OTELBUNDLE_LOKI_URL or {DEFAULT_LOKI} for Loki)",
+    )
+    parser.add_argument(
         "--loki",
         type=parse_url,
-        default=os.environ.get("OTELBUNDLE_LOKI_URL") or DEFAULT_LOKI,
+        default=None,
         metavar="URL",
-        help=f"Loki's base URL (default $OTELBUNDLE_LOKI_URL or {DEFAULT_LOKI})",
+        help="read Loki at URL (the same as --store loki --url URL)",
     )
     parser.add_argument("--raw", action="store_true", help="one JSON object per line, with all labels")
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="print the LogQL and time range to stderr"
+        "-v", "--verbose", action="store_true", help="print the query and time range to stderr"
     )
     parser.set_defaults(func=run)

@@ -1,6 +1,9 @@
 """``otelbundle logs`` against a loopback server replaying answers captured from the real Loki 3.7.6.
 
-The bodies under loki_responses/ were saved verbatim by loki_responses/capture.py.
+Loki is the log store a user may choose instead of VictoriaLogs (`otelbundle stack up --logs
+loki`, `otelbundle logs --loki URL`); tests/unit/cli/test_logs_victorialogs.py covers the
+default. The bodies under loki_responses/ were saved verbatim by loki_responses/capture.py
+when the stack still ran Loki; the project no longer builds Loki, so they are not re-captured.
 """
 
 from __future__ import annotations
@@ -148,20 +151,18 @@ def test_a_bad_since_is_a_usage_error_naming_the_flag_and_the_value(
 
 def test_defaults_are_the_last_hour_1000_lines_and_the_local_loki(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OTELBUNDLE_LOKI_URL", raising=False)
-    args = parse()
-    assert (args.since, args.limit, args.loki, args.follow, args.raw) == (
-        3600,
-        1000,
-        "http://127.0.0.1:3100",
-        False,
-        False,
-    )
+    args = parse("--store", "loki")
+    assert (args.since, args.limit, args.follow, args.raw) == (3600, 1000, False, False)
+    assert logs_cli.reader_of(args) == logs_cli.LogReader("loki", "http://127.0.0.1:3100")
 
 
 def test_loki_url_from_the_environment_and_the_flag_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTELBUNDLE_LOKI_URL", "http://loki.example:3100/")
-    assert parse().loki == "http://loki.example:3100"
-    assert parse("--loki", "http://127.0.0.1:3101").loki == "http://127.0.0.1:3101"
+    assert logs_cli.reader_of(parse("--store", "loki")).url == "http://loki.example:3100"
+    assert logs_cli.reader_of(parse("--loki", "http://127.0.0.1:3101")).url == "http://127.0.0.1:3101"
+    assert logs_cli.reader_of(parse("--store", "loki", "--url", "http://127.0.0.1:3102")).url == (
+        "http://127.0.0.1:3102"
+    )
 
 
 def test_the_command_printed_for_a_trace_parses_to_that_trace() -> None:

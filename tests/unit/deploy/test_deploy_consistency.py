@@ -106,12 +106,17 @@ def test_compose_and_kubernetes_run_the_same_versions() -> None:
     compose_repos = {
         i.rpartition(":")[0] for i in _images_in([yaml.safe_load((DEPLOY / "compose.yaml").read_text())])
     }
-    assert {"jaegertracing/jaeger", "grafana/loki", "prom/prometheus", "prom/alertmanager"} <= compose_repos
+    assert {
+        "jaegertracing/jaeger",
+        "victoriametrics/victoria-logs",
+        "prom/prometheus",
+        "prom/alertmanager",
+    } <= compose_repos
 
 
 def test_drift_check_catches_a_different_tag(tmp_path: Path) -> None:
     shutil.copytree(DEPLOY / "k8s", tmp_path / "k8s")
-    loki = tmp_path / "k8s" / "loki.yaml"
-    loki.write_text(loki.read_text().replace("grafana/loki:3.7.6", "grafana/loki:3.7.5"))
+    store = tmp_path / "k8s" / "victorialogs.yaml"
+    store.write_text(store.read_text().replace("victoria-logs:v1.52.2", "victoria-logs:v1.52.1"))
     problems = image_drift(DEPLOY / "compose.yaml", tmp_path / "k8s")
-    assert problems == ["grafana/loki: compose runs ['3.7.6'], Kubernetes ['3.7.5']"]
+    assert problems == ["victoriametrics/victoria-logs: compose runs ['v1.52.2'], Kubernetes ['v1.52.1']"]

@@ -89,14 +89,14 @@ def test_checker_catches_a_service_that_selects_nothing() -> None:
 def test_checker_catches_compose_mistakes(tmp_path: Path) -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] = "admin"
-    compose["services"]["loki"]["ports"] = ["3100:3100"]
+    compose["services"]["victorialogs"]["ports"] = ["9428:9428"]
     compose["services"]["jaeger"]["volumes"] = ["./jaeger/missing.yaml:/etc/jaeger/config.yaml:ro"]
     broken = tmp_path / "deploy" / "compose.yaml"
     shutil.copytree(DEPLOY, tmp_path / "deploy")
     broken.write_text(yaml.safe_dump(compose))
     problems = checks.check_compose(broken)
     assert any("grafana: admin password" in p for p in problems)
-    assert any("loki: port 3100:3100" in p for p in problems)
+    assert any("victorialogs: port 9428:9428" in p for p in problems)
     assert any("jaeger: mounted path ./jaeger/missing.yaml" in p for p in problems)
 
 

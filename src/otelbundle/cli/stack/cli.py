@@ -11,6 +11,7 @@ from pathlib import Path
 from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.components import CONFIG_FILES, ConfigRootError, find_config_root, jaeger_ui_assets
 from otelbundle.cli.stack.install import SOURCES, Installer, InstallError
+from otelbundle.cli.stack.logstore import LOG_STORES, LOKI, LOKI_URL, VICTORIALOGS_URL
 from otelbundle.cli.stack.runner import Stack, StackError
 
 
@@ -28,7 +29,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     parser = subparsers.add_parser(
         "stack",
         parents=[root],
-        help="run the collector, Jaeger, Prometheus, Loki and Alertmanager natively",
+        help="run the collector, Jaeger, Prometheus, VictoriaLogs (or Loki) and Alertmanager natively",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = actions.add_parser(
@@ -47,6 +48,14 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "tail-sampling gateways on loopback ports 4321.. (0: the single collector; default: what the last "
         "`up` ran, else 0). Changing N on a running stack restarts the agent only",
     )
+    up.add_argument(
+        "--logs",
+        choices=LOG_STORES,
+        default=None,
+        help="the log store: victorialogs (built or downloaded by `stack install`), or loki (a binary you bring: "
+        "OTELBUNDLE_LOKI_BIN, `loki` on PATH, or its official release; never built here). Default: what the "
+        "last `up` ran, else victorialogs. Switching on a running stack restarts the collector and Jaeger",
+    )
     up.set_defaults(func=_up)
     actions.add_parser("down", parents=[root], help="stop every component").set_defaults(func=_down)
     actions.add_parser(
@@ -59,14 +68,15 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     install = actions.add_parser(
         "install",
         parents=[root],
-        help="obtain every backend binary and the Jaeger UI into ~/.cache/otelbundle (build or download)",
+        help="obtain every backend binary and the Jaeger UI into ~/.cache/otelbundle (download, else build); "
+        "Loki only when named (`stack install loki`: its release; never built)",
     )
     install.add_argument("components", nargs="*", metavar="COMPONENT", help="only these (default: all)")
     install.add_argument(
         "--source",
         choices=SOURCES,
         default="auto",
-        help="auto: build with Go when it is installed, else download releases (default); "
+        help="auto: the official release, and a Go build where it cannot be had (default); "
         "build: never download the Go-built ones; download: never build",
     )
     install.set_defaults(func=_install)
@@ -97,8 +107,9 @@ def _root(args: argparse.Namespace, command: str) -> Path:
 def _up(args: argparse.Namespace) -> int:
     root = _root(args, "up")
     try:
-        stack = Stack(config_root=root, gateways=args.gateways)
+        stack = Stack(config_root=root, gateways=args.gateways, logs=args.logs)
         print(f"otelbundle stack: data in {stack.data_dir}, configs from {root}")
+        print(f"otelbundle stack: logs go to {'Loki' if stack.logs == LOKI else 'VictoriaLogs'}")
         if stack.gateways:
             print(
                 f"otelbundle stack: scale-out, an agent on 4317/4318 in front of {stack.gateways} gateway(s)"
@@ -118,7 +129,8 @@ def _up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("otelbundle stack up: interrupted; nothing half-written was kept in the cache", file=sys.stderr)
         return 130
-    print("Jaeger http://127.0.0.1:16686  Prometheus http://127.0.0.1:9090  Loki http://127.0.0.1:3100")
+    logs = f"Loki {LOKI_URL}" if stack.logs == LOKI else f"VictoriaLogs {VICTORIALOGS_URL}/select/vmui/"
+    print(f"Jaeger http://127.0.0.1:16686  Prometheus http://127.0.0.1:9090  {logs}")
     print(
         "Alertmanager http://127.0.0.1:9093  OTLP to the collector: 127.0.0.1:4317 (gRPC), http://127.0.0.1:4318"
     )
@@ -206,6 +218,7 @@ def _status(args: argparse.Namespace) -> int:
         return 1
     if stack.gateways:
         print(f"scale-out: otelcol-bundle is the agent (4317/4318) of {stack.gateways} gateway(s)")
+    print(f"log store: {stack.logs}")
     for state in states:
         process = f"pid {state.pid}" if state.running else "not running"
         health = "healthy" if state.healthy else "not healthy"

@@ -15,8 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, LOKI, VICTORIALOGS
+
 CACHE_ROOT = Path(os.environ.get("OTELBUNDLE_CACHE", Path.home() / ".cache" / "otelbundle"))
-JAEGER_UI_VERSION = "1.76.0"  # the jaeger-ui release that Jaeger v2.13.0 ships with
+# The jaeger-ui release the stack is tested with (Jaeger's Go module carries no UI; the
+# stack runs Jaeger v2.12.0, module v1.75.0, and its API serves this UI unchanged).
+JAEGER_UI_VERSION = "1.76.0"
 
 
 def jaeger_ui_assets(env: Mapping[str, str]) -> Path | None:
@@ -107,19 +111,28 @@ def storage_dir(env: Mapping[str, str], variable: str, default: Path) -> Path:
 
 
 def components(
-    config_root: Path, data_dir: Path, env: Mapping[str, str] | None = None, gateways: int = 0
+    config_root: Path,
+    data_dir: Path,
+    env: Mapping[str, str] | None = None,
+    gateways: int = 0,
+    logs: str = DEFAULT_LOG_STORE,
 ) -> list[Component]:
     """The stack in start order: storage backends first, the collector (their client) last.
 
     ``gateways`` > 0 runs the scale-out topology: N tail-sampling gateways, then
     the collector on 4317/4318 as their agent (config.yaml + agent.yaml).
+    ``logs`` is the log store: VictoriaLogs, or Loki (config.yaml + logs-loki.yaml).
     """
+    if logs not in LOG_STORES:
+        raise ValueError(f"unknown log store {logs!r}; one of {', '.join(LOG_STORES)}")
     env = os.environ if env is None else env
     deploy = config_root / "deploy"
     ui = jaeger_ui_assets(env)
     collector = config_root / "otel-collector"
     otelcol_storage = storage_dir(env, "OTELCOL_STORAGE_DIR", data_dir / "otelcol")
     agent_args: tuple[str, ...] = (f"--config={collector / 'config.yaml'}",)
+    if logs == LOKI:
+        agent_args += (f"--config={collector / 'logs-loki.yaml'}",)
     agent_env = {"OTELCOL_STORAGE_DIR": str(otelcol_storage)}
     if gateways > 0:
         agent_args += (f"--config={collector / 'agent.yaml'}",)
@@ -129,16 +142,7 @@ def components(
         # of resetting the old ones (agent.yaml, resource/agent).
         agent_env["OTELCOL_AGENT_INSTANCE"] = f"127.0.0.1:4317/{time.time_ns():x}"
     return [
-        Component(
-            name="loki",
-            version="3.7.6",
-            binary="loki",
-            path_names=("loki",),
-            health_url="http://127.0.0.1:3100/ready",
-            ports=(3100, 9096),
-            args=(f"-config.file={deploy / 'loki' / 'config.yaml'}", "-config.expand-env=true"),
-            env={"LOKI_DATA_DIR": str(storage_dir(env, "LOKI_DATA_DIR", data_dir / "loki"))},
-        ),
+        log_store(deploy, data_dir, env, logs),
         Component(
             name="prometheus",
             version="2.42.0",
@@ -157,7 +161,7 @@ def components(
         ),
         Component(
             name="alertmanager",
-            version="0.25.0",
+            version="0.31.1",
             binary="alertmanager",
             path_names=("prometheus-alertmanager", "alertmanager"),
             health_url="http://127.0.0.1:9093/-/ready",
@@ -171,13 +175,22 @@ def components(
         ),
         Component(
             name="jaeger",
-            version="2.13.0",
+            version="2.12.0",
             binary="jaeger",
             path_names=("jaeger",),
             health_url="http://127.0.0.1:16686/api/services",
             ports=(16686, 14317, 14318),
             args=(f"--config={deploy / 'jaeger' / 'config.yaml'}",),
-            env={"JAEGER_UI_ASSETS_PATH": str(ui)} if ui else {},
+            env={
+                **({"JAEGER_UI_ASSETS_PATH": str(ui)} if ui else {}),
+                # linkPatterns: a trace page links to its log lines in VictoriaLogs' UI.
+                # Loki has no UI of its own here, so with Loki the page has no such link.
+                **(
+                    {"JAEGER_UI_CONFIG": str(deploy / "jaeger" / "ui-config.json")}
+                    if logs == VICTORIALOGS
+                    else {}
+                ),
+            },
         ),
         *(_gateway(collector, otelcol_storage, i) for i in range(1, gateways + 1)),
         Component(
@@ -192,6 +205,41 @@ def components(
             alternates=(("otelcol-contrib", "0.159.0"),),
         ),
     ]
+
+
+def log_store(deploy: Path, data_dir: Path, env: Mapping[str, str], logs: str) -> Component:
+    """The log store the collector sends logs to: VictoriaLogs (default) or Loki."""
+    if logs == LOKI:
+        return Component(
+            name=LOKI,
+            version="3.7.6",
+            binary="loki",
+            path_names=("loki",),
+            health_url="http://127.0.0.1:3100/ready",
+            ports=(3100, 9096),
+            args=(f"-config.file={deploy / 'loki' / 'config.yaml'}", "-config.expand-env=true"),
+            env={"LOKI_DATA_DIR": str(storage_dir(env, "LOKI_DATA_DIR", data_dir / "loki"))},
+        )
+    # No config file: VictoriaLogs takes flags only. Retention and disk are bounded
+    # (the oldest days go first); compose and k8s pass the same flags.
+    return Component(
+        name=VICTORIALOGS,
+        version="1.52.2",
+        binary="victoria-logs",
+        path_names=("victoria-logs", "victoria-logs-prod"),
+        health_url="http://127.0.0.1:9428/health",
+        ports=(9428,),
+        args=(
+            "-httpListenAddr=127.0.0.1:9428",
+            f"-storageDataPath={storage_dir(env, 'VICTORIALOGS_DATA_DIR', data_dir / 'victorialogs')}",
+            f"-retentionPeriod={env.get('VICTORIALOGS_RETENTION') or '7d'}",
+            f"-retention.maxDiskSpaceUsageBytes={env.get('VICTORIALOGS_MAX_DISK') or '10GiB'}",
+            # Lines are in memory until flushed; a crash (SIGKILL, OOM) loses what was not.
+            # Default 5 s, checked every 5 s: lines acknowledged up to ~10 s earlier were lost
+            # in tests/e2e/test_backend_restarts_e2e.py. 1 s is its minimum.
+            "-inmemoryDataFlushInterval=1s",
+        ),
+    )
 
 
 def _gateway(collector: Path, storage: Path, index: int) -> Component:
@@ -269,6 +317,8 @@ CONFIG_FILES = {
     "collector-gateway": "otel-collector/gateway.yaml",
     "collector-builder": "otel-collector/builder-config.yaml",
     "jaeger": "deploy/jaeger/config.yaml",
+    "collector-logs-loki": "otel-collector/logs-loki.yaml",
+    "jaeger-ui": "deploy/jaeger/ui-config.json",
     "loki": "deploy/loki/config.yaml",
     "prometheus": "deploy/prometheus/prometheus.yml",
     "prometheus-rules-health": "deploy/prometheus/rules/health.yaml",

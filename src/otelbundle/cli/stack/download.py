@@ -24,18 +24,26 @@ class DownloadError(Exception):
     pass
 
 
+class Unreachable(DownloadError):
+    """No answer from the host at all (no route, no DNS, refused, timed out): nothing there to fetch."""
+
+
 def _open(url: str, timeout: float) -> http.client.HTTPResponse:
     try:
         response: http.client.HTTPResponse = urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as exc:
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except TimeoutError:
-        raise DownloadError(
+        raise Unreachable(
             f"{url}: no answer within {timeout:.0f}s; check the network and run again"
         ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"cannot reach {url}: {reason}") from None
+        if isinstance(reason, TimeoutError):
+            raise Unreachable(
+                f"{url}: no answer within {timeout:.0f}s; check the network and run again"
+            ) from None
+        raise Unreachable(f"cannot reach {url}: {reason}") from None
     return response
 
 

@@ -4,13 +4,20 @@ Per component, the first source that applies:
 
 1. an explicit ``OTELBUNDLE_<NAME>_BIN``;
 2. a valid cache entry (``~/.cache/otelbundle/bin/<name>-<version>/<name>``);
-3. with a Go toolchain, a build from the Go module proxy: the collector with the
-   OpenTelemetry builder on ``otel-collector/builder-config.yaml``, Jaeger and Loki
-   from the small modules in ``deploy/tools/``;
-4. Prometheus and Alertmanager already on PATH (Debian's packages);
-5. the official release archive for this OS and architecture, checked against the
+3. Prometheus already on PATH (Debian's package);
+4. the official release archive for this OS and architecture, checked against the
    release's published sha256 list (the collector: ``otelcol-contrib`` of the same
-   version, a superset of our distribution).
+   version, a superset of our distribution) - a minute where the release host answers;
+5. with a Go toolchain, a build from the Go module proxy: the collector with the
+   OpenTelemetry builder on ``otel-collector/builder-config.yaml``, Jaeger,
+   VictoriaLogs and Alertmanager from the small modules in ``deploy/tools/``.
+
+Downloads come first because they take a minute where builds take many. Where the
+release host cannot be reached (no route, no DNS, a firewall that drops), the first
+attempt gives up after OTELBUNDLE_DOWNLOAD_PROBE_TIMEOUT seconds (default 5) and
+every component of the run goes straight to its build. ``--source build`` and
+``--source download`` take one source only. Loki is never built (its module is
+AGPL): it is a release download or a binary the user names.
 
 Then the Jaeger UI release asset. Every cache entry is written into a temporary
 folder beside it and renamed into place only when complete, so an interrupted
@@ -41,12 +48,14 @@ from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.components import JAEGER_UI_VERSION, Component, components
 from otelbundle.cli.stack.download import (
     DownloadError,
+    Unreachable,
     expected_sha256,
     extract_member,
     fetch,
     fetch_text,
     verify,
 )
+from otelbundle.cli.stack.logstore import LOKI
 from otelbundle.cli.stack.progress import Progress
 
 DEFAULT_DOWNLOAD_URL = "https://github.com"
@@ -65,7 +74,7 @@ class Release:
     name: str  # the binary's name, and its cache entry's
     version: str
     archive: str  # {os} and {arch} filled in
-    checksums: str
+    checksums: str  # {os} and {arch} filled in (some projects publish one list per platform)
     member: str  # the binary inside the archive
 
     def resolve(self, text: str, os_name: str, arch: str) -> str:
@@ -92,13 +101,24 @@ RELEASES = {
         ),
         "otelcol-contrib",
     ),
+    # Jaeger v2.12.0 is the release of Go module v1.75.0 (deploy/tools/jaeger/go.mod).
     "jaeger": Release(
         "jaeger",
-        "2.13.0",
-        _gh("jaegertracing/jaeger", "v2.13.0", "jaeger-2.13.0-{os}-{arch}.tar.gz"),
-        _gh("jaegertracing/jaeger", "v2.13.0", "jaeger-2.13.0.sha256sum.txt"),
-        "jaeger-2.13.0-{os}-{arch}/jaeger",
+        "2.12.0",
+        _gh("jaegertracing/jaeger", "v2.12.0", "jaeger-2.12.0-{os}-{arch}.tar.gz"),
+        _gh("jaegertracing/jaeger", "v2.12.0", "jaeger-2.12.0.sha256sum.txt"),
+        "jaeger-2.12.0-{os}-{arch}/jaeger",
     ),
+    # Layout of VictoriaLogs' `make release` (its Makefile, release-victoria-logs-goos-goarch):
+    # one archive and one checksum list per platform; the binary inside is victoria-logs-prod.
+    "victorialogs": Release(
+        "victoria-logs",
+        "1.52.2",
+        _gh("VictoriaMetrics/VictoriaLogs", "v1.52.2", "victoria-logs-{os}-{arch}-v1.52.2.tar.gz"),
+        _gh("VictoriaMetrics/VictoriaLogs", "v1.52.2", "victoria-logs-{os}-{arch}-v1.52.2_checksums.txt"),
+        "victoria-logs-prod",
+    ),
+    # Only for `--logs loki`: the project never builds Loki (AGPL), a user may download it.
     "loki": Release(
         "loki",
         "3.7.6",
@@ -115,10 +135,10 @@ RELEASES = {
     ),
     "alertmanager": Release(
         "alertmanager",
-        "0.25.0",
-        _gh("prometheus/alertmanager", "v0.25.0", "alertmanager-0.25.0.{os}-{arch}.tar.gz"),
-        _gh("prometheus/alertmanager", "v0.25.0", "sha256sums.txt"),
-        "alertmanager-0.25.0.{os}-{arch}/alertmanager",
+        "0.31.1",
+        _gh("prometheus/alertmanager", "v0.31.1", "alertmanager-0.31.1.{os}-{arch}.tar.gz"),
+        _gh("prometheus/alertmanager", "v0.31.1", "sha256sums.txt"),
+        "alertmanager-0.31.1.{os}-{arch}/alertmanager",
     ),
 }
 
@@ -126,17 +146,25 @@ RELEASES = {
 BUILD_INPUTS = {
     "otelcol-bundle": ("otel-collector/builder-config.yaml",),
     "jaeger": ("deploy/tools/jaeger/go.mod", "deploy/tools/jaeger/go.sum"),
-    "loki": ("deploy/tools/loki/go.mod", "deploy/tools/loki/go.sum"),
+    "victorialogs": ("deploy/tools/victorialogs/go.mod", "deploy/tools/victorialogs/go.sum"),
     "alertmanager": ("deploy/tools/alertmanager/go.mod", "deploy/tools/alertmanager/go.sum"),
 }
 TOOL_PACKAGES = {
     "jaeger": "github.com/jaegertracing/jaeger/cmd/jaeger",
-    "loki": "github.com/grafana/loki/v3/cmd/loki",
+    "victorialogs": "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs",
     "alertmanager": "github.com/prometheus/alertmanager/cmd/alertmanager",
 }
-# Debian's Prometheus is the tested one. Debian's Alertmanager has no web UI (its
-# /#/alerts page says so); a build from the v0.25.0 module or the release embeds it.
-ON_PATH_OK = ("prometheus",)
+# The version each binary reports (`jaeger version`, `victoria-logs -version`, Jaeger's
+# UI "About" menu), as upstream's release builds set it.
+TOOL_LDFLAGS = {
+    "jaeger": "-X github.com/jaegertracing/jaeger/internal/version.latestVersion=v2.12.0",
+    "victorialogs": "-X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-logs-v1.52.2",
+    "alertmanager": "-X github.com/prometheus/common/version.Version=0.31.1",
+}
+# Debian's Prometheus is the tested one; a Loki on PATH is the user's own. Debian's
+# Alertmanager has no web UI (its /#/alerts page says so); a build from the v0.31.1
+# module or the release embeds it.
+ON_PATH_OK = ("prometheus", "loki")
 
 
 def build_stamp(config_root: Path, inputs: Sequence[str]) -> str:
@@ -216,14 +244,28 @@ class Installer:
         self.source = source
         self.base = self.env.get("OTELBUNDLE_DOWNLOAD_URL", DEFAULT_DOWNLOAD_URL).rstrip("/")
         self.timeout = float(self.env.get("OTELBUNDLE_DOWNLOAD_TIMEOUT", "30"))
+        # The first contact with the release host: short, so that a machine which cannot
+        # reach it (like a CI box behind a firewall that drops) builds within seconds.
+        self.probe_timeout = min(self.timeout, float(self.env.get("OTELBUNDLE_DOWNLOAD_PROBE_TIMEOUT", "5")))
+        # Set when the release host did not answer once: the rest of the run builds.
+        self.unreachable: str | None = None
+        # Every log store, whichever one the stack runs: `stack install loki` must know Loki.
         self.components = components(config_root, Path(tempfile.gettempdir()), self.env)
+        self.components += [
+            c
+            for c in components(config_root, Path(tempfile.gettempdir()), self.env, logs=LOKI)
+            if c.name == LOKI
+        ]
 
     def say(self, text: str) -> None:
         self.progress.line(text)
 
     # ---- the whole run ---------------------------------------------------
     def run(self, names: Sequence[str] = (), ui: bool = True) -> None:
-        chosen = [self.component(n) for n in names] if names else self.components
+        """``names`` or, by default, the default stack (VictoriaLogs; Loki only when named)."""
+        chosen = (
+            [self.component(n) for n in names] if names else [c for c in self.components if c.name != LOKI]
+        )
         sweep_partials(comp.CACHE_ROOT / "bin")
         for component in chosen:
             self.say(f"  {_label(component)}: {self.obtain(component)}")
@@ -273,24 +315,61 @@ class Installer:
             if found:
                 return f"on PATH ({found}, e.g. Debian's package)"
         go = shutil.which("go", path=self.env.get("PATH"))
-        if inputs and stamp and self.source != "download":
-            if go:
-                return self.build(component, go, stamp)
-            if self.source == "build":
+        buildable = bool(inputs and stamp)
+        if self.source == "build" and buildable:
+            if not go:
                 raise InstallError(
                     f"{_label(component)}: no Go toolchain (`go` not on PATH) to build it; install Go, or "
                     "download the release with `otelbundle stack install --source download`"
                 )
-        return self.download(release, component)
+            assert stamp is not None
+            return self.build(component, go, stamp)
+        if self.source == "download" or not (buildable and go):
+            if component.name == LOKI:
+                return self._download_loki(release, component)
+            return self.download(release, component)
+        # auto, with Go: the release first (a minute), the build only when it cannot be had.
+        assert stamp is not None
+        if self.unreachable is None:
+            try:
+                return self.download(release, component)
+            except Unreachable as exc:
+                self.unreachable = str(exc)
+                self.say(
+                    f"  {_label(component)}: the release host {self.base} cannot be reached ({exc}); "
+                    "building from the Go module proxy instead, for this and every other component"
+                )
+            except DownloadError as exc:
+                self.say(
+                    f"  {_label(component)}: no verified release ({exc}); building from the Go module proxy"
+                )
+        return self.build(component, go, stamp)
+
+    def _download_loki(self, release: Release, component: Component) -> str:
+        """Loki is the user's choice and never built here: its release, or a clear way to bring it."""
+        try:
+            return self.download(release, component)
+        except DownloadError as exc:
+            raise InstallError(
+                f"{_label(component)}: {exc}. This project never builds Loki (its Go module is AGPL). Bring the "
+                f"binary yourself (OTELBUNDLE_LOKI_BIN=/path/to/loki, or `loki` on PATH), download "
+                f"{self.base}/{release.resolve(release.archive, *platform_tag())} on a machine that can, or keep "
+                "the default log store, VictoriaLogs (`otelbundle stack up` without --logs loki)"
+            ) from None
 
     # ---- release downloads -------------------------------------------------
     def download(self, release: Release, component: Component) -> str:
         os_name, arch = platform_tag()
         archive_path = release.resolve(release.archive, os_name, arch)
         url = f"{self.base}/{archive_path}"
-        checksums_url = f"{self.base}/{release.checksums}"
+        checksums_url = f"{self.base}/{release.resolve(release.checksums, os_name, arch)}"
         file_name = archive_path.rsplit("/", 1)[-1]
-        expected = expected_sha256(fetch_text(checksums_url, timeout=self.timeout), file_name, checksums_url)
+        if self.unreachable is not None:
+            raise Unreachable(self.unreachable)
+        # The checksum list is the first request of each download: small, so a short wait is enough.
+        expected = expected_sha256(
+            fetch_text(checksums_url, timeout=self.probe_timeout), file_name, checksums_url
+        )
         entry = comp.cache_entry(release.name, release.version)
         with staged(entry) as work:
             archive = work / file_name
@@ -336,10 +415,11 @@ class Installer:
             else:
                 module = self.root / "deploy" / "tools" / component.name
                 package = TOOL_PACKAGES[component.name]
+                flags = ["-ldflags", TOOL_LDFLAGS[component.name]] if component.name in TOOL_LDFLAGS else []
                 steps = [
                     (
                         "go build",
-                        [go, "build", "-mod=readonly", "-trimpath", "-o", str(target), package],
+                        [go, "build", "-mod=readonly", "-trimpath", *flags, "-o", str(target), package],
                         module,
                     )
                 ]
@@ -448,14 +528,19 @@ class Installer:
 
     # ---- collector config --------------------------------------------------
     def validate_collector(self) -> None:
-        """Each shape the collector runs in: single (config.yaml), scale-out agent
-        (config.yaml + agent.yaml) and gateway (gateway.yaml)."""
+        """Each shape the collector runs in: single (config.yaml), logs to Loki
+        (+ logs-loki.yaml), scale-out agent (+ agent.yaml) and gateway (gateway.yaml)."""
         collector = self.component("otelcol-bundle")
         binary = collector.locate(self.env)
         if binary is None:
             return
         folder = self.root / "otel-collector"
-        for files in (("config.yaml",), ("config.yaml", "agent.yaml"), ("gateway.yaml",)):
+        for files in (
+            ("config.yaml",),
+            ("config.yaml", "logs-loki.yaml"),
+            ("config.yaml", "agent.yaml"),
+            ("gateway.yaml",),
+        ):
             configs = [folder / name for name in files]
             if not all(c.is_file() for c in configs):
                 continue

@@ -34,6 +34,7 @@ from otelbundle.cli.stack.components import (
     jaeger_ui_assets,
 )
 from otelbundle.cli.stack.holders import Holder, fingerprint, port_holder
+from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, recorded_store
 
 
 class StackError(Exception):
@@ -75,6 +76,8 @@ class Stack:
     ``gateways``: None keeps the topology the last ``up`` recorded (none: the
     single collector); 0 is the single collector; N > 0 is the scale-out
     topology, the collector on 4317/4318 as agent in front of N gateways.
+    ``logs``: the log store, VictoriaLogs or Loki; None keeps the recorded one
+    (none recorded: VictoriaLogs).
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class Stack:
         env: Mapping[str, str] | None = None,
         say: Callable[[str], None] = print,
         gateways: int | None = None,
+        logs: str | None = None,
     ) -> None:
         self.env = dict(os.environ if env is None else env)
         self.data_dir = data_dir or default_data_dir(self.env)
@@ -100,9 +104,13 @@ class Stack:
         self.say = say
         if gateways is not None and gateways < 0:
             raise StackError(f"--gateways must be 0 or more, not {gateways}")
+        if logs is not None and logs not in LOG_STORES:
+            raise StackError(f"--logs must be one of {', '.join(LOG_STORES)}, not {logs!r}")
         self.recorded_gateways = self._recorded_gateways()
         self.gateways = self.recorded_gateways if gateways is None else gateways
-        self.components = components(root, self.data_dir, self.env, gateways=self.gateways)
+        self.recorded_logs = recorded_store(self.data_dir) or DEFAULT_LOG_STORE
+        self.logs = self.recorded_logs if logs is None else logs
+        self.components = components(root, self.data_dir, self.env, gateways=self.gateways, logs=self.logs)
 
     # ---- topology ------------------------------------------------------------
     def _topology_file(self) -> Path:
@@ -116,12 +124,17 @@ class Stack:
             return 0
 
     def _record_topology(self) -> None:
-        self._topology_file().write_text(json.dumps({"gateways": self.gateways}) + "\n")
+        self._topology_file().write_text(json.dumps({"gateways": self.gateways, "logs": self.logs}) + "\n")
 
     def _stray_gateways(self) -> list[Component]:
-        """Gateways with a pid file that the chosen topology does not include (after scaling in)."""
+        """Components with a pid file that the chosen topology does not include: gateways after
+        scaling in, the other log store after switching stores."""
         wanted = {c.name for c in self.components}
         found: list[Component] = []
+        for store in LOG_STORES:
+            if store not in wanted and (self.data_dir / "run" / f"{store}.pid").exists():
+                other = components(self.config_root, self.data_dir, self.env, logs=store)
+                found.extend(c for c in other if c.name == store)
         for pid_file in sorted((self.data_dir / "run").glob("otelcol-gateway-*.pid")):
             name = pid_file.stem
             if name not in wanted:
@@ -174,16 +187,24 @@ class Stack:
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         self._warn_if_no_jaeger_ui()
         rescaled = self.gateways != self.recorded_gateways
+        switched = self.logs != self.recorded_logs
+        changed = {"otelcol-bundle"} if rescaled else set()
+        if switched:
+            # The collector's exporter and Jaeger's trace-to-logs link depend on the store.
+            changed |= {"otelcol-bundle", "jaeger"}
         started: list[Component] = []
         for component in self.components:
             if self._pid(component) is not None and healthy(component.health_url):
-                if rescaled and component.name == "otelcol-bundle":
-                    # Its gateway list (or its role) is fixed at start: restart it.
+                if component.name in changed:
+                    # Its gateway list, its role or its log store is fixed at start: restart it.
                     # The gateways it needs were started above; it drains its
                     # queues into the old ones on the way down.
-                    self.say(
-                        f"  {component.name:<17} restarting: {self.recorded_gateways} -> {self.gateways} gateways"
+                    why = (
+                        f"{self.recorded_gateways} -> {self.gateways} gateways"
+                        if rescaled and component.name == "otelcol-bundle"
+                        else f"logs to {self.logs} instead of {self.recorded_logs}"
                     )
+                    self.say(f"  {component.name:<17} restarting: {why}")
                     self.stop_component(component)
                     self._start(component)
                     self._wait_healthy([component], timeout)

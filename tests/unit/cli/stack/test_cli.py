@@ -80,10 +80,12 @@ def test_up_installs_what_is_missing_first_and_says_why(tmp_path: Path) -> None:
         server.close()
     assert up.returncode == 1
     assert (
-        "not installed yet: loki 3.7.6, prometheus 2.42.0, alertmanager 0.25.0, jaeger 2.13.0, otelcol-bundle 0.159.0"
-        in up.stdout
+        "not installed yet: victorialogs 1.52.2, prometheus 2.42.0, alertmanager 0.31.1, jaeger 2.12.0, "
+        "otelcol-bundle 0.159.0" in up.stdout
     ), up.stdout
-    assert up.stderr.startswith("otelbundle stack up: loki 3.7.6: ") and "HTTP 404" in up.stderr, up.stderr
+    assert up.stderr.startswith("otelbundle stack up: victorialogs 1.52.2: ") and "HTTP 404" in up.stderr, (
+        up.stderr
+    )
     assert "Traceback" not in up.stderr
     assert not (tmp_path / "stack" / "run").exists(), "nothing may start before the binaries are there"
     bin_dir = tmp_path / "cache" / "bin"

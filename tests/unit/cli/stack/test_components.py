@@ -24,7 +24,7 @@ def _exe(path: Path) -> Path:
 
 def test_explicit_variable_then_cache_then_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(comp, "CACHE_ROOT", tmp_path / "cache")
-    loki = next(c for c in comp.components(ROOT, tmp_path / "data") if c.name == "loki")
+    loki = next(c for c in comp.components(ROOT, tmp_path / "data", logs="loki") if c.name == "loki")
     on_path = _exe(tmp_path / "pathdir" / "loki")
     monkeypatch.setenv("PATH", str(on_path.parent))
     assert loki.locate({}) == str(on_path)
@@ -36,11 +36,38 @@ def test_explicit_variable_then_cache_then_path(tmp_path: Path, monkeypatch: pyt
 
 
 def test_every_component_uses_the_repositorys_config_files(tmp_path: Path) -> None:
-    for component in comp.components(ROOT, tmp_path):
-        files = [a.split("=", 1)[1] for a in component.args if a.startswith(("--config", "-config.file"))]
-        assert files, component.name
-        assert all(Path(f).is_file() for f in files), (component.name, files)
-        assert component.health_url.startswith("http://127.0.0.1:")
+    for logs in ("victorialogs", "loki"):
+        for component in comp.components(ROOT, tmp_path, logs=logs):
+            files = [a.split("=", 1)[1] for a in component.args if a.startswith(("--config", "-config.file"))]
+            files += [v for k, v in component.env.items() if k == "JAEGER_UI_CONFIG"]
+            # VictoriaLogs takes flags only (no config file); everything else reads the repository's files.
+            assert files or component.name == "victorialogs", component.name
+            assert all(Path(f).is_file() for f in files), (component.name, files)
+            assert component.health_url.startswith("http://127.0.0.1:")
+
+
+def test_the_log_store_decides_the_collector_files_and_jaegers_link(tmp_path: Path) -> None:
+    """VictoriaLogs by default; Loki replaces it, adds logs-loki.yaml to the collector and drops the
+    trace-to-logs link (Loki has no UI of its own to link to)."""
+    default = {c.name: c for c in comp.components(ROOT, tmp_path)}
+    loki = {c.name: c for c in comp.components(ROOT, tmp_path, logs="loki", gateways=1)}
+    assert "victorialogs" in default and "loki" not in default
+    assert "loki" in loki and "victorialogs" not in loki
+    assert not any("logs-loki" in a for a in default["otelcol-bundle"].args)
+    assert [a.rsplit("/", 1)[1] for a in loki["otelcol-bundle"].args] == [
+        "config.yaml",
+        "logs-loki.yaml",
+        "agent.yaml",
+    ]
+    assert default["jaeger"].env["JAEGER_UI_CONFIG"].endswith("deploy/jaeger/ui-config.json")
+    assert "JAEGER_UI_CONFIG" not in loki["jaeger"].env
+    victorialogs = default["victorialogs"]
+    assert victorialogs.env_var == "OTELBUNDLE_VICTORIALOGS_BIN"
+    assert "-retentionPeriod=7d" in victorialogs.args
+    assert "-retention.maxDiskSpaceUsageBytes=10GiB" in victorialogs.args
+    assert f"-storageDataPath={tmp_path / 'victorialogs'}" in victorialogs.args
+    with pytest.raises(ValueError, match="unknown log store 'elastic'"):
+        comp.components(ROOT, tmp_path, logs="elastic")
 
 
 def test_config_root_found_from_a_subfolder() -> None:
@@ -55,8 +82,8 @@ def test_up_names_missing_binaries_and_how_to_get_them(
     with pytest.raises(StackError) as caught:
         stack.up()
     message = str(caught.value)
-    assert "loki 3.7.6" in message and "otelcol-bundle 0.159.0" in message
-    assert "make stack" in message and "OTELBUNDLE_LOKI_BIN" in message
+    assert "victorialogs 1.52.2" in message and "otelcol-bundle 0.159.0" in message
+    assert "make stack" in message and "OTELBUNDLE_VICTORIALOGS_BIN" in message
 
 
 def test_up_refuses_a_port_held_by_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,3 +104,21 @@ def test_every_shipped_prometheus_rule_file_has_a_short_name() -> None:
     """`stack config --list` is how a user finds the rules to copy; a new file must be in it."""
     rule_files = {str(p.relative_to(ROOT)) for p in (ROOT / "deploy" / "prometheus" / "rules").glob("*.yaml")}
     assert rule_files <= set(comp.CONFIG_FILES.values()), rule_files - set(comp.CONFIG_FILES.values())
+
+
+def test_switching_the_log_store_is_remembered_and_stops_the_other_store(tmp_path: Path) -> None:
+    """`stack up --logs loki` on a stack that ran VictoriaLogs: the recorded choice carries over to
+    a plain `stack up`/`status`/`logs`, and the VictoriaLogs process (its pid file) is a stray to stop."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "topology.json").write_text('{"gateways": 0, "logs": "loki"}\n')
+    (run / "victorialogs.pid").write_text("999999999\n")
+    recorded = Stack(data_dir=tmp_path, config_root=ROOT, env={}, say=lambda _: None)
+    assert (recorded.logs, recorded.recorded_logs) == ("loki", "loki")
+    assert "loki" in {c.name for c in recorded.components}
+    assert [c.name for c in recorded._stray_gateways()] == ["victorialogs"]
+    back = Stack(data_dir=tmp_path, config_root=ROOT, env={}, say=lambda _: None, logs="victorialogs")
+    assert (back.logs, back.recorded_logs) == ("victorialogs", "loki")
+    assert [c.name for c in back._stray_gateways()] == []  # no loki.pid: nothing of Loki runs
+    with pytest.raises(StackError, match="--logs must be one of victorialogs, loki, not 'elastic'"):
+        Stack(data_dir=tmp_path, config_root=ROOT, env={}, say=lambda _: None, logs="elastic")

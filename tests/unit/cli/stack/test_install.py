@@ -154,7 +154,7 @@ def publish(
     data = (_zip if path.endswith(".zip") else _tar_gz)({member: FAKE_BINARY, "LICENSE": b"Apache-2.0\n"})
     digest = checksum or hashlib.sha256(data).hexdigest()
     name = path.rsplit("/", 1)[-1]
-    server.routes[f"/{release.checksums}"] = server.body(
+    server.routes[f"/{release.resolve(release.checksums, os_name, arch)}"] = server.body(
         f"{'0' * 64}  other.tar.gz\n{digest} *{name}\n".encode()
     )
     server.routes[f"/{path}"] = (archive_route or server.body)(data)
@@ -186,7 +186,7 @@ def test_a_verified_release_becomes_a_cache_entry_that_runs(server: ReleaseServe
     output = io.StringIO()
     install = installer(server, output)
     install.run(["jaeger"], ui=False)
-    binary = cache / "bin" / "jaeger-2.13.0" / "jaeger"
+    binary = cache / "bin" / "jaeger-2.12.0" / "jaeger"
     ran = subprocess.run([binary], capture_output=True, text=True, check=True)
     assert ran.stdout == "fake-backend\n"
     assert (binary.parent / ".stamp").read_text() == f"release {hashlib.sha256(archive).hexdigest()}\n"
@@ -199,7 +199,7 @@ def test_a_verified_release_becomes_a_cache_entry_that_runs(server: ReleaseServe
     # A second run trusts the entry and fetches nothing.
     server.routes.clear()
     install.run(["jaeger"], ui=False)
-    assert "jaeger 2.13.0: cached" in output.getvalue()
+    assert "jaeger 2.12.0: cached" in output.getvalue()
 
 
 def test_zip_releases_and_the_collector_fallback_to_contrib(server: ReleaseServer, cache: Path) -> None:
@@ -219,7 +219,7 @@ def test_a_checksum_mismatch_keeps_nothing(server: ReleaseServer, cache: Path) -
     with pytest.raises(InstallError) as caught:
         installer(server).run(["jaeger"], ui=False)
     message = str(caught.value)
-    assert "jaeger 2.13.0" in message and "the release publishes " + "ab" * 32 in message, message
+    assert "jaeger 2.12.0" in message and "the release publishes " + "ab" * 32 in message, message
     assert "Nothing was written to the cache" in message
     assert leftovers(cache) == []
 
@@ -289,7 +289,7 @@ def test_an_interrupted_download_keeps_nothing_and_a_failed_one_keeps_the_old_en
         install.run(["jaeger"], ui=False)
     assert leftovers(cache) == []
     # An entry whose build inputs changed is replaced only by a complete new one.
-    old = cache / "bin" / "jaeger-2.13.0"
+    old = cache / "bin" / "jaeger-2.12.0"
     old.mkdir(parents=True)
     (old / "jaeger").write_bytes(b"#!/bin/sh\necho old\n")
     (old / "jaeger").chmod(0o755)
@@ -297,7 +297,7 @@ def test_an_interrupted_download_keeps_nothing_and_a_failed_one_keeps_the_old_en
     publish(server, "jaeger", checksum="cd" * 32)
     with pytest.raises(InstallError):
         installer(server).run(["jaeger"], ui=False)
-    assert leftovers(cache) == ["jaeger-2.13.0"]
+    assert leftovers(cache) == ["jaeger-2.12.0"]
     assert (old / "jaeger").read_bytes() == b"#!/bin/sh\necho old\n"
 
 
@@ -319,7 +319,7 @@ def test_the_cli_prints_one_message_and_no_traceback(server: ReleaseServer, tmp_
     )
     assert result.returncode == 1, result
     assert "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.startswith("otelbundle stack install: jaeger 2.13.0: "), result.stderr
+    assert result.stderr.startswith("otelbundle stack install: jaeger 2.12.0: "), result.stderr
     assert "the release publishes " + "ef" * 32 in result.stderr
 
 
@@ -343,7 +343,7 @@ def test_the_jaeger_ui_download_is_checked_when_a_sha256_is_given(server: Releas
 
 def test_build_stamps_match_the_ones_build_stack_sh_wrote(cache: Path) -> None:
     """Caches made by the shell script before `stack install` existed stay valid."""
-    files = ["deploy/tools/loki/go.mod", "deploy/tools/loki/go.sum"]
+    files = ["deploy/tools/victorialogs/go.mod", "deploy/tools/victorialogs/go.sum"]
     shell = subprocess.run(
         ["bash", "-c", 'cat "$@" | sha256sum | cut -c1-16', "stamp", *files],
         cwd=ROOT,
@@ -403,7 +403,7 @@ def test_a_full_disk_keeps_nothing(
         with pytest.raises(InstallError) as caught:
             installer(server).run(["jaeger"], ui=False)
         message = str(caught.value)
-        assert "jaeger 2.13.0: no space left on the device of " + str(tiny) in message, message
+        assert "jaeger 2.12.0: no space left on the device of " + str(tiny) in message, message
         assert "OTELBUNDLE_CACHE" in message
         assert leftovers(tiny) == []
     finally:
@@ -419,8 +419,8 @@ def test_progress_rewrites_one_line_on_a_terminal_and_never_off_one(
     install.progress = Progress(stream=terminal, tty=True)
     install.run(["jaeger"], ui=False)
     drawn = terminal.getvalue()
-    assert re.search(rf"\r  jaeger 2\.13\.0: [0-9.]+ MB of {len(archive) / 1e6:.1f} MB", drawn), repr(drawn)
-    assert drawn.endswith("sha256 verified (" + str(cache / "bin" / "jaeger-2.13.0" / "jaeger") + ")\n")
+    assert re.search(rf"\r  jaeger 2\.12\.0: [0-9.]+ MB of {len(archive) / 1e6:.1f} MB", drawn), repr(drawn)
+    assert drawn.endswith("sha256 verified (" + str(cache / "bin" / "jaeger-2.12.0" / "jaeger") + ")\n")
 
     shutil.rmtree(cache)
     plain = io.StringIO()

@@ -64,12 +64,21 @@ def test_every_start_of_the_agent_gets_a_new_instance_label(tmp_path: Path) -> N
 def test_a_users_storage_folders_win_over_the_stack_defaults(tmp_path: Path) -> None:
     defaults = by_name(comp.components(ROOT, tmp_path / "data", env={}))
     assert defaults["otelcol-bundle"].env["OTELCOL_STORAGE_DIR"] == str(tmp_path / "data" / "otelcol")
-    assert defaults["loki"].env["LOKI_DATA_DIR"] == str(tmp_path / "data" / "loki")
-    env = {"OTELCOL_STORAGE_DIR": str(tmp_path / "q"), "LOKI_DATA_DIR": str(tmp_path / "l")}
+    assert f"-storageDataPath={tmp_path / 'data' / 'victorialogs'}" in defaults["victorialogs"].args
+    loki = by_name(comp.components(ROOT, tmp_path / "data", env={}, logs="loki"))
+    assert loki["loki"].env["LOKI_DATA_DIR"] == str(tmp_path / "data" / "loki")
+    env = {
+        "OTELCOL_STORAGE_DIR": str(tmp_path / "q"),
+        "LOKI_DATA_DIR": str(tmp_path / "l"),
+        "VICTORIALOGS_DATA_DIR": str(tmp_path / "v"),
+    }
     mine = by_name(comp.components(ROOT, tmp_path / "data", env=env, gateways=1))
     assert mine["otelcol-bundle"].env["OTELCOL_STORAGE_DIR"] == str(tmp_path / "q")
     assert mine["otelcol-gateway-1"].env["OTELCOL_STORAGE_DIR"] == str(tmp_path / "q" / "otelcol-gateway-1")
-    assert mine["loki"].env["LOKI_DATA_DIR"] == str(tmp_path / "l")
+    assert f"-storageDataPath={tmp_path / 'v'}" in mine["victorialogs"].args
+    assert by_name(comp.components(ROOT, tmp_path / "data", env=env, logs="loki"))["loki"].env[
+        "LOKI_DATA_DIR"
+    ] == str(tmp_path / "l")
 
 
 def test_the_started_process_gets_the_users_storage_folder(tmp_path: Path) -> None:

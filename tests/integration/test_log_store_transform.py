@@ -1,10 +1,10 @@
-"""What the shipped collector config does to a log record's stack trace on its way to Loki.
+"""What the shipped collector config does to a log record's stack trace on its way to the log store.
 
-docs/logging.md ("Stack traces and Loki") says ``transform/loki-logs`` always moves
+docs/logging.md ("Stack traces in the log store") says ``transform/log-store`` always moves
 ``exception.stacktrace`` to the end of the body and deletes the attribute,
-whatever its size, and cuts other attribute values to 4 KiB. This runs our
-collector build with that processor, taken unchanged from
-otel-collector/config.yaml, between an OTLP receiver and the in-process one.
+whatever its size, cuts other attribute values to 4 KiB and the body to 256 KiB. It is the
+same for VictoriaLogs and Loki. This runs our collector build with that processor, taken
+unchanged from otel-collector/config.yaml, between an OTLP receiver and the in-process one.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ STACKTRACE = 'Traceback (most recent call last):\n  File "app.py", line 3, in <m
 
 @pytest.fixture
 def collector(tmp_path: Path, otlp_receiver: OtlpReceiver) -> Iterator[str]:
-    """Our collector: OTLP/HTTP in on a free port → transform/loki-logs → the in-process receiver."""
+    """Our collector: OTLP/HTTP in on a free port → transform/log-store → the in-process receiver."""
     if not COLLECTOR.exists():
         message = f"{COLLECTOR} is not built (make stack)"
         if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
@@ -40,7 +40,7 @@ def collector(tmp_path: Path, otlp_receiver: OtlpReceiver) -> Iterator[str]:
     port = free_port()
     config = {
         "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{port}"}}}},
-        "processors": {"transform/loki-logs": shipped["processors"]["transform/loki-logs"]},
+        "processors": {"transform/log-store": shipped["processors"]["transform/log-store"]},
         "exporters": {
             "otlp_http": {
                 "endpoint": otlp_receiver.http_endpoint,
@@ -53,7 +53,7 @@ def collector(tmp_path: Path, otlp_receiver: OtlpReceiver) -> Iterator[str]:
             "pipelines": {
                 "logs": {
                     "receivers": ["otlp"],
-                    "processors": ["transform/loki-logs"],
+                    "processors": ["transform/log-store"],
                     "exporters": ["otlp_http"],
                 }
             },
@@ -71,7 +71,7 @@ def collector(tmp_path: Path, otlp_receiver: OtlpReceiver) -> Iterator[str]:
         log.close()
 
 
-def _post_log(url: str, attributes: dict[str, str]) -> None:
+def _post_log(url: str, attributes: dict[str, str], message: str = "checkout failed") -> None:
     body = {
         "resourceLogs": [
             {
@@ -80,7 +80,7 @@ def _post_log(url: str, attributes: dict[str, str]) -> None:
                     {
                         "logRecords": [
                             {
-                                "body": {"stringValue": "checkout failed"},
+                                "body": {"stringValue": message},
                                 "severityText": "ERROR",
                                 "attributes": [
                                     {"key": key, "value": {"stringValue": value}}
@@ -120,3 +120,14 @@ def test_a_short_stack_trace_moves_into_the_body_and_long_values_are_cut(
     assert "exception.stacktrace" not in record.attributes, record.attributes
     assert record.attributes["exception.type"] == "ValueError"
     assert len(record.attributes["note"]) == 4096, len(record.attributes["note"])
+
+
+def test_a_huge_line_is_cut_to_256_kib_after_its_stack_trace_is_added(
+    collector: str, otlp_receiver: OtlpReceiver
+) -> None:
+    """VictoriaLogs drops an entry over 2 MB and Loki refuses a push with a line over 256 KiB."""
+    _post_log(collector, {"exception.stacktrace": STACKTRACE}, message="y" * 300_000)
+    (record,) = otlp_receiver.wait_for(lambda r: list(r.logs), timeout=30)
+    assert isinstance(record.body, str) and len(record.body) == 262_144, len(str(record.body))
+    assert record.body == "y" * 262_144
+    assert "exception.stacktrace" not in record.attributes
