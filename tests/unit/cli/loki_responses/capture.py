@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
+ROOT = HERE.parents[3]
 sys.path.insert(0, str(ROOT))
 
 from otelbundle.cli.backends import LOKI_CATEGORIZE_LABELS  # noqa: E402
