@@ -41,7 +41,12 @@ APP = str(ROOT / "examples" / "inventory" / "app.py")
 
 
 def start(
-    mode: str, receiver: OtlpReceiver, blackhole_port: int, db: str, extra_env: dict[str, str] | None = None
+    mode: str,
+    receiver: OtlpReceiver,
+    blackhole_port: int,
+    db: str,
+    extra_env: dict[str, str] | None = None,
+    variants: dict[str, dict[str, str]] | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = clean_env({"PORT": str(port), "INVENTORY_DB": db, "OTEL_SERVICE_NAME": "inventory"})
@@ -50,7 +55,10 @@ def start(
     command = [sys.executable, APP]
     if mode != "uninstrumented":
         command = [str(BIN / "opentelemetry-instrument"), *command]
-    if mode == "otelbundle":
+    if mode in (variants or {}):  # otelbundle (OTLP/HTTP) with the variant's variables
+        env.update(OTEL_PYTHON_DISTRO="otelbundle", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint)
+        env.update((variants or {})[mode])
+    elif mode == "otelbundle":
         env.update(OTEL_PYTHON_DISTRO="otelbundle", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint)
     elif mode == "otelbundle-grpc":  # isolates the exporter protocol from the rest of the distro
         env.update(
@@ -117,6 +125,13 @@ def main() -> None:
     parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="a variable for the otelbundle modes"
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:VAR=VALUE,...",
+        help="one more mode, otelbundle:NAME: otelbundle (OTLP/HTTP) with these variables",
+    )
     parser.add_argument("--save", metavar="PATH", help="write every latency, by mode and round, as JSON")
     args = parser.parse_args()
     extra_env = dict(item.split("=", 1) for item in args.env)
@@ -131,12 +146,17 @@ def main() -> None:
         modes.insert(3, "upstream-distro")
     else:
         print("(opentelemetry-distro not installed: pip install -e '.[bench]' for the upstream comparison)")
+    variants: dict[str, dict[str, str]] = {}
+    for spec in args.variant:
+        name, _, assignments = spec.partition(":")
+        variants[f"otelbundle:{name}"] = dict(a.split("=", 1) for a in assignments.split(",") if a)
     if args.modes:
         wanted = {m.strip() for m in args.modes.split(",")}
         unknown = wanted - set(modes)
         if unknown:
             raise SystemExit(f"unknown or unavailable modes: {', '.join(sorted(unknown))}")
         modes = [m for m in modes if m == "uninstrumented" or m in wanted]
+    modes += list(variants)
     receiver = OtlpReceiver().start()
     blackhole = socket.socket()
     blackhole.bind(("127.0.0.1", 0))
@@ -148,7 +168,7 @@ def main() -> None:
         for round_number in range(args.rounds):
             for mode in modes:
                 process, port = start(
-                    mode, receiver, blackhole.getsockname()[1], f"{tmp}/{mode}.db", extra_env
+                    mode, receiver, blackhole.getsockname()[1], f"{tmp}/{mode}.db", extra_env, variants
                 )
                 drive(port, 50)  # warm-up: imports, connection pools, JIT-free but cache-warm
                 latencies = drive(port, args.requests)
@@ -169,7 +189,7 @@ def main() -> None:
     for mode in modes:
         values = results[mode]
         print(
-            f"{mode:<34}{pct(values, 0.5) * 1e3:>9.3f}{pct(values, 0.99) * 1e3:>9.3f}"
+            f"{mode[:33]:<34}{pct(values, 0.5) * 1e3:>9.3f}{pct(values, 0.99) * 1e3:>9.3f}"
             f"{statistics.fmean(values) * 1e3:>9.3f}{max(exits[mode]):>14.2f}"
         )
 
@@ -192,6 +212,14 @@ def main() -> None:
     print(
         f"  collector blackholed / up            {ratio('otelbundle-collector-blackholed', 'otelbundle', 0.5)} / {ratio('otelbundle-collector-blackholed', 'otelbundle', 0.99)}"
     )
+    for name, variables in variants.items():
+        print(f"  {name} ({' '.join(f'{k}={v}' for k, v in variables.items())}):")
+        print(
+            f"    / upstream distro                  {ratio(name, 'upstream-distro', 0.5)} / {ratio(name, 'upstream-distro', 0.99)}"
+        )
+        print(
+            f"    / otelbundle                       {ratio(name, 'otelbundle', 0.5)} / {ratio(name, 'otelbundle', 0.99)}"
+        )
 
 
 if __name__ == "__main__":
