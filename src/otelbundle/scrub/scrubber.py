@@ -354,12 +354,11 @@ def _plain_copy(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """A dict of ``attributes``. The SDK's mappings (BoundedAttributes, and the read-only
     proxy a span hands out) copy their dict in C through ``copy()``; their ``items()``
     iterate in Python, several times slower."""
-    copy = getattr(attributes, "copy", None)
-    if copy is not None:
-        copied = copy()
-        if type(copied) is dict:
-            return copied
-    return dict(attributes)
+    try:
+        copied = attributes.copy()  # type: ignore[attr-defined]
+    except Exception:  # a mapping without copy(), or one whose copy() fails: plain iteration
+        copied = None
+    return copied if type(copied) is dict else dict(attributes)
 
 
 def _is_sql(attributes: Mapping[str, Any]) -> bool:

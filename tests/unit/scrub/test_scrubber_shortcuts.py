@@ -3,6 +3,7 @@ give exactly what the rules applied one by one give, however often a value comes
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -117,3 +118,30 @@ def test_the_hook_sees_every_value_even_remembered_ones() -> None:
             "port": 8080,
         }
     assert seen == [("host", "shop.internal")] * 3
+
+
+class _NoCopyMapping(Mapping[str, Any]):
+    """A mapping whose copy() fails: scrubbing falls back to plain iteration."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def copy(self) -> dict[str, Any]:
+        raise RuntimeError("no copies")
+
+
+def test_any_mapping_is_scrubbed_even_one_whose_copy_fails() -> None:
+    attributes = {"url.full": "/stock/3?api_key=abc123&page=2", "port": 8080}
+    assert Scrubber().attributes(_NoCopyMapping(attributes)) == {
+        "url.full": "/stock/3?api_key=REDACTED&page=2",
+        "port": 8080,
+    }
