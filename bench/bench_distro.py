@@ -5,7 +5,12 @@ the same request loop against it, in interleaved rounds so machine drift hits
 every mode alike. It prints p50/p99 latency per mode and the ratios the issue
 asks for; exit times after SIGTERM show the bounded flush.
 
-    python bench/bench_distro.py [--requests 400] [--rounds 3]
+    python bench/bench_distro.py [--requests 400] [--rounds 3] [--modes otelbundle,upstream-distro,...]
+                                 [--env NAME=VALUE ...]
+
+``--modes`` runs only the named modes (uninstrumented is always run); ``--env``
+adds a variable to every otelbundle mode, to measure a setting against the
+upstream distro in the same run (e.g. ``--env OTEL_BSP_MAX_EXPORT_BATCH_SIZE=128``).
 
 Needs the `bench` extra (opentelemetry-distro) for the upstream comparison.
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -35,14 +41,24 @@ APP = str(ROOT / "examples" / "inventory" / "app.py")
 
 
 def start(
-    mode: str, receiver: OtlpReceiver, blackhole_port: int, db: str
+    mode: str,
+    receiver: OtlpReceiver,
+    blackhole_port: int,
+    db: str,
+    extra_env: dict[str, str] | None = None,
+    variants: dict[str, dict[str, str]] | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = clean_env({"PORT": str(port), "INVENTORY_DB": db, "OTEL_SERVICE_NAME": "inventory"})
+    if mode.startswith("otelbundle"):
+        env.update(extra_env or {})
     command = [sys.executable, APP]
     if mode != "uninstrumented":
         command = [str(BIN / "opentelemetry-instrument"), *command]
-    if mode == "otelbundle":
+    if mode in (variants or {}):  # otelbundle (OTLP/HTTP) with the variant's variables
+        env.update(OTEL_PYTHON_DISTRO="otelbundle", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint)
+        env.update((variants or {})[mode])
+    elif mode == "otelbundle":
         env.update(OTEL_PYTHON_DISTRO="otelbundle", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.http_endpoint)
     elif mode == "otelbundle-grpc":  # isolates the exporter protocol from the rest of the distro
         env.update(
@@ -105,7 +121,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400, help="measured requests per mode per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--modes", help="comma-separated modes to run besides uninstrumented (default: all)")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="a variable for the otelbundle modes"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:VAR=VALUE,...",
+        help="one more mode, otelbundle:NAME: otelbundle (OTLP/HTTP) with these variables",
+    )
+    parser.add_argument("--save", metavar="PATH", help="write every latency, by mode and round, as JSON")
     args = parser.parse_args()
+    extra_env = dict(item.split("=", 1) for item in args.env)
     modes = [
         "uninstrumented",
         "otelbundle",
@@ -117,29 +146,50 @@ def main() -> None:
         modes.insert(3, "upstream-distro")
     else:
         print("(opentelemetry-distro not installed: pip install -e '.[bench]' for the upstream comparison)")
+    variants: dict[str, dict[str, str]] = {}
+    for spec in args.variant:
+        name, _, assignments = spec.partition(":")
+        variants[f"otelbundle:{name}"] = dict(a.split("=", 1) for a in assignments.split(",") if a)
+    if args.modes:
+        wanted = {m.strip() for m in args.modes.split(",")}
+        unknown = wanted - set(modes)
+        if unknown:
+            raise SystemExit(f"unknown or unavailable modes: {', '.join(sorted(unknown))}")
+        modes = [m for m in modes if m == "uninstrumented" or m in wanted]
+    modes += list(variants)
     receiver = OtlpReceiver().start()
     blackhole = socket.socket()
     blackhole.bind(("127.0.0.1", 0))
     blackhole.listen(1024)  # accepts connections at the kernel, never answers
     results: dict[str, list[float]] = {m: [] for m in modes}
+    by_round: dict[str, list[list[float]]] = {m: [] for m in modes}
     exits: dict[str, list[float]] = {m: [] for m in modes}
     with tempfile.TemporaryDirectory() as tmp:
         for round_number in range(args.rounds):
             for mode in modes:
-                process, port = start(mode, receiver, blackhole.getsockname()[1], f"{tmp}/{mode}.db")
+                process, port = start(
+                    mode, receiver, blackhole.getsockname()[1], f"{tmp}/{mode}.db", extra_env, variants
+                )
                 drive(port, 50)  # warm-up: imports, connection pools, JIT-free but cache-warm
-                results[mode].extend(drive(port, args.requests))
+                latencies = drive(port, args.requests)
+                results[mode].extend(latencies)
+                by_round[mode].append(latencies)
                 exits[mode].append(stop(process))
                 print(f"round {round_number + 1}/{args.rounds} {mode}: done", file=sys.stderr, flush=True)
     receiver.stop()
     blackhole.close()
+    if args.save:
+        Path(args.save).write_text(json.dumps({"env": extra_env, "by_round": by_round}))
 
     print(f"\nrequests per mode: {args.requests * args.rounds} (GET /stock/<sku>, Flask dev server + SQLite)")
+    print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    if extra_env:
+        print(f"otelbundle modes with: {' '.join(f'{k}={v}' for k, v in extra_env.items())}")
     print(f"{'mode':<34}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'exit s (max)':>14}")
     for mode in modes:
         values = results[mode]
         print(
-            f"{mode:<34}{pct(values, 0.5) * 1e3:>9.3f}{pct(values, 0.99) * 1e3:>9.3f}"
+            f"{mode[:33]:<34}{pct(values, 0.5) * 1e3:>9.3f}{pct(values, 0.99) * 1e3:>9.3f}"
             f"{statistics.fmean(values) * 1e3:>9.3f}{max(exits[mode]):>14.2f}"
         )
 
@@ -162,6 +212,14 @@ def main() -> None:
     print(
         f"  collector blackholed / up            {ratio('otelbundle-collector-blackholed', 'otelbundle', 0.5)} / {ratio('otelbundle-collector-blackholed', 'otelbundle', 0.99)}"
     )
+    for name, variables in variants.items():
+        print(f"  {name} ({' '.join(f'{k}={v}' for k, v in variables.items())}):")
+        print(
+            f"    / upstream distro                  {ratio(name, 'upstream-distro', 0.5)} / {ratio(name, 'upstream-distro', 0.99)}"
+        )
+        print(
+            f"    / otelbundle                       {ratio(name, 'otelbundle', 0.5)} / {ratio(name, 'otelbundle', 0.99)}"
+        )
 
 
 if __name__ == "__main__":

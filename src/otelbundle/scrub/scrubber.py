@@ -49,9 +49,13 @@ def scrub_sql(statement: str) -> str:
 
 class _Compiled(NamedTuple):
     pattern: re.Pattern[str]
-    replacement: str
-    gates: tuple[str, ...]
+    replacement: str | Callable[[re.Match[str]], str]
+    gate: str | re.Pattern[str] | None  # the one gate, or one search for any of them; None: always run
     lowercase: bool
+
+
+# What an attribute key means for its value; decided once per key (see Scrubber._key_kind).
+_PLAIN, _ALLOWED, _MASKED, _STATEMENT = range(4)
 
 
 @dataclass
@@ -77,27 +81,42 @@ class Scrubber:
 
     def __post_init__(self) -> None:
         rules: list[_Compiled] = []
+        gates: list[str] = []
         for rule in RULES:
-            pattern, gates = rule.pattern, rule.gates
+            pattern, rule_gates = rule.pattern, rule.gates
             if rule.name == "query-credentials" and self.extra_param_names:
                 names = [*PARAM_NAMES, *self.extra_param_names]
-                pattern, gates = param_names_pattern(names), name_gates(names)
+                pattern, rule_gates = param_names_pattern(names), name_gates(names)
             compiled = re.compile(pattern, re.ASCII)
-            rules.append(_Compiled(compiled, rule.python_replacement, gates, rule.gate_lowercase))
+            rules.append(
+                _Compiled(
+                    compiled, _replacer(rule.python_replacement), _gate(rule_gates), rule.gate_lowercase
+                )
+            )
+            gates.extend(g.lower() for g in rule_gates)
         for extra in self.extra_patterns:
             compiled = re.compile(extra)
-            rules.append(_Compiled(compiled, f"\\g<1>{MARKER}" if compiled.groups else MARKER, (), False))
+            rules.append(
+                _Compiled(compiled, _replacer(f"\\g<1>{MARKER}" if compiled.groups else MARKER), None, False)
+            )
         self._rules = tuple(rules)
-        # Two searches tell whether any gated rule can match at all (most values: none can).
-        self._gate_lower = _literals(g for r in rules if r.lowercase for g in r.gates)
-        self._gate_exact = _literals(g for r in rules if not r.lowercase for g in r.gates)
-        self._ungated = any(not r.gates for r in rules)
+        # One search of the lowercased value tells whether any gated rule can match at all (most
+        # values: none can). Every gate is in it lowercased: a superset of the rules' own checks.
+        self._prefilter = _literals(gates)
+        self._ungated = any(r.gate is None for r in rules)
         # Attribute values repeat (methods, routes, hosts, user agents, URLs): results of the
         # rules for short values are remembered, the table emptied when it is full.
         self._seen: dict[str, str] = {}
+        # Values the rules are known to leave as they are (the short strings among them, and
+        # numbers, booleans): a mapping whose keys are all plain and whose values are all in
+        # here is passed on after one set operation, without a look at each attribute.
+        self._unchanged: set[Any] = set()
         self._keys = re.compile(_union(KEY_PATTERNS))
         self._allowed = frozenset(self.allowed_keys)
         self._masked_keys: dict[str, bool] = {}
+        self._key_kinds: dict[str, int] = {}
+        self._plain_keys: set[str] = set()  # keys whose values only the rules look at
+        self._names_without_literals: set[str] = set()
 
     # ---- values --------------------------------------------------------
     def text(self, value: str, where: str = "") -> str:
@@ -108,9 +127,7 @@ class Scrubber:
                 original = value
                 value = self._apply_rules(value)
                 if len(original) <= _SEEN_MAX_LENGTH:
-                    if len(self._seen) >= _SEEN_LIMIT:
-                        self._seen.clear()
-                    self._seen[original] = value
+                    self._remember(original, value)
             else:
                 value = seen
             if self.hook is not None:
@@ -120,18 +137,26 @@ class Scrubber:
             self._failed(f"{where or 'a value'}: {type(exc).__name__}: {exc}")
             return FAILED_MARKER
 
+    def _remember(self, original: str, result: str) -> None:
+        if len(self._seen) >= _SEEN_LIMIT:
+            self._seen.clear()
+            self._unchanged.clear()
+        self._seen[original] = result
+        if result == original:
+            self._unchanged.add(original)
+
     def _apply_rules(self, value: str) -> str:
         lowered = value.lower()
-        if not (
-            self._ungated
-            or (self._gate_exact is not None and self._gate_exact.search(value))
-            or (self._gate_lower is not None and self._gate_lower.search(lowered))
-        ):
+        if not self._ungated and (self._prefilter is None or self._prefilter.search(lowered) is None):
             return value
         for rule in self._rules:
-            if rule.gates:
+            gate = rule.gate
+            if gate is not None:
                 haystack = lowered if rule.lowercase else value
-                if not any(gate in haystack for gate in rule.gates):
+                if isinstance(gate, str):
+                    if gate not in haystack:
+                        continue
+                elif gate.search(haystack) is None:
                     continue
             replaced = rule.pattern.sub(rule.replacement, value)
             if replaced != value:
@@ -159,39 +184,73 @@ class Scrubber:
             return tuple(self.text(v, key) if isinstance(v, str) else v for v in value)
         return value
 
+    def _key_kind(self, key: str) -> int:
+        """What ``key`` means for its value, remembered for the first _KEY_CACHE_LIMIT keys."""
+        if key in self._allowed:
+            kind = _ALLOWED
+        elif self.key_is_masked(key):
+            kind = _MASKED
+        elif key in DB_STATEMENT_KEYS:
+            kind = _STATEMENT
+        else:
+            kind = _PLAIN
+        if len(self._key_kinds) < _KEY_CACHE_LIMIT:
+            self._key_kinds[key] = kind
+            if kind == _PLAIN:
+                self._plain_keys.add(key)
+        return kind
+
     def attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """A scrubbed copy, or None when nothing changed (the caller keeps the original)."""
         if not attributes:
             return None
-        changed: dict[str, Any] | None = None
+        values = _plain_copy(attributes)
+        hook = self.hook
+        if hook is None and self._plain_keys.issuperset(values):
+            # Every key plain: nothing to do when every value is one the rules left as it is
+            # before. Two set operations in C, no Python-level step per attribute.
+            try:
+                if self._unchanged.issuperset(values.values()):
+                    return None
+            except TypeError:  # an unhashable value: looked at one by one below
+                pass
+        changed = False
         sql: bool | None = None  # looked up only on a record that has a statement
-        allowed, masked_keys = self._allowed, self._masked_keys
-        for key, original in attributes.items():
-            # value() inlined for the common cases: this loop runs for every attribute exported.
-            if key in allowed:
+        kinds, seen = self._key_kinds, self._seen
+        for key, original in values.items():  # values is our own dict: changed in place
+            kind = kinds.get(key)
+            if kind is None:
+                kind = self._key_kind(key)
+            if kind == _PLAIN:
+                if type(original) is str:
+                    value: Any = seen.get(original) if hook is None else None
+                    if value is None:
+                        value = self.text(original, key)
+                elif isinstance(original, (tuple, list)):
+                    value = self.value(key, original)
+                else:
+                    if len(self._unchanged) < _SEEN_LIMIT and isinstance(original, (int, float)):
+                        self._unchanged.add(original)  # bool is an int
+                    continue
+            elif kind == _ALLOWED:
                 continue
-            masked = masked_keys.get(key)
-            if masked is None:
-                masked = self.key_is_masked(key)
-            if masked:
-                value: Any = KEY_MASK
-            elif type(original) is str:
+            elif kind == _MASKED:
+                value = KEY_MASK
+            elif type(original) is str:  # a database statement
                 value = original
-                if key in DB_STATEMENT_KEYS:
-                    if sql is None:
-                        sql = _is_sql(attributes)
-                    if sql:
-                        value = self._sql(value, key)
+                if sql is None:
+                    sql = _is_sql(values)
+                if sql:
+                    value = self._sql(value, key)
                 value = self.text(value, key)
             elif isinstance(original, (tuple, list)):
                 value = self.value(key, original)
             else:
                 continue
             if value is not original and value != original:
-                if changed is None:
-                    changed = dict(attributes)
-                changed[key] = value
-        return changed
+                values[key] = value
+                changed = True
+        return values if changed else None
 
     def body(self, body: Any, where: str = "log.body") -> Any:
         """A log body: a string, or mappings/sequences of them (structured logs)."""
@@ -208,7 +267,13 @@ class Scrubber:
 
     def sql_name(self, name: str, attributes: Mapping[str, Any] | None) -> str:
         """A span name that is the SQL statement itself loses its literals too."""
-        if not _HAS_LITERAL.search(name) or not attributes or not _is_sql(attributes):
+        if name in self._names_without_literals:  # most spans: a route or an operation name
+            return name
+        if not _HAS_LITERAL.search(name):
+            if len(self._names_without_literals) < _KEY_CACHE_LIMIT:
+                self._names_without_literals.add(name)
+            return name
+        if not attributes or not _is_sql(attributes):
             return name
         return self._sql(name, "span.name")
 
@@ -248,14 +313,52 @@ class Scrubber:
                 self.on_failure(what)
 
 
+_GROUP_REFERENCE = re.compile(r"\\g<(\d+)>")
+
+
+def _replacer(template: str) -> str | Callable[[re.Match[str]], str]:
+    """``template`` as ``Pattern.sub`` takes it fastest: a template with group references is
+    parsed again on every ``sub`` call, a function building the same text is not."""
+    parts = _GROUP_REFERENCE.split(template)
+    literals, groups = parts[0::2], [int(g) for g in parts[1::2]]
+    if not groups or any("\\" in literal for literal in literals):
+        return template  # no reference (taken as is), or escapes this does not handle
+
+    def build(match: re.Match[str]) -> str:
+        text = literals[0]
+        for group, literal in zip(groups, literals[1:], strict=True):
+            text += (match.group(group) or "") + literal
+        return text
+
+    return build
+
+
+def _gate(gates: tuple[str, ...]) -> str | re.Pattern[str] | None:
+    """A rule's gate check: ``in`` for a single substring, one search for several."""
+    return gates[0] if len(gates) == 1 else _literals(gates)
+
+
 def _literals(gates: Iterable[str]) -> re.Pattern[str] | None:
-    unique = sorted(set(gates))
-    return re.compile("|".join(re.escape(g) for g in unique)) if unique else None
+    """One search for any of ``gates``; a gate containing a shorter one is left out (same verdict)."""
+    unique = sorted(set(gates), key=len)
+    kept = [g for i, g in enumerate(unique) if not any(shorter in g for shorter in unique[:i])]
+    return re.compile("|".join(re.escape(g) for g in sorted(kept))) if kept else None
 
 
 def _union(patterns: Iterable[str]) -> str:
     """One alternation of several patterns; a leading ``(?i)`` becomes a scoped ``(?i:...)``."""
     return "|".join(f"(?i:{p[4:]})" if p.startswith("(?i)") else f"(?:{p})" for p in patterns)
+
+
+def _plain_copy(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """A dict of ``attributes``. The SDK's mappings (BoundedAttributes, and the read-only
+    proxy a span hands out) copy their dict in C through ``copy()``; their ``items()``
+    iterate in Python, several times slower."""
+    try:
+        copied = attributes.copy()  # type: ignore[attr-defined]
+    except Exception:  # a mapping without copy(), or one whose copy() fails: plain iteration
+        copied = None
+    return copied if type(copied) is dict else dict(attributes)
 
 
 def _is_sql(attributes: Mapping[str, Any]) -> bool:
