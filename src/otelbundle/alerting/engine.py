@@ -25,12 +25,14 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from otelbundle.alerting.alert import Alert, AlertState
+from otelbundle.alerting.log_intake import LogIntake
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.rules import Aggregate, Rule
 from otelbundle.alerting.section import AlertingConfig
 from otelbundle.alerting.state import RuleState
 from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.alerting.templates import Context
+from otelbundle.alerting.trace_logs import TraceLogs
 
 RESOLVED_RETENTION = 15 * 60.0
 
@@ -75,7 +77,9 @@ class Engine:
     calls :meth:`evaluate` on its timer thread, and tests and ``rules test`` call it
     directly in simulated time. The engine owns the span processor whose queue it
     drains (``processor``) before each evaluation; ``wakeup`` is what the processor
-    calls when its queue fills (the manager's thread then drains early).
+    calls when its queue fills (the manager's thread then drains early). It also
+    owns the log intake (``log_intake``), drained just before the spans, whose
+    records fill ``trace_logs``, the recent log lines per trace.
     ``process_labels`` gives the labels every alert starts from (``instance``,
     ``service_name``; see :meth:`_labels`).
     """
@@ -103,6 +107,9 @@ class Engine:
         self._reload_lock = threading.Lock()
         self.load(config, now=clock())
         self.processor = AlertingSpanProcessor(self.states.values(), queue_size=queue_size, wakeup=wakeup)
+        self.log_intake = LogIntake()
+        self.trace_logs = TraceLogs()
+        self.log_intake.add_consumer(self.trace_logs)
 
     # ---- rules ---------------------------------------------------------------
     def load(self, config: AlertingConfig, now: float) -> list[RuleState]:
@@ -134,6 +141,7 @@ class Engine:
     def evaluate(self, now: float) -> list[Alert]:
         """Evaluate the groups that are due; returns (and dispatches) the alerts sent."""
         started = time.perf_counter()
+        self.log_intake.drain(now)  # first: a span's log lines are in before the span is
         self.processor.drain(now)
         to_send: list[Alert] = []
         for group in self.config.groups:
@@ -268,6 +276,8 @@ class Engine:
         self._next_eval.clear()
         self._reload_lock = threading.Lock()
         self.processor.after_fork_in_child()
+        self.log_intake.after_fork_in_child()
+        self.trace_logs.clear()
 
     def tick(self) -> float:
         """Seconds between evaluations: the shortest group interval."""

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from opentelemetry import metrics
+from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import SpanProcessor
 
 from otelbundle.alerting.engine import Engine
@@ -95,8 +96,8 @@ class RuleFiles:
 class RuleManager:
     """The engine's timer thread, its reloads and its life across fork(); see the module docstring.
 
-    ``span_processors`` is what the configurator adds to the SDK; ``see_unsampled_spans``
-    whether the sampler must record every span for the rules.
+    ``span_processors`` and ``log_record_processors`` are what the configurator adds to
+    the SDK; ``see_unsampled_spans`` whether the sampler must record every span for the rules.
     """
 
     def __init__(
@@ -134,6 +135,11 @@ class RuleManager:
     def span_processors(self) -> list[SpanProcessor]:
         return [self.engine.processor]
 
+    @property
+    def log_record_processors(self) -> list[LogRecordProcessor]:
+        """The log intake: evidence quotes a trace's log lines, and log rules will fold records."""
+        return [self.engine.log_intake]
+
     # ---- the thread ----------------------------------------------------------
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="otelbundle-alert-engine", daemon=True)
@@ -153,7 +159,9 @@ class RuleManager:
             try:
                 if woken:
                     self._wake.clear()
-                    engine.processor.drain(engine.clock())
+                    now = engine.clock()
+                    engine.log_intake.drain(now)
+                    engine.processor.drain(now)
                     if time.monotonic() < due:
                         continue
                 changed = self.rule_files.changes() if self.rule_files is not None else None
