@@ -34,6 +34,7 @@ from otelbundle.alerting.telemetry import (
     alerting_meter,
     register_notification_metrics,
     register_processor_metrics,
+    register_routing_metrics,
 )
 from otelbundle.config import ConfigError
 from otelbundle.config.document import open_at_start
@@ -279,6 +280,7 @@ def start_alerting(
         rule_files=RuleFiles(config, env),
     )
     register_notification_metrics(dispatcher, meter)
+    register_routing_metrics(dispatcher, meter)
     register_processor_metrics(manager.engine, meter)
     manager.install_sighup()
     manager.start()

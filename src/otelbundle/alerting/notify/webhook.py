@@ -45,11 +45,22 @@ def webhook_payload(alerts: Sequence[Alert], receiver: str = "otelbundle") -> di
 
 
 class WebhookNotifier:
-    def __init__(self, url: str, headers: Mapping[str, str] | None = None, timeout: float = 5.0) -> None:
+    """``receiver`` is the body's ``receiver``: the channel's name when it has one."""
+
+    def __init__(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 5.0,
+        receiver: str = "otelbundle",
+    ) -> None:
         self.name = "webhook"
         self.url = url
         self.headers = dict(headers or {})
         self.timeout = timeout
+        self.receiver = receiver
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        post_json(self.url, webhook_payload(alerts), headers=self.headers, timeout=self.timeout)
+        post_json(
+            self.url, webhook_payload(alerts, self.receiver), headers=self.headers, timeout=self.timeout
+        )
