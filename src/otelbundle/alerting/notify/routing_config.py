@@ -9,6 +9,7 @@ one line of the file, else at the matcher's start.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from otelbundle.alerting.notify.matchers import Matcher, MatcherError, parse_matchers
@@ -116,3 +117,22 @@ def _at(mark: Mark, text: str, offset: int) -> Mark:
     if line[start : start + len(text)] == text:
         return Mark(mark.file, mark.line, mark.column + offset)
     return mark
+
+
+def routes_of(section: YamlMap, kinds: Iterable[str]) -> tuple[list[Routing], list[ConfigProblem]]:
+    """The routing of every channel of a ``notify:`` section, without building the channels
+    (``rules test`` asks which channels an alert would go to; their URLs do not matter there)."""
+    problems: list[ConfigProblem] = []
+    names = ChannelNames()
+    routes: list[Routing] = []
+    for kind in kinds:
+        value = section.get(kind)
+        items = [value] if isinstance(value, YamlMap) else list(value) if isinstance(value, YamlList) else []
+        listed = isinstance(value, YamlList)
+        for index, config in enumerate(items):
+            if isinstance(config, YamlMap):
+                where = f"notify.{kind}[{index}]" if listed else f"notify.{kind}"
+                routing = routing_of(config, kind, where, listed, names, problems)
+                if routing is not None:
+                    routes.append(routing)
+    return routes, problems
