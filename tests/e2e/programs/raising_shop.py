@@ -18,7 +18,7 @@ app = Flask(__name__)
 @app.post("/checkout")
 def checkout() -> Any:
     order = request.args.get("order", "1")
-    log.info("checkout of order %s with card api_key=sk-live-0000secret", order)
+    log.info("checkout of order %s, paying with password=hunter2", order)
     raise ValueError(f"card declined for order {order}")  # Flask logs it and answers 500
 
 
