@@ -430,11 +430,13 @@ class Engine:
 
 
 def _decide(rule: Rule, totals: Totals, window: Window, now: float) -> Verdict | None:
-    """The verdict of one window at ``now``; None when it has some but fewer than ``min_spans`` spans."""
+    """The verdict of one window at ``now``; None when it has some but fewer than ``min_spans`` spans.
+    Exemplars are looked up only when the condition holds: nothing reads them otherwise."""
     if rule.condition.aggregate is not Aggregate.ABSENT and 0 < totals.count < rule.min_spans:
         return None
     value = rule.condition.value(totals, window)
-    return Verdict(rule.condition.holds(value), value, window.exemplars(now))
+    holds = rule.condition.holds(value)
+    return Verdict(holds, value, window.exemplars(now) if holds else [])
 
 
 def _utc(seconds: float) -> datetime:

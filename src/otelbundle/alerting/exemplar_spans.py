@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -30,12 +31,13 @@ class TraceExemplars:
 
 
 class ExemplarSpans:
-    """Written and read on the engine thread."""
+    """Written and read on the engine thread. Each entry is a list ``[log ring or None, span, ...]``
+    (not an object: ``offer`` runs once per tally folded, so it stays a few C-level operations)."""
 
     def __init__(self, trace_logs: TraceLogs, max_traces: int = MAX_TRACES) -> None:
         self.trace_logs = trace_logs
         self.max_traces = max(1, max_traces)
-        self._traces: OrderedDict[int, TraceExemplars] = OrderedDict()
+        self._traces: OrderedDict[int, list[Any]] = OrderedDict()
 
     def offer(self, trace_id: int, span: ReadableSpan) -> None:
         traces = self._traces
@@ -43,23 +45,22 @@ class ExemplarSpans:
         if entry is None:
             if len(traces) >= self.max_traces:
                 traces.popitem(last=False)
-            entry = traces[trace_id] = TraceExemplars()
-        else:
-            traces.move_to_end(trace_id)
-        spans = entry.spans
-        if not any(known is span for known in spans):
-            spans.append(span)
-            if len(spans) > SPANS_PER_TRACE:
-                del spans[0]
-        if entry.logs is None:
-            entry.logs = self.trace_logs.lines(trace_id)
+            traces[trace_id] = [self.trace_logs.lines(trace_id), span]
+            return
+        traces.move_to_end(trace_id)
+        if entry[-1] is not span and span not in entry:
+            entry.append(span)
+            if len(entry) > SPANS_PER_TRACE + 1:
+                del entry[1]
 
     def get(self, trace_id: int) -> TraceExemplars | None:
         """The trace's spans and log lines (lines logged after the offer included)."""
         entry = self._traces.get(trace_id)
-        if entry is not None and entry.logs is None:
-            entry.logs = self.trace_logs.lines(trace_id)
-        return entry
+        if entry is None:
+            return None
+        if entry[0] is None:
+            entry[0] = self.trace_logs.lines(trace_id)
+        return TraceExemplars(list(entry[1:]), entry[0])
 
     def __len__(self) -> int:
         return len(self._traces)
