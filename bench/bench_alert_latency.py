@@ -56,8 +56,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from otelbundle.alerting.section import AlertingConfig  # noqa: E402
 from otelbundle.cli.backends import Backends, poll  # noqa: E402
 from otelbundle.cli.stack import Stack, StackError  # noqa: E402
+from otelbundle.config import format_duration  # noqa: E402
 from tests.harness.apps import ExampleServices, clean_env, start_examples  # noqa: E402
 from tests.harness.pipeline_probe import PROMETHEUS_METRICS, scrape, total  # noqa: E402
 
@@ -318,8 +320,8 @@ def settings(row: Row, root: Path) -> dict[str, dict[str, str]]:
             "rule": f"error_ratio > 5% over {rule['window']}, min_spans {rule['min_spans']}, for {rule['for']}, "
             f"keep_firing_for {rule['keep_firing_for']}",
             "evaluation": f"as spans that can make it hold end (folded at most every "
-            f"{ours.get('min_fold_interval', '20ms')}) and every {group.get('interval', ours['evaluation_interval'])} "
-            "(no export on the way)",
+            f"{ours.get('min_fold_interval', format_duration(AlertingConfig(path='').min_fold_interval))}) "
+            f"and every {group.get('interval', ours['evaluation_interval'])} (no export on the way)",
             "to Alertmanager": "POST /api/v2/alerts from the process",
             "group_wait": group_wait,
         },

@@ -27,21 +27,20 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Protocol
 
 from otelbundle.alerting.alert import Alert, AlertState
 from otelbundle.alerting.early import Deadlines
-from otelbundle.alerting.evidence import TextScrubber, build_evidence
+from otelbundle.alerting.evidence import TextScrubber
 from otelbundle.alerting.exemplar_spans import ExemplarSpans
 from otelbundle.alerting.log_intake import LogIntake
+from otelbundle.alerting.outgoing import ActiveAlert, alert_labels, outgoing_alert
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.rules import Aggregate, Rule
 from otelbundle.alerting.section import AlertingConfig
 from otelbundle.alerting.state import RuleState
 from otelbundle.alerting.telemetry import AlertTelemetry
-from otelbundle.alerting.templates import Context
 from otelbundle.alerting.trace_logs import TraceLogs
 from otelbundle.alerting.window import Totals, Window
 
@@ -50,28 +49,6 @@ RESOLVED_RETENTION = 15 * 60.0
 
 class Dispatcher(Protocol):
     def submit(self, alerts: Sequence[Alert]) -> None: ...
-
-
-@dataclass
-class ActiveAlert:
-    rule: Rule
-    key: tuple[str, ...]
-    labels: dict[str, str]
-    state: AlertState
-    active_at: float
-    value: float = math.nan
-    trace_ids: list[str] = field(default_factory=list)
-    fired_at: float = 0.0
-    resolved_at: float = 0.0
-    last_sent_at: float = 0.0
-    keep_firing_since: float = 0.0
-
-    def needs_sending(self, now: float, resend_delay: float) -> bool:
-        if self.state is AlertState.PENDING:
-            return False
-        if self.resolved_at > self.last_sent_at:  # resolved since it was last sent
-            return True
-        return self.last_sent_at + resend_delay <= now
 
 
 @dataclass
@@ -92,7 +69,7 @@ class Engine:
     owns the log intake (``log_intake``), drained just before the spans, whose
     records fill ``trace_logs``, the recent log lines per trace.
     ``process_labels`` gives the labels every alert starts from (``instance``,
-    ``service_name``; see :meth:`_labels`).
+    ``service_name``; see outgoing.py ``alert_labels``).
     """
 
     def __init__(
@@ -355,52 +332,17 @@ class Engine:
             if alert.state is AlertState.PENDING and alert.rule.for_ > 0
         )
 
-    # ---- shaping -------------------------------------------------------------
+    # ---- shaping (outgoing.py) ---------------------------------------------------
     def _labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]:
-        """The process's labels first, so external labels, a rule's ``labels:`` and group-by
-        labels override them; a label whose value ends up empty is dropped (as in Prometheus)."""
         process = self._process_labels() if self._process_labels is not None else {}
-        labels = {**process, **self.config.external_labels, **rule.labels, **rule.key_labels(key)}
-        labels["alertname"] = rule.name
-        return {name: value for name, value in labels.items() if value != ""}
+        return alert_labels(rule, key, self.config, process)
 
     def notification(self, alert: ActiveAlert, now: float) -> Alert:
         """What would be sent for ``alert`` at ``now`` (``rules test`` compares it)."""
         return self._to_alert(alert, now)
 
     def _to_alert(self, alert: ActiveAlert, now: float) -> Alert:
-        rule = alert.rule
-        generator_url = self.config.generator_url
-
-        def link(trace_id: str) -> str:
-            if generator_url is None:
-                return ""
-            return generator_url.render(
-                Context(alert.labels, alert.value, self.config.external_labels, trace_id)
-            )
-
-        exemplar = alert.trace_ids[0] if alert.trace_ids else ""
-        context = Context(alert.labels, alert.value, self.config.external_labels, exemplar)
-        annotations = {name: template.render(context) for name, template in rule.annotations.items()}
-        if alert.trace_ids:
-            annotations["trace_ids"] = ",".join(alert.trace_ids)
-        url = self.config.generator_url.render(context) if self.config.generator_url else ""
-        resolved = alert.state is AlertState.INACTIVE
-        evidence = (
-            () if resolved else build_evidence(alert.trace_ids, self.exemplar_spans, link, self.scrubber)
-        )
-        valid_for = 4 * max(rule.interval, self.config.resend_delay)
-        return Alert(
-            labels=dict(alert.labels),
-            annotations=annotations,
-            status="resolved" if resolved else "firing",
-            starts_at=_utc(alert.fired_at or alert.active_at),
-            ends_at=_utc(alert.resolved_at if resolved else now + valid_for),
-            generator_url=url,
-            value=alert.value,
-            trace_ids=tuple(alert.trace_ids),
-            evidence=evidence,
-        )
+        return outgoing_alert(alert, now, self.config, self.exemplar_spans, self.scrubber)
 
     def _transition(self, alert: ActiveAlert, state: AlertState) -> None:
         self.telemetry.transition(
@@ -437,7 +379,3 @@ def _decide(rule: Rule, totals: Totals, window: Window, now: float) -> Verdict |
     value = rule.condition.value(totals, window)
     holds = rule.condition.holds(value)
     return Verdict(holds, value, window.exemplars(now) if holds else [])
-
-
-def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
