@@ -20,11 +20,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Protocol
 
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
-
 from otelbundle.alerting.alert import Evidence
-from otelbundle.alerting.exemplar_spans import ExemplarSpans
+from otelbundle.alerting.exemplar_spans import ExemplarSpans, SpanFacts
 from otelbundle.alerting.trace_logs import LogLine
 
 MAX_EVIDENCE = 3
@@ -56,7 +53,6 @@ def build_evidence(
         span = _most_telling(entry.spans)
         lines = list(entry.logs or ())
         exception_type, exception_message = _exception_of(span, lines)
-        route = str((span.attributes or {}).get("http.route") or "")
         if scrubber is None:  # no free text without a scrubber
             found.append(Evidence(trace_id, exception_type=exception_type, trace_url=link(trace_id)))
             continue
@@ -65,7 +61,7 @@ def build_evidence(
             Evidence(
                 trace_id=trace_id,
                 span_name=text(span.name, "span.name"),
-                route=text(route, "http.route"),
+                route=text(span.route, "http.route"),
                 exception_type=text(exception_type, "exception.type"),
                 exception_message=text(exception_message, "exception.message"),
                 trace_url=link(trace_id),
@@ -75,35 +71,25 @@ def build_evidence(
     return tuple(found)
 
 
-def _most_telling(spans: Sequence[ReadableSpan]) -> ReadableSpan:
+def _most_telling(spans: Sequence[SpanFacts]) -> SpanFacts:
     """A span with an exception event, else an error, else the newest."""
-    for wanted in (_has_exception, _is_error):
-        for span in reversed(spans):
-            if wanted(span):
-                return span
+    for span in reversed(spans):
+        if span.exception_type or span.exception_message:
+            return span
+    for span in reversed(spans):
+        if span.error:
+            return span
     return spans[-1]
 
 
-def _has_exception(span: ReadableSpan) -> bool:
-    return any(event.name == "exception" for event in span.events)
-
-
-def _is_error(span: ReadableSpan) -> bool:
-    return span.status.status_code is StatusCode.ERROR
-
-
-def _exception_of(span: ReadableSpan, lines: Sequence[LogLine]) -> tuple[str, str]:
+def _exception_of(span: SpanFacts, lines: Sequence[LogLine]) -> tuple[str, str]:
     """(type, message): the span's last exception event; else the record with an exception
     logged in that span; else any of its trace."""
-    for event in reversed(span.events):
-        if event.name == "exception":
-            attributes = event.attributes or {}
-            return _cut(attributes.get("exception.type")), _cut(attributes.get("exception.message"))
-    context = span.context
-    span_id = context.span_id if context is not None else 0
+    if span.exception_type or span.exception_message:
+        return _cut(span.exception_type), _cut(span.exception_message)
     with_exception = [line for line in lines if line.exception_type or line.exception_message]
     for line in reversed(with_exception):
-        if line.span_id == span_id:
+        if line.span_id == span.span_id:
             return line.exception_type, line.exception_message
     if with_exception:
         return with_exception[-1].exception_type, with_exception[-1].exception_message

@@ -1,38 +1,71 @@
-"""The spans behind recent exemplars, by trace id: what an alert's evidence is read from.
+"""What evidence needs of the spans behind recent exemplars, by trace id.
 
-A window keeps only the trace ids of its best exemplars (window.py); the spans
-themselves are held here, for the last ``MAX_TRACES`` traces offered (up to
-``SPANS_PER_TRACE`` spans each, the newest kept), so that a notification can say
-what failed. ``offer`` runs on the engine thread once per tally folded into a
-window (RuleState.fold), not once per span; it pins the trace's ring of log
-lines as well (trace_logs.py), so lines logged before the span ended stay
-quotable after the ring has moved on to newer traces. Nothing is copied: the
-spans are the SDK's finished spans, which are immutable.
+A window keeps only the trace ids of its best exemplars (window.py). Here, for the
+last ``MAX_TRACES`` traces offered, up to ``SPANS_PER_TRACE`` of their exemplar
+spans are remembered as :class:`SpanFacts`: name, route, span id, error status
+and the exception event, the strings shared with the span, not copied. The span
+itself is not held: keeping finished spans alive cost every span of the process
+about a microsecond (they outlived their batch and aged into older GC
+generations; measured with bench_alerting). ``offer`` runs on the engine thread
+once per tally folded into a window (RuleState.fold), not once per span; it also
+pins the trace's ring of log lines (trace_logs.py), so lines logged before the
+span ended stay quotable after the ring has moved on to newer traces.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
 
 from otelbundle.alerting.trace_logs import LogLine, TraceLogs
 
 MAX_TRACES = 256
 SPANS_PER_TRACE = 4
+_ERROR = StatusCode.ERROR
+
+
+class SpanFacts(NamedTuple):
+    span_id: int
+    name: str
+    route: str
+    error: bool
+    exception_type: str  # "" when the span has no exception event
+    exception_message: str
+
+
+def facts_of(span: ReadableSpan) -> SpanFacts:
+    exception_type = exception_message = ""
+    for event in reversed(span.events):
+        if event.name == "exception":
+            attributes = event.attributes or {}
+            exception_type = str(attributes.get("exception.type") or "")
+            exception_message = str(attributes.get("exception.message") or "")
+            break
+    context = span.context
+    return SpanFacts(
+        context.span_id if context is not None else 0,
+        span.name,
+        str((span.attributes or {}).get("http.route") or ""),
+        span.status.status_code is _ERROR,
+        exception_type,
+        exception_message,
+    )
 
 
 @dataclass
 class TraceExemplars:
-    spans: list[ReadableSpan] = field(default_factory=list)
-    logs: deque[LogLine] | None = None
+    spans: list[SpanFacts]
+    logs: deque[LogLine] | None
 
 
 class ExemplarSpans:
-    """Written and read on the engine thread. Each entry is a list ``[log ring or None, span, ...]``
-    (not an object: ``offer`` runs once per tally folded, so it stays a few C-level operations)."""
+    """Written and read on the engine thread. Each entry is a list ``[log ring or None, facts, ...]``
+    (not an object: ``offer`` runs once per tally folded, so it stays a few C-level operations
+    when the span was offered before)."""
 
     def __init__(self, trace_logs: TraceLogs, max_traces: int = MAX_TRACES) -> None:
         self.trace_logs = trace_logs
@@ -45,16 +78,19 @@ class ExemplarSpans:
         if entry is None:
             if len(traces) >= self.max_traces:
                 traces.popitem(last=False)
-            traces[trace_id] = [self.trace_logs.lines(trace_id), span]
+            traces[trace_id] = [self.trace_logs.lines(trace_id), facts_of(span)]
             return
         traces.move_to_end(trace_id)
-        if entry[-1] is not span and span not in entry:
-            entry.append(span)
-            if len(entry) > SPANS_PER_TRACE + 1:
-                del entry[1]
+        context = span.context
+        span_id = context.span_id if context is not None else 0
+        if any(facts.span_id == span_id for facts in entry[1:]):
+            return
+        entry.append(facts_of(span))
+        if len(entry) > SPANS_PER_TRACE + 1:
+            del entry[1]
 
     def get(self, trace_id: int) -> TraceExemplars | None:
-        """The trace's spans and log lines (lines logged after the offer included)."""
+        """The trace's span facts and log lines (lines logged after the offer included)."""
         entry = self._traces.get(trace_id)
         if entry is None:
             return None
