@@ -28,6 +28,7 @@ from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadW
 
 _log = logging.getLogger("otelbundle.alerting")
 DEFAULT_LOG_QUEUE_SIZE = 4096
+DRAIN_AT = 512  # queued records at which the manager is asked to drain (drain_soon), once per drain
 
 LogRecordItem = ReadWriteLogRecord | ReadableLogRecord
 """What the queue holds: the SDK's record as the processor received it (never copied)."""
@@ -44,14 +45,19 @@ class LogIntake(LogRecordProcessor):
 
     ``wakeup`` (None: records wait for the next span fold or tick) is called when
     a record lands in an empty queue, once per drain, so that a consumer that
-    decides on records (log rules) can ask for event-driven drains.
+    decides on records (log rules) can ask for event-driven drains. ``drain_soon``
+    (the manager's wake) is called once when DRAIN_AT records are queued: records
+    are not kept long after the application is done with them.
     """
 
     def __init__(self, *, queue_size: int = DEFAULT_LOG_QUEUE_SIZE) -> None:
         self._capacity = max(1, queue_size)
         self._queue: deque[LogRecordItem] = deque(maxlen=self._capacity)
+        self._drain_at = max(1, min(DRAIN_AT, self._capacity))
+        self._drain_asked = False
         self._consumers: tuple[LogConsumer, ...] = ()
         self.wakeup: Callable[[], None] | None = None
+        self.drain_soon: Callable[[], None] | None = None
         self._drop_lock = threading.Lock()
         self._drain_lock = threading.Lock()
         self.records_dropped = 0
@@ -75,16 +81,20 @@ class LogIntake(LogRecordProcessor):
         try:
             queue = self._queue
             queued = len(queue)
-            if 0 < queued < self._capacity:  # the common case: one length check and an append
+            if 0 < queued < self._drain_at:  # the common case: one length check and an append
                 queue.append(log_record)
                 return
             if queued >= self._capacity:  # the deque drops its oldest on append
                 with self._drop_lock:
                     self.records_dropped += 1
             queue.append(log_record)
-            wakeup = self.wakeup
-            if queued == 0 and wakeup is not None:
-                wakeup()
+            if queued == 0:
+                wakeup = self.wakeup
+                if wakeup is not None:
+                    wakeup()
+            elif not self._drain_asked and self.drain_soon is not None:
+                self._drain_asked = True  # records held longer age into older GC generations
+                self.drain_soon()
         except Exception:  # the application's logging call must never see our failure
             self._failed(1)
 
@@ -101,6 +111,7 @@ class LogIntake(LogRecordProcessor):
     def drain(self, now: float) -> int:
         """Hand every queued record to the consumers; returns how many."""
         with self._drain_lock:
+            self._drain_asked = False
             queue = self._queue
             pop = queue.popleft
             batch: list[LogRecordItem] = []
@@ -122,10 +133,12 @@ class LogIntake(LogRecordProcessor):
         """A new capacity (before records flow: queued records beyond it are dropped)."""
         self._capacity = max(1, queue_size)
         self._queue = deque(self._queue, maxlen=self._capacity)
+        self._drain_at = max(1, min(DRAIN_AT, self._capacity))
 
     def after_fork_in_child(self) -> None:
         """The parent's queued records are the parent's; its locks may have been held at fork."""
         self._queue = deque(maxlen=self._capacity)
+        self._drain_asked = False
         self._drop_lock, self._drain_lock = threading.Lock(), threading.Lock()
         self.records_dropped = self.records_taken = self.errors = 0
 

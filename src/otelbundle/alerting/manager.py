@@ -131,6 +131,7 @@ class RuleManager:
             wakeup=self.wake,
             scrubber=scrubber,
         )
+        self.engine.log_intake.drain_soon = self.wake
 
     @property
     def processor(self) -> AlertingSpanProcessor:

@@ -15,7 +15,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 
-from otelbundle.alerting.log_intake import LogIntake, LogRecordItem
+from otelbundle.alerting.log_intake import DRAIN_AT, LogIntake, LogRecordItem
 from otelbundle.alerting.manager import start_alerting
 from otelbundle.alerting.section import load_alerting_config
 from otelbundle.alerting.trace_logs import LINES_PER_TRACE, MAX_TEXT, TraceLogs
@@ -268,3 +268,21 @@ def test_the_intakes_counts_are_metrics(tmp_path: Path) -> None:
         "otelbundle.alerting.logs.dropped": 3,
         "otelbundle.alerting.logs.failed": 0,
     }
+
+
+def test_the_manager_is_asked_once_to_drain_when_records_pile_up(
+    logged: tuple[logging.Logger, LogIntake, TracerProvider],
+) -> None:
+    """Records are not held long after the application is done with them (they would age into
+    older GC generations): DRAIN_AT queued records ask for a drain, once until it happens."""
+    logger, intake, _ = logged
+    intake.resize(1000)
+    asked: list[int] = []
+    intake.drain_soon = lambda: asked.append(intake.queued)
+    for i in range(DRAIN_AT + 10):
+        logger.info("line %d", i)
+    assert asked == [DRAIN_AT + 1]
+    intake.drain(1.0)
+    for i in range(DRAIN_AT + 1):
+        logger.info("again %d", i)
+    assert asked == [DRAIN_AT + 1, DRAIN_AT + 1]
