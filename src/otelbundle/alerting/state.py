@@ -6,11 +6,12 @@ import math
 import operator
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import repeat
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from otelbundle.alerting.early import new_windows_matter, rising_test
 from otelbundle.alerting.predicates import SpanView
 from otelbundle.alerting.rules import OVERFLOW_KEY, Rule
 from otelbundle.alerting.window import INV_LOG_GAMMA, MIN_DURATION, Window
@@ -74,16 +75,26 @@ class RuleState:
     Written by the engine thread only (the processor folds spans there), read by
     the same thread at evaluation; the lock guards against tests and reloads that
     reach in from elsewhere.
+
+    ``dirty`` collects the keys that received spans able to make the condition
+    hold since the engine last looked (early.py ``rising_test``; any span for a
+    new window of a ``<`` rule, or a key in ``watch_any``, whose last verdict was
+    "no verdict" or an empty window): the keys an early evaluation looks at.
     """
 
     __slots__ = (
+        "dirty",
         "errors_where",
         "exemplar_kind",
+        "exemplar_sink",
         "group_by",
         "lock",
         "overflowed_spans",
+        "rises",
         "rule",
         "track_bins",
+        "watch_any",
+        "watch_new",
         "where",
         "windows",
     )
@@ -99,12 +110,20 @@ class RuleState:
         self.where = rule.matcher.where
         self.exemplar_kind = rule.condition.kind
         self.track_bins = rule.condition.aggregate == "quantile"
+        self.rises = rising_test(rule.condition)
+        self.watch_new = new_windows_matter(rule.condition)
+        # Where the exemplar span of each tally goes (the engine's ExemplarSpans, for evidence).
+        self.exemplar_sink: Callable[[int, ReadableSpan], None] | None = None
+        self.dirty: set[tuple[str, ...]] = set()
+        self.watch_any: set[tuple[str, ...]] = set()
 
     def reset(self) -> None:
         """Forget every window (a fork child starts clean); a fresh lock, as the old one may be held."""
         self.lock = threading.Lock()
         self.windows = {}
         self.overflowed_spans = 0
+        self.dirty = set()
+        self.watch_any = set()
 
     def key_of(self, span: SpanView) -> tuple[str, ...]:
         group_by = self.group_by
@@ -135,19 +154,31 @@ class RuleState:
             exemplar, rank = tally.last, now
         context = exemplar.context if exemplar is not None else None
         trace_id = context.trace_id if context is not None else 0
+        sink = self.exemplar_sink
+        if sink is not None and trace_id and exemplar is not None:
+            sink(trace_id, exemplar)
         bins = tally.bins if self.track_bins else None
         with self.lock:
             window = self.windows.get(key)
+            fresh = window is None
             if window is None:
-                window = self._new_window(key, tally.count)
+                key, window, fresh = self._new_window(key, tally.count)
             window.add_batch(now, tally.count, errors, tally.total, tally.longest, bins, rank, trace_id)
+            rises = self.rises
+            if rises is not None and (
+                (fresh and self.watch_new)
+                or key in self.watch_any
+                or rises(tally.count, errors, tally.longest)
+            ):
+                self.dirty.add(key)
 
-    def _new_window(self, key: tuple[str, ...], count: int) -> Window:
+    def _new_window(self, key: tuple[str, ...], count: int) -> tuple[tuple[str, ...], Window, bool]:
+        """(the key the spans go to, its window, whether the window is new)."""
         if len(self.windows) >= self.rule.max_group_keys and key != OVERFLOW_KEY:
             self.overflowed_spans += count
             window = self.windows.get(OVERFLOW_KEY)
             if window is not None:
-                return window
+                return OVERFLOW_KEY, window, False
             key = OVERFLOW_KEY
         window = self.windows[key] = Window(self.rule.window, self.track_bins, self.exemplar_kind)
-        return window
+        return key, window, True

@@ -18,27 +18,39 @@
 
 Each ``values`` item is ``ok|error DURATION xCOUNT``; the items of one series
 follow each other, one span every ``interval``, starting at 0. Series run in
-parallel. As with promtool, only firing alerts are compared, and labels are
-compared without ``alertname``.
+parallel. Time runs as on the alert manager's thread: each span is folded (and
+the rules evaluated early) when it ends, pending alerts fire when ``for``
+elapses, and groups are evaluated at their ticks (``evaluate_on_spans: false``:
+ticks only). A series' ``spans`` may also give ``exception: {type, message}``
+(an exception event on its error spans) and ``logs: [...]`` (lines each of its
+spans logs in its trace), so the evidence annotations (``exception``, ``span``,
+``trace_url``, ``logs``) can be expected like any other. With ``config:`` (an
+``otelbundle.yaml``), ``exp_channels`` lists the channels of its ``alerting.notify``
+an alert would be routed to (their ``match:``, with its external labels). As with
+promtool, only firing alerts are compared, and labels are compared without ``alertname``.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext, StatusCode, TraceFlags
 from opentelemetry.trace import Status as SpanStatus
 
-from otelbundle.alerting.batch import KIND_NAMES
 from otelbundle.alerting.engine import Engine
+from otelbundle.alerting.notify.channels import CHANNEL_KEYS
+from otelbundle.alerting.notify.matchers import matches_all
+from otelbundle.alerting.notify.routing_config import Routing, routes_of
 from otelbundle.alerting.rule_files import load_rule_file
 from otelbundle.alerting.section import AlertingConfig
+from otelbundle.alerting.trace_logs import LogLine
+from otelbundle.cli.ruletest_file import SPAN_KINDS, as_bool, check_test_file, expand
 from otelbundle.config import (
     ConfigError,
     ConfigProblem,
@@ -50,34 +62,15 @@ from otelbundle.config import (
     new_list,
     parse_duration,
 )
+from otelbundle.scrub import Scrubber
 
-_ITEM = re.compile(r"^\s*(ok|error)\s+(\S+)\s+x(\d+)\s*$")
-MAX_TEST_SPANS = 1_000_000
 _START = 1_000_000.0  # simulated epoch; only differences matter
-_SPAN_KINDS = {name: kind for kind, name in KIND_NAMES.items()}
 
 
 @dataclass
 class _Recorder:
     def submit(self, alerts: Any) -> None:
         return None
-
-
-def _expand(text: object) -> list[tuple[bool, float]]:
-    spans: list[tuple[bool, float]] = []
-    for item in str(text).split(","):
-        match = _ITEM.match(item)
-        if match is None:
-            raise ValueError(f"{item.strip()!r} is not 'ok|error DURATION xCOUNT'")
-        error, duration, count = (
-            match.group(1) == "error",
-            parse_duration(match.group(2)),
-            int(match.group(3)),
-        )
-        if len(spans) + count > MAX_TEST_SPANS:
-            raise ValueError(f"more than {MAX_TEST_SPANS} spans in one series")
-        spans.extend([(error, duration)] * count)
-    return spans
 
 
 def synthetic_span(
@@ -90,20 +83,34 @@ def synthetic_span(
     resource: Resource,
     trace_id: int,
     end: float = _START,
+    exception: Mapping[str, str] | None = None,
 ) -> ReadableSpan:
-    """A finished SDK span built from its parts, as the processor receives spans from the SDK."""
-    if kind not in _SPAN_KINDS:
-        raise ValueError(f"kind {kind!r} is not one of {', '.join(_SPAN_KINDS)}")
+    """A finished SDK span built from its parts, as the processor receives spans from the SDK;
+    ``exception`` (``type``, ``message``) becomes its ``exception`` event, as record_exception makes."""
+    if kind not in SPAN_KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(SPAN_KINDS)}")
     end_ns = int(end * 1e9)
     return ReadableSpan(
         name=name,
         context=SpanContext(trace_id, trace_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)),
-        kind=_SPAN_KINDS[kind],
+        kind=SPAN_KINDS[kind],
         attributes=dict(attributes),
         resource=resource,
         status=SpanStatus(StatusCode.ERROR if error else StatusCode.OK),
         start_time=end_ns - int(duration * 1e9),
         end_time=end_ns,
+        events=[
+            Event(
+                "exception",
+                {
+                    "exception.type": exception.get("type", ""),
+                    "exception.message": exception.get("message", ""),
+                },
+                end_ns,
+            )
+        ]
+        if exception
+        else [],
     )
 
 
@@ -116,6 +123,7 @@ def _series_resource(series: Mapping[str, Any]) -> Resource:
 def _span(
     series: Mapping[str, Any], resource: Resource, error: bool, duration: float, index: int
 ) -> ReadableSpan:
+    exception = series.get("exception")
     return synthetic_span(
         name=str(series.get("name", "span")),
         kind=str(series.get("kind", "server")),
@@ -124,7 +132,19 @@ def _span(
         attributes=series.get("attributes") or {},
         resource=resource,
         trace_id=index + 1,
+        exception={str(k): str(v) for k, v in exception.items()} if error and exception else None,
     )
+
+
+_SEVERITIES = ("TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL")
+
+
+def _log_line(text: str, logger: str, span: ReadableSpan, at: float) -> LogLine:
+    """``"ERROR payment failed"``: a line as the span's code would log it (INFO without a level)."""
+    first, _, rest = text.partition(" ")
+    severity, body = (first, rest) if first in _SEVERITIES else ("INFO", text)
+    context = span.context
+    return LogLine(int(at * 1e9), severity, logger, body, context.span_id if context is not None else 0)
 
 
 def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
@@ -138,10 +158,11 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
     if not isinstance(root, YamlMap) or not isinstance(root.get("tests"), YamlList):
         raise ConfigError([ConfigProblem(Mark(path, 1, 1), "a rule test file needs a 'tests:' list")])
     problems = Problems()
-    _check_test_file(root, problems)
+    check_test_file(root, problems)
     base = os.path.dirname(os.path.abspath(path))
     config = AlertingConfig(path=path)
     config.evaluation_interval = problems.value(root, "evaluation_interval", parse_duration, 1.0)
+    config.evaluate_on_spans = problems.value(root, "evaluate_on_spans", as_bool, True)
     rule_files = root.get("rule_files") or new_list(root.mark)
     for index, rule_file in enumerate(rule_files):
         rule_path = os.path.join(base, str(rule_file))
@@ -152,97 +173,66 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
             config.groups.extend(load_rule_file(rule_path, config, env))
         except ConfigError as exc:
             problems.extend(exc.problems)
+    routes = _routes(root, base, env, problems)
     problems.raise_if_any()
     failures: list[str] = []
     for index, test in enumerate(root["tests"]):
-        failures.extend(_run_one(config, test, f"{path}: test {index + 1} ({test.get('name', 'unnamed')})"))
+        where = f"{path}: test {index + 1} ({test.get('name', 'unnamed')})"
+        failures.extend(_run_one(config, test, where, routes))
     return failures
 
 
-_FILE_KEYS = ("rule_files", "evaluation_interval", "tests")
-_TEST_KEYS = ("name", "interval", "input_spans", "alert_rule_test")
-_SERIES_KEYS = ("spans", "values")
-_SPANS_KEYS = ("service", "name", "kind", "attributes", "resource")
-_CHECK_KEYS = ("eval_time", "alertname", "exp_alerts")
-_EXPECTED_KEYS = ("exp_labels", "exp_annotations")
+@dataclass
+class _Routes:
+    """The channels of the ``config:`` file (their routing only) and its external labels."""
+
+    routes: list[Routing]
+    external_labels: dict[str, str]
+
+    def channels(self, labels: Mapping[str, str]) -> list[str]:
+        labels = {**self.external_labels, **labels}
+        return sorted(route.name for route in self.routes if matches_all(route.matchers, labels))
 
 
-def _check_test_file(root: YamlMap, problems: Problems) -> None:
-    """Shape and values of a test file, so that running it cannot fail on them."""
-    problems.unknown_keys(root, _FILE_KEYS, "the rule test file")
-    problems.unset_env(root)
-    rule_files = root.get("rule_files")
-    if rule_files is not None and (
-        not isinstance(rule_files, YamlList) or not all(isinstance(f, str) and f for f in rule_files)
-    ):
-        problems.add(root.value_mark("rule_files"), "rule_files must be a list of file names")
-        root["rule_files"] = []
-    tests: YamlList = root["tests"]
-    for index, test in enumerate(tests):
-        if not isinstance(test, YamlMap):
-            problems.add(tests.item_mark(index), "each test must be a mapping")
-            continue
-        problems.unknown_keys(test, _TEST_KEYS, "a test")
-        problems.value(test, "interval", parse_duration, 1.0)
-        for series in _mappings(test, "input_spans", problems):
-            problems.unknown_keys(series, _SERIES_KEYS, "input_spans")
-            problems.value(series, "values", _expand, list[tuple[bool, float]](), required=True)
-            spans = series.get("spans")
-            if spans is None:
-                continue
-            if not isinstance(spans, YamlMap):
-                problems.add(series.value_mark("spans"), "spans must be a mapping (service, name, kind, ...)")
-                continue
-            problems.unknown_keys(spans, _SPANS_KEYS, "spans")
-            if "kind" in spans and not (isinstance(spans["kind"], str) and spans["kind"] in _SPAN_KINDS):
-                problems.add(spans.value_mark("kind"), f"kind must be one of {', '.join(_SPAN_KINDS)}")
-            for key in ("attributes", "resource"):
-                if key in spans and not isinstance(spans[key], YamlMap):
-                    problems.add(spans.value_mark(key), f"{key} must be a mapping")
-        for check in _mappings(test, "alert_rule_test", problems):
-            problems.unknown_keys(check, _CHECK_KEYS, "alert_rule_test")
-            problems.value(
-                check, "eval_time", lambda v: parse_duration(v, allow_zero=True), 0.0, required=True
-            )
-            if not isinstance(check.get("alertname"), str):
-                problems.add(check.value_mark("alertname"), "alertname must be the name of an alert")
-            for expected in _mappings(check, "exp_alerts", problems):
-                problems.unknown_keys(expected, _EXPECTED_KEYS, "exp_alerts")
-                for key in _EXPECTED_KEYS:
-                    if key in expected and not isinstance(expected[key], YamlMap):
-                        problems.add(expected.value_mark(key), f"{key} must be a mapping")
+def _routes(root: YamlMap, base: str, env: Mapping[str, str] | None, problems: Problems) -> _Routes | None:
+    if "config" not in root:
+        return None
+    path = os.path.join(base, str(root["config"]))
+    if not os.path.isfile(path):
+        problems.add(root.value_mark("config"), f"config: {root['config']!r} is not a file")
+        return None
+    try:
+        alerting = load_file(path, env).root.get("alerting")
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
+    notify = alerting.get("notify") if isinstance(alerting, YamlMap) else None
+    if not isinstance(notify, YamlMap):
+        problems.add(root.value_mark("config"), f"config: {root['config']!r} has no alerting.notify section")
+        return None
+    routes, found = routes_of(notify, CHANNEL_KEYS)
+    problems.extend(found)
+    labels = alerting.get("external_labels")
+    external = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, YamlMap) else {}
+    return _Routes(routes, external)
 
 
-def _mappings(parent: YamlMap, key: str, problems: Problems) -> list[YamlMap]:
-    """The items of the list ``parent[key]`` (absent: none), each checked to be a mapping."""
-    items = parent.get(key)
-    if items is None:
-        return []
-    if not isinstance(items, YamlList):
-        problems.add(parent.value_mark(key), f"{key} must be a list")
-        return []
-    found = []
-    for index, item in enumerate(items):
-        if isinstance(item, YamlMap):
-            found.append(item)
-        else:
-            problems.add(items.item_mark(index), f"each item of {key} must be a mapping")
-    return found
-
-
-def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:
+def _run_one(config: AlertingConfig, test: YamlMap, where: str, routes: _Routes | None) -> list[str]:
     for group in config.groups:
         group.interval = min(group.interval, config.evaluation_interval)
     interval = parse_duration(test.get("interval", "1s"))
     now = [_START]
-    engine = Engine(config, _Recorder(), clock=lambda: now[0])
-    timeline: list[tuple[float, ReadableSpan]] = []
+    engine = Engine(config, _Recorder(), clock=lambda: now[0], scrubber=Scrubber())
+    timeline: list[tuple[float, ReadableSpan, list[str], str]] = []
     counter = 0
     for series in test.get("input_spans") or []:
         spans = series.get("spans") or {}
         resource = _series_resource(spans)
-        for position, (error, duration) in enumerate(_expand(series.get("values", ""))):
-            timeline.append((position * interval, _span(spans, resource, error, duration, counter)))
+        lines = [str(line) for line in spans.get("logs") or []]
+        service = str(spans.get("service", "service"))
+        for position, (error, duration) in enumerate(expand(series.get("values", ""))):
+            span = _span(spans, resource, error, duration, counter)
+            timeline.append((position * interval, span, lines, service))
             counter += 1
     timeline.sort(key=lambda item: item[0])
     processor = engine.processor
@@ -252,59 +242,77 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:
     )
     failures: list[str] = []
     step = config.evaluation_interval
-    t, cursor = 0.0, 0
+    tick, cursor = 0.0, 0
     for check in checks:
         until = parse_duration(check["eval_time"], allow_zero=True)
-        while t <= until + 1e-9:
-            while cursor < len(timeline) and timeline[cursor][0] <= t + 1e-9:
-                processor.on_end(timeline[cursor][1])
-                cursor += 1
+        # As on the manager's thread: spans are folded (and evaluated early) as they end,
+        # pending alerts fire when `for` elapses, and every group is evaluated at its ticks.
+        while True:
+            arrival = timeline[cursor][0] if cursor < len(timeline) else math.inf
+            t = min(tick, arrival, engine.next_deadline() - _START)
+            if t > until + 1e-9:
+                break
             now[0] = _START + t
-            engine.evaluate(now[0])
-            t += step
-        failures.extend(_compare(engine, check, where))
+            while cursor < len(timeline) and timeline[cursor][0] <= t + 1e-9:
+                _, span, lines, service = timeline[cursor]
+                for line in lines:  # logged in the span's trace before it ended
+                    engine.trace_logs.add(span.context.trace_id, _log_line(line, service, span, now[0]))
+                processor.on_end(span)
+                cursor += 1
+            if tick <= t + 1e-9:
+                engine.evaluate(now[0])
+                tick += step
+            engine.fold(now[0])
+        failures.extend(_compare(engine, check, where, routes))
     return failures
 
 
-def _compare(engine: Engine, check: Mapping[str, Any], where: str) -> list[str]:
+def _compare(engine: Engine, check: Mapping[str, Any], where: str, routes: _Routes | None) -> list[str]:
     name = str(check.get("alertname", ""))
     got = sorted(
         (
-            ({k: v for k, v in alert.labels.items() if k != "alertname"}, dict(_annotations(engine, alert)))
+            (
+                {k: v for k, v in alert.labels.items() if k != "alertname"},
+                dict(_annotations(engine, alert)),
+                routes.channels(alert.labels) if routes is not None else None,
+            )
             for (group, rule), alerts in engine.active.items()
             if rule == name
             for alert in alerts.values()
             if alert.state == "firing"
         ),
-        key=repr,
+        key=lambda item: repr(item[0]),
     )
     expected = sorted(
         (
             (
                 {str(k): str(v) for k, v in (item.get("exp_labels") or {}).items()},
                 {str(k): str(v) for k, v in (item.get("exp_annotations") or {}).items()},
+                sorted(str(c) for c in item["exp_channels"]) if "exp_channels" in item else None,
             )
             for item in check.get("exp_alerts") or []
         ),
-        key=repr,
+        key=lambda item: repr(item[0]),
     )
-    if [labels for labels, _ in got] == [labels for labels, _ in expected] and all(
-        all(g[1].get(k) == v for k, v in e[1].items()) for g, e in zip(got, expected, strict=True)
+    if [g[0] for g in got] == [e[0] for e in expected] and all(
+        all(g[1].get(k) == v for k, v in e[1].items()) and (e[2] is None or g[2] == e[2])
+        for g, e in zip(got, expected, strict=True)
     ):
         return []
+
+    def describe(
+        labels: Mapping[str, str], annotations: Mapping[str, str], channels: list[str] | None
+    ) -> str:
+        routed = f" channels={channels}" if channels is not None else ""
+        return f"    labels={labels} annotations={annotations}{routed}"
+
     lines = [f"{where}: alertname {name} at eval_time {check.get('eval_time')}:", "  expected:"]
-    lines += [f"    labels={labels} annotations={annotations}" for labels, annotations in expected] or [
-        "    (no firing alerts)"
-    ]
+    lines += [describe(*item) for item in expected] or ["    (no firing alerts)"]
     lines.append("  got:")
-    lines += [f"    labels={labels} annotations={annotations}" for labels, annotations in got] or [
-        "    (no firing alerts)"
-    ]
+    lines += [describe(*item) for item in got] or ["    (no firing alerts)"]
     return ["\n".join(lines)]
 
 
 def _annotations(engine: Engine, alert: Any) -> Mapping[str, str]:
-    from otelbundle.alerting.templates import Context
-
-    context = Context(alert.labels, alert.value, engine.config.external_labels, "")
-    return {name: template.render(context) for name, template in alert.rule.annotations.items()}
+    """What a webhook would carry: the rule's annotations, ``trace_ids`` and the evidence ones."""
+    return engine.notification(alert, engine.clock()).annotations_with_evidence

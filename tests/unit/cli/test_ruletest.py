@@ -9,6 +9,7 @@ import pytest
 
 from otelbundle.cli import main
 from otelbundle.cli.ruletest import run_test_file
+from otelbundle.config import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "rules"
 
@@ -47,3 +48,61 @@ def test_bad_values_notation_is_reported(tmp_path: Path, capsys: pytest.CaptureF
     )
     assert main(["rules", "test", str(tmp_path / "t.yaml")]) == 1
     assert "'fine 1s x3' is not 'ok|error DURATION xCOUNT'" in capsys.readouterr().err
+
+
+def test_between_ticks_alerts_fire_at_the_span_unless_evaluation_is_ticks_only(tmp_path: Path) -> None:
+    shutil.copy(EXAMPLES / "storefront.rules.yaml", tmp_path / "storefront.rules.yaml")
+    body = (
+        "tests:\n  - interval: 250ms\n    input_spans:\n"
+        "      - spans: {service: storefront, kind: server, name: 'POST /checkout'}\n"
+        "        values: 'ok 120ms x20, error 300ms x4'\n"
+        "    alert_rule_test:\n      - eval_time: 5250ms\n        alertname: CheckoutErrors\n"
+        "        exp_alerts: [{exp_labels: {severity: critical, team: shop}}]\n"
+    )
+    (tmp_path / "events.yaml").write_text("rule_files: [storefront.rules.yaml]\n" + body)
+    (tmp_path / "ticks.yaml").write_text(
+        "rule_files: [storefront.rules.yaml]\nevaluate_on_spans: false\n" + body
+    )
+    assert run_test_file(str(tmp_path / "events.yaml")) == []
+    failures = run_test_file(str(tmp_path / "ticks.yaml"))
+    assert len(failures) == 1 and "(no firing alerts)" in failures[0]  # the 6 s tick has not come
+
+
+ROUTED = """\
+alerting:
+  external_labels: {env: prod}
+  notify:
+    webhook:
+      - {name: pager, url: "${env:PAGER_URL}", match: ['severity="critical"', 'env="prod"']}
+      - {name: chat, url: "${env:CHAT_URL}", match: ['severity=~"warning|critical"']}
+    slack: {webhook_url: "${env:SLACK_WEBHOOK_URL}", match: ['team="web"']}
+"""
+
+
+def test_exp_channels_checks_where_the_config_routes_each_alert(tmp_path: Path) -> None:
+    """The channels' URLs come from unset variables: routing is all that is read of them."""
+    shutil.copy(EXAMPLES / "storefront.rules.yaml", tmp_path / "storefront.rules.yaml")
+    (tmp_path / "otelbundle.yaml").write_text(ROUTED)
+    body = (
+        "rule_files: [storefront.rules.yaml]\nconfig: otelbundle.yaml\ntests:\n  - input_spans:\n"
+        "      - spans: {service: storefront, kind: server, name: 'POST /checkout'}\n"
+        "        values: 'ok 120ms x20, error 300ms x5'\n"
+        "    alert_rule_test:\n      - eval_time: 24s\n        alertname: CheckoutErrors\n"
+        "        exp_alerts: [{exp_labels: {severity: critical, team: shop}, exp_channels: CHANNELS}]\n"
+    )
+    (tmp_path / "t.yaml").write_text(body.replace("CHANNELS", "[chat, pager]"))
+    assert run_test_file(str(tmp_path / "t.yaml"), env={}) == []
+    (tmp_path / "t.yaml").write_text(body.replace("CHANNELS", "[pager]"))
+    (failure,) = run_test_file(str(tmp_path / "t.yaml"), env={})
+    assert "channels=['pager']" in failure and "channels=['chat', 'pager']" in failure
+
+
+def test_exp_channels_without_config_is_a_located_problem(tmp_path: Path) -> None:
+    shutil.copy(EXAMPLES / "storefront.rules.yaml", tmp_path / "storefront.rules.yaml")
+    (tmp_path / "t.yaml").write_text(
+        "rule_files: [storefront.rules.yaml]\ntests:\n  - alert_rule_test:\n"
+        "      - {eval_time: 1s, alertname: CheckoutErrors, exp_alerts: [{exp_channels: [pager]}]}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        run_test_file(str(tmp_path / "t.yaml"))
+    assert "t.yaml:4:" in str(caught.value) and "exp_channels needs config:" in str(caught.value)

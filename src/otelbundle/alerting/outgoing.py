@@ -1,0 +1,95 @@
+"""What leaves the engine: an active alert's labels, and the :class:`~otelbundle.alerting.alert.Alert`
+a notification carries (annotations rendered, ``startsAt``/``endsAt``, the trace link, evidence).
+
+Kept apart from the state machine (engine.py): these are pure functions of an active
+alert, the ``alerting:`` section and, for evidence, the exemplar spans held.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from otelbundle.alerting.alert import Alert, AlertState
+from otelbundle.alerting.evidence import TextScrubber, build_evidence
+from otelbundle.alerting.exemplar_spans import ExemplarSpans
+from otelbundle.alerting.rules import Rule
+from otelbundle.alerting.section import AlertingConfig
+from otelbundle.alerting.templates import Context
+
+
+@dataclass
+class ActiveAlert:
+    rule: Rule
+    key: tuple[str, ...]
+    labels: dict[str, str]
+    state: AlertState
+    active_at: float
+    value: float = math.nan
+    trace_ids: list[str] = field(default_factory=list)
+    fired_at: float = 0.0
+    resolved_at: float = 0.0
+    last_sent_at: float = 0.0
+    keep_firing_since: float = 0.0
+
+    def needs_sending(self, now: float, resend_delay: float) -> bool:
+        if self.state is AlertState.PENDING:
+            return False
+        if self.resolved_at > self.last_sent_at:  # resolved since it was last sent
+            return True
+        return self.last_sent_at + resend_delay <= now
+
+
+def alert_labels(
+    rule: Rule, key: tuple[str, ...], config: AlertingConfig, process: Mapping[str, str]
+) -> dict[str, str]:
+    """The process's labels first, so external labels, a rule's ``labels:`` and group-by
+    labels override them; a label whose value ends up empty is dropped (as in Prometheus)."""
+    labels = {**process, **config.external_labels, **rule.labels, **rule.key_labels(key)}
+    labels["alertname"] = rule.name
+    return {name: value for name, value in labels.items() if value != ""}
+
+
+def outgoing_alert(
+    alert: ActiveAlert,
+    now: float,
+    config: AlertingConfig,
+    exemplar_spans: ExemplarSpans,
+    scrubber: TextScrubber | None,
+) -> Alert:
+    """The alert as it is sent at ``now``: ``endsAt`` = now + 4 x max(interval, resend_delay)
+    while firing, the resolve time once resolved; evidence for firing alerts only."""
+    rule = alert.rule
+    generator_url = config.generator_url
+
+    def link(trace_id: str) -> str:
+        if generator_url is None:
+            return ""
+        return generator_url.render(Context(alert.labels, alert.value, config.external_labels, trace_id))
+
+    exemplar = alert.trace_ids[0] if alert.trace_ids else ""
+    context = Context(alert.labels, alert.value, config.external_labels, exemplar)
+    annotations = {name: template.render(context) for name, template in rule.annotations.items()}
+    if alert.trace_ids:
+        annotations["trace_ids"] = ",".join(alert.trace_ids)
+    url = generator_url.render(context) if generator_url else ""
+    resolved = alert.state is AlertState.INACTIVE
+    evidence = () if resolved else build_evidence(alert.trace_ids, exemplar_spans, link, scrubber)
+    valid_for = 4 * max(rule.interval, config.resend_delay)
+    return Alert(
+        labels=dict(alert.labels),
+        annotations=annotations,
+        status="resolved" if resolved else "firing",
+        starts_at=_utc(alert.fired_at or alert.active_at),
+        ends_at=_utc(alert.resolved_at if resolved else now + valid_for),
+        generator_url=url,
+        value=alert.value,
+        trace_ids=tuple(alert.trace_ids),
+        evidence=evidence,
+    )
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
