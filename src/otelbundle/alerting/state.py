@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from otelbundle.alerting.predicates import SpanView
 from otelbundle.alerting.rules import OVERFLOW_KEY, Rule
-from otelbundle.alerting.window import INV_LOG_GAMMA, MIN_DURATION, Window
+from otelbundle.alerting.window import INV_LOG_GAMMA, MIN_DURATION, RuleWindow, Window
 
 
 class Tally:
@@ -67,6 +67,10 @@ class Tally:
                 map(math.ceil, map(operator.mul, map(math.log, floored), repeat(INV_LOG_GAMMA)))
             )
 
+    def count_slower(self, threshold: float) -> int:
+        """How many of the spans took longer than ``threshold`` seconds (a C loop, no frame per span)."""
+        return sum(map(threshold.__lt__, self.durations))
+
 
 class RuleState:
     """One rule's windows, keyed by group-by values; capped at ``rule.max_group_keys``.
@@ -83,6 +87,7 @@ class RuleState:
         "lock",
         "overflowed_spans",
         "rule",
+        "slower_than",
         "track_bins",
         "where",
         "windows",
@@ -90,7 +95,7 @@ class RuleState:
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
-        self.windows: dict[tuple[str, ...], Window] = {}
+        self.windows: dict[tuple[str, ...], RuleWindow] = {}
         self.overflowed_spans = 0
         self.lock = threading.Lock()
         # Read once here, not per span.
@@ -99,6 +104,7 @@ class RuleState:
         self.where = rule.matcher.where
         self.exemplar_kind = rule.condition.kind
         self.track_bins = rule.condition.aggregate == "quantile"
+        self.slower_than = rule.bad_if_slower_than
 
     def reset(self) -> None:
         """Forget every window (a fork child starts clean); a fresh lock, as the old one may be held."""
@@ -115,8 +121,14 @@ class RuleState:
         return tuple(str(span.get(a) or "") for a in group_by)
 
     def is_error(self, span: SpanView) -> bool:
+        """Its status (or errors_where) makes ``span`` bad; alike spans share this verdict."""
         errors_where = self.errors_where
         return errors_where(span) if errors_where is not None else span.status == "error"
+
+    def is_bad(self, span: SpanView) -> bool:
+        """An error, or slower than the rule allows: the verdict of one span by itself."""
+        slower_than = self.slower_than
+        return self.is_error(span) or (slower_than is not None and span.duration > slower_than)
 
     def selects(self, span: SpanView) -> bool:
         """The rule's where: predicates (service, kind and name were matched before)."""
@@ -142,12 +154,18 @@ class RuleState:
                 window = self._new_window(key, tally.count)
             window.add_batch(now, tally.count, errors, tally.total, tally.longest, bins, rank, trace_id)
 
-    def _new_window(self, key: tuple[str, ...], count: int) -> Window:
+    def _new_window(self, key: tuple[str, ...], count: int) -> RuleWindow:
         if len(self.windows) >= self.rule.max_group_keys and key != OVERFLOW_KEY:
             self.overflowed_spans += count
-            window = self.windows.get(OVERFLOW_KEY)
-            if window is not None:
-                return window
+            overflow = self.windows.get(OVERFLOW_KEY)
+            if overflow is not None:
+                return overflow
             key = OVERFLOW_KEY
-        window = self.windows[key] = Window(self.rule.window, self.track_bins, self.exemplar_kind)
+        make_window = self.rule.make_window
+        window: RuleWindow
+        if make_window is not None:
+            window = make_window()
+        else:
+            window = Window(self.rule.window, self.track_bins, self.exemplar_kind)
+        self.windows[key] = window
         return window
