@@ -1,6 +1,13 @@
 """The alert lifecycle, as Prometheus ``rules/alerting.go`` does it, over span windows.
 
 Each (rule, group key) is an alert: inactive -> pending -> firing -> resolved.
+:meth:`Engine.evaluate` is Prometheus' evaluation at an interval tick; between
+ticks :meth:`Engine.fold` evaluates *early* (docs/alerting.md, "Evaluation
+between ticks"): only keys that just received spans able to make the condition
+hold, or whose ``for`` just elapsed, and only the transitions towards firing
+(inactive -> pending -> firing, sent at once). Everything that needs the
+condition *not* to hold (dropping a pending alert, ``keep_firing_for``,
+resolving) and every resend happen at ticks, exactly as before.
 * The condition holds: pending with ``active_at`` (firing at once when ``for: 0``).
 * Pending for ``for``: firing.  A pending alert whose condition stops is dropped, never sent.
 * A firing alert whose condition stops stays firing for ``keep_firing_for`` (the
@@ -25,12 +32,16 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from otelbundle.alerting.alert import Alert, AlertState
+from otelbundle.alerting.early import Deadlines
+from otelbundle.alerting.log_intake import LogIntake
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.rules import Aggregate, Rule
 from otelbundle.alerting.section import AlertingConfig
 from otelbundle.alerting.state import RuleState
 from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.alerting.templates import Context
+from otelbundle.alerting.trace_logs import TraceLogs
+from otelbundle.alerting.window import RuleWindow, Totals
 
 RESOLVED_RETENTION = 15 * 60.0
 
@@ -75,7 +86,9 @@ class Engine:
     calls :meth:`evaluate` on its timer thread, and tests and ``rules test`` call it
     directly in simulated time. The engine owns the span processor whose queue it
     drains (``processor``) before each evaluation; ``wakeup`` is what the processor
-    calls when its queue fills (the manager's thread then drains early).
+    calls when its queue fills (the manager's thread then drains early). It also
+    owns the log intake (``log_intake``), drained just before the spans, whose
+    records fill ``trace_logs``, the recent log lines per trace.
     ``process_labels`` gives the labels every alert starts from (``instance``,
     ``service_name``; see :meth:`_labels`).
     """
@@ -99,10 +112,15 @@ class Engine:
         self.active: dict[tuple[str, str], dict[tuple[str, ...], ActiveAlert]] = {}
         self.loaded_at: dict[tuple[str, str], float] = {}
         self._next_eval: dict[str, float] = {}
+        self.deadlines = Deadlines()
+        self.early_evaluations = 0
         self._process_labels = process_labels
         self._reload_lock = threading.Lock()
         self.load(config, now=clock())
         self.processor = AlertingSpanProcessor(self.states.values(), queue_size=queue_size, wakeup=wakeup)
+        self.log_intake = LogIntake()
+        self.trace_logs = TraceLogs()
+        self.log_intake.add_consumer(self.trace_logs)
 
     # ---- rules ---------------------------------------------------------------
     def load(self, config: AlertingConfig, now: float) -> list[RuleState]:
@@ -134,6 +152,7 @@ class Engine:
     def evaluate(self, now: float) -> list[Alert]:
         """Evaluate the groups that are due; returns (and dispatches) the alerts sent."""
         started = time.perf_counter()
+        self.log_intake.drain(now)  # first: a span's log lines are in before the span is
         self.processor.drain(now)
         to_send: list[Alert] = []
         for group in self.config.groups:
@@ -156,20 +175,25 @@ class Engine:
         rule = state.rule
         verdicts: dict[tuple[str, ...], Verdict] = {}
         undecided: set[tuple[str, ...]] = set()
+        watch_any: set[tuple[str, ...]] = set()
         with state.lock:
             for key, window in list(state.windows.items()):
                 totals = window.totals(now)
-                if totals.count == 0 and window.last_seen < now - rule.window:
-                    del state.windows[key]  # bounded memory: idle keys go away
-                if rule.condition.aggregate is not Aggregate.ABSENT and 0 < totals.count < rule.min_spans:
+                if totals.count == 0:
+                    watch_any.add(key)
+                    if window.last_seen < now - rule.window:
+                        del state.windows[key]  # bounded memory: idle keys go away
+                verdict = _decide(rule, totals, window, now)
+                if verdict is None:
                     undecided.add(key)
                     continue
-                value = rule.condition.value(totals, window)
-                verdicts[key] = Verdict(rule.condition.holds(value), value, window.exemplars(now))
+                verdicts[key] = verdict
             if rule.condition.aggregate is Aggregate.ABSENT and () not in verdicts:
                 # Nothing matched for a whole window since the rule was loaded: absent holds.
                 waited = now - self.loaded_at.get((rule.group, rule.name), now) >= rule.window
                 verdicts[()] = Verdict(waited, 1.0, [])
+            state.dirty.clear()  # this evaluation saw every key
+            state.watch_any = watch_any | undecided
         return verdicts, undecided
 
     def _evaluate_rule(self, state: RuleState, now: float) -> list[Alert]:
@@ -178,18 +202,8 @@ class Engine:
         active = self.active.setdefault(ident, {})
         verdicts, undecided = self._verdicts(state, now)
         for key, verdict in verdicts.items():
-            if not verdict.holds:
-                continue
-            alert = active.get(key)
-            created = alert is None or alert.state is AlertState.INACTIVE
-            if created:
-                alert = active[key] = ActiveAlert(rule, key, self._labels(rule, key), AlertState.PENDING, now)
-            assert alert is not None
-            alert.value, alert.keep_firing_since = verdict.value, 0.0
-            if verdict.trace_ids:
-                alert.trace_ids = verdict.trace_ids
-            if created:
-                self._transition(alert, AlertState.PENDING)
+            if verdict.holds:
+                self._hold(rule, active, key, verdict, now)
         for key, alert in list(active.items()):
             holding = key in verdicts and verdicts[key].holds
             if holding or key in undecided:
@@ -220,6 +234,120 @@ class Engine:
             ident, [(a.labels, a.state) for a in active.values() if a.state is not AlertState.INACTIVE]
         )
         return sent
+
+    def _hold(
+        self,
+        rule: Rule,
+        active: dict[tuple[str, ...], ActiveAlert],
+        key: tuple[str, ...],
+        verdict: Verdict,
+        now: float,
+    ) -> ActiveAlert:
+        """The condition holds for ``key`` at ``now``: Prometheus' holding branch (a new alert is pending)."""
+        alert = active.get(key)
+        created = alert is None or alert.state is AlertState.INACTIVE
+        if alert is None or created:
+            alert = active[key] = ActiveAlert(rule, key, self._labels(rule, key), AlertState.PENDING, now)
+        alert.value, alert.keep_firing_since = verdict.value, 0.0
+        if verdict.trace_ids:
+            alert.trace_ids = verdict.trace_ids
+        if created:
+            self._transition(alert, AlertState.PENDING)
+            deadline = now + rule.for_
+            if (
+                rule.for_ > 0
+                and self.config.evaluate_on_spans
+                and self.deadlines.add(deadline, (rule.group, rule.name), key)
+            ):
+                self._rebuild_deadlines()
+        return alert
+
+    # ---- between ticks ---------------------------------------------------------
+    def fold(self, now: float) -> list[Alert]:
+        """Take in queued log records and spans; then, unless ``evaluate_on_spans`` is off,
+        evaluate early the keys that may now hold and the pending alerts whose ``for`` has
+        elapsed. Returns (and dispatches) the alerts sent."""
+        self.log_intake.drain(now)
+        self.processor.drain(now)
+        if not self.config.evaluate_on_spans:
+            for state in self.states.values():
+                state.dirty.clear()
+            return []
+        started = time.perf_counter()
+        due: dict[tuple[str, str], set[tuple[str, ...]]] = {}
+        for ident, key in self.deadlines.due(now):
+            due.setdefault(ident, set()).add(key)
+        to_send: list[Alert] = []
+        evaluated = False
+        for ident, state in self.states.items():
+            dirty, timed = state.dirty, due.get(ident)
+            if not dirty and not timed:
+                continue
+            if dirty:
+                state.dirty = set()
+            to_send.extend(self._evaluate_early(state, dirty | timed if timed else dirty, now))
+            evaluated = True
+        if to_send:
+            self.dispatcher.submit(to_send)
+        if evaluated:
+            self.early_evaluations += 1
+            self.telemetry.evaluated_early(time.perf_counter() - started)
+        return to_send
+
+    def _evaluate_early(self, state: RuleState, keys: set[tuple[str, ...]], now: float) -> list[Alert]:
+        """The transitions towards firing for ``keys`` whose condition holds at ``now``."""
+        rule = state.rule
+        ident = (rule.group, rule.name)
+        active = self.active.setdefault(ident, {})
+        holding: dict[tuple[str, ...], Verdict] = {}
+        with state.lock:
+            for key in keys:
+                alert = active.get(key)
+                if alert is not None and (
+                    alert.state is AlertState.FIRING
+                    or (alert.state is AlertState.PENDING and now - alert.active_at < rule.for_)
+                ):
+                    continue  # nothing to gain before its deadline or the next tick
+                window = state.windows.get(key)
+                if window is None:
+                    continue
+                totals = window.totals(now)
+                verdict = _decide(rule, totals, window, now)
+                if verdict is None or totals.count == 0:
+                    state.watch_any.add(key)
+                else:
+                    state.watch_any.discard(key)
+                if verdict is not None and verdict.holds:
+                    holding[key] = verdict
+        if not holding:
+            return []
+        resend = self.config.resend_delay
+        sent: list[Alert] = []
+        for key, verdict in holding.items():
+            alert = self._hold(rule, active, key, verdict, now)
+            if alert.state is AlertState.PENDING and now - alert.active_at >= rule.for_:
+                alert.state, alert.fired_at = AlertState.FIRING, now
+                self._transition(alert, AlertState.FIRING)
+            if alert.needs_sending(now, resend):
+                alert.last_sent_at = now
+                sent.append(self._to_alert(alert, now))
+        self.telemetry.set_active(
+            ident, [(a.labels, a.state) for a in active.values() if a.state is not AlertState.INACTIVE]
+        )
+        return sent
+
+    def next_deadline(self) -> float:
+        """When a pending alert's ``for`` next elapses (engine clock); infinity when none does,
+        or when early evaluation is off."""
+        return self.deadlines.next() if self.config.evaluate_on_spans else math.inf
+
+    def _rebuild_deadlines(self) -> None:
+        self.deadlines.rebuild(
+            (alert.active_at + alert.rule.for_, ident, key)
+            for ident, alerts in self.active.items()
+            for key, alert in alerts.items()
+            if alert.state is AlertState.PENDING and alert.rule.for_ > 0
+        )
 
     # ---- shaping -------------------------------------------------------------
     def _labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]:
@@ -266,12 +394,23 @@ class Engine:
             self.loaded_at[ident] = now
         self.active.clear()
         self._next_eval.clear()
+        self.deadlines.clear()
         self._reload_lock = threading.Lock()
         self.processor.after_fork_in_child()
+        self.log_intake.after_fork_in_child()
+        self.trace_logs.clear()
 
     def tick(self) -> float:
         """Seconds between evaluations: the shortest group interval."""
         return min([g.interval for g in self.config.groups] or [1.0])
+
+
+def _decide(rule: Rule, totals: Totals, window: RuleWindow, now: float) -> Verdict | None:
+    """The verdict of one window at ``now``; None when it has some but fewer than ``min_spans`` spans."""
+    if rule.condition.aggregate is not Aggregate.ABSENT and 0 < totals.count < rule.min_spans:
+        return None
+    value = rule.condition.value(totals, window)
+    return Verdict(rule.condition.holds(value), value, window.exemplars(now))
 
 
 def _utc(seconds: float) -> datetime:

@@ -13,6 +13,7 @@ section: config -> processor -> engine -> notifiers, and never raises. A bad
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import threading
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from opentelemetry import metrics
+from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import SpanProcessor
 
 from otelbundle.alerting.engine import Engine
@@ -95,8 +97,8 @@ class RuleFiles:
 class RuleManager:
     """The engine's timer thread, its reloads and its life across fork(); see the module docstring.
 
-    ``span_processors`` is what the configurator adds to the SDK; ``see_unsampled_spans``
-    whether the sampler must record every span for the rules.
+    ``span_processors`` and ``log_record_processors`` are what the configurator adds to
+    the SDK; ``see_unsampled_spans`` whether the sampler must record every span for the rules.
     """
 
     def __init__(
@@ -134,35 +136,58 @@ class RuleManager:
     def span_processors(self) -> list[SpanProcessor]:
         return [self.engine.processor]
 
+    @property
+    def log_record_processors(self) -> list[LogRecordProcessor]:
+        """The log intake: evidence quotes a trace's log lines, and log rules will fold records."""
+        return [self.engine.log_intake]
+
     # ---- the thread ----------------------------------------------------------
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="otelbundle-alert-engine", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
-        """Ask the thread to take in queued spans now rather than at the next tick."""
+        """Spans (or records) arrived in an empty queue: fold them now rather than at the next tick."""
         self._wake.set()
 
     def _run(self) -> None:
+        """Ticks every ``Engine.tick()`` (a full evaluation, as Prometheus' group timer);
+        between them, folds and evaluates early when woken by arriving spans or when a
+        pending alert's ``for`` elapses. Folds are coalesced: at most one per
+        ``min_fold_interval``, and never more than a quarter of the thread's time
+        (the gap after a fold is at least three times the fold's own duration)."""
         engine = self.engine
         due = time.monotonic() + engine.tick()
+        next_fold = 0.0  # monotonic: no fold on a wake before this
         while not self._stop.is_set():
-            woken = self._wake.wait(max(0.0, due - time.monotonic()))
+            self._wake.wait(max(0.0, min(due, self._deadline()) - time.monotonic()))
             if self._stop.is_set():
                 break
+            now = time.monotonic()
+            if now < due and now < next_fold and self._stop.wait(next_fold - now):
+                break
+            started = time.monotonic()
             try:
-                if woken:
-                    self._wake.clear()
-                    engine.processor.drain(engine.clock())
-                    if time.monotonic() < due:
-                        continue
-                changed = self.rule_files.changes() if self.rule_files is not None else None
-                if changed is not None:
-                    _log.info("otelbundle: alert rules reloaded (%d rules)", engine.reload(changed))
-                engine.evaluate(engine.clock())
+                self._wake.clear()
+                if started >= due:
+                    changed = self.rule_files.changes() if self.rule_files is not None else None
+                    if changed is not None:
+                        _log.info("otelbundle: alert rules reloaded (%d rules)", engine.reload(changed))
+                    engine.evaluate(engine.clock())
+                engine.fold(engine.clock())  # groups not due at this tick, deadlines
+                if engine.processor.queued:  # a span that came in while the queue was being emptied
+                    self._wake.set()
             except Exception:
                 _log.exception("otelbundle: alert evaluation failed; will retry at the next tick")
-            due = time.monotonic() + engine.tick()
+            finished = time.monotonic()
+            next_fold = max(started + engine.config.min_fold_interval, finished + 3 * (finished - started))
+            if started >= due:
+                due = finished + engine.tick()
+
+    def _deadline(self) -> float:
+        """The engine's next ``for`` deadline on the monotonic clock (infinity when none)."""
+        at = self.engine.next_deadline()
+        return math.inf if at == math.inf else time.monotonic() + (at - self.engine.clock())
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()

@@ -2,12 +2,14 @@
 
 ``on_end`` runs on the application's thread, so all it does is append the span
 to a bounded queue (as the SDK's BatchSpanProcessor does): no rule matching, no
-locks, no I/O. The engine thread drains the queue before every evaluation, and
-early when it is a quarter full, and folds the batch into the rules' windows
-(batch.py). A full queue drops its oldest span and counts it.
+locks, no I/O. When a span lands in an *empty* queue it also wakes the engine
+thread (``wakeup``, one ``Event.set``); spans that follow find the queue
+non-empty and only append, until the thread has drained it. The thread folds at
+most once per ``min_fold_interval`` (manager.py), so under load the cost is one
+wake per fold, not one per span. A full queue drops its oldest span and counts it.
 
-A span therefore counts from the drain after it ends: at most one evaluation
-interval late, which the windows (ten buckets per window) absorb.
+The engine thread folds each batch into the rules' windows (batch.py) and
+evaluates the keys that may now hold (engine.py ``Engine.fold``).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ DEFAULT_QUEUE_SIZE = 8192
 class AlertingSpanProcessor(SpanProcessor):
     """Installed through the SDK configurator's ``span_processors=`` argument.
 
-    ``wakeup`` is called (once per fill) when the queue is a quarter full, so the
-    engine drains it before it overflows; the engine passes its own.
+    ``wakeup`` is called when a span lands in an empty queue (and on every span
+    while the queue is full); the engine passes its own.
     """
 
     def __init__(
@@ -44,8 +46,6 @@ class AlertingSpanProcessor(SpanProcessor):
         self._plans = PlanCache(states)
         self._capacity = max(1, queue_size)
         self._queue: deque[ReadableSpan] = deque(maxlen=self._capacity)
-        self._wake_at = max(1, self._capacity // 4)
-        self._wake_requested = False
         self.wakeup = wakeup
         self._drop_lock = threading.Lock()
         self._drain_lock = threading.Lock()
@@ -56,7 +56,6 @@ class AlertingSpanProcessor(SpanProcessor):
     def after_fork_in_child(self) -> None:
         """The parent's queued spans are the parent's; its locks may have been held at fork."""
         self._queue = deque(maxlen=self._capacity)
-        self._wake_requested = False
         self._drop_lock, self._drain_lock = threading.Lock(), threading.Lock()
         self.spans_dropped = self.spans_folded = self.errors = 0
 
@@ -64,12 +63,15 @@ class AlertingSpanProcessor(SpanProcessor):
         """A new capacity (before spans flow: queued spans beyond it are dropped)."""
         self._capacity = max(1, queue_size)
         self._queue = deque(self._queue, maxlen=self._capacity)
-        self._wake_at = max(1, self._capacity // 4)
 
     @property
     def spans_seen(self) -> int:
         """Every span handed to on_end: folded, dropped, or still queued."""
         return self.spans_folded + self.spans_dropped + len(self._queue)
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
 
     def replace_rules(self, states: Iterable[RuleState]) -> None:
         """Swap in a new rule set (reload); one reference assignment, safe against a running drain."""
@@ -81,23 +83,23 @@ class AlertingSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         try:
             queue = self._queue
-            if len(queue) < self._wake_at:  # the common case: one length check and an append
+            queued = len(queue)
+            if 0 < queued < self._capacity:  # the common case: one length check and an append
                 queue.append(span)
                 return
-            if len(queue) >= self._capacity:  # the deque drops its oldest on append
+            if queued:  # full: the deque drops its oldest on append
                 with self._drop_lock:
                     self.spans_dropped += 1
             queue.append(span)
-            if not self._wake_requested and self.wakeup is not None:
-                self._wake_requested = True
-                self.wakeup()
+            wakeup = self.wakeup
+            if wakeup is not None:  # the queue was empty (or full): the engine thread must come
+                wakeup()
         except Exception:  # the application must never see our failure
             self._failed(1)
 
     def drain(self, now: float) -> int:
         """Fold every queued span into the windows at ``now`` (engine thread); returns how many."""
         with self._drain_lock:
-            self._wake_requested = False
             queue = self._queue
             pop = queue.popleft
             batch: list[ReadableSpan] = []

@@ -36,6 +36,8 @@ ALERTING_KEYS = frozenset(
         "max_group_keys",
         "notification_queue_size",
         "span_queue_size",
+        "evaluate_on_spans",
+        "min_fold_interval",
     }
 )
 
@@ -54,6 +56,8 @@ class AlertingConfig:
     notification_queue_size: int = 1000
     span_queue_size: int = 8192
     rule_files: list[str] = field(default_factory=list)
+    evaluate_on_spans: bool = True  # early evaluation between ticks (engine.py)
+    min_fold_interval: float = 0.02  # spans are folded at most this often (coalescing under load)
 
     @property
     def rules(self) -> list[Rule]:
@@ -120,6 +124,8 @@ def read_alerting_section(
     for key in ("max_group_keys", "notification_queue_size", "span_queue_size"):
         setattr(config, key, problems.count(section, key, getattr(config, key)))
     config.see_unsampled_spans = problems.value(section, "see_unsampled_spans", _bool, True)
+    config.evaluate_on_spans = problems.value(section, "evaluate_on_spans", _bool, True)
+    config.min_fold_interval = problems.duration(section, "min_fold_interval", 0.02)
     if "generator_url" in section:
         config.generator_url = problems.template(section, "generator_url", str(section["generator_url"]))
     config.rule_files = _rule_files(section, path, problems)

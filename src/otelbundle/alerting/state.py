@@ -11,6 +11,7 @@ from itertools import repeat
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from otelbundle.alerting.early import new_windows_matter, rising_test
 from otelbundle.alerting.predicates import SpanView
 from otelbundle.alerting.rules import OVERFLOW_KEY, Rule
 from otelbundle.alerting.window import INV_LOG_GAMMA, MIN_DURATION, RuleWindow, Window
@@ -78,17 +79,26 @@ class RuleState:
     Written by the engine thread only (the processor folds spans there), read by
     the same thread at evaluation; the lock guards against tests and reloads that
     reach in from elsewhere.
+
+    ``dirty`` collects the keys that received spans able to make the condition
+    hold since the engine last looked (early.py ``rising_test``; any span for a
+    new window of a ``<`` rule, or a key in ``watch_any``, whose last verdict was
+    "no verdict" or an empty window): the keys an early evaluation looks at.
     """
 
     __slots__ = (
+        "dirty",
         "errors_where",
         "exemplar_kind",
         "group_by",
         "lock",
         "overflowed_spans",
+        "rises",
         "rule",
         "slower_than",
         "track_bins",
+        "watch_any",
+        "watch_new",
         "where",
         "windows",
     )
@@ -105,12 +115,18 @@ class RuleState:
         self.exemplar_kind = rule.condition.kind
         self.track_bins = rule.condition.aggregate == "quantile"
         self.slower_than = rule.bad_if_slower_than
+        self.rises = rising_test(rule.condition)
+        self.watch_new = new_windows_matter(rule.condition)
+        self.dirty: set[tuple[str, ...]] = set()
+        self.watch_any: set[tuple[str, ...]] = set()
 
     def reset(self) -> None:
         """Forget every window (a fork child starts clean); a fresh lock, as the old one may be held."""
         self.lock = threading.Lock()
         self.windows = {}
         self.overflowed_spans = 0
+        self.dirty = set()
+        self.watch_any = set()
 
     def key_of(self, span: SpanView) -> tuple[str, ...]:
         group_by = self.group_by
@@ -150,16 +166,25 @@ class RuleState:
         bins = tally.bins if self.track_bins else None
         with self.lock:
             window = self.windows.get(key)
+            fresh = window is None
             if window is None:
-                window = self._new_window(key, tally.count)
+                key, window, fresh = self._new_window(key, tally.count)
             window.add_batch(now, tally.count, errors, tally.total, tally.longest, bins, rank, trace_id)
+            rises = self.rises
+            if rises is not None and (
+                (fresh and self.watch_new)
+                or key in self.watch_any
+                or rises(tally.count, errors, tally.longest)
+            ):
+                self.dirty.add(key)
 
-    def _new_window(self, key: tuple[str, ...], count: int) -> RuleWindow:
+    def _new_window(self, key: tuple[str, ...], count: int) -> tuple[tuple[str, ...], RuleWindow, bool]:
+        """(the key the spans go to, its window, whether the window is new)."""
         if len(self.windows) >= self.rule.max_group_keys and key != OVERFLOW_KEY:
             self.overflowed_spans += count
             overflow = self.windows.get(OVERFLOW_KEY)
             if overflow is not None:
-                return overflow
+                return OVERFLOW_KEY, overflow, False
             key = OVERFLOW_KEY
         make_window = self.rule.make_window
         window: RuleWindow
@@ -168,4 +193,4 @@ class RuleState:
         else:
             window = Window(self.rule.window, self.track_bins, self.exemplar_kind)
         self.windows[key] = window
-        return window
+        return key, window, True

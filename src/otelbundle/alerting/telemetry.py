@@ -7,8 +7,10 @@ own. They are observable where they can be, reading counts the alerting parts
 keep anyway, so the span and delivery threads never touch the metrics SDK.
 
 - ``otelbundle.alerting.alerts``: Prometheus' ``ALERTS`` series (:class:`AlertTelemetry`);
-- ``otelbundle.alerting.evaluation.duration``: time to evaluate the due rules;
-- ``otelbundle.alerting.spans.{seen,dropped,overflowed,failed}``: the span processor
+- ``otelbundle.alerting.evaluation.duration``: time to evaluate the due rules at a tick;
+- ``otelbundle.alerting.evaluation.early``: evaluations between ticks;
+- ``otelbundle.alerting.spans.{seen,dropped,overflowed,failed}``: the span processor, and
+  ``otelbundle.alerting.logs.{seen,dropped,failed}``: the log intake
   (:func:`register_processor_metrics`);
 - ``otelbundle.alerting.notifications.{sent,failed,dropped,retried}``: per notifier
   (:func:`register_notification_metrics`).
@@ -68,6 +70,7 @@ class AlertTelemetry:
         self._active: dict[tuple[str, str], list[tuple[dict[str, str], AlertState]]] = {}
         self._lock = threading.Lock()
         self.evaluations = 0
+        self.early_evaluations = 0
         if not enabled:
             return
         meter = meter or alerting_meter(meter_provider)
@@ -80,6 +83,12 @@ class AlertTelemetry:
         self._duration = meter.create_histogram(
             "otelbundle.alerting.evaluation.duration", unit="s", description="time to evaluate all due rules"
         )
+        meter.create_observable_counter(
+            "otelbundle.alerting.evaluation.early",
+            callbacks=[lambda options: [Observation(self.early_evaluations)]],
+            unit="{evaluation}",
+            description="evaluations between interval ticks, on arriving spans or an elapsed `for`",
+        )
 
     def set_active(
         self, rule: tuple[str, str], alerts: Iterable[tuple[Mapping[str, str], AlertState]]
@@ -91,6 +100,10 @@ class AlertTelemetry:
         with self._lock:
             snapshot = [item for items in self._active.values() for item in items]
         return [Observation(1, {**labels, "alertstate": state.value}) for labels, state in snapshot]
+
+    def evaluated_early(self, seconds: float) -> None:
+        """An early evaluation (between ticks); counted, its time not mixed into the ticks' histogram."""
+        self.early_evaluations += 1
 
     def evaluated(self, seconds: float) -> None:
         self.evaluations += 1
@@ -138,17 +151,31 @@ class SpanCounts(Protocol):
     def errors(self) -> int: ...
 
 
+class LogCounts(Protocol):
+    """What the log intake counts (:class:`~otelbundle.alerting.log_intake.LogIntake`)."""
+
+    @property
+    def records_seen(self) -> int: ...
+    @property
+    def records_dropped(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+
+
 class CountedRules(Protocol):
     """The engine as its instruments see it (the engine imports this module, not the reverse)."""
 
     @property
     def processor(self) -> SpanCounts: ...
     @property
+    def log_intake(self) -> LogCounts: ...
+    @property
     def states(self) -> Mapping[tuple[str, str], Any]: ...
 
 
 def register_processor_metrics(engine: CountedRules, meter: metrics.Meter) -> None:
-    """Spans seen, dropped from a full queue, folded into overflow groups, and failed on."""
+    """Spans seen, dropped from a full queue, folded into overflow groups, and failed on;
+    log records seen, dropped from a full queue and failed on."""
 
     def seen(options: CallbackOptions) -> list[Observation]:
         return [Observation(engine.processor.spans_seen)]
@@ -173,6 +200,28 @@ def register_processor_metrics(engine: CountedRules, meter: metrics.Meter) -> No
     ):
         meter.create_observable_counter(
             f"otelbundle.alerting.spans.{name}", callbacks=[callback], unit="{span}", description=description
+        )
+
+    def logs_seen(options: CallbackOptions) -> list[Observation]:
+        return [Observation(engine.log_intake.records_seen)]
+
+    def logs_dropped(options: CallbackOptions) -> list[Observation]:
+        return [Observation(engine.log_intake.records_dropped)]
+
+    def logs_failed(options: CallbackOptions) -> list[Observation]:
+        return [Observation(engine.log_intake.errors)]
+
+    for name, callback, description in (
+        ("seen", logs_seen, "Log records handed to the alert rules' log intake"),
+        (
+            "dropped",
+            logs_dropped,
+            "Log records dropped because the log intake's queue was full (oldest first)",
+        ),
+        ("failed", logs_failed, "Log records whose intake by the alert rules raised an error"),
+    ):
+        meter.create_observable_counter(
+            f"otelbundle.alerting.logs.{name}", callbacks=[callback], unit="{record}", description=description
         )
 
 

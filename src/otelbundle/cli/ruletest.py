@@ -18,12 +18,16 @@
 
 Each ``values`` item is ``ok|error DURATION xCOUNT``; the items of one series
 follow each other, one span every ``interval``, starting at 0. Series run in
-parallel. As with promtool, only firing alerts are compared, and labels are
+parallel. Time runs as on the alert manager's thread: each span is folded (and
+the rules evaluated early) when it ends, pending alerts fire when ``for``
+elapses, and groups are evaluated at their ticks (``evaluate_on_spans: false``:
+ticks only). As with promtool, only firing alerts are compared, and labels are
 compared without ``alertname``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -142,6 +146,7 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
     base = os.path.dirname(os.path.abspath(path))
     config = AlertingConfig(path=path)
     config.evaluation_interval = problems.value(root, "evaluation_interval", parse_duration, 1.0)
+    config.evaluate_on_spans = problems.value(root, "evaluate_on_spans", _bool, True)
     rule_files = root.get("rule_files") or new_list(root.mark)
     for index, rule_file in enumerate(rule_files):
         rule_path = os.path.join(base, str(rule_file))
@@ -159,7 +164,7 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
     return failures
 
 
-_FILE_KEYS = ("rule_files", "evaluation_interval", "tests")
+_FILE_KEYS = ("rule_files", "evaluation_interval", "evaluate_on_spans", "tests")
 _TEST_KEYS = ("name", "interval", "input_spans", "alert_rule_test")
 _SERIES_KEYS = ("spans", "values")
 _SPANS_KEYS = ("service", "name", "kind", "attributes", "resource")
@@ -213,6 +218,12 @@ def _check_test_file(root: YamlMap, problems: Problems) -> None:
                         problems.add(expected.value_mark(key), f"{key} must be a mapping")
 
 
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
 def _mappings(parent: YamlMap, key: str, problems: Problems) -> list[YamlMap]:
     """The items of the list ``parent[key]`` (absent: none), each checked to be a mapping."""
     items = parent.get(key)
@@ -252,16 +263,24 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:
     )
     failures: list[str] = []
     step = config.evaluation_interval
-    t, cursor = 0.0, 0
+    tick, cursor = 0.0, 0
     for check in checks:
         until = parse_duration(check["eval_time"], allow_zero=True)
-        while t <= until + 1e-9:
+        # As on the manager's thread: spans are folded (and evaluated early) as they end,
+        # pending alerts fire when `for` elapses, and every group is evaluated at its ticks.
+        while True:
+            arrival = timeline[cursor][0] if cursor < len(timeline) else math.inf
+            t = min(tick, arrival, engine.next_deadline() - _START)
+            if t > until + 1e-9:
+                break
+            now[0] = _START + t
             while cursor < len(timeline) and timeline[cursor][0] <= t + 1e-9:
                 processor.on_end(timeline[cursor][1])
                 cursor += 1
-            now[0] = _START + t
-            engine.evaluate(now[0])
-            t += step
+            if tick <= t + 1e-9:
+                engine.evaluate(now[0])
+                tick += step
+            engine.fold(now[0])
         failures.extend(_compare(engine, check, where))
     return failures
 

@@ -100,6 +100,11 @@ def _add_alert_rules(components: Components, document: ConfigDocument, env: Mapp
         )
         return
     components.span_processors.extend(manager.span_processors)
+    # Log records reach the rules' evidence (and later log rules) only when alerting is on.
+    components.kwargs["log_record_processors"] = [
+        *components.kwargs.get("log_record_processors", []),
+        *manager.log_record_processors,
+    ]
     components.runtime.stoppers.append(manager.shutdown)
     for processor in manager.span_processors:
         register_span_processor(processor)  # health results reach the rules as `health <check>` spans

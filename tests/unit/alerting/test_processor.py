@@ -130,7 +130,7 @@ def test_a_full_queue_drops_its_oldest_spans_and_counts_them(tmp_path: Path) -> 
     assert sorted(a.labels["http_route"] for a in sent if a.name == "RouteErrors") == ["/6", "/7", "/8", "/9"]
 
 
-def test_a_quarter_full_queue_wakes_the_engine_before_its_tick(tmp_path: Path) -> None:
+def test_a_span_in_an_empty_queue_wakes_the_engine_before_its_tick(tmp_path: Path) -> None:
     rules = RULES.replace("  - name: g\n", "  - name: g\n    interval: 1h\n")
     config = config_from(tmp_path, rules)
     config.span_queue_size = 40
@@ -140,7 +140,7 @@ def test_a_quarter_full_queue_wakes_the_engine_before_its_tick(tmp_path: Path) -
     provider.add_span_processor(processor)
     manager.start()
     try:
-        end_spans(provider, ["/a"] * 12)  # the tenth span wakes it; the tick is an hour away
+        end_spans(provider, ["/a"] * 12)  # the first span wakes it; the tick is an hour away
         deadline = time.monotonic() + 10
         while processor.spans_folded < 10 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -150,7 +150,7 @@ def test_a_quarter_full_queue_wakes_the_engine_before_its_tick(tmp_path: Path) -
         manager.stop()
 
 
-def test_wakeup_is_asked_once_per_fill(tmp_path: Path) -> None:
+def test_wakeup_is_asked_once_per_drain(tmp_path: Path) -> None:
     config = config_from(tmp_path, RULES)
     engine = Engine(config, Recorder(), clock=lambda: 100.0)
     wakes: list[int] = []

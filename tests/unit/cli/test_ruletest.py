@@ -47,3 +47,21 @@ def test_bad_values_notation_is_reported(tmp_path: Path, capsys: pytest.CaptureF
     )
     assert main(["rules", "test", str(tmp_path / "t.yaml")]) == 1
     assert "'fine 1s x3' is not 'ok|error DURATION xCOUNT'" in capsys.readouterr().err
+
+
+def test_between_ticks_alerts_fire_at_the_span_unless_evaluation_is_ticks_only(tmp_path: Path) -> None:
+    shutil.copy(EXAMPLES / "storefront.rules.yaml", tmp_path / "storefront.rules.yaml")
+    body = (
+        "tests:\n  - interval: 250ms\n    input_spans:\n"
+        "      - spans: {service: storefront, kind: server, name: 'POST /checkout'}\n"
+        "        values: 'ok 120ms x20, error 300ms x4'\n"
+        "    alert_rule_test:\n      - eval_time: 5250ms\n        alertname: CheckoutErrors\n"
+        "        exp_alerts: [{exp_labels: {severity: critical, team: shop}}]\n"
+    )
+    (tmp_path / "events.yaml").write_text("rule_files: [storefront.rules.yaml]\n" + body)
+    (tmp_path / "ticks.yaml").write_text(
+        "rule_files: [storefront.rules.yaml]\nevaluate_on_spans: false\n" + body
+    )
+    assert run_test_file(str(tmp_path / "events.yaml")) == []
+    failures = run_test_file(str(tmp_path / "ticks.yaml"))
+    assert len(failures) == 1 and "(no firing alerts)" in failures[0]  # the 6 s tick has not come

@@ -1,0 +1,101 @@
+"""The last few log lines of each recent trace seen in this process: what alert evidence quotes.
+
+A consumer of the :class:`~otelbundle.alerting.log_intake.LogIntake`, fed on
+the alert manager's thread. Bounded twice: at most ``MAX_TRACES`` traces (the
+least recently logged one goes first) and ``LINES_PER_TRACE`` lines each (the
+oldest line goes first), every text cut to ``MAX_TEXT`` characters. Nothing
+here is exported; the lines are kept as the application logged them and are
+scrubbed when an alert quotes them (evidence.py).
+
+Records of otelbundle's own loggers are left out: the alert's own transition
+record is logged inside its exemplar trace and would quote itself.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from otelbundle.alerting.log_intake import LogRecordItem
+
+MAX_TRACES = 256
+LINES_PER_TRACE = 8
+MAX_TEXT = 500
+OWN_LOGGERS = "otelbundle"
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One log record of a trace, reduced to what a notification shows."""
+
+    timestamp_ns: int
+    severity: str
+    logger: str
+    body: str
+    span_id: int
+    exception_type: str = ""
+    exception_message: str = ""
+
+
+def _text(value: object) -> str:
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def line_of(item: LogRecordItem) -> tuple[int, LogLine] | None:
+    """(trace id, line) of a record that belongs to a trace and not to otelbundle; else None."""
+    record = item.log_record
+    trace_id = record.trace_id
+    if not trace_id:
+        return None
+    scope = item.instrumentation_scope.name if item.instrumentation_scope is not None else ""
+    if scope == OWN_LOGGERS or scope.startswith(OWN_LOGGERS + "."):
+        return None
+    attributes = record.attributes or {}
+    return trace_id, LogLine(
+        timestamp_ns=record.timestamp or record.observed_timestamp or 0,
+        severity=record.severity_text or "",
+        logger=scope,
+        body=_text(record.body),
+        span_id=record.span_id or 0,
+        exception_type=_text(attributes.get("exception.type") or ""),
+        exception_message=_text(attributes.get("exception.message") or ""),
+    )
+
+
+class TraceLogs:
+    """Per trace id, its last LINES_PER_TRACE lines; written and read on the manager's thread."""
+
+    def __init__(self, max_traces: int = MAX_TRACES, lines_per_trace: int = LINES_PER_TRACE) -> None:
+        self.max_traces = max(1, max_traces)
+        self.lines_per_trace = max(1, lines_per_trace)
+        self._traces: OrderedDict[int, deque[LogLine]] = OrderedDict()
+        self.traces_evicted = 0
+
+    def take(self, records: Sequence[LogRecordItem], now: float) -> None:
+        traces = self._traces
+        for item in records:
+            found = line_of(item)
+            if found is None:
+                continue
+            trace_id, line = found
+            lines = traces.get(trace_id)
+            if lines is None:
+                if len(traces) >= self.max_traces:
+                    traces.popitem(last=False)
+                    self.traces_evicted += 1
+                lines = traces[trace_id] = deque(maxlen=self.lines_per_trace)
+            else:
+                traces.move_to_end(trace_id)
+            lines.append(line)
+
+    def lines(self, trace_id: int) -> deque[LogLine] | None:
+        """The live ring of ``trace_id`` (it keeps filling), or None when none is kept."""
+        return self._traces.get(trace_id)
+
+    def __len__(self) -> int:
+        return len(self._traces)
+
+    def clear(self) -> None:
+        self._traces.clear()
