@@ -75,7 +75,7 @@ class PlanCache:
     LIMIT = 10_000
 
     def __init__(self, states: Iterable[RuleState]) -> None:
-        self.states = list(states)
+        self.states = [state for state in states if state.rule.logs is None]  # log rules: log_fold.py
         self._plans: dict[tuple[str, int, int], Plan] = {}
         self.last_by_name: dict[str, Plan] = {}  # the common case: one kind and resource per name
 

@@ -33,6 +33,7 @@ from typing import Protocol
 
 from otelbundle.alerting.alert import Alert, AlertState
 from otelbundle.alerting.early import Deadlines
+from otelbundle.alerting.log_fold import LogRuleFold
 from otelbundle.alerting.log_intake import LogIntake
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.rules import Aggregate, Rule
@@ -121,6 +122,8 @@ class Engine:
         self.log_intake = LogIntake()
         self.trace_logs = TraceLogs()
         self.log_intake.add_consumer(self.trace_logs)
+        # Rules over log records (logs:) fold the records here; records then wake the thread too.
+        self.log_intake.add_consumer(LogRuleFold(lambda: self.states, self.log_intake, wakeup))
 
     # ---- rules ---------------------------------------------------------------
     def load(self, config: AlertingConfig, now: float) -> list[RuleState]:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from otelbundle.alerting.log_selector import LogMatcher, read_log_matcher
 from otelbundle.alerting.predicates import (
     KIND_VALUES,
     Predicate,
@@ -25,7 +26,7 @@ from otelbundle.alerting.predicates import (
     parse_predicate,
     referenced_fields,
 )
-from otelbundle.alerting.rules import ExprError, Rule, SpanMatcher, parse_expr
+from otelbundle.alerting.rules import LOG_AGGREGATES, Condition, ExprError, Rule, SpanMatcher, parse_expr
 from otelbundle.alerting.slo.burn import burn_rate_rules
 from otelbundle.alerting.slo.model import Slo
 from otelbundle.alerting.slo.reader import read_slo
@@ -59,6 +60,7 @@ RULE_KEYS = frozenset(
         "labels",
         "annotations",
         "errors_where",
+        "logs",
     }
 )
 SPANS_KEYS = frozenset({"service", "kind", "name", "name_regex", "where"})
@@ -252,6 +254,7 @@ def _load_rule(
         )
         name = "?"
     matcher = _load_matcher(rule_map, problems)
+    logs = _load_logs(rule_map, problems)
     condition = None
     if "expr" not in rule_map:
         problems.add(rule_map.mark, f"{name}: rule needs 'expr:'")
@@ -293,6 +296,8 @@ def _load_rule(
             annotations[key] = template
     for_ = problems.duration(rule_map, "for", 0.0, allow_zero=True)
     keep = problems.duration(rule_map, "keep_firing_for", 0.0, allow_zero=True)
+    if "logs" in rule_map:
+        _check_log_rule(rule_map, condition, problems)
     if len(problems) > before or condition is None or matcher is None:
         return None
     mark = rule_map.mark
@@ -314,7 +319,30 @@ def _load_rule(
         location=f"{mark.file}:{mark.line}",
         max_group_keys=config.max_group_keys,
         interval=interval,
+        logs=logs,
     )
+
+
+def _load_logs(rule_map: YamlMap, problems: RuleReader) -> LogMatcher | None:
+    """The ``logs:`` selector of a rule over log records (otelbundle.alerting.log_selector)."""
+    logs = problems.mapping(rule_map, "logs")
+    return read_log_matcher(logs, problems) if logs is not None else None
+
+
+def _check_log_rule(rule_map: YamlMap, condition: Condition | None, problems: RuleReader) -> None:
+    """A rule selects spans or log records, and records have neither status nor duration."""
+    if "spans" in rule_map:
+        problems.add(rule_map.key_mark("logs"), "a rule selects spans: or logs:, not both")
+    if "errors_where" in rule_map:
+        problems.add(
+            rule_map.key_mark("errors_where"), "errors_where: is for spans; a log rule counts records"
+        )
+    if condition is not None and condition.aggregate.value not in LOG_AGGREGATES:
+        problems.add(
+            rule_map.value_mark("expr"),
+            f"expr: a log rule takes {', '.join(LOG_AGGREGATES)} (records have no status or duration), "
+            f"not {condition.aggregate.value}",
+        )
 
 
 def _load_matcher(rule_map: YamlMap, problems: RuleReader) -> SpanMatcher | None:

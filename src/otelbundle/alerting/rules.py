@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from otelbundle.alerting.log_selector import LogMatcher
 from otelbundle.alerting.predicates import Predicate, SpanView
 from otelbundle.alerting.templates import Template
 from otelbundle.alerting.window import RuleWindow, Totals
@@ -22,6 +23,10 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+
+
+LOG_AGGREGATES = ("count", "rate", "absent")
+"""What a rule over log records can compute: records have no status or duration."""
 
 
 class Aggregate(str, Enum):
@@ -178,6 +183,8 @@ class Rule:
     bad_if_slower_than: float | None = None
     # The rule's window when it is not a plain Window of ``window`` seconds (an SLO's burn rates).
     make_window: Callable[[], RuleWindow] | None = None
+    # A rule over log records (``logs:``) instead of spans: the span path passes it over.
+    logs: LogMatcher | None = None
 
     def is_error(self, span: SpanView) -> bool:
         bad = self.errors_where(span) if self.errors_where is not None else span.status == "error"

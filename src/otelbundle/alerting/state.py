@@ -164,17 +164,34 @@ class RuleState:
         context = exemplar.context if exemplar is not None else None
         trace_id = context.trace_id if context is not None else 0
         bins = tally.bins if self.track_bins else None
+        self._add(key, now, tally.count, errors, tally.total, tally.longest, bins, rank, trace_id)
+
+    def fold_records(self, key: tuple[str, ...], now: float, count: int, trace_id: int) -> None:
+        """Add ``count`` log records (a log rule's; no status, no duration) to the window of ``key``;
+        ``trace_id`` is the newest record's with a trace (0: none)."""
+        self._add(key, now, count, 0, 0.0, 0.0, None, now, trace_id)
+
+    def _add(
+        self,
+        key: tuple[str, ...],
+        now: float,
+        count: int,
+        errors: int,
+        total: float,
+        longest: float,
+        bins: Mapping[int, int] | None,
+        rank: float,
+        trace_id: int,
+    ) -> None:
         with self.lock:
             window = self.windows.get(key)
             fresh = window is None
             if window is None:
-                key, window, fresh = self._new_window(key, tally.count)
-            window.add_batch(now, tally.count, errors, tally.total, tally.longest, bins, rank, trace_id)
+                key, window, fresh = self._new_window(key, count)
+            window.add_batch(now, count, errors, total, longest, bins, rank, trace_id)
             rises = self.rises
             if rises is not None and (
-                (fresh and self.watch_new)
-                or key in self.watch_any
-                or rises(tally.count, errors, tally.longest)
+                (fresh and self.watch_new) or key in self.watch_any or rises(count, errors, longest)
             ):
                 self.dirty.add(key)
 
