@@ -1,4 +1,4 @@
-"""``otelbundle rules test``: promtool-style unit tests for span rules, in simulated time.
+"""``otelbundle rules test``: promtool-style unit tests for span and log rules and SLOs, in simulated time.
 
     rule_files: [storefront.rules.yaml]
     evaluation_interval: 1s
@@ -22,7 +22,8 @@ parallel. Time runs as on the alert manager's thread: each span is folded (and
 the rules evaluated early) when it ends, pending alerts fire when ``for``
 elapses, and groups are evaluated at their ticks (``evaluate_on_spans: false``:
 ticks only). As with promtool, only firing alerts are compared, and labels are
-compared without ``alertname``.
+compared without ``alertname``. Log rules read ``input_records``
+(:mod:`otelbundle.cli.ruletest_records`), which run alongside the spans.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.sdk._logs import ReadWriteLogRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, StatusCode, TraceFlags
@@ -43,6 +45,7 @@ from otelbundle.alerting.batch import KIND_NAMES
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.rule_files import load_rule_file
 from otelbundle.alerting.section import AlertingConfig
+from otelbundle.cli import ruletest_records
 from otelbundle.config import (
     ConfigError,
     ConfigProblem,
@@ -165,7 +168,7 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
 
 
 _FILE_KEYS = ("rule_files", "evaluation_interval", "evaluate_on_spans", "tests")
-_TEST_KEYS = ("name", "interval", "input_spans", "alert_rule_test")
+_TEST_KEYS = ("name", "interval", "input_spans", "input_records", "alert_rule_test")
 _SERIES_KEYS = ("spans", "values")
 _SPANS_KEYS = ("service", "name", "kind", "attributes", "resource")
 _CHECK_KEYS = ("eval_time", "alertname", "exp_alerts")
@@ -204,6 +207,8 @@ def _check_test_file(root: YamlMap, problems: Problems) -> None:
             for key in ("attributes", "resource"):
                 if key in spans and not isinstance(spans[key], YamlMap):
                     problems.add(spans.value_mark(key), f"{key} must be a mapping")
+        for series in _mappings(test, "input_records", problems):
+            ruletest_records.check_series(series, problems)
         for check in _mappings(test, "alert_rule_test", problems):
             problems.unknown_keys(check, _CHECK_KEYS, "alert_rule_test")
             problems.value(
@@ -247,7 +252,7 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:
     interval = parse_duration(test.get("interval", "1s"))
     now = [_START]
     engine = Engine(config, _Recorder(), clock=lambda: now[0])
-    timeline: list[tuple[float, ReadableSpan]] = []
+    timeline: list[tuple[float, ReadableSpan | ReadWriteLogRecord]] = []
     counter = 0
     for series in test.get("input_spans") or []:
         spans = series.get("spans") or {}
@@ -255,9 +260,14 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:
         for position, (error, duration) in enumerate(_expand(series.get("values", ""))):
             timeline.append((position * interval, _span(spans, resource, error, duration, counter)))
             counter += 1
+    for series in test.get("input_records") or []:
+        records = ruletest_records.series_records(series, counter + 1)
+        timeline.extend((position * interval, record) for position, record in enumerate(records))
+        counter += len(records)
     timeline.sort(key=lambda item: item[0])
     processor = engine.processor
     processor.resize(len(timeline) + 1)  # never drops, however dense
+    engine.log_intake.resize(len(timeline) + 1)
     checks = sorted(
         test.get("alert_rule_test") or [], key=lambda c: parse_duration(c["eval_time"], allow_zero=True)
     )
@@ -275,7 +285,11 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:
                 break
             now[0] = _START + t
             while cursor < len(timeline) and timeline[cursor][0] <= t + 1e-9:
-                processor.on_end(timeline[cursor][1])
+                item = timeline[cursor][1]
+                if isinstance(item, ReadableSpan):
+                    processor.on_end(item)
+                else:
+                    engine.log_intake.on_emit(item)
                 cursor += 1
             if tick <= t + 1e-9:
                 engine.evaluate(now[0])
