@@ -7,13 +7,15 @@ and so the data flows one way: engine → Alert → notifiers.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Literal
 
 AlertStatus = Literal["firing", "resolved"]
+EVIDENCE_ANNOTATIONS = ("exception", "span", "trace_url", "logs")
+"""The annotations the webhook and Alertmanager bodies carry the best evidence in."""
 
 
 class AlertState(str, Enum):
@@ -37,7 +39,9 @@ class Alert:
     and the external labels. ``annotations`` are rendered but *not* escaped:
     each notifier escapes for its own channel. ``starts_at`` is when it started
     firing; ``ends_at`` is a future expiry while firing (Prometheus: now + 4 x
-    max(interval, resend_delay)) and the resolve time once resolved.
+    max(interval, resend_delay)) and the resolve time once resolved. ``evidence``
+    (firing alerts of span rules) says what failed in its exemplar traces, scrubbed
+    but not escaped (built by evidence.py).
     """
 
     labels: Mapping[str, str]
@@ -48,13 +52,66 @@ class Alert:
     generator_url: str = ""
     value: float = 0.0
     trace_ids: tuple[str, ...] = field(default_factory=tuple)
+    evidence: tuple[Evidence, ...] = field(default_factory=tuple)
 
     @property
     def name(self) -> str:
         return self.labels.get("alertname", "")
 
     @property
+    def annotations_with_evidence(self) -> dict[str, str]:
+        """The annotations plus the best evidence (:data:`EVIDENCE_ANNOTATIONS`); the rule's own
+        annotations win over evidence of the same name."""
+        return {**evidence_annotations(self.evidence), **self.annotations}
+
+    @property
     def fingerprint(self) -> str:
         """Stable id of the alert from its sorted labels (PagerDuty dedup_key, Slack/email threading)."""
         canonical = "\xff".join(f"{k}\xfe{v}" for k, v in sorted(self.labels.items()))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One exemplar trace's evidence; every text already scrubbed, none escaped."""
+
+    trace_id: str
+    span_name: str = ""
+    route: str = ""
+    exception_type: str = ""
+    exception_message: str = ""
+    trace_url: str = ""
+    log_lines: tuple[str, ...] = ()
+
+    @property
+    def exception(self) -> str:
+        """``ValueError: card declined``, or the type alone, or ""."""
+        if self.exception_type and self.exception_message:
+            return f"{self.exception_type}: {self.exception_message}"
+        return self.exception_type or self.exception_message
+
+    @property
+    def span(self) -> str:
+        """``POST /checkout (route /checkout)``; the route only when it adds something."""
+        if self.route and self.route not in self.span_name:
+            return f"{self.span_name} (route {self.route})" if self.span_name else f"route {self.route}"
+        return self.span_name
+
+
+def best(evidence: Sequence[Evidence]) -> Evidence | None:
+    """The evidence a one-line medium shows: the first that names an exception, else the first."""
+    return next((e for e in evidence if e.exception), evidence[0] if evidence else None)
+
+
+def evidence_annotations(evidence: Sequence[Evidence]) -> dict[str, str]:
+    """The best evidence as flat annotations (webhook and Alertmanager bodies); empty ones left out."""
+    chosen = best(evidence)
+    if chosen is None:
+        return {}
+    values = {
+        "exception": chosen.exception,
+        "span": chosen.span,
+        "trace_url": chosen.trace_url,
+        "logs": "\n".join(chosen.log_lines),
+    }
+    return {key: value for key, value in values.items() if value}

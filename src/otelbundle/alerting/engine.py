@@ -33,6 +33,8 @@ from typing import Protocol
 
 from otelbundle.alerting.alert import Alert, AlertState
 from otelbundle.alerting.early import Deadlines
+from otelbundle.alerting.evidence import TextScrubber, build_evidence
+from otelbundle.alerting.exemplar_spans import ExemplarSpans
 from otelbundle.alerting.log_fold import LogRuleFold
 from otelbundle.alerting.log_intake import LogIntake
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
@@ -104,6 +106,7 @@ class Engine:
         queue_size: int = DEFAULT_QUEUE_SIZE,
         process_labels: Callable[[], Mapping[str, str]] | None = None,
         wakeup: Callable[[], None] | None = None,
+        scrubber: TextScrubber | None = None,
     ) -> None:
         self.config = config
         self.dispatcher = dispatcher
@@ -117,11 +120,13 @@ class Engine:
         self.early_evaluations = 0
         self._process_labels = process_labels
         self._reload_lock = threading.Lock()
-        self.load(config, now=clock())
-        self.processor = AlertingSpanProcessor(self.states.values(), queue_size=queue_size, wakeup=wakeup)
+        self.scrubber = scrubber
         self.log_intake = LogIntake()
         self.trace_logs = TraceLogs()
         self.log_intake.add_consumer(self.trace_logs)
+        self.exemplar_spans = ExemplarSpans(self.trace_logs)
+        self.load(config, now=clock())
+        self.processor = AlertingSpanProcessor(self.states.values(), queue_size=queue_size, wakeup=wakeup)
         # Rules over log records (logs:) fold the records here; records then wake the thread too.
         self.log_intake.add_consumer(LogRuleFold(lambda: self.states, self.log_intake, wakeup))
 
@@ -136,6 +141,7 @@ class Engine:
                 states[ident] = old
             else:
                 states[ident] = RuleState(rule)
+                states[ident].exemplar_sink = self.exemplar_spans.offer
                 self.active.pop(ident, None)
                 self.loaded_at[ident] = now
         for ident in set(self.active) - set(states):
@@ -361,8 +367,21 @@ class Engine:
         labels["alertname"] = rule.name
         return {name: value for name, value in labels.items() if value != ""}
 
+    def notification(self, alert: ActiveAlert, now: float) -> Alert:
+        """What would be sent for ``alert`` at ``now`` (``rules test`` compares it)."""
+        return self._to_alert(alert, now)
+
     def _to_alert(self, alert: ActiveAlert, now: float) -> Alert:
         rule = alert.rule
+        generator_url = self.config.generator_url
+
+        def link(trace_id: str) -> str:
+            if generator_url is None:
+                return ""
+            return generator_url.render(
+                Context(alert.labels, alert.value, self.config.external_labels, trace_id)
+            )
+
         exemplar = alert.trace_ids[0] if alert.trace_ids else ""
         context = Context(alert.labels, alert.value, self.config.external_labels, exemplar)
         annotations = {name: template.render(context) for name, template in rule.annotations.items()}
@@ -370,6 +389,9 @@ class Engine:
             annotations["trace_ids"] = ",".join(alert.trace_ids)
         url = self.config.generator_url.render(context) if self.config.generator_url else ""
         resolved = alert.state is AlertState.INACTIVE
+        evidence = (
+            () if resolved else build_evidence(alert.trace_ids, self.exemplar_spans, link, self.scrubber)
+        )
         valid_for = 4 * max(rule.interval, self.config.resend_delay)
         return Alert(
             labels=dict(alert.labels),
@@ -380,6 +402,7 @@ class Engine:
             generator_url=url,
             value=alert.value,
             trace_ids=tuple(alert.trace_ids),
+            evidence=evidence,
         )
 
     def _transition(self, alert: ActiveAlert, state: AlertState) -> None:
@@ -402,6 +425,7 @@ class Engine:
         self.processor.after_fork_in_child()
         self.log_intake.after_fork_in_child()
         self.trace_logs.clear()
+        self.exemplar_spans.clear()
 
     def tick(self) -> float:
         """Seconds between evaluations: the shortest group interval."""

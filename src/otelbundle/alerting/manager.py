@@ -25,6 +25,7 @@ from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import SpanProcessor
 
 from otelbundle.alerting.engine import Engine
+from otelbundle.alerting.evidence import TextScrubber
 from otelbundle.alerting.instance import process_labels
 from otelbundle.alerting.notify import NotificationDispatcher, build_notifiers_at_start
 from otelbundle.alerting.processor import AlertingSpanProcessor
@@ -34,6 +35,7 @@ from otelbundle.alerting.telemetry import (
     alerting_meter,
     register_notification_metrics,
     register_processor_metrics,
+    register_routing_metrics,
 )
 from otelbundle.config import ConfigError
 from otelbundle.config.document import open_at_start
@@ -110,6 +112,7 @@ class RuleManager:
         clock: Callable[[], float] = time.time,
         rule_files: RuleFiles | None = None,
         labels: Callable[[], Mapping[str, str]] | None = process_labels,
+        scrubber: TextScrubber | None = None,
     ) -> None:
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -126,6 +129,7 @@ class RuleManager:
             queue_size=config.span_queue_size,
             process_labels=labels,
             wakeup=self.wake,
+            scrubber=scrubber,
         )
 
     @property
@@ -262,11 +266,14 @@ def start_alerting(
     *,
     clock: Callable[[], float] = time.time,
     meter_provider: metrics.MeterProvider | None = None,
+    scrubber: TextScrubber | None = None,
 ) -> RuleManager:
     """Notifiers, dispatcher, engine and its thread for a parsed ``alerting:`` section.
 
     Notifier problems are logged (one line each) and switch off only their channel.
     Instruments are created on ``meter_provider`` (the global one when None).
+    ``scrubber`` cleans the evidence notifications carry (the distro passes the
+    process's; without one, evidence leaves out its free texts: evidence.py).
     """
     notifiers = build_notifiers_at_start(config.notify, env=env)
     dispatcher = NotificationDispatcher(notifiers, queue_size=config.notification_queue_size)
@@ -277,8 +284,10 @@ def start_alerting(
         telemetry=AlertTelemetry(meter=meter),
         clock=clock,
         rule_files=RuleFiles(config, env),
+        scrubber=scrubber,
     )
     register_notification_metrics(dispatcher, meter)
+    register_routing_metrics(dispatcher, meter)
     register_processor_metrics(manager.engine, meter)
     manager.install_sighup()
     manager.start()

@@ -6,7 +6,7 @@ import math
 import operator
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import repeat
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -90,6 +90,7 @@ class RuleState:
         "dirty",
         "errors_where",
         "exemplar_kind",
+        "exemplar_sink",
         "group_by",
         "lock",
         "overflowed_spans",
@@ -117,6 +118,8 @@ class RuleState:
         self.slower_than = rule.bad_if_slower_than
         self.rises = rising_test(rule.condition)
         self.watch_new = new_windows_matter(rule.condition)
+        # Where the exemplar span of each tally goes (the engine's ExemplarSpans, for evidence).
+        self.exemplar_sink: Callable[[int, ReadableSpan], None] | None = None
         self.dirty: set[tuple[str, ...]] = set()
         self.watch_any: set[tuple[str, ...]] = set()
 
@@ -163,6 +166,9 @@ class RuleState:
             exemplar, rank = tally.last, now
         context = exemplar.context if exemplar is not None else None
         trace_id = context.trace_id if context is not None else 0
+        sink = self.exemplar_sink
+        if sink is not None and trace_id and exemplar is not None:
+            sink(trace_id, exemplar)
         bins = tally.bins if self.track_bins else None
         self._add(key, now, tally.count, errors, tally.total, tally.longest, bins, rank, trace_id)
 

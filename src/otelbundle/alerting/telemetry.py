@@ -12,8 +12,8 @@ keep anyway, so the span and delivery threads never touch the metrics SDK.
 - ``otelbundle.alerting.spans.{seen,dropped,overflowed,failed}``: the span processor, and
   ``otelbundle.alerting.logs.{seen,dropped,failed}``: the log intake
   (:func:`register_processor_metrics`);
-- ``otelbundle.alerting.notifications.{sent,failed,dropped,retried}``: per notifier
-  (:func:`register_notification_metrics`).
+- ``otelbundle.alerting.notifications.{sent,failed,dropped,retried}``: per channel
+  (:func:`register_notification_metrics`), and ``.unrouted`` (:func:`register_routing_metrics`).
 
 The gauge is Prometheus's ``ALERTS`` series (1 per pending or firing alert,
 with ``alertname``, ``alertstate`` and the alert's labels). Transition records
@@ -226,7 +226,8 @@ def register_processor_metrics(engine: CountedRules, meter: metrics.Meter) -> No
 
 
 def register_notification_metrics(dispatcher: NotificationDispatcher, meter: metrics.Meter) -> None:
-    """Expose the per-notifier stats of ``dispatcher`` on ``meter`` (attribute ``notifier``).
+    """Expose the per-channel stats of ``dispatcher`` on ``meter``: attributes ``notifier`` (the
+    channel's kind: webhook, slack, ...) and ``channel`` (its name).
 
     Renamed from ``otelbundle.notifications.*``: every alerting metric is under ``otelbundle.alerting``.
     """
@@ -234,8 +235,8 @@ def register_notification_metrics(dispatcher: NotificationDispatcher, meter: met
     def callback(field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def observe(options: CallbackOptions) -> Iterable[Observation]:
             return [
-                Observation(getattr(stats, field), {"notifier": name})
-                for name, stats in dispatcher.stats().items()
+                Observation(getattr(stats, field), {"notifier": channel.kind, "channel": channel.name})
+                for channel, stats in dispatcher.channel_stats()
             ]
 
         return observe
@@ -243,7 +244,7 @@ def register_notification_metrics(dispatcher: NotificationDispatcher, meter: met
     for field, what in (
         ("sent", "batches delivered"),
         ("failed", "batches given up (4xx or retries exhausted)"),
-        ("dropped", "batches dropped because the notifier's queue was full (oldest first)"),
+        ("dropped", "batches dropped because the channel's queue was full (oldest first)"),
         ("retried", "delivery attempts retried after a 5xx, 429, timeout or connection error"),
     ):
         meter.create_observable_counter(
@@ -252,3 +253,13 @@ def register_notification_metrics(dispatcher: NotificationDispatcher, meter: met
             unit="{batch}",
             description=what,
         )
+
+
+def register_routing_metrics(dispatcher: NotificationDispatcher, meter: metrics.Meter) -> None:
+    """The alerts no channel's ``match:`` took (``otelbundle.alerting.notifications.unrouted``)."""
+    meter.create_observable_counter(
+        "otelbundle.alerting.notifications.unrouted",
+        callbacks=[lambda options: [Observation(dispatcher.unrouted)]],
+        unit="{alert}",
+        description="alerts sent by the rules that no channel's match: took",
+    )

@@ -74,21 +74,23 @@ class TraceLogs:
         self.traces_evicted = 0
 
     def take(self, records: Sequence[LogRecordItem], now: float) -> None:
-        traces = self._traces
         for item in records:
             found = line_of(item)
-            if found is None:
-                continue
-            trace_id, line = found
-            lines = traces.get(trace_id)
-            if lines is None:
-                if len(traces) >= self.max_traces:
-                    traces.popitem(last=False)
-                    self.traces_evicted += 1
-                lines = traces[trace_id] = deque(maxlen=self.lines_per_trace)
-            else:
-                traces.move_to_end(trace_id)
-            lines.append(line)
+            if found is not None:
+                self.add(*found)
+
+    def add(self, trace_id: int, line: LogLine) -> None:
+        """One line of ``trace_id`` (``rules test`` adds its test lines here directly)."""
+        traces = self._traces
+        lines = traces.get(trace_id)
+        if lines is None:
+            if len(traces) >= self.max_traces:
+                traces.popitem(last=False)
+                self.traces_evicted += 1
+            lines = traces[trace_id] = deque(maxlen=self.lines_per_trace)
+        else:
+            traces.move_to_end(trace_id)
+        lines.append(line)
 
     def lines(self, trace_id: int) -> deque[LogLine] | None:
         """The live ring of ``trace_id`` (it keeps filling), or None when none is kept."""

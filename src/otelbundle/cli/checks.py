@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from otelbundle.alerting.notify import build_notifiers
+from otelbundle.alerting.notify import build_channels
 from otelbundle.alerting.section import AlertingConfig, read_alerting_section
 from otelbundle.config import ConfigProblem
 from otelbundle.config.document import ConfigDocument, read_document
@@ -52,7 +52,7 @@ def check_alerting(document: ConfigDocument, env: Mapping[str, str], report: Rep
     report.problems.extend(problems)
     if config is None:
         return None
-    notifiers, notify_problems = build_notifiers(config.notify, env=env)
+    notifiers, notify_problems = build_channels(config.notify, env=env)
     report.problems.extend(notify_problems)
     report.found.append(f"{len(config.rules)} alert rules in {len(config.rule_files)} rule files")
     report.found.append(f"{len(notifiers)} notifiers")

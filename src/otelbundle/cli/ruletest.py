@@ -21,9 +21,13 @@ follow each other, one span every ``interval``, starting at 0. Series run in
 parallel. Time runs as on the alert manager's thread: each span is folded (and
 the rules evaluated early) when it ends, pending alerts fire when ``for``
 elapses, and groups are evaluated at their ticks (``evaluate_on_spans: false``:
-ticks only). As with promtool, only firing alerts are compared, and labels are
-compared without ``alertname``. Log rules read ``input_records``
-(:mod:`otelbundle.cli.ruletest_records`), which run alongside the spans.
+ticks only). A series' ``spans`` may also give ``exception: {type, message}``
+(an exception event on its error spans) and ``logs: [...]`` (lines each of its
+spans logs in its trace), so the evidence annotations (``exception``, ``span``,
+``trace_url``, ``logs``) can be expected like any other. As with promtool, only
+firing alerts are compared, and labels are compared without ``alertname``.
+Log rules read ``input_records`` (:mod:`otelbundle.cli.ruletest_records`),
+which run alongside the spans.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import Any
 
 from opentelemetry.sdk._logs import ReadWriteLogRecord
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext, StatusCode, TraceFlags
 from opentelemetry.trace import Status as SpanStatus
 
@@ -45,6 +49,7 @@ from otelbundle.alerting.batch import KIND_NAMES
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.rule_files import load_rule_file
 from otelbundle.alerting.section import AlertingConfig
+from otelbundle.alerting.trace_logs import LogLine
 from otelbundle.cli import ruletest_records
 from otelbundle.config import (
     ConfigError,
@@ -57,6 +62,7 @@ from otelbundle.config import (
     new_list,
     parse_duration,
 )
+from otelbundle.scrub import Scrubber
 
 _ITEM = re.compile(r"^\s*(ok|error)\s+(\S+)\s+x(\d+)\s*$")
 MAX_TEST_SPANS = 1_000_000
@@ -97,8 +103,10 @@ def synthetic_span(
     resource: Resource,
     trace_id: int,
     end: float = _START,
+    exception: Mapping[str, str] | None = None,
 ) -> ReadableSpan:
-    """A finished SDK span built from its parts, as the processor receives spans from the SDK."""
+    """A finished SDK span built from its parts, as the processor receives spans from the SDK;
+    ``exception`` (``type``, ``message``) becomes its ``exception`` event, as record_exception makes."""
     if kind not in _SPAN_KINDS:
         raise ValueError(f"kind {kind!r} is not one of {', '.join(_SPAN_KINDS)}")
     end_ns = int(end * 1e9)
@@ -111,6 +119,18 @@ def synthetic_span(
         status=SpanStatus(StatusCode.ERROR if error else StatusCode.OK),
         start_time=end_ns - int(duration * 1e9),
         end_time=end_ns,
+        events=[
+            Event(
+                "exception",
+                {
+                    "exception.type": exception.get("type", ""),
+                    "exception.message": exception.get("message", ""),
+                },
+                end_ns,
+            )
+        ]
+        if exception
+        else [],
     )
 
 
@@ -123,6 +143,7 @@ def _series_resource(series: Mapping[str, Any]) -> Resource:
 def _span(
     series: Mapping[str, Any], resource: Resource, error: bool, duration: float, index: int
 ) -> ReadableSpan:
+    exception = series.get("exception")
     return synthetic_span(
         name=str(series.get("name", "span")),
         kind=str(series.get("kind", "server")),
@@ -131,7 +152,19 @@ def _span(
         attributes=series.get("attributes") or {},
         resource=resource,
         trace_id=index + 1,
+        exception={str(k): str(v) for k, v in exception.items()} if error and exception else None,
     )
+
+
+_SEVERITIES = ("TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL")
+
+
+def _log_line(text: str, logger: str, span: ReadableSpan, at: float) -> LogLine:
+    """``"ERROR payment failed"``: a line as the span's code would log it (INFO without a level)."""
+    first, _, rest = text.partition(" ")
+    severity, body = (first, rest) if first in _SEVERITIES else ("INFO", text)
+    context = span.context
+    return LogLine(int(at * 1e9), severity, logger, body, context.span_id if context is not None else 0)
 
 
 def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
@@ -170,7 +203,7 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
 _FILE_KEYS = ("rule_files", "evaluation_interval", "evaluate_on_spans", "tests")
 _TEST_KEYS = ("name", "interval", "input_spans", "input_records", "alert_rule_test")
 _SERIES_KEYS = ("spans", "values")
-_SPANS_KEYS = ("service", "name", "kind", "attributes", "resource")
+_SPANS_KEYS = ("service", "name", "kind", "attributes", "resource", "exception", "logs")
 _CHECK_KEYS = ("eval_time", "alertname", "exp_alerts")
 _EXPECTED_KEYS = ("exp_labels", "exp_annotations")
 
@@ -207,6 +240,23 @@ def _check_test_file(root: YamlMap, problems: Problems) -> None:
             for key in ("attributes", "resource"):
                 if key in spans and not isinstance(spans[key], YamlMap):
                     problems.add(spans.value_mark(key), f"{key} must be a mapping")
+            exception = spans.get("exception")
+            if exception is not None and (
+                not isinstance(exception, YamlMap)
+                or not set(exception) <= {"type", "message"}
+                or not all(isinstance(v, str) for v in exception.values())
+            ):
+                problems.add(
+                    spans.value_mark("exception"),
+                    "exception must be a mapping of type and message, e.g. {type: ValueError, message: no stock}",
+                )
+            logs = spans.get("logs")
+            if logs is not None and (
+                not isinstance(logs, YamlList) or not all(isinstance(v, str) for v in logs)
+            ):
+                problems.add(
+                    spans.value_mark("logs"), 'logs must be a list of lines, e.g. ["ERROR payment failed"]'
+                )
         for series in _mappings(test, "input_records", problems):
             ruletest_records.check_series(series, problems)
         for check in _mappings(test, "alert_rule_test", problems):
@@ -251,18 +301,22 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:
         group.interval = min(group.interval, config.evaluation_interval)
     interval = parse_duration(test.get("interval", "1s"))
     now = [_START]
-    engine = Engine(config, _Recorder(), clock=lambda: now[0])
-    timeline: list[tuple[float, ReadableSpan | ReadWriteLogRecord]] = []
+    engine = Engine(config, _Recorder(), clock=lambda: now[0], scrubber=Scrubber())
+    # (time, span or log record, the lines the span logs in its trace, its service)
+    timeline: list[tuple[float, ReadableSpan | ReadWriteLogRecord, list[str], str]] = []
     counter = 0
     for series in test.get("input_spans") or []:
         spans = series.get("spans") or {}
         resource = _series_resource(spans)
+        lines = [str(line) for line in spans.get("logs") or []]
+        service = str(spans.get("service", "service"))
         for position, (error, duration) in enumerate(_expand(series.get("values", ""))):
-            timeline.append((position * interval, _span(spans, resource, error, duration, counter)))
+            span = _span(spans, resource, error, duration, counter)
+            timeline.append((position * interval, span, lines, service))
             counter += 1
     for series in test.get("input_records") or []:
         records = ruletest_records.series_records(series, counter + 1)
-        timeline.extend((position * interval, record) for position, record in enumerate(records))
+        timeline.extend((position * interval, record, [], "") for position, record in enumerate(records))
         counter += len(records)
     timeline.sort(key=lambda item: item[0])
     processor = engine.processor
@@ -285,8 +339,10 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str) -> list[str]:
                 break
             now[0] = _START + t
             while cursor < len(timeline) and timeline[cursor][0] <= t + 1e-9:
-                item = timeline[cursor][1]
+                _, item, lines, service = timeline[cursor]
                 if isinstance(item, ReadableSpan):
+                    for line in lines:  # logged in the span's trace before it ended
+                        engine.trace_logs.add(item.context.trace_id, _log_line(line, service, item, now[0]))
                     processor.on_end(item)
                 else:
                     engine.log_intake.on_emit(item)
@@ -337,7 +393,5 @@ def _compare(engine: Engine, check: Mapping[str, Any], where: str) -> list[str]:
 
 
 def _annotations(engine: Engine, alert: Any) -> Mapping[str, str]:
-    from otelbundle.alerting.templates import Context
-
-    context = Context(alert.labels, alert.value, engine.config.external_labels, "")
-    return {name: template.render(context) for name, template in alert.rule.annotations.items()}
+    """What a webhook would carry: the rule's annotations, ``trace_ids`` and the evidence ones."""
+    return engine.notification(alert, engine.clock()).annotations_with_evidence

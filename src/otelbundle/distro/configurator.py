@@ -81,19 +81,23 @@ def build_components(env: Mapping[str, str]) -> Components:
     }
     components = Components(kwargs=kwargs, runtime=state, fold=fold)
     if document is not None:
-        _add_alert_rules(components, document, env)
+        # Notifications leave the process without the exporters' scrubbing step: their
+        # evidence is scrubbed too, with the built-in rules even when exports are not.
+        _add_alert_rules(components, document, env, scrubber or scrub.Scrubber(hook=scrub.current_hook()))
     if components.span_processors:
         kwargs["span_processors"] = components.span_processors
     return components
 
 
-def _add_alert_rules(components: Components, document: ConfigDocument, env: Mapping[str, str]) -> None:
+def _add_alert_rules(
+    components: Components, document: ConfigDocument, env: Mapping[str, str], scrubber: scrub.Scrubber
+) -> None:
     """The ``alerting:`` section's rules as a span processor; never raises."""
     try:
         config = alerting_config_at_start(document, env)  # problems: logged there
         if config is None:
             return
-        manager = start_alerting(config, env)
+        manager = start_alerting(config, env, scrubber=scrubber)
     except Exception:
         _log.exception(
             "otelbundle: alert rules from %s could not be set up; continuing without them.", document.path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import textwrap
@@ -11,6 +12,7 @@ import pytest
 
 from otelbundle.alerting.manager import build_alerting
 from tests.harness.apps import clean_env, run
+from tests.harness.http_sink import Sink
 from tests.harness.otlp_receiver import OtlpReceiver
 
 PROGRAM = str(Path(__file__).parents[1] / "programs" / "failing_work.py")
@@ -172,3 +174,34 @@ def test_sighup_reloads_the_rules(tmp_path: Path) -> None:
     finally:
         setup.shutdown()
         signal.signal(signal.SIGHUP, previous)
+
+
+RAISING = str(Path(__file__).parents[1] / "programs" / "raising_work.py")
+
+
+def test_the_webhook_gets_the_exception_and_the_traces_log_lines_scrubbed(
+    otlp_receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    """Under the wrapper: the distro's log intake sees the app's records; evidence is scrubbed."""
+    sink = Sink()
+    try:
+        config = write_config(tmp_path, extra=f"  notify: {{webhook: {{url: '{sink.url}/hook'}}}}\n")
+        env = clean_env(
+            {**otlp_receiver.env(), "OTEL_SERVICE_NAME": "shop", "OTELBUNDLE_CONFIG": str(config)}
+        )
+        result = run(
+            ["python", RAISING, "card declined for order 42", "paying with password=hunter2"], env, timeout=60
+        )
+        assert result.returncode == 0 and "RAISING DONE" in result.stdout, result.stderr
+        assert sink.requests, result.stderr
+        annotations = sink.requests[0][2]["alerts"][0]["annotations"]
+    finally:
+        sink.close()
+    assert annotations["exception"] == "ValueError: card declined for order 42"
+    assert annotations["span"] == "POST /checkout"
+    logs = annotations["logs"].splitlines()
+    assert [line.split(" ", 2)[2] for line in logs] == [
+        "shop.payments: paying with password=REDACTED",
+        "shop.payments: payment failed (ValueError)",
+    ]
+    assert "hunter2" not in json.dumps(annotations)

@@ -1,4 +1,4 @@
-"""Prometheus Alertmanager v2: ``POST {url}/api/v2/alerts``."""
+"""Prometheus Alertmanager v2: ``POST {url}/api/v2/alerts``; evidence goes in as annotations."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def alertmanager_payload(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
     return [
         {
             "labels": _labels(alert.labels),
-            "annotations": dict(alert.annotations),
+            "annotations": alert.annotations_with_evidence,
             "startsAt": rfc3339(alert.starts_at),
             "endsAt": rfc3339(alert.ends_at),
             "generatorURL": alert.generator_url,

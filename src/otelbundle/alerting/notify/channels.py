@@ -87,10 +87,12 @@ def build_channel(
     timeout: float,
     env: Mapping[str, str],
     problems: list[ConfigProblem],
+    where: str = "",
 ) -> Notifier | None:
-    """The notifier of one channel, or None after adding its problems."""
+    """The notifier of one channel of kind ``channel``, or None after adding its problems;
+    ``where`` names it in messages (``notify.webhook[1]``; default ``notify.<kind>``)."""
     builders: dict[
-        str, Callable[[YamlMap, float, Mapping[str, str], list[ConfigProblem]], Notifier | None]
+        str, Callable[[YamlMap, float, Mapping[str, str], list[ConfigProblem], str], Notifier | None]
     ] = {
         "alertmanager": _alertmanager,
         "webhook": _webhook,
@@ -100,24 +102,24 @@ def build_channel(
     }
     before = len(problems)
     Problems(problems).unset_env(config)
-    notifier = builders[channel](config, timeout, env, problems)
+    notifier = builders[channel](config, timeout, env, problems, where or f"notify.{channel}")
     return notifier if len(problems) == before else None
 
 
 def _alertmanager(
-    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem]
+    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem], where: str
 ) -> Notifier | None:
-    url = _required(config, "url", "notify.alertmanager", problems)
-    if url is None or not _http_url(config, "url", url, "notify.alertmanager", problems):
+    url = _required(config, "url", where, problems)
+    if url is None or not _http_url(config, "url", url, where, problems):
         return None
     return AlertmanagerNotifier(url, timeout)
 
 
 def _webhook(
-    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem]
+    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem], where: str
 ) -> Notifier | None:
-    url = _required(config, "url", "notify.webhook", problems)
-    if url is None or not _http_url(config, "url", url, "notify.webhook", problems):
+    url = _required(config, "url", where, problems)
+    if url is None or not _http_url(config, "url", url, where, problems):
         return None
     headers = config.get("headers")
     if headers is None:
@@ -126,31 +128,29 @@ def _webhook(
         isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in headers.values()
     ):
         problems.append(
-            ConfigProblem(
-                config.value_mark("headers"), "notify.webhook.headers must map header names to text"
-            )
+            ConfigProblem(config.value_mark("headers"), f"{where}.headers must map header names to text")
         )
         return None
     return WebhookNotifier(url, {str(k): str(v) for k, v in headers.items()}, timeout)
 
 
 def _slack(
-    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem]
+    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem], where: str
 ) -> Notifier | None:
-    url = _required(config, "webhook_url", "notify.slack", problems)
-    resolved = _bool(config, "send_resolved", True, "notify.slack", problems)
-    if url is None or not _http_url(config, "webhook_url", url, "notify.slack", problems):
+    url = _required(config, "webhook_url", where, problems)
+    resolved = _bool(config, "send_resolved", True, where, problems)
+    if url is None or not _http_url(config, "webhook_url", url, where, problems):
         return None
     return SlackNotifier(url, timeout, resolved)
 
 
 def _pagerduty(
-    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem]
+    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem], where: str
 ) -> Notifier | None:
-    key = _required(config, "routing_key", "notify.pagerduty", problems)
-    resolved = _bool(config, "send_resolved", True, "notify.pagerduty", problems)
+    key = _required(config, "routing_key", where, problems)
+    resolved = _bool(config, "send_resolved", True, where, problems)
     url = str(config.get("url") or EVENTS_URL)
-    if "url" in config and not _http_url(config, "url", url, "notify.pagerduty", problems):
+    if "url" in config and not _http_url(config, "url", url, where, problems):
         return None
     if key is None:
         return None
@@ -158,9 +158,8 @@ def _pagerduty(
 
 
 def _email(
-    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem]
+    config: YamlMap, timeout: float, env: Mapping[str, str], problems: list[ConfigProblem], where: str
 ) -> Notifier | None:
-    where = "notify.email"
     smarthost = _required(config, "smarthost", where, problems)
     if smarthost is not None and not _host_port(smarthost):
         problems.append(

@@ -1,10 +1,13 @@
-"""Delivery off the application's threads: one worker and one bounded queue per notifier.
+"""Delivery off the application's threads: one worker and one bounded queue per channel.
 
-``submit`` only appends to in-memory queues (O(notifiers), never blocks). A full
-queue drops its *oldest* batch and counts it. Each notifier has its own thread,
-so a slow or dead channel never delays the others. Retries use exponential
-backoff with jitter (honouring Retry-After); other 4xx give up at once, logged
-once per notifier and message.
+``submit`` routes each alert to the channels whose ``match:`` holds (and whose
+``repeat_interval`` allows it, routing.py), then only appends to in-memory
+queues (O(channels), never blocks). An alert no channel takes is counted
+(``unrouted``) and said once per alert name. A full queue drops its *oldest*
+batch and counts it. Each channel has its own thread, so a slow or dead
+channel never delays the others. Retries use exponential backoff with jitter
+(honouring Retry-After); other 4xx give up at once, logged once per channel and
+message.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify.base import Notifier, PermanentError, RetryableError
+from otelbundle.alerting.notify.routing import Channel, as_channel
 
 _log = logging.getLogger("otelbundle.alerting")
 
@@ -46,7 +50,7 @@ def backoff_delay(
 
 
 class _Worker:
-    def __init__(self, notifier: Notifier, queue_size: int, max_retries: int, base_delay: float) -> None:
+    def __init__(self, notifier: Channel, queue_size: int, max_retries: int, base_delay: float) -> None:
         self.notifier = notifier
         self.queue: deque[Sequence[Alert]] = deque()
         self.queue_size = queue_size
@@ -72,6 +76,7 @@ class _Worker:
         self.wake = threading.Condition()
         self.queue.clear()
         self.stopping = self.busy = False
+        self.notifier.after_fork_in_child()
         self.thread = self._start()
 
     def submit(self, alerts: Sequence[Alert]) -> None:
@@ -133,32 +138,68 @@ class _Worker:
 
 
 class NotificationDispatcher:
+    """The channels' workers; ``notifiers`` are :class:`Channel` objects or plain notifiers
+    (each then a channel named after its kind that takes every alert)."""
+
     def __init__(
         self,
-        notifiers: Sequence[Notifier],
+        notifiers: Sequence[Notifier | Channel],
         *,
         queue_size: int = 1000,
         max_retries: int = 5,
         base_delay: float = 0.5,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._workers = [_Worker(n, queue_size, max_retries, base_delay) for n in notifiers]
+        self._workers = [_Worker(as_channel(n), queue_size, max_retries, base_delay) for n in notifiers]
+        self.clock = clock
+        self.unrouted = 0
+        self._unrouted_names: set[str] = set()
 
     def submit(self, alerts: Sequence[Alert]) -> None:
         """Never blocks, never raises."""
         if not alerts:
             return
-        batch = tuple(alerts)
-        for worker in self._workers:
-            try:
-                worker.submit(batch)
-            except Exception:
-                worker.stats.dropped += 1
+        try:
+            now = self.clock()
+            routed: set[int] = set()
+            for worker in self._workers:
+                try:
+                    chosen = worker.notifier.select(alerts, now)
+                    routed.update(id(alert) for alert in alerts if worker.notifier.matches(alert))
+                    if chosen:
+                        worker.submit(tuple(chosen))
+                except Exception:
+                    worker.stats.dropped += 1
+            if self._workers:
+                self._count_unrouted([a for a in alerts if id(a) not in routed])
+        except Exception:  # the engine's thread must go on evaluating
+            _log.debug("otelbundle: routing alerts failed", exc_info=True)
+
+    def _count_unrouted(self, alerts: Sequence[Alert]) -> None:
+        self.unrouted += len(alerts)
+        for alert in alerts:
+            if alert.name not in self._unrouted_names and len(self._unrouted_names) < 1000:
+                self._unrouted_names.add(alert.name)
+                _log.warning(
+                    "otelbundle: alert %s (%s) matches no channel's match: and is not sent; "
+                    "further alerts that match no channel are counted",
+                    alert.name,
+                    ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items())),
+                )
+
+    @property
+    def channels(self) -> list[Channel]:
+        return [worker.notifier for worker in self._workers]
 
     def after_fork_in_child(self) -> None:
         for worker in self._workers:
             worker.after_fork_in_child()
 
+    def channel_stats(self) -> list[tuple[Channel, NotifierStats]]:
+        return [(worker.notifier, worker.stats) for worker in self._workers]
+
     def stats(self) -> dict[str, NotifierStats]:
+        """Per channel name."""
         return {worker.notifier.name: worker.stats for worker in self._workers}
 
     def flush(self, timeout: float = 5.0) -> bool:

@@ -3,7 +3,8 @@
 ``auto`` upgrades when the server offers STARTTLS, ``always`` refuses to send
 without it (PermanentError: a config problem, retrying cannot help), ``never``
 stays plain. Credentials come from env vars only. Resolved mails are off by
-default (``send_resolved: false``): mail is the noisiest channel.
+default (``send_resolved: false``): mail is the noisiest channel. Evidence rows
+follow the annotations; log lines keep their line breaks (``<pre>`` in HTML).
 """
 
 from __future__ import annotations
@@ -30,7 +31,27 @@ def _lines(alert: Alert) -> list[tuple[str, str]]:
     if alert.generator_url:
         rows.append(("source", alert.generator_url))
     rows += [("trace", t) for t in alert.trace_ids]
+    for number, evidence in enumerate(alert.evidence, start=1):
+        rows += [
+            (f"evidence {number} {key}", value)
+            for key, value in (
+                ("exception", evidence.exception),
+                ("span", evidence.span),
+                ("trace", evidence.trace_url or evidence.trace_id),
+                ("logs", "\n".join(evidence.log_lines)),
+            )
+            if value
+        ]
     return rows
+
+
+def _plain_row(key: str, value: str) -> str:
+    return f"  {key}: " + value.replace("\n", "\n      ")
+
+
+def _html_value(value: str) -> str:
+    escaped = html.escape(value)
+    return f"<pre>{escaped}</pre>" if "\n" in value else escaped
 
 
 def email_message(alerts: Sequence[Alert], sender: str, to: Sequence[str]) -> EmailMessage:
@@ -41,12 +62,12 @@ def email_message(alerts: Sequence[Alert], sender: str, to: Sequence[str]) -> Em
     message["Subject"] = f"[{status}] {names}"[:200].replace("\n", " ").replace("\r", " ")
     message["From"] = sender
     message["To"] = ", ".join(to)
-    plain = "\n\n".join(f"{a.name}\n" + "\n".join(f"  {k}: {v}" for k, v in _lines(a)) for a in alerts)
+    plain = "\n\n".join(f"{a.name}\n" + "\n".join(_plain_row(k, v) for k, v in _lines(a)) for a in alerts)
     message.set_content(plain)
     parts = []
     for alert in alerts:
         rows = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _lines(alert)
+            f"<tr><th>{html.escape(k)}</th><td>{_html_value(v)}</td></tr>" for k, v in _lines(alert)
         )
         parts.append(f"<h2>{html.escape(alert.name)}</h2><table>{rows}</table>")
     message.add_alternative("<html><body>" + "".join(parts) + "</body></html>", subtype="html")

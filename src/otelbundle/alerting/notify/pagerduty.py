@@ -1,7 +1,8 @@
 """PagerDuty Events API v2: one event per alert, ``dedup_key`` = the alert's fingerprint.
 
 The fingerprint is stable across resends, so a re-sent firing alert updates the
-same incident and the resolve event closes it.
+same incident and the resolve event closes it. Evidence goes to
+``custom_details.evidence`` (one object per exemplar trace) and its trace links to ``links``.
 """
 
 from __future__ import annotations
@@ -41,8 +42,29 @@ def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, Any]:
                 "trace_ids": list(alert.trace_ids),
             },
         }
-        if alert.generator_url:
-            event["links"] = [{"href": alert.generator_url, "text": "source"}]
+        if alert.evidence:
+            event["payload"]["custom_details"]["evidence"] = [
+                {
+                    key: value
+                    for key, value in (
+                        ("trace_id", e.trace_id),
+                        ("exception", e.exception),
+                        ("span", e.span),
+                        ("trace_url", e.trace_url),
+                        ("logs", list(e.log_lines)),
+                    )
+                    if value
+                }
+                for e in alert.evidence
+            ]
+        links = [{"href": alert.generator_url, "text": "source"}] if alert.generator_url else []
+        links += [
+            {"href": e.trace_url, "text": f"trace {e.trace_id[:8]}"}
+            for e in alert.evidence
+            if e.trace_url and e.trace_url != alert.generator_url
+        ]
+        if links:
+            event["links"] = links
     return event
 
 

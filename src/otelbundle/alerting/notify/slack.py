@@ -2,7 +2,10 @@
 
 Every label, annotation and span-derived string is escaped (``& < >``) before it
 reaches mrkdwn, so text such as ``<!channel>`` or ``<http://evil|click>`` coming
-from a span cannot ping a channel or forge a link.
+from a span cannot ping a channel or forge a link. Evidence (the exception, the
+span, the trace link and log lines of an exemplar trace) gets a section per
+trace, its log lines in a code block whose backticks are neutralised so that a
+log line cannot end the block.
 """
 
 from __future__ import annotations
@@ -10,16 +13,48 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from otelbundle.alerting.alert import Alert
+from otelbundle.alerting.alert import Alert, Evidence
 from otelbundle.alerting.notify.base import post_json
 
 _MAX_FIELDS = 10  # Slack rejects a section with more than 10 fields
 _MAX_TEXT = 3000  # Slack's limit for a section text
+_MAX_BLOCKS = 50  # Slack's limit per message
+SLACK_EVIDENCE = 2  # exemplar traces shown per alert
 
 
 def slack_escape(text: str) -> str:
     """Slack's documented control-character escaping; ``&`` first so it is not double-escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(text: str) -> str:
+    """Escaped for mrkdwn, with backticks that cannot open or close a code span or block."""
+    return slack_escape(text).replace("`", "\u02cb")
+
+
+def _evidence_blocks(evidence: Evidence) -> list[dict[str, Any]]:
+    lines = []
+    if evidence.exception_type or evidence.exception_message:
+        head = f"*{slack_escape(evidence.exception_type)}*" if evidence.exception_type else ""
+        message = slack_escape(evidence.exception_message)
+        lines.append(":warning: " + (f"{head}: {message}" if head and message else head or message))
+    where = [f"`{_code(evidence.span_name)}`"] if evidence.span_name else []
+    if evidence.route and evidence.route not in evidence.span_name:
+        where.append(f"route `{_code(evidence.route)}`")
+    if evidence.trace_url:
+        where.append(f"<{slack_escape(evidence.trace_url)}|trace {evidence.trace_id[:8]}>")
+    else:
+        where.append(f"trace {slack_escape(evidence.trace_id)}")
+    lines.append(" · ".join(where))
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:_MAX_TEXT]}}
+    ]
+    if evidence.log_lines:
+        body = "\n".join(_code(line) for line in evidence.log_lines)
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"```{body[: _MAX_TEXT - 6]}```"}}
+        )
+    return blocks
 
 
 def _summary(alert: Alert) -> str:
@@ -43,6 +78,8 @@ def _alert_blocks(alert: Alert) -> list[dict[str, Any]]:
     ][:_MAX_FIELDS]
     if fields:
         blocks.append({"type": "section", "fields": fields})
+    for evidence in alert.evidence[:SLACK_EVIDENCE]:
+        blocks.extend(_evidence_blocks(evidence))
     context: list[str] = []
     if alert.generator_url:
         context.append(f"<{slack_escape(alert.generator_url)}|source>")
@@ -56,11 +93,12 @@ def _alert_blocks(alert: Alert) -> list[dict[str, Any]]:
 def slack_payload(alerts: Sequence[Alert]) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
     for alert in alerts:
-        if len(blocks) + 4 > 50:  # Slack's limit of 50 blocks per message
+        more = _alert_blocks(alert)
+        if len(blocks) + len(more) + 1 > _MAX_BLOCKS:
             break
         if blocks:
             blocks.append({"type": "divider"})
-        blocks.extend(_alert_blocks(alert))
+        blocks.extend(more)
     text = "; ".join(f"[{a.status.upper()}] {a.name}: {_summary(a)}" for a in alerts)
     return {"text": slack_escape(text)[:_MAX_TEXT], "blocks": blocks}
 

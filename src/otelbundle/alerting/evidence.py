@@ -1,0 +1,124 @@
+"""What failed, in the notification: evidence read from an alert's exemplar spans and their traces' logs.
+
+For each of an alert's exemplar traces (best first, at most ``MAX_EVIDENCE``):
+the span's name and ``http.route``; the exception, from the span's ``exception``
+event or else from a ``logger.exception`` record of that span (or of its trace)
+seen by the log intake; the trace link (``generator_url`` rendered for that
+trace); and the last ``LOG_LINES`` log lines of the trace seen in this process.
+
+Every text passes through the scrubber (otelbundle.scrub's rules, the same the
+exporters apply) before it is put into an :class:`Evidence`: nothing here
+reaches a channel unscrubbed. Without a scrubber (a program that starts the
+rules itself without one) the free texts, messages, log lines, span names and
+routes, are left out and only the exception type and the link remain.
+Channels render it for their medium, each escaping as it does for annotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Protocol
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+from otelbundle.alerting.alert import Evidence
+from otelbundle.alerting.exemplar_spans import ExemplarSpans
+from otelbundle.alerting.trace_logs import LogLine
+
+MAX_EVIDENCE = 3
+LOG_LINES = 5
+MAX_TEXT = 500
+
+
+class TextScrubber(Protocol):
+    """What evidence needs of :class:`otelbundle.scrub.Scrubber` (injected: alerting does not import scrub)."""
+
+    def text(self, value: str, where: str = "") -> str: ...
+
+
+def build_evidence(
+    trace_ids: Sequence[str],
+    exemplars: ExemplarSpans,
+    link: Callable[[str], str],
+    scrubber: TextScrubber | None,
+) -> tuple[Evidence, ...]:
+    """Evidence for the first MAX_EVIDENCE of ``trace_ids`` (hex) whose spans are still held."""
+    found: list[Evidence] = []
+    for trace_id in trace_ids[:MAX_EVIDENCE]:
+        try:
+            entry = exemplars.get(int(trace_id, 16))
+        except ValueError:
+            continue
+        if entry is None or not entry.spans:
+            continue
+        span = _most_telling(entry.spans)
+        lines = list(entry.logs or ())
+        exception_type, exception_message = _exception_of(span, lines)
+        route = str((span.attributes or {}).get("http.route") or "")
+        if scrubber is None:  # no free text without a scrubber
+            found.append(Evidence(trace_id, exception_type=exception_type, trace_url=link(trace_id)))
+            continue
+        text = scrubber.text  # each value on its own, as the exporters scrub it, before it is formatted
+        found.append(
+            Evidence(
+                trace_id=trace_id,
+                span_name=text(span.name, "span.name"),
+                route=text(route, "http.route"),
+                exception_type=text(exception_type, "exception.type"),
+                exception_message=text(exception_message, "exception.message"),
+                trace_url=link(trace_id),
+                log_lines=tuple(_format(line, text) for line in lines[-LOG_LINES:]),
+            )
+        )
+    return tuple(found)
+
+
+def _most_telling(spans: Sequence[ReadableSpan]) -> ReadableSpan:
+    """A span with an exception event, else an error, else the newest."""
+    for wanted in (_has_exception, _is_error):
+        for span in reversed(spans):
+            if wanted(span):
+                return span
+    return spans[-1]
+
+
+def _has_exception(span: ReadableSpan) -> bool:
+    return any(event.name == "exception" for event in span.events)
+
+
+def _is_error(span: ReadableSpan) -> bool:
+    return span.status.status_code is StatusCode.ERROR
+
+
+def _exception_of(span: ReadableSpan, lines: Sequence[LogLine]) -> tuple[str, str]:
+    """(type, message): the span's last exception event; else the record with an exception
+    logged in that span; else any of its trace."""
+    for event in reversed(span.events):
+        if event.name == "exception":
+            attributes = event.attributes or {}
+            return _cut(attributes.get("exception.type")), _cut(attributes.get("exception.message"))
+    context = span.context
+    span_id = context.span_id if context is not None else 0
+    with_exception = [line for line in lines if line.exception_type or line.exception_message]
+    for line in reversed(with_exception):
+        if line.span_id == span_id:
+            return line.exception_type, line.exception_message
+    if with_exception:
+        return with_exception[-1].exception_type, with_exception[-1].exception_message
+    return "", ""
+
+
+def _cut(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _format(line: LogLine, scrub: Callable[[str, str], str]) -> str:
+    when = datetime.fromtimestamp(line.timestamp_ns / 1e9, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    body = scrub(line.body, "log.body")
+    text = f"{when}Z {line.severity or '-'} {scrub(line.logger, 'log.logger')}: {body}"
+    if line.exception_type and line.exception_type not in body:
+        text += f" ({scrub(line.exception_type, 'exception.type')})"
+    return text

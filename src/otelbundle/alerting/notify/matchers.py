@@ -1,0 +1,173 @@
+"""Alertmanager label matchers: ``name="value"``, ``name!="value"``, ``name=~"regex"``, ``name!~"regex"``.
+
+The syntax of Alertmanager's ``matchers:`` (``route`` and ``inhibit_rules``), so
+a routing line can be copied between the two: one matcher per list item, or
+several separated by commas, optionally in braces (``{team="shop", env!="dev"}``).
+Values are double-quoted (``\\"``, ``\\\\`` and ``\\n`` escaped) or bare
+(``severity=critical``). Label names are ``[A-Za-z_][A-Za-z0-9_.]*`` or
+double-quoted. As in Alertmanager, a label the alert lacks has the value ``""``
+(``team=""`` matches an alert without ``team``), and a regex must match the whole
+value: it is anchored as ``^(?:regex)$``. Regexes use Python's ``re``, which
+agrees with Go's RE2 on the usual forms (classes, alternation, repetition).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+OPERATORS = ("=~", "!~", "!=", "=")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_BARE_VALUE = re.compile(r'[^\s,{}"]+')
+_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
+
+
+class MatcherError(ValueError):
+    """A matcher that cannot be read; ``offset`` is the 0-based position in the text."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    op: str
+    value: str
+    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        actual = labels.get(self.name, "")
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        assert self.pattern is not None
+        found = self.pattern.fullmatch(actual) is not None
+        return found if self.op == "=~" else not found
+
+    def __str__(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'{self.name}{self.op}"{escaped}"'
+
+
+def matches_all(matchers: tuple[Matcher, ...], labels: Mapping[str, str]) -> bool:
+    return all(matcher.matches(labels) for matcher in matchers)
+
+
+class _Reader:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.at = 0
+
+    def skip_space(self) -> None:
+        while self.at < len(self.text) and self.text[self.at].isspace():
+            self.at += 1
+
+    def done(self) -> bool:
+        self.skip_space()
+        return self.at >= len(self.text)
+
+    def peek(self, token: str) -> bool:
+        self.skip_space()
+        return self.text.startswith(token, self.at)
+
+    def quoted(self) -> str:
+        start = self.at
+        self.at += 1  # the opening quote
+        out: list[str] = []
+        while self.at < len(self.text):
+            char = self.text[self.at]
+            if char == '"':
+                self.at += 1
+                return "".join(out)
+            if char == "\\":
+                escaped = self.text[self.at + 1 : self.at + 2]
+                if escaped not in _ESCAPES:
+                    raise MatcherError(f'unknown escape \\{escaped} (use \\\\, \\" or \\n)', self.at)
+                out.append(_ESCAPES[escaped])
+                self.at += 2
+                continue
+            out.append(char)
+            self.at += 1
+        raise MatcherError("unterminated quoted string", start)
+
+    def name(self) -> str:
+        self.skip_space()
+        if self.peek('"'):
+            return self.quoted()
+        found = _NAME.match(self.text, self.at)
+        if found is None:
+            raise MatcherError(
+                f"expected a label name at {self.text[self.at : self.at + 10]!r}"
+                if self.at < len(self.text)
+                else "expected a label name",
+                self.at,
+            )
+        self.at = found.end()
+        return found.group()
+
+    def operator(self) -> str:
+        self.skip_space()
+        for op in OPERATORS:
+            if self.text.startswith(op, self.at):
+                self.at += len(op)
+                return op
+        raise MatcherError("expected one of =, !=, =~, !~ after the label name", self.at)
+
+    def value(self) -> str:
+        self.skip_space()
+        if self.peek('"'):
+            return self.quoted()
+        found = _BARE_VALUE.match(self.text, self.at)
+        if found is None:  # an empty bare value: `team=` is `team=""`
+            return ""
+        self.at = found.end()
+        return found.group()
+
+
+def parse_matchers(text: str) -> list[Matcher]:
+    """Every matcher in one ``match:`` item; MatcherError with the position of the first problem."""
+    reader = _Reader(text)
+    braced = reader.peek("{")
+    if braced:
+        reader.at += 1
+    matchers: list[Matcher] = []
+    while True:
+        if braced and reader.peek("}"):
+            reader.at += 1
+            break
+        if reader.done():
+            if braced:
+                raise MatcherError("missing closing '}'", len(text))
+            break
+        start = reader.at
+        name = reader.name()
+        op = reader.operator()
+        value_at = reader.at
+        value = reader.value()
+        pattern = None
+        if op in ("=~", "!~"):
+            try:
+                pattern = re.compile(f"(?:{value})")
+            except re.error as exc:
+                raise MatcherError(f"bad regex {value!r}: {exc}", value_at) from None
+        matchers.append(Matcher(name, op, value, pattern))
+        if reader.peek(","):
+            reader.at += 1
+            continue
+        if braced and reader.peek("}"):
+            continue
+        if not reader.done():
+            raise MatcherError(
+                f"unexpected {reader.text[reader.at : reader.at + 10]!r} after {text[start : reader.at].strip()!r}"
+                " (separate matchers with commas)",
+                reader.at,
+            )
+    if not reader.done():
+        raise MatcherError(f"unexpected {text[reader.at : reader.at + 10]!r} after '}}'", reader.at)
+    if not matchers:
+        raise MatcherError('no matcher (expected e.g. severity="critical")', 0)
+    return matchers

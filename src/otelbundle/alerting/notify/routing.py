@@ -1,0 +1,77 @@
+"""A named channel: a notifier, which alerts it takes (``match:``) and how often it repeats one.
+
+Routing happens in-process, per channel, without Alertmanager: every channel
+whose matchers all hold for an alert's labels gets it (no matchers: every
+alert, as before routing existed). ``repeat_interval`` is the per-channel
+cooldown: an alert still in the status it was last handed to this channel with
+(firing, or resolved) is not handed to it again sooner; a change of status
+always goes through. It is counted from when the alert was handed to the
+channel's queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from otelbundle.alerting.alert import Alert
+from otelbundle.alerting.notify.base import Notifier
+from otelbundle.alerting.notify.matchers import Matcher, matches_all
+
+MAX_REMEMBERED = 10_000  # alerts whose last send a channel remembers for repeat_interval
+
+
+@dataclass
+class Channel:
+    """Satisfies :class:`~otelbundle.alerting.notify.base.Notifier` itself, so the dispatcher
+    and tests can treat a channel as the notifier it wraps."""
+
+    name: str
+    kind: str
+    notifier: Notifier
+    matchers: tuple[Matcher, ...] = ()
+    repeat_interval: float = 0.0
+    _last: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
+
+    def send(self, alerts: Sequence[Alert]) -> None:
+        self.notifier.send(alerts)
+
+    def matches(self, alert: Alert) -> bool:
+        return matches_all(self.matchers, alert.labels)
+
+    def select(self, alerts: Sequence[Alert], now: float) -> list[Alert]:
+        """The alerts this channel takes at ``now``: its matchers hold and repeat_interval allows.
+
+        Called on the engine's thread only (the dispatcher's ``submit``).
+        """
+        chosen = []
+        for alert in alerts:
+            if not self.matches(alert):
+                continue
+            if self.repeat_interval > 0:
+                fingerprint = alert.fingerprint
+                last = self._last.get(fingerprint)
+                if last is not None and last[0] == alert.status and now - last[1] < self.repeat_interval:
+                    continue
+                self._last[fingerprint] = (alert.status, now)
+            chosen.append(alert)
+        if len(self._last) > MAX_REMEMBERED:
+            self._forget(now)
+        return chosen
+
+    def _forget(self, now: float) -> None:
+        """Entries older than repeat_interval no longer hold anything back; past the cap, oldest first."""
+        self._last = {k: v for k, v in self._last.items() if now - v[1] < self.repeat_interval}
+        while len(self._last) > MAX_REMEMBERED:
+            del self._last[next(iter(self._last))]
+
+    def after_fork_in_child(self) -> None:
+        """A forked worker's alerts are its own (they carry its instance label): nothing to remember."""
+        self._last = {}
+
+
+def as_channel(notifier: Notifier | Channel) -> Channel:
+    """A channel as given, or a plain notifier as the channel of its kind that takes every alert."""
+    if isinstance(notifier, Channel):
+        return notifier
+    return Channel(notifier.name, notifier.name, notifier)

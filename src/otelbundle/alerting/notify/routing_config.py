@@ -1,0 +1,118 @@
+"""The routing keys every channel takes: ``name``, ``match`` and ``repeat_interval``.
+
+Read next to the channel's own keys (channels.py); a problem here, like any in a
+channel, is located (``file:line:column``) and switches that channel off. A
+matcher's problem points at the character it is about when the matcher sits on
+one line of the file, else at the matcher's start.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from otelbundle.alerting.notify.matchers import Matcher, MatcherError, parse_matchers
+from otelbundle.config import ConfigProblem, Mark, Problems, YamlList, YamlMap, parse_duration
+
+ROUTING_KEYS = frozenset({"name", "match", "repeat_interval"})
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+@dataclass(frozen=True)
+class Routing:
+    name: str
+    matchers: tuple[Matcher, ...] = ()
+    repeat_interval: float = 0.0
+
+
+class ChannelNames:
+    """Names seen so far in one ``notify:`` section, to report a name used twice."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Mark] = {}
+
+    def claim(self, name: str, mark: Mark, problems: list[ConfigProblem]) -> bool:
+        first = self.seen.get(name)
+        if first is not None:
+            problems.append(
+                ConfigProblem(mark, f"channel name {name!r} is already used at {first}; names must be unique")
+            )
+            return False
+        self.seen[name] = mark
+        return True
+
+
+def routing_of(
+    config: YamlMap, kind: str, where: str, listed: bool, names: ChannelNames, problems: list[ConfigProblem]
+) -> Routing | None:
+    """The channel's routing, or None after adding its problems. In a list a channel must be
+    named; a single mapping is named after its kind unless it says otherwise."""
+    before = len(problems)
+    name = kind
+    mark = config.mark
+    if "name" in config:
+        mark = config.value_mark("name")
+        value = config["name"]
+        if not isinstance(value, str) or _CHANNEL_NAME.fullmatch(value) is None:
+            problems.append(
+                ConfigProblem(
+                    mark, f"{where}.name {value!r} must be letters, digits, '_', '.' or '-' (at most 63)"
+                )
+            )
+        else:
+            name = value
+    elif listed:
+        problems.append(ConfigProblem(config.mark, f"{where} needs a name: each channel of a list is named"))
+    if len(problems) == before:
+        names.claim(name, mark, problems)
+    matchers = _matchers(config, where, problems)
+    repeat = Problems(problems).value(
+        config, "repeat_interval", parse_duration, 0.0, label=f"{where}.repeat_interval"
+    )
+    if len(problems) != before:
+        return None
+    return Routing(name, matchers, repeat)
+
+
+def _matchers(config: YamlMap, where: str, problems: list[ConfigProblem]) -> tuple[Matcher, ...]:
+    if "match" not in config:
+        return ()
+    items = config["match"]
+    if isinstance(items, str):  # one item written without the list
+        return tuple(_parse(items, config.value_mark("match"), where, problems))
+    if not isinstance(items, YamlList) or not all(isinstance(item, str) for item in items):
+        problems.append(
+            ConfigProblem(
+                config.value_mark("match"),
+                f"{where}.match must be a list of matchers, e.g. ['severity=\"critical\"', 'team=~\"shop|web\"']",
+            )
+        )
+        return ()
+    found: list[Matcher] = []
+    for index, item in enumerate(items):
+        found.extend(_parse(item, items.item_mark(index), where, problems))
+    return tuple(found)
+
+
+def _parse(text: str, mark: Mark, where: str, problems: list[ConfigProblem]) -> list[Matcher]:
+    try:
+        return parse_matchers(text)
+    except MatcherError as exc:
+        problems.append(ConfigProblem(_at(mark, text, exc.offset), f"{where}.match: {exc} in {text!r}"))
+        return []
+
+
+def _at(mark: Mark, text: str, offset: int) -> Mark:
+    """The position of ``text[offset]`` in the file, when the scalar at ``mark`` is that text on one line."""
+    try:
+        with open(mark.file, encoding="utf-8") as handle:
+            line = handle.read().splitlines()[mark.line - 1]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return mark
+    start = mark.column - 1
+    for quote in ("'", '"'):
+        if line[start : start + 1] == quote and line[start + 1 : start + 1 + len(text)] == text:
+            return Mark(mark.file, mark.line, mark.column + 1 + offset)
+    if line[start : start + len(text)] == text:
+        return Mark(mark.file, mark.line, mark.column + offset)
+    return mark

@@ -1,0 +1,246 @@
+"""Routing per channel: Alertmanager matchers, named channels, repeat_interval, and what they are counted as."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from otelbundle.alerting.alert import Alert
+from otelbundle.alerting.notify import NotificationDispatcher, build_channels
+from otelbundle.alerting.notify.matchers import MatcherError, parse_matchers
+from otelbundle.alerting.notify.routing import Channel
+from otelbundle.alerting.telemetry import register_notification_metrics, register_routing_metrics
+from otelbundle.cli import main
+from otelbundle.config import YamlMap, load_file
+
+T0 = datetime(2026, 11, 22, 23, 0, 0, tzinfo=timezone.utc)
+
+
+def alert(status: str = "firing", **labels: str) -> Alert:
+    return Alert(
+        labels={"alertname": "A", **labels},
+        annotations={},
+        status=status,  # type: ignore[arg-type]
+        starts_at=T0,
+        ends_at=T0,
+    )
+
+
+# ---- matchers ------------------------------------------------------------------------------
+
+LABELS = {"alertname": "CheckoutErrors", "severity": "critical", "team": "shop", "service.name": "store"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('severity="critical"', True),
+        ("severity=critical", True),
+        ('severity!="critical"', False),
+        ('severity=~"warning|critical"', True),
+        ('severity=~"crit"', False),  # anchored: the whole value must match
+        ('severity=~"crit.*"', True),
+        ('severity!~"warning|info"', True),
+        ('team="shop", severity="critical"', True),
+        ('{team="shop",severity="warning"}', False),
+        ('env=""', True),  # a label the alert lacks is ""
+        ('env!=""', False),
+        ('env=~".*"', True),
+        ('"service.name"="store"', True),
+        ("service.name=store", True),
+        (' team = "shop" ', True),
+        ('alertname=~"Checkout.+"', True),
+    ],
+)
+def test_matchers_as_in_alertmanager(text: str, expected: bool) -> None:
+    assert all(m.matches(LABELS) for m in parse_matchers(text)) is expected
+
+
+def test_quoted_values_take_escapes() -> None:
+    (matcher,) = parse_matchers(r'summary="say \"hi\"\\n"')
+    assert matcher.value == 'say "hi"\\n'
+    assert str(matcher) == r'summary="say \"hi\"\\n"'
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "offset"),
+    [
+        ('severity=>"critical"', "unexpected", 10),
+        ('severity~"critical"', "expected one of =, !=, =~, !~", 8),
+        ('severity=~"(critical"', "bad regex", 10),
+        ('severity="critical', "unterminated quoted string", 9),
+        ('{severity="critical"', "missing closing '}'", 20),
+        ('severity="critical" team="shop"', "separate matchers with commas", 20),
+        ("", "no matcher", 0),
+        ("=critical", "expected a label name", 0),
+        (r'a="\t"', "unknown escape", 3),
+    ],
+)
+def test_matcher_problems_say_where(text: str, message: str, offset: int) -> None:
+    with pytest.raises(MatcherError) as caught:
+        parse_matchers(text)
+    assert message in str(caught.value)
+    assert caught.value.offset == offset
+
+
+# ---- channels from the config ---------------------------------------------------------------
+
+CONFIG = """\
+alerting:
+  notify:
+    webhook:
+      - {name: pager, url: "http://127.0.0.1:9/pager", match: ['severity="critical"']}
+      - name: chat
+        url: "http://127.0.0.1:9/chat"
+        match: ['severity=~"warning|critical"', 'team="shop"']
+        repeat_interval: 4h
+    slack: {webhook_url: "http://127.0.0.1:9/slack", match: ['team="shop"']}
+    alertmanager: {url: "http://127.0.0.1:9/"}
+"""
+
+
+def notify_section(tmp_path: Path, text: str) -> YamlMap:
+    path = tmp_path / "otelbundle.yaml"
+    path.write_text(text)
+    section = load_file(str(path), {}).root["alerting"]["notify"]
+    assert isinstance(section, YamlMap)
+    return section
+
+
+def test_a_kind_may_be_a_list_of_named_channels_and_a_mapping_still_works(tmp_path: Path) -> None:
+    channels, problems = build_channels(notify_section(tmp_path, CONFIG), env={})
+    assert problems == []
+    found = {c.name: (c.kind, [str(m) for m in c.matchers], c.repeat_interval) for c in channels}
+    assert found == {
+        "alertmanager": ("alertmanager", [], 0.0),
+        "pager": ("webhook", ['severity="critical"'], 0.0),
+        "chat": ("webhook", ['severity=~"warning|critical"', 'team="shop"'], 4 * 3600.0),
+        "slack": ("slack", ['team="shop"'], 0.0),
+    }
+
+
+def test_matcher_problems_are_located_at_the_character(tmp_path: Path) -> None:
+    text = CONFIG.replace("""['severity="critical"']}""", """['severity=>"critical"']}""")
+    channels, problems = build_channels(notify_section(tmp_path, text), env={})
+    assert [str(p) for p in problems] == [
+        f"{tmp_path / 'otelbundle.yaml'}:4:75: notify.webhook[0].match: unexpected '\"critical\"' after "
+        "'severity=>' (separate matchers with commas) in 'severity=>\"critical\"'"
+    ]
+    assert "pager" not in {c.name for c in channels}  # that channel is off, the others work
+    line = text.splitlines()[3]
+    assert line[74] == '"'  # column 75: where the matcher stops making sense
+
+
+def test_duplicate_and_missing_names_are_problems(tmp_path: Path) -> None:
+    text = CONFIG.replace("name: chat", "name: pager").replace("{name: pager, url", "{url", 0)
+    text += '    pagerduty:\n      - {routing_key: "k"}\n'
+    channels, problems = build_channels(notify_section(tmp_path, text), env={})
+    messages = [str(p).split(": ", 1)[1] for p in problems]
+    assert any("channel name 'pager' is already used at" in m and ":4:" in m for m in messages), messages
+    assert "notify.pagerduty[0] needs a name: each channel of a list is named" in messages
+    assert sorted(c.name for c in channels) == ["alertmanager", "pager", "slack"]
+
+
+def test_a_mapping_may_name_itself_and_names_are_checked(tmp_path: Path) -> None:
+    text = CONFIG.replace("slack: {webhook_url", 'slack: {name: "bad name", webhook_url')
+    _, problems = build_channels(notify_section(tmp_path, text), env={})
+    assert [p.message for p in problems] == [
+        "notify.slack.name 'bad name' must be letters, digits, '_', '.' or '-' (at most 63)"
+    ]
+
+
+def test_rules_check_reports_a_bad_matcher(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "otelbundle.yaml").write_text(
+        CONFIG.replace("""'team="shop"']\n""", """'team=~"(shop"']\n""")
+    )
+    assert main(["rules", "check", str(tmp_path / "otelbundle.yaml")]) == 1
+    err = capsys.readouterr()
+    assert "otelbundle.yaml:7:56: notify.webhook[1].match: bad regex '(shop'" in err.out + err.err
+    assert (tmp_path / "otelbundle.yaml").read_text().splitlines()[6][55:61] == '"(shop'
+
+
+# ---- the dispatcher --------------------------------------------------------------------------
+
+
+class Recording:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.got: list[list[Alert]] = []
+
+    def send(self, alerts: Sequence[Alert]) -> None:
+        self.got.append(list(alerts))
+
+
+def test_each_channel_gets_exactly_its_alerts_and_the_rest_is_counted(tmp_path: Path) -> None:
+    pager, chat, everything = Recording("webhook"), Recording("webhook"), Recording("alertmanager")
+    now = [1000.0]
+    dispatcher = NotificationDispatcher(
+        [
+            Channel("pager", "webhook", pager, tuple(parse_matchers('severity="critical"'))),
+            Channel("chat", "webhook", chat, tuple(parse_matchers('severity="warning"'))),
+        ],
+        clock=lambda: now[0],
+    )
+    critical, warning, info = alert(severity="critical"), alert(severity="warning"), alert(severity="info")
+    dispatcher.submit([critical, warning, info])
+    assert dispatcher.flush(5)
+    assert pager.got == [[critical]] and chat.got == [[warning]]
+    assert dispatcher.unrouted == 1
+    dispatcher.shutdown()
+    assert everything.got == []
+
+
+def test_repeat_interval_holds_back_resends_but_not_a_change_of_status() -> None:
+    chat = Recording("webhook")
+    now = [1000.0]
+    dispatcher = NotificationDispatcher([Channel("chat", "webhook", chat, (), 3600.0)], clock=lambda: now[0])
+    firing, resolved = alert(severity="warning"), alert("resolved", severity="warning")
+    for step in range(5):  # the engine re-sends every resend_delay (here each minute)
+        now[0] = 1000.0 + 60 * step
+        dispatcher.submit([firing])
+    now[0] += 60
+    dispatcher.submit([resolved])
+    now[0] += 60
+    dispatcher.submit([resolved])  # resolved re-sends are held back too
+    now[0] = 1000.0 + 3600
+    dispatcher.submit([firing])  # firing again: a change
+    now[0] += 3600
+    dispatcher.submit([firing])  # an hour later: repeated
+    assert dispatcher.flush(5)
+    assert [a.status for batch in chat.got for a in batch] == ["firing", "resolved", "firing", "firing"]
+    dispatcher.shutdown()
+
+
+def test_metrics_carry_the_channel_name_and_the_unrouted_count() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    dispatcher = NotificationDispatcher(
+        [
+            Channel("pager", "webhook", Recording("webhook"), tuple(parse_matchers("severity=critical"))),
+            Channel("chat", "webhook", Recording("webhook")),
+        ]
+    )
+    meter = provider.get_meter("test")
+    register_notification_metrics(dispatcher, meter)
+    register_routing_metrics(dispatcher, meter)
+    dispatcher.submit([alert(severity="critical"), alert(severity="info")])
+    assert dispatcher.flush(5)
+    points = {
+        (m.name, tuple(sorted((p.attributes or {}).items()))): p.value
+        for rm in reader.get_metrics_data().resource_metrics  # type: ignore[union-attr]
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        for p in m.data.data_points  # type: ignore[union-attr]
+    }
+    sent = "otelbundle.alerting.notifications.sent"
+    assert points[(sent, (("channel", "pager"), ("notifier", "webhook")))] == 1
+    assert points[(sent, (("channel", "chat"), ("notifier", "webhook")))] == 1
+    assert points[("otelbundle.alerting.notifications.unrouted", ())] == 0
+    dispatcher.submit([alert(severity="info", alertname="B")])  # chat takes everything: still routed
+    dispatcher.shutdown()
+    provider.shutdown()
