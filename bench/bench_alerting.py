@@ -12,8 +12,12 @@
    (rule with for: 0, interval 1 s: it goes out between ticks), median of several
    runs (target <= 0.1 s). Needs Debian's prometheus-alertmanager; skipped with a
    message otherwise.
+5. An SLO configured: span cost of the 10 rules plus one SLO (its three
+   burn-rate rules) vs the 10 rules alone and the SDK alone, interleaved; and
+   the bytes one SLO takes in process (tracemalloc, 200 SLOs with every window
+   bucket used over 31 simulated days).
 
-    python bench/bench_alerting.py [--spans 200000] [--rounds 100]
+    python bench/bench_alerting.py [--spans 200000] [--rounds 100] [--slo-only]
 """
 
 from __future__ import annotations
@@ -321,17 +325,128 @@ def log_cost(rounds: int, records: int = 2000) -> None:
     )
 
 
+CHECKOUT_SLO = """
+slos:
+  - name: checkout
+    spans: {service: shop, kind: server, name: "POST /checkout"}
+    objective: 99%
+    good_if_faster_than: 250ms
+"""
+
+
+def slo_span_cost(folder: Path, count: int, rounds: int) -> None:
+    """Interleaved rounds: SDK alone, SDK + 10 rules, SDK + 10 rules + an SLO on checkout."""
+    (folder / "slo").mkdir(exist_ok=True)
+    (folder / "slo" / "checkout.slos.yaml").write_text(CHECKOUT_SLO)
+    managers = []
+    for sub, extra_files in (("rules", ""), ("slo", ', "checkout.slos.yaml"')):
+        (folder / sub).mkdir(exist_ok=True)
+        (folder / sub / "rules.yaml").write_text(textwrap.dedent(TEN_RULES))
+        (folder / sub / "otelbundle.yaml").write_text(
+            f'alerting:\n  rule_files: ["rules.yaml"{extra_files}]\n'
+        )
+        config = load_alerting_config(str(folder / sub / "otelbundle.yaml"), {})
+        assert config is not None
+        manager = RuleManager(config, dispatcher=type("D", (), {"submit": lambda self, a: None})())
+        manager.start()
+        managers.append(manager)
+    plain = make_provider(None)
+    rules_only = make_provider(managers[0].processor)
+    with_slo = make_provider(managers[1].processor)
+    chunk = max(500, count // rounds)
+    for provider, manager in ((rules_only, managers[0]), (with_slo, managers[1])):
+        spans_per_second(provider, 2000, manager.processor)
+    vs_sdk: list[float] = []
+    vs_rules: list[float] = []
+    for _ in range(rounds):
+        sdk = spans_per_second(plain, chunk)[0]
+        rules = spans_per_second(rules_only, chunk, managers[0].processor)[0]
+        slo = spans_per_second(with_slo, chunk, managers[1].processor)[0]
+        vs_sdk.append(sdk / slo)
+        vs_rules.append(rules / slo)
+    for manager in managers:
+        manager.stop()
+    print(
+        f"span cost with an SLO configured ({rounds} interleaved rounds x {chunk} spans; SLO on 1 span in 4):"
+    )
+    print(
+        f"  10 rules + 1 SLO / 10 rules: median {statistics.median(vs_rules):.3f} "
+        f"(quartiles {quartiles(sorted(vs_rules))})   (target: 1.00 within the noise)"
+    )
+    print(
+        f"  10 rules + 1 SLO / SDK alone: median {statistics.median(vs_sdk):.3f} "
+        f"(quartiles {quartiles(sorted(vs_sdk))})   (target <= 1.10)"
+    )
+
+
+def slo_memory(folder: Path, slos: int = 200) -> None:
+    """Bytes per SLO: 200 SLOs, each on its own service, every bucket of every window used."""
+    (folder / "mem-slo").mkdir(exist_ok=True)
+    (folder / "mem-slo" / "s.slos.yaml").write_text(
+        "slos:\n"
+        + "".join(
+            f"  - {{name: s{i}, spans: {{service: svc{i}, kind: server}}, objective: 99.9%, good_if_faster_than: 1s}}\n"
+            for i in range(slos)
+        )
+    )
+    (folder / "mem-slo" / "otelbundle.yaml").write_text('alerting:\n  rule_files: ["s.slos.yaml"]\n')
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    config = load_alerting_config(str(folder / "mem-slo" / "otelbundle.yaml"), {})
+    assert config is not None
+    engine = Engine(config, dispatcher=type("D", (), {"submit": lambda self, a: None})())
+    loaded = tracemalloc.take_snapshot()
+    processor = engine.processor
+    processor.resize(slos * 2 + 10)
+    providers = [TracerProvider(resource=Resource.create({"service.name": f"svc{i}"})) for i in range(slos)]
+    for provider in providers:
+        provider.add_span_processor(processor)
+    start = time.time()
+    for step in range(0, 31 * 24 * 3600, 3600):  # every hour for 31 days: every bucket of the long windows
+        for i, provider in enumerate(providers):
+            with provider.get_tracer("m").start_as_current_span("GET", kind=SpanKind.SERVER) as span:
+                if (step // 3600 + i) % 40 == 0:
+                    span.set_status(StatusCode.ERROR)
+        processor.drain(start + step)
+        if step % (6 * 3600) == 0:
+            engine.evaluate(start + step)
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+
+    def allocated(new: tracemalloc.Snapshot, old: tracemalloc.Snapshot, *where: str) -> int:
+        """Bytes still held that were allocated in files whose path contains one of ``where``."""
+        return sum(
+            s.size_diff for s in new.compare_to(old, "filename") if any(w in str(s.traceback) for w in where)
+        )
+
+    windows = sum(len(s.windows) for s in engine.states.values())
+    window_bytes = allocated(
+        after, loaded, "alerting/window.py", "alerting/slo/windows.py", "alerting/state.py"
+    )
+    print(
+        f"memory per SLO ({slos} SLOs, {windows} burn-rate windows, 31 simulated days, all firing): "
+        f"{window_bytes / slos:,.0f} bytes of windows; "
+        f"{allocated(after, loaded, 'otelbundle/alerting') / slos:,.0f} bytes with its firing alerts and "
+        f"cached span plans; {allocated(loaded, before, 'otelbundle/alerting') / slos:,.0f} bytes of rules "
+        "(3 burn-rate rules with their templates)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=200_000, help="spans per side in the throughput test")
     parser.add_argument("--rounds", type=int, default=100, help="interleaved rounds they are cut into")
+    parser.add_argument("--slo-only", action="store_true", help="only the SLO measures (4.)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        throughput(folder, args.spans, args.rounds)
-        memory(folder)
-        log_cost(args.rounds)
-        time_to_alert(folder, runs=5)
+        if not args.slo_only:
+            throughput(folder, args.spans, args.rounds)
+            memory(folder)
+            log_cost(args.rounds)
+            time_to_alert(folder, runs=5)
+        slo_span_cost(folder, args.spans, args.rounds)
+        slo_memory(folder)
 
 
 if __name__ == "__main__":

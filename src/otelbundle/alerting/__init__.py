@@ -3,6 +3,8 @@
 - :mod:`.section`: the ``alerting:`` section (the config reader); :mod:`.rule_files`: the rule files it names.
 - :mod:`.rules`, :mod:`.predicates`, :mod:`.templates`: the rule model.
 - :mod:`.processor`, :mod:`.window`, :mod:`.batch`, :mod:`.state`: spans in, windows kept.
+- :mod:`.log_selector`, :mod:`.log_fold`: rules over log records (``logs:``), fed by :mod:`.log_intake`.
+- :mod:`.slo`: SLOs (``slos:``) as burn-rate rules, and their Prometheus twins.
 - :mod:`.engine`: the alert state machine (Prometheus' ``rules/alerting.go``).
 - :mod:`.manager`: the thread, reloads, SIGHUP and fork (Prometheus' ``rules/manager.go``).
 - :mod:`.telemetry`: every ``otelbundle.alerting.*`` instrument, with an injected meter provider.

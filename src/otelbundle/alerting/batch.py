@@ -75,7 +75,7 @@ class PlanCache:
     LIMIT = 10_000
 
     def __init__(self, states: Iterable[RuleState]) -> None:
-        self.states = list(states)
+        self.states = [state for state in states if state.rule.logs is None]  # log rules: log_fold.py
         self._plans: dict[tuple[str, int, int], Plan] = {}
         self.last_by_name: dict[str, Plan] = {}  # the common case: one kind and resource per name
 
@@ -196,8 +196,13 @@ def _apply_shared(signature: tuple[object, ...], tally: Tally, now: float) -> No
     for state in plan.shared:
         if not state.selects(view):
             continue
-        error = state.is_error(view)
-        state.fold(state.key_of(view), now, tally, tally.count if error else 0, tally.last if error else None)
+        if state.is_error(view):
+            state.fold(state.key_of(view), now, tally, tally.count, tally.last)
+        elif state.slower_than is not None:  # an SLO's good_if_faster_than: the slow ones are bad
+            slow = tally.count_slower(state.slower_than)
+            state.fold(state.key_of(view), now, tally, slow, tally.slowest if slow else None)
+        else:
+            state.fold(state.key_of(view), now, tally, 0, None)
 
 
 def _tally_per_span(
@@ -212,6 +217,6 @@ def _tally_per_span(
         if tally is None:
             tally = tallies[key] = Tally(state.track_bins)
         tally.add(span, view.duration)
-        if state.is_error(view):
+        if state.is_bad(view):
             tally.errors += 1
             tally.last_error = span

@@ -34,6 +34,7 @@ from otelbundle.alerting.alert import Alert, AlertState
 from otelbundle.alerting.early import Deadlines
 from otelbundle.alerting.evidence import TextScrubber
 from otelbundle.alerting.exemplar_spans import ExemplarSpans
+from otelbundle.alerting.log_fold import LogRuleFold
 from otelbundle.alerting.log_intake import LogIntake
 from otelbundle.alerting.outgoing import ActiveAlert, alert_labels, outgoing_alert
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
@@ -42,7 +43,7 @@ from otelbundle.alerting.section import AlertingConfig
 from otelbundle.alerting.state import RuleState
 from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.alerting.trace_logs import TraceLogs
-from otelbundle.alerting.window import Totals, Window
+from otelbundle.alerting.window import RuleWindow, Totals
 
 RESOLVED_RETENTION = 15 * 60.0
 
@@ -103,6 +104,8 @@ class Engine:
         self.exemplar_spans = ExemplarSpans(self.trace_logs)
         self.load(config, now=clock())
         self.processor = AlertingSpanProcessor(self.states.values(), queue_size=queue_size, wakeup=wakeup)
+        # Rules over log records (logs:) fold the records here; records then wake the thread too.
+        self.log_intake.add_consumer(LogRuleFold(lambda: self.states, self.log_intake, wakeup))
 
     # ---- rules ---------------------------------------------------------------
     def load(self, config: AlertingConfig, now: float) -> list[RuleState]:
@@ -371,7 +374,7 @@ class Engine:
         return min([g.interval for g in self.config.groups] or [1.0])
 
 
-def _decide(rule: Rule, totals: Totals, window: Window, now: float) -> Verdict | None:
+def _decide(rule: Rule, totals: Totals, window: RuleWindow, now: float) -> Verdict | None:
     """The verdict of one window at ``now``; None when it has some but fewer than ``min_spans`` spans.
     Exemplars are looked up only when the condition holds: nothing reads them otherwise."""
     if rule.condition.aggregate is not Aggregate.ABSENT and 0 < totals.count < rule.min_spans:

@@ -1,4 +1,4 @@
-"""The `where:` language: comparisons on span fields, combined with and/or/not. Never eval.
+"""The `where:` language: comparisons on span (or log record) fields, combined with and/or/not. Never eval.
 
     http.request.method == "POST"
     duration > 250ms and http.response.status_code >= 500
@@ -19,7 +19,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from otelbundle.config.values import DURATION_RE, parse_duration
 
@@ -53,7 +53,14 @@ class SpanView:
         return self.resource.get(field) if value is None else value
 
 
-Predicate = Callable[[SpanView], bool]
+class Fields(Protocol):
+    """What a predicate reads: a finished span (:class:`SpanView`) or a log record
+    (:class:`otelbundle.alerting.log_rules.LogView`)."""
+
+    def get(self, field: str) -> Any: ...
+
+
+Predicate = Callable[[Fields], bool]
 
 
 class PredicateError(ValueError):
@@ -111,14 +118,14 @@ def _tokenize(text: str) -> list[_Token]:
 
 
 def all_of(parts: tuple[Predicate, ...]) -> Predicate:
-    def predicate(span: SpanView) -> bool:
+    def predicate(span: Fields) -> bool:
         return all(part(span) for part in parts)
 
     return predicate
 
 
 def _any_of(parts: tuple[Predicate, ...]) -> Predicate:
-    def predicate(span: SpanView) -> bool:
+    def predicate(span: Fields) -> bool:
         return any(part(span) for part in parts)
 
     return predicate
@@ -229,7 +236,7 @@ def _compile(field: str, op: str, token: _Token) -> Predicate:
     compare = _COMPARE[op]
     if isinstance(value, float):
 
-        def numeric(span: SpanView) -> bool:
+        def numeric(span: Fields) -> bool:
             actual = span.get(field)
             if isinstance(actual, bool) or actual is None:
                 return op == "!="
@@ -242,7 +249,7 @@ def _compile(field: str, op: str, token: _Token) -> Predicate:
     if op not in ("==", "!="):
         raise PredicateError(f"{op} needs a number or duration", token.column)
 
-    def equality(span: SpanView) -> bool:
+    def equality(span: Fields) -> bool:
         actual = span.get(field)
         if actual is None:
             return op == "!="

@@ -1,4 +1,7 @@
-"""A rule file: ``groups:`` of alert rules, read through :mod:`otelbundle.config`.
+"""A rule file: ``groups:`` of alert rules and ``slos:``, read through :mod:`otelbundle.config`.
+
+An SLO (its keys: :mod:`otelbundle.alerting.slo.reader`) becomes burn-rate rules,
+one rule group each (:mod:`otelbundle.alerting.slo.burn`), next to the file's groups.
 
 Every problem is reported as file:line:column and collected, so one run shows
 all of them (:class:`RuleReader`). The ``alerting:`` section that names rule
@@ -14,6 +17,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from otelbundle.alerting.log_selector import LogMatcher, read_log_matcher
 from otelbundle.alerting.predicates import (
     KIND_VALUES,
     Predicate,
@@ -22,7 +26,10 @@ from otelbundle.alerting.predicates import (
     parse_predicate,
     referenced_fields,
 )
-from otelbundle.alerting.rules import ExprError, Rule, SpanMatcher, parse_expr
+from otelbundle.alerting.rules import LOG_AGGREGATES, Condition, ExprError, Rule, SpanMatcher, parse_expr
+from otelbundle.alerting.slo.burn import burn_rate_rules
+from otelbundle.alerting.slo.model import Slo
+from otelbundle.alerting.slo.reader import read_slo
 from otelbundle.alerting.templates import Template, TemplateError, parse_template
 from otelbundle.config import (
     ConfigError,
@@ -32,11 +39,13 @@ from otelbundle.config import (
     YamlList,
     YamlMap,
     load_file,
+    new_list,
     parse_count,
     parse_duration,
     parse_number,
 )
 
+FILE_KEYS = ("groups", "slos")
 GROUP_KEYS = frozenset({"name", "interval", "rules"})
 RULE_KEYS = frozenset(
     {
@@ -51,6 +60,7 @@ RULE_KEYS = frozenset(
         "labels",
         "annotations",
         "errors_where",
+        "logs",
     }
 )
 SPANS_KEYS = frozenset({"service", "kind", "name", "name_regex", "where"})
@@ -120,18 +130,64 @@ class RuleReader(Problems):
 
 
 def load_rule_file(path: str, config: RuleDefaults, env: Mapping[str, str] | None = None) -> list[RuleGroup]:
+    """The groups of a rule file: its ``groups:`` and, for each of its ``slos:``, the SLO's
+    burn-rate rules (otelbundle.alerting.slo)."""
     document = load_file(path, env)
     root = document.root
     problems = RuleReader()
-    if not isinstance(root, YamlMap) or not isinstance(root.get("groups"), YamlList):
-        raise ConfigError([ConfigProblem(Mark(path, 1, 1), "a rule file needs a top-level 'groups:' list")])
-    problems.unknown_keys(root, {"groups"}, "the rule file")
+    if not isinstance(root, YamlMap) or not any(isinstance(root.get(key), YamlList) for key in FILE_KEYS):
+        raise ConfigError(
+            [ConfigProblem(Mark(path, 1, 1), "a rule file needs a top-level 'groups:' or 'slos:' list")]
+        )
+    problems.unknown_keys(root, FILE_KEYS, "the rule file")
     problems.unset_env(root)
+    for key in FILE_KEYS:
+        if key in root and not isinstance(root[key], YamlList):
+            problems.add(root.value_mark(key), f"{key} must be a list")
+            root[key] = new_list(root.mark)
+    groups = _load_groups(root.get("groups") or new_list(root.mark), path, config, problems)
+    for slo in _load_slos(root.get("slos") or new_list(root.mark), problems):
+        groups.extend(
+            RuleGroup(rule.group, rule.interval, [rule], path)
+            for rule in burn_rate_rules(slo, config.evaluation_interval)
+        )
+    problems.raise_if_any()
+    return groups
+
+
+def load_slos(path: str, env: Mapping[str, str] | None = None) -> list[Slo]:
+    """The SLOs of a rule file (``otelbundle slo generate``); ConfigError lists every problem."""
+    groups_and_slos = load_file(path, env).root
+    problems = RuleReader()
+    slos = groups_and_slos.get("slos") if isinstance(groups_and_slos, YamlMap) else None
+    found = _load_slos(slos, problems) if isinstance(slos, YamlList) else []
+    problems.raise_if_any()
+    return found
+
+
+def _load_slos(items: YamlList, problems: RuleReader) -> list[Slo]:
+    slos: list[Slo] = []
+    seen: set[str] = set()
+    for index, slo_map in enumerate(items):
+        if not isinstance(slo_map, YamlMap):
+            problems.add(items.item_mark(index), "each SLO must be a mapping")
+            continue
+        slo = read_slo(slo_map, _load_matcher(slo_map, problems), problems)
+        if slo is None:
+            continue
+        if slo.name in seen:
+            problems.add(slo_map.value_mark("name"), f"duplicate SLO name {slo.name!r}")
+        seen.add(slo.name)
+        slos.append(slo)
+    return slos
+
+
+def _load_groups(items: YamlList, path: str, config: RuleDefaults, problems: RuleReader) -> list[RuleGroup]:
     groups: list[RuleGroup] = []
     seen_groups: set[str] = set()
-    for group_index, group_map in enumerate(root["groups"]):
+    for group_index, group_map in enumerate(items):
         if not isinstance(group_map, YamlMap):
-            problems.add(root["groups"].item_mark(group_index), "each group must be a mapping")
+            problems.add(items.item_mark(group_index), "each group must be a mapping")
             continue
         problems.unknown_keys(group_map, GROUP_KEYS, "a group")
         raw_name = group_map.get("name")
@@ -169,7 +225,6 @@ def load_rule_file(path: str, config: RuleDefaults, env: Mapping[str, str] | Non
             seen_alerts.add(rule.name)
             rules.append(rule)
         groups.append(RuleGroup(name, interval, rules, path))
-    problems.raise_if_any()
     return groups
 
 
@@ -199,6 +254,7 @@ def _load_rule(
         )
         name = "?"
     matcher = _load_matcher(rule_map, problems)
+    logs = _load_logs(rule_map, problems)
     condition = None
     if "expr" not in rule_map:
         problems.add(rule_map.mark, f"{name}: rule needs 'expr:'")
@@ -240,6 +296,8 @@ def _load_rule(
             annotations[key] = template
     for_ = problems.duration(rule_map, "for", 0.0, allow_zero=True)
     keep = problems.duration(rule_map, "keep_firing_for", 0.0, allow_zero=True)
+    if "logs" in rule_map:
+        _check_log_rule(rule_map, condition, problems)
     if len(problems) > before or condition is None or matcher is None:
         return None
     mark = rule_map.mark
@@ -261,7 +319,30 @@ def _load_rule(
         location=f"{mark.file}:{mark.line}",
         max_group_keys=config.max_group_keys,
         interval=interval,
+        logs=logs,
     )
+
+
+def _load_logs(rule_map: YamlMap, problems: RuleReader) -> LogMatcher | None:
+    """The ``logs:`` selector of a rule over log records (otelbundle.alerting.log_selector)."""
+    logs = problems.mapping(rule_map, "logs")
+    return read_log_matcher(logs, problems) if logs is not None else None
+
+
+def _check_log_rule(rule_map: YamlMap, condition: Condition | None, problems: RuleReader) -> None:
+    """A rule selects spans or log records, and records have neither status nor duration."""
+    if "spans" in rule_map:
+        problems.add(rule_map.key_mark("logs"), "a rule selects spans: or logs:, not both")
+    if "errors_where" in rule_map:
+        problems.add(
+            rule_map.key_mark("errors_where"), "errors_where: is for spans; a log rule counts records"
+        )
+    if condition is not None and condition.aggregate.value not in LOG_AGGREGATES:
+        problems.add(
+            rule_map.value_mark("expr"),
+            f"expr: a log rule takes {', '.join(LOG_AGGREGATES)} (records have no status or duration), "
+            f"not {condition.aggregate.value}",
+        )
 
 
 def _load_matcher(rule_map: YamlMap, problems: RuleReader) -> SpanMatcher | None:

@@ -10,9 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from otelbundle.alerting.log_selector import LogMatcher
 from otelbundle.alerting.predicates import Predicate, SpanView
 from otelbundle.alerting.templates import Template
-from otelbundle.alerting.window import Totals, Window
+from otelbundle.alerting.window import RuleWindow, Totals
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -22,6 +23,10 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+
+
+LOG_AGGREGATES = ("count", "rate", "absent")
+"""What a rule over log records can compute: records have no status or duration."""
 
 
 class Aggregate(str, Enum):
@@ -45,7 +50,7 @@ def _ratio(part: float, whole: int) -> float:
 
 
 # aggregate -> (value over a window, which spans make the best exemplars)
-_AGGREGATES: dict[Aggregate, tuple[Callable[[Condition, Totals, Window], float], str]] = {
+_AGGREGATES: dict[Aggregate, tuple[Callable[[Condition, Totals, RuleWindow], float], str]] = {
     Aggregate.COUNT: (lambda c, t, w: float(t.count), "newest"),
     Aggregate.RATE: (lambda c, t, w: t.count / w.size, "newest"),
     Aggregate.ERROR_COUNT: (lambda c, t, w: float(t.errors), "errors"),
@@ -79,7 +84,7 @@ class Condition:
         """Which spans make the best exemplars for this condition."""
         return _AGGREGATES[self.aggregate][1]
 
-    def value(self, totals: Totals, window: Window) -> float:
+    def value(self, totals: Totals, window: RuleWindow) -> float:
         return _AGGREGATES[self.aggregate][0](self, totals, window)
 
     def holds(self, value: float) -> bool:
@@ -173,9 +178,17 @@ class Rule:
     max_group_keys: int = 1000
     interval: float = 1.0
     extra: dict[str, object] = field(default_factory=dict)
+    # A span slower than this (seconds) is bad too: an SLO's good_if_faster_than. Kept apart
+    # from errors_where so that spans need not be decided one by one (see batch.py).
+    bad_if_slower_than: float | None = None
+    # The rule's window when it is not a plain Window of ``window`` seconds (an SLO's burn rates).
+    make_window: Callable[[], RuleWindow] | None = None
+    # A rule over log records (``logs:``) instead of spans: the span path passes it over.
+    logs: LogMatcher | None = None
 
     def is_error(self, span: SpanView) -> bool:
-        return self.errors_where(span) if self.errors_where is not None else span.status == "error"
+        bad = self.errors_where(span) if self.errors_where is not None else span.status == "error"
+        return bad or (self.bad_if_slower_than is not None and span.duration > self.bad_if_slower_than)
 
     def group_key(self, span: SpanView) -> tuple[str, ...]:
         return tuple(str(span.get(attribute) or "") for attribute in self.group_by)

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from otelbundle.alerting.early import new_windows_matter, rising_test
 from otelbundle.alerting.predicates import SpanView
 from otelbundle.alerting.rules import OVERFLOW_KEY, Rule
-from otelbundle.alerting.window import INV_LOG_GAMMA, MIN_DURATION, Window
+from otelbundle.alerting.window import INV_LOG_GAMMA, MIN_DURATION, RuleWindow, Window
 
 
 class Tally:
@@ -68,6 +68,10 @@ class Tally:
                 map(math.ceil, map(operator.mul, map(math.log, floored), repeat(INV_LOG_GAMMA)))
             )
 
+    def count_slower(self, threshold: float) -> int:
+        """How many of the spans took longer than ``threshold`` seconds (a C loop, no frame per span)."""
+        return sum(map(threshold.__lt__, self.durations))
+
 
 class RuleState:
     """One rule's windows, keyed by group-by values; capped at ``rule.max_group_keys``.
@@ -92,6 +96,7 @@ class RuleState:
         "overflowed_spans",
         "rises",
         "rule",
+        "slower_than",
         "track_bins",
         "watch_any",
         "watch_new",
@@ -101,7 +106,7 @@ class RuleState:
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
-        self.windows: dict[tuple[str, ...], Window] = {}
+        self.windows: dict[tuple[str, ...], RuleWindow] = {}
         self.overflowed_spans = 0
         self.lock = threading.Lock()
         # Read once here, not per span.
@@ -110,6 +115,7 @@ class RuleState:
         self.where = rule.matcher.where
         self.exemplar_kind = rule.condition.kind
         self.track_bins = rule.condition.aggregate == "quantile"
+        self.slower_than = rule.bad_if_slower_than
         self.rises = rising_test(rule.condition)
         self.watch_new = new_windows_matter(rule.condition)
         # Where the exemplar span of each tally goes (the engine's ExemplarSpans, for evidence).
@@ -134,8 +140,14 @@ class RuleState:
         return tuple(str(span.get(a) or "") for a in group_by)
 
     def is_error(self, span: SpanView) -> bool:
+        """Its status (or errors_where) makes ``span`` bad; alike spans share this verdict."""
         errors_where = self.errors_where
         return errors_where(span) if errors_where is not None else span.status == "error"
+
+    def is_bad(self, span: SpanView) -> bool:
+        """An error, or slower than the rule allows: the verdict of one span by itself."""
+        slower_than = self.slower_than
+        return self.is_error(span) or (slower_than is not None and span.duration > slower_than)
 
     def selects(self, span: SpanView) -> bool:
         """The rule's where: predicates (service, kind and name were matched before)."""
@@ -158,27 +170,50 @@ class RuleState:
         if sink is not None and trace_id and exemplar is not None:
             sink(trace_id, exemplar)
         bins = tally.bins if self.track_bins else None
+        self._add(key, now, tally.count, errors, tally.total, tally.longest, bins, rank, trace_id)
+
+    def fold_records(self, key: tuple[str, ...], now: float, count: int, trace_id: int) -> None:
+        """Add ``count`` log records (a log rule's; no status, no duration) to the window of ``key``;
+        ``trace_id`` is the newest record's with a trace (0: none)."""
+        self._add(key, now, count, 0, 0.0, 0.0, None, now, trace_id)
+
+    def _add(
+        self,
+        key: tuple[str, ...],
+        now: float,
+        count: int,
+        errors: int,
+        total: float,
+        longest: float,
+        bins: Mapping[int, int] | None,
+        rank: float,
+        trace_id: int,
+    ) -> None:
         with self.lock:
             window = self.windows.get(key)
             fresh = window is None
             if window is None:
-                key, window, fresh = self._new_window(key, tally.count)
-            window.add_batch(now, tally.count, errors, tally.total, tally.longest, bins, rank, trace_id)
+                key, window, fresh = self._new_window(key, count)
+            window.add_batch(now, count, errors, total, longest, bins, rank, trace_id)
             rises = self.rises
             if rises is not None and (
-                (fresh and self.watch_new)
-                or key in self.watch_any
-                or rises(tally.count, errors, tally.longest)
+                (fresh and self.watch_new) or key in self.watch_any or rises(count, errors, longest)
             ):
                 self.dirty.add(key)
 
-    def _new_window(self, key: tuple[str, ...], count: int) -> tuple[tuple[str, ...], Window, bool]:
+    def _new_window(self, key: tuple[str, ...], count: int) -> tuple[tuple[str, ...], RuleWindow, bool]:
         """(the key the spans go to, its window, whether the window is new)."""
         if len(self.windows) >= self.rule.max_group_keys and key != OVERFLOW_KEY:
             self.overflowed_spans += count
-            window = self.windows.get(OVERFLOW_KEY)
-            if window is not None:
-                return OVERFLOW_KEY, window, False
+            overflow = self.windows.get(OVERFLOW_KEY)
+            if overflow is not None:
+                return OVERFLOW_KEY, overflow, False
             key = OVERFLOW_KEY
-        window = self.windows[key] = Window(self.rule.window, self.track_bins, self.exemplar_kind)
+        make_window = self.rule.make_window
+        window: RuleWindow
+        if make_window is not None:
+            window = make_window()
+        else:
+            window = Window(self.rule.window, self.track_bins, self.exemplar_kind)
+        self.windows[key] = window
         return key, window, True

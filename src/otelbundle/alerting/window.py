@@ -19,6 +19,7 @@ import math
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 RELATIVE_ACCURACY = 0.01
 _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -64,6 +65,32 @@ class Totals:
             if seen >= rank:
                 return bin_value(index)
         return bin_value(self.bins[-1][0])
+
+
+class RuleWindow(Protocol):
+    """What the engine and a rule's state use of a window: :class:`Window`, or one an SLO
+    composes of several (otelbundle.alerting.slo.windows)."""
+
+    @property
+    def size(self) -> float: ...
+    @property
+    def last_seen(self) -> float: ...
+
+    def add_batch(
+        self,
+        now: float,
+        count: int,
+        errors: int,
+        total_duration: float,
+        longest: float,
+        bins: Mapping[int, int] | None,
+        exemplar_rank: float,
+        exemplar_trace_id: int,
+    ) -> None: ...
+
+    def totals(self, now: float) -> Totals: ...
+
+    def exemplars(self, now: float, limit: int = EXEMPLARS) -> list[str]: ...
 
 
 class Window:
@@ -226,3 +253,43 @@ class Window:
             compacted.extend((slot, index, n))
         self._triples = compacted
         self._triple_limit = max(_COMPACT_AT, 2 * len(compacted))  # amortised O(1) per triple
+
+
+class CountRing:
+    """Spans and bad spans over ``size`` seconds, in ``buckets`` sub-buckets: all a long window needs.
+
+    SLO windows run to days (3d, 30d) and need no durations, quantiles or
+    exemplars, so a slot is three numbers (bucket start, count, errors): the
+    memory is ``24 x (buckets + 1)`` bytes of array whatever the window's length
+    or traffic. As in :class:`Window`, the oldest bucket is counted whole until
+    it lies entirely before the window, so the window reads between ``size`` and
+    ``size x (1 + 1/buckets)`` of history.
+    """
+
+    __slots__ = ("_slots", "_width", "ring", "size")
+
+    def __init__(self, size: float, buckets: int = SUB_BUCKETS) -> None:
+        self.size = size
+        self._slots = buckets + 1
+        self._width = size / buckets
+        self.ring = array("d", [-math.inf, 0.0, 0.0] * self._slots)
+
+    def add(self, now: float, count: int, errors: int) -> None:
+        number = math.floor(now / self._width)
+        start = number * self._width
+        base = (number % self._slots) * 3
+        ring = self.ring
+        if ring[base] < start:  # the slot held an expired bucket: reuse it
+            ring[base], ring[base + 1], ring[base + 2] = start, 0.0, 0.0
+        ring[base + 1] += count
+        ring[base + 2] += errors
+
+    def totals(self, now: float) -> tuple[int, int]:
+        """(spans, bad spans) in the window at ``now``."""
+        ring, oldest = self.ring, now - self.size - self._width
+        count = errors = 0.0
+        for base in range(0, len(ring), 3):
+            if ring[base] > oldest:
+                count += ring[base + 1]
+                errors += ring[base + 2]
+        return int(count), int(errors)

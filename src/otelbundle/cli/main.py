@@ -14,6 +14,7 @@ from otelbundle.version import __version__
 COMMAND_MODULES = (
     "otelbundle.cli.config",
     "otelbundle.cli.rules",
+    "otelbundle.cli.slo",
     "otelbundle.cli.health",
     "otelbundle.cli.stack.cli",
     "otelbundle.cli.demo",

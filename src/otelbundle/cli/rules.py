@@ -72,11 +72,11 @@ def check_files(args: argparse.Namespace) -> int:
 
 def _check_one(path: str) -> int:
     """A config's `alerting:` part (rule files and notifiers, as `config check` sees them), or a
-    rule file with `groups:`."""
+    rule file with `groups:` and/or `slos:` (an SLO counts as the burn-rate rules it becomes)."""
     document = read_document(path, os.environ)
     if document.problems:
         raise ConfigError(document.problems)
-    if document.root is not None and "groups" in document.root:
+    if document.root is not None and ("groups" in document.root or "slos" in document.root):
         return sum(len(g.rules) for g in load_rule_file(path, AlertingConfig(path=path), os.environ))
     report = Report(path)
     config = check_alerting(document, os.environ, report)

@@ -1,4 +1,4 @@
-"""``otelbundle rules test``: promtool-style unit tests for span rules, in simulated time.
+"""``otelbundle rules test``: promtool-style unit tests for span and log rules and SLOs, in simulated time.
 
     rule_files: [storefront.rules.yaml]
     evaluation_interval: 1s
@@ -28,6 +28,8 @@ spans logs in its trace), so the evidence annotations (``exception``, ``span``,
 ``otelbundle.yaml``), ``exp_channels`` lists the channels of its ``alerting.notify``
 an alert would be routed to (their ``match:``, with its external labels). As with
 promtool, only firing alerts are compared, and labels are compared without ``alertname``.
+Log rules read ``input_records`` (:mod:`otelbundle.cli.ruletest_records`),
+which run alongside the spans.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.sdk._logs import ReadWriteLogRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext, StatusCode, TraceFlags
@@ -50,6 +53,7 @@ from otelbundle.alerting.notify.routing_config import Routing, routes_of
 from otelbundle.alerting.rule_files import load_rule_file
 from otelbundle.alerting.section import AlertingConfig
 from otelbundle.alerting.trace_logs import LogLine
+from otelbundle.cli import ruletest_records
 from otelbundle.cli.ruletest_file import SPAN_KINDS, as_bool, check_test_file, expand
 from otelbundle.config import (
     ConfigError,
@@ -223,7 +227,8 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str, routes: _Routes 
     interval = parse_duration(test.get("interval", "1s"))
     now = [_START]
     engine = Engine(config, _Recorder(), clock=lambda: now[0], scrubber=Scrubber())
-    timeline: list[tuple[float, ReadableSpan, list[str], str]] = []
+    # (time, span or log record, the lines the span logs in its trace, its service)
+    timeline: list[tuple[float, ReadableSpan | ReadWriteLogRecord, list[str], str]] = []
     counter = 0
     for series in test.get("input_spans") or []:
         spans = series.get("spans") or {}
@@ -234,9 +239,14 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str, routes: _Routes 
             span = _span(spans, resource, error, duration, counter)
             timeline.append((position * interval, span, lines, service))
             counter += 1
+    for series in test.get("input_records") or []:
+        records = ruletest_records.series_records(series, counter + 1)
+        timeline.extend((position * interval, record, [], "") for position, record in enumerate(records))
+        counter += len(records)
     timeline.sort(key=lambda item: item[0])
     processor = engine.processor
     processor.resize(len(timeline) + 1)  # never drops, however dense
+    engine.log_intake.resize(len(timeline) + 1)
     checks = sorted(
         test.get("alert_rule_test") or [], key=lambda c: parse_duration(c["eval_time"], allow_zero=True)
     )
@@ -254,10 +264,13 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str, routes: _Routes 
                 break
             now[0] = _START + t
             while cursor < len(timeline) and timeline[cursor][0] <= t + 1e-9:
-                _, span, lines, service = timeline[cursor]
-                for line in lines:  # logged in the span's trace before it ended
-                    engine.trace_logs.add(span.context.trace_id, _log_line(line, service, span, now[0]))
-                processor.on_end(span)
+                _, item, lines, service = timeline[cursor]
+                if isinstance(item, ReadableSpan):
+                    for line in lines:  # logged in the span's trace before it ended
+                        engine.trace_logs.add(item.context.trace_id, _log_line(line, service, item, now[0]))
+                    processor.on_end(item)
+                else:
+                    engine.log_intake.on_emit(item)
                 cursor += 1
             if tick <= t + 1e-9:
                 engine.evaluate(now[0])

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from otelbundle.alerting.batch import KIND_NAMES
+from otelbundle.cli import ruletest_records
 from otelbundle.config import Problems, YamlList, YamlMap, parse_duration
 
 _ITEM = re.compile(r"^\s*(ok|error)\s+(\S+)\s+x(\d+)\s*$")
@@ -35,7 +36,7 @@ def expand(text: object) -> list[tuple[bool, float]]:
 
 
 _FILE_KEYS = ("rule_files", "evaluation_interval", "evaluate_on_spans", "config", "tests")
-_TEST_KEYS = ("name", "interval", "input_spans", "alert_rule_test")
+_TEST_KEYS = ("name", "interval", "input_spans", "input_records", "alert_rule_test")
 _SERIES_KEYS = ("spans", "values")
 _SPANS_KEYS = ("service", "name", "kind", "attributes", "resource", "exception", "logs")
 _CHECK_KEYS = ("eval_time", "alertname", "exp_alerts")
@@ -91,6 +92,8 @@ def check_test_file(root: YamlMap, problems: Problems) -> None:
                 problems.add(
                     spans.value_mark("logs"), 'logs must be a list of lines, e.g. ["ERROR payment failed"]'
                 )
+        for series in _mappings(test, "input_records", problems):
+            ruletest_records.check_series(series, problems)
         for check in _mappings(test, "alert_rule_test", problems):
             problems.unknown_keys(check, _CHECK_KEYS, "alert_rule_test")
             problems.value(

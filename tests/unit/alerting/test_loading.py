@@ -55,7 +55,7 @@ def test_rules_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["rules", "check", str(tmp_path / "r.yaml")]) == 1
     assert f"{tmp_path}/r.yaml:6:15: expr: unknown aggregate" in capsys.readouterr().err
     assert main(["rules", "check", "examples/rules/otelbundle.yaml"]) == 0
-    assert "SUCCESS: 5 rules found" in capsys.readouterr().out
+    assert "SUCCESS: 8 rules found" in capsys.readouterr().out  # 5 rules and an SLO's 3 burn-rate rules
 
 
 def test_templates_render_the_prometheus_subset() -> None:

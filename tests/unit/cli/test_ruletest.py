@@ -16,9 +16,9 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "rules"
 
 def test_example_rule_tests_pass(capsys: pytest.CaptureFixture[str]) -> None:
     files = sorted(str(p) for p in EXAMPLES.glob("*.test.yaml"))
-    assert len(files) == 2
+    assert len(files) == 3
     assert main(["rules", "test", *files]) == 0
-    assert capsys.readouterr().out.count("SUCCESS") == 2
+    assert capsys.readouterr().out.count("SUCCESS") == 3
 
 
 def test_wrong_expectation_fails_with_expected_and_got(

@@ -2,7 +2,7 @@
 
 A block is checked by what its top level holds:
 
-* ``groups:`` — a rule file: ``otelbundle rules check``;
+* ``groups:`` or ``slos:`` — a rule file: ``otelbundle rules check``;
 * ``rule_files:`` and ``tests:`` — a rule test file: ``otelbundle rules test``;
 * ``alerting:``, ``health:`` or ``scrub:`` — an ``otelbundle.yaml``:
   :func:`~tests.unit.docs.checkers.check_otelbundle_yaml` (the one place that picks
@@ -99,7 +99,7 @@ def shape_of(block: Block, data: object) -> Shape | str:
         return Shape("yaml-only", named or "example.yaml")
     if isinstance(data, dict):
         keys = set(data)
-        if "groups" in keys:
+        if keys & {"groups", "slos"}:
             return Shape("rules", named or "rules.yaml")
         if {"rule_files", "tests"} <= keys:
             return Shape("ruletest", named or "rules.test.yaml")

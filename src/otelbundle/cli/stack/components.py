@@ -324,6 +324,7 @@ CONFIG_FILES = {
     "prometheus-rules-health": "deploy/prometheus/rules/health.yaml",
     "prometheus-rules-system": "deploy/prometheus/rules/system.yaml",
     "prometheus-rules-red": "deploy/prometheus/rules/red.yaml",
+    "prometheus-rules-slo": "deploy/prometheus/rules/slo.yaml",
     "alertmanager": "deploy/alertmanager/alertmanager.yml",
     "compose": "deploy/compose.yaml",
 }

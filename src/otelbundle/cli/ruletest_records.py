@@ -1,0 +1,117 @@
+"""``input_records`` of ``otelbundle rules test``: series of log records, as ``input_spans`` for spans.
+
+    input_records:
+      - records: {service: payments, logger: payments.db, attributes: {db.system: postgresql}}
+        values: 'INFO x20, ERROR "deadlock detected" x3'
+
+Each item is ``SEVERITY ["BODY"] xCOUNT`` (TRACE DEBUG INFO WARN ERROR FATAL,
+WARNING and CRITICAL too; the body defaults to the severity); the records of one
+series follow each other, one every ``interval``, from time 0, each in a trace
+of its own (so alerts carry exemplars), and reach the engine through its log
+intake, as an application's records do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.sdk._logs import ReadWriteLogRecord
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import TraceFlags
+
+from otelbundle.alerting.log_selector import SEVERITY_NUMBERS
+from otelbundle.config import Problems, YamlMap
+
+SERIES_KEYS = ("records", "values")
+RECORDS_KEYS = ("service", "logger", "attributes", "resource")
+MAX_TEST_RECORDS = 1_000_000
+_ITEM = re.compile(
+    r'\s*(?P<severity>[A-Za-z]+)\s*(?:"(?P<body>(?:[^"\\]|\\.)*)")?\s+x(?P<count>\d+)\s*(?:,|$)'
+)
+
+
+def expand_records(text: object) -> list[tuple[str, str]]:
+    """(severity name, body) per record of a ``values`` text; ValueError names the bad item."""
+    source, position = str(text), 0
+    found: list[tuple[str, str]] = []
+    while position < len(source.strip()):
+        match = _ITEM.match(source, position)
+        if match is None or match.end() == position:
+            raise ValueError(f"{source[position:].strip()!r} is not 'SEVERITY [\"BODY\"] xCOUNT'")
+        severity = match.group("severity").upper()
+        if severity not in SEVERITY_NUMBERS:
+            raise ValueError(f"{match.group('severity')!r} is not a severity ({', '.join(SEVERITY_NUMBERS)})")
+        count = int(match.group("count"))
+        if len(found) + count > MAX_TEST_RECORDS:
+            raise ValueError(f"more than {MAX_TEST_RECORDS} records in one series")
+        body = match.group("body")
+        found.extend([(severity, body.replace('\\"', '"') if body is not None else severity)] * count)
+        position = match.end()
+    return found
+
+
+def check_series(series: YamlMap, problems: Problems) -> None:
+    """Shape and values of one ``input_records`` item, so that running it cannot fail on them."""
+    problems.unknown_keys(series, SERIES_KEYS, "input_records")
+    problems.value(series, "values", expand_records, list[tuple[str, str]](), required=True)
+    records = series.get("records")
+    if records is None:
+        return
+    if not isinstance(records, YamlMap):
+        problems.add(series.value_mark("records"), "records must be a mapping (service, logger, ...)")
+        return
+    problems.unknown_keys(records, RECORDS_KEYS, "records")
+    for key in ("attributes", "resource"):
+        if key in records and not isinstance(records[key], YamlMap):
+            problems.add(records.value_mark(key), f"{key} must be a mapping")
+
+
+def synthetic_record(
+    *,
+    severity: str,
+    body: str,
+    logger: str,
+    attributes: Mapping[str, Any],
+    resource: Resource,
+    trace_id: int,
+    timestamp_ns: int = 0,
+) -> ReadWriteLogRecord:
+    """A log record as the SDK's LoggingHandler emits it (the logger is its instrumentation scope)."""
+    number = SEVERITY_NUMBERS[severity.upper()]
+    return ReadWriteLogRecord(
+        LogRecord(
+            timestamp=timestamp_ns,
+            trace_id=trace_id,
+            span_id=trace_id & 0xFFFF_FFFF_FFFF_FFFF or 1,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED),
+            severity_text={"WARNING": "WARN", "CRITICAL": "FATAL"}.get(severity.upper(), severity.upper()),
+            severity_number=SeverityNumber(number),
+            body=body,
+            attributes=dict(attributes),
+        ),
+        resource=resource,
+        instrumentation_scope=InstrumentationScope(logger),
+    )
+
+
+def series_records(series: Mapping[str, Any], first_trace: int) -> list[ReadWriteLogRecord]:
+    """The records of one ``input_records`` item, in order; trace ids count up from ``first_trace``."""
+    records = series.get("records") or {}
+    resource = Resource(
+        {"service.name": str(records.get("service", "service")), **dict(records.get("resource") or {})}
+    )
+    return [
+        synthetic_record(
+            severity=severity,
+            body=body,
+            logger=str(records.get("logger", "app")),
+            attributes=records.get("attributes") or {},
+            resource=resource,
+            trace_id=first_trace + index,
+        )
+        for index, (severity, body) in enumerate(expand_records(series.get("values", "")))
+    ]
