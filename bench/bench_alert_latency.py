@@ -310,8 +310,9 @@ def settings(row: Row, root: Path) -> dict[str, dict[str, str]]:
         r":-([^}]+)}", collector["connectors"]["span_metrics"]["metrics_flush_interval"]
     )
     am = yaml.safe_load((root / "deploy" / "alertmanager" / "alertmanager.yml").read_text())["route"]
-    critical = next(r for r in am["routes"] if 'severity="critical"' in r.get("matchers", []))
-    group_wait = f"{critical.get('group_wait', am['group_wait'])} (severity=critical route)"
+    # The route that pages critical alerts (its matcher may list more severities, e.g. an SLO's `page`).
+    critical = next(r for r in am["routes"] if any("critical" in m for m in r.get("matchers", [])))
+    group_wait = f"{critical.get('group_wait', am['group_wait'])} ({critical['matchers'][0]} route)"
     bsp = f"{row.bsp_delay_ms if row.bsp_delay_ms is not None else SDK_BSP_DELAY_MS} ms"
     return {
         "in-process": {
@@ -338,6 +339,7 @@ def settings(row: Row, root: Path) -> dict[str, dict[str, str]]:
 
 def run_row(row: Row, folder: Path, runs: int, rate: float) -> tuple[list[Run], dict[str, Any]]:
     root = config_root(row, folder)
+    shown = settings(row, root)  # read before minutes of runs: a config it cannot read fails now
     env = dict(os.environ)
     if row.span_metrics_flush:
         env["OTELCOL_SPAN_METRICS_FLUSH_INTERVAL"] = row.span_metrics_flush
@@ -412,7 +414,7 @@ def run_row(row: Row, folder: Path, runs: int, rate: float) -> tuple[list[Run], 
         statuses = sorted({s for _, failing, s in traffic.checkouts if failing})
         extra = {
             "samples/s": appended / (time.time() - began),
-            "settings": settings(row, root),
+            "settings": shown,
             "exemplars": sum(len(s.get("exemplars", [])) for s in exemplars.get("data", [])),
             "failing statuses": statuses,
         }
