@@ -454,12 +454,15 @@ def test_jaeger_stopped_30s_traces_resume_and_the_queue_loses_nothing(
         "jaeger_send_failed_spans": o.failed[JAEGER],
         "requests_in_outage": len(during),
         "their_traces_lost": len(lost),
-        # Jaeger's storage is in memory (deploy/jaeger/config.yaml): a restart empties it.
+        # Jaeger's storage is on disk (Badger, deploy/jaeger/config.yaml): a restart keeps it.
         "trace_from_before_restart_still_there": _in_jaeger(backends, before.trace_id),
     }
     record("jaeger_stop", **figures)
     assert figures["jaeger_queue_peak"] > 0, (
         f"the collector's Jaeger queue never grew during the outage: {figures}"
+    )
+    assert figures["trace_from_before_restart_still_there"], (
+        f"a trace Jaeger stored before it was stopped is gone after its restart: {before.trace_id}"
     )
     assert resume is not None, f"no trace made after the restart reached Jaeger within {QUEUED_RESUME_S} s"
     assert during, "no request was made during the outage"
