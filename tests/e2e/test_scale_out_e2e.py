@@ -210,9 +210,11 @@ def test_span_metrics_count_every_call_once_and_sampling_keeps_what_it_should(
     empty = server_calls(backends)
     send(services, 4)
     warm = dict.fromkeys(SERVER_SPANS, 4.0)
+    sent_at = time.monotonic()
     assert poll(lambda: increases(empty, server_calls(backends)) == warm, timeout=60), (
         f"the warm-up's 4 calls per service never showed in span metrics: {increases(empty, server_calls(backends))}"
     )
+    print(f"warm-up counted in Prometheus {time.monotonic() - sent_at:.1f} s after it was sent")
     before = server_calls(backends)
     requests = 200
     sent = send(services, requests)
