@@ -31,6 +31,7 @@ from tests.harness.browser import Viewer, launch, unavailable
 from tests.harness.jaeger_ui import (
     chart_points,
     choose_monitor_service,
+    choose_option,
     monitor_charts_drawn,
     operation_row,
     span_rows,
@@ -220,7 +221,7 @@ def test_jaeger_search_lists_both_services_and_finds_their_traces(
     )
 
     def find_storefront_traces(page: Page) -> None:
-        page.locator(".ant-select-dropdown").get_by_text("storefront", exact=True).click()
+        choose_option(page, "storefront")
         page.get_by_role("button", name="Find Traces").click()
 
     viewer.act("choose storefront and Find Traces", find_storefront_traces)

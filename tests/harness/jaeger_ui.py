@@ -60,12 +60,21 @@ def monitor_charts_drawn(page: Page) -> bool:
     return len(titles) == len(MONITOR_CHARTS) and all(points[t] >= 2 for t in titles)
 
 
+def choose_option(page: Page, text: str) -> None:
+    """Click the option ``text`` of the open antd select, the one a person sees. Not
+    ``get_by_text`` over the whole dropdown: antd also renders a hidden accessibility copy
+    (``role=option``) of the options around the active one, so whether a name matches once
+    or twice depends on the list (with Jaeger's own traces gone from it, "storefront" was
+    the active option's neighbour and matched twice)."""
+    page.locator(".ant-select-dropdown .ant-select-item-option-content").get_by_text(text, exact=True).click()
+
+
 def choose_monitor_service(page: Page, service: str) -> None:
     """Pick ``service`` in the Monitor tab's Service select (a fresh profile shows the first one)."""
     if service in page.locator(".ant-select").first.inner_text(timeout=2000):
         return
     page.get_by_role("combobox").first.click()
-    page.locator(".ant-select-dropdown").get_by_text(service, exact=True).click()
+    choose_option(page, service)
 
 
 def choose_monitor_timeframe(page: Page, label: str) -> None:
@@ -74,7 +83,7 @@ def choose_monitor_timeframe(page: Page, label: str) -> None:
     if select.inner_text(timeout=2000).strip() == label:
         return
     select.click()
-    page.locator(".ant-select-dropdown").get_by_text(label, exact=True).click()
+    choose_option(page, label)
 
 
 def operation_row(page: Page, operation: str) -> list[str]:

@@ -55,6 +55,8 @@ class Component:
     # The installable this process runs, when several processes run one binary
     # (the scale-out gateways run otelcol-bundle); defaults to ``name``.
     installs: str = ""
+    # How long a stop (SIGTERM) may take before the runner kills it.
+    stop_grace: float = 15.0
 
     @property
     def install_name(self) -> str:
@@ -98,6 +100,14 @@ def cache_entry(name: str, version: str) -> Path:
 GATEWAY_OTLP_GRPC_BASE = 4320
 GATEWAY_HEALTH_BASE = 13133
 GATEWAY_METRICS_BASE = 8888
+
+
+# A collector's stop hands over what it holds: queued batches to its backends, a
+# gateway's undecided traces decided and sent to Jaeger. That takes about a second
+# when the backends answer; a request to one that hangs is cut by the exporter's
+# timeout. compose's stop_grace_period and k8s' terminationGracePeriodSeconds
+# give the collectors the same 60 s.
+COLLECTOR_STOP_GRACE = 60.0
 
 
 def gateway_name(index: int) -> str:
@@ -182,6 +192,8 @@ def components(
             ports=(16686, 14317, 14318),
             args=(f"--config={deploy / 'jaeger' / 'config.yaml'}",),
             env={
+                # Traces on disk (Badger), so `stack down` / `up` keeps them.
+                "JAEGER_BADGER_DIR": str(storage_dir(env, "JAEGER_BADGER_DIR", data_dir / "jaeger")),
                 **({"JAEGER_UI_ASSETS_PATH": str(ui)} if ui else {}),
                 # linkPatterns: a trace page links to its log lines in VictoriaLogs' UI.
                 # Loki has no UI of its own here, so with Loki the page has no such link.
@@ -192,7 +204,7 @@ def components(
                 ),
             },
         ),
-        *(_gateway(collector, otelcol_storage, i) for i in range(1, gateways + 1)),
+        *(_gateway(collector, i) for i in range(1, gateways + 1)),
         Component(
             name="otelcol-bundle",
             version="0.159.0",
@@ -203,6 +215,7 @@ def components(
             args=agent_args,
             env=agent_env,
             alternates=(("otelcol-contrib", "0.159.0"),),
+            stop_grace=COLLECTOR_STOP_GRACE,
         ),
     ]
 
@@ -242,8 +255,12 @@ def log_store(deploy: Path, data_dir: Path, env: Mapping[str, str], logs: str) -
     )
 
 
-def _gateway(collector: Path, storage: Path, index: int) -> Component:
-    """Gateway ``index`` of the scale-out tier: gateway.yaml with its own ports and queue folder."""
+def _gateway(collector: Path, index: int) -> Component:
+    """Gateway ``index`` of the scale-out tier: gateway.yaml with its own ports.
+
+    No storage folder: its Jaeger queue is in memory, so that a stop drains it into
+    Jaeger instead of leaving it on disk for a start that may never come (gateway.yaml).
+    """
     grpc, health, metrics = (
         GATEWAY_OTLP_GRPC_BASE + index,
         GATEWAY_HEALTH_BASE + index,
@@ -261,11 +278,10 @@ def _gateway(collector: Path, storage: Path, index: int) -> Component:
             "OTELCOL_OTLP_GRPC_PORT": str(grpc),
             "OTELCOL_HEALTH_PORT": str(health),
             "OTELCOL_METRICS_PORT": str(metrics),
-            # One file_storage folder per process: the extension locks its files.
-            "OTELCOL_STORAGE_DIR": str(storage / gateway_name(index)),
         },
         alternates=(("otelcol-contrib", "0.159.0"),),
         installs="otelcol-bundle",
+        stop_grace=COLLECTOR_STOP_GRACE,
     )
 
 

@@ -253,7 +253,7 @@ class Stack:
         binary = component.locate(self.env)
         assert binary is not None
         for key, value in component.env.items():
-            if key in ("OTELCOL_STORAGE_DIR", "LOKI_DATA_DIR"):
+            if key in ("OTELCOL_STORAGE_DIR", "LOKI_DATA_DIR", "JAEGER_BADGER_DIR"):
                 Path(value).mkdir(parents=True, exist_ok=True)
         log = open(self.log_file(component), "ab")  # noqa: SIM115 - owned by the child
         process = subprocess.Popen(
@@ -304,8 +304,12 @@ class Stack:
             _reap(pid)
         return self._pid(component) is None
 
-    def down(self, timeout: float = 15.0) -> None:
-        for component in [*reversed(self.components), *self._stray_gateways()]:
+    def down(self, timeout: float | None = None) -> None:
+        """Stop everything, one at a time, in reverse start order: the agent (or single
+        collector) first, which hands its queued spans to the gateways still running; then
+        the gateways, which decide what they hold and send it to Jaeger still running;
+        then the stores. Each stop waits until the process has exited."""
+        for component in self._stop_order():
             pid = self._pid(component)
             if pid is None:
                 self._pid_file(component).unlink(missing_ok=True)
@@ -314,7 +318,17 @@ class Stack:
         # The next `up` without --gateways starts the default single collector.
         self._topology_file().unlink(missing_ok=True)
 
-    def stop_component(self, component: Component, timeout: float = 15.0) -> None:
+    def _stop_order(self) -> list[Component]:
+        """Collectors before the stores they send to; gateways left over from another
+        topology with the gateways."""
+        ordered = [*reversed(self.components), *self._stray_gateways()]
+        collectors = [c for c in ordered if c.name.startswith("otelcol")]
+        return collectors + [c for c in ordered if c not in collectors]
+
+    def stop_component(self, component: Component, timeout: float | None = None) -> None:
+        """SIGTERM, then wait for the exit (``timeout``, by default the component's
+        stop_grace) before SIGKILL."""
+        timeout = component.stop_grace if timeout is None else timeout
         pid = self._pid(component)
         if pid is None:
             return

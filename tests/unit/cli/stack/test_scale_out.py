@@ -1,5 +1,5 @@
 """`stack up --gateways N`'s components, its recorded topology, and the data folders the runner
-passes (a user's OTELCOL_STORAGE_DIR / LOKI_DATA_DIR win), without the real backends."""
+passes (a user's OTELCOL_STORAGE_DIR / LOKI_DATA_DIR / JAEGER_BADGER_DIR win), without the real backends."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def test_default_is_the_single_collector(tmp_path: Path) -> None:
     assert "OTELCOL_GATEWAY_ENDPOINTS" not in collector.env
 
 
-def test_two_gateways_behind_the_agent_on_their_own_ports_and_folders(tmp_path: Path) -> None:
+def test_two_gateways_behind_the_agent_on_their_own_ports(tmp_path: Path) -> None:
     listed = comp.components(ROOT, tmp_path, env={}, gateways=2)
     names = [c.name for c in listed]
     # Gateways start before the agent that routes to them.
@@ -48,7 +49,8 @@ def test_two_gateways_behind_the_agent_on_their_own_ports_and_folders(tmp_path: 
         assert gateway.args == (f"--config={ROOT / 'otel-collector' / 'gateway.yaml'}",)
         assert gateway.env["OTELCOL_OTLP_GRPC_PORT"] == str(4320 + index)
         assert gateway.health_url == f"http://127.0.0.1:{13133 + index}/"
-        assert gateway.env["OTELCOL_STORAGE_DIR"] == str(tmp_path / "otelcol" / f"otelcol-gateway-{index}")
+        # No queue on disk: it drains into Jaeger when the gateway stops (gateway.yaml).
+        assert "OTELCOL_STORAGE_DIR" not in gateway.env
         # One binary, one install name, one override variable.
         assert gateway.install_name == "otelcol-bundle" and gateway.env_var == "OTELBUNDLE_OTELCOL_BUNDLE_BIN"
     ports = [p for c in listed for p in c.ports]
@@ -65,17 +67,21 @@ def test_a_users_storage_folders_win_over_the_stack_defaults(tmp_path: Path) -> 
     defaults = by_name(comp.components(ROOT, tmp_path / "data", env={}))
     assert defaults["otelcol-bundle"].env["OTELCOL_STORAGE_DIR"] == str(tmp_path / "data" / "otelcol")
     assert f"-storageDataPath={tmp_path / 'data' / 'victorialogs'}" in defaults["victorialogs"].args
+    assert defaults["jaeger"].env["JAEGER_BADGER_DIR"] == str(tmp_path / "data" / "jaeger")
     loki = by_name(comp.components(ROOT, tmp_path / "data", env={}, logs="loki"))
     assert loki["loki"].env["LOKI_DATA_DIR"] == str(tmp_path / "data" / "loki")
     env = {
         "OTELCOL_STORAGE_DIR": str(tmp_path / "q"),
         "LOKI_DATA_DIR": str(tmp_path / "l"),
         "VICTORIALOGS_DATA_DIR": str(tmp_path / "v"),
+        "JAEGER_BADGER_DIR": str(tmp_path / "j"),
     }
     mine = by_name(comp.components(ROOT, tmp_path / "data", env=env, gateways=1))
     assert mine["otelcol-bundle"].env["OTELCOL_STORAGE_DIR"] == str(tmp_path / "q")
-    assert mine["otelcol-gateway-1"].env["OTELCOL_STORAGE_DIR"] == str(tmp_path / "q" / "otelcol-gateway-1")
+    # A gateway keeps nothing on disk: its queue drains into Jaeger when it stops (gateway.yaml).
+    assert "OTELCOL_STORAGE_DIR" not in mine["otelcol-gateway-1"].env
     assert f"-storageDataPath={tmp_path / 'v'}" in mine["victorialogs"].args
+    assert mine["jaeger"].env["JAEGER_BADGER_DIR"] == str(tmp_path / "j")
     assert by_name(comp.components(ROOT, tmp_path / "data", env=env, logs="loki"))["loki"].env[
         "LOKI_DATA_DIR"
     ] == str(tmp_path / "l")
@@ -178,3 +184,42 @@ def test_status_lists_every_process_of_the_recorded_topology(tmp_path: Path) -> 
         timeout=60,
     )
     assert "--gateways N" in helped.stdout
+
+
+def test_down_stops_the_agent_then_the_gateways_then_jaeger_each_after_the_last_exited(
+    tmp_path: Path,
+) -> None:
+    """A stop hands data downstream: the agent drains into the gateways, the gateways decide
+    and drain into Jaeger. So each must have exited before the next one is stopped. Stand-in
+    processes record when they get SIGTERM and when they are done (0.3 s later)."""
+    order = tmp_path / "order.txt"
+    stack = Stack(data_dir=tmp_path / "data", config_root=ROOT, env={}, gateways=2, say=lambda _: None)
+    (tmp_path / "data" / "run").mkdir(parents=True)
+    names = ["jaeger", "otelcol-gateway-1", "otelcol-gateway-2", "otelcol-bundle"]
+    processes = []
+    for name in names:
+        ready = tmp_path / f"{name}.ready"
+        script = (
+            f'trap "echo {name} stopping >> {order}; sleep 0.3; echo {name} exited >> {order}; exit 0" TERM; '
+            f"touch {ready}; while :; do sleep 0.05; done"
+        )
+        process = subprocess.Popen(["sh", "-c", script])
+        processes.append(process)
+        (tmp_path / "data" / "run" / f"{name}.pid").write_text(str(process.pid))
+    try:
+        while not all((tmp_path / f"{name}.ready").exists() for name in names):  # traps set
+            time.sleep(0.01)
+        stack.down()
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    expected = [f"{n} {what}" for n in reversed(names) for what in ("stopping", "exited")]
+    assert order.read_text().splitlines() == expected
+
+
+def test_collectors_get_a_minute_to_hand_over_what_they_hold(tmp_path: Path) -> None:
+    found = by_name(comp.components(ROOT, tmp_path, env={}, gateways=1))
+    assert found["otelcol-bundle"].stop_grace == found["otelcol-gateway-1"].stop_grace == 60.0
+    assert found["prometheus"].stop_grace == 15.0
