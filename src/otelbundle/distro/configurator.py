@@ -38,6 +38,7 @@ from otelbundle.sdk.export.report import (
     metric_export_logger_names,
     sdk_logger_names,
 )
+from otelbundle.sdk.export.resource_once import HashOnceSpans
 from otelbundle.sdk.logs import correlation
 
 _log = logging.getLogger("otelbundle")
@@ -65,7 +66,9 @@ def build_components(env: Mapping[str, str]) -> Components:
 
     def export_spans(exporter: SpanExporter) -> SpanProcessor:
         fold.attach(sdk_logger_names())  # the exporter's modules are imported by now
-        step = scrub.span_step(scrubber) if scrubber is not None else None
+        # Spans reach the encoder with a resource whose hash is computed once (resource_once.py);
+        # with scrubbing on, in the scrubbed copy.
+        step = scrub.span_step(scrubber, hash_resources=True) if scrubber is not None else HashOnceSpans()
         return BoundedSpanProcessor(exporter, accounting, step)
 
     def export_logs(exporter: LogRecordExporter) -> LogRecordProcessor:
