@@ -116,8 +116,14 @@ VARIABLES: tuple[Variable, ...] = (
         "OTEL_BSP_MAX_QUEUE_SIZE", "2048", None, "the span queue; our bounded processor admits this many"
     ),
     Variable(
-        "OTEL_BLRP_MAX_QUEUE_SIZE", "2048", None, "the log queue; our bounded processor admits this many"
+        "OTEL_BLRP_MAX_QUEUE_SIZE",
+        "2048",
+        None,
+        "the log queues (capture, export); each admits this many, then refuses and counts",
     ),
+    Variable("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "512", None, "log records per export request"),
+    Variable("OTEL_BLRP_SCHEDULE_DELAY", "1000", None, "milliseconds between log exports"),
+    Variable("OTEL_BLRP_EXPORT_TIMEOUT", "30000", None, "milliseconds a shutdown waits for the last export"),
     Variable("OTEL_TRACES_SAMPLER", "parentbased_always_on", None, "rebuilt to record everything for rules"),
     Variable("OTEL_TRACES_SAMPLER_ARG", "", None, "the sampler's argument"),
     Variable("OTEL_PYTHON_LOG_CORRELATION", "false", None, "the contrib's switch for ids on stdout lines"),
@@ -164,10 +170,15 @@ def otlp_endpoint(env: Mapping[str, str]) -> str:
 
 def queue_size(env: Mapping[str, str], variable: str) -> int:
     """A batch processor's queue size as the SDK reads it (the distro has replaced bad values)."""
+    return positive_int(env, variable)
+
+
+def positive_int(env: Mapping[str, str], variable: str) -> int:
+    """An integer variable of the table, at least 1; what unset means when it is not a number."""
     try:
         return max(1, int(get(env, variable)))
     except ValueError:
-        return int(TABLE[variable].unset)
+        return max(1, int(TABLE[variable].unset))
 
 
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")

@@ -31,7 +31,8 @@ from otelbundle.config.document import ConfigDocument, read_at_start
 from otelbundle.distro import runtime
 from otelbundle.health import register_span_processor
 from otelbundle.sdk import metric_reader_entry_points, sampling
-from otelbundle.sdk.export.bounded import Accounting, BoundedLogProcessor, BoundedSpanProcessor
+from otelbundle.sdk.export.bounded import Accounting, BoundedSpanProcessor
+from otelbundle.sdk.export.log_batch import LogBatchProcessor
 from otelbundle.sdk.export.report import (
     DropReport,
     ExportLogFold,
@@ -74,7 +75,7 @@ def build_components(env: Mapping[str, str]) -> Components:
     def export_logs(exporter: LogRecordExporter) -> LogRecordProcessor:
         fold.attach(sdk_logger_names())
         step = scrub.log_step(scrubber) if scrubber is not None else None
-        return BoundedLogProcessor(exporter, accounting, step)
+        return LogBatchProcessor(exporter, report, fold, step)
 
     kwargs: dict[str, Any] = {
         "export_span_processor": export_spans,
