@@ -4,7 +4,8 @@ Initialises the SDK through its own configurator, adding our parts only through
 the keyword arguments it supports: ``span_processors`` (alert rules),
 ``sampler`` (record-everything wrapper for rules), ``export_span_processor`` /
 ``export_log_record_processor`` (secret scrubbing and drop accounting around
-the real exporters), ``log_record_processors`` and ``resource_attributes``.
+the real exporters), ``log_record_processors`` (the log translator's flush, the
+correlation fields' removal) and ``resource_attributes``.
 ``otelbundle.yaml`` is read once, here, and each part is given its section.
 Whatever fails in our parts is reported and left out; the SDK is still configured.
 """
@@ -40,7 +41,7 @@ from otelbundle.sdk.export.report import (
     sdk_logger_names,
 )
 from otelbundle.sdk.export.resource_once import HashOnceSpans
-from otelbundle.sdk.logs import correlation
+from otelbundle.sdk.logs import correlation, deferred
 
 _log = logging.getLogger("otelbundle")
 
@@ -53,6 +54,7 @@ class Components:
     runtime: runtime.Runtime
     fold: ExportLogFold
     span_processors: list[SpanProcessor] = field(default_factory=list)
+    deferred_logs: deferred.DeferredLogs | None = None
 
 
 def build_components(env: Mapping[str, str]) -> Components:
@@ -77,13 +79,19 @@ def build_components(env: Mapping[str, str]) -> Components:
         step = scrub.log_step(scrubber) if scrubber is not None else None
         return LogBatchProcessor(exporter, report, fold, step)
 
+    # `logging` records are translated on a thread of ours (otelbundle.sdk.logs.deferred); its
+    # processor is first, so a flush drains the capture queue before the export flushes.
+    deferred_logs = deferred.DeferredLogs(report, environment.queue_size(env, "OTEL_BLRP_MAX_QUEUE_SIZE"))
     kwargs: dict[str, Any] = {
         "export_span_processor": export_spans,
         "export_log_record_processor": export_logs,
-        "log_record_processors": [correlation.CorrelationFieldStripper()],
+        "log_record_processors": [
+            deferred.DeferredLogsProcessor(deferred_logs),
+            correlation.CorrelationFieldStripper(),
+        ],
         "resource_attributes": environment.distro_resource_attributes(env),
     }
-    components = Components(kwargs=kwargs, runtime=state, fold=fold)
+    components = Components(kwargs=kwargs, runtime=state, fold=fold, deferred_logs=deferred_logs)
     if document is not None:
         _add_alert_rules(components, document, env)
     if components.span_processors:
@@ -126,6 +134,10 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
             super()._configure(**merged)  # type: ignore[no-untyped-call]
         components.fold.attach(sdk_logger_names())
         components.fold.attach(metric_export_logger_names(os.environ), metric_export=True)
+        if any(
+            isinstance(p, deferred.DeferredLogsProcessor) for p in merged.get("log_record_processors", ())
+        ):
+            deferred.set_current(components.deferred_logs)  # the OTLP handler's filter captures for it
         components.runtime.register_exit_handler()
         if environment.flag(os.environ, "OTELBUNDLE_FLUSH_ON_SIGTERM"):
             components.runtime.flush_on_sigterm()
