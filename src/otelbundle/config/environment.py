@@ -91,6 +91,15 @@ VARIABLES: tuple[Variable, ...] = (
         "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "", None, "per signal; OTEL_EXPORTER_OTLP_PROTOCOL when unset"
     ),
     Variable("OTEL_EXPORTER_OTLP_ENDPOINT", "", None, "unset: localhost:4317 (gRPC) or :4318 (HTTP)"),
+    # A credential provider makes the OTLP/HTTP exporters load the user's own requests
+    # session; the distro's fork-aware session is then not given (sdk/export/http_session.py).
+    Variable(
+        "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER", "", None, "the user's session, all signals"
+    ),
+    Variable(
+        "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER", "", None, "the user's span session"
+    ),
+    Variable("OTEL_PYTHON_EXPORTER_OTLP_HTTP_LOGS_CREDENTIAL_PROVIDER", "", None, "the user's log session"),
     # Seconds per export attempt including retries. The SDK's 10 s means an app
     # whose collector is blackholed takes tens of seconds to exit; 5 s bounds the
     # final flush (all signals are flushed in parallel at exit).

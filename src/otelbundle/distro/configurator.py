@@ -5,7 +5,8 @@ the keyword arguments it supports: ``span_processors`` (alert rules),
 ``sampler`` (record-everything wrapper for rules), ``export_span_processor`` /
 ``export_log_record_processor`` (secret scrubbing and drop accounting around
 the real exporters), ``log_record_processors`` (the log translator's flush, the
-correlation fields' removal) and ``resource_attributes``.
+correlation fields' removal), ``exporter_args_map`` (fork-aware HTTP sessions)
+and ``resource_attributes``.
 ``otelbundle.yaml`` is read once, here, and each part is given its section.
 Whatever fails in our parts is reported and left out; the SDK is still configured.
 """
@@ -32,6 +33,7 @@ from otelbundle.config.document import ConfigDocument, read_at_start
 from otelbundle.distro import runtime
 from otelbundle.health import register_span_processor
 from otelbundle.sdk import metric_reader_entry_points, sampling
+from otelbundle.sdk.export import http_session
 from otelbundle.sdk.export.bounded import Accounting, BoundedSpanProcessor
 from otelbundle.sdk.export.log_batch import LogBatchProcessor
 from otelbundle.sdk.export.report import (
@@ -91,6 +93,10 @@ def build_components(env: Mapping[str, str]) -> Components:
         ],
         "resource_attributes": environment.distro_resource_attributes(env),
     }
+    # OTLP/HTTP span and log exporters get a session a forked child does not share (http_session.py).
+    sessions = http_session.exporter_args(env)
+    if sessions:
+        kwargs["exporter_args_map"] = sessions
     components = Components(kwargs=kwargs, runtime=state, fold=fold, deferred_logs=deferred_logs)
     if document is not None:
         _add_alert_rules(components, document, env)
@@ -130,6 +136,11 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
             super()._configure(**kwargs)  # type: ignore[no-untyped-call]
             return
         merged = {**components.kwargs, **kwargs}  # explicit arguments from the caller win
+        if "exporter_args_map" in kwargs and "exporter_args_map" in components.kwargs:
+            # ...and a session the caller gives an exporter is kept; ours go where there is none.
+            merged["exporter_args_map"] = http_session.merged_exporter_args(
+                components.kwargs["exporter_args_map"], kwargs["exporter_args_map"]
+            )
         with metric_reader_entry_points.installed_for_sdk_setup(os.environ):  # fork-safe metric reader
             super()._configure(**merged)  # type: ignore[no-untyped-call]
         components.fold.attach(sdk_logger_names())
