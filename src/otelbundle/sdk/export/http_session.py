@@ -23,37 +23,69 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from otelbundle.config import environment
 
+if TYPE_CHECKING:
+    from requests.sessions import _Settings  # the stubs' name for what merge_environment_settings returns
+
 # (signal, the exporter's module, its class): the OTLP/HTTP exporters the batch processors keep.
 HTTP_EXPORTERS = (
     ("traces", "opentelemetry.exporter.otlp.proto.http.trace_exporter", "OTLPSpanExporter"),
     ("logs", "opentelemetry.exporter.otlp.proto.http._log_exporter", "OTLPLogExporter"),
 )
+# URLs whose environment settings a session remembers (an exporter posts to one).
+_SETTINGS_LIMIT = 16
 # The entry point names of those exporters in OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER.
 _HTTP_ENTRY_POINT = "otlp_proto_http"
 
 
 class ForkAwareSession(requests.Session):
-    """A session whose connection pools are new in each process that uses it."""
+    """A session whose connection pools are new in each process that uses it.
+
+    It also reads the environment's proxy and CA bundle settings once per URL,
+    not on every export: ``requests`` scans the whole environment for proxy
+    variables on each request (a third of the CPU a small export takes). Proxy
+    variables changed after the first export to a URL are not seen.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._pid = os.getpid()
+        self._environment_settings: dict[tuple[Any, ...], _Settings] = {}
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if self._pid != os.getpid():
             self._after_fork()
         return super().request(method, url, *args, **kwargs)
 
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
+        if proxies:  # proxies given with the request: merged as requests does, each time
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        try:
+            key = (url, stream, verify, cert, self.verify, self.cert, tuple(sorted(self.proxies.items())))
+            settings = self._environment_settings.get(key)
+        except TypeError:  # something unhashable: no remembering
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if settings is None:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if len(self._environment_settings) >= _SETTINGS_LIMIT:
+                self._environment_settings.clear()
+            self._environment_settings[key] = settings
+        remembered = settings.copy()
+        remembered["proxies"] = dict(settings["proxies"] or {})  # the caller's copy to change
+        return remembered
+
     def _after_fork(self) -> None:
         """Empty pools for this process; the inherited ones (the parent's sockets) are left unused."""
         self._pid = os.getpid()
+        self._environment_settings = {}
         for prefix in list(self.adapters):
             self.mount(prefix, HTTPAdapter())
 

@@ -71,3 +71,28 @@ def test_in_another_process_the_session_has_new_pools(monkeypatch: pytest.Monkey
     assert set(session.adapters) == set(inherited)
     assert all(session.adapters[p] is not inherited[p] for p in inherited)
     assert sent == ["http://collector/v1/traces"] * 2
+
+
+def test_the_environment_is_read_once_per_url_with_what_requests_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy:3128")
+    monkeypatch.setenv("NO_PROXY", "collector-direct")
+    session, plain = ForkAwareSession(), requests.Session()
+    url = "http://collector:4318/v1/traces"
+    for _ in range(2):
+        assert session.merge_environment_settings(
+            url, {}, None, None, None
+        ) == plain.merge_environment_settings(url, {}, None, None, None)
+    direct = "http://collector-direct:4318/v1/traces"
+    assert session.merge_environment_settings(direct, {}, None, None, None)["proxies"] == {}
+    scanned: list[str] = []
+    monkeypatch.setattr(
+        "requests.sessions.get_environ_proxies", lambda u, no_proxy=None: scanned.append(u) or {}
+    )
+    session.merge_environment_settings(url, {}, None, None, None)
+    assert scanned == []  # remembered for this URL
+    given = session.merge_environment_settings(url, {"http": "http://other:1"}, None, None, None)
+    assert given["proxies"]["http"] == "http://other:1" and scanned == [
+        url
+    ]  # given proxies: as requests does
