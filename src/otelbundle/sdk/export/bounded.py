@@ -135,7 +135,9 @@ class Admission(Generic[Item, Result, Batch]):
 
 
 def _span_batch(wrapper: ExportWrapper[ReadableSpan, SpanExportResult], capacity: int) -> BatchSpanProcessor:
-    return BatchSpanProcessor(span_exporter(wrapper), max_queue_size=capacity)
+    # A batch bigger than the queue makes the SDK refuse to start; it can only be the queue.
+    batch = min(capacity, environment.positive_int(os.environ, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"))
+    return BatchSpanProcessor(span_exporter(wrapper), max_queue_size=capacity, max_export_batch_size=batch)
 
 
 class BoundedSpanProcessor(SpanProcessor):
