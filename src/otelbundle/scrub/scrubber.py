@@ -12,7 +12,6 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import filterfalse
 from typing import Any, NamedTuple
 
 from otelbundle.scrub.rules import (
@@ -223,7 +222,8 @@ class Scrubber:
             # never change) is one the rules left as it is before. Set operations and
             # filters in C, no Python-level step per attribute.
             try:
-                if self._unchanged.issuperset(filterfalse(_IS_FLOAT, filterfalse(_IS_INT, values.values()))):
+                unknown = set(values.values()).difference(self._unchanged)
+                if not unknown or _NUMBERS.issuperset(map(type, unknown)):
                     return None
             except TypeError:  # an unhashable value: looked at one by one below
                 pass
@@ -384,9 +384,8 @@ def _union(patterns: Iterable[str]) -> str:
     return "|".join(f"(?i:{p[4:]})" if p.startswith("(?i)") else f"(?:{p})" for p in patterns)
 
 
-# isinstance(v, int) / (v, float) as C callables, for filterfalse (bool is an int)
-_IS_INT = int.__instancecheck__
-_IS_FLOAT = float.__instancecheck__
+# Value types the rules never change (bool is its own type here: type(), not isinstance()).
+_NUMBERS = frozenset((int, float, bool))
 
 
 def _plain_copy(attributes: Mapping[str, Any]) -> dict[str, Any]:
