@@ -10,7 +10,11 @@ asks for; exit times after SIGTERM show the bounded flush.
 
 ``--modes`` runs only the named modes (uninstrumented is always run); ``--env``
 adds a variable to every otelbundle mode, to measure a setting against the
-upstream distro in the same run (e.g. ``--env OTEL_BSP_MAX_EXPORT_BATCH_SIZE=128``).
+upstream distro in the same run (e.g. ``--env OTEL_BSP_MAX_EXPORT_BATCH_SIZE=128``);
+``--variant NAME:VAR=VALUE,...`` adds an otelbundle mode with its own variables.
+Against the upstream distro it also prints the quartiles of the per-round
+ratios and how far the pooled ratio moves when the rounds are resampled (the
+p99 needs many rounds: docs/performance.md).
 
 Needs the `bench` extra (opentelemetry-distro) for the upstream comparison.
 """
@@ -21,6 +25,7 @@ import argparse
 import importlib.util
 import json
 import os
+import random
 import signal
 import socket
 import statistics
@@ -29,20 +34,55 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.harness.apps import BIN, clean_env, free_port  # noqa: E402
-from tests.harness.otlp_receiver import OtlpReceiver  # noqa: E402
 
 APP = str(ROOT / "examples" / "inventory" / "app.py")
 
 
+@dataclass(frozen=True)
+class Receiver:
+    """The in-process OTLP receiver of the tests, run in a process of its own.
+
+    In the driver's process its decoding would take the driver's GIL while the
+    driver times requests: modes that export more often would look slower for
+    it. A real collector runs apart from the application and its clients too.
+    """
+
+    process: subprocess.Popen[str]
+    http_endpoint: str
+    grpc_endpoint: str
+
+    @classmethod
+    def start(cls) -> Receiver:
+        code = (
+            f"import sys, time; sys.path.insert(0, {str(ROOT)!r})\n"
+            "from tests.harness.otlp_receiver import OtlpReceiver\n"
+            "receiver = OtlpReceiver().start()\n"
+            "print(receiver.http_endpoint, receiver.grpc_endpoint, flush=True)\n"
+            "sys.stdin.read()  # until the driver closes it\n"
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None
+        http_endpoint, grpc_endpoint = process.stdout.readline().split()
+        return cls(process, http_endpoint, grpc_endpoint)
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(30)
+
+
 def start(
     mode: str,
-    receiver: OtlpReceiver,
+    receiver: Receiver,
     blackhole_port: int,
     db: str,
     extra_env: dict[str, str] | None = None,
@@ -117,6 +157,36 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) < 2:
+        return values[0], values[0], values[0]
+    q1, median, q3 = statistics.quantiles(values, n=4)
+    return q1, median, q3
+
+
+def spread(by_round: dict[str, list[list[float]]], a: str, b: str, q: float, resamples: int) -> str:
+    """How far the ratio of mode ``a``'s to mode ``b``'s percentile ``q`` can be trusted.
+
+    Per-round ratios (each round runs both modes back to back, so load hits both): their
+    quartiles. The ratio of the pooled percentiles: its 2.5-97.5 % interval when the
+    rounds are resampled with replacement (the same rounds for both modes), which says
+    how much another run of this many rounds could differ.
+    """
+    rounds_a, rounds_b = by_round[a], by_round[b]
+    per_round = [pct(x, q) / pct(y, q) for x, y in zip(rounds_a, rounds_b, strict=True)]
+    q1, median, q3 = quartiles(per_round)
+    rng = random.Random(26)
+    ratios = []
+    count = len(rounds_a)
+    for _ in range(resamples):
+        pick = [rng.randrange(count) for _ in range(count)]
+        ratios.append(
+            pct([v for i in pick for v in rounds_a[i]], q) / pct([v for i in pick for v in rounds_b[i]], q)
+        )
+    cuts = statistics.quantiles(ratios, n=40)
+    return f"per round {median:.2f} ({q1:.2f}-{q3:.2f}); pooled, rounds resampled: 95 % in {cuts[0]:.2f}-{cuts[-1]:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400, help="measured requests per mode per round")
@@ -133,6 +203,9 @@ def main() -> None:
         help="one more mode, otelbundle:NAME: otelbundle (OTLP/HTTP) with these variables",
     )
     parser.add_argument("--save", metavar="PATH", help="write every latency, by mode and round, as JSON")
+    parser.add_argument(
+        "--resamples", type=int, default=1000, help="bootstrap resamples of the rounds for the ratios' spread"
+    )
     args = parser.parse_args()
     extra_env = dict(item.split("=", 1) for item in args.env)
     modes = [
@@ -157,7 +230,7 @@ def main() -> None:
             raise SystemExit(f"unknown or unavailable modes: {', '.join(sorted(unknown))}")
         modes = [m for m in modes if m == "uninstrumented" or m in wanted]
     modes += list(variants)
-    receiver = OtlpReceiver().start()
+    receiver = Receiver.start()
     blackhole = socket.socket()
     blackhole.bind(("127.0.0.1", 0))
     blackhole.listen(1024)  # accepts connections at the kernel, never answers
@@ -220,6 +293,13 @@ def main() -> None:
         print(
             f"    / otelbundle                       {ratio(name, 'otelbundle', 0.5)} / {ratio(name, 'otelbundle', 0.99)}"
         )
+    if args.rounds >= 2 and args.resamples > 0 and "upstream-distro" in results:
+        print(f"\nagainst the upstream distro ({args.rounds} rounds; {args.resamples} resamples):")
+        for name in [m for m in modes if m.startswith("otelbundle") and m in results]:
+            for q, label in ((0.5, "p50"), (0.99, "p99")):
+                print(
+                    f"  {name[:33]:<34}{label}  {spread(by_round, name, 'upstream-distro', q, args.resamples)}"
+                )
 
 
 if __name__ == "__main__":

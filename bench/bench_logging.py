@@ -19,7 +19,9 @@ Per call it reports the caller's wall time and the caller thread's CPU time
 (what the application pays on its own thread) and the CPU time of all threads
 of the process with the export flushed before the clock stops (what the
 machine pays, export included); medians and quartiles over the rounds, then
-the ratios distro / file and distro / none computed per round. The caller's
+the ratios distro / file and distro / none computed per round. For the distro
+rows it also splits that CPU: the caller's calls, the translation and the
+export (on their threads, or in the flush at the end of the chunk), the rest. The caller's
 wall time also holds the time it waited for the GIL while the export thread
 ran (the SDK exports as soon as 512 records are queued, so during a chunk);
 its CPU time does not. Every record
@@ -40,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +58,12 @@ FILE_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 # from the first call until the export of the chunk is flushed.
 MEASURES = ("caller_wall", "caller_cpu", "process_cpu")
 COLUMNS = ("caller wall", "caller CPU", "all threads CPU")
+# Where the distro rows' CPU goes: the caller's logging calls; translation (on the translator
+# thread, or in the flush at the end of a chunk, which first translates what is still queued);
+# export (on the log export thread, or in the rest of the flush); the rest of the process
+# (span export, metrics, thread switches).
+THREADS = {"otelbundle-log-translator": "translation", "otelbundle-log-export": "export"}
+SPLIT = ("caller", "translation", "export", "other")
 
 
 # ---- the instrumented child -------------------------------------------------
@@ -95,6 +104,18 @@ def _calls(kind: str, logger: logging.Logger) -> Callable[[int], None]:
     return run
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each named thread of this process, now."""
+    clocks: dict[str, float] = {}
+    for thread in threading.enumerate():
+        try:
+            clock = time.pthread_getcpuclockid(thread.ident)  # type: ignore[arg-type]
+            clocks[thread.name] = time.clock_gettime(clock)
+        except (AttributeError, OSError, TypeError):  # gone meanwhile, or no per-thread clocks here
+            continue
+    return clocks
+
+
 def child(result_path: str, calls: int, rounds: int, outside_span: bool, seed: int) -> None:
     from opentelemetry import trace
     from opentelemetry._logs import get_logger_provider
@@ -119,14 +140,25 @@ def child(result_path: str, calls: int, rounds: int, outside_span: bool, seed: i
             logger.propagate = False
         loggers[name] = logger
 
-    def flush(name: str) -> None:
-        if name == "distro":
-            flush_distro()
+    from otelbundle.sdk.logs import deferred
+
+    def flush(name: str) -> float:
+        """Flush the distro's logs; the CPU seconds of the flush that went to translation."""
+        if name != "distro":
+            return 0.0
+        started = time.thread_time()
+        queued = deferred.current()
+        if queued is not None:
+            queued.drain()  # what the provider's flush does first (its first log record processor)
+        translated = time.thread_time() - started
+        flush_distro()
+        return translated
 
     variants = [(kind, name) for kind in KINDS for name in HANDLERS]
     results: dict[str, dict[str, list[float]]] = {
         f"{kind}/{name}": {m: [] for m in MEASURES} for kind, name in variants
     }
+    split: dict[str, dict[str, list[float]]] = {kind: {part: [] for part in SPLIT} for kind in KINDS}
     rng = random.Random(seed)
     emitted = 0
     for round_number in range(rounds + 1):  # round 0 warms up and is not kept
@@ -135,6 +167,7 @@ def child(result_path: str, calls: int, rounds: int, outside_span: bool, seed: i
         for kind, name in order:
             run = _calls(kind, loggers[name])
             flush(name)
+            threads_started = thread_cpu()
             cpu_started = time.process_time()
             with (
                 contextlib.nullcontext() if outside_span else tracer.start_as_current_span("GET /stock/<sku>")
@@ -143,18 +176,28 @@ def child(result_path: str, calls: int, rounds: int, outside_span: bool, seed: i
                 wall_started = time.perf_counter()
                 run(calls)
                 wall = time.perf_counter() - wall_started
-                thread_cpu = time.thread_time() - thread_started
-            flush(name)
+                thread_cpu_used = time.thread_time() - thread_started
+            flush_started = time.thread_time()
+            flush_translation = flush(name)
+            flush_export = time.thread_time() - flush_started - flush_translation
             process_cpu = time.process_time() - cpu_started
+            threads_ended = thread_cpu()
             if name == "distro":
                 emitted += calls
             if round_number == 0:
                 continue
             measured = results[f"{kind}/{name}"]
             measured["caller_wall"].append(wall * 1e6 / calls)
-            measured["caller_cpu"].append(thread_cpu * 1e6 / calls)
+            measured["caller_cpu"].append(thread_cpu_used * 1e6 / calls)
             measured["process_cpu"].append(process_cpu * 1e6 / calls)
-    Path(result_path).write_text(json.dumps({"results": results, "emitted": emitted}))
+            if name == "distro":
+                parts = {"caller": thread_cpu_used, "translation": flush_translation, "export": flush_export}
+                for thread_name, part in THREADS.items():
+                    parts[part] += threads_ended.get(thread_name, 0.0) - threads_started.get(thread_name, 0.0)
+                parts["other"] = process_cpu - sum(parts.values())
+                for part, seconds in parts.items():
+                    split[kind][part].append(seconds * 1e6 / calls)
+    Path(result_path).write_text(json.dumps({"results": results, "split": split, "emitted": emitted}))
 
 
 # ---- the driver ---------------------------------------------------------------
@@ -247,6 +290,11 @@ def main() -> None:
         for name in HANDLERS:
             row = results[f"{kind}/{name}"]
             print(f"{kind + ' / ' + name:<20}" + "".join(f"{describe(row[m]):>{width}}" for m in MEASURES))
+    print("\nthe distro rows' CPU, microseconds per call: median (quartiles)")
+    print(f"{'line':<20}" + "".join(f"{part:>22}" for part in SPLIT))
+    for kind in KINDS:
+        parts = data["split"][kind]
+        print(f"{kind:<20}" + "".join(f"{describe(parts[part]):>22}" for part in SPLIT))
     print("\nratios computed per round: median (quartiles)")
     print(f"{'':<20}" + "".join(f"{label:>{width}}" for label in COLUMNS))
     for other in ("none", "file"):

@@ -10,7 +10,12 @@
    threads per item (the scrubbing runs on the export thread, not the app's),
    ratio scrubbed / unscrubbed, median of interleaved rounds. For spans also the
    wrapper around a scrubber that changes nothing and looks at nothing: what
-   reading each span and handing it on costs, apart from the rules.
+   reading each span and handing it on costs, apart from the rules. And the
+   path with the OTLP encoder in place of the discarding exporter (what an
+   exporter does before the network), the SDK alone against the distro's step:
+   scrubbing in a copy that also carries the resource hashed once
+   (otelbundle.sdk.export.resource_once), which saves the encoder more than the
+   copy costs.
 
     python bench/bench_scrub.py [--items 20000] [--rounds 30]
 """
@@ -25,6 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, ReadableLogRecord
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
@@ -45,6 +51,14 @@ RESOURCE = Resource.create(
 
 class DiscardSpans(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+class EncodeSpans(SpanExporter):
+    """What an OTLP exporter does before the network: encode and serialise the batch."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        encode_spans(spans).SerializePartialToString()
         return SpanExportResult.SUCCESS
 
 
@@ -122,11 +136,14 @@ class PassThrough(Scrubber):
         return None
 
 
-def span_provider(scrubber: Scrubber | None) -> TracerProvider:
+def span_provider(
+    scrubber: Scrubber | None, inner: SpanExporter | None = None, hash_resources: bool = False
+) -> TracerProvider:
     provider = TracerProvider(resource=RESOURCE)
-    exporter: SpanExporter = DiscardSpans()
+    exporter: SpanExporter = inner if inner is not None else DiscardSpans()
     if scrubber is not None:
-        exporter = span_exporter(ExportWrapper(SPANS, exporter, prepare=span_step(scrubber)))
+        step = span_step(scrubber, hash_resources=hash_resources)
+        exporter = span_exporter(ExportWrapper(SPANS, exporter, prepare=step))
     provider.add_span_processor(
         BatchSpanProcessor(exporter, max_queue_size=100_000, schedule_delay_millis=50)
     )
@@ -233,17 +250,24 @@ def whole_path(items: int, rounds: int) -> None:
         log_setup("bench.plain", None),
         log_setup("bench.scrubbed", Scrubber()),
     )
+    encoded_spans = span_provider(None, EncodeSpans())
+    distro_spans = span_provider(Scrubber(), EncodeSpans(), hash_resources=True)
     chunk = max(500, items // rounds)
-    for provider in (plain_spans, scrubbed_spans, wrapped_spans):  # warm-up
+    for provider in (plain_spans, scrubbed_spans, wrapped_spans, encoded_spans, distro_spans):  # warm-up
         cpu_per_item(lambda n, p=provider: emit_spans(p, n), provider.force_flush, 1000)
     span_plain, span_ratio, wrapper_ratio, log_plain, log_ratio = [], [], [], [], []
+    encoded_plain, encoded_ratio = [], []
     for _ in range(rounds):
         a = cpu_per_item(lambda n: emit_spans(plain_spans, n), plain_spans.force_flush, chunk)
         b = cpu_per_item(lambda n: emit_spans(scrubbed_spans, n), scrubbed_spans.force_flush, chunk)
         w = cpu_per_item(lambda n: emit_spans(wrapped_spans, n), wrapped_spans.force_flush, chunk)
+        e = cpu_per_item(lambda n: emit_spans(encoded_spans, n), encoded_spans.force_flush, chunk)
+        d = cpu_per_item(lambda n: emit_spans(distro_spans, n), distro_spans.force_flush, chunk)
         span_plain.append(a)
         span_ratio.append(b / a)
         wrapper_ratio.append(w / a)
+        encoded_plain.append(e)
+        encoded_ratio.append(d / e)
         c = cpu_per_item(lambda n: emit_logs(plain_logger, n), plain_logs.force_flush, chunk)
         d = cpu_per_item(lambda n: emit_logs(scrubbed_logger, n), scrubbed_logs.force_flush, chunk)
         log_plain.append(c)
@@ -261,8 +285,15 @@ def whole_path(items: int, rounds: int) -> None:
         f"  log records: unscrubbed {statistics.median(log_plain):.1f} us/record; scrubbed / unscrubbed median "
         f"{statistics.median(log_ratio):.3f} (quartiles {quartiles(log_ratio)})"
     )
-    for provider in (plain_spans, scrubbed_spans, wrapped_spans, plain_logs, scrubbed_logs):
+    print(
+        f"  spans, with the OTLP encoder (no network): SDK alone {statistics.median(encoded_plain):.1f} us/span; "
+        f"the distro's step (scrubbing, resource hashed once) / SDK alone median "
+        f"{statistics.median(encoded_ratio):.3f} (quartiles {quartiles(encoded_ratio)})"
+    )
+    for provider in (plain_spans, scrubbed_spans, wrapped_spans, encoded_spans, distro_spans):
         provider.shutdown()
+    for log_provider in (plain_logs, scrubbed_logs):
+        log_provider.shutdown()
 
 
 def quartiles(values: list[float]) -> str:

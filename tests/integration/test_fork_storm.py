@@ -15,12 +15,17 @@ from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from otelbundle.sdk.export import http_session
+from otelbundle.sdk.export.log_batch import LogBatchProcessor
+from otelbundle.sdk.export.report import DropReport
 from otelbundle.sdk.metric_reader import ForkSafeMetricReader
 from tests.harness.fork_storm import run_storm
 from tests.harness.otlp_receiver import OtlpReceiver
@@ -91,25 +96,49 @@ def test_a_forked_childs_metrics_go_out_on_a_connection_of_its_own(otlp_receiver
         provider.shutdown(timeout_millis=5_000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the SDK's batch span/log processors keep the inherited exporter in a forked child, and with it "
-    "the parent's pooled keep-alive connection (docs/fork-servers.md); fixing it needs a fork-aware HTTP "
-    "session for those exporters",
-)
-def test_a_forked_childs_spans_go_out_on_a_connection_of_their_own(otlp_receiver: OtlpReceiver) -> None:
-    provider = TracerProvider()
-    processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_receiver.http_endpoint}/v1/traces"))
-    provider.add_span_processor(processor)
+@pytest.mark.parametrize("signal", ["traces", "logs"])
+def test_a_forked_childs_spans_and_logs_go_out_on_a_connection_of_their_own(
+    otlp_receiver: OtlpReceiver, signal: str
+) -> None:
+    """The batch processors keep their exporter in a child: the distro's session must not share sockets."""
+    env = {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_LOGS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    }
+    args = http_session.exporter_args(env)  # what the configurator passes as exporter_args_map
+    if signal == "traces":
+        span_exporter = OTLPSpanExporter(
+            endpoint=f"{otlp_receiver.http_endpoint}/v1/traces", **args[OTLPSpanExporter]
+        )
+        processor: BatchSpanProcessor | LogBatchProcessor = BatchSpanProcessor(span_exporter)
+        provider = TracerProvider()
+        provider.add_span_processor(processor)
+
+        def emit(name: str) -> None:
+            provider.get_tracer("test").start_span(name).end()
+    else:
+        log_exporter = OTLPLogExporter(
+            endpoint=f"{otlp_receiver.http_endpoint}/v1/logs", **args[OTLPLogExporter]
+        )
+        processor = LogBatchProcessor(log_exporter, DropReport())
+        logger_provider = LoggerProvider(shutdown_on_exit=False)
+        logger_provider.add_log_record_processor(processor)
+
+        def emit(name: str) -> None:
+            logger_provider.get_logger("test").emit(body=name)
+
     try:
-        provider.get_tracer("test").start_span("parent").end()
+        emit("parent")
         assert processor.force_flush(10_000)
-        assert _ports_to(otlp_receiver.http_port)
+        assert _ports_to(otlp_receiver.http_port), "the parent keeps no connection open: nothing to inherit"
 
         def export() -> None:
-            provider.get_tracer("test").start_span("child").end()
+            emit("child")
             processor.force_flush(10_000)
 
         assert _new_connection_in_child(export, otlp_receiver.http_port)
+        emit("parent again")
+        assert processor.force_flush(10_000), "the parent's export after the fork"
     finally:
-        provider.shutdown()
+        processor.shutdown()

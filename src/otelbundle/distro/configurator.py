@@ -4,7 +4,9 @@ Initialises the SDK through its own configurator, adding our parts only through
 the keyword arguments it supports: ``span_processors`` (alert rules),
 ``sampler`` (record-everything wrapper for rules), ``export_span_processor`` /
 ``export_log_record_processor`` (secret scrubbing and drop accounting around
-the real exporters), ``log_record_processors`` and ``resource_attributes``.
+the real exporters), ``log_record_processors`` (the log translator's flush, the
+correlation fields' removal), ``exporter_args_map`` (fork-aware HTTP sessions)
+and ``resource_attributes``.
 ``otelbundle.yaml`` is read once, here, and each part is given its section.
 Whatever fails in our parts is reported and left out; the SDK is still configured.
 """
@@ -31,14 +33,17 @@ from otelbundle.config.document import ConfigDocument, read_at_start
 from otelbundle.distro import runtime
 from otelbundle.health import register_span_processor
 from otelbundle.sdk import metric_reader_entry_points, sampling
-from otelbundle.sdk.export.bounded import Accounting, BoundedLogProcessor, BoundedSpanProcessor
+from otelbundle.sdk.export import http_session
+from otelbundle.sdk.export.bounded import Accounting, BoundedSpanProcessor
+from otelbundle.sdk.export.log_batch import LogBatchProcessor
 from otelbundle.sdk.export.report import (
     DropReport,
     ExportLogFold,
     metric_export_logger_names,
     sdk_logger_names,
 )
-from otelbundle.sdk.logs import correlation
+from otelbundle.sdk.export.resource_once import HashOnceSpans
+from otelbundle.sdk.logs import correlation, deferred
 
 _log = logging.getLogger("otelbundle")
 
@@ -51,6 +56,7 @@ class Components:
     runtime: runtime.Runtime
     fold: ExportLogFold
     span_processors: list[SpanProcessor] = field(default_factory=list)
+    deferred_logs: deferred.DeferredLogs | None = None
 
 
 def build_components(env: Mapping[str, str]) -> Components:
@@ -65,21 +71,33 @@ def build_components(env: Mapping[str, str]) -> Components:
 
     def export_spans(exporter: SpanExporter) -> SpanProcessor:
         fold.attach(sdk_logger_names())  # the exporter's modules are imported by now
-        step = scrub.span_step(scrubber) if scrubber is not None else None
+        # Spans reach the encoder with a resource whose hash is computed once (resource_once.py);
+        # with scrubbing on, in the scrubbed copy.
+        step = scrub.span_step(scrubber, hash_resources=True) if scrubber is not None else HashOnceSpans()
         return BoundedSpanProcessor(exporter, accounting, step)
 
     def export_logs(exporter: LogRecordExporter) -> LogRecordProcessor:
         fold.attach(sdk_logger_names())
         step = scrub.log_step(scrubber) if scrubber is not None else None
-        return BoundedLogProcessor(exporter, accounting, step)
+        return LogBatchProcessor(exporter, report, fold, step)
 
+    # `logging` records are translated on a thread of ours (otelbundle.sdk.logs.deferred); its
+    # processor is first, so a flush drains the capture queue before the export flushes.
+    deferred_logs = deferred.DeferredLogs(report, environment.queue_size(env, "OTEL_BLRP_MAX_QUEUE_SIZE"))
     kwargs: dict[str, Any] = {
         "export_span_processor": export_spans,
         "export_log_record_processor": export_logs,
-        "log_record_processors": [correlation.CorrelationFieldStripper()],
+        "log_record_processors": [
+            deferred.DeferredLogsProcessor(deferred_logs),
+            correlation.CorrelationFieldStripper(),
+        ],
         "resource_attributes": environment.distro_resource_attributes(env),
     }
-    components = Components(kwargs=kwargs, runtime=state, fold=fold)
+    # OTLP/HTTP span and log exporters get a session a forked child does not share (http_session.py).
+    sessions = http_session.exporter_args(env)
+    if sessions:
+        kwargs["exporter_args_map"] = sessions
+    components = Components(kwargs=kwargs, runtime=state, fold=fold, deferred_logs=deferred_logs)
     if document is not None:
         # Notifications leave the process without the exporters' scrubbing step: their
         # evidence is scrubbed too, with the built-in rules even when exports are not.
@@ -127,10 +145,19 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
             super()._configure(**kwargs)  # type: ignore[no-untyped-call]
             return
         merged = {**components.kwargs, **kwargs}  # explicit arguments from the caller win
+        if "exporter_args_map" in kwargs and "exporter_args_map" in components.kwargs:
+            # ...and a session the caller gives an exporter is kept; ours go where there is none.
+            merged["exporter_args_map"] = http_session.merged_exporter_args(
+                components.kwargs["exporter_args_map"], kwargs["exporter_args_map"]
+            )
         with metric_reader_entry_points.installed_for_sdk_setup(os.environ):  # fork-safe metric reader
             super()._configure(**merged)  # type: ignore[no-untyped-call]
         components.fold.attach(sdk_logger_names())
         components.fold.attach(metric_export_logger_names(os.environ), metric_export=True)
+        if any(
+            isinstance(p, deferred.DeferredLogsProcessor) for p in merged.get("log_record_processors", ())
+        ):
+            deferred.set_current(components.deferred_logs)  # the OTLP handler's filter captures for it
         components.runtime.register_exit_handler()
         if environment.flag(os.environ, "OTELBUNDLE_FLUSH_ON_SIGTERM"):
             components.runtime.flush_on_sigterm()

@@ -13,11 +13,9 @@ the record is left out of the batch and counted, never exported unscrubbed.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -25,43 +23,26 @@ from opentelemetry.trace import Link, Status
 
 from otelbundle.config.report import diagnostics_logger
 from otelbundle.scrub.scrubber import Scrubber
+from otelbundle.sdk.export.copies import EventCopy, LinkCopy, LogRecordCopy, SpanCopy
+from otelbundle.sdk.export.resource_once import ResourceCache
 
 Item = TypeVar("Item")
 
 _RESOURCE_CACHE_LIMIT = 16
 
 
-class _ScrubbedSpan(ReadableSpan):
-    """A copy that reports the original's drop counts (the copy's containers are unbounded)."""
-
-    def __init__(self, original: ReadableSpan, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._original_drops = (original.dropped_attributes, original.dropped_events, original.dropped_links)
-
-    @property
-    def dropped_attributes(self) -> int:
-        return self._original_drops[0]
-
-    @property
-    def dropped_events(self) -> int:
-        return self._original_drops[1]
-
-    @property
-    def dropped_links(self) -> int:
-        return self._original_drops[2]
-
-
-def _bounded(values: dict[str, Any], dropped: int) -> BoundedAttributes:
-    attributes = BoundedAttributes(maxlen=None, attributes=values, immutable=True)
-    attributes.dropped = dropped
-    return attributes
-
-
 class _Resources:
-    """Scrubbed copies of the (few, long-lived) resources, computed once each."""
+    """Scrubbed copies of the (few, long-lived) resources, computed once each.
 
-    def __init__(self, scrubber: Scrubber) -> None:
+    With ``hashed`` (the distro's export path) every resource handed on, scrubbed or
+    not, is a :class:`~otelbundle.sdk.export.resource_once.HashedResource`, so the
+    encoder does not hash it per record; spans then are always copied, here, in the
+    one copy that scrubbing may need anyway.
+    """
+
+    def __init__(self, scrubber: Scrubber, hashed: bool = False) -> None:
         self._scrubber = scrubber
+        self._hashed = ResourceCache() if hashed else None
         self._cache: dict[int, tuple[Resource, Resource]] = {}
 
     def get(self, resource: Resource) -> Resource:
@@ -70,6 +51,8 @@ class _Resources:
             return hit[1]
         changed = self._scrubber.attributes(resource.attributes)
         scrubbed = resource if changed is None else Resource(changed, resource.schema_url)
+        if self._hashed is not None:
+            scrubbed = self._hashed.get(scrubbed)
         if len(self._cache) >= _RESOURCE_CACHE_LIMIT:
             self._cache.clear()
         self._cache[id(resource)] = (resource, scrubbed)
@@ -77,58 +60,57 @@ class _Resources:
 
 
 def scrub_span(span: ReadableSpan, scrubber: Scrubber, resources: _Resources | None = None) -> ReadableSpan:
-    """``span`` itself when nothing needs scrubbing, else a scrubbed copy."""
+    """``span`` itself when nothing needs scrubbing (nor its resource a hashed copy), else a copy.
+
+    The copy's containers are plain (the scrubbed values are clean already: no
+    second cleaning by ``BoundedAttributes``); drop counts are the original's. Every
+    field is read from the span once.
+    """
     s = scrubber
     attributes = span.attributes
-    name = s.text(s.sql_name(span.name, attributes), "span.name")
+    name = span.name
+    new_name = s.span_name(name, attributes)
     status = span.status
     description = status.description
     new_description = s.text(description, "span.status.message") if description else description
     new_attributes = s.attributes(attributes)
     events = span.events
     new_events: list[Event] | None = None
-    for index, event in enumerate(events):
-        changed = s.attributes(event.attributes)
-        if changed is not None:
-            if new_events is None:
-                new_events = list(events)
-            new_events[index] = Event(
-                event.name, _bounded(changed, event.dropped_attributes), event.timestamp
-            )
+    if events:
+        for index, event in enumerate(events):
+            changed = s.attributes(event.attributes)
+            if changed is not None:
+                if new_events is None:
+                    new_events = list(events)
+                new_events[index] = EventCopy(event, changed)
     links = span.links
     new_links: list[Link] | None = None
-    for index, link in enumerate(links):
-        changed = s.attributes(link.attributes)
-        if changed is not None:
-            if new_links is None:
-                new_links = list(links)
-            new_links[index] = Link(link.context, _bounded(changed, link.dropped_attributes))
-    resource = resources.get(span.resource) if resources is not None else span.resource
+    if links:
+        for index, link in enumerate(links):
+            changed = s.attributes(link.attributes)
+            if changed is not None:
+                if new_links is None:
+                    new_links = list(links)
+                new_links[index] = LinkCopy(link.context, changed, link.dropped_attributes)
+    resource = span.resource
+    new_resource = resources.get(resource) if resources is not None else resource
     if (
-        name == span.name
+        new_name == name
         and new_description == description
         and new_attributes is None
         and new_events is None
         and new_links is None
-        and resource is span.resource
+        and new_resource is resource
     ):
         return span
-    return _ScrubbedSpan(
+    return SpanCopy(
         span,
-        name=name,
-        context=span.context,
-        parent=span.parent,
-        resource=resource,
-        attributes=_bounded(new_attributes, span.dropped_attributes)
-        if new_attributes is not None
-        else attributes,
-        events=new_events if new_events is not None else events,
-        links=new_links if new_links is not None else links,
-        kind=span.kind,
-        status=Status(status.status_code, new_description) if new_description != description else status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
+        name=new_name,
+        resource=new_resource,
+        attributes=attributes if new_attributes is None else new_attributes,
+        events=events if new_events is None else new_events,
+        links=links if new_links is None else new_links,
+        status=status if new_description == description else Status(status.status_code, new_description),
     )
 
 
@@ -145,8 +127,14 @@ def scrub_log(
     copied = copy.copy(log)
     copied.body = body
     if new_attributes is not None:
-        copied.attributes = _bounded(new_attributes, record.dropped_attributes)
-    return dataclasses.replace(record, log_record=copied, resource=resource)
+        copied.attributes = new_attributes
+    return LogRecordCopy(
+        log_record=copied,
+        resource=resource,
+        instrumentation_scope=record.instrumentation_scope,
+        limits=record.limits,
+        original_dropped=record.dropped_attributes,
+    )
 
 
 class ScrubStep(Generic[Item]):
@@ -163,17 +151,19 @@ class ScrubStep(Generic[Item]):
         scrubber: Scrubber,
         copy: Callable[[Item, Scrubber, _Resources], Item],
         describe: Callable[[Item], str],
+        hash_resources: bool = False,
     ) -> None:
         self._scrubber = scrubber
         self._copy = copy
         self._describe = describe
-        self._resources = _Resources(scrubber)
+        self._resources = _Resources(scrubber, hashed=hash_resources)
 
     def __call__(self, batch: Sequence[Item]) -> list[Item]:
         scrubbed: list[Item] = []
+        keep, make, scrubber, resources = scrubbed.append, self._copy, self._scrubber, self._resources
         for item in batch:
             try:
-                scrubbed.append(self._copy(item, self._scrubber, self._resources))
+                keep(make(item, scrubber, resources))
             except Exception as exc:
                 self._scrubber.record_dropped(
                     f"{self._describe(item)} not exported: {type(exc).__name__}: {exc}"
@@ -186,8 +176,10 @@ class ScrubStep(Generic[Item]):
             diagnostics_logger().warning("%s", summary)
 
 
-def span_step(scrubber: Scrubber) -> ScrubStep[ReadableSpan]:
-    return ScrubStep(scrubber, scrub_span, lambda span: f"span {span.name!r}")
+def span_step(scrubber: Scrubber, hash_resources: bool = False) -> ScrubStep[ReadableSpan]:
+    """Scrubbing for spans; ``hash_resources``: every span also gets its resource's hashed copy
+    (the distro's export path, in place of a separate :class:`HashOnceSpans` step)."""
+    return ScrubStep(scrubber, scrub_span, lambda span: f"span {span.name!r}", hash_resources)
 
 
 def log_step(scrubber: Scrubber) -> ScrubStep[ReadableLogRecord]:

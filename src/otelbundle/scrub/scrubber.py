@@ -107,16 +107,20 @@ class Scrubber:
         # Attribute values repeat (methods, routes, hosts, user agents, URLs): results of the
         # rules for short values are remembered, the table emptied when it is full.
         self._seen: dict[str, str] = {}
-        # Values the rules are known to leave as they are (the short strings among them, and
-        # numbers, booleans): a mapping whose keys are all plain and whose values are all in
-        # here is passed on after one set operation, without a look at each attribute.
+        # Short strings the rules are known to leave as they are: a mapping whose keys are all
+        # plain and whose values are all in here or numbers is passed on after one set
+        # operation, without a look at each attribute.
         self._unchanged: set[Any] = set()
+        # SQL statements with their literals taken out, for the short ones (parameterised
+        # statements repeat; those with literals inlined rarely do).
+        self._statements: dict[str, str] = {}
         self._keys = re.compile(_union(KEY_PATTERNS))
         self._allowed = frozenset(self.allowed_keys)
         self._masked_keys: dict[str, bool] = {}
         self._key_kinds: dict[str, int] = {}
         self._plain_keys: set[str] = set()  # keys whose values only the rules look at
         self._names_without_literals: set[str] = set()
+        self._clean_names: set[str] = set()  # span names span_name() gives back as they are
 
     # ---- values --------------------------------------------------------
     def text(self, value: str, where: str = "") -> str:
@@ -202,15 +206,24 @@ class Scrubber:
 
     def attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """A scrubbed copy, or None when nothing changed (the caller keeps the original)."""
-        if not attributes:
+        if attributes is None:
             return None
-        values = _plain_copy(attributes)
+        try:
+            values = attributes.copy()  # type: ignore[attr-defined]
+        except Exception:  # a mapping without copy(), or one whose copy() fails: _plain_copy below
+            values = None
+        if type(values) is not dict:
+            values = _plain_copy(attributes)
+        if not values:
+            return None
         hook = self.hook
         if hook is None and self._plain_keys.issuperset(values):
-            # Every key plain: nothing to do when every value is one the rules left as it is
-            # before. Two set operations in C, no Python-level step per attribute.
+            # Every key plain: nothing to do when every value but the numbers (which the rules
+            # never change) is one the rules left as it is before. Set operations and
+            # filters in C, no Python-level step per attribute.
             try:
-                if self._unchanged.issuperset(values.values()):
+                unknown = set(values.values()).difference(self._unchanged)
+                if not unknown or _NUMBERS.issuperset(map(type, unknown)):
                     return None
             except TypeError:  # an unhashable value: looked at one by one below
                 pass
@@ -229,8 +242,6 @@ class Scrubber:
                 elif isinstance(original, (tuple, list)):
                     value = self.value(key, original)
                 else:
-                    if len(self._unchanged) < _SEEN_LIMIT and isinstance(original, (int, float)):
-                        self._unchanged.add(original)  # bool is an int
                     continue
             elif kind == _ALLOWED:
                 continue
@@ -265,6 +276,21 @@ class Scrubber:
             return type(body)(self.body(v, where) for v in body)
         return body
 
+    def span_name(self, name: str, attributes: Mapping[str, Any] | None) -> str:
+        """A span's name scrubbed (:meth:`sql_name`, then the rules); names known to come out
+        as they went in (no literals, nothing for the rules, no hook) after one set lookup."""
+        if name in self._clean_names:
+            return name
+        result = self.text(self.sql_name(name, attributes), "span.name")
+        if (
+            result == name
+            and self.hook is None
+            and name in self._names_without_literals
+            and len(self._clean_names) < _KEY_CACHE_LIMIT
+        ):
+            self._clean_names.add(name)
+        return result
+
     def sql_name(self, name: str, attributes: Mapping[str, Any] | None) -> str:
         """A span name that is the SQL statement itself loses its literals too."""
         if name in self._names_without_literals:  # most spans: a route or an operation name
@@ -296,11 +322,19 @@ class Scrubber:
         self._report(what)
 
     def _sql(self, statement: str, where: str) -> str:
+        done = self._statements.get(statement)
+        if done is not None:
+            return done
         try:
-            return scrub_sql(statement)
+            result = scrub_sql(statement)
         except Exception as exc:
             self._failed(f"{where}: {type(exc).__name__}: {exc}")
             return FAILED_MARKER
+        if len(statement) <= _SEEN_MAX_LENGTH:
+            if len(self._statements) >= _SEEN_LIMIT:
+                self._statements.clear()
+            self._statements[statement] = result
+        return result
 
     def _failed(self, what: str) -> None:
         with self._lock:
@@ -348,6 +382,10 @@ def _literals(gates: Iterable[str]) -> re.Pattern[str] | None:
 def _union(patterns: Iterable[str]) -> str:
     """One alternation of several patterns; a leading ``(?i)`` becomes a scoped ``(?i:...)``."""
     return "|".join(f"(?i:{p[4:]})" if p.startswith("(?i)") else f"(?:{p})" for p in patterns)
+
+
+# Value types the rules never change (bool is its own type here: type(), not isinstance()).
+_NUMBERS = frozenset((int, float, bool))
 
 
 def _plain_copy(attributes: Mapping[str, Any]) -> dict[str, Any]:

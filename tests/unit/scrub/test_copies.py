@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import pytest
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
 from opentelemetry.sdk._logs.export import (
     InMemoryLogRecordExporter,
     LogRecordExporter,
@@ -15,9 +17,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags
 
 from otelbundle.scrub import FAILED_MARKER, Scrubber, log_step, span_step
+from otelbundle.sdk.export.resource_once import HashedResource
 from otelbundle.sdk.export.wrapper import LOGS, SPANS, ExportWrapper, log_exporter, span_exporter
 
 URL = "http://shop/stock/3?api_key=K3Y-SECRET&page=2"
@@ -93,6 +96,42 @@ def test_drop_counts_survive_the_copy() -> None:
     exported = out.get_finished_spans()[0]
     assert exported.attributes == {"a2": "x?token=REDACTED", "a3": "x?token=REDACTED"}
     assert (exported.dropped_attributes, exported.dropped_events) == (2, 1)
+
+
+def test_copies_hold_plain_values_and_keep_event_link_and_log_drop_counts() -> None:
+    """The scrubbed values are clean already: no second BoundedAttributes, the counts as they were."""
+    limits = SpanLimits(max_event_attributes=1, max_link_attributes=1)
+    provider, _, out = _tracing(Scrubber(), span_limits=limits)
+    linked = SpanContext(0x1, 0x2, is_remote=True, trace_flags=TraceFlags(1))
+    link = Link(linked, {"drop.me": 1, "link.url": URL})
+    with provider.get_tracer("t").start_as_current_span("s", links=[link]) as span:
+        span.set_attribute("url.full", URL)
+        span.add_event("exception", {"dropped": 1, "exception.message": URL})
+    (exported,) = out.get_finished_spans()
+    assert type(exported.attributes) is MappingProxyType and exported.dropped_attributes == 0
+    assert exported.events[0].attributes == {"exception.message": URL.replace("K3Y-SECRET", "REDACTED")}
+    assert type(exported.events[0].attributes) is dict and exported.events[0].dropped_attributes == 1
+    assert exported.links[0].attributes == {"link.url": URL.replace("K3Y-SECRET", "REDACTED")}
+    assert exported.links[0].dropped_attributes == 1
+
+    log_provider = LoggerProvider(log_record_limits=LogRecordLimits(max_attributes=1))
+    scrubbed = InMemoryLogRecordExporter()
+    log_provider.add_log_record_processor(SimpleLogRecordProcessor(_scrubbing_logs(scrubbed, Scrubber())))
+    log_provider.get_logger("t").emit(body="x", attributes={"n": 1, "url.full": URL})  # n is dropped
+    (record,) = scrubbed.get_finished_logs()
+    assert record.dropped_attributes == 1 and type(record.log_record.attributes) is dict
+
+
+def test_with_hashed_resources_every_span_is_a_copy_that_encodes_as_the_original() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("t").start_as_current_span("GET /stock/<id>") as span:
+        span.set_attribute("url.full", "http://shop/stock/3?page=2")
+    spans = list(exporter.get_finished_spans())
+    copies = span_step(Scrubber(), hash_resources=True)(spans)
+    assert copies[0] is not spans[0] and type(copies[0].resource) is HashedResource
+    assert encode_spans(copies).SerializeToString() == encode_spans(spans).SerializeToString()
 
 
 def test_a_failing_hook_leaves_the_marker_and_is_counted() -> None:

@@ -145,3 +145,20 @@ def test_any_mapping_is_scrubbed_even_one_whose_copy_fails() -> None:
         "url.full": "/stock/3?api_key=REDACTED&page=2",
         "port": 8080,
     }
+
+
+_NAMES = st.sampled_from(
+    ["GET /stock/<id>", "SELECT", "SELECT * FROM t WHERE id = 42", "GET /x?token=t0k3n", "sort=token_count"]
+)
+
+
+@given(st.lists(st.tuples(_NAMES, st.sampled_from(["sqlite", "redis", None])), min_size=1, max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_span_names_match_the_rules_applied_one_by_one(names: list[tuple[str, str | None]]) -> None:
+    fresh = Scrubber()
+    for name, system in [*names, *names]:  # the second time from the tables
+        attributes = {"db.system": system} if system else {}
+        sql = system in SQL_SYSTEMS
+        expected = _rules(scrub_sql(name) if sql and any(c in name for c in "'0123456789") else name)
+        assert fresh.span_name(name, attributes) == expected
+        assert SHARED.span_name(name, attributes) == expected

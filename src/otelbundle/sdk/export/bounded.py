@@ -1,13 +1,13 @@
-"""The batch processors the distro installs: the SDK's own, admitting only what their queue can hold.
+"""The span batch processor the distro installs: the SDK's own, admitting only what its queue can hold.
 
-:class:`BoundedSpanProcessor` / :class:`BoundedLogProcessor` sit in front of the
-SDK's ``BatchSpanProcessor`` / ``BatchLogRecordProcessor`` and admit at most the
-batch processor's queue size of items not yet handed to the exporter, counting
-what they refuse, so the SDK's own queue never overflows (the SDK's queue-depth
-metrics exist only behind the process-wide
-``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``, which would also export them). A full
-queue refuses the newest item. Everything the two share is :class:`Admission`;
-the two classes only adapt it to the SDK's span and log processor interfaces.
+:class:`BoundedSpanProcessor` sits in front of the SDK's ``BatchSpanProcessor``
+and admits at most the batch processor's queue size of spans not yet handed to
+the exporter, counting what it refuses, so the SDK's own queue never overflows
+(the SDK's queue-depth metrics exist only behind the process-wide
+``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``, which would also export them). A
+full queue refuses the newest span. :class:`Admission` is written for any
+signal; log records have a batch processor of their own, which needs no
+admission in front (:mod:`otelbundle.sdk.export.log_batch`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from opentelemetry.context import Context
-from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -28,14 +26,12 @@ from otelbundle.config import environment
 from otelbundle.sdk import forking
 from otelbundle.sdk.export.report import DropReport, ExportLogFold
 from otelbundle.sdk.export.wrapper import (
-    LOGS,
     SPANS,
     BatchStep,
     ExportWrapper,
     Item,
     Result,
     Signal,
-    log_exporter,
     span_exporter,
 )
 
@@ -50,7 +46,6 @@ class _Batch(Protocol):
 
 Batch = TypeVar("Batch", bound=_Batch)
 SpanStep = BatchStep[ReadableSpan]
-LogStep = BatchStep[ReadableLogRecord]
 
 
 @dataclass(frozen=True)
@@ -140,13 +135,9 @@ class Admission(Generic[Item, Result, Batch]):
 
 
 def _span_batch(wrapper: ExportWrapper[ReadableSpan, SpanExportResult], capacity: int) -> BatchSpanProcessor:
-    return BatchSpanProcessor(span_exporter(wrapper), max_queue_size=capacity)
-
-
-def _log_batch(
-    wrapper: ExportWrapper[ReadableLogRecord, LogRecordExportResult], capacity: int
-) -> BatchLogRecordProcessor:
-    return BatchLogRecordProcessor(log_exporter(wrapper), max_queue_size=capacity)
+    # A batch bigger than the queue makes the SDK refuse to start; it can only be the queue.
+    batch = min(capacity, environment.positive_int(os.environ, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"))
+    return BatchSpanProcessor(span_exporter(wrapper), max_queue_size=capacity, max_export_batch_size=batch)
 
 
 class BoundedSpanProcessor(SpanProcessor):
@@ -165,27 +156,6 @@ class BoundedSpanProcessor(SpanProcessor):
         sampled = span.context is not None and span.context.trace_flags.sampled
         if sampled and self._admission.admit():
             self._admission.inner.on_end(span)
-
-    def shutdown(self) -> None:
-        self._admission.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._admission.force_flush(timeout_millis)
-
-
-class BoundedLogProcessor(LogRecordProcessor):
-    """The SDK's BatchLogRecordProcessor behind an :class:`Admission` (after shutdown the SDK
-    would log per record, which loops back here: records are then ignored)."""
-
-    def __init__(
-        self, exporter: LogRecordExporter, accounting: Accounting, prepare: LogStep | None = None
-    ) -> None:
-        self._admission = Admission(LOGS, _log_batch, exporter, accounting, prepare)
-        self.backlog = self._admission.backlog
-
-    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        if self._admission.admit():
-            self._admission.inner.on_emit(log_record)
 
     def shutdown(self) -> None:
         self._admission.shutdown()

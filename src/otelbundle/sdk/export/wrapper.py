@@ -6,9 +6,10 @@ One generic class serves both signals, as the SDK's own ``BatchProcessor`` does
 behind ``BatchSpanProcessor`` and ``BatchLogRecordProcessor``: what differs per
 signal is data (:class:`Signal`), not code.
 
-* ``prepare`` turns the batch into what is exported (scrubbed copies, see
-  :mod:`otelbundle.scrub.copies`); it runs on the export thread, never on the
-  application's;
+* ``prepare`` turns the batch into what is exported (spans carrying a resource
+  whose hash is computed once, :mod:`otelbundle.sdk.export.resource_once`;
+  scrubbed copies, :mod:`otelbundle.scrub.copies`, which can do both in one
+  copy); it runs on the export thread, never on the application's;
 * every item of a failed batch, or of a batch whose export raised, is counted on
   a :class:`~otelbundle.sdk.export.report.DropReport`; records the SDK logs while
   the export runs are folded into that count (:class:`ExportLogFold`).

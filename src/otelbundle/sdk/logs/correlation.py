@@ -35,6 +35,7 @@ from typing import Any
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 
 from otelbundle.config import environment
+from otelbundle.sdk.logs import deferred
 from otelbundle.sdk.logs import records as log_records
 
 # Record fields the contrib injects for text formats; the OTLP record has them natively.
@@ -100,20 +101,40 @@ def otlp_handlers() -> list[logging.Handler]:
     return [h for h in logging.getLogger().handlers if isinstance(h, LoggingHandler)]
 
 
+def record_filter(handler: logging.Handler) -> log_records.ExportableRecordFilter:
+    """``handler``'s filter of ours, given to it first among its filters if it has none yet.
+
+    First, so that on the application's thread nothing but our capture runs (any
+    other filter on this handler runs on the translator thread, once). The contrib
+    re-adds this same handler after ``dictConfig``/``basicConfig``, so the filter
+    stays with it.
+    """
+    for existing in handler.filters:
+        if isinstance(existing, log_records.ExportableRecordFilter):
+            return existing
+    created = log_records.ExportableRecordFilter(handler)
+    handler.filters.insert(0, created)
+    return created
+
+
 def attach_record_filter(handler: logging.Handler) -> bool:
-    """Give ``handler`` our filter once; the contrib re-adds this same handler after
-    ``dictConfig``/``basicConfig``, so the filter stays with it."""
-    if any(isinstance(f, log_records.ExportableRecordFilter) for f in handler.filters):
-        return False
-    handler.addFilter(log_records.ExportableRecordFilter(handler))
-    return True
+    """Give ``handler`` our filter once; True when it did not have it yet."""
+    had = any(isinstance(f, log_records.ExportableRecordFilter) for f in handler.filters)
+    record_filter(handler)
+    return not had
 
 
 def after_instrumentation() -> None:
     """``opentelemetry_post_instrument`` entry point; never raises into the app's start-up."""
     try:
-        for handler in otlp_handlers():
+        handlers = otlp_handlers()
+        for handler in handlers:
             attach_record_filter(handler)
+        capture = deferred.current()
+        if handlers and capture is not None:
+            # The contrib installs one OTLP handler, on the root logger: its records are
+            # translated on the translator thread (otelbundle.sdk.logs.deferred).
+            record_filter(handlers[0]).defer_to(capture)
     except Exception:
         _log.warning("otelbundle: log records with objects in extra may log SDK warnings", exc_info=True)
     try:

@@ -14,6 +14,11 @@ handler, hands the handler a copy of such a record whose values follow
 The same filter joins records that a framework logs *after* its request span
 ended to that request's trace, when the record names the request: see
 :func:`request_span_context`.
+
+Under the distro the filter does not let the handler translate the record on the
+application's thread: it captures it for the translator thread
+(:mod:`otelbundle.sdk.logs.deferred`), converting on the spot only what could
+change before the translator gets to it (:meth:`ExportableRecordFilter.capture`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanContext
 
+from otelbundle.sdk.logs.deferred import DeferredLogs
+
 # A converted value is cut to this many characters (the last one then being "…").
 MAX_VALUE_CHARS = 256
 # Lists/dicts nested deeper than this become one string (this also ends cycles).
@@ -38,10 +45,14 @@ MAX_DEPTH = 4
 REQUEST_SPAN_ATTRIBUTE = "otelbundle_request_span_context"
 
 _PRIMITIVES = (str, bytes, bool, int, float, type(None))
+# Values a record can carry to another thread as they are: nothing can change them meanwhile.
+_IMMUTABLE = frozenset(_PRIMITIVES)
 
 # LogRecord fields the OTLP handler never exports as attributes (the contrib's list, plus the
 # ones it derives other fields from); skipping them keeps the check to the `extra` fields.
 _STANDARD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+# A record with no more fields than a plain one has no `extra` (the common case: one len()).
+_PLAIN_RECORD_FIELDS = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 
 # The copy being handed to the handler right now, so the filter lets exactly that one through.
 _passing: ContextVar[logging.LogRecord | None] = ContextVar("otelbundle_passing_record", default=None)
@@ -178,15 +189,84 @@ class ExportableRecordFilter(logging.Filter):
     ``extra`` field). Otherwise the handler gets a copy with converted values, inside
     the request's span context when the record names a request whose span has ended,
     and the original is not handed to this handler again.
+
+    Once :meth:`defer_to` gave it a :class:`DeferredLogs`, records are captured for the
+    translator thread instead (:meth:`capture`) and :meth:`replay` hands them back to
+    the handler there.
     """
 
     def __init__(self, handler: logging.Handler) -> None:
         super().__init__("otelbundle.exportable")
         self._handler = handler
+        self._deferred: DeferredLogs | None = None
+
+    def defer_to(self, deferred: DeferredLogs) -> None:
+        """Capture this handler's records for ``deferred``'s translator thread from now on."""
+        self._deferred = deferred
+        deferred.start(self._handler, self.replay)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        deferred = self._deferred
+        if deferred is not None and deferred.serves(self._handler):
+            try:
+                return self.capture(record, deferred)
+            except Exception:  # never let our capture cost the app its log record: emit it here
+                _log.debug("could not capture a log record", exc_info=True)
         if _passing.get() is record:
             return True
+        return self._emit_here(record)
+
+    def capture(self, record: logging.LogRecord, deferred: DeferredLogs) -> bool:
+        """Queue the record for the translator; False, so the handler does not emit it here.
+
+        What could change before the translator runs is taken now, on a copy of the
+        record (other handlers keep the original): ``extra`` values that are not
+        immutable primitives are converted by :func:`exportable` (the same bounds, and a
+        snapshot of lists and dicts); a message whose arguments are not immutable
+        primitives (or that is not a string) is formatted. A record naming a request
+        whose span has ended gets that span context (:func:`request_span_context`).
+        """
+        fields = record.__dict__
+        clean = record
+        span_context = None
+        if len(fields) > _PLAIN_RECORD_FIELDS:
+            names = fields.keys() - _STANDARD_FIELDS
+            if names:
+                changed = {n: exportable(fields[n]) for n in names if type(fields[n]) not in _IMMUTABLE}
+                if "request" in names:
+                    span_context = request_span_context(record)
+                if changed:
+                    clean = copy.copy(record)
+                    clean.__dict__.update(changed)
+        args = record.args
+        if type(record.msg) is not str or (
+            args and (type(args) is not tuple or not _IMMUTABLE.issuperset(map(type, args)))
+        ):
+            try:
+                message = record.getMessage()  # the arguments as they are now
+            except Exception:  # a bad format: the translator meets it too and reports it (handleError)
+                message = None
+            if message is not None:
+                if clean is record:
+                    clean = copy.copy(record)
+                clean.msg, clean.args = message, None
+        deferred.capture(clean, span_context)
+        return False
+
+    def replay(self, record: logging.LogRecord, span_context: SpanContext | None) -> None:
+        """Hand a captured record to the handler (on the translator thread, in the caller's context).
+
+        With no filter on the handler but this one, straight to ``emit``: ``handle``
+        would only run this filter again and take the handler's lock, which the one
+        translator thread does not need. Other filters run here, once, in ``handle``.
+        """
+        handler = self._handler
+        if span_context is None and len(handler.filters) == 1:
+            handler.emit(record)
+        else:
+            self._hand_over(record, span_context)
+
+    def _emit_here(self, record: logging.LogRecord) -> bool:
         try:
             changed = conversions(record)
             span_context = request_span_context(record)
@@ -197,16 +277,20 @@ class ExportableRecordFilter(logging.Filter):
             return True
         clean = copy.copy(record)
         clean.__dict__.update(changed)
+        self._hand_over(clean, span_context)
+        return False
+
+    def _hand_over(self, record: logging.LogRecord, span_context: SpanContext | None) -> None:
+        """``handler.handle(record)``, this filter letting exactly that record through."""
         token = (
             otel_context.attach(trace.set_span_in_context(trace.NonRecordingSpan(span_context)))
             if span_context
             else None
         )
-        passing = _passing.set(clean)
+        passing = _passing.set(record)
         try:
-            self._handler.handle(clean)
+            self._handler.handle(record)
         finally:
             _passing.reset(passing)
             if token is not None:
                 otel_context.detach(token)
-        return False

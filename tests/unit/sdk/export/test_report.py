@@ -182,3 +182,18 @@ def test_metric_export_warnings_count_as_failed_metric_exports() -> None:
         fold.detach()
     assert report.counts["metrics"].failed_exports == 1
     assert lines[0].startswith("otelbundle: could not export metrics to http://c:4318: Failed: x.")
+
+
+def test_a_queue_smaller_than_the_batch_size_is_the_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_BSP_MAX_QUEUE_SIZE=64 with the distro's batch of 128: the SDK alone refuses to start."""
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "64")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "128")
+    inner = Blocking()
+    inner.release.set()
+    processor = BoundedSpanProcessor(inner, Accounting(DropReport()))
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    for _ in range(3):
+        provider.get_tracer("t").start_span("s").end()
+    provider.shutdown()
+    assert inner.received == 3

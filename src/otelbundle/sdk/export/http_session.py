@@ -1,0 +1,131 @@
+"""A ``requests`` session for the OTLP/HTTP span and log exporters that a forked child does not share.
+
+The SDK's batch processors keep their exporter in a forked child (gunicorn
+``--preload``, multiprocessing), and with it the exporter's ``requests.Session``,
+whose connection pool holds the parent's keep-alive socket. The child's first
+export then goes out on that socket: when parent and child export at the same
+moment, one reads the other's answer and that export fails or times out.
+:class:`ForkAwareSession` notices on its first request in a new process and
+replaces its connection pools with empty ones: the inherited socket is never
+written to by the child (nor shut down: it stays the parent's).
+
+It reaches the exporters through the SDK configurator's ``exporter_args_map``
+(keyed by exporter class) and the exporters' public ``session=`` argument
+(:func:`exporter_args`), only where the user has not configured a session of
+their own: a credential provider (``OTEL_PYTHON_EXPORTER_OTLP_HTTP_*CREDENTIAL_PROVIDER``
+makes the exporter load one) or a ``session`` in an ``exporter_args_map`` given
+to the configurator (:func:`merged_exporter_args`). Metric exporters are made
+again in the child by the fork-safe metric reader and need none.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from otelbundle.config import environment
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings  # the stubs' name for what merge_environment_settings returns
+
+# (signal, the exporter's module, its class): the OTLP/HTTP exporters the batch processors keep.
+HTTP_EXPORTERS = (
+    ("traces", "opentelemetry.exporter.otlp.proto.http.trace_exporter", "OTLPSpanExporter"),
+    ("logs", "opentelemetry.exporter.otlp.proto.http._log_exporter", "OTLPLogExporter"),
+)
+# URLs whose environment settings a session remembers (an exporter posts to one).
+_SETTINGS_LIMIT = 16
+# The entry point names of those exporters in OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER.
+_HTTP_ENTRY_POINT = "otlp_proto_http"
+
+
+class ForkAwareSession(requests.Session):
+    """A session whose connection pools are new in each process that uses it.
+
+    It also reads the environment's proxy and CA bundle settings once per URL,
+    not on every export: ``requests`` scans the whole environment for proxy
+    variables on each request (a third of the CPU a small export takes). Proxy
+    variables changed after the first export to a URL are not seen.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pid = os.getpid()
+        self._environment_settings: dict[tuple[Any, ...], _Settings] = {}
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        if self._pid != os.getpid():
+            self._after_fork()
+        return super().request(method, url, *args, **kwargs)
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
+        if proxies:  # proxies given with the request: merged as requests does, each time
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        try:
+            key = (url, stream, verify, cert, self.verify, self.cert, tuple(sorted(self.proxies.items())))
+            settings = self._environment_settings.get(key)
+        except TypeError:  # something unhashable: no remembering
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if settings is None:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if len(self._environment_settings) >= _SETTINGS_LIMIT:
+                self._environment_settings.clear()
+            self._environment_settings[key] = settings
+        remembered = settings.copy()
+        remembered["proxies"] = dict(settings["proxies"] or {})  # the caller's copy to change
+        return remembered
+
+    def _after_fork(self) -> None:
+        """Empty pools for this process; the inherited ones (the parent's sockets) are left unused."""
+        self._pid = os.getpid()
+        self._environment_settings = {}
+        for prefix in list(self.adapters):
+            self.mount(prefix, HTTPAdapter())
+
+
+def _user_session(env: Mapping[str, str], signal: str) -> bool:
+    """The user has the exporter load a session of theirs (a credential provider entry point)."""
+    return bool(
+        environment.get(env, "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER")
+        or environment.get(env, f"OTEL_PYTHON_EXPORTER_OTLP_HTTP_{signal.upper()}_CREDENTIAL_PROVIDER")
+    )
+
+
+def _uses_http(env: Mapping[str, str], signal: str) -> bool:
+    names = {n.strip() for n in environment.get(env, f"OTEL_{signal.upper()}_EXPORTER").split(",")}
+    return _HTTP_ENTRY_POINT in names or (
+        "otlp" in names and environment.otlp_protocol(env, signal) == "http/protobuf"
+    )
+
+
+def exporter_args(env: Mapping[str, str]) -> dict[type, dict[str, Any]]:
+    """``exporter_args_map`` entries giving each OTLP/HTTP span and log exporter in use its own session."""
+    args: dict[type, dict[str, Any]] = {}
+    for signal, module, name in HTTP_EXPORTERS:
+        if not _uses_http(env, signal) or _user_session(env, signal):
+            continue
+        try:
+            exporter_class = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        args[exporter_class] = {"session": ForkAwareSession()}
+    return args
+
+
+def merged_exporter_args(
+    ours: Mapping[type, Mapping[str, Any]], theirs: Mapping[type, Mapping[str, Any]] | None
+) -> dict[type, dict[str, Any]]:
+    """The caller's ``exporter_args_map`` with our sessions added where it sets none."""
+    merged = {cls: dict(args) for cls, args in (theirs or {}).items()}
+    for cls, args in ours.items():
+        given = merged.setdefault(cls, {})
+        for key, value in args.items():
+            given.setdefault(key, value)  # what the caller set wins
+    return merged
