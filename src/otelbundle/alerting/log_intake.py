@@ -6,12 +6,13 @@ A log record processor (installed through the SDK configurator's
 :class:`~otelbundle.alerting.processor.AlertingSpanProcessor` does with spans:
 no parsing, no locks in the common case, no I/O. A full queue drops its oldest
 record and counts it. The manager's thread drains the queue before it folds
-spans and hands each batch to the *consumers*: today the per-trace ring of log
-lines that alert evidence quotes (:mod:`.trace_logs`); rules over log records
-are meant to be folded by another consumer through :meth:`LogIntake.add_consumer`.
+spans and hands each batch to the *consumers* (:meth:`LogIntake.add_consumer`):
+the per-trace ring of log lines that alert evidence quotes (:mod:`.trace_logs`)
+and the windows of rules over log records (:mod:`.log_fold`).
 
-``on_emit`` makes no assumption about the thread it runs on: it may be the
-thread that logged (today) or an export thread that translates records later.
+``on_emit`` makes no assumption about the thread it runs on: under the distro it
+is otelbundle's log translator thread (:mod:`otelbundle.sdk.logs.deferred`),
+without it the thread that logged.
 It reads nothing of the current context; what a consumer needs is in the record
 (its trace and span ids, scope, severity, body, attributes).
 """
