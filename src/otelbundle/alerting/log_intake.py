@@ -48,7 +48,11 @@ class LogIntake(LogRecordProcessor):
     a record lands in an empty queue, once per drain, so that a consumer that
     decides on records (log rules) can ask for event-driven drains. ``drain_soon``
     (the manager's wake) is called once when DRAIN_AT records are queued: records
-    are not kept long after the application is done with them.
+    are not kept long after the application is done with them. ``upstream`` (None:
+    records arrive as they are emitted) is called first in every drain: it emits the
+    records still waiting before the intake (the distro's log translator holds a
+    request's lines up to 200 ms), so the lines a failing span logged are in before
+    the span is folded and its alert quotes them.
     """
 
     def __init__(self, *, queue_size: int = DEFAULT_LOG_QUEUE_SIZE) -> None:
@@ -59,6 +63,7 @@ class LogIntake(LogRecordProcessor):
         self._consumers: tuple[LogConsumer, ...] = ()
         self.wakeup: Callable[[], None] | None = None
         self.drain_soon: Callable[[], None] | None = None
+        self.upstream: Callable[[], object] | None = None
         self._drop_lock = threading.Lock()
         self._drain_lock = threading.Lock()
         self.records_dropped = 0
@@ -111,6 +116,12 @@ class LogIntake(LogRecordProcessor):
     # ---- the manager's thread ------------------------------------------------
     def drain(self, now: float) -> int:
         """Hand every queued record to the consumers; returns how many."""
+        upstream = self.upstream
+        if upstream is not None:
+            try:
+                upstream()  # outside our lock: it emits into on_emit, on this thread
+            except Exception:
+                self._failed(1)
         with self._drain_lock:
             self._drain_asked = False
             queue = self._queue

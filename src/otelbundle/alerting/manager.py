@@ -143,8 +143,12 @@ class RuleManager:
 
     @property
     def log_record_processors(self) -> list[LogRecordProcessor]:
-        """The log intake: evidence quotes a trace's log lines, and log rules will fold records."""
+        """The log intake: evidence quotes a trace's log lines, and log rules fold records."""
         return [self.engine.log_intake]
+
+    def take_logs_first_from(self, upstream: Callable[[], object]) -> None:
+        """Before each drain, have ``upstream`` emit the records it still holds (see LogIntake)."""
+        self.engine.log_intake.upstream = upstream
 
     # ---- the thread ----------------------------------------------------------
     def start(self) -> None:

@@ -127,6 +127,9 @@ def _add_alert_rules(
         *components.kwargs.get("log_record_processors", []),
         *manager.log_record_processors,
     ]
+    if components.deferred_logs is not None:
+        # A failing request's log lines wait in the translator's queue when its span ends.
+        manager.take_logs_first_from(components.deferred_logs.drain)
     components.runtime.stoppers.append(manager.shutdown)
     for processor in manager.span_processors:
         register_span_processor(processor)  # health results reach the rules as `health <check>` spans

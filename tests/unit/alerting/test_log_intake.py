@@ -68,6 +68,45 @@ def test_records_reach_every_consumer_in_order_on_drain(
     assert intake.records_seen == 3 and intake.records_dropped == 0
 
 
+def test_records_still_upstream_are_emitted_first_and_drained_with_the_rest(
+    logged: tuple[logging.Logger, LogIntake, TracerProvider],
+) -> None:
+    # Under the distro a request's lines wait in the log translator's queue when its span ends:
+    # the drain that folds the span must see them.
+    logger, intake, _ = logged
+    collected = Collect()
+    intake.add_consumer(collected)
+    waiting = ["payment failed", "order 42 rolled back"]
+
+    def upstream() -> None:
+        while waiting:
+            logger.info(waiting.pop(0))
+
+    intake.upstream = upstream
+    logger.info("already in")
+    assert intake.drain(1.0) == 3
+    assert [r.log_record.body for r in collected.batches[0]] == [
+        "already in",
+        "payment failed",
+        "order 42 rolled back",
+    ]
+
+
+def test_a_failing_upstream_is_counted_and_the_drain_goes_on(
+    logged: tuple[logging.Logger, LogIntake, TracerProvider],
+) -> None:
+    logger, intake, _ = logged
+    collected = Collect()
+    intake.add_consumer(collected)
+
+    def upstream() -> None:
+        raise RuntimeError("translator bug")
+
+    intake.upstream = upstream
+    logger.info("line")
+    assert intake.drain(1.0) == 1 and intake.errors == 1
+
+
 def test_a_full_queue_drops_its_oldest_record_and_counts_it(
     logged: tuple[logging.Logger, LogIntake, TracerProvider],
 ) -> None:
@@ -232,8 +271,9 @@ def test_the_configurator_installs_the_intake_only_with_alerting(tmp_path: Path)
             for stop in components.runtime.stoppers:
                 stop()
             document.forget_started_with()
-    assert found["with"] == ["CorrelationFieldStripper", "LogIntake"]
-    assert found["without"] == ["CorrelationFieldStripper"]
+    # The translator's flush first (a flush drains what callers queued), the intake after the stripper.
+    assert found["with"] == ["DeferredLogsProcessor", "CorrelationFieldStripper", "LogIntake"]
+    assert found["without"] == ["DeferredLogsProcessor", "CorrelationFieldStripper"]
 
 
 def test_the_intakes_counts_are_metrics(tmp_path: Path) -> None:
