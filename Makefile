@@ -29,8 +29,8 @@ demo: $(STAMP) stack
 	$(VENV)/bin/otelbundle demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench examples
-	$(VENV)/bin/ruff format --check src tests bench examples
+	$(VENV)/bin/ruff check src harness tests bench examples
+	$(VENV)/bin/ruff format --check src harness tests bench examples
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy src

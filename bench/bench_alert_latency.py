@@ -56,12 +56,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness.apps import ExampleServices, clean_env, start_examples  # noqa: E402
+from harness.pipeline_probe import PROMETHEUS_METRICS, scrape, total  # noqa: E402
 from otelbundle.alerting.section import AlertingConfig  # noqa: E402
 from otelbundle.cli.backends import Backends, poll  # noqa: E402
 from otelbundle.cli.stack import Stack, StackError  # noqa: E402
 from otelbundle.config import format_duration  # noqa: E402
-from tests.harness.apps import ExampleServices, clean_env, start_examples  # noqa: E402
-from tests.harness.pipeline_probe import PROMETHEUS_METRICS, scrape, total  # noqa: E402
 
 ALERT = "CheckoutErrors"
 PATHS = ("in-process", "prometheus")

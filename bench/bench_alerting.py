@@ -48,12 +48,12 @@ from opentelemetry.trace import SpanKind, StatusCode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness.apps import free_port  # noqa: E402
 from otelbundle.alerting.engine import Engine  # noqa: E402
 from otelbundle.alerting.log_intake import LogIntake  # noqa: E402
 from otelbundle.alerting.manager import RuleManager, build_alerting  # noqa: E402
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor  # noqa: E402
 from otelbundle.alerting.section import load_alerting_config  # noqa: E402
-from tests.harness.apps import free_port  # noqa: E402
 
 TEN_RULES = """
 groups:

@@ -40,14 +40,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness.apps import BIN, clean_env, free_port  # noqa: E402
+from harness.apps import BIN, clean_env, free_port  # noqa: E402
 
 APP = str(ROOT / "examples" / "inventory" / "app.py")
 
 
 @dataclass(frozen=True)
 class Receiver:
-    """The in-process OTLP receiver of the tests, run in a process of its own.
+    """The in-process OTLP receiver the tests use (harness/otlp_receiver.py), run in a process of its own.
 
     In the driver's process its decoding would take the driver's GIL while the
     driver times requests: modes that export more often would look slower for
@@ -62,7 +62,7 @@ class Receiver:
     def start(cls) -> Receiver:
         code = (
             f"import sys, time; sys.path.insert(0, {str(ROOT)!r})\n"
-            "from tests.harness.otlp_receiver import OtlpReceiver\n"
+            "from harness.otlp_receiver import OtlpReceiver\n"
             "receiver = OtlpReceiver().start()\n"
             "print(receiver.http_endpoint, receiver.grpc_endpoint, flush=True)\n"
             "sys.stdin.read()  # until the driver closes it\n"

@@ -1,7 +1,7 @@
 """Fork storm: how many forked children export their metrics, SDK reader vs otelbundle's, in one run.
 
 A parent exports metrics every 100 ms to an in-process OTLP receiver that takes
-150 ms to answer (tests/harness/otlp_receiver.py), and forks 20 children at random
+150 ms to answer (harness/otlp_receiver.py), and forks 20 children at random
 moments (0-200 ms apart). Each child lives 1 s and exits normally. Counted per
 storm: children with any data point at the receiver, children with a point from
 a periodic export while alive, children that did not exit within 10 s of their
@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness.fork_storm import StormResult, run_storm  # noqa: E402
-from tests.harness.otlp_receiver import OtlpReceiver  # noqa: E402
+from harness.fork_storm import StormResult, run_storm  # noqa: E402
+from harness.otlp_receiver import OtlpReceiver  # noqa: E402
 
 
 def main() -> None:

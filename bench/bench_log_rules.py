@@ -1,6 +1,6 @@
 """Time from ERROR log records to a log rule's alert at a webhook, in a real application.
 
-The application (tests/integration/programs/log_errors.py) runs under
+The application (harness/programs/log_errors.py) runs under
 opentelemetry-instrument with a log rule whose group interval is 1 minute, so
 only the records themselves (the log intake's wakeup and early evaluation) can
 make the alert come sooner; each round logs three ERROR records inside a new
@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness.apps import BIN, clean_env  # noqa: E402
-from tests.harness.http_sink import Sink  # noqa: E402
+from harness.apps import BIN, clean_env  # noqa: E402
+from harness.http_sink import Sink  # noqa: E402
 
 RULES = """
 groups:
@@ -63,7 +63,7 @@ def main() -> None:
                 "OTEL_LOGS_EXPORTER": "none",
             }
         )
-        program = ROOT / "tests/integration/programs/log_errors.py"
+        program = ROOT / "harness/programs/log_errors.py"
         app = subprocess.Popen(
             [str(BIN / "opentelemetry-instrument"), str(BIN / "python"), str(program)],
             env=env,

@@ -2,7 +2,7 @@
 
 A newcomer's script under ``opentelemetry-instrument`` (the otelbundle distro,
 its defaults: OTLP/HTTP logs on, to the in-process receiver of
-tests/harness) logs three kinds of lines:
+harness) logs three kinds of lines:
 
 * ``info``: ``logger.info("served GET /stock/%s in %d ms", sku, ms)``;
 * ``extra``: the same with ``extra=`` of 3 plain values (str, int, float);
@@ -230,8 +230,8 @@ def main() -> None:
         child(args.child, args.calls, args.rounds, args.outside_span, args.seed)
         return
 
-    from tests.harness.apps import BIN, clean_env
-    from tests.harness.otlp_receiver import OtlpReceiver
+    from harness.apps import BIN, clean_env
+    from harness.otlp_receiver import OtlpReceiver
 
     receiver = OtlpReceiver().start()
     load_before = loadavg()

@@ -32,10 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from otelbundle.cli.backends import poll  # noqa: E402
-from otelbundle.cli.stack import Stack, StackError  # noqa: E402
-from tests.harness.apps import clean_env, start_examples  # noqa: E402
-from tests.harness.pipeline_probe import (  # noqa: E402
+from harness.apps import clean_env, start_examples  # noqa: E402
+from harness.pipeline_probe import (  # noqa: E402
     COLLECTOR_METRICS,
     PROMETHEUS_METRICS,
     Traffic,
@@ -48,6 +46,8 @@ from tests.harness.pipeline_probe import (  # noqa: E402
     raw_samples,
     scrape,
 )
+from otelbundle.cli.backends import poll  # noqa: E402
+from otelbundle.cli.stack import Stack, StackError  # noqa: E402
 
 POLL_S = 0.5
 

@@ -8,8 +8,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness.http_sink import Sink
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.http_sink import Sink
+from harness.otlp_receiver import OtlpReceiver
 
 
 @pytest.fixture

@@ -30,18 +30,18 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from otelbundle.cli.backends import Backends, poll  # noqa: E402
-from otelbundle.cli.demo_traffic import request_status  # noqa: E402
-from otelbundle.cli.stack import logsql  # noqa: E402
-from otelbundle.cli.stack.logstore import VICTORIALOGS_URL  # noqa: E402
-from tests.harness.browser import Viewer, launch, unavailable  # noqa: E402
-from tests.harness.jaeger_ui import (  # noqa: E402
+from harness.browser import Viewer, launch, unavailable  # noqa: E402
+from harness.jaeger_ui import (  # noqa: E402
     choose_monitor_service,
     choose_monitor_timeframe,
     monitor_charts_drawn,
     span_rows,
 )
-from tests.harness.vmui import TRACE_LOGS_LINK, missing_lines  # noqa: E402
+from harness.vmui import TRACE_LOGS_LINK, missing_lines  # noqa: E402
+from otelbundle.cli.backends import Backends, poll  # noqa: E402
+from otelbundle.cli.demo_traffic import request_status  # noqa: E402
+from otelbundle.cli.stack import logsql  # noqa: E402
+from otelbundle.cli.stack.logstore import VICTORIALOGS_URL  # noqa: E402
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.apps import ExampleServices, clean_env, start_examples
 from otelbundle.cli.backends import Backends
 from otelbundle.cli.stack import Stack, StackError
-from tests.harness.apps import ExampleServices, clean_env, start_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 

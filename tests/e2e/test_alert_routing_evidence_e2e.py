@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from tests.harness.apps import Program, clean_env, free_port, start
-from tests.harness.http_sink import Sink
+from harness.apps import Program, clean_env, free_port, start
+from harness.http_sink import Sink
 
 PROGRAM = str(Path(__file__).parent / "programs" / "raising_shop.py")
 RULES = """

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from harness.apps import ExampleServices, clean_env, start_examples
 from otelbundle.cli.backends import Backends, poll
 from otelbundle.cli.stack import Stack
 from tests.e2e.conftest import checkout
-from tests.harness.apps import ExampleServices, clean_env, start_examples
 
 RULES = """
 groups:

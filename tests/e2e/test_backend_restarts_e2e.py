@@ -23,10 +23,8 @@ from typing import Any
 
 import pytest
 
-from otelbundle.cli.backends import BackendError, Backends, poll
-from otelbundle.cli.stack import Stack
-from tests.harness.apps import ExampleServices, clean_env, start_examples
-from tests.harness.pipeline_probe import (
+from harness.apps import ExampleServices, clean_env, start_examples
+from harness.pipeline_probe import (
     COLLECTOR_METRICS,
     PROMETHEUS_METRICS,
     REFUSAL_LOG,
@@ -46,6 +44,8 @@ from tests.harness.pipeline_probe import (
     total,
     victorialogs_trace_ids,
 )
+from otelbundle.cli.backends import BackendError, Backends, poll
+from otelbundle.cli.stack import Stack
 
 OUTAGE_S = 30.0
 CRASH_DOWN_S = 5.0  # a crash, then a supervisor's restart delay

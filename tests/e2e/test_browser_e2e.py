@@ -21,14 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from otelbundle.cli.backends import Backends, get_json, poll
-from otelbundle.cli.demo_traffic import request_status
-from otelbundle.cli.stack import Stack, logsql
-from otelbundle.cli.stack.logstore import VICTORIALOGS_URL, trace_logs_link
-from tests.e2e.conftest import checkout
-from tests.harness.apps import EXAMPLES, ExampleServices, clean_env, start_examples
-from tests.harness.browser import Viewer, launch, unavailable
-from tests.harness.jaeger_ui import (
+from harness.apps import EXAMPLES, ExampleServices, clean_env, start_examples
+from harness.browser import Viewer, launch, unavailable
+from harness.jaeger_ui import (
     chart_points,
     choose_monitor_service,
     choose_option,
@@ -36,7 +31,12 @@ from tests.harness.jaeger_ui import (
     operation_row,
     span_rows,
 )
-from tests.harness.vmui import TRACE_LOGS_LINK, missing_lines, query_box
+from harness.vmui import TRACE_LOGS_LINK, missing_lines, query_box
+from otelbundle.cli.backends import Backends, get_json, poll
+from otelbundle.cli.demo_traffic import request_status
+from otelbundle.cli.stack import Stack, logsql
+from otelbundle.cli.stack.logstore import VICTORIALOGS_URL, trace_logs_link
+from tests.e2e.conftest import checkout
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page

@@ -11,11 +11,11 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
+from harness.apps import ExampleServices
 from otelbundle.cli.backends import Backends, poll
 from otelbundle.cli.stack import Stack, logsql
 from otelbundle.cli.stack.logstore import VICTORIALOGS_URL
 from tests.e2e.conftest import checkout
-from tests.harness.apps import ExampleServices
 
 
 def collector_counter(name: str) -> float:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from harness.apps import clean_env, start
 from otelbundle.cli.backends import Backends, poll
 from otelbundle.cli.stack import Stack
-from tests.harness.apps import clean_env, start
 
 WORKER = str(Path(__file__).parents[1] / "integration" / "health" / "programs" / "worker.py")
 

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import IO
 
+from harness.apps import ExampleServices
 from otelbundle.cli.stack import Stack
 from tests.e2e.conftest import checkout
-from tests.harness.apps import ExampleServices
 
 OTELBUNDLE = Path(sys.executable).parent / "otelbundle"
 # The defaults a person has: no store or URL named, the stack's data folder (whose recorded

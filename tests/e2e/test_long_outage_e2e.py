@@ -21,10 +21,8 @@ from typing import Any
 
 import pytest
 
-from otelbundle.cli.backends import BackendError, Backends, poll
-from otelbundle.cli.stack import Stack
-from tests.harness.apps import ExampleServices, clean_env, start_examples
-from tests.harness.pipeline_probe import (
+from harness.apps import ExampleServices, clean_env, start_examples
+from harness.pipeline_probe import (
     COLLECTOR_METRICS,
     PROMETHEUS_METRICS,
     REFUSAL_LOG,
@@ -41,6 +39,8 @@ from tests.harness.pipeline_probe import (
     total,
     victorialogs_trace_ids,
 )
+from otelbundle.cli.backends import BackendError, Backends, poll
+from otelbundle.cli.stack import Stack
 
 OUTAGE_S = 300.0
 INTERVAL_S = 1.0  # the apps' OTEL_METRIC_EXPORT_INTERVAL: 300 samples per series in the outage

@@ -17,10 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.cli.backends import BackendError, poll
-from otelbundle.cli.stack import Stack
-from tests.harness.apps import Example, clean_env, start_example
-from tests.harness.pipeline_probe import (
+from harness.apps import Example, clean_env, start_example
+from harness.pipeline_probe import (
     COLLECTOR_METRICS,
     PROMETHEUS_METRICS,
     REFUSAL_LOG,
@@ -35,6 +33,8 @@ from tests.harness.pipeline_probe import (
     raw_samples,
     scrape,
 )
+from otelbundle.cli.backends import BackendError, poll
+from otelbundle.cli.stack import Stack
 
 INTERVAL_S = 1.0  # OTEL_METRIC_EXPORT_INTERVAL of the processes under test
 WINDOW_S = 60.0

@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
+from harness.apps import ExampleServices, clean_env, start_examples
 from otelbundle.cli.backends import BackendHTTPError, Backends, get_json, poll
 from otelbundle.cli.stack import Stack, StackError
 from tests.e2e.conftest import Checkout, checkout
-from tests.harness.apps import ExampleServices, clean_env, start_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAYS = 2

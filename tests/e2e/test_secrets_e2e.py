@@ -1,7 +1,7 @@
 """Secrets never reach a backend (issue #14): the collector's scrubbing, checked in Jaeger and in
 the log store, VictoriaLogs.
 
-The program leaks on purpose (tests/integration/programs/secrets_app.py) with
+The program leaks on purpose (harness/programs/secrets_app.py) with
 the in-process scrubber turned off, so what is tested here is the shipped
 collector pipeline alone. The assertions are on the raw JSON the backends'
 query APIs return: no secret anywhere, every parameter name still there.
@@ -14,11 +14,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from otelbundle.cli.backends import Backends, get_json, poll
-from otelbundle.cli.stack import Stack, logsql
-from otelbundle.cli.stack.logstore import VICTORIALOGS_URL
-from tests.harness.apps import clean_env, run
-from tests.harness.leaks import (
+from harness.apps import clean_env, run
+from harness.leaks import (
     KEPT_IN_LOGS,
     KEPT_IN_TRACES,
     PROGRAM,
@@ -27,6 +24,9 @@ from tests.harness.leaks import (
     make_secrets,
     missing_from,
 )
+from otelbundle.cli.backends import Backends, get_json, poll
+from otelbundle.cli.stack import Stack, logsql
+from otelbundle.cli.stack.logstore import VICTORIALOGS_URL
 
 
 def _victorialogs_body(query: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.harness.apps import ExampleServices, Program, clean_env, free_port, start, start_examples
+from harness.apps import ExampleServices, Program, clean_env, free_port, start, start_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 OTELCOL = Path.home() / ".cache/otelbundle/bin/otelcol-bundle-0.159.0/otelcol-bundle"

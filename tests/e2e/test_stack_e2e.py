@@ -7,11 +7,11 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from harness.apps import ExampleServices
 from otelbundle.cli.backends import Backends, get_json, poll
 from otelbundle.cli.stack import Stack, logsql
 from otelbundle.cli.stack.logstore import VICTORIALOGS_URL
 from tests.e2e.conftest import checkout
-from tests.harness.apps import ExampleServices
 
 
 def test_trace_has_spans_from_both_services_in_jaeger(services: ExampleServices, backends: Backends) -> None:

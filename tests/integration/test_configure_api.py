@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.harness.apps import clean_env, run
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.apps import clean_env, run
+from harness.otlp_receiver import OtlpReceiver
 
 PROGRAM = str(Path(__file__).parent / "programs" / "configured_in_code.py")
 

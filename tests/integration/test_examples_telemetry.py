@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness.apps import ExampleServices, clean_env, start_examples
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.apps import ExampleServices, clean_env, start_examples
+from harness.otlp_receiver import OtlpReceiver
 
 SERVER, CLIENT = 2, 3  # OTLP SpanKind values
 

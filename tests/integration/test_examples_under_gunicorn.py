@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.harness.apps import clean_env, http_json, start_examples
-from tests.harness.otlp_receiver import OtlpReceiver, SpanRecord
+from harness.apps import clean_env, http_json, start_examples
+from harness.otlp_receiver import OtlpReceiver, SpanRecord
 
 
 def test_examples_under_gunicorn_give_one_trace_with_info_logs(

@@ -13,7 +13,7 @@ import re
 import socket
 from pathlib import Path
 
-from tests.harness.apps import clean_env, run
+from harness.apps import clean_env, run
 
 WORKLOAD = str(Path(__file__).parent / "programs" / "workload.py")
 

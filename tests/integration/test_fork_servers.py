@@ -11,9 +11,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.apps import BIN, clean_env, free_port, run, start
+from harness.otlp_receiver import OtlpReceiver
 from otelbundle.distro.defaults import follow_forks
-from tests.harness.apps import BIN, clean_env, free_port, run, start
-from tests.harness.otlp_receiver import OtlpReceiver
 
 MULTIPROC = str(Path(__file__).parent / "programs" / "multiproc.py")
 

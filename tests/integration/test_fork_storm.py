@@ -2,7 +2,7 @@
 
 A parent exports every 100 ms to a receiver that takes 150 ms to answer, so its
 export is in flight most of the time, and forks 20 children at random moments
-(tests/integration/programs/fork_storm.py). With the SDK's periodic reader 4 to 8
+(harness/programs/fork_storm.py). With the SDK's periodic reader 4 to 8
 of 20 children export anything (bench/bench_fork_storm.py prints both readers
 side by side); with otelbundle's, every one does.
 """
@@ -23,12 +23,12 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from harness.fork_storm import run_storm
+from harness.otlp_receiver import OtlpReceiver
 from otelbundle.sdk.export import http_session
 from otelbundle.sdk.export.log_batch import LogBatchProcessor
 from otelbundle.sdk.export.report import DropReport
 from otelbundle.sdk.metric_reader import ForkSafeMetricReader
-from tests.harness.fork_storm import run_storm
-from tests.harness.otlp_receiver import OtlpReceiver
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.apps import ROOT, free_port
+from harness.otlp_receiver import OtlpReceiver
 from otelbundle.cli.stack import components
-from tests.harness.apps import ROOT, free_port
-from tests.harness.otlp_receiver import OtlpReceiver
 
 COLLECTOR = components.CACHE_ROOT / "bin" / "otelcol-bundle-0.159.0" / "otelcol-bundle"
 STACKTRACE = 'Traceback (most recent call last):\n  File "app.py", line 3, in <module>\nValueError: short'

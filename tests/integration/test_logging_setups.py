@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.apps import clean_env, run
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.apps import clean_env, run
+from harness.otlp_receiver import OtlpReceiver
 
 PROGRAM = str(Path(__file__).parent / "programs" / "logging_setups.py")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.apps import clean_env, free_port, run, start
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.apps import clean_env, free_port, run, start
+from harness.otlp_receiver import OtlpReceiver
 
 WORKLOAD = str(Path(__file__).parent / "programs" / "workload.py")
 

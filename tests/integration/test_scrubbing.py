@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.harness.apps import clean_env, run
-from tests.harness.leaks import (
+from harness.apps import clean_env, run
+from harness.leaks import (
     KEPT_IN_LOGS,
     KEPT_IN_TRACES,
     PROGRAM,
@@ -14,7 +14,7 @@ from tests.harness.leaks import (
     make_secrets,
     missing_from,
 )
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.otlp_receiver import OtlpReceiver
 
 
 def _run(receiver: OtlpReceiver, leaked: dict[str, str], **extra: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.apps import BIN, clean_env
+from harness.apps import BIN, clean_env
 
 # Prints the service.name of the resource the SDK was configured with.
 REPORT = (

@@ -135,3 +135,23 @@ def test_the_runtime_rooms_point_down() -> None:
         if target.startswith(above)
     }
     assert wrong == set()
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_benchmarks_and_the_harness_do_not_import_the_test_suite() -> None:
+    # What benchmarks and tests share lives in harness/; a benchmark that imports tests/ runs
+    # whatever the suite's conftest and fixtures pull in, and ties the two together.
+    root = PACKAGE.parents[1]
+    files = [*(root / "bench").rglob("*.py"), *(root / "harness").rglob("*.py")]
+    assert len(files) > 10, files
+    offenders = [str(path.relative_to(root)) for path in files if "tests" in _top_level_imports(path)]
+    assert offenders == []

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.apps import BIN, clean_env, free_port, start
-from tests.harness.http_sink import Sink
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.apps import BIN, clean_env, free_port, start
+from harness.http_sink import Sink
+from harness.otlp_receiver import OtlpReceiver
 
 RULES = """
 groups:

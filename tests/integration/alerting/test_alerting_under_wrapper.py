@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.apps import clean_env, run
+from harness.http_sink import Sink
+from harness.otlp_receiver import OtlpReceiver
 from otelbundle.alerting.manager import build_alerting
-from tests.harness.apps import clean_env, run
-from tests.harness.http_sink import Sink
-from tests.harness.otlp_receiver import OtlpReceiver
 
 PROGRAM = str(Path(__file__).parents[1] / "programs" / "failing_work.py")
 RULE = """

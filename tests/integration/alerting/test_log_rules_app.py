@@ -8,8 +8,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from tests.harness.apps import BIN, ROOT, clean_env
-from tests.harness.http_sink import Sink
+from harness.apps import BIN, ROOT, clean_env
+from harness.http_sink import Sink
 
 RULES = """
 groups:
@@ -45,7 +45,7 @@ def test_error_records_fire_a_log_rule_that_links_their_trace(tmp_path: Path) ->
         [
             str(BIN / "opentelemetry-instrument"),
             str(BIN / "python"),
-            str(ROOT / "tests/integration/programs/log_errors.py"),
+            str(ROOT / "harness/programs/log_errors.py"),
         ],
         env=env,
         stdin=subprocess.PIPE,

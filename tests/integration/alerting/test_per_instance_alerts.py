@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from tests.harness.apps import BIN, ROOT, clean_env, free_port, start
-from tests.harness.http_sink import Sink
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.apps import BIN, ROOT, clean_env, free_port, start
+from harness.http_sink import Sink
+from harness.otlp_receiver import OtlpReceiver
 
 T = TypeVar("T")
 SHIPPED = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"

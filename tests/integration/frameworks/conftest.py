@@ -17,8 +17,8 @@ from typing import TypeVar
 
 import pytest
 
-from tests.harness.apps import ROOT, Program, clean_env
-from tests.harness.otlp_receiver import LogRecordView, OtlpReceiver, SpanRecord
+from harness.apps import ROOT, Program, clean_env
+from harness.otlp_receiver import LogRecordView, OtlpReceiver, SpanRecord
 
 T = TypeVar("T")
 

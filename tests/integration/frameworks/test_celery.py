@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.apps import BIN, Program, free_port, start
-from tests.harness.otlp_receiver import OtlpReceiver, SpanRecord
+from harness.apps import BIN, Program, free_port, start
+from harness.otlp_receiver import OtlpReceiver, SpanRecord
 from tests.integration.frameworks.conftest import (
     APPS,
     app_env,

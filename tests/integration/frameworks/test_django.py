@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness.apps import BIN, ROOT, Program, free_port, start
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.apps import BIN, ROOT, Program, free_port, start
+from harness.otlp_receiver import OtlpReceiver
 from tests.integration.frameworks.conftest import (
     APPS,
     HTTP_SERVER_DURATION,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.apps import BIN, Program, free_port, start
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.apps import BIN, Program, free_port, start
+from harness.otlp_receiver import OtlpReceiver
 from tests.integration.frameworks.conftest import (
     APPS,
     HTTP_SERVER_DURATION,

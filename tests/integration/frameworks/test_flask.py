@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.harness.apps import BIN, Program, free_port, start
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.apps import BIN, Program, free_port, start
+from harness.otlp_receiver import OtlpReceiver
 from tests.integration.frameworks.conftest import (
     APPS,
     HTTP_SERVER_DURATION,

@@ -7,8 +7,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.harness import apps
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness import apps
+from harness.otlp_receiver import OtlpReceiver
 
 PROGRAM = str(Path(__file__).parent / "programs" / "alert_sink.py")
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.harness import apps
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness import apps
+from harness.otlp_receiver import OtlpReceiver
 
 STOREFRONT = """
 health:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.harness import apps
+from harness import apps
 
 PROGRAM = str(Path(__file__).parent / "programs" / "forks.py")
 

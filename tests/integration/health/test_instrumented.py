@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import apps
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness import apps
+from harness.otlp_receiver import OtlpReceiver
 
 WORKER = str(Path(__file__).parent / "programs" / "worker.py")
 ERROR, WARN, INFO = 17, 13, 9  # OTLP severity numbers

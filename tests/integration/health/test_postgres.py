@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.apps import free_port
 from otelbundle.health.model import CheckResult, Status
 from otelbundle.health.scheduler import Scheduler
 from otelbundle.health.section import load_health_config
-from tests.harness.apps import free_port
 from tests.integration.health.test_targets import Results
 
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))

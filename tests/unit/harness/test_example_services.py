@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 
 from examples.inventory import app as inventory
 from examples.storefront import app as storefront
-from tests.harness.apps import free_port
+from harness.apps import free_port
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.otlp_receiver import OtlpReceiver
 
 RESOURCE = Resource.create({"service.name": "rx-test"})
 

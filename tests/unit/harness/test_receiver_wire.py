@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import Link, StatusCode
 
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.otlp_receiver import OtlpReceiver
 
 RESOURCE = Resource.create({"service.name": "wire-test"})
 STATUS_ERROR = 2  # OTLP Status.code

@@ -1,4 +1,4 @@
-"""Real receivers on loopback for the notifier tests (the HTTP sink is tests/harness/http_sink.py): a real Alertmanager."""
+"""Real receivers on loopback for the notifier tests (the HTTP sink is harness/http_sink.py): a real Alertmanager."""
 
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+from harness.http_sink import Sink
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify import AlertmanagerNotifier, NotificationDispatcher, WebhookNotifier
-from tests.harness.http_sink import Sink
 
 ALERT = Alert(
     labels={"alertname": "CheckoutErrors", "severity": "critical", "env": "prod"},

@@ -18,12 +18,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from harness.http_sink import Sink
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify import AlertmanagerNotifier, NotificationDispatcher, PermanentError
 from otelbundle.alerting.notify.email import EmailNotifier
 from otelbundle.alerting.notify.pagerduty import PagerDutyNotifier
 from otelbundle.alerting.notify.slack import SlackNotifier
-from tests.harness.http_sink import Sink
 
 from .conftest import free_port
 

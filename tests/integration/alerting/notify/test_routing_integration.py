@@ -9,9 +9,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, StatusCode
 
+from harness.http_sink import Sink
 from otelbundle.alerting.manager import start_alerting
 from otelbundle.alerting.section import load_alerting_config
-from tests.harness.http_sink import Sink
 
 RULES = """
 groups:

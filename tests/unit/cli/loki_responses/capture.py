@@ -22,10 +22,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[3]
 sys.path.insert(0, str(ROOT))
 
+from harness.apps import clean_env, start_examples  # noqa: E402
 from otelbundle.cli.backends import LOKI_CATEGORIZE_LABELS  # noqa: E402
 from otelbundle.cli.stack import Stack  # noqa: E402
 from tests.e2e.conftest import checkout  # noqa: E402
-from tests.harness.apps import clean_env, start_examples  # noqa: E402
 
 LOKI = "http://127.0.0.1:3100"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.apps import free_port
 from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.holders import port_holder
 from otelbundle.cli.stack.runner import Stack, StackError, healthy
-from tests.harness.apps import free_port
 
 ROOT = Path(__file__).resolve().parents[4]
 

@@ -23,10 +23,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[3]
 sys.path.insert(0, str(ROOT))
 
+from harness.apps import clean_env, start_examples  # noqa: E402
 from otelbundle.cli.stack import Stack  # noqa: E402
 from otelbundle.cli.stack.logsql import build_logsql, rfc3339_ns  # noqa: E402
 from tests.e2e.conftest import checkout  # noqa: E402
-from tests.harness.apps import clean_env, start_examples  # noqa: E402
 
 VICTORIALOGS = "http://127.0.0.1:9428"
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, ViewportSize
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 # No sandbox: the tests run as root (CI too), where chromium refuses to start with it.

@@ -25,8 +25,8 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from tests.harness import otlp_json
-from tests.harness.otlp_records import (
+from harness import otlp_json
+from harness.otlp_records import (
     LogRecordView,
     MetricPoint,
     SpanEvent,

@@ -1,4 +1,4 @@
-"""Run tests/integration/programs/fork_storm.py against an OTLP receiver and count who exported.
+"""Run harness/programs/fork_storm.py against an OTLP receiver and count who exported.
 
 Shared by the integration test (tests/integration/test_fork_storm.py) and the
 benchmark that compares the SDK's periodic reader with ours (bench/bench_fork_storm.py).
@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness.apps import clean_env, run
-from tests.harness.otlp_receiver import OtlpReceiver
+from harness.apps import clean_env, run
+from harness.otlp_receiver import OtlpReceiver
 
-PROGRAM = str(Path(__file__).resolve().parents[1] / "integration" / "programs" / "fork_storm.py")
+PROGRAM = str(Path(__file__).resolve().parent / "programs" / "fork_storm.py")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Secrets for tests/integration/programs/secrets_app.py, and the checks on what reached a backend."""
+"""Secrets for harness/programs/secrets_app.py, and the checks on what reached a backend."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import secrets
 from pathlib import Path
 
-PROGRAM = Path(__file__).resolve().parents[1] / "integration" / "programs" / "secrets_app.py"
+PROGRAM = Path(__file__).resolve().parent / "programs" / "secrets_app.py"
 
 # What must survive scrubbing: parameter names, non-secret values, structure.
 KEPT_IN_TRACES = (

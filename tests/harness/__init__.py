@@ -1,1 +1,0 @@
-"""Test harness: an in-process OTLP receiver and helpers to run instrumented programs."""
