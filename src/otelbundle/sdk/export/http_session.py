@@ -21,6 +21,13 @@ again in the child by the fork-safe metric reader and need none.
 from __future__ import annotations
 
 import importlib
+
+# requests imports netrc on a session's first request, on an export thread. CPython does not
+# reset per-module import locks in a forked child: a fork during that import (gunicorn --preload
+# forking its workers as the first metrics leave) leaves the lock held for ever there, and every
+# export and the flush at exit block on it. Imported here, while the distro is configured, on the
+# main thread (tests/integration/test_thread_imports.py).
+import netrc  # noqa: F401
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
