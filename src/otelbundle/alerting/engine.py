@@ -338,7 +338,7 @@ class Engine:
     # ---- shaping (outgoing.py) ---------------------------------------------------
     def _labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]:
         process = self._process_labels() if self._process_labels is not None else {}
-        return alert_labels(rule, key, self.config, process)
+        return alert_labels(rule, key, self.config, process, self.scrubber)
 
     def notification(self, alert: ActiveAlert, now: float) -> Alert:
         """What would be sent for ``alert`` at ``now`` (``rules test`` compares it)."""

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from otelbundle.alerting.alert import Alert, AlertState
 from otelbundle.alerting.evidence import TextScrubber, build_evidence
 from otelbundle.alerting.exemplar_spans import ExemplarSpans
-from otelbundle.alerting.rules import Rule
+from otelbundle.alerting.rules import OVERFLOW_KEY, Rule, label_name
 from otelbundle.alerting.section import AlertingConfig
 from otelbundle.alerting.templates import Context
 
@@ -43,11 +43,25 @@ class ActiveAlert:
 
 
 def alert_labels(
-    rule: Rule, key: tuple[str, ...], config: AlertingConfig, process: Mapping[str, str]
+    rule: Rule,
+    key: tuple[str, ...],
+    config: AlertingConfig,
+    process: Mapping[str, str],
+    scrubber: TextScrubber | None = None,
 ) -> dict[str, str]:
     """The process's labels first, so external labels, a rule's ``labels:`` and group-by
-    labels override them; a label whose value ends up empty is dropped (as in Prometheus)."""
-    labels = {**process, **config.external_labels, **rule.labels, **rule.key_labels(key)}
+    labels override them; a label whose value ends up empty is dropped (as in Prometheus).
+
+    Group-by values come from the spans (``group_by: [url.full]`` carries a query string):
+    they pass through ``scrubber`` as the exporters' values do, under their attribute's name.
+    Annotations are rendered from these labels, so they see the scrubbed values too."""
+    grouped = rule.key_labels(key)
+    if scrubber is not None and key != OVERFLOW_KEY:
+        grouped = {
+            label_name(attribute): scrubber.text(value, attribute)
+            for attribute, value in zip(rule.group_by, key, strict=False)
+        }
+    labels = {**process, **config.external_labels, **rule.labels, **grouped}
     labels["alertname"] = rule.name
     return {name: value for name, value in labels.items() if value != ""}
 

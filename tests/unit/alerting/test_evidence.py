@@ -41,6 +41,13 @@ groups:
         labels: {severity: critical}
         annotations: {summary: "checkouts fail"}
 """
+# The same rule grouped by route, its summary quoting the route: group-by values are labels,
+# and labels reach every channel (and Alertmanager) as they are.
+GROUPED = RULES.replace(
+    "expr: error_count > 0", "expr: error_count > 0\n        group_by: [http.route]"
+).replace(
+    'annotations: {summary: "checkouts fail"}', 'annotations: {summary: "fails on {{ $labels.http_route }}"}'
+)
 LINK = 'generator_url: "http://jaeger:16686/trace/{{ $exemplar.trace_id }}"\n'
 
 
@@ -81,8 +88,8 @@ def app(tmp_path: Path) -> Iterator[App]:
     yield from make_app(tmp_path, Scrubber())
 
 
-def make_app(tmp_path: Path, scrubber: object | None) -> Iterator[App]:
-    engine = Engine(config_from(tmp_path, RULES, LINK), Recorder(), clock=lambda: 1000.0, scrubber=scrubber)  # type: ignore[arg-type]
+def make_app(tmp_path: Path, scrubber: object | None, rules: str = RULES) -> Iterator[App]:
+    engine = Engine(config_from(tmp_path, rules, LINK), Recorder(), clock=lambda: 1000.0, scrubber=scrubber)  # type: ignore[arg-type]
     tracer_provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     tracer_provider.add_span_processor(engine.processor)
     logger_provider = LoggerProvider()
@@ -227,6 +234,21 @@ def test_the_leak_check_finds_a_secret_when_nothing_scrubs(tmp_path: Path) -> No
     raw, _ = CAUGHT[0]
     app = next(make_app(tmp_path, Unscrubbed()))
     assert leaks(app, raw) != []
+
+
+@pytest.mark.parametrize(("raw", "scrubbed"), CAUGHT)
+def test_no_secret_in_a_group_by_value_reaches_a_channel(tmp_path: Path, raw: str, scrubbed: str) -> None:
+    app = next(make_app(tmp_path, Scrubber(), GROUPED))
+    assert leaks(app, raw) == []
+
+
+def test_a_group_by_label_is_the_scrubbed_value(tmp_path: Path) -> None:
+    app = next(make_app(tmp_path, Scrubber(), GROUPED))
+    raw = "/pay?api_key=sk_live_0123456789abcdef"
+    app.request(route=raw, fail="declined")
+    (alert,) = [a for a in app.fold() if a.status == "firing"]
+    assert alert.labels["http_route"] == Scrubber().text(raw, "http.route") != raw
+    assert alert.annotations["summary"] == f"fails on {alert.labels['http_route']}"
 
 
 # ---- each channel, its medium ------------------------------------------------------------------
