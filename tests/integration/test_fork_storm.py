@@ -10,7 +10,6 @@ side by side); with otelbundle's, every one does.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterator
 
 import psutil
@@ -24,6 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from harness.fork_storm import run_storm
+from harness.forked import in_forked_child
 from harness.otlp_receiver import OtlpReceiver
 from otelbundle.sdk.export import http_session
 from otelbundle.sdk.export.log_batch import LogBatchProcessor
@@ -61,20 +61,13 @@ def _ports_to(port: int) -> set[int]:
 
 def _new_connection_in_child(export: Callable[[], object], port: int) -> bool:
     """Fork; did the child's export open a connection of its own (rather than use an inherited one)?"""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            before = _ports_to(port)
-            export()
-            os.write(write, b"1" if _ports_to(port) - before else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    answer = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
-    return answer == b"1"
+
+    def child() -> bool:
+        before = _ports_to(port)
+        export()
+        return bool(_ports_to(port) - before)
+
+    return in_forked_child(child)
 
 
 def test_a_forked_childs_metrics_go_out_on_a_connection_of_its_own(otlp_receiver: OtlpReceiver) -> None:

@@ -20,6 +20,7 @@ from opentelemetry.sdk._logs.export import (
 )
 from opentelemetry.sdk.resources import Resource
 
+from harness.forked import in_forked_child
 from otelbundle.sdk.export.log_batch import LogBatchProcessor
 from otelbundle.sdk.export.report import DropReport
 from otelbundle.sdk.export.resource_once import HashedResource
@@ -193,20 +194,13 @@ def test_a_forked_child_starts_empty_and_exports_its_own(
     provider, processor, _, exporter = recording
     logger = provider.get_logger("t")
     logger.emit(body="parent's")
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            ok = processor.pending == 0
-            logger.emit(body="child's")
-            processor.force_flush()
-            os.write(write, b"1" if ok and exporter.bodies() == ["child's"] else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    answer = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
-    assert answer == b"1"
+
+    def child() -> bool:
+        ok = processor.pending == 0
+        logger.emit(body="child's")
+        processor.force_flush()
+        return ok and exporter.bodies() == ["child's"]
+
+    assert in_forked_child(child)
     processor.force_flush()
     assert exporter.bodies() == ["parent's"]

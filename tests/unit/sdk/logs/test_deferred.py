@@ -19,6 +19,7 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanContext, TraceFlags
 
+from harness.forked import in_forked_child
 from otelbundle.sdk.export.report import DropReport
 from otelbundle.sdk.logs import correlation
 from otelbundle.sdk.logs import records as log_records
@@ -234,21 +235,13 @@ def test_without_a_deferral_the_filter_works_inline_as_before() -> None:
 def test_a_forked_child_starts_empty_with_a_translator_of_its_own(setup: Setup) -> None:
     setup.logger.info("parent's")
     assert setup.deferred.pending == 1
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: the parent's record is not the child's to export
-        try:
-            ok = setup.deferred.pending == 0
-            setup.logger.info("child's")
-            setup.provider.force_flush()
-            ok = ok and setup.bodies() == ["child's"]
-            os.write(write, b"1" if ok else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    answer = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
-    assert answer == b"1"
+
+    def child() -> bool:  # the parent's record is not the child's to export
+        ok = setup.deferred.pending == 0
+        setup.logger.info("child's")
+        setup.provider.force_flush()
+        return ok and setup.bodies() == ["child's"]
+
+    assert in_forked_child(child)
     setup.provider.force_flush()
     assert setup.bodies() == ["parent's"]
