@@ -164,6 +164,9 @@ def components(
                 f"--config.file={deploy / 'prometheus' / 'prometheus.yml'}",
                 f"--storage.tsdb.path={data_dir / 'prometheus'}",
                 "--web.listen-address=127.0.0.1:9090",
+                # Alert links (generatorURL) name this address, not the machine's hostname,
+                # which a browser on the same machine may not resolve.
+                "--web.external-url=http://127.0.0.1:9090/",
                 # The collector writes application and span metrics here.
                 "--web.enable-remote-write-receiver",
                 "--storage.tsdb.retention.time=7d",
@@ -180,6 +183,7 @@ def components(
                 f"--config.file={deploy / 'alertmanager' / 'alertmanager.yml'}",
                 f"--storage.path={data_dir / 'alertmanager'}",
                 "--web.listen-address=127.0.0.1:9093",
+                "--web.external-url=http://127.0.0.1:9093/",  # the externalURL notifications link to
                 "--cluster.listen-address=",  # a single instance: no gossip port
             ),
         ),

@@ -70,6 +70,17 @@ def test_the_log_store_decides_the_collector_files_and_jaegers_link(tmp_path: Pa
         comp.components(ROOT, tmp_path, logs="elastic")
 
 
+def test_prometheus_and_alertmanager_link_to_the_address_they_listen_on(tmp_path: Path) -> None:
+    # Their default external URL is http://<hostname>:port/, which alert links (Prometheus'
+    # generatorURL, Alertmanager's externalURL) would carry to a person's browser.
+    for component in comp.components(ROOT, tmp_path / "data"):
+        listen = [a.split("=", 1)[1] for a in component.args if a.startswith("--web.listen-address=")]
+        if not listen:
+            continue
+        assert f"--web.external-url=http://{listen[0]}/" in component.args, component.name
+    assert {c.name for c in comp.components(ROOT, tmp_path / "data")} >= {"prometheus", "alertmanager"}
+
+
 def test_config_root_found_from_a_subfolder() -> None:
     assert comp.find_config_root(ROOT / "src" / "otelbundle") == ROOT
 
