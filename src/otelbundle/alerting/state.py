@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import operator
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -14,17 +13,18 @@ from opentelemetry.sdk.trace import ReadableSpan
 from otelbundle.alerting.early import new_windows_matter, rising_test
 from otelbundle.alerting.predicates import SpanView
 from otelbundle.alerting.rules import OVERFLOW_KEY, Rule
-from otelbundle.alerting.window import INV_LOG_GAMMA, MIN_DURATION, RuleWindow, Window
+from otelbundle.alerting.window import GAMMA, RuleWindow, Window
 
 
 class Tally:
     """Spans folded together before they reach a window: what a window update needs.
 
-    Per span only its duration is appended (and the slowest and last span
-    noted); ``close()`` then counts, sums and bins them in C loops, once per
-    tally rather than once per span. ``errors``/``last_error`` are only kept
-    where errors are decided per span; where a whole tally is or is not an
-    error (see batch.py) its ``last`` span stands in.
+    Per span only the span and its duration are appended, the duration in the
+    SDK's integer nanoseconds (a subtraction, no division); ``close()`` then
+    counts, sums, finds the slowest and bins them in C loops, once per tally
+    rather than once per span. ``errors``/``last_error`` are only kept where
+    errors are decided per span; where a whole tally is or is not an error (see
+    batch.py) its ``last`` span stands in.
     """
 
     __slots__ = (
@@ -36,41 +36,47 @@ class Tally:
         "last_error",
         "longest",
         "slowest",
+        "spans",
         "total",
         "track_bins",
     )
 
     def __init__(self, track_bins: bool) -> None:
-        self.durations: list[float] = []
+        self.spans: list[ReadableSpan] = []
+        self.durations: list[int] = []  # nanoseconds, parallel to spans
         self.track_bins = track_bins
         self.errors = 0
-        self.longest = -1.0
+        self.last_error: ReadableSpan | None = None
         self.slowest: ReadableSpan | None = None
         self.last: ReadableSpan | None = None
-        self.last_error: ReadableSpan | None = None
         self.count = 0
-        self.total = 0.0
+        self.total = 0.0  # seconds, from here on
+        self.longest = 0.0
         self.bins: Mapping[int, int] | None = None
 
-    def add(self, span: ReadableSpan, duration: float) -> None:
-        self.durations.append(duration)
-        self.last = span
-        if duration > self.longest:
-            self.longest, self.slowest = duration, span
+    def add(self, span: ReadableSpan, duration_ns: int) -> None:
+        self.spans.append(span)
+        self.durations.append(duration_ns)
 
     def close(self) -> None:
         durations = self.durations
-        self.count = len(durations)
-        self.total = sum(durations)
+        self.count = count = len(durations)
+        if not count:
+            return
+        if min(durations) < 0:  # an end before its start (clock steps): counts as 0, as duration_of says
+            durations = self.durations = [d if d > 0 else 0 for d in durations]
+        longest = max(durations)
+        self.longest = longest / 1e9
+        self.slowest = self.spans[durations.index(longest)]
+        self.last = self.spans[-1]
+        self.total = sum(durations) / 1e9
         if self.track_bins:  # window.bin_index over every duration, without a Python frame per span
-            floored = map(max, durations, repeat(MIN_DURATION))
-            self.bins = Counter(
-                map(math.ceil, map(operator.mul, map(math.log, floored), repeat(INV_LOG_GAMMA)))
-            )
+            floored = durations if min(durations) >= 1 else [d if d > 1 else 1 for d in durations]
+            self.bins = Counter(map(math.ceil, map(math.log, floored, repeat(GAMMA))))
 
     def count_slower(self, threshold: float) -> int:
         """How many of the spans took longer than ``threshold`` seconds (a C loop, no frame per span)."""
-        return sum(map(threshold.__lt__, self.durations))
+        return sum(map((threshold * 1e9).__lt__, self.durations))
 
 
 class RuleState:

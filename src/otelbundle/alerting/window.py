@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 RELATIVE_ACCURACY = 0.01
-_GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
-INV_LOG_GAMMA = 1.0 / math.log(_GAMMA)
-MIN_DURATION = 1e-9  # durations below 1 ns share the lowest bin
+GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
 SUB_BUCKETS = 10
 SLOTS = SUB_BUCKETS + 1  # the oldest bucket overlaps the window's start
 EXEMPLARS = 3
@@ -35,13 +33,15 @@ _FIELDS = 5
 _COMPACT_AT = 3 * 96  # array items (96 triples) before repeated (slot, bin) triples are merged
 
 
-def bin_index(seconds: float) -> int:
-    return math.ceil(math.log(seconds if seconds > MIN_DURATION else MIN_DURATION) * INV_LOG_GAMMA)
+def bin_index(nanoseconds: float) -> int:
+    """The bin of a duration in nanoseconds, as the SDK gives span times: durations
+    below 1 ns share bin 0. (state.Tally.close maps a whole batch the same way.)"""
+    return math.ceil(math.log(nanoseconds if nanoseconds > 1 else 1, GAMMA))
 
 
 def bin_value(index: int) -> float:
-    """The representative value of a bin: within RELATIVE_ACCURACY of anything mapped to it."""
-    return 2 * _GAMMA**index / (_GAMMA + 1)
+    """The representative value of a bin in seconds: within RELATIVE_ACCURACY of anything mapped to it."""
+    return 2 * GAMMA**index / (GAMMA + 1) / 1e9
 
 
 @dataclass
@@ -128,7 +128,7 @@ class Window:
 
     def add(self, now: float, duration: float, error: bool, trace_id: int) -> None:
         """One span (tests); the processor folds many at once with add_batch."""
-        bins = {bin_index(duration): 1} if self._triples is not None else None
+        bins = {bin_index(duration * 1e9): 1} if self._triples is not None else None
         if self.exemplar_kind == "errors" and not error:
             trace_id = 0
         rank = duration if self.exemplar_kind == "slowest" else now
