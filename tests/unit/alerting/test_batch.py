@@ -3,12 +3,14 @@ for every span and rule, match it, take its group key and error, and add it to t
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
 
 from otelbundle.alerting.batch import PlanCache, fold, span_view
 from otelbundle.alerting.predicates import referenced_fields
@@ -170,3 +172,46 @@ def test_a_span_whose_attribute_cannot_be_hashed_is_still_counted(tmp_path: Path
     route_errors = next(s for s in states if s.rule.name == "RouteErrors")
     assert failures == []
     assert [w.totals(100.0).errors for w in route_errors.windows.values()] == [2]
+
+
+def test_a_span_subclass_is_read_through_its_own_properties(tmp_path: Path) -> None:
+    """The fold calls ReadableSpan's property getters directly (batch.GETTERS), which
+    would bypass a subclass's override; a batch holding any other type is read as attributes."""
+    config = config_from(tmp_path, RULES)
+    states = [RuleState(rule) for rule in config.rules]
+    plain = synthetic_span(
+        name="POST /c", kind="server", error=True, duration=0.01,
+        attributes={"http.route": "/c"}, resource=Resource({"service.name": "shop"}), trace_id=1,
+    )  # fmt: skip
+
+    class Renamed(ReadableSpan):
+        @property
+        def name(self) -> str:
+            return "GET /renamed"  # matches CustomErrors' name_regex "^GET"; "POST /c" does not
+
+    renamed = copy.copy(plain)
+    renamed.__class__ = Renamed
+    failures: list[int] = []
+    fold([plain, renamed], PlanCache(states), 100.0, failures.append)
+    custom = next(s for s in states if s.rule.name == "CustomErrors")
+    assert failures == []
+    assert [w.totals(100.0).count for w in custom.windows.values()] == [1]
+
+
+def test_spans_ending_before_they_start_or_without_times_count_with_no_duration(tmp_path: Path) -> None:
+    config = config_from(tmp_path, RULES)
+    states = [RuleState(rule) for rule in config.rules]
+    resource = Resource({"service.name": "shop"})
+    backwards = synthetic_span(
+        name="GET /a", kind="server", error=True, duration=-0.5,
+        attributes={"http.route": "/a"}, resource=resource, trace_id=1,
+    )  # fmt: skip
+    timeless = ReadableSpan(
+        name="GET /a", kind=backwards.kind, resource=resource, attributes={"http.route": "/a"}
+    )
+    failures: list[int] = []
+    fold([backwards, timeless], PlanCache(states), 100.0, failures.append)
+    everything = next(s for s in states if s.rule.name == "Everything")
+    totals = [w.totals(100.0) for w in everything.windows.values()]
+    assert failures == []
+    assert [(t.count, t.total_duration, t.longest) for t in totals] == [(2, 0.0, 0.0)]
