@@ -54,7 +54,7 @@ from otelbundle.alerting.rule_files import load_rule_file
 from otelbundle.alerting.section import AlertingConfig
 from otelbundle.alerting.trace_logs import LogLine
 from otelbundle.cli import ruletest_records
-from otelbundle.cli.ruletest_file import SPAN_KINDS, as_bool, check_test_file, expand
+from otelbundle.cli.ruletest_file import SPAN_KINDS, as_bool, check_evaluation_count, check_test_file, expand
 from otelbundle.config import (
     ConfigError,
     ConfigProblem,
@@ -166,6 +166,7 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
     base = os.path.dirname(os.path.abspath(path))
     config = AlertingConfig(path=path)
     config.evaluation_interval = problems.value(root, "evaluation_interval", parse_duration, 1.0)
+    check_evaluation_count(root, config.evaluation_interval, problems)
     config.evaluate_on_spans = problems.value(root, "evaluate_on_spans", as_bool, True)
     rule_files = root.get("rule_files") or new_list(root.mark)
     for index, rule_file in enumerate(rule_files):

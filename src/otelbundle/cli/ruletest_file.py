@@ -141,3 +141,30 @@ def _mappings(parent: YamlMap, key: str, problems: Problems) -> list[YamlMap]:
         else:
             problems.add(items.item_mark(index), f"each item of {key} must be a mapping")
     return found
+
+
+MAX_EVALUATIONS = 1_000_000  # 11.5 days of eval_time at a 1s evaluation_interval
+
+
+def check_evaluation_count(root: YamlMap, evaluation_interval: float, problems: Problems) -> None:
+    """A test steps through every evaluation up to its last eval_time: an
+    evaluation_interval of nanoseconds, or an eval_time of years, would run for
+    hours instead of failing. Named at the eval_time, with what to change."""
+    for test in root["tests"]:
+        if not isinstance(test, YamlMap):
+            continue
+        for check in test.get("alert_rule_test") or []:
+            if not isinstance(check, YamlMap):
+                continue
+            try:
+                until = parse_duration(check.get("eval_time"), allow_zero=True)
+            except (TypeError, ValueError):
+                continue  # reported by check_test_file
+            evaluations = until / evaluation_interval
+            if evaluations > MAX_EVALUATIONS:
+                problems.add(
+                    check.value_mark("eval_time"),
+                    f"eval_time {check.get('eval_time')} at an evaluation_interval of "
+                    f"{evaluation_interval:g}s is {evaluations:,.0f} evaluations; a rule test runs at most "
+                    f"{MAX_EVALUATIONS:,}: make evaluation_interval longer or eval_time shorter",
+                )

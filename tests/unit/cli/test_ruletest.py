@@ -106,3 +106,19 @@ def test_exp_channels_without_config_is_a_located_problem(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as caught:
         run_test_file(str(tmp_path / "t.yaml"))
     assert "t.yaml:4:" in str(caught.value) and "exp_channels needs config:" in str(caught.value)
+
+
+@pytest.mark.parametrize(("interval", "eval_time"), [("1ns", "5s"), ("1s", "9000h")])
+def test_a_test_of_too_many_evaluations_is_a_located_problem_not_a_hang(
+    tmp_path: Path, interval: str, eval_time: str
+) -> None:
+    """Found by the mutated-file property test: `evaluation_interval: 2.6e-08` ran for hours."""
+    shutil.copy(EXAMPLES / "storefront.rules.yaml", tmp_path / "storefront.rules.yaml")
+    (tmp_path / "t.yaml").write_text(
+        f"rule_files: [storefront.rules.yaml]\nevaluation_interval: {interval}\ntests:\n  - alert_rule_test:\n"
+        f"      - {{eval_time: {eval_time}, alertname: CheckoutErrors}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        run_test_file(str(tmp_path / "t.yaml"))
+    assert "t.yaml:5:" in str(caught.value)
+    assert "evaluations; a rule test runs at most 1,000,000" in str(caught.value)
