@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
@@ -40,6 +40,7 @@ from otelbundle.sdk.logs import records as log_records
 
 # Record fields the contrib injects for text formats; the OTLP record has them natively.
 INJECTED_FIELDS = ("otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName")
+_INJECTED = frozenset(INJECTED_FIELDS)
 
 # A stdout format that joins plain log files to traces; used when correlation is on.
 CORRELATED_FORMAT = (
@@ -55,7 +56,10 @@ class CorrelationFieldStripper(LogRecordProcessor):
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         try:
             attributes = log_record.log_record.attributes
-            if attributes:
+            # One set operation on a plain copy of the keys (C), not a look-up per field:
+            # ``in`` on the SDK's BoundedAttributes raises and catches a KeyError for every
+            # field it lacks (about 1 µs a record with `extra` and no injection).
+            if attributes and not _INJECTED.isdisjoint(_keys(attributes)):
                 for name in INJECTED_FIELDS:
                     if name in attributes:
                         del attributes[name]  # type: ignore[attr-defined]
@@ -67,6 +71,17 @@ class CorrelationFieldStripper(LogRecordProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+def _keys(attributes: Mapping[str, Any]) -> Iterable[str]:
+    """The attribute names, as a plain dict's keys when the mapping offers ``copy()`` (the SDK's
+    BoundedAttributes and dict do: a copy in C), else by iterating it."""
+    copy = getattr(attributes, "copy", None)
+    if copy is not None:
+        copied = copy()
+        if type(copied) is dict:
+            return copied
+    return list(attributes)
 
 
 def instrumentor_options(env: Mapping[str, str]) -> dict[str, Any]:
