@@ -17,7 +17,7 @@
    the bytes one SLO takes in process (tracemalloc, 200 SLOs with every window
    bucket used over 31 simulated days).
 
-    python bench/bench_alerting.py [--spans 200000] [--rounds 100] [--slo-only]
+    python bench/bench_alerting.py [--spans 200000] [--rounds 100] [--slo-only | --span-cost-only]
 """
 
 from __future__ import annotations
@@ -444,10 +444,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=200_000, help="spans per side in the throughput test")
     parser.add_argument("--rounds", type=int, default=100, help="interleaved rounds they are cut into")
-    parser.add_argument("--slo-only", action="store_true", help="only the SLO measures (4.)")
+    parser.add_argument("--slo-only", action="store_true", help="only the SLO measures (5.)")
+    parser.add_argument("--span-cost-only", action="store_true", help="only the span cost (1.)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        if args.span_cost_only:
+            throughput(folder, args.spans, args.rounds)
+            return
         if not args.slo_only:
             throughput(folder, args.spans, args.rounds)
             memory(folder)
