@@ -63,7 +63,8 @@ class Tally:
         self.count = count = len(durations)
         if not count:
             return
-        if min(durations) < 0:  # an end before its start (clock steps): counts as 0, as duration_of says
+        shortest = min(durations)
+        if shortest < 0:  # an end before its start (clock steps): counts as 0, as duration_of says
             durations = self.durations = [d if d > 0 else 0 for d in durations]
         longest = max(durations)
         self.longest = longest / 1e9
@@ -71,7 +72,7 @@ class Tally:
         self.last = self.spans[-1]
         self.total = sum(durations) / 1e9
         if self.track_bins:  # window.bin_index over every duration, without a Python frame per span
-            floored = durations if min(durations) >= 1 else [d if d > 1 else 1 for d in durations]
+            floored = durations if shortest >= 1 else [d if d > 1 else 1 for d in durations]
             self.bins = Counter(map(math.ceil, map(math.log, floored, repeat(GAMMA))))
 
     def count_slower(self, threshold: float) -> int:
