@@ -153,7 +153,10 @@ def check_evaluation_count(root: YamlMap, evaluation_interval: float, problems: 
     for test in root["tests"]:
         if not isinstance(test, YamlMap):
             continue
-        for check in test.get("alert_rule_test") or []:
+        checks = test.get("alert_rule_test")
+        if not isinstance(checks, YamlList):
+            continue  # reported by check_test_file
+        for check in checks:
             if not isinstance(check, YamlMap):
                 continue
             try:

@@ -122,3 +122,12 @@ def test_a_test_of_too_many_evaluations_is_a_located_problem_not_a_hang(
         run_test_file(str(tmp_path / "t.yaml"))
     assert "t.yaml:5:" in str(caught.value)
     assert "evaluations; a rule test runs at most 1,000,000" in str(caught.value)
+
+
+def test_alert_rule_test_that_is_not_a_list_is_a_located_problem(tmp_path: Path) -> None:
+    """Found by the mutated-file property test: the evaluation count check iterated it."""
+    shutil.copy(EXAMPLES / "storefront.rules.yaml", tmp_path / "storefront.rules.yaml")
+    (tmp_path / "t.yaml").write_text("rule_files: [storefront.rules.yaml]\ntests:\n  - alert_rule_test: 1\n")
+    with pytest.raises(ConfigError) as caught:
+        run_test_file(str(tmp_path / "t.yaml"))
+    assert "t.yaml:3:" in str(caught.value)
