@@ -36,6 +36,7 @@ import time
 import tracemalloc
 import urllib.request
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
@@ -165,6 +166,7 @@ def throughput(folder: Path, count: int, rounds: int) -> None:
     wall, cpu = sorted(r[0] for r in ours), sorted(r[1] for r in ours)
     windows = sum(len(s.windows) for s in engine.states.values())
     print(
+        f"python {sys.version.split()[0]}, opentelemetry-sdk {version('opentelemetry-sdk')}; "
         f"span cost ({rounds} interleaved rounds x {chunk} spans; SDK + BatchSpanProcessor alone "
         f"{1e6 / spans_per_second(plain, chunk)[0]:.1f} us/span); {processor.spans_folded:,} spans folded "
         f"into {windows} windows, {processor.spans_dropped} dropped"
