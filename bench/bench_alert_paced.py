@@ -15,7 +15,8 @@ bench_alerting.py (the engine thread started as in an application) for
 ``--seconds`` each, in alternating order, each side with a fresh provider; it
 reports the CPU time of all threads of the process per second and per request,
 what the rules add, the engine thread's own share, and (counted around the
-engine's fold) how many folds a second, of how many spans, at what CPU each.
+engine's fold) how many folds a second, of how many spans, at what CPU each,
+and how long the oldest span of each fold had waited: how late a span counts.
 
     python bench/bench_alert_paced.py [--rate 100] [--seconds 5] [--rounds 8]
 """
@@ -23,11 +24,13 @@ engine's fold) how many folds a second, of how many spans, at what CPU each.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -98,28 +101,41 @@ def thread_cpu(name: str) -> float:
     return 0.0
 
 
+@dataclass
+class Folds:
+    """The engine's folds, counted around Engine.fold (bench instrumentation)."""
+
+    calls: int = 0
+    cpu: float = 0.0  # seconds of the engine thread inside them
+    waits: list[float] = field(default_factory=list)  # ms the oldest span of each fold had waited
+
+
 class Side(NamedTuple):
     cpu: float  # seconds, all threads of the process
     engine: float  # seconds, the alert engine's thread
-    folds: int  # Engine.fold calls (drain and evaluate between ticks)
-    fold_cpu: float  # seconds of the engine thread inside them
+    folds: Folds
     served: int
     wall: float
 
 
-def count_folds(manager: RuleManager) -> list[float]:
-    """[calls, thread CPU seconds] of the engine's fold, counted from now (bench instrumentation)."""
-    counted = [0.0, 0.0]
+def count_folds(manager: RuleManager) -> Folds:
+    """Count the engine's folds from now on, and how long the oldest queued span had waited for each."""
+    counted = Folds()
     engine = manager.engine
     fold = engine.fold
+    queue = manager.processor._queue
 
     def timed(now: float) -> list[Alert]:
+        with contextlib.suppress(IndexError):  # empty: a tick's fold with nothing queued
+            end = queue[0].end_time
+            if end is not None:
+                counted.waits.append((time.time_ns() - end) / 1e6)
         started = time.thread_time()
         try:
             return fold(now)
         finally:
-            counted[0] += 1
-            counted[1] += time.thread_time() - started
+            counted.calls += 1
+            counted.cpu += time.thread_time() - started
 
     engine.fold = timed  # type: ignore[method-assign]
     return counted
@@ -136,7 +152,7 @@ def run_side(folder: Path | None, rate: float, seconds: float, min_fold_interval
         manager.start()
     provider = make_provider(manager.processor if manager is not None else None)
     serve(provider, rate, min(1.0, seconds))  # warm up: plans, windows, the first tick
-    folds = count_folds(manager) if manager is not None else [0.0, 0.0]
+    folds = count_folds(manager) if manager is not None else Folds()
     engine_started, cpu_started, wall_started = (
         thread_cpu(ENGINE_THREAD),
         time.process_time(),
@@ -151,7 +167,7 @@ def run_side(folder: Path | None, rate: float, seconds: float, min_fold_interval
     if manager is not None:
         manager.stop()
     provider.shutdown()
-    return Side(cpu, engine, int(folds[0]), folds[1], served, wall)
+    return Side(cpu, engine, folds, served, wall)
 
 
 def main() -> None:
@@ -171,6 +187,7 @@ def main() -> None:
     folds_per_second: list[float] = []
     fold_ms: list[float] = []
     spans_per_fold: list[float] = []
+    waits: list[float] = []
     added: list[float] = []
     ratios: list[float] = []
     rates: list[float] = []
@@ -186,9 +203,10 @@ def main() -> None:
                 per_request[side].append(run.cpu / run.served * 1e6)
             rules = measured["rules"]
             engine_share.append(rules.engine / rules.wall * 1e3)
-            folds_per_second.append(rules.folds / rules.wall)
-            fold_ms.append(rules.fold_cpu / max(1, rules.folds) * 1e3)
-            spans_per_fold.append(5 * rules.served / max(1, rules.folds))
+            folds_per_second.append(rules.folds.calls / rules.wall)
+            fold_ms.append(rules.folds.cpu / max(1, rules.folds.calls) * 1e3)
+            spans_per_fold.append(5 * rules.served / max(1, rules.folds.calls))
+            waits.extend(rules.folds.waits)
             rates.append(rules.served / rules.wall)
             added.append(per_request["rules"][-1] - per_request["sdk"][-1])
             ratios.append(per_request["rules"][-1] / per_request["sdk"][-1])
@@ -212,6 +230,10 @@ def main() -> None:
         f"  of which the engine thread: {statistics.median(engine_share):.2f} ms/s; "
         f"{statistics.median(folds_per_second):.1f} folds a second of ~{statistics.median(spans_per_fold):.0f} spans, "
         f"{statistics.median(fold_ms):.2f} ms of CPU each"
+    )
+    print(
+        f"  how late a span counts: the oldest span of a fold had waited a median {statistics.median(waits):.0f} ms, "
+        f"95th percentile {statistics.quantiles(waits, n=20)[-1]:.0f} ms, at most {max(waits):.0f} ms ({len(waits)} folds)"
     )
 
 
