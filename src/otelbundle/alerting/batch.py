@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otelbundle.alerting.predicates import BUILTINS, SpanView
 from otelbundle.alerting.state import RuleState, Tally
+from otelbundle.sdk.attributes import plain_attributes
 
 KIND_NAMES = {
     SpanKind.SERVER: "server",
@@ -65,21 +66,9 @@ class Plan:
 
     def values_of(self, attributes: Mapping[str, object]) -> object:
         """What read_fields gives, for a span that lacks some field: the resource's value or None."""
-        present = plain(attributes)
+        present = plain_attributes(attributes)
         values = tuple(present.get(name, fallback) for name, fallback in self.fields)
         return values[0] if len(values) == 1 else values
-
-
-def plain(attributes: Mapping[str, object] | None) -> dict[str, object]:
-    """A span's attributes as a dict, for lookups of names it may lack.
-
-    The SDK's attribute mapping answers a missing name by raising and catching a
-    KeyError in Python; spans without the route or status the rules read (a
-    database call, a rendering step) met that for every name and rule: a tenth
-    of the engine thread's samples (py-spy, bench_alert_paced.py's traffic).
-    Copying the two or three attributes once costs less than one miss.
-    """
-    return dict(attributes) if attributes else {}
 
 
 class PlanCache:
@@ -140,7 +129,10 @@ def span_view(span: ReadableSpan) -> SpanView:
         kind=KIND_NAMES.get(span.kind, "internal"),
         status=_STATUS_NAMES[status_number(span)],
         duration=duration_of(span),
-        attributes=plain(span.attributes),
+        # A plain dict: spans without the route or status the rules read (a database
+        # call, a rendering step) missed every name, each miss a KeyError raised in the
+        # SDK's mapping (a tenth of the engine thread's samples in bench_alert_paced.py).
+        attributes=plain_attributes(span.attributes),
         resource=resource,
         trace_id=span.context.trace_id if span.context is not None else 0,
     )

@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
-from otelbundle.alerting.batch import plain
 from otelbundle.alerting.trace_logs import LogLine, TraceLogs
+from otelbundle.sdk.attributes import plain_attributes
 
 MAX_TRACES = 256
 SPANS_PER_TRACE = 4
@@ -50,7 +50,7 @@ def facts_of(span: ReadableSpan) -> SpanFacts:
     return SpanFacts(
         context.span_id if context is not None else 0,
         span.name,
-        str(plain(span.attributes).get("http.route") or ""),
+        str(plain_attributes(span.attributes).get("http.route") or ""),
         span.status.status_code is _ERROR,
         exception_type,
         exception_message,

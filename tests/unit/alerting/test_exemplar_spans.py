@@ -6,7 +6,6 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otelbundle.alerting.batch import plain
 from otelbundle.alerting.exemplar_spans import SPANS_PER_TRACE, ExemplarSpans
 from otelbundle.alerting.trace_logs import TraceLogs
 
@@ -64,11 +63,3 @@ def test_the_least_recently_offered_trace_goes_first_and_a_repeat_offer_still_co
     assert _names(exemplars, third.context.trace_id) == ["third"]
     exemplars.clear()
     assert exemplars.get(third.context.trace_id) is None
-
-
-def test_plain_copies_what_the_span_has_and_answers_a_missing_name_with_none() -> None:
-    (span,) = _spans(["a"], one_trace=True)
-    attributes = plain(span.attributes)
-    assert attributes == {"http.route": "/a"} and type(attributes) is dict
-    assert attributes.get("db.system") is None
-    assert plain(None) == {} and plain({}) == {}

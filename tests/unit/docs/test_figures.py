@@ -2,7 +2,7 @@
 
 #17 found the docs' "at 100 requests per second" sentence multiplying a different
 per-span figure and rounding wrongly. It was then derived from the full-speed
-span cost, which leaves out the fixed costs of each fold and was about 15x too
+span cost, which leaves out the fixed costs of each fold and was about 20x too
 low; it now quotes ``bench/bench_alert_paced.py``, whose output the docs show
 above it. The sentence is found by its wording, so a rewrite that drops it
 fails here too, and then this test is rewritten with it.

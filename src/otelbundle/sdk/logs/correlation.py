@@ -29,12 +29,13 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 
 from otelbundle.config import environment
+from otelbundle.sdk.attributes import plain_attributes
 from otelbundle.sdk.logs import deferred
 from otelbundle.sdk.logs import records as log_records
 
@@ -59,7 +60,7 @@ class CorrelationFieldStripper(LogRecordProcessor):
             # One set operation on a plain copy of the keys (C), not a look-up per field:
             # ``in`` on the SDK's BoundedAttributes raises and catches a KeyError for every
             # field it lacks (about 1 µs a record with `extra` and no injection).
-            if attributes and not _INJECTED.isdisjoint(_keys(attributes)):
+            if attributes and not _INJECTED.isdisjoint(plain_attributes(attributes)):
                 for name in INJECTED_FIELDS:
                     if name in attributes:
                         del attributes[name]  # type: ignore[attr-defined]
@@ -71,17 +72,6 @@ class CorrelationFieldStripper(LogRecordProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
-
-
-def _keys(attributes: Mapping[str, Any]) -> Iterable[str]:
-    """The attribute names, as a plain dict's keys when the mapping offers ``copy()`` (the SDK's
-    BoundedAttributes and dict do: a copy in C), else by iterating it."""
-    copy = getattr(attributes, "copy", None)
-    if copy is not None:
-        copied = copy()
-        if type(copied) is dict:
-            return copied
-    return list(attributes)
 
 
 def instrumentor_options(env: Mapping[str, str]) -> dict[str, Any]:
