@@ -41,7 +41,7 @@ from otelbundle.alerting import batch  # noqa: E402
 from otelbundle.alerting.manager import RuleManager  # noqa: E402
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor  # noqa: E402
 from otelbundle.alerting.section import load_alerting_config  # noqa: E402
-from otelbundle.alerting.state import Tally  # noqa: E402
+from otelbundle.alerting.state import RuleState, Tally  # noqa: E402
 
 SPANS = 2000
 FIELDS = operator.itemgetter("http.route", "http.response.status_code")
@@ -141,6 +141,7 @@ class ReadInOnEnd(SpanProcessor):
 
     def drain(self, now: float) -> None:
         tallies: dict[tuple[object, ...], Tally] = {}
+        updates: dict[tuple[RuleState, tuple[str, ...]], list[batch.Share]] = {}
         rows = self.rows
         for _ in range(len(rows)):
             signature, duration, span = rows.popleft()
@@ -150,7 +151,8 @@ class ReadInOnEnd(SpanProcessor):
             tally.add(span, duration)
         for signature, tally in tallies.items():
             tally.close()
-            batch._apply_shared(signature, tally, now)
+            batch.route_shared(self.plans, signature, tally, updates)
+        batch.apply_shares(updates, now, lambda count: None)
 
 
 class KeepsSpans(SpanProcessor):

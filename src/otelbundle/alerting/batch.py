@@ -6,7 +6,9 @@ values of the attributes the candidate rules read are alike to every such
 rule, so each rule's predicates, group key and window update run once per
 signature instead of once per span. What is left per span is reading it and
 adding its duration to its signature's tally: about as much as reading the
-span's attributes costs, whatever the number of rules.
+span's attributes costs, whatever the number of rules. The tallies that one
+rule puts under one group key are then summed, so each (rule, key) gets one
+window update per fold (``apply_shares``).
 
 Rules whose ``where:``/``errors_where:``/``group_by`` read ``duration`` cannot
 share a verdict between spans; they are decided per span, still folded into
@@ -24,7 +26,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otelbundle.alerting.predicates import BUILTINS, SpanView
-from otelbundle.alerting.state import RuleState, Tally
+from otelbundle.alerting.state import RuleState, Tally, newest
 from otelbundle.sdk.attributes import plain_attributes
 
 KIND_NAMES = {
@@ -81,6 +83,21 @@ class PlanCache:
         self.states = [state for state in states if state.rule.logs is None]  # log rules: log_fold.py
         self._plans: dict[tuple[str, int, int], Plan] = {}
         self.last_by_name: dict[str, Plan] = {}  # the common case: one kind and resource per name
+        self._routes: dict[tuple[object, ...], tuple[Route, ...]] = {}
+
+    def routes_for(self, signature: tuple[object, ...], tally: Tally) -> tuple[Route, ...]:
+        """Where a signature's tally goes, decided on its first tally and kept (bounded by
+        ``LIMIT``): the rules' where:, errors_where: and group keys read only what the
+        signature holds, so every later batch of it goes the same way."""
+        routes = self._routes.get(signature)
+        if routes is None:
+            plan = signature[0]
+            assert isinstance(plan, Plan) and tally.last is not None
+            routes = routes_of(plan, span_view(tally.last))  # any span of the signature reads the same
+            # Not kept: signatures of one span each (4 fields: an unhashable value, the span's id).
+            if len(self._routes) < self.LIMIT and len(signature) < 4:
+                self._routes[signature] = routes
+        return routes
 
     def plan_for(self, span: ReadableSpan) -> Plan:
         name, kind, resource = span.name, span.kind, span.resource or _EMPTY_RESOURCE
@@ -218,12 +235,14 @@ def fold(spans: Sequence[ReadableSpan], plans: PlanCache, now: float, failed: Ca
             tally.durations.append(duration)
         except Exception:
             failed(1)
+    updates: dict[tuple[RuleState, tuple[str, ...]], list[Share]] = {}
     for signature, tally in shared.items():
         try:
             tally.close()
-            _apply_shared(signature, tally, now)
+            route_shared(plans, signature, tally, updates)
         except Exception:
             failed(tally.count)
+    apply_shares(updates, now, failed)
     for (state, key), tally in per_span.items():
         try:
             tally.close()
@@ -232,21 +251,83 @@ def fold(spans: Sequence[ReadableSpan], plans: PlanCache, now: float, failed: Ca
             failed(tally.count)
 
 
-def _apply_shared(signature: tuple[object, ...], tally: Tally, now: float) -> None:
-    plan = signature[0]
-    assert isinstance(plan, Plan)
-    assert tally.last is not None
-    view = span_view(tally.last)  # any span of the signature reads the same
+class Share(NamedTuple):
+    """What one signature's tally brings to one (rule, group key): its spans, how many of
+    them are bad for the rule, and the newest bad one."""
+
+    tally: Tally
+    bad: int
+    bad_span: ReadableSpan | None
+
+
+# How a signature's tally counts for one rule: all its spans are errors, its spans slower
+# than the rule's good_if_faster_than are bad (an SLO), or none of its spans are.
+ALL_BAD, SLOW_BAD, NONE_BAD = 0, 1, 2
+Route = tuple[RuleState, tuple[str, ...], int]
+
+
+def routes_of(plan: Plan, view: SpanView) -> tuple[Route, ...]:
+    """The rules that take spans like ``view``, under which key, and how they count."""
+    routes = []
     for state in plan.shared:
         if not state.selects(view):
             continue
         if state.is_error(view):
-            state.fold(state.key_of(view), now, tally, tally.count, tally.last)
-        elif state.slower_than is not None:  # an SLO's good_if_faster_than: the slow ones are bad
-            slow = tally.count_slower(state.slower_than)
-            state.fold(state.key_of(view), now, tally, slow, tally.slowest if slow else None)
+            bad = ALL_BAD
+        elif state.slower_than is not None:
+            bad = SLOW_BAD
         else:
-            state.fold(state.key_of(view), now, tally, 0, None)
+            bad = NONE_BAD
+        routes.append((state, state.key_of(view), bad))
+    return tuple(routes)
+
+
+def route_shared(
+    plans: PlanCache,
+    signature: tuple[object, ...],
+    tally: Tally,
+    updates: dict[tuple[RuleState, tuple[str, ...]], list[Share]],
+) -> None:
+    """Collect in ``updates``, per (rule, key), what the tally of ``signature`` brings."""
+    for state, key, bad in plans.routes_for(signature, tally):
+        if bad is ALL_BAD:
+            share = Share(tally, tally.count, tally.last)
+        elif bad is SLOW_BAD:
+            assert state.slower_than is not None
+            slow = tally.count_slower(state.slower_than)
+            share = Share(tally, slow, tally.slowest if slow else None)
+        else:
+            share = Share(tally, 0, None)
+        shares = updates.get((state, key))
+        if shares is None:
+            updates[state, key] = [share]
+        else:
+            shares.append(share)
+
+
+def apply_shares(
+    updates: Mapping[tuple[RuleState, tuple[str, ...]], list[Share]],
+    now: float,
+    failed: Callable[[int], None],
+) -> None:
+    """One window update per (rule, key) and fold, however many signatures fed it.
+
+    A rule without ``group_by`` sees most signatures of a batch (every route, every
+    status) under its one key: folding them together halves the window updates,
+    exemplar offers and rising tests of a small fold (bench_alert_paced.py), where
+    those fixed costs are most of the work.
+    """
+    for (state, key), shares in updates.items():
+        try:
+            if len(shares) == 1:
+                tally, bad, bad_span = shares[0]
+            else:
+                tally = Tally.merged([share.tally for share in shares], state.track_bins)
+                bad = sum(share.bad for share in shares)
+                bad_span = newest(share.bad_span for share in shares)
+            state.fold(key, now, tally, bad, bad_span)
+        except Exception:
+            failed(sum(share.tally.count for share in shares))
 
 
 def _tally_per_span(

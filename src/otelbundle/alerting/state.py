@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -75,9 +75,40 @@ class Tally:
             floored = durations if shortest >= 1 else [d if d > 1 else 1 for d in durations]
             self.bins = Counter(map(math.ceil, map(math.log, floored, repeat(GAMMA))))
 
+    @classmethod
+    def merged(cls, tallies: Sequence[Tally], track_bins: bool) -> Tally:
+        """Closed tallies as one (several signatures under one rule's key): counts and
+        durations summed, the slowest and the newest span of them all."""
+        merged = cls(track_bins)
+        merged.count = sum(tally.count for tally in tallies)
+        merged.total = sum(tally.total for tally in tallies)
+        slowest = max(tallies, key=_longest)
+        merged.longest, merged.slowest = slowest.longest, slowest.slowest
+        merged.last = newest(tally.last for tally in tallies)
+        if track_bins:
+            bins: Counter[int] = Counter()
+            for tally in tallies:
+                if tally.bins:
+                    bins.update(tally.bins)
+            merged.bins = bins
+        return merged
+
     def count_slower(self, threshold: float) -> int:
         """How many of the spans took longer than ``threshold`` seconds (a C loop, no frame per span)."""
         return sum(map((threshold * 1e9).__lt__, self.durations))
+
+
+def _longest(tally: Tally) -> float:
+    return tally.longest
+
+
+def newest(spans: Iterable[ReadableSpan | None]) -> ReadableSpan | None:
+    """The span that ended last (None when there is none)."""
+    found: ReadableSpan | None = None
+    for span in spans:
+        if span is not None and (found is None or (span.end_time or 0) > (found.end_time or 0)):
+            found = span
+    return found
 
 
 class RuleState:

@@ -7,6 +7,7 @@ import copy
 import math
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.resources import Resource
@@ -112,7 +113,11 @@ def test_batched_folding_equals_the_per_span_definition(tmp_path: Path, specs: l
     ]
     states = [RuleState(rule) for rule in config.rules]
     failures: list[int] = []
-    fold(spans, PlanCache(states), 100.0, failures.append)
+    plans = PlanCache(states)
+    # Two folds through one cache: the second batch's signatures go where the first's went.
+    half = len(spans) // 2
+    fold(spans[:half], plans, 100.0, failures.append)
+    fold(spans[half:], plans, 100.0, failures.append)
     assert failures == []
     got = {(s.rule.name, key): window.totals(100.0) for s in states for key, window in s.windows.items()}
     expected = reference([RuleState(rule) for rule in config.rules], spans, 100.0)
@@ -215,3 +220,57 @@ def test_spans_ending_before_they_start_or_without_times_count_with_no_duration(
     totals = [w.totals(100.0) for w in everything.windows.values()]
     assert failures == []
     assert [(t.count, t.total_duration, t.longest) for t in totals] == [(2, 0.0, 0.0)]
+
+
+def test_signatures_under_one_key_make_one_window_update_with_the_newest_error_as_exemplar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule without group_by sees every signature of a batch under its one key: the window
+    gets their sum in one update (batch.apply_shares), and the exemplar an update offers is
+    the error span that ended last, whichever signature it came from."""
+    config = config_from(
+        tmp_path,
+        """
+        groups:
+          - name: g
+            rules:
+              - {alert: Errors, spans: {service: shop}, expr: error_count > 0}
+              - {alert: Latency, spans: {service: shop}, expr: p95 > 1s}
+        """,
+    )
+    states = [RuleState(rule) for rule in config.rules]
+    shop = Resource({"service.name": "shop"})
+    # Five signatures (name, route, status), ending at 10, 11, ... seconds; traces 1-5.
+    shapes = [
+        ("GET /a", "/a", False),
+        ("GET /b", "/b", True),
+        ("POST /c", "/c", True),
+        ("GET /a", "/a", True),
+        ("GET /d", "/d", False),
+    ]
+    spans = [
+        synthetic_span(
+            name=name, kind="server", error=error, duration=0.1 * (i + 1),
+            attributes={"http.route": route}, resource=shop, trace_id=i + 1, end=10.0 + i,
+        )
+        for i, (name, route, error) in enumerate(shapes)
+    ]  # fmt: skip
+    updates: list[int] = []
+    add_batch = Window.add_batch
+
+    def counted(self: Window, *args: object) -> None:
+        updates.append(id(self))
+        add_batch(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Window, "add_batch", counted)
+    failures: list[int] = []
+    fold(list(reversed(spans)), PlanCache(states), 100.0, failures.append)  # queue order is not end order
+    assert failures == []
+    errors, latency = states
+    assert len(updates) == 2  # one per rule, not one per signature (5 each)
+    totals = errors.windows[()].totals(100.0)
+    assert (totals.count, totals.errors) == (5, 3)
+    assert errors.windows[()].exemplars(100.0) == [format(4, "032x")]  # the error that ended last
+    bins = latency.windows[()].totals(100.0).bins
+    assert bins is not None and sum(count for _, count in bins) == 5
+    assert latency.windows[()].totals(100.0).longest == pytest.approx(0.5)
