@@ -78,6 +78,7 @@ class PlanCache:
     names with ids in them) a plan is made per span instead of cached."""
 
     LIMIT = 10_000
+    ROUTES_LIMIT = 256
 
     def __init__(self, states: Iterable[RuleState]) -> None:
         self.states = [state for state in states if state.rule.logs is None]  # log rules: log_fold.py
@@ -85,17 +86,27 @@ class PlanCache:
         self.last_by_name: dict[str, Plan] = {}  # the common case: one kind and resource per name
         self._routes: dict[tuple[object, ...], tuple[Route, ...]] = {}
 
+    @property
+    def routes_kept(self) -> int:
+        return len(self._routes)
+
     def routes_for(self, signature: tuple[object, ...], tally: Tally) -> tuple[Route, ...]:
-        """Where a signature's tally goes, decided on its first tally and kept (bounded by
-        ``LIMIT``): the rules' where:, errors_where: and group keys read only what the
-        signature holds, so every later batch of it goes the same way."""
+        """Where a signature's tally goes, decided on its first tally and kept: the rules'
+        where:, errors_where: and group keys read only what the signature holds, so every
+        later batch of it goes the same way.
+
+        Kept for the last ``ROUTES_LIMIT`` signatures (forgotten all at once when full):
+        a service's busy routes and statuses fit, and an entry is ~1 kB with 10 rules,
+        so a group_by over thousands of values does not grow the cache past it.
+        """
         routes = self._routes.get(signature)
         if routes is None:
             plan = signature[0]
             assert isinstance(plan, Plan) and tally.last is not None
             routes = routes_of(plan, span_view(tally.last))  # any span of the signature reads the same
-            # Not kept: signatures of one span each (4 fields: an unhashable value, the span's id).
-            if len(self._routes) < self.LIMIT and len(signature) < 4:
+            if len(signature) < 4:  # not those of one span each (an unhashable value, the span's id)
+                if len(self._routes) >= self.ROUTES_LIMIT:
+                    self._routes.clear()
                 self._routes[signature] = routes
         return routes
 

@@ -274,3 +274,26 @@ def test_signatures_under_one_key_make_one_window_update_with_the_newest_error_a
     bins = latency.windows[()].totals(100.0).bins
     assert bins is not None and sum(count for _, count in bins) == 5
     assert latency.windows[()].totals(100.0).longest == pytest.approx(0.5)
+
+
+def test_routes_are_kept_for_a_bounded_number_of_signatures(tmp_path: Path) -> None:
+    """A group_by over many values makes a signature per value: the routes kept stay
+    under PlanCache.ROUTES_LIMIT, and every span is still counted under its own key."""
+    config = config_from(tmp_path, RULES)
+    states = [RuleState(rule) for rule in config.rules]
+    plans = PlanCache(states)
+    shop = Resource({"service.name": "shop"})
+    routes = [f"/r{i}" for i in range(3 * PlanCache.ROUTES_LIMIT)]
+    for batch_routes in (routes[: len(routes) // 2], routes[len(routes) // 2 :], routes):
+        spans = [
+            synthetic_span(
+                name="GET /a", kind="server", error=True, duration=0.01,
+                attributes={"http.route": route}, resource=shop, trace_id=i + 1,
+            )
+            for i, route in enumerate(batch_routes)
+        ]  # fmt: skip
+        fold(spans, plans, 100.0, pytest.fail)
+        assert 0 < plans.routes_kept <= PlanCache.ROUTES_LIMIT
+    route_errors = next(s for s in states if s.rule.name == "RouteErrors")
+    assert len(route_errors.windows) == len(routes)
+    assert {w.totals(100.0).errors for w in route_errors.windows.values()} == {2}
