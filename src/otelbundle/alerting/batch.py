@@ -3,12 +3,12 @@
 The application's thread only queues each span (processor.py). Here a batch is
 cut into *signatures*: spans with the same resource, name, kind, status and
 values of the attributes the candidate rules read are alike to every such
-rule, so each rule's predicates, group key and window update run once per
-signature instead of once per span. What is left per span is reading it and
-adding its duration to its signature's tally: about as much as reading the
-span's attributes costs, whatever the number of rules. The tallies that one
-rule puts under one group key are then summed, so each (rule, key) gets one
-window update per fold (``apply_shares``).
+rule, so each rule's predicates and group key are decided once per signature
+(and kept for its later batches) instead of once per span. What is left per
+span is reading it and adding its duration to its signature's tally: about as
+much as reading the span's attributes costs, whatever the number of rules. The
+tallies that one rule puts under one group key are then summed, so each
+(rule, key) gets one window update per fold (``apply_shares``).
 
 Rules whose ``where:``/``errors_where:``/``group_by`` read ``duration`` cannot
 share a verdict between spans; they are decided per span, still folded into
@@ -50,7 +50,17 @@ class Plan:
     in where a span lacks the attribute (as SpanView.get reads them).
     """
 
-    __slots__ = ("fields", "idle", "kind", "per_span", "read_fields", "resource", "shared", "track_bins")
+    __slots__ = (
+        "fields",
+        "idle",
+        "kept",
+        "kind",
+        "per_span",
+        "read_fields",
+        "resource",
+        "shared",
+        "track_bins",
+    )
 
     def __init__(
         self, resource: Resource, kind: SpanKind, shared: Sequence[RuleState], per_span: Sequence[RuleState]
@@ -65,6 +75,7 @@ class Plan:
         # One C call for all fields when the span has them all (KeyError otherwise).
         self.read_fields = operator.itemgetter(*names) if names else None
         self.track_bins = any(state.track_bins for state in shared)
+        self.kept = False  # by the PlanCache: past its LIMIT, plans made per span are not
 
     def values_of(self, attributes: Mapping[str, object]) -> object:
         """What read_fields gives, for a span that lacks some field: the resource's value or None."""
@@ -84,7 +95,7 @@ class PlanCache:
         self.states = [state for state in states if state.rule.logs is None]  # log rules: log_fold.py
         self._plans: dict[tuple[str, int, int], Plan] = {}
         self.last_by_name: dict[str, Plan] = {}  # the common case: one kind and resource per name
-        self._routes: dict[tuple[object, ...], tuple[Route, ...]] = {}
+        self._routes: dict[tuple[object, ...], tuple[Route, ...]] = {}  # by (signature, value types)
 
     @property
     def routes_kept(self) -> int:
@@ -95,19 +106,25 @@ class PlanCache:
         where:, errors_where: and group keys read only what the signature holds, so every
         later batch of it goes the same way.
 
+        Kept by the values' types too: 500, 500.0 and True are one dict key, but a
+        group key reads "500" or "500.0" and a number comparison is false for a bool.
         Kept for the last ``ROUTES_LIMIT`` signatures (forgotten all at once when full):
         a service's busy routes and statuses fit, and an entry is ~1 kB with 10 rules,
         so a group_by over thousands of values does not grow the cache past it.
         """
-        routes = self._routes.get(signature)
+        values = signature[2] if len(signature) > 2 else None
+        cache_key = (signature, tuple(map(type, values)) if type(values) is tuple else type(values))
+        routes = self._routes.get(cache_key)
         if routes is None:
             plan = signature[0]
             assert isinstance(plan, Plan) and tally.last is not None
             routes = routes_of(plan, span_view(tally.last))  # any span of the signature reads the same
-            if len(signature) < 4:  # not those of one span each (an unhashable value, the span's id)
+            # Not kept: plans made per span, and signatures of one span each (4 fields:
+            # an unhashable value, the span's id); neither comes again.
+            if plan.kept and len(signature) < 4:
                 if len(self._routes) >= self.ROUTES_LIMIT:
                     self._routes.clear()
-                self._routes[signature] = routes
+                self._routes[cache_key] = routes
         return routes
 
     def plan_for(self, span: ReadableSpan) -> Plan:
@@ -124,6 +141,7 @@ class PlanCache:
             if len(self._plans) >= self.LIMIT:
                 return plan
             self._plans[key] = plan
+            plan.kept = True
             self.last_by_name[name] = plan
         return plan
 
@@ -264,7 +282,8 @@ def fold(spans: Sequence[ReadableSpan], plans: PlanCache, now: float, failed: Ca
 
 class Share(NamedTuple):
     """What one signature's tally brings to one (rule, group key): its spans, how many of
-    them are bad for the rule, and the newest bad one."""
+    them are bad for the rule, and the bad span it offers as the exemplar (the last one
+    queued, or for an SLO the slowest)."""
 
     tally: Tally
     bad: int
@@ -301,9 +320,9 @@ def route_shared(
 ) -> None:
     """Collect in ``updates``, per (rule, key), what the tally of ``signature`` brings."""
     for state, key, bad in plans.routes_for(signature, tally):
-        if bad is ALL_BAD:
+        if bad == ALL_BAD:
             share = Share(tally, tally.count, tally.last)
-        elif bad is SLOW_BAD:
+        elif bad == SLOW_BAD:
             assert state.slower_than is not None
             slow = tally.count_slower(state.slower_than)
             share = Share(tally, slow, tally.slowest if slow else None)
@@ -335,7 +354,7 @@ def apply_shares(
             else:
                 tally = Tally.merged([share.tally for share in shares], state.track_bins)
                 bad = sum(share.bad for share in shares)
-                bad_span = newest(share.bad_span for share in shares)
+                bad_span = newest(share.bad_span for share in shares)  # of the signatures' picks
             state.fold(key, now, tally, bad, bad_span)
         except Exception:
             failed(sum(share.tally.count for share in shares))

@@ -78,7 +78,8 @@ class Tally:
     @classmethod
     def merged(cls, tallies: Sequence[Tally], track_bins: bool) -> Tally:
         """Closed tallies as one (several signatures under one rule's key): counts and
-        durations summed, the slowest and the newest span of them all."""
+        durations summed, the slowest span of them all, and as ``last`` the one of their
+        ``last`` spans (each its tally's last queued) that ended last."""
         merged = cls(track_bins)
         merged.count = sum(tally.count for tally in tallies)
         merged.total = sum(tally.total for tally in tallies)

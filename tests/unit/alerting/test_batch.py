@@ -297,3 +297,31 @@ def test_routes_are_kept_for_a_bounded_number_of_signatures(tmp_path: Path) -> N
     route_errors = next(s for s in states if s.rule.name == "RouteErrors")
     assert len(route_errors.windows) == len(routes)
     assert {w.totals(100.0).errors for w in route_errors.windows.values()} == {2}
+
+
+def test_kept_routes_tell_equal_values_of_other_types_apart(tmp_path: Path) -> None:
+    """500, 500.0 and True are one dict key; the rules read them differently (a group key
+    "500" or "500.0", a number comparison false for a bool). A signature's routes, kept
+    from one fold to the next, must not carry one's verdict over to the other."""
+    config = config_from(
+        tmp_path,
+        """
+        groups:
+          - name: g
+            rules:
+              - {alert: ByCode, spans: {service: shop}, expr: count > 0, group_by: [http.response.status_code]}
+              - {alert: Retried, spans: {service: shop, where: ["retry > 0"]}, expr: count > 0}
+        """,
+    )
+    states = [RuleState(rule) for rule in config.rules]
+    plans = PlanCache(states)
+    shop = Resource({"service.name": "shop"})
+    for trace_id, (code, retry) in enumerate([(500, 1), (500.0, True), (500, 1)], start=1):
+        span = synthetic_span(
+            name="GET /a", kind="server", error=False, duration=0.01,
+            attributes={"http.response.status_code": code, "retry": retry}, resource=shop, trace_id=trace_id,
+        )  # fmt: skip
+        fold([span], plans, 100.0, pytest.fail)
+    by_code, retried = states
+    assert {key: w.totals(100.0).count for key, w in by_code.windows.items()} == {("500",): 2, ("500.0",): 1}
+    assert {key: w.totals(100.0).count for key, w in retried.windows.items()} == {(): 2}
