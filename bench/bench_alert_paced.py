@@ -15,9 +15,10 @@ bench_alerting.py (the engine thread started as in an application) for
 ``--seconds`` each, in alternating order, each side with a fresh provider; it
 reports the CPU time of all threads of the process per second and per request,
 the engine thread's own CPU (the steady figure), what the rules add to the
-whole process (noisy: the SDK alone varies from round to round), and (counted around the
-engine's fold) how many folds a second, of how many spans, at what CPU each,
-and how long the oldest span of each fold had waited: how late a span counts.
+whole process (noisy: the SDK alone varies from round to round), and (counted
+around the engine's fold) how many folds a second, of how many spans, at what
+CPU each, and how long the oldest span of each fold had waited: how late a
+span counts.
 
     python bench/bench_alert_paced.py [--rate 100] [--seconds 5] [--rounds 8]
 """
