@@ -376,9 +376,16 @@ class Engine:
 
 def _decide(rule: Rule, totals: Totals, window: RuleWindow, now: float) -> Verdict | None:
     """The verdict of one window at ``now``; None when it has some but fewer than ``min_spans`` spans.
-    Exemplars are looked up only when the condition holds: nothing reads them otherwise."""
-    if rule.condition.aggregate is not Aggregate.ABSENT and 0 < totals.count < rule.min_spans:
-        return None
+    Exemplars are looked up only when the condition holds: nothing reads them otherwise.
+
+    An empty window does not hold, whatever its value would say (``count < 5`` is
+    0 < 5): where Prometheus has a series and we have a window, no spans is the
+    series gone, and its alert resolves. ``absent`` is the rule for no traffic."""
+    if rule.condition.aggregate is not Aggregate.ABSENT:
+        if totals.count == 0:
+            return Verdict(False, rule.condition.value(totals, window), [])
+        if totals.count < rule.min_spans:
+            return None
     value = rule.condition.value(totals, window)
     holds = rule.condition.holds(value)
     return Verdict(holds, value, window.exemplars(now) if holds else [])

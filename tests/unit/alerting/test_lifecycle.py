@@ -131,3 +131,35 @@ def test_an_empty_window_does_not_hold(tmp_path: Path) -> None:
     s.at(0)
     sent = s.at(25)  # no spans at all: resolves (like a vanished Prometheus series)
     assert s.state() == "inactive" and [a.status for a in sent] == ["resolved"]
+
+
+LOW_TRAFFIC = """
+groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: A
+        spans: {service: shop}
+        expr: count < 5
+        window: 10s
+"""
+
+
+def test_a_below_threshold_rule_does_not_fire_when_traffic_stops(tmp_path: Path) -> None:
+    """``count < 5`` reads 0 on an empty window, but no spans is a vanished series:
+    an alert there would page for traffic that `absent` is the rule for."""
+    s = Sim(config_from(tmp_path, LOW_TRAFFIC))
+    for _ in range(7):
+        s.span()
+    assert s.at(0) == [] and s.state() == "inactive"
+    sent = [alert for t in range(1, 25) for alert in s.at(t)]
+    assert sent == [] and s.state() == "inactive"
+
+
+def test_a_below_threshold_rule_fires_on_few_spans_and_resolves_when_they_stop(tmp_path: Path) -> None:
+    s = Sim(config_from(tmp_path, LOW_TRAFFIC))
+    for _ in range(2):
+        s.span()
+    assert [a.status for a in s.at(0)] == ["firing"]
+    sent = [alert for t in range(1, 25) for alert in s.at(t)]
+    assert [a.status for a in sent] == ["resolved"] and s.state() == "inactive"
