@@ -38,7 +38,7 @@ from otelbundle.alerting.log_fold import LogRuleFold
 from otelbundle.alerting.log_intake import LogIntake
 from otelbundle.alerting.outgoing import ActiveAlert, alert_labels, outgoing_alert
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
-from otelbundle.alerting.rules import Aggregate, Rule
+from otelbundle.alerting.rules import Aggregate, Rule, same_windows
 from otelbundle.alerting.section import AlertingConfig
 from otelbundle.alerting.state import RuleState
 from otelbundle.alerting.telemetry import AlertTelemetry
@@ -109,23 +109,49 @@ class Engine:
 
     # ---- rules ---------------------------------------------------------------
     def load(self, config: AlertingConfig, now: float) -> list[RuleState]:
-        """Install rules, keeping windows and alerts of rules whose definition did not change."""
+        """Install rules: an unchanged rule keeps its state, an edited one keeps what still
+        holds of it (:meth:`_edited`), a removed rule's alerts go (and its gauge entries)."""
+        self.config = config  # first: a kept alert's labels take the new external labels
         states: dict[tuple[str, str], RuleState] = {}
         for rule in config.rules:
             ident = (rule.group, rule.name)
             old = self.states.get(ident)
-            if old is not None and old.rule.source == rule.source:
-                states[ident] = old
-            else:
-                states[ident] = RuleState(rule)
-                states[ident].exemplar_sink = self.exemplar_spans.offer
-                self.active.pop(ident, None)
-                self.loaded_at[ident] = now
+            unchanged = (
+                old is not None
+                and old.rule.source == rule.source
+                and old.rule.max_group_keys == rule.max_group_keys
+            )
+            states[ident] = old if old is not None and unchanged else self._edited(old, rule, now)
         for ident in set(self.active) - set(states):
-            del self.active[ident]
+            self._forget_alerts(ident)
         self.states = states
-        self.config = config
+        self._rebuild_deadlines()  # an edited ``for`` moves a kept pending alert's deadline
         return list(states.values())
+
+    def _edited(self, old: RuleState | None, rule: Rule, now: float) -> RuleState:
+        """The state of a new or edited rule. It keeps ``old``'s windows when the same spans
+        still enter them (rules.same_windows: an annotation, ``expr`` or ``for`` edited), and
+        then, as Prometheus' ``Group.CopyState`` does, its alerts when its labels are unchanged.
+        Without the windows it starts afresh: a kept alert could only resolve at the next tick,
+        a false all-clear (Prometheus would still have the series)."""
+        ident = (rule.group, rule.name)
+        state = RuleState(rule)
+        state.exemplar_sink = self.exemplar_spans.offer
+        if old is None or not same_windows(old.rule, rule):
+            self.loaded_at[ident] = now
+            self._forget_alerts(ident)
+            return state
+        state.take_windows(old)
+        if old.rule.labels != rule.labels:
+            self._forget_alerts(ident)  # Prometheus keeps alerts by rule name and labels
+            return state
+        for key, alert in self.active.get(ident, {}).items():
+            alert.rule, alert.labels = rule, self._labels(rule, key)
+        return state
+
+    def _forget_alerts(self, ident: tuple[str, str]) -> None:
+        if self.active.pop(ident, None) is not None:
+            self.telemetry.set_active(ident, [])
 
     def reload(self, config: AlertingConfig) -> int:
         """Swap in new rules (file change, SIGHUP); unchanged rules keep their windows and alerts."""

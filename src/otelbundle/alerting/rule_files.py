@@ -26,7 +26,15 @@ from otelbundle.alerting.predicates import (
     parse_predicate,
     referenced_fields,
 )
-from otelbundle.alerting.rules import LOG_AGGREGATES, Condition, ExprError, Rule, SpanMatcher, parse_expr
+from otelbundle.alerting.rules import (
+    LOG_AGGREGATES,
+    NOT_IN_WINDOWS,
+    Condition,
+    ExprError,
+    Rule,
+    SpanMatcher,
+    parse_expr,
+)
 from otelbundle.alerting.slo.burn import burn_rate_rules
 from otelbundle.alerting.slo.model import Slo
 from otelbundle.alerting.slo.reader import read_slo
@@ -316,6 +324,9 @@ def _load_rule(
         errors_where=errors_where,
         fields=_fields_read(rule_map, group_by),
         source=yaml.safe_dump(_plain(rule_map), sort_keys=True),
+        window_source=yaml.safe_dump(
+            {k: v for k, v in _plain(rule_map).items() if k not in NOT_IN_WINDOWS}, sort_keys=True
+        ),
         location=f"{mark.file}:{mark.line}",
         max_group_keys=config.max_group_keys,
         interval=interval,

@@ -185,6 +185,9 @@ class Rule:
     make_window: Callable[[], RuleWindow] | None = None
     # A rule over log records (``logs:``) instead of spans: the span path passes it over.
     logs: LogMatcher | None = None
+    # The source without NOT_IN_WINDOWS: rules with equal ones fill their windows alike.
+    # Empty (rules built in code, SLO tiers): windows are kept only for an unchanged source.
+    window_source: str = ""
 
     def is_error(self, span: SpanView) -> bool:
         bad = self.errors_where(span) if self.errors_where is not None else span.status == "error"
@@ -200,3 +203,20 @@ class Rule:
 
 
 OVERFLOW_KEY: tuple[str, ...] = ("\x00overflow",)
+
+# A rule's keys that decide what is done with its windows, not which spans enter them
+# or what is kept of them: editing only these keeps the windows across a reload.
+NOT_IN_WINDOWS = frozenset({"alert", "annotations", "expr", "for", "keep_firing_for", "labels", "min_spans"})
+
+
+def same_windows(old: Rule, new: Rule) -> bool:
+    """Whether ``new`` can take over ``old``'s windows: the same spans enter them, kept the same
+    way (quantile bins, which exemplars); ``expr`` may differ within that."""
+    if not old.window_source or old.window_source != new.window_source:
+        return False
+    if old.make_window is not None or new.make_window is not None:
+        return False
+    old_c, new_c = old.condition, new.condition
+    return old_c.kind == new_c.kind and (old_c.aggregate is Aggregate.QUANTILE) == (
+        new_c.aggregate is Aggregate.QUANTILE
+    )

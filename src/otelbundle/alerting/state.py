@@ -162,6 +162,13 @@ class RuleState:
         self.dirty: set[tuple[str, ...]] = set()
         self.watch_any: set[tuple[str, ...]] = set()
 
+    def take_windows(self, old: RuleState) -> None:
+        """Share ``old``'s windows and their lock (a reload of an edited rule whose windows stay
+        valid): spans the engine thread still folds into ``old`` land in the same windows."""
+        self.lock, self.windows = old.lock, old.windows
+        self.overflowed_spans = old.overflowed_spans
+        self.watch_any = set(old.windows)  # the next evaluation looks at every key anew
+
     def reset(self) -> None:
         """Forget every window (a fork child starts clean); a fresh lock, as the old one may be held."""
         self.lock = threading.Lock()

@@ -11,6 +11,7 @@ from opentelemetry.sdk.resources import Resource
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.section import AlertingConfig, load_alerting_config
+from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.cli.ruletest import synthetic_span
 
 
@@ -40,13 +41,16 @@ class Sim:
     """An engine on a fake clock; each span goes through the real processor and is
     folded into the windows at once, at the current simulated time."""
 
-    def __init__(self, config: AlertingConfig, instance: str | None = None) -> None:
+    def __init__(
+        self, config: AlertingConfig, instance: str | None = None, telemetry: AlertTelemetry | None = None
+    ) -> None:
         self.now = 1_000_000.0
         self.recorder = Recorder()
         self.engine = Engine(
             config,
             self.recorder,
             clock=lambda: self.now,
+            telemetry=telemetry,
             process_labels=(lambda: {"instance": instance}) if instance is not None else None,
         )
         self.processor = self.engine.processor
