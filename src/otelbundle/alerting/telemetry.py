@@ -93,8 +93,13 @@ class AlertTelemetry:
     def set_active(
         self, rule: tuple[str, str], alerts: Iterable[tuple[Mapping[str, str], AlertState]]
     ) -> None:
+        """The rule's pending and firing alerts from now on (none: the rule's entry goes)."""
+        listed = [(dict(labels), state) for labels, state in alerts]
         with self._lock:
-            self._active[rule] = [(dict(labels), state) for labels, state in alerts]
+            if listed:
+                self._active[rule] = listed
+            else:
+                self._active.pop(rule, None)
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
