@@ -121,6 +121,7 @@ class RuleManager:
         self.dispatcher = dispatcher
         self.rule_files = rule_files
         self.see_unsampled_spans = config.see_unsampled_spans
+        self._started_with = config  # what the settings a reload does not apply were at start
         self.engine = Engine(
             config,
             dispatcher,
@@ -181,7 +182,7 @@ class RuleManager:
                 if started >= due:
                     changed = self.rule_files.changes() if self.rule_files is not None else None
                     if changed is not None:
-                        _log.info("otelbundle: alert rules reloaded (%d rules)", engine.reload(changed))
+                        self._apply(changed)
                     engine.evaluate(engine.clock())
                 engine.fold(engine.clock())  # groups not due at this tick, deadlines
                 if engine.processor.queued:  # a span that came in while the queue was being emptied
@@ -210,9 +211,22 @@ class RuleManager:
         config = self.rule_files.load() if self.rule_files is not None else None
         if config is None:
             return False
+        self._apply(config)
+        return True
+
+    def _apply(self, config: AlertingConfig) -> None:
+        """Swap in reloaded rules, and say (at each reload) which changed settings wait for a restart."""
+        waiting = settings_needing_restart(self._started_with, config)
         count = self.engine.reload(config)
         _log.info("otelbundle: alert rules reloaded (%d rules)", count)
-        return True
+        if waiting:
+            _log.warning(
+                "otelbundle: %s changed in %s; a reload does not apply %s: restart the application "
+                "(`otelbundle config check` checks it now)",
+                ", ".join(waiting),
+                config.path,
+                "it" if len(waiting) == 1 else "them",
+            )
 
     def install_sighup(self) -> bool:
         """SIGHUP reloads rules, when the app has not claimed SIGHUP and we are on the main thread."""
@@ -249,6 +263,19 @@ class RuleManager:
 
 AlertingSetup = RuleManager
 """The name :func:`build_alerting` returned before the engine and its manager were split."""
+
+
+# Settings a reload leaves as they were at start: the channels and their threads, the
+# queues' sizes, and the sampler (which decides at start whether unsampled spans are
+# recorded). Rebuilding them under a running application is not worth its risks.
+RESTART_SETTINGS = ("notify", "notification_queue_size", "span_queue_size", "see_unsampled_spans")
+
+
+def settings_needing_restart(running: AlertingConfig, reloaded: AlertingConfig) -> list[str]:
+    """The ``alerting.`` settings that differ in ``reloaded`` but only apply at start."""
+    return [
+        f"alerting.{name}" for name in RESTART_SETTINGS if getattr(running, name) != getattr(reloaded, name)
+    ]
 
 
 def _mtimes(config: AlertingConfig) -> dict[str, float]:
