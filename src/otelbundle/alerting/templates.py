@@ -17,8 +17,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from otelbundle.config.values import format_duration
-
 
 class TemplateError(ValueError):
     def __init__(self, message: str, column: int) -> None:
@@ -51,7 +49,58 @@ def humanize_percentage(value: float) -> str:
 
 
 def humanize_duration(value: float) -> str:
-    return format_duration(value)
+    """Prometheus' ``humanizeDuration``, ported from prometheus/common
+    helpers/templates/time.go (HumanizeDuration): ``1m 30s``, ``2d 0h 0m 0s``, ``123.5ms``."""
+    value = float(value)
+    if math.isnan(value) or math.isinf(value):
+        return _go_g(value)
+    if value == 0:
+        return f"{value:.4g}s"
+    if abs(value) >= 1:
+        sign = "-" if value < 0 else ""
+        value = abs(value)
+        duration = _go_int64(value)
+        seconds = _go_rem(duration, 60)
+        minutes = _go_rem(_go_quo(duration, 60), 60)
+        hours = _go_rem(_go_quo(duration, 60 * 60), 24)
+        days = _go_quo(duration, 60 * 60 * 24)
+        # Days to minutes show whole seconds; below a minute, 4 significant digits.
+        if days != 0:
+            return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
+        if hours != 0:
+            return f"{sign}{hours}h {minutes}m {seconds}s"
+        if minutes != 0:
+            return f"{sign}{minutes}m {seconds}s"
+        return f"{sign}{value:.4g}s"
+    prefix = ""
+    for scaled_prefix in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if abs(value) >= 1:
+            break
+        prefix = scaled_prefix
+        value *= 1000
+    return f"{value:.4g}{prefix}s"
+
+
+def _go_g(value: float) -> str:
+    """Go's ``%.4g`` of NaN and the infinities: ``NaN``, ``+Inf``, ``-Inf``."""
+    return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+
+
+def _go_int64(value: float) -> int:
+    """Go's ``int64(value)`` as compiled for amd64, where out of range gives the minimum
+    (pinned by Prometheus' template/template_amd64_test.go)."""
+    whole = int(value)
+    return whole if -(2**63) <= whole < 2**63 else -(2**63)
+
+
+def _go_quo(a: int, b: int) -> int:
+    """Go's integer ``/``, which truncates toward zero (Python's ``//`` floors)."""
+    return abs(a) // b * (1 if a >= 0 else -1)
+
+
+def _go_rem(a: int, b: int) -> int:
+    """Go's ``%``, whose sign follows the dividend."""
+    return a - _go_quo(a, b) * b
 
 
 PIPES: dict[str, Callable[[float], str]] = {
