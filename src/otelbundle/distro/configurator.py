@@ -24,12 +24,14 @@ from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, AlwaysRecordSampler, ParentBased, Sampler
 
 from otelbundle import scrub
 from otelbundle.alerting.manager import start_alerting
 from otelbundle.alerting.section import alerting_config_at_start
 from otelbundle.config import environment
 from otelbundle.config.document import ConfigDocument, read_at_start
+from otelbundle.config.report import diagnostics_logger
 from otelbundle.distro import runtime
 from otelbundle.health import register_span_processor
 from otelbundle.sdk import metric_reader_entry_points, sampling
@@ -134,7 +136,28 @@ def _add_alert_rules(
     for processor in manager.span_processors:
         register_span_processor(processor)  # health results reach the rules as `health <check>` spans
     if manager.see_unsampled_spans:
-        components.kwargs["sampler"] = sampling.record_everything(env)
+        components.kwargs["sampler"] = _record_everything(env)
+
+
+def _record_everything(env: Mapping[str, str]) -> Sampler:
+    """The user's sampler made to record every span; the SDK's default one if it cannot be built.
+
+    Rebuilding the user's sampler can raise (``TraceIdRatioBased(1.5)`` when the
+    distro's environment check did not run, a sampler entry point of theirs). That
+    must cost the sampler only: scrubbing, alert rules and the bounded processors stay.
+    """
+    try:
+        return sampling.record_everything(env)
+    except Exception as error:
+        diagnostics_logger().warning(
+            "otelbundle: could not build the sampler OTEL_TRACES_SAMPLER=%r OTEL_TRACES_SAMPLER_ARG=%r "
+            "(%s: %s); using parentbased_always_on, the SDK's default.",
+            environment.get(env, "OTEL_TRACES_SAMPLER"),
+            environment.get(env, "OTEL_TRACES_SAMPLER_ARG"),
+            type(error).__name__,
+            error,
+        )
+        return AlwaysRecordSampler(ParentBased(ALWAYS_ON))
 
 
 class OtelBundleConfigurator(_OTelSDKConfigurator):
