@@ -103,7 +103,11 @@ def build_components(env: Mapping[str, str]) -> Components:
     if document is not None:
         # Notifications leave the process without the exporters' scrubbing step: their
         # evidence is scrubbed too, with the built-in rules even when exports are not.
-        _add_alert_rules(components, document, env, scrubber or scrub.Scrubber(hook=scrub.current_hook()))
+        try:
+            _add_alert_rules(components, document, env, scrubber or scrub.Scrubber(hook=scrub.current_hook()))
+        except BaseException:
+            _stop_started(components)  # the caller configures the plain SDK: no engine thread left behind
+            raise
     if components.span_processors:
         kwargs["span_processors"] = components.span_processors
     return components
@@ -123,6 +127,7 @@ def _add_alert_rules(
             "otelbundle: alert rules from %s could not be set up; continuing without them.", document.path
         )
         return
+    components.runtime.stoppers.append(manager.shutdown)  # first: a failure below can still stop it
     components.span_processors.extend(manager.span_processors)
     # Log records reach the rules' evidence (and later log rules) only when alerting is on.
     components.kwargs["log_record_processors"] = [
@@ -132,7 +137,6 @@ def _add_alert_rules(
     if components.deferred_logs is not None:
         # A failing request's log lines wait in the translator's queue when its span ends.
         manager.take_logs_first_from(components.deferred_logs.drain)
-    components.runtime.stoppers.append(manager.shutdown)
     for processor in manager.span_processors:
         register_span_processor(processor)  # health results reach the rules as `health <check>` spans
     if manager.see_unsampled_spans:
@@ -158,6 +162,15 @@ def _record_everything(env: Mapping[str, str]) -> Sampler:
             error,
         )
         return AlwaysRecordSampler(ParentBased(ALWAYS_ON))
+
+
+def _stop_started(components: Components) -> None:
+    """Stop what building the components already started (the alert engine's thread)."""
+    for stop in components.runtime.stoppers:
+        try:
+            stop()
+        except Exception:
+            _log.warning("otelbundle: error while stopping %r", stop, exc_info=True)
 
 
 class OtelBundleConfigurator(_OTelSDKConfigurator):

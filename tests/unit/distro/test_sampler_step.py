@@ -1,12 +1,14 @@
 """The sampler step of the configurator costs the sampler only, never scrubbing, rules or queues.
 
 Before, ``TraceIdRatioBased(1.5)`` raised inside :func:`build_components`; the
-configurator then set up the plain SDK (no scrubbing, no alert rules, unbounded queues).
+configurator then set up the plain SDK (no scrubbing, no alert rules, unbounded
+queues) and left the alert engine's thread running with nothing feeding it.
 """
 
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from opentelemetry.sdk.trace.sampling import AlwaysRecordSampler
 
 from otelbundle.alerting.processor import AlertingSpanProcessor
 from otelbundle.config import document
+from otelbundle.distro import configurator
 from otelbundle.distro.configurator import build_components
 from otelbundle.sdk.export.bounded import BoundedSpanProcessor
 
@@ -35,6 +38,10 @@ def alerting_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     finally:
         document.forget_started_with()
         signal.signal(signal.SIGHUP, previous)
+
+
+def engine_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "otelbundle-alert-engine" and t.is_alive()}
 
 
 def test_a_ratio_above_1_keeps_rules_scrubbing_and_bounded_export(
@@ -58,3 +65,17 @@ def test_a_ratio_above_1_keeps_rules_scrubbing_and_bounded_export(
     finally:
         for stop in components.runtime.stoppers:
             stop()
+
+
+def test_a_failure_after_the_engine_started_stops_its_thread(
+    alerting_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = engine_threads()
+
+    def broken(processor: object) -> None:
+        raise RuntimeError("health registry unavailable")
+
+    monkeypatch.setattr(configurator, "register_span_processor", broken)
+    with pytest.raises(RuntimeError):
+        build_components(alerting_env)  # the configurator then sets up the plain SDK
+    assert engine_threads() - before == set()
