@@ -216,8 +216,11 @@ _NUMERIC_VARIABLES: tuple[tuple[str, type], ...] = (
     ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", float),
     ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", float),
     ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", float),
-    ("OTEL_TRACES_SAMPLER_ARG", float),
 )
+
+# Samplers whose argument is a probability. The SDK raises for one outside [0, 1]
+# (TraceIdRatioBased(1.5)) and, where it catches that, uses 1.0.
+RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off", "")
@@ -231,9 +234,13 @@ class InvalidValue:
     value: str
     reason: str
     replacement: str | None
+    # What unsetting means, when the name alone does not say (a sampler's ratio).
+    then: str = ""
 
     def message(self) -> str:
         fix = f"using {self.replacement!r} instead" if self.replacement is not None else "ignoring it"
+        if self.then:
+            fix = f"{fix} ({self.then})"
         return f"otelbundle: {self.name}={self.value!r} {self.reason}; {fix}."
 
 
@@ -267,6 +274,9 @@ def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
             continue
         if number < 0:
             problems.append(InvalidValue(name, value, "is negative", None))
+    sampler_arg = _sampler_arg_problem(env)
+    if sampler_arg is not None:
+        problems.append(sampler_arg)
     for name in ("OTEL_PYTHON_LOG_CORRELATION", "OTELBUNDLE_SCRUB"):
         value = env.get(name)
         if value is not None and value.strip().lower() not in _TRUE + _FALSE:
@@ -277,6 +287,30 @@ def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
             InvalidValue("OTELBUNDLE_LOG_CORRELATION", value, "is not true, false or fields", None)
         )
     return problems
+
+
+def _sampler_arg_problem(env: Mapping[str, str]) -> InvalidValue | None:
+    """OTEL_TRACES_SAMPLER_ARG when it cannot be used: a ratio outside [0, 1] or not a number.
+
+    A ratio sampler's argument out of range makes the SDK raise while the tracer
+    provider is built; unset, both the SDK and our sampler use 1.0. Other samplers
+    keep the plain number check (their argument is their own business otherwise).
+    """
+    name = "OTEL_TRACES_SAMPLER_ARG"
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return None
+    sampler = get(env, "OTEL_TRACES_SAMPLER").lower()
+    then = f"{sampler} then uses 1.0, the SDK's default" if sampler in RATIO_SAMPLERS else ""
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return InvalidValue(name, value, "is not a number", None, then)
+    if then and not 0.0 <= number <= 1.0:  # also NaN, which the SDK's sampler cannot use either
+        return InvalidValue(name, value, "is not a ratio between 0 and 1", None, then)
+    if number < 0:
+        return InvalidValue(name, value, "is negative", None)
+    return None
 
 
 def flag(env: Mapping[str, str], name: str, default: bool | None = None) -> bool:

@@ -24,12 +24,14 @@ from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, AlwaysRecordSampler, ParentBased, Sampler
 
 from otelbundle import scrub
 from otelbundle.alerting.manager import start_alerting
 from otelbundle.alerting.section import alerting_config_at_start
 from otelbundle.config import environment
 from otelbundle.config.document import ConfigDocument, read_at_start
+from otelbundle.config.report import diagnostics_logger
 from otelbundle.distro import runtime
 from otelbundle.health import register_span_processor
 from otelbundle.sdk import metric_reader_entry_points, sampling
@@ -101,7 +103,11 @@ def build_components(env: Mapping[str, str]) -> Components:
     if document is not None:
         # Notifications leave the process without the exporters' scrubbing step: their
         # evidence is scrubbed too, with the built-in rules even when exports are not.
-        _add_alert_rules(components, document, env, scrubber or scrub.Scrubber(hook=scrub.current_hook()))
+        try:
+            _add_alert_rules(components, document, env, scrubber or scrub.Scrubber(hook=scrub.current_hook()))
+        except BaseException:
+            _stop_started(components)  # the caller configures the plain SDK: no engine thread left behind
+            raise
     if components.span_processors:
         kwargs["span_processors"] = components.span_processors
     return components
@@ -121,6 +127,7 @@ def _add_alert_rules(
             "otelbundle: alert rules from %s could not be set up; continuing without them.", document.path
         )
         return
+    components.runtime.stoppers.append(manager.shutdown)  # first: a failure below can still stop it
     components.span_processors.extend(manager.span_processors)
     # Log records reach the rules' evidence (and later log rules) only when alerting is on.
     components.kwargs["log_record_processors"] = [
@@ -130,11 +137,40 @@ def _add_alert_rules(
     if components.deferred_logs is not None:
         # A failing request's log lines wait in the translator's queue when its span ends.
         manager.take_logs_first_from(components.deferred_logs.drain)
-    components.runtime.stoppers.append(manager.shutdown)
     for processor in manager.span_processors:
         register_span_processor(processor)  # health results reach the rules as `health <check>` spans
     if manager.see_unsampled_spans:
-        components.kwargs["sampler"] = sampling.record_everything(env)
+        components.kwargs["sampler"] = _record_everything(env)
+
+
+def _record_everything(env: Mapping[str, str]) -> Sampler:
+    """The user's sampler made to record every span; the SDK's default one if it cannot be built.
+
+    Rebuilding the user's sampler can raise (``TraceIdRatioBased(1.5)`` when the
+    distro's environment check did not run, a sampler entry point of theirs). That
+    must cost the sampler only: scrubbing, alert rules and the bounded processors stay.
+    """
+    try:
+        return sampling.record_everything(env)
+    except Exception as error:
+        diagnostics_logger().warning(
+            "otelbundle: could not build the sampler OTEL_TRACES_SAMPLER=%r OTEL_TRACES_SAMPLER_ARG=%r "
+            "(%s: %s); using parentbased_always_on, the SDK's default.",
+            environment.get(env, "OTEL_TRACES_SAMPLER"),
+            environment.get(env, "OTEL_TRACES_SAMPLER_ARG"),
+            type(error).__name__,
+            error,
+        )
+        return AlwaysRecordSampler(ParentBased(ALWAYS_ON))
+
+
+def _stop_started(components: Components) -> None:
+    """Stop what building the components already started (the alert engine's thread)."""
+    for stop in components.runtime.stoppers:
+        try:
+            stop()
+        except Exception:
+            _log.warning("otelbundle: error while stopping %r", stop, exc_info=True)
 
 
 class OtelBundleConfigurator(_OTelSDKConfigurator):

@@ -146,3 +146,44 @@ def test_config_path_prefers_variable_then_cwd(tmp_path: pytest.TempPathFactory)
     assert settings.config_path({}, cwd=str(tmp_path)) is None
     (tmp_path / "otelbundle.yaml").write_text("alerting: {}\n")  # type: ignore[operator]
     assert settings.config_path({}, cwd=str(tmp_path)) == str(tmp_path / "otelbundle.yaml")  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("sampler", ["traceidratio", "parentbased_traceidratio"])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("1.5", "is not a ratio between 0 and 1"),
+        ("-0.1", "is not a ratio between 0 and 1"),
+        ("abc", "is not a number"),
+        ("nan", "is not a ratio between 0 and 1"),
+        ("1", None),
+        ("0", None),
+        ("0.25", None),
+    ],
+)
+def test_a_ratio_samplers_argument_outside_0_to_1_is_named_once_and_unset(
+    sampler: str, value: str, reason: str | None
+) -> None:
+    """The SDK raises building TraceIdRatioBased(1.5); unset, the ratio is its default 1.0."""
+    env = {
+        "OTEL_SERVICE_NAME": "svc",
+        "OTEL_TRACES_SAMPLER": sampler,
+        "OTEL_TRACES_SAMPLER_ARG": value,
+    }
+    messages = apply_defaults(env)
+    if reason is None:
+        assert messages == []
+        assert env["OTEL_TRACES_SAMPLER_ARG"] == value
+        return
+    assert messages == [
+        f"otelbundle: OTEL_TRACES_SAMPLER_ARG={value!r} {reason}; "
+        f"ignoring it ({sampler} then uses 1.0, the SDK's default)."
+    ]
+    assert "OTEL_TRACES_SAMPLER_ARG" not in env
+
+
+def test_other_samplers_keep_an_argument_above_1() -> None:
+    """Only a ratio is bounded by 1; always_on ignores its argument, an entry point reads its own."""
+    env = {"OTEL_SERVICE_NAME": "svc", "OTEL_TRACES_SAMPLER": "always_on", "OTEL_TRACES_SAMPLER_ARG": "1.5"}
+    assert apply_defaults(env) == []
+    assert env["OTEL_TRACES_SAMPLER_ARG"] == "1.5"
