@@ -21,11 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from otelbundle.config.values import DURATION_RE, parse_duration
+from otelbundle.config.values import DURATION_HINT, DURATION_RE, UNIT_SECONDS, parse_duration
 
 BUILTINS = ("duration", "status", "name", "kind")
 STATUS_VALUES = ("ok", "error", "unset")
 KIND_VALUES = ("server", "client", "internal", "producer", "consumer")
+UNITS_TEXT = " ".join(UNIT_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,20 @@ class PredicateError(ValueError):
         self.column = column
 
 
+# Durations are the file-wide grammar (otelbundle.config.values), so `duration > 1d`
+# means what `window: 1d` and `expr: p99 > 1d` mean. `badnumber` is anything else that
+# starts like a number (`1x`, `-1s`, `1.2.3`): refused with a hint, not a bare column.
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
       | (?P<op>==|!=|>=|<=|=~|!~|>|<)
       | (?P<paren>[()])
-      | (?P<duration>\d+(?:\.\d+)?(?:ns|us|ms|s|m|h)(?:\d+(?:\.\d+)?(?:ns|us|ms|s|m|h))*(?![\w.]))
+      | (?P<duration>"""
+    + DURATION_RE.pattern
+    + r"""(?![\w.]))
       | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]))
       | (?P<word>[A-Za-z_][\w.\-/]*)
+      | (?P<badnumber>-?\d[\w.]*)
     )""",
     re.VERBOSE,
 )
@@ -112,6 +119,11 @@ def _tokenize(text: str) -> list[_Token]:
             raise PredicateError(f"unexpected character {text[column - 1]!r}", column)
         kind = match.lastgroup or ""
         value = match.group(kind)
+        if kind == "badnumber":
+            raise PredicateError(
+                f"{value!r} is not a number or a duration ({DURATION_HINT}; units {UNITS_TEXT})",
+                match.start(kind) + 1,
+            )
         tokens.append(_Token(kind, value, match.start(kind) + 1))
         position = match.end()
     return tokens
@@ -202,7 +214,10 @@ def _literal(field: str, token: _Token) -> Any:
     if token.kind == "number":
         return float(token.text)
     if token.kind == "duration":
-        return parse_duration(token.text, allow_zero=True)
+        try:
+            return parse_duration(token.text, allow_zero=True)
+        except ValueError as exc:  # longer than 292 years
+            raise PredicateError(str(exc), token.column) from None
     if token.kind == "word":
         if field == "status" and token.text in STATUS_VALUES:
             return token.text
