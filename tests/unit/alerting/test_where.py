@@ -9,8 +9,10 @@ import pytest
 
 from otelbundle.alerting.predicates import PredicateError, SpanView, parse_predicate
 from otelbundle.alerting.rules import parse_expr
+from otelbundle.alerting.section import load_alerting_config
 from otelbundle.cli import main
-from otelbundle.config import parse_number
+from otelbundle.config import ConfigError, parse_number
+from tests.unit.alerting.helpers import config_from
 
 
 def span(duration: float = 0.3, **attributes: object) -> SpanView:
@@ -70,3 +72,71 @@ def test_rules_check_names_a_malformed_duration_with_its_position(
     (tmp_path / "r.yaml").write_text(CHECKED.format(condition="duration > 1x"))
     assert main(["rules", "check", str(tmp_path / "r.yaml")]) == 1
     assert f"{tmp_path}/r.yaml:8:26: where: '1x' is not a number or a duration" in capsys.readouterr().err
+
+
+ONE_OR_LIST = """\
+groups:
+  - name: g
+    rules:
+      - alert: RouteA
+        spans:
+          service: shop
+          where: {where}
+        errors_where: {errors_where}
+        expr: error_count > 0
+        group_by: [http.request.method]
+slos:
+  - name: route-a
+    spans:
+      service: shop
+      where: {where}
+    objective: 99%
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "errors_where"),
+    [
+        ('http.route == "/a"', "http.response.status_code >= 500"),
+        ("'http.route == \"/a\"'", "[http.response.status_code >= 500]"),
+        ('[http.route == "/a"]', "http.response.status_code >= 500"),
+        ('[http.route == "/a"]', "[http.response.status_code >= 500]"),
+    ],
+)
+def test_where_and_errors_where_take_one_condition_or_a_list(
+    tmp_path: Path, where: str, errors_where: str
+) -> None:
+    config = config_from(tmp_path, ONE_OR_LIST.format(where=where, errors_where=errors_where))
+    rule, *burn_rules = config.rules
+    assert rule.name == "RouteA" and burn_rules
+    # The fold keys its cached verdicts on these fields: one condition must be read as one, not as letters.
+    assert rule.fields == {"http.route", "http.response.status_code", "http.request.method"}
+    assert all(burn.fields == {"http.route"} for burn in burn_rules)
+    assert rule.matcher.matches(span(**{"http.route": "/a"}))
+    assert not rule.matcher.matches(span(**{"http.route": "/b"}))
+    assert rule.errors_where is not None
+    assert rule.errors_where(span(**{"http.response.status_code": 503}))
+    assert not rule.errors_where(span(**{"http.response.status_code": 200}))
+
+
+@pytest.mark.parametrize(
+    ("spans_where", "errors_where", "problem"),
+    [
+        ("{a: 1}", "[]", "rules.yaml:7:18: where must be a condition or a list of conditions"),
+        ("5", "[]", "rules.yaml:7:18: where must be a condition or a list of conditions"),
+        ("[]", "{a: 1}", "rules.yaml:8:23: errors_where must be a condition or a list of conditions"),
+        ("[5]", "[]", "rules.yaml:7:19: where: each condition is a string, e.g. duration > 250ms"),
+        ("duration > 1x", "[]", "rules.yaml:7:29: where: '1x' is not a number or a duration"),
+        ("[]", "status == eror", "rules.yaml:8:33: errors_where: 'eror' is not a value"),
+    ],
+)
+def test_a_wrong_condition_is_reported_at_its_position(
+    tmp_path: Path, spans_where: str, errors_where: str, problem: str
+) -> None:
+    rules = ONE_OR_LIST.split("slos:")[0].format(where=spans_where, errors_where=errors_where)
+    (tmp_path / "rules.yaml").write_text(rules)
+    (tmp_path / "otelbundle.yaml").write_text("alerting:\n  rule_files: [rules.yaml]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
+    lines = [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
+    assert any(line.startswith(problem) for line in lines), lines
