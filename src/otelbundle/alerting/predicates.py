@@ -8,7 +8,8 @@
 A field is a built-in (``duration`` in seconds, ``status`` ok|error|unset,
 ``name``, ``kind`` server|client|internal|producer|consumer) or an attribute
 name, looked up on the span first and then on its resource. A missing
-attribute makes a comparison false (and ``!=`` true), never an error.
+attribute is never an error: ``=~`` and ``!~`` read it as the empty string (as
+Prometheus reads an absent label); other comparisons are false, ``!=`` true.
 Expressions are parsed once, at load time, into plain closures.
 """
 
@@ -245,9 +246,17 @@ def _compile(field: str, op: str, token: _Token) -> Predicate:
         except re.error as exc:
             raise PredicateError(f"bad regular expression: {exc}", token.column) from None
         wanted = op == "=~"
-        return lambda span: (
-            (v := span.get(field)) is not None and (pattern.search(str(v)) is not None) == wanted
-        )
+        # A missing attribute is the empty string, as an absent label is in Prometheus:
+        # `db.system !~ "redis"` holds on a span without db.system, `=~ ".+"` does not.
+        when_missing = (pattern.search("") is not None) is wanted
+
+        def regex(span: Fields) -> bool:
+            actual = span.get(field)
+            if actual is None:
+                return when_missing
+            return (pattern.search(str(actual)) is not None) is wanted
+
+        return regex
     compare = _COMPARE[op]
     if isinstance(value, float):
 

@@ -46,6 +46,10 @@ groups:
         spans: {service: shop, where: 'http.route == "/a"'}
         expr: error_count > 0
         errors_where: http.response.status_code >= 500
+      - alert: NotRouteA  # a missing http.route is "" here: decided once for every span without one
+        spans: {service: shop, where: 'http.route !~ "^/a"'}
+        expr: count > 0
+        errors_where: 'http.response.status_code !~ "^5"'
 """
 
 span_specs = st.lists(
@@ -149,6 +153,7 @@ def test_rules_reading_duration_are_decided_per_span_the_rest_per_signature(tmp_
         "ByStatus",
         "CustomErrors",
         "Everything",
+        "NotRouteA",
         "OneCondition",
         "RouteErrors",
     ]

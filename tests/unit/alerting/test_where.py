@@ -3,11 +3,13 @@ grammar, and its shape (one condition or a list) is the same under spans:, error
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from otelbundle.alerting.predicates import PredicateError, SpanView, parse_predicate
+from otelbundle.alerting.log_selector import LogView
+from otelbundle.alerting.predicates import Fields, PredicateError, SpanView, parse_predicate
 from otelbundle.alerting.rules import parse_expr
 from otelbundle.alerting.section import load_alerting_config
 from otelbundle.cli import main
@@ -140,3 +142,32 @@ def test_a_wrong_condition_is_reported_at_its_position(
         load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
     lines = [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
     assert any(line.startswith(problem) for line in lines), lines
+
+
+def log(**attributes: object) -> LogView:
+    return LogView("a message", "ERROR", 17, "payments", attributes, {"service.name": "shop"})
+
+
+# A missing attribute reads as the empty string in a regex match, as an absent label does in Prometheus.
+@pytest.mark.parametrize(
+    ("text", "when_missing", "when_redis"),
+    [
+        ('db.system !~ "redis"', True, False),
+        ('db.system =~ "redis"', False, True),
+        ('db.system =~ ""', True, True),
+        ('db.system =~ ".*"', True, True),
+        ('db.system =~ "^$"', True, False),
+        ('db.system =~ ".+"', False, True),
+        ('db.system !~ ".+"', True, False),
+        ('db.system !~ ""', False, False),
+        ('not (db.system =~ "redis")', True, False),
+    ],
+)
+@pytest.mark.parametrize("view", [span, log], ids=["span", "log record"])
+def test_a_missing_attribute_is_the_empty_string_to_a_regex(
+    text: str, when_missing: bool, when_redis: bool, view: Callable[..., Fields]
+) -> None:
+    predicate = parse_predicate(text)
+    assert predicate(view()) is when_missing
+    assert predicate(view(**{"db.system": ""})) is when_missing  # as if present but empty
+    assert predicate(view(**{"db.system": "redis"})) is when_redis
