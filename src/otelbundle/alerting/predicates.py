@@ -8,7 +8,8 @@
 A field is a built-in (``duration`` in seconds, ``status`` ok|error|unset,
 ``name``, ``kind`` server|client|internal|producer|consumer) or an attribute
 name, looked up on the span first and then on its resource. A missing
-attribute makes a comparison false (and ``!=`` true), never an error.
+attribute is never an error: ``=~`` and ``!~`` read it as the empty string (as
+Prometheus reads an absent label); other comparisons are false, ``!=`` true.
 Expressions are parsed once, at load time, into plain closures.
 """
 
@@ -21,11 +22,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from otelbundle.config.values import DURATION_RE, parse_duration
+from otelbundle.config.values import DURATION_HINT, DURATION_RE, UNIT_SECONDS, parse_duration
 
 BUILTINS = ("duration", "status", "name", "kind")
 STATUS_VALUES = ("ok", "error", "unset")
 KIND_VALUES = ("server", "client", "internal", "producer", "consumer")
+UNITS_TEXT = " ".join(UNIT_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -71,14 +73,20 @@ class PredicateError(ValueError):
         self.column = column
 
 
+# Durations are the file-wide grammar (otelbundle.config.values), so `duration > 1d`
+# means what `window: 1d` and `expr: p99 > 1d` mean. `badnumber` is anything else that
+# starts like a number (`1x`, `-1s`, `1.2.3`): refused with a hint, not a bare column.
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
       | (?P<op>==|!=|>=|<=|=~|!~|>|<)
       | (?P<paren>[()])
-      | (?P<duration>\d+(?:\.\d+)?(?:ns|us|ms|s|m|h)(?:\d+(?:\.\d+)?(?:ns|us|ms|s|m|h))*(?![\w.]))
+      | (?P<duration>"""
+    + DURATION_RE.pattern
+    + r"""(?![\w.]))
       | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]))
       | (?P<word>[A-Za-z_][\w.\-/]*)
+      | (?P<badnumber>-?\d[\w.]*)
     )""",
     re.VERBOSE,
 )
@@ -112,6 +120,11 @@ def _tokenize(text: str) -> list[_Token]:
             raise PredicateError(f"unexpected character {text[column - 1]!r}", column)
         kind = match.lastgroup or ""
         value = match.group(kind)
+        if kind == "badnumber":
+            raise PredicateError(
+                f"{value!r} is not a number or a duration ({DURATION_HINT}; units {UNITS_TEXT})",
+                match.start(kind) + 1,
+            )
         tokens.append(_Token(kind, value, match.start(kind) + 1))
         position = match.end()
     return tokens
@@ -202,7 +215,10 @@ def _literal(field: str, token: _Token) -> Any:
     if token.kind == "number":
         return float(token.text)
     if token.kind == "duration":
-        return parse_duration(token.text, allow_zero=True)
+        try:
+            return parse_duration(token.text, allow_zero=True)
+        except ValueError as exc:  # longer than 292 years
+            raise PredicateError(str(exc), token.column) from None
     if token.kind == "word":
         if field == "status" and token.text in STATUS_VALUES:
             return token.text
@@ -230,9 +246,17 @@ def _compile(field: str, op: str, token: _Token) -> Predicate:
         except re.error as exc:
             raise PredicateError(f"bad regular expression: {exc}", token.column) from None
         wanted = op == "=~"
-        return lambda span: (
-            (v := span.get(field)) is not None and (pattern.search(str(v)) is not None) == wanted
-        )
+        # A missing attribute is the empty string, as an absent label is in Prometheus:
+        # `db.system !~ "redis"` holds on a span without db.system, `=~ ".+"` does not.
+        when_missing = (pattern.search("") is not None) is wanted
+
+        def regex(span: Fields) -> bool:
+            actual = span.get(field)
+            if actual is None:
+                return when_missing
+            return (pattern.search(str(actual)) is not None) is wanted
+
+        return regex
     compare = _COMPARE[op]
     if isinstance(value, float):
 

@@ -236,6 +236,27 @@ def _load_groups(items: YamlList, path: str, config: RuleDefaults, problems: Rul
     return groups
 
 
+def _conditions(problems: RuleReader, mapping: YamlMap, key: str) -> list[Predicate] | None:
+    """``where:`` or ``errors_where:``: one condition or a list of them, as under ``logs:``; None when wrong.
+
+    One condition is stored back as a one-item list, so everything that reads the
+    texts later (the fields a rule reads, its source, an SLO's fields) sees one shape.
+    """
+    raw = mapping[key]
+    if isinstance(raw, str):
+        items = new_list(mapping.value_mark(key))
+        items.append(raw)
+        items.item_marks.append(mapping.value_mark(key))
+        mapping[key] = items
+    elif isinstance(raw, YamlList):
+        items = raw
+    else:
+        problems.add(mapping.value_mark(key), f"{key} must be a condition or a list of conditions")
+        return None
+    predicates = [p for i in range(len(items)) if (p := _predicate(problems, items, i, key))]
+    return predicates if len(predicates) == len(items) else None
+
+
 def _predicate(problems: RuleReader, items: YamlList, index: int, where: str) -> Predicate | None:
     text = items[index]
     mark = items.item_mark(index)
@@ -287,13 +308,8 @@ def _load_rule(
                 )
     errors_where = None
     if "errors_where" in rule_map:
-        raw = rule_map["errors_where"]
-        items = raw if isinstance(raw, YamlList) else None
-        if items is None:
-            problems.add(rule_map.value_mark("errors_where"), "errors_where must be a list of conditions")
-        else:
-            compiled = [p for i in range(len(items)) if (p := _predicate(problems, items, i, "errors_where"))]
-            errors_where = all_of(tuple(compiled)) if compiled else None
+        compiled = _conditions(problems, rule_map, "errors_where")
+        errors_where = all_of(tuple(compiled)) if compiled else None
     labels = problems.string_map(rule_map, "labels")
     annotations: dict[str, Template] = {}
     annotation_map = problems.mapping(rule_map, "annotations")
@@ -372,13 +388,7 @@ def _load_matcher(rule_map: YamlMap, problems: RuleReader) -> SpanMatcher | None
             name_regex = re.compile(str(spans["name_regex"]))
         except re.error as exc:
             problems.add(spans.value_mark("name_regex"), f"name_regex: {exc}")
-    where: list[Predicate] = []
-    if "where" in spans:
-        items = spans["where"]
-        if not isinstance(items, YamlList):
-            problems.add(spans.value_mark("where"), "where must be a list of conditions")
-        else:
-            where = [p for i in range(len(items)) if (p := _predicate(problems, items, i, "where"))]
+    where = (_conditions(problems, spans, "where") or []) if "where" in spans else []
     for key in ("service", "name"):
         if key in spans and not isinstance(spans[key], str):
             problems.add(spans.value_mark(key), f"{key} must be a string")

@@ -42,6 +42,14 @@ groups:
         errors_where: ["duration > 100ms"]
         group_by: [deployment.environment]
       - {alert: Everything, expr: max_duration > 1h}
+      - alert: OneCondition
+        spans: {service: shop, where: 'http.route == "/a"'}
+        expr: error_count > 0
+        errors_where: http.response.status_code >= 500
+      - alert: NotRouteA  # a missing http.route is "" here: decided once for every span without one
+        spans: {service: shop, where: 'http.route !~ "^/a"'}
+        expr: count > 0
+        errors_where: 'http.response.status_code !~ "^5"'
 """
 
 span_specs = st.lists(
@@ -145,6 +153,8 @@ def test_rules_reading_duration_are_decided_per_span_the_rest_per_signature(tmp_
         "ByStatus",
         "CustomErrors",
         "Everything",
+        "NotRouteA",
+        "OneCondition",
         "RouteErrors",
     ]
     # Only attributes tell spans apart; built-ins come from the plan (name, kind) or the status.
