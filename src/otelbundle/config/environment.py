@@ -293,23 +293,22 @@ def _sampler_arg_problem(env: Mapping[str, str]) -> InvalidValue | None:
     """OTEL_TRACES_SAMPLER_ARG when it cannot be used: a ratio outside [0, 1] or not a number.
 
     A ratio sampler's argument out of range makes the SDK raise while the tracer
-    provider is built; unset, both the SDK and our sampler use 1.0. Other samplers
-    keep the plain number check (their argument is their own business otherwise).
+    provider is built; unset, both the SDK and our sampler use 1.0. Any other
+    sampler's argument is left alone: the SDK's others ignore it, and a sampler
+    of an entry point may read any text from it ("rate=10,endpoint=…").
     """
     name = "OTEL_TRACES_SAMPLER_ARG"
     value = env.get(name)
-    if value is None or value.strip() == "":
-        return None
     sampler = get(env, "OTEL_TRACES_SAMPLER").lower()
-    then = f"{sampler} then uses 1.0, the SDK's default" if sampler in RATIO_SAMPLERS else ""
+    if value is None or value.strip() == "" or sampler not in RATIO_SAMPLERS:
+        return None
+    then = f"{sampler} then uses 1.0, the SDK's default"
     try:
         number = float(value.strip())
     except ValueError:
         return InvalidValue(name, value, "is not a number", None, then)
-    if then and not 0.0 <= number <= 1.0:  # also NaN, which the SDK's sampler cannot use either
+    if not 0.0 <= number <= 1.0:  # also NaN, which the SDK's sampler cannot use either
         return InvalidValue(name, value, "is not a ratio between 0 and 1", None, then)
-    if number < 0:
-        return InvalidValue(name, value, "is negative", None)
     return None
 
 

@@ -182,8 +182,17 @@ def test_a_ratio_samplers_argument_outside_0_to_1_is_named_once_and_unset(
     assert "OTEL_TRACES_SAMPLER_ARG" not in env
 
 
-def test_other_samplers_keep_an_argument_above_1() -> None:
-    """Only a ratio is bounded by 1; always_on ignores its argument, an entry point reads its own."""
-    env = {"OTEL_SERVICE_NAME": "svc", "OTEL_TRACES_SAMPLER": "always_on", "OTEL_TRACES_SAMPLER_ARG": "1.5"}
+@pytest.mark.parametrize(
+    ("sampler", "argument"),
+    [
+        ("always_on", "1.5"),
+        ("always_on", "-1"),
+        ("my_sampler", "rate=10,endpoint=http://x"),
+        ("my_sampler", "-3"),
+    ],
+)
+def test_other_samplers_keep_their_argument(sampler: str, argument: str) -> None:
+    """Only a ratio is bounded; always_on ignores its argument, an entry point's sampler reads its own."""
+    env = {"OTEL_SERVICE_NAME": "svc", "OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": argument}
     assert apply_defaults(env) == []
-    assert env["OTEL_TRACES_SAMPLER_ARG"] == "1.5"
+    assert env["OTEL_TRACES_SAMPLER_ARG"] == argument
