@@ -81,6 +81,67 @@ def test_humanize_duration_prints_as_prometheus(value: float | str, expected: st
         assert parse_template("{{ $value | humanizeDuration }}").render(context) == expected
 
 
+# Ported from prometheus/prometheus template/template_test.go: "Humanize - float64/string/int/uint",
+# "HumanizePercentage", "Humanize* Inf and NaN"; plus the reviewer's rows for small and huge values.
+HUMANIZE: list[tuple[str, float | str, str]] = [
+    ("humanize", 0.0, "0"),
+    ("humanize", 1.0, "1"),
+    ("humanize", 1234567.0, "1.235M"),
+    ("humanize", 0.12, "120m"),
+    ("humanize", "1234567.0", "1.235M"),
+    ("humanize", ".12", "120m"),
+    ("humanize", -1, "-1"),
+    ("humanize", MAX_INT64, "9.223E"),
+    ("humanize", 18446744073709551615, "18.45E"),
+    ("humanize", 1e-6, "1u"),
+    ("humanize", 1e15, "1P"),
+    ("humanize", 1e27, "1000Y"),
+    ("humanize", math.inf, "+Inf"),
+    ("humanize", -math.inf, "-Inf"),
+    ("humanize", math.nan, "NaN"),
+    ("humanizePercentage", -0.22222, "-22.22%"),
+    ("humanizePercentage", 0.0, "0%"),
+    ("humanizePercentage", 0.1234567, "12.35%"),
+    ("humanizePercentage", 1.23456, "123.5%"),
+    ("humanizePercentage", 1234567, "1.235e+08%"),
+    ("humanizePercentage", MAX_INT64, "9.223e+20%"),
+    ("humanizePercentage", math.nan, "NaN%"),
+]
+
+
+@pytest.mark.parametrize(("function", "value", "expected"), HUMANIZE)
+def test_humanize_and_humanize_percentage_print_as_prometheus(
+    function: str, value: float | str, expected: str
+) -> None:
+    if isinstance(value, str):
+        context = Context({"x": value}, 0.0, {}, "")
+        assert parse_template(f"{{{{ $labels.x | {function} }}}}").render(context) == expected
+    else:
+        context = Context({}, float(value), {}, "")
+        assert parse_template(f"{{{{ $value | {function} }}}}").render(context) == expected
+
+
+# Go's fmt.Sprint of a float64, which is what Prometheus' text/template prints for {{ $value }}.
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3.0, "3"),
+        (0.25, "0.25"),
+        (-2.5, "-2.5"),
+        (123456.0, "123456"),
+        (1234567.0, "1.234567e+06"),
+        (0.0001, "0.0001"),
+        (0.00001, "1e-05"),
+        (1e21, "1e+21"),
+        (math.nan, "NaN"),
+        (math.inf, "+Inf"),
+        (-math.inf, "-Inf"),
+    ],
+)
+def test_a_bare_value_prints_as_go_prints_a_float64(value: float, expected: str) -> None:
+    assert parse_template("{{ $value }}").render(Context({}, value, {}, "")) == expected
+
+
 # Expected output is Go's fmt.Sprintf(format, value) (go1.26), with value a float64 or a string.
 PRINTF: list[tuple[str, float | str, str]] = [
     ("%.2f", 0.1234, "0.12"),

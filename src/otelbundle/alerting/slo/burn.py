@@ -17,10 +17,11 @@ import math
 from dataclasses import dataclass, field
 from functools import partial
 
+from otelbundle.alerting.go_format import humanize_percentage
 from otelbundle.alerting.rules import Aggregate, Condition, Rule
 from otelbundle.alerting.slo.model import BurnTier, Slo, format_number, prom_duration
 from otelbundle.alerting.slo.windows import BurnRateWindow, BurnTotals
-from otelbundle.alerting.templates import Context, Template, humanize_percentage, parse_template
+from otelbundle.alerting.templates import Context, Template, parse_template
 from otelbundle.alerting.window import RuleWindow, Totals
 
 

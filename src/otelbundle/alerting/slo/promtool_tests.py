@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from otelbundle.alerting.go_format import humanize_percentage
 from otelbundle.alerting.slo.burn import description, summary
 from otelbundle.alerting.slo.model import Slo, format_number, prom_duration
 from otelbundle.alerting.slo.prometheus import (
@@ -36,7 +37,7 @@ from otelbundle.alerting.slo.prometheus import (
     Untranslatable,
     quote,
 )
-from otelbundle.alerting.templates import Context, humanize_percentage, parse_template
+from otelbundle.alerting.templates import Context, parse_template
 
 PER_MINUTE = 1000.0  # spans a minute: round counts down to 99.99 % objectives
 BURST_BURN = 20.0
