@@ -102,7 +102,10 @@ class Document:
 
 
 def _mark(file: str, node: yaml.Node) -> Mark:
-    return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
+    """Where ``node`` starts; for a quoted scalar, its first character inside the quote, so
+    a problem found at an offset in the text (a where: condition, a template) lands on it."""
+    quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
+    return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1 + quoted)
 
 
 class _TooLarge(Exception):

@@ -221,7 +221,7 @@ def test_every_problem_of_a_log_rule_is_located(tmp_path: Path) -> None:
         load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
     lines = [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
     assert "rules.yaml:5:35: unknown key 'severty' in logs (did you mean 'severity'?)" in lines
-    assert any(line.startswith("rules.yaml:8:26: severity: '>= LOUD' is not a severity") for line in lines)
+    assert any(line.startswith("rules.yaml:8:27: severity: '>= LOUD' is not a severity") for line in lines)
     assert any(
         line.startswith("rules.yaml:12:15: expr: a log rule takes count, rate, absent") for line in lines
     )

@@ -161,10 +161,10 @@ def test_unset_env_without_default_is_a_problem_in_every_section(tmp_path: Path)
     report = check_config(str(config), {})
     lines = relative(report.problems, tmp_path)
     for expected in (
-        "c.yaml:3:26: environment variable NO_ENV_NAME is not set",
-        "r.yaml:3:56: environment variable NO_TEAM is not set",
-        "c.yaml:5:56: environment variable NO_DSN is not set",
-        "c.yaml:7:18: environment variable NO_KEY is not set",
+        "c.yaml:3:27: environment variable NO_ENV_NAME is not set",
+        "r.yaml:3:57: environment variable NO_TEAM is not set",
+        "c.yaml:5:57: environment variable NO_DSN is not set",
+        "c.yaml:7:19: environment variable NO_KEY is not set",
     ):
         assert expected in lines, lines
     assert not any("NO_REGION" in line for line in lines)
@@ -178,7 +178,7 @@ def test_unset_env_in_a_webhook_header_is_reported_and_switches_the_channel_off(
     section = load_text(text, "o.yaml", env={}).root["alerting"]["notify"]
     notifiers, problems = build_notifiers(section, env={})
     assert notifiers == []
-    assert [str(p) for p in problems] == ["o.yaml:5:32: environment variable ALERT_WEBHOOK_TOKEN is not set"]
+    assert [str(p) for p in problems] == ["o.yaml:5:33: environment variable ALERT_WEBHOOK_TOKEN is not set"]
     env = {"ALERT_WEBHOOK_TOKEN": "t0k"}
     section = load_text(text, "o.yaml", env=env).root["alerting"]["notify"]
     notifiers, problems = build_notifiers(section, env=env)
@@ -251,7 +251,7 @@ def test_rules_check_and_config_check_report_notify_problems(
     for command in (["rules", "check"], ["config", "check"]):
         assert main([*command, str(config)]) == 1, command
         err = capsys.readouterr().err
-        assert f"{config}:3:26: environment variable SLACK_WEBHOOK_URL is not set" in err, err
+        assert f"{config}:3:27: environment variable SLACK_WEBHOOK_URL is not set" in err, err
         assert f"{config}:4:32: unknown key 'timout' in notify.webhook (did you mean 'timeout'?)" in err, err
         assert "notify.webhook.url: 'mailto:x' is not an http(s) URL" in err, err
 
@@ -285,10 +285,10 @@ def test_config_check_reports_every_section_and_named_file_in_one_run(
     )
     assert any(line.startswith("r.yaml:3:30: expr: bad threshold 'fast'") for line in lines), lines
     assert any(
-        line.startswith("otelbundle.yaml:4:46: cannot find module 'no_such_module_here'") for line in lines
+        line.startswith("otelbundle.yaml:4:47: cannot find module 'no_such_module_here'") for line in lines
     )
     assert any(
-        line.startswith("otelbundle.yaml:5:26: scrub.extra_patterns[0]: not a regular expression")
+        line.startswith("otelbundle.yaml:5:27: scrub.extra_patterns[0]: not a regular expression")
         for line in lines
     )
     assert captured.out == ""
@@ -366,7 +366,7 @@ def test_a_malformed_rule_test_file_is_reported_with_positions_before_running(
     for expected in (
         "t.yaml:4:15: interval: 'soon' is not a duration",
         "t.yaml:6:39: kind must be one of",
-        "t.yaml:6:58: values: more than 1000000 spans in one series",
+        "t.yaml:6:59: values: more than 1000000 spans in one series",
         "t.yaml:7:9: each item of input_spans must be a mapping",
         "t.yaml:8:23: missing required key 'eval_time'",
     ):
@@ -440,7 +440,7 @@ def test_at_start_notifiers_without_rule_files_run_and_a_bad_channel_is_one_line
         setup.shutdown()
     lines = capsys.readouterr().err.replace(f"{tmp_path}/", "").splitlines()
     assert lines == [
-        "ERROR otelbundle.yaml:4:69: environment variable NO_TOKEN_HERE is not set",
+        "ERROR otelbundle.yaml:4:70: environment variable NO_TOKEN_HERE is not set",
         "ERROR otelbundle: 1 problem(s) in alerting.notify: the channels they are in are off; "
         "the application continues.",
     ], lines
@@ -457,5 +457,5 @@ def test_every_section_reads_env_from_the_same_mapping(
     )
     assert check_config(str(config), {"ONLY_GIVEN_DSN": "/tmp/x.db"}).problems == []
     assert relative(check_config(str(config), {}).problems, tmp_path)[0] == (
-        "c.yaml:2:56: environment variable ONLY_GIVEN_DSN is not set"
+        "c.yaml:2:57: environment variable ONLY_GIVEN_DSN is not set"
     )

@@ -92,8 +92,8 @@ def test_every_problem_is_reported_with_its_position(tmp_path: Path) -> None:
         "F:6:56: critical: '150%' is outside 0%..100%",
         "F:7:51: unknown key 'retries' in a tcp check (did you mean 'readiness'?)",
         "F:7:44: port: expected a port number 1..65535, got 70000",
-        "F:8:41: cannot find module 'no_such_module_xyz' (is it on sys.path?)",
-        "F:9:34: url: expected an http:// or https:// URL, got 'ftp://x'",
+        "F:8:42: cannot find module 'no_such_module_xyz' (is it on sys.path?)",
+        "F:9:35: url: expected an http:// or https:// URL, got 'ftp://x'",
         "F:10:14: duplicate check name 'b' (first at F:5:14)",
         "F:11:36: driver: 'oracle' is not one of sqlite3, postgresql",
         "F:12:69: timeout (5s) is longer than interval (1s)",
@@ -126,6 +126,6 @@ def test_missing_env_variable_inside_health_is_a_problem(tmp_path: Path) -> None
         """,
     )
     assert problems_of(path) == [
-        "F:3:51: environment variable HEALTH_SURELY_UNSET_DSN is not set",
-        "F:3:51: dsn: expected a non-empty string, got ''",
+        "F:3:52: environment variable HEALTH_SURELY_UNSET_DSN is not set",
+        "F:3:52: dsn: expected a non-empty string, got ''",
     ]

@@ -45,10 +45,10 @@ def test_every_problem_names_file_line_and_column_and_the_rest_still_applies(tmp
     messages = [str(p) for p in problems]
     assert f"{path}:2:12: scrub.enabled must be true or false" in messages
     assert any(
-        m.startswith(f"{path}:3:20: scrub.extra_patterns[0]: not a regular expression") for m in messages
+        m.startswith(f"{path}:3:21: scrub.extra_patterns[0]: not a regular expression") for m in messages
     )
     assert any(
-        m.startswith(f"{path}:4:23: scrub.extra_param_names[0]: parameter names may only") for m in messages
+        m.startswith(f"{path}:4:24: scrub.extra_param_names[0]: parameter names may only") for m in messages
     )
     assert f"{path}:5:3: unknown key 'allowed_key' in scrub (did you mean 'allowed_keys'?)" in messages
     assert settings.enabled  # a bad value never turns scrubbing off

@@ -173,7 +173,7 @@ def test_config_problems_have_positions() -> None:
     assert notifiers == []
     messages = sorted(str(p) for p in problems)
     expected = [
-        "otelbundle.yaml:10:17: notify.email.password is empty (if it comes from ${env:...}, "
+        "otelbundle.yaml:10:18: notify.email.password is empty (if it comes from ${env:...}, "
         "that variable is not set)",
         "otelbundle.yaml:8:11: notify.email.to must be an address or a non-empty list of addresses",
         "otelbundle.yaml:9:17: notify.email.starttls must be auto, always or never",
