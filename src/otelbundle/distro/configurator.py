@@ -34,6 +34,7 @@ from otelbundle.config.document import ConfigDocument, read_at_start
 from otelbundle.config.report import diagnostics_logger
 from otelbundle.distro import runtime
 from otelbundle.health import register_span_processor
+from otelbundle.health import section as _health_section  # noqa: F401  declares health: before the file is read
 from otelbundle.sdk import metric_reader_entry_points, sampling
 from otelbundle.sdk.export import http_session
 from otelbundle.sdk.export.bounded import Accounting, BoundedSpanProcessor

@@ -117,6 +117,8 @@ def test_metrics_and_state_change_logs_reach_the_collector(
         assert [x.attributes["health.status"] for x in cache_logs] == ["healthy", "failing"]  # changes only
     finally:
         assert program.stop() == 0, program.output
+    # The file was read before the health instrumentor loaded: its section must be known then.
+    assert "unknown" not in program.output, program.output
 
 
 def test_hung_check_is_reported_timed_out_at_the_receiver(
@@ -166,7 +168,7 @@ def test_bad_config_is_reported_with_positions_and_the_app_runs(
     assert "app ran" in result.stdout
     assert "health checks are off because of 2 problem(s)" in result.stderr
     assert f"{cfg}:3:43: port: expected a port number 1..65535, got 99999" in result.stderr
-    assert f"{cfg}:4:41: cannot find module 'not_a_module_anywhere'" in result.stderr
+    assert f"{cfg}:4:42: cannot find module 'not_a_module_anywhere'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
