@@ -234,6 +234,16 @@ def test_prometheus_may_list_and_watch_the_pods() -> None:
     assert rbac_problems(k8s_prometheus_config(), k8s_documents()) == []
 
 
+def test_the_rule_names_the_collector_that_drops() -> None:
+    """Every sum in CollectorDroppingData keeps `instance` (the pod), and BackendDown selects the job."""
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "rules" / "system.yaml").read_text())
+    alerts = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    groupings = re.findall(r"sum by \(([^)]*)\)", alerts["CollectorDroppingData"])
+    assert groupings and all("instance" in [g.strip() for g in by.split(",")] for by in groupings), groupings
+    [jobs] = re.findall(r'up\{job=~"([^"]+)"\}', alerts["BackendDown"])
+    assert re.fullmatch(jobs, COLLECTOR_JOB)
+
+
 def test_kubernetes_differs_from_the_shared_prometheus_config_only_in_the_collector_job() -> None:
     shared = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     k8s = k8s_prometheus_config()
