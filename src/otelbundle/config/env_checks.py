@@ -1,0 +1,127 @@
+"""Values of OTEL_*/OTELBUNDLE_* variables the SDK or we cannot use: :func:`invalid_values`.
+
+The SDK raises deep inside start-up for ``OTEL_EXPORTER_OTLP_PROTOCOL=foo``
+(disabling *all* telemetry with a traceback) and logs a traceback for a
+non-numeric ``OTEL_BSP_SCHEDULE_DELAY``. The distro (defaults.py) asks this
+module before the SDK starts, says once, by name, what is wrong and what it uses
+instead (:meth:`InvalidValue.message`), and the app keeps running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from otelbundle.config.environment import (
+    FALSE_WORDS,
+    OTEL_DEFAULTS,
+    OTLP_PROTOCOLS,
+    RATIO_SAMPLERS,
+    TRUE_WORDS,
+    get,
+    log_correlation_mode,
+)
+
+# (variable, kind) for values the SDK parses and mishandles when malformed.
+_NUMERIC_VARIABLES: tuple[tuple[str, type], ...] = (
+    ("OTEL_BSP_SCHEDULE_DELAY", int),
+    ("OTEL_BSP_MAX_QUEUE_SIZE", int),
+    ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", int),
+    ("OTEL_BSP_EXPORT_TIMEOUT", int),
+    ("OTEL_BLRP_SCHEDULE_DELAY", int),
+    ("OTEL_BLRP_MAX_QUEUE_SIZE", int),
+    ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", int),
+    ("OTEL_BLRP_EXPORT_TIMEOUT", int),
+    ("OTEL_METRIC_EXPORT_INTERVAL", int),
+    ("OTEL_METRIC_EXPORT_TIMEOUT", int),
+    ("OTEL_EXPORTER_OTLP_TIMEOUT", float),
+    ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", float),
+    ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", float),
+    ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", float),
+)
+
+
+@dataclass(frozen=True)
+class InvalidValue:
+    """A variable whose value cannot be used; ``replacement`` None means unset it."""
+
+    name: str
+    value: str
+    reason: str
+    replacement: str | None
+    # What unsetting means, when the name alone does not say (a sampler's ratio).
+    then: str = ""
+
+    def message(self) -> str:
+        fix = f"using {self.replacement!r} instead" if self.replacement is not None else "ignoring it"
+        if self.then:
+            fix = f"{fix} ({self.then})"
+        return f"otelbundle: {self.name}={self.value!r} {self.reason}; {fix}."
+
+
+def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
+    """Every OTEL_*/OTELBUNDLE_* value that the SDK or we cannot use."""
+    problems: list[InvalidValue] = []
+    for name in (
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+    ):
+        value = env.get(name)
+        if value is not None and value.strip() not in OTLP_PROTOCOLS:
+            fallback = (
+                OTEL_DEFAULTS["OTEL_EXPORTER_OTLP_PROTOCOL"]
+                if name == "OTEL_EXPORTER_OTLP_PROTOCOL"
+                else None
+            )
+            problems.append(InvalidValue(name, value, f"is not one of {', '.join(OTLP_PROTOCOLS)}", fallback))
+    for name, kind in _NUMERIC_VARIABLES:
+        value = env.get(name)
+        if value is None or value.strip() == "":
+            continue
+        try:
+            number = kind(value.strip())
+        except ValueError:
+            problems.append(
+                InvalidValue(name, value, f"is not a{'n integer' if kind is int else ' number'}", None)
+            )
+            continue
+        if number < 0:
+            problems.append(InvalidValue(name, value, "is negative", None))
+    sampler_arg = _sampler_arg_problem(env)
+    if sampler_arg is not None:
+        problems.append(sampler_arg)
+    for name in ("OTEL_PYTHON_LOG_CORRELATION", "OTELBUNDLE_SCRUB"):
+        value = env.get(name)
+        if value is not None and value.strip().lower() not in TRUE_WORDS + FALSE_WORDS:
+            problems.append(InvalidValue(name, value, "is not true or false", None))
+    value = env.get("OTELBUNDLE_LOG_CORRELATION")
+    if value is not None and log_correlation_mode(env) is None:
+        problems.append(
+            InvalidValue("OTELBUNDLE_LOG_CORRELATION", value, "is not true, false or fields", None)
+        )
+    return problems
+
+
+def _sampler_arg_problem(env: Mapping[str, str]) -> InvalidValue | None:
+    """OTEL_TRACES_SAMPLER_ARG when it cannot be used: a ratio outside [0, 1] or not a number.
+
+    A ratio sampler's argument out of range makes the SDK raise while the tracer
+    provider is built; unset, both the SDK and our sampler use 1.0. Any other
+    sampler's argument is left alone: the SDK's others ignore it, and a sampler
+    of an entry point may read any text from it ("rate=10,endpoint=…").
+    """
+    name = "OTEL_TRACES_SAMPLER_ARG"
+    value = env.get(name)
+    sampler = get(env, "OTEL_TRACES_SAMPLER").lower()
+    if value is None or value.strip() == "" or sampler not in RATIO_SAMPLERS:
+        return None
+    then = f"{sampler} then uses 1.0, the SDK's default"
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return InvalidValue(name, value, "is not a number", None, then)
+    if not 0.0 <= number <= 1.0:  # also NaN, which the SDK's sampler cannot use either
+        return InvalidValue(name, value, "is not a ratio between 0 and 1", None, then)
+    return None
