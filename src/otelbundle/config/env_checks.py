@@ -9,6 +9,9 @@ instead (:meth:`InvalidValue.message`), and the app keeps running.
 
 from __future__ import annotations
 
+import math
+import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,24 +23,6 @@ from otelbundle.config.environment import (
     TRUE_WORDS,
     get,
     log_correlation_mode,
-)
-
-# (variable, kind) for values the SDK parses and mishandles when malformed.
-_NUMERIC_VARIABLES: tuple[tuple[str, type], ...] = (
-    ("OTEL_BSP_SCHEDULE_DELAY", int),
-    ("OTEL_BSP_MAX_QUEUE_SIZE", int),
-    ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", int),
-    ("OTEL_BSP_EXPORT_TIMEOUT", int),
-    ("OTEL_BLRP_SCHEDULE_DELAY", int),
-    ("OTEL_BLRP_MAX_QUEUE_SIZE", int),
-    ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", int),
-    ("OTEL_BLRP_EXPORT_TIMEOUT", int),
-    ("OTEL_METRIC_EXPORT_INTERVAL", int),
-    ("OTEL_METRIC_EXPORT_TIMEOUT", int),
-    ("OTEL_EXPORTER_OTLP_TIMEOUT", float),
-    ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", float),
-    ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", float),
-    ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", float),
 )
 
 
@@ -76,19 +61,10 @@ def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
                 else None
             )
             problems.append(InvalidValue(name, value, f"is not one of {', '.join(OTLP_PROTOCOLS)}", fallback))
-    for name, kind in _NUMERIC_VARIABLES:
-        value = env.get(name)
-        if value is None or value.strip() == "":
-            continue
-        try:
-            number = kind(value.strip())
-        except ValueError:
-            problems.append(
-                InvalidValue(name, value, f"is not a{'n integer' if kind is int else ' number'}", None)
-            )
-            continue
-        if number < 0:
-            problems.append(InvalidValue(name, value, "is negative", None))
+    for rule in NUMBERS:
+        problem = _number_problem(env, rule)
+        if problem is not None:
+            problems.append(problem)
     sampler_arg = _sampler_arg_problem(env)
     if sampler_arg is not None:
         problems.append(sampler_arg)
@@ -124,4 +100,69 @@ def _sampler_arg_problem(env: Mapping[str, str]) -> InvalidValue | None:
         return InvalidValue(name, value, "is not a number", None, then)
     if not 0.0 <= number <= 1.0:  # also NaN, which the SDK's sampler cannot use either
         return InvalidValue(name, value, "is not a ratio between 0 and 1", None, then)
+    return None
+
+
+@dataclass(frozen=True)
+class Number:
+    """A numeric variable: how it is parsed, whether 0 is usable, and its unit if it is a time."""
+
+    name: str
+    kind: type[int] | type[float]
+    # 0 crashes the SDK or is misread (a 1 ms loop, a one-item queue, every export failing).
+    above_zero: bool
+    # Seconds per unit, for a time that is waited on (None: a count).
+    seconds: float | None = None
+
+    @property
+    def largest(self) -> float:
+        """A longer wait raises OverflowError where it is waited on; a larger queue, in deque()."""
+        return threading.TIMEOUT_MAX / self.seconds if self.seconds is not None else sys.maxsize
+
+
+_MS = 1e-3
+
+# Values the SDK or our processors parse and crash on, or misread, when malformed.
+NUMBERS: tuple[Number, ...] = (
+    # The SDK's BatchSpanProcessor raises for 0; the bounded queue in front of it would hold 1.
+    Number("OTEL_BSP_SCHEDULE_DELAY", int, True, _MS),
+    Number("OTEL_BSP_MAX_QUEUE_SIZE", int, True),
+    Number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", int, True),
+    Number("OTEL_BSP_EXPORT_TIMEOUT", int, False),  # read, but not used by the SDK's processor
+    # Our log processor (log_batch.py) would read 0 as 1: a 1 ms loop, a one-record queue.
+    Number("OTEL_BLRP_SCHEDULE_DELAY", int, True, _MS),
+    Number("OTEL_BLRP_MAX_QUEUE_SIZE", int, True),
+    Number("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", int, True),
+    Number("OTEL_BLRP_EXPORT_TIMEOUT", int, False, _MS),  # 0: shutdown does not wait
+    # Our metric reader raises for an interval of 0; a timeout of 0 times out every collection.
+    Number("OTEL_METRIC_EXPORT_INTERVAL", int, True, _MS),
+    Number("OTEL_METRIC_EXPORT_TIMEOUT", int, True, _MS),
+    # Seconds. 0 fails every export ("cannot set connect timeout to 0"); so does inf.
+    Number("OTEL_EXPORTER_OTLP_TIMEOUT", float, True, 1.0),
+    Number("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", float, True, 1.0),
+    Number("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", float, True, 1.0),
+    Number("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", float, True, 1.0),
+    # inf makes the exit-time flush raise OverflowError in an atexit callback; 0: no flush.
+    Number("OTELBUNDLE_SHUTDOWN_TIMEOUT", float, False, 1.0),
+)
+
+
+def _number_problem(env: Mapping[str, str], rule: Number) -> InvalidValue | None:
+    """Why ``rule``'s variable cannot be used, or None (unset, empty or fine)."""
+    value = env.get(rule.name)
+    if value is None or value.strip() == "":
+        return None
+    try:
+        number = rule.kind(value.strip())
+    except ValueError:
+        reason = "is not an integer" if rule.kind is int else "is not a number"
+        return InvalidValue(rule.name, value, reason, None)
+    if isinstance(number, float) and not math.isfinite(number):  # int() refuses inf and nan
+        return InvalidValue(rule.name, value, "is not a finite number", None)
+    if number < 0:
+        return InvalidValue(rule.name, value, "is negative", None)
+    if number == 0 and rule.above_zero:
+        return InvalidValue(rule.name, value, "is not above 0", None)
+    if number > rule.largest:  # on the export thread, or in an atexit callback
+        return InvalidValue(rule.name, value, "is too large", None)
     return None

@@ -20,8 +20,10 @@ Three jobs, the third in its own module:
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -344,8 +346,15 @@ def log_correlation(env: Mapping[str, str]) -> bool:
 
 
 def shutdown_timeout(env: Mapping[str, str]) -> float:
-    """Seconds the exit-time flush may take in total (all signals in parallel)."""
+    """Seconds the exit-time flush may take in total (all signals in parallel).
+
+    The distro has already unset a value that is not a number, infinite or beyond
+    what a wait accepts (env_checks.py); this guards the configurator without it.
+    """
     try:
-        return max(0.0, float(get(env, "OTELBUNDLE_SHUTDOWN_TIMEOUT")))
+        seconds = float(get(env, "OTELBUNDLE_SHUTDOWN_TIMEOUT"))
     except ValueError:
+        seconds = math.nan
+    if math.isnan(seconds) or seconds > threading.TIMEOUT_MAX:  # inf: OverflowError at exit
         return float(TABLE["OTELBUNDLE_SHUTDOWN_TIMEOUT"].unset)
+    return max(0.0, seconds)

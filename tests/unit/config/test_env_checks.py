@@ -1,0 +1,126 @@
+"""The environment check: each value the SDK would crash on or misread is named once and replaced.
+
+Checked through :func:`apply_defaults`, as the distro applies it, so each case
+asserts the line a person reads and the value the SDK then finds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from otelbundle.config import environment
+from otelbundle.distro.defaults import apply_defaults
+
+# Where 0 crashes or is misread: the SDK's batch span processor, our log processor and
+# metric reader, the OTLP exporters ("cannot set connect timeout to 0").
+ABOVE_ZERO = [
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BLRP_SCHEDULE_DELAY",
+    "OTEL_BLRP_MAX_QUEUE_SIZE",
+    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_METRIC_EXPORT_INTERVAL",
+    "OTEL_METRIC_EXPORT_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+]
+# 0: the SDK does not use it, shutdown does not wait for the last log export, no exit-time flush.
+ZERO_IS_FINE = ["OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BLRP_EXPORT_TIMEOUT", "OTELBUNDLE_SHUTDOWN_TIMEOUT"]
+# Seconds, parsed with float(): inf and nan parse.
+FLOATS = [name for name in ABOVE_ZERO + ZERO_IS_FINE if name.startswith(("OTEL_EXPORTER_", "OTELBUNDLE_"))]
+# Unset, a variable gets the distro's default where it has one, else the SDK's applies.
+AFTER_UNSET = environment.OTEL_DEFAULTS
+
+
+def checked(name: str, value: str) -> tuple[list[str], str | None]:
+    """The messages apply_defaults gives for ``name=value``, and what the variable is after."""
+    env = {"OTEL_SERVICE_NAME": "svc", name: value}
+    messages = apply_defaults(env)
+    return messages, env.get(name)
+
+
+def test_these_cases_cover_every_numeric_rule() -> None:
+    from otelbundle.config import env_checks
+
+    assert {rule.name for rule in env_checks.NUMBERS} == set(ABOVE_ZERO + ZERO_IS_FINE)
+    assert {rule.name for rule in env_checks.NUMBERS if rule.kind is float} == set(FLOATS)
+
+
+@pytest.mark.parametrize("name", ABOVE_ZERO)
+@pytest.mark.parametrize("value", ["0", " 0 "])
+def test_zero_where_the_sdk_needs_a_positive_value_is_named_and_unset(name: str, value: str) -> None:
+    messages, after = checked(name, value)
+    assert messages == [f"otelbundle: {name}={value!r} is not above 0; ignoring it."]
+    assert after == AFTER_UNSET.get(name)
+
+
+@pytest.mark.parametrize("name", ZERO_IS_FINE)
+def test_zero_is_kept_where_it_means_do_not_wait(name: str) -> None:
+    assert checked(name, "0") == ([], "0")
+
+
+@pytest.mark.parametrize("name", FLOATS)
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "Infinity"])
+def test_a_non_finite_number_is_named_and_unset(name: str, value: str) -> None:
+    """The OTLP exporters take inf and then fail every export; inf as the exit-time budget raises."""
+    messages, after = checked(name, value)
+    assert messages == [f"otelbundle: {name}={value!r} is not a finite number; ignoring it."]
+    assert after == AFTER_UNSET.get(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "1e10"),  # seconds: beyond threading.TIMEOUT_MAX
+        ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "1e300"),
+        ("OTELBUNDLE_SHUTDOWN_TIMEOUT", "1e10"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "10000000000000"),  # milliseconds
+        ("OTEL_METRIC_EXPORT_INTERVAL", "10000000000000"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", str(2**63)),  # deque(maxlen=...) overflows
+    ],
+)
+def test_a_value_too_large_to_wait_on_or_allocate_is_named_and_unset(name: str, value: str) -> None:
+    messages, after = checked(name, value)
+    assert messages == [f"otelbundle: {name}={value!r} is too large; ignoring it."]
+    assert after == AFTER_UNSET.get(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "0.5"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "9000000000"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "1"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "1"),
+        ("OTELBUNDLE_SHUTDOWN_TIMEOUT", "2.5"),
+    ],
+)
+def test_small_and_large_usable_values_are_kept(name: str, value: str) -> None:
+    assert checked(name, value) == ([], value)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("abc", "is not a number"),
+        ("inf", "is not a finite number"),
+        ("nan", "is not a finite number"),
+        ("-1", "is negative"),
+    ],
+)
+def test_the_shutdown_timeout_is_checked_like_the_otel_numbers(value: str, reason: str) -> None:
+    """It was read quietly: abc meant 5 s unsaid, inf an OverflowError in an atexit callback."""
+    messages, after = checked("OTELBUNDLE_SHUTDOWN_TIMEOUT", value)
+    assert messages == [f"otelbundle: OTELBUNDLE_SHUTDOWN_TIMEOUT={value!r} {reason}; ignoring it."]
+    assert after is None
+    assert environment.shutdown_timeout({}) == 5.0
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("inf", 5.0), ("nan", 5.0), ("1e10", 5.0), ("-1", 0.0), ("2", 2.0)]
+)
+def test_the_shutdown_timeout_read_without_the_distro_is_finite(value: str, seconds: float) -> None:
+    assert environment.shutdown_timeout({"OTELBUNDLE_SHUTDOWN_TIMEOUT": value}) == seconds
