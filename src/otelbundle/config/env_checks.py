@@ -68,7 +68,8 @@ def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
     sampler_arg = _sampler_arg_problem(env)
     if sampler_arg is not None:
         problems.append(sampler_arg)
-    for name in ("OTEL_PYTHON_LOG_CORRELATION", "OTELBUNDLE_SCRUB"):
+    # flag() reads anything but true/1/yes/on as false: "maybe" would turn the feature off unsaid.
+    for name in ("OTEL_PYTHON_LOG_CORRELATION", "OTELBUNDLE_SCRUB", "OTELBUNDLE_FLUSH_ON_SIGTERM"):
         value = env.get(name)
         if value is not None and value.strip().lower() not in TRUE_WORDS + FALSE_WORDS:
             problems.append(InvalidValue(name, value, "is not true or false", None))

@@ -124,3 +124,20 @@ def test_the_shutdown_timeout_is_checked_like_the_otel_numbers(value: str, reaso
 )
 def test_the_shutdown_timeout_read_without_the_distro_is_finite(value: str, seconds: float) -> None:
     assert environment.shutdown_timeout({"OTELBUNDLE_SHUTDOWN_TIMEOUT": value}) == seconds
+
+
+@pytest.mark.parametrize(
+    "name", ["OTELBUNDLE_FLUSH_ON_SIGTERM", "OTELBUNDLE_SCRUB", "OTEL_PYTHON_LOG_CORRELATION"]
+)
+@pytest.mark.parametrize("value", ["maybe", "enabled", "2"])
+def test_a_flag_that_is_neither_true_nor_false_is_named_and_unset(name: str, value: str) -> None:
+    """flag() reads it as false: OTELBUNDLE_FLUSH_ON_SIGTERM=maybe turned the flush off unsaid."""
+    messages, after = checked(name, value)
+    assert messages == [f"otelbundle: {name}={value!r} is not true or false; ignoring it."]
+    assert after is None
+    assert environment.flag({}, name) is (environment.TABLE[name].unset == "true")
+
+
+@pytest.mark.parametrize("value", ["true", "False", " on ", "0", "yes", ""])
+def test_the_sigterm_flag_keeps_true_and_false_words(value: str) -> None:
+    assert checked("OTELBUNDLE_FLUSH_ON_SIGTERM", value) == ([], value)
