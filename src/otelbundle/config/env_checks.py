@@ -1,10 +1,12 @@
 """Values of OTEL_*/OTELBUNDLE_* variables the SDK or we cannot use: :func:`invalid_values`.
 
-The SDK raises deep inside start-up for ``OTEL_EXPORTER_OTLP_PROTOCOL=foo``
-(disabling *all* telemetry with a traceback) and logs a traceback for a
-non-numeric ``OTEL_BSP_SCHEDULE_DELAY``. The distro (defaults.py) asks this
-module before the SDK starts, says once, by name, what is wrong and what it uses
-instead (:meth:`InvalidValue.message`), and the app keeps running.
+The SDK raises deep inside start-up for ``OTEL_EXPORTER_OTLP_PROTOCOL=foo``,
+``OTEL_BSP_SCHEDULE_DELAY=0`` or ``OTEL_TRACES_EXPORTER=bogus``, and all of
+otelbundle's setup falls back with a traceback; it takes
+``OTEL_EXPORTER_OTLP_TIMEOUT=inf`` and then fails every export; and a flag of
+ours reads ``maybe`` as false. The distro (defaults.py) asks this module before
+the SDK starts, says once, by name, what is wrong and what it uses instead
+(:meth:`InvalidValue.message`), and the app keeps running with telemetry on.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 from otelbundle.config.environment import (
     FALSE_WORDS,
@@ -61,6 +64,7 @@ def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
                 else None
             )
             problems.append(InvalidValue(name, value, f"is not one of {', '.join(OTLP_PROTOCOLS)}", fallback))
+    problems.extend(_exporter_problems(env))
     for rule in NUMBERS:
         problem = _number_problem(env, rule)
         if problem is not None:
@@ -102,6 +106,79 @@ def _sampler_arg_problem(env: Mapping[str, str]) -> InvalidValue | None:
     if not 0.0 <= number <= 1.0:  # also NaN, which the SDK's sampler cannot use either
         return InvalidValue(name, value, "is not a ratio between 0 and 1", None, then)
     return None
+
+
+# The variable naming each signal's exporters, and the entry point group the SDK's
+# configurator loads them from (opentelemetry/sdk/_configuration: _import_exporters).
+EXPORTER_GROUPS: dict[str, tuple[str, str]] = {
+    "OTEL_TRACES_EXPORTER": ("traces", "opentelemetry_traces_exporter"),
+    "OTEL_METRICS_EXPORTER": ("metrics", "opentelemetry_metrics_exporter"),
+    "OTEL_LOGS_EXPORTER": ("logs", "opentelemetry_logs_exporter"),
+}
+# The SDK looks ``otlp`` up as the exporter of the signal's protocol.
+_OTLP_BY_PROTOCOL = {"grpc": "otlp_proto_grpc", "http/protobuf": "otlp_proto_http"}
+
+
+def _exporter_problems(env: Mapping[str, str]) -> list[InvalidValue]:
+    """Exporter names no installed entry point has, dropped from their variable.
+
+    The SDK raises "Requested component 'bogus' not found" for one, and the
+    whole of otelbundle's setup falls back to the SDK's. It splits the value at
+    commas and strips each name (case matters); the whole value ``none``, any
+    case, means no exporter. When no name is left, the distro's default is used.
+    Entry points are read (one scan of the installed distributions) only when a
+    variable names exporters.
+    """
+    problems: list[InvalidValue] = []
+    installed = None
+    for variable, (signal, group) in EXPORTER_GROUPS.items():
+        value = env.get(variable)
+        if value is None or value.strip() == "" or value.strip().lower() == "none":
+            continue
+        if installed is None:
+            installed = entry_points()
+        known = {point.name for point in installed.select(group=group)}
+        protocol = _otlp_protocol_after_checks(env, signal)
+        names = [name.strip() for name in value.split(",")]
+        unknown = [name for name in names if _sdk_name(name, protocol) not in known]
+        if not unknown:
+            continue
+        kept = [name for name in names if name not in unknown]
+        shown = ", ".join(_shown(name, protocol) for name in unknown)
+        # Our fork-safe metric readers (metric_reader_entry_points.py) are valid, not advertised.
+        listed = ", ".join(sorted(name for name in known if not name.startswith("otelbundle_")))
+        reason = (
+            f"names {'an unknown exporter' if len(unknown) == 1 else 'unknown exporters'} {shown} "
+            f"(known: {listed}; or none on its own)"
+        )
+        if kept:
+            problems.append(InvalidValue(variable, value, reason, ",".join(kept)))
+        else:
+            problems.append(InvalidValue(variable, value, reason, OTEL_DEFAULTS[variable], "the default"))
+    return problems
+
+
+def _sdk_name(name: str, protocol: str) -> str:
+    """The entry point the SDK loads for ``name``: ``otlp`` is the exporter of the protocol."""
+    return _OTLP_BY_PROTOCOL[protocol] if name == "otlp" else name
+
+
+def _shown(name: str, protocol: str) -> str:
+    """An unknown name as the message shows it: ``otlp`` with the exporter its protocol needs."""
+    return f"{name!r} ({_sdk_name(name, protocol)}, for {protocol})" if name == "otlp" else repr(name)
+
+
+def _otlp_protocol_after_checks(env: Mapping[str, str], signal: str) -> str:
+    """The protocol the SDK will resolve ``otlp`` with, once invalid protocols are replaced.
+
+    As the SDK: the signal's own, else OTEL_EXPORTER_OTLP_PROTOCOL; an invalid
+    one of either is unset or replaced above, and unset the distro sets its default.
+    """
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        value = (env.get(name) or "").strip()
+        if value in OTLP_PROTOCOLS:
+            return value
+    return OTEL_DEFAULTS["OTEL_EXPORTER_OTLP_PROTOCOL"]
 
 
 @dataclass(frozen=True)

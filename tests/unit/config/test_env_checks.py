@@ -6,9 +6,11 @@ asserts the line a person reads and the value the SDK then finds.
 
 from __future__ import annotations
 
+from importlib.metadata import EntryPoint, EntryPoints
+
 import pytest
 
-from otelbundle.config import environment
+from otelbundle.config import env_checks, environment
 from otelbundle.distro.defaults import apply_defaults
 
 # Where 0 crashes or is misread: the SDK's batch span processor, our log processor and
@@ -43,8 +45,6 @@ def checked(name: str, value: str) -> tuple[list[str], str | None]:
 
 
 def test_these_cases_cover_every_numeric_rule() -> None:
-    from otelbundle.config import env_checks
-
     assert {rule.name for rule in env_checks.NUMBERS} == set(ABOVE_ZERO + ZERO_IS_FINE)
     assert {rule.name for rule in env_checks.NUMBERS if rule.kind is float} == set(FLOATS)
 
@@ -141,3 +141,125 @@ def test_a_flag_that_is_neither_true_nor_false_is_named_and_unset(name: str, val
 @pytest.mark.parametrize("value", ["true", "False", " on ", "0", "yes", ""])
 def test_the_sigterm_flag_keeps_true_and_false_words(value: str) -> None:
     assert checked("OTELBUNDLE_FLUSH_ON_SIGTERM", value) == ([], value)
+
+
+# Exporter names. The installed entry points are faked, so each message is exact here; the last
+# tests read the real ones (the SDK's and the OTLP exporters', pinned by pyproject.toml).
+INSTALLED = ("console", "otlp", "otlp_proto_grpc", "otlp_proto_http")
+KNOWN = "known: console, otlp, otlp_proto_grpc, otlp_proto_http; or none on its own"
+EXPORTERS = ["OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"]
+
+
+def fake_installed(monkeypatch: pytest.MonkeyPatch, names: tuple[str, ...] = INSTALLED) -> list[int]:
+    """Install ``names`` in each exporter group; the returned list counts the scans."""
+    scans: list[int] = []
+
+    def entry_points() -> EntryPoints:
+        scans.append(1)
+        return EntryPoints(
+            EntryPoint(name, f"x:{name}", group)
+            for _, group in env_checks.EXPORTER_GROUPS.values()
+            for name in (*names, "otelbundle_console")  # a reader of ours: valid, not listed
+        )
+
+    monkeypatch.setattr(env_checks, "entry_points", entry_points)
+    return scans
+
+
+@pytest.mark.parametrize("name", EXPORTERS)
+@pytest.mark.parametrize(
+    ("value", "unknown", "after"),
+    [
+        ("otlp,bogus", "an unknown exporter 'bogus'", "otlp"),
+        ("bogus, console", "an unknown exporter 'bogus'", "console"),
+        ("otlp,none", "an unknown exporter 'none'", "otlp"),  # none means no exporter only alone
+        ("OTLP,console", "an unknown exporter 'OTLP'", "console"),  # the SDK matches case
+        ("zipkin,otlp,jaeger", "unknown exporters 'zipkin', 'jaeger'", "otlp"),
+        ("otlp,", "an unknown exporter ''", "otlp"),
+    ],
+)
+def test_an_unknown_exporter_among_known_ones_is_dropped(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, unknown: str, after: str
+) -> None:
+    """The SDK raised "Requested component 'bogus' not found": all of otelbundle's setup fell back."""
+    fake_installed(monkeypatch)
+    messages, kept = checked(name, value)
+    assert messages == [f"otelbundle: {name}={value!r} names {unknown} ({KNOWN}); using {after!r} instead."]
+    assert kept == after
+
+
+@pytest.mark.parametrize("name", EXPORTERS)
+@pytest.mark.parametrize("value", ["bogus", "bogus,zipkin"])
+def test_when_no_exporter_is_known_the_default_otlp_is_used(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    fake_installed(monkeypatch)
+    messages, after = checked(name, value)
+    names = "an unknown exporter 'bogus'" if value == "bogus" else "unknown exporters 'bogus', 'zipkin'"
+    assert messages == [
+        f"otelbundle: {name}={value!r} names {names} ({KNOWN}); using 'otlp' instead (the default)."
+    ]
+    assert after == "otlp"
+
+
+@pytest.mark.parametrize("name", EXPORTERS)
+@pytest.mark.parametrize(
+    "value", ["none", "None", " none ", "otlp", "otlp, console", "otlp_proto_http", "otelbundle_console"]
+)
+def test_known_exporters_and_none_are_kept(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    fake_installed(monkeypatch)
+    assert checked(name, value) == ([], value)
+
+
+@pytest.mark.parametrize(
+    ("protocols", "message"),
+    [
+        ({}, None),  # the distro's http/protobuf
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "for grpc"),
+        (
+            {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"},
+            None,
+        ),
+        ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, "for grpc"),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "foo"}, None),  # replaced by http/protobuf first
+    ],
+)
+def test_otlp_is_the_exporter_of_the_signals_protocol(
+    monkeypatch: pytest.MonkeyPatch, protocols: dict[str, str], message: str | None
+) -> None:
+    """As the SDK resolves it: with only the HTTP exporter installed, otlp over gRPC is unknown."""
+    fake_installed(monkeypatch, ("console", "otlp_proto_http"))
+    env = {"OTEL_SERVICE_NAME": "svc", "OTEL_TRACES_EXPORTER": "otlp,console", **protocols}
+    messages = [m for m in apply_defaults(env) if "EXPORTER=" in m]
+    if message is None:
+        assert messages == []
+        assert env["OTEL_TRACES_EXPORTER"] == "otlp,console"
+        return
+    assert messages == [
+        "otelbundle: OTEL_TRACES_EXPORTER='otlp,console' names an unknown exporter 'otlp' "
+        "(otlp_proto_grpc, for grpc) (known: console, otlp_proto_http; or none on its own); "
+        "using 'console' instead."
+    ]
+    assert env["OTEL_TRACES_EXPORTER"] == "console"
+
+
+def test_entry_points_are_read_once_and_only_for_names_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    scans = fake_installed(monkeypatch)
+    apply_defaults({"OTEL_SERVICE_NAME": "svc", "OTEL_LOGS_EXPORTER": "none"})  # and the others unset
+    assert scans == []
+    apply_defaults({"OTEL_SERVICE_NAME": "svc", **dict.fromkeys(EXPORTERS, "otlp,console")})
+    assert scans == [1]
+
+
+def test_the_installed_exporters_are_read_from_the_sdks_groups() -> None:
+    messages, after = checked("OTEL_TRACES_EXPORTER", "otlp,bogus")
+    assert messages == [
+        "otelbundle: OTEL_TRACES_EXPORTER='otlp,bogus' names an unknown exporter 'bogus' "
+        f"({KNOWN}); using 'otlp' instead."
+    ]
+    assert after == "otlp"
+    for name in EXPORTERS:
+        assert checked(name, "otlp_proto_grpc,otlp_proto_http,console,otlp") == (
+            [],
+            "otlp_proto_grpc,otlp_proto_http,console,otlp",
+        )
