@@ -220,7 +220,7 @@ NUMBERS: tuple[Number, ...] = (
     Number("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", float, True, 1.0),
     Number("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", float, True, 1.0),
     Number("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", float, True, 1.0),
-    # inf makes the exit-time flush raise OverflowError in an atexit callback; 0: no flush.
+    # inf makes the exit-time flush raise OverflowError in an atexit callback; 0: exit without waiting.
     Number("OTELBUNDLE_SHUTDOWN_TIMEOUT", float, False, 1.0),
 )
 

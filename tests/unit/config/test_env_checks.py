@@ -29,7 +29,7 @@ ABOVE_ZERO = [
     "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
     "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
 ]
-# 0: the SDK does not use it, shutdown does not wait for the last log export, no exit-time flush.
+# 0: the SDK does not use it, shutdown does not wait for the last log export, exit for the flush.
 ZERO_IS_FINE = ["OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BLRP_EXPORT_TIMEOUT", "OTELBUNDLE_SHUTDOWN_TIMEOUT"]
 # Seconds, parsed with float(): inf and nan parse.
 FLOATS = [name for name in ABOVE_ZERO + ZERO_IS_FINE if name.startswith(("OTEL_EXPORTER_", "OTELBUNDLE_"))]
