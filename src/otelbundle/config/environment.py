@@ -7,24 +7,23 @@ row says what an unset variable means (the SDK's default for ``OTEL_*``, ours fo
 code that reads a variable asks :func:`get`, so no two places assume
 different defaults.
 
-Three jobs:
+Three jobs, the third in its own module:
 
 * :data:`VARIABLES` — the table; :func:`get` reads a variable with its default.
 
 * :func:`default_environment` — the OTEL_* defaults the distro sets. They are
   only ever defaults: a variable the user set is never replaced (except when its
   value is invalid, see below).
-* :func:`invalid_values` — values the SDK would crash on or silently ignore.
-  The SDK raises deep inside start-up for ``OTEL_EXPORTER_OTLP_PROTOCOL=foo``
-  (disabling *all* telemetry with a traceback) and logs a traceback for a
-  non-numeric ``OTEL_BSP_SCHEDULE_DELAY``. We say once, by name, what is wrong
-  and what we use instead, and the app keeps running.
+* :func:`otelbundle.config.env_checks.invalid_values` — values the SDK would
+  crash on or silently misread, found before it starts (env_checks.py).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -200,116 +199,13 @@ def positive_int(env: Mapping[str, str], variable: str) -> int:
 
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
 
-# (variable, kind) for values the SDK parses and mishandles when malformed.
-_NUMERIC_VARIABLES: tuple[tuple[str, type], ...] = (
-    ("OTEL_BSP_SCHEDULE_DELAY", int),
-    ("OTEL_BSP_MAX_QUEUE_SIZE", int),
-    ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", int),
-    ("OTEL_BSP_EXPORT_TIMEOUT", int),
-    ("OTEL_BLRP_SCHEDULE_DELAY", int),
-    ("OTEL_BLRP_MAX_QUEUE_SIZE", int),
-    ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", int),
-    ("OTEL_BLRP_EXPORT_TIMEOUT", int),
-    ("OTEL_METRIC_EXPORT_INTERVAL", int),
-    ("OTEL_METRIC_EXPORT_TIMEOUT", int),
-    ("OTEL_EXPORTER_OTLP_TIMEOUT", float),
-    ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", float),
-    ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", float),
-    ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", float),
-)
-
 # Samplers whose argument is a probability. The SDK raises for one outside [0, 1]
 # (TraceIdRatioBased(1.5)) and, where it catches that, uses 1.0.
 RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
 
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off", "")
-
-
-@dataclass(frozen=True)
-class InvalidValue:
-    """A variable whose value cannot be used; ``replacement`` None means unset it."""
-
-    name: str
-    value: str
-    reason: str
-    replacement: str | None
-    # What unsetting means, when the name alone does not say (a sampler's ratio).
-    then: str = ""
-
-    def message(self) -> str:
-        fix = f"using {self.replacement!r} instead" if self.replacement is not None else "ignoring it"
-        if self.then:
-            fix = f"{fix} ({self.then})"
-        return f"otelbundle: {self.name}={self.value!r} {self.reason}; {fix}."
-
-
-def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
-    """Every OTEL_*/OTELBUNDLE_* value that the SDK or we cannot use."""
-    problems: list[InvalidValue] = []
-    for name in (
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
-    ):
-        value = env.get(name)
-        if value is not None and value.strip() not in OTLP_PROTOCOLS:
-            fallback = (
-                OTEL_DEFAULTS["OTEL_EXPORTER_OTLP_PROTOCOL"]
-                if name == "OTEL_EXPORTER_OTLP_PROTOCOL"
-                else None
-            )
-            problems.append(InvalidValue(name, value, f"is not one of {', '.join(OTLP_PROTOCOLS)}", fallback))
-    for name, kind in _NUMERIC_VARIABLES:
-        value = env.get(name)
-        if value is None or value.strip() == "":
-            continue
-        try:
-            number = kind(value.strip())
-        except ValueError:
-            problems.append(
-                InvalidValue(name, value, f"is not a{'n integer' if kind is int else ' number'}", None)
-            )
-            continue
-        if number < 0:
-            problems.append(InvalidValue(name, value, "is negative", None))
-    sampler_arg = _sampler_arg_problem(env)
-    if sampler_arg is not None:
-        problems.append(sampler_arg)
-    for name in ("OTEL_PYTHON_LOG_CORRELATION", "OTELBUNDLE_SCRUB"):
-        value = env.get(name)
-        if value is not None and value.strip().lower() not in _TRUE + _FALSE:
-            problems.append(InvalidValue(name, value, "is not true or false", None))
-    value = env.get("OTELBUNDLE_LOG_CORRELATION")
-    if value is not None and log_correlation_mode(env) is None:
-        problems.append(
-            InvalidValue("OTELBUNDLE_LOG_CORRELATION", value, "is not true, false or fields", None)
-        )
-    return problems
-
-
-def _sampler_arg_problem(env: Mapping[str, str]) -> InvalidValue | None:
-    """OTEL_TRACES_SAMPLER_ARG when it cannot be used: a ratio outside [0, 1] or not a number.
-
-    A ratio sampler's argument out of range makes the SDK raise while the tracer
-    provider is built; unset, both the SDK and our sampler use 1.0. Any other
-    sampler's argument is left alone: the SDK's others ignore it, and a sampler
-    of an entry point may read any text from it ("rate=10,endpoint=…").
-    """
-    name = "OTEL_TRACES_SAMPLER_ARG"
-    value = env.get(name)
-    sampler = get(env, "OTEL_TRACES_SAMPLER").lower()
-    if value is None or value.strip() == "" or sampler not in RATIO_SAMPLERS:
-        return None
-    then = f"{sampler} then uses 1.0, the SDK's default"
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return InvalidValue(name, value, "is not a number", None, then)
-    if not 0.0 <= number <= 1.0:  # also NaN, which the SDK's sampler cannot use either
-        return InvalidValue(name, value, "is not a ratio between 0 and 1", None, then)
-    return None
+# The words a true/false variable may be; anything else is reported (env_checks.py).
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off", "")
 
 
 def flag(env: Mapping[str, str], name: str, default: bool | None = None) -> bool:
@@ -317,7 +213,7 @@ def flag(env: Mapping[str, str], name: str, default: bool | None = None) -> bool
     value = env.get(name)
     if value is None:
         return TABLE[name].unset == "true" if default is None else default
-    return value.strip().lower() in _TRUE
+    return value.strip().lower() in TRUE_WORDS
 
 
 def user_resource_attributes(env: Mapping[str, str]) -> dict[str, str]:
@@ -439,9 +335,9 @@ def log_correlation_mode(env: Mapping[str, str]) -> str | None:
     value = env.get("OTELBUNDLE_LOG_CORRELATION", "").strip().lower()
     if value == "fields":
         return "fields"
-    if value in _TRUE:
+    if value in TRUE_WORDS:
         return "true"
-    return "false" if value in _FALSE else None
+    return "false" if value in FALSE_WORDS else None
 
 
 def log_correlation(env: Mapping[str, str]) -> bool:
@@ -450,8 +346,15 @@ def log_correlation(env: Mapping[str, str]) -> bool:
 
 
 def shutdown_timeout(env: Mapping[str, str]) -> float:
-    """Seconds the exit-time flush may take in total (all signals in parallel)."""
+    """Seconds the exit-time flush may take in total (all signals in parallel).
+
+    The distro has already unset a value that is not a number, infinite or beyond
+    what a wait accepts (env_checks.py); this guards the configurator without it.
+    """
     try:
-        return max(0.0, float(get(env, "OTELBUNDLE_SHUTDOWN_TIMEOUT")))
+        seconds = float(get(env, "OTELBUNDLE_SHUTDOWN_TIMEOUT"))
     except ValueError:
+        seconds = math.nan
+    if math.isnan(seconds) or seconds > threading.TIMEOUT_MAX:  # inf: OverflowError at exit
         return float(TABLE["OTELBUNDLE_SHUTDOWN_TIMEOUT"].unset)
+    return max(0.0, seconds)

@@ -16,7 +16,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 
-from otelbundle.config import environment
+from otelbundle.config import env_checks, environment
 from otelbundle.config.report import diagnostics_logger
 from otelbundle.sdk import forking
 from otelbundle.sdk.logs import correlation
@@ -27,7 +27,7 @@ _log = logging.getLogger("otelbundle")
 def apply_defaults(env: MutableMapping[str, str], argv: list[str] | None = None) -> list[str]:
     """Fix invalid values, then add defaults; returns the messages to show the user."""
     messages: list[str] = []
-    for problem in environment.invalid_values(env):
+    for problem in env_checks.invalid_values(env):
         messages.append(problem.message())
         if problem.replacement is None:
             del env[problem.name]

@@ -9,11 +9,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from otelbundle.config import environment
+from otelbundle.config import env_checks, environment
 
 PACKAGE = Path(__file__).resolve().parents[3] / "src" / "otelbundle"
 # Checked by invalid_values only: the SDK reads them, with its own defaults; we never do.
-VALIDATED_ONLY = {name for name, _ in environment._NUMERIC_VARIABLES}
+VALIDATED_ONLY = {rule.name for rule in env_checks.NUMBERS}
 
 
 def names_in_the_code() -> dict[str, set[str]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from otelbundle import scrub
-from otelbundle.config.environment import invalid_values
+from otelbundle.config.env_checks import invalid_values
 from otelbundle.distro import api
 from otelbundle.scrub.section import load_scrub_settings
 

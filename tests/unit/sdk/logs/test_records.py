@@ -12,7 +12,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.trace import SpanContext, TraceFlags
 
-from otelbundle.config import environment as settings
+from otelbundle.config import env_checks
 from otelbundle.sdk.logs import correlation as logs
 from otelbundle.sdk.logs import records as log_records
 from otelbundle.sdk.logs.records import MAX_DEPTH, MAX_VALUE_CHARS, exportable
@@ -120,5 +120,5 @@ def test_log_correlation_fields_is_a_valid_third_value(
     value: str, options: dict[str, object], problems: int
 ) -> None:
     env = {"OTELBUNDLE_LOG_CORRELATION": value}
-    assert len(settings.invalid_values(env)) == problems
+    assert len(env_checks.invalid_values(env)) == problems
     assert logs.instrumentor_options(env) == options
