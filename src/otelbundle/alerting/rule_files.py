@@ -315,6 +315,8 @@ def _load_rule(
     annotation_map = problems.mapping(rule_map, "annotations")
     for key, text in (annotation_map or {}).items():
         assert annotation_map is not None
+        if not _LABEL_NAME.match(key):
+            problems.add(annotation_map.key_mark(key), _annotation_name_problem(key))
         template = problems.template(annotation_map, key, "" if text is None else str(text))
         if template is not None:
             annotations[key] = template
@@ -347,6 +349,18 @@ def _load_rule(
         max_group_keys=config.max_group_keys,
         interval=interval,
         logs=logs,
+    )
+
+
+def _annotation_name_problem(name: str) -> str:
+    """promtool's words, and why: Alertmanager answers 400 to a whole batch (``invalid
+    annotations: invalid name``) for one alert with such an annotation, so none of the
+    batch's alerts reach it."""
+    fixed = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    fixed = f"_{fixed}" if fixed[:1].isdigit() else fixed
+    return (
+        f"annotations: invalid annotation name: {name!r} (Alertmanager refuses it: letters, digits "
+        f"and '_', not starting with a digit" + (f"; e.g. {fixed!r})" if fixed else ")")
     )
 
 
