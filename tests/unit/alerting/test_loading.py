@@ -166,3 +166,17 @@ def test_the_annotations_otelbundle_adds_are_valid_names() -> None:
     names = {*EVIDENCE_ANNOTATIONS, "trace_ids", *(k for r in slo_rules for k in r.annotations)}
     assert {"summary", "description", "error_budget_remaining", "exception"} <= names
     assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for name in names), names
+
+
+def test_a_name_ending_in_a_newline_is_not_a_valid_name(tmp_path: Path) -> None:
+    """A regex ending in $ matches before a final newline; Alertmanager does not."""
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: error_ratio > 5%\n"
+        '        labels: {"team\\n": x}\n        annotations: {"runbook\\n": y}\n'
+    )
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "c.yaml"), {})
+    lines = [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
+    assert lines[0] == "r.yaml:6:19: labels: 'team\\n' is not a valid label name"
+    assert lines[1].startswith("r.yaml:7:24: annotations: invalid annotation name: 'runbook\\n'")
