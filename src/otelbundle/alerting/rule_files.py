@@ -72,7 +72,7 @@ RULE_KEYS = frozenset(
     }
 )
 SPANS_KEYS = frozenset({"service", "kind", "name", "name_regex", "where"})
-_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # whole string: fullmatch (a $ lets "a\n" in)
 
 
 @dataclass
@@ -123,7 +123,7 @@ class RuleReader(Problems):
             return {}
         result: dict[str, str] = {}
         for name, item in value.items():
-            if not _LABEL_NAME.match(name):
+            if not _LABEL_NAME.fullmatch(name):
                 self.add(value.key_mark(name), f"{key}: {name!r} is not a valid label name")
             result[name] = "" if item is None else str(item)
         return result
@@ -276,7 +276,7 @@ def _load_rule(
     before = len(problems)
     problems.unknown_keys(rule_map, RULE_KEYS, "a rule")
     name = rule_map.get("alert")
-    if not isinstance(name, str) or not _LABEL_NAME.match(name):
+    if not isinstance(name, str) or not _LABEL_NAME.fullmatch(name):
         problems.add(
             rule_map.value_mark("alert") if "alert" in rule_map else rule_map.mark,
             "rule needs 'alert:' with a valid name",
@@ -315,6 +315,8 @@ def _load_rule(
     annotation_map = problems.mapping(rule_map, "annotations")
     for key, text in (annotation_map or {}).items():
         assert annotation_map is not None
+        if not _LABEL_NAME.fullmatch(key):
+            problems.add(annotation_map.key_mark(key), _annotation_name_problem(key))
         template = problems.template(annotation_map, key, "" if text is None else str(text))
         if template is not None:
             annotations[key] = template
@@ -347,6 +349,18 @@ def _load_rule(
         max_group_keys=config.max_group_keys,
         interval=interval,
         logs=logs,
+    )
+
+
+def _annotation_name_problem(name: str) -> str:
+    """promtool's words, and why: Alertmanager answers 400 to a whole batch (``invalid
+    annotations: invalid name``) for one alert with such an annotation, so none of the
+    batch's alerts reach it."""
+    fixed = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    fixed = f"_{fixed}" if fixed[:1].isdigit() else fixed
+    return (
+        f"annotations: invalid annotation name: {name!r} (Alertmanager refuses it: letters, digits "
+        f"and '_', not starting with a digit" + (f"; e.g. {fixed!r})" if fixed else ")")
     )
 
 

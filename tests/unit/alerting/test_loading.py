@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -120,3 +121,62 @@ def test_span_queue_size_is_read_and_checked(tmp_path: Path) -> None:
     assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
         "c.yaml:3:20: span_queue_size must be a positive integer"
     ]
+
+
+ANNOTATION_NAMES = """\
+groups:
+  - name: g
+    rules:
+      - alert: CheckoutErrors
+        expr: error_ratio > 5%
+        annotations:
+          summary: "x"
+          runbook-url: "https://runbooks/x"
+          runbook.url: "https://runbooks/x"
+          2nd: "y"
+"""
+
+
+def test_an_annotation_name_alertmanager_refuses_is_reported_where_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Alertmanager answers 400 to the whole batch for one such name, so `rules check` says so."""
+    (tmp_path / "r.yaml").write_text(ANNOTATION_NAMES)
+    assert main(["rules", "check", str(tmp_path / "r.yaml")]) == 1
+    err = capsys.readouterr().err.replace(f"{tmp_path}/", "")
+    rule = "Alertmanager refuses it: letters, digits and '_', not starting with a digit"
+    assert err.splitlines() == [
+        "Checking r.yaml",
+        "  FAILED:",
+        f"r.yaml:8:11: annotations: invalid annotation name: 'runbook-url' ({rule}; e.g. 'runbook_url')",
+        f"r.yaml:9:11: annotations: invalid annotation name: 'runbook.url' ({rule}; e.g. 'runbook_url')",
+        f"r.yaml:10:11: annotations: invalid annotation name: '2nd' ({rule}; e.g. '_2nd')",
+    ]
+
+
+def test_the_annotations_otelbundle_adds_are_valid_names() -> None:
+    """Evidence, trace ids and an SLO's burn-rate annotations reach Alertmanager too."""
+    from types import SimpleNamespace
+
+    from otelbundle.alerting.alert import EVIDENCE_ANNOTATIONS
+    from otelbundle.alerting.rule_files import load_rule_file
+
+    defaults = SimpleNamespace(evaluation_interval=1.0, max_group_keys=100)
+    slo_rules = [r for g in load_rule_file("examples/rules/checkout.slos.yaml", defaults) for r in g.rules]
+    names = {*EVIDENCE_ANNOTATIONS, "trace_ids", *(k for r in slo_rules for k in r.annotations)}
+    assert {"summary", "description", "error_budget_remaining", "exception"} <= names
+    assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for name in names), names
+
+
+def test_a_name_ending_in_a_newline_is_not_a_valid_name(tmp_path: Path) -> None:
+    """A regex ending in $ matches before a final newline; Alertmanager does not."""
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: error_ratio > 5%\n"
+        '        labels: {"team\\n": x}\n        annotations: {"runbook\\n": y}\n'
+    )
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "c.yaml"), {})
+    lines = [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
+    assert lines[0] == "r.yaml:6:19: labels: 'team\\n' is not a valid label name"
+    assert lines[1].startswith("r.yaml:7:24: annotations: invalid annotation name: 'runbook\\n'")
