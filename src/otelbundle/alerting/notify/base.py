@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -45,25 +47,26 @@ def post_json(url: str, body: Any, *, headers: Mapping[str, str] | None = None, 
         detail = exc.read()[:200].decode("utf-8", "replace")
         if exc.code == 429 or exc.code >= 500:
             raise RetryableError(
-                f"HTTP {exc.code}: {detail}", _retry_after(exc.headers.get("Retry-After"))
+                f"HTTP {exc.code}: {detail}", retry_after_seconds(exc.headers.get("Retry-After"))
             ) from None
         raise PermanentError(f"HTTP {exc.code}: {detail}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise RetryableError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After in seconds: delay-seconds (``120``) or an HTTP-date
+    (``Wed, 21 Oct 2026 07:28:00 GMT``, counted from ``now``); None when absent or unreadable."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         try:
-            import time
-
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
+            seconds = parsedate_to_datetime(value.strip()).timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def rfc3339(alert_time: Any) -> str:
