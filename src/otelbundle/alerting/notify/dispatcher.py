@@ -136,12 +136,23 @@ class _Worker:
                     )
                     return
                 self.stats.retried += 1
-                with self.wake:
-                    self.wake.wait(delay)
+                self._pause(delay)
             except Exception as exc:  # a bug in a notifier must not kill its thread
                 self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: unexpected error: {type(exc).__name__}: {exc}")
                 return
+
+    def _pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds, or until shutdown. ``submit`` and the worker itself notify the
+        same condition; a new batch must not end the wait, or the retry comes before the backoff
+        or Retry-After it owes the server."""
+        deadline = time.monotonic() + delay
+        with self.wake:
+            while not self.stopping:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self.wake.wait(remaining)
 
     def _log_once(self, message: str) -> None:
         # One line per notifier and distinct failure (e.g. "HTTP 400" vs "HTTP 404"), not per alert:

@@ -27,6 +27,13 @@ def names(server: Scripted) -> list[str]:
     return [seen.body["alerts"][0]["labels"]["alertname"] for seen in server.seen]
 
 
+def wait_for_requests(server: Scripted, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(server.seen) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert len(server.seen) >= count
+
+
 def test_retry_after_is_a_floor_and_is_not_capped() -> None:
     assert backoff_delay(0, 0.5, 10.0, jitter=0.8) == 10.0  # jitter never brings a retry sooner
     assert backoff_delay(0, 0.5, 10.0, jitter=1.2) == pytest.approx(12.0)
@@ -80,3 +87,36 @@ def test_retry_after_longer_than_a_retry_may_wait_gives_up_at_once(
     assert lines[0].startswith("otelbundle: webhook: giving up on a notification: HTTP 429")
     assert "longer than the 60 s a retry may wait" in lines[0]
     dispatcher.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("answer", "floor"),
+    [((429, {"Retry-After": "0.4"}), 0.4), ((503, {}), 0.8 * 0.5)],  # Retry-After; computed backoff
+)
+def test_a_new_batch_does_not_cut_a_retry_wait_short(
+    scripted: Scripted, answer: tuple[int, dict[str, str]], floor: float
+) -> None:
+    scripted.answers = [answer]
+    dispatcher = NotificationDispatcher([WebhookNotifier(scripted.url)], base_delay=0.5)
+    dispatcher.submit([alert("A")])
+    wait_for_requests(scripted, 1)
+    time.sleep(0.05)
+    dispatcher.submit([alert("B")])  # wakes the worker's condition while it waits to retry A
+    assert dispatcher.flush(5)
+    assert names(scripted) == ["A", "A", "B"]
+    first, retry, _ = scripted.seen
+    assert retry.at - first.at >= floor
+    dispatcher.shutdown()
+
+
+def test_shutdown_still_ends_a_retry_wait_at_once_and_tries_once_more(scripted: Scripted) -> None:
+    scripted.answers = [(429, {"Retry-After": "30"})]
+    dispatcher = NotificationDispatcher([WebhookNotifier(scripted.url)])
+    dispatcher.submit([alert("A")])
+    dispatcher.submit([alert("B")])
+    wait_for_requests(scripted, 1)  # A was refused: the worker now waits 30 s to retry it
+    start = time.monotonic()
+    dispatcher.shutdown(timeout=0.3)
+    assert time.monotonic() - start < 2
+    assert names(scripted) == ["A", "A", "B"]  # the last attempt of A, then what was queued
+    assert dispatcher.stats()["webhook"].sent == 2
