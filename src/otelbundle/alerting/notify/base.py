@@ -18,11 +18,25 @@ from otelbundle.scrub.rules import MARKER
 
 
 class RetryableError(Exception):
-    """5xx, 429, connection errors, timeouts: try again later (after ``retry_after`` if given)."""
+    """5xx, 429, connection errors, timeouts: try again later (after ``retry_after`` if given).
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    A notifier that sends a batch in parts (PagerDuty: one request per alert) says which
+    alerts the retry needs (``retry``: the others were accepted, and must not be sent twice)
+    and what it already gave up on (``lost``: a permanent failure to report now).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        retry: Sequence[Alert] | None = None,
+        lost: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.retry = retry
+        self.lost = lost
 
 
 class PermanentError(Exception):

@@ -111,16 +111,26 @@ class _Worker:
                     self.wake.notify_all()
 
     def deliver(self, batch: Sequence[Alert]) -> None:
+        """Counts the batch once: ``sent`` when all of it went out, else ``failed``."""
+        lost = False  # part of the batch was given up on (RetryableError.lost)
         for attempt in range(self.max_retries + 1):
             try:
                 self.notifier.send(batch)
-                self.stats.sent += 1
+                if lost:
+                    self.stats.failed += 1
+                else:
+                    self.stats.sent += 1
                 return
             except PermanentError as exc:
                 self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: giving up on a notification: {exc}")
                 return
             except RetryableError as exc:
+                if exc.lost is not None:
+                    lost = True
+                    self._log_once(f"{self.notifier.name}: giving up on a notification: {exc.lost}")
+                if exc.retry is not None:
+                    batch = exc.retry
                 if attempt == self.max_retries or self.stopping:
                     self.stats.failed += 1
                     self._log_once(
