@@ -109,12 +109,11 @@ def post_json(url: str, body: Any, *, headers: Mapping[str, str] | None = None, 
     except urllib.error.HTTPError as exc:
         if 300 <= exc.code < 400:
             raise PermanentError(_redirect_message(exc.code, url, exc.headers.get("Location"))) from None
-        detail = exc.read()[:200].decode("utf-8", "replace")
+        body = exc.read()[:200].decode("utf-8", "replace").strip()
+        detail = f"HTTP {exc.code}: {body}" if body else f"HTTP {exc.code}"  # no dangling ': '
         if exc.code == 429 or exc.code >= 500:
-            raise RetryableError(
-                f"HTTP {exc.code}: {detail}", retry_after_seconds(exc.headers.get("Retry-After"))
-            ) from None
-        raise PermanentError(f"HTTP {exc.code}: {detail}") from None
+            raise RetryableError(detail, retry_after_seconds(exc.headers.get("Retry-After"))) from None
+        raise PermanentError(detail) from None
     except (urllib.error.URLError, OSError) as exc:
         raise RetryableError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
 

@@ -42,7 +42,7 @@ def test_a_refused_event_does_not_lose_the_ones_after_it(
     assert posted == ["A", "B", "C"]
     assert stats == (0, 1, 0)  # the batch lost an event: failed, and not retried (4xx)
     assert lines == [
-        "otelbundle: pagerduty: giving up on a notification: HTTP 400:  (1 of 3 events refused, the other 2 accepted)"
+        "otelbundle: pagerduty: giving up on a notification: HTTP 400 (1 of 3 events refused, the other 2 accepted)"
     ]
 
 
@@ -62,7 +62,7 @@ def test_refused_and_retried_events_in_one_batch(
     posted, stats, lines = run(scripted, caplog)
     assert posted == ["A", "B", "B", "C"]
     assert stats == (0, 1, 1)  # delivered B and C after one retry; A is lost, so the batch failed
-    assert lines == ["otelbundle: pagerduty: giving up on a notification: HTTP 400:  (1 of 3 events refused)"]
+    assert lines == ["otelbundle: pagerduty: giving up on a notification: HTTP 400 (1 of 3 events refused)"]
 
 
 def test_retries_run_out_on_the_events_still_pending(
@@ -73,5 +73,5 @@ def test_retries_run_out_on_the_events_still_pending(
     assert posted == ["A"] + ["B"] * 6
     assert stats == (0, 1, 5)
     assert lines == [
-        "otelbundle: pagerduty: notification failed after 6 attempts: HTTP 503:  (2 of 2 events not yet accepted)"
+        "otelbundle: pagerduty: notification failed after 6 attempts: HTTP 503 (2 of 2 events not yet accepted)"
     ]
