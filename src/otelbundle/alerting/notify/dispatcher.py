@@ -142,7 +142,7 @@ class _Worker:
                     self.stats.failed += 1
                     self._log_once(
                         f"{self.notifier.name}: giving up on a notification: {exc} (Retry-After asks "
-                        f"to wait {delay:g} s, longer than the {MAX_DELAY:g} s a retry may wait)"
+                        f"to wait {delay:.0f} s, longer than the {MAX_DELAY:.0f} s a retry may wait)"
                     )
                     return
                 self.stats.retried += 1
