@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 import json
+import math
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from http.client import HTTPMessage
+from typing import IO, Any, Protocol
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from otelbundle.alerting.alert import Alert
+from otelbundle.scrub.rules import MARKER
 
 
 class RetryableError(Exception):
-    """5xx, 429, connection errors, timeouts: try again later (after ``retry_after`` if given)."""
+    """5xx, 429, connection errors, timeouts: try again later (after ``retry_after`` if given).
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    A notifier that sends a batch in parts (PagerDuty: one request per alert) says which
+    alerts the retry needs (``retry``: the others were accepted, and must not be sent twice)
+    and what it already gave up on (``lost``: a permanent failure to report now).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        retry: Sequence[Alert] | None = None,
+        lost: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.retry = retry
+        self.lost = lost
 
 
 class PermanentError(Exception):
-    """Other 4xx: the request itself is wrong; retrying cannot help."""
+    """Other 4xx, and any 3xx (redirects are not followed): retrying cannot help."""
 
 
 class Notifier(Protocol):
@@ -29,6 +48,52 @@ class Notifier(Protocol):
 
     def send(self, alerts: Sequence[Alert]) -> None:
         """Deliver or raise RetryableError / PermanentError."""
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a 301/302/303 as a body-less GET (which most receivers answer 200,
+    so the alert counted as sent was lost) and carry our headers, ``Authorization`` included,
+    to whatever host the Location names. A notification goes to the configured URL or nowhere:
+    every 3xx is left to surface as an HTTPError."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` fit for a log line: user-info and query replaced by the scrubbing marker (either
+    may hold a token, e.g. a signed URL), the fragment dropped; scheme, host, port and path stay."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unreadable URL)"
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{MARKER}@{host}" if "@" in parts.netloc else host
+    return urlunsplit((parts.scheme, netloc, parts.path, MARKER if parts.query else "", ""))
+
+
+def _redirect_message(code: int, url: str, location: str | None) -> str:
+    if not location:
+        return f"HTTP {code}: a redirect without a Location; notifications do not follow redirects"
+    try:
+        target = redacted_url(urljoin(url, location))
+    except ValueError:
+        target = "(an unreadable URL)"
+    return (
+        f"HTTP {code}: redirected to {target}; notifications do not follow redirects "
+        "(the POST would arrive as a GET, with this channel's headers): configure the final URL"
+    )
 
 
 def post_json(url: str, body: Any, *, headers: Mapping[str, str] | None = None, timeout: float = 5.0) -> None:
@@ -39,31 +104,33 @@ def post_json(url: str, body: Any, *, headers: Mapping[str, str] | None = None, 
     for name, value in (headers or {}).items():
         request.add_header(name, value)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             response.read()
     except urllib.error.HTTPError as exc:
-        detail = exc.read()[:200].decode("utf-8", "replace")
+        if 300 <= exc.code < 400:
+            raise PermanentError(_redirect_message(exc.code, url, exc.headers.get("Location"))) from None
+        body = exc.read()[:200].decode("utf-8", "replace").strip()
+        detail = f"HTTP {exc.code}: {body}" if body else f"HTTP {exc.code}"  # no dangling ': '
         if exc.code == 429 or exc.code >= 500:
-            raise RetryableError(
-                f"HTTP {exc.code}: {detail}", _retry_after(exc.headers.get("Retry-After"))
-            ) from None
-        raise PermanentError(f"HTTP {exc.code}: {detail}") from None
+            raise RetryableError(detail, retry_after_seconds(exc.headers.get("Retry-After"))) from None
+        raise PermanentError(detail) from None
     except (urllib.error.URLError, OSError) as exc:
         raise RetryableError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After in seconds: delay-seconds (``120``) or an HTTP-date
+    (``Wed, 21 Oct 2026 07:28:00 GMT``, counted from ``now``); None when absent or unreadable."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         try:
-            import time
-
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
+            seconds = parsedate_to_datetime(value.strip()).timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def rfc3339(alert_time: Any) -> str:

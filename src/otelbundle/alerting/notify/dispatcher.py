@@ -5,9 +5,10 @@
 queues (O(channels), never blocks). An alert no channel takes is counted
 (``unrouted``) and said once per alert name. A full queue drops its *oldest*
 batch and counts it. Each channel has its own thread, so a slow or dead
-channel never delays the others. Retries use exponential backoff with jitter
-(honouring Retry-After); other 4xx give up at once, logged once per channel and
-message.
+channel never delays the others. Retries use exponential backoff with jitter,
+or wait at least what a Retry-After asks (giving up when it asks for more than
+a retry may wait); only the deadline or shutdown ends a wait, never a new
+batch. Other 4xx give up at once, logged once per channel and message.
 """
 
 from __future__ import annotations
@@ -36,17 +37,23 @@ class NotifierStats:
     retried: int = 0
 
 
-MAX_DELAY = 60.0
+MAX_DELAY = 60.0  # the longest one retry waits; a Retry-After asking for more is given up on
 
 
 def backoff_delay(
     attempt: int, base_delay: float, retry_after: float | None, jitter: float | None = None
 ) -> float:
-    """Seconds before retry ``attempt + 1``: Retry-After if the server said, else base * 2**attempt;
-    ±20 % jitter so many processes do not retry in lock-step; capped at a minute."""
-    delay = retry_after if retry_after is not None else base_delay * 2**attempt
-    factor = random.uniform(0.8, 1.2) if jitter is None else jitter
-    return min(delay * factor, MAX_DELAY)
+    """Seconds before retry ``attempt + 1``, jittered so many processes do not retry in lock-step.
+
+    Without Retry-After: base * 2**attempt, ±20 %, capped at MAX_DELAY. With it: never sooner
+    (the server said when it will take us again), up to 20 % later, and not capped: the
+    caller gives up on a wait longer than MAX_DELAY rather than retry too early.
+    """
+    if retry_after is None:
+        factor = random.uniform(0.8, 1.2) if jitter is None else jitter
+        return min(base_delay * 2.0**attempt * factor, MAX_DELAY)
+    factor = random.uniform(1.0, 1.2) if jitter is None else max(1.0, jitter)
+    return max(retry_after, min(retry_after * factor, MAX_DELAY))
 
 
 class _Worker:
@@ -104,29 +111,58 @@ class _Worker:
                     self.wake.notify_all()
 
     def deliver(self, batch: Sequence[Alert]) -> None:
+        """Counts the batch once: ``sent`` when all of it went out, else ``failed``."""
+        lost = False  # part of the batch was given up on (RetryableError.lost)
         for attempt in range(self.max_retries + 1):
             try:
                 self.notifier.send(batch)
-                self.stats.sent += 1
+                if lost:
+                    self.stats.failed += 1
+                else:
+                    self.stats.sent += 1
                 return
             except PermanentError as exc:
                 self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: giving up on a notification: {exc}")
                 return
             except RetryableError as exc:
+                if exc.lost is not None:
+                    lost = True
+                    self._log_once(f"{self.notifier.name}: giving up on a notification: {exc.lost}")
+                if exc.retry is not None:
+                    batch = exc.retry
                 if attempt == self.max_retries or self.stopping:
                     self.stats.failed += 1
                     self._log_once(
                         f"{self.notifier.name}: notification failed after {attempt + 1} attempts: {exc}"
                     )
                     return
+                delay = backoff_delay(attempt, self.base_delay, exc.retry_after)
+                if delay > MAX_DELAY:  # only a Retry-After asks for that; retrying sooner would be refused
+                    self.stats.failed += 1
+                    self._log_once(
+                        f"{self.notifier.name}: giving up on a notification: {exc} (Retry-After asks "
+                        f"to wait {delay:.0f} s, longer than the {MAX_DELAY:.0f} s a retry may wait)"
+                    )
+                    return
                 self.stats.retried += 1
-                with self.wake:
-                    self.wake.wait(backoff_delay(attempt, self.base_delay, exc.retry_after))
+                self._pause(delay)
             except Exception as exc:  # a bug in a notifier must not kill its thread
                 self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: unexpected error: {type(exc).__name__}: {exc}")
                 return
+
+    def _pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds, or until shutdown. ``submit`` and the worker itself notify the
+        same condition; a new batch must not end the wait, or the retry comes before the backoff
+        or Retry-After it owes the server."""
+        deadline = time.monotonic() + delay
+        with self.wake:
+            while not self.stopping:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self.wake.wait(remaining)
 
     def _log_once(self, message: str) -> None:
         # One line per notifier and distinct failure (e.g. "HTTP 400" vs "HTTP 404"), not per alert:

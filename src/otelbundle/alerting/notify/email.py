@@ -108,18 +108,22 @@ class EmailNotifier:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 smtp.ehlo()
+                secured = False
                 if self.starttls != "never" and smtp.has_extn("starttls"):
                     smtp.starttls(context=self.ssl_context)
                     smtp.ehlo()
+                    secured = True
                 elif self.starttls == "always":
                     raise PermanentError(
                         f"{self.host}:{self.port} does not offer STARTTLS (starttls: always)"
                     )
                 if self.username:
-                    smtp.login(self.username, self.password or "")
+                    self._login(smtp, secured)
                 smtp.send_message(message)
         except smtplib.SMTPAuthenticationError as exc:
             raise PermanentError(f"SMTP authentication failed: {exc.smtp_code}") from None
+        except smtplib.SMTPNotSupportedError as exc:  # e.g. SMTPUTF8 addresses: the server lacks it
+            raise PermanentError(f"SMTP not supported by {self.host}:{self.port}: {exc}") from None
         except smtplib.SMTPResponseException as exc:
             if 400 <= exc.smtp_code < 500:
                 raise RetryableError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from None
@@ -128,3 +132,19 @@ class EmailNotifier:
             raise PermanentError(f"SMTP recipients refused: {sorted(exc.recipients)}") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise RetryableError(f"SMTP {type(exc).__name__}: {exc}") from None
+
+    def _login(self, smtp: smtplib.SMTP, secured: bool) -> None:
+        """A server that offers no AUTH, or none smtplib speaks, will not offer it on the next
+        attempt either: give up at once, as for rejected credentials, instead of five retries."""
+        try:
+            smtp.login(self.username or "", self.password or "")
+        except smtplib.SMTPNotSupportedError as exc:
+            raise PermanentError(self._no_auth(str(exc), secured)) from None
+        except smtplib.SMTPException as exc:
+            if type(exc) is not smtplib.SMTPException:  # a refusal (535), a disconnect: handled by send
+                raise
+            raise PermanentError(self._no_auth(str(exc), secured)) from None
+
+    def _no_auth(self, reason: str, secured: bool) -> str:
+        hint = "" if secured else "; many servers offer AUTH only after STARTTLS, and this session was plain"
+        return f"SMTP AUTH impossible on {self.host}:{self.port} (username is set): {reason}{hint}"

@@ -1,7 +1,8 @@
 """PagerDuty Events API v2: one event per alert, ``dedup_key`` = the alert's fingerprint.
 
 The fingerprint is stable across resends, so a re-sent firing alert updates the
-same incident and the resolve event closes it. Evidence goes to
+same incident and the resolve event closes it. Each event is sent on its own: a refused one
+does not stop the others, and a retry re-sends only the events not yet accepted. Evidence goes to
 ``custom_details.evidence`` (one object per exemplar trace) and its trace links to ``links``.
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from otelbundle.alerting.alert import Alert
-from otelbundle.alerting.notify.base import post_json, rfc3339
+from otelbundle.alerting.notify.base import PermanentError, RetryableError, post_json, rfc3339
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _SEVERITIES = {"critical", "error", "warning", "info"}
@@ -79,8 +80,35 @@ class PagerDutyNotifier:
         self.send_resolved = send_resolved
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        """One POST per alert (the Events API takes one event per request); the first failure raises."""
-        for alert in alerts:
-            if alert.status == "resolved" and not self.send_resolved:
-                continue
-            post_json(self.url, pagerduty_event(alert, self.routing_key), timeout=self.timeout)
+        """One POST per alert (the Events API takes one event per request), each on its own.
+
+        An event PagerDuty refuses (4xx) is given up on and the next one is sent: one bad
+        event must not cost the others. A retryable failure (429, 5xx, no connection) ends the
+        attempt: the service is busy or away, so the rest waits for the retry with that event,
+        and the events already accepted are not sent again.
+        """
+        chosen = [a for a in alerts if a.status == "firing" or self.send_resolved]
+        refused: list[PermanentError] = []
+        for index, alert in enumerate(chosen):
+            try:
+                post_json(self.url, pagerduty_event(alert, self.routing_key), timeout=self.timeout)
+            except PermanentError as exc:
+                refused.append(exc)
+            except RetryableError as exc:
+                pending = chosen[index:]
+                raise RetryableError(
+                    f"{exc} ({len(pending)} of {len(chosen)} events not yet accepted)",
+                    exc.retry_after,
+                    retry=pending,
+                    lost=_refused(refused, len(chosen)) if refused else None,
+                ) from None
+        if refused:
+            raise PermanentError(_refused(refused, len(chosen), accepted=len(chosen) - len(refused)))
+
+
+def _refused(refused: Sequence[PermanentError], total: int, accepted: int = 0) -> str:
+    """The first refusal (its status leads, for the log's once-per-status), and how many."""
+    if total == 1:
+        return str(refused[0])
+    others = f", the other {accepted} accepted" if accepted else ""
+    return f"{refused[0]} ({len(refused)} of {total} events refused{others})"

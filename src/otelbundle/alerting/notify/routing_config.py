@@ -1,4 +1,4 @@
-"""The routing keys every channel takes: ``name``, ``match`` and ``repeat_interval``.
+"""The routing keys every channel takes: ``name``, ``match`` and ``repeat_interval`` (not ``alertmanager``).
 
 Read next to the channel's own keys (channels.py); a problem here, like any in a
 channel, is located (``file:line:column``) and switches that channel off. A
@@ -17,6 +17,14 @@ from otelbundle.config import ConfigProblem, Mark, Problems, YamlList, YamlMap, 
 
 ROUTING_KEYS = frozenset({"name", "match", "repeat_interval"})
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+# A firing alert's endsAt is only a few resend_delays ahead: the engine's re-sends renew it. Held
+# back by a repeat_interval, they stop, Alertmanager resolves the alert (and says so) while it
+# still fires, then fires it anew at the next repeat. Alertmanager repeats notifications itself.
+_AM_REPEAT = (
+    "{where}.repeat_interval: Alertmanager has its own repeat_interval in its route; this one "
+    "would let alerts expire (Alertmanager resolves a firing alert whose re-sends stop): "
+    "remove it and set repeat_interval in Alertmanager's route"
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,8 @@ def routing_of(
     repeat = Problems(problems).value(
         config, "repeat_interval", parse_duration, 0.0, label=f"{where}.repeat_interval"
     )
+    if kind == "alertmanager" and repeat > 0:
+        problems.append(ConfigProblem(config.value_mark("repeat_interval"), _AM_REPEAT.format(where=where)))
     if len(problems) != before:
         return None
     return Routing(name, matchers, repeat)

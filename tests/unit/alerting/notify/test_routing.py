@@ -164,6 +164,28 @@ def test_rules_check_reports_a_bad_matcher(tmp_path: Path, capsys: pytest.Captur
     assert (tmp_path / "otelbundle.yaml").read_text().splitlines()[6][55:61] == '"(shop'
 
 
+AM_REPEAT = (
+    "notify.alertmanager.repeat_interval: Alertmanager has its own repeat_interval in its route; "
+    "this one would let alerts expire (Alertmanager resolves a firing alert whose re-sends stop): "
+    "remove it and set repeat_interval in Alertmanager's route"
+)
+
+
+def test_repeat_interval_on_alertmanager_is_refused_where_it_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = CONFIG.replace(
+        'alertmanager: {url: "http://127.0.0.1:9/"}',
+        'alertmanager: {url: "http://127.0.0.1:9/", repeat_interval: 4h}',
+    )
+    channels, problems = build_channels(notify_section(tmp_path, text), env={})
+    assert [str(p) for p in problems] == [f"{tmp_path / 'otelbundle.yaml'}:10:65: {AM_REPEAT}"]
+    assert text.splitlines()[9][64:66] == "4h"
+    assert sorted(c.name for c in channels) == ["chat", "pager", "slack"]  # that channel is off
+    assert main(["config", "check", str(tmp_path / "otelbundle.yaml")]) == 1
+    assert f"otelbundle.yaml:10:65: {AM_REPEAT}" in capsys.readouterr().err
+
+
 # ---- the dispatcher --------------------------------------------------------------------------
 
 
