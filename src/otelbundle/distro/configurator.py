@@ -76,16 +76,21 @@ def build_components(env: Mapping[str, str]) -> Components:
         # Spans reach the encoder with a resource whose hash is computed once (resource_once.py);
         # with scrubbing on, in the scrubbed copy.
         step = scrub.span_step(scrubber, hash_resources=True) if scrubber is not None else HashOnceSpans()
-        return BoundedSpanProcessor(exporter, accounting, step)
+        processor = BoundedSpanProcessor(exporter, accounting, step)
+        report.holding("spans", lambda: processor.backlog.pending)  # counted if the exit flush runs out
+        return processor
 
     def export_logs(exporter: LogRecordExporter) -> LogRecordProcessor:
         fold.attach(sdk_logger_names())
         step = scrub.log_step(scrubber) if scrubber is not None else None
-        return LogBatchProcessor(exporter, report, fold, step)
+        processor = LogBatchProcessor(exporter, report, fold, step)
+        report.holding("logs", lambda: processor.pending)
+        return processor
 
     # `logging` records are translated on a thread of ours (otelbundle.sdk.logs.deferred); its
     # processor is first, so a flush drains the capture queue before the export flushes.
     deferred_logs = deferred.DeferredLogs(report, environment.queue_size(env, "OTEL_BLRP_MAX_QUEUE_SIZE"))
+    report.holding("logs", lambda: deferred_logs.pending)
     kwargs: dict[str, Any] = {
         "export_span_processor": export_spans,
         "export_log_record_processor": export_logs,

@@ -4,8 +4,9 @@ The SDK registers one ``atexit`` shutdown per provider and runs them one after
 the other, each allowed the exporter's full timeout: with a blackholed
 collector that is 3 x OTEL_EXPORTER_OTLP_TIMEOUT. Our exit handler (registered
 after the SDK's, so it runs first) flushes the three providers in parallel under
-one deadline; the SDK's own handlers then find nothing left to do. A SIGTERM
-during the flush does not cut it short.
+one deadline; the SDK's own handlers then find nothing left to do. What our
+queues still hold when the deadline runs out is counted in the exit summary as
+not flushed. A SIGTERM during the flush does not cut it short.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ class Runtime:
             except Exception:
                 _log.warning("otelbundle: error while stopping %r", stop, exc_info=True)
         done = _run_parallel([p.shutdown for p in self.providers() if hasattr(p, "shutdown")], deadline)
-        summary = self.report.summary()
+        # What our queues still hold now is lost with the process (usually: the deadline ran out).
+        summary = self.report.summary(not_flushed=self.report.not_flushed())
         if summary:
             self.report.emit(summary)
         if not done:

@@ -183,3 +183,25 @@ def test_a_second_shutdown_waits_for_the_first_and_gets_its_result() -> None:
     assert said[0] == "flushed"
     first.join()
     assert runtime.shutdown() is True  # done: returns at once
+
+
+def test_the_summary_at_an_expired_deadline_counts_what_our_queues_still_held() -> None:
+    said: list[str] = []
+    report = DropReport(endpoint="http://c:4318", emit=said.append)
+    report.holding("spans", lambda: 5)
+    report.holding("logs", lambda: 5)
+    release = threading.Event()
+
+    class Hanging:
+        def shutdown(self) -> None:
+            release.wait(10)
+
+    runtime = FakeRuntime(report=report, shutdown_timeout=0.2, fakes=[Hanging()])
+    try:
+        assert runtime.shutdown() is False
+    finally:
+        release.set()
+    assert said == [
+        "otelbundle: telemetry not delivered to http://c:4318: spans=5 not flushed, logs=5 not flushed.",
+        "otelbundle: telemetry flush did not finish within 0.2s; exiting anyway.",
+    ]

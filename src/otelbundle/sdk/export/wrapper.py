@@ -65,14 +65,19 @@ class Taken(Protocol):
 def count_export(
     report: DropReport, fold: ExportLogFold | None, signal: str, items: int, export: Callable[[], bool]
 ) -> bool:
-    """Run one export; count its items as exported or dropped. Never raises."""
+    """Run one export; count its items as exported or dropped. Never raises.
+
+    While it runs its items are counted as being sent: an exit flush that runs out
+    of time during it (the exporter retrying) reports them as not flushed.
+    """
     capture: ExportCapture | None = None
     try:
-        if fold is None:
-            ok = export()
-        else:
-            with fold.during() as capture:
+        with report.sending(signal, items):
+            if fold is None:
                 ok = export()
+            else:
+                with fold.during() as capture:
+                    ok = export()
     except Exception as exc:  # the exporter must not take the worker thread down
         report.dropped(signal, items, f"{type(exc).__name__}: {exc}")
         return False
