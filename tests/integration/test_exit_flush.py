@@ -68,8 +68,36 @@ def test_the_summary_counts_what_the_deadline_left_unflushed() -> None:
     result = run(["python", WORKLOAD, "5"], env, timeout=60)
     assert result.returncode == 0 and "WORKLOAD DONE" in result.stdout, result.stderr
     ours = [line for line in result.stderr.splitlines() if line.startswith("WARNING otelbundle:")]
-    assert ours[-2].startswith(
-        f"WARNING otelbundle: telemetry not delivered to {endpoint}: spans=5 not flushed, logs=5 not flushed"
-    ), result.stderr
-    assert ours[-1] == "WARNING otelbundle: telemetry flush did not finish within 2.0s; exiting anyway.", ours
+    assert ours == [
+        f"WARNING otelbundle: telemetry not delivered to {endpoint}: spans=5 not flushed, "
+        "logs=5 not flushed, metrics: 1 export not flushed.",
+        "WARNING otelbundle: telemetry flush did not finish within 2.0s; exiting anyway.",
+    ], result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_failed_metric_exports_over_grpc_are_in_the_summary_while_spans_and_logs_fail_too() -> None:
+    """The gRPC exporter's logger drops a message it logged in the last 20 s, and all three signals
+    log the same one there: the metric export's own result must be what is counted.
+
+    The spans and logs fail first (the app lingers 1 s), the metric export at exit; a 0.5 s
+    export timeout leaves no room for a retry, so each export logs that one message once.
+    """
+    env = clean_env(
+        {
+            "OTEL_SERVICE_NAME": "workload",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "0.5",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "OTEL_BLRP_SCHEDULE_DELAY": "100",
+            "OTEL_METRIC_EXPORT_INTERVAL": "60000",
+        }
+    )
+    result = run(["python", WORKLOAD, "5", "1"], env, timeout=60)
+    assert result.returncode == 0 and "WORKLOAD DONE" in result.stdout, result.stderr
+    summary = _summary(result.stderr)
+    assert "spans=5 dropped" in summary and "logs=5 dropped" in summary, summary
+    # One metric export, at exit (the interval is a minute): counted once, whatever was logged.
+    assert summary.endswith(", metrics: 1 failed exports."), summary
     assert "Traceback" not in result.stderr, result.stderr

@@ -13,6 +13,7 @@ Whatever fails in our parts is reported and left out; the SDK is still configure
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -34,7 +35,7 @@ from otelbundle.config.document import ConfigDocument, read_at_start
 from otelbundle.config.report import diagnostics_logger
 from otelbundle.distro import runtime
 from otelbundle.health import register_span_processor
-from otelbundle.sdk import metric_reader_entry_points, sampling
+from otelbundle.sdk import metric_reader, metric_reader_entry_points, sampling
 from otelbundle.sdk.export import http_session
 from otelbundle.sdk.export.bounded import Accounting, BoundedSpanProcessor
 from otelbundle.sdk.export.log_batch import LogBatchProcessor
@@ -45,6 +46,7 @@ from otelbundle.sdk.export.report import (
     sdk_logger_names,
 )
 from otelbundle.sdk.export.resource_once import HashOnceSpans
+from otelbundle.sdk.export.wrapper import count_export
 from otelbundle.sdk.logs import correlation, deferred
 
 _log = logging.getLogger("otelbundle")
@@ -194,6 +196,9 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
             merged["exporter_args_map"] = http_session.merged_exporter_args(
                 components.kwargs["exporter_args_map"], kwargs["exporter_args_map"]
             )
+        # The fork-safe metric reader counts each export's result itself, as the span and log paths do.
+        report, fold = components.runtime.report, components.fold
+        metric_reader.count_exports_with(functools.partial(count_export, report, fold, "metrics", 0))
         with metric_reader_entry_points.installed_for_sdk_setup(os.environ):  # fork-safe metric reader
             super()._configure(**merged)  # type: ignore[no-untyped-call]
         components.fold.attach(sdk_logger_names())

@@ -14,6 +14,10 @@ the SDK's messages; this module turns them into a report:
   at WARNING and above from the metric export path's loggers (the modules of
   the SDK's periodic reader and of the configured metric exporter classes) are
   counted as failed metric exports, the first one quoted in the report;
+* our metric reader hands each export's result to :func:`count_export`
+  (:func:`otelbundle.sdk.metric_reader.count_exports_with`): records logged
+  during it are folded like a span export's, so the loggers above count only
+  what happens outside it (the SDK's own periodic reader, a skipped export);
 * :class:`DropReport` prints one warning on the first loss (saying what, where,
   and why), one line when export recovers, and a summary at exit. The summary
   also counts what was still queued or being sent when the exit flush ended
@@ -133,11 +137,15 @@ class DropReport:
             self.counts[signal].exported += items
             recovered = signal in self._failing
             self._failing.discard(signal)
-            dropped = self.counts[signal].dropped
-        if recovered:
-            self.emit(
-                f"otelbundle: {signal} export to {self.endpoint} recovered ({dropped} {signal} dropped so far)."
+            counts = self.counts[signal]
+            # Metrics are counted in exports (a failed one loses no queued items).
+            lost = (
+                f"{counts.failed_exports} failed exports"
+                if signal == "metrics"
+                else f"{counts.dropped} {signal} dropped"
             )
+        if recovered:
+            self.emit(f"otelbundle: {signal} export to {self.endpoint} recovered ({lost} so far).")
 
     def dropped(self, signal: str, items: int, reason: str) -> None:
         """Items of a failed export (metrics: a failed export, items 0); called on export threads."""

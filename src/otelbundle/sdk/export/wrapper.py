@@ -12,7 +12,8 @@ signal is data (:class:`Signal`), not code.
   copy); it runs on the export thread, never on the application's;
 * every item of a failed batch, or of a batch whose export raised, is counted on
   a :class:`~otelbundle.sdk.export.report.DropReport`; records the SDK logs while
-  the export runs are folded into that count (:class:`ExportLogFold`).
+  the export runs are folded into that count (:class:`ExportLogFold`). Our metric
+  reader's exports are counted the same way (:func:`count_export`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from otelbundle.sdk.export.report import (
     ExportLogFold,
     metric_export_logger_names,
 )
-from otelbundle.sdk.export.wrapper import SPANS, ExportWrapper, span_exporter
+from otelbundle.sdk.export.wrapper import SPANS, ExportWrapper, count_export, span_exporter
 
 
 class FlakyExporter(SpanExporter):
@@ -227,3 +227,11 @@ def test_an_export_in_progress_at_fork_is_not_the_childs() -> None:
         report.after_fork_in_child()
         assert report.not_flushed() == {}
     assert report.not_flushed() == {}
+
+
+def test_a_metric_export_that_recovers_says_so_in_exports() -> None:
+    lines: list[str] = []
+    report = DropReport(endpoint="http://c:4318", emit=lines.append)
+    assert count_export(report, None, "metrics", 0, lambda: False) is False
+    assert count_export(report, None, "metrics", 0, lambda: True) is True
+    assert lines[1] == "otelbundle: metrics export to http://c:4318 recovered (1 failed exports so far)."
