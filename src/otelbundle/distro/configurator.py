@@ -13,6 +13,7 @@ Whatever fails in our parts is reported and left out; the SDK is still configure
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -35,7 +36,7 @@ from otelbundle.config.report import diagnostics_logger
 from otelbundle.distro import runtime
 from otelbundle.health import register_span_processor
 from otelbundle.health import section as _health_section  # noqa: F401  declares health: before the file is read
-from otelbundle.sdk import metric_reader_entry_points, sampling
+from otelbundle.sdk import metric_reader, metric_reader_entry_points, sampling
 from otelbundle.sdk.export import http_session
 from otelbundle.sdk.export.bounded import Accounting, BoundedSpanProcessor
 from otelbundle.sdk.export.log_batch import LogBatchProcessor
@@ -46,6 +47,7 @@ from otelbundle.sdk.export.report import (
     sdk_logger_names,
 )
 from otelbundle.sdk.export.resource_once import HashOnceSpans
+from otelbundle.sdk.export.wrapper import count_export
 from otelbundle.sdk.logs import correlation, deferred
 
 _log = logging.getLogger("otelbundle")
@@ -77,16 +79,21 @@ def build_components(env: Mapping[str, str]) -> Components:
         # Spans reach the encoder with a resource whose hash is computed once (resource_once.py);
         # with scrubbing on, in the scrubbed copy.
         step = scrub.span_step(scrubber, hash_resources=True) if scrubber is not None else HashOnceSpans()
-        return BoundedSpanProcessor(exporter, accounting, step)
+        processor = BoundedSpanProcessor(exporter, accounting, step)
+        report.holding("spans", lambda: processor.backlog.pending)  # counted if the exit flush runs out
+        return processor
 
     def export_logs(exporter: LogRecordExporter) -> LogRecordProcessor:
         fold.attach(sdk_logger_names())
         step = scrub.log_step(scrubber) if scrubber is not None else None
-        return LogBatchProcessor(exporter, report, fold, step)
+        processor = LogBatchProcessor(exporter, report, fold, step)
+        report.holding("logs", lambda: processor.pending)
+        return processor
 
     # `logging` records are translated on a thread of ours (otelbundle.sdk.logs.deferred); its
     # processor is first, so a flush drains the capture queue before the export flushes.
     deferred_logs = deferred.DeferredLogs(report, environment.queue_size(env, "OTEL_BLRP_MAX_QUEUE_SIZE"))
+    report.holding("logs", lambda: deferred_logs.pending)
     kwargs: dict[str, Any] = {
         "export_span_processor": export_spans,
         "export_log_record_processor": export_logs,
@@ -190,6 +197,9 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
             merged["exporter_args_map"] = http_session.merged_exporter_args(
                 components.kwargs["exporter_args_map"], kwargs["exporter_args_map"]
             )
+        # The fork-safe metric reader counts each export's result itself, as the span and log paths do.
+        report, fold = components.runtime.report, components.fold
+        metric_reader.count_exports_with(functools.partial(count_export, report, fold, "metrics", 0))
         with metric_reader_entry_points.installed_for_sdk_setup(os.environ):  # fork-safe metric reader
             super()._configure(**merged)  # type: ignore[no-untyped-call]
         components.fold.attach(sdk_logger_names())

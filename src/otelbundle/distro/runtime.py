@@ -4,7 +4,9 @@ The SDK registers one ``atexit`` shutdown per provider and runs them one after
 the other, each allowed the exporter's full timeout: with a blackholed
 collector that is 3 x OTEL_EXPORTER_OTLP_TIMEOUT. Our exit handler (registered
 after the SDK's, so it runs first) flushes the three providers in parallel under
-one deadline; the SDK's own handlers then find nothing left to do.
+one deadline; the SDK's own handlers then find nothing left to do. What our
+queues still hold when the deadline runs out is counted in the exit summary as
+not flushed. A SIGTERM during the flush does not cut it short.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ from otelbundle.sdk.export.report import DropReport
 _log = logging.getLogger("otelbundle")
 
 
+# After the deadline, how long a second caller (the SIGTERM handler) still waits for the
+# first shutdown to print its summary: that takes microseconds once the flush has given up.
+SUMMARY_GRACE_SECONDS = 0.5
+
+
 @dataclass
 class Runtime:
     """The live configuration: drop report, extra parts to stop, exit deadline."""
@@ -37,7 +44,13 @@ class Runtime:
     shutdown_timeout: float = 5.0
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     _stopped: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Re-entrant: the SIGTERM handler runs on the main thread, possibly while it holds this lock.
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _flusher: int | None = None  # the thread running shutdown(), while it runs
+    _ends_at: float = 0.0  # that shutdown's deadline (time.monotonic())
+    _finished: threading.Event = field(default_factory=threading.Event)
+    _result: bool = True
+    _sigterm_pending: bool = False  # SIGTERM arrived on the flushing thread: die once it is done
 
     @staticmethod
     def providers() -> list[Any]:
@@ -53,19 +66,39 @@ class Runtime:
         return _run_parallel(calls, deadline)
 
     def shutdown(self, timeout: float | None = None) -> bool:
-        """Stop our parts, then shut every provider down in parallel under one deadline."""
-        with self._lock:
-            if self._stopped:
-                return True
-            self._stopped = True
+        """Stop our parts, then shut every provider down in parallel under one deadline.
+
+        Runs once. A second call while the first runs (the SIGTERM handler during the
+        exit flush of a multiprocessing child) waits for it, within its deadline, so the
+        flush is not cut short; on the flushing thread itself it returns at once.
+        """
         deadline = timeout if timeout is not None else self.shutdown_timeout
+        with self._lock:
+            first = not self._stopped
+            if first:
+                self._flusher = threading.get_ident()  # before _stopped: see _on_sigterm
+                self._ends_at = time.monotonic() + deadline
+                self._stopped = True
+        if not first:
+            return self._wait_for_shutdown()
+        try:
+            self._result = self._stop_and_flush(deadline)
+            return self._result
+        finally:
+            self._finished.set()
+            self._flusher = None
+            if self._sigterm_pending:
+                _die_of_sigterm()
+
+    def _stop_and_flush(self, deadline: float) -> bool:
         for stop in self.stoppers:
             try:
                 stop()
             except Exception:
                 _log.warning("otelbundle: error while stopping %r", stop, exc_info=True)
         done = _run_parallel([p.shutdown for p in self.providers() if hasattr(p, "shutdown")], deadline)
-        summary = self.report.summary()
+        # What our queues still hold now is lost with the process (usually: the deadline ran out).
+        summary = self.report.summary(not_flushed=self.report.not_flushed())
         if summary:
             self.report.emit(summary)
         if not done:
@@ -73,6 +106,13 @@ class Runtime:
                 f"otelbundle: telemetry flush did not finish within {deadline:.1f}s; exiting anyway."
             )
         return done
+
+    def _wait_for_shutdown(self) -> bool:
+        """The running shutdown's result, waited for until its deadline (and the summary's grace)."""
+        if self._flusher == threading.get_ident():
+            return False  # called from inside the flush (a stopper): waiting would deadlock
+        left = self._ends_at + SUMMARY_GRACE_SECONDS - time.monotonic()
+        return self._finished.wait(min(max(0.0, left), threading.TIMEOUT_MAX)) and self._result
 
     def register_exit_handler(self) -> None:
         atexit.register(self.shutdown)
@@ -89,7 +129,8 @@ class Runtime:
         last batches. Only the default disposition is replaced (servers such as
         gunicorn install their own later, which then wins); after the bounded
         flush the default is restored and the signal re-raised, so the exit
-        status is still "killed by SIGTERM".
+        status is still "killed by SIGTERM". A SIGTERM during a flush already
+        running lets it end first (:meth:`_on_sigterm`).
         """
         if threading.current_thread() is not threading.main_thread():
             return False
@@ -97,23 +138,47 @@ class Runtime:
             return False
 
         def on_sigterm(signum: int, frame: object) -> None:
-            try:
-                self.shutdown()
-            finally:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                os.kill(os.getpid(), signal.SIGTERM)
+            self._on_sigterm()
 
         signal.signal(signal.SIGTERM, on_sigterm)
         return True
+
+    def _on_sigterm(self) -> None:
+        """Flush (or let the running flush end), then die of SIGTERM.
+
+        Python runs the handler on the main thread between two bytecodes. When that
+        thread is inside shutdown() itself (a multiprocessing child's exit flush,
+        ``Pool.__exit__`` terminating its workers), neither waiting for the flush
+        (it cannot go on while its thread is here) nor dying now (it would cut the
+        flush short, uncounted) will do: the signal is noted, the flush resumes,
+        and shutdown() re-raises it when it ends.
+        """
+        if self._flusher == threading.get_ident():
+            self._sigterm_pending = True
+            return
+        try:
+            self.shutdown()  # flushes, or waits for the shutdown another thread runs
+        finally:
+            _die_of_sigterm()
 
     def _shutdown_at_child_exit(self) -> None:
         self.shutdown()
 
     def _rearm_in_child(self) -> None:
         """A child inherits a copy of this object: its own exit must flush again."""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._stopped = False
+        self._flusher = None
+        self._finished = threading.Event()
+        self._result = True
+        self._sigterm_pending = False
         self.report.after_fork_in_child()
+
+
+def _die_of_sigterm() -> None:
+    """The default action, as if our handler had never been there: exit status "killed by SIGTERM"."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _run_parallel(calls: Sequence[Callable[[], Any]], timeout: float) -> bool:

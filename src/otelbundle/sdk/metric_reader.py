@@ -37,6 +37,11 @@ locks after fork.
 ``OTEL_METRIC_EXPORT_INTERVAL`` and ``OTEL_METRIC_EXPORT_TIMEOUT`` mean what they
 mean for the SDK's reader: the wait between the end of one export and the next
 collect, and the deadline for one collect plus export.
+
+Each export's result is counted where :func:`count_exports_with` says (the
+distro's drop report), from what ``export`` returns or raises: the exporter's
+log lines cannot be relied on for that (the OTLP gRPC exporter's logger drops a
+message repeated within 20 s, and all three signals log the same text there).
 """
 
 from __future__ import annotations
@@ -58,6 +63,20 @@ from opentelemetry.semconv._incubating.attributes.otel_attributes import OtelCom
 _logger = logging.getLogger(__name__)
 
 ExporterFactory = Callable[[], MetricExporter]
+# Runs one export (the callable: True on success) and counts its result; returns that result.
+ExportCounter = Callable[[Callable[[], bool]], bool]
+
+_count: ExportCounter | None = None
+
+
+def count_exports_with(counter: ExportCounter | None) -> None:
+    """Every reader of this process hands its exports to ``counter`` from now on (None: uncounted).
+
+    Process-wide, because the SDK's configurator builds the reader from an entry
+    point with no argument to pass a report through.
+    """
+    global _count
+    _count = counter
 
 
 class ForkSafeMetricReader(MetricReader):
@@ -160,9 +179,14 @@ class ForkSafeMetricReader(MetricReader):
             return False
         try:
             exporter = self._exporter_of_this_process()
-            with suppress_instrumentation():  # the exporter's own HTTP calls are not app telemetry
+
+            def send() -> bool:
                 result = exporter.export(data, timeout_millis=_remaining(deadline) * 1e3)
-            return bool(result is MetricExportResult.SUCCESS)
+                return bool(result is MetricExportResult.SUCCESS)
+
+            count = _count
+            with suppress_instrumentation():  # the exporter's own HTTP calls are not app telemetry
+                return send() if count is None else count(send)
         except Exception:
             _logger.exception("Exception while exporting metrics")
             return False

@@ -1,7 +1,9 @@
-"""A tiny app for resilience tests: N units of work, each a span with a log line."""
+"""A tiny app for resilience tests: N units of work, each a span with a log line, then an
+optional pause (seconds, the second argument) before it exits."""
 
 import logging
 import sys
+import time
 
 from opentelemetry import trace
 
@@ -12,4 +14,5 @@ tracer = trace.get_tracer("workload")
 for i in range(count):
     with tracer.start_as_current_span("unit-of-work"):
         log.info("work %d", i)
+time.sleep(float(sys.argv[2]) if len(sys.argv) > 2 else 0)
 print("WORKLOAD DONE", flush=True)

@@ -12,6 +12,7 @@ what one interval should do, and is called hung past that.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -33,6 +34,9 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 
+from otelbundle.sdk import metric_reader
+from otelbundle.sdk.export.report import DropReport, ExportLogFold, metric_export_logger_names
+from otelbundle.sdk.export.wrapper import count_export
 from otelbundle.sdk.metric_reader import ForkSafeMetricReader
 
 INTERVAL_MS = 50
@@ -323,3 +327,59 @@ def test_an_exporter_that_raises_does_not_stop_the_thread(providers: list[MeterP
     reader = ForkSafeMetricReader(Failing, export_interval_millis=INTERVAL_MS)
     start(providers, reader).get_meter("test").create_counter("work").add(1)
     assert wait_until(lambda: len(calls) >= 3)
+
+
+class Refused(ListExporter):
+    """A collector that refuses every export; ``said`` is logged by the exporter first, if given."""
+
+    said: tuple[str, str] | None = None  # (logger, message)
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        if self.said is not None:
+            logging.getLogger(self.said[0]).warning(self.said[1])
+        return MetricExportResult.FAILURE
+
+
+GRPC_LOGGER = "opentelemetry.exporter.otlp.proto.grpc.exporter"
+HTTP_LOGGER = "opentelemetry.exporter.otlp.proto.http.metric_exporter"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        pytest.param(None, id="silent"),
+        # The gRPC exporter's DuplicateFilter drops what the span export said there just before.
+        pytest.param((GRPC_LOGGER, "Failed to export to localhost:4317, error code: UNAVAILABLE"), id="grpc"),
+        # The HTTP exporter says each failure itself: still one failed export each.
+        pytest.param((HTTP_LOGGER, "Failed to export metrics batch"), id="http"),
+    ],
+)
+def test_each_failed_export_is_counted_once_from_its_result(
+    providers: list[MeterProvider], said: tuple[str, str] | None
+) -> None:
+    importlib.import_module(GRPC_LOGGER)  # its DuplicateFilter is on the logger before ours, as in an app
+    report = DropReport(endpoint="http://c:4317", emit=lambda _: None)
+    fold = ExportLogFold(report)
+    for protocol in ("http/protobuf", "grpc"):
+        fold.attach(metric_export_logger_names({"OTEL_EXPORTER_OTLP_PROTOCOL": protocol}), metric_export=True)
+
+    class Exporter(Refused):
+        pass
+
+    Exporter.said = said
+    if said is not None:
+        with fold.during():  # a span export failing the same way, a moment before
+            logging.getLogger(said[0]).warning(said[1])
+    metric_reader.count_exports_with(lambda export: count_export(report, fold, "metrics", 0, export))
+    try:
+        reader = ForkSafeMetricReader(Exporter, export_interval_millis=60_000)
+        start(providers, reader).get_meter("test").create_counter("work").add(1)
+        assert reader.force_flush(timeout_millis=5_000) is False
+        assert reader.force_flush(timeout_millis=5_000) is False
+    finally:
+        metric_reader.count_exports_with(None)
+        fold.detach()
+    assert report.counts["metrics"].failed_exports == 2
+    assert report.not_flushed() == {}

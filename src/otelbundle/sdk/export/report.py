@@ -14,15 +14,22 @@ the SDK's messages; this module turns them into a report:
   at WARNING and above from the metric export path's loggers (the modules of
   the SDK's periodic reader and of the configured metric exporter classes) are
   counted as failed metric exports, the first one quoted in the report;
+* our metric reader hands each export's result to :func:`count_export`
+  (:func:`otelbundle.sdk.metric_reader.count_exports_with`): records logged
+  during it are folded like a span export's, so the loggers above count only
+  what happens outside it (the SDK's own periodic reader, a skipped export);
 * :class:`DropReport` prints one warning on the first loss (saying what, where,
-  and why), one line when export recovers, and a summary at exit.
+  and why), one line when export recovers, and a summary at exit. The summary
+  also counts what was still queued or being sent when the exit flush ended
+  (:meth:`DropReport.not_flushed`): that is lost with the process too.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
@@ -44,6 +51,8 @@ class SignalCounts:
     exported: int = 0
     dropped: int = 0
     failed_exports: int = 0
+    sending: int = 0  # items handed to the exporter, not yet back (retried, or waiting on the network)
+    sending_exports: int = 0
 
 
 @dataclass
@@ -59,8 +68,49 @@ class DropReport:
     _refused: dict[str, int] = field(default_factory=dict)  # refused at the queue, not yet said
     _refusal_said: set[str] = field(default_factory=set)
     _warned: bool = False
+    _holders: list[tuple[str, Callable[[], int]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     emit: Callable[[str], None] = field(default=_warn)
+
+    def holding(self, signal: str, pending: Callable[[], int]) -> None:
+        """A queue of ``signal`` items not yet handed to an exporter; ``pending`` says how many.
+
+        Read once, after the exit flush: whatever is still there then is lost with the process.
+        """
+        with self._lock:
+            self._holders.append((signal, pending))
+
+    @contextmanager
+    def sending(self, signal: str, items: int) -> Iterator[None]:
+        """Around one export: its items are held by the exporter (retrying, or waiting) meanwhile."""
+        with self._lock:
+            counts = self.counts[signal]
+            counts.sending += items
+            counts.sending_exports += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                counts.sending = max(0, counts.sending - items)
+                counts.sending_exports = max(0, counts.sending_exports - 1)
+
+    def not_flushed(self) -> dict[str, int]:
+        """Per signal, what is queued or being sent right now (metrics: exports, else items).
+
+        Read after the exit flush, so it is what the flush could not deliver in time.
+        """
+        with self._lock:
+            holders = list(self._holders)
+            held = {
+                signal: c.sending_exports if signal == "metrics" else c.sending
+                for signal, c in self.counts.items()
+            }
+        for signal, pending in holders:
+            try:
+                held[signal] = held.get(signal, 0) + max(0, int(pending()))
+            except Exception:  # a part that cannot say leaves its count out, never the summary
+                continue
+        return {signal: n for signal, n in held.items() if n}
 
     def refused(self, signal: str) -> None:
         """One item refused at a full in-process queue. Called on the app's thread (span
@@ -87,11 +137,15 @@ class DropReport:
             self.counts[signal].exported += items
             recovered = signal in self._failing
             self._failing.discard(signal)
-            dropped = self.counts[signal].dropped
-        if recovered:
-            self.emit(
-                f"otelbundle: {signal} export to {self.endpoint} recovered ({dropped} {signal} dropped so far)."
+            counts = self.counts[signal]
+            # Metrics are counted in exports (a failed one loses no queued items).
+            lost = (
+                f"{counts.failed_exports} failed exports"
+                if signal == "metrics"
+                else f"{counts.dropped} {signal} dropped"
             )
+        if recovered:
+            self.emit(f"otelbundle: {signal} export to {self.endpoint} recovered ({lost} so far).")
 
     def dropped(self, signal: str, items: int, reason: str) -> None:
         """Items of a failed export (metrics: a failed export, items 0); called on export threads."""
@@ -118,22 +172,39 @@ class DropReport:
             self.suppressed_log_lines += 1
 
     def after_fork_in_child(self) -> None:
-        """A fresh lock: a parent thread may have held this one at fork."""
+        """A fresh lock (a parent thread may have held this one at fork); no export runs here yet."""
         self._lock = threading.Lock()
+        for counts in self.counts.values():
+            counts.sending = counts.sending_exports = 0
 
-    def summary(self) -> str | None:
-        """One line with every non-zero drop count, or None when nothing was lost."""
+    def summary(self, not_flushed: Mapping[str, int] | None = None) -> str | None:
+        """One line with every non-zero drop count, or None when nothing was lost.
+
+        ``not_flushed`` (:meth:`not_flushed` after the exit flush) is said per signal
+        after its drops: ``spans=3 dropped (1 failed exports) and 5 not flushed``.
+        """
+        held = not_flushed or {}
         with self._lock:
             parts = [
-                f"metrics: {c.failed_exports} failed exports"
-                if signal == "metrics"
-                else f"{signal}={c.dropped} dropped ({c.failed_exports} failed exports)"
+                _part(signal, c, held.get(signal, 0))
                 for signal, c in self.counts.items()
-                if c.dropped or c.failed_exports
+                if c.dropped or c.failed_exports or held.get(signal, 0)
             ]
         if not parts:
             return None
         return f"otelbundle: telemetry not delivered to {self.endpoint}: " + ", ".join(parts) + "."
+
+
+def _part(signal: str, counts: SignalCounts, held: int) -> str:
+    """One signal's entry in the summary: metrics in exports (their data is not queued), else items."""
+    if signal == "metrics":
+        lost = [f"{counts.failed_exports} failed exports"] if counts.failed_exports else []
+        lost += [f"{held} export{'s' if held != 1 else ''} not flushed"] if held else []
+        return "metrics: " + " and ".join(lost)
+    if not (counts.dropped or counts.failed_exports):
+        return f"{signal}={held} not flushed"
+    text = f"{signal}={counts.dropped} dropped ({counts.failed_exports} failed exports)"
+    return text + (f" and {held} not flushed" if held else "")
 
 
 class ExportLogFold(logging.Filter):

@@ -12,7 +12,8 @@ signal is data (:class:`Signal`), not code.
   copy); it runs on the export thread, never on the application's;
 * every item of a failed batch, or of a batch whose export raised, is counted on
   a :class:`~otelbundle.sdk.export.report.DropReport`; records the SDK logs while
-  the export runs are folded into that count (:class:`ExportLogFold`).
+  the export runs are folded into that count (:class:`ExportLogFold`). Our metric
+  reader's exports are counted the same way (:func:`count_export`).
 """
 
 from __future__ import annotations
@@ -65,14 +66,19 @@ class Taken(Protocol):
 def count_export(
     report: DropReport, fold: ExportLogFold | None, signal: str, items: int, export: Callable[[], bool]
 ) -> bool:
-    """Run one export; count its items as exported or dropped. Never raises."""
+    """Run one export; count its items as exported or dropped. Never raises.
+
+    While it runs its items are counted as being sent: an exit flush that runs out
+    of time during it (the exporter retrying) reports them as not flushed.
+    """
     capture: ExportCapture | None = None
     try:
-        if fold is None:
-            ok = export()
-        else:
-            with fold.during() as capture:
+        with report.sending(signal, items):
+            if fold is None:
                 ok = export()
+            else:
+                with fold.during() as capture:
+                    ok = export()
     except Exception as exc:  # the exporter must not take the worker thread down
         report.dropped(signal, items, f"{type(exc).__name__}: {exc}")
         return False

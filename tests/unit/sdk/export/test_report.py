@@ -16,7 +16,7 @@ from otelbundle.sdk.export.report import (
     ExportLogFold,
     metric_export_logger_names,
 )
-from otelbundle.sdk.export.wrapper import SPANS, ExportWrapper, span_exporter
+from otelbundle.sdk.export.wrapper import SPANS, ExportWrapper, count_export, span_exporter
 
 
 class FlakyExporter(SpanExporter):
@@ -197,3 +197,41 @@ def test_a_queue_smaller_than_the_batch_size_is_the_batch_size(monkeypatch: pyte
         provider.get_tracer("t").start_span("s").end()
     provider.shutdown()
     assert inner.received == 3
+
+
+def test_what_is_still_queued_or_being_sent_is_counted_as_not_flushed_per_signal() -> None:
+    report = DropReport(endpoint="http://c:4318", emit=lambda _: None)
+    report.holding("spans", lambda: 2)  # the span backlog
+    report.holding("logs", lambda: 3)  # the log batch queue
+    report.holding("logs", lambda: 4)  # the capture queue in front of it
+    report.holding("logs", lambda: 1 // 0)  # a part that cannot say is left out, not the summary
+    report.dropped("spans", 1, "gave up")
+    with report.sending("spans", 5), report.sending("metrics", 0):  # retrying when the deadline ran out
+        held = report.not_flushed()
+    assert held == {"spans": 7, "logs": 7, "metrics": 1}
+    assert report.not_flushed() == {"spans": 2, "logs": 7}  # back from the exporter: counted there
+    assert report.summary(held) == (
+        "otelbundle: telemetry not delivered to http://c:4318: spans=1 dropped (1 failed exports) "
+        "and 7 not flushed, logs=7 not flushed, metrics: 1 export not flushed."
+    )
+    report.dropped("metrics", 0, "gave up")
+    assert report.summary({"metrics": 2}) == (
+        "otelbundle: telemetry not delivered to http://c:4318: spans=1 dropped (1 failed exports), "
+        "metrics: 1 failed exports and 2 exports not flushed."
+    )
+
+
+def test_an_export_in_progress_at_fork_is_not_the_childs() -> None:
+    report = DropReport(emit=lambda _: None)
+    with report.sending("spans", 5):
+        report.after_fork_in_child()
+        assert report.not_flushed() == {}
+    assert report.not_flushed() == {}
+
+
+def test_a_metric_export_that_recovers_says_so_in_exports() -> None:
+    lines: list[str] = []
+    report = DropReport(endpoint="http://c:4318", emit=lines.append)
+    assert count_export(report, None, "metrics", 0, lambda: False) is False
+    assert count_export(report, None, "metrics", 0, lambda: True) is True
+    assert lines[1] == "otelbundle: metrics export to http://c:4318 recovered (1 failed exports so far)."
