@@ -58,7 +58,11 @@ def _host_port(value: str) -> bool:
 
 
 def _http_url(config: YamlMap, key: str, value: str, where: str, problems: list[ConfigProblem]) -> bool:
-    parsed = urlparse(value)
+    try:
+        parsed = urlparse(value)
+        _ = parsed.port  # a port that is not a number raises here, not when the first alert is sent
+    except ValueError:  # "http://[127.0.0.1:9/hook": an unclosed IPv6 bracket
+        parsed = urlparse("")
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         problems.append(
             ConfigProblem(config.value_mark(key), f"{where}.{key}: {value!r} is not an http(s) URL")

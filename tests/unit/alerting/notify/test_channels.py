@@ -252,3 +252,14 @@ alerting:
     ]
     notifiers, problems = build_notifiers(_notify(text.replace('{"": 0}', "mail:99999"), {}), env={})
     assert notifiers == [] and len(problems) == 1
+
+
+@pytest.mark.parametrize("url", ["http://[127.0.0.1:9/hook", "http://host:port/hook", "http://host:99999/x"])
+def test_a_url_that_python_cannot_parse_is_a_located_problem(url: str) -> None:
+    """urlparse raises on these (found by the config property test): a problem, not a crash."""
+    text = f'alerting:\n  notify:\n    webhook: {{url: "{url}"}}\n'
+    notifiers, problems = build_notifiers(_notify(text, {}), env={})
+    assert notifiers == []
+    assert [str(p) for p in problems] == [
+        f"otelbundle.yaml:3:21: notify.webhook.url: {url!r} is not an http(s) URL"
+    ]
