@@ -69,7 +69,9 @@ class DropReport:
     _refusal_said: set[str] = field(default_factory=set)
     _warned: bool = False
     _holders: list[tuple[str, Callable[[], int]]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Reentrant: the SIGTERM handler reads the report on the thread it interrupted, which may
+    # be inside refused() (a full queue while the collector is down) holding this lock.
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     emit: Callable[[str], None] = field(default=_warn)
 
     def holding(self, signal: str, pending: Callable[[], int]) -> None:
@@ -173,7 +175,7 @@ class DropReport:
 
     def after_fork_in_child(self) -> None:
         """A fresh lock (a parent thread may have held this one at fork); no export runs here yet."""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         for counts in self.counts.values():
             counts.sending = counts.sending_exports = 0
 

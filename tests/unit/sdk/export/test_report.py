@@ -235,3 +235,21 @@ def test_a_metric_export_that_recovers_says_so_in_exports() -> None:
     assert count_export(report, None, "metrics", 0, lambda: False) is False
     assert count_export(report, None, "metrics", 0, lambda: True) is True
     assert lines[1] == "otelbundle: metrics export to http://c:4318 recovered (1 failed exports so far)."
+
+
+def test_the_summary_can_be_read_on_a_thread_that_holds_the_report() -> None:
+    """The SIGTERM handler runs on the thread it interrupts; that thread may be inside
+    refused() (a full queue while the collector is down). A plain lock hung it for good."""
+    report = DropReport(endpoint="http://127.0.0.1:9", emit=lambda _: None)
+    report.dropped("spans", 3, "export failed")
+    said: list[str | None] = []
+
+    def interrupted_inside_the_report() -> None:
+        with report._lock:  # as refused() holds it when the signal lands
+            said.append(report.summary(report.not_flushed()))
+
+    thread = threading.Thread(target=interrupted_inside_the_report, daemon=True)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive(), "reading the report deadlocked on its own thread"
+    assert said and said[0] is not None and "spans=3 dropped" in said[0]
