@@ -116,6 +116,7 @@ class RuleManager:
     ) -> None:
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._reload_asked = threading.Event()  # SIGHUP: reload on the engine thread
         self._thread: threading.Thread | None = None
         self._stopped = False
         self.dispatcher = dispatcher
@@ -173,6 +174,12 @@ class RuleManager:
             self._wake.wait(max(0.0, min(due, self._deadline()) - time.monotonic()))
             if self._stop.is_set():
                 break
+            if self._reload_asked.is_set():
+                self._reload_asked.clear()
+                try:
+                    self.reload()
+                except Exception:
+                    _log.exception("otelbundle: alert rules reload failed; the running rules stay")
             now = time.monotonic()
             if now < due and now < next_fold and self._stop.wait(next_fold - now):
                 break
@@ -207,7 +214,10 @@ class RuleManager:
 
     # ---- reload --------------------------------------------------------------
     def reload(self) -> bool:
-        """Re-read the config and rule files; keep running rules if the new ones are bad."""
+        """Re-read the config and rule files; keep running rules if the new ones are bad.
+
+        Runs on the calling thread: the engine thread calls it (SIGHUP, a changed file),
+        as may a program or test whose engine thread is not running."""
         config = self.rule_files.load() if self.rule_files is not None else None
         if config is None:
             return False
@@ -236,7 +246,10 @@ class RuleManager:
             return False
 
         def on_sighup(signum: int, frame: object) -> None:
-            threading.Thread(target=self.reload, name="otelbundle-rules-reload", daemon=True).start()
+            # On the engine thread, as a rule file change is: a reload walks the alerts and
+            # windows that thread evaluates, with no lock between them.
+            self._reload_asked.set()
+            self._wake.set()
 
         signal.signal(signal.SIGHUP, on_sighup)
         return True
@@ -251,6 +264,7 @@ class RuleManager:
         self.dispatcher.after_fork_in_child()
         self.engine.after_fork_in_child()
         self._stop, self._wake = threading.Event(), threading.Event()  # a parent thread may have held them
+        self._reload_asked = threading.Event()
         if self._thread is not None:
             self.start()
 

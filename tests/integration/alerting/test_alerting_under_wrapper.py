@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from harness.apps import clean_env, run
 from harness.http_sink import Sink
 from harness.otlp_receiver import OtlpReceiver
 from otelbundle.alerting.manager import build_alerting
+from otelbundle.alerting.section import AlertingConfig
 
 PROGRAM = str(Path(__file__).parents[1] / "programs" / "failing_work.py")
 RULE = """
@@ -163,6 +165,14 @@ def test_sighup_reloads_the_rules(tmp_path: Path) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in an app that has not claimed SIGHUP
     setup = build_alerting(str(write_config(tmp_path)), {})
     assert setup is not None
+    reloaded_on: list[str] = []
+    engine_reload = setup.engine.reload
+
+    def reload(config: AlertingConfig) -> int:
+        reloaded_on.append(threading.current_thread().name)
+        return engine_reload(config)
+
+    setup.engine.reload = reload  # type: ignore[method-assign]
     try:
         assert signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL
         (tmp_path / "rules.yaml").write_text(textwrap.dedent(RULE.format(name="AfterHup")))
@@ -171,6 +181,9 @@ def test_sighup_reloads_the_rules(tmp_path: Path) -> None:
         while ("g", "AfterHup") not in setup.engine.states:
             assert time.monotonic() < deadline, "SIGHUP did not reload the rules"
             time.sleep(0.05)
+        # On the thread that evaluates: a reload from another thread raced it (dicts changed
+        # during iteration, a processor left feeding the old rules).
+        assert reloaded_on == ["otelbundle-alert-engine"]
     finally:
         setup.shutdown()
         signal.signal(signal.SIGHUP, previous)
