@@ -34,6 +34,10 @@ _log = logging.getLogger("otelbundle")
 # After the deadline, how long a second caller (the SIGTERM handler) still waits for the
 # first shutdown to print its summary: that takes microseconds once the flush has given up.
 SUMMARY_GRACE_SECONDS = 0.5
+# How long stopping our own parts may take before the providers' flush starts (the alert
+# engine joins its thread for 2 s and gives its notifiers 2 s): a SIGTERM that arrives
+# meanwhile waits this long for the flush to begin.
+STOPPERS_SECONDS = 5.0
 
 
 @dataclass
@@ -77,7 +81,7 @@ class Runtime:
             first = not self._stopped
             if first:
                 self._flusher = threading.get_ident()  # before _stopped: see _on_sigterm
-                self._ends_at = time.monotonic() + deadline
+                self._ends_at = time.monotonic() + STOPPERS_SECONDS + deadline
                 self._stopped = True
         if not first:
             return self._wait_for_shutdown()
@@ -96,6 +100,7 @@ class Runtime:
                 stop()
             except Exception:
                 _log.warning("otelbundle: error while stopping %r", stop, exc_info=True)
+        self._ends_at = time.monotonic() + deadline  # the providers' flush gets the whole deadline
         done = _run_parallel([p.shutdown for p in self.providers() if hasattr(p, "shutdown")], deadline)
         # What our queues still hold now is lost with the process (usually: the deadline ran out).
         summary = self.report.summary(not_flushed=self.report.not_flushed())
@@ -111,8 +116,12 @@ class Runtime:
         """The running shutdown's result, waited for until its deadline (and the summary's grace)."""
         if self._flusher == threading.get_ident():
             return False  # called from inside the flush (a stopper): waiting would deadlock
-        left = self._ends_at + SUMMARY_GRACE_SECONDS - time.monotonic()
-        return self._finished.wait(min(max(0.0, left), threading.TIMEOUT_MAX)) and self._result
+        while not self._finished.is_set():
+            left = self._ends_at + SUMMARY_GRACE_SECONDS - time.monotonic()  # moves once the stoppers end
+            if left <= 0:
+                return False
+            self._finished.wait(min(left, 0.25))
+        return self._result
 
     def register_exit_handler(self) -> None:
         atexit.register(self.shutdown)

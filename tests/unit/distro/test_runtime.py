@@ -185,6 +185,21 @@ def test_a_second_shutdown_waits_for_the_first_and_gets_its_result() -> None:
     assert runtime.shutdown() is True  # done: returns at once
 
 
+def test_a_second_shutdown_waits_past_slow_stoppers_for_the_flush_itself() -> None:
+    """Stopping our parts (the alert engine: up to 2 s + 2 s) comes before the providers' flush,
+    which then gets its whole deadline: a waiter counting from the start gave up before it began."""
+    said: list[str] = []
+    runtime = _runtime(said.append, timeout=0.5)
+    runtime.stoppers.append(lambda: time.sleep(1.0))
+    runtime.fakes.append(SlowProvider(said.append, 0.3))
+    first = threading.Thread(target=runtime.shutdown)
+    first.start()
+    time.sleep(0.05)  # inside the stopper
+    assert runtime.shutdown() is True
+    assert said[0] == "flushed" and any(line.startswith("otelbundle") for line in said), said
+    first.join()
+
+
 def test_the_summary_at_an_expired_deadline_counts_what_our_queues_still_held() -> None:
     said: list[str] = []
     report = DropReport(endpoint="http://c:4318", emit=said.append)
