@@ -237,3 +237,10 @@ def test_a_rule_file_needs_groups_or_slos(tmp_path: Path) -> None:
     (tmp_path / "rules.yaml").write_text("slo: []\n")
     with pytest.raises(ConfigError, match="needs a top-level 'groups:' or 'slos:' list"):
         load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
+
+
+def test_an_alert_name_ending_in_a_newline_is_refused(tmp_path: Path) -> None:
+    """A regex's "$" lets a trailing newline through; rule names are refused so, SLO names too."""
+    slos = 'slos:\n  - {name: checkout, spans: {service: storefront}, objective: 99%, alert: "Burn\\n"}\n'
+    with pytest.raises(ConfigError, match="alert"):
+        slo_sim(tmp_path, slos)

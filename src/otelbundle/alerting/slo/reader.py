@@ -28,7 +28,7 @@ from otelbundle.config import Mark, YamlList, YamlMap, parse_percent
 
 SLO_KEYS = frozenset({"name", "spans", "objective", "period", "good_if_faster_than", "alert", "labels"})
 DEFAULT_PERIOD = 30 * DAY
-_ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ALERT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # fullmatch: "$" would let a newline end it
 T = TypeVar("T")
 
 
@@ -67,7 +67,7 @@ def read_slo(slo_map: YamlMap, matcher: SpanMatcher | None, problems: SloProblem
     if "good_if_faster_than" in slo_map:
         faster_than = problems.duration(slo_map, "good_if_faster_than", 0.0) or None
     alert = slo_map.get("alert", "")
-    if not isinstance(alert, str) or (alert and not _ALERT_NAME.match(alert)):
+    if not isinstance(alert, str) or (alert and not _ALERT_NAME.fullmatch(alert)):
         problems.add(slo_map.value_mark("alert"), "alert must be a valid alert name, e.g. CheckoutBudgetBurn")
         alert = ""
     labels = problems.string_map(slo_map, "labels")
