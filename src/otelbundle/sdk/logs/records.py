@@ -89,20 +89,25 @@ def exportable(value: Any, depth: int = 0) -> Any:
     * lists, tuples (any sequence) and dicts: kept, each item converted by this rule;
       dict keys that are not strings become their :func:`bounded_repr`, empty keys are
       dropped; containers nested deeper than MAX_DEPTH become one string;
-    * anything else (objects, sets, generators…): :func:`bounded_repr`.
+    * anything else (objects, sets, generators…): :func:`bounded_repr`;
+    * a mapping or sequence that raises while it is read (an app's own container class):
+      :func:`bounded_repr` too. Nothing here raises into the application's logging call.
     """
     if isinstance(value, _PRIMITIVES):
         return value
     if depth < MAX_DEPTH:
-        if isinstance(value, Mapping):
-            result: dict[str, Any] = {}
-            for key, item in value.items():
-                name = key if isinstance(key, str) else bounded_repr(key)
-                if name:
-                    result[name] = exportable(item, depth + 1)
-            return result
-        if isinstance(value, Sequence):
-            return [exportable(item, depth + 1) for item in value]
+        try:
+            if isinstance(value, Mapping):
+                result: dict[str, Any] = {}
+                for key, item in value.items():
+                    name = key if isinstance(key, str) else bounded_repr(key)
+                    if name:
+                        result[name] = exportable(item, depth + 1)
+                return result
+            if isinstance(value, Sequence):
+                return [exportable(item, depth + 1) for item in value]
+        except Exception:
+            return bounded_repr(value)
     return bounded_repr(value)
 
 
@@ -111,13 +116,16 @@ def _needs_conversion(value: Any, depth: int = 0) -> bool:
         return False
     if depth >= MAX_DEPTH:
         return True
-    if isinstance(value, Mapping):
-        return any(
-            not isinstance(key, str) or not key or _needs_conversion(item, depth + 1)
-            for key, item in value.items()
-        )
-    if isinstance(value, Sequence):
-        return any(_needs_conversion(item, depth + 1) for item in value)
+    try:
+        if isinstance(value, Mapping):
+            return any(
+                not isinstance(key, str) or not key or _needs_conversion(item, depth + 1)
+                for key, item in value.items()
+            )
+        if isinstance(value, Sequence):
+            return any(_needs_conversion(item, depth + 1) for item in value)
+    except Exception:  # a container that cannot be read: exportable() makes it a string
+        return True
     return True
 
 
@@ -143,7 +151,10 @@ def request_span_context(record: logging.LogRecord) -> SpanContext | None:
     if trace.get_current_span().get_span_context().is_valid:
         return None
     request = getattr(record, "request", None)
-    found = getattr(request, REQUEST_SPAN_ATTRIBUTE, None) if request is not None else None
+    try:
+        found = getattr(request, REQUEST_SPAN_ATTRIBUTE, None) if request is not None else None
+    except Exception:  # an object whose attribute look-up raises names no request of ours
+        return None
     return found if isinstance(found, SpanContext) and found.is_valid else None
 
 
