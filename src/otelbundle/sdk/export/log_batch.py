@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -117,14 +118,19 @@ class LogBatchProcessor(LogRecordProcessor):
             self._export(whole=not woken)
         self._export(whole=True)
 
-    def _export(self, whole: bool, deadline: float | None = None) -> bool:
-        """Export batches off the queue, oldest first; False when ``deadline`` stopped it."""
+    def _export(self, whole: bool, deadline: float | None = None, limit: int | None = None) -> bool:
+        """Export batches off the queue, oldest first; False when ``deadline`` stopped it.
+
+        ``limit``: at most that many records (a flush takes what was queued when it was
+        called; records that keep arriving are the export thread's, not the flush's)."""
         queue = self._queue
+        left = sys.maxsize if limit is None else limit
         with self._export_lock:
-            while queue and (whole or len(queue) >= self.batch_size):
+            while queue and left > 0 and (whole or len(queue) >= self.batch_size):
                 if deadline is not None and time.monotonic() >= deadline:
                     return False
-                batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue)))]
+                batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue), left))]
+                left -= len(batch)
                 try:
                     with suppress_instrumentation():
                         self._wrapper.export(batch)  # counts the batch as exported or dropped
@@ -136,7 +142,8 @@ class LogBatchProcessor(LogRecordProcessor):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         if self._shutdown:
             return False
-        return self._export(whole=True, deadline=time.monotonic() + timeout_millis / 1000)
+        deadline = time.monotonic() + timeout_millis / 1000
+        return self._export(whole=True, deadline=deadline, limit=len(self._queue))
 
     def shutdown(self) -> None:
         if self._shutdown:

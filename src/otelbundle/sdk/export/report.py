@@ -174,10 +174,16 @@ class DropReport:
             self.suppressed_log_lines += 1
 
     def after_fork_in_child(self) -> None:
-        """A fresh lock (a parent thread may have held this one at fork); no export runs here yet."""
+        """The child's own report: a fresh lock (a parent thread may have held this one at fork),
+        zero counts and nothing said yet. What the parent lost is the parent's to report; a
+        child counting it too would print it again in every worker's exit summary."""
         self._lock = threading.RLock()
-        for counts in self.counts.values():
-            counts.sending = counts.sending_exports = 0
+        self.counts = {signal: SignalCounts() for signal in self.counts}
+        self.suppressed_log_lines = 0
+        self._failing = set()
+        self._refused = {}
+        self._refusal_said = set()
+        self._warned = False
 
     def summary(self, not_flushed: Mapping[str, int] | None = None) -> str | None:
         """One line with every non-zero drop count, or None when nothing was lost.

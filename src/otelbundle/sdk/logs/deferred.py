@@ -133,7 +133,10 @@ class DeferredLogs:
                 _log.debug("otelbundle: log translation failed", exc_info=True)
 
     def drain(self) -> int:
-        """Translate everything queued, on this thread, in order; one drainer at a time."""
+        """Translate what is queued when the drain starts, on this thread, in order; one drainer
+        at a time. Records captured meanwhile wait for the next drain: with threads that keep
+        logging, a drain that chased them would not end (a flush or exit would run out its deadline).
+        """
         replay = self._replay
         if replay is None:
             return 0
@@ -142,7 +145,7 @@ class DeferredLogs:
         with self._drain_lock:
             self._translating.on = True
             try:
-                while queue:
+                for _ in range(len(queue)):
                     try:
                         record, context, span_context = queue.popleft()
                     except IndexError:  # emptied by a fork hook meanwhile
@@ -167,13 +170,13 @@ class DeferredLogs:
             _log.debug("otelbundle: could not translate a log record", exc_info=True)
 
     def close(self) -> None:
-        """Translate what is queued, then refuse further records (the SDK is shutting down)."""
+        """Refuse further records (the SDK is shutting down), then translate what is queued."""
         if self._closed:
             return
-        self.drain()
         self._closed = True
         self._wake.set()
         forking.remove(self._fork_hook)
+        self.drain()
 
     def _after_fork_in_child(self) -> None:
         """The parent exports what it had queued; the child starts empty, with its own thread."""

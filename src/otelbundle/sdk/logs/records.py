@@ -60,6 +60,16 @@ _passing: ContextVar[logging.LogRecord | None] = ContextVar("otelbundle_passing_
 _log = logging.getLogger("otelbundle")
 
 
+def _snapshot(record: logging.LogRecord) -> logging.LogRecord:
+    """A shallow copy of ``record`` (its fields as they are now): for a plain record a dict copy,
+    a tenth of what ``copy.copy`` costs; a record class of the app's own is copied as it copies."""
+    if type(record) is not logging.LogRecord:
+        return copy.copy(record)
+    clean: logging.LogRecord = object.__new__(logging.LogRecord)
+    clean.__dict__.update(record.__dict__)
+    return clean
+
+
 def bounded_repr(value: object) -> str:
     """``repr(value)`` cut to MAX_VALUE_CHARS; the type's name when repr itself fails."""
     try:
@@ -79,20 +89,25 @@ def exportable(value: Any, depth: int = 0) -> Any:
     * lists, tuples (any sequence) and dicts: kept, each item converted by this rule;
       dict keys that are not strings become their :func:`bounded_repr`, empty keys are
       dropped; containers nested deeper than MAX_DEPTH become one string;
-    * anything else (objects, sets, generators…): :func:`bounded_repr`.
+    * anything else (objects, sets, generators…): :func:`bounded_repr`;
+    * a mapping or sequence that raises while it is read (an app's own container class):
+      :func:`bounded_repr` too. Nothing here raises into the application's logging call.
     """
     if isinstance(value, _PRIMITIVES):
         return value
     if depth < MAX_DEPTH:
-        if isinstance(value, Mapping):
-            result: dict[str, Any] = {}
-            for key, item in value.items():
-                name = key if isinstance(key, str) else bounded_repr(key)
-                if name:
-                    result[name] = exportable(item, depth + 1)
-            return result
-        if isinstance(value, Sequence):
-            return [exportable(item, depth + 1) for item in value]
+        try:
+            if isinstance(value, Mapping):
+                result: dict[str, Any] = {}
+                for key, item in value.items():
+                    name = key if isinstance(key, str) else bounded_repr(key)
+                    if name:
+                        result[name] = exportable(item, depth + 1)
+                return result
+            if isinstance(value, Sequence):
+                return [exportable(item, depth + 1) for item in value]
+        except Exception:
+            return bounded_repr(value)
     return bounded_repr(value)
 
 
@@ -101,13 +116,16 @@ def _needs_conversion(value: Any, depth: int = 0) -> bool:
         return False
     if depth >= MAX_DEPTH:
         return True
-    if isinstance(value, Mapping):
-        return any(
-            not isinstance(key, str) or not key or _needs_conversion(item, depth + 1)
-            for key, item in value.items()
-        )
-    if isinstance(value, Sequence):
-        return any(_needs_conversion(item, depth + 1) for item in value)
+    try:
+        if isinstance(value, Mapping):
+            return any(
+                not isinstance(key, str) or not key or _needs_conversion(item, depth + 1)
+                for key, item in value.items()
+            )
+        if isinstance(value, Sequence):
+            return any(_needs_conversion(item, depth + 1) for item in value)
+    except Exception:  # a container that cannot be read: exportable() makes it a string
+        return True
     return True
 
 
@@ -133,7 +151,10 @@ def request_span_context(record: logging.LogRecord) -> SpanContext | None:
     if trace.get_current_span().get_span_context().is_valid:
         return None
     request = getattr(record, "request", None)
-    found = getattr(request, REQUEST_SPAN_ATTRIBUTE, None) if request is not None else None
+    try:
+        found = getattr(request, REQUEST_SPAN_ATTRIBUTE, None) if request is not None else None
+    except Exception:  # an object whose attribute look-up raises names no request of ours
+        return None
     return found if isinstance(found, SpanContext) and found.is_valid else None
 
 
@@ -227,7 +248,10 @@ class ExportableRecordFilter(logging.Filter):
         whose span has ended gets that span context (:func:`request_span_context`).
         """
         fields = record.__dict__
-        clean = record
+        # Always a copy: the application's other handlers and their filters get the original
+        # and may change it (a redacting filter rewriting ``msg``, one adding an object field)
+        # before the translator runs; the export is the record as it was at the call.
+        clean = _snapshot(record)
         span_context = None
         if len(fields) > _PLAIN_RECORD_FIELDS:
             names = fields.keys() - _STANDARD_FIELDS
@@ -236,7 +260,6 @@ class ExportableRecordFilter(logging.Filter):
                 if "request" in names:
                     span_context = request_span_context(record)
                 if changed:
-                    clean = copy.copy(record)
                     clean.__dict__.update(changed)
         args = record.args
         if type(record.msg) is not str or (
@@ -247,8 +270,6 @@ class ExportableRecordFilter(logging.Filter):
             except Exception:  # a bad format: the translator meets it too and reports it (handleError)
                 message = None
             if message is not None:
-                if clean is record:
-                    clean = copy.copy(record)
                 clean.msg, clean.args = message, None
         deferred.capture(clean, span_context)
         return False

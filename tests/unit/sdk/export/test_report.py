@@ -253,3 +253,17 @@ def test_the_summary_can_be_read_on_a_thread_that_holds_the_report() -> None:
     thread.join(5)
     assert not thread.is_alive(), "reading the report deadlocked on its own thread"
     assert said and said[0] is not None and "spans=3 dropped" in said[0]
+
+
+def test_a_forked_child_reports_its_own_losses_not_its_parents() -> None:
+    lines: list[str] = []
+    report = DropReport(endpoint="http://c:4318", emit=lines.append)
+    report.refused("logs")
+    report.dropped("spans", 3, "collector down")
+    report.after_fork_in_child()
+    assert report.summary() is None  # the parent's 1 log and 3 spans are in the parent's summary
+    report.dropped("spans", 2, "collector down")
+    assert lines[-1].startswith("otelbundle: could not export 2 spans")  # the child says its first loss
+    assert report.summary() == (
+        "otelbundle: telemetry not delivered to http://c:4318: spans=2 dropped (1 failed exports)."
+    )
