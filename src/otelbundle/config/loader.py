@@ -224,17 +224,34 @@ class _Builder:
         text, missing = substitute_env(raw, self.env)
         self.missing.extend((name, mark) for name in missing)
         env = tuple(missing)
-        if ENV_REF.fullmatch(raw) is not None and node.style is None and text != "":
+        if ENV_REF.fullmatch(raw) is not None and node.style is None:
             # As in the collector: a value that is exactly one reference takes the
-            # type the substituted text has in YAML (so `${env:PORT}` can be an int),
-            # but only scalars: an env value can never become a mapping or list.
-            try:
-                typed = yaml.safe_load(text)
-            except (yaml.YAMLError, ValueError, OverflowError):
-                return text, env
-            if isinstance(typed, (bool, int, float)):
+            # type of the substituted text (so `${env:PORT}` can be an int), but only
+            # scalars: an env value can never become a mapping or list.
+            typed = _as_written(text)
+            if typed is not None:
                 return typed, env
         return text, env
+
+
+def _as_written(text: str) -> bool | int | float | None:
+    """The number or boolean ``text`` is, only when it is written as that value is.
+
+    YAML 1.1 reads ``1.10`` as 1.1, ``0123`` as 83, ``on`` as true and ``12:30`` as 750:
+    a version label, a password or a header value taken from the environment would be
+    rewritten, and a string field reads ``str()`` of the number. Such text stays as written.
+    """
+    try:
+        typed = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
+        return None
+    if isinstance(typed, bool):
+        return typed if text.lower() in ("true", "false") else None
+    if isinstance(typed, int):
+        return typed if str(typed) == text else None
+    if isinstance(typed, float):
+        return typed if repr(typed) == text else None
+    return None
 
 
 def load_text(text: str, path: str, env: Mapping[str, str] | None = None) -> Document:

@@ -82,3 +82,16 @@ def test_unknown_keys_suggests() -> None:
     assert [str(p) for p in problems] == [
         "u.yaml:1:1: unknown key 'evaluaton_interval' in alerting (did you mean 'evaluation_interval'?)"
     ]
+
+
+def test_an_env_value_that_is_not_written_as_a_number_stays_as_written() -> None:
+    """YAML 1.1 would rewrite these: a version, a build number, a password, a header value."""
+    env = {"V": "1.10", "B": "0123", "F": "on", "T": "12:30", "H": "0x1F", "E": "1e3", "N": "null"}
+    doc = load_text("".join(f"{name.lower()}: ${{env:{name}}}\n" for name in env), "f.yaml", env=env)
+    assert {name.upper(): value for name, value in doc.root.items()} == env
+
+
+def test_an_env_value_written_as_a_number_or_boolean_takes_its_type() -> None:
+    env = {"P": "8080", "R": "0.5", "M": "-1", "Y": "true", "Z": "False"}
+    doc = load_text("".join(f"{name.lower()}: ${{env:{name}}}\n" for name in env), "f.yaml", env=env)
+    assert doc.root == {"p": 8080, "r": 0.5, "m": -1, "y": True, "z": False}
