@@ -135,6 +135,31 @@ def test_group_by_a_record_attribute_and_rate(tmp_path: Path) -> None:
     assert sorted(labels["exception_type"] for labels in firing(sim, "ErrorsPerType")) == ["OperationalError"]
 
 
+def test_group_by_keeps_a_zero_or_false_value_apart_from_a_missing_one(tmp_path: Path) -> None:
+    """`extra={"retry": 0}` is a value: its records are not folded into those without the attribute."""
+    rules = """
+    groups:
+      - name: logs
+        rules:
+          - alert: PerRetry
+            logs: {service: payments, severity: ERROR}
+            expr: count > 0
+            window: 1m
+            group_by: [retry, cached]
+    """
+    sim = Sim(config_from(tmp_path, rules))
+    emit(sim, retry=0, cached=False)
+    emit(sim, retry=0, cached=False)
+    emit(sim)  # neither attribute
+    emit(sim, retry=2, cached=True)
+    sent = sim.at(1)
+    assert sorted((a.labels.get("retry", "-"), a.labels.get("cached", "-"), a.value) for a in sent) == [
+        ("-", "-", 1.0),
+        ("0", "False", 2.0),
+        ("2", "True", 1.0),
+    ]
+
+
 def test_absent_is_a_heartbeat_on_log_records(tmp_path: Path) -> None:
     rules = """
     groups:
