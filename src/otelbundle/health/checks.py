@@ -133,7 +133,7 @@ class HttpCheck:
         except urllib.error.HTTPError as exc:
             code, body = exc.code, exc.read(65536)
         except (OSError, ValueError) as exc:
-            return Verdict(Status.FAILING, f"GET {self.url} failed: {_reason(exc)}")
+            return Verdict(Status.FAILING, f"{self.method} {self.url} failed: {_reason(exc)}")
         if code not in self.expect_status:
             expected = ", ".join(str(c) for c in self.expect_status)
             return Verdict(Status.FAILING, f"{self.url} answered {code}, expected {expected}")

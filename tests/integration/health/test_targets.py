@@ -160,3 +160,15 @@ def test_hung_and_raising_checks_do_not_block_the_others(tmp_path: Path, http_ta
     finally:
         checks_for_tests.release.set()
         scheduler.stop()
+
+
+def test_an_http_check_that_cannot_connect_names_its_own_method() -> None:
+    from otelbundle.health.checks import CheckSpec, HttpCheck
+
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    check = HttpCheck(CheckSpec("inv", "http", 10, 1), f"http://127.0.0.1:{port}/healthz", method="HEAD")
+    verdict = check.run(None)
+    assert verdict.status is Status.FAILING
+    assert verdict.message.startswith(f"HEAD http://127.0.0.1:{port}/healthz failed: ")
