@@ -20,7 +20,12 @@ from typing import Any
 import yaml
 
 from otelbundle.config.problems import ConfigError, ConfigProblem, Mark
-from otelbundle.config.substitution import ENV_REF, substitute_env
+from otelbundle.config.substitution import (
+    ENV_REF,
+    malformed_ref_message,
+    malformed_refs,
+    substitute_env,
+)
 
 MAX_VALUES = 100_000
 _CORE = "tag:yaml.org,2002:"
@@ -33,7 +38,9 @@ class YamlMap(dict[str, Any]):
     """A mapping that knows the position of itself, each key and each value.
 
     ``from_env`` maps each key whose value contained ``${env:...}`` to the
-    variables that were unset (an empty tuple when all were set).
+    variables that were unset (an empty tuple when all were set), and each key
+    whose value holds a reference in another syntax (``${TOKEN}``) to that text
+    (an entry starting with ``${``).
     """
 
     mark: Mark
@@ -83,13 +90,18 @@ def unset_env_problems(value: Any, *, skip: frozenset[str] = frozenset()) -> Ite
             if key in skip:
                 continue
             for name in value.from_env.get(key, ()):
-                yield ConfigProblem(value.value_mark(key), f"environment variable {name} is not set")
+                yield ConfigProblem(value.value_mark(key), _env_problem(name))
             yield from unset_env_problems(item)
     elif isinstance(value, YamlList):
         for index, item in enumerate(value):
             for name in value.item_from_env.get(index, ()):
-                yield ConfigProblem(value.item_mark(index), f"environment variable {name} is not set")
+                yield ConfigProblem(value.item_mark(index), _env_problem(name))
             yield from unset_env_problems(item)
+
+
+def _env_problem(name: str) -> str:
+    """An unset variable, or (starting with ``${``) a reference in another syntax."""
+    return malformed_ref_message(name) if name.startswith("${") else f"environment variable {name} is not set"
 
 
 @dataclass
@@ -211,9 +223,10 @@ class _Builder:
                 ConfigProblem(mark, f"unsupported YAML tag {node.tag!r}; write the value without a tag")
             )
             return None, None
+        malformed = tuple(malformed_refs(raw)) if "${" in raw else ()
         if "${env:" not in raw:
             if node.style is not None or node.tag == f"{_CORE}str":
-                return raw.replace("$$", "$") if "$$" in raw else raw, None
+                return raw.replace("$$", "$") if "$$" in raw else raw, malformed or None
             try:
                 return self._constructor.construct_object(node, deep=True), None
             except (yaml.YAMLError, ValueError, OverflowError) as exc:
@@ -223,7 +236,7 @@ class _Builder:
                 return None, None
         text, missing = substitute_env(raw, self.env)
         self.missing.extend((name, mark) for name in missing)
-        env = tuple(missing)
+        env = (*missing, *malformed)
         if ENV_REF.fullmatch(raw) is not None and node.style is None:
             # As in the collector: a value that is exactly one reference takes the
             # type of the substituted text (so `${env:PORT}` can be an int), but only

@@ -53,6 +53,12 @@ def hide_env_value(message: str, value: Any) -> str:
     return message
 
 
+def _from_environment(refs: tuple[str, ...] | None) -> bool:
+    """Whether a value with these ``from_env`` entries holds text of a variable: it has an
+    ``${env:...}`` reference, not only references in another syntax (``${TOKEN}``, left as written)."""
+    return refs is not None and (not refs or not all(ref.startswith("${") for ref in refs))
+
+
 class Problems:
     """The problems of one load, in the order found; helpers read a key and record what is wrong.
 
@@ -106,7 +112,7 @@ class Problems:
             return parse(mapping[key])
         except ValueError as exc:
             message = str(exc)
-            if key in mapping.from_env:
+            if _from_environment(mapping.from_env.get(key)):
                 message = hide_env_value(message, mapping[key])
             self.add(mapping.value_mark(key), f"{label or key}: {message}")
             return default
