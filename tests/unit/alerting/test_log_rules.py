@@ -255,3 +255,26 @@ def test_every_problem_of_a_log_rule_is_located(tmp_path: Path) -> None:
     )
     assert "rules.yaml:14:9: a rule selects spans: or logs:, not both" in lines
     assert "rules.yaml:16:9: errors_where: is for spans; a log rule counts records" in lines
+
+
+def test_a_logger_glob_that_selects_only_otelbundles_own_records_is_refused(tmp_path: Path) -> None:
+    """Such a rule could never fire (own records never count): `rules check` said SUCCESS."""
+    (tmp_path / "rules.yaml").write_text(
+        "groups:\n"
+        "  - name: logs\n"
+        "    rules:\n"
+        "      - alert: HealthFailing\n"
+        '        logs: {logger: otelbundle.health, severity: ">= ERROR"}\n'
+        "        expr: count > 0\n"
+        "      - alert: AnyOtel\n"
+        '        logs: {logger: "otel*"}\n'  # matches the application's opentelemetry.* loggers too
+        "        expr: count > 0\n"
+    )
+    (tmp_path / "otelbundle.yaml").write_text("alerting:\n  rule_files: [rules.yaml]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "rules.yaml:5:24: logger: 'otelbundle.health' selects only otelbundle's own records, which never "
+        "count (alerts would feed themselves); health check results reach rules as spans named "
+        "'health <check>'"
+    ]
