@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -61,6 +62,8 @@ class _BoundedServer(ThreadingHTTPServer):
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int
     ) -> None:
+        # The host's own family: `::` or `::1` (IPv6-only pods) cannot be bound by an AF_INET socket.
+        self.address_family = socket.getaddrinfo(*address, type=socket.SOCK_STREAM)[0][0]
         super().__init__(address, handler)
         self._slots = threading.BoundedSemaphore(max_connections)
         self._max = max_connections

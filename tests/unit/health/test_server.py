@@ -79,3 +79,24 @@ def test_idle_connections_beyond_the_limit_are_refused_not_given_threads() -> No
             time.sleep(0.05)
     server.stop()
     assert body["status"] == "not ready" and body["checks"]["ok"]["status"] == "unknown"
+
+
+def test_an_ipv6_host_is_bound() -> None:
+    """`host: "::1"` (or `::` in an IPv6-only pod) failed: the server's socket was always AF_INET."""
+    if not socket.has_ipv6:
+        return
+    scheduler = Scheduler([_Ok()], lambda result: None)
+    try:
+        server = HealthServer(scheduler, "::1", 0)
+    except OSError as exc:  # no IPv6 loopback on this machine at all
+        if exc.errno in (99, 97):  # EADDRNOTAVAIL, EAFNOSUPPORT
+            return
+        raise
+    server.start()
+    try:
+        with socket.create_connection(("::1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+            answer = sock.recv(100)
+        assert answer.startswith(b"HTTP/1.0 503")  # the scheduler is not started: not alive
+    finally:
+        server.stop()
