@@ -43,6 +43,11 @@ def view_of(item: LogRecordItem) -> LogView:
     )
 
 
+def _label_value(value: object) -> str:
+    """A group key part: a missing attribute is the empty label; 0 and False are values."""
+    return "" if value is None else str(value)
+
+
 class Tally:
     """One log rule's records of one group key in a batch: how many, and the newest traces."""
 
@@ -113,7 +118,7 @@ class LogRuleFold:
                         view = view or view_of(item)
                         if not logs.matches_where(view):
                             continue
-                        key = tuple(str(view.get(a) or "") for a in state.group_by)
+                        key = tuple(_label_value(view.get(a)) for a in state.group_by)
                     else:
                         key = ()
                     tally = tallies.get((state, key))

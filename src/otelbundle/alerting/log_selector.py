@@ -102,6 +102,11 @@ class LogMatcher:
         return all(predicate(view) for predicate in self.where)
 
 
+def _only_own_loggers(pattern: str) -> bool:
+    """Whether every logger the glob can match is otelbundle's own (``otelbundle``, ``otelbundle.*``)."""
+    return pattern == OWN_LOGGERS or pattern.startswith(OWN_LOGGERS + ".")
+
+
 def parse_severity(text: object) -> tuple[str, int]:
     """``">= ERROR"`` -> (">=", 17); a bare level means ``==``; ValueError with the known names."""
     match = _SEVERITY.match(str(text))
@@ -124,6 +129,13 @@ def read_log_matcher(logs: YamlMap, problems: Problems) -> LogMatcher | None:
     for key in ("service", "logger"):
         if key in logs and not isinstance(logs[key], str):
             problems.add(logs.value_mark(key), f"{key} must be a string (a glob such as payments-*)")
+    logger = logs.get("logger")
+    if isinstance(logger, str) and _only_own_loggers(logger):
+        problems.add(
+            logs.value_mark("logger"),
+            f"logger: {logger!r} selects only otelbundle's own records, which never count (alerts "
+            "would feed themselves); health check results reach rules as spans named 'health <check>'",
+        )
     severity_op, severity_number = None, 0
     if "severity" in logs:
         try:

@@ -102,10 +102,14 @@ def open_at_start(path: str, env: Mapping[str, str]) -> ConfigDocument | None:
     global _started_with
     if not os.access(path, os.R_OK):
         reason = "does not exist" if not os.path.exists(path) else "is not readable"
+        # Name the variable only when it is what named the file (else ./otelbundle.yaml was found).
+        named = (
+            f"OTELBUNDLE_CONFIG={path}"
+            if environment.get(env, "OTELBUNDLE_CONFIG")
+            else f"the config file {path}"
+        )
         diagnostics_logger().error(
-            "otelbundle: OTELBUNDLE_CONFIG=%s %s; alert rules and health checks are off, telemetry continues.",
-            path,
-            reason,
+            "otelbundle: %s %s; alert rules and health checks are off, telemetry continues.", named, reason
         )
         return None
     document = read_document(path, env)

@@ -20,7 +20,12 @@ from typing import Any
 import yaml
 
 from otelbundle.config.problems import ConfigError, ConfigProblem, Mark
-from otelbundle.config.substitution import ENV_REF, substitute_env
+from otelbundle.config.substitution import (
+    ENV_REF,
+    malformed_ref_message,
+    malformed_refs,
+    substitute_env,
+)
 
 MAX_VALUES = 100_000
 _CORE = "tag:yaml.org,2002:"
@@ -33,7 +38,9 @@ class YamlMap(dict[str, Any]):
     """A mapping that knows the position of itself, each key and each value.
 
     ``from_env`` maps each key whose value contained ``${env:...}`` to the
-    variables that were unset (an empty tuple when all were set).
+    variables that were unset (an empty tuple when all were set), and each key
+    whose value holds a reference in another syntax (``${TOKEN}``) to that text
+    (an entry starting with ``${``).
     """
 
     mark: Mark
@@ -83,13 +90,18 @@ def unset_env_problems(value: Any, *, skip: frozenset[str] = frozenset()) -> Ite
             if key in skip:
                 continue
             for name in value.from_env.get(key, ()):
-                yield ConfigProblem(value.value_mark(key), f"environment variable {name} is not set")
+                yield ConfigProblem(value.value_mark(key), _env_problem(name))
             yield from unset_env_problems(item)
     elif isinstance(value, YamlList):
         for index, item in enumerate(value):
             for name in value.item_from_env.get(index, ()):
-                yield ConfigProblem(value.item_mark(index), f"environment variable {name} is not set")
+                yield ConfigProblem(value.item_mark(index), _env_problem(name))
             yield from unset_env_problems(item)
+
+
+def _env_problem(name: str) -> str:
+    """An unset variable, or (starting with ``${``) a reference in another syntax."""
+    return malformed_ref_message(name) if name.startswith("${") else f"environment variable {name} is not set"
 
 
 @dataclass
@@ -211,9 +223,10 @@ class _Builder:
                 ConfigProblem(mark, f"unsupported YAML tag {node.tag!r}; write the value without a tag")
             )
             return None, None
+        malformed = tuple(malformed_refs(raw)) if "${" in raw else ()
         if "${env:" not in raw:
             if node.style is not None or node.tag == f"{_CORE}str":
-                return raw.replace("$$", "$") if "$$" in raw else raw, None
+                return raw.replace("$$", "$") if "$$" in raw else raw, malformed or None
             try:
                 return self._constructor.construct_object(node, deep=True), None
             except (yaml.YAMLError, ValueError, OverflowError) as exc:
@@ -223,18 +236,35 @@ class _Builder:
                 return None, None
         text, missing = substitute_env(raw, self.env)
         self.missing.extend((name, mark) for name in missing)
-        env = tuple(missing)
-        if ENV_REF.fullmatch(raw) is not None and node.style is None and text != "":
+        env = (*missing, *malformed)
+        if ENV_REF.fullmatch(raw) is not None and node.style is None:
             # As in the collector: a value that is exactly one reference takes the
-            # type the substituted text has in YAML (so `${env:PORT}` can be an int),
-            # but only scalars: an env value can never become a mapping or list.
-            try:
-                typed = yaml.safe_load(text)
-            except (yaml.YAMLError, ValueError, OverflowError):
-                return text, env
-            if isinstance(typed, (bool, int, float)):
+            # type of the substituted text (so `${env:PORT}` can be an int), but only
+            # scalars: an env value can never become a mapping or list.
+            typed = _as_written(text)
+            if typed is not None:
                 return typed, env
         return text, env
+
+
+def _as_written(text: str) -> bool | int | float | None:
+    """The number or boolean ``text`` is, only when it is written as that value is.
+
+    YAML 1.1 reads ``1.10`` as 1.1, ``0123`` as 83, ``on`` as true and ``12:30`` as 750:
+    a version label, a password or a header value taken from the environment would be
+    rewritten, and a string field reads ``str()`` of the number. Such text stays as written.
+    """
+    try:
+        typed = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
+        return None
+    if isinstance(typed, bool):
+        return typed if text.lower() in ("true", "false") else None
+    if isinstance(typed, int):
+        return typed if str(typed) == text else None
+    if isinstance(typed, float):
+        return typed if repr(typed) == text else None
+    return None
 
 
 def load_text(text: str, path: str, env: Mapping[str, str] | None = None) -> Document:

@@ -35,6 +35,30 @@ def unknown_keys(mapping: YamlMap, allowed: Iterable[str], where: str) -> Iterat
             )
 
 
+ENV_VALUE_SHOWN_AS = "the value of its ${env:...} (not shown)"
+
+
+def hide_env_value(message: str, value: Any) -> str:
+    """``message`` without the text of ``value``, which came from the environment.
+
+    Variables carry secrets (a URL with a token, a DSN); a problem is printed on
+    stderr and in CI logs, so it names the position and the variable's role, never
+    its value. Parsers quote the text they refuse (``repr``), which is what is replaced.
+    """
+    if not isinstance(value, str) or value == "":
+        return message
+    for shown in (repr(value), repr(value.strip())):
+        if shown != "''":
+            message = message.replace(shown, ENV_VALUE_SHOWN_AS)
+    return message
+
+
+def _from_environment(refs: tuple[str, ...] | None) -> bool:
+    """Whether a value with these ``from_env`` entries holds text of a variable: it has an
+    ``${env:...}`` reference, not only references in another syntax (``${TOKEN}``, left as written)."""
+    return refs is not None and (not refs or not all(ref.startswith("${") for ref in refs))
+
+
 class Problems:
     """The problems of one load, in the order found; helpers read a key and record what is wrong.
 
@@ -87,7 +111,10 @@ class Problems:
         try:
             return parse(mapping[key])
         except ValueError as exc:
-            self.add(mapping.value_mark(key), f"{label or key}: {exc}")
+            message = str(exc)
+            if _from_environment(mapping.from_env.get(key)):
+                message = hide_env_value(message, mapping[key])
+            self.add(mapping.value_mark(key), f"{label or key}: {message}")
             return default
 
     def raise_if_any(self) -> None:

@@ -5,7 +5,10 @@ default when the variable is unset or empty, ``$$`` is a literal ``$``. The
 substitution happens on scalar values *after* parsing, so a variable can never
 inject YAML structure. A reference without a default whose variable is unset
 becomes an empty string *and* a problem, in every section: the part that uses
-it is switched off and the check commands fail.
+it is switched off and the check commands fail. So does a reference in another
+syntax (``${TOKEN}``, ``${URL:-http://x}`` as in a shell or Compose file,
+``${ env:A }``; :func:`malformed_refs`): it would otherwise stay in the value as
+text, and a header ``Bearer ${TOKEN}`` would be sent as written.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from collections.abc import Mapping
 
 ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DOLLAR_ESCAPE = "$$"
+# What looks meant as a reference: a shell/Compose one, or ${env:...} written wrongly.
+# `${{ $value }}` (a `$` before a template) is not one.
+_LOOKS_LIKE_REF = re.compile(r"\$\{(?:[A-Za-z_][A-Za-z0-9_]*(?::?[-=?+][^}]*)?|\s*env\s*:[^}]*)\}")
+_SHELL_FORM = re.compile(r"(?:env\s*:\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*(?::?-([^}]*))?")
 
 
 def substitute_env(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -36,3 +43,27 @@ def substitute_env(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
 
     parts = text.split(_DOLLAR_ESCAPE)
     return "$".join(ENV_REF.sub(repl, part) for part in parts), missing
+
+
+def malformed_refs(text: str) -> list[str]:
+    """Each ``${...}`` of ``text`` (outside ``$$`` escapes) meant as a reference but not ``${env:...}``."""
+    found: list[str] = []
+    for part in text.split(_DOLLAR_ESCAPE):
+        for match in _LOOKS_LIKE_REF.finditer(part):
+            if ENV_REF.match(part, match.start()) is None:
+                found.append(match.group())
+    return found
+
+
+def malformed_ref_message(ref: str) -> str:
+    """What is wrong with ``ref`` (from :func:`malformed_refs`) and what to write instead."""
+    shape = _SHELL_FORM.fullmatch(ref[2:-1].strip())
+    if shape is None:
+        fix = "${env:NAME}, NAME of letters, digits and _"
+    else:
+        name, default = shape.groups()
+        fix = f"${{env:{name}:-{default}}}" if default is not None else f"${{env:{name}}}"
+    return (
+        f"{ref!r} is not read as a variable: write {fix} "
+        "(only ${env:NAME} and ${env:NAME:-default} are; $${ is a literal ${)"
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,19 +128,67 @@ class HttpCheck:
 
     def run(self, previous: Status | None) -> Verdict:
         request = urllib.request.Request(self.url, method=self.method, headers=self.headers)
+        opener = urllib.request.build_opener(_HeadersStayOnTheirHost(self.headers))
         try:
-            with urllib.request.urlopen(request, timeout=self.spec.timeout_s) as response:
+            with opener.open(request, timeout=self.spec.timeout_s) as response:
                 code, body = response.status, response.read(65536)
         except urllib.error.HTTPError as exc:
             code, body = exc.code, exc.read(65536)
         except (OSError, ValueError) as exc:
-            return Verdict(Status.FAILING, f"GET {self.url} failed: {_reason(exc)}")
+            return Verdict(Status.FAILING, f"{self.method} {self.url} failed: {_reason(exc)}")
         if code not in self.expect_status:
             expected = ", ".join(str(c) for c in self.expect_status)
             return Verdict(Status.FAILING, f"{self.url} answered {code}, expected {expected}")
         if self.body_contains is not None and self.body_contains not in body.decode("utf-8", "replace"):
             return Verdict(Status.FAILING, f"{self.url} answered {code} without {self.body_contains!r}")
         return Verdict(Status.HEALTHY, f"{self.url} answered {code}")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+class _HeadersStayOnTheirHost(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, without the check's own headers when one leads to another origin.
+
+    urllib keeps every header across redirects, so ``Authorization: Bearer ...``
+    would be sent to whatever host the checked service redirects to (a login page,
+    a CDN). As curl and requests do, the headers go only where they were written
+    for (the same host and port, or an upgrade from http to https on that host).
+    """
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__()
+        self._names = [name.capitalize() for name in headers]  # as urllib.request.Request stores them
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and not _same_origin(req.full_url, new.full_url):
+            for name in self._names:
+                new.remove_header(name)
+        return new
+
+
+def _same_origin(old: str, new: str) -> bool:
+    (old_scheme, old_host, old_port), (new_scheme, new_host, new_port) = _origin(old), _origin(new)
+    if old_host != new_host:
+        return False
+    if (old_scheme, new_scheme) == ("http", "https"):
+        return (old_port, new_port) == (80, 443) or old_port == new_port
+    return (old_scheme, old_port) == (new_scheme, new_port)
 
 
 # ---- sql ------------------------------------------------------------------

@@ -164,7 +164,8 @@ class Scheduler:
             # not become exported spans every few seconds.
             with suppress_instrumentation():
                 verdict = state.check.run(previous)
-        except Exception as exc:
+        except BaseException as exc:  # also sys.exit() in a check: the run must end with a result,
+            # or the check stays "running" and every later run is skipped as hung
             verdict = Verdict(Status.FAILING, f"check raised {type(exc).__name__}: {exc}")
         elapsed = self._clock() - started
         with self._lock:

@@ -130,7 +130,8 @@ def parse_section(
     problems.extend(unknown_keys(section, _SECTION_KEYS, "health"))
     get = Problems(problems)
     interval = get.value(section, "interval", parse_duration, DEFAULT_INTERVAL_S)
-    timeout = get.value(section, "timeout", parse_duration, DEFAULT_TIMEOUT_S)
+    # None: not written, so each check's default is 5s or its interval when shorter.
+    timeout: float | None = get.value(section, "timeout", parse_duration, None)
     if "http" in section:
         config.http = _parse_http(section["http"], section.value_mark("http"), problems)
     checks = section.get("checks")
@@ -177,7 +178,11 @@ def _parse_http(value: Any, mark: Mark, problems: list[ConfigProblem]) -> HttpEn
 
 
 def _parse_check(
-    item: YamlMap, interval: float, timeout: float, problems: list[ConfigProblem], reader: SystemReader | None
+    item: YamlMap,
+    interval: float,
+    timeout: float | None,
+    problems: list[ConfigProblem],
+    reader: SystemReader | None,
 ) -> Check | None:
     get = _Getter(item, problems)
     name = get.value("name", _text, None, required=True)
@@ -194,11 +199,14 @@ def _parse_check(
         )
         return None
     problems.extend(unknown_keys(item, _COMMON_KEYS | _KIND_KEYS[kind], f"a {kind} check"))
+    interval_s = get.value("interval", parse_duration, interval)
+    # A timeout nobody wrote never exceeds the interval: `interval: 2s` alone is valid.
+    default_timeout = timeout if timeout is not None else min(DEFAULT_TIMEOUT_S, interval_s)
     spec = CheckSpec(
         name=name or "",
         kind=kind,
-        interval_s=get.value("interval", parse_duration, interval),
-        timeout_s=get.value("timeout", parse_duration, timeout),
+        interval_s=interval_s,
+        timeout_s=get.value("timeout", parse_duration, default_timeout),
         readiness=get.value("readiness", _bool, True),
     )
     before = len(problems)

@@ -3,12 +3,20 @@
 Liveness means the scheduler thread is running and ticking; readiness means
 every check with ``readiness: true`` has a result and none of them is failing
 (degraded is still ready: the service answers, only worse).
+
+The server is bounded: at most :data:`MAX_CONNECTIONS` connections are served at
+once (one thread each), a connection beyond them is closed at once and counted
+(``refused``), and a connection that sends nothing is closed after
+:data:`IDLE_TIMEOUT_S`. A probe answers in microseconds, so neither limit
+touches a kubelet; they keep idle or slow clients from piling up threads in the
+application's process.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +27,8 @@ from otelbundle.health.model import Status
 from otelbundle.health.scheduler import Scheduler
 
 _logger = logging.getLogger(__name__)
+MAX_CONNECTIONS = 16
+IDLE_TIMEOUT_S = 5.0
 
 
 def readiness(scheduler: Scheduler) -> tuple[bool, dict[str, Any]]:
@@ -44,11 +54,66 @@ def liveness(
     return alive, {"status": "alive" if alive else "scheduler not running"}
 
 
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``max_connections`` of them; more are closed and counted."""
+
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int
+    ) -> None:
+        # The host's own family: `::` or `::1` (IPv6-only pods) cannot be bound by an AF_INET socket.
+        self.address_family = socket.getaddrinfo(*address, type=socket.SOCK_STREAM)[0][0]
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._max = max_connections
+        self.refused = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.refused += 1
+            if self.refused == 1:
+                _logger.warning(
+                    "otelbundle: the health endpoint is serving %d connections; further ones are "
+                    "closed unanswered until they end (counted, said once)",
+                    self._max,
+                )
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # the thread did not start: its slot is free again
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A probe that hangs up mid-answer is no news for the application's stderr.
+        _logger.debug("health endpoint: a request from %s failed", client_address, exc_info=True)
+
+
 class HealthServer:
-    def __init__(self, scheduler: Scheduler, host: str, port: int) -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler(scheduler))
-        self._server.daemon_threads = True
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        host: str,
+        port: int,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+    ) -> None:
+        self._server = _BoundedServer((host, port), _handler(scheduler, idle_timeout_s), max_connections)
         self.port = int(self._server.server_address[1])
+
+    @property
+    def refused(self) -> int:
+        """Connections closed unanswered because MAX_CONNECTIONS were being served."""
+        return self._server.refused
 
     def start(self) -> None:
         threading.Thread(
@@ -64,8 +129,10 @@ class HealthServer:
         self._server.server_close()
 
 
-def _handler(scheduler: Scheduler) -> type[BaseHTTPRequestHandler]:
+def _handler(scheduler: Scheduler, idle_timeout_s: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = idle_timeout_s  # a client that sends nothing does not hold its thread for ever
+
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/healthz":

@@ -160,3 +160,55 @@ def test_hung_and_raising_checks_do_not_block_the_others(tmp_path: Path, http_ta
     finally:
         checks_for_tests.release.set()
         scheduler.stop()
+
+
+def test_an_http_check_that_cannot_connect_names_its_own_method() -> None:
+    from otelbundle.health.checks import CheckSpec, HttpCheck
+
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    check = HttpCheck(CheckSpec("inv", "http", 10, 1), f"http://127.0.0.1:{port}/healthz", method="HEAD")
+    verdict = check.run(None)
+    assert verdict.status is Status.FAILING
+    assert verdict.message.startswith(f"HEAD http://127.0.0.1:{port}/healthz failed: ")
+
+
+def test_an_http_check_sends_its_headers_only_to_the_host_they_were_written_for() -> None:
+    """urllib keeps every header across redirects: a Bearer token went to the host a redirect named."""
+    from otelbundle.health.checks import CheckSpec, HttpCheck
+
+    received: dict[str, dict[str, str]] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            received[f"{self.server.server_address[1]}{self.path}"] = {  # type: ignore[index]
+                k.lower(): v for k, v in self.headers.items() if k.lower() in ("authorization", "x-api-key")
+            }
+            target = redirects.get(self.path)
+            self.send_response(302 if target else 200)
+            if target:
+                self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Handler) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    here, other = (server.server_address[1] for server in servers)
+    redirects = {"/healthz": "/moved", "/moved": f"http://localhost:{other}/login"}
+    try:
+        headers = {"Authorization": "Bearer s3cr3t", "X-Api-Key": "k"}
+        verdict = HttpCheck(
+            CheckSpec("inv", "http", 10, 2), f"http://127.0.0.1:{here}/healthz", headers=headers
+        ).run(None)
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert verdict.status is Status.HEALTHY
+    sent = {"authorization": "Bearer s3cr3t", "x-api-key": "k"}
+    assert received == {f"{here}/healthz": sent, f"{here}/moved": sent, f"{other}/login": {}}

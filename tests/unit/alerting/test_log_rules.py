@@ -135,6 +135,31 @@ def test_group_by_a_record_attribute_and_rate(tmp_path: Path) -> None:
     assert sorted(labels["exception_type"] for labels in firing(sim, "ErrorsPerType")) == ["OperationalError"]
 
 
+def test_group_by_keeps_a_zero_or_false_value_apart_from_a_missing_one(tmp_path: Path) -> None:
+    """`extra={"retry": 0}` is a value: its records are not folded into those without the attribute."""
+    rules = """
+    groups:
+      - name: logs
+        rules:
+          - alert: PerRetry
+            logs: {service: payments, severity: ERROR}
+            expr: count > 0
+            window: 1m
+            group_by: [retry, cached]
+    """
+    sim = Sim(config_from(tmp_path, rules))
+    emit(sim, retry=0, cached=False)
+    emit(sim, retry=0, cached=False)
+    emit(sim)  # neither attribute
+    emit(sim, retry=2, cached=True)
+    sent = sim.at(1)
+    assert sorted((a.labels.get("retry", "-"), a.labels.get("cached", "-"), a.value) for a in sent) == [
+        ("-", "-", 1.0),
+        ("0", "False", 2.0),
+        ("2", "True", 1.0),
+    ]
+
+
 def test_absent_is_a_heartbeat_on_log_records(tmp_path: Path) -> None:
     rules = """
     groups:
@@ -230,3 +255,26 @@ def test_every_problem_of_a_log_rule_is_located(tmp_path: Path) -> None:
     )
     assert "rules.yaml:14:9: a rule selects spans: or logs:, not both" in lines
     assert "rules.yaml:16:9: errors_where: is for spans; a log rule counts records" in lines
+
+
+def test_a_logger_glob_that_selects_only_otelbundles_own_records_is_refused(tmp_path: Path) -> None:
+    """Such a rule could never fire (own records never count): `rules check` said SUCCESS."""
+    (tmp_path / "rules.yaml").write_text(
+        "groups:\n"
+        "  - name: logs\n"
+        "    rules:\n"
+        "      - alert: HealthFailing\n"
+        '        logs: {logger: otelbundle.health, severity: ">= ERROR"}\n'
+        "        expr: count > 0\n"
+        "      - alert: AnyOtel\n"
+        '        logs: {logger: "otel*"}\n'  # matches the application's opentelemetry.* loggers too
+        "        expr: count > 0\n"
+    )
+    (tmp_path / "otelbundle.yaml").write_text("alerting:\n  rule_files: [rules.yaml]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "rules.yaml:5:24: logger: 'otelbundle.health' selects only otelbundle's own records, which never "
+        "count (alerts would feed themselves); health check results reach rules as spans named "
+        "'health <check>'"
+    ]

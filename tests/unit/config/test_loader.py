@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from otelbundle.config import (
@@ -82,3 +84,52 @@ def test_unknown_keys_suggests() -> None:
     assert [str(p) for p in problems] == [
         "u.yaml:1:1: unknown key 'evaluaton_interval' in alerting (did you mean 'evaluation_interval'?)"
     ]
+
+
+def test_an_env_value_that_is_not_written_as_a_number_stays_as_written() -> None:
+    """YAML 1.1 would rewrite these: a version, a build number, a password, a header value."""
+    env = {"V": "1.10", "B": "0123", "F": "on", "T": "12:30", "H": "0x1F", "E": "1e3", "N": "null"}
+    doc = load_text("".join(f"{name.lower()}: ${{env:{name}}}\n" for name in env), "f.yaml", env=env)
+    assert {name.upper(): value for name, value in doc.root.items()} == env
+
+
+def test_an_env_value_written_as_a_number_or_boolean_takes_its_type() -> None:
+    env = {"P": "8080", "R": "0.5", "M": "-1", "Y": "true", "Z": "False"}
+    doc = load_text("".join(f"{name.lower()}: ${{env:{name}}}\n" for name in env), "f.yaml", env=env)
+    assert doc.root == {"p": 8080, "r": 0.5, "m": -1, "y": True, "z": False}
+
+
+def test_a_reference_in_shell_syntax_is_a_located_problem_not_text_sent_as_written(tmp_path: Path) -> None:
+    """`${TOKEN}` (Compose, shells) is not read: without a problem `Bearer ${TOKEN}` went out as written."""
+    from otelbundle.config.document import read_document
+    from otelbundle.health.section import read_health_section
+
+    path = tmp_path / "otelbundle.yaml"
+    path.write_text(
+        "health:\n"
+        "  checks:\n"
+        "    - name: inv\n"
+        "      kind: http\n"
+        "      url: ${INVENTORY_URL:-http://127.0.0.1:8001/healthz}\n"
+        '      headers: {Authorization: "Bearer ${TOKEN}", X-Other: "${ env:KEY }"}\n'
+    )
+    _, problems = read_health_section(read_document(str(path), {"TOKEN": "t", "KEY": "k"}))
+    assert [str(p).replace(str(path), "F") for p in problems] == [
+        "F:5:12: '${INVENTORY_URL:-http://127.0.0.1:8001/healthz}' is not read as a variable: write "
+        "${env:INVENTORY_URL:-http://127.0.0.1:8001/healthz} (only ${env:NAME} and ${env:NAME:-default} "
+        "are; $${ is a literal ${)",
+        "F:6:33: '${TOKEN}' is not read as a variable: write ${env:TOKEN} (only ${env:NAME} and "
+        "${env:NAME:-default} are; $${ is a literal ${)",
+        "F:6:61: '${ env:KEY }' is not read as a variable: write ${env:KEY} (only ${env:NAME} and "
+        "${env:NAME:-default} are; $${ is a literal ${)",
+        "F:5:12: url: expected an http:// or https:// URL, got "
+        "'${INVENTORY_URL:-http://127.0.0.1:8001/healthz}'",
+    ]
+
+
+def test_what_is_not_taken_for_a_reference() -> None:
+    doc = load_text(
+        'a: "$${TOKEN} ${env:A}"\nb: "${{ $value }}"\nc: "x${1}"\nd: "$$"\n', "f.yaml", env={"A": "v"}
+    )
+    assert doc.root == {"a": "${TOKEN} v", "b": "${{ $value }}", "c": "x${1}", "d": "$"}
+    assert (doc.root.from_env.get("a"), "b" in doc.root.from_env) == ((), False)

@@ -123,6 +123,28 @@ def test_a_check_that_raises_is_failing_with_the_exception() -> None:
     )
 
 
+def test_a_check_that_calls_sys_exit_is_failing_and_its_next_run_is_not_skipped() -> None:
+    class Exits:
+        spec = CheckSpec("exits", "python", interval_s=10, timeout_s=1)
+        runs = 0
+
+        def run(self, previous: Status | None) -> Verdict:
+            self.runs += 1
+            if self.runs == 1:
+                raise SystemExit("config missing")
+            return Verdict(Status.HEALTHY, "back")
+
+    clock, collected = Clock(), Collected()
+    scheduler = Scheduler([Exits()], collected, clock=clock)
+    scheduler.tick()
+    first = collected.wait(1)[0]
+    assert (first.status, first.message) == (Status.FAILING, "check raised SystemExit: config missing")
+    clock.now += 10
+    scheduler.tick()
+    assert [r.message for r in collected.wait(2)] == ["check raised SystemExit: config missing", "back"]
+    assert scheduler.skipped() == {"exits": 0}
+
+
 def test_a_failing_result_handler_does_not_stop_the_scheduler() -> None:
     calls = []
 

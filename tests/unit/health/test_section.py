@@ -129,3 +129,36 @@ def test_missing_env_variable_inside_health_is_a_problem(tmp_path: Path) -> None
         "F:3:52: environment variable HEALTH_SURELY_UNSET_DSN is not set",
         "F:3:52: dsn: expected a non-empty string, got ''",
     ]
+
+
+def test_a_short_interval_without_a_timeout_is_valid_and_bounds_the_default_timeout(tmp_path: Path) -> None:
+    """Nobody wrote a timeout: the 5s default must not make `interval: 2s` a config error."""
+    path = write(
+        tmp_path,
+        """
+        health:
+          interval: 2s
+          checks:
+            - {name: a, kind: tcp, host: h, port: 1}
+            - {name: b, kind: tcp, host: h, port: 1, interval: 500ms}
+            - {name: c, kind: tcp, host: h, port: 1, interval: 1m}
+        """,
+    )
+    config, problems = load_health_config(path)
+    assert problems == []
+    assert config is not None
+    assert [c.spec.timeout_s for c in config.checks] == [2.0, 0.5, 5.0]
+
+
+def test_a_written_timeout_longer_than_the_interval_is_still_a_problem(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        health:
+          interval: 2s
+          timeout: 3s
+          checks:
+            - {name: a, kind: tcp, host: h, port: 1}
+        """,
+    )
+    assert problems_of(path) == ["F:5:7: timeout (3s) is longer than interval (2s)"]
