@@ -83,14 +83,22 @@ class RuleFiles:
                     "alert rules not reloaded because of {n} problem(s); the running rules stay",
                     once=False,
                 )
+                self._remember_failed({problem.mark.file for problem in exc.problems})
                 return None
             except Exception as exc:
                 diagnostics_logger().error("otelbundle: alert rules not reloaded: %s", exc)
+                self._remember_failed(set())
                 return None
             if config is None:
                 config = AlertingConfig(path=self.path)
             self._mtimes = _mtimes(config)
             return config
+
+    def _remember_failed(self, problem_files: set[str]) -> None:
+        """Said once: the next tick re-reads only when a file changes again. The files the
+        problems name are watched too (a rule file the edit added, broken: fixing it reloads)."""
+        watched = [*self._rule_files, *sorted(problem_files - set(self._mtimes))]
+        self._mtimes = _mtimes_of(self.path, watched)
 
     def after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
