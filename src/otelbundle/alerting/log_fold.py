@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from otelbundle.alerting.log_intake import LogIntake, LogRecordItem
 from otelbundle.alerting.log_selector import LogView
-from otelbundle.alerting.state import RuleState
+from otelbundle.alerting.state import RuleState, label_value
 from otelbundle.alerting.window import EXEMPLARS
 
 _EMPTY: Mapping[str, object] = {}
@@ -41,11 +41,6 @@ def view_of(item: LogRecordItem) -> LogView:
         resource=item.resource.attributes if item.resource is not None else _EMPTY,
         trace_id=record.trace_id or 0,
     )
-
-
-def _label_value(value: object) -> str:
-    """A group key part: a missing attribute is the empty label; 0 and False are values."""
-    return "" if value is None else str(value)
 
 
 class Tally:
@@ -118,7 +113,7 @@ class LogRuleFold:
                         view = view or view_of(item)
                         if not logs.matches_where(view):
                             continue
-                        key = tuple(_label_value(view.get(a)) for a in state.group_by)
+                        key = tuple(label_value(view.get(a)) for a in state.group_by)
                     else:
                         key = ()
                     tally = tallies.get((state, key))

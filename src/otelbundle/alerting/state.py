@@ -112,6 +112,17 @@ def newest(spans: Iterable[ReadableSpan | None]) -> ReadableSpan | None:
     return found
 
 
+def label_value(value: object) -> str:
+    """A group key part: a missing attribute is the empty label (no label on the alert);
+    0 and false are values of their own. Booleans read ``true``/``false``, as the same
+    attribute does as a Prometheus label on the collector's path."""
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
+
+
 class RuleState:
     """One rule's windows, keyed by group-by values; capped at ``rule.max_group_keys``.
 
@@ -182,8 +193,8 @@ class RuleState:
         if not group_by:
             return ()
         if len(group_by) == 1:
-            return (str(span.get(group_by[0]) or ""),)
-        return tuple(str(span.get(a) or "") for a in group_by)
+            return (label_value(span.get(group_by[0])),)
+        return tuple(label_value(span.get(a)) for a in group_by)
 
     def is_error(self, span: SpanView) -> bool:
         """Its status (or errors_where) makes ``span`` bad; alike spans share this verdict."""

@@ -155,8 +155,8 @@ def test_group_by_keeps_a_zero_or_false_value_apart_from_a_missing_one(tmp_path:
     sent = sim.at(1)
     assert sorted((a.labels.get("retry", "-"), a.labels.get("cached", "-"), a.value) for a in sent) == [
         ("-", "-", 1.0),
-        ("0", "False", 2.0),
-        ("2", "True", 1.0),
+        ("0", "false", 2.0),
+        ("2", "true", 1.0),
     ]
 
 
