@@ -53,7 +53,7 @@ def hide_env_value(message: str, value: Any) -> str:
     return message
 
 
-def _from_environment(refs: tuple[str, ...] | None) -> bool:
+def from_environment(refs: tuple[str, ...] | None) -> bool:
     """Whether a value with these ``from_env`` entries holds text of a variable: it has an
     ``${env:...}`` reference, not only references in another syntax (``${TOKEN}``, left as written)."""
     return refs is not None and (not refs or not all(ref.startswith("${") for ref in refs))
@@ -112,7 +112,7 @@ class Problems:
             return parse(mapping[key])
         except ValueError as exc:
             message = str(exc)
-            if _from_environment(mapping.from_env.get(key)):
+            if from_environment(mapping.from_env.get(key)):
                 message = hide_env_value(message, mapping[key])
             self.add(mapping.value_mark(key), f"{label or key}: {message}")
             return default

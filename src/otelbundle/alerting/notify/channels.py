@@ -17,6 +17,7 @@ from otelbundle.alerting.notify.pagerduty import EVENTS_URL, PagerDutyNotifier
 from otelbundle.alerting.notify.slack import SlackNotifier
 from otelbundle.alerting.notify.webhook import WebhookNotifier
 from otelbundle.config import ConfigProblem, Problems, YamlList, YamlMap, parse_duration
+from otelbundle.config.reader import ENV_VALUE_SHOWN_AS, from_environment
 
 CHANNEL_KEYS: dict[str, set[str]] = {
     "alertmanager": {"url", "timeout"},
@@ -64,8 +65,10 @@ def _http_url(config: YamlMap, key: str, value: str, where: str, problems: list[
     except ValueError:  # "http://[127.0.0.1:9/hook": an unclosed IPv6 bracket
         parsed = urlparse("")
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        # A webhook URL from a variable is a secret (Slack's is its own credential): name the place only.
+        shown = ENV_VALUE_SHOWN_AS if from_environment(config.from_env.get(key)) else repr(value)
         problems.append(
-            ConfigProblem(config.value_mark(key), f"{where}.{key}: {value!r} is not an http(s) URL")
+            ConfigProblem(config.value_mark(key), f"{where}.{key}: {shown} is not an http(s) URL")
         )
         return False
     return True

@@ -263,3 +263,15 @@ def test_a_url_that_python_cannot_parse_is_a_located_problem(url: str) -> None:
     assert [str(p) for p in problems] == [
         f"otelbundle.yaml:3:21: notify.webhook.url: {url!r} is not an http(s) URL"
     ]
+
+
+def test_a_refused_url_from_a_variable_is_not_echoed() -> None:
+    """A Slack webhook URL is its own credential: a problem names where it is, never its text."""
+    text = 'alerting:\n  notify:\n    slack: {webhook_url: "${env:SLACK_WEBHOOK_URL}"}\n'
+    secret = "hooks.slack.com/services/T000/B000/s3cr3tT0ken"  # no scheme: refused
+    notifiers, problems = build_notifiers(_notify(text, {"SLACK_WEBHOOK_URL": secret}), env={})
+    assert notifiers == []
+    assert [str(p) for p in problems] == [
+        "otelbundle.yaml:3:27: notify.slack.webhook_url: the value of its ${env:...} (not shown) "
+        "is not an http(s) URL"
+    ]
