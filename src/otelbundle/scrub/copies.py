@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, Status
 
 from otelbundle.config.report import diagnostics_logger
@@ -32,7 +33,7 @@ _RESOURCE_CACHE_LIMIT = 16
 
 
 class _Resources:
-    """Scrubbed copies of the (few, long-lived) resources, computed once each.
+    """Scrubbed copies of the (few, long-lived) resources and instrumentation scopes, computed once each.
 
     With ``hashed`` (the distro's export path) every resource handed on, scrubbed or
     not, is a :class:`~otelbundle.sdk.export.resource_once.HashedResource`, so the
@@ -44,6 +45,7 @@ class _Resources:
         self._scrubber = scrubber
         self._hashed = ResourceCache() if hashed else None
         self._cache: dict[int, tuple[Resource, Resource]] = {}
+        self._scopes: dict[int, tuple[InstrumentationScope, InstrumentationScope]] = {}
 
     def get(self, resource: Resource) -> Resource:
         hit = self._cache.get(id(resource))
@@ -57,6 +59,31 @@ class _Resources:
             self._cache.clear()
         self._cache[id(resource)] = (resource, scrubbed)
         return scrubbed
+
+    def scope(self, scope: InstrumentationScope | None) -> InstrumentationScope | None:
+        """``scope`` itself, or a copy whose attributes (``get_tracer(..., attributes=...)``) are scrubbed."""
+        if scope is None:
+            return None
+        hit = self._scopes.get(id(scope))
+        if hit is not None and hit[0] is scope:
+            return hit[1]
+        scrubbed = _scrubbed_scope(scope, self._scrubber)
+        if len(self._scopes) >= _RESOURCE_CACHE_LIMIT:
+            self._scopes.clear()
+        self._scopes[id(scope)] = (scope, scrubbed)
+        return scrubbed
+
+
+def scrub_scope(scope: InstrumentationScope | None, scrubber: Scrubber) -> InstrumentationScope | None:
+    """``scope`` itself when its attributes need no scrubbing (or there is none), else a copy."""
+    return None if scope is None else _scrubbed_scope(scope, scrubber)
+
+
+def _scrubbed_scope(scope: InstrumentationScope, scrubber: Scrubber) -> InstrumentationScope:
+    changed = scrubber.attributes(scope.attributes)
+    if changed is None:
+        return scope
+    return InstrumentationScope(scope.name, scope.version, scope.schema_url, changed)
 
 
 def scrub_span(span: ReadableSpan, scrubber: Scrubber, resources: _Resources | None = None) -> ReadableSpan:
@@ -79,10 +106,14 @@ def scrub_span(span: ReadableSpan, scrubber: Scrubber, resources: _Resources | N
     if events:
         for index, event in enumerate(events):
             changed = s.attributes(event.attributes)
-            if changed is not None:
+            event_name = event.name
+            new_event_name = s.text(event_name, "span.event.name") if event_name else event_name
+            if changed is not None or new_event_name != event_name:
                 if new_events is None:
                     new_events = list(events)
-                new_events[index] = EventCopy(event, changed)
+                new_events[index] = EventCopy(
+                    event, event.attributes if changed is None else changed, new_event_name
+                )
     links = span.links
     new_links: list[Link] | None = None
     if links:
@@ -94,6 +125,8 @@ def scrub_span(span: ReadableSpan, scrubber: Scrubber, resources: _Resources | N
                 new_links[index] = LinkCopy(link.context, changed, link.dropped_attributes)
     resource = span.resource
     new_resource = resources.get(resource) if resources is not None else resource
+    scope = span.instrumentation_scope
+    new_scope = resources.scope(scope) if resources is not None else scrub_scope(scope, s)
     if (
         new_name == name
         and new_description == description
@@ -101,12 +134,14 @@ def scrub_span(span: ReadableSpan, scrubber: Scrubber, resources: _Resources | N
         and new_events is None
         and new_links is None
         and new_resource is resource
+        and new_scope is scope
     ):
         return span
     return SpanCopy(
         span,
         name=new_name,
         resource=new_resource,
+        instrumentation_scope=new_scope,
         attributes=attributes if new_attributes is None else new_attributes,
         events=events if new_events is None else new_events,
         links=links if new_links is None else new_links,
@@ -121,17 +156,28 @@ def scrub_log(
     log = record.log_record
     body = scrubber.body(log.body) if log.body is not None else None
     new_attributes = scrubber.attributes(log.attributes)
+    event_name = log.event_name
+    new_event_name = scrubber.text(event_name, "log.event_name") if event_name else event_name
     resource = resources.get(record.resource) if resources is not None else record.resource
-    if body == log.body and new_attributes is None and resource is record.resource:
+    scope = record.instrumentation_scope
+    new_scope = resources.scope(scope) if resources is not None else scrub_scope(scope, scrubber)
+    if (
+        body == log.body
+        and new_attributes is None
+        and new_event_name == event_name
+        and resource is record.resource
+        and new_scope is scope
+    ):
         return record
     copied = copy.copy(log)
     copied.body = body
+    copied.event_name = new_event_name
     if new_attributes is not None:
         copied.attributes = new_attributes
     return LogRecordCopy(
         log_record=copied,
         resource=resource,
-        instrumentation_scope=record.instrumentation_scope,
+        instrumentation_scope=new_scope,
         limits=record.limits,
         original_dropped=record.dropped_attributes,
     )

@@ -21,6 +21,7 @@ KEY_MASK = "****"
 # `?api_key=abc&page=2` -> `?api_key=REDACTED&page=2`. Matched as the whole
 # parameter name, case-insensitively, so `sort=token_count` or `monkey=1` stay.
 PARAM_NAMES: tuple[str, ...] = (
+    "access_key",
     "access_token",
     "api-key",
     "api_key",
@@ -33,9 +34,11 @@ PARAM_NAMES: tuple[str, ...] = (
     "key",
     "passwd",
     "password",
+    "private_key",
     "pwd",
     "refresh_token",
     "secret",
+    "secret_key",
     "session_token",
     "sessionid",
     "sig",
@@ -50,10 +53,23 @@ PARAM_NAMES: tuple[str, ...] = (
 
 # Attribute keys whose whole value is a credential (captured auth headers,
 # anything named like a password/secret/token/API key). Identical to the
-# collector's `redaction.blocked_key_patterns`.
+# collector's `redaction.blocked_key_patterns`. The first: a key whose last
+# dotted part names a credential header. The instrumentations capture headers
+# as `http.request.header.<name>` with `-` written `_`
+# (`http.request.header.proxy_authorization`, `http.response.header.set_cookie`);
+# a map body or a nested `extra=` dict has them bare (`{"headers": {"Cookie": ...}}`).
 KEY_PATTERNS: tuple[str, ...] = (
-    "(?i)^http\\.(request|response)\\.header\\.(authorization|proxy-authorization|cookie|set-cookie|x-api-key)$",
+    "(?i)^(?:.*\\.)?(?:authorization|proxy[_-]authorization|cookie|set[_-]cookie|x[_-]api[_-]key)$",
     "(?i).*(password|passwd|secret|api[_.-]?key|token).*",
+)
+# Keys the patterns above would mask that hold no credential: the GenAI semantic conventions'
+# token counts (`gen_ai.usage.input_tokens`, `gen_ai.request.max_tokens`), their metrics'
+# `gen_ai.token.type` label, OpenInference's `llm.token_count.*`. Their values still go through the
+# rules. Identical to the collector's `redaction.ignored_key_patterns`.
+KEY_IGNORED_PATTERNS: tuple[str, ...] = (
+    "(?i)^gen_ai\\.[a-z0-9_.]*tokens$",
+    "(?i)^gen_ai\\.token\\.type$",
+    "(?i)^llm\\.token_count\\.[a-z0-9_.]+$",
 )
 
 # Attributes holding a database statement: literals there become `?` (the
@@ -88,9 +104,10 @@ def name_gates(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 class Rule:
     """One value rule: every match of ``pattern`` becomes ``replacement`` (Go ``${n}`` syntax).
 
-    ``gates`` (Python only, a speed-up): substrings of which any match must
-    contain at least one, checked in the lowercased value when ``gate_lowercase``.
-    A value containing none of them skips the regex. Empty: always run.
+    ``gates`` (Python only, a speed-up): substrings of which any match must contain
+    at least one. The scrubber looks for them, lowercased, in the lowercased value
+    (for a case-sensitive rule a wider check than its own); a value containing none
+    of them skips the regex. Empty: always run.
     """
 
     name: str
@@ -98,7 +115,6 @@ class Rule:
     replacement: str
     why: str
     gates: tuple[str, ...] = ()
-    gate_lowercase: bool = False
 
     @property
     def python_replacement(self) -> str:
@@ -108,14 +124,19 @@ class Rule:
         return re.compile(self.pattern, re.ASCII)
 
 
+# Names whose value, written after them (`password=...`, `token: ...`), is a credential; also as
+# a suffix (`db_password=`, `access_token:`).
 _ASSIGNED = ("passwd", "password", "pwd", "secret", "token")
+# API, access, secret and private keys (`AWS_SECRET_ACCESS_KEY=`, `x-api-key: `, `"apiKey": ...`).
+_KEY_NAMES = "(?:api|access|secret|private)[_-]?key"
 
 RULES: tuple[Rule, ...] = (
     Rule(
         "url-userinfo",
-        "://[^/@\\s]+@",
+        "://[^/\\s]+@",
         f"://{MARKER}@",
-        "credentials in URL user-info (https://user:secret@host); the host and path stay",
+        "credentials in URL user-info (https://user:secret@host), up to the last '@' before the path "
+        "(a password with an unencoded '@': postgresql://app:p@ss@db/shop); the host and path stay",
         gates=("@",),
     ),
     Rule(
@@ -124,15 +145,23 @@ RULES: tuple[Rule, ...] = (
         f"${{1}}{MARKER}",
         "credential query parameters (PARAM_NAMES) keep their name and lose their value, in any URL or text",
         gates=name_gates(PARAM_NAMES),
-        gate_lowercase=True,
     ),
     Rule(
         "quoted-assignments",
-        "(?i)((?:password|passwd|pwd|secret|token)[\"']?\\s*[=:]\\s*)(?:\"[^\"]*\"|'[^']*')",
+        "(?i)((?:password|passwd|pwd|secret|token|identified\\s+by)[\"']?\\s*[=:\\s]\\s*)(?:\"[^\"]*\"|'[^']*')",
         f'${{1}}"{MARKER}"',
-        "'password': 'x y', \"client_secret\": \"...\" (dict reprs, JSON) in free text; the whole quoted value",
-        gates=_ASSIGNED,
-        gate_lowercase=True,
+        "'password': 'x y', \"client_secret\": \"...\" (dict reprs, JSON) and SQL (PASSWORD 'x', "
+        "IDENTIFIED BY 'x': a statement quoted in an error) in free text; the whole quoted value",
+        gates=(*_ASSIGNED, "identified"),
+    ),
+    Rule(
+        "quoted-keys",
+        "(?i)([\"'][A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|" + _KEY_NAMES + "|cookie)"
+        "[A-Za-z0-9_.-]*[\"'][=:]\\s*)(?:\"[^\"]*\"|'[^']*')",
+        f'${{1}}"{MARKER}"',
+        'a quoted value under a quoted key named like a credential anywhere in its name ("apiKey": "...", '
+        "'secret_code': '...', 'Cookie': '...'): a dict repr or JSON in free text",
+        gates=("':", '":', "'=", '"='),
     ),
     Rule(
         "assignments",
@@ -140,7 +169,16 @@ RULES: tuple[Rule, ...] = (
         f"${{1}}{MARKER}",
         "password=..., secret: ... (also as a suffix: db_password=, access_token:) in free text",
         gates=_ASSIGNED,
-        gate_lowercase=True,
+    ),
+    Rule(
+        "key-assignments",
+        # Not right after ? & ; (there query-credentials takes the value up to a #fragment).
+        "(?i)([\\s\"'_.-]" + _KEY_NAMES + "[\"']?\\s*[=:]\\s*)[^\\s\"'&,;]+",
+        f"${{1}}{MARKER}",
+        "api_key: ..., X-Api-Key: ..., AWS_SECRET_ACCESS_KEY=..., private_key=... in free text",
+        gates=tuple(
+            f"{kind}{sep}key" for kind in ("api", "access", "secret", "private") for sep in ("", "_", "-")
+        ),
     ),
     Rule(
         "authorization",
@@ -148,7 +186,6 @@ RULES: tuple[Rule, ...] = (
         f"${{1}}{MARKER}",
         "an Authorization header written into text (a logged request, a curl command)",
         gates=("authorization",),
-        gate_lowercase=True,
     ),
     Rule(
         "bearer",
@@ -156,7 +193,6 @@ RULES: tuple[Rule, ...] = (
         f"${{1}}{MARKER}",
         "a bearer token anywhere in text; 8+ characters so prose ('bearer token expired') stays",
         gates=("bearer",),
-        gate_lowercase=True,
     ),
     Rule(
         "token-shapes",

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from otelbundle.scrub.rules import (
     DB_STATEMENT_KEYS,
+    KEY_IGNORED_PATTERNS,
     KEY_MASK,
     KEY_PATTERNS,
     MARKER,
@@ -28,8 +29,9 @@ from otelbundle.scrub.rules import (
 
 FAILED_MARKER = "REDACTED (scrubbing failed)"
 
-# hook(where, value) -> value: ``where`` is the attribute key, or one of
-# "span.name", "span.status.message", "log.body".
+# hook(where, value) -> value: ``where`` is the attribute key (also for the values nested
+# in it), or one of "span.name", "span.status.message", "span.event.name", "log.body",
+# "log.event_name".
 Hook = Callable[[str, str], str]
 
 # SQL literals recorded unparameterised. Python-only (the collector uses its
@@ -50,8 +52,11 @@ def scrub_sql(statement: str) -> str:
 class _Compiled(NamedTuple):
     pattern: re.Pattern[str]
     replacement: str | Callable[[re.Match[str]], str]
-    gate: str | re.Pattern[str] | None  # the one gate, or one search for any of them; None: always run
-    lowercase: bool
+    gates: frozenset[str] | None  # lowercased; the rule runs when the value has any of them. None: always
+
+
+# How many gate literals one value is searched for before every rule is run on it instead.
+_GATE_SCAN_LIMIT = 24
 
 
 # What an attribute key means for its value; decided once per key (see Scrubber._key_kind).
@@ -81,29 +86,32 @@ class Scrubber:
 
     def __post_init__(self) -> None:
         rules: list[_Compiled] = []
-        gates: list[str] = []
+        gates: set[str] = set()
         for rule in RULES:
             pattern, rule_gates = rule.pattern, rule.gates
             if rule.name == "query-credentials" and self.extra_param_names:
                 names = [*PARAM_NAMES, *self.extra_param_names]
                 pattern, rule_gates = param_names_pattern(names), name_gates(names)
             compiled = re.compile(pattern, re.ASCII)
-            rules.append(
-                _Compiled(
-                    compiled, _replacer(rule.python_replacement), _gate(rule_gates), rule.gate_lowercase
-                )
-            )
-            gates.extend(g.lower() for g in rule_gates)
+            # Gates are looked for in the lowercased value, also a case-sensitive rule's: a
+            # superset of its own check (it may run where it finds nothing, never the reverse).
+            lowered = frozenset(g.lower() for g in rule_gates) if rule_gates else None
+            rules.append(_Compiled(compiled, _replacer(rule.python_replacement), lowered))
+            gates.update(lowered or ())
         for extra in self.extra_patterns:
             compiled = re.compile(extra)
             rules.append(
-                _Compiled(compiled, _replacer(f"\\g<1>{MARKER}" if compiled.groups else MARKER), None, False)
+                _Compiled(compiled, _replacer(f"\\g<1>{MARKER}" if compiled.groups else MARKER), None)
             )
         self._rules = tuple(rules)
-        # One search of the lowercased value tells whether any gated rule can match at all (most
-        # values: none can). Every gate is in it lowercased: a superset of the rules' own checks.
-        self._prefilter = _literals(gates)
-        self._ungated = any(r.gate is None for r in rules)
+        # Which rules can match a value at all: the gate literals it has, found by one search
+        # (most values: none, and no rule runs), continued after each hit (see _gates_in).
+        self._gate_search = re.compile(_trie(gates)).search if gates else None
+        # A literal found implies the shorter ones it contains (the search finds the longest);
+        # the next search starts where another literal could begin inside it and end beyond it.
+        self._implied = {g: frozenset(h for h in gates if h in g) for g in gates}
+        self._resume = {g: _resume_at(g, gates) for g in gates}
+        self._ungated = any(r.gates is None for r in rules)
         # Attribute values repeat (methods, routes, hosts, user agents, URLs): results of the
         # rules for short values are remembered, the table emptied when it is full.
         self._seen: dict[str, str] = {}
@@ -115,6 +123,7 @@ class Scrubber:
         # statements repeat; those with literals inlined rarely do).
         self._statements: dict[str, str] = {}
         self._keys = re.compile(_union(KEY_PATTERNS))
+        self._ignored_keys = re.compile(_union(KEY_IGNORED_PATTERNS))
         self._allowed = frozenset(self.allowed_keys)
         self._masked_keys: dict[str, bool] = {}
         self._key_kinds: dict[str, int] = {}
@@ -124,6 +133,21 @@ class Scrubber:
 
     # ---- values --------------------------------------------------------
     def text(self, value: str, where: str = "") -> str:
+        """``value`` scrubbed as the exporters scrub the attribute ``where`` on its own: the
+        whole value masked when ``where`` is a credential-named key, a statement's literals
+        taken out when it is ``db.statement``/``db.query.text`` (no ``db.system`` to go by:
+        always), then every rule applied (and the hook); the marker if that fails.
+
+        For values quoted outside a span or record (alert labels and evidence);
+        the export path, which knows each key's kind, uses :meth:`_text`."""
+        if where and where not in self._allowed:
+            if self.key_is_masked(where):
+                return KEY_MASK
+            if where in DB_STATEMENT_KEYS:
+                value = self._sql(value, where)
+        return self._text(value, where)
+
+    def _text(self, value: str, where: str = "") -> str:
         """``value`` with every rule applied (and the hook); the marker if that fails."""
         try:
             seen = self._seen.get(value)
@@ -150,43 +174,95 @@ class Scrubber:
             self._unchanged.add(original)
 
     def _apply_rules(self, value: str) -> str:
+        search = self._gate_search
         lowered = value.lower()
-        if not self._ungated and (self._prefilter is None or self._prefilter.search(lowered) is None):
-            return value
+        first = search(lowered) if search is not None else None
+        if first is None:
+            if not self._ungated:
+                return value  # most values: no rule can match
+            found: frozenset[str] | None = frozenset()
+        else:
+            found = self._gates_in(lowered, first)
         for rule in self._rules:
-            gate = rule.gate
-            if gate is not None:
-                haystack = lowered if rule.lowercase else value
-                if isinstance(gate, str):
-                    if gate not in haystack:
-                        continue
-                elif gate.search(haystack) is None:
-                    continue
+            gates = rule.gates
+            if gates is not None and found is not None and gates.isdisjoint(found):
+                continue
             replaced = rule.pattern.sub(rule.replacement, value)
             if replaced != value:
                 value = replaced
+                # What the later rules may need is looked for again in what is left.
                 lowered = value.lower()
+                first = search(lowered) if search is not None else None
+                found = frozenset() if first is None else self._gates_in(lowered, first)
         return value
+
+    def _gates_in(self, lowered: str, first: re.Match[str]) -> frozenset[str] | None:
+        """Every gate literal in ``lowered``, from the search's first hit on; None (every rule
+        runs) for a value with more than _GATE_SCAN_LIMIT hits."""
+        search, implied, resume = self._gate_search, self._implied, self._resume
+        assert search is not None
+        literal = first.group()
+        found = set(implied[literal])
+        start = first.start()
+        for _ in range(_GATE_SCAN_LIMIT):
+            # At each position the search takes the longest literal: the shorter ones there, and
+            # those inside it, are implied. The next search starts at the first position inside
+            # it where a literal could begin that ends beyond it (overlaps), else after it.
+            match = search(lowered, start + resume[literal])
+            if match is None:
+                return frozenset(found)
+            literal, start = match.group(), match.start()
+            found.update(implied[literal])
+        return None
 
     def key_is_masked(self, key: str) -> bool:
         verdict = self._masked_keys.get(key)
         if verdict is None:
-            verdict = self._keys.match(key) is not None
+            verdict = self._keys.match(key) is not None and self._ignored_keys.fullmatch(key) is None
             if len(self._masked_keys) < _KEY_CACHE_LIMIT:
                 self._masked_keys[key] = verdict
         return verdict
 
     def value(self, key: str, value: Any) -> Any:
-        """One attribute value (str, sequence of str, or other) under its key."""
+        """One attribute value under its key: a string, bytes, or sequences and maps of them
+        (log attributes from ``extra=``), scrubbed all the way down; numbers as they are."""
         if key in self._allowed:
             return value
         if self.key_is_masked(key):
             return KEY_MASK
+        return self._deep(value, key)
+
+    def _deep(self, value: Any, where: str) -> Any:
+        """``value`` with every string in it scrubbed, however deep: in sequences, in maps (whose
+        credential-named keys get the mask) and in bytes. Containers come back rebuilt."""
         if isinstance(value, str):
-            return self.text(value, key)
-        if isinstance(value, (tuple, list)) and any(isinstance(v, str) for v in value):
-            return tuple(self.text(v, key) if isinstance(v, str) else v for v in value)
+            return self._text(value, where)
+        if isinstance(value, Mapping):
+            return {
+                k: (KEY_MASK if isinstance(k, str) and self.key_is_masked(k) else self._deep(v, where))
+                for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple)):
+            return self._sequence(value, where)
+        if isinstance(value, (bytes, bytearray)):
+            return self._bytes(value, where)
         return value
+
+    def _sequence(self, items: Sequence[Any], where: str) -> list[Any] | tuple[Any, ...]:
+        scrubbed = [self._deep(item, where) for item in items]
+        return tuple(scrubbed) if isinstance(items, tuple) else scrubbed
+
+    def _bytes(self, value: bytes | bytearray, where: str) -> bytes | bytearray:
+        """Bytes as UTF-8 text (bytes that are not stay as they were), the rules applied to it."""
+        text = bytes(value).decode("utf-8", "surrogateescape")
+        scrubbed = self._text(text, where)
+        if scrubbed == text:
+            return value
+        try:
+            return scrubbed.encode("utf-8", "surrogateescape")
+        except UnicodeError as exc:  # a hook's result that is not text
+            self._failed(f"{where or 'a value'}: {type(exc).__name__}: {exc}")
+            return FAILED_MARKER.encode()
 
     def _key_kind(self, key: str) -> int:
         """What ``key`` means for its value, remembered for the first _KEY_CACHE_LIMIT keys."""
@@ -238,11 +314,11 @@ class Scrubber:
                 if type(original) is str:
                     value: Any = seen.get(original) if hook is None else None
                     if value is None:
-                        value = self.text(original, key)
-                elif isinstance(original, (tuple, list)):
-                    value = self.value(key, original)
-                else:
+                        value = self._text(original, key)
+                elif type(original) in _NUMBERS:
                     continue
+                else:  # sequences; maps and bytes (log attributes)
+                    value = self._deep(original, key)
             elif kind == _ALLOWED:
                 continue
             elif kind == _MASKED:
@@ -253,28 +329,19 @@ class Scrubber:
                     sql = _is_sql(values)
                 if sql:
                     value = self._sql(value, key)
-                value = self.text(value, key)
-            elif isinstance(original, (tuple, list)):
-                value = self.value(key, original)
-            else:
+                value = self._text(value, key)
+            elif type(original) in _NUMBERS:
                 continue
+            else:
+                value = self._deep(original, key)
             if value is not original and value != original:
                 values[key] = value
                 changed = True
         return values if changed else None
 
     def body(self, body: Any, where: str = "log.body") -> Any:
-        """A log body: a string, or mappings/sequences of them (structured logs)."""
-        if isinstance(body, str):
-            return self.text(body, where)
-        if isinstance(body, Mapping):
-            return {
-                k: (KEY_MASK if isinstance(k, str) and self.key_is_masked(k) else self.body(v, where))
-                for k, v in body.items()
-            }
-        if isinstance(body, (list, tuple)):
-            return type(body)(self.body(v, where) for v in body)
-        return body
+        """A log body: a string, bytes, or maps/sequences of them (structured logs), all the way down."""
+        return self._deep(body, where)
 
     def span_name(self, name: str, attributes: Mapping[str, Any] | None) -> str:
         """A span's name scrubbed (:meth:`sql_name`, then the rules); names known to come out
@@ -367,16 +434,34 @@ def _replacer(template: str) -> str | Callable[[re.Match[str]], str]:
     return build
 
 
-def _gate(gates: tuple[str, ...]) -> str | re.Pattern[str] | None:
-    """A rule's gate check: ``in`` for a single substring, one search for several."""
-    return gates[0] if len(gates) == 1 else _literals(gates)
+def _resume_at(literal: str, literals: Iterable[str]) -> int:
+    """The first offset in ``literal`` where another of ``literals`` could start and run past its end."""
+    others = [other for other in literals if other != literal]
+    for offset in range(1, len(literal)):
+        tail = literal[offset:]
+        if any(len(other) > len(tail) and other.startswith(tail) for other in others):
+            return offset
+    return len(literal)
 
 
-def _literals(gates: Iterable[str]) -> re.Pattern[str] | None:
-    """One search for any of ``gates``; a gate containing a shorter one is left out (same verdict)."""
-    unique = sorted(set(gates), key=len)
-    kept = [g for i, g in enumerate(unique) if not any(shorter in g for shorter in unique[:i])]
-    return re.compile("|".join(re.escape(g) for g in sorted(kept))) if kept else None
+def _trie(words: Iterable[str]) -> str:
+    """A regex for any of ``words`` that matches the longest one at a position, as a trie
+    (``a(?:kia|uth(?:orization)?)``): one character compared per step, not each word in turn."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(root)
 
 
 def _union(patterns: Iterable[str]) -> str:

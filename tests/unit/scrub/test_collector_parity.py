@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from otelbundle.scrub.rules import DB_STATEMENT_KEYS, KEY_PATTERNS, PARAM_NAMES, RULES
+from otelbundle.scrub.rules import DB_STATEMENT_KEYS, KEY_IGNORED_PATTERNS, KEY_PATTERNS, PARAM_NAMES, RULES
 
 CONFIG = Path(__file__).resolve().parents[3] / "otel-collector" / "config.yaml"
 _OTTL_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
@@ -16,13 +16,21 @@ _OTTL_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 REQUIRED_TARGETS = {
     "trace_statements": {
         "resource.attributes",
+        "scope.attributes",
         "span.name",
         "span.status.message",
         "span.attributes",
+        "spanevent.name",
         "spanevent.attributes",
     },
-    "log_statements": {"resource.attributes", "log.attributes", "log.body"},
-    "metric_statements": {"resource.attributes", "datapoint.attributes"},
+    "log_statements": {
+        "resource.attributes",
+        "scope.attributes",
+        "log.attributes",
+        "log.body",
+        "log.event_name",
+    },
+    "metric_statements": {"resource.attributes", "scope.attributes", "datapoint.attributes"},
 }
 
 
@@ -82,6 +90,7 @@ def test_the_query_parameter_names_are_the_same_list() -> None:
 def test_key_masking_and_sql_attributes_match() -> None:
     processors = _config()["processors"]
     assert tuple(processors["redaction"]["blocked_key_patterns"]) == KEY_PATTERNS
+    assert tuple(processors["redaction"]["ignored_key_patterns"]) == KEY_IGNORED_PATTERNS
     sql = processors["redaction/sql"]["db_sanitizer"]["sql"]
     assert tuple(sql["attributes"]) == DB_STATEMENT_KEYS
     assert sql["enabled"] is True

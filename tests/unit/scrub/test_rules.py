@@ -49,6 +49,19 @@ CAUGHT = [
     # URL user-info
     ("https://user:pw@host/x", "https://REDACTED@host/x"),
     ("postgres://app:s3cret@db:5432/shop", "postgres://REDACTED@db:5432/shop"),
+    ("postgresql://app:p@ss@w0rd@db/shop", "postgresql://REDACTED@db/shop"),  # '@' in the password
+    ("redis://:pw@cache:6379/0", "redis://REDACTED@cache:6379/0"),
+    # SQL quoted in free text (an error or a log line quoting the statement)
+    ("CREATE USER bob WITH PASSWORD 'hunter2'", 'CREATE USER bob WITH PASSWORD "REDACTED"'),
+    ("CREATE USER 'bob'@'%' IDENTIFIED BY 'hunter2'", "CREATE USER 'bob'@'%' IDENTIFIED BY \"REDACTED\""),
+    # quoted keys named like a credential (dict reprs, JSON)
+    ("{'user': 'bob', 'secret_code': 'x y'}", "{'user': 'bob', 'secret_code': \"REDACTED\"}"),
+    ('{"apiKey": "abc", "page": "2"}', '{"apiKey": "REDACTED", "page": "2"}'),
+    ("{'Cookie': 'sid=abc; theme=dark'}", "{'Cookie': \"REDACTED\"}"),
+    # API, access, secret and private keys written into text
+    ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG loaded", "AWS_SECRET_ACCESS_KEY=REDACTED loaded"),
+    ("sent X-Api-Key: abc123", "sent X-Api-Key: REDACTED"),
+    ("config private_key=abc, next", "config private_key=REDACTED, next"),
 ]
 
 KEPT = [
@@ -64,6 +77,10 @@ KEPT = [
     "user@example.com wrote",
     "eyJhbGciOiJIUzI1NiJ9 alone is not a JWT",
     "ghp_short",
+    "/p?sort_key=name&cache_key=abc&key_count=3",
+    "{'sort': 'token_count', 'max_tokens': 100}",
+    "see https://h/p?email=bob@example.com",  # an '@' after the path is not user-info
+    "identified by its id",
 ]
 
 
@@ -141,6 +158,14 @@ _FRAGMENTS = [
     ".",
     "http",
     "/stock/3",
+    "identified by ",
+    "cookie",
+    "_",
+    "AWS_SECRET_ACCESS_KEY",
+    "apiKey",
+    "private_key",
+    ": ",
+    "\n",
 ]
 
 

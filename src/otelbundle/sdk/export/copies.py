@@ -19,6 +19,7 @@ from typing import Any
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, Status
 
 
@@ -39,6 +40,7 @@ class SpanCopy(ReadableSpan):
         events: Sequence[Event] | None = None,
         links: Sequence[Link] | None = None,
         status: Status | None = None,
+        instrumentation_scope: InstrumentationScope | None = None,
     ) -> None:
         super().__init__(
             name=original.name if name is None else name,
@@ -52,7 +54,9 @@ class SpanCopy(ReadableSpan):
             status=original.status if status is None else status,
             start_time=original.start_time,
             end_time=original.end_time,
-            instrumentation_scope=original.instrumentation_scope,
+            instrumentation_scope=(
+                original.instrumentation_scope if instrumentation_scope is None else instrumentation_scope
+            ),
         )
         self._original_drops = (original.dropped_attributes, original.dropped_events, original.dropped_links)
 
@@ -70,10 +74,12 @@ class SpanCopy(ReadableSpan):
 
 
 class EventCopy(Event):
-    """An event with other attributes (a plain dict) and the original's drop count."""
+    """An event with other attributes (a plain dict) or another name, and the original's drop count."""
 
-    def __init__(self, original: Event, attributes: Mapping[str, Any]) -> None:
-        super().__init__(original.name, attributes, original.timestamp)
+    def __init__(
+        self, original: Event, attributes: Mapping[str, Any] | None, name: str | None = None
+    ) -> None:
+        super().__init__(original.name if name is None else name, attributes, original.timestamp)
         self._original_dropped = original.dropped_attributes
 
     @property
