@@ -16,13 +16,13 @@ Channels render it for their medium, each escaping as it does for annotations.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 from otelbundle.alerting.alert import Evidence
 from otelbundle.alerting.exemplar_spans import ExemplarSpans, SpanFacts
-from otelbundle.alerting.trace_logs import LogLine
+from otelbundle.alerting.trace_logs import LogLine, cut_at_space
 
 MAX_EVIDENCE = 3
 LOG_LINES = 5
@@ -33,6 +33,8 @@ class TextScrubber(Protocol):
     """What evidence needs of :class:`otelbundle.scrub.Scrubber` (injected: alerting does not import scrub)."""
 
     def text(self, value: str, where: str = "") -> str: ...
+
+    def span_name(self, name: str, attributes: Mapping[str, Any] | None) -> str: ...
 
 
 def build_evidence(
@@ -54,13 +56,19 @@ def build_evidence(
         lines = list(entry.logs or ())
         exception_type, exception_message = _exception_of(span, lines)
         if scrubber is None:  # no free text without a scrubber
-            found.append(Evidence(trace_id, exception_type=exception_type, trace_url=link(trace_id)))
+            found.append(Evidence(trace_id, exception_type=_cut(exception_type), trace_url=link(trace_id)))
             continue
-        text = scrubber.text  # each value on its own, as the exporters scrub it, before it is formatted
+
+        def text(value: str, where: str, scrub: Callable[[str, str], str] = scrubber.text) -> str:
+            """Each value on its own, as the exporters scrub it, then cut: cut first, a token
+            split in two would no longer have the shape its rule looks for."""
+            return _cut(scrub(value, where))
+
+        db = {"db.system": span.db_system} if span.db_system else None
         found.append(
             Evidence(
                 trace_id=trace_id,
-                span_name=text(span.name, "span.name"),
+                span_name=_cut(scrubber.span_name(span.name, db)),
                 route=text(span.route, "http.route"),
                 exception_type=text(exception_type, "exception.type"),
                 exception_message=text(exception_message, "exception.message"),
@@ -86,7 +94,7 @@ def _exception_of(span: SpanFacts, lines: Sequence[LogLine]) -> tuple[str, str]:
     """(type, message): the span's last exception event; else the record with an exception
     logged in that span; else any of its trace."""
     if span.exception_type or span.exception_message:
-        return _cut(span.exception_type), _cut(span.exception_message)
+        return span.exception_type, span.exception_message
     with_exception = [line for line in lines if line.exception_type or line.exception_message]
     for line in reversed(with_exception):
         if line.span_id == span.span_id:
@@ -98,7 +106,7 @@ def _exception_of(span: SpanFacts, lines: Sequence[LogLine]) -> tuple[str, str]:
 
 def _cut(value: object) -> str:
     text = "" if value is None else str(value)
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+    return text if len(text) <= MAX_TEXT else cut_at_space(text, MAX_TEXT)
 
 
 def _format(line: LogLine, scrub: Callable[[str, str], str]) -> str:

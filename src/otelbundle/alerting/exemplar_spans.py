@@ -15,6 +15,7 @@ span ended stay quotable after the ring has moved on to newer traces.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -36,6 +37,12 @@ class SpanFacts(NamedTuple):
     error: bool
     exception_type: str  # "" when the span has no exception event
     exception_message: str
+    db_system: str = ""  # a span named by its SQL statement loses the literals, as exported
+
+
+def _db_system(attributes: Mapping[str, object]) -> str:
+    system = attributes.get("db.system.name", attributes.get("db.system"))
+    return system if isinstance(system, str) else ""
 
 
 def facts_of(span: ReadableSpan) -> SpanFacts:
@@ -47,13 +54,15 @@ def facts_of(span: ReadableSpan) -> SpanFacts:
             exception_message = str(attributes.get("exception.message") or "")
             break
     context = span.context
+    span_attributes = plain_attributes(span.attributes)
     return SpanFacts(
         context.span_id if context is not None else 0,
         span.name,
-        str(plain_attributes(span.attributes).get("http.route") or ""),
+        str(span_attributes.get("http.route") or ""),
         span.status.status_code is _ERROR,
         exception_type,
         exception_message,
+        _db_system(span_attributes),
     )
 
 

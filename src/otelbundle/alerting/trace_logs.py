@@ -3,9 +3,11 @@
 A consumer of the :class:`~otelbundle.alerting.log_intake.LogIntake`, fed on
 the alert manager's thread. Bounded twice: at most ``MAX_TRACES`` traces (the
 least recently logged one goes first) and ``LINES_PER_TRACE`` lines each (the
-oldest line goes first), every text cut to ``MAX_TEXT`` characters. Nothing
-here is exported; the lines are kept as the application logged them and are
-scrubbed when an alert quotes them (evidence.py).
+oldest line goes first), every text cut to ``MAX_TEXT`` characters at a space,
+so no secret is kept in part. Nothing here is exported; the lines are kept as
+the application logged them and are scrubbed when an alert quotes them
+(evidence.py), before it cuts them to what a notification shows: a token cut
+in two before scrubbing no longer has the shape its rule looks for.
 
 Records of otelbundle's own loggers are left out: the alert's own transition
 record is logged inside its exemplar trace and would quote itself.
@@ -21,7 +23,7 @@ from otelbundle.alerting.log_intake import LogRecordItem
 
 MAX_TRACES = 256
 LINES_PER_TRACE = 8
-MAX_TEXT = 500
+MAX_TEXT = 2000  # kept; a notification shows at most evidence.MAX_TEXT of it, scrubbed
 OWN_LOGGERS = "otelbundle"
 
 
@@ -40,7 +42,15 @@ class LogLine:
 
 def _text(value: object) -> str:
     text = value if isinstance(value, str) else "" if value is None else str(value)
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+    return text if len(text) <= MAX_TEXT else cut_at_space(text, MAX_TEXT)
+
+
+def cut_at_space(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending with "…", at the last whitespace
+    before the limit: a token or URL at the cut is left out whole, never kept in part."""
+    cut = text[: limit - 1]
+    space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
+    return (cut[:space] if space > 0 else "") + "…"
 
 
 def line_of(item: LogRecordItem) -> tuple[int, LogLine] | None:

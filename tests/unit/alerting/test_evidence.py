@@ -229,6 +229,9 @@ class Unscrubbed:
     def text(self, value: str, where: str = "") -> str:
         return value
 
+    def span_name(self, name: str, attributes: object) -> str:
+        return name
+
 
 def test_the_leak_check_finds_a_secret_when_nothing_scrubs(tmp_path: Path) -> None:
     raw, _ = CAUGHT[0]
@@ -249,6 +252,50 @@ def test_a_group_by_label_is_the_scrubbed_value(tmp_path: Path) -> None:
     (alert,) = [a for a in app.fold() if a.status == "firing"]
     assert alert.labels["http_route"] == Scrubber().text(raw, "http.route") != raw
     assert alert.annotations["summary"] == f"fails on {alert.labels['http_route']}"
+
+
+TOKEN = "ghp_" + "Ab1" * 12  # a GitHub token: caught by its shape, whole
+
+
+def test_a_secret_at_the_length_cut_is_not_sent_in_part(tmp_path: Path) -> None:
+    """Texts were cut to 500 characters before scrubbing: a token across the cut lost the
+    length its shape rule needs, and its first half went out."""
+    app = next(make_app(tmp_path, Scrubber()))
+    app.log.error("%s %s trailing words", "x" * 480, TOKEN)
+    app.request(fail="y" * 485 + " " + TOKEN + " more")
+    (alert,) = app.fold()
+    sent = everything_sent(alert)
+    assert alert.evidence and "y" * 400 in sent
+    assert TOKEN[:12] not in sent
+
+
+def test_a_span_named_by_its_sql_loses_the_literals_as_exported(tmp_path: Path) -> None:
+    app = next(make_app(tmp_path, Scrubber(), RULES.replace("kind: server", "kind: client")))
+    tracer = app.tracer_provider.get_tracer("app")
+    statement = "UPDATE users SET pin = '8675309' WHERE id = 7"
+    with tracer.start_as_current_span(
+        statement, kind=SpanKind.CLIENT, attributes={"db.system": "postgresql"}
+    ) as span:
+        span.set_status(StatusCode.ERROR)
+    (alert,) = app.fold()
+    assert alert.evidence[0].span_name == Scrubber().span_name(statement, {"db.system": "postgresql"})
+    assert "8675309" not in everything_sent(alert)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"password": "hunter2-s3cr3t"}, {"Cookie": "sessionid=hunter2-s3cr3t"}, {"api_key": "hunter2-s3cr3t"}],
+)
+def test_a_structured_log_body_carries_no_secret_into_a_channel(tmp_path: Path, body: dict[str, str]) -> None:
+    app = next(make_app(tmp_path, Scrubber()))
+    with app.tracer_provider.get_tracer("app").start_as_current_span(
+        "POST /checkout", kind=SpanKind.SERVER
+    ) as span:
+        app.log.error(body)
+        span.set_status(StatusCode.ERROR)
+    (alert,) = app.fold()
+    assert alert.evidence[0].log_lines
+    assert "hunter2" not in everything_sent(alert)
 
 
 # ---- each channel, its medium ------------------------------------------------------------------
