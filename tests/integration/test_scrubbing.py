@@ -116,7 +116,7 @@ def _run_structures(receiver: WireReceiver, endpoint: str, **extra: str) -> tupl
             "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
             "SECRET": secret,
             "OTEL_SERVICE_NAME": "structures-app",
-            "OTEL_METRICS_EXPORTER": "none",  # metrics are not scrubbed in the process (documented)
+            "OTEL_METRICS_EXPORTER": "none",  # metrics: test_metrics_leave_the_process_scrubbed
             "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": "proxy-authorization",
             "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST": "proxy-authorization",
             "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE": "set-cookie",
@@ -231,3 +231,41 @@ def test_the_collector_scrubs_the_same_places_but_nested_log_attributes_and_byte
     assert _leaked_tags(wire, secret) == NOT_IN_THE_COLLECTOR
     assert _token_count_kept(wire)
     assert 'event_name: "login?token=REDACTED"' in wire
+
+
+# ---- metrics (tests/integration/programs/secrets_in_metrics.py) ----
+
+METRICS_PROGRAM = Path(__file__).resolve().parent / "programs" / "secrets_in_metrics.py"
+
+
+def _run_metrics(receiver: WireReceiver, **extra: str) -> tuple[str, str]:
+    secret = secrets.token_hex(10)
+    env = clean_env(
+        {
+            **receiver.env(),
+            "SECRET": secret,
+            "OTEL_SERVICE_NAME": "metrics-app",
+            "OTEL_RESOURCE_ATTRIBUTES": f"deployment.db=postgresql://app:MR{secret}@db/shop",
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            **extra,
+        }
+    )
+    result = run(["python", str(METRICS_PROGRAM)], env, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    receiver.wait_for(lambda rx: len(rx.points_named("app.calls")) >= 2)
+    return secret, "\n".join(receiver.wire)
+
+
+def test_metrics_leave_the_process_scrubbed(wire_receiver: WireReceiver) -> None:
+    """Metrics go through the fork-safe reader, not the span and log path: scrubbed there too,
+    the resource (every attribute of it becomes a Prometheus label) as well."""
+    secret, wire = _run_metrics(wire_receiver)
+    assert not _leaked_tags(wire, secret), f"leaked: {_leaked_tags(wire, secret)}"
+    for kept in ("?api_key=REDACTED&page=2", "postgresql://REDACTED@db/shop", 'string_value: "/v2"'):
+        assert kept in wire, kept
+
+
+def test_metrics_with_scrubbing_off_carry_the_secrets(wire_receiver: WireReceiver) -> None:
+    secret, wire = _run_metrics(wire_receiver, OTELBUNDLE_SCRUB="false")
+    assert _leaked_tags(wire, secret) >= {"MU", "MH", "MR"}

@@ -62,6 +62,7 @@ class Components:
     fold: ExportLogFold
     span_processors: list[SpanProcessor] = field(default_factory=list)
     deferred_logs: deferred.DeferredLogs | None = None
+    scrub_metrics: metric_reader.ExportStep | None = None
 
 
 def build_components(env: Mapping[str, str]) -> Components:
@@ -107,7 +108,13 @@ def build_components(env: Mapping[str, str]) -> Components:
     sessions = http_session.exporter_args(env)
     if sessions:
         kwargs["exporter_args_map"] = sessions
-    components = Components(kwargs=kwargs, runtime=state, fold=fold, deferred_logs=deferred_logs)
+    components = Components(
+        kwargs=kwargs,
+        runtime=state,
+        fold=fold,
+        deferred_logs=deferred_logs,
+        scrub_metrics=scrub.MetricsScrub(scrubber) if scrubber is not None else None,
+    )
     if document is not None:
         # Notifications leave the process without the exporters' scrubbing step: their
         # evidence is scrubbed too, with the built-in rules even when exports are not.
@@ -200,6 +207,7 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
         # The fork-safe metric reader counts each export's result itself, as the span and log paths do.
         report, fold = components.runtime.report, components.fold
         metric_reader.count_exports_with(functools.partial(count_export, report, fold, "metrics", 0))
+        metric_reader.scrub_exports_with(components.scrub_metrics)
         with metric_reader_entry_points.installed_for_sdk_setup(os.environ):  # fork-safe metric reader
             super()._configure(**merged)  # type: ignore[no-untyped-call]
         components.fold.attach(sdk_logger_names())

@@ -11,6 +11,7 @@ import threading
 
 from otelbundle.config.report import diagnostics_logger
 from otelbundle.scrub.copies import ScrubStep, log_step, span_step
+from otelbundle.scrub.metrics import MetricsScrub
 from otelbundle.scrub.rules import KEY_MASK, MARKER, PARAM_NAMES, RULES
 from otelbundle.scrub.scrubber import FAILED_MARKER, Hook, Scrubber, ScrubStats, scrub_sql
 from otelbundle.scrub.section import ENV_VAR, ScrubSettings, scrub_settings_at_start
@@ -23,6 +24,7 @@ __all__ = [
     "PARAM_NAMES",
     "RULES",
     "Hook",
+    "MetricsScrub",
     "ScrubSettings",
     "ScrubStats",
     "ScrubStep",

@@ -66,7 +66,11 @@ ExporterFactory = Callable[[], MetricExporter]
 # Runs one export (the callable: True on success) and counts its result; returns that result.
 ExportCounter = Callable[[Callable[[], bool]], bool]
 
+# What an export hands the exporter instead of the collected data (secret scrubbing).
+ExportStep = Callable[[MetricsData], MetricsData]
+
 _count: ExportCounter | None = None
+_step: ExportStep | None = None
 
 
 def count_exports_with(counter: ExportCounter | None) -> None:
@@ -77,6 +81,16 @@ def count_exports_with(counter: ExportCounter | None) -> None:
     """
     global _count
     _count = counter
+
+
+def scrub_exports_with(step: ExportStep | None) -> None:
+    """Every reader of this process exports ``step(data)`` from now on (None: the data as collected).
+
+    Process-wide for the reason ``count_exports_with`` is. A step that raises costs
+    that export (counted as failed), never sends the data unscrubbed.
+    """
+    global _step
+    _step = step
 
 
 class ForkSafeMetricReader(MetricReader):
@@ -179,9 +193,11 @@ class ForkSafeMetricReader(MetricReader):
             return False
         try:
             exporter = self._exporter_of_this_process()
+            step = _step
 
             def send() -> bool:
-                result = exporter.export(data, timeout_millis=_remaining(deadline) * 1e3)
+                sent = data if step is None else step(data)
+                result = exporter.export(sent, timeout_millis=_remaining(deadline) * 1e3)
                 return bool(result is MetricExportResult.SUCCESS)
 
             count = _count
