@@ -43,7 +43,7 @@ import yaml
 
 from otelbundle.alerting.section import ALERTING_KEYS
 from tests.unit.docs.checkers import Outcome, check_otelbundle_yaml, run_cli
-from tests.unit.docs.markdown import DOC_FILES, ROOT, Block, blocks, rel
+from tests.unit.docs.markdown import DOC_FILES, ROOT, Block, blocks, prose_lines, rel
 
 YAML_BLOCKS = [block for doc in DOC_FILES for block in blocks(doc) if block.lang in ("yaml", "yml")]
 PYTHON_BLOCKS = [block for doc in DOC_FILES for block in blocks(doc) if block.lang == "python"]
@@ -194,6 +194,31 @@ def test_yaml_example_passes_its_checker(block: Block, tmp_path: Path) -> None:
     assert not failed, "\n".join(
         f"{block.where}: the example fails `{o.command}` (exit {o.status}):\n{_on_doc_lines(o.output, located)}"
         for o in failed
+    )
+
+
+def unnamed_variables(doc: Path) -> list[str]:
+    """``doc:line: NAME`` for each ``${env:NAME}`` (no default) of an example that the doc's prose never names.
+
+    The test above sets such a variable itself; a reader who copies the example and
+    runs its check only learns to set it from the prose. Unset, it fails the check
+    (README's ``${env:ALERTMANAGER_URL}`` did, right after "rules check validates them").
+    """
+    prose = "\n".join(line for _, line in prose_lines(doc))
+    return [
+        f"{block.where}: ${{env:{name}}}"
+        for block in blocks(doc)
+        if block.lang in ("yaml", "yml")
+        for name in dict.fromkeys(_ENV.findall(block.text))
+        if not re.search(rf"\b{name}\b", prose)
+    ]
+
+
+def test_variables_an_example_needs_are_named_in_the_prose() -> None:
+    missing = [item for doc in DOC_FILES for item in unnamed_variables(doc)]
+    assert not missing, (
+        "examples read these variables without a default, and the text around them never tells the "
+        "reader to set them (name the variable in the prose, or give it a :-default):\n" + "\n".join(missing)
     )
 
 
