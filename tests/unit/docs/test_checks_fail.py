@@ -86,3 +86,14 @@ def test_a_variable_only_the_example_names_is_found(tmp_path: Path) -> None:
         '    alertmanager: {url: "${env:AM_URL:-http://x}"}\n```\n',
     )
     assert examples.unnamed_variables(doc) == [f"{doc}:4: ${{env:HOOK_URL}}"]
+
+
+def test_an_import_before_configure_is_found(tmp_path: Path) -> None:
+    doc = _doc(
+        tmp_path, "```python\nimport otelbundle\nfrom flask import Flask\notelbundle.configure()\n```\n"
+    )
+    (block,) = blocks(doc)
+    assert examples.imports_before_configure(block) == ["flask"]
+    with pytest.raises(AssertionError) as failure:
+        examples.test_python_examples_call_configure_before_importing_libraries(block)
+    assert "doc.md:2: imports ['flask']" in str(failure.value), str(failure.value)

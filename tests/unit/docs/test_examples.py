@@ -230,6 +230,45 @@ def test_python_example_compiles(block: Block) -> None:
         pytest.fail(f"{rel(block.doc)}:{block.line + (exc.lineno or 1) - 1}: not valid Python: {exc.msg}")
 
 
+def imports_before_configure(block: Block) -> list[str]:
+    """Modules a Python example imports before it calls ``otelbundle.configure()``.
+
+    The instrumentations ``configure()`` loads replace what a library exports
+    (``flask.Flask``): imported before the call, a framework keeps its original
+    classes and its requests are never traced, silently.
+    """
+    import ast
+
+    tree = ast.parse(block.text)
+    # Calls at module level only: one inside a function (Celery's worker_process_init) runs later.
+    top = [s for s in tree.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    calls = [
+        statement.lineno
+        for statement in top
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "configure"
+    ]
+    if not calls:
+        return []
+    first = min(calls)
+    found: list[str] = []
+    for node in top:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno < first:
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            found.extend(n for n in names if n.split(".")[0] not in {"otelbundle", "__future__"})
+    return found
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.where) for b in PYTHON_BLOCKS])
+def test_python_examples_call_configure_before_importing_libraries(block: Block) -> None:
+    early = imports_before_configure(block)
+    assert not early, (
+        f"{block.where}: imports {early} before otelbundle.configure(); those are not instrumented"
+    )
+
+
 def test_every_yaml_example_is_checked() -> None:
     """The extraction itself: a doc without examples here would make the tests above vacuous."""
     docs = {rel(block.doc) for block in YAML_BLOCKS}
