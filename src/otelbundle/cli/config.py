@@ -21,7 +21,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "file:line:column: message. FILE defaults to the file the app loads: $OTELBUNDLE_CONFIG, "
         "else ./otelbundle.yaml.",
     )
-    check.add_argument("file", nargs="?", metavar="FILE")
+    check.add_argument(
+        "file", nargs="?", metavar="FILE", help="default: $OTELBUNDLE_CONFIG, else ./otelbundle.yaml"
+    )
     check.set_defaults(func=check_command)
 
 

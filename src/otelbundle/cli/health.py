@@ -20,10 +20,10 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     health = subparsers.add_parser("health", help="validate or try out the health: section of a config file")
     commands = health.add_subparsers(dest="health_command", metavar="COMMAND", required=True)
     check = commands.add_parser("check", help="validate; exit 1 with file:line:column for every problem")
-    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("files", nargs="+", metavar="FILE", help="an otelbundle.yaml with a health: section")
     check.set_defaults(func=_check)
     run = commands.add_parser("run", help="run every check once and print its status; exit 1 if any fails")
-    run.add_argument("file", metavar="FILE")
+    run.add_argument("file", metavar="FILE", help="an otelbundle.yaml with a health: section")
     run.set_defaults(func=_run)
 
 

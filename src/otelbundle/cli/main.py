@@ -22,8 +22,17 @@ COMMAND_MODULES = (
 )
 
 
+# What `otelbundle --help` says (the module docstring above is for developers).
+DESCRIPTION = (
+    "Check a service's otelbundle.yaml, its alert rules, SLOs and health checks; run the "
+    "backends it sends to on this machine; read the logs they store. "
+    "Your application itself runs under `opentelemetry-instrument`. "
+    "`otelbundle COMMAND --help` tells more about each command."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="otelbundle", description=__doc__)
+    parser = argparse.ArgumentParser(prog="otelbundle", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"otelbundle {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:

@@ -14,17 +14,28 @@ from otelbundle.config.document import read_document
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("rules", help="check alert rule files")
+    parser = subparsers.add_parser("rules", help="check and test alert rule files (like promtool)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = actions.add_parser(
         "check", help="validate otelbundle.yaml files or rule files; exit 1 on any problem"
     )
-    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="an otelbundle.yaml (its alerting: section, the rule files it names and notify:) "
+        "or a rule file (groups:, slos:)",
+    )
     check.set_defaults(func=check_files)
     test = actions.add_parser(
         "test", help="run promtool-style unit tests of rules (input_spans, eval_time, exp_alerts)"
     )
-    test.add_argument("files", nargs="+", metavar="FILE")
+    test.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="a rule test file (rule_files:, tests:); see docs/alerting.md",
+    )
     test.set_defaults(func=test_files)
 
 

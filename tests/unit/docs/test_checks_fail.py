@@ -76,3 +76,24 @@ def test_a_broken_link_or_anchor_is_found(tmp_path: Path) -> None:
     assert found is None
     assert missing == "missing.md does not exist"
     assert no_anchor is not None and no_anchor.endswith("other.md has no heading with the anchor #no-such")
+
+
+def test_a_variable_only_the_example_names_is_found(tmp_path: Path) -> None:
+    doc = _doc(
+        tmp_path,
+        "Set `TOKEN` first.\n\n```yaml\nalerting:\n  notify:\n"
+        '    webhook: {url: "${env:HOOK_URL}", headers: {A: "${env:TOKEN}"}}\n'
+        '    alertmanager: {url: "${env:AM_URL:-http://x}"}\n```\n',
+    )
+    assert examples.unnamed_variables(doc) == [f"{doc}:4: ${{env:HOOK_URL}}"]
+
+
+def test_an_import_before_configure_is_found(tmp_path: Path) -> None:
+    doc = _doc(
+        tmp_path, "```python\nimport otelbundle\nfrom flask import Flask\notelbundle.configure()\n```\n"
+    )
+    (block,) = blocks(doc)
+    assert examples.imports_before_configure(block) == ["flask"]
+    with pytest.raises(AssertionError) as failure:
+        examples.test_python_examples_call_configure_before_importing_libraries(block)
+    assert "doc.md:2: imports ['flask']" in str(failure.value), str(failure.value)

@@ -43,7 +43,7 @@ import yaml
 
 from otelbundle.alerting.section import ALERTING_KEYS
 from tests.unit.docs.checkers import Outcome, check_otelbundle_yaml, run_cli
-from tests.unit.docs.markdown import DOC_FILES, ROOT, Block, blocks, rel
+from tests.unit.docs.markdown import DOC_FILES, ROOT, Block, blocks, prose_lines, rel
 
 YAML_BLOCKS = [block for doc in DOC_FILES for block in blocks(doc) if block.lang in ("yaml", "yml")]
 PYTHON_BLOCKS = [block for doc in DOC_FILES for block in blocks(doc) if block.lang == "python"]
@@ -197,12 +197,76 @@ def test_yaml_example_passes_its_checker(block: Block, tmp_path: Path) -> None:
     )
 
 
+def unnamed_variables(doc: Path) -> list[str]:
+    """``doc:line: NAME`` for each ``${env:NAME}`` (no default) of an example that the doc's prose never names.
+
+    The test above sets such a variable itself; a reader who copies the example and
+    runs its check only learns to set it from the prose. Unset, it fails the check
+    (README's ``${env:ALERTMANAGER_URL}`` did, right after "rules check validates them").
+    """
+    prose = "\n".join(line for _, line in prose_lines(doc))
+    return [
+        f"{block.where}: ${{env:{name}}}"
+        for block in blocks(doc)
+        if block.lang in ("yaml", "yml")
+        for name in dict.fromkeys(_ENV.findall(block.text))
+        if not re.search(rf"\b{name}\b", prose)
+    ]
+
+
+def test_variables_an_example_needs_are_named_in_the_prose() -> None:
+    missing = [item for doc in DOC_FILES for item in unnamed_variables(doc)]
+    assert not missing, (
+        "examples read these variables without a default, and the text around them never tells the "
+        "reader to set them (name the variable in the prose, or give it a :-default):\n" + "\n".join(missing)
+    )
+
+
 @pytest.mark.parametrize("block", [pytest.param(b, id=b.where) for b in PYTHON_BLOCKS])
 def test_python_example_compiles(block: Block) -> None:
     try:
         compile(block.text, block.where, "exec")
     except SyntaxError as exc:
         pytest.fail(f"{rel(block.doc)}:{block.line + (exc.lineno or 1) - 1}: not valid Python: {exc.msg}")
+
+
+def imports_before_configure(block: Block) -> list[str]:
+    """Modules a Python example imports before it calls ``otelbundle.configure()``.
+
+    The instrumentations ``configure()`` loads replace what a library exports
+    (``flask.Flask``): imported before the call, a framework keeps its original
+    classes and its requests are never traced, silently.
+    """
+    import ast
+
+    tree = ast.parse(block.text)
+    # Calls at module level only: one inside a function (Celery's worker_process_init) runs later.
+    top = [s for s in tree.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    calls = [
+        statement.lineno
+        for statement in top
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "configure"
+    ]
+    if not calls:
+        return []
+    first = min(calls)
+    found: list[str] = []
+    for node in top:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno < first:
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            found.extend(n for n in names if n.split(".")[0] not in {"otelbundle", "__future__"})
+    return found
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.where) for b in PYTHON_BLOCKS])
+def test_python_examples_call_configure_before_importing_libraries(block: Block) -> None:
+    early = imports_before_configure(block)
+    assert not early, (
+        f"{block.where}: imports {early} before otelbundle.configure(); those are not instrumented"
+    )
 
 
 def test_every_yaml_example_is_checked() -> None:
