@@ -89,7 +89,9 @@ def _sampler_arg_problem(env: Mapping[str, str]) -> InvalidValue | None:
     """OTEL_TRACES_SAMPLER_ARG when it cannot be used: a ratio outside [0, 1] or not a number.
 
     A ratio sampler's argument out of range makes the SDK raise while the tracer
-    provider is built; unset, both the SDK and our sampler use 1.0. Any other
+    provider is built. It is replaced by 1.0, what the SDK falls back to, rather
+    than unset: unset, the SDK would add a line of its own ("Could not convert
+    TRACES_SAMPLER_ARG to float") after ours. Any other
     sampler's argument is left alone: the SDK's others ignore it, and a sampler
     of an entry point may read any text from it ("rate=10,endpoint=…").
     """
@@ -98,13 +100,13 @@ def _sampler_arg_problem(env: Mapping[str, str]) -> InvalidValue | None:
     sampler = get(env, "OTEL_TRACES_SAMPLER").lower()
     if value is None or value.strip() == "" or sampler not in RATIO_SAMPLERS:
         return None
-    then = f"{sampler} then uses 1.0, the SDK's default"
+    then = "the SDK's default ratio"
     try:
         number = float(value.strip())
     except ValueError:
-        return InvalidValue(name, value, "is not a number", None, then)
+        return InvalidValue(name, value, "is not a number", "1.0", then)
     if not 0.0 <= number <= 1.0:  # also NaN, which the SDK's sampler cannot use either
-        return InvalidValue(name, value, "is not a ratio between 0 and 1", None, then)
+        return InvalidValue(name, value, "is not a ratio between 0 and 1", "1.0", then)
     return None
 
 
