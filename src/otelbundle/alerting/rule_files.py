@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from otelbundle.alerting.log_selector import LogMatcher, read_log_matcher
+from otelbundle.alerting.log_selector import LOGS_KEYS, LogMatcher, read_log_matcher
 from otelbundle.alerting.predicates import (
     KIND_VALUES,
     Predicate,
@@ -274,7 +274,15 @@ def _load_rule(
     rule_map: YamlMap, group: str, interval: float, config: RuleDefaults, problems: RuleReader
 ) -> Rule | None:
     before = len(problems)
-    problems.unknown_keys(rule_map, RULE_KEYS, "a rule")
+    selectors = SPANS_KEYS | LOGS_KEYS
+    problems.unknown_keys(rule_map, RULE_KEYS | selectors, "a rule")
+    for key in sorted(selectors.intersection(rule_map) - RULE_KEYS):  # a selector written one level up
+        under = [section for section, keys in (("spans", SPANS_KEYS), ("logs", LOGS_KEYS)) if key in keys]
+        problems.add(
+            rule_map.key_mark(key),
+            f"{key!r} is not a key of a rule: it goes under {' or '.join(f'{u}:' for u in under)}, "
+            f"e.g. {under[0]}: {{{key}: …}}",
+        )
     name = rule_map.get("alert")
     if not isinstance(name, str) or not _LABEL_NAME.fullmatch(name):
         problems.add(

@@ -171,3 +171,28 @@ def test_a_missing_attribute_is_the_empty_string_to_a_regex(
     assert predicate(view()) is when_missing
     assert predicate(view(**{"db.system": ""})) is when_missing  # as if present but empty
     assert predicate(view(**{"db.system": "redis"})) is when_redis
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "hint"),
+    [
+        ("where", "['http.route == \"/x\"']", "it goes under spans: or logs:, e.g. spans: {where: …}"),
+        ("kind", "server", "it goes under spans:, e.g. spans: {kind: …}"),
+        ("severity", "ERROR", "it goes under logs:, e.g. logs: {severity: …}"),
+    ],
+)
+def test_a_selector_written_at_rule_level_says_where_it_belongs(
+    tmp_path: Path, key: str, value: str, hint: str
+) -> None:
+    rules = f"""
+groups:
+  - name: g
+    rules:
+      - alert: A
+        {key}: {value}
+        expr: error_count > 0
+"""
+    with pytest.raises(ConfigError) as raised:
+        config_from(tmp_path, rules)
+    assert [p.message for p in raised.value.problems] == [f"{key!r} is not a key of a rule: {hint}"]
+    assert raised.value.problems[0].mark.line == 6
