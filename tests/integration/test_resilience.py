@@ -102,7 +102,7 @@ def test_collector_recovers_and_everything_after_arrives(otlp_receiver: OtlpRece
             "OTEL_EXPORTER_OTLP_PROTOCOL='foo' is not one of grpc, http/protobuf",
         ),
         ("OTEL_BSP_SCHEDULE_DELAY", "abc", "OTEL_BSP_SCHEDULE_DELAY='abc' is not an integer"),
-        ("OTEL_METRIC_EXPORT_INTERVAL", "soon", "OTEL_METRIC_EXPORT_INTERVAL='soon' is not an integer"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "soon", "OTEL_METRIC_EXPORT_INTERVAL='soon' is not a number"),
     ],
 )
 def test_bad_values_named_once_and_telemetry_still_flows(

@@ -215,8 +215,9 @@ NUMBERS: tuple[Number, ...] = (
     Number("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", int, True),
     Number("OTEL_BLRP_EXPORT_TIMEOUT", int, False, _MS),  # 0: shutdown does not wait
     # Our metric reader raises for an interval of 0; a timeout of 0 times out every collection.
-    Number("OTEL_METRIC_EXPORT_INTERVAL", int, True, _MS),
-    Number("OTEL_METRIC_EXPORT_TIMEOUT", int, True, _MS),
+    # Floats: the SDK's periodic reader (and ours) reads them with float(), so 500.5 is usable.
+    Number("OTEL_METRIC_EXPORT_INTERVAL", float, True, _MS),
+    Number("OTEL_METRIC_EXPORT_TIMEOUT", float, True, _MS),
     # Seconds. 0 fails every export ("cannot set connect timeout to 0"); so does inf.
     Number("OTEL_EXPORTER_OTLP_TIMEOUT", float, True, 1.0),
     Number("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", float, True, 1.0),

@@ -31,8 +31,12 @@ ABOVE_ZERO = [
 ]
 # 0: the SDK does not use it, shutdown does not wait for the last log export, exit for the flush.
 ZERO_IS_FINE = ["OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BLRP_EXPORT_TIMEOUT", "OTELBUNDLE_SHUTDOWN_TIMEOUT"]
-# Seconds, parsed with float(): inf and nan parse.
-FLOATS = [name for name in ABOVE_ZERO + ZERO_IS_FINE if name.startswith(("OTEL_EXPORTER_", "OTELBUNDLE_"))]
+# Parsed with float() (seconds, or the metric reader's milliseconds): inf and nan parse.
+FLOATS = [
+    name
+    for name in ABOVE_ZERO + ZERO_IS_FINE
+    if name.startswith(("OTEL_EXPORTER_", "OTELBUNDLE_", "OTEL_METRIC_EXPORT_"))
+]
 # Unset, a variable gets the distro's default where it has one, else the SDK's applies.
 AFTER_UNSET = environment.OTEL_DEFAULTS
 
@@ -100,6 +104,31 @@ def test_a_value_too_large_to_wait_on_or_allocate_is_named_and_unset(name: str, 
 )
 def test_small_and_large_usable_values_are_kept(name: str, value: str) -> None:
     assert checked(name, value) == ([], value)
+
+
+@pytest.mark.parametrize("name", ["OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT"])
+@pytest.mark.parametrize("value", ["500.5", "1e3", "0.5"])
+def test_metric_export_times_with_a_fraction_are_kept_as_the_sdk_reads_them(name: str, value: str) -> None:
+    """The SDK's periodic reader and ours read both with float(); they were refused as not integers."""
+    assert checked(name, value) == ([], value)
+
+
+@pytest.mark.parametrize("name", ["OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT"])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("0.0", "is not above 0"),
+        ("-0.5", "is negative"),
+        ("abc", "is not a number"),
+        ("nan", "is not a finite number"),
+    ],
+)
+def test_metric_export_times_still_refuse_what_cannot_be_waited_on(
+    name: str, value: str, reason: str
+) -> None:
+    messages, after = checked(name, value)
+    assert messages == [f"otelbundle: {name}={value!r} {reason}; ignoring it."]
+    assert after is None
 
 
 @pytest.mark.parametrize(
