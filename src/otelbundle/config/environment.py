@@ -114,6 +114,18 @@ VARIABLES: tuple[Variable, ...] = (
         SYSTEM_METRICS_EXCLUDED_BY_DEFAULT,
         "only actionable, cheap process and system metrics",
     ),
+    # The stable HTTP semantic conventions (http.request.method, http.response.status_code,
+    # url.path, http.server.request.duration): the names alert rules, the docs and the
+    # collector's span_metrics dimensions use. And the old conventions put the request's
+    # Host header in every HTTP metric data point (http.host, net.host.name): a client
+    # sending new Host values made new series without bound (the Python SDK has no
+    # cardinality limit); the stable metrics carry method, route, status and scheme only.
+    Variable(
+        "OTEL_SEMCONV_STABILITY_OPT_IN",
+        "",
+        "http",
+        "stable HTTP attribute names; no client-chosen values in metric labels",
+    ),
     # Pick our configurator even when another distro's is installed too.
     Variable("OTEL_PYTHON_CONFIGURATOR", "", DISTRO_NAME, "our configurator, even beside another distro"),
     Variable(
