@@ -36,6 +36,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from harness.apps import BIN, clean_env, free_port  # noqa: E402
 
 APP = str(ROOT / "examples" / "inventory" / "app.py")
+WARM_UP = 50  # requests per mode and round before the measured ones
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,17 @@ class Receiver:
     @classmethod
     def start(cls) -> Receiver:
         code = (
-            f"import sys, time; sys.path.insert(0, {str(ROOT)!r})\n"
+            f"import json, sys, time; sys.path.insert(0, {str(ROOT)!r})\n"
             "from harness.otlp_receiver import OtlpReceiver\n"
             "receiver = OtlpReceiver().start()\n"
             "print(receiver.http_endpoint, receiver.grpc_endpoint, flush=True)\n"
-            "sys.stdin.read()  # until the driver closes it\n"
+            "for _ in sys.stdin:  # a line from the driver: what arrived since the last one\n"
+            "    with receiver._changed:\n"
+            "        records = [*receiver.spans, *receiver.logs]\n"
+            "        counts = {'spans': len(receiver.spans), 'logs': len(receiver.logs),\n"
+            "                  'distros': sorted({str(r.resource.get('telemetry.distro.name', '(none)')) for r in records})}\n"
+            "    receiver.clear()\n"
+            "    print(json.dumps(counts), flush=True)\n"
         )
         process = subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -73,6 +81,17 @@ class Receiver:
         assert process.stdout is not None
         http_endpoint, grpc_endpoint = process.stdout.readline().split()
         return cls(process, http_endpoint, grpc_endpoint)
+
+    def received(self) -> dict[str, Any]:
+        """Spans, log records and the ``telemetry.distro.name`` of their resources since the last call.
+
+        Called once a mode's app has exited: what it sent is what identifies it (a mode
+        that fell back to the plain SDK, or a baseline that runs our code, shows here).
+        """
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("counts\n")
+        self.process.stdin.flush()
+        return dict(json.loads(self.process.stdout.readline()))
 
     def stop(self) -> None:
         assert self.process.stdin is not None
@@ -150,6 +169,24 @@ def stop(process: subprocess.Popen[bytes]) -> float:
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(60)
     return time.perf_counter() - started
+
+
+def identity_problems(mode: str, distros: set[str]) -> list[str]:
+    """Why ``mode``'s telemetry says it did not run what the mode is named after (empty: it did).
+
+    The otelbundle modes that reach the receiver must come from otelbundle's distro, the
+    upstream one from the plain SDK (``(none)``: opentelemetry-distro sets no
+    ``telemetry.distro.name``).
+    """
+    if mode in ("uninstrumented", "otelbundle-collector-down", "otelbundle-collector-blackholed"):
+        return [f"the receiver got telemetry from {mode}"] if distros else []
+    if not distros:  # the upstream distro loses what it has not exported at SIGTERM: short runs
+        return [] if mode == "upstream-distro" else [f"{mode}: nothing reached the receiver"]
+    if mode.startswith("otelbundle") and distros != {"otelbundle"}:
+        return [f"{mode} is not otelbundle's distro: {sorted(distros)}"]
+    if mode == "upstream-distro" and "otelbundle" in distros:
+        return ["the upstream distro's telemetry says otelbundle"]
+    return []
 
 
 def pct(values: list[float], q: float) -> float:
@@ -237,17 +274,22 @@ def main() -> None:
     results: dict[str, list[float]] = {m: [] for m in modes}
     by_round: dict[str, list[list[float]]] = {m: [] for m in modes}
     exits: dict[str, list[float]] = {m: [] for m in modes}
+    telemetry: dict[str, dict[str, Any]] = {m: {"spans": 0, "logs": 0, "distros": set()} for m in modes}
     with tempfile.TemporaryDirectory() as tmp:
         for round_number in range(args.rounds):
             for mode in modes:
                 process, port = start(
                     mode, receiver, blackhole.getsockname()[1], f"{tmp}/{mode}.db", extra_env, variants
                 )
-                drive(port, 50)  # warm-up: imports, connection pools, JIT-free but cache-warm
+                drive(port, WARM_UP)  # warm-up: imports, connection pools, JIT-free but cache-warm
                 latencies = drive(port, args.requests)
                 results[mode].extend(latencies)
                 by_round[mode].append(latencies)
                 exits[mode].append(stop(process))
+                got = receiver.received()
+                telemetry[mode]["spans"] += got["spans"]
+                telemetry[mode]["logs"] += got["logs"]
+                telemetry[mode]["distros"].update(got["distros"])
                 print(f"round {round_number + 1}/{args.rounds} {mode}: done", file=sys.stderr, flush=True)
     receiver.stop()
     blackhole.close()
@@ -265,6 +307,17 @@ def main() -> None:
             f"{mode[:33]:<34}{pct(values, 0.5) * 1e3:>9.3f}{pct(values, 0.99) * 1e3:>9.3f}"
             f"{statistics.fmean(values) * 1e3:>9.3f}{max(exits[mode]):>14.2f}"
         )
+
+    print("\nwhat each mode sent (per request driven, warm-up included; telemetry.distro.name):")
+    driven = (args.requests + WARM_UP) * args.rounds
+    for mode in modes:
+        sent = telemetry[mode]
+        print(
+            f"  {mode[:33]:<34}{sent['spans'] / driven:5.2f} spans {sent['logs'] / driven:5.2f} log records  "
+            f"{', '.join(sorted(sent['distros'])) or '-'}"
+        )
+        for problem in identity_problems(mode, sent["distros"]):
+            print(f"    WARNING: {problem}")
 
     def ratio(a: str, b: str, q: float) -> str:
         return f"{pct(results[a], q) / pct(results[b], q):.2f}" if a in results and b in results else "n/a"
