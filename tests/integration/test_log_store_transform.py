@@ -10,65 +10,24 @@ unchanged from otel-collector/config.yaml, between an OTLP receiver and the in-p
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from harness.apps import ROOT, free_port
+from harness.collector import shipped_processors
 from harness.otlp_receiver import OtlpReceiver
-from otelbundle.cli.stack import components
 
-COLLECTOR = components.CACHE_ROOT / "bin" / "otelcol-bundle-0.159.0" / "otelcol-bundle"
 STACKTRACE = 'Traceback (most recent call last):\n  File "app.py", line 3, in <module>\nValueError: short'
 
 
 @pytest.fixture
 def collector(tmp_path: Path, otlp_receiver: OtlpReceiver) -> Iterator[str]:
     """Our collector: OTLP/HTTP in on a free port → transform/log-store → the in-process receiver."""
-    if not COLLECTOR.exists():
-        message = f"{COLLECTOR} is not built (make stack)"
-        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    shipped = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
-    port = free_port()
-    config = {
-        "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{port}"}}}},
-        "processors": {"transform/log-store": shipped["processors"]["transform/log-store"]},
-        "exporters": {
-            "otlp_http": {
-                "endpoint": otlp_receiver.http_endpoint,
-                "compression": "none",
-                "retry_on_failure": {"enabled": False},
-            }
-        },
-        "service": {
-            "telemetry": {"metrics": {"level": "none"}},
-            "pipelines": {
-                "logs": {
-                    "receivers": ["otlp"],
-                    "processors": ["transform/log-store"],
-                    "exporters": ["otlp_http"],
-                }
-            },
-        },
-    }
-    path = tmp_path / "collector.yaml"
-    path.write_text(yaml.safe_dump(config))
-    log = (tmp_path / "collector.log").open("wb")
-    process = subprocess.Popen([str(COLLECTOR), "--config", str(path)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield f"http://127.0.0.1:{port}/v1/logs"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    with shipped_processors(tmp_path, ["transform/log-store"], ["logs"], otlp_receiver.http_endpoint) as url:
+        yield f"{url}/v1/logs"
 
 
 def _post_log(url: str, attributes: dict[str, str], message: str = "checkout failed") -> None:

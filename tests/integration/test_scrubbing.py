@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from harness.apps import ROOT, clean_env, free_port, run
+from harness.apps import clean_env, run
+from harness.collector import shipped_processors
 from harness.leaks import (
     KEPT_IN_LOGS,
     KEPT_IN_TRACES,
@@ -24,7 +22,6 @@ from harness.leaks import (
     missing_from,
 )
 from harness.otlp_receiver import OtlpReceiver
-from otelbundle.cli.stack import components
 
 
 def _run(receiver: OtlpReceiver, leaked: dict[str, str], **extra: str) -> tuple[str, str]:
@@ -78,7 +75,6 @@ def test_otelbundle_yaml_extends_the_rules(otlp_receiver: OtlpReceiver, tmp_path
 # ---- the places a secret used to leak through (tests/integration/programs/secrets_in_structures.py) ----
 
 STRUCTURES = Path(__file__).resolve().parent / "programs" / "secrets_in_structures.py"
-COLLECTOR = components.CACHE_ROOT / "bin" / "otelcol-bundle-0.159.0" / "otelcol-bundle"
 # What the collector cannot reach: values nested in a log attribute's map or list, and bytes
 # (docs/secrets.md, "What is not covered"). Only the in-process scrubber takes them out.
 NOT_IN_THE_COLLECTOR = {"NP", "NL", "ND", "BY", "LBB"}
@@ -183,44 +179,9 @@ def test_scrubbing_off_the_same_program_leaks_everywhere(wire_receiver: WireRece
 @pytest.fixture
 def collector(tmp_path: Path, wire_receiver: WireReceiver) -> Iterator[str]:
     """Our collector with the shipped scrubbing processors, unchanged: OTLP/HTTP in, the receiver out."""
-    if not COLLECTOR.exists():
-        message = f"{COLLECTOR} is not built (make stack)"
-        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    shipped = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
     scrubbing = ("redaction", "redaction/sql", "transform/scrub")
-    port = free_port()
-    config = {
-        "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{port}"}}}},
-        "processors": {name: shipped["processors"][name] for name in scrubbing},
-        "exporters": {
-            "otlp_http": {"endpoint": wire_receiver.http_endpoint, "compression": "none"},
-        },
-        "service": {
-            "telemetry": {"metrics": {"level": "none"}},
-            "pipelines": {
-                signal: {
-                    "receivers": ["otlp"],
-                    "processors": [
-                        p for p in shipped["service"]["pipelines"][signal]["processors"] if p in scrubbing
-                    ],
-                    "exporters": ["otlp_http"],
-                }
-                for signal in ("traces", "logs")
-            },
-        },
-    }
-    path = tmp_path / "collector.yaml"
-    path.write_text(yaml.safe_dump(config))
-    log = (tmp_path / "collector.log").open("wb")
-    process = subprocess.Popen([str(COLLECTOR), "--config", str(path)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    with shipped_processors(tmp_path, scrubbing, ("traces", "logs"), wire_receiver.http_endpoint) as url:
+        yield url
 
 
 def test_the_collector_scrubs_the_same_places_but_nested_log_attributes_and_bytes(

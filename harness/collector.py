@@ -1,0 +1,69 @@
+"""The project's collector binary running some of the shipped processors, unchanged, for one test:
+OTLP/HTTP in on a free port, OTLP/HTTP out to a receiver of the test's."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.apps import ROOT, free_port
+from otelbundle.cli.stack import components
+
+COLLECTOR = components.CACHE_ROOT / "bin" / "otelcol-bundle-0.159.0" / "otelcol-bundle"
+
+
+@contextlib.contextmanager
+def shipped_processors(
+    tmp_path: Path, processors: Sequence[str], signals: Sequence[str], export_to: str
+) -> Iterator[str]:
+    """Run ``processors`` of otel-collector/config.yaml, in the order each signal's pipeline there
+    runs them, for ``signals``; yields the base URL to send OTLP/HTTP to. Skips when the binary is
+    not built (fails under OTELBUNDLE_REQUIRE_STACK=1)."""
+    if not COLLECTOR.exists():
+        message = f"{COLLECTOR} is not built (make stack)"
+        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    shipped = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
+    port = free_port()
+    config = {
+        "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{port}"}}}},
+        "processors": {name: shipped["processors"][name] for name in processors},
+        "exporters": {
+            "otlp_http": {
+                "endpoint": export_to,
+                "compression": "none",
+                "retry_on_failure": {"enabled": False},
+            }
+        },
+        "service": {
+            "telemetry": {"metrics": {"level": "none"}},
+            "pipelines": {
+                signal: {
+                    "receivers": ["otlp"],
+                    "processors": [
+                        p for p in shipped["service"]["pipelines"][signal]["processors"] if p in processors
+                    ],
+                    "exporters": ["otlp_http"],
+                }
+                for signal in signals
+            },
+        },
+    }
+    path = tmp_path / "collector.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with (tmp_path / "collector.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(COLLECTOR), "--config", str(path)], stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
