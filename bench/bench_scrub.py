@@ -143,6 +143,12 @@ class PassThrough(Scrubber):
         return None
 
 
+# How the span processor batches: exports from its thread as spans come (the default), or with
+# --export-on-flush only in the flush at the end of each side, on the thread that flushes (no
+# export thread running beside the spans being made: rules out contention for the GIL).
+SPAN_BATCHING: dict[str, int] = {"schedule_delay_millis": 50}
+
+
 def span_provider(
     scrubber: Scrubber | None,
     inner: SpanExporter | None = None,
@@ -158,9 +164,7 @@ def span_provider(
         exporter = span_exporter(ExportWrapper(SPANS, exporter, prepare=step))
     elif hash_only:
         exporter = span_exporter(ExportWrapper(SPANS, exporter, prepare=HashOnceSpans()))
-    provider.add_span_processor(
-        BatchSpanProcessor(exporter, max_queue_size=100_000, schedule_delay_millis=50)
-    )
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=100_000, **SPAN_BATCHING))
     return provider
 
 
@@ -354,9 +358,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--items", type=int, default=20_000, help="spans and log records per measurement")
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument(
+        "--export-on-flush",
+        action="store_true",
+        help="spans are exported only by the flush that ends each side, on the flushing thread",
+    )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}; {args.items} items per measurement")
     step_alone(args.items)
+    if args.export_on_flush:
+        SPAN_BATCHING.update(schedule_delay_millis=10**9, max_export_batch_size=100_000)
+        print("spans exported only by the flush at the end of each side, on the flushing thread")
     whole_path(args.items, args.rounds)
 
 
