@@ -16,6 +16,11 @@
    scrubbing in a copy that also carries the resource hashed once
    (otelbundle.sdk.export.resource_once), which saves the encoder more than the
    copy costs.
+3. What turning scrubbing off saves in the distro (``OTELBUNDLE_SCRUB=false``):
+   its export step with scrubbing (scrubbed copies that also carry the
+   resource hashed once) against its step without (``HashOnceSpans``: the
+   copies carrying the hashed resource only), with the discarding exporter and
+   with the OTLP encoder.
 
     python bench/bench_scrub.py [--items 20000] [--rounds 30]
 """
@@ -43,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from otelbundle.scrub import Scrubber, log_step, span_step  # noqa: E402
+from otelbundle.sdk.export.resource_once import HashOnceSpans  # noqa: E402
 from otelbundle.sdk.export.wrapper import LOGS, SPANS, ExportWrapper, log_exporter, span_exporter  # noqa: E402
 
 RESOURCE = Resource.create(
@@ -137,17 +143,28 @@ class PassThrough(Scrubber):
         return None
 
 
+# How the span processor batches: exports from its thread as spans come (the default), or with
+# --export-on-flush only in the flush at the end of each side, on the thread that flushes (no
+# export thread running beside the spans being made: rules out contention for the GIL).
+SPAN_BATCHING: dict[str, int] = {"schedule_delay_millis": 50}
+
+
 def span_provider(
-    scrubber: Scrubber | None, inner: SpanExporter | None = None, hash_resources: bool = False
+    scrubber: Scrubber | None,
+    inner: SpanExporter | None = None,
+    hash_resources: bool = False,
+    hash_only: bool = False,
 ) -> TracerProvider:
+    """The SDK's span path; with ``scrubber`` the scrubbing step in an export wrapper; with
+    ``hash_only`` (and no scrubber) the distro's step when scrubbing is off."""
     provider = TracerProvider(resource=RESOURCE)
     exporter: SpanExporter = inner if inner is not None else DiscardSpans()
     if scrubber is not None:
         step = span_step(scrubber, hash_resources=hash_resources)
         exporter = span_exporter(ExportWrapper(SPANS, exporter, prepare=step))
-    provider.add_span_processor(
-        BatchSpanProcessor(exporter, max_queue_size=100_000, schedule_delay_millis=50)
-    )
+    elif hash_only:
+        exporter = span_exporter(ExportWrapper(SPANS, exporter, prepare=HashOnceSpans()))
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=100_000, **SPAN_BATCHING))
     return provider
 
 
@@ -259,13 +276,30 @@ def whole_path(items: int, rounds: int) -> None:
     )
     encoded_spans = span_provider(None, EncodeSpans())
     distro_spans = span_provider(Scrubber(), EncodeSpans(), hash_resources=True)
+    # the distro's own step with scrubbing on and off (OTELBUNDLE_SCRUB=false), without and with the encoder
+    product_on, product_off = (
+        span_provider(Scrubber(), hash_resources=True),
+        span_provider(None, hash_only=True),
+    )
+    encoded_off = span_provider(None, EncodeSpans(), hash_only=True)
+    providers = (
+        plain_spans,
+        scrubbed_spans,
+        wrapped_spans,
+        encoded_spans,
+        distro_spans,
+        product_on,
+        product_off,
+        encoded_off,
+    )
     chunk = max(500, items // rounds)
-    for provider in (plain_spans, scrubbed_spans, wrapped_spans, encoded_spans, distro_spans):  # warm-up
+    for provider in providers:  # warm-up
         cpu_per_item(lambda n, p=provider: emit_spans(p, n), provider.force_flush, 1000)
     for log_provider, logger in ((plain_logs, plain_logger), (scrubbed_logs, scrubbed_logger)):  # both sides
         cpu_per_item(lambda n, lg=logger: emit_logs(lg, n), log_provider.force_flush, 1000)
     span_plain, span_ratio, wrapper_ratio, log_plain, log_ratio = [], [], [], [], []
     encoded_plain, encoded_ratio = [], []
+    on_off, on_off_encoded = [], []
     for _ in range(rounds):
         a = cpu_per_item(lambda n: emit_spans(plain_spans, n), plain_spans.force_flush, chunk)
         b = cpu_per_item(lambda n: emit_spans(scrubbed_spans, n), scrubbed_spans.force_flush, chunk)
@@ -277,6 +311,11 @@ def whole_path(items: int, rounds: int) -> None:
         wrapper_ratio.append(w / a)
         encoded_plain.append(e)
         encoded_ratio.append(d / e)
+        on = cpu_per_item(lambda n: emit_spans(product_on, n), product_on.force_flush, chunk)
+        off = cpu_per_item(lambda n: emit_spans(product_off, n), product_off.force_flush, chunk)
+        on_off.append(on / off)
+        off = cpu_per_item(lambda n: emit_spans(encoded_off, n), encoded_off.force_flush, chunk)
+        on_off_encoded.append(d / off)
         c = cpu_per_item(lambda n: emit_logs(plain_logger, n), plain_logs.force_flush, chunk)
         d = cpu_per_item(lambda n: emit_logs(scrubbed_logger, n), scrubbed_logs.force_flush, chunk)
         log_plain.append(c)
@@ -299,7 +338,12 @@ def whole_path(items: int, rounds: int) -> None:
         f"the distro's step (scrubbing, resource hashed once) / SDK alone median "
         f"{statistics.median(encoded_ratio):.3f} (quartiles {quartiles(encoded_ratio)})"
     )
-    for provider in (plain_spans, scrubbed_spans, wrapped_spans, encoded_spans, distro_spans):
+    print(
+        "  spans, the distro's export step, scrubbing on / off (OTELBUNDLE_SCRUB=false: resource hashed once only): "
+        f"discarding exporter median {statistics.median(on_off):.3f} (quartiles {quartiles(on_off)}); "
+        f"with the OTLP encoder median {statistics.median(on_off_encoded):.3f} (quartiles {quartiles(on_off_encoded)})"
+    )
+    for provider in providers:
         provider.shutdown()
     for log_provider in (plain_logs, scrubbed_logs):
         log_provider.shutdown()
@@ -314,9 +358,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--items", type=int, default=20_000, help="spans and log records per measurement")
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument(
+        "--export-on-flush",
+        action="store_true",
+        help="spans are exported only by the flush that ends each side, on the flushing thread",
+    )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}; {args.items} items per measurement")
     step_alone(args.items)
+    if args.export_on_flush:
+        SPAN_BATCHING.update(schedule_delay_millis=10**9, max_export_batch_size=100_000)
+        print("spans exported only by the flush at the end of each side, on the flushing thread")
     whole_path(args.items, args.rounds)
 
 

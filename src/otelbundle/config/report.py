@@ -72,3 +72,28 @@ def forget_reported() -> None:
     """Tests and reloads: report every problem again."""
     with _lock:
         _reported.clear()
+
+
+def shown_on_console(logger: logging.Logger, level: int) -> bool:
+    """Whether a record of ``level`` on ``logger`` reaches the terminal through the app's logging:
+    a stream handler on stderr or stdout on the way up, or Python's last-resort handler when the
+    way up has no handler at all. Under the distro the root logger has the OTLP handler, so a
+    warning of ours on ``otelbundle.*`` is exported but, without a console handler of the app's,
+    seen by nobody running the service: such facts are also said here, on stderr."""
+    if not logger.isEnabledFor(level):
+        return False
+    consoles = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
+    any_handler = False
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            any_handler = True
+            if (
+                isinstance(handler, logging.StreamHandler)
+                and not isinstance(handler, logging.FileHandler)
+                and handler.stream in consoles
+                and handler.level <= level
+            ):
+                return True
+        current = current.parent if current.propagate else None
+    return not any_handler and logging.lastResort is not None and logging.lastResort.level <= level

@@ -9,6 +9,12 @@ channel never delays the others. Retries use exponential backoff with jitter,
 or wait at least what a Retry-After asks (giving up when it asks for more than
 a retry may wait); only the deadline or shutdown ends a wait, never a new
 batch. Other 4xx give up at once, logged once per channel and message.
+
+Those lines go to the ``otelbundle.alerting`` logger (exported with the app's
+logs), and also to stderr when the app's logging shows that logger on no
+console: under the distro the root logger has only the OTLP handler, and a
+channel that fails would otherwise be seen by nobody running the service. At
+shutdown, a channel that lost notifications says so in one line on stderr.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify.base import Notifier, PermanentError, RetryableError
 from otelbundle.alerting.notify.routing import Channel, as_channel
+from otelbundle.config.report import diagnostics_logger, shown_on_console
 
 _log = logging.getLogger("otelbundle.alerting")
 
@@ -171,6 +178,26 @@ class _Worker:
         if key not in self.logged:
             self.logged.add(key)
             _log.warning("otelbundle: %s", message)
+            if not shown_on_console(_log, logging.WARNING):
+                diagnostics_logger().warning("otelbundle: alert %s", message)
+
+
+def undelivered(stats: Sequence[tuple[Channel, NotifierStats]], queued: dict[str, int]) -> str:
+    """What each channel lost (``"webhook: 3 failed, 1 dropped (queue full)"``), or "" when none did."""
+    parts = []
+    for channel, counts in stats:
+        lost = [
+            f"{count} {what}"
+            for count, what in (
+                (counts.failed, "failed"),
+                (counts.dropped, "dropped (queue full)"),
+                (queued.get(channel.name, 0), "still queued at exit"),
+            )
+            if count
+        ]
+        if lost:
+            parts.append(f"{channel.name}: {', '.join(lost)}")
+    return "; ".join(parts)
 
 
 class NotificationDispatcher:
@@ -255,3 +282,6 @@ class NotificationDispatcher:
                 worker.wake.notify_all()
         for worker in self._workers:
             worker.thread.join(max(0.0, timeout / max(1, len(self._workers))))
+        lost = undelivered(self.channel_stats(), {w.notifier.name: len(w.queue) for w in self._workers})
+        if lost:
+            diagnostics_logger().warning("otelbundle: alert notifications not delivered: %s.", lost)

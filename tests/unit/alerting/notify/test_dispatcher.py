@@ -83,7 +83,11 @@ def test_permanent_error_is_not_retried_and_logged_once_per_status(caplog: pytes
             dispatcher.submit([alert(n)])
         assert dispatcher.flush(5)
     assert flaky.calls == 4 and dispatcher.stats()["flaky"].failed == 4
-    lines = [r.getMessage() for r in caplog.records if "flaky" in r.getMessage()]
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "otelbundle.alerting" and "flaky" in r.getMessage()
+    ]
     assert len(lines) == 2 and "HTTP 400" in lines[0] and "HTTP 404" in lines[1]
     dispatcher.shutdown()
 

@@ -66,7 +66,12 @@ def deliver(controller: Controller, caplog: pytest.LogCaptureFixture) -> tuple[i
         assert dispatcher.flush(5)
     dispatcher.shutdown()
     stats = dispatcher.stats()["email"]
-    return stats.sent, stats.failed, stats.retried, [r.getMessage() for r in caplog.records]
+    return (
+        stats.sent,
+        stats.failed,
+        stats.retried,
+        [r.getMessage() for r in caplog.records if r.name == "otelbundle.alerting"],
+    )
 
 
 def test_a_server_without_auth_is_given_up_at_once(

@@ -33,7 +33,7 @@ def test_a_redirected_webhook_fails_and_sends_nothing_to_the_target(
     assert (stats.sent, stats.failed, stats.retried) == (0, 1, 0)
     assert [(s.method, s.path) for s in scripted.seen] == [("POST", "/hook")]
     assert other.seen == []  # no GET, no Bearer SECRET at the target
-    (line,) = [r.getMessage() for r in caplog.records]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "otelbundle.alerting"]
     assert line.startswith(
         f"otelbundle: webhook: giving up on a notification: HTTP {code}: "
         f"redirected to http://localhost:{port}/moved?REDACTED; "

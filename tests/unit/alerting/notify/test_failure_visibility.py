@@ -1,0 +1,132 @@
+"""A channel that fails is seen by whoever runs the service, whatever its logging setup.
+
+Under the distro the root logger has only the OTLP handler: a warning on
+``otelbundle.alerting`` is exported but shown on no terminal. The dispatcher then
+also says it on stderr (once per channel and error), and at shutdown what each
+channel lost.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+
+import pytest
+
+from otelbundle.alerting.alert import Alert
+from otelbundle.alerting.notify import NotificationDispatcher, PermanentError
+from otelbundle.config.report import shown_on_console
+
+T = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+class Refusing:
+    name = "pager"
+
+    def send(self, alerts: Sequence[Alert]) -> None:
+        raise PermanentError("HTTP 404: no such hook")
+
+
+def hierarchy(*handlers: logging.Handler, propagate: bool = True) -> logging.Logger:
+    """A logger under a root of its own (the process's root logger is pytest's)."""
+    root = logging.Logger("root-of-test", logging.WARNING)
+    for handler in handlers:
+        root.addHandler(handler)
+    child = logging.Logger("root-of-test.alerting")
+    child.parent = root
+    child.propagate = propagate
+    return child
+
+
+def test_an_otlp_like_handler_or_a_file_is_no_console(tmp_path: pytest.TempPathFactory) -> None:
+    assert not shown_on_console(hierarchy(logging.Handler()), logging.WARNING)
+    assert not shown_on_console(hierarchy(logging.StreamHandler(io.StringIO())), logging.WARNING)
+    file_handler = logging.FileHandler(f"{tmp_path}/app.log")
+    try:
+        assert not shown_on_console(hierarchy(file_handler), logging.WARNING)
+    finally:
+        file_handler.close()
+
+
+def test_a_stream_handler_on_stderr_or_stdout_is_one() -> None:
+    assert shown_on_console(hierarchy(logging.StreamHandler(sys.stderr)), logging.WARNING)
+    assert shown_on_console(hierarchy(logging.StreamHandler(sys.stdout)), logging.WARNING)
+    quiet = logging.StreamHandler(sys.stderr)
+    quiet.setLevel(logging.ERROR)
+    assert not shown_on_console(hierarchy(quiet), logging.WARNING)
+    # not reached: the record stops at the child's own (exporting) handler, short of the console
+    child = hierarchy(logging.StreamHandler(sys.stderr), propagate=False)
+    child.addHandler(logging.Handler())
+    assert not shown_on_console(child, logging.WARNING)
+
+
+def test_no_handler_anywhere_means_pythons_last_resort_shows_it() -> None:
+    assert shown_on_console(hierarchy(), logging.WARNING)
+    assert not shown_on_console(hierarchy(), logging.INFO)  # below the logger's level: nobody sees it
+
+
+@pytest.fixture
+def alerting_logger_without_console() -> Iterator[logging.Logger]:
+    """``otelbundle.alerting`` as under the distro: records go to a non-console handler only."""
+    logger = logging.getLogger("otelbundle.alerting")
+    exported = logging.StreamHandler(io.StringIO())  # stands in for the OTLP handler
+    saved = (logger.propagate, logger.level)
+    logger.addHandler(exported)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        yield logger
+    finally:
+        logger.removeHandler(exported)
+        logger.propagate, logger.level = saved
+
+
+def test_a_failing_channel_is_said_on_stderr_once_and_summed_up_at_shutdown(
+    alerting_logger_without_console: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dispatcher = NotificationDispatcher([Refusing()], base_delay=0.001)
+    for n in range(3):
+        dispatcher.submit([Alert({"alertname": f"A{n}"}, {}, "firing", T, T)])
+    assert dispatcher.flush(5)
+    dispatcher.shutdown()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "WARNING otelbundle: alert pager: giving up on a notification: HTTP 404: no such hook",
+        "WARNING otelbundle: alert notifications not delivered: pager: 3 failed.",
+    ]
+
+
+def test_an_app_with_a_console_sees_the_line_once_not_twice(capsys: pytest.CaptureFixture[str]) -> None:
+    logger = logging.getLogger("otelbundle.alerting")
+    console = logging.StreamHandler(sys.stderr)  # the app's basicConfig(), in effect
+    console.setFormatter(logging.Formatter("APP %(message)s"))
+    logger.addHandler(console)
+    try:
+        dispatcher = NotificationDispatcher([Refusing()], base_delay=0.001)
+        dispatcher.submit([Alert({"alertname": "A"}, {}, "firing", T, T)])
+        assert dispatcher.flush(5)
+        dispatcher.shutdown()
+    finally:
+        logger.removeHandler(console)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "APP otelbundle: pager: giving up on a notification: HTTP 404: no such hook",
+        "WARNING otelbundle: alert notifications not delivered: pager: 1 failed.",
+    ]
+
+
+def test_a_channel_that_lost_nothing_says_nothing_at_shutdown(capsys: pytest.CaptureFixture[str]) -> None:
+    class Accepting:
+        name = "chat"
+
+        def send(self, alerts: Sequence[Alert]) -> None:
+            return None
+
+    dispatcher = NotificationDispatcher([Accepting()])
+    dispatcher.submit([Alert({"alertname": "A"}, {}, "firing", T, T)])
+    assert dispatcher.flush(5)
+    dispatcher.shutdown()
+    assert capsys.readouterr().err == ""
