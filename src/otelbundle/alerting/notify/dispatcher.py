@@ -178,7 +178,11 @@ class _Worker:
         if key not in self.logged:
             self.logged.add(key)
             _log.warning("otelbundle: %s", message)
-            if not shown_on_console(_log, logging.WARNING):
+            try:  # called from the worker's except clauses: nothing here may end its thread
+                shown = shown_on_console(_log, logging.WARNING)
+            except Exception:  # the app's logging changing under us: say it on stderr to be sure
+                shown = False
+            if not shown:
                 diagnostics_logger().warning("otelbundle: alert %s", message)
 
 
@@ -217,6 +221,7 @@ class NotificationDispatcher:
         self.clock = clock
         self.unrouted = 0
         self._unrouted_names: set[str] = set()
+        self._summarised = False
 
     def submit(self, alerts: Sequence[Alert]) -> None:
         """Never blocks, never raises."""
@@ -282,6 +287,8 @@ class NotificationDispatcher:
                 worker.wake.notify_all()
         for worker in self._workers:
             worker.thread.join(max(0.0, timeout / max(1, len(self._workers))))
-        lost = undelivered(self.channel_stats(), {w.notifier.name: len(w.queue) for w in self._workers})
-        if lost:
-            diagnostics_logger().warning("otelbundle: alert notifications not delivered: %s.", lost)
+        if not self._summarised:  # once, however often shutdown is called
+            self._summarised = True
+            lost = undelivered(self.channel_stats(), {w.notifier.name: len(w.queue) for w in self._workers})
+            if lost:
+                diagnostics_logger().warning("otelbundle: alert notifications not delivered: %s.", lost)

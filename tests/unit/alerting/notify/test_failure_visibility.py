@@ -130,3 +130,15 @@ def test_a_channel_that_lost_nothing_says_nothing_at_shutdown(capsys: pytest.Cap
     assert dispatcher.flush(5)
     dispatcher.shutdown()
     assert capsys.readouterr().err == ""
+
+
+def test_the_exit_summary_is_said_once_however_often_shutdown_is_called(
+    alerting_logger_without_console: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dispatcher = NotificationDispatcher([Refusing()], base_delay=0.001)
+    dispatcher.submit([Alert({"alertname": "A"}, {}, "firing", T, T)])
+    assert dispatcher.flush(5)
+    dispatcher.shutdown()
+    dispatcher.shutdown()
+    summaries = [line for line in capsys.readouterr().err.splitlines() if "not delivered" in line]
+    assert summaries == ["WARNING otelbundle: alert notifications not delivered: pager: 1 failed."]
