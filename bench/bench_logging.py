@@ -27,7 +27,11 @@ ran (the SDK exports as soon as 512 records are queued, so during a chunk);
 its CPU time does not. Every record
 logged to the distro logger must reach the receiver: the count is checked.
 
-    python bench/bench_logging.py [--calls 1000] [--rounds 15] [--outside-span]
+    python bench/bench_logging.py [--calls 1000] [--rounds 15] [--outside-span] [--config FILE]
+
+``--config`` (a diagnostic) runs the child with that ``otelbundle.yaml``
+(``OTELBUNDLE_CONFIG``), e.g. alert rules, whose log record processors then
+take part in every distro row's translation.
 """
 
 from __future__ import annotations
@@ -224,6 +228,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--outside-span", action="store_true", help="log with no active span")
     parser.add_argument("--seed", type=int, default=26)
+    parser.add_argument("--config", type=Path, help="run the child with this otelbundle.yaml (a diagnostic)")
     parser.add_argument("--child", metavar="RESULT_PATH", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -239,6 +244,8 @@ def main() -> None:
         result_path = os.path.join(tmp, "result.json")
         env = clean_env({"OTEL_PYTHON_DISTRO": "otelbundle", "OTEL_SERVICE_NAME": "bench-logging"})
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.http_endpoint
+        if args.config is not None:
+            env["OTELBUNDLE_CONFIG"] = str(args.config.resolve())
         command = [
             str(BIN / "opentelemetry-instrument"),
             sys.executable,
@@ -275,6 +282,7 @@ def main() -> None:
     print(
         f"{args.rounds} rounds x {args.calls} calls per variant, variants in random order each round, "
         f"{'no active span' if args.outside_span else 'inside an active span'}"
+        + (f", OTELBUNDLE_CONFIG={args.config}" if args.config is not None else "")
     )
     print(
         f"records logged to the distro logger: {data['emitted']}, received by the OTLP receiver: "

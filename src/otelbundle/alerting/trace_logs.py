@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from otelbundle.alerting.log_intake import LogRecordItem
+from otelbundle.sdk.attributes import plain_attributes
 
 MAX_TRACES = 256
 LINES_PER_TRACE = 8
@@ -27,9 +28,13 @@ MAX_TEXT = 2000  # kept; a notification shows at most evidence.MAX_TEXT of it, s
 OWN_LOGGERS = "otelbundle"
 
 
-@dataclass(frozen=True)
-class LogLine:
-    """One log record of a trace, reduced to what a notification shows."""
+class LogLine(NamedTuple):
+    """One log record of a trace, reduced to what a notification shows.
+
+    A named tuple, not a frozen dataclass: one is made for every record logged inside a
+    trace while alert rules run, on the manager's thread, and a frozen dataclass sets
+    each of its seven fields through ``object.__setattr__`` (0.7 µs a line, half the cost).
+    """
 
     timestamp_ns: int
     severity: str
@@ -41,7 +46,7 @@ class LogLine:
 
 
 def _text(value: object) -> str:
-    text = value if isinstance(value, str) else "" if value is None else str(value)
+    text = value if type(value) is str else "" if value is None else str(value)
     return text if len(text) <= MAX_TEXT else cut_at_space(text, MAX_TEXT)
 
 
@@ -62,15 +67,22 @@ def line_of(item: LogRecordItem) -> tuple[int, LogLine] | None:
     scope = item.instrumentation_scope.name if item.instrumentation_scope is not None else ""
     if scope == OWN_LOGGERS or scope.startswith(OWN_LOGGERS + "."):
         return None
-    attributes = record.attributes or {}
+    exception_type = exception_message = ""
+    attributes = record.attributes
+    if attributes:
+        # A dict copy (one C call) for the lookups: get() on the SDK's mapping raises and
+        # catches a KeyError for each attribute a record lacks (most have no exception).
+        found = plain_attributes(attributes)
+        exception_type = _text(found.get("exception.type") or "")
+        exception_message = _text(found.get("exception.message") or "")
     return trace_id, LogLine(
-        timestamp_ns=record.timestamp or record.observed_timestamp or 0,
-        severity=record.severity_text or "",
-        logger=scope,
-        body=_text(record.body),
-        span_id=record.span_id or 0,
-        exception_type=_text(attributes.get("exception.type") or ""),
-        exception_message=_text(attributes.get("exception.message") or ""),
+        record.timestamp or record.observed_timestamp or 0,
+        record.severity_text or "",
+        scope,
+        _text(record.body),
+        record.span_id or 0,
+        exception_type,
+        exception_message,
     )
 
 
