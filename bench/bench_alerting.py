@@ -19,12 +19,18 @@
    the bytes one SLO takes in process (tracemalloc, 200 SLOs with every window
    bucket used over 31 simulated days).
 
-    python bench/bench_alerting.py [--spans 200000] [--rounds 100] [--slo-only | --span-cost-only]
+   With --breakdown, the same rounds also say where the rules' share goes: a side
+   whose engine thread takes the spans and lets them go without folding (the
+   queue, wake-ups and the spans' longer life), the CPU the drains take per span
+   and how many drains a round folds, and garbage collection per span per side.
+
+    python bench/bench_alerting.py [--spans 200000] [--rounds 100] [--slo-only | --span-cost-only] [--breakdown]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import logging
@@ -37,7 +43,7 @@ import textwrap
 import time
 import tracemalloc
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
@@ -143,7 +149,72 @@ def spans_per_second(
     return count / (time.perf_counter() - started), count / (time.process_time() - cpu_started)
 
 
-def throughput(folder: Path, count: int, rounds: int) -> None:
+class GcClock:
+    """Seconds spent in young-generation collections (0 and 1), on any thread."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def close(self) -> None:
+        gc.callbacks.remove(self._callback)
+
+
+class Breakdown:
+    """--breakdown: where the rules' share of a span's cost goes, in the same interleaved rounds.
+
+    ``dropping`` is a second manager whose engine thread takes the queued spans and lets
+    them go without folding them: what the queue, the wake-ups, the engine thread and the
+    spans' longer life cost by themselves. The drains of ``processor`` (on the engine
+    thread, and the one at each round's end) are timed on their own thread's CPU clock.
+    """
+
+    def __init__(self, processor: AlertingSpanProcessor, dropping: AlertingSpanProcessor) -> None:
+        self.drains_with_spans = 0
+        self.drain_cpu = 0.0
+        self.gc = GcClock()
+        self.gc_seconds: dict[str, float] = {"sdk": 0.0, "rules": 0.0}
+        self.dropping = dropping
+        drain = processor.drain
+
+        def timed(now: float) -> int:
+            started = time.thread_time()
+            folded = drain(now)
+            self.drain_cpu += time.thread_time() - started
+            self.drains_with_spans += folded > 0
+            return folded
+
+        processor.drain = timed  # type: ignore[method-assign]
+        queue = dropping._queue
+
+        def let_go(now: float) -> int:
+            taken = 0
+            with contextlib.suppress(IndexError):
+                while True:
+                    queue.popleft()
+                    taken += 1
+            dropping.spans_folded += taken
+            return taken
+
+        dropping.drain = let_go  # type: ignore[method-assign]
+
+    def timing_gc(self, side: str, run: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+        before = self.gc.seconds
+        result = run()
+        self.gc_seconds[side] += self.gc.seconds - before
+        return result
+
+
+def throughput(folder: Path, count: int, rounds: int, breakdown: bool = False) -> None:
     """Interleaved rounds of short runs (SDK alone, SDK + rules, SDK + a processor that
     only reads attributes), so that a slow second on a shared machine hits all sides
     of a round; each ratio is the median over rounds, with quartiles for the spread.
@@ -153,6 +224,11 @@ def throughput(folder: Path, count: int, rounds: int) -> None:
     config.span_queue_size = DEFAULT_QUEUE_SIZE
     manager = RuleManager(config, dispatcher=type("D", (), {"submit": lambda self, a: None})())
     processor = manager.processor
+    parts: Breakdown | None = None
+    if breakdown:
+        dropping = RuleManager(config, dispatcher=type("D", (), {"submit": lambda self, a: None})())
+        parts = Breakdown(processor, dropping.processor)
+        dropping.start()
     manager.start()  # folds and evaluates between ticks as spans arrive, as in an app
     engine = manager.engine
     plain = make_provider(None)
@@ -165,9 +241,19 @@ def throughput(folder: Path, count: int, rounds: int) -> None:
     ours: list[tuple[float, float]] = []  # (wall, CPU) ratios to the SDK alone, per pair
     reads: list[float] = []
     nothing: list[float] = []
+    dropped: list[float] = []
+    if parts is not None:
+        letting_go = make_provider(parts.dropping)
+        spans_per_second(letting_go, 2000, parts.dropping)
+        parts.drain_cpu, parts.drains_with_spans = 0.0, 0
     for _ in range(rounds):
-        sdk = spans_per_second(plain, chunk)
-        with_ours = spans_per_second(with_rules, chunk, processor)
+        if parts is None:
+            sdk = spans_per_second(plain, chunk)
+            with_ours = spans_per_second(with_rules, chunk, processor)
+        else:
+            sdk = parts.timing_gc("sdk", lambda: spans_per_second(plain, chunk))
+            with_ours = parts.timing_gc("rules", lambda: spans_per_second(with_rules, chunk, processor))
+            dropped.append(sdk[0] / spans_per_second(letting_go, chunk, parts.dropping)[0])
         ours.append((sdk[0] / with_ours[0], sdk[1] / with_ours[1]))
         reads.append(sdk[0] / spans_per_second(reading, chunk)[0])
         nothing.append(sdk[0] / spans_per_second(idle, chunk)[0])
@@ -195,6 +281,19 @@ def throughput(folder: Path, count: int, rounds: int) -> None:
         f"  a processor that does nothing / SDK alone: median {statistics.median(nothing):.3f} "
         f"(quartiles {quartiles(sorted(nothing))})"
     )
+    if parts is not None:
+        spans = rounds * chunk
+        print(
+            "  breakdown: the engine thread takes the spans and lets them go, no fold / SDK alone: "
+            f"median {statistics.median(dropped):.3f} (quartiles {quartiles(sorted(dropped))})"
+        )
+        print(
+            f"  breakdown: the drains folded {parts.drains_with_spans / rounds:.1f} times a round "
+            f"(engine thread and round end), {parts.drain_cpu / spans * 1e6:.2f} us of their thread's CPU a span; "
+            f"garbage collection (generations 0-1) {parts.gc_seconds['sdk'] / spans * 1e6:.2f} us a span "
+            f"with the SDK alone, {parts.gc_seconds['rules'] / spans * 1e6:.2f} us with the rules"
+        )
+        parts.gc.close()
     engine.evaluate(time.time())
 
 
@@ -461,14 +560,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=100, help="interleaved rounds they are cut into")
     parser.add_argument("--slo-only", action="store_true", help="only the SLO measures (5.)")
     parser.add_argument("--span-cost-only", action="store_true", help="only the span cost (1.)")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="with the span cost, where the rules' share goes (1.)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.span_cost_only:
-            throughput(folder, args.spans, args.rounds)
+            throughput(folder, args.spans, args.rounds, args.breakdown)
             return
         if not args.slo_only:
-            throughput(folder, args.spans, args.rounds)
+            throughput(folder, args.spans, args.rounds, args.breakdown)
             memory(folder)
             log_cost(args.rounds)
             time_to_alert(folder, runs=5)
