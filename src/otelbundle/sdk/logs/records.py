@@ -27,7 +27,7 @@ import copy
 import importlib
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from contextvars import ContextVar
 from typing import Any
 
@@ -41,6 +41,10 @@ from otelbundle.sdk.logs.deferred import DeferredLogs
 MAX_VALUE_CHARS = 256
 # Lists/dicts nested deeper than this become one string (this also ends cycles).
 MAX_DEPTH = 4
+# Items (list items and dict entries, however nested) one value keeps; the rest is left out and
+# said in a last item. The conversion runs on the thread that logs, and a value of 100 000 ids
+# would cost it milliseconds, then make the export request too big for the collector to take.
+MAX_ITEMS = 1000
 # The attribute a record gets for a request span context we found (see request_span_context).
 REQUEST_SPAN_ATTRIBUTE = "otelbundle_request_span_context"
 
@@ -91,39 +95,71 @@ def exportable(value: Any, depth: int = 0) -> Any:
       dropped; containers nested deeper than MAX_DEPTH become one string;
     * anything else (objects, sets, generators…): :func:`bounded_repr`;
     * a mapping or sequence that raises while it is read (an app's own container class):
-      :func:`bounded_repr` too. Nothing here raises into the application's logging call.
+      :func:`bounded_repr` too. Nothing here raises into the application's logging call;
+    * past MAX_ITEMS items in all (however nested), the rest of a list is replaced by one
+      string item ``"… N more items not exported"``, of a map by the key ``"…"`` saying so.
     """
+    return _exportable(value, depth, [MAX_ITEMS])
+
+
+def _exportable(value: Any, depth: int, budget: list[int]) -> Any:
+    """:func:`exportable`, with ``budget[0]`` the items still to keep, shared by the whole value."""
     if isinstance(value, _PRIMITIVES):
         return value
     if depth < MAX_DEPTH:
         try:
             if isinstance(value, Mapping):
                 result: dict[str, Any] = {}
-                for key, item in value.items():
+                for taken, (key, item) in enumerate(value.items()):
+                    if budget[0] <= 0:
+                        result["…"] = f"{_left(value, taken)} more entries not exported"
+                        break
+                    budget[0] -= 1
                     name = key if isinstance(key, str) else bounded_repr(key)
                     if name:
-                        result[name] = exportable(item, depth + 1)
+                        result[name] = _exportable(item, depth + 1, budget)
                 return result
             if isinstance(value, Sequence):
-                return [exportable(item, depth + 1) for item in value]
+                items: list[Any] = []
+                for item in value:
+                    if budget[0] <= 0:
+                        items.append(f"… {_left(value, len(items))} more items not exported")
+                        break
+                    budget[0] -= 1
+                    items.append(_exportable(item, depth + 1, budget))
+                return items
         except Exception:
             return bounded_repr(value)
     return bounded_repr(value)
 
 
-def _needs_conversion(value: Any, depth: int = 0) -> bool:
+def _left(container: Sized, taken: int) -> str:
+    """How many items of ``container`` were not taken, as text ("some" when it cannot say)."""
+    try:
+        return str(len(container) - taken)
+    except Exception:
+        return "some"
+
+
+def _needs_conversion(value: Any, depth: int = 0, budget: list[int] | None = None) -> bool:
     if isinstance(value, _PRIMITIVES):
         return False
     if depth >= MAX_DEPTH:
         return True
+    if budget is None:
+        budget = [MAX_ITEMS]
     try:
+        if isinstance(value, (Mapping, Sequence)):
+            budget[0] -= len(value)
+            if budget[0] < 0:  # more items than a value keeps: exportable() cuts it
+                return True
         if isinstance(value, Mapping):
             return any(
-                not isinstance(key, str) or not key or _needs_conversion(item, depth + 1)
+                not isinstance(key, str) or not key or _needs_conversion(item, depth + 1, budget)
                 for key, item in value.items()
             )
         if isinstance(value, Sequence):
-            return any(_needs_conversion(item, depth + 1) for item in value)
+            return any(_needs_conversion(item, depth + 1, budget) for item in value)
     except Exception:  # a container that cannot be read: exportable() makes it a string
         return True
     return True

@@ -120,6 +120,16 @@ def test_extra_values_are_taken_at_the_call_with_the_same_bounds(setup: Setup) -
     assert attributes["nested"]["k"][0].startswith("<Thing then>")
 
 
+def test_a_huge_list_costs_the_caller_a_bounded_copy_and_is_exported_cut(setup: Setup) -> None:
+    ids = list(range(200_000))
+    setup.logger.info("batch done", extra={"ids": ids})
+    setup.provider.force_flush()
+    (record,) = setup.exporter.get_finished_logs()
+    exported = dict(record.log_record.attributes or {})["ids"]
+    assert len(exported) == log_records.MAX_ITEMS + 1
+    assert exported[-1] == f"… {200_000 - log_records.MAX_ITEMS} more items not exported"
+
+
 def test_exceptions_are_exported_with_their_stack(setup: Setup) -> None:
     def fail() -> None:
         raise ValueError("boom")

@@ -15,7 +15,7 @@ from opentelemetry.trace import SpanContext, TraceFlags
 from otelbundle.config import env_checks
 from otelbundle.sdk.logs import correlation as logs
 from otelbundle.sdk.logs import records as log_records
-from otelbundle.sdk.logs.records import MAX_DEPTH, MAX_VALUE_CHARS, exportable
+from otelbundle.sdk.logs.records import MAX_DEPTH, MAX_ITEMS, MAX_VALUE_CHARS, exportable
 
 
 class Opaque:
@@ -50,6 +50,26 @@ def test_containers_convert_items_and_keys_and_end_at_the_depth_cap() -> None:
     for _ in range(MAX_DEPTH):
         nested = nested[0]
     assert nested == "[[...]]"
+
+
+def test_a_value_keeps_max_items_in_all_and_says_how_many_it_left_out() -> None:
+    ids = list(range(100_000))
+    cut = exportable(ids)
+    assert cut[:MAX_ITEMS] == ids[:MAX_ITEMS] and len(cut) == MAX_ITEMS + 1
+    assert cut[-1] == f"… {100_000 - MAX_ITEMS} more items not exported"
+    # the budget is the whole value's, however nested: 4 items a key (the key and its 3)
+    by_key = exportable({f"k{i}": [1, 2, 3] for i in range(600)})
+    kept = [key for key in by_key if key != "…"]
+    assert len(kept) == MAX_ITEMS // 4 and by_key["…"] == f"{600 - MAX_ITEMS // 4} more entries not exported"
+    assert exportable(ids[:MAX_ITEMS]) == ids[:MAX_ITEMS]  # at the bound: all of it
+
+
+def test_a_list_past_the_bound_is_cut_on_the_inline_path_too() -> None:
+    """Without the deferral a list of numbers needs no conversion, except past the bound."""
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "x", None, None)
+    record.small, record.huge = list(range(10)), list(range(MAX_ITEMS + 1))
+    changed = log_records.conversions(record)
+    assert list(changed) == ["huge"] and changed["huge"][-1] == "… 1 more items not exported"
 
 
 @pytest.fixture
