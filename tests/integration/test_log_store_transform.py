@@ -90,3 +90,16 @@ def test_a_huge_line_is_cut_to_256_kib_after_its_stack_trace_is_added(
     assert isinstance(record.body, str) and len(record.body) == 262_144, len(str(record.body))
     assert record.body == "y" * 262_144
     assert "exception.stacktrace" not in record.attributes
+
+
+def test_a_huge_line_is_cut_before_a_character_that_spans_the_limit_not_inside_it(
+    collector: str, otlp_receiver: OtlpReceiver
+) -> None:
+    """A byte cut (OTTL Substring) left half of a two-byte character at the end: the store kept a
+    line that is not UTF-8, and a strict OTLP receiver (this one) refused the whole request."""
+    message = "a" + "é" * 150_000  # 300 001 bytes; byte 262 144 is the first half of an "é"
+    _post_log(collector, {}, message=message)
+    (record,) = otlp_receiver.wait_for(lambda r: list(r.logs), timeout=30)
+    assert isinstance(record.body, str)
+    assert record.body == "a" + "é" * 131_071, len(record.body.encode())
+    assert len(record.body.encode()) == 262_143
