@@ -1,0 +1,22 @@
+"""The hooks the distro gives the contrib framework instrumentors never raise into a request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otelbundle.distro import frameworks
+
+
+class Broken:
+    def is_recording(self) -> bool:
+        raise RuntimeError("a span that fails")
+
+
+def test_flask_hook_outside_a_request_or_with_a_broken_span_does_not_raise() -> None:
+    environ: dict[str, Any] = {"REQUEST_METHOD": "GET"}
+    frameworks.flask_request_hook(Broken(), environ)  # no request context: flask.request raises
+
+
+def test_the_callers_options_win_and_others_get_none() -> None:
+    assert set(frameworks.instrumentor_options("flask")) == {"request_hook"}
+    assert frameworks.instrumentor_options("requests") == {}
