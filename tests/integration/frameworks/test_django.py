@@ -107,6 +107,24 @@ def test_returned_500_logged_after_the_span_ended_still_joins_its_trace(
     assert record.attributes["status_code"] == 500
 
 
+@pytest.mark.parametrize(
+    ("path", "status", "record"),
+    [("/missing/", 404, "Not Found: /missing/"), ("/forbidden/", 403, "Forbidden (Permission denied)")],
+)
+def test_a_raised_client_error_is_not_an_error_span(
+    server: Server, receiver: OtlpReceiver, path: str, status: int, record: str
+) -> None:
+    """HTTP semconv: a server's 4xx leaves the span status unset, raised (get_object_or_404)
+    or returned alike; Django still answers and logs it as without us."""
+    sent = send(f"{server.url}{path}")
+    assert sent.status == status
+    span = server_span(receiver, sent)
+    assert span.status_code == 0 and span.event("exception") is None, (span.status_message, span.events)
+    assert span.attributes["http.response.status_code"] == status
+    logged = log_in_trace(receiver, sent.trace_id, record)
+    assert logged.span_id == span.span_id and logged.severity_text == "WARN"
+
+
 def test_http_and_process_metrics_are_exported(server: Server, receiver: OtlpReceiver) -> None:
     assert has_metric(receiver, server.service, HTTP_SERVER_DURATION)
     assert has_metric(receiver, server.service, ("process.memory.usage",))

@@ -20,3 +20,10 @@ def test_flask_hook_outside_a_request_or_with_a_broken_span_does_not_raise() -> 
 def test_the_callers_options_win_and_others_get_none() -> None:
     assert set(frameworks.instrumentor_options("flask")) == {"request_hook"}
     assert frameworks.instrumentor_options("requests") == {}
+
+
+def test_the_django_middleware_is_not_added_without_the_opentelemetry_one() -> None:
+    from otelbundle.distro import django_status
+
+    # Unconfigured settings (no DJANGO_SETTINGS_MODULE) raise inside: no exception escapes.
+    assert django_status.add_client_error_middleware() is False
