@@ -69,15 +69,18 @@ def server(
 def test_view_log_joins_the_request_trace_with_its_objects_as_strings(
     server: Server, receiver: OtlpReceiver
 ) -> None:
-    sent = send(f"{server.url}/hello/")
+    sent = send(f"{server.url}/hello/?basket=3")
     assert sent.status == 200
     span = server_span(receiver, sent)
     assert span.service == server.service and span.name == "GET hello/"
+    # The stable HTTP attributes under every server (runserver gives no REQUEST_URI).
+    assert span.attributes["url.path"] == "/hello/" and span.attributes["url.query"] == "basket=3"
+    assert span.attributes["http.route"] == "hello/" and span.attributes["http.request.method"] == "GET"
     record = log_in_trace(receiver, sent.trace_id, "hello from django")
     assert record.span_id == span.span_id
     # Objects in `extra` arrive as their (bounded) repr, not as an SDK warning.
     assert record.attributes["basket"] == "Basket(items=3)"
-    assert record.attributes["request"] == "<WSGIRequest: GET '/hello/'>"
+    assert record.attributes["request"] == "<WSGIRequest: GET '/hello/?basket=3'>"
 
 
 def test_raised_error_is_logged_by_django_in_the_request_trace(

@@ -19,7 +19,19 @@ def test_flask_hook_outside_a_request_or_with_a_broken_span_does_not_raise() -> 
 
 def test_the_callers_options_win_and_others_get_none() -> None:
     assert set(frameworks.instrumentor_options("flask")) == {"request_hook"}
+    assert set(frameworks.instrumentor_options("django")) == {"request_hook"}
     assert frameworks.instrumentor_options("requests") == {}
+
+
+def test_django_hook_with_a_broken_span_does_not_raise() -> None:
+    frameworks.django_request_hook(Broken(), object())
+
+
+def test_stable_http_reads_the_opt_in_list() -> None:
+    assert frameworks.stable_http({"OTEL_SEMCONV_STABILITY_OPT_IN": "database, http"})
+    assert frameworks.stable_http({"OTEL_SEMCONV_STABILITY_OPT_IN": "http/dup"})
+    assert not frameworks.stable_http({"OTEL_SEMCONV_STABILITY_OPT_IN": "database"})
+    assert not frameworks.stable_http({})
 
 
 def test_the_django_middleware_is_not_added_without_the_opentelemetry_one() -> None:
