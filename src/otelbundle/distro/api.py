@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Literal
 
+from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
+
 from otelbundle import scrub
 from otelbundle.config import environment
 from otelbundle.config.report import diagnostics_logger
@@ -149,8 +151,17 @@ def _instrument(which: bool | Sequence[str]) -> list[str]:
         if entry_point.name in disabled or (wanted is not None and entry_point.name not in wanted):
             continue
         try:
-            distro.load_instrumentor(entry_point)
+            # As the wrapper does: an instrumentation whose library is not installed is
+            # skipped quietly; only a version outside its range is worth a warning.
+            conflict = get_dist_dependency_conflicts(entry_point.dist) if entry_point.dist else None
+            if conflict is not None:
+                say = _log.warning if conflict.found or conflict.found_any else _log.debug
+                say("otelbundle: instrumentation %r not loaded: %s", entry_point.name, conflict)
+                continue
+            distro.load_instrumentor(entry_point, **({"skip_dep_check": True} if entry_point.dist else {}))
             loaded.append(entry_point.name)
+        except ModuleNotFoundError as exc:  # the library it instruments is not installed
+            _log.debug("otelbundle: instrumentation %r skipped: %s", entry_point.name, exc)
         except Exception as exc:
             _log.warning("otelbundle: instrumentation %r not loaded: %s", entry_point.name, exc)
     # What the opentelemetry_post_instrument entry point does under the wrapper.

@@ -18,6 +18,7 @@ from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr
 
 from otelbundle.config import env_checks, environment
 from otelbundle.config.report import diagnostics_logger
+from otelbundle.distro import django_status, frameworks
 from otelbundle.sdk import forking
 from otelbundle.sdk.logs import correlation
 
@@ -57,9 +58,13 @@ class OtelBundleDistro(BaseDistro):  # type: ignore[misc]
         """Pass our options to contrib instrumentors (the hook distros are given)."""
         if entry_point.name == "logging":
             kwargs = {**correlation.instrumentor_options(os.environ), **kwargs}
+        else:
+            kwargs = {**frameworks.instrumentor_options(entry_point.name), **kwargs}
         super().load_instrumentor(entry_point, **kwargs)
         if entry_point.name == "system_metrics":
             follow_forks(entry_point.load())
+        if entry_point.name == "django":
+            django_status.add_client_error_middleware()
 
 
 def follow_forks(instrumentor_class: Any) -> None:

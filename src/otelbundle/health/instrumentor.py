@@ -9,6 +9,7 @@ without health checks.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -22,7 +23,7 @@ from otelbundle.config.document import read_document, started_with
 from otelbundle.health.outputs import HealthOutputs
 from otelbundle.health.scheduler import Scheduler
 from otelbundle.health.section import HealthConfig, health_config_at_start
-from otelbundle.health.server import HealthServer
+from otelbundle.health.server import HealthServer, listening_ancestor
 from otelbundle.sdk import forking
 
 _logger = logging.getLogger("otelbundle.health")
@@ -115,6 +116,16 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 self._server.start()
             except OSError as exc:
                 self._server = None
+                holder = listening_ancestor(config.http.port) if exc.errno == errno.EADDRINUSE else None
+                if holder is not None:
+                    # A spawned worker or a reloaded server (uvicorn --workers/--reload, Django's
+                    # runserver): the supervisor that started it serves the probes, as gunicorn's arbiter.
+                    _logger.debug(
+                        "otelbundle: health endpoint port %s is served by the parent process %d",
+                        config.http.port,
+                        holder,
+                    )
+                    return
                 _logger.error(
                     "otelbundle: health endpoint %s:%s could not listen (%s); checks still run.",
                     config.http.host,

@@ -31,6 +31,30 @@ MAX_CONNECTIONS = 16
 IDLE_TIMEOUT_S = 5.0
 
 
+def listening_ancestor(port: int, generations: int = 3) -> int | None:
+    """The pid of the parent (or its parent...) process listening on TCP ``port``, if one is.
+
+    Servers that start their workers as new interpreters (uvicorn ``--workers`` and
+    ``--reload``, Django's autoreloading ``runserver``) run ``opentelemetry-instrument``'s
+    start-up in the supervisor and again in every worker; the supervisor binds the
+    health port first. Never raises: None when it cannot tell.
+    """
+    try:
+        import psutil
+
+        process = psutil.Process().parent()
+        for _ in range(generations):
+            if process is None:
+                return None
+            for conn in process.net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                    return int(process.pid)
+            process = process.parent()
+    except Exception:
+        return None
+    return None
+
+
 def readiness(scheduler: Scheduler) -> tuple[bool, dict[str, Any]]:
     results = {r.name: r for r in scheduler.results()}
     checks: dict[str, Any] = {}

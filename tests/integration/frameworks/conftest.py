@@ -6,6 +6,7 @@ telemetry apart by service name and by the trace id each request is sent with).
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
@@ -56,7 +57,9 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 def app_env(receiver: OtlpReceiver, service: str, **extra: str) -> dict[str, str]:
     """The environment a user would run with: the receiver as collector, a service name."""
-    return clean_env({**receiver.env(), "OTEL_SERVICE_NAME": service, "PYTHONPATH": str(ROOT), **extra})
+    # The checkout's own src first: the venv's editable install may point at another checkout.
+    pythonpath = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    return clean_env({**receiver.env(), "OTEL_SERVICE_NAME": service, "PYTHONPATH": pythonpath, **extra})
 
 
 @dataclass(frozen=True)

@@ -69,15 +69,18 @@ def server(
 def test_view_log_joins_the_request_trace_with_its_objects_as_strings(
     server: Server, receiver: OtlpReceiver
 ) -> None:
-    sent = send(f"{server.url}/hello/")
+    sent = send(f"{server.url}/hello/?basket=3")
     assert sent.status == 200
     span = server_span(receiver, sent)
     assert span.service == server.service and span.name == "GET hello/"
+    # The stable HTTP attributes under every server (runserver gives no REQUEST_URI).
+    assert span.attributes["url.path"] == "/hello/" and span.attributes["url.query"] == "basket=3"
+    assert span.attributes["http.route"] == "hello/" and span.attributes["http.request.method"] == "GET"
     record = log_in_trace(receiver, sent.trace_id, "hello from django")
     assert record.span_id == span.span_id
     # Objects in `extra` arrive as their (bounded) repr, not as an SDK warning.
     assert record.attributes["basket"] == "Basket(items=3)"
-    assert record.attributes["request"] == "<WSGIRequest: GET '/hello/'>"
+    assert record.attributes["request"] == "<WSGIRequest: GET '/hello/?basket=3'>"
 
 
 def test_raised_error_is_logged_by_django_in_the_request_trace(
@@ -105,6 +108,24 @@ def test_returned_500_logged_after_the_span_ended_still_joins_its_trace(
     record = log_in_trace(receiver, sent.trace_id, "Internal Server Error: /unavailable/")
     assert record.span_id == span.span_id
     assert record.attributes["status_code"] == 500
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "record"),
+    [("/missing/", 404, "Not Found: /missing/"), ("/forbidden/", 403, "Forbidden (Permission denied)")],
+)
+def test_a_raised_client_error_is_not_an_error_span(
+    server: Server, receiver: OtlpReceiver, path: str, status: int, record: str
+) -> None:
+    """HTTP semconv: a server's 4xx leaves the span status unset, raised (get_object_or_404)
+    or returned alike; Django still answers and logs it as without us."""
+    sent = send(f"{server.url}{path}")
+    assert sent.status == status
+    span = server_span(receiver, sent)
+    assert span.status_code == 0 and span.event("exception") is None, (span.status_message, span.events)
+    assert span.attributes["http.response.status_code"] == status
+    logged = log_in_trace(receiver, sent.trace_id, record)
+    assert logged.span_id == span.span_id and logged.severity_text == "WARN"
 
 
 def test_http_and_process_metrics_are_exported(server: Server, receiver: OtlpReceiver) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -84,6 +85,17 @@ def test_flask_logs_the_raised_error_in_the_request_trace(server: Server, receiv
     assert record.span_id == span.span_id and record.severity_text == "ERROR"
     assert record.attributes["exception.type"] == "RuntimeError"
     assert record.attributes["exception.message"] == "flask view failed"
+
+
+def test_a_request_matching_no_route_is_named_by_its_method_only(
+    server: Server, receiver: OtlpReceiver
+) -> None:
+    """Not by its raw path: every scanned URL would be a span name (and span-metrics series) of its own."""
+    sent = send(f"{server.url}/no/such/page-{secrets.token_hex(4)}")
+    assert sent.status == 404
+    span = server_span(receiver, sent)
+    assert span.name == "GET" and "http.route" not in span.attributes
+    assert span.attributes["http.response.status_code"] == 404 and span.status_code == 0
 
 
 def test_http_and_process_metrics_are_exported(server: Server, receiver: OtlpReceiver) -> None:

@@ -1,8 +1,10 @@
-"""Views: one that logs (with an object in ``extra``), one that raises, one that returns a 500."""
+"""Views: one that logs (with an object in ``extra``), one that raises, one that returns a 500,
+two that raise a client error (404, 403)."""
 
 import logging
 
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
 from django.urls import path
 
 log = logging.getLogger("djsite.views")
@@ -31,8 +33,18 @@ def unavailable(request: HttpRequest) -> HttpResponse:
     return HttpResponseServerError("returned, not raised")
 
 
+def missing(request: HttpRequest) -> HttpResponse:
+    raise Http404("no such basket")  # what get_object_or_404 does
+
+
+def forbidden(request: HttpRequest) -> HttpResponse:
+    raise PermissionDenied
+
+
 urlpatterns = [
     path("hello/", hello),
     path("boom/", boom),
     path("unavailable/", unavailable),
+    path("missing/", missing),
+    path("forbidden/", forbidden),
 ]
