@@ -35,6 +35,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from otelbundle.alerting.alert import AlertState
+from otelbundle.config.report import enabled
 from otelbundle.version import __version__
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class AlertTelemetry:
             span_context = SpanContext(int(trace_id, 16), 1, is_remote=True, trace_flags=TraceFlags(1))
             token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(span_context)))
         try:
-            _log.log(
+            enabled(_log).log(  # an app's dictConfig must not silence its alerts' record
                 level,
                 "alert %s %s (value %g)",
                 labels.get("alertname", ""),

@@ -36,9 +36,24 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+def enabled(logger: logging.Logger) -> logging.Logger:
+    """``logger``, undoing a blanket ``disable_existing_loggers`` for it.
+
+    ``logging.config.dictConfig`` disables every logger that exists when it runs and
+    that its config does not name, unless told ``disable_existing_loggers: False``
+    (the default is True; a Django ``LOGGING`` without the key does it). otelbundle's
+    loggers exist from start-up, so what they say (telemetry not delivered, alert
+    transitions, notification failures, health changes) would be dropped without a
+    word. A config that names the logger still decides: ``level: CRITICAL`` silences it.
+    """
+    if logger.disabled:
+        logger.disabled = False
+    return logger
+
+
 def diagnostics_logger() -> logging.Logger:
     """The one logger otelbundle reports on itself with (stderr only, never exported)."""
-    logger = logging.getLogger(LOGGER_NAME)
+    logger = enabled(logging.getLogger(LOGGER_NAME))
     if not logger.handlers:
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))

@@ -15,6 +15,7 @@ from typing import Protocol
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from otelbundle.config.report import enabled
 from otelbundle.health.model import CheckResult, Status
 from otelbundle.sdk import forking
 from otelbundle.version import __version__
@@ -143,8 +144,7 @@ class HealthOutputs:
             previous = self._last.get(result.name)
             self._last[result.name] = result.status
         if previous is not result.status:
-            _enable_logger()
-            _log.log(
+            enabled(_log).log(
                 _LEVELS[result.status],
                 "health check %s is %s: %s",
                 result.name,
@@ -184,20 +184,6 @@ class HealthOutputs:
             Observation(count, {"health.check.name": name, "health.check.kind": kinds.get(name, "")})
             for name, count in self._skipped().items()
         ]
-
-
-def _enable_logger() -> None:
-    """Undo a blanket ``disable_existing_loggers`` for our one logger.
-
-    ``logging.config.dictConfig`` disables every logger that exists when it runs and that
-    its config does not name, unless told ``disable_existing_loggers: False`` (the
-    default is True, so a Django ``LOGGING`` without the key does it too). This logger
-    exists from start-up, so every state change would then be dropped without a word.
-    To silence it, name it in the config (``level: CRITICAL``, or ``propagate: False``
-    with no handler).
-    """
-    if _log.disabled:
-        _log.disabled = False
 
 
 def _attrs(result: CheckResult) -> dict[str, str]:

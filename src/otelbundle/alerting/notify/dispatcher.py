@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify.base import Notifier, PermanentError, RetryableError
 from otelbundle.alerting.notify.routing import Channel, as_channel
-from otelbundle.config.report import diagnostics_logger, shown_on_console
+from otelbundle.config.report import diagnostics_logger, enabled, shown_on_console
 
 _log = logging.getLogger("otelbundle.alerting")
 
@@ -177,7 +177,7 @@ class _Worker:
         key = re.sub(r"(HTTP \d{3}|SMTP \d{3}).*", r"\1", message)
         if key not in self.logged:
             self.logged.add(key)
-            _log.warning("otelbundle: %s", message)
+            enabled(_log).warning("otelbundle: %s", message)
             try:  # called from the worker's except clauses: nothing here may end its thread
                 shown = shown_on_console(_log, logging.WARNING)
             except Exception:  # the app's logging changing under us: say it on stderr to be sure
