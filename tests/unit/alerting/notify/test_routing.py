@@ -33,7 +33,13 @@ def alert(status: str = "firing", **labels: str) -> Alert:
 
 # ---- matchers ------------------------------------------------------------------------------
 
-LABELS = {"alertname": "CheckoutErrors", "severity": "critical", "team": "shop", "service.name": "store"}
+LABELS = {
+    "alertname": "CheckoutErrors",
+    "severity": "critical",
+    "team": "shop",
+    "service_name": "store",
+    "code": "503",
+}
 
 
 @pytest.mark.parametrize(
@@ -51,8 +57,16 @@ LABELS = {"alertname": "CheckoutErrors", "severity": "critical", "team": "shop",
         ('env=""', True),  # a label the alert lacks is ""
         ('env!=""', False),
         ('env=~".*"', True),
-        ('"service.name"="store"', True),
-        ("service.name=store", True),
+        ('"service_name"="store"', True),
+        ("service_name=store", True),
+        # As Alertmanager reads them (its classic parser keeps a backslash that starts no escape):
+        (r'code=~"5\d\d"', True),
+        (r'code=~"5\d"', False),
+        (r'team=~"sh\w+"', True),
+        (r'team=~"sh\.p"', False),  # \. is a literal dot
+        ('severity=~"(?i)CRITICAL"', True),  # Go's leading flags
+        ('severity=~"(?i)crit"', False),  # still anchored
+        ('severity=~"(?i:CRIT)ical"', True),
         (' team = "shop" ', True),
         ('alertname=~"Checkout.+"', True),
     ],
@@ -68,6 +82,27 @@ def test_quoted_values_take_escapes() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # Alertmanager 0.31 too: its UTF-8 parser would read \t as a tab, but on such a
+        # disagreement it keeps the classic parser's reading (tried with its binary).
+        (r'a="x\ty"', "x\\ty"),
+        (r'a="\x41"', "\\x41"),
+        (r'a="5\d\"\n\\"', '5\\d"\n\\'),
+    ],
+)
+def test_quoted_values_are_read_as_alertmanager_reads_them(text: str, value: str) -> None:
+    (matcher,) = parse_matchers(text)
+    assert matcher.value == value
+
+
+def test_a_dotted_label_name_is_refused_it_would_never_match() -> None:
+    for text in ('http.route="/checkout"', 'team="shop", "http.route"=~"/c.*"'):
+        with pytest.raises(MatcherError, match=r"alerts carry only names like.*'http_route'"):
+            parse_matchers(text)
+
+
+@pytest.mark.parametrize(
     ("text", "message", "offset"),
     [
         ('severity=>"critical"', "unexpected", 10),
@@ -78,7 +113,8 @@ def test_quoted_values_take_escapes() -> None:
         ('severity="critical" team="shop"', "separate matchers with commas", 20),
         ("", "no matcher", 0),
         ("=critical", "expected a label name", 0),
-        (r'a="\t"', "unknown escape", 3),
+        ('severity=~"a(?i)b"', "bad regex", 10),
+        (' "a-b"="x"', "would never match", 1),
     ],
 )
 def test_matcher_problems_say_where(text: str, message: str, offset: int) -> None:
