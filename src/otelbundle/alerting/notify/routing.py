@@ -7,6 +7,13 @@ cooldown: an alert still in the status it was last handed to this channel with
 (firing, or resolved) is not handed to it again sooner; a change of status
 always goes through. It is counted from when the alert was handed to the
 channel's queue.
+
+A resolution is handed to a channel once. The engine re-sends a resolved alert
+every ``resend_delay`` for 15 minutes, as Prometheus does, so that Alertmanager
+(which merges them) cannot miss it; ``alertmanager`` and ``pagerduty`` (a
+resolve event for a closed incident changes nothing) still get every re-send,
+while a person reading Slack, email or a webhook's chat would otherwise see the
+same "resolved" up to 16 times.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from otelbundle.alerting.notify.base import Notifier
 from otelbundle.alerting.notify.matchers import Matcher, matches_all
 
 MAX_REMEMBERED = 10_000  # alerts whose last send a channel remembers for repeat_interval
+RESENDS_RESOLVED = frozenset({"alertmanager", "pagerduty"})  # kinds that merge repeated resolutions
 
 
 @dataclass
@@ -32,6 +40,7 @@ class Channel:
     matchers: tuple[Matcher, ...] = ()
     repeat_interval: float = 0.0
     _last: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
+    _resolved: dict[str, float] = field(default_factory=dict, repr=False)  # fingerprint: resolve time sent
 
     def send(self, alerts: Sequence[Alert]) -> None:
         self.notifier.send(alerts)
@@ -46,7 +55,7 @@ class Channel:
         """
         chosen = []
         for alert in alerts:
-            if not self.matches(alert):
+            if not self.matches(alert) or not self._first_resolution(alert):
                 continue
             if self.repeat_interval > 0:
                 fingerprint = alert.fingerprint
@@ -59,6 +68,23 @@ class Channel:
             self._forget(now)
         return chosen
 
+    def _first_resolution(self, alert: Alert) -> bool:
+        """False for a re-send of a resolution this channel was already handed (see the module doc)."""
+        if self.kind in RESENDS_RESOLVED:
+            return True
+        fingerprint = alert.fingerprint
+        if alert.status == "firing":
+            self._resolved.pop(fingerprint, None)
+            return True
+        resolved_at = alert.ends_at.timestamp()  # a resolved alert's ends_at is its resolve time
+        if self._resolved.get(fingerprint) == resolved_at:
+            return False
+        self._resolved.pop(fingerprint, None)  # re-inserted last: the dict stays oldest first
+        self._resolved[fingerprint] = resolved_at
+        while len(self._resolved) > MAX_REMEMBERED:
+            del self._resolved[next(iter(self._resolved))]
+        return True
+
     def _forget(self, now: float) -> None:
         """Entries older than repeat_interval no longer hold anything back; past the cap, oldest first."""
         self._last = {k: v for k, v in self._last.items() if now - v[1] < self.repeat_interval}
@@ -68,6 +94,7 @@ class Channel:
     def after_fork_in_child(self) -> None:
         """A forked worker's alerts are its own (they carry its instance label): nothing to remember."""
         self._last = {}
+        self._resolved = {}
 
 
 def as_channel(notifier: Notifier | Channel) -> Channel:

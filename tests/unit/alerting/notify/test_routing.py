@@ -302,3 +302,37 @@ def test_metrics_carry_the_channel_name_and_the_unrouted_count() -> None:
     dispatcher.submit([alert(severity="info", alertname="B")])  # chat takes everything: still routed
     dispatcher.shutdown()
     provider.shutdown()
+
+
+def resolved_at(minute: int, **labels: str) -> Alert:
+    return Alert(
+        labels={"alertname": "A", **labels},
+        annotations={},
+        status="resolved",
+        starts_at=T0,
+        ends_at=T0.replace(minute=minute),  # a resolved alert's ends_at is its resolve time
+    )
+
+
+def test_a_resolution_reaches_people_once_and_alertmanager_and_pagerduty_every_time() -> None:
+    """The engine re-sends a resolved alert every resend_delay for 15 minutes (Prometheus): fine for
+    Alertmanager and PagerDuty, which merge them, but Slack showed "[RESOLVED]" 16 times."""
+    kinds = ("slack", "email", "webhook", "alertmanager", "pagerduty")
+    recorders = {kind: Recording(kind) for kind in kinds}
+    now = [1000.0]
+    dispatcher = NotificationDispatcher(
+        [Channel(kind, kind, recorders[kind]) for kind in kinds], clock=lambda: now[0]
+    )
+    firing = alert(severity="warning")
+    sequence = [firing] + [resolved_at(10, severity="warning")] * 16  # resolved, then 15 re-sends
+    sequence += [firing, firing] + [resolved_at(40, severity="warning")] * 3  # fires and resolves again
+    for step, sent in enumerate(sequence):
+        now[0] = 1000.0 + 60 * step
+        dispatcher.submit([sent])
+    assert dispatcher.flush(5)
+    statuses = {kind: "".join(a.status[0] for b in r.got for a in b) for kind, r in recorders.items()}
+    for kind in ("slack", "email", "webhook"):
+        assert statuses[kind] == "frffr", kind
+    for kind in ("alertmanager", "pagerduty"):
+        assert statuses[kind] == "f" + "r" * 16 + "ff" + "rrr", kind
+    dispatcher.shutdown()
