@@ -6,7 +6,9 @@ alert, as before routing existed). ``repeat_interval`` is the per-channel
 cooldown: an alert still in the status it was last handed to this channel with
 (firing, or resolved) is not handed to it again sooner; a change of status
 always goes through. It is counted from when the alert was handed to the
-channel's queue.
+channel's queue; a batch the channel then fails to deliver (given up, or dropped
+from a full queue) does not count, so the engine's next re-send is let through,
+as Alertmanager counts repeat_interval from the last notification that went out.
 
 A resolution is handed to a channel once. The engine re-sends a resolved alert
 every ``resend_delay`` for 15 minutes, as Prometheus does, so that Alertmanager
@@ -18,6 +20,7 @@ same "resolved" up to 16 times.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +44,8 @@ class Channel:
     repeat_interval: float = 0.0
     _last: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
     _resolved: dict[str, float] = field(default_factory=dict, repr=False)  # fingerprint: resolve time sent
+    # select() runs on the engine thread, undelivered() on the delivery thread
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def send(self, alerts: Sequence[Alert]) -> None:
         self.notifier.send(alerts)
@@ -51,8 +56,27 @@ class Channel:
     def select(self, alerts: Sequence[Alert], now: float) -> list[Alert]:
         """The alerts this channel takes at ``now``: its matchers hold and repeat_interval allows.
 
-        Called on the engine's thread only (the dispatcher's ``submit``).
+        Called on the engine's thread (the dispatcher's ``submit``).
         """
+        with self._lock:
+            return self._select(alerts, now)
+
+    def undelivered(self, alerts: Sequence[Alert]) -> None:
+        """``alerts`` were not delivered (the delivery thread gave up on them, or a full queue
+        dropped them): what ``select`` remembered of them no longer holds the next re-send back."""
+        with self._lock:
+            for alert in alerts:
+                fingerprint = alert.fingerprint
+                last = self._last.get(fingerprint)
+                if last is not None and last[0] == alert.status:
+                    del self._last[fingerprint]
+                if (
+                    alert.status == "resolved"
+                    and self._resolved.get(fingerprint) == alert.ends_at.timestamp()
+                ):
+                    del self._resolved[fingerprint]
+
+    def _select(self, alerts: Sequence[Alert], now: float) -> list[Alert]:
         chosen = []
         for alert in alerts:
             if not self.matches(alert) or not self._first_resolution(alert):
@@ -95,6 +119,7 @@ class Channel:
         """A forked worker's alerts are its own (they carry its instance label): nothing to remember."""
         self._last = {}
         self._resolved = {}
+        self._lock = threading.Lock()
 
 
 def as_channel(notifier: Notifier | Channel) -> Channel:

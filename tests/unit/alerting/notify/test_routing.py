@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,7 +13,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otelbundle.alerting.alert import Alert
-from otelbundle.alerting.notify import NotificationDispatcher, build_channels
+from otelbundle.alerting.notify import NotificationDispatcher, RetryableError, build_channels
 from otelbundle.alerting.notify.matchers import MatcherError, parse_matchers
 from otelbundle.alerting.notify.routing import Channel
 from otelbundle.alerting.telemetry import register_notification_metrics, register_routing_metrics
@@ -335,4 +337,74 @@ def test_a_resolution_reaches_people_once_and_alertmanager_and_pagerduty_every_t
         assert statuses[kind] == "frffr", kind
     for kind in ("alertmanager", "pagerduty"):
         assert statuses[kind] == "f" + "r" * 16 + "ff" + "rrr", kind
+    dispatcher.shutdown()
+
+
+class DownFor:
+    """A channel whose first ``calls`` sends fail as a 5xx would."""
+
+    def __init__(self, calls: int) -> None:
+        self.name = "webhook"
+        self.calls = calls
+        self.got: list[str] = []
+
+    def send(self, alerts: Sequence[Alert]) -> None:
+        if self.calls > 0:
+            self.calls -= 1
+            raise RetryableError("HTTP 500")
+        self.got.extend(a.status for a in alerts)
+
+
+@pytest.mark.parametrize("kind", ["webhook", "slack"])
+def test_a_notification_given_up_on_does_not_start_repeat_interval(kind: str) -> None:
+    """A chat webhook down for the first notification of an alert (and its retries) held every
+    re-send back for repeat_interval: a 30-minute incident was never notified. Alertmanager counts
+    repeat_interval from the last notification that went out."""
+    chat = DownFor(calls=2)
+    now = [1000.0]
+    dispatcher = NotificationDispatcher(
+        [Channel("chat", kind, chat, (), 3600.0)], max_retries=1, base_delay=0.001, clock=lambda: now[0]
+    )
+    firing = alert(severity="warning")
+    for step in range(30):  # still firing; the engine re-sends each minute
+        now[0] = 1000.0 + 60 * step
+        dispatcher.submit([firing])
+        assert dispatcher.flush(5)
+    assert chat.got == ["firing"]  # the re-send after the failure went out; the later ones wait
+    chat.calls = 2
+    for _ in range(3):  # its resolution fails too: the next re-send of it is let through
+        now[0] += 60
+        dispatcher.submit([resolved_at(10, severity="warning")])
+        assert dispatcher.flush(5)
+    assert chat.got == ["firing", "resolved"]
+    assert dispatcher.stats()["chat"].failed == 2
+    dispatcher.shutdown()
+
+
+def test_a_batch_dropped_from_a_full_queue_does_not_start_repeat_interval() -> None:
+    release = threading.Event()
+
+    class Stuck(Recording):
+        def send(self, alerts: Sequence[Alert]) -> None:
+            release.wait(5)
+            super().send(alerts)
+
+    chat = Stuck("webhook")
+    now = [1000.0]
+    dispatcher = NotificationDispatcher(
+        [Channel("chat", "webhook", chat, (), 3600.0)], queue_size=1, clock=lambda: now[0]
+    )
+    stuck, dropped = alert(team="stuck"), alert(team="dropped")
+    dispatcher.submit([stuck])  # taken by the delivery thread, which waits
+    deadline = time.monotonic() + 5
+    while dispatcher._workers[0].queue and time.monotonic() < deadline:
+        time.sleep(0.01)
+    dispatcher.submit([dropped])  # queued
+    dispatcher.submit([alert(team="third")])  # the queue is full: `dropped` goes
+    now[0] += 60
+    dispatcher.submit([dropped])  # its re-send is not held back by repeat_interval
+    release.set()
+    assert dispatcher.flush(5)
+    assert [a.labels["team"] for batch in chat.got for a in batch] == ["stuck", "dropped"]
+    assert dispatcher.stats()["chat"].dropped == 2
     dispatcher.shutdown()
