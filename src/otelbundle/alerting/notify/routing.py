@@ -87,6 +87,8 @@ class Channel:
                 if last is not None and last[0] == alert.status and now - last[1] < self.repeat_interval:
                     continue
                 self._last[fingerprint] = (alert.status, now)
+            if alert.status == "resolved" and not getattr(self.notifier, "send_resolved", True):
+                continue  # remembered above, but not queued: a batch it would skip counted as sent
             chosen.append(alert)
         if len(self._last) > MAX_REMEMBERED:
             self._forget(now)

@@ -408,3 +408,24 @@ def test_a_batch_dropped_from_a_full_queue_does_not_start_repeat_interval() -> N
     assert [a.labels["team"] for batch in chat.got for a in batch] == ["stuck", "dropped"]
     assert dispatcher.stats()["chat"].dropped == 2
     dispatcher.shutdown()
+
+
+def test_a_resolution_a_channel_does_not_send_is_not_counted_as_sent(tmp_path: Path) -> None:
+    """Email (send_resolved false by default) and Slack with send_resolved: false were handed
+    resolved-only batches, skipped them, and counted each as `sent`: a notification never sent."""
+    section = notify_section(
+        tmp_path,
+        "alerting:\n  notify:\n"
+        '    email: {smarthost: "127.0.0.1:9", from: a@example.com, to: [b@example.com]}\n'
+        '    slack: {webhook_url: "http://127.0.0.1:9/slack", send_resolved: false, repeat_interval: 1h}\n',
+    )
+    channels, problems = build_channels(section)
+    assert problems == []
+    now = [1000.0]
+    dispatcher = NotificationDispatcher(channels, clock=lambda: now[0])
+    dispatcher.submit([resolved_at(10)])
+    assert dispatcher.flush(5)
+    assert {name: stats.sent for name, stats in dispatcher.stats().items()} == {"slack": 0, "email": 0}
+    dispatcher.shutdown()
+    slack = next(c for c in channels if c.kind == "slack")
+    assert slack.select([alert()], now[0] + 60) == [alert()]  # firing again after it: a change of status
