@@ -41,7 +41,16 @@ class RetryableError(Exception):
 
 
 class PermanentError(Exception):
-    """Other 4xx, and any 3xx (redirects are not followed): retrying cannot help."""
+    """Other 4xx, and any 3xx (redirects are not followed): retrying cannot help.
+
+    ``delivered``: the notification went out, only not everywhere (a mail some of whose
+    recipients were refused): reported and counted failed, but sent as far as repeat_interval
+    is concerned, or the recipients who got it would get it again at the next re-send.
+    """
+
+    def __init__(self, message: str, *, delivered: bool = False) -> None:
+        super().__init__(message)
+        self.delivered = delivered
 
 
 class Notifier(Protocol):

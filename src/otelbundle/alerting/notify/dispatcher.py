@@ -147,7 +147,7 @@ class _Worker:
             except PermanentError as exc:
                 self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: giving up on a notification: {exc}")
-                return whole
+                return () if exc.delivered else whole
             except RetryableError as exc:
                 if exc.lost is not None:
                     lost = True

@@ -13,7 +13,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otelbundle.alerting.alert import Alert
-from otelbundle.alerting.notify import NotificationDispatcher, RetryableError, build_channels
+from otelbundle.alerting.notify import NotificationDispatcher, PermanentError, RetryableError, build_channels
 from otelbundle.alerting.notify.matchers import MatcherError, parse_matchers
 from otelbundle.alerting.notify.routing import Channel
 from otelbundle.alerting.telemetry import register_notification_metrics, register_routing_metrics
@@ -429,3 +429,23 @@ def test_a_resolution_a_channel_does_not_send_is_not_counted_as_sent(tmp_path: P
     dispatcher.shutdown()
     slack = next(c for c in channels if c.kind == "slack")
     assert slack.select([alert()], now[0] + 60) == [alert()]  # firing again after it: a change of status
+
+
+def test_a_notification_delivered_in_part_still_starts_repeat_interval() -> None:
+    """A mail some recipients refused reached the others: re-sending it at the next resend would
+    give them the same alert every minute despite repeat_interval."""
+
+    class PartlyRefused(Recording):
+        def send(self, alerts: Sequence[Alert]) -> None:
+            super().send(alerts)
+            raise PermanentError("SMTP recipients refused: ['typo@example.com']", delivered=True)
+
+    mail = PartlyRefused("email")
+    now = [1000.0]
+    dispatcher = NotificationDispatcher([Channel("mail", "email", mail, (), 3600.0)], clock=lambda: now[0])
+    for step in range(5):
+        now[0] = 1000.0 + 60 * step
+        dispatcher.submit([alert()])
+        assert dispatcher.flush(5)
+    assert len(mail.got) == 1 and dispatcher.stats()["mail"].failed == 1
+    dispatcher.shutdown()
