@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import math
 import time
@@ -9,7 +11,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from email.utils import parsedate_to_datetime
-from http.client import HTTPMessage
 from typing import IO, Any, Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -40,7 +41,16 @@ class RetryableError(Exception):
 
 
 class PermanentError(Exception):
-    """Other 4xx, and any 3xx (redirects are not followed): retrying cannot help."""
+    """Other 4xx, and any 3xx (redirects are not followed): retrying cannot help.
+
+    ``delivered``: the notification went out, only not everywhere (a mail some of whose
+    recipients were refused): reported and counted failed, but sent as far as repeat_interval
+    is concerned, or the recipients who got it would get it again at the next re-send.
+    """
+
+    def __init__(self, message: str, *, delivered: bool = False) -> None:
+        super().__init__(message)
+        self.delivered = delivered
 
 
 class Notifier(Protocol):
@@ -62,7 +72,7 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         fp: IO[bytes],
         code: int,
         msg: str,
-        headers: HTTPMessage,
+        headers: http.client.HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
         return None
@@ -104,17 +114,25 @@ def post_json(url: str, body: Any, *, headers: Mapping[str, str] | None = None, 
     for name, value in (headers or {}).items():
         request.add_header(name, value)
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        # A 2xx status is the answer (sent); reading the rest may fail without changing that.
+        with (
+            _OPENER.open(request, timeout=timeout) as response,
+            contextlib.suppress(OSError, http.client.HTTPException),
+        ):
             response.read()
     except urllib.error.HTTPError as exc:
         if 300 <= exc.code < 400:
             raise PermanentError(_redirect_message(exc.code, url, exc.headers.get("Location"))) from None
-        body = exc.read()[:200].decode("utf-8", "replace").strip()
+        try:
+            body = exc.read()[:200].decode("utf-8", "replace").strip()
+        except (OSError, http.client.HTTPException):  # the status says enough: a cut body must not
+            body = ""  # turn a 503 into an "unexpected error" that is never retried
         detail = f"HTTP {exc.code}: {body}" if body else f"HTTP {exc.code}"  # no dangling ': '
         if exc.code == 429 or exc.code >= 500:
             raise RetryableError(detail, retry_after_seconds(exc.headers.get("Retry-After"))) from None
         raise PermanentError(detail) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        # HTTPException: a garbled or cut answer (BadStatusLine, IncompleteRead), as transient as a reset
         raise RetryableError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
 
 

@@ -96,7 +96,7 @@ class _Worker:
     def submit(self, alerts: Sequence[Alert]) -> None:
         with self.wake:
             if len(self.queue) >= self.queue_size:
-                self.queue.popleft()
+                self.notifier.undelivered(self.queue.popleft())
                 self.stats.dropped += 1
             self.queue.append(alerts)
             self.wake.notify()
@@ -118,20 +118,36 @@ class _Worker:
                     self.wake.notify_all()
 
     def deliver(self, batch: Sequence[Alert]) -> None:
-        """Counts the batch once: ``sent`` when all of it went out, else ``failed``."""
+        """Counts the batch once: ``sent`` when all of it went out, else ``failed``; what was
+        given up on is handed back to the channel, so its repeat_interval does not hold it back."""
+        unsent = self._attempt(batch)
+        if unsent:
+            try:
+                self.notifier.undelivered(unsent)
+            except Exception:  # bookkeeping only: the thread must go on
+                _log.debug(
+                    "otelbundle: %s: forgetting an undelivered batch failed",
+                    self.notifier.name,
+                    exc_info=True,
+                )
+
+    def _attempt(self, batch: Sequence[Alert]) -> Sequence[Alert]:
+        """Sends ``batch`` with retries; returns what was not delivered: the alerts a retry still
+        needed, or the whole batch when part of it was refused (which part is not known here)."""
         lost = False  # part of the batch was given up on (RetryableError.lost)
+        whole = batch
         for attempt in range(self.max_retries + 1):
             try:
                 self.notifier.send(batch)
                 if lost:
                     self.stats.failed += 1
-                else:
-                    self.stats.sent += 1
-                return
+                    return whole
+                self.stats.sent += 1
+                return ()
             except PermanentError as exc:
                 self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: giving up on a notification: {exc}")
-                return
+                return () if exc.delivered else whole
             except RetryableError as exc:
                 if exc.lost is not None:
                     lost = True
@@ -143,7 +159,7 @@ class _Worker:
                     self._log_once(
                         f"{self.notifier.name}: notification failed after {attempt + 1} attempts: {exc}"
                     )
-                    return
+                    return batch
                 delay = backoff_delay(attempt, self.base_delay, exc.retry_after)
                 if delay > MAX_DELAY:  # only a Retry-After asks for that; retrying sooner would be refused
                     self.stats.failed += 1
@@ -151,13 +167,14 @@ class _Worker:
                         f"{self.notifier.name}: giving up on a notification: {exc} (Retry-After asks "
                         f"to wait {delay:.0f} s, longer than the {MAX_DELAY:.0f} s a retry may wait)"
                     )
-                    return
+                    return batch
                 self.stats.retried += 1
                 self._pause(delay)
             except Exception as exc:  # a bug in a notifier must not kill its thread
                 self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: unexpected error: {type(exc).__name__}: {exc}")
-                return
+                return whole
+        return whole  # not reached: the last attempt returns
 
     def _pause(self, delay: float) -> None:
         """Wait ``delay`` seconds, or until shutdown. ``submit`` and the worker itself notify the

@@ -119,7 +119,7 @@ class EmailNotifier:
                     )
                 if self.username:
                     self._login(smtp, secured)
-                smtp.send_message(message)
+                refused = smtp.send_message(message)  # raises only when every recipient is refused
         except smtplib.SMTPAuthenticationError as exc:
             raise PermanentError(f"SMTP authentication failed: {exc.smtp_code}") from None
         except smtplib.SMTPNotSupportedError as exc:  # e.g. SMTPUTF8 addresses: the server lacks it
@@ -132,6 +132,13 @@ class EmailNotifier:
             raise PermanentError(f"SMTP recipients refused: {sorted(exc.recipients)}") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise RetryableError(f"SMTP {type(exc).__name__}: {exc}") from None
+        if refused:  # the others got it: not retried, but not silently lost either
+            others = len(self.to) - len(refused)
+            raise PermanentError(
+                f"SMTP recipients refused: {sorted(refused)} ({others} other recipient"
+                f"{'s' if others != 1 else ''} got the mail)",
+                delivered=True,
+            )
 
     def _login(self, smtp: smtplib.SMTP, secured: bool) -> None:
         """A server that offers no AUTH, or none smtplib speaks, will not offer it on the next

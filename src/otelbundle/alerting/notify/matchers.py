@@ -3,12 +3,17 @@
 The syntax of Alertmanager's ``matchers:`` (``route`` and ``inhibit_rules``), so
 a routing line can be copied between the two: one matcher per list item, or
 several separated by commas, optionally in braces (``{team="shop", env!="dev"}``).
-Values are double-quoted (``\\"``, ``\\\\`` and ``\\n`` escaped) or bare
-(``severity=critical``). Label names are ``[A-Za-z_][A-Za-z0-9_.]*`` or
-double-quoted. As in Alertmanager, a label the alert lacks has the value ``""``
-(``team=""`` matches an alert without ``team``), and a regex must match the whole
-value: it is anchored as ``^(?:regex)$``. Regexes use Python's ``re``, which
-agrees with Go's RE2 on the usual forms (classes, alternation, repetition).
+Values are double-quoted or bare (``severity=critical``). A quoted value is read
+as Alertmanager reads it: ``\\"``, ``\\\\`` and ``\\n`` are escapes and any other
+backslash stays as written, so ``code=~"5\\d\\d"`` is the regex ``5\\d\\d``.
+Label names are ``[A-Za-z_][A-Za-z0-9_]*`` (the only names alerts carry: a dotted
+attribute such as ``http.route`` is the label ``http_route``, and a matcher on the
+dotted name is refused, as it would never match) or double-quoted. As in
+Alertmanager, a label the alert lacks has the value ``""`` (``team=""`` matches an
+alert without ``team``), and a regex must match the whole value: it is anchored
+as ``^(?:regex)$``, with leading flags such as ``(?i)`` kept in front. Regexes use
+Python's ``re``, which agrees with Go's RE2 on the usual forms (classes,
+alternation, repetition).
 """
 
 from __future__ import annotations
@@ -20,7 +25,34 @@ from dataclasses import dataclass, field
 OPERATORS = ("=~", "!~", "!=", "=")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _BARE_VALUE = re.compile(r'[^\s,{}"]+')
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
+_LEADING_FLAGS = re.compile(r"\(\?[A-Za-z]+\)")
+
+
+def _unquote(raw: str) -> str:
+    """``raw`` (between the quotes) as Alertmanager reads it: ``\\\\``, ``\\"`` and ``\\n`` are
+    escapes, any other backslash stays as written (its classic parser, which 0.27 and later still
+    use whenever their UTF-8 parser reads a value differently: ``"a\\tb"`` is a, backslash, t, b)."""
+    out: list[str] = []
+    at = 0
+    while at < len(raw):
+        if raw[at] == "\\" and at + 1 < len(raw):
+            out.append(_ESCAPES.get(raw[at + 1], raw[at : at + 2]))
+            at += 2
+        else:
+            out.append(raw[at])
+            at += 1
+    return "".join(out)
+
+
+def compile_regex(value: str) -> re.Pattern[str]:
+    """Alertmanager's ``^(?:value)$`` (used with fullmatch); Go lets flags such as ``(?i)`` open the
+    pattern inside that group, Python only at its very start, so leading flags are moved there."""
+    flags = _LEADING_FLAGS.match(value)
+    if flags is None:
+        return re.compile(f"(?:{value})")
+    return re.compile(f"{flags.group()}(?:{value[flags.end() :]})")
 
 
 class MatcherError(ValueError):
@@ -77,21 +109,13 @@ class _Reader:
     def quoted(self) -> str:
         start = self.at
         self.at += 1  # the opening quote
-        out: list[str] = []
         while self.at < len(self.text):
             char = self.text[self.at]
             if char == '"':
+                raw = self.text[start + 1 : self.at]
                 self.at += 1
-                return "".join(out)
-            if char == "\\":
-                escaped = self.text[self.at + 1 : self.at + 2]
-                if escaped not in _ESCAPES:
-                    raise MatcherError(f'unknown escape \\{escaped} (use \\\\, \\" or \\n)', self.at)
-                out.append(_ESCAPES[escaped])
-                self.at += 2
-                continue
-            out.append(char)
-            self.at += 1
+                return _unquote(raw)
+            self.at += 2 if char == "\\" else 1
         raise MatcherError("unterminated quoted string", start)
 
     def name(self) -> str:
@@ -145,13 +169,19 @@ def parse_matchers(text: str) -> list[Matcher]:
             break
         start = reader.at
         name = reader.name()
+        if _LABEL.fullmatch(name) is None:
+            hint = f" (this one is {name.replace('.', '_')!r})" if "." in name else ""
+            raise MatcherError(
+                f"label name {name!r} would never match: alerts carry only names like [A-Za-z_][A-Za-z0-9_]*{hint}",
+                start + len(reader.text[start:]) - len(reader.text[start:].lstrip()),
+            )
         op = reader.operator()
         value_at = reader.at
         value = reader.value()
         pattern = None
         if op in ("=~", "!~"):
             try:
-                pattern = re.compile(f"(?:{value})")
+                pattern = compile_regex(value)
             except re.error as exc:
                 raise MatcherError(f"bad regex {value!r}: {exc}", value_at) from None
         matchers.append(Matcher(name, op, value, pattern))

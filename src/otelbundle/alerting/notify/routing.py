@@ -6,11 +6,21 @@ alert, as before routing existed). ``repeat_interval`` is the per-channel
 cooldown: an alert still in the status it was last handed to this channel with
 (firing, or resolved) is not handed to it again sooner; a change of status
 always goes through. It is counted from when the alert was handed to the
-channel's queue.
+channel's queue; a batch the channel then fails to deliver (given up, or dropped
+from a full queue) does not count, so the engine's next re-send is let through,
+as Alertmanager counts repeat_interval from the last notification that went out.
+
+A resolution is handed to a channel once. The engine re-sends a resolved alert
+every ``resend_delay`` for 15 minutes, as Prometheus does, so that Alertmanager
+(which merges them) cannot miss it; ``alertmanager`` and ``pagerduty`` (a
+resolve event for a closed incident changes nothing) still get every re-send,
+while a person reading Slack, email or a webhook's chat would otherwise see the
+same "resolved" up to 16 times.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,6 +29,7 @@ from otelbundle.alerting.notify.base import Notifier
 from otelbundle.alerting.notify.matchers import Matcher, matches_all
 
 MAX_REMEMBERED = 10_000  # alerts whose last send a channel remembers for repeat_interval
+RESENDS_RESOLVED = frozenset({"alertmanager", "pagerduty"})  # kinds that merge repeated resolutions
 
 
 @dataclass
@@ -32,6 +43,9 @@ class Channel:
     matchers: tuple[Matcher, ...] = ()
     repeat_interval: float = 0.0
     _last: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
+    _resolved: dict[str, float] = field(default_factory=dict, repr=False)  # fingerprint: resolve time sent
+    # select() runs on the engine thread, undelivered() on the delivery thread
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def send(self, alerts: Sequence[Alert]) -> None:
         self.notifier.send(alerts)
@@ -42,11 +56,30 @@ class Channel:
     def select(self, alerts: Sequence[Alert], now: float) -> list[Alert]:
         """The alerts this channel takes at ``now``: its matchers hold and repeat_interval allows.
 
-        Called on the engine's thread only (the dispatcher's ``submit``).
+        Called on the engine's thread (the dispatcher's ``submit``).
         """
+        with self._lock:
+            return self._select(alerts, now)
+
+    def undelivered(self, alerts: Sequence[Alert]) -> None:
+        """``alerts`` were not delivered (the delivery thread gave up on them, or a full queue
+        dropped them): what ``select`` remembered of them no longer holds the next re-send back."""
+        with self._lock:
+            for alert in alerts:
+                fingerprint = alert.fingerprint
+                last = self._last.get(fingerprint)
+                if last is not None and last[0] == alert.status:
+                    del self._last[fingerprint]
+                if (
+                    alert.status == "resolved"
+                    and self._resolved.get(fingerprint) == alert.ends_at.timestamp()
+                ):
+                    del self._resolved[fingerprint]
+
+    def _select(self, alerts: Sequence[Alert], now: float) -> list[Alert]:
         chosen = []
         for alert in alerts:
-            if not self.matches(alert):
+            if not self.matches(alert) or not self._first_resolution(alert):
                 continue
             if self.repeat_interval > 0:
                 fingerprint = alert.fingerprint
@@ -54,10 +87,29 @@ class Channel:
                 if last is not None and last[0] == alert.status and now - last[1] < self.repeat_interval:
                     continue
                 self._last[fingerprint] = (alert.status, now)
+            if alert.status == "resolved" and not getattr(self.notifier, "send_resolved", True):
+                continue  # remembered above, but not queued: a batch it would skip counted as sent
             chosen.append(alert)
         if len(self._last) > MAX_REMEMBERED:
             self._forget(now)
         return chosen
+
+    def _first_resolution(self, alert: Alert) -> bool:
+        """False for a re-send of a resolution this channel was already handed (see the module doc)."""
+        if self.kind in RESENDS_RESOLVED:
+            return True
+        fingerprint = alert.fingerprint
+        if alert.status == "firing":
+            self._resolved.pop(fingerprint, None)
+            return True
+        resolved_at = alert.ends_at.timestamp()  # a resolved alert's ends_at is its resolve time
+        if self._resolved.get(fingerprint) == resolved_at:
+            return False
+        self._resolved.pop(fingerprint, None)  # re-inserted last: the dict stays oldest first
+        self._resolved[fingerprint] = resolved_at
+        while len(self._resolved) > MAX_REMEMBERED:
+            del self._resolved[next(iter(self._resolved))]
+        return True
 
     def _forget(self, now: float) -> None:
         """Entries older than repeat_interval no longer hold anything back; past the cap, oldest first."""
@@ -68,6 +120,8 @@ class Channel:
     def after_fork_in_child(self) -> None:
         """A forked worker's alerts are its own (they carry its instance label): nothing to remember."""
         self._last = {}
+        self._resolved = {}
+        self._lock = threading.Lock()
 
 
 def as_channel(notifier: Notifier | Channel) -> Channel:

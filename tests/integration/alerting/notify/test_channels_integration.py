@@ -197,6 +197,39 @@ def test_email_plain_server_auto_sends_but_always_refuses() -> None:
         controller.stop()
 
 
+class RefusesTypos(Recorder):
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.startswith("typo"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_email_a_refused_recipient_is_reported_not_counted_sent() -> None:
+    """One refused recipient of two: smtplib returns it instead of raising, and the mail counted
+    as sent with nothing said, so that recipient silently never got an alert."""
+    recorder = RefusesTypos()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        notifier = EmailNotifier(
+            f"127.0.0.1:{controller.port}", "a@example.com", ["ops@example.com", "typo@example.com"]
+        )
+        dispatcher = NotificationDispatcher([notifier], base_delay=0.01)
+        dispatcher.submit([make_alert()])
+        assert dispatcher.flush(5)
+        ((envelope, _, _),) = recorder.messages  # sent once: the others got it, no retry
+        assert envelope.rcpt_tos == ["ops@example.com"]
+        assert dispatcher.stats()["email"].failed == 1 and dispatcher.stats()["email"].sent == 0
+        with pytest.raises(PermanentError, match=r"refused: \['typo@example.com'\] \(1 other recipient got"):
+            notifier.send([make_alert()])
+        dispatcher.shutdown()
+    finally:
+        controller.stop()
+
+
 # --- a real Alertmanager ----------------------------------------------------------------------
 
 

@@ -71,3 +71,40 @@ def test_two_routed_webhooks_receive_exactly_their_alerts(tmp_path: Path) -> Non
     assert received(pager) == [("pager", "CheckoutFails", "firing")]
     assert received(chat) == [("chat", "CheckoutFails", "firing"), ("chat", "SearchFails", "firing")]
     assert manager.dispatcher.unrouted == 1  # Nobody: severity=info matches no channel
+
+
+def test_a_resolution_reaches_a_webhook_once_while_pagerduty_gets_the_engine_re_sends(tmp_path: Path) -> None:
+    """The engine re-sends a resolved alert every resend_delay (here 100ms) for 15 minutes."""
+    hook, pager = Sink(), Sink()
+    (tmp_path / "rules.yaml").write_text(
+        "groups:\n  - name: g\n    interval: 100ms\n    rules:\n      - alert: CheckoutFails\n"
+        '        spans: {service: shop, name: "POST /checkout"}\n        expr: error_count > 0\n'
+        "        window: 300ms\n"
+    )
+    (tmp_path / "otelbundle.yaml").write_text(
+        "alerting:\n  rule_files: [rules.yaml]\n  resend_delay: 100ms\n  notify:\n"
+        f"    webhook: {{url: '{hook.url}/hook'}}\n"
+        f"    pagerduty: {{routing_key: k, url: '{pager.url}/pd'}}\n"
+    )
+    config = load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
+    assert config is not None
+    manager = start_alerting(config, {})
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    provider.add_span_processor(manager.processor)
+    try:
+        with provider.get_tracer("t").start_as_current_span("POST /checkout", kind=SpanKind.SERVER) as span:
+            span.set_status(StatusCode.ERROR)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            resolves = [b for _, _, b in pager.requests if b["event_action"] == "resolve"]
+            if len(resolves) >= 4:  # the engine has re-sent the resolution a few times
+                break
+            time.sleep(0.05)
+        assert manager.dispatcher.flush(5)
+    finally:
+        manager.shutdown()
+        hook.close()
+        pager.close()
+    statuses = [alert["status"] for _, _, body in hook.requests for alert in body["alerts"]]
+    assert len(resolves) >= 4
+    assert statuses[-1] == "resolved" and statuses.count("resolved") == 1, statuses

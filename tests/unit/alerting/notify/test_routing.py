@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,7 +13,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otelbundle.alerting.alert import Alert
-from otelbundle.alerting.notify import NotificationDispatcher, build_channels
+from otelbundle.alerting.notify import NotificationDispatcher, PermanentError, RetryableError, build_channels
 from otelbundle.alerting.notify.matchers import MatcherError, parse_matchers
 from otelbundle.alerting.notify.routing import Channel
 from otelbundle.alerting.telemetry import register_notification_metrics, register_routing_metrics
@@ -33,7 +35,13 @@ def alert(status: str = "firing", **labels: str) -> Alert:
 
 # ---- matchers ------------------------------------------------------------------------------
 
-LABELS = {"alertname": "CheckoutErrors", "severity": "critical", "team": "shop", "service.name": "store"}
+LABELS = {
+    "alertname": "CheckoutErrors",
+    "severity": "critical",
+    "team": "shop",
+    "service_name": "store",
+    "code": "503",
+}
 
 
 @pytest.mark.parametrize(
@@ -51,8 +59,16 @@ LABELS = {"alertname": "CheckoutErrors", "severity": "critical", "team": "shop",
         ('env=""', True),  # a label the alert lacks is ""
         ('env!=""', False),
         ('env=~".*"', True),
-        ('"service.name"="store"', True),
-        ("service.name=store", True),
+        ('"service_name"="store"', True),
+        ("service_name=store", True),
+        # As Alertmanager reads them (its classic parser keeps a backslash that starts no escape):
+        (r'code=~"5\d\d"', True),
+        (r'code=~"5\d"', False),
+        (r'team=~"sh\w+"', True),
+        (r'team=~"sh\.p"', False),  # \. is a literal dot
+        ('severity=~"(?i)CRITICAL"', True),  # Go's leading flags
+        ('severity=~"(?i)crit"', False),  # still anchored
+        ('severity=~"(?i:CRIT)ical"', True),
         (' team = "shop" ', True),
         ('alertname=~"Checkout.+"', True),
     ],
@@ -68,6 +84,27 @@ def test_quoted_values_take_escapes() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # Alertmanager 0.31 too: its UTF-8 parser would read \t as a tab, but on such a
+        # disagreement it keeps the classic parser's reading (tried with its binary).
+        (r'a="x\ty"', "x\\ty"),
+        (r'a="\x41"', "\\x41"),
+        (r'a="5\d\"\n\\"', '5\\d"\n\\'),
+    ],
+)
+def test_quoted_values_are_read_as_alertmanager_reads_them(text: str, value: str) -> None:
+    (matcher,) = parse_matchers(text)
+    assert matcher.value == value
+
+
+def test_a_dotted_label_name_is_refused_it_would_never_match() -> None:
+    for text in ('http.route="/checkout"', 'team="shop", "http.route"=~"/c.*"'):
+        with pytest.raises(MatcherError, match=r"alerts carry only names like.*'http_route'"):
+            parse_matchers(text)
+
+
+@pytest.mark.parametrize(
     ("text", "message", "offset"),
     [
         ('severity=>"critical"', "unexpected", 10),
@@ -78,7 +115,8 @@ def test_quoted_values_take_escapes() -> None:
         ('severity="critical" team="shop"', "separate matchers with commas", 20),
         ("", "no matcher", 0),
         ("=critical", "expected a label name", 0),
-        (r'a="\t"', "unknown escape", 3),
+        ('severity=~"a(?i)b"', "bad regex", 10),
+        (' "a-b"="x"', "would never match", 1),
     ],
 )
 def test_matcher_problems_say_where(text: str, message: str, offset: int) -> None:
@@ -266,3 +304,148 @@ def test_metrics_carry_the_channel_name_and_the_unrouted_count() -> None:
     dispatcher.submit([alert(severity="info", alertname="B")])  # chat takes everything: still routed
     dispatcher.shutdown()
     provider.shutdown()
+
+
+def resolved_at(minute: int, **labels: str) -> Alert:
+    return Alert(
+        labels={"alertname": "A", **labels},
+        annotations={},
+        status="resolved",
+        starts_at=T0,
+        ends_at=T0.replace(minute=minute),  # a resolved alert's ends_at is its resolve time
+    )
+
+
+def test_a_resolution_reaches_people_once_and_alertmanager_and_pagerduty_every_time() -> None:
+    """The engine re-sends a resolved alert every resend_delay for 15 minutes (Prometheus): fine for
+    Alertmanager and PagerDuty, which merge them, but Slack showed "[RESOLVED]" 16 times."""
+    kinds = ("slack", "email", "webhook", "alertmanager", "pagerduty")
+    recorders = {kind: Recording(kind) for kind in kinds}
+    now = [1000.0]
+    dispatcher = NotificationDispatcher(
+        [Channel(kind, kind, recorders[kind]) for kind in kinds], clock=lambda: now[0]
+    )
+    firing = alert(severity="warning")
+    sequence = [firing] + [resolved_at(10, severity="warning")] * 16  # resolved, then 15 re-sends
+    sequence += [firing, firing] + [resolved_at(40, severity="warning")] * 3  # fires and resolves again
+    for step, sent in enumerate(sequence):
+        now[0] = 1000.0 + 60 * step
+        dispatcher.submit([sent])
+    assert dispatcher.flush(5)
+    statuses = {kind: "".join(a.status[0] for b in r.got for a in b) for kind, r in recorders.items()}
+    for kind in ("slack", "email", "webhook"):
+        assert statuses[kind] == "frffr", kind
+    for kind in ("alertmanager", "pagerduty"):
+        assert statuses[kind] == "f" + "r" * 16 + "ff" + "rrr", kind
+    dispatcher.shutdown()
+
+
+class DownFor:
+    """A channel whose first ``calls`` sends fail as a 5xx would."""
+
+    def __init__(self, calls: int) -> None:
+        self.name = "webhook"
+        self.calls = calls
+        self.got: list[str] = []
+
+    def send(self, alerts: Sequence[Alert]) -> None:
+        if self.calls > 0:
+            self.calls -= 1
+            raise RetryableError("HTTP 500")
+        self.got.extend(a.status for a in alerts)
+
+
+@pytest.mark.parametrize("kind", ["webhook", "slack"])
+def test_a_notification_given_up_on_does_not_start_repeat_interval(kind: str) -> None:
+    """A chat webhook down for the first notification of an alert (and its retries) held every
+    re-send back for repeat_interval: a 30-minute incident was never notified. Alertmanager counts
+    repeat_interval from the last notification that went out."""
+    chat = DownFor(calls=2)
+    now = [1000.0]
+    dispatcher = NotificationDispatcher(
+        [Channel("chat", kind, chat, (), 3600.0)], max_retries=1, base_delay=0.001, clock=lambda: now[0]
+    )
+    firing = alert(severity="warning")
+    for step in range(30):  # still firing; the engine re-sends each minute
+        now[0] = 1000.0 + 60 * step
+        dispatcher.submit([firing])
+        assert dispatcher.flush(5)
+    assert chat.got == ["firing"]  # the re-send after the failure went out; the later ones wait
+    chat.calls = 2
+    for _ in range(3):  # its resolution fails too: the next re-send of it is let through
+        now[0] += 60
+        dispatcher.submit([resolved_at(10, severity="warning")])
+        assert dispatcher.flush(5)
+    assert chat.got == ["firing", "resolved"]
+    assert dispatcher.stats()["chat"].failed == 2
+    dispatcher.shutdown()
+
+
+def test_a_batch_dropped_from_a_full_queue_does_not_start_repeat_interval() -> None:
+    release = threading.Event()
+
+    class Stuck(Recording):
+        def send(self, alerts: Sequence[Alert]) -> None:
+            release.wait(5)
+            super().send(alerts)
+
+    chat = Stuck("webhook")
+    now = [1000.0]
+    dispatcher = NotificationDispatcher(
+        [Channel("chat", "webhook", chat, (), 3600.0)], queue_size=1, clock=lambda: now[0]
+    )
+    stuck, dropped = alert(team="stuck"), alert(team="dropped")
+    dispatcher.submit([stuck])  # taken by the delivery thread, which waits
+    deadline = time.monotonic() + 5
+    while dispatcher._workers[0].queue and time.monotonic() < deadline:
+        time.sleep(0.01)
+    dispatcher.submit([dropped])  # queued
+    dispatcher.submit([alert(team="third")])  # the queue is full: `dropped` goes
+    now[0] += 60
+    dispatcher.submit([dropped])  # its re-send is not held back by repeat_interval
+    release.set()
+    assert dispatcher.flush(5)
+    assert [a.labels["team"] for batch in chat.got for a in batch] == ["stuck", "dropped"]
+    assert dispatcher.stats()["chat"].dropped == 2
+    dispatcher.shutdown()
+
+
+def test_a_resolution_a_channel_does_not_send_is_not_counted_as_sent(tmp_path: Path) -> None:
+    """Email (send_resolved false by default) and Slack with send_resolved: false were handed
+    resolved-only batches, skipped them, and counted each as `sent`: a notification never sent."""
+    section = notify_section(
+        tmp_path,
+        "alerting:\n  notify:\n"
+        '    email: {smarthost: "127.0.0.1:9", from: a@example.com, to: [b@example.com]}\n'
+        '    slack: {webhook_url: "http://127.0.0.1:9/slack", send_resolved: false, repeat_interval: 1h}\n',
+    )
+    channels, problems = build_channels(section)
+    assert problems == []
+    now = [1000.0]
+    dispatcher = NotificationDispatcher(channels, clock=lambda: now[0])
+    dispatcher.submit([resolved_at(10)])
+    assert dispatcher.flush(5)
+    assert {name: stats.sent for name, stats in dispatcher.stats().items()} == {"slack": 0, "email": 0}
+    dispatcher.shutdown()
+    slack = next(c for c in channels if c.kind == "slack")
+    assert slack.select([alert()], now[0] + 60) == [alert()]  # firing again after it: a change of status
+
+
+def test_a_notification_delivered_in_part_still_starts_repeat_interval() -> None:
+    """A mail some recipients refused reached the others: re-sending it at the next resend would
+    give them the same alert every minute despite repeat_interval."""
+
+    class PartlyRefused(Recording):
+        def send(self, alerts: Sequence[Alert]) -> None:
+            super().send(alerts)
+            raise PermanentError("SMTP recipients refused: ['typo@example.com']", delivered=True)
+
+    mail = PartlyRefused("email")
+    now = [1000.0]
+    dispatcher = NotificationDispatcher([Channel("mail", "email", mail, (), 3600.0)], clock=lambda: now[0])
+    for step in range(5):
+        now[0] = 1000.0 + 60 * step
+        dispatcher.submit([alert()])
+        assert dispatcher.flush(5)
+    assert len(mail.got) == 1 and dispatcher.stats()["mail"].failed == 1
+    dispatcher.shutdown()
