@@ -194,8 +194,10 @@ class _Routes:
     routes: list[Routing]
     external_labels: dict[str, str]
 
-    def channels(self, labels: Mapping[str, str]) -> list[str]:
-        labels = {**self.external_labels, **labels}
+    def channels(self, labels: Mapping[str, str], process: Mapping[str, str]) -> list[str]:
+        """The channels an alert with ``labels`` goes to from a process with ``process`` labels
+        (``service_name``), which the external labels and the alert's own override, as in the app."""
+        labels = {**process, **self.external_labels, **labels}
         return sorted(route.name for route in self.routes if matches_all(route.matchers, labels))
 
 
@@ -245,6 +247,13 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str, routes: _Routes 
         timeline.extend((position * interval, record, [], "") for position, record in enumerate(records))
         counter += len(records)
     timeline.sort(key=lambda item: item[0])
+    # What the running process adds to every alert before routing it: its service_name (one
+    # process, one service: known when the test's spans all name the same one); its instance
+    # is unknown here, so a matcher on `instance` sees it absent.
+    services = {
+        str((series.get("spans") or {}).get("service", "service")) for series in test.get("input_spans") or []
+    }
+    process = {"service_name": services.pop()} if len(services) == 1 else {}
     processor = engine.processor
     processor.resize(len(timeline) + 1)  # never drops, however dense
     engine.log_intake.resize(len(timeline) + 1)
@@ -277,18 +286,20 @@ def _run_one(config: AlertingConfig, test: YamlMap, where: str, routes: _Routes 
                 engine.evaluate(now[0])
                 tick += step
             engine.fold(now[0])
-        failures.extend(_compare(engine, check, where, routes))
+        failures.extend(_compare(engine, check, where, routes, process))
     return failures
 
 
-def _compare(engine: Engine, check: Mapping[str, Any], where: str, routes: _Routes | None) -> list[str]:
+def _compare(
+    engine: Engine, check: Mapping[str, Any], where: str, routes: _Routes | None, process: Mapping[str, str]
+) -> list[str]:
     name = str(check.get("alertname", ""))
     got = sorted(
         (
             (
                 {k: v for k, v in alert.labels.items() if k != "alertname"},
                 dict(_annotations(engine, alert)),
-                routes.channels(alert.labels) if routes is not None else None,
+                routes.channels(alert.labels, process) if routes is not None else None,
             )
             for (group, rule), alerts in engine.active.items()
             if rule == name

@@ -97,6 +97,24 @@ def test_exp_channels_checks_where_the_config_routes_each_alert(tmp_path: Path) 
     assert "channels=['pager']" in failure and "channels=['chat', 'pager']" in failure
 
 
+def test_exp_channels_routes_on_the_service_name_the_process_adds(tmp_path: Path) -> None:
+    """The running process adds service_name to every alert before routing it: so does the test."""
+    shutil.copy(EXAMPLES / "storefront.rules.yaml", tmp_path / "storefront.rules.yaml")
+    (tmp_path / "otelbundle.yaml").write_text(
+        "alerting:\n  notify:\n    webhook:\n"
+        '      - {name: store, url: "${env:STORE_URL}", match: [\'service_name="storefront"\']}\n'
+        '      - {name: rest, url: "${env:REST_URL}", match: [\'service_name!="storefront"\']}\n'
+    )
+    (tmp_path / "t.yaml").write_text(
+        "rule_files: [storefront.rules.yaml]\nconfig: otelbundle.yaml\ntests:\n  - input_spans:\n"
+        "      - spans: {service: storefront, kind: server, name: 'POST /checkout'}\n"
+        "        values: 'ok 120ms x20, error 300ms x5'\n"
+        "    alert_rule_test:\n      - eval_time: 24s\n        alertname: CheckoutErrors\n"
+        "        exp_alerts: [{exp_labels: {severity: critical, team: shop}, exp_channels: [store]}]\n"
+    )
+    assert run_test_file(str(tmp_path / "t.yaml"), env={}) == []
+
+
 def test_exp_channels_without_config_is_a_located_problem(tmp_path: Path) -> None:
     shutil.copy(EXAMPLES / "storefront.rules.yaml", tmp_path / "storefront.rules.yaml")
     (tmp_path / "t.yaml").write_text(
