@@ -33,7 +33,7 @@ from otelbundle.cli.stack.components import (
     gateway_name,
     jaeger_ui_assets,
 )
-from otelbundle.cli.stack.holders import Holder, fingerprint, port_holder
+from otelbundle.cli.stack.holders import Holder, fingerprint, port_holder, runs_in
 from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, recorded_store
 
 
@@ -161,7 +161,8 @@ class Stack:
             return None
         except PermissionError:
             return pid
-        return pid
+        # A stale pid file's number may now be another process: never report or stop that one.
+        return pid if runs_in(pid, self.data_dir) else None
 
     def component(self, name: str) -> Component:
         for component in self.components:
