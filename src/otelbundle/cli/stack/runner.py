@@ -195,22 +195,31 @@ class Stack:
             changed |= {"otelcol-bundle", "jaeger"}
         started: list[Component] = []
         for component in self.components:
-            if self._pid(component) is not None and healthy(component.health_url):
-                if component.name in changed:
-                    # Its gateway list, its role or its log store is fixed at start: restart it.
-                    # The gateways it needs were started above; it drains its
-                    # queues into the old ones on the way down.
-                    why = (
-                        f"{self.recorded_gateways} -> {self.gateways} gateways"
-                        if rescaled and component.name == "otelcol-bundle"
-                        else f"logs to {self.logs} instead of {self.recorded_logs}"
-                    )
-                    self.say(f"  {component.name:<17} restarting: {why}")
-                    self.stop_component(component)
-                    self._start(component)
-                    self._wait_healthy([component], timeout)
+            pid = self._pid(component)
+            if pid is not None and component.name in changed:
+                # Its gateway list, its role or its log store is fixed at start: restart it.
+                # The gateways it needs were started above; it drains its
+                # queues into the old ones on the way down.
+                why = (
+                    f"{self.recorded_gateways} -> {self.gateways} gateways"
+                    if rescaled and component.name == "otelcol-bundle"
+                    else f"logs to {self.logs} instead of {self.recorded_logs}"
+                )
+                self.say(f"  {component.name:<17} restarting: {why}")
+                self.stop_component(component)
+                self._start(component)
+                self._wait_healthy([component], timeout)
+                continue
+            if pid is not None:
+                if healthy(component.health_url):
+                    self.say(f"  {component.name:<17} already running and healthy")
                     continue
-                self.say(f"  {component.name:<17} already running and healthy")
+                # Still starting (or hung): a second copy could not bind its ports and would
+                # take over the pid file, leaving this one running where `down` cannot see it.
+                self.say(
+                    f"  {component.name:<17} already running (pid {pid}), not healthy yet: waiting for it"
+                )
+                self._await(component, started, timeout)
                 continue
             busy = [port for port in component.ports if port_in_use(port)]
             if busy and self._pid(component) is None:
@@ -224,15 +233,19 @@ class Stack:
                     continue
                 raise StackError(_port_conflict(component, busy, holder))
             self._start(component)
-            started.append(component)
-            if component.name.startswith("otelcol-gateway-") or component.name == "otelcol-bundle":
-                # The agent's gateways must be accepting before it routes to them.
-                self._wait_healthy([component], timeout)
-                started.remove(component)
+            self._await(component, started, timeout)
         self._wait_healthy(started, timeout)
         for stray in self._stray_gateways():
             self.stop_component(stray)
         self._record_topology()
+
+    def _await(self, component: Component, pending: list[Component], timeout: float) -> None:
+        """Wait for a collector now (the agent's gateways must be accepting before it routes to
+        them); the stores are waited for together at the end."""
+        if component.name.startswith("otelcol-gateway-") or component.name == "otelcol-bundle":
+            self._wait_healthy([component], timeout)
+        else:
+            pending.append(component)
 
     def _reusable(self, component: Component, holder: Holder | None) -> bool:
         if holder is None or holder.stack_dir() is None or not healthy(component.health_url):
@@ -282,9 +295,12 @@ class Stack:
                     pending.remove(component)
             time.sleep(0.5)
         if pending:
+            names = ", ".join(c.name for c in pending)
             details = "\n".join(f"--- {c.name} ({c.health_url}):\n{self.tail(c)}" for c in pending)
             raise StackError(
-                f"not healthy after {timeout:.0f}s: {', '.join(c.name for c in pending)}\n{details}"
+                f"not healthy after {timeout:.0f}s: {names}\n{details}\n"
+                f"{names} still running: `otelbundle stack up` again waits for it (--timeout SECONDS), "
+                "`otelbundle stack down` stops it"
             )
 
     def _answers_health(self, component: Component) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from otelbundle.cli.stack.runner import Stack
+from otelbundle.cli.stack import components as comp
+from otelbundle.cli.stack.runner import Stack, StackError
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -82,3 +84,68 @@ def test_an_exited_component_not_yet_collected_is_not_running(
     (data / "run" / "alertmanager.pid").write_text(str(gone.pid))
     stack = Stack(data_dir=data, config_root=ROOT, env={}, say=lambda _: None)
     assert [s.running for s in stack.status() if s.name == "alertmanager"] == [False]
+
+
+def test_up_waits_for_a_component_still_starting_instead_of_starting_a_second_copy(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """`stack up` while a component it started is not healthy yet (slow start, a first
+    `up` that timed out): a second copy could not bind the port and would take over the
+    pid file, leaving the first running where `stack down` cannot see it."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    (data / "logs").mkdir()
+    port = free_port()
+    # The running one: healthy one second from now, started by the runner in its data dir.
+    slow = subprocess.Popen(
+        ["sh", "-c", f"sleep 1; exec {sys.executable} -m http.server {port} --bind 127.0.0.1"],
+        cwd=data,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    processes.append(slow)
+    (data / "run" / "prometheus.pid").write_text(str(slow.pid))
+    second = tmp_path / "second-copy-started"
+    fake = tmp_path / "prometheus"
+    fake.write_text(f"#!/bin/sh\ntouch {second}\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    said: list[str] = []
+    stack = Stack(
+        data_dir=data, config_root=ROOT, env={"OTELBUNDLE_PROMETHEUS_BIN": str(fake)}, say=said.append
+    )
+    stack.components = [
+        comp.Component(
+            name="prometheus",
+            version="2.42.0",
+            binary="prometheus",
+            path_names=(),
+            health_url=f"http://127.0.0.1:{port}/",
+            ports=(port,),
+        )
+    ]
+    stack.up(timeout=20)
+    assert not second.exists(), said
+    assert (data / "run" / "prometheus.pid").read_text() == str(slow.pid)
+    assert any("not healthy yet: waiting for it" in line for line in said), said
+    assert any("prometheus" in line and "healthy at" in line for line in said), said
+
+
+def test_a_component_that_stays_unhealthy_is_named_with_what_to_do(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    (data / "logs").mkdir()
+    hung = subprocess.Popen(["sleep", "60"], cwd=data)
+    processes.append(hung)
+    (data / "run" / "prometheus.pid").write_text(str(hung.pid))
+    stack = Stack(data_dir=data, config_root=ROOT, env={"OTELBUNDLE_PROMETHEUS_BIN": "/bin/false"}, say=print)
+    port = free_port()
+    stack.components = [
+        comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
+    ]
+    with pytest.raises(StackError) as raised:
+        stack.up(timeout=1)
+    assert "not healthy after 1s: prometheus" in str(raised.value)
+    assert "`otelbundle stack down` stops it" in str(raised.value)
+    assert hung.poll() is None
