@@ -217,6 +217,21 @@ def run(args: argparse.Namespace) -> int:
         _stop_services(state)
         _stack("down", compose_file)
         return 0
+    try:
+        return _run(examples, compose_file, state)
+    except KeyboardInterrupt:
+        # The services and the traffic run in sessions of their own: Ctrl-C does not reach them.
+        _stop_services(state)
+        print(
+            "\notelbundle demo: interrupted; stopped the example services and their traffic. The stack keeps "
+            "running: `otelbundle stack status` shows it, `otelbundle stack down` stops it",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 130
+
+
+def _run(examples: Path, compose_file: Path, state: Path) -> int:
     _say("== Stack")
     _stack("up", compose_file)
     _stop_services(state)  # a previous demo's services would hold the ports

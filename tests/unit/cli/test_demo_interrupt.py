@@ -1,0 +1,60 @@
+"""Ctrl-C during `otelbundle demo`: the example services and their traffic run in sessions of
+their own (the terminal's SIGINT does not reach them), so the demo must stop them itself and
+say what keeps running. The stack and the services are stand-ins here."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from otelbundle.cli import demo
+from otelbundle.cli.main import main
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[bytes]]]:
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def test_ctrl_c_stops_the_services_it_started_and_says_the_stack_keeps_running(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    started: list[subprocess.Popen[bytes]],
+) -> None:
+    examples = tmp_path / "examples"
+    (examples / "storefront").mkdir(parents=True)
+    (examples / "storefront" / "app.py").write_text("")
+    monkeypatch.setenv("OTELBUNDLE_STACK_DIR", str(tmp_path / "stack"))
+
+    def service(name: str, app: Path, port: int, env: dict[str, str], state: Path) -> None:
+        # As the real one starts it: its own session, its pid in the demo's state folder.
+        process = subprocess.Popen(["sleep", "60"], start_new_session=True)
+        started.append(process)
+        (state / f"{name}.pid").write_text(str(process.pid))
+
+    def interrupted(base: str) -> str:
+        raise KeyboardInterrupt  # the person presses Ctrl-C while the traffic is sent
+
+    monkeypatch.setattr(demo, "_stack", lambda action, compose_file: None)
+    monkeypatch.setattr(demo, "_start_service", service)
+    monkeypatch.setattr(demo, "_traffic", interrupted)
+
+    assert main(["demo", "--examples", str(examples)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; stopped the example services and their traffic" in err
+    assert "`otelbundle stack down` stops it" in err
+    deadline = time.monotonic() + 5
+    while any(p.poll() is None for p in started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.poll() is not None for p in started] == [True, True]
+    assert not list((tmp_path / "stack" / "demo").glob("*.pid"))
