@@ -62,8 +62,10 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "status", parents=[root], help="show each component's process and health"
     ).set_defaults(func=_status)
     logs = actions.add_parser("logs", parents=[root], help="print the end of a component's log")
-    logs.add_argument("component", nargs="?", help="name (default: all)")
-    logs.add_argument("-n", "--lines", type=int, default=30)
+    logs.add_argument("component", nargs="?", help="name, as `stack status` lists them (default: all)")
+    logs.add_argument(
+        "-n", "--lines", type=_line_count, default=30, help="how many of the last lines of each (default 30)"
+    )
     logs.set_defaults(func=_logs)
     install = actions.add_parser(
         "install",
@@ -89,6 +91,16 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--export", metavar="DIR", help="copy otel-collector/ and deploy/ into DIR (then: --config-root DIR)"
     )
     config.set_defaults(func=_config)
+
+
+def _line_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of lines")
+    return value
 
 
 def _root(args: argparse.Namespace, command: str) -> Path:

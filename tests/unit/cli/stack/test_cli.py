@@ -90,3 +90,18 @@ def test_up_installs_what_is_missing_first_and_says_why(tmp_path: Path) -> None:
     assert not (tmp_path / "stack" / "run").exists(), "nothing may start before the binaries are there"
     bin_dir = tmp_path / "cache" / "bin"
     assert not bin_dir.exists() or not any(bin_dir.iterdir())
+
+
+def test_stack_logs_refuses_a_line_count_that_is_not_positive(tmp_path: Path) -> None:
+    """`-n 0` printed the whole log and `-n -3` all but its first 3 lines."""
+    for bad in ("0", "-3", "x"):
+        shown = otelbundle(
+            "stack", "logs", "jaeger", "-n", bad, cwd=tmp_path, OTELBUNDLE_STACK_DIR=str(tmp_path)
+        )
+        assert shown.returncode == 2, shown.stdout
+        assert f"argument -n/--lines: '{bad}' is not a positive number of lines" in shown.stderr
+    log = tmp_path / "logs" / "jaeger.log"
+    log.parent.mkdir()
+    log.write_text("".join(f"line {i}\n" for i in range(10)))
+    shown = otelbundle("stack", "logs", "jaeger", "-n", "2", cwd=tmp_path, OTELBUNDLE_STACK_DIR=str(tmp_path))
+    assert shown.stdout.splitlines()[1:] == ["line 8", "line 9"], shown.stdout
