@@ -234,11 +234,12 @@ def _status(args: argparse.Namespace) -> int:
     for state in states:
         process = f"pid {state.pid}" if state.running else "not running"
         health = "healthy" if state.healthy else "not healthy"
-        print(f"{state.name:<17} {process:<14} {health:<12} {state.url}")
+        served = f"  ({state.served_by})" if state.served_by else ""
+        print(f"{state.name:<17} {process:<14} {health:<12} {state.url}{served}")
     ui = jaeger_ui_assets(os.environ)
     shown = str(ui) if ui else "NOT INSTALLED: Jaeger serves a placeholder page (otelbundle stack install)"
     print(f"{'jaeger UI':<17} {shown}")
-    return 0 if all(s.healthy for s in states) else 3
+    return 0 if all(s.ok for s in states) else 3
 
 
 def _logs(args: argparse.Namespace) -> int:

@@ -68,6 +68,15 @@ class ComponentStatus:
     healthy: bool
     url: str
     log: Path
+    # When its URL answers but not from this stack's process: who does (empty otherwise).
+    served_by: str = ""
+    # Served by the same component of another otelbundle stack, which `up` reuses.
+    reused: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Healthy, and this stack's own process or one it reuses."""
+        return self.healthy and (self.running or self.reused)
 
 
 class Stack:
@@ -369,17 +378,27 @@ class Stack:
         self._wait_healthy([component], timeout)
 
     def status(self) -> list[ComponentStatus]:
-        return [
-            ComponentStatus(
-                c.name,
-                self._pid(c),
-                self._pid(c) is not None,
-                healthy(c.health_url),
-                c.health_url,
-                self.log_file(c),
+        states = []
+        for c in self.components:
+            pid = self._pid(c)
+            state = ComponentStatus(
+                c.name, pid, pid is not None, healthy(c.health_url), c.health_url, self.log_file(c)
             )
-            for c in self.components
-        ]
+            if state.healthy and pid is None:
+                state.served_by, state.reused = self._served_by(c)
+            states.append(state)
+        return states
+
+    def _served_by(self, component: Component) -> tuple[str, bool]:
+        """Who answers a component's health URL when its process is not this stack's."""
+        port = urllib.parse.urlsplit(component.health_url).port
+        holder = port_holder(port) if port is not None else None
+        if holder is None:
+            return "answered by a process this stack did not start", False
+        other = holder.stack_dir()
+        if other is not None and other.resolve() != self.data_dir.resolve():
+            return f"reused: the otelbundle stack in {other} runs it (pid {holder.pid})", True
+        return f"answered by {holder.describe()}, which this stack did not start", False
 
     def tail(self, component: Component, lines: int = 20) -> str:
         try:

@@ -149,3 +149,59 @@ def test_a_component_that_stays_unhealthy_is_named_with_what_to_do(
     assert "not healthy after 1s: prometheus" in str(raised.value)
     assert "`otelbundle stack down` stops it" in str(raised.value)
     assert hung.poll() is None
+
+
+def _answering(port: int, cwd: Path) -> subprocess.Popen[bytes]:
+    """A process that answers 200 on http://127.0.0.1:<port>/ once it listens."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return server
+        time.sleep(0.05)
+    raise AssertionError("the stand-in server did not listen")
+
+
+def test_status_names_who_answers_for_a_component_this_stack_does_not_run(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """A health URL answered by a stranger (Debian's own service, a leftover) is not this
+    stack's component: status said "not running  healthy" and exited 0 when all answered."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    port = free_port()
+    stranger = _answering(port, elsewhere)
+    processes.append(stranger)
+    stack = Stack(data_dir=data, config_root=ROOT, env={}, say=lambda _: None)
+    stack.components = [
+        comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
+    ]
+    [state] = stack.status()
+    assert (state.running, state.healthy, state.ok) == (False, True, False)
+    assert f"answered by pid {stranger.pid}" in state.served_by and "did not start" in state.served_by
+
+
+def test_status_says_a_component_is_reused_from_another_stack(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    other = tmp_path / "other-stack"
+    (other / "run").mkdir(parents=True)
+    port = free_port()
+    theirs = _answering(port, other)
+    processes.append(theirs)
+    (other / "run" / "prometheus.pid").write_text(str(theirs.pid))
+    stack = Stack(data_dir=tmp_path / "data", config_root=ROOT, env={}, say=lambda _: None)
+    stack.components = [
+        comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
+    ]
+    [state] = stack.status()
+    assert state.ok and state.reused
+    assert state.served_by == f"reused: the otelbundle stack in {other} runs it (pid {theirs.pid})"
