@@ -182,7 +182,7 @@ def _show(backends: Backends, trace_id: str) -> list[str]:
     )
     _say(f"  {reader.language}: {query}")
     if store != LOKI:
-        _say(f"  open {trace_logs_link(trace_id, reader.url)}")
+        _say(f"  open {trace_logs_link(trace_id, reader.base)}")
         _say("       (also one click from the trace page in Jaeger: 'Logs of this trace')")
     _say(f"  read them: {command_for_trace(trace_id)}")
     for entry in (found or [])[:8]:

@@ -27,6 +27,9 @@ from otelbundle.cli.backends import (
     BackendUnreachable,
     LokiEntry,
     NotLogStreams,
+    basic_auth,
+    redacted,
+    without_credentials,
 )
 from otelbundle.cli.stack import logsql
 from otelbundle.cli.stack.logstore import LOG_STORES, LOKI, default_store, store_url
@@ -194,7 +197,17 @@ class LogReader:
     """One store's query API: ``read`` returns entries of a query in the store's own language."""
 
     store: str
-    url: str
+    url: str  # as given: may hold user:password@ for a store behind basic authentication
+
+    @property
+    def base(self) -> str:
+        """The URL requests go to, without credentials (those go in a header)."""
+        return without_credentials(self.url)
+
+    @property
+    def shown(self) -> str:
+        """The URL as messages show it: never the password."""
+        return redacted(self.url)
 
     @property
     def name(self) -> str:
@@ -210,12 +223,13 @@ class LogReader:
         return logsql.build_logsql(trace_id, services, grep)
 
     def read(self, query: str, *, start_ns: int, end_ns: int, limit: int, direction: str) -> list[LokiEntry]:
+        auth = basic_auth(self.url)
         if self.store == LOKI:
-            return Backends(loki=self.url).loki_query_range(
-                query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction
+            return Backends(loki=self.base).loki_query_range(
+                query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction, headers=auth
             )
         return logsql.query(
-            self.url, query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction
+            self.base, query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction, headers=auth
         )
 
 
@@ -283,7 +297,9 @@ def run(args: argparse.Namespace) -> int:
     start_ns = end_ns - int(args.since * 1_000_000_000)
     if args.verbose:
         _say(f"{reader.language}: {query}")
-        _say(f"{_range(start_ns, end_ns)}, the newest {args.limit} lines, from {reader.name} at {reader.url}")
+        _say(
+            f"{_range(start_ns, end_ns)}, the newest {args.limit} lines, from {reader.name} at {reader.shown}"
+        )
     try:
         # Backward: with more lines than --limit, the newest ones are the interesting ones.
         entries = ordered(
@@ -312,7 +328,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     except BackendUnreachable as exc:
         _say(
-            f"cannot reach {reader.name} at {reader.url} ({exc.reason}); is the stack running? "
+            f"cannot reach {reader.name} at {reader.shown} ({exc.reason}); is the stack running? "
             "See `otelbundle stack status`"
         )
         return 1
@@ -320,7 +336,7 @@ def run(args: argparse.Namespace) -> int:
         if exc.status == 400:
             _say(f"{reader.name} rejected the query {query}: {exc.body.strip()}")
             return 2
-        _say(f"{reader.name} at {reader.url} answered HTTP {exc.status}: {exc.body.strip()}")
+        _say(f"{reader.name} at {reader.shown} answered HTTP {exc.status}: {exc.body.strip()}")
         return 1
     except NotLogStreams as exc:
         _say(f"Loki answered {exc.result_type!r} for {query}: a metric query; this command prints log lines")
