@@ -11,6 +11,7 @@ stack did not start.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,7 +184,28 @@ class Stack:
     def missing_binaries(self) -> list[Component]:
         return [c for c in self.components if c.locate(self.env) is None]
 
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One `up` or `down` at a time per stack dir: two at once each start a copy of every
+        component (one fails to bind, its pid overwrites the other's: an orphan), or a `down`
+        stops what an `up` is starting. The lock goes with the process, however it ends."""
+        run = self.data_dir / "run"
+        run.mkdir(parents=True, exist_ok=True)
+        with open(run / "lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.say(
+                    f"  another `otelbundle stack up` or `down` is running on {self.data_dir}: waiting for it"
+                )
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
     def up(self, timeout: float = 90.0) -> None:
+        with self._exclusive():
+            self._up(timeout)
+
+    def _up(self, timeout: float) -> None:
         missing = self.missing_binaries()
         if missing:
             names = ", ".join(f"{c.name} {c.version}" for c in missing)
@@ -335,6 +357,10 @@ class Stack:
         collector) first, which hands its queued spans to the gateways still running; then
         the gateways, which decide what they hold and send it to Jaeger still running;
         then the stores. Each stop waits until the process has exited."""
+        with self._exclusive():
+            self._down(timeout)
+
+    def _down(self, timeout: float | None) -> None:
         for component in self._stop_order():
             pid = self._pid(component)
             if pid is None:

@@ -4,6 +4,7 @@ Stand-in processes on free ports, no real backend."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import stat
@@ -205,3 +206,30 @@ def test_status_says_a_component_is_reused_from_another_stack(
     [state] = stack.status()
     assert state.ok and state.reused
     assert state.served_by == f"reused: the otelbundle stack in {other} runs it (pid {theirs.pid})"
+
+
+def test_a_second_up_or_down_on_the_same_stack_dir_waits_for_the_first(tmp_path: Path) -> None:
+    """Two `stack up`s at once each started a copy of every component (the loser's pid
+    overwrote the winner's: an orphan `down` never stopped), and a `down` during an `up`
+    stopped what the `up` went on starting. Here the first one is simulated by holding
+    the lock; `stack down` as typed must wait for it, say so, then do its work."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    with open(data / "run" / "lock", "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        down = subprocess.Popen(
+            [sys.executable, "-m", "otelbundle.cli", "stack", "down", "--config-root", str(ROOT)],
+            env={**os.environ, "OTELBUNDLE_STACK_DIR": str(data), "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            assert down.stdout is not None
+            first = down.stdout.readline()
+            assert "another `otelbundle stack up` or `down` is running on" in first, first
+            time.sleep(0.5)
+            assert down.poll() is None, "down did not wait for the stack's lock"
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+        assert down.wait(timeout=60) == 0
