@@ -116,8 +116,22 @@ def _start_steady_traffic(base: str, state: Path) -> None:
 def _stop_services(state: Path) -> None:
     for pid_file in state.glob("*.pid"):
         with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
-            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+            pid = int(pid_file.read_text())
+            if _is_demo_process(pid, pid_file.stem):
+                os.killpg(pid, signal.SIGTERM)
         pid_file.unlink(missing_ok=True)
+
+
+def _is_demo_process(pid: int, name: str) -> bool:
+    """Whether ``pid`` still runs what the demo started as ``name``: a pid file outlives its
+    process (a reboot, a crash) and the number may since lead any other process group.
+    Where /proc cannot tell, it is taken as the demo's."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return not Path("/proc/self").exists()
+    wanted = b"otelbundle.cli.demo_traffic" if name == "traffic" else f"{name}/app.py".encode()
+    return any(part.endswith(wanted) for part in command)
 
 
 def _traffic(base: str) -> str:

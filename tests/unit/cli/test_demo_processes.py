@@ -1,10 +1,11 @@
-"""Ctrl-C during `otelbundle demo`: the example services and their traffic run in sessions of
+"""Which processes `otelbundle demo` stops. Ctrl-C during it: the example services and their traffic run in sessions of
 their own (the terminal's SIGINT does not reach them), so the demo must stop them itself and
 say what keeps running. The stack and the services are stand-ins here."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,15 @@ import pytest
 
 from otelbundle.cli import demo
 from otelbundle.cli.main import main
+
+
+def fake_examples(tmp_path: Path) -> Path:
+    """Example services that only wait, at the paths the demo runs them from."""
+    examples = tmp_path / "examples"
+    for name in ("storefront", "inventory"):
+        (examples / name).mkdir(parents=True)
+        (examples / name / "app.py").write_text("import time\ntime.sleep(60)\n")
+    return examples
 
 
 @pytest.fixture
@@ -31,14 +41,12 @@ def test_ctrl_c_stops_the_services_it_started_and_says_the_stack_keeps_running(
     capsys: pytest.CaptureFixture[str],
     started: list[subprocess.Popen[bytes]],
 ) -> None:
-    examples = tmp_path / "examples"
-    (examples / "storefront").mkdir(parents=True)
-    (examples / "storefront" / "app.py").write_text("")
+    examples = fake_examples(tmp_path)
     monkeypatch.setenv("OTELBUNDLE_STACK_DIR", str(tmp_path / "stack"))
 
     def service(name: str, app: Path, port: int, env: dict[str, str], state: Path) -> None:
         # As the real one starts it: its own session, its pid in the demo's state folder.
-        process = subprocess.Popen(["sleep", "60"], start_new_session=True)
+        process = subprocess.Popen([sys.executable, str(app)], start_new_session=True)
         started.append(process)
         (state / f"{name}.pid").write_text(str(process.pid))
 
@@ -58,3 +66,27 @@ def test_ctrl_c_stops_the_services_it_started_and_says_the_stack_keeps_running(
         time.sleep(0.05)
     assert [p.poll() is not None for p in started] == [True, True]
     assert not list((tmp_path / "stack" / "demo").glob("*.pid"))
+
+
+def test_stop_leaves_alone_a_process_that_took_a_stale_pid_files_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, started: list[subprocess.Popen[bytes]]
+) -> None:
+    """After a reboot the demo's pid files name pids that may lead someone else's process
+    group: `otelbundle demo --stop` (and a new `make demo`, which stops the last one's
+    services first) sent SIGTERM to that whole group."""
+    examples = fake_examples(tmp_path)
+    monkeypatch.setenv("OTELBUNDLE_STACK_DIR", str(tmp_path / "stack"))
+    monkeypatch.setattr(demo, "_stack", lambda action, compose_file: None)
+    state = tmp_path / "stack" / "demo"
+    state.mkdir(parents=True)
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)  # leads its own group
+    ours = subprocess.Popen([sys.executable, str(examples / "storefront" / "app.py")], start_new_session=True)
+    started.extend([stranger, ours])
+    (state / "inventory.pid").write_text(str(stranger.pid))
+    (state / "storefront.pid").write_text(str(ours.pid))
+
+    assert main(["demo", "--stop", "--examples", str(examples)]) == 0
+    assert ours.wait(timeout=10) is not None
+    time.sleep(0.2)
+    assert stranger.poll() is None, "demo --stop stopped a process the demo did not start"
+    assert not list(state.glob("*.pid"))
