@@ -100,7 +100,8 @@ class Stack:
         logs: str | None = None,
     ) -> None:
         self.env = dict(os.environ if env is None else env)
-        self.data_dir = data_dir or default_data_dir(self.env)
+        # Absolute: each component runs in the data dir and gets paths under it.
+        self.data_dir = (data_dir or default_data_dir(self.env)).absolute()
         try:
             root = config_root or find_config_root()
         except ConfigRootError as exc:

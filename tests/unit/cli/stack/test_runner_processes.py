@@ -233,3 +233,23 @@ def test_a_second_up_or_down_on_the_same_stack_dir_waits_for_the_first(tmp_path:
         finally:
             fcntl.flock(held, fcntl.LOCK_UN)
         assert down.wait(timeout=60) == 0
+
+
+def test_a_relative_stack_dir_keeps_the_data_in_that_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OTELBUNDLE_STACK_DIR=stack: each component runs in the stack dir, so a relative
+    path handed to it landed in stack/stack/prometheus instead of stack/prometheus."""
+    seen = tmp_path / "seen.txt"
+    fake = tmp_path / "prometheus"
+    fake.write_text(f'#!/bin/sh\necho "$(pwd)" "$@" > {seen}\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.chdir(tmp_path)
+    stack = Stack(
+        data_dir=Path("stack"), config_root=ROOT, env={"OTELBUNDLE_PROMETHEUS_BIN": str(fake)}, say=print
+    )
+    with pytest.raises(StackError, match="exited during start-up"):
+        stack.start_component(stack.component("prometheus"), timeout=5)
+    cwd, *args = seen.read_text().split()
+    [storage] = [a.split("=", 1)[1] for a in args if a.startswith("--storage.tsdb.path=")]
+    assert Path(cwd, storage).resolve() == (tmp_path / "stack" / "prometheus").resolve()
