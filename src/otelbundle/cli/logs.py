@@ -32,7 +32,7 @@ from otelbundle.cli.backends import (
     without_credentials,
 )
 from otelbundle.cli.stack import logsql
-from otelbundle.cli.stack.logstore import LOG_STORES, LOKI, default_store, store_url
+from otelbundle.cli.stack.logstore import LOG_STORES, LOKI, STORE_VARIABLE, default_store, store_url
 from otelbundle.config.values import DURATION_RE
 from otelbundle.config.values import parse_duration as config_duration
 
@@ -237,6 +237,9 @@ def reader_of(args: argparse.Namespace) -> LogReader:
     """--loki URL means Loki; else --store (default: $OTELBUNDLE_LOG_STORE, the stack's, VictoriaLogs)."""
     if args.loki:
         return LogReader(LOKI, args.loki)
+    given = os.environ.get(STORE_VARIABLE, "").strip()
+    if not args.store and given and given.lower() not in LOG_STORES:
+        raise UsageError(f"{STORE_VARIABLE}={given!r} is not a log store; one of {', '.join(LOG_STORES)}")
     store = args.store or default_store()
     return LogReader(store, args.url or store_url(store))
 
@@ -286,8 +289,8 @@ def _follow(
 
 
 def run(args: argparse.Namespace) -> int:
-    reader = reader_of(args)
     try:
+        reader = reader_of(args)
         query = _query_of(args, reader)
     except UsageError as exc:
         _say(str(exc))

@@ -1,4 +1,4 @@
-"""A log store behind basic authentication (Grafana Cloud's Loki, a proxy in front of
+"""Where `otelbundle logs` reads from. A log store behind basic authentication (Grafana Cloud's Loki, a proxy in front of
 VictoriaLogs) is named as https://user:password@host: the credentials go in an
 Authorization header, never into what `otelbundle logs` prints."""
 
@@ -47,3 +47,18 @@ def test_an_unreachable_store_is_named_without_its_password() -> None:
     assert "cannot reach VictoriaLogs at http://reader:***@127.0.0.1:" in done.stderr
     assert "Connection refused" in done.stderr, done.stderr  # not "Name or service not known"
     assert urllib.parse.quote(SECRET, safe="") not in done.stderr
+
+
+def test_a_misspelled_log_store_variable_is_a_usage_error_naming_it() -> None:
+    """OTELBUNDLE_LOG_STORE=lokki was ignored: the command read VictoriaLogs instead."""
+    done = subprocess.run(
+        [sys.executable, "-m", "otelbundle.cli", "logs", "--trace-id", TRACE_ID],
+        env={**os.environ, "OTELBUNDLE_LOG_STORE": "lokki"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done
+    assert done.stderr == (
+        "otelbundle logs: OTELBUNDLE_LOG_STORE='lokki' is not a log store; one of victorialogs, loki\n"
+    )
