@@ -218,6 +218,13 @@ def _down(args: argparse.Namespace) -> int:
     except StackError as exc:
         print(f"otelbundle stack down: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            "otelbundle stack down: interrupted; what was not stopped yet still runs "
+            "(`otelbundle stack status`); run `otelbundle stack down` again to stop it",
+            file=sys.stderr,
+        )
+        return 130
     return 0
 
 

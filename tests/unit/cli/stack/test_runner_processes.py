@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -253,3 +254,33 @@ def test_a_relative_stack_dir_keeps_the_data_in_that_dir(
     cwd, *args = seen.read_text().split()
     [storage] = [a.split("=", 1)[1] for a in args if a.startswith("--storage.tsdb.path=")]
     assert Path(cwd, storage).resolve() == (tmp_path / "stack" / "prometheus").resolve()
+
+
+def test_ctrl_c_during_down_says_what_still_runs(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """A component slow to stop (a collector draining its queue gets 60 s): Ctrl-C exited
+    130 without a word, leaving the person to guess what still runs."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    ready = tmp_path / "ready"
+    slow = subprocess.Popen(
+        ["sh", "-c", f'trap "" TERM; touch {ready}; while :; do sleep 0.05; done'], cwd=data
+    )
+    processes.append(slow)
+    (data / "run" / "prometheus.pid").write_text(str(slow.pid))
+    while not ready.exists():
+        time.sleep(0.01)
+    down = subprocess.Popen(
+        [sys.executable, "-m", "otelbundle.cli", "stack", "down", "--config-root", str(ROOT)],
+        env={**os.environ, "OTELBUNDLE_STACK_DIR": str(data)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2)  # stopping prometheus, which ignores SIGTERM
+    down.send_signal(signal.SIGINT)
+    _, err = down.communicate(timeout=30)
+    assert down.returncode == 130
+    assert "otelbundle stack down: interrupted; what was not stopped yet still runs" in err, err
+    assert "Traceback" not in err
