@@ -37,7 +37,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         parents=[root],
         help="start every component on loopback and wait until healthy (no-op if up); installs what is missing",
     )
-    up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default 120)")
+    up.add_argument(
+        "--timeout", type=_seconds, default=120.0, help="seconds to wait for each to be healthy (default 120)"
+    )
     up.add_argument("--no-install", action="store_true", help="fail instead of installing missing binaries")
     up.add_argument(
         "--gateways",
@@ -91,6 +93,16 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--export", metavar="DIR", help="copy otel-collector/ and deploy/ into DIR (then: --config-root DIR)"
     )
     config.set_defaults(func=_config)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def _line_count(text: str) -> int:

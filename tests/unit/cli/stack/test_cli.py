@@ -105,3 +105,12 @@ def test_stack_logs_refuses_a_line_count_that_is_not_positive(tmp_path: Path) ->
     log.write_text("".join(f"line {i}\n" for i in range(10)))
     shown = otelbundle("stack", "logs", "jaeger", "-n", "2", cwd=tmp_path, OTELBUNDLE_STACK_DIR=str(tmp_path))
     assert shown.stdout.splitlines()[1:] == ["line 8", "line 9"], shown.stdout
+
+
+def test_stack_up_refuses_a_timeout_that_is_not_positive(tmp_path: Path) -> None:
+    """`--timeout -1` started every component, then failed at once with 'not healthy after -1s'."""
+    for bad in ("0", "-1", "nan", "soon"):
+        shown = otelbundle("stack", "up", "--timeout", bad, cwd=tmp_path, OTELBUNDLE_STACK_DIR=str(tmp_path))
+        assert shown.returncode == 2, shown.stdout
+        assert f"argument --timeout: '{bad}' is not a positive number of seconds" in shown.stderr
+        assert not (tmp_path / "run").exists()
