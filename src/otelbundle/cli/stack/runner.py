@@ -263,6 +263,16 @@ class Stack:
                         f"(pid {holder.pid}; same binary and config). `stack down` here leaves it running."
                     )
                     continue
+                if holder is not None and self._ours_unrecorded(component, holder):
+                    # Left running without its pid file (an older otelbundle's failed start, a
+                    # deleted run/ folder): record it again rather than call it a stranger.
+                    self._pid_file(component).write_text(str(holder.pid))
+                    self.say(
+                        f"  {component.name:<17} found running (pid {holder.pid}), started in this stack dir "
+                        "but missing from its pid file: recorded again"
+                    )
+                    self._await(component, started, timeout)
+                    continue
                 raise StackError(_port_conflict(component, busy, holder))
             self._start(component)
             self._await(component, started, timeout)
@@ -278,6 +288,13 @@ class Stack:
             self._wait_healthy([component], timeout)
         else:
             pending.append(component)
+
+    def _ours_unrecorded(self, component: Component, holder: Holder) -> bool:
+        """The holder runs in this stack dir with this component's binary and config."""
+        if holder.cwd is None or holder.cwd.resolve() != self.data_dir.resolve():
+            return False
+        binary = component.locate(self.env) or component.binary
+        return fingerprint(holder.command) == fingerprint([binary, *component.args])
 
     def _reusable(self, component: Component, holder: Holder | None) -> bool:
         if holder is None or holder.stack_dir() is None or not healthy(component.health_url):
@@ -422,6 +439,11 @@ class Stack:
         holder = port_holder(port) if port is not None else None
         if holder is None:
             return "answered by a process this stack did not start", False
+        if self._ours_unrecorded(component, holder):
+            return (
+                f"pid {holder.pid}, started in this stack dir but missing from its pid file: `stack up` records it",
+                False,
+            )
         other = holder.stack_dir()
         if other is not None and other.resolve() != self.data_dir.resolve():
             return f"reused: the otelbundle stack in {other} runs it (pid {holder.pid})", True

@@ -284,3 +284,40 @@ def test_ctrl_c_during_down_says_what_still_runs(
     assert down.returncode == 130
     assert "otelbundle stack down: interrupted; what was not stopped yet still runs" in err, err
     assert "Traceback" not in err
+
+
+def test_up_records_again_a_component_left_running_without_its_pid_file(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """A component of this stack dir running without its pid file (an older otelbundle's
+    failed start, a deleted run/): `up` called it a stranger ('systemctl stop ...') and
+    stopped; status said 'not running  healthy'. Now up records it and down stops it."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    (data / "logs").mkdir()
+    port = free_port()
+    component = comp.Component(
+        "prometheus",
+        "2.42.0",
+        "prometheus",
+        (),
+        f"http://127.0.0.1:{port}/",
+        (port,),
+        args=("-m", "http.server", str(port), "--bind", "127.0.0.1"),
+    )
+    left = _answering(port, data)  # as the runner started it: in the stack dir, this binary and args
+    processes.append(left)
+    said: list[str] = []
+    stack = Stack(
+        data_dir=data, config_root=ROOT, env={"OTELBUNDLE_PROMETHEUS_BIN": sys.executable}, say=said.append
+    )
+    stack.components = [component]
+    [before] = stack.status()
+    assert "missing from its pid file" in before.served_by and not before.ok
+    stack.up(timeout=10)
+    assert any(f"found running (pid {left.pid})" in line for line in said), said
+    assert (data / "run" / "prometheus.pid").read_text() == str(left.pid)
+    [after] = stack.status()
+    assert after.running and after.ok
+    stack.down()
+    assert left.wait(timeout=10) is not None
