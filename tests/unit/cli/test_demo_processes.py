@@ -1,6 +1,7 @@
-"""Which processes `otelbundle demo` stops. Ctrl-C during it: the example services and their traffic run in sessions of
-their own (the terminal's SIGINT does not reach them), so the demo must stop them itself and
-say what keeps running. The stack and the services are stand-ins here."""
+"""Which processes `otelbundle demo` stops. The example services and their traffic run in
+sessions of their own (the terminal's Ctrl-C does not reach them), so on Ctrl-C the demo
+must stop them itself and say what keeps running; and a stale pid file must not make it
+stop someone else's process. The stack and the services are stand-ins here."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Where `otelbundle logs` reads from. A log store behind basic authentication (Grafana Cloud's Loki, a proxy in front of
-VictoriaLogs) is named as https://user:password@host: the credentials go in an
-Authorization header, never into what `otelbundle logs` prints."""
+"""Where `otelbundle logs` reads from. A log store behind basic authentication (Grafana
+Cloud's Loki, a proxy in front of VictoriaLogs) is named as https://user:password@host:
+the credentials go in an Authorization header, never into what `otelbundle logs` prints.
+A misspelled OTELBUNDLE_LOG_STORE is refused, not ignored."""
 
 from __future__ import annotations
 
