@@ -26,6 +26,14 @@ def fake_examples(tmp_path: Path) -> Path:
     return examples
 
 
+def running(process: subprocess.Popen[bytes]) -> None:
+    """Wait until ``process`` runs its program (right after the fork it is still a copy of us)."""
+    deadline = time.monotonic() + 10
+    while b"app.py" not in Path(f"/proc/{process.pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def started() -> Iterator[list[subprocess.Popen[bytes]]]:
     processes: list[subprocess.Popen[bytes]] = []
@@ -50,6 +58,7 @@ def test_ctrl_c_stops_the_services_it_started_and_says_the_stack_keeps_running(
         process = subprocess.Popen([sys.executable, str(app)], start_new_session=True)
         started.append(process)
         (state / f"{name}.pid").write_text(str(process.pid))
+        running(process)  # the real one returns once the service answers
 
     def interrupted(base: str) -> str:
         raise KeyboardInterrupt  # the person presses Ctrl-C while the traffic is sent
@@ -83,6 +92,7 @@ def test_stop_leaves_alone_a_process_that_took_a_stale_pid_files_number(
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)  # leads its own group
     ours = subprocess.Popen([sys.executable, str(examples / "storefront" / "app.py")], start_new_session=True)
     started.extend([stranger, ours])
+    running(ours)
     (state / "inventory.pid").write_text(str(stranger.pid))
     (state / "storefront.pid").write_text(str(ours.pid))
 
