@@ -151,7 +151,12 @@ def _up(args: argparse.Namespace) -> int:
         print(f"otelbundle stack up: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("otelbundle stack up: interrupted; nothing half-written was kept in the cache", file=sys.stderr)
+        print(
+            "otelbundle stack up: interrupted; nothing half-written was kept in the cache. Components already "
+            "started keep running: `otelbundle stack status` shows them, `otelbundle stack up` finishes the "
+            "start, `otelbundle stack down` stops them",
+            file=sys.stderr,
+        )
         return 130
     logs = f"Loki {LOKI_URL}" if stack.logs == LOKI else f"VictoriaLogs {VICTORIALOGS_URL}/select/vmui/"
     print(f"Jaeger http://127.0.0.1:16686  Prometheus http://127.0.0.1:9090  {logs}")

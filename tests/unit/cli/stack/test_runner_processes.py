@@ -4,6 +4,7 @@ Stand-in processes on free ports, no real backend."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from otelbundle.cli.stack import components as comp
-from otelbundle.cli.stack.runner import Stack, StackError
+from otelbundle.cli.stack.runner import Stack, StackError, port_in_use
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -321,3 +322,44 @@ def test_up_records_again_a_component_left_running_without_its_pid_file(
     assert after.running and after.ok
     stack.down()
     assert left.wait(timeout=10) is not None
+
+
+def test_ctrl_c_during_up_says_what_keeps_running(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """Ctrl-C while `stack up` waits for a slow component: the components it started run in
+    sessions of their own and keep running; up said only 'nothing half-written was kept in
+    the cache'."""
+    busy = [port for c in comp.components(ROOT, tmp_path) for port in c.ports if port_in_use(port)]
+    if busy:
+        pytest.skip(f"the stack's ports {busy} are in use on this machine")
+    data = tmp_path / "data"
+    fake = tmp_path / "prometheus"
+    fake.write_text("#!/bin/sh\nexec sleep 60\n")  # never healthy
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    bins = {
+        f"OTELBUNDLE_{name}_BIN": str(fake)
+        for name in ("VICTORIALOGS", "PROMETHEUS", "ALERTMANAGER", "JAEGER", "OTELCOL_BUNDLE")
+    }
+    up = subprocess.Popen(
+        [sys.executable, "-m", "otelbundle.cli", "stack", "up", "--config-root", str(ROOT)],
+        env={**os.environ, **bins, "OTELBUNDLE_STACK_DIR": str(data), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert up.stdout is not None
+        for line in up.stdout:
+            if "otelcol-bundle" in line and "started" in line:
+                break
+        time.sleep(0.5)  # waiting for health
+        up.send_signal(signal.SIGINT)
+        _, err = up.communicate(timeout=30)
+    finally:
+        for pid_file in (data / "run").glob("*.pid"):
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert up.returncode == 130
+    assert "Components already started keep running: `otelbundle stack status` shows them" in err, err
+    assert "`otelbundle stack down` stops them" in err
