@@ -114,3 +114,17 @@ def test_stack_up_refuses_a_timeout_that_is_not_positive(tmp_path: Path) -> None
         assert shown.returncode == 2, shown.stdout
         assert f"argument --timeout: '{bad}' is not a positive number of seconds" in shown.stderr
         assert not (tmp_path / "run").exists()
+
+
+def test_printing_into_head_ends_quietly(tmp_path: Path) -> None:
+    """`otelbundle stack config collector | head -1` (status, logs alike) ended in a BrokenPipeError traceback."""
+    shown = subprocess.run(
+        f"{sys.executable} -m otelbundle.cli stack config collector | head -c 10",
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.stdout == (ROOT / "otel-collector" / "config.yaml").read_text()[:10]
+    assert shown.stderr == ""
