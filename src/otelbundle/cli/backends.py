@@ -6,6 +6,7 @@ returns parsed JSON or raises :class:`BackendError` naming the URL.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.error
@@ -37,6 +38,34 @@ class BackendUnreachable(BackendError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without a ``user:password@`` part (urllib would take it for the host name)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
+
+
+def redacted(url: str) -> str:
+    """``url`` as it may be shown: its password replaced by ``***``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def basic_auth(url: str) -> dict[str, str]:
+    """The Authorization header for the ``user:password@`` in ``url`` (none when it has none),
+    as a store behind a proxy with basic authentication (Grafana Cloud's Loki) wants it."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return {}
+    pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+    return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode("ascii")}
 
 
 def get_json(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> Any:
@@ -182,7 +211,14 @@ class Backends:
         return lines
 
     def loki_query_range(
-        self, query: str, *, start_ns: int, end_ns: int, limit: int, direction: str = "forward"
+        self,
+        query: str,
+        *,
+        start_ns: int,
+        end_ns: int,
+        limit: int,
+        direction: str = "forward",
+        headers: dict[str, str] | None = None,
     ) -> list[LokiEntry]:
         """Log lines of a LogQL query in [start_ns, end_ns], with structured metadata per line."""
         params = {
@@ -193,7 +229,9 @@ class Backends:
             "direction": direction,
         }
         url = f"{self.loki}/loki/api/v1/query_range?" + urllib.parse.urlencode(params)
-        return loki_entries(get_json(url, timeout=30.0, headers=LOKI_CATEGORIZE_LABELS))
+        return loki_entries(
+            get_json(url, timeout=30.0, headers={**LOKI_CATEGORIZE_LABELS, **(headers or {})})
+        )
 
     def alerts(self, alertname: str | None = None) -> list[dict[str, Any]]:
         params = {"filter": f'alertname="{alertname}"'} if alertname else {}

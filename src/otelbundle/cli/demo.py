@@ -116,8 +116,22 @@ def _start_steady_traffic(base: str, state: Path) -> None:
 def _stop_services(state: Path) -> None:
     for pid_file in state.glob("*.pid"):
         with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
-            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+            pid = int(pid_file.read_text())
+            if _is_demo_process(pid, pid_file.stem):
+                os.killpg(pid, signal.SIGTERM)
         pid_file.unlink(missing_ok=True)
+
+
+def _is_demo_process(pid: int, name: str) -> bool:
+    """Whether ``pid`` still runs what the demo started as ``name``: a pid file outlives its
+    process (a reboot, a crash) and the number may since lead any other process group.
+    Where /proc cannot tell, it is taken as the demo's."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return not Path("/proc/self").exists()
+    wanted = b"otelbundle.cli.demo_traffic" if name == "traffic" else f"{name}/app.py".encode()
+    return any(part.endswith(wanted) for part in command)
 
 
 def _traffic(base: str) -> str:
@@ -182,7 +196,7 @@ def _show(backends: Backends, trace_id: str) -> list[str]:
     )
     _say(f"  {reader.language}: {query}")
     if store != LOKI:
-        _say(f"  open {trace_logs_link(trace_id, reader.url)}")
+        _say(f"  open {trace_logs_link(trace_id, reader.base)}")
         _say("       (also one click from the trace page in Jaeger: 'Logs of this trace')")
     _say(f"  read them: {command_for_trace(trace_id)}")
     for entry in (found or [])[:8]:
@@ -217,6 +231,21 @@ def run(args: argparse.Namespace) -> int:
         _stop_services(state)
         _stack("down", compose_file)
         return 0
+    try:
+        return _run(examples, compose_file, state)
+    except KeyboardInterrupt:
+        # The services and the traffic run in sessions of their own: Ctrl-C does not reach them.
+        _stop_services(state)
+        print(
+            "\notelbundle demo: interrupted; stopped the example services and their traffic. The stack keeps "
+            "running: `otelbundle stack status` shows it, `otelbundle stack down` stops it",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 130
+
+
+def _run(examples: Path, compose_file: Path, state: Path) -> int:
     _say("== Stack")
     _stack("up", compose_file)
     _stop_services(state)  # a previous demo's services would hold the ports

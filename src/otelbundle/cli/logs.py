@@ -27,9 +27,12 @@ from otelbundle.cli.backends import (
     BackendUnreachable,
     LokiEntry,
     NotLogStreams,
+    basic_auth,
+    redacted,
+    without_credentials,
 )
 from otelbundle.cli.stack import logsql
-from otelbundle.cli.stack.logstore import LOG_STORES, LOKI, default_store, store_url
+from otelbundle.cli.stack.logstore import LOG_STORES, LOKI, STORE_VARIABLE, default_store, store_url
 from otelbundle.config.values import DURATION_RE
 from otelbundle.config.values import parse_duration as config_duration
 
@@ -194,7 +197,17 @@ class LogReader:
     """One store's query API: ``read`` returns entries of a query in the store's own language."""
 
     store: str
-    url: str
+    url: str  # as given: may hold user:password@ for a store behind basic authentication
+
+    @property
+    def base(self) -> str:
+        """The URL requests go to, without credentials (those go in a header)."""
+        return without_credentials(self.url)
+
+    @property
+    def shown(self) -> str:
+        """The URL as messages show it: never the password."""
+        return redacted(self.url)
 
     @property
     def name(self) -> str:
@@ -210,12 +223,13 @@ class LogReader:
         return logsql.build_logsql(trace_id, services, grep)
 
     def read(self, query: str, *, start_ns: int, end_ns: int, limit: int, direction: str) -> list[LokiEntry]:
+        auth = basic_auth(self.url)
         if self.store == LOKI:
-            return Backends(loki=self.url).loki_query_range(
-                query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction
+            return Backends(loki=self.base).loki_query_range(
+                query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction, headers=auth
             )
         return logsql.query(
-            self.url, query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction
+            self.base, query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction, headers=auth
         )
 
 
@@ -223,6 +237,9 @@ def reader_of(args: argparse.Namespace) -> LogReader:
     """--loki URL means Loki; else --store (default: $OTELBUNDLE_LOG_STORE, the stack's, VictoriaLogs)."""
     if args.loki:
         return LogReader(LOKI, args.loki)
+    given = os.environ.get(STORE_VARIABLE, "").strip()
+    if not args.store and given and given.lower() not in LOG_STORES:
+        raise UsageError(f"{STORE_VARIABLE}={given!r} is not a log store; one of {', '.join(LOG_STORES)}")
     store = args.store or default_store()
     return LogReader(store, args.url or store_url(store))
 
@@ -272,8 +289,8 @@ def _follow(
 
 
 def run(args: argparse.Namespace) -> int:
-    reader = reader_of(args)
     try:
+        reader = reader_of(args)
         query = _query_of(args, reader)
     except UsageError as exc:
         _say(str(exc))
@@ -283,7 +300,9 @@ def run(args: argparse.Namespace) -> int:
     start_ns = end_ns - int(args.since * 1_000_000_000)
     if args.verbose:
         _say(f"{reader.language}: {query}")
-        _say(f"{_range(start_ns, end_ns)}, the newest {args.limit} lines, from {reader.name} at {reader.url}")
+        _say(
+            f"{_range(start_ns, end_ns)}, the newest {args.limit} lines, from {reader.name} at {reader.shown}"
+        )
     try:
         # Backward: with more lines than --limit, the newest ones are the interesting ones.
         entries = ordered(
@@ -312,7 +331,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     except BackendUnreachable as exc:
         _say(
-            f"cannot reach {reader.name} at {reader.url} ({exc.reason}); is the stack running? "
+            f"cannot reach {reader.name} at {reader.shown} ({exc.reason}); is the stack running? "
             "See `otelbundle stack status`"
         )
         return 1
@@ -320,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
         if exc.status == 400:
             _say(f"{reader.name} rejected the query {query}: {exc.body.strip()}")
             return 2
-        _say(f"{reader.name} at {reader.url} answered HTTP {exc.status}: {exc.body.strip()}")
+        _say(f"{reader.name} at {reader.shown} answered HTTP {exc.status}: {exc.body.strip()}")
         return 1
     except NotLogStreams as exc:
         _say(f"Loki answered {exc.result_type!r} for {query}: a metric query; this command prints log lines")

@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from otelbundle.cli.stack import components as comp
@@ -37,7 +38,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         parents=[root],
         help="start every component on loopback and wait until healthy (no-op if up); installs what is missing",
     )
-    up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default 120)")
+    up.add_argument(
+        "--timeout", type=_seconds, default=120.0, help="seconds to wait for each to be healthy (default 120)"
+    )
     up.add_argument("--no-install", action="store_true", help="fail instead of installing missing binaries")
     up.add_argument(
         "--gateways",
@@ -60,11 +63,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     actions.add_parser("down", parents=[root], help="stop every component").set_defaults(func=_down)
     actions.add_parser(
         "status", parents=[root], help="show each component's process and health"
-    ).set_defaults(func=_status)
+    ).set_defaults(func=_piped(_status))
     logs = actions.add_parser("logs", parents=[root], help="print the end of a component's log")
-    logs.add_argument("component", nargs="?", help="name (default: all)")
-    logs.add_argument("-n", "--lines", type=int, default=30)
-    logs.set_defaults(func=_logs)
+    logs.add_argument("component", nargs="?", help="name, as `stack status` lists them (default: all)")
+    logs.add_argument(
+        "-n", "--lines", type=_line_count, default=30, help="how many of the last lines of each (default 30)"
+    )
+    logs.set_defaults(func=_piped(_logs))
     install = actions.add_parser(
         "install",
         parents=[root],
@@ -88,7 +93,40 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     config.add_argument(
         "--export", metavar="DIR", help="copy otel-collector/ and deploy/ into DIR (then: --config-root DIR)"
     )
-    config.set_defaults(func=_config)
+    config.set_defaults(func=_piped(_config))
+
+
+def _piped(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``command`` printing into a reader that stops early (``| head``) ends quietly, no traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's exit flush too
+            return 0
+
+    return run
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def _line_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of lines")
+    return value
 
 
 def _root(args: argparse.Namespace, command: str) -> Path:
@@ -127,7 +165,12 @@ def _up(args: argparse.Namespace) -> int:
         print(f"otelbundle stack up: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("otelbundle stack up: interrupted; nothing half-written was kept in the cache", file=sys.stderr)
+        print(
+            "otelbundle stack up: interrupted; nothing half-written was kept in the cache. Components already "
+            "started keep running: `otelbundle stack status` shows them, `otelbundle stack up` finishes the "
+            "start, `otelbundle stack down` stops them",
+            file=sys.stderr,
+        )
         return 130
     logs = f"Loki {LOKI_URL}" if stack.logs == LOKI else f"VictoriaLogs {VICTORIALOGS_URL}/select/vmui/"
     print(f"Jaeger http://127.0.0.1:16686  Prometheus http://127.0.0.1:9090  {logs}")
@@ -206,6 +249,13 @@ def _down(args: argparse.Namespace) -> int:
     except StackError as exc:
         print(f"otelbundle stack down: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            "otelbundle stack down: interrupted; what was not stopped yet still runs "
+            "(`otelbundle stack status`); run `otelbundle stack down` again to stop it",
+            file=sys.stderr,
+        )
+        return 130
     return 0
 
 
@@ -222,11 +272,12 @@ def _status(args: argparse.Namespace) -> int:
     for state in states:
         process = f"pid {state.pid}" if state.running else "not running"
         health = "healthy" if state.healthy else "not healthy"
-        print(f"{state.name:<17} {process:<14} {health:<12} {state.url}")
+        served = f"  ({state.served_by})" if state.served_by else ""
+        print(f"{state.name:<17} {process:<14} {health:<12} {state.url}{served}")
     ui = jaeger_ui_assets(os.environ)
     shown = str(ui) if ui else "NOT INSTALLED: Jaeger serves a placeholder page (otelbundle stack install)"
     print(f"{'jaeger UI':<17} {shown}")
-    return 0 if all(s.healthy for s in states) else 3
+    return 0 if all(s.ok for s in states) else 3
 
 
 def _logs(args: argparse.Namespace) -> int:

@@ -105,3 +105,21 @@ def fingerprint(command: tuple[str, ...] | list[str]) -> str:
             except OSError:
                 digest.update(path.encode())
     return digest.hexdigest()[:16]
+
+
+def runs_in(pid: int, data_dir: Path) -> bool:
+    """Whether ``pid`` is a live (not zombie) process started in ``data_dir``, the folder the
+    runner starts every component in: a pid file outlives its process (a crash, a reboot),
+    and its number may since belong to any other process, which must not pass for ours.
+    Where /proc cannot tell (not Linux), a live pid counts as ours."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    if stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]:
+        return False  # exited, not yet collected by its parent
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return True
+    return os.path.realpath(cwd) == os.path.realpath(data_dir)

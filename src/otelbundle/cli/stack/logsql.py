@@ -117,6 +117,7 @@ def query(
     limit: int,
     direction: str = "backward",
     timeout: float = 30.0,
+    headers: dict[str, str] | None = None,
 ) -> list[LokiEntry]:
     """``limit`` entries of ``logsql`` in [start_ns, end_ns]: the newest (backward) or the oldest (forward)."""
     params = {
@@ -130,7 +131,9 @@ def query(
     else:
         params["limit"] = str(limit)
     url = f"{base.rstrip('/')}/select/logsql/query"
-    request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), method="POST")
+    request = urllib.request.Request(
+        url, data=urllib.parse.urlencode(params).encode(), headers=headers or {}, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read()

@@ -11,6 +11,7 @@ stack did not start.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from otelbundle.cli.stack.components import (
     gateway_name,
     jaeger_ui_assets,
 )
-from otelbundle.cli.stack.holders import Holder, fingerprint, port_holder
+from otelbundle.cli.stack.holders import Holder, fingerprint, port_holder, runs_in
 from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, recorded_store
 
 
@@ -68,6 +69,15 @@ class ComponentStatus:
     healthy: bool
     url: str
     log: Path
+    # When its URL answers but not from this stack's process: who does (empty otherwise).
+    served_by: str = ""
+    # Served by the same component of another otelbundle stack, which `up` reuses.
+    reused: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Healthy, and this stack's own process or one it reuses."""
+        return self.healthy and (self.running or self.reused)
 
 
 class Stack:
@@ -90,7 +100,8 @@ class Stack:
         logs: str | None = None,
     ) -> None:
         self.env = dict(os.environ if env is None else env)
-        self.data_dir = data_dir or default_data_dir(self.env)
+        # Absolute: each component runs in the data dir and gets paths under it.
+        self.data_dir = (data_dir or default_data_dir(self.env)).absolute()
         try:
             root = config_root or find_config_root()
         except ConfigRootError as exc:
@@ -161,7 +172,8 @@ class Stack:
             return None
         except PermissionError:
             return pid
-        return pid
+        # A stale pid file's number may now be another process: never report or stop that one.
+        return pid if runs_in(pid, self.data_dir) else None
 
     def component(self, name: str) -> Component:
         for component in self.components:
@@ -173,7 +185,28 @@ class Stack:
     def missing_binaries(self) -> list[Component]:
         return [c for c in self.components if c.locate(self.env) is None]
 
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One `up` or `down` at a time per stack dir: two at once each start a copy of every
+        component (one fails to bind, its pid overwrites the other's: an orphan), or a `down`
+        stops what an `up` is starting. The lock goes with the process, however it ends."""
+        run = self.data_dir / "run"
+        run.mkdir(parents=True, exist_ok=True)
+        with open(run / "lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.say(
+                    f"  another `otelbundle stack up` or `down` is running on {self.data_dir}: waiting for it"
+                )
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
     def up(self, timeout: float = 90.0) -> None:
+        with self._exclusive():
+            self._up(timeout)
+
+    def _up(self, timeout: float) -> None:
         missing = self.missing_binaries()
         if missing:
             names = ", ".join(f"{c.name} {c.version}" for c in missing)
@@ -194,22 +227,31 @@ class Stack:
             changed |= {"otelcol-bundle", "jaeger"}
         started: list[Component] = []
         for component in self.components:
-            if self._pid(component) is not None and healthy(component.health_url):
-                if component.name in changed:
-                    # Its gateway list, its role or its log store is fixed at start: restart it.
-                    # The gateways it needs were started above; it drains its
-                    # queues into the old ones on the way down.
-                    why = (
-                        f"{self.recorded_gateways} -> {self.gateways} gateways"
-                        if rescaled and component.name == "otelcol-bundle"
-                        else f"logs to {self.logs} instead of {self.recorded_logs}"
-                    )
-                    self.say(f"  {component.name:<17} restarting: {why}")
-                    self.stop_component(component)
-                    self._start(component)
-                    self._wait_healthy([component], timeout)
+            pid = self._pid(component)
+            if pid is not None and component.name in changed:
+                # Its gateway list, its role or its log store is fixed at start: restart it.
+                # The gateways it needs were started above; it drains its
+                # queues into the old ones on the way down.
+                why = (
+                    f"{self.recorded_gateways} -> {self.gateways} gateways"
+                    if rescaled and component.name == "otelcol-bundle"
+                    else f"logs to {self.logs} instead of {self.recorded_logs}"
+                )
+                self.say(f"  {component.name:<17} restarting: {why}")
+                self.stop_component(component)
+                self._start(component)
+                self._wait_healthy([component], timeout)
+                continue
+            if pid is not None:
+                if healthy(component.health_url):
+                    self.say(f"  {component.name:<17} already running and healthy")
                     continue
-                self.say(f"  {component.name:<17} already running and healthy")
+                # Still starting (or hung): a second copy could not bind its ports and would
+                # take over the pid file, leaving this one running where `down` cannot see it.
+                self.say(
+                    f"  {component.name:<17} already running (pid {pid}), not healthy yet: waiting for it"
+                )
+                self._await(component, started, timeout)
                 continue
             busy = [port for port in component.ports if port_in_use(port)]
             if busy and self._pid(component) is None:
@@ -221,17 +263,38 @@ class Stack:
                         f"(pid {holder.pid}; same binary and config). `stack down` here leaves it running."
                     )
                     continue
+                if holder is not None and self._ours_unrecorded(component, holder):
+                    # Left running without its pid file (an older otelbundle's failed start, a
+                    # deleted run/ folder): record it again rather than call it a stranger.
+                    self._pid_file(component).write_text(str(holder.pid))
+                    self.say(
+                        f"  {component.name:<17} found running (pid {holder.pid}), started in this stack dir "
+                        "but missing from its pid file: recorded again"
+                    )
+                    self._await(component, started, timeout)
+                    continue
                 raise StackError(_port_conflict(component, busy, holder))
             self._start(component)
-            started.append(component)
-            if component.name.startswith("otelcol-gateway-") or component.name == "otelcol-bundle":
-                # The agent's gateways must be accepting before it routes to them.
-                self._wait_healthy([component], timeout)
-                started.remove(component)
+            self._await(component, started, timeout)
         self._wait_healthy(started, timeout)
         for stray in self._stray_gateways():
             self.stop_component(stray)
         self._record_topology()
+
+    def _await(self, component: Component, pending: list[Component], timeout: float) -> None:
+        """Wait for a collector now (the agent's gateways must be accepting before it routes to
+        them); the stores are waited for together at the end."""
+        if component.name.startswith("otelcol-gateway-") or component.name == "otelcol-bundle":
+            self._wait_healthy([component], timeout)
+        else:
+            pending.append(component)
+
+    def _ours_unrecorded(self, component: Component, holder: Holder) -> bool:
+        """The holder runs in this stack dir with this component's binary and config."""
+        if holder.cwd is None or holder.cwd.resolve() != self.data_dir.resolve():
+            return False
+        binary = component.locate(self.env) or component.binary
+        return fingerprint(holder.command) == fingerprint([binary, *component.args])
 
     def _reusable(self, component: Component, holder: Holder | None) -> bool:
         if holder is None or holder.stack_dir() is None or not healthy(component.health_url):
@@ -281,9 +344,12 @@ class Stack:
                     pending.remove(component)
             time.sleep(0.5)
         if pending:
+            names = ", ".join(c.name for c in pending)
             details = "\n".join(f"--- {c.name} ({c.health_url}):\n{self.tail(c)}" for c in pending)
             raise StackError(
-                f"not healthy after {timeout:.0f}s: {', '.join(c.name for c in pending)}\n{details}"
+                f"not healthy after {timeout:.0f}s: {names}\n{details}\n"
+                f"{names} still running: `otelbundle stack up` again waits for it (--timeout SECONDS), "
+                "`otelbundle stack down` stops it"
             )
 
     def _answers_health(self, component: Component) -> bool:
@@ -309,6 +375,10 @@ class Stack:
         collector) first, which hands its queued spans to the gateways still running; then
         the gateways, which decide what they hold and send it to Jaeger still running;
         then the stores. Each stop waits until the process has exited."""
+        with self._exclusive():
+            self._down(timeout)
+
+    def _down(self, timeout: float | None) -> None:
         for component in self._stop_order():
             pid = self._pid(component)
             if pid is None:
@@ -352,17 +422,32 @@ class Stack:
         self._wait_healthy([component], timeout)
 
     def status(self) -> list[ComponentStatus]:
-        return [
-            ComponentStatus(
-                c.name,
-                self._pid(c),
-                self._pid(c) is not None,
-                healthy(c.health_url),
-                c.health_url,
-                self.log_file(c),
+        states = []
+        for c in self.components:
+            pid = self._pid(c)
+            state = ComponentStatus(
+                c.name, pid, pid is not None, healthy(c.health_url), c.health_url, self.log_file(c)
             )
-            for c in self.components
-        ]
+            if state.healthy and pid is None:
+                state.served_by, state.reused = self._served_by(c)
+            states.append(state)
+        return states
+
+    def _served_by(self, component: Component) -> tuple[str, bool]:
+        """Who answers a component's health URL when its process is not this stack's."""
+        port = urllib.parse.urlsplit(component.health_url).port
+        holder = port_holder(port) if port is not None else None
+        if holder is None:
+            return "answered by a process this stack did not start", False
+        if self._ours_unrecorded(component, holder):
+            return (
+                f"pid {holder.pid}, started in this stack dir but missing from its pid file: `stack up` records it",
+                False,
+            )
+        other = holder.stack_dir()
+        if other is not None and other.resolve() != self.data_dir.resolve():
+            return f"reused: the otelbundle stack in {other} runs it (pid {holder.pid})", True
+        return f"answered by {holder.describe()}, which this stack did not start", False
 
     def tail(self, component: Component, lines: int = 20) -> str:
         try:

@@ -90,3 +90,41 @@ def test_up_installs_what_is_missing_first_and_says_why(tmp_path: Path) -> None:
     assert not (tmp_path / "stack" / "run").exists(), "nothing may start before the binaries are there"
     bin_dir = tmp_path / "cache" / "bin"
     assert not bin_dir.exists() or not any(bin_dir.iterdir())
+
+
+def test_stack_logs_refuses_a_line_count_that_is_not_positive(tmp_path: Path) -> None:
+    """`-n 0` printed the whole log and `-n -3` all but its first 3 lines."""
+    for bad in ("0", "-3", "x"):
+        shown = otelbundle(
+            "stack", "logs", "jaeger", "-n", bad, cwd=tmp_path, OTELBUNDLE_STACK_DIR=str(tmp_path)
+        )
+        assert shown.returncode == 2, shown.stdout
+        assert f"argument -n/--lines: '{bad}' is not a positive number of lines" in shown.stderr
+    log = tmp_path / "logs" / "jaeger.log"
+    log.parent.mkdir()
+    log.write_text("".join(f"line {i}\n" for i in range(10)))
+    shown = otelbundle("stack", "logs", "jaeger", "-n", "2", cwd=tmp_path, OTELBUNDLE_STACK_DIR=str(tmp_path))
+    assert shown.stdout.splitlines()[1:] == ["line 8", "line 9"], shown.stdout
+
+
+def test_stack_up_refuses_a_timeout_that_is_not_positive(tmp_path: Path) -> None:
+    """`--timeout -1` started every component, then failed at once with 'not healthy after -1s'."""
+    for bad in ("0", "-1", "nan", "soon"):
+        shown = otelbundle("stack", "up", "--timeout", bad, cwd=tmp_path, OTELBUNDLE_STACK_DIR=str(tmp_path))
+        assert shown.returncode == 2, shown.stdout
+        assert f"argument --timeout: '{bad}' is not a positive number of seconds" in shown.stderr
+        assert not (tmp_path / "run").exists()
+
+
+def test_printing_into_head_ends_quietly(tmp_path: Path) -> None:
+    """`otelbundle stack config collector | head -1` (status, logs alike) ended in a BrokenPipeError traceback."""
+    shown = subprocess.run(
+        f"{sys.executable} -m otelbundle.cli stack config collector | head -c 10",
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.stdout == (ROOT / "otel-collector" / "config.yaml").read_text()[:10]
+    assert shown.stderr == ""

@@ -203,7 +203,7 @@ def test_down_stops_the_agent_then_the_gateways_then_jaeger_each_after_the_last_
             f'trap "echo {name} stopping >> {order}; sleep 0.3; echo {name} exited >> {order}; exit 0" TERM; '
             f"touch {ready}; while :; do sleep 0.05; done"
         )
-        process = subprocess.Popen(["sh", "-c", script])
+        process = subprocess.Popen(["sh", "-c", script], cwd=tmp_path / "data")  # as the runner starts them
         processes.append(process)
         (tmp_path / "data" / "run" / f"{name}.pid").write_text(str(process.pid))
     try:

@@ -1,0 +1,365 @@
+"""Which processes the runner takes for its own: a pid file can outlive its process (a
+crash, a reboot) and its number be reused; a component can be alive but still starting.
+Stand-in processes on free ports, no real backend."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from otelbundle.cli.stack import components as comp
+from otelbundle.cli.stack.runner import Stack, StackError, port_in_use
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def otelbundle(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "otelbundle.cli", "stack", *args, "--config-root", str(ROOT)],
+        env={**os.environ, "OTELBUNDLE_STACK_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_stale_pid_file_whose_number_another_process_took_is_not_ours(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """After a reboot or a crash, run/jaeger.pid names a pid that now belongs to someone
+    else (here a `sleep` started elsewhere): status must not show it, down must not stop it."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    other = subprocess.Popen(["sleep", "60"], cwd=tmp_path)
+    processes.append(other)
+    (data / "run" / "jaeger.pid").write_text(str(other.pid))
+
+    status = otelbundle("status", data_dir=data)
+    jaeger = next(line for line in status.stdout.splitlines() if line.startswith("jaeger "))
+    assert "not running" in jaeger and str(other.pid) not in jaeger, status.stdout
+
+    down = otelbundle("down", data_dir=data)
+    assert down.returncode == 0, down.stderr
+    time.sleep(0.3)
+    assert other.poll() is None, "stack down stopped a process the stack did not start"
+    assert not (data / "run" / "jaeger.pid").exists()
+
+
+def test_an_exited_component_not_yet_collected_is_not_running(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """A killed component is a zombie until its parent collects it: not running."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    gone = subprocess.Popen(["true"], cwd=data)
+    processes.append(gone)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{gone.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    (data / "run" / "alertmanager.pid").write_text(str(gone.pid))
+    stack = Stack(data_dir=data, config_root=ROOT, env={}, say=lambda _: None)
+    assert [s.running for s in stack.status() if s.name == "alertmanager"] == [False]
+
+
+def test_up_waits_for_a_component_still_starting_instead_of_starting_a_second_copy(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """`stack up` while a component it started is not healthy yet (slow start, a first
+    `up` that timed out): a second copy could not bind the port and would take over the
+    pid file, leaving the first running where `stack down` cannot see it."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    (data / "logs").mkdir()
+    port = free_port()
+    # The running one: healthy one second from now, started by the runner in its data dir.
+    slow = subprocess.Popen(
+        ["sh", "-c", f"sleep 1; exec {sys.executable} -m http.server {port} --bind 127.0.0.1"],
+        cwd=data,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    processes.append(slow)
+    (data / "run" / "prometheus.pid").write_text(str(slow.pid))
+    second = tmp_path / "second-copy-started"
+    fake = tmp_path / "prometheus"
+    fake.write_text(f"#!/bin/sh\ntouch {second}\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    said: list[str] = []
+    stack = Stack(
+        data_dir=data, config_root=ROOT, env={"OTELBUNDLE_PROMETHEUS_BIN": str(fake)}, say=said.append
+    )
+    stack.components = [
+        comp.Component(
+            name="prometheus",
+            version="2.42.0",
+            binary="prometheus",
+            path_names=(),
+            health_url=f"http://127.0.0.1:{port}/",
+            ports=(port,),
+        )
+    ]
+    stack.up(timeout=20)
+    assert not second.exists(), said
+    assert (data / "run" / "prometheus.pid").read_text() == str(slow.pid)
+    assert any("not healthy yet: waiting for it" in line for line in said), said
+    assert any("prometheus" in line and "healthy at" in line for line in said), said
+
+
+def test_a_component_that_stays_unhealthy_is_named_with_what_to_do(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    (data / "logs").mkdir()
+    hung = subprocess.Popen(["sleep", "60"], cwd=data)
+    processes.append(hung)
+    (data / "run" / "prometheus.pid").write_text(str(hung.pid))
+    stack = Stack(data_dir=data, config_root=ROOT, env={"OTELBUNDLE_PROMETHEUS_BIN": "/bin/false"}, say=print)
+    port = free_port()
+    stack.components = [
+        comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
+    ]
+    with pytest.raises(StackError) as raised:
+        stack.up(timeout=1)
+    assert "not healthy after 1s: prometheus" in str(raised.value)
+    assert "`otelbundle stack down` stops it" in str(raised.value)
+    assert hung.poll() is None
+
+
+def _answering(port: int, cwd: Path) -> subprocess.Popen[bytes]:
+    """A process that answers 200 on http://127.0.0.1:<port>/ once it listens."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return server
+        time.sleep(0.05)
+    raise AssertionError("the stand-in server did not listen")
+
+
+def test_status_names_who_answers_for_a_component_this_stack_does_not_run(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """A health URL answered by a stranger (Debian's own service, a leftover) is not this
+    stack's component: status said "not running  healthy" and exited 0 when all answered."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    port = free_port()
+    stranger = _answering(port, elsewhere)
+    processes.append(stranger)
+    stack = Stack(data_dir=data, config_root=ROOT, env={}, say=lambda _: None)
+    stack.components = [
+        comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
+    ]
+    [state] = stack.status()
+    assert (state.running, state.healthy, state.ok) == (False, True, False)
+    assert f"answered by pid {stranger.pid}" in state.served_by and "did not start" in state.served_by
+
+
+def test_status_says_a_component_is_reused_from_another_stack(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    other = tmp_path / "other-stack"
+    (other / "run").mkdir(parents=True)
+    port = free_port()
+    theirs = _answering(port, other)
+    processes.append(theirs)
+    (other / "run" / "prometheus.pid").write_text(str(theirs.pid))
+    stack = Stack(data_dir=tmp_path / "data", config_root=ROOT, env={}, say=lambda _: None)
+    stack.components = [
+        comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
+    ]
+    [state] = stack.status()
+    assert state.ok and state.reused
+    assert state.served_by == f"reused: the otelbundle stack in {other} runs it (pid {theirs.pid})"
+
+
+def test_a_second_up_or_down_on_the_same_stack_dir_waits_for_the_first(tmp_path: Path) -> None:
+    """Two `stack up`s at once each started a copy of every component (the loser's pid
+    overwrote the winner's: an orphan `down` never stopped), and a `down` during an `up`
+    stopped what the `up` went on starting. Here the first one is simulated by holding
+    the lock; `stack down` as typed must wait for it, say so, then do its work."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    with open(data / "run" / "lock", "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        down = subprocess.Popen(
+            [sys.executable, "-m", "otelbundle.cli", "stack", "down", "--config-root", str(ROOT)],
+            env={**os.environ, "OTELBUNDLE_STACK_DIR": str(data), "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            assert down.stdout is not None
+            first = down.stdout.readline()
+            assert "another `otelbundle stack up` or `down` is running on" in first, first
+            time.sleep(0.5)
+            assert down.poll() is None, "down did not wait for the stack's lock"
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+        assert down.wait(timeout=60) == 0
+
+
+def test_a_relative_stack_dir_keeps_the_data_in_that_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OTELBUNDLE_STACK_DIR=stack: each component runs in the stack dir, so a relative
+    path handed to it landed in stack/stack/prometheus instead of stack/prometheus."""
+    seen = tmp_path / "seen.txt"
+    fake = tmp_path / "prometheus"
+    fake.write_text(f'#!/bin/sh\necho "$(pwd)" "$@" > {seen}\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.chdir(tmp_path)
+    stack = Stack(
+        data_dir=Path("stack"), config_root=ROOT, env={"OTELBUNDLE_PROMETHEUS_BIN": str(fake)}, say=print
+    )
+    with pytest.raises(StackError, match="exited during start-up"):
+        stack.start_component(stack.component("prometheus"), timeout=5)
+    cwd, *args = seen.read_text().split()
+    [storage] = [a.split("=", 1)[1] for a in args if a.startswith("--storage.tsdb.path=")]
+    assert Path(cwd, storage).resolve() == (tmp_path / "stack" / "prometheus").resolve()
+
+
+def test_ctrl_c_during_down_says_what_still_runs(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """A component slow to stop (a collector draining its queue gets 60 s): Ctrl-C exited
+    130 without a word, leaving the person to guess what still runs."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    ready = tmp_path / "ready"
+    slow = subprocess.Popen(
+        ["sh", "-c", f'trap "" TERM; touch {ready}; while :; do sleep 0.05; done'], cwd=data
+    )
+    processes.append(slow)
+    (data / "run" / "prometheus.pid").write_text(str(slow.pid))
+    while not ready.exists():
+        time.sleep(0.01)
+    down = subprocess.Popen(
+        [sys.executable, "-m", "otelbundle.cli", "stack", "down", "--config-root", str(ROOT)],
+        env={**os.environ, "OTELBUNDLE_STACK_DIR": str(data)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2)  # stopping prometheus, which ignores SIGTERM
+    down.send_signal(signal.SIGINT)
+    _, err = down.communicate(timeout=30)
+    assert down.returncode == 130
+    assert "otelbundle stack down: interrupted; what was not stopped yet still runs" in err, err
+    assert "Traceback" not in err
+
+
+def test_up_records_again_a_component_left_running_without_its_pid_file(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """A component of this stack dir running without its pid file (an older otelbundle's
+    failed start, a deleted run/): `up` called it a stranger ('systemctl stop ...') and
+    stopped; status said 'not running  healthy'. Now up records it and down stops it."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    (data / "logs").mkdir()
+    port = free_port()
+    component = comp.Component(
+        "prometheus",
+        "2.42.0",
+        "prometheus",
+        (),
+        f"http://127.0.0.1:{port}/",
+        (port,),
+        args=("-m", "http.server", str(port), "--bind", "127.0.0.1"),
+    )
+    left = _answering(port, data)  # as the runner started it: in the stack dir, this binary and args
+    processes.append(left)
+    said: list[str] = []
+    stack = Stack(
+        data_dir=data, config_root=ROOT, env={"OTELBUNDLE_PROMETHEUS_BIN": sys.executable}, say=said.append
+    )
+    stack.components = [component]
+    [before] = stack.status()
+    assert "missing from its pid file" in before.served_by and not before.ok
+    stack.up(timeout=10)
+    assert any(f"found running (pid {left.pid})" in line for line in said), said
+    assert (data / "run" / "prometheus.pid").read_text() == str(left.pid)
+    [after] = stack.status()
+    assert after.running and after.ok
+    stack.down()
+    assert left.wait(timeout=10) is not None
+
+
+def test_ctrl_c_during_up_says_what_keeps_running(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """Ctrl-C while `stack up` waits for a slow component: the components it started run in
+    sessions of their own and keep running; up said only 'nothing half-written was kept in
+    the cache'."""
+    busy = [port for c in comp.components(ROOT, tmp_path) for port in c.ports if port_in_use(port)]
+    if busy:
+        pytest.skip(f"the stack's ports {busy} are in use on this machine")
+    data = tmp_path / "data"
+    fake = tmp_path / "prometheus"
+    fake.write_text("#!/bin/sh\nexec sleep 60\n")  # never healthy
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    bins = {
+        f"OTELBUNDLE_{name}_BIN": str(fake)
+        for name in ("VICTORIALOGS", "PROMETHEUS", "ALERTMANAGER", "JAEGER", "OTELCOL_BUNDLE")
+    }
+    up = subprocess.Popen(
+        [sys.executable, "-m", "otelbundle.cli", "stack", "up", "--config-root", str(ROOT)],
+        env={**os.environ, **bins, "OTELBUNDLE_STACK_DIR": str(data), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert up.stdout is not None
+        for line in up.stdout:
+            if "otelcol-bundle" in line and "started" in line:
+                break
+        time.sleep(0.5)  # waiting for health
+        up.send_signal(signal.SIGINT)
+        _, err = up.communicate(timeout=30)
+    finally:
+        for pid_file in (data / "run").glob("*.pid"):
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert up.returncode == 130
+    assert "Components already started keep running: `otelbundle stack status` shows them" in err, err
+    assert "`otelbundle stack down` stops them" in err
