@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import TextIO
 
+from otelbundle.cli.arguments import line_count
 from otelbundle.cli.backends import (
     BackendError,
     BackendHTTPError,
@@ -77,16 +78,6 @@ def parse_trace_id(text: str) -> str:
     value = text.strip().lower()
     if not _TRACE_ID.fullmatch(value) or value == "0" * 32:
         raise argparse.ArgumentTypeError(f"{text!r} is not a trace id (32 hex digits)")
-    return value
-
-
-def parse_limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of lines")
     return value
 
 
@@ -390,7 +381,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     parser.add_argument(
         "--limit",
-        type=parse_limit,
+        type=line_count,
         default=DEFAULT_LIMIT,
         metavar="N",
         help=f"at most the newest N lines (default {DEFAULT_LIMIT})",

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from otelbundle.cli.arguments import line_count
 from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.components import CONFIG_FILES, ConfigRootError, find_config_root, jaeger_ui_assets
 from otelbundle.cli.stack.install import SOURCES, Installer, InstallError
@@ -67,7 +68,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     logs = actions.add_parser("logs", parents=[root], help="print the end of a component's log")
     logs.add_argument("component", nargs="?", help="name, as `stack status` lists them (default: all)")
     logs.add_argument(
-        "-n", "--lines", type=_line_count, default=30, help="how many of the last lines of each (default 30)"
+        "-n", "--lines", type=line_count, default=30, help="how many of the last lines of each (default 30)"
     )
     logs.set_defaults(func=_piped(_logs))
     install = actions.add_parser(
@@ -116,16 +117,6 @@ def _seconds(text: str) -> float:
         value = 0.0
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return value
-
-
-def _line_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of lines")
     return value
 
 
