@@ -8,6 +8,7 @@ import os
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -18,6 +19,31 @@ from otelbundle.cli.stack import components
 COLLECTOR = components.CACHE_ROOT / "bin" / "otelcol-bundle-0.159.0" / "otelcol-bundle"
 
 
+def require_collector() -> None:
+    """Skip the test when the binary is not built; fail instead under OTELBUNDLE_REQUIRE_STACK=1."""
+    if not COLLECTOR.exists():
+        message = f"{COLLECTOR} is not built (make stack)"
+        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@contextlib.contextmanager
+def running_collector(tmp_path: Path, config: dict[str, Any]) -> Iterator[None]:
+    """The binary running ``config`` (its output in tmp_path/collector.log) for the ``with`` block."""
+    path = tmp_path / "collector.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with (tmp_path / "collector.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(COLLECTOR), "--config", str(path)], stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 @contextlib.contextmanager
 def shipped_processors(
     tmp_path: Path, processors: Sequence[str], signals: Sequence[str], export_to: str
@@ -25,11 +51,7 @@ def shipped_processors(
     """Run ``processors`` of otel-collector/config.yaml, in the order each signal's pipeline there
     runs them, for ``signals``; yields the base URL to send OTLP/HTTP to. Skips when the binary is
     not built (fails under OTELBUNDLE_REQUIRE_STACK=1)."""
-    if not COLLECTOR.exists():
-        message = f"{COLLECTOR} is not built (make stack)"
-        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_collector()
     shipped = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
     port = free_port()
     config = {
@@ -56,14 +78,5 @@ def shipped_processors(
             },
         },
     }
-    path = tmp_path / "collector.yaml"
-    path.write_text(yaml.safe_dump(config))
-    with (tmp_path / "collector.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(COLLECTOR), "--config", str(path)], stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with running_collector(tmp_path, config):
+        yield f"http://127.0.0.1:{port}"

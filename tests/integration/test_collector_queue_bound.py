@@ -10,19 +10,16 @@ bound scaled down to 8 MiB, the log store down, and feeds it until it refuses.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from harness.apps import ROOT, free_port
-from harness.collector import COLLECTOR
+from harness.collector import require_collector, running_collector
 
 SCALED_BOUND = 8 * 1024 * 1024
 LINES_PER_REQUEST = 2048
@@ -71,11 +68,7 @@ def _post(url: str, data: bytes) -> int:
 def test_a_backend_outage_fills_the_file_backed_queue_up_to_its_byte_bound_then_refuses(
     tmp_path: Path,
 ) -> None:
-    if not COLLECTOR.exists():
-        message = f"{COLLECTOR} is not built (make stack)"
-        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_collector()
     shipped = _shipped()
     exporter = shipped["exporters"]["otlp_http/victorialogs"]
     queue = dict(exporter["sending_queue"])
@@ -102,18 +95,9 @@ def test_a_backend_outage_fills_the_file_backed_queue_up_to_its_byte_bound_then_
             "pipelines": {"logs": {"receivers": ["otlp"], "exporters": ["otlp_http/victorialogs"]}},
         },
     }
-    path = tmp_path / "collector.yaml"
-    path.write_text(yaml.safe_dump(config))
-    with (tmp_path / "collector.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(COLLECTOR), "--config", str(path)], stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            url = f"http://127.0.0.1:{port}/v1/logs"
-            statuses = [_post(url, _request(batch)) for batch in range(40)]  # about 24 MB of requests
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with running_collector(tmp_path, config):
+        url = f"http://127.0.0.1:{port}/v1/logs"
+        statuses = [_post(url, _request(batch)) for batch in range(40)]  # about 24 MB of requests
     on_disk = sum(f.stat().st_size for f in (tmp_path / "queue").iterdir() if f.is_file())
     accepted = statuses.count(200)
     assert 0 < accepted < len(statuses), f"{accepted} of {len(statuses)} requests queued: {statuses}"

@@ -6,19 +6,16 @@ taken from the shipped config, spans in, its metrics out to the in-process recei
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 import urllib.request
 import uuid
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
 import yaml
 
 from harness.apps import ROOT, free_port
-from harness.collector import COLLECTOR
+from harness.collector import require_collector, running_collector
 from harness.otlp_receiver import OtlpReceiver
 
 
@@ -60,11 +57,7 @@ def _post_spans(port: int, instance: str, names: list[str]) -> None:
 def test_the_cardinality_limit_is_per_process_not_in_total(
     tmp_path: Path, otlp_receiver: OtlpReceiver
 ) -> None:
-    if not COLLECTOR.exists():
-        message = f"{COLLECTOR} is not built (make stack)"
-        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_collector()
     shipped = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
     connector = dict(shipped["connectors"]["span_metrics"])
     limit = int(connector["aggregation_cardinality_limit"])
@@ -82,33 +75,24 @@ def test_the_cardinality_limit_is_per_process_not_in_total(
             },
         },
     }
-    path = tmp_path / "collector.yaml"
-    path.write_text(yaml.safe_dump(config))
     below, above = limit - 1000, limit + 1000
-    with (tmp_path / "collector.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(COLLECTOR), "--config", str(path)], stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            _post_spans(port, "worker-1", [f"GET /item/{i}" for i in range(below)])
-            _post_spans(port, "worker-2", [f"GET /item/{i}" for i in range(below)])
-            _post_spans(port, "worker-3", [f"GET /item/{i}" for i in range(above)])
+    with running_collector(tmp_path, config):
+        _post_spans(port, "worker-1", [f"GET /item/{i}" for i in range(below)])
+        _post_spans(port, "worker-2", [f"GET /item/{i}" for i in range(below)])
+        _post_spans(port, "worker-3", [f"GET /item/{i}" for i in range(above)])
 
-            def counted(receiver: OtlpReceiver) -> dict[str, set[str]] | None:
-                names: dict[str, set[str]] = defaultdict(set)
-                for point in receiver.metrics:
-                    if point.name.endswith(".calls"):
-                        names[str(point.resource.get("service.instance.id"))].add(
-                            "overflow"
-                            if point.attributes.get("otel.metric.overflow")
-                            else str(point.attributes.get("span.name"))
-                        )
-                return names if sum(map(len, names.values())) >= 2 * below + limit else None
+        def counted(receiver: OtlpReceiver) -> dict[str, set[str]] | None:
+            names: dict[str, set[str]] = defaultdict(set)
+            for point in receiver.metrics:
+                if point.name.endswith(".calls"):
+                    names[str(point.resource.get("service.instance.id"))].add(
+                        "overflow"
+                        if point.attributes.get("otel.metric.overflow")
+                        else str(point.attributes.get("span.name"))
+                    )
+            return names if sum(map(len, names.values())) >= 2 * below + limit else None
 
-            names = otlp_receiver.wait_for(counted, timeout=30)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+        names = otlp_receiver.wait_for(counted, timeout=30)
     # Each process has its own limit: together they exceed it.
     assert len(names["worker-1"]) == below and len(names["worker-2"]) == below
     assert "overflow" not in names["worker-1"]
