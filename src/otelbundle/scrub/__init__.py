@@ -13,8 +13,9 @@ from otelbundle.config.report import diagnostics_logger
 from otelbundle.scrub.copies import ScrubStep, log_step, span_step
 from otelbundle.scrub.metrics import MetricsScrub
 from otelbundle.scrub.rules import KEY_MASK, MARKER, PARAM_NAMES, RULES
-from otelbundle.scrub.scrubber import FAILED_MARKER, Hook, Scrubber, ScrubStats, scrub_sql
+from otelbundle.scrub.scrubber import FAILED_MARKER, Hook, Scrubber, ScrubStats
 from otelbundle.scrub.section import ENV_VAR, ScrubSettings, scrub_settings_at_start
+from otelbundle.scrub.sql import scrub_sql
 
 __all__ = [
     "ENV_VAR",

@@ -12,20 +12,11 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-from otelbundle.scrub.rules import (
-    DB_STATEMENT_KEYS,
-    KEY_IGNORED_PATTERNS,
-    KEY_MASK,
-    KEY_PATTERNS,
-    MARKER,
-    PARAM_NAMES,
-    RULES,
-    SQL_SYSTEMS,
-    name_gates,
-    param_names_pattern,
-)
+from otelbundle.scrub.patterns import compile_rules, resume_at, trie, union
+from otelbundle.scrub.rules import DB_STATEMENT_KEYS, KEY_IGNORED_PATTERNS, KEY_MASK, KEY_PATTERNS
+from otelbundle.scrub.sql import HAS_LITERAL, is_sql, scrub_sql
 
 FAILED_MARKER = "REDACTED (scrubbing failed)"
 
@@ -34,26 +25,9 @@ FAILED_MARKER = "REDACTED (scrubbing failed)"
 # "log.event_name".
 Hook = Callable[[str, str], str]
 
-# SQL literals recorded unparameterised. Python-only (the collector uses its
-# redaction processor's SQL obfuscator for the same attributes).
-_SQL_STRING = re.compile(r"'(?:[^']|'')*'")
-_SQL_NUMBER = re.compile(r"(?<![\w$:@?.])(?:0x[0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?!\w)", re.ASCII)
-_HAS_LITERAL = re.compile(r"['0-9]")
 _KEY_CACHE_LIMIT = 4096
 _SEEN_LIMIT = 4096
 _SEEN_MAX_LENGTH = 512
-
-
-def scrub_sql(statement: str) -> str:
-    """String and numeric literals become ``?``; placeholders ($1, :name, %s, ?) and identifiers stay."""
-    return _SQL_NUMBER.sub("?", _SQL_STRING.sub("?", statement))
-
-
-class _Compiled(NamedTuple):
-    pattern: re.Pattern[str]
-    replacement: str | Callable[[re.Match[str]], str]
-    gates: frozenset[str] | None  # lowercased; the rule runs when the value has any of them. None: always
-
 
 # How many gate literals one value is searched for before every rule is run on it instead.
 _GATE_SCAN_LIMIT = 24
@@ -85,32 +59,15 @@ class Scrubber:
     _summarised: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-        rules: list[_Compiled] = []
-        gates: set[str] = set()
-        for rule in RULES:
-            pattern, rule_gates = rule.pattern, rule.gates
-            if rule.name == "query-credentials" and self.extra_param_names:
-                names = [*PARAM_NAMES, *self.extra_param_names]
-                pattern, rule_gates = param_names_pattern(names), name_gates(names)
-            compiled = re.compile(pattern, re.ASCII)
-            # Gates are looked for in the lowercased value, also a case-sensitive rule's: a
-            # superset of its own check (it may run where it finds nothing, never the reverse).
-            lowered = frozenset(g.lower() for g in rule_gates) if rule_gates else None
-            rules.append(_Compiled(compiled, _replacer(rule.python_replacement), lowered))
-            gates.update(lowered or ())
-        for extra in self.extra_patterns:
-            compiled = re.compile(extra)
-            rules.append(
-                _Compiled(compiled, _replacer(f"\\g<1>{MARKER}" if compiled.groups else MARKER), None)
-            )
-        self._rules = tuple(rules)
+        rules, gates = compile_rules(self.extra_patterns, self.extra_param_names)
+        self._rules = rules
         # Which rules can match a value at all: the gate literals it has, found by one search
         # (most values: none, and no rule runs), continued after each hit (see _gates_in).
-        self._gate_search = re.compile(_trie(gates)).search if gates else None
+        self._gate_search = re.compile(trie(gates)).search if gates else None
         # A literal found implies the shorter ones it contains (the search finds the longest);
         # the next search starts where another literal could begin inside it and end beyond it.
         self._implied = {g: frozenset(h for h in gates if h in g) for g in gates}
-        self._resume = {g: _resume_at(g, gates) for g in gates}
+        self._resume = {g: resume_at(g, gates) for g in gates}
         self._ungated = any(r.gates is None for r in rules)
         # Attribute values repeat (methods, routes, hosts, user agents, URLs): results of the
         # rules for short values are remembered, the table emptied when it is full.
@@ -122,8 +79,8 @@ class Scrubber:
         # SQL statements with their literals taken out, for the short ones (parameterised
         # statements repeat; those with literals inlined rarely do).
         self._statements: dict[str, str] = {}
-        self._keys = re.compile(_union(KEY_PATTERNS))
-        self._ignored_keys = re.compile(_union(KEY_IGNORED_PATTERNS))
+        self._keys = re.compile(union(KEY_PATTERNS))
+        self._ignored_keys = re.compile(union(KEY_IGNORED_PATTERNS))
         self._allowed = frozenset(self.allowed_keys)
         self._masked_keys: dict[str, bool] = {}
         self._key_kinds: dict[str, int] = {}
@@ -326,7 +283,7 @@ class Scrubber:
             elif type(original) is str:  # a database statement
                 value = original
                 if sql is None:
-                    sql = _is_sql(values)
+                    sql = is_sql(values)
                 if sql:
                     value = self._sql(value, key)
                 value = self._text(value, key)
@@ -362,11 +319,11 @@ class Scrubber:
         """A span name that is the SQL statement itself loses its literals too."""
         if name in self._names_without_literals:  # most spans: a route or an operation name
             return name
-        if not _HAS_LITERAL.search(name):
+        if not HAS_LITERAL.search(name):
             if len(self._names_without_literals) < _KEY_CACHE_LIMIT:
                 self._names_without_literals.add(name)
             return name
-        if not attributes or not _is_sql(attributes):
+        if not attributes or not is_sql(attributes):
             return name
         return self._sql(name, "span.name")
 
@@ -414,61 +371,6 @@ class Scrubber:
                 self.on_failure(what)
 
 
-_GROUP_REFERENCE = re.compile(r"\\g<(\d+)>")
-
-
-def _replacer(template: str) -> str | Callable[[re.Match[str]], str]:
-    """``template`` as ``Pattern.sub`` takes it fastest: a template with group references is
-    parsed again on every ``sub`` call, a function building the same text is not."""
-    parts = _GROUP_REFERENCE.split(template)
-    literals, groups = parts[0::2], [int(g) for g in parts[1::2]]
-    if not groups or any("\\" in literal for literal in literals):
-        return template  # no reference (taken as is), or escapes this does not handle
-
-    def build(match: re.Match[str]) -> str:
-        text = literals[0]
-        for group, literal in zip(groups, literals[1:], strict=True):
-            text += (match.group(group) or "") + literal
-        return text
-
-    return build
-
-
-def _resume_at(literal: str, literals: Iterable[str]) -> int:
-    """The first offset in ``literal`` where another of ``literals`` could start and run past its end."""
-    others = [other for other in literals if other != literal]
-    for offset in range(1, len(literal)):
-        tail = literal[offset:]
-        if any(len(other) > len(tail) and other.startswith(tail) for other in others):
-            return offset
-    return len(literal)
-
-
-def _trie(words: Iterable[str]) -> str:
-    """A regex for any of ``words`` that matches the longest one at a position, as a trie
-    (``a(?:kia|uth(?:orization)?)``): one character compared per step, not each word in turn."""
-    root: dict[str, Any] = {}
-    for word in words:
-        node = root
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}
-
-    def emit(node: dict[str, Any]) -> str:
-        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return emit(root)
-
-
-def _union(patterns: Iterable[str]) -> str:
-    """One alternation of several patterns; a leading ``(?i)`` becomes a scoped ``(?i:...)``."""
-    return "|".join(f"(?i:{p[4:]})" if p.startswith("(?i)") else f"(?:{p})" for p in patterns)
-
-
 # Value types the rules never change (bool is its own type here: type(), not isinstance()).
 _NUMBERS = frozenset((int, float, bool))
 
@@ -482,8 +384,3 @@ def _plain_copy(attributes: Mapping[str, Any]) -> dict[str, Any]:
     except Exception:  # a mapping without copy(), or one whose copy() fails: plain iteration
         copied = None
     return copied if type(copied) is dict else dict(attributes)
-
-
-def _is_sql(attributes: Mapping[str, Any]) -> bool:
-    system = attributes.get("db.system.name", attributes.get("db.system"))
-    return isinstance(system, str) and system.lower() in SQL_SYSTEMS
