@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +27,19 @@ def require_collector() -> None:
         if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def own_network() -> list[str]:
+    """A command prefix that runs a program in a network namespace of its own with loopback up,
+    for the shipped configs, which listen on the stack's fixed ports (`unshare` execs it: the
+    same pid, so a signal sent to it reaches the program); [] when this machine cannot make one
+    (not root, no unshare)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return []
+    prefix = [unshare, "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+    probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
+    return prefix if probe.returncode == 0 else []
 
 
 @contextlib.contextmanager

@@ -109,6 +109,22 @@ GATEWAY_METRICS_BASE = 8888
 # give the collectors the same 60 s.
 COLLECTOR_STOP_GRACE = 60.0
 
+# The heap each collector process may hold before memory_limiter refuses data
+# (``limit_mib`` in config.yaml and gateway.yaml, whose default it repeats). No
+# container limit here, so its percentage would be of the whole machine's memory.
+MEMORY_LIMIT_VARIABLE = "OTELCOL_MEMORY_LIMIT_MIB"
+DEFAULT_MEMORY_LIMIT_MIB = "1024"
+
+
+def collector_memory_limit(env: Mapping[str, str]) -> dict[str, str]:
+    """The collector's memory limit for its environment: the user's value, else the default.
+
+    Empty counts as unset: the collector would read an empty value as no ``limit_mib`` and
+    fall back to a percentage of the machine. Any other value is passed on as it is; one the
+    collector cannot read stops it at start with an error naming ``limit_mib``.
+    """
+    return {MEMORY_LIMIT_VARIABLE: env.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT_MIB}
+
 
 def gateway_name(index: int) -> str:
     return f"otelcol-gateway-{index}"
@@ -143,7 +159,7 @@ def components(
     agent_args: tuple[str, ...] = (f"--config={collector / 'config.yaml'}",)
     if logs == LOKI:
         agent_args += (f"--config={collector / 'logs-loki.yaml'}",)
-    agent_env = {"OTELCOL_STORAGE_DIR": str(otelcol_storage)}
+    agent_env = {"OTELCOL_STORAGE_DIR": str(otelcol_storage), **collector_memory_limit(env)}
     if gateways > 0:
         agent_args += (f"--config={collector / 'agent.yaml'}",)
         endpoints = ",".join(f"127.0.0.1:{GATEWAY_OTLP_GRPC_BASE + i}" for i in range(1, gateways + 1))
@@ -208,7 +224,7 @@ def components(
                 ),
             },
         ),
-        *(_gateway(collector, i) for i in range(1, gateways + 1)),
+        *(_gateway(collector, i, env) for i in range(1, gateways + 1)),
         Component(
             name="otelcol-bundle",
             version="0.159.0",
@@ -259,7 +275,7 @@ def log_store(deploy: Path, data_dir: Path, env: Mapping[str, str], logs: str) -
     )
 
 
-def _gateway(collector: Path, index: int) -> Component:
+def _gateway(collector: Path, index: int, env: Mapping[str, str]) -> Component:
     """Gateway ``index`` of the scale-out tier: gateway.yaml with its own ports.
 
     No storage folder: its Jaeger queue is in memory, so that a stop drains it into
@@ -282,6 +298,7 @@ def _gateway(collector: Path, index: int) -> Component:
             "OTELCOL_OTLP_GRPC_PORT": str(grpc),
             "OTELCOL_HEALTH_PORT": str(health),
             "OTELCOL_METRICS_PORT": str(metrics),
+            **collector_memory_limit(env),
         },
         alternates=(("otelcol-contrib", "0.159.0"),),
         installs="otelcol-bundle",

@@ -1,0 +1,99 @@
+"""The memory limit the collector enforces is the one the native stack asks for, read from the real
+binary's start log line ("Memory limiter configured", limit_mib).
+
+Without a container limit memory_limiter's percentage is of the whole machine: on this 24 GiB
+machine the native collector logged limit_mib 19284 (80 %) before OTELCOL_MEMORY_LIMIT_MIB, so a
+backend outage could grow it to 19 GiB before it refused anything. Each collector runs exactly as
+`otelbundle stack up` starts it (its binary, arguments and environment from
+``components.components``), in a network namespace of its own: the shipped configs listen on the
+stack's fixed ports, which a CI run beside the tests may hold.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.apps import ROOT, clean_env
+from harness.collector import COLLECTOR, own_network, require_collector
+from otelbundle.cli.stack import components as comp
+
+_CONFIGURED = re.compile(r"Memory limiter configured.*\"limit_mib\": (?P<limit>\d+)")
+_PERCENTAGE = re.compile(
+    r"Using percentage memory limiter.*\"total_memory_mib\": (?P<total>\d+), \"limit_percentage\": (?P<pct>\d+)"
+)
+
+
+def _start_log(tmp_path: Path, component: comp.Component) -> str:
+    """The collector's output up to its memory limiter's start line, run as the stack runs it."""
+    isolate = own_network()
+    if not isolate:
+        pytest.skip("no network namespace can be made here (needs root and unshare)")
+    log = tmp_path / f"{component.name}.log"
+    env = {**clean_env(), **component.env}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*isolate, str(COLLECTOR), *component.args],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60  # a start takes about a second
+            while not _CONFIGURED.search(log.read_text()) and process.poll() is None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    return log.read_text()
+
+
+def _limits(output: str) -> set[int]:
+    limits = {int(m["limit"]) for m in _CONFIGURED.finditer(output)}
+    assert limits, f"no 'Memory limiter configured' line:\n{output[-3000:]}"
+    return limits
+
+
+def _collectors(tmp_path: Path, env: dict[str, str], gateways: int = 0) -> list[comp.Component]:
+    stack = comp.components(ROOT, tmp_path / "stack", env=env, gateways=gateways)
+    return [c for c in stack if c.install_name == "otelcol-bundle"]
+
+
+@pytest.mark.parametrize("given", [None, "512"])
+def test_the_native_collector_enforces_the_limit_the_stack_asks_for(
+    tmp_path: Path, given: str | None
+) -> None:
+    require_collector()
+    env = {} if given is None else {comp.MEMORY_LIMIT_VARIABLE: given}
+    [collector] = _collectors(tmp_path, env)
+    wanted = int(given or comp.DEFAULT_MEMORY_LIMIT_MIB)
+    assert _limits(_start_log(tmp_path, collector)) == {wanted}
+
+
+def test_each_scale_out_gateway_and_the_agent_enforce_the_default(tmp_path: Path) -> None:
+    require_collector()
+    gateway, agent = _collectors(tmp_path, {}, gateways=1)
+    assert gateway.name == "otelcol-gateway-1" and agent.name == "otelcol-bundle"
+    for component in (gateway, agent):
+        output = _start_log(tmp_path, component)
+        assert _limits(output) == {int(comp.DEFAULT_MEMORY_LIMIT_MIB)}, component.name
+
+
+def test_zero_falls_back_to_the_percentage_of_the_memory_limit_as_kubernetes_asks(tmp_path: Path) -> None:
+    """The Kubernetes manifests set 0: 80 % of the container's limit. Here, outside a container,
+    that is 80 % of the machine, which is what the other tests keep the stack away from."""
+    require_collector()
+    [collector] = _collectors(tmp_path, {comp.MEMORY_LIMIT_VARIABLE: "0"})
+    output = _start_log(tmp_path, collector)
+    percentage = _PERCENTAGE.search(output)
+    assert percentage, output[-3000:]
+    [limit] = _limits(output)
+    # The collector takes the percentage of the bytes, then rounds to MiB: within one MiB.
+    assert abs(limit - int(percentage["total"]) * int(percentage["pct"]) // 100) <= 1, output[-3000:]

@@ -1,0 +1,118 @@
+"""Every collector process has a bounded memory limit: a fixed heap where there is no container
+limit (the native stack, compose), 80 % of the container's limit in Kubernetes.
+
+memory_limiter's ``limit_percentage`` is of the cgroup's limit, and of the whole machine's memory
+when there is none: the native stack and compose (no ``mem_limit``) let the collector grow to
+80 % of the machine (19 GiB of 24) during a backend outage before it refused anything.
+``limit_mib`` wins over the percentage when it is not 0 (memorylimiter v0.159.0,
+getMemUsageChecker). The real binary's start log line is checked in
+tests/integration/test_collector_memory_limit.py.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from otelbundle.cli.stack import components as comp
+from tests.unit.deploy import manifest_checks as checks
+
+ROOT = Path(__file__).resolve().parents[3]
+COLLECTOR = ROOT / "otel-collector"
+DEPLOY = ROOT / "deploy"
+VARIABLE = comp.MEMORY_LIMIT_VARIABLE
+# Each collector config and the default its memory_limiter falls back to.
+CONFIGS = ("config.yaml", "gateway.yaml")
+_ENV_WITH_DEFAULT = re.compile(r"\$\{env:(?P<name>[A-Z0-9_]+):-(?P<default>[^}]*)\}\Z")
+_COMPOSE_WITH_DEFAULT = re.compile(r"\$\{(?P<name>[A-Z0-9_]+):-(?P<default>[^}]*)\}\Z")
+
+
+def load(path: Path) -> dict[str, Any]:
+    return dict(yaml.safe_load(path.read_text()))
+
+
+def limiter(file: str) -> dict[str, Any]:
+    return dict(load(COLLECTOR / file)["processors"]["memory_limiter"])
+
+
+@pytest.mark.parametrize("file", CONFIGS)
+def test_each_collector_config_takes_a_fixed_limit_from_the_variable_with_the_runners_default(
+    file: str,
+) -> None:
+    settings = limiter(file)
+    match = _ENV_WITH_DEFAULT.match(str(settings["limit_mib"]))
+    assert match, f"{file}: limit_mib is {settings['limit_mib']!r}, not ${{env:{VARIABLE}:-N}}"
+    assert match["name"] == VARIABLE, file
+    assert match["default"] == comp.DEFAULT_MEMORY_LIMIT_MIB, file
+    # 0 (Kubernetes) falls back to the percentage, which must stay set and valid.
+    assert 0 < settings["spike_limit_percentage"] < settings["limit_percentage"] <= 100, file
+    assert "spike_limit_mib" not in settings, f"{file}: 20 % of limit_mib by default; 0 would be invalid"
+
+
+def test_the_native_stack_gives_every_collector_process_the_bounded_default(tmp_path: Path) -> None:
+    stack = comp.components(ROOT, tmp_path, env={}, gateways=2)
+    collectors = [c for c in stack if c.install_name == "otelcol-bundle"]
+    assert [c.name for c in collectors] == ["otelcol-gateway-1", "otelcol-gateway-2", "otelcol-bundle"]
+    for component in collectors:
+        assert component.env[VARIABLE] == comp.DEFAULT_MEMORY_LIMIT_MIB, component.name
+    assert int(comp.DEFAULT_MEMORY_LIMIT_MIB) > 0
+
+
+@pytest.mark.parametrize(
+    ("given", "passed"), [("2048", "2048"), ("0", "0"), ("", comp.DEFAULT_MEMORY_LIMIT_MIB)]
+)
+def test_the_users_value_reaches_the_collector_and_an_empty_one_counts_as_unset(
+    tmp_path: Path, given: str, passed: str
+) -> None:
+    # An empty value would reach the collector as no limit_mib: a percentage of the machine again.
+    stack = comp.components(ROOT, tmp_path, env={VARIABLE: given}, gateways=1)
+    for component in stack:
+        if component.install_name == "otelcol-bundle":
+            assert component.env[VARIABLE] == passed, component.name
+
+
+def _compose_default(service: dict[str, Any]) -> str:
+    value = str(service["environment"][VARIABLE])
+    match = _COMPOSE_WITH_DEFAULT.match(value)
+    assert match and match["name"] == VARIABLE, value
+    return match["default"]
+
+
+def test_compose_bounds_every_collector_container_as_the_native_stack_does() -> None:
+    """No compose service has a container memory limit, so each collector gets the fixed one."""
+    services = {
+        **{f"compose.yaml {k}": v for k, v in load(DEPLOY / "compose.yaml")["services"].items()},
+        **{f"scale-out {k}": v for k, v in load(DEPLOY / "compose.scale-out.yaml")["services"].items()},
+    }
+    collectors = {
+        name: service
+        for name, service in services.items()
+        if "opentelemetry-collector" in str(service.get("image", ""))
+    }
+    assert set(collectors) == {
+        "compose.yaml otel-collector",
+        "scale-out otel-gateway-1",
+        "scale-out otel-gateway-2",
+    }
+    for name, service in collectors.items():
+        assert "mem_limit" not in service and "deploy" not in service, name
+        assert _compose_default(service) == comp.DEFAULT_MEMORY_LIMIT_MIB, name
+
+
+def test_kubernetes_keeps_the_percentage_of_each_collector_containers_limit() -> None:
+    found = []
+    for path in sorted((DEPLOY / "k8s").glob("collector-*.yaml")):
+        for document in checks.load_documents(path):
+            if document.get("kind") not in checks.WORKLOADS:  # collector-agent-config.yaml: a config
+                continue
+            for container in document["spec"]["template"]["spec"]["containers"]:
+                env = {e["name"]: e.get("value") for e in container.get("env", [])}
+                assert env.get(VARIABLE) == "0", f"{path.name}: {VARIABLE}={env.get(VARIABLE)!r}"
+                # The percentage is of this limit; without one it would be of the node's memory.
+                assert container["resources"]["limits"]["memory"], path.name
+                found.append(document["metadata"]["name"])
+    assert sorted(found) == ["otel-agent", "otel-gateway"]
