@@ -14,6 +14,8 @@ from enum import Enum
 from typing import Literal
 
 AlertStatus = Literal["firing", "resolved"]
+ENDED_BY_RELOAD = "resolved_reason"
+"""The annotation that carries ``Alert.ended_by_reload`` (webhook and email show annotations)."""
 EVIDENCE_ANNOTATIONS = ("exception", "span", "trace_url", "logs")
 """The annotations the webhook and Alertmanager bodies carry the best evidence in."""
 
@@ -41,7 +43,10 @@ class Alert:
     firing; ``ends_at`` is a future expiry while firing (Prometheus: now + 4 x
     max(interval, resend_delay)) and the resolve time once resolved. ``evidence``
     (firing alerts of span rules) says what failed in its exemplar traces, scrubbed
-    but not escaped (built by evidence.py).
+    but not escaped (built by evidence.py). ``ended_by_reload`` says why a firing alert
+    resolved without its condition deciding it (a reload took its rule away, or its
+    labels): the people's channels are told once; Alertmanager is not, as Prometheus
+    tells it nothing when a rule goes (the alert expires at its last ``endsAt``).
     """
 
     labels: Mapping[str, str]
@@ -53,6 +58,7 @@ class Alert:
     value: float = 0.0
     trace_ids: tuple[str, ...] = field(default_factory=tuple)
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    ended_by_reload: str = ""
 
     @property
     def name(self) -> str:

@@ -18,7 +18,8 @@ every ``resend_delay`` for 15 minutes, as Prometheus does, so that Alertmanager
 (which merges them) cannot miss it; ``alertmanager`` and ``pagerduty`` (a
 resolve event for a closed incident changes nothing) still get every re-send,
 while a person reading Slack, email or a webhook's chat would otherwise see the
-same "resolved" up to 16 times.
+same "resolved" up to 16 times. A resolution a reload made (``Alert.ended_by_reload``: the
+rule went) is not handed to ``alertmanager``: Prometheus sends nothing then either.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class Channel:
         for alert in alerts:
             if not self.matches(alert) or not self._first_resolution(alert):
                 continue
+            if alert.ended_by_reload and self.kind == "alertmanager":
+                continue  # as Prometheus: nothing sent when a rule goes; it expires at its endsAt
             if self.repeat_interval > 0:
                 fingerprint = alert.fingerprint
                 last = self._last.get(fingerprint)

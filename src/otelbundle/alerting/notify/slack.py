@@ -135,6 +135,11 @@ def _summary(alert: Alert) -> str:
     return alert.annotations.get("summary") or alert.annotations.get("description") or alert.name
 
 
+def _why(alert: Alert) -> str:
+    """A line saying why a reload resolved the alert (its condition did not), or ""."""
+    return f"\n_{fit(alert.ended_by_reload, 190)}_" if alert.ended_by_reload else ""
+
+
 def _alert_blocks(alert: Alert, evidence: int = SLACK_EVIDENCE) -> list[dict[str, Any]]:
     """The blocks of one alert, with the first ``evidence`` exemplar traces."""
     icon = ":red_circle:" if alert.status == "firing" else ":large_green_circle:"
@@ -148,7 +153,10 @@ def _alert_blocks(alert: Alert, evidence: int = SLACK_EVIDENCE) -> list[dict[str
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"{icon} {fit(_summary(alert), _MAX_TEXT - 30)}"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{icon} {fit(_summary(alert), _MAX_TEXT - 230)}{_why(alert)}",
+            },
         },
     ]
     fields = [
