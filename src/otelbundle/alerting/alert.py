@@ -16,7 +16,7 @@ from typing import Literal
 AlertStatus = Literal["firing", "resolved"]
 ENDED_BY_RELOAD = "resolved_reason"
 """The annotation that carries ``Alert.ended_by_reload`` (webhook and email show annotations)."""
-EVIDENCE_ANNOTATIONS = ("exception", "span", "trace_url", "logs")
+EVIDENCE_ANNOTATIONS = ("exception", "span", "logger", "trace_url", "logs")
 """The annotations the webhook and Alertmanager bodies carry the best evidence in."""
 
 
@@ -79,7 +79,9 @@ class Alert:
 
 @dataclass(frozen=True)
 class Evidence:
-    """One exemplar trace's evidence; every text already scrubbed, none escaped."""
+    """One exemplar trace's evidence, or one record's of a log rule (``logger`` set; its
+    ``trace_id`` "" when the record was logged outside a trace); every text already
+    scrubbed, none escaped."""
 
     trace_id: str
     span_name: str = ""
@@ -88,6 +90,7 @@ class Evidence:
     exception_message: str = ""
     trace_url: str = ""
     log_lines: tuple[str, ...] = ()
+    logger: str = ""
 
     @property
     def exception(self) -> str:
@@ -117,6 +120,7 @@ def evidence_annotations(evidence: Sequence[Evidence]) -> dict[str, str]:
     values = {
         "exception": chosen.exception,
         "span": chosen.span,
+        "logger": chosen.logger,
         "trace_url": chosen.trace_url,
         "logs": "\n".join(chosen.log_lines),
     }

@@ -34,6 +34,7 @@ from typing import Protocol
 from otelbundle.alerting.alert import ENDED_BY_RELOAD, Alert, AlertState
 from otelbundle.alerting.early import Deadlines
 from otelbundle.alerting.evidence import TextScrubber
+from otelbundle.alerting.exemplar_records import ExemplarRecords
 from otelbundle.alerting.exemplar_spans import ExemplarSpans
 from otelbundle.alerting.log_fold import LogRuleFold
 from otelbundle.alerting.log_intake import LogIntake
@@ -110,10 +111,13 @@ class Engine:
         self.trace_logs = TraceLogs()
         self.log_intake.add_consumer(self.trace_logs)
         self.exemplar_spans = ExemplarSpans(self.trace_logs)
+        self.exemplar_records = ExemplarRecords()  # a log rule's evidence: its own records
         self.load(config, now=clock())
         self.processor = AlertingSpanProcessor(self.states.values(), queue_size=queue_size, wakeup=wakeup)
         # Rules over log records (logs:) fold the records here; records then wake the thread too.
-        self.log_intake.add_consumer(LogRuleFold(lambda: self.states, self.log_intake, wakeup))
+        self.log_intake.add_consumer(
+            LogRuleFold(lambda: self.states, self.log_intake, wakeup, self.exemplar_records)
+        )
 
     # ---- rules ---------------------------------------------------------------
     def load(self, config: AlertingConfig, now: float) -> list[RuleState]:
@@ -135,6 +139,8 @@ class Engine:
             states[ident] = old if old is not None and unchanged else self._edited(old, rule, now, ended)
         for ident in set(self.active) - set(states):
             ended += self._forget_alerts(ident, now, RULE_REMOVED)
+        for ident in set(self.states) - set(states):
+            self.exemplar_records.forget(ident)
         self.states = states
         self._rebuild_deadlines()  # an edited ``for`` moves a kept pending alert's deadline
         if ended:
@@ -153,6 +159,7 @@ class Engine:
         state.exemplar_sink = self.exemplar_spans.offer
         if old is None or not same_windows(old.rule, rule):
             self.loaded_at[ident] = now
+            self.exemplar_records.forget(ident)
             ended += self._forget_alerts(ident, now, RULE_RESTARTED)
             return state
         state.take_windows(old)
@@ -401,7 +408,9 @@ class Engine:
         return self._to_alert(alert, now)
 
     def _to_alert(self, alert: ActiveAlert, now: float) -> Alert:
-        return outgoing_alert(alert, now, self.config, self.exemplar_spans, self.scrubber)
+        return outgoing_alert(
+            alert, now, self.config, self.exemplar_spans, self.scrubber, self.exemplar_records
+        )
 
     def _transition(self, alert: ActiveAlert, state: AlertState) -> None:
         self.telemetry.transition(
@@ -424,6 +433,7 @@ class Engine:
         self.log_intake.after_fork_in_child()
         self.trace_logs.clear()
         self.exemplar_spans.clear()
+        self.exemplar_records.clear()
 
     def tick(self) -> float:
         """Seconds between evaluations: the shortest group interval."""

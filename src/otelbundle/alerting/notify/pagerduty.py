@@ -57,6 +57,7 @@ def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, Any]:
                         ("trace_id", e.trace_id),
                         ("exception", e.exception),
                         ("span", e.span),
+                        ("logger", e.logger),
                         ("trace_url", e.trace_url),
                         ("logs", list(e.log_lines)),
                     )
