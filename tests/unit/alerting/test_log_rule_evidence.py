@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from otelbundle.alerting.alert import Alert
+from otelbundle.cli.ruletest import run_test_file
 from otelbundle.scrub import Scrubber
 from tests.unit.alerting.helpers import Sim, config_from
 from tests.unit.alerting.test_evidence import everything_sent, secret_of, variants
@@ -118,3 +119,18 @@ def test_no_secret_in_a_log_rules_record_reaches_a_channel(tmp_path: Path, raw: 
     assert alert.evidence and alert.evidence[0].log_lines
     sent = re.sub(r"[0-9a-f]{16,32}", "<id>", everything_sent(alert))
     assert [variant for variant in variants(secret) if variant in sent] == []
+
+
+def test_rules_test_expects_a_log_rules_evidence(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "groups:\n  - name: logs\n    rules:\n      - alert: Deadlocks\n"
+        '        logs: {service: payments, severity: ">= ERROR"}\n        expr: count > 2\n        window: 1m\n'
+    )
+    (tmp_path / "rules.test.yaml").write_text(
+        "rule_files: [rules.yaml]\nevaluation_interval: 1s\ntests:\n  - interval: 1s\n    input_records:\n"
+        "      - records: {service: payments, logger: payments.db, attributes: {exception.type: Deadlock}}\n"
+        "        values: 'ERROR \"deadlock detected\" x5'\n    alert_rule_test:\n"
+        "      - eval_time: 4s\n        alertname: Deadlocks\n        exp_alerts:\n"
+        "          - exp_annotations: {logger: payments.db, exception: Deadlock}\n"
+    )
+    assert run_test_file(str(tmp_path / "rules.test.yaml"), {}) == []
