@@ -14,7 +14,9 @@ from enum import Enum
 from typing import Literal
 
 AlertStatus = Literal["firing", "resolved"]
-EVIDENCE_ANNOTATIONS = ("exception", "span", "trace_url", "logs")
+ENDED_BY_RELOAD = "resolved_reason"
+"""The annotation that carries ``Alert.ended_by_reload`` (webhook and email show annotations)."""
+EVIDENCE_ANNOTATIONS = ("exception", "span", "logger", "trace_url", "logs")
 """The annotations the webhook and Alertmanager bodies carry the best evidence in."""
 
 
@@ -41,7 +43,10 @@ class Alert:
     firing; ``ends_at`` is a future expiry while firing (Prometheus: now + 4 x
     max(interval, resend_delay)) and the resolve time once resolved. ``evidence``
     (firing alerts of span rules) says what failed in its exemplar traces, scrubbed
-    but not escaped (built by evidence.py).
+    but not escaped (built by evidence.py). ``ended_by_reload`` says why a firing alert
+    resolved without its condition deciding it (a reload took its rule away, or its
+    labels): the people's channels are told once; Alertmanager is not, as Prometheus
+    tells it nothing when a rule goes (the alert expires at its last ``endsAt``).
     """
 
     labels: Mapping[str, str]
@@ -53,6 +58,7 @@ class Alert:
     value: float = 0.0
     trace_ids: tuple[str, ...] = field(default_factory=tuple)
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    ended_by_reload: str = ""
 
     @property
     def name(self) -> str:
@@ -73,7 +79,9 @@ class Alert:
 
 @dataclass(frozen=True)
 class Evidence:
-    """One exemplar trace's evidence; every text already scrubbed, none escaped."""
+    """One exemplar trace's evidence, or one record's of a log rule (``logger`` set; its
+    ``trace_id`` "" when the record was logged outside a trace); every text already
+    scrubbed, none escaped."""
 
     trace_id: str
     span_name: str = ""
@@ -82,6 +90,7 @@ class Evidence:
     exception_message: str = ""
     trace_url: str = ""
     log_lines: tuple[str, ...] = ()
+    logger: str = ""
 
     @property
     def exception(self) -> str:
@@ -111,6 +120,7 @@ def evidence_annotations(evidence: Sequence[Evidence]) -> dict[str, str]:
     values = {
         "exception": chosen.exception,
         "span": chosen.span,
+        "logger": chosen.logger,
         "trace_url": chosen.trace_url,
         "logs": "\n".join(chosen.log_lines),
     }

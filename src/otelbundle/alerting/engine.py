@@ -23,6 +23,7 @@ fewer than ``min_spans`` spans gives no verdict and the alert keeps its state.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -30,9 +31,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from otelbundle.alerting.alert import Alert, AlertState
+from otelbundle.alerting.alert import ENDED_BY_RELOAD, Alert, AlertState
 from otelbundle.alerting.early import Deadlines
 from otelbundle.alerting.evidence import TextScrubber
+from otelbundle.alerting.exemplar_records import ExemplarRecords
 from otelbundle.alerting.exemplar_spans import ExemplarSpans
 from otelbundle.alerting.log_fold import LogRuleFold
 from otelbundle.alerting.log_intake import LogIntake
@@ -46,6 +48,13 @@ from otelbundle.alerting.trace_logs import TraceLogs
 from otelbundle.alerting.window import RuleWindow, Totals
 
 RESOLVED_RETENTION = 15 * 60.0
+# Why a reload resolved a firing alert (Alert.ended_by_reload, and its annotation).
+RULE_REMOVED = "rule removed by reload"
+LABELS_CHANGED = "rule's labels changed by reload: the alert with the new labels is a new alert"
+RULE_RESTARTED = (
+    "rule changed by reload (the spans or records it reads): evaluated afresh, "
+    "it fires again if its condition still holds"
+)
 
 
 class Dispatcher(Protocol):
@@ -102,17 +111,23 @@ class Engine:
         self.trace_logs = TraceLogs()
         self.log_intake.add_consumer(self.trace_logs)
         self.exemplar_spans = ExemplarSpans(self.trace_logs)
+        self.exemplar_records = ExemplarRecords()  # a log rule's evidence: its own records
         self.load(config, now=clock())
         self.processor = AlertingSpanProcessor(self.states.values(), queue_size=queue_size, wakeup=wakeup)
         # Rules over log records (logs:) fold the records here; records then wake the thread too.
-        self.log_intake.add_consumer(LogRuleFold(lambda: self.states, self.log_intake, wakeup))
+        self.log_intake.add_consumer(
+            LogRuleFold(lambda: self.states, self.log_intake, wakeup, self.exemplar_records)
+        )
 
     # ---- rules ---------------------------------------------------------------
     def load(self, config: AlertingConfig, now: float) -> list[RuleState]:
         """Install rules: an unchanged rule keeps its state, an edited one keeps what still
-        holds of it (:meth:`_edited`), a removed rule's alerts go (and its gauge entries)."""
+        holds of it (:meth:`_edited`), a removed rule's alerts go (and its gauge entries).
+        A firing alert that goes is resolved once on the channels people read
+        (:meth:`_forget_alerts`); a pending one was never sent and just goes."""
         self.config = config  # first: a kept alert's labels take the new external labels
         states: dict[tuple[str, str], RuleState] = {}
+        ended: list[Alert] = []
         for rule in config.rules:
             ident = (rule.group, rule.name)
             old = self.states.get(ident)
@@ -121,37 +136,59 @@ class Engine:
                 and old.rule.source == rule.source
                 and old.rule.max_group_keys == rule.max_group_keys
             )
-            states[ident] = old if old is not None and unchanged else self._edited(old, rule, now)
+            states[ident] = old if old is not None and unchanged else self._edited(old, rule, now, ended)
         for ident in set(self.active) - set(states):
-            self._forget_alerts(ident)
+            ended += self._forget_alerts(ident, now, RULE_REMOVED)
+        for ident in set(self.states) - set(states):
+            self.exemplar_records.forget(ident)
         self.states = states
         self._rebuild_deadlines()  # an edited ``for`` moves a kept pending alert's deadline
+        if ended:
+            self.dispatcher.submit(ended)
         return list(states.values())
 
-    def _edited(self, old: RuleState | None, rule: Rule, now: float) -> RuleState:
+    def _edited(self, old: RuleState | None, rule: Rule, now: float, ended: list[Alert]) -> RuleState:
         """The state of a new or edited rule. It keeps ``old``'s windows when the same spans
         still enter them (rules.same_windows: an annotation, ``expr`` or ``for`` edited), and
         then, as Prometheus' ``Group.CopyState`` does, its alerts when its labels are unchanged.
         Without the windows it starts afresh: a kept alert could only resolve at the next tick,
-        a false all-clear (Prometheus would still have the series)."""
+        a false all-clear (Prometheus would still have the series). The resolutions of the
+        firing alerts it drops are added to ``ended``."""
         ident = (rule.group, rule.name)
         state = RuleState(rule)
         state.exemplar_sink = self.exemplar_spans.offer
         if old is None or not same_windows(old.rule, rule):
             self.loaded_at[ident] = now
-            self._forget_alerts(ident)
+            self.exemplar_records.forget(ident)
+            ended += self._forget_alerts(ident, now, RULE_RESTARTED)
             return state
         state.take_windows(old)
-        if old.rule.labels != rule.labels:
-            self._forget_alerts(ident)  # Prometheus keeps alerts by rule name and labels
+        if old.rule.labels != rule.labels:  # Prometheus keeps alerts by rule name and labels
+            ended += self._forget_alerts(ident, now, LABELS_CHANGED)
             return state
         for key, alert in self.active.get(ident, {}).items():
             alert.rule, alert.labels = rule, self._labels(rule, key)
         return state
 
-    def _forget_alerts(self, ident: tuple[str, str]) -> None:
-        if self.active.pop(ident, None) is not None:
-            self.telemetry.set_active(ident, [])
+    def _forget_alerts(self, ident: tuple[str, str], now: float, reason: str) -> list[Alert]:
+        """Drop the rule's alerts; returns the resolution of each firing one, saying ``reason``.
+
+        Nothing would tell a chat channel otherwise: the rule is no longer evaluated, so its
+        alert would stay firing there for ever (Alertmanager expires it at its ``endsAt``)."""
+        alerts = self.active.pop(ident, None)
+        if alerts is None:
+            return []
+        self.telemetry.set_active(ident, [])
+        ended: list[Alert] = []
+        for alert in alerts.values():
+            if alert.state is not AlertState.FIRING:  # pending: never sent; inactive: resolution sent
+                continue
+            alert.state, alert.resolved_at = AlertState.INACTIVE, now
+            self._transition(alert, AlertState.INACTIVE)
+            resolved = self._to_alert(alert, now)
+            annotations = {**resolved.annotations, ENDED_BY_RELOAD: reason}
+            ended.append(dataclasses.replace(resolved, annotations=annotations, ended_by_reload=reason))
+        return ended
 
     def reload(self, config: AlertingConfig) -> int:
         """Swap in new rules (file change, SIGHUP); unchanged rules keep their windows and alerts."""
@@ -371,7 +408,9 @@ class Engine:
         return self._to_alert(alert, now)
 
     def _to_alert(self, alert: ActiveAlert, now: float) -> Alert:
-        return outgoing_alert(alert, now, self.config, self.exemplar_spans, self.scrubber)
+        return outgoing_alert(
+            alert, now, self.config, self.exemplar_spans, self.scrubber, self.exemplar_records
+        )
 
     def _transition(self, alert: ActiveAlert, state: AlertState) -> None:
         self.telemetry.transition(
@@ -394,6 +433,7 @@ class Engine:
         self.log_intake.after_fork_in_child()
         self.trace_logs.clear()
         self.exemplar_spans.clear()
+        self.exemplar_records.clear()
 
     def tick(self) -> float:
         """Seconds between evaluations: the shortest group interval."""

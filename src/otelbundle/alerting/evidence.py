@@ -1,6 +1,9 @@
 """What failed, in the notification: evidence read from an alert's exemplar spans and their traces' logs.
 
-For each of an alert's exemplar traces (best first, at most ``MAX_EVIDENCE``):
+A log rule's alert quotes its own newest matching records instead
+(:func:`build_record_evidence`), whether or not a span rule saw their traces.
+
+For each of a span rule's exemplar traces (best first, at most ``MAX_EVIDENCE``):
 the span's name and ``http.route``; the exception, from the span's ``exception``
 event or else from a ``logger.exception`` record of that span (or of its trace)
 seen by the log intake; the trace link (``generator_url`` rendered for that
@@ -77,6 +80,62 @@ def build_evidence(
             )
         )
     return tuple(found)
+
+
+def build_record_evidence(
+    records: Sequence[tuple[int, LogLine]],
+    exemplars: ExemplarSpans,
+    link: Callable[[str], str],
+    scrubber: TextScrubber | None,
+) -> tuple[Evidence, ...]:
+    """Evidence of a log rule from its own newest matching ``records`` (oldest first), newest
+    first: the record's exception, logger and, when it was logged in a trace, the trace link,
+    the last LOG_LINES lines of that trace (the record among them) and its span when a span
+    rule saw it. A record outside any trace is quoted by itself; of several records of one
+    trace, the newest (the trace's lines quote the others)."""
+    found: list[Evidence] = []
+    seen: set[int] = set()
+    for trace_id, record in reversed(records):
+        if len(found) == MAX_EVIDENCE or (trace_id and trace_id in seen):
+            continue
+        seen.add(trace_id)
+        hex_id = format(trace_id, "032x") if trace_id else ""
+        ring = exemplars.trace_logs.lines(trace_id) if trace_id else None
+        lines = _with_record(list(ring or ()), record)
+        exception_type, exception_message = record.exception_type, record.exception_message
+        url = link(hex_id) if hex_id else ""
+        if scrubber is None:  # no free text without a scrubber
+            found.append(Evidence(hex_id, exception_type=_cut(exception_type), trace_url=url))
+            continue
+
+        def text(value: str, where: str, scrub: Callable[[str, str], str] = scrubber.text) -> str:
+            return _cut(scrub(value, where))
+
+        entry = exemplars.get(trace_id) if trace_id else None
+        span = _most_telling(entry.spans) if entry is not None and entry.spans else None
+        db = {"db.system": span.db_system} if span is not None and span.db_system else None
+        found.append(
+            Evidence(
+                trace_id=hex_id,
+                span_name=_cut(scrubber.span_name(span.name, db)) if span is not None else "",
+                route=text(span.route, "http.route") if span is not None else "",
+                exception_type=text(exception_type, "exception.type"),
+                exception_message=text(exception_message, "exception.message"),
+                trace_url=url,
+                log_lines=tuple(_format(line, text) for line in lines),
+                logger=text(record.logger, "log.logger"),
+            )
+        )
+    return tuple(found)
+
+
+def _with_record(lines: list[LogLine], record: LogLine) -> list[LogLine]:
+    """The last LOG_LINES of a trace's ``lines``, ``record`` always among them (first, when
+    the trace logged more than LOG_LINES lines after it)."""
+    tail = lines[-LOG_LINES:]
+    if record in tail:
+        return tail
+    return [record, *lines[-(LOG_LINES - 1) :]] if LOG_LINES > 1 else [record]
 
 
 def _most_telling(spans: Sequence[SpanFacts]) -> SpanFacts:

@@ -4,7 +4,8 @@ A consumer of the :class:`~otelbundle.alerting.log_intake.LogIntake`: the
 application's thread only appended each record to the intake's queue. Per
 batch, each log rule's records are counted per group key and added to its
 window at once (one window update per rule and key, as spans are), with the
-newest record that has a trace as the exemplar, so the alert links that trace.
+newest record that has a trace as the exemplar, so the alert links that trace,
+and its newest records go to the :class:`ExemplarRecords` its evidence quotes.
 
 Service and logger are fixed per (resource, logger): which rules they leave in
 is decided once per pair and cached (bounded); severity is one integer
@@ -17,8 +18,10 @@ evaluated early like a span rule (engine.py ``Engine.fold``).
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
+from otelbundle.alerting.exemplar_records import PER_KEY, ExemplarRecords
 from otelbundle.alerting.log_intake import LogIntake, LogRecordItem
 from otelbundle.alerting.log_selector import LogView
 from otelbundle.alerting.state import RuleState, label_value
@@ -44,13 +47,15 @@ def view_of(item: LogRecordItem) -> LogView:
 
 
 class Tally:
-    """One log rule's records of one group key in a batch: how many, and the newest traces."""
+    """One log rule's records of one group key in a batch: how many, the newest traces, and
+    the newest records themselves (evidence, made into lines once per batch, not per record)."""
 
-    __slots__ = ("count", "traces")
+    __slots__ = ("count", "newest", "traces")
 
     def __init__(self) -> None:
         self.count = 0
         self.traces: list[int] = []  # distinct, oldest first, at most EXEMPLARS
+        self.newest: deque[LogRecordItem] = deque(maxlen=PER_KEY)
 
     def offer(self, trace_id: int) -> None:
         traces = self.traces
@@ -72,8 +77,10 @@ class LogRuleFold:
         states: Callable[[], Mapping[tuple[str, str], RuleState]],
         intake: LogIntake,
         wakeup: Callable[[], None] | None,
+        records: ExemplarRecords | None = None,
     ) -> None:
         self._states = states
+        self._records = records
         self._intake = intake
         self._wakeup = wakeup
         self._seen: object = None
@@ -120,6 +127,7 @@ class LogRuleFold:
                     if tally is None:
                         tally = tallies[(state, key)] = Tally()
                     tally.count += 1
+                    tally.newest.append(item)
                     if record.trace_id:
                         tally.offer(record.trace_id)
             except Exception:  # a record we cannot read: passed over, counted, said once
@@ -129,12 +137,15 @@ class LogRuleFold:
                         exc_info=True,
                     )
                 self.records_failed += 1
+        evidence = self._records
         for (state, key), tally in tallies.items():
             # One window update, plus one per further exemplar (the window keeps one per update).
             traces = tally.traces or [0]
             state.fold_records(key, now, tally.count - len(traces) + 1, traces[0])
             for trace_id in traces[1:]:
                 state.fold_records(key, now, 1, trace_id)
+            if evidence is not None:
+                evidence.offer((state.rule.group, state.rule.name), key, tally.newest)
 
     def _candidates(self, item: LogRecordItem) -> tuple[RuleState, ...]:
         resource = item.resource

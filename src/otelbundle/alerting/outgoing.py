@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from otelbundle.alerting.alert import Alert, AlertState
-from otelbundle.alerting.evidence import TextScrubber, build_evidence
+from otelbundle.alerting.alert import Alert, AlertState, Evidence
+from otelbundle.alerting.evidence import TextScrubber, build_evidence, build_record_evidence
+from otelbundle.alerting.exemplar_records import ExemplarRecords
 from otelbundle.alerting.exemplar_spans import ExemplarSpans
 from otelbundle.alerting.rules import OVERFLOW_KEY, Rule, label_name
 from otelbundle.alerting.section import AlertingConfig
@@ -72,9 +73,11 @@ def outgoing_alert(
     config: AlertingConfig,
     exemplar_spans: ExemplarSpans,
     scrubber: TextScrubber | None,
+    exemplar_records: ExemplarRecords | None = None,
 ) -> Alert:
     """The alert as it is sent at ``now``: ``endsAt`` = now + 4 x max(interval, resend_delay)
-    while firing, the resolve time once resolved; evidence for firing alerts only."""
+    while firing, the resolve time once resolved; evidence for firing alerts only (a log
+    rule's from its own records in ``exemplar_records``)."""
     rule = alert.rule
     generator_url = config.generator_url
 
@@ -90,7 +93,13 @@ def outgoing_alert(
         annotations["trace_ids"] = ",".join(alert.trace_ids)
     url = generator_url.render(context) if generator_url else ""
     resolved = alert.state is AlertState.INACTIVE
-    evidence = () if resolved else build_evidence(alert.trace_ids, exemplar_spans, link, scrubber)
+    if resolved:
+        evidence: tuple[Evidence, ...] = ()
+    elif rule.logs is not None and exemplar_records is not None:
+        records = exemplar_records.get((rule.group, rule.name), alert.key)
+        evidence = build_record_evidence(records, exemplar_spans, link, scrubber)
+    else:
+        evidence = build_evidence(alert.trace_ids, exemplar_spans, link, scrubber)
     valid_for = 4 * max(rule.interval, config.resend_delay)
     return Alert(
         labels=dict(alert.labels),

@@ -19,6 +19,8 @@ from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from opentelemetry._logs import LogRecord
+
 from otelbundle.alerting.log_intake import LogRecordItem
 from otelbundle.sdk.attributes import plain_attributes
 
@@ -67,6 +69,16 @@ def line_of(item: LogRecordItem) -> tuple[int, LogLine] | None:
     scope = item.instrumentation_scope.name if item.instrumentation_scope is not None else ""
     if scope == OWN_LOGGERS or scope.startswith(OWN_LOGGERS + "."):
         return None
+    return trace_id, _line(record, scope)
+
+
+def record_line(item: LogRecordItem) -> LogLine:
+    """Any record as a line (a log rule's evidence quotes records outside traces too)."""
+    scope = item.instrumentation_scope.name if item.instrumentation_scope is not None else ""
+    return _line(item.log_record, scope)
+
+
+def _line(record: LogRecord, scope: str) -> LogLine:
     exception_type = exception_message = ""
     attributes = record.attributes
     if attributes:
@@ -75,7 +87,7 @@ def line_of(item: LogRecordItem) -> tuple[int, LogLine] | None:
         found = plain_attributes(attributes)
         exception_type = _text(found.get("exception.type") or "")
         exception_message = _text(found.get("exception.message") or "")
-    return trace_id, LogLine(
+    return LogLine(
         record.timestamp or record.observed_timestamp or 0,
         record.severity_text or "",
         scope,

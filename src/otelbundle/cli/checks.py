@@ -55,7 +55,8 @@ def check_alerting(document: ConfigDocument, env: Mapping[str, str], report: Rep
     notifiers, notify_problems = build_channels(config.notify, env=env)
     report.problems.extend(notify_problems)
     report.found.append(f"{len(config.rules)} alert rules in {len(config.rule_files)} rule files")
-    report.found.append(f"{len(notifiers)} notifiers")
+    repeats = f" (repeating a firing alert: {', '.join(n.repeats() for n in notifiers)})" if notifiers else ""
+    report.found.append(f"{len(notifiers)} notifiers{repeats}")
     return config
 
 

@@ -75,7 +75,14 @@ def build_channels(
                 if isinstance(notifier, WebhookNotifier) and "name" in config:
                     notifier.receiver = routing.name
                 channels.append(
-                    Channel(routing.name, kind, notifier, routing.matchers, routing.repeat_interval)
+                    Channel(
+                        routing.name,
+                        kind,
+                        notifier,
+                        routing.matchers,
+                        routing.repeat_interval,
+                        routing.repeat_default,
+                    )
                 )
     return channels, problems
 

@@ -37,6 +37,7 @@ def _lines(alert: Alert) -> list[tuple[str, str]]:
             for key, value in (
                 ("exception", evidence.exception),
                 ("span", evidence.span),
+                ("logger", evidence.logger),
                 ("trace", evidence.trace_url or evidence.trace_id),
                 ("logs", "\n".join(evidence.log_lines)),
             )

@@ -16,11 +16,17 @@ from otelbundle.alerting.notify.base import PermanentError, RetryableError, post
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _SEVERITIES = {"critical", "error", "warning", "info"}
+# The SLO generator's severities (slo/model.py WORKBOOK_TIERS), and the SRE workbook's: a page wakes
+# someone now (PagerDuty's most urgent level), a ticket is for working hours.
+_SLO_SEVERITIES = {"page": "critical", "ticket": "warning"}
 
 
 def pagerduty_severity(alert: Alert) -> str:
+    """PagerDuty's severity from the ``severity`` label; a value PagerDuty does not know is ``error``."""
     severity = alert.labels.get("severity", "").lower()
-    return severity if severity in _SEVERITIES else "error"
+    if severity in _SEVERITIES:
+        return severity
+    return _SLO_SEVERITIES.get(severity, "error")
 
 
 def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, Any]:
@@ -51,6 +57,7 @@ def pagerduty_event(alert: Alert, routing_key: str) -> dict[str, Any]:
                         ("trace_id", e.trace_id),
                         ("exception", e.exception),
                         ("span", e.span),
+                        ("logger", e.logger),
                         ("trace_url", e.trace_url),
                         ("logs", list(e.log_lines)),
                     )

@@ -9,13 +9,17 @@ always goes through. It is counted from when the alert was handed to the
 channel's queue; a batch the channel then fails to deliver (given up, or dropped
 from a full queue) does not count, so the engine's next re-send is let through,
 as Alertmanager counts repeat_interval from the last notification that went out.
+Channels built from the config default to Alertmanager's 4h (routing_config.py
+``DEFAULT_REPEAT_INTERVAL``), except ``alertmanager``, which needs every re-send;
+0 (also a plain notifier's, wrapped by :func:`as_channel`) lets every re-send through.
 
 A resolution is handed to a channel once. The engine re-sends a resolved alert
 every ``resend_delay`` for 15 minutes, as Prometheus does, so that Alertmanager
 (which merges them) cannot miss it; ``alertmanager`` and ``pagerduty`` (a
-resolve event for a closed incident changes nothing) still get every re-send,
-while a person reading Slack, email or a webhook's chat would otherwise see the
-same "resolved" up to 16 times.
+resolve event for a closed incident changes nothing) still get every re-send
+their repeat_interval lets through (pagerduty's 4h default lets one), while a person reading Slack, email or a webhook's chat would otherwise see the
+same "resolved" up to 16 times. A resolution a reload made (``Alert.ended_by_reload``: the
+rule went) is not handed to ``alertmanager``: Prometheus sends nothing then either.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify.base import Notifier
 from otelbundle.alerting.notify.matchers import Matcher, matches_all
+from otelbundle.config import format_duration
 
 MAX_REMEMBERED = 10_000  # alerts whose last send a channel remembers for repeat_interval
 RESENDS_RESOLVED = frozenset({"alertmanager", "pagerduty"})  # kinds that merge repeated resolutions
@@ -42,6 +47,7 @@ class Channel:
     notifier: Notifier
     matchers: tuple[Matcher, ...] = ()
     repeat_interval: float = 0.0
+    repeat_default: bool = False  # repeat_interval is the default, not written (config check says so)
     _last: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
     _resolved: dict[str, float] = field(default_factory=dict, repr=False)  # fingerprint: resolve time sent
     # select() runs on the engine thread, undelivered() on the delivery thread
@@ -52,6 +58,16 @@ class Channel:
 
     def matches(self, alert: Alert) -> bool:
         return matches_all(self.matchers, alert.labels)
+
+    def repeats(self) -> str:
+        """How often a still-firing alert is repeated on this channel, said as ``config check``
+        reports it: ``slack every 4h (default)``."""
+        if self.kind == "alertmanager":
+            return f"{self.name} as Alertmanager's route says"
+        if self.repeat_interval <= 0:
+            return f"{self.name} at every re-send"
+        default = " (default)" if self.repeat_default else ""
+        return f"{self.name} every {format_duration(self.repeat_interval)}{default}"
 
     def select(self, alerts: Sequence[Alert], now: float) -> list[Alert]:
         """The alerts this channel takes at ``now``: its matchers hold and repeat_interval allows.
@@ -81,6 +97,8 @@ class Channel:
         for alert in alerts:
             if not self.matches(alert) or not self._first_resolution(alert):
                 continue
+            if alert.ended_by_reload and self.kind == "alertmanager":
+                continue  # as Prometheus: nothing sent when a rule goes; it expires at its endsAt
             if self.repeat_interval > 0:
                 fingerprint = alert.fingerprint
                 last = self._last.get(fingerprint)

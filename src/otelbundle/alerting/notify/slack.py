@@ -101,14 +101,22 @@ def _evidence_blocks(evidence: Evidence) -> list[dict[str, Any]]:
     where = [f"`{fit(evidence.span_name, 200, _code)}`"] if evidence.span_name else []
     if evidence.route and evidence.route not in evidence.span_name:
         where.append(f"route `{fit(evidence.route, 200, _code)}`")
-    trace = fit(evidence.trace_id, 64)
-    link = (
-        _link(evidence.trace_url, f"trace {fit(evidence.trace_id[:8], 16)}") if evidence.trace_url else None
-    )
-    where.append(link or f"trace {trace}")
-    lines.append(" · ".join(where))
-    # At most 10 + 200 + 800 + 200 + 200 + 1200 + ~100 characters: under _MAX_TEXT by construction.
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]
+    if evidence.logger:
+        where.append(f"logger `{fit(evidence.logger, 200, _code)}`")
+    if evidence.trace_id:  # a log rule's record may be outside any trace
+        trace = fit(evidence.trace_id, 64)
+        link = (
+            _link(evidence.trace_url, f"trace {fit(evidence.trace_id[:8], 16)}")
+            if evidence.trace_url
+            else None
+        )
+        where.append(link or f"trace {trace}")
+    if where:
+        lines.append(" · ".join(where))
+    # At most 10 + 200 + 800 + 200 + 200 + 210 + 1200 + ~100 characters: under _MAX_TEXT by construction.
+    blocks: list[dict[str, Any]] = []
+    if lines:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
     if evidence.log_lines:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _log_block(evidence.log_lines)}})
     return blocks
@@ -135,6 +143,11 @@ def _summary(alert: Alert) -> str:
     return alert.annotations.get("summary") or alert.annotations.get("description") or alert.name
 
 
+def _why(alert: Alert) -> str:
+    """A line saying why a reload resolved the alert (its condition did not), or ""."""
+    return f"\n_{fit(alert.ended_by_reload, 190)}_" if alert.ended_by_reload else ""
+
+
 def _alert_blocks(alert: Alert, evidence: int = SLACK_EVIDENCE) -> list[dict[str, Any]]:
     """The blocks of one alert, with the first ``evidence`` exemplar traces."""
     icon = ":red_circle:" if alert.status == "firing" else ":large_green_circle:"
@@ -148,7 +161,10 @@ def _alert_blocks(alert: Alert, evidence: int = SLACK_EVIDENCE) -> list[dict[str
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"{icon} {fit(_summary(alert), _MAX_TEXT - 30)}"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{icon} {fit(_summary(alert), _MAX_TEXT - 230)}{_why(alert)}",
+            },
         },
     ]
     fields = [

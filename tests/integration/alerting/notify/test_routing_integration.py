@@ -74,7 +74,8 @@ def test_two_routed_webhooks_receive_exactly_their_alerts(tmp_path: Path) -> Non
 
 
 def test_a_resolution_reaches_a_webhook_once_while_pagerduty_gets_the_engine_re_sends(tmp_path: Path) -> None:
-    """The engine re-sends a resolved alert every resend_delay (here 100ms) for 15 minutes."""
+    """The engine re-sends a resolved alert every resend_delay (here 100ms) for 15 minutes;
+    a pagerduty channel with repeat_interval: 0s gets each."""
     hook, pager = Sink(), Sink()
     (tmp_path / "rules.yaml").write_text(
         "groups:\n  - name: g\n    interval: 100ms\n    rules:\n      - alert: CheckoutFails\n"
@@ -84,7 +85,8 @@ def test_a_resolution_reaches_a_webhook_once_while_pagerduty_gets_the_engine_re_
     (tmp_path / "otelbundle.yaml").write_text(
         "alerting:\n  rule_files: [rules.yaml]\n  resend_delay: 100ms\n  notify:\n"
         f"    webhook: {{url: '{hook.url}/hook'}}\n"
-        f"    pagerduty: {{routing_key: k, url: '{pager.url}/pd'}}\n"
+        # 0s: every re-send (the default, 4h, would hold them back as Alertmanager's does)
+        f"    pagerduty: {{routing_key: k, url: '{pager.url}/pd', repeat_interval: 0s}}\n"
     )
     config = load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
     assert config is not None

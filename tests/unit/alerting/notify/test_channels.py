@@ -123,13 +123,33 @@ def test_pagerduty_dedup_key_stable_and_distinct() -> None:
 
 
 def test_pagerduty_severity_and_summary_limits() -> None:
-    long = Alert({"alertname": "X", "severity": "page"}, {"summary": "s" * 5000}, "firing", T0, T1)
+    long = Alert({"alertname": "X", "severity": "sev2"}, {"summary": "s" * 5000}, "firing", T0, T1)
     payload = pagerduty_event(long, "k")["payload"]
-    assert payload["severity"] == "error"
+    assert payload["severity"] == "error"  # a value PagerDuty does not know
     assert len(payload["summary"]) == 1024
     for severity in ("critical", "error", "warning", "info"):
         a = Alert({"alertname": "X", "severity": severity.upper()}, {}, "firing", T0, T1)
         assert pagerduty_event(a, "k")["payload"]["severity"] == severity
+    unlabelled = Alert({"alertname": "X"}, {}, "firing", T0, T1)
+    assert pagerduty_event(unlabelled, "k")["payload"]["severity"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("severity", "expected"), [("page", "critical"), ("ticket", "warning"), ("Page", "critical")]
+)
+def test_pagerduty_severity_of_slo_alerts(severity: str, expected: str) -> None:
+    """The SLO generator's tiers: a page is PagerDuty's most urgent level, a ticket a warning."""
+    a = Alert({"alertname": "SLOBurn", "severity": severity}, {}, "firing", T0, T1)
+    assert pagerduty_event(a, "k")["payload"]["severity"] == expected
+
+
+def test_pagerduty_severity_of_generated_slo_rules() -> None:
+    """Every severity the SLO generator writes maps to a PagerDuty level of its own, not the fallback."""
+    from otelbundle.alerting.slo.model import WORKBOOK_TIERS
+
+    for tier in WORKBOOK_TIERS:
+        a = Alert({"alertname": "SLOBurn", "severity": tier.severity}, {}, "firing", T0, T1)
+        assert pagerduty_event(a, "k")["payload"]["severity"] in {"critical", "warning"}
 
 
 def test_email_has_escaped_html_and_plain_parts() -> None:

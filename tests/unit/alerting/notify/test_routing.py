@@ -156,10 +156,77 @@ def test_a_kind_may_be_a_list_of_named_channels_and_a_mapping_still_works(tmp_pa
     found = {c.name: (c.kind, [str(m) for m in c.matchers], c.repeat_interval) for c in channels}
     assert found == {
         "alertmanager": ("alertmanager", [], 0.0),
-        "pager": ("webhook", ['severity="critical"'], 0.0),
+        "pager": ("webhook", ['severity="critical"'], 4 * 3600.0),  # Alertmanager's default
         "chat": ("webhook", ['severity=~"warning|critical"', 'team="shop"'], 4 * 3600.0),
-        "slack": ("slack", ['team="shop"'], 0.0),
+        "slack": ("slack", ['team="shop"'], 4 * 3600.0),
     }
+
+
+PEOPLE_CHANNELS = {
+    "slack": '{webhook_url: "http://127.0.0.1:9/slack"}',
+    "webhook": '{url: "http://127.0.0.1:9/hook"}',
+    "pagerduty": '{routing_key: k, url: "http://127.0.0.1:9/pd"}',
+    "email": "{smarthost: 127.0.0.1:9, from: a@example.com, to: [b@example.com]}",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PEOPLE_CHANNELS))
+def test_a_channel_people_read_repeats_a_firing_alert_every_4h_by_default(tmp_path: Path, kind: str) -> None:
+    """Without repeat_interval a firing alert reached Slack or a mailbox at every re-send of the
+    engine (each resend_delay, a minute by default). Alertmanager's default is 4h."""
+    section = notify_section(tmp_path, f"alerting:\n  notify:\n    {kind}: {PEOPLE_CHANNELS[kind]}\n")
+    channels, problems = build_channels(section)
+    assert problems == []
+    (channel,) = channels
+    taken = [
+        minute for minute in range(0, 8 * 60 + 1) if channel.select([alert()], 1000.0 + 60 * minute)
+    ]  # the engine re-sends the firing alert every minute for 8 hours
+    assert taken == [0, 240, 480]
+    resolved = channel.select([alert("resolved")], 1000.0 + 60 * 481)  # a change of status goes through
+    assert resolved == ([] if kind == "email" else [alert("resolved")])  # email: send_resolved false
+
+
+def test_alertmanager_still_gets_every_resend_by_default(tmp_path: Path) -> None:
+    """Its firing alerts' endsAt is renewed by the re-sends (Alertmanager repeats by itself)."""
+    section = notify_section(
+        tmp_path, 'alerting:\n  notify:\n    alertmanager: {url: "http://127.0.0.1:9/"}\n'
+    )
+    (channel,), problems = build_channels(section)
+    assert problems == [] and channel.repeat_interval == 0
+    assert all(channel.select([alert()], 1000.0 + 60 * minute) for minute in range(10))
+
+
+def test_repeat_interval_0s_asks_for_every_resend(tmp_path: Path) -> None:
+    section = notify_section(
+        tmp_path,
+        'alerting:\n  notify:\n    slack: {webhook_url: "http://127.0.0.1:9/s", repeat_interval: 0s}\n',
+    )
+    (channel,), problems = build_channels(section)
+    assert problems == [] and channel.repeat_interval == 0 and not channel.repeat_default
+    assert all(channel.select([alert()], 1000.0 + 60 * minute) for minute in range(10))
+
+
+def test_a_negative_repeat_interval_is_a_located_problem(tmp_path: Path) -> None:
+    section = notify_section(
+        tmp_path,
+        'alerting:\n  notify:\n    slack: {webhook_url: "http://127.0.0.1:9/s", repeat_interval: -1m}\n',
+    )
+    channels, problems = build_channels(section)
+    assert channels == [] and len(problems) == 1
+    assert "otelbundle.yaml:3:" in str(problems[0]) and "notify.slack.repeat_interval" in str(problems[0])
+
+
+def test_config_check_says_how_often_each_channel_repeats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "otelbundle.yaml"
+    path.write_text(CONFIG.replace("repeat_interval: 4h", "repeat_interval: 30m"))
+    assert main(["config", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "4 notifiers (repeating a firing alert: alertmanager as Alertmanager's route says, "
+        "pager every 4h (default), chat every 30m, slack every 4h (default))"
+    ) in out
 
 
 def test_matcher_problems_are_located_at_the_character(tmp_path: Path) -> None:
