@@ -17,9 +17,10 @@ A resolution is handed to a channel once. The engine re-sends a resolved alert
 every ``resend_delay`` for 15 minutes, as Prometheus does, so that Alertmanager
 (which merges them) cannot miss it; ``alertmanager`` and ``pagerduty`` (a
 resolve event for a closed incident changes nothing) still get every re-send
-their repeat_interval lets through (pagerduty's 4h default lets one), while a person reading Slack, email or a webhook's chat would otherwise see the
-same "resolved" up to 16 times. A resolution a reload made (``Alert.ended_by_reload``: the
-rule went) is not handed to ``alertmanager``: Prometheus sends nothing then either.
+their repeat_interval lets through (pagerduty's 4h default lets one), while a
+person reading Slack, email or a webhook's chat would otherwise see the same
+"resolved" up to 16 times. A resolution a reload made (``Alert.ended_by_reload``:
+the rule went) is not handed to ``alertmanager``: Prometheus sends nothing then either.
 """
 
 from __future__ import annotations
