@@ -36,6 +36,7 @@ from otelbundle.cli.stack.components import (
 )
 from otelbundle.cli.stack.holders import Holder, fingerprint, port_holder, runs_in
 from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, recorded_store
+from otelbundle.cli.stack.owners import may_signal, others_folder, others_processes
 
 
 class StackError(Exception):
@@ -191,8 +192,17 @@ class Stack:
         component (one fails to bind, its pid overwrites the other's: an orphan), or a `down`
         stops what an `up` is starting. The lock goes with the process, however it ends."""
         run = self.data_dir / "run"
-        run.mkdir(parents=True, exist_ok=True)
-        with open(run / "lock", "a+b") as handle:
+        try:
+            run.mkdir(parents=True, exist_ok=True)
+            # Read-only: flock needs no more, and a lock file root left (`sudo otelbundle stack
+            # down`) in a user's stack dir must not lock that user out.
+            handle = os.fdopen(os.open(run / "lock", os.O_RDONLY | os.O_CREAT, 0o644), "rb")
+        except PermissionError as exc:
+            raise StackError(others_folder(run, exc.strerror or "Permission denied")) from None
+        if not os.access(run, os.W_OK):  # a lock file left writable in a folder that is not
+            handle.close()
+            raise StackError(others_folder(run, "Permission denied"))
+        with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -375,6 +385,10 @@ class Stack:
         collector) first, which hands its queued spans to the gateways still running; then
         the gateways, which decide what they hold and send it to Jaeger still running;
         then the stores. Each stop waits until the process has exited."""
+        theirs = [(c.name, pid) for c in self._stop_order() if (pid := self._pid(c)) and not may_signal(pid)]
+        if theirs:
+            # All or nothing: stopping the collectors but not the stores they send to helps no one.
+            raise StackError(others_processes(theirs, self.data_dir, "down", nothing_stopped=True))
         with self._exclusive():
             self._down(timeout)
 
@@ -402,7 +416,11 @@ class Stack:
         pid = self._pid(component)
         if pid is None:
             return
-        os.kill(pid, signal.SIGTERM)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except PermissionError:
+            message = others_processes([(component.name, pid)], self.data_dir, "down", nothing_stopped=False)
+            raise StackError(message) from None
         end = time.monotonic() + timeout
         while time.monotonic() < end and self._pid(component) is not None:
             _reap(pid)
