@@ -24,7 +24,8 @@ import pytest
 
 from otelbundle import cli
 from otelbundle.cli.stack import components as comp
-from otelbundle.cli.stack.runner import Stack, StackError, port_in_use
+from otelbundle.cli.stack.processes import port_in_use
+from otelbundle.cli.stack.runner import Stack, StackError
 
 ROOT = Path(__file__).resolve().parents[4]
 
