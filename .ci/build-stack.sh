@@ -2,7 +2,7 @@
 # Obtain every backend binary the native stack and the e2e tests use, into a
 # cache outside the repository (~/.cache/otelbundle, keyed by version and by the
 # files that define each build). The work is `otelbundle stack install`
-# (src/otelbundle/cli/stack/install.py), the same code an installed package runs;
+# (src/otelbundle/cli/stack/install/), the same code an installed package runs;
 # this script adds what only a checkout/CI machine does: Debian's Prometheus
 # and Alertmanager from apt, and the venv the command runs from.
 #

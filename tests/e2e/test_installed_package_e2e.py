@@ -24,7 +24,7 @@ import pytest
 
 from otelbundle.cli.backends import Backends
 from otelbundle.cli.stack import Stack
-from otelbundle.cli.stack.runner import port_in_use
+from otelbundle.cli.stack.processes import port_in_use
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1"

@@ -316,10 +316,6 @@ def run(args: argparse.Namespace) -> int:
         _follow(reader, query, printer, floor_ns, entries)
     except KeyboardInterrupt:
         return 0 if args.follow else 130
-    except BrokenPipeError:
-        # The reader (| head) is gone: stop quietly, and keep Python from complaining at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
     except BackendUnreachable as exc:
         _say(
             f"cannot reach {reader.name} at {reader.shown} ({exc.reason}); is the stack running? "
@@ -355,7 +351,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
             "Print log lines stored in VictoriaLogs (the stack's default) or Loki, oldest first: time (local), "
             "service, severity, trace/span id prefixes, line. Exit 0 (also when nothing matched: a note goes to "
             "stderr), 1 when the store cannot be queried, 2 for a usage error, a query the store rejects or a "
-            "query that returns statistics instead of lines."
+            "query that returns statistics instead of lines, 141 when the reader stops early (`| head`)."
         ),
     )
     parser.add_argument("--trace-id", type=parse_trace_id, help="only the lines of this trace (any service)")

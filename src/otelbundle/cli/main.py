@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -27,8 +29,14 @@ DESCRIPTION = (
     "Check a service's otelbundle.yaml, its alert rules, SLOs and health checks; run the "
     "backends it sends to on this machine; read the logs they store. "
     "Your application itself runs under `opentelemetry-instrument`. "
-    "`otelbundle COMMAND --help` tells more about each command."
+    "`otelbundle COMMAND --help` tells more about each command. A command whose reader stops early "
+    "(`| head`) stops quietly with exit status 141, as a program killed by SIGPIPE."
 )
+
+# The exit status of a command whose reader went away (`| head`): what a shell shows for a
+# program killed by SIGPIPE, as 130 is for one stopped by Ctrl-C. Not 0, since the output was
+# cut short (`rules check` had files left to check); not 1, which means "a problem found".
+READER_GONE = 128 + signal.SIGPIPE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +55,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a reader that stops early (``| head``) ends it quietly, with READER_GONE."""
+    try:
+        code = _run(argv)
+    except SystemExit:
+        _flush()  # --help, --version: argparse ignores a reader gone, and so does this flush
+        raise
+    except BrokenPipeError:
+        _flush()
+        return READER_GONE
+    # Flushed here, not at Python's exit, where a reader gone is "Exception ignored" and exit 120.
+    return code if _flush() else READER_GONE
+
+
+def _flush() -> bool:
+    """Flush stdout and stderr; a stream whose reader is gone is pointed at devnull (as Python's docs
+    on SIGPIPE advise), so no later write, nor the flush at exit, fails again. False if one was."""
+    flushed = True
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+            flushed = False
+    return flushed
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

@@ -6,7 +6,6 @@ import argparse
 import os
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from otelbundle.cli.arguments import line_count
@@ -64,13 +63,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     actions.add_parser("down", parents=[root], help="stop every component").set_defaults(func=_down)
     actions.add_parser(
         "status", parents=[root], help="show each component's process and health"
-    ).set_defaults(func=_piped(_status))
+    ).set_defaults(func=_status)
     logs = actions.add_parser("logs", parents=[root], help="print the end of a component's log")
     logs.add_argument("component", nargs="?", help="name, as `stack status` lists them (default: all)")
     logs.add_argument(
         "-n", "--lines", type=line_count, default=30, help="how many of the last lines of each (default 30)"
     )
-    logs.set_defaults(func=_piped(_logs))
+    logs.set_defaults(func=_logs)
     install = actions.add_parser(
         "install",
         parents=[root],
@@ -94,20 +93,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     config.add_argument(
         "--export", metavar="DIR", help="copy otel-collector/ and deploy/ into DIR (then: --config-root DIR)"
     )
-    config.set_defaults(func=_piped(_config))
-
-
-def _piped(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """``command`` printing into a reader that stops early (``| head``) ends quietly, no traceback."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except BrokenPipeError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's exit flush too
-            return 0
-
-    return run
+    config.set_defaults(func=_config)
 
 
 def _seconds(text: str) -> float:

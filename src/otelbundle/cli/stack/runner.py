@@ -10,18 +10,10 @@ stack did not start.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
 import os
-import signal
-import socket
-import subprocess
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,31 +26,15 @@ from otelbundle.cli.stack.components import (
     gateway_name,
     jaeger_ui_assets,
 )
-from otelbundle.cli.stack.holders import Holder, fingerprint, port_holder, runs_in
+from otelbundle.cli.stack.errors import StackError
+from otelbundle.cli.stack.holders import port_holder
 from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, recorded_store
+from otelbundle.cli.stack.owners import may_signal, others_processes
+from otelbundle.cli.stack.processes import healthy, launch, port_in_use, reap, terminate
+from otelbundle.cli.stack.reuse import ours_unrecorded, port_conflict, reusable, served_by
+from otelbundle.cli.stack.stack_dir import StackDir, default_data_dir
 
-
-class StackError(Exception):
-    pass
-
-
-def default_data_dir(env: Mapping[str, str]) -> Path:
-    explicit = env.get("OTELBUNDLE_STACK_DIR")
-    return Path(explicit) if explicit else Path.home() / ".local" / "share" / "otelbundle" / "stack"
-
-
-def healthy(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return 200 <= int(response.status) < 300
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+__all__ = ["ComponentStatus", "Stack", "StackError"]
 
 
 @dataclass
@@ -102,6 +78,7 @@ class Stack:
         self.env = dict(os.environ if env is None else env)
         # Absolute: each component runs in the data dir and gets paths under it.
         self.data_dir = (data_dir or default_data_dir(self.env)).absolute()
+        self.dir = StackDir(self.data_dir)
         try:
             root = config_root or find_config_root()
         except ConfigRootError as exc:
@@ -117,36 +94,23 @@ class Stack:
             raise StackError(f"--gateways must be 0 or more, not {gateways}")
         if logs is not None and logs not in LOG_STORES:
             raise StackError(f"--logs must be one of {', '.join(LOG_STORES)}, not {logs!r}")
-        self.recorded_gateways = self._recorded_gateways()
+        self.recorded_gateways = self.dir.recorded_gateways()
         self.gateways = self.recorded_gateways if gateways is None else gateways
         self.recorded_logs = recorded_store(self.data_dir) or DEFAULT_LOG_STORE
         self.logs = self.recorded_logs if logs is None else logs
         self.components = components(root, self.data_dir, self.env, gateways=self.gateways, logs=self.logs)
 
     # ---- topology ------------------------------------------------------------
-    def _topology_file(self) -> Path:
-        return self.data_dir / "run" / "topology.json"
-
-    def _recorded_gateways(self) -> int:
-        """How many gateways the last ``up`` started (0 when none is recorded)."""
-        try:
-            return int(json.loads(self._topology_file().read_text())["gateways"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0
-
-    def _record_topology(self) -> None:
-        self._topology_file().write_text(json.dumps({"gateways": self.gateways, "logs": self.logs}) + "\n")
-
     def _stray_gateways(self) -> list[Component]:
         """Components with a pid file that the chosen topology does not include: gateways after
         scaling in, the other log store after switching stores."""
         wanted = {c.name for c in self.components}
         found: list[Component] = []
         for store in LOG_STORES:
-            if store not in wanted and (self.data_dir / "run" / f"{store}.pid").exists():
+            if store not in wanted and self.dir.pid_file(store).exists():
                 other = components(self.config_root, self.data_dir, self.env, logs=store)
                 found.extend(c for c in other if c.name == store)
-        for pid_file in sorted((self.data_dir / "run").glob("otelcol-gateway-*.pid")):
+        for pid_file in sorted(self.dir.run.glob("otelcol-gateway-*.pid")):
             name = pid_file.stem
             if name not in wanted:
                 index = int(name.rsplit("-", 1)[1]) if name.rsplit("-", 1)[1].isdigit() else 0
@@ -155,25 +119,14 @@ class Stack:
         return found
 
     # ---- files -----------------------------------------------------------
-    def _pid_file(self, component: Component) -> Path:
-        return self.data_dir / "run" / f"{component.name}.pid"
-
     def log_file(self, component: Component) -> Path:
-        return self.data_dir / "logs" / f"{component.name}.log"
+        return self.dir.log_file(component.name)
+
+    def tail(self, component: Component, lines: int = 20) -> str:
+        return self.dir.tail(component.name, lines)
 
     def _pid(self, component: Component) -> int | None:
-        try:
-            pid = int(self._pid_file(component).read_text())
-        except (OSError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        # A stale pid file's number may now be another process: never report or stop that one.
-        return pid if runs_in(pid, self.data_dir) else None
+        return self.dir.live_pid(component.name)
 
     def component(self, name: str) -> Component:
         for component in self.components:
@@ -185,25 +138,8 @@ class Stack:
     def missing_binaries(self) -> list[Component]:
         return [c for c in self.components if c.locate(self.env) is None]
 
-    @contextlib.contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        """One `up` or `down` at a time per stack dir: two at once each start a copy of every
-        component (one fails to bind, its pid overwrites the other's: an orphan), or a `down`
-        stops what an `up` is starting. The lock goes with the process, however it ends."""
-        run = self.data_dir / "run"
-        run.mkdir(parents=True, exist_ok=True)
-        with open(run / "lock", "a+b") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                self.say(
-                    f"  another `otelbundle stack up` or `down` is running on {self.data_dir}: waiting for it"
-                )
-                fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
-
     def up(self, timeout: float = 90.0) -> None:
-        with self._exclusive():
+        with self.dir.exclusive(self.say):
             self._up(timeout)
 
     def _up(self, timeout: float) -> None:
@@ -256,30 +192,30 @@ class Stack:
             busy = [port for port in component.ports if port_in_use(port)]
             if busy and self._pid(component) is None:
                 holder = port_holder(busy[0])
-                if self._reusable(component, holder):
+                if reusable(component, holder, self.env):
                     assert holder is not None
                     self.say(
                         f"  {component.name:<17} reusing the one of the otelbundle stack in {holder.stack_dir()} "
                         f"(pid {holder.pid}; same binary and config). `stack down` here leaves it running."
                     )
                     continue
-                if holder is not None and self._ours_unrecorded(component, holder):
+                if holder is not None and ours_unrecorded(component, holder, self.data_dir, self.env):
                     # Left running without its pid file (an older otelbundle's failed start, a
                     # deleted run/ folder): record it again rather than call it a stranger.
-                    self._pid_file(component).write_text(str(holder.pid))
+                    self.dir.record_pid(component.name, holder.pid)
                     self.say(
                         f"  {component.name:<17} found running (pid {holder.pid}), started in this stack dir "
                         "but missing from its pid file: recorded again"
                     )
                     self._await(component, started, timeout)
                     continue
-                raise StackError(_port_conflict(component, busy, holder))
+                raise StackError(port_conflict(component, busy, holder))
             self._start(component)
             self._await(component, started, timeout)
         self._wait_healthy(started, timeout)
         for stray in self._stray_gateways():
             self.stop_component(stray)
-        self._record_topology()
+        self.dir.record_topology(self.gateways, self.logs)
 
     def _await(self, component: Component, pending: list[Component], timeout: float) -> None:
         """Wait for a collector now (the agent's gateways must be accepting before it routes to
@@ -288,19 +224,6 @@ class Stack:
             self._wait_healthy([component], timeout)
         else:
             pending.append(component)
-
-    def _ours_unrecorded(self, component: Component, holder: Holder) -> bool:
-        """The holder runs in this stack dir with this component's binary and config."""
-        if holder.cwd is None or holder.cwd.resolve() != self.data_dir.resolve():
-            return False
-        binary = component.locate(self.env) or component.binary
-        return fingerprint(holder.command) == fingerprint([binary, *component.args])
-
-    def _reusable(self, component: Component, holder: Holder | None) -> bool:
-        if holder is None or holder.stack_dir() is None or not healthy(component.health_url):
-            return False
-        binary = component.locate(self.env) or component.binary
-        return fingerprint(holder.command) == fingerprint([binary, *component.args])
 
     def _warn_if_no_jaeger_ui(self) -> None:
         if jaeger_ui_assets(self.env) is not None:
@@ -318,19 +241,11 @@ class Stack:
         for key, value in component.env.items():
             if key in ("OTELCOL_STORAGE_DIR", "LOKI_DATA_DIR", "JAEGER_BADGER_DIR"):
                 Path(value).mkdir(parents=True, exist_ok=True)
-        log = open(self.log_file(component), "ab")  # noqa: SIM115 - owned by the child
-        process = subprocess.Popen(
-            [binary, *component.args],
-            env={**self.env, **component.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=str(self.data_dir),
-            start_new_session=True,  # not killed by the terminal's Ctrl-C
+        pid = launch(
+            [binary, *component.args], {**self.env, **component.env}, self.data_dir, self.log_file(component)
         )
-        log.close()
-        self._pid_file(component).write_text(str(process.pid))
-        self.say(f"  {component.name:<17} started (pid {process.pid}, {binary})")
+        self.dir.record_pid(component.name, pid)
+        self.say(f"  {component.name:<17} started (pid {pid}, {binary})")
 
     def _wait_healthy(self, started: list[Component], timeout: float) -> None:
         end = time.monotonic() + timeout
@@ -367,7 +282,7 @@ class Stack:
         a zombie still answers kill(pid, 0))."""
         pid = self._pid(component)
         if pid is not None:
-            _reap(pid)
+            reap(pid)
         return self._pid(component) is None
 
     def down(self, timeout: float | None = None) -> None:
@@ -375,18 +290,22 @@ class Stack:
         collector) first, which hands its queued spans to the gateways still running; then
         the gateways, which decide what they hold and send it to Jaeger still running;
         then the stores. Each stop waits until the process has exited."""
-        with self._exclusive():
+        theirs = [(c.name, pid) for c in self._stop_order() if (pid := self._pid(c)) and not may_signal(pid)]
+        if theirs:
+            # All or nothing: stopping the collectors but not the stores they send to helps no one.
+            raise StackError(others_processes(theirs, self.data_dir, "down", nothing_stopped=True))
+        with self.dir.exclusive(self.say):
             self._down(timeout)
 
     def _down(self, timeout: float | None) -> None:
         for component in self._stop_order():
             pid = self._pid(component)
             if pid is None:
-                self._pid_file(component).unlink(missing_ok=True)
+                self.dir.forget_pid(component.name)
                 continue
             self.stop_component(component, timeout)
         # The next `up` without --gateways starts the default single collector.
-        self._topology_file().unlink(missing_ok=True)
+        self.dir.forget_topology()
 
     def _stop_order(self) -> list[Component]:
         """Collectors before the stores they send to; gateways left over from another
@@ -402,18 +321,16 @@ class Stack:
         pid = self._pid(component)
         if pid is None:
             return
-        os.kill(pid, signal.SIGTERM)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and self._pid(component) is not None:
-            _reap(pid)
-            time.sleep(0.2)
-        if self._pid(component) is not None:
-            os.kill(pid, signal.SIGKILL)
-            self.say(f"  {component.name:<17} did not stop in {timeout:.0f}s; killed")
-        else:
+        try:
+            stopped = terminate(pid, timeout, lambda: self._pid(component) is not None)
+        except PermissionError:
+            message = others_processes([(component.name, pid)], self.data_dir, "down", nothing_stopped=False)
+            raise StackError(message) from None
+        if stopped:
             self.say(f"  {component.name:<17} stopped")
-        _reap(pid)
-        self._pid_file(component).unlink(missing_ok=True)
+        else:
+            self.say(f"  {component.name:<17} did not stop in {timeout:.0f}s; killed")
+        self.dir.forget_pid(component.name)
 
     def start_component(self, component: Component, timeout: float = 60.0) -> None:
         (self.data_dir / "run").mkdir(parents=True, exist_ok=True)
@@ -429,56 +346,6 @@ class Stack:
                 c.name, pid, pid is not None, healthy(c.health_url), c.health_url, self.log_file(c)
             )
             if state.healthy and pid is None:
-                state.served_by, state.reused = self._served_by(c)
+                state.served_by, state.reused = served_by(c, self.data_dir, self.env)
             states.append(state)
         return states
-
-    def _served_by(self, component: Component) -> tuple[str, bool]:
-        """Who answers a component's health URL when its process is not this stack's."""
-        port = urllib.parse.urlsplit(component.health_url).port
-        holder = port_holder(port) if port is not None else None
-        if holder is None:
-            return "answered by a process this stack did not start", False
-        if self._ours_unrecorded(component, holder):
-            return (
-                f"pid {holder.pid}, started in this stack dir but missing from its pid file: `stack up` records it",
-                False,
-            )
-        other = holder.stack_dir()
-        if other is not None and other.resolve() != self.data_dir.resolve():
-            return f"reused: the otelbundle stack in {other} runs it (pid {holder.pid})", True
-        return f"answered by {holder.describe()}, which this stack did not start", False
-
-    def tail(self, component: Component, lines: int = 20) -> str:
-        try:
-            text = self.log_file(component).read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def _port_conflict(component: Component, busy: list[int], holder: Holder | None) -> str:
-    ports = ", ".join(map(str, busy))
-    if holder is None:
-        return (
-            f"{component.name}: port(s) {ports} on 127.0.0.1 are used by another process; "
-            "stop it (or the other stack) first"
-        )
-    other = holder.stack_dir()
-    if other is not None:
-        return (
-            f"{component.name}: port(s) {ports} are used by another otelbundle stack (data in {other}, "
-            f"{holder.describe()}), started from a different binary or config. Stop it with "
-            f"`OTELBUNDLE_STACK_DIR={other} otelbundle stack down`, or use that stack instead."
-        )
-    return (
-        f"{component.name}: port(s) {ports} on 127.0.0.1 are used by another process, {holder.describe()}, "
-        "which this stack did not start and will not stop. Stop it yourself (a system service: "
-        f"`systemctl stop {Path(holder.command[0]).name if holder.command else component.name}`) and run again."
-    )
-
-
-def _reap(pid: int) -> None:
-    """Collect our own exited child so it does not linger as a zombie that still 'exists'."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)

@@ -117,14 +117,28 @@ def test_stack_up_refuses_a_timeout_that_is_not_positive(tmp_path: Path) -> None
 
 
 def test_printing_into_head_ends_quietly(tmp_path: Path) -> None:
-    """`otelbundle stack config collector | head -1` (status, logs alike) ended in a BrokenPipeError traceback."""
+    """`otelbundle stack logs | head -c 10` (status, config alike) ended in a BrokenPipeError traceback.
+
+    The log is larger than a pipe holds (64 kB), so `stack logs` is still writing when head exits,
+    whichever runs first; the status is the pipeline's (pipefail): 141, as for a program killed by SIGPIPE.
+    """
+    log = tmp_path / "logs" / "jaeger.log"
+    log.parent.mkdir()
+    log.write_text("".join(f"jaeger log line {i:06}\n" for i in range(20_000)))  # 460 kB
     shown = subprocess.run(
-        f"{sys.executable} -m otelbundle.cli stack config collector | head -c 10",
-        shell=True,
+        [
+            "bash",
+            "-o",
+            "pipefail",
+            "-c",
+            f"{sys.executable} -m otelbundle.cli stack logs jaeger -n 20000 | head -c 10",
+        ],
         cwd=tmp_path,
+        env={**os.environ, "OTELBUNDLE_STACK_DIR": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert shown.stdout == (ROOT / "otel-collector" / "config.yaml").read_text()[:10]
+    assert shown.stdout == "--- jaeger"
     assert shown.stderr == ""
+    assert shown.returncode == 141

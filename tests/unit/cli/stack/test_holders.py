@@ -15,7 +15,8 @@ import pytest
 from harness.apps import free_port
 from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.holders import port_holder
-from otelbundle.cli.stack.runner import Stack, StackError, healthy
+from otelbundle.cli.stack.processes import healthy
+from otelbundle.cli.stack.runner import Stack, StackError
 
 ROOT = Path(__file__).resolve().parents[4]
 

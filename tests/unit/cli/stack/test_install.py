@@ -25,7 +25,9 @@ import pytest
 import yaml
 
 from otelbundle.cli.stack import components as comp
-from otelbundle.cli.stack.install import RELEASES, Installer, InstallError, build_stamp, platform_tag
+from otelbundle.cli.stack.install import Installer, InstallError
+from otelbundle.cli.stack.install.cache import build_stamp
+from otelbundle.cli.stack.install.releases import RELEASES, platform_tag
 from otelbundle.cli.stack.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -324,7 +326,7 @@ def test_the_cli_prints_one_message_and_no_traceback(server: ReleaseServer, tmp_
 
 
 def test_the_jaeger_ui_download_is_checked_when_a_sha256_is_given(server: ReleaseServer, cache: Path) -> None:
-    from otelbundle.cli.stack.install import JAEGER_UI_ASSET
+    from otelbundle.cli.stack.install.jaeger_ui import JAEGER_UI_ASSET
 
     assets = _tar_gz({"build/index.html": b"<html>jaeger ui</html>"})
     server.routes[f"/{JAEGER_UI_ASSET}"] = server.body(assets)

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from otelbundle.cli.stack import components as comp
-from otelbundle.cli.stack.install import BUILD_INPUTS, TOOL_PACKAGES, Installer, InstallError
+from otelbundle.cli.stack.install import Installer, InstallError
+from otelbundle.cli.stack.install.gobuild import BUILD_INPUTS, TOOL_PACKAGES
 from otelbundle.cli.stack.progress import Progress
 from tests.unit.cli.stack.test_install import FAKE_BINARY, ReleaseServer, cache, publish, server
 

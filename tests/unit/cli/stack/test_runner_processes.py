@@ -7,20 +7,25 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import pwd
 import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from otelbundle import cli
 from otelbundle.cli.stack import components as comp
-from otelbundle.cli.stack.runner import Stack, StackError, port_in_use
+from otelbundle.cli.stack.processes import port_in_use
+from otelbundle.cli.stack.runner import Stack, StackError
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -380,3 +385,100 @@ def test_ctrl_c_during_up_says_what_keeps_running(
     assert up.returncode == 130
     assert "Components already started keep running: `otelbundle stack status` shows them" in err, err
     assert "`otelbundle stack down` stops them" in err
+
+
+NOBODY = 65534
+
+
+def as_another_user(*args: str, data_dir: Path) -> tuple[int, str]:
+    """`otelbundle stack ARGS` in a child of this (root) process that became user nobody first:
+    (exit status, stdout and stderr). A fork, not a new interpreter: this one may sit in a
+    folder only root can read."""
+    cli.build_parser()  # imports every command's modules: the child may not read the interpreter's
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - reported through the pipe and the exit status
+        code = 99
+        try:
+            os.close(reader)
+            os.dup2(writer, 1)
+            os.dup2(writer, 2)
+            sys.stdout = sys.stderr = open(writer, "w", buffering=1, closefd=False)  # noqa: SIM115
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            os.environ["OTELBUNDLE_STACK_DIR"] = str(data_dir)
+            comp.CACHE_ROOT = data_dir / "cache"  # that user's own, not root's (~root is closed to others)
+            code = cli.main(["stack", *args, "--config-root", str(ROOT)])
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            os._exit(code)
+    os.close(writer)
+    with open(reader) as said:
+        output = said.read()
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status), output
+
+
+@pytest.fixture
+def roots_stack_dir() -> Iterator[Path]:
+    """A stack dir root started a stack in (run/ is root's, 0755), which others may read."""
+    data = Path(tempfile.mkdtemp(prefix="otelbundle-roots-stack-"))
+    data.chmod(0o755)
+    (data / "run").mkdir()
+    (data / "run" / "lock").touch()
+    yield data
+    shutil.rmtree(data)
+
+
+needs_root = pytest.mark.skipif(os.getuid() != 0, reason="acts as another user: needs root to become one")
+
+
+@needs_root
+def test_down_on_a_stack_another_user_started_names_component_pid_and_owner(
+    roots_stack_dir: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """`sudo otelbundle stack up`, then `otelbundle stack down` as yourself (same stack dir):
+    a PermissionError traceback from the lock file, or, with it writable, from os.kill."""
+    theirs = subprocess.Popen(["sleep", "600"], cwd=roots_stack_dir)
+    processes.append(theirs)
+    (roots_stack_dir / "run" / "jaeger.pid").write_text(str(theirs.pid))
+    for lock_mode in (0o644, 0o666):
+        (roots_stack_dir / "run" / "lock").chmod(lock_mode)
+        status, said = as_another_user("down", data_dir=roots_stack_dir)
+        assert status == 1, said
+        assert said == (
+            f"otelbundle stack down: jaeger (pid {theirs.pid}) runs as user root, not as you "
+            f"({pwd.getpwuid(NOBODY).pw_name}): not allowed to stop it, so nothing was stopped. "
+            f"Run `OTELBUNDLE_STACK_DIR={roots_stack_dir} otelbundle stack down` as root\n"
+        )
+        assert theirs.poll() is None
+        assert (roots_stack_dir / "run" / "jaeger.pid").exists()
+
+
+@needs_root
+def test_up_or_down_in_a_stack_dir_another_user_owns_says_whose_it_is(roots_stack_dir: Path) -> None:
+    """Nothing runs, but run/ is root's: the lock (and the pid files) cannot be written."""
+    for action, *options in (["down"], ["up", "--no-install"]):
+        status, said = as_another_user(action, *options, data_dir=roots_stack_dir)
+        assert status == 1, said
+        assert said.splitlines()[-1] == (
+            f"otelbundle stack {action}: cannot write to {roots_stack_dir / 'run'} (Permission denied): this stack "
+            f"dir belongs to user root, not to you ({pwd.getpwuid(NOBODY).pw_name}). Run the command as root, or "
+            "use a stack dir of your own (OTELBUNDLE_STACK_DIR=DIR)"
+        ), said
+
+
+@needs_root
+def test_a_lock_file_root_left_in_a_users_stack_dir_does_not_lock_that_user_out(
+    roots_stack_dir: Path,
+) -> None:
+    """`sudo otelbundle stack down` in a user's stack dir left run/lock root's (0644): that
+    user's next `stack up` or `down` ended in a PermissionError traceback opening it."""
+    (roots_stack_dir / "run" / "lock").unlink()
+    os.chown(roots_stack_dir / "run", NOBODY, NOBODY)
+    assert otelbundle("down", data_dir=roots_stack_dir).returncode == 0
+    assert (roots_stack_dir / "run" / "lock").stat().st_uid == 0
+    assert as_another_user("down", data_dir=roots_stack_dir) == (0, "")
