@@ -11,17 +11,16 @@ from collections.abc import Sequence
 
 from otelbundle.version import __version__
 
-# Modules that provide ``add_commands(subparsers)``; missing ones are skipped so a
-# partial install still has a working command.
-COMMAND_MODULES = (
-    "otelbundle.cli.config",
-    "otelbundle.cli.rules",
-    "otelbundle.cli.slo",
-    "otelbundle.cli.health",
-    "otelbundle.cli.stack.cli",
-    "otelbundle.cli.demo",
-    "otelbundle.cli.logs",
-)
+# Each command and the module that adds it (``add_commands(subparsers)``).
+COMMAND_MODULES = {
+    "config": "otelbundle.cli.config",
+    "rules": "otelbundle.cli.rules",
+    "slo": "otelbundle.cli.slo",
+    "health": "otelbundle.cli.health",
+    "stack": "otelbundle.cli.stack.cli",
+    "demo": "otelbundle.cli.demo",
+    "logs": "otelbundle.cli.logs",
+}
 
 
 # What `otelbundle --help` says (the module docstring above is for developers).
@@ -43,15 +42,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otelbundle", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"otelbundle {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for command, name in COMMAND_MODULES.items():
         try:
             module = importlib.import_module(name)
-        except ImportError:
+        except Exception as exc:  # one broken command must not take the others with it
+            _add_unloadable(subparsers, command, name, exc)
             continue
-        add_commands = getattr(module, "add_commands", None)
-        if add_commands is not None:
-            add_commands(subparsers)
+        module.add_commands(subparsers)
     return parser
+
+
+def _add_unloadable(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: str,
+    module: str,
+    error: Exception,
+) -> None:
+    """A command whose module failed to import stays listed and says why when run: skipping it
+    silently (as before) made ``stack`` vanish from ``--help`` for a user who could not read a
+    file it imports, with nothing to say what was wrong."""
+    reason = f"{type(error).__name__}: {error}"
+    # No options: whatever was typed after the command (its --flags too) is taken, and refused here.
+    parser = subparsers.add_parser(
+        command, help=f"(cannot be loaded: {reason})", add_help=False, prefix_chars="\0"
+    )
+    parser.add_argument("typed", nargs="*")
+
+    def report(_args: argparse.Namespace) -> int:
+        print(f"otelbundle {command}: cannot be loaded ({module}): {reason}", file=sys.stderr)
+        return 1
+
+    parser.set_defaults(func=report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
