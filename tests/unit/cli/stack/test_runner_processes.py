@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.collector import own_network
 from otelbundle import cli
 from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.processes import port_in_use
@@ -330,18 +331,6 @@ def test_up_records_again_a_component_left_running_without_its_pid_file(
     assert left.wait(timeout=10) is not None
 
 
-def _own_network() -> list[str]:
-    """A command prefix that runs a program in a network namespace of its own with loopback up
-    (`unshare` execs it: the same pid, so a signal sent to it reaches the program); [] when
-    this machine cannot make one (not root, no unshare)."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return []
-    prefix = [unshare, "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
-    probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
-    return prefix if probe.returncode == 0 else []
-
-
 def test_ctrl_c_during_up_says_what_keeps_running(
     tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -350,7 +339,7 @@ def test_ctrl_c_during_up_says_what_keeps_running(
     the cache'."""
     busy = [port for c in comp.components(ROOT, tmp_path) for port in c.ports if port_in_use(port)]
     # CI runs the demo's stack beside the tests: then `up` runs in a network namespace of its own.
-    isolate = _own_network() if busy else []
+    isolate = own_network() if busy else []
     if busy and not isolate:
         pytest.skip(
             f"the stack's ports {busy} are in use on this machine and no network namespace can be made"
