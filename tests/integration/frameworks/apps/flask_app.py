@@ -1,4 +1,4 @@
-"""A Flask app: a view that logs (an object in ``extra``), one that raises."""
+"""A Flask app: a view that logs (an object in ``extra``), one that raises, a probe route."""
 
 import logging
 
@@ -27,3 +27,8 @@ def hello() -> str:
 @app.get("/boom")
 def boom() -> str:
     raise RuntimeError("flask view failed")
+
+
+@app.get("/healthz")
+def healthz() -> str:
+    return "ok"  # what a load balancer's or Kubernetes' probe asks every few seconds
