@@ -347,11 +347,23 @@ def test_a_second_up_or_down_on_the_same_stack_dir_waits_for_the_first(tmp_path:
             assert down.stdout is not None
             first = down.stdout.readline()
             assert "another `otelbundle stack up` or `down` is running on" in first, first
-            time.sleep(0.5)
-            assert down.poll() is None, "down did not wait for the stack's lock"
+            # Waiting, not done: the kernel lists it as blocked on the lock we hold.
+            deadline = time.monotonic() + 60
+            while not waits_for_a_lock(down.pid):
+                assert down.poll() is None, "down did not wait for the stack's lock"
+                assert time.monotonic() < deadline, "down never blocked on the stack's lock"
+                time.sleep(0.01)
         finally:
             fcntl.flock(held, fcntl.LOCK_UN)
         assert down.wait(timeout=60) == 0
+
+
+def waits_for_a_lock(pid: int) -> bool:
+    """Whether ``pid`` is blocked in flock(): /proc/locks lists a waiter as ``N: -> FLOCK ... PID``."""
+    return any(
+        line.split()[1:3] == ["->", "FLOCK"] and line.split()[5] == str(pid)
+        for line in Path("/proc/locks").read_text().splitlines()
+    )
 
 
 def test_a_relative_stack_dir_keeps_the_data_in_that_dir(
@@ -382,8 +394,10 @@ def test_ctrl_c_during_down_says_what_still_runs(
     data = tmp_path / "data"
     (data / "run").mkdir(parents=True)
     ready = tmp_path / "ready"
+    termed = tmp_path / "termed"
+    # Ignores SIGTERM (a slow stop), and says when it got one: then `down` is waiting for it.
     slow = subprocess.Popen(
-        ["sh", "-c", f'trap "" TERM; touch {ready}; while :; do sleep 0.05; done'], cwd=data
+        ["sh", "-c", f'trap "touch {termed}" TERM; touch {ready}; while :; do sleep 0.05; done'], cwd=data
     )
     processes.append(slow)
     (data / "run" / "prometheus.pid").write_text(str(slow.pid))
@@ -396,7 +410,11 @@ def test_ctrl_c_during_down_says_what_still_runs(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2)  # stopping prometheus, which ignores SIGTERM
+    deadline = time.monotonic() + 60
+    while not termed.exists():
+        assert down.poll() is None, down.communicate()
+        assert time.monotonic() < deadline, "down never sent prometheus its SIGTERM"
+        time.sleep(0.01)
     down.send_signal(signal.SIGINT)
     _, err = down.communicate(timeout=30)
     assert down.returncode == 130
