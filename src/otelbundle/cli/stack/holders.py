@@ -107,6 +107,22 @@ def fingerprint(command: tuple[str, ...] | list[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def descends_from(pid: int, ancestor: int) -> bool:
+    """Whether ``pid`` is ``ancestor`` or started by it (a child, a grandchild): a component
+    started through a wrapper script listens from the wrapper's child, which is still ours."""
+    seen: set[int] = set()
+    while pid > 1 and pid not in seen:
+        if pid == ancestor:
+            return True
+        seen.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            pid = int(stat.rsplit(")", 1)[-1].split()[1])  # the field after the state: the parent's pid
+        except (OSError, ValueError, IndexError):
+            return False
+    return pid == ancestor
+
+
 def runs_in(pid: int, data_dir: Path) -> bool:
     """Whether ``pid`` is a live (not zombie) process started in ``data_dir``, the folder the
     runner starts every component in: a pid file outlives its process (a crash, a reboot),

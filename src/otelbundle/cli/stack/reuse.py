@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from otelbundle.cli.stack.components import Component
-from otelbundle.cli.stack.holders import Holder, fingerprint, port_holder
+from otelbundle.cli.stack.holders import Holder, descends_from, fingerprint, port_holder
 from otelbundle.cli.stack.processes import healthy
 
 
@@ -50,6 +50,25 @@ def served_by(component: Component, data_dir: Path, env: Mapping[str, str]) -> t
     if other is not None and other.resolve() != data_dir.resolve():
         return f"reused: the otelbundle stack in {other} runs it (pid {holder.pid})", True
     return f"answered by {holder.describe()}, which this stack did not start", False
+
+
+def foreign_listener(component: Component, pid: int) -> Holder | None:
+    """The process listening on the component's health port when it is neither ``pid`` (this
+    stack's process for it) nor one it started: then the health URL's answer is not ours.
+    None when ours, when nothing listens, or when /proc does not show the holder."""
+    port = urllib.parse.urlsplit(component.health_url).port
+    holder = port_holder(port) if port is not None else None
+    if holder is None or descends_from(holder.pid, pid):
+        return None
+    return holder
+
+
+def held_by(component: Component, pid: int, holder: Holder) -> str:
+    """What ``status`` says when ``holder``, not this stack's ``pid``, listens on the health port."""
+    port = urllib.parse.urlsplit(component.health_url).port
+    other = holder.stack_dir()
+    whose = f", of the otelbundle stack in {other}" if other is not None else ""
+    return f"port {port} is held by {holder.describe()}{whose}, not by this stack's pid {pid}"
 
 
 def port_conflict(component: Component, busy: list[int], holder: Holder | None) -> str:

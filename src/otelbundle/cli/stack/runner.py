@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,14 @@ from otelbundle.cli.stack.holders import port_holder
 from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, recorded_store
 from otelbundle.cli.stack.owners import may_signal, others_processes
 from otelbundle.cli.stack.processes import healthy, launch, port_in_use, reap, terminate
-from otelbundle.cli.stack.reuse import ours_unrecorded, port_conflict, reusable, served_by
+from otelbundle.cli.stack.reuse import (
+    foreign_listener,
+    held_by,
+    ours_unrecorded,
+    port_conflict,
+    reusable,
+    served_by,
+)
 from otelbundle.cli.stack.stack_dir import StackDir, default_data_dir
 
 __all__ = ["ComponentStatus", "Stack", "StackError"]
@@ -268,14 +274,13 @@ class Stack:
             )
 
     def _answers_health(self, component: Component) -> bool:
-        """Healthy, and answered by the process we started: a health port can also be
-        answered by another stack or a leftover, which must not pass for ours. When
-        /proc does not show the holder, the answer is taken as ours."""
-        if not healthy(component.health_url):
+        """Healthy, and answered by the process we started (or one it started): a health port
+        can also be answered by another stack or a leftover, which must not pass for ours.
+        When /proc does not show the holder, the answer is taken as ours."""
+        pid = self._pid(component)
+        if pid is None or not healthy(component.health_url):
             return False
-        port = urllib.parse.urlsplit(component.health_url).port
-        holder = port_holder(port) if port is not None else None
-        return holder is None or holder.pid == self._pid(component)
+        return foreign_listener(component, pid) is None
 
     def exited(self, component: Component) -> bool:
         """True when the component's process is gone (our own exited child is collected first:
@@ -347,5 +352,10 @@ class Stack:
             )
             if state.healthy and pid is None:
                 state.served_by, state.reused = served_by(c, self.data_dir, self.env)
+            elif pid is not None and (holder := foreign_listener(c, pid)) is not None:
+                # Our process is alive, but another one answers its URL (it lost the port to
+                # another stack or a leftover): that answer says nothing about ours.
+                state.healthy = False
+                state.served_by = held_by(c, pid, holder)
             states.append(state)
         return states

@@ -217,6 +217,116 @@ def test_status_says_a_component_is_reused_from_another_stack(
     assert state.served_by == f"reused: the otelbundle stack in {other} runs it (pid {theirs.pid})"
 
 
+def test_status_does_not_take_a_strangers_answer_for_its_running_component(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """Our recorded process alive, its health port held by another process (another stack held
+    Jaeger's 16686): status said "pid N  healthy" from the other one's answer, and counted it ok."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    port = free_port()
+    stranger = _answering(port, elsewhere)
+    processes.append(stranger)
+    ours = subprocess.Popen(["sleep", "60"], cwd=data)
+    processes.append(ours)
+    (data / "run" / "prometheus.pid").write_text(str(ours.pid))
+    stack = Stack(data_dir=data, config_root=ROOT, env={}, say=lambda _: None)
+    stack.components = [
+        comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
+    ]
+    [state] = stack.status()
+    assert (state.pid, state.running, state.healthy, state.ok) == (ours.pid, True, False, False)
+    assert state.served_by.startswith(f"port {port} is held by pid {stranger.pid} ("), state.served_by
+    assert state.served_by.endswith(f"not by this stack's pid {ours.pid}"), state.served_by
+    assert ours.poll() is None and stranger.poll() is None
+
+
+def test_status_takes_the_answer_of_a_process_its_component_started_for_its_own(tmp_path: Path) -> None:
+    """A component run through a wrapper that does not exec: the listener is the recorded
+    process's child, and its answer is the component's."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    port = free_port()
+    # `; true` keeps sh from exec-ing the server: it runs as sh's child, in sh's process group.
+    wrapper = subprocess.Popen(
+        ["sh", "-c", f"{sys.executable} -m http.server {port} --bind 127.0.0.1 2>/dev/null; true"],
+        cwd=data,
+        start_new_session=True,
+    )
+    try:
+        (data / "run" / "prometheus.pid").write_text(str(wrapper.pid))
+        deadline = time.monotonic() + 30
+        while not port_in_use(port):
+            assert time.monotonic() < deadline and wrapper.poll() is None, "the wrapped server did not listen"
+            time.sleep(0.05)
+        stack = Stack(data_dir=data, config_root=ROOT, env={}, say=lambda _: None)
+        stack.components = [
+            comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
+        ]
+        [state] = stack.status()
+        assert (state.pid, state.healthy, state.ok, state.served_by) == (wrapper.pid, True, True, "")
+    finally:
+        os.killpg(wrapper.pid, signal.SIGKILL)
+        wrapper.wait()
+
+
+STATUS_BESIDE_A_FOREIGN_JAEGER = """
+import os, socket, subprocess, sys, time
+data, foreign = sys.argv[1], sys.argv[2]
+server = subprocess.Popen([sys.executable, "-m", "http.server", "16686", "--bind", "127.0.0.1"], cwd=foreign,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+ours = subprocess.Popen(["sleep", "600"], cwd=data)
+try:
+    with open(os.path.join(data, "run", "jaeger.pid"), "w") as pid_file:
+        pid_file.write(str(ours.pid))
+    def listening():
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", 16686)) == 0
+    deadline = time.monotonic() + 30
+    while not listening():
+        assert time.monotonic() < deadline and server.poll() is None, "the foreign server did not listen"
+        time.sleep(0.05)
+    status = subprocess.run([sys.executable, "-m", "otelbundle.cli", "stack", "status", *sys.argv[3:]],
+                            env={**os.environ, "OTELBUNDLE_STACK_DIR": data}, capture_output=True, text=True)
+    print(server.pid, ours.pid, status.returncode)
+    print(status.stdout, status.stderr)
+finally:
+    server.kill()
+    ours.kill()
+"""
+
+
+def test_stack_status_as_typed_names_who_holds_jaegers_port(tmp_path: Path) -> None:
+    """The reported case on the real port: Jaeger's pid alive, 16686 answered (its health URL,
+    /api/services) by a stranger. In a network namespace of its own: CI's stack holds 16686."""
+    isolate = own_network()
+    if not isolate:
+        pytest.skip("needs a network namespace of its own (root and unshare): CI's stack may hold 16686")
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    foreign = tmp_path / "foreign"
+    (foreign / "api").mkdir(parents=True)
+    (foreign / "api" / "services").write_text('{"data": []}')
+    driver = tmp_path / "driver.py"
+    driver.write_text(STATUS_BESIDE_A_FOREIGN_JAEGER)
+    ran = subprocess.run(
+        [*isolate, sys.executable, str(driver), str(data), str(foreign), "--config-root", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    first, *printed = ran.stdout.splitlines()
+    foreign_pid, jaeger_pid, exit_status = first.split()
+    jaeger = next(line for line in printed if line.startswith("jaeger "))
+    assert jaeger.split()[:5] == ["jaeger", "pid", jaeger_pid, "not", "healthy"], jaeger
+    assert f"(port 16686 is held by pid {foreign_pid} (" in jaeger, jaeger
+    assert jaeger.endswith(f"not by this stack's pid {jaeger_pid})"), jaeger
+    assert exit_status == "3", ran.stdout
+
+
 def test_a_second_up_or_down_on_the_same_stack_dir_waits_for_the_first(tmp_path: Path) -> None:
     """Two `stack up`s at once each started a copy of every component (the loser's pid
     overwrote the winner's: an orphan `down` never stopped), and a `down` during an `up`
@@ -237,11 +347,23 @@ def test_a_second_up_or_down_on_the_same_stack_dir_waits_for_the_first(tmp_path:
             assert down.stdout is not None
             first = down.stdout.readline()
             assert "another `otelbundle stack up` or `down` is running on" in first, first
-            time.sleep(0.5)
-            assert down.poll() is None, "down did not wait for the stack's lock"
+            # Waiting, not done: the kernel lists it as blocked on the lock we hold.
+            deadline = time.monotonic() + 60
+            while not waits_for_a_lock(down.pid):
+                assert down.poll() is None, "down did not wait for the stack's lock"
+                assert time.monotonic() < deadline, "down never blocked on the stack's lock"
+                time.sleep(0.01)
         finally:
             fcntl.flock(held, fcntl.LOCK_UN)
         assert down.wait(timeout=60) == 0
+
+
+def waits_for_a_lock(pid: int) -> bool:
+    """Whether ``pid`` is blocked in flock(): /proc/locks lists a waiter as ``N: -> FLOCK ... PID``."""
+    return any(
+        line.split()[1:3] == ["->", "FLOCK"] and line.split()[5] == str(pid)
+        for line in Path("/proc/locks").read_text().splitlines()
+    )
 
 
 def test_a_relative_stack_dir_keeps_the_data_in_that_dir(
@@ -272,8 +394,10 @@ def test_ctrl_c_during_down_says_what_still_runs(
     data = tmp_path / "data"
     (data / "run").mkdir(parents=True)
     ready = tmp_path / "ready"
+    termed = tmp_path / "termed"
+    # Ignores SIGTERM (a slow stop), and says when it got one: then `down` is waiting for it.
     slow = subprocess.Popen(
-        ["sh", "-c", f'trap "" TERM; touch {ready}; while :; do sleep 0.05; done'], cwd=data
+        ["sh", "-c", f'trap "touch {termed}" TERM; touch {ready}; while :; do sleep 0.05; done'], cwd=data
     )
     processes.append(slow)
     (data / "run" / "prometheus.pid").write_text(str(slow.pid))
@@ -286,7 +410,11 @@ def test_ctrl_c_during_down_says_what_still_runs(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2)  # stopping prometheus, which ignores SIGTERM
+    deadline = time.monotonic() + 60
+    while not termed.exists():
+        assert down.poll() is None, down.communicate()
+        assert time.monotonic() < deadline, "down never sent prometheus its SIGTERM"
+        time.sleep(0.01)
     down.send_signal(signal.SIGINT)
     _, err = down.communicate(timeout=30)
     assert down.returncode == 130
