@@ -1,6 +1,7 @@
 """In-process alert rules over finished spans, with Prometheus semantics; see docs/alerting.md.
 
-- :mod:`.section`: the ``alerting:`` section (the config reader); :mod:`.rule_files`: the rule files it names.
+- :mod:`.section`: the ``alerting:`` section (the config reader); :mod:`.rule_files`: the rule files it
+  names, :mod:`.rule_reader` one rule of them.
 - :mod:`.rules`, :mod:`.predicates`, :mod:`.templates`: the rule model.
 - :mod:`.processor`, :mod:`.window`, :mod:`.batch`, :mod:`.state`: spans in, windows kept.
 - :mod:`.log_selector`, :mod:`.log_fold`: rules over log records (``logs:``), fed by :mod:`.log_intake`.
