@@ -41,6 +41,12 @@ class RuleGroup:
     file: str
 
 
+def is_rule_file(root: object) -> bool:
+    """A rule file's top level (``groups:`` or ``slos:``), not an otelbundle.yaml that names rule
+    files: the commands that take either (``rules check``, ``slo generate``) tell them apart so."""
+    return isinstance(root, dict) and any(key in root for key in FILE_KEYS)
+
+
 def load_rule_file(path: str, config: RuleDefaults, env: Mapping[str, str] | None = None) -> list[RuleGroup]:
     """The groups of a rule file: its ``groups:`` and, for each of its ``slos:``, the SLO's
     burn-rate rules (otelbundle.alerting.slo)."""
