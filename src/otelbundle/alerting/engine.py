@@ -19,11 +19,12 @@ resolving) and every resend happen at ticks, exactly as before.
 Where spans replace series: an empty window means the condition does not hold
 (as a vanished series resolves an alert in Prometheus); a window with some but
 fewer than ``min_spans`` spans gives no verdict and the alert keeps its state.
+
+What a reload keeps of each rule's windows and alerts is rule_install.py's.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import time
@@ -31,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from otelbundle.alerting.alert import ENDED_BY_RELOAD, Alert, AlertState
+from otelbundle.alerting.alert import Alert, AlertState
 from otelbundle.alerting.early import Deadlines
 from otelbundle.alerting.evidence import TextScrubber
 from otelbundle.alerting.exemplar_records import ExemplarRecords
@@ -40,7 +41,8 @@ from otelbundle.alerting.log_fold import LogRuleFold
 from otelbundle.alerting.log_intake import LogIntake
 from otelbundle.alerting.outgoing import ActiveAlert, alert_labels, outgoing_alert
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
-from otelbundle.alerting.rules import Aggregate, Rule, same_windows
+from otelbundle.alerting.rule_install import install_rules
+from otelbundle.alerting.rules import Aggregate, Rule
 from otelbundle.alerting.section import AlertingConfig
 from otelbundle.alerting.state import RuleState
 from otelbundle.alerting.telemetry import AlertTelemetry
@@ -48,13 +50,6 @@ from otelbundle.alerting.trace_logs import TraceLogs
 from otelbundle.alerting.window import RuleWindow, Totals
 
 RESOLVED_RETENTION = 15 * 60.0
-# Why a reload resolved a firing alert (Alert.ended_by_reload, and its annotation).
-RULE_REMOVED = "rule removed by reload"
-LABELS_CHANGED = "rule's labels changed by reload: the alert with the new labels is a new alert"
-RULE_RESTARTED = (
-    "rule changed by reload (the spans or records it reads): evaluated afresh, "
-    "it fires again if its condition still holds"
-)
 
 
 class Dispatcher(Protocol):
@@ -119,76 +114,15 @@ class Engine:
             LogRuleFold(lambda: self.states, self.log_intake, wakeup, self.exemplar_records)
         )
 
-    # ---- rules ---------------------------------------------------------------
+    # ---- rules (rule_install.py) ----------------------------------------------
     def load(self, config: AlertingConfig, now: float) -> list[RuleState]:
-        """Install rules: an unchanged rule keeps its state, an edited one keeps what still
-        holds of it (:meth:`_edited`), a removed rule's alerts go (and its gauge entries).
-        A firing alert that goes is resolved once on the channels people read
-        (:meth:`_forget_alerts`); a pending one was never sent and just goes."""
-        self.config = config  # first: a kept alert's labels take the new external labels
-        states: dict[tuple[str, str], RuleState] = {}
-        ended: list[Alert] = []
-        for rule in config.rules:
-            ident = (rule.group, rule.name)
-            old = self.states.get(ident)
-            unchanged = (
-                old is not None
-                and old.rule.source == rule.source
-                and old.rule.max_group_keys == rule.max_group_keys
-            )
-            states[ident] = old if old is not None and unchanged else self._edited(old, rule, now, ended)
-        for ident in set(self.active) - set(states):
-            ended += self._forget_alerts(ident, now, RULE_REMOVED)
-        for ident in set(self.states) - set(states):
-            self.exemplar_records.forget(ident)
-        self.states = states
+        """Install rules: rule_install.py says what an unchanged, edited or removed rule keeps.
+        A firing alert the install ends is resolved once on the channels people read."""
+        ended = install_rules(self, config, now)
         self._rebuild_deadlines()  # an edited ``for`` moves a kept pending alert's deadline
         if ended:
             self.dispatcher.submit(ended)
-        return list(states.values())
-
-    def _edited(self, old: RuleState | None, rule: Rule, now: float, ended: list[Alert]) -> RuleState:
-        """The state of a new or edited rule. It keeps ``old``'s windows when the same spans
-        still enter them (rules.same_windows: an annotation, ``expr`` or ``for`` edited), and
-        then, as Prometheus' ``Group.CopyState`` does, its alerts when its labels are unchanged.
-        Without the windows it starts afresh: a kept alert could only resolve at the next tick,
-        a false all-clear (Prometheus would still have the series). The resolutions of the
-        firing alerts it drops are added to ``ended``."""
-        ident = (rule.group, rule.name)
-        state = RuleState(rule)
-        state.exemplar_sink = self.exemplar_spans.offer
-        if old is None or not same_windows(old.rule, rule):
-            self.loaded_at[ident] = now
-            self.exemplar_records.forget(ident)
-            ended += self._forget_alerts(ident, now, RULE_RESTARTED)
-            return state
-        state.take_windows(old)
-        if old.rule.labels != rule.labels:  # Prometheus keeps alerts by rule name and labels
-            ended += self._forget_alerts(ident, now, LABELS_CHANGED)
-            return state
-        for key, alert in self.active.get(ident, {}).items():
-            alert.rule, alert.labels = rule, self._labels(rule, key)
-        return state
-
-    def _forget_alerts(self, ident: tuple[str, str], now: float, reason: str) -> list[Alert]:
-        """Drop the rule's alerts; returns the resolution of each firing one, saying ``reason``.
-
-        Nothing would tell a chat channel otherwise: the rule is no longer evaluated, so its
-        alert would stay firing there for ever (Alertmanager expires it at its ``endsAt``)."""
-        alerts = self.active.pop(ident, None)
-        if alerts is None:
-            return []
-        self.telemetry.set_active(ident, [])
-        ended: list[Alert] = []
-        for alert in alerts.values():
-            if alert.state is not AlertState.FIRING:  # pending: never sent; inactive: resolution sent
-                continue
-            alert.state, alert.resolved_at = AlertState.INACTIVE, now
-            self._transition(alert, AlertState.INACTIVE)
-            resolved = self._to_alert(alert, now)
-            annotations = {**resolved.annotations, ENDED_BY_RELOAD: reason}
-            ended.append(dataclasses.replace(resolved, annotations=annotations, ended_by_reload=reason))
-        return ended
+        return list(self.states.values())
 
     def reload(self, config: AlertingConfig) -> int:
         """Swap in new rules (file change, SIGHUP); unchanged rules keep their windows and alerts."""
@@ -296,7 +230,7 @@ class Engine:
         alert = active.get(key)
         created = alert is None or alert.state is AlertState.INACTIVE
         if alert is None or created:
-            alert = active[key] = ActiveAlert(rule, key, self._labels(rule, key), AlertState.PENDING, now)
+            alert = active[key] = ActiveAlert(rule, key, self.labels(rule, key), AlertState.PENDING, now)
         alert.value, alert.keep_firing_since = verdict.value, 0.0
         if verdict.trace_ids:
             alert.trace_ids = verdict.trace_ids
@@ -399,9 +333,17 @@ class Engine:
         )
 
     # ---- shaping (outgoing.py) ---------------------------------------------------
-    def _labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]:
+    def labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]:
+        """The labels of ``rule``'s alert for group key ``key`` (a reload relabels kept alerts)."""
         process = self._process_labels() if self._process_labels is not None else {}
         return alert_labels(rule, key, self.config, process, self.scrubber)
+
+    def resolve(self, alert: ActiveAlert, now: float) -> Alert:
+        """Resolve a firing ``alert`` at ``now`` outside an evaluation (its rule went by a
+        reload); returns the resolution to send."""
+        alert.state, alert.resolved_at = AlertState.INACTIVE, now
+        self._transition(alert, AlertState.INACTIVE)
+        return self._to_alert(alert, now)
 
     def notification(self, alert: ActiveAlert, now: float) -> Alert:
         """What would be sent for ``alert`` at ``now`` (``rules test`` compares it)."""

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from otelbundle.alerting.rule_files import RuleGroup, RuleReader, load_rule_file
+from otelbundle.alerting.rule_files import RuleGroup, load_rule_file
+from otelbundle.alerting.rule_reader import RuleReader
 from otelbundle.alerting.rules import Rule
 from otelbundle.alerting.templates import Template
 from otelbundle.config import ConfigError, ConfigProblem, YamlList, YamlMap

@@ -27,7 +27,8 @@ from pathlib import Path
 from otelbundle.cli.backends import BackendError, Backends, poll
 from otelbundle.cli.demo_traffic import request_status
 from otelbundle.cli.diagnose import explain
-from otelbundle.cli.logs import LogReader, command_for_trace
+from otelbundle.cli.logs import command_for_trace
+from otelbundle.cli.logs_reader import LogReader
 from otelbundle.cli.stack.logstore import LOKI, default_store, store_url, trace_logs_link
 
 STOREFRONT_PORT = 8000

@@ -3,43 +3,35 @@
 How a person reads the logs that ``opentelemetry-instrument`` exported without a
 browser: LogsQL over VictoriaLogs' HTTP API (the stack's default store), or LogQL
 over Loki's when Loki is the store; the same flags and the same output either
-way. Standard library only. Not to be confused with :mod:`otelbundle.sdk.logs.correlation` (the
+way (:mod:`otelbundle.cli.logs_reader` the stores, :mod:`otelbundle.cli.logs_output`
+the printing). Standard library only. Not to be confused with :mod:`otelbundle.sdk.logs.correlation` (the
 logging instrumentation) or ``otelbundle stack logs`` (the backends' own process logs).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
-from typing import TextIO
+from collections.abc import Sequence
 
 from otelbundle.cli.arguments import line_count
 from otelbundle.cli.backends import (
     BackendError,
     BackendHTTPError,
-    Backends,
     BackendUnreachable,
     LokiEntry,
     NotLogStreams,
-    basic_auth,
-    redacted,
-    without_credentials,
 )
+from otelbundle.cli.logs_output import Printer, local_iso, ordered
+from otelbundle.cli.logs_reader import DEFAULT_LOKI, LogReader
 from otelbundle.cli.stack import logsql
 from otelbundle.cli.stack.logstore import LOG_STORES, LOKI, STORE_VARIABLE, default_store, store_url
 from otelbundle.config.values import DURATION_RE
 from otelbundle.config.values import parse_duration as config_duration
 
-DEFAULT_LOKI = "http://127.0.0.1:3100"
-STORE_NAMES = {"victorialogs": "VictoriaLogs", LOKI: "Loki"}
-LANGUAGES = {"victorialogs": "LogsQL", LOKI: "LogQL"}
 DEFAULT_SINCE = "1h"
 DEFAULT_LIMIT = 1000
 # Loki's default max_entries_limit_per_query: one follow page.
@@ -50,10 +42,6 @@ FOLLOW_INTERVAL = 1.0
 FOLLOW_OVERLAP_NS = 30 * 1_000_000_000
 
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
-_PLAIN_NAME = re.compile(r"[\w-]+")
-# Terminal control characters (colour codes in a logged access line, a stray ESC):
-# shown escaped so a log line cannot restyle or rewrite the reader's terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def command_for_trace(trace_id: str) -> str:
@@ -87,141 +75,8 @@ def parse_url(text: str) -> str:
     return text.rstrip("/")
 
 
-def logql_string(value: str) -> str:
-    """A LogQL (Go) double-quoted string literal."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
-
-
-def build_logql(trace_id: str | None = None, services: Sequence[str] = (), grep: str | None = None) -> str:
-    """The LogQL for the filters: service_name is an index label, trace_id structured metadata.
-
-    Each service is a regular expression (Loki anchors it), several are alternatives;
-    without one, every service matches.
-    """
-    if len(services) == 1 and _PLAIN_NAME.fullmatch(services[0]):
-        query = "{service_name=" + logql_string(services[0]) + "}"
-    else:
-        pattern = "|".join(services) if services else ".+"
-        query = "{service_name=~" + logql_string(pattern) + "}"
-    if trace_id:
-        query += " | trace_id=" + logql_string(trace_id)
-    if grep:
-        query += " |= " + logql_string(grep)
-    return query
-
-
-def local_iso(ts_ns: int, tz: tzinfo | None = None) -> str:
-    """``2025-11-28T06:14:03.123+01:00``: local time (or ``tz``), milliseconds, offset."""
-    seconds, rest = divmod(ts_ns, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, tz=timezone.utc).astimezone(tz)
-    return moment.replace(microsecond=rest // 1_000_000 * 1000).isoformat(timespec="milliseconds")
-
-
-def _field(entry: LokiEntry, *names: str) -> str:
-    # Structured metadata first; a Loki that does not categorize labels merges it into the stream.
-    # Loki's names have underscores (service_name), VictoriaLogs keeps OpenTelemetry's (service.name).
-    for name in names:
-        for source in (entry.metadata, entry.labels, entry.parsed):
-            if source.get(name):
-                return source[name]
-    return ""
-
-
-def format_entry(entry: LokiEntry, tz: tzinfo | None = None) -> str:
-    """One line for a person: time, service, severity, trace/span id prefixes, the line.
-
-    Continuation lines of a multi-line entry (a stack trace) are indented; control
-    characters are escaped (``\\x1b``).
-    """
-    service = _field(entry, "service_name", "service.name") or "-"
-    severity = (_field(entry, "severity_text", "severity", "detected_level", "level") or "-").upper()
-    trace_id = _field(entry, "trace_id")[:8]
-    span_id = _field(entry, "span_id")[:8]
-    ids = f"{trace_id or '-':<8}/{span_id or '-':<8}" if trace_id or span_id else f"{'-':<17}"
-    text = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", entry.line.rstrip("\n"))
-    first, *rest = text.split("\n")
-    head = f"{local_iso(entry.ts_ns, tz)} {service:<10} {severity:<5} {ids} {first}"
-    return "\n".join([head, *("    " + line for line in rest)])
-
-
-def raw_entry(entry: LokiEntry, tz: tzinfo | None = None) -> str:
-    """One JSON object per entry, everything the store returned for it (VictoriaLogs: stream
-    fields as labels, every other field as metadata)."""
-    return json.dumps(
-        {
-            "ts": str(entry.ts_ns),
-            "time": local_iso(entry.ts_ns, tz),
-            "labels": entry.labels,
-            "metadata": entry.metadata,
-            "parsed": entry.parsed,
-            "line": entry.line,
-        },
-        ensure_ascii=False,
-    )
-
-
-def ordered(entries: Iterable[LokiEntry]) -> list[LokiEntry]:
-    """Oldest first; ties broken by labels and text so every run prints the same order."""
-    return sorted(entries, key=LokiEntry.key)
-
-
-@dataclass
-class Printer:
-    raw: bool
-    out: TextIO
-    tz: tzinfo | None = None
-
-    def print(self, entries: Sequence[LokiEntry]) -> None:
-        render = raw_entry if self.raw else format_entry
-        for entry in entries:
-            self.out.write(render(entry, self.tz) + "\n")
-        self.out.flush()
-
-
 class UsageError(Exception):
     """A problem with what the person typed: exit 2."""
-
-
-@dataclass(frozen=True)
-class LogReader:
-    """One store's query API: ``read`` returns entries of a query in the store's own language."""
-
-    store: str
-    url: str  # as given: may hold user:password@ for a store behind basic authentication
-
-    @property
-    def base(self) -> str:
-        """The URL requests go to, without credentials (those go in a header)."""
-        return without_credentials(self.url)
-
-    @property
-    def shown(self) -> str:
-        """The URL as messages show it: never the password."""
-        return redacted(self.url)
-
-    @property
-    def name(self) -> str:
-        return STORE_NAMES[self.store]
-
-    @property
-    def language(self) -> str:
-        return LANGUAGES[self.store]
-
-    def build(self, trace_id: str | None, services: Sequence[str], grep: str | None) -> str:
-        if self.store == LOKI:
-            return build_logql(trace_id, services, grep)
-        return logsql.build_logsql(trace_id, services, grep)
-
-    def read(self, query: str, *, start_ns: int, end_ns: int, limit: int, direction: str) -> list[LokiEntry]:
-        auth = basic_auth(self.url)
-        if self.store == LOKI:
-            return Backends(loki=self.base).loki_query_range(
-                query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction, headers=auth
-            )
-        return logsql.query(
-            self.base, query, start_ns=start_ns, end_ns=end_ns, limit=limit, direction=direction, headers=auth
-        )
 
 
 def reader_of(args: argparse.Namespace) -> LogReader:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from otelbundle.alerting.rule_files import load_rule_file
+from otelbundle.alerting.rule_files import is_rule_file, load_rule_file
 from otelbundle.alerting.section import AlertingConfig
 from otelbundle.cli.checks import Report, check_alerting
 from otelbundle.config import ConfigError
@@ -87,7 +87,7 @@ def _check_one(path: str) -> int:
     document = read_document(path, os.environ)
     if document.problems:
         raise ConfigError(document.problems)
-    if document.root is not None and ("groups" in document.root or "slos" in document.root):
+    if is_rule_file(document.root):
         return sum(len(g.rules) for g in load_rule_file(path, AlertingConfig(path=path), os.environ))
     report = Report(path)
     config = check_alerting(document, os.environ, report)

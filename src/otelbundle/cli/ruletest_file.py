@@ -63,13 +63,11 @@ def check_test_file(root: YamlMap, problems: Problems) -> None:
         for series in _mappings(test, "input_spans", problems):
             problems.unknown_keys(series, _SERIES_KEYS, "input_spans")
             problems.value(series, "values", expand, list[tuple[bool, float]](), required=True)
-            spans = series.get("spans")
+            spans = ruletest_records.series_selector(
+                series, "spans", _SPANS_KEYS, "service, name, kind", problems
+            )
             if spans is None:
                 continue
-            if not isinstance(spans, YamlMap):
-                problems.add(series.value_mark("spans"), "spans must be a mapping (service, name, kind, ...)")
-                continue
-            problems.unknown_keys(spans, _SPANS_KEYS, "spans")
             if "kind" in spans and not (isinstance(spans["kind"], str) and spans["kind"] in SPAN_KINDS):
                 problems.add(spans.value_mark("kind"), f"kind must be one of {', '.join(SPAN_KINDS)}")
             for key in ("attributes", "resource"):

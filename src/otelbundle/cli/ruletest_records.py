@@ -14,7 +14,7 @@ intake, as an application's records do.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry._logs import LogRecord, SeverityNumber
@@ -58,16 +58,27 @@ def check_series(series: YamlMap, problems: Problems) -> None:
     """Shape and values of one ``input_records`` item, so that running it cannot fail on them."""
     problems.unknown_keys(series, SERIES_KEYS, "input_records")
     problems.value(series, "values", expand_records, list[tuple[str, str]](), required=True)
-    records = series.get("records")
+    records = series_selector(series, "records", RECORDS_KEYS, "service, logger", problems)
     if records is None:
         return
-    if not isinstance(records, YamlMap):
-        problems.add(series.value_mark("records"), "records must be a mapping (service, logger, ...)")
-        return
-    problems.unknown_keys(records, RECORDS_KEYS, "records")
     for key in ("attributes", "resource"):
         if key in records and not isinstance(records[key], YamlMap):
             problems.add(records.value_mark(key), f"{key} must be a mapping")
+
+
+def series_selector(
+    series: YamlMap, key: str, keys: Sequence[str], example: str, problems: Problems
+) -> YamlMap | None:
+    """A test series' ``spans:`` or ``records:`` mapping, its keys checked; None when absent or
+    not a mapping (that problem added)."""
+    selector = series.get(key)
+    if selector is None:
+        return None
+    if not isinstance(selector, YamlMap):
+        problems.add(series.value_mark(key), f"{key} must be a mapping ({example}, ...)")
+        return None
+    problems.unknown_keys(selector, keys, key)
+    return selector
 
 
 def synthetic_record(

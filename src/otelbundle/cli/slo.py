@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from otelbundle.alerting.rule_files import load_slos
+from otelbundle.alerting.rule_files import is_rule_file, load_slos
 from otelbundle.alerting.section import read_alerting_config
 from otelbundle.alerting.slo.model import GENERATED_LABELS, Slo
 from otelbundle.alerting.slo.prometheus import BUCKETS_MS, Untranslatable, prometheus_rules
@@ -60,7 +60,7 @@ def read_slos(paths: Sequence[str]) -> list[Slo]:
     found: list[Slo] = []
     for path in paths:
         root = load_file(path, os.environ).root
-        if isinstance(root, dict) and ("slos" in root or "groups" in root):
+        if is_rule_file(root):
             found.extend(load_slos(path, os.environ))
             continue
         config, problems = read_alerting_config(path, os.environ)

@@ -25,7 +25,8 @@ import pytest
 
 from otelbundle import cli
 from otelbundle.cli import logs as logs_cli
-from otelbundle.cli.logs import build_logql, parse_duration, parse_trace_id
+from otelbundle.cli.logs import parse_duration, parse_trace_id
+from otelbundle.cli.logs_reader import build_logql
 
 RESPONSES = Path(__file__).parent / "loki_responses"
 TRACE_ID = "7a3976c90f9a9e8641e855e7f3910f3a"  # the trace of trace.json

@@ -96,7 +96,7 @@ def test_every_variable_the_code_reads_is_documented(name: str) -> None:
 
 def code_config_keys() -> dict[str, frozenset[str]]:
     """The keys each config section accepts, from the loaders (the one place that lists them)."""
-    from otelbundle.alerting import rule_files
+    from otelbundle.alerting import rule_files, rule_reader
     from otelbundle.alerting import section as alerting
     from otelbundle.alerting.notify.channels import CHANNEL_KEYS
     from otelbundle.health import section as health
@@ -111,8 +111,8 @@ def code_config_keys() -> dict[str, frozenset[str]]:
         "notify": frozenset(CHANNEL_KEYS),
         "alerting": alerting.ALERTING_KEYS,
         "rule group": rule_files.GROUP_KEYS,
-        "rule": rule_files.RULE_KEYS,
-        "rule spans": rule_files.SPANS_KEYS,
+        "rule": rule_reader.RULE_KEYS,
+        "rule spans": rule_reader.SPANS_KEYS,
         "health": health._SECTION_KEYS,
         "health check": health._COMMON_KEYS | kinds,
         "scrub": scrub.SECTION_KEYS,

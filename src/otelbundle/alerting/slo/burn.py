@@ -106,14 +106,7 @@ def group_name(slo: Slo, tier: BurnTier) -> str:
 def _tier_rule(slo: Slo, tier: BurnTier, interval: float) -> Rule:
     reading = BudgetReading()
     rate = tier.burn_rate(slo.period)
-    labels = {
-        **slo.labels,
-        "slo": slo.name,
-        "severity": tier.severity,
-        "long_window": prom_duration(tier.long_window),
-        "short_window": prom_duration(tier.short_window),
-        "burn_rate": format_number(rate),
-    }
+    labels = slo.tier_labels(tier)
     return Rule(
         name=slo.alertname,
         group=group_name(slo, tier),

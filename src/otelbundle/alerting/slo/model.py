@@ -87,6 +87,18 @@ class Slo:
     def tiers(self) -> tuple[BurnTier, ...]:
         return WORKBOOK_TIERS
 
+    def tier_labels(self, tier: BurnTier) -> dict[str, str]:
+        """The labels of ``tier``'s alert (GENERATED_LABELS over the SLO's own): one function for
+        the in-process rule, its Prometheus twin and the promtool tests' expectations, so they agree."""
+        return {
+            **self.labels,
+            "slo": self.name,
+            "severity": tier.severity,
+            "long_window": prom_duration(tier.long_window),
+            "short_window": prom_duration(tier.short_window),
+            "burn_rate": format_number(tier.burn_rate(self.period)),
+        }
+
 
 def default_alertname(slo_name: str) -> str:
     """``checkout-availability`` -> ``CheckoutAvailabilityBudgetBurn``."""

@@ -175,14 +175,7 @@ def slo_group(slo: Slo, bounds_ms: Sequence[float], generated: Generated) -> dic
                     f"{ratio_metric(tier.long_window)}{selector} / {budget} > {rate}\nand\n"
                     f"{ratio_metric(tier.short_window)}{selector} / {budget} > {rate}"
                 ),
-                "labels": {
-                    **slo.labels,
-                    "slo": slo.name,
-                    "severity": tier.severity,
-                    "long_window": prom_duration(tier.long_window),
-                    "short_window": prom_duration(tier.short_window),
-                    "burn_rate": rate,
-                },
+                "labels": slo.tier_labels(tier),
                 "annotations": {
                     "summary": summary(slo, tier),
                     "description": description(slo, tier),

@@ -149,15 +149,7 @@ def _expected(
             return None
         if not all(b > rate for b in burns):
             continue
-        labels = {
-            **slo.labels,
-            "slo": slo.name,
-            "severity": tier.severity,
-            "long_window": prom_duration(tier.long_window),
-            "short_window": prom_duration(tier.short_window),
-            "burn_rate": format_number(rate),
-            **extra_labels,
-        }
+        labels = {**slo.tier_labels(tier), **extra_labels}
         context = Context(labels, burns[0], {}, "")
         alerts.append(
             {

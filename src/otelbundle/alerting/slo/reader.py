@@ -15,20 +15,19 @@ handed in; the rule file reader also owns the ``slos:`` key itself.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import yaml
 
 from otelbundle.alerting.predicates import referenced_fields
+from otelbundle.alerting.rule_reader import LABEL_NAME, plain
 from otelbundle.alerting.rules import SpanMatcher
 from otelbundle.alerting.slo.model import DAY, GENERATED_LABELS, LONGEST_WINDOW, SLO_NAME, Slo, prom_duration
 from otelbundle.config import Mark, YamlList, YamlMap, parse_percent
 
 SLO_KEYS = frozenset({"name", "spans", "objective", "period", "good_if_faster_than", "alert", "labels"})
 DEFAULT_PERIOD = 30 * DAY
-_ALERT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # fullmatch: "$" would let a newline end it
 T = TypeVar("T")
 
 
@@ -67,7 +66,7 @@ def read_slo(slo_map: YamlMap, matcher: SpanMatcher | None, problems: SloProblem
     if "good_if_faster_than" in slo_map:
         faster_than = problems.duration(slo_map, "good_if_faster_than", 0.0) or None
     alert = slo_map.get("alert", "")
-    if not isinstance(alert, str) or (alert and not _ALERT_NAME.fullmatch(alert)):
+    if not isinstance(alert, str) or (alert and not LABEL_NAME.fullmatch(alert)):
         problems.add(slo_map.value_mark("alert"), "alert must be a valid alert name, e.g. CheckoutBudgetBurn")
         alert = ""
     labels = problems.string_map(slo_map, "labels")
@@ -87,7 +86,7 @@ def read_slo(slo_map: YamlMap, matcher: SpanMatcher | None, problems: SloProblem
         alert=alert,
         labels=labels,
         fields=_where_fields(slo_map),
-        source=yaml.safe_dump(_plain(slo_map), sort_keys=True),
+        source=yaml.safe_dump(plain(slo_map), sort_keys=True),
         location=f"{mark.file}:{mark.line}",
     )
 
@@ -118,11 +117,3 @@ def _where_fields(slo_map: YamlMap) -> frozenset[str]:
     if not isinstance(where, YamlList):
         return frozenset()
     return frozenset().union(*(referenced_fields(str(text)) for text in where))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value

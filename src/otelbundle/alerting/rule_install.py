@@ -1,0 +1,115 @@
+"""Installing rules into the engine, at start and on every reload: what each rule keeps.
+
+Prometheus splits this off its alerting rule too: ``Manager.Update`` swaps the
+groups and ``Group.CopyState`` hands an unchanged rule's alerts to its successor.
+Here an unchanged rule keeps its state, an edited one keeps what still holds of
+it (:func:`_edited`), and a removed rule's alerts go (and its gauge entries).
+A firing alert that goes is resolved once on the channels people read
+(:func:`_forget_alerts`); a pending one was never sent and just goes. The state
+machine that evaluates what is installed is engine.py's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+from otelbundle.alerting.alert import ENDED_BY_RELOAD, Alert, AlertState
+from otelbundle.alerting.exemplar_records import ExemplarRecords
+from otelbundle.alerting.exemplar_spans import ExemplarSpans
+from otelbundle.alerting.outgoing import ActiveAlert
+from otelbundle.alerting.rules import Rule, same_windows
+from otelbundle.alerting.section import AlertingConfig
+from otelbundle.alerting.state import RuleState
+from otelbundle.alerting.telemetry import AlertTelemetry
+
+# Why a reload resolved a firing alert (Alert.ended_by_reload, and its annotation).
+RULE_REMOVED = "rule removed by reload"
+LABELS_CHANGED = "rule's labels changed by reload: the alert with the new labels is a new alert"
+RULE_RESTARTED = (
+    "rule changed by reload (the spans or records it reads): evaluated afresh, "
+    "it fires again if its condition still holds"
+)
+
+
+class InstalledRules(Protocol):
+    """The engine as a rule install sees it (the engine imports this module, not the reverse)."""
+
+    config: AlertingConfig
+    states: dict[tuple[str, str], RuleState]
+    active: dict[tuple[str, str], dict[tuple[str, ...], ActiveAlert]]
+    loaded_at: dict[tuple[str, str], float]
+    telemetry: AlertTelemetry
+    exemplar_spans: ExemplarSpans
+    exemplar_records: ExemplarRecords
+
+    def labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]: ...
+    def resolve(self, alert: ActiveAlert, now: float) -> Alert: ...
+
+
+def install_rules(engine: InstalledRules, config: AlertingConfig, now: float) -> list[Alert]:
+    """Install ``config``'s rules into ``engine``; returns the resolutions of the firing
+    alerts the install ended, for the engine to send."""
+    engine.config = config  # first: a kept alert's labels take the new external labels
+    states: dict[tuple[str, str], RuleState] = {}
+    ended: list[Alert] = []
+    for rule in config.rules:
+        ident = (rule.group, rule.name)
+        old = engine.states.get(ident)
+        unchanged = (
+            old is not None
+            and old.rule.source == rule.source
+            and old.rule.max_group_keys == rule.max_group_keys
+        )
+        states[ident] = old if old is not None and unchanged else _edited(engine, old, rule, now, ended)
+    for ident in set(engine.active) - set(states):
+        ended += _forget_alerts(engine, ident, now, RULE_REMOVED)
+    for ident in set(engine.states) - set(states):
+        engine.exemplar_records.forget(ident)
+    engine.states = states
+    return ended
+
+
+def _edited(
+    engine: InstalledRules, old: RuleState | None, rule: Rule, now: float, ended: list[Alert]
+) -> RuleState:
+    """The state of a new or edited rule. It keeps ``old``'s windows when the same spans
+    still enter them (rules.same_windows: an annotation, ``expr`` or ``for`` edited), and
+    then, as Prometheus' ``Group.CopyState`` does, its alerts when its labels are unchanged.
+    Without the windows it starts afresh: a kept alert could only resolve at the next tick,
+    a false all-clear (Prometheus would still have the series). The resolutions of the
+    firing alerts it drops are added to ``ended``."""
+    ident = (rule.group, rule.name)
+    state = RuleState(rule)
+    state.exemplar_sink = engine.exemplar_spans.offer
+    if old is None or not same_windows(old.rule, rule):
+        engine.loaded_at[ident] = now
+        engine.exemplar_records.forget(ident)
+        ended += _forget_alerts(engine, ident, now, RULE_RESTARTED)
+        return state
+    state.take_windows(old)
+    if old.rule.labels != rule.labels:  # Prometheus keeps alerts by rule name and labels
+        ended += _forget_alerts(engine, ident, now, LABELS_CHANGED)
+        return state
+    for key, alert in engine.active.get(ident, {}).items():
+        alert.rule, alert.labels = rule, engine.labels(rule, key)
+    return state
+
+
+def _forget_alerts(engine: InstalledRules, ident: tuple[str, str], now: float, reason: str) -> list[Alert]:
+    """Drop the rule's alerts; returns the resolution of each firing one, saying ``reason``.
+
+    Nothing would tell a chat channel otherwise: the rule is no longer evaluated, so its
+    alert would stay firing there for ever (Alertmanager expires it at its ``endsAt``)."""
+    alerts = engine.active.pop(ident, None)
+    if alerts is None:
+        return []
+    engine.telemetry.set_active(ident, [])
+    ended: list[Alert] = []
+    for alert in alerts.values():
+        if alert.state is not AlertState.FIRING:  # pending: never sent; inactive: resolution sent
+            continue
+        resolved = engine.resolve(alert, now)
+        annotations = {**resolved.annotations, ENDED_BY_RELOAD: reason}
+        ended.append(dataclasses.replace(resolved, annotations=annotations, ended_by_reload=reason))
+    return ended
