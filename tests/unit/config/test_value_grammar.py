@@ -127,6 +127,14 @@ def test_a_negative_duration_is_refused_as_negative_where_zero_is_allowed() -> N
     assert str(raised.value) == "-1 must not be negative"
 
 
+@pytest.mark.parametrize("text", ["1" * 400, "1" * 400 + "s", "1" * 400 + "ns"])
+def test_a_well_formed_duration_too_long_for_a_float_is_refused_as_too_long(text: str) -> None:
+    """Written digits that overflow a float are a duration past the bound, not ``inf``, which nobody wrote."""
+    with pytest.raises(ValueError) as raised:
+        parse_duration(text)
+    assert str(raised.value).startswith(f"{text!r} is longer than the longest duration")
+
+
 # ---- durations as a human reads them (bench output) ----
 
 
