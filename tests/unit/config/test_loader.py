@@ -14,6 +14,7 @@ from otelbundle.config import (
     substitute_env,
     unknown_keys,
 )
+from otelbundle.config.loader import unset_env_problems
 
 
 def test_positions_of_keys_values_and_items() -> None:
@@ -56,6 +57,24 @@ def test_env_value_cannot_inject_structure() -> None:
 
 def test_dollar_escape() -> None:
     assert substitute_env("cost $$5 ${env:A}", {"A": "x"}) == ("cost $5 x", [])
+
+
+@pytest.mark.parametrize(
+    ("env", "text"),
+    [
+        ({"A": "set"}, "set"),  # a variable that is set wins over its default
+        ({"A": ""}, "d"),  # an empty one gets the default, as unset does
+        ({}, "d"),
+    ],
+)
+def test_a_default_is_used_when_the_variable_is_unset_or_empty(env: dict[str, str], text: str) -> None:
+    assert substitute_env("${env:A:-d}", env) == (text, [])
+
+
+def test_an_empty_variable_without_a_default_is_empty_not_missing() -> None:
+    """Only an unset variable switches its part off; ``A=`` is a value the user chose."""
+    assert substitute_env("x${env:A}y", {"A": ""}) == ("xy", [])
+    assert substitute_env("x${env:A}y", {}) == ("xy", ["A"])
 
 
 def test_syntax_error_has_position() -> None:
@@ -133,3 +152,12 @@ def test_what_is_not_taken_for_a_reference() -> None:
     )
     assert doc.root == {"a": "${TOKEN} v", "b": "${{ $value }}", "c": "x${1}", "d": "$"}
     assert (doc.root.from_env.get("a"), "b" in doc.root.from_env) == ((), False)
+
+
+@pytest.mark.parametrize("ref", ["${env:1BAD}", "${env:A B}", "${env:}"])
+def test_a_reference_whose_name_cannot_be_a_variable_says_what_a_name_is(ref: str) -> None:
+    doc = load_text(f'a: "{ref}"\n', "f.yaml", env={})
+    assert [str(p) for p in unset_env_problems(doc.root)] == [
+        f"f.yaml:1:5: '{ref}' is not read as a variable: write ${{env:NAME}}, NAME of letters, digits and _ "
+        "(only ${env:NAME} and ${env:NAME:-default} are; $${ is a literal ${)"
+    ]

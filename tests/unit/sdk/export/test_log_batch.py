@@ -4,6 +4,7 @@ exports, survives a failing exporter, stops cleanly, and starts empty in a forke
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits, ReadableLogRecord
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
     LogRecordExporter,
@@ -21,8 +22,10 @@ from opentelemetry.sdk._logs.export import (
 from opentelemetry.sdk.resources import Resource
 
 from harness.forked import in_forked_child
+from otelbundle.scrub import Scrubber, log_step
+from otelbundle.sdk import forking
 from otelbundle.sdk.export.log_batch import LogBatchProcessor
-from otelbundle.sdk.export.report import DropReport
+from otelbundle.sdk.export.report import DropReport, ExportLogFold
 from otelbundle.sdk.export.resource_once import HashedResource
 
 
@@ -204,3 +207,183 @@ def test_a_forked_child_starts_empty_and_exports_its_own(
     assert in_forked_child(child)
     processor.force_flush()
     assert exporter.bodies() == ["parent's"]
+
+
+# ---- promises no test above pinned (found by mutation testing) ----
+
+
+def test_without_an_env_mapping_the_process_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """How the configurator builds it."""
+    monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "7")
+    monkeypatch.setenv("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "3")
+    processor = LogBatchProcessor(Recording(), DropReport())
+    try:
+        assert (processor.capacity, processor.batch_size) == (7, 3)
+    finally:
+        processor.shutdown()
+
+
+def test_a_partial_batch_leaves_after_the_schedule_delay_without_a_flush() -> None:
+    exporter = Recording()
+    provider, _, _ = _pipeline(exporter, OTEL_BLRP_SCHEDULE_DELAY="50")
+    try:
+        logger = provider.get_logger("t")
+        for i in range(3):
+            logger.emit(body=f"r{i}")
+        _wait(lambda: len(exporter.bodies()) == 3)  # one 50 ms delay; 10 s is the last resort
+        assert exporter.bodies() == ["r0", "r1", "r2"]
+    finally:
+        provider.shutdown()
+
+
+def test_shutdown_stops_waiting_for_a_stuck_export_after_the_export_timeout() -> None:
+    gate, started = threading.Event(), threading.Event()
+
+    class Stuck(Recording):
+        def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+            started.set()
+            gate.wait(60)
+            return super().export(batch)
+
+    exporter = Stuck()
+    provider, processor, _ = _pipeline(
+        exporter, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE="1", OTEL_BLRP_EXPORT_TIMEOUT="100"
+    )
+    try:
+        provider.get_logger("t").emit(body="stuck")
+        assert started.wait(10)
+        stopping = threading.Thread(target=processor.shutdown)
+        stopping.start()
+        stopping.join(20)  # the promise is 100 ms
+        assert not stopping.is_alive() and not gate.is_set()
+        assert exporter.stopped
+    finally:
+        gate.set()
+
+
+def test_a_flush_that_runs_out_of_time_says_so() -> None:
+    class Slow(Recording):
+        def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+            done = time.monotonic() + 0.05  # longer than the flush's 10 ms, however loaded the machine
+            while time.monotonic() < done:
+                threading.Event().wait(0.01)
+            return super().export(batch)
+
+    exporter = Slow()
+    provider, processor, _ = _pipeline(exporter, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE="2")
+    try:
+        logger = provider.get_logger("t")
+        for i in range(3):
+            logger.emit(body=f"r{i}")
+        assert processor.force_flush(timeout_millis=10) is False  # r2 waits behind a 50 ms export
+        assert processor.force_flush() is True
+        assert exporter.bodies() == ["r0", "r1", "r2"]
+    finally:
+        provider.shutdown()
+
+
+def test_the_step_it_is_given_runs_on_every_exported_record() -> None:
+    exporter = Recording()
+    processor = LogBatchProcessor(
+        exporter,
+        DropReport(),
+        prepare=log_step(Scrubber()),
+        env={"OTEL_BLRP_SCHEDULE_DELAY": "60000"},
+    )
+    provider = LoggerProvider(resource=RESOURCE, shutdown_on_exit=False)
+    provider.add_log_record_processor(processor)
+    try:
+        provider.get_logger("t").emit(body="GET /x?api_key=K3Y-SECRET")
+        provider.force_flush()
+        assert exporter.bodies() == ["GET /x?api_key=REDACTED"]
+    finally:
+        provider.shutdown()
+
+
+def test_sdk_log_records_during_its_export_are_folded_into_the_drop_report() -> None:
+    lines: list[str] = []
+    report = DropReport(endpoint="http://c:4318", emit=lines.append)
+    fold = ExportLogFold(report)
+    exporter_logger = logging.getLogger("tests.log_batch_exporter")
+    fold.attach([exporter_logger.name])
+
+    class Complaining(Recording):
+        def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+            exporter_logger.warning("Transient error %s, retrying", 503)
+            return LogRecordExportResult.FAILURE
+
+    processor = LogBatchProcessor(Complaining(), report, fold, env={"OTEL_BLRP_SCHEDULE_DELAY": "60000"})
+    provider = LoggerProvider(resource=RESOURCE, shutdown_on_exit=False)
+    provider.add_log_record_processor(processor)
+    try:
+        provider.get_logger("t").emit(body="r")
+        provider.force_flush()
+    finally:
+        fold.detach()
+        provider.shutdown()
+    assert report.counts["logs"].dropped == 1 and report.suppressed_log_lines == 1
+    assert lines == [
+        "otelbundle: could not export 1 logs to http://c:4318: Transient error 503, retrying. "
+        "Further export errors are counted, not logged; a summary is printed at exit."
+    ]
+
+
+def test_every_record_carries_the_providers_resource_and_limits() -> None:
+    exporter = Recording()
+    limits = LogRecordLimits(max_attributes=5)
+    processor = LogBatchProcessor(exporter, DropReport(), env={"OTEL_BLRP_SCHEDULE_DELAY": "60000"})
+    provider = LoggerProvider(resource=RESOURCE, shutdown_on_exit=False, log_record_limits=limits)
+    provider.add_log_record_processor(processor)
+    try:
+        logger = provider.get_logger("t")
+        for i in range(3):
+            logger.emit(body=f"r{i}")
+        provider.force_flush()
+        records = [record for batch in exporter.batches for record in batch]
+        assert [(record.resource, record.limits) for record in records] == [(RESOURCE, limits)] * 3
+        assert {type(record.resource) for record in records} == {HashedResource}
+    finally:
+        provider.shutdown()
+
+
+def test_its_thread_does_not_keep_the_process_alive() -> None:
+    before = set(threading.enumerate())
+    processor = LogBatchProcessor(Recording(), DropReport(), env={})
+    try:
+        started = set(threading.enumerate()) - before
+        assert started and all(thread.daemon for thread in started)
+    finally:
+        processor.shutdown()
+
+
+def test_shutdown_leaves_nothing_to_run_in_a_forked_child() -> None:
+    before = forking.registered()
+    processor = LogBatchProcessor(Recording(), DropReport(), env={})
+    processor.shutdown()
+    assert forking.registered() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_every_processor_starts_empty_in_a_forked_child_with_a_thread_of_its_own() -> None:
+    exporters = [Recording(), Recording()]
+    provider = LoggerProvider(resource=RESOURCE, shutdown_on_exit=False)
+    processors = [
+        LogBatchProcessor(exporter, DropReport(), env={"OTEL_BLRP_SCHEDULE_DELAY": "60000"})
+        for exporter in exporters
+    ]
+    for processor in processors:
+        provider.add_log_record_processor(processor)
+    try:
+        provider.get_logger("t").emit(body="parent's")
+
+        def child() -> bool:
+            empty = all(p.pending == 0 for p in processors)
+            for i in range(512):  # a full batch: each processor's own thread exports it, no flush
+                provider.get_logger("t").emit(body=f"child's {i}")
+            _wait(lambda: all(len(e.bodies()) == 512 for e in exporters))
+            return empty and all(e.bodies()[0] == "child's 0" and len(e.bodies()) == 512 for e in exporters)
+
+        assert in_forked_child(child)
+    finally:
+        provider.shutdown()
+    assert [e.bodies() for e in exporters] == [["parent's"], ["parent's"]]

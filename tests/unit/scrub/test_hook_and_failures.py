@@ -1,0 +1,210 @@
+"""What a scrub hook is told, and what the user learns when scrubbing fails.
+
+docs/secrets.md promises the hook's ``where``: the attribute key (for nested values
+too: in maps, lists and bytes), or ``span.name``, ``span.status.message``,
+``span.event.name``, ``log.body``, ``log.event_name``. A hook that tells customers'
+data apart by ``where`` depends on it. Mutation testing found that no test noticed
+``where`` going missing for span names, log bodies, list items or bytes, a span
+name being remembered as clean after it had been scrubbed, or failures counted as
+"1" however many there were.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
+
+from otelbundle.scrub import FAILED_MARKER, Scrubber, log_step, span_step
+from otelbundle.sdk.export.wrapper import LOGS, SPANS, ExportWrapper, log_exporter, span_exporter
+
+
+class Recorder:
+    """A hook that keeps every (where, value) it is given and changes nothing."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def __call__(self, where: str, value: str) -> str:
+        self.seen.append((where, value))
+        return value
+
+
+def _tracer(scrubber: Scrubber) -> tuple[TracerProvider, InMemorySpanExporter]:
+    provider = TracerProvider()
+    out = InMemorySpanExporter()
+    provider.add_span_processor(
+        SimpleSpanProcessor(span_exporter(ExportWrapper(SPANS, out, prepare=span_step(scrubber))))
+    )
+    return provider, out
+
+
+def _logger(scrubber: Scrubber) -> tuple[LoggerProvider, InMemoryLogRecordExporter]:
+    provider = LoggerProvider(shutdown_on_exit=False)
+    out = InMemoryLogRecordExporter()
+    provider.add_log_record_processor(
+        SimpleLogRecordProcessor(log_exporter(ExportWrapper(LOGS, out, prepare=log_step(scrubber))))
+    )
+    return provider, out
+
+
+# ---- where the hook is told a value is ----
+
+
+def test_the_hook_is_told_each_span_value_is_where_the_docs_say() -> None:
+    hook = Recorder()
+    provider, out = _tracer(Scrubber(hook=hook))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span(
+        "GET /orders", attributes={"app.tags": ["a", "b"], "app.raw": b"raw"}
+    ) as span:
+        span.set_attributes({"db.system": "sqlite", "db.statement": "SELECT * FROM t WHERE id = 7"})
+        span.add_event("retry", {"app.attempt": "second"})
+        span.set_status(Status(StatusCode.ERROR, "timed out"))
+    assert len(out.get_finished_spans()) == 1
+    assert {
+        ("span.name", "GET /orders"),
+        ("app.tags", "a"),
+        ("app.tags", "b"),
+        ("app.raw", "raw"),
+        ("span.event.name", "retry"),
+        ("app.attempt", "second"),
+        ("span.status.message", "timed out"),
+        ("db.statement", "SELECT * FROM t WHERE id = ?"),  # after its literals are taken out
+    } <= set(hook.seen), hook.seen
+
+
+def test_the_hook_is_told_each_log_value_is_where_the_docs_say() -> None:
+    hook = Recorder()
+    provider, out = _logger(Scrubber(hook=hook))
+    logger = provider.get_logger("t")
+    logger.emit(body="order placed", event_name="order.placed", attributes={"app.ids": ("x", "y")})
+    logger.emit(body={"note": "in a map", "raw": b"in bytes"})
+    logger.emit(body=b"bytes body")
+    logger.emit(body="q", attributes={"db.system": "sqlite", "db.query.text": ("SELECT 1",)})
+    assert len(out.get_finished_logs()) == 4
+    assert {
+        ("log.body", "order placed"),
+        ("log.event_name", "order.placed"),
+        ("app.ids", "x"),
+        ("app.ids", "y"),
+        ("log.body", "in a map"),
+        ("log.body", "in bytes"),
+        ("log.body", "bytes body"),
+        ("db.query.text", "SELECT 1"),
+    } <= set(hook.seen), hook.seen
+
+
+def test_a_hooks_change_to_a_list_item_or_bytes_reaches_the_exporter() -> None:
+    def hook(where: str, value: str) -> str:
+        return value.replace("CUSTOMER-7", "CUSTOMER-?") if where == "app.customers" else value
+
+    provider, out = _tracer(Scrubber(hook=hook))
+    with provider.get_tracer("t").start_as_current_span("s") as span:
+        span.set_attribute("app.customers", ["CUSTOMER-7", "CUSTOMER-8"])
+        span.set_attribute("app.other", ["CUSTOMER-7"])
+    (exported,) = out.get_finished_spans()
+    assert exported.attributes == {
+        "app.customers": ("CUSTOMER-?", "CUSTOMER-8"),
+        "app.other": ("CUSTOMER-7",),
+    }
+
+
+# ---- values the shortcuts do not cover ----
+
+
+def test_a_value_with_more_credentials_than_the_shortcut_counts_is_scrubbed_in_full() -> None:
+    """Past a few dozen rule literals in one value every rule runs on it; none is skipped."""
+    query = "&".join(f"token=s3cr3t{i}" for i in range(40))
+    scrubber = Scrubber()
+    assert scrubber.text(query, "url.query") == "&".join(["token=REDACTED"] * 40)
+    assert scrubber.stats.failed_values == 0
+
+
+# ---- span names seen again ----
+
+
+def test_a_span_name_with_a_secret_is_scrubbed_every_time_it_ends() -> None:
+    """Names are remembered as clean only when nothing in them changed."""
+    provider, out = _tracer(Scrubber())
+    tracer = provider.get_tracer("t")
+    for _ in range(3):
+        with tracer.start_as_current_span("GET /x?token=abc"):
+            pass
+    assert [span.name for span in out.get_finished_spans()] == ["GET /x?token=REDACTED"] * 3
+
+
+def test_the_hook_sees_a_span_name_each_time_it_ends() -> None:
+    def hook(where: str, value: str) -> str:
+        seen.append((where, value))
+        return value.replace("internal", "REDACTED")
+
+    seen: list[tuple[str, str]] = []
+    provider, out = _tracer(Scrubber(hook=hook))
+    tracer = provider.get_tracer("t")
+    for _ in range(3):
+        with tracer.start_as_current_span("GET /"):
+            pass
+    with tracer.start_as_current_span("GET internal"):
+        pass
+    assert [where_value for where_value in seen if where_value[0] == "span.name"] == [
+        ("span.name", "GET /"),
+    ] * 3 + [("span.name", "GET internal")]
+    assert out.get_finished_spans()[-1].name == "GET REDACTED"
+
+
+# ---- failures: counted one by one, described, never raised ----
+
+
+def test_every_failed_value_and_dropped_record_is_counted_and_in_the_summary() -> None:
+    def hook(where: str, value: str) -> str:
+        raise RuntimeError(f"no {where}")
+
+    failures: list[str] = []
+    scrubber = Scrubber(hook=hook, on_failure=failures.append)
+    assert scrubber.attributes({"app.a": "x", "app.b": "y", "app.c": "z"}) == {
+        "app.a": FAILED_MARKER,
+        "app.b": FAILED_MARKER,
+        "app.c": FAILED_MARKER,
+    }
+    scrubber.record_dropped("span 'a' not exported: KeyError: x")
+    scrubber.record_dropped("span 'b' not exported: KeyError: y")
+    assert (scrubber.stats.failed_values, scrubber.stats.dropped_records) == (3, 2)
+    assert failures == [
+        "app.a: RuntimeError: no app.a",
+        "app.b: RuntimeError: no app.b",
+        "app.c: RuntimeError: no app.c",
+        "span 'a' not exported: KeyError: x",
+        "span 'b' not exported: KeyError: y",
+    ]
+    assert scrubber.summary() == (
+        "otelbundle: scrubbing failed for 3 values (replaced by 'REDACTED (scrubbing failed)') "
+        "and 2 records (not exported)."
+    )
+
+
+def test_a_failure_report_that_raises_does_not_reach_the_exporter() -> None:
+    def report(what: str) -> None:
+        raise OSError("stderr closed")
+
+    def hook(where: str, value: str) -> str:
+        raise RuntimeError("boom")
+
+    scrubber = Scrubber(hook=hook, on_failure=report)
+    assert scrubber.text("K3Y-SECRET", "app.note") == FAILED_MARKER
+    scrubber.record_dropped("a log record not exported")
+    assert (scrubber.stats.failed_values, scrubber.stats.dropped_records) == (1, 1)
+
+
+def test_bytes_a_hook_turns_into_something_not_encodable_become_the_marker_and_are_described() -> None:
+    failures: list[str] = []
+    scrubber = Scrubber(hook=lambda where, value: "\ud800" + value, on_failure=failures.append)
+    changed: dict[str, Any] | None = scrubber.attributes({"app.raw": b"payload"})
+    assert changed == {"app.raw": FAILED_MARKER.encode()}
+    assert scrubber.stats.failed_values == 1
+    assert len(failures) == 1 and failures[0].startswith("app.raw: UnicodeEncodeError: "), failures
