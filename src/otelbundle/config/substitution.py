@@ -7,7 +7,7 @@ inject YAML structure. A reference without a default whose variable is unset
 becomes an empty string *and* a problem, in every section: the part that uses
 it is switched off and the check commands fail. So does a reference in another
 syntax (``${TOKEN}``, ``${URL:-http://x}`` as in a shell or Compose file,
-``${ env:A }``; :func:`malformed_refs`): it would otherwise stay in the value as
+``${ env:A }``, ``${ENV:A}``; :func:`malformed_refs`): it would otherwise stay in the value as
 text, and a header ``Bearer ${TOKEN}`` would be sent as written.
 """
 
@@ -20,8 +20,9 @@ ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DOLLAR_ESCAPE = "$$"
 # What looks meant as a reference: a shell/Compose one, or ${env:...} written wrongly.
 # `${{ $value }}` (a `$` before a template) is not one.
-_LOOKS_LIKE_REF = re.compile(r"\$\{(?:[A-Za-z_][A-Za-z0-9_]*(?::?[-=?+][^}]*)?|\s*env\s*:[^}]*)\}")
-_SHELL_FORM = re.compile(r"(?:env\s*:\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*(?::?-([^}]*))?")
+# `${ENV:A}` too: the collector's scheme is lower case, and so is ours.
+_LOOKS_LIKE_REF = re.compile(r"\$\{(?:[A-Za-z_][A-Za-z0-9_]*(?::?[-=?+][^}]*)?|\s*(?i:env)\s*:[^}]*)\}")
+_SHELL_FORM = re.compile(r"(?:(?i:env)\s*:\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*(?::?-([^}]*))?")
 
 
 def substitute_env(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:

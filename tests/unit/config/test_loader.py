@@ -161,3 +161,15 @@ def test_a_reference_whose_name_cannot_be_a_variable_says_what_a_name_is(ref: st
         f"f.yaml:1:5: '{ref}' is not read as a variable: write ${{env:NAME}}, NAME of letters, digits and _ "
         "(only ${env:NAME} and ${env:NAME:-default} are; $${ is a literal ${)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("ref", "fix"), [("${ENV:TOKEN}", "${env:TOKEN}"), ("${Env:URL:-http://x}", "${env:URL:-http://x}")]
+)
+def test_an_upper_case_env_scheme_is_a_located_problem_not_text_sent_as_written(ref: str, fix: str) -> None:
+    """`Bearer ${ENV:TOKEN}` went out as written: the scheme is `env`, lower case, as in the collector."""
+    doc = load_text(f'a: "Bearer {ref}"\n', "f.yaml", env={"TOKEN": "t", "URL": "u"})
+    assert [str(p) for p in unset_env_problems(doc.root)] == [
+        f"f.yaml:1:5: '{ref}' is not read as a variable: write {fix} "
+        "(only ${env:NAME} and ${env:NAME:-default} are; $${ is a literal ${)"
+    ]
