@@ -190,6 +190,15 @@ def _answering(port: int, cwd: Path) -> subprocess.Popen[bytes]:
     raise AssertionError("the stand-in server did not listen")
 
 
+def prometheus_only(data_dir: Path, port: int) -> Stack:
+    """A stack of one component, Prometheus on ``port`` (its health URL there), saying nothing."""
+    stack = Stack(data_dir=data_dir, config_root=ROOT, env={}, say=lambda _: None)
+    stack.components = [
+        comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
+    ]
+    return stack
+
+
 def test_status_names_who_answers_for_a_component_this_stack_does_not_run(
     tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -202,10 +211,7 @@ def test_status_names_who_answers_for_a_component_this_stack_does_not_run(
     port = free_port()
     stranger = _answering(port, elsewhere)
     processes.append(stranger)
-    stack = Stack(data_dir=data, config_root=ROOT, env={}, say=lambda _: None)
-    stack.components = [
-        comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
-    ]
+    stack = prometheus_only(data_dir=data, port=port)
     [state] = stack.status()
     assert (state.running, state.healthy, state.ok) == (False, True, False)
     assert f"answered by pid {stranger.pid}" in state.served_by and "did not start" in state.served_by
@@ -220,10 +226,7 @@ def test_status_says_a_component_is_reused_from_another_stack(
     theirs = _answering(port, other)
     processes.append(theirs)
     (other / "run" / "prometheus.pid").write_text(str(theirs.pid))
-    stack = Stack(data_dir=tmp_path / "data", config_root=ROOT, env={}, say=lambda _: None)
-    stack.components = [
-        comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
-    ]
+    stack = prometheus_only(data_dir=tmp_path / "data", port=port)
     [state] = stack.status()
     assert state.ok and state.reused
     assert state.served_by == f"reused: the otelbundle stack in {other} runs it (pid {theirs.pid})"
@@ -244,10 +247,7 @@ def test_status_does_not_take_a_strangers_answer_for_its_running_component(
     ours = subprocess.Popen(["sleep", "60"], cwd=data)
     processes.append(ours)
     (data / "run" / "prometheus.pid").write_text(str(ours.pid))
-    stack = Stack(data_dir=data, config_root=ROOT, env={}, say=lambda _: None)
-    stack.components = [
-        comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
-    ]
+    stack = prometheus_only(data_dir=data, port=port)
     [state] = stack.status()
     assert (state.pid, state.running, state.healthy, state.ok) == (ours.pid, True, False, False)
     assert state.served_by.startswith(f"port {port} is held by pid {stranger.pid} ("), state.served_by
@@ -273,10 +273,7 @@ def test_status_takes_the_answer_of_a_process_its_component_started_for_its_own(
         while not port_in_use(port):
             assert time.monotonic() < deadline and wrapper.poll() is None, "the wrapped server did not listen"
             time.sleep(0.05)
-        stack = Stack(data_dir=data, config_root=ROOT, env={}, say=lambda _: None)
-        stack.components = [
-            comp.Component("prometheus", "2.42.0", "prometheus", (), f"http://127.0.0.1:{port}/", (port,))
-        ]
+        stack = prometheus_only(data_dir=data, port=port)
         [state] = stack.status()
         assert (state.pid, state.healthy, state.ok, state.served_by) == (wrapper.pid, True, True, "")
     finally:
