@@ -190,6 +190,18 @@ def _answering(port: int, cwd: Path) -> subprocess.Popen[bytes]:
     raise AssertionError("the stand-in server did not listen")
 
 
+def _stranger_answering(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> tuple[int, subprocess.Popen[bytes]]:
+    """A server on a free port started outside any stack folder: (port, its process)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    port = free_port()
+    stranger = _answering(port, elsewhere)
+    processes.append(stranger)
+    return port, stranger
+
+
 def prometheus_only(data_dir: Path, port: int) -> Stack:
     """A stack of one component, Prometheus on ``port`` (its health URL there), saying nothing."""
     stack = Stack(data_dir=data_dir, config_root=ROOT, env={}, say=lambda _: None)
@@ -206,11 +218,7 @@ def test_status_names_who_answers_for_a_component_this_stack_does_not_run(
     stack's component: status said "not running  healthy" and exited 0 when all answered."""
     data = tmp_path / "data"
     (data / "run").mkdir(parents=True)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    port = free_port()
-    stranger = _answering(port, elsewhere)
-    processes.append(stranger)
+    port, stranger = _stranger_answering(tmp_path, processes)
     stack = prometheus_only(data_dir=data, port=port)
     [state] = stack.status()
     assert (state.running, state.healthy, state.ok) == (False, True, False)
@@ -239,11 +247,7 @@ def test_status_does_not_take_a_strangers_answer_for_its_running_component(
     Jaeger's 16686): status said "pid N  healthy" from the other one's answer, and counted it ok."""
     data = tmp_path / "data"
     (data / "run").mkdir(parents=True)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    port = free_port()
-    stranger = _answering(port, elsewhere)
-    processes.append(stranger)
+    port, stranger = _stranger_answering(tmp_path, processes)
     ours = subprocess.Popen(["sleep", "60"], cwd=data)
     processes.append(ours)
     (data / "run" / "prometheus.pid").write_text(str(ours.pid))
