@@ -11,9 +11,12 @@ stack's fixed ports, which a CI run beside the tests may hold.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +31,7 @@ _PERCENTAGE = re.compile(
 )
 
 
-def _start_log(tmp_path: Path, component: comp.Component) -> str:
+def _start_log(tmp_path: Path, component: comp.Component, prefix: tuple[str, ...] = ()) -> str:
     """The collector's output up to its memory limiter's start line, run as the stack runs it."""
     isolate = own_network()
     if not isolate:
@@ -37,7 +40,7 @@ def _start_log(tmp_path: Path, component: comp.Component) -> str:
     env = {**clean_env(), **component.env}
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*isolate, str(COLLECTOR), *component.args],
+            [*prefix, *isolate, str(COLLECTOR), *component.args],
             env=env,
             cwd=tmp_path,
             stdout=out,
@@ -97,3 +100,58 @@ def test_zero_falls_back_to_the_percentage_of_the_memory_limit_as_kubernetes_ask
     [limit] = _limits(output)
     # The collector takes the percentage of the bytes, then rounds to MiB: within one MiB.
     assert abs(limit - int(percentage["total"]) * int(percentage["pct"]) // 100) <= 1, output[-3000:]
+
+
+@contextlib.contextmanager
+def _memory_cgroup(limit_bytes: int) -> Iterator[Path]:
+    """A memory cgroup limited to ``limit_bytes``, as a container runtime makes one for a pod's
+    container (v2 where the unified hierarchy has the memory controller, else v1); its
+    ``cgroup.procs``. Skips where no cgroup can be made (not root, read-only /sys/fs/cgroup)."""
+    name = f"otelbundle-test-{os.getpid()}"
+    candidates = [
+        (Path("/sys/fs/cgroup") / name, "memory.max"),
+        (Path("/sys/fs/cgroup/unified") / name, "memory.max"),
+        (Path("/sys/fs/cgroup/memory") / name, "memory.limit_in_bytes"),
+    ]
+    for group, limit_file in candidates:
+        try:
+            group.mkdir()
+        except OSError:
+            continue
+        # A cgroup file system fills a new group with its files; a plain directory (a tmpfs over
+        # /sys/fs/cgroup, as under a v1 layout) or a v2 group without the memory controller has
+        # no limit file to write.
+        if not (group / limit_file).exists():
+            group.rmdir()
+            continue
+        (group / limit_file).write_text(str(limit_bytes))
+        try:
+            yield group / "cgroup.procs"
+        finally:
+            for _ in range(100):  # the collector's process leaves the group as it exits
+                try:
+                    group.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        return
+    pytest.skip("no memory cgroup can be made here (needs root and a writable /sys/fs/cgroup)")
+
+
+def test_zero_takes_80_percent_of_the_container_memory_limit(tmp_path: Path) -> None:
+    """What the Kubernetes manifests ask for, in a real memory cgroup of 512 MiB as a container limit
+    makes: the collector must enforce 80 % of the container's 512 MiB (409), not of the machine."""
+    require_collector()
+    manifests = [
+        ROOT / "deploy" / "k8s" / name for name in ("collector-agent.yaml", "collector-gateway.yaml")
+    ]
+    for manifest in manifests:
+        assert f'{{name: {comp.MEMORY_LIMIT_VARIABLE}, value: "0"}}' in manifest.read_text(), manifest
+    [collector] = _collectors(tmp_path, {comp.MEMORY_LIMIT_VARIABLE: "0"})
+    with _memory_cgroup(512 * 1024 * 1024) as procs:
+        # The shell joins the cgroup, then becomes the collector: it starts inside the limit.
+        join = ("sh", "-c", 'echo $$ > "$0" && exec "$@"', str(procs))
+        output = _start_log(tmp_path, collector, join)
+    percentage = _PERCENTAGE.search(output)
+    assert percentage and int(percentage["total"]) == 512, output[-3000:]
+    assert _limits(output) == {409}, output[-3000:]
