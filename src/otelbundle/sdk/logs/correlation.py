@@ -29,15 +29,18 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry._logs import LoggerProvider, get_logger_provider
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 
 from otelbundle.config import environment
 from otelbundle.sdk.attributes import plain_attributes
 from otelbundle.sdk.logs import deferred
 from otelbundle.sdk.logs import records as log_records
+from otelbundle.sdk.logs.translation import RecordTranslator
 
 # Record fields the contrib injects for text formats; the OTLP record has them natively.
 INJECTED_FIELDS = ("otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName")
@@ -97,6 +100,50 @@ def instrumentor_options(env: Mapping[str, str]) -> dict[str, Any]:
     return {}
 
 
+@dataclass(frozen=True)
+class InstalledHandler:
+    """The OTLP handler the logging instrumentor added through the distro, and what it was given."""
+
+    handler: logging.Handler
+    provider: LoggerProvider
+    code_attributes: bool
+
+
+_installed: InstalledHandler | None = None
+
+
+def note_installed_handler(
+    before: Collection[logging.Handler], options: Mapping[str, Any], env: Mapping[str, str]
+) -> InstalledHandler | None:
+    """Note the OTLP handler the logging instrumentor just put on the root logger.
+
+    ``before``: the root logger's handlers before ``instrument(**options)`` ran. The
+    instrumentor gives its handler the global LoggerProvider and ``log_code_attributes``
+    from ``options`` or ``OTEL_PYTHON_LOG_CODE_ATTRIBUTES`` (the contrib's parse); the
+    translator is made with the same (:func:`translator_for`).
+    """
+    global _installed
+    added = [h for h in otlp_handlers() if h not in before]
+    if not added:
+        return None
+    if "log_code_attributes" in options:
+        code_attributes = bool(options["log_code_attributes"])
+    else:
+        code_attributes = env.get("OTEL_PYTHON_LOG_CODE_ATTRIBUTES", "false").strip().lower() == "true"
+    _installed = InstalledHandler(added[0], get_logger_provider(), code_attributes)
+    return _installed
+
+
+def translator_for(handler: logging.Handler) -> RecordTranslator | None:
+    """Our translator for ``handler`` when it is the one the instrumentor installed, else None
+    (a handler of the app's own, whose provider and options we cannot know: replayed through
+    its ``emit``)."""
+    installed = _installed
+    if installed is None or installed.handler is not handler:
+        return None
+    return RecordTranslator(installed.provider, handler, code_attributes=installed.code_attributes)
+
+
 def otlp_handlers() -> list[logging.Handler]:
     """The contrib's OTLP handlers on the root logger (where it installs its one)."""
     try:
@@ -139,7 +186,7 @@ def after_instrumentation() -> None:
         if handlers and capture is not None:
             # The contrib installs one OTLP handler, on the root logger: its records are
             # translated on the translator thread (otelbundle.sdk.logs.deferred).
-            record_filter(handlers[0]).defer_to(capture)
+            record_filter(handlers[0]).defer_to(capture, translator_for(handlers[0]))
     except Exception:
         _log.warning("otelbundle: log records with objects in extra may log SDK warnings", exc_info=True)
     try:

@@ -36,6 +36,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanContext
 
 from otelbundle.sdk.logs.deferred import DeferredLogs
+from otelbundle.sdk.logs.translation import RecordTranslator
 
 # A converted value is cut to this many characters (the last one then being "…").
 MAX_VALUE_CHARS = 256
@@ -256,10 +257,15 @@ class ExportableRecordFilter(logging.Filter):
         super().__init__("otelbundle.exportable")
         self._handler = handler
         self._deferred: DeferredLogs | None = None
+        self._translator: RecordTranslator | None = None
 
-    def defer_to(self, deferred: DeferredLogs) -> None:
-        """Capture this handler's records for ``deferred``'s translator thread from now on."""
+    def defer_to(self, deferred: DeferredLogs, translator: RecordTranslator | None = None) -> None:
+        """Capture this handler's records for ``deferred``'s translator thread from now on.
+
+        With ``translator`` the records are translated by it (:mod:`.translation`), else
+        replayed through the handler's own ``emit``."""
         self._deferred = deferred
+        self._translator = translator
         deferred.start(self._handler, self.replay)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -318,10 +324,33 @@ class ExportableRecordFilter(logging.Filter):
         translator thread does not need. Other filters run here, once, in ``handle``.
         """
         handler = self._handler
-        if span_context is None and len(handler.filters) == 1:
-            handler.emit(record)
+        translator = self._translator
+        if translator is None:
+            if span_context is None and len(handler.filters) == 1:
+                handler.emit(record)
+            else:
+                self._hand_over(record, span_context)
+        elif span_context is None and len(handler.filters) == 1:
+            translator.emit(record)
         else:
-            self._hand_over(record, span_context)
+            self._translate_filtered(translator, record, span_context)
+
+    def _translate_filtered(
+        self, translator: RecordTranslator, record: logging.LogRecord, span_context: SpanContext | None
+    ) -> None:
+        """The handler's other filters (this one lets the record through), then ``translator``,
+        joined to ``span_context`` when given. A filter may hand back a replacement record."""
+        passing = _passing.set(record)
+        try:
+            passed = self._handler.filter(record)
+        finally:
+            _passing.reset(passing)
+        if not passed:
+            return
+        if isinstance(passed, logging.LogRecord):
+            record = passed
+        context = trace.set_span_in_context(trace.NonRecordingSpan(span_context)) if span_context else None
+        translator.emit(record, context)
 
     def _emit_here(self, record: logging.LogRecord) -> bool:
         try:
