@@ -1,11 +1,12 @@
 """Trace-correlated logs.
 
-The contrib ``logging`` instrumentation does the heavy lifting: its handler turns
-every ``logging`` record into an OTLP log record whose *native* trace_id, span_id
-and flags come from the active span, and adds ``exception.type``,
-``exception.message`` and ``exception.stacktrace`` for ``logger.exception``.
-It also re-attaches its handler after ``basicConfig``/``dictConfig`` so the app's
-own logging setup neither removes nor duplicates it.
+The contrib ``logging`` instrumentation puts the OTLP handler on the root logger
+and re-attaches it after ``basicConfig``/``dictConfig``/``fileConfig`` so the app's
+own logging setup neither removes nor duplicates it. Each record becomes an OTLP
+log record whose *native* trace_id, span_id and flags come from the active span,
+with ``exception.type``, ``exception.message`` and ``exception.stacktrace`` for
+``logger.exception``: by the contrib handler's rules, applied on our translator
+thread by :mod:`otelbundle.sdk.logs.translation`.
 
 What this module adds:
 
@@ -21,7 +22,9 @@ What this module adds:
   :class:`~otelbundle.sdk.logs.records.ExportableRecordFilter` (records with objects in
   ``extra`` exported without SDK warnings; framework error records logged after the
   request span joined to it), and a Django app gets the middleware that makes the
-  latter possible. See docs/frameworks.md.
+  latter possible. See docs/frameworks.md. The handler the instrumentor installed
+  (:func:`note_installed_handler`) has its records translated on our translator
+  thread by :mod:`otelbundle.sdk.logs.translation`.
 """
 
 from __future__ import annotations
@@ -128,8 +131,12 @@ def note_installed_handler(
         return None
     if "log_code_attributes" in options:
         code_attributes = bool(options["log_code_attributes"])
-    else:
-        code_attributes = env.get("OTEL_PYTHON_LOG_CODE_ATTRIBUTES", "false").strip().lower() == "true"
+    else:  # the contrib's variable, read as the contrib reads it
+        from opentelemetry.instrumentation.logging.environment_variables import (
+            OTEL_PYTHON_LOG_CODE_ATTRIBUTES,
+        )
+
+        code_attributes = env.get(OTEL_PYTHON_LOG_CODE_ATTRIBUTES, "false").strip().lower() == "true"
     _installed = InstalledHandler(added[0], get_logger_provider(), code_attributes)
     return _installed
 

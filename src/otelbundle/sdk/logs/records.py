@@ -19,6 +19,8 @@ Under the distro the filter does not let the handler translate the record on the
 application's thread: it captures it for the translator thread
 (:mod:`otelbundle.sdk.logs.deferred`), converting on the spot only what could
 change before the translator gets to it (:meth:`ExportableRecordFilter.capture`).
+There the record is translated by :mod:`otelbundle.sdk.logs.translation` (the
+instrumentor's handler) or replayed through the handler's ``emit`` (any other).
 """
 
 from __future__ import annotations
@@ -249,8 +251,8 @@ class ExportableRecordFilter(logging.Filter):
     and the original is not handed to this handler again.
 
     Once :meth:`defer_to` gave it a :class:`DeferredLogs`, records are captured for the
-    translator thread instead (:meth:`capture`) and :meth:`replay` hands them back to
-    the handler there.
+    translator thread instead (:meth:`capture`) and :meth:`replay` hands them there to
+    our translator, or back to the handler.
     """
 
     def __init__(self, handler: logging.Handler) -> None:
@@ -317,11 +319,12 @@ class ExportableRecordFilter(logging.Filter):
         return False
 
     def replay(self, record: logging.LogRecord, span_context: SpanContext | None) -> None:
-        """Hand a captured record to the handler (on the translator thread, in the caller's context).
+        """Translate a captured record (on the translator thread, in the caller's context).
 
-        With no filter on the handler but this one, straight to ``emit``: ``handle``
-        would only run this filter again and take the handler's lock, which the one
-        translator thread does not need. Other filters run here, once, in ``handle``.
+        With no filter on the handler but this one, straight to the translator (or the
+        handler's ``emit``): ``handle`` would only run this filter again and take the
+        handler's lock, which the one translator thread does not need. Other filters run
+        here, once.
         """
         handler = self._handler
         translator = self._translator
