@@ -58,8 +58,12 @@ class OtelBundleDistro(BaseDistro):  # type: ignore[misc]
         """Pass our options to contrib instrumentors (the hook distros are given)."""
         if entry_point.name == "logging":
             kwargs = {**correlation.instrumentor_options(os.environ), **kwargs}
-        else:
-            kwargs = {**frameworks.instrumentor_options(entry_point.name), **kwargs}
+            before = list(logging.getLogger().handlers)
+            super().load_instrumentor(entry_point, **kwargs)
+            # Its OTLP handler's records are translated by otelbundle (sdk/logs/translation.py).
+            correlation.note_installed_handler(before, kwargs, os.environ)
+            return
+        kwargs = {**frameworks.instrumentor_options(entry_point.name), **kwargs}
         super().load_instrumentor(entry_point, **kwargs)
         if entry_point.name == "system_metrics":
             follow_forks(entry_point.load())

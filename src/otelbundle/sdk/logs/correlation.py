@@ -1,11 +1,12 @@
 """Trace-correlated logs.
 
-The contrib ``logging`` instrumentation does the heavy lifting: its handler turns
-every ``logging`` record into an OTLP log record whose *native* trace_id, span_id
-and flags come from the active span, and adds ``exception.type``,
-``exception.message`` and ``exception.stacktrace`` for ``logger.exception``.
-It also re-attaches its handler after ``basicConfig``/``dictConfig`` so the app's
-own logging setup neither removes nor duplicates it.
+The contrib ``logging`` instrumentation puts the OTLP handler on the root logger
+and re-attaches it after ``basicConfig``/``dictConfig``/``fileConfig`` so the app's
+own logging setup neither removes nor duplicates it. Each record becomes an OTLP
+log record whose *native* trace_id, span_id and flags come from the active span,
+with ``exception.type``, ``exception.message`` and ``exception.stacktrace`` for
+``logger.exception``: by the contrib handler's rules, applied on our translator
+thread by :mod:`otelbundle.sdk.logs.translation`.
 
 What this module adds:
 
@@ -21,7 +22,9 @@ What this module adds:
   :class:`~otelbundle.sdk.logs.records.ExportableRecordFilter` (records with objects in
   ``extra`` exported without SDK warnings; framework error records logged after the
   request span joined to it), and a Django app gets the middleware that makes the
-  latter possible. See docs/frameworks.md.
+  latter possible. See docs/frameworks.md. The handler the instrumentor installed
+  (:func:`note_installed_handler`) has its records translated on our translator
+  thread by :mod:`otelbundle.sdk.logs.translation`.
 """
 
 from __future__ import annotations
@@ -29,15 +32,18 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry._logs import LoggerProvider, get_logger_provider
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 
 from otelbundle.config import environment
 from otelbundle.sdk.attributes import plain_attributes
 from otelbundle.sdk.logs import deferred
 from otelbundle.sdk.logs import records as log_records
+from otelbundle.sdk.logs.translation import RecordTranslator
 
 # Record fields the contrib injects for text formats; the OTLP record has them natively.
 INJECTED_FIELDS = ("otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName")
@@ -97,6 +103,54 @@ def instrumentor_options(env: Mapping[str, str]) -> dict[str, Any]:
     return {}
 
 
+@dataclass(frozen=True)
+class InstalledHandler:
+    """The OTLP handler the logging instrumentor added through the distro, and what it was given."""
+
+    handler: logging.Handler
+    provider: LoggerProvider
+    code_attributes: bool
+
+
+_installed: InstalledHandler | None = None
+
+
+def note_installed_handler(
+    before: Collection[logging.Handler], options: Mapping[str, Any], env: Mapping[str, str]
+) -> InstalledHandler | None:
+    """Note the OTLP handler the logging instrumentor just put on the root logger.
+
+    ``before``: the root logger's handlers before ``instrument(**options)`` ran. The
+    instrumentor gives its handler the global LoggerProvider and ``log_code_attributes``
+    from ``options`` or ``OTEL_PYTHON_LOG_CODE_ATTRIBUTES`` (the contrib's parse); the
+    translator is made with the same (:func:`translator_for`).
+    """
+    global _installed
+    added = [h for h in otlp_handlers() if h not in before]
+    if not added:
+        return None
+    if "log_code_attributes" in options:
+        code_attributes = bool(options["log_code_attributes"])
+    else:  # the contrib's variable, read as the contrib reads it
+        from opentelemetry.instrumentation.logging.environment_variables import (
+            OTEL_PYTHON_LOG_CODE_ATTRIBUTES,
+        )
+
+        code_attributes = env.get(OTEL_PYTHON_LOG_CODE_ATTRIBUTES, "false").strip().lower() == "true"
+    _installed = InstalledHandler(added[0], get_logger_provider(), code_attributes)
+    return _installed
+
+
+def translator_for(handler: logging.Handler) -> RecordTranslator | None:
+    """Our translator for ``handler`` when it is the one the instrumentor installed, else None
+    (a handler of the app's own, whose provider and options we cannot know: replayed through
+    its ``emit``)."""
+    installed = _installed
+    if installed is None or installed.handler is not handler:
+        return None
+    return RecordTranslator(installed.provider, handler, code_attributes=installed.code_attributes)
+
+
 def otlp_handlers() -> list[logging.Handler]:
     """The contrib's OTLP handlers on the root logger (where it installs its one)."""
     try:
@@ -139,7 +193,7 @@ def after_instrumentation() -> None:
         if handlers and capture is not None:
             # The contrib installs one OTLP handler, on the root logger: its records are
             # translated on the translator thread (otelbundle.sdk.logs.deferred).
-            record_filter(handlers[0]).defer_to(capture)
+            record_filter(handlers[0]).defer_to(capture, translator_for(handlers[0]))
     except Exception:
         _log.warning("otelbundle: log records with objects in extra may log SDK warnings", exc_info=True)
     try:

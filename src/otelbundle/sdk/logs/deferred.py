@@ -12,9 +12,11 @@ to a file does. Nothing of it has to happen there: like a span processor's
   with it: the caller's ``contextvars`` context (a constant-time copy), which
   holds the current span, so the translation sees what the call saw. Thread,
   process and task identity and the time are fields of the record already.
-* The translator thread (``otelbundle-log-translator``) replays each record
-  through the same handler inside the captured context, so the translation is
-  exactly the handler's own, and every log record processor on the
+* The translator thread (``otelbundle-log-translator``) translates each record
+  inside the captured context: for the handler the logging instrumentor
+  installed, by otelbundle's translation (:mod:`otelbundle.sdk.logs.translation`,
+  the contrib handler's output with one SDK logger kept per name), for any other
+  by the handler's own ``emit``. Every log record processor on the
   LoggerProvider (the export, alert-rule log intake, …) gets every record
   there, on that thread.
 * The queue is bounded (``OTEL_BLRP_MAX_QUEUE_SIZE``): a full queue refuses the

@@ -19,6 +19,8 @@ Under the distro the filter does not let the handler translate the record on the
 application's thread: it captures it for the translator thread
 (:mod:`otelbundle.sdk.logs.deferred`), converting on the spot only what could
 change before the translator gets to it (:meth:`ExportableRecordFilter.capture`).
+There the record is translated by :mod:`otelbundle.sdk.logs.translation` (the
+instrumentor's handler) or replayed through the handler's ``emit`` (any other).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanContext
 
 from otelbundle.sdk.logs.deferred import DeferredLogs
+from otelbundle.sdk.logs.translation import RecordTranslator
 
 # A converted value is cut to this many characters (the last one then being "…").
 MAX_VALUE_CHARS = 256
@@ -248,18 +251,23 @@ class ExportableRecordFilter(logging.Filter):
     and the original is not handed to this handler again.
 
     Once :meth:`defer_to` gave it a :class:`DeferredLogs`, records are captured for the
-    translator thread instead (:meth:`capture`) and :meth:`replay` hands them back to
-    the handler there.
+    translator thread instead (:meth:`capture`) and :meth:`replay` hands them there to
+    our translator, or back to the handler.
     """
 
     def __init__(self, handler: logging.Handler) -> None:
         super().__init__("otelbundle.exportable")
         self._handler = handler
         self._deferred: DeferredLogs | None = None
+        self._translator: RecordTranslator | None = None
 
-    def defer_to(self, deferred: DeferredLogs) -> None:
-        """Capture this handler's records for ``deferred``'s translator thread from now on."""
+    def defer_to(self, deferred: DeferredLogs, translator: RecordTranslator | None = None) -> None:
+        """Capture this handler's records for ``deferred``'s translator thread from now on.
+
+        With ``translator`` the records are translated by it (:mod:`.translation`), else
+        replayed through the handler's own ``emit``."""
         self._deferred = deferred
+        self._translator = translator
         deferred.start(self._handler, self.replay)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -311,17 +319,41 @@ class ExportableRecordFilter(logging.Filter):
         return False
 
     def replay(self, record: logging.LogRecord, span_context: SpanContext | None) -> None:
-        """Hand a captured record to the handler (on the translator thread, in the caller's context).
+        """Translate a captured record (on the translator thread, in the caller's context).
 
-        With no filter on the handler but this one, straight to ``emit``: ``handle``
-        would only run this filter again and take the handler's lock, which the one
-        translator thread does not need. Other filters run here, once, in ``handle``.
+        With no filter on the handler but this one, straight to the translator (or the
+        handler's ``emit``): ``handle`` would only run this filter again and take the
+        handler's lock, which the one translator thread does not need. Other filters run
+        here, once.
         """
         handler = self._handler
-        if span_context is None and len(handler.filters) == 1:
-            handler.emit(record)
+        translator = self._translator
+        if translator is None:
+            if span_context is None and len(handler.filters) == 1:
+                handler.emit(record)
+            else:
+                self._hand_over(record, span_context)
+        elif span_context is None and len(handler.filters) == 1:
+            translator.emit(record)
         else:
-            self._hand_over(record, span_context)
+            self._translate_filtered(translator, record, span_context)
+
+    def _translate_filtered(
+        self, translator: RecordTranslator, record: logging.LogRecord, span_context: SpanContext | None
+    ) -> None:
+        """The handler's other filters (this one lets the record through), then ``translator``,
+        joined to ``span_context`` when given. A filter may hand back a replacement record."""
+        passing = _passing.set(record)
+        try:
+            passed = self._handler.filter(record)
+        finally:
+            _passing.reset(passing)
+        if not passed:
+            return
+        if isinstance(passed, logging.LogRecord):
+            record = passed
+        context = trace.set_span_in_context(trace.NonRecordingSpan(span_context)) if span_context else None
+        translator.emit(record, context)
 
     def _emit_here(self, record: logging.LogRecord) -> bool:
         try:
