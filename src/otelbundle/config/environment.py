@@ -156,6 +156,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OTEL_TRACES_SAMPLER_ARG", "", None, "the sampler's argument"),
     Variable("OTEL_PYTHON_LOG_CORRELATION", "false", None, "the contrib's switch for ids on stdout lines"),
     Variable("OTEL_PYTHON_LOG_FORMAT", "", None, "the contrib's stdout format; unset: ours, with the ids"),
+    Variable(
+        "OTEL_PYTHON_LOG_CODE_ATTRIBUTES", "false", None, "the contrib's switch for code.* on log records"
+    ),
     Variable("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "", None, "instrumentations configure() does not load"),
     Variable("OTELBUNDLE_CONFIG", "", None, "the config file; unset: ./otelbundle.yaml when it exists"),
     Variable("OTELBUNDLE_SCRUB", "true", None, "false turns secret scrubbing off"),

@@ -131,12 +131,8 @@ def note_installed_handler(
         return None
     if "log_code_attributes" in options:
         code_attributes = bool(options["log_code_attributes"])
-    else:  # the contrib's variable, read as the contrib reads it
-        from opentelemetry.instrumentation.logging.environment_variables import (
-            OTEL_PYTHON_LOG_CODE_ATTRIBUTES,
-        )
-
-        code_attributes = env.get(OTEL_PYTHON_LOG_CODE_ATTRIBUTES, "false").strip().lower() == "true"
+    else:  # the contrib's variable, read as the contrib reads it ("true" only, not our flag words)
+        code_attributes = env.get("OTEL_PYTHON_LOG_CODE_ATTRIBUTES", "false").strip().lower() == "true"
     _installed = InstalledHandler(added[0], get_logger_provider(), code_attributes)
     return _installed
 
