@@ -8,8 +8,11 @@ of record a logging call can make goes through both; the SDK records must be equ
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+import threading
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +115,16 @@ class Opaque:
         return "Opaque()"
 
 
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+class UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
 def _fail(message: object = "boom") -> None:
     raise ValueError(message)
 
@@ -159,16 +172,59 @@ KINDS: dict[str, Callable[[logging.Logger], None]] = {
     "level below debug": lambda log: log.log(5, "trace-ish"),
     "level above critical": lambda log: log.log(60, "beyond"),
     "correlation fields": lambda log: log.info("x", extra={"otelTraceID": "0", "otelSpanID": "0"}),
+    "bytes message": lambda log: log.info(b"raw \xff"),
+    "None message": lambda log: log.info(None),
+    "exception as message": lambda log: log.info(ValueError("as message")),
+    "percent sign without args": lambda log: log.info("100% done, %d left"),
+    "exc_info as an exception instance": lambda log: log.error("given", exc_info=_caught()[1]),
+    "exc_info as an exception never raised": lambda log: log.error("bare", exc_info=ValueError("bare")),
+    "chained exception": lambda log: _log_chained(log),
+    "exception whose str raises": lambda log: _log_exception(log, UnprintableError("kept")),
+    "exception with a container arg": lambda log: _log_exception(log, ValueError({"k": [1]}, "second")),
+    "stack_info with an exception": lambda log: _log_exception(log, stack_info=True),
+    "event name None, deprecated one set": lambda log: log.info(
+        "x", extra={"otel.event.name": None, "event.name": "old"}
+    ),
+    "event name not a string": lambda log: log.info("x", extra={"otel.event.name": 7}),
+    "attributes past the SDK's limit": lambda log: log.info("x", extra={f"k{n}": n for n in range(130)}),
+    "level 0": lambda log: log.handle(log.makeRecord(log.name, 0, __file__, 1, "notset", (), None)),
+    "unnamed level between standard ones": lambda log: log.log(35, "between"),
+    "level far above critical": lambda log: log.log(1000, "far"),
+    "from a thread of the app's": lambda log: _in_thread(lambda: log.info("from a thread")),
+    "from an asyncio task": lambda log: _in_task(lambda: log.info("from a task")),
 }
 
 
-def _log_exception(log: logging.Logger, error: BaseException | None = None) -> None:
+def _log_chained(log: logging.Logger) -> None:
+    try:
+        try:
+            _fail("inner")
+        except ValueError as inner:
+            raise KeyError("outer") from inner
+    except KeyError:
+        log.exception("chained")
+
+
+def _in_thread(call: Callable[[], None]) -> None:
+    thread = threading.Thread(target=call)
+    thread.start()
+    thread.join()
+
+
+def _in_task(call: Callable[[], None]) -> None:
+    async def task() -> None:
+        call()
+
+    asyncio.run(task())
+
+
+def _log_exception(log: logging.Logger, error: BaseException | None = None, stack_info: bool = False) -> None:
     try:
         if error is None:
             _fail()
         raise error
     except Exception:
-        log.exception("failed")
+        log.exception("failed", stack_info=stack_info)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -253,3 +309,82 @@ def test_code_attributes_when_asked_for() -> None:
         made.logger.handlers[:] = []
         made.contrib.provider.shutdown()
         made.ours.provider.shutdown()
+
+
+def test_a_level_name_changed_by_add_level_name(pair: Pair) -> None:
+    logging.addLevelName(logging.INFO, "INFORMATION")
+    try:
+        pair.logger.info("renamed")
+    finally:
+        logging.addLevelName(logging.INFO, "INFO")
+    pair.assert_same(1)
+    assert pair.ours.exported()[0].log_record.severity_text == "INFORMATION"
+
+
+def test_a_warning_captured_through_logging(pair: Pair) -> None:
+    py_warnings = logging.getLogger("py.warnings")
+    saved = py_warnings.handlers[:], py_warnings.propagate
+    py_warnings.handlers[:], py_warnings.propagate = pair.logger.handlers[:], False
+    logging.captureWarnings(True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("careful", UserWarning, stacklevel=1)
+    finally:
+        logging.captureWarnings(False)
+        py_warnings.handlers[:], py_warnings.propagate = saved
+    pair.assert_same(1)
+
+
+def _unprintable_exception() -> tuple[type[BaseException], BaseException, Any]:
+    try:
+        raise ValueError(Unprintable())
+    except ValueError:
+        kind, value, trace = sys.exc_info()
+        assert kind is not None and value is not None
+        return kind, value, trace
+
+
+# Records the handlers get straight (a handler on the logger would meet the same error at the call):
+# message, args, exc_info, and the error both handlers report.
+UNTRANSLATABLE: dict[str, tuple[str, tuple[Any, ...], Callable[[], Any], type[BaseException]]] = {
+    "args that do not format": ("%d items", ("many",), lambda: None, TypeError),
+    "more args than the format takes": ("%s", (1, 2), lambda: None, TypeError),
+    "mutable args that do not format": ("%d items", (["many"],), lambda: None, TypeError),
+    "an exception arg whose str raises": ("failed", (), _unprintable_exception, RuntimeError),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNTRANSLATABLE))
+def test_a_record_neither_can_translate_is_reported_by_both(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    message, args, exc_info, error = UNTRANSLATABLE[kind]
+    reported: dict[str, list[type[BaseException] | None]] = {"contrib": [], "ours": []}
+    for name, side in (("contrib", pair.contrib), ("ours", pair.ours)):
+        monkeypatch.setattr(
+            side.handler, "handleError", lambda record, name=name: reported[name].append(sys.exc_info()[0])
+        )
+        side.handler.handle(
+            pair.logger.makeRecord(pair.logger.name, logging.ERROR, __file__, 1, message, args, exc_info())
+        )
+    pair.assert_same(0)
+    assert reported == {"contrib": [error], "ours": [error]}
+
+
+def test_a_formatter_that_raises_is_reported_by_both(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Raising(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            raise RuntimeError("formatter broke")
+
+    reported: dict[str, list[type[BaseException] | None]] = {"contrib": [], "ours": []}
+    for name, side in (("contrib", pair.contrib), ("ours", pair.ours)):
+        side.handler.setFormatter(Raising())
+        monkeypatch.setattr(
+            side.handler, "handleError", lambda record, name=name: reported[name].append(sys.exc_info()[0])
+        )
+        side.handler.handle(
+            pair.logger.makeRecord(pair.logger.name, logging.INFO, __file__, 1, "x", (), None)
+        )
+    pair.assert_same(0)
+    assert reported == {"contrib": [RuntimeError], "ours": [RuntimeError]}
