@@ -51,6 +51,11 @@ class ExemplarRecords:
         for entry in [entry for entry in self._records if entry[0] == rule]:
             del self._records[entry]
 
+    def rename(self, old: RuleIdent, new: RuleIdent) -> None:
+        """A rule moved to another group by a reload: its records are still its evidence."""
+        for entry in [entry for entry in self._records if entry[0] == old]:
+            self._records[(new, entry[1])] = self._records.pop(entry)
+
     def __len__(self) -> int:
         return len(self._records)
 

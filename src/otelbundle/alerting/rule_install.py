@@ -5,13 +5,19 @@ groups and ``Group.CopyState`` hands an unchanged rule's alerts to its successor
 Here an unchanged rule keeps its state, an edited one keeps what still holds of
 it (:func:`_edited`), and a removed rule's alerts go (and its gauge entries).
 A firing alert that goes is resolved once on the channels people read
-(:func:`_forget_alerts`); a pending one was never sent and just goes. The state
-machine that evaluates what is installed is engine.py's.
+(:func:`_forget_alerts`); a pending one was never sent and just goes. A rule
+moved to another group (or its group renamed) is not removed: Prometheus keys state
+by rule file and group, and its moved rule starts over, but it sends Alertmanager
+nothing when the old group goes, so its receivers hear nothing of the move; here the
+resolution would reach Slack and the others, then the same alert firing again. So a new rule takes over
+the state of a rule of the same alert name that went (:func:`moved_rules`), as if
+edited in place. The state machine that evaluates what is installed is engine.py's.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from otelbundle.alerting.alert import ENDED_BY_RELOAD, Alert, AlertState
@@ -53,15 +59,17 @@ def install_rules(engine: InstalledRules, config: AlertingConfig, now: float) ->
     engine.config = config  # first: a kept alert's labels take the new external labels
     states: dict[tuple[str, str], RuleState] = {}
     ended: list[Alert] = []
+    moves = moved_rules(engine.states, config.rules)
     for rule in config.rules:
         ident = (rule.group, rule.name)
-        old = engine.states.get(ident)
-        unchanged = (
-            old is not None
-            and old.rule.source == rule.source
-            and old.rule.max_group_keys == rule.max_group_keys
-        )
-        states[ident] = old if old is not None and unchanged else _edited(engine, old, rule, now, ended)
+        if ident in moves:
+            _move(engine, moves[ident], ident)
+        old = engine.states.get(moves.get(ident, ident))
+        unchanged = old is not None and _unchanged(old.rule, rule)
+        if old is not None and unchanged and ident not in moves:
+            states[ident] = old
+        else:
+            states[ident] = _edited(engine, old, rule, now, ended, unchanged)
     for ident in set(engine.active) - set(states):
         ended += _forget_alerts(engine, ident, now, RULE_REMOVED)
     for ident in set(engine.states) - set(states):
@@ -70,19 +78,77 @@ def install_rules(engine: InstalledRules, config: AlertingConfig, now: float) ->
     return ended
 
 
+def moved_rules(
+    old_states: Mapping[tuple[str, str], RuleState], rules: Sequence[Rule]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """Which new rule takes over which old one's state: (group, alert) of the new rule -> of
+    the old. Only a new rule whose (group, alert) did not exist before takes over, and only a
+    rule that went, of the same alert name (its alerts' ``alertname``). Where several could,
+    the likest pairs first (the same definition, then the same labels, then any), each in
+    file order: the same reload gives the same pairs."""
+    new_idents = {(rule.group, rule.name) for rule in rules}
+    gone: dict[str, list[tuple[str, str]]] = {}  # alert name -> (group, alert) of the rules that went
+    for ident in old_states:
+        if ident not in new_idents:
+            gone.setdefault(ident[1], []).append(ident)
+    arrived = [rule for rule in rules if rule.name in gone and (rule.group, rule.name) not in old_states]
+    likeness: list[Callable[[Rule, Rule], bool]] = [
+        _unchanged,
+        lambda old, new: old.labels == new.labels,
+        lambda old, new: True,
+    ]
+    moves: dict[tuple[str, str], tuple[str, str]] = {}
+    for alike in likeness:
+        for rule in arrived:
+            ident, candidates = (rule.group, rule.name), gone[rule.name]
+            if ident in moves:
+                continue
+            taken = next((old for old in candidates if alike(old_states[old].rule, rule)), None)
+            if taken is not None:
+                moves[ident] = taken
+                candidates.remove(taken)
+    return moves
+
+
+def _unchanged(old: Rule, new: Rule) -> bool:
+    """The same definition (the group's name and interval aside): its state holds as it is."""
+    return old.source == new.source and old.max_group_keys == new.max_group_keys
+
+
+def _move(engine: InstalledRules, old: tuple[str, str], new: tuple[str, str]) -> None:
+    """What the engine keeps under a moved rule's (group, alert) goes under its new one
+    (its alerts, its gauge entries, its log records, when it was loaded); the rule's state
+    is then kept or not as for an edit in place (:func:`_edited`)."""
+    alerts = engine.active.pop(old, None)
+    engine.telemetry.set_active(old, [])
+    if alerts is not None:
+        engine.active[new] = alerts
+        engine.telemetry.set_active(
+            new, [(a.labels, a.state) for a in alerts.values() if a.state is not AlertState.INACTIVE]
+        )
+    if old in engine.loaded_at:
+        engine.loaded_at[new] = engine.loaded_at.pop(old)
+    engine.exemplar_records.rename(old, new)
+
+
 def _edited(
-    engine: InstalledRules, old: RuleState | None, rule: Rule, now: float, ended: list[Alert]
+    engine: InstalledRules,
+    old: RuleState | None,
+    rule: Rule,
+    now: float,
+    ended: list[Alert],
+    unchanged: bool = False,
 ) -> RuleState:
-    """The state of a new or edited rule. It keeps ``old``'s windows when the same spans
-    still enter them (rules.same_windows: an annotation, ``expr`` or ``for`` edited), and
-    then, as Prometheus' ``Group.CopyState`` does, its alerts when its labels are unchanged.
-    Without the windows it starts afresh: a kept alert could only resolve at the next tick,
-    a false all-clear (Prometheus would still have the series). The resolutions of the
-    firing alerts it drops are added to ``ended``."""
+    """The state of a new, edited or moved rule. It keeps ``old``'s windows when the same
+    spans still enter them (``unchanged``: moved only; rules.same_windows: an annotation,
+    ``expr`` or ``for`` edited), and then, as Prometheus' ``Group.CopyState`` does, its
+    alerts when its labels are unchanged. Without the windows it starts afresh: a kept
+    alert could only resolve at the next tick, a false all-clear (Prometheus would still
+    have the series). The resolutions of the firing alerts it drops are added to ``ended``."""
     ident = (rule.group, rule.name)
     state = RuleState(rule)
     state.exemplar_sink = engine.exemplar_spans.offer
-    if old is None or not same_windows(old.rule, rule):
+    if old is None or not (unchanged or same_windows(old.rule, rule)):
         engine.loaded_at[ident] = now
         engine.exemplar_records.forget(ident)
         ended += _forget_alerts(engine, ident, now, RULE_RESTARTED)

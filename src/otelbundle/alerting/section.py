@@ -104,18 +104,11 @@ def read_alerting_section(
     rules are the part that reports them at start.
     """
     path = document.path
-    if document.problems:
-        return None, list(document.problems)
-    found = document.section(SECTION)
-    if found is None:
-        return None, []
-    section, mark = found
-    if section is None:  # `alerting:` with nothing under it: as if absent
-        return None, []
+    section, found_problems = document.mapping_section(SECTION, "alerting must be a mapping")
+    if section is None:  # no `alerting:`, or nothing under it: no alert rules
+        return None, found_problems
     problems = RuleReader()
     config = AlertingConfig(path=path)
-    if not isinstance(section, YamlMap):
-        return None, [ConfigProblem(mark, "alerting must be a mapping")]
     problems.unknown_keys(section, ALERTING_KEYS, "alerting")
     problems.unset_env(section, skip={"notify"})
     config.evaluation_interval = problems.duration(section, "evaluation_interval", 1.0)

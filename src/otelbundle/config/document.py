@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otelbundle.config import environment
-from otelbundle.config.loader import YamlMap, load_file
+from otelbundle.config.loader import YamlMap, load_file, unset_env_problems
 from otelbundle.config.problems import ConfigError, ConfigProblem, Mark
 from otelbundle.config.reader import unknown_keys
 from otelbundle.config.report import diagnostics_logger, log_problems
@@ -61,6 +61,31 @@ class ConfigDocument:
         if self.root is None or name not in self.root:
             return None
         return self.root[name], self.root.value_mark(name)
+
+    def mapping_section(
+        self, name: str, not_a_mapping: str, *, empty_is_absent: bool = True, unset_env_first: bool = False
+    ) -> tuple[YamlMap | None, list[ConfigProblem]]:
+        """Section ``name`` as the mapping its reader walks, or what keeps the reader from it.
+
+        Every section reader starts so; one place keeps them saying the same. (None, the
+        file's problems) when it could not be read or parsed; (None, []) when it has no such
+        section, or (``empty_is_absent``) nothing under the name; (None, [``not_a_mapping``
+        at the value]) for anything else that is not a mapping. ``unset_env_first``: unset
+        ``${env:...}`` variables under the section come first, for any value (health's
+        order; the other readers say them after their unknown keys).
+        """
+        if self.problems:
+            return None, list(self.problems)
+        found = self.section(name)
+        if found is None:
+            return None, []
+        value, mark = found
+        if value is None and empty_is_absent:
+            return None, []
+        problems = list(unset_env_problems(value)) if unset_env_first else []
+        if not isinstance(value, YamlMap):
+            return None, [*problems, ConfigProblem(mark, not_a_mapping)]
+        return value, problems
 
     def unknown_sections(self) -> list[ConfigProblem]:
         """Top-level keys that name no registered section, with a did-you-mean hint."""

@@ -1,7 +1,8 @@
 """The one grammar for durations, percentages, numbers and counts in every section.
 
-- **Duration**: Prometheus style, ``500ms``, ``15s``, ``1m30s``, ``2h``, ``1d``
-  (units ns, us, µs, ms, s, m, h, d, w; each part may have decimals), or a bare
+- **Duration**: Prometheus style, ``500ms``, ``15s``, ``1m30s``, ``2h``, ``1d``, ``1y``
+  (units ns, us, µs, ms, s, m, h, d, w, y = 365d as in Prometheus; each part may have
+  decimals, and parts may come in any order: a superset of Prometheus'), or a bare
   number (``15``, ``"2.5"``), which is **seconds**, in every section. ``0`` is a
   duration only where a key allows zero (``for``, ``keep_firing_for``). At most
   :data:`MAX_DURATION_SECONDS` (about 292 years): what int64 nanoseconds hold, the
@@ -32,8 +33,9 @@ UNIT_SECONDS = {
     "h": 3600.0,
     "d": 86400.0,
     "w": 604800.0,
+    "y": 31536000.0,  # 365d, as Prometheus' model.ParseDuration (no leap days)
 }
-_UNITS = "ns|us|µs|ms|s|m|h|d|w"
+_UNITS = "ns|us|µs|ms|s|m|h|d|w|y"
 DURATION_RE = re.compile(rf"(?:\d+(?:\.\d+)?(?:{_UNITS}))+")
 """A duration *with* units (rule expressions tell durations from plain numbers by it)."""
 _PART = re.compile(rf"(\d+(?:\.\d+)?)({_UNITS})")

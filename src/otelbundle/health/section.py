@@ -77,16 +77,15 @@ def read_health_section(
 
     A file that cannot be read or parsed gives its problems: no checks start.
     """
-    if document.problems:
-        return None, list(document.problems)
-    found = document.section(SECTION)
-    if found is None:
-        return None, []
-    section, mark = found
-    problems: list[ConfigProblem] = []
-    Problems(problems).unset_env(section)
-    config = parse_section(section, mark, problems, reader)
-    return config, problems
+    section, problems = document.mapping_section(
+        SECTION,
+        "health must be a mapping with a 'checks' list",
+        empty_is_absent=False,  # `health:` alone is a mistake: it names no checks
+        unset_env_first=True,
+    )
+    if section is None:  # a section that is not a mapping reads as no checks, with its problem
+        return (HealthConfig() if problems and not document.problems else None), problems
+    return parse_section(section, problems, reader), problems
 
 
 def read_health_config(
@@ -121,12 +120,9 @@ def health_config_at_start(
 
 
 def parse_section(
-    section: Any, mark: Mark, problems: list[ConfigProblem], reader: SystemReader | None = None
+    section: YamlMap, problems: list[ConfigProblem], reader: SystemReader | None = None
 ) -> HealthConfig:
     config = HealthConfig()
-    if not isinstance(section, YamlMap):
-        problems.append(ConfigProblem(mark, "health must be a mapping with a 'checks' list"))
-        return config
     problems.extend(unknown_keys(section, _SECTION_KEYS, "health"))
     get = Problems(problems)
     interval = get.value(section, "interval", parse_duration, DEFAULT_INTERVAL_S)

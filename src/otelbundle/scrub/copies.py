@@ -74,11 +74,6 @@ class _Resources:
         return scrubbed
 
 
-def scrub_scope(scope: InstrumentationScope | None, scrubber: Scrubber) -> InstrumentationScope | None:
-    """``scope`` itself when its attributes need no scrubbing (or there is none), else a copy."""
-    return None if scope is None else _scrubbed_scope(scope, scrubber)
-
-
 def _scrubbed_scope(scope: InstrumentationScope, scrubber: Scrubber) -> InstrumentationScope:
     changed = scrubber.attributes(scope.attributes)
     if changed is None:
@@ -86,7 +81,7 @@ def _scrubbed_scope(scope: InstrumentationScope, scrubber: Scrubber) -> Instrume
     return InstrumentationScope(scope.name, scope.version, scope.schema_url, changed)
 
 
-def scrub_span(span: ReadableSpan, scrubber: Scrubber, resources: _Resources | None = None) -> ReadableSpan:
+def scrub_span(span: ReadableSpan, scrubber: Scrubber, resources: _Resources) -> ReadableSpan:
     """``span`` itself when nothing needs scrubbing (nor its resource a hashed copy), else a copy.
 
     The copy's containers are plain (the scrubbed values are clean already: no
@@ -124,9 +119,9 @@ def scrub_span(span: ReadableSpan, scrubber: Scrubber, resources: _Resources | N
                     new_links = list(links)
                 new_links[index] = LinkCopy(link.context, changed, link.dropped_attributes)
     resource = span.resource
-    new_resource = resources.get(resource) if resources is not None else resource
+    new_resource = resources.get(resource)
     scope = span.instrumentation_scope
-    new_scope = resources.scope(scope) if resources is not None else scrub_scope(scope, s)
+    new_scope = resources.scope(scope)
     if (
         new_name == name
         and new_description == description
@@ -149,18 +144,16 @@ def scrub_span(span: ReadableSpan, scrubber: Scrubber, resources: _Resources | N
     )
 
 
-def scrub_log(
-    record: ReadableLogRecord, scrubber: Scrubber, resources: _Resources | None = None
-) -> ReadableLogRecord:
+def scrub_log(record: ReadableLogRecord, scrubber: Scrubber, resources: _Resources) -> ReadableLogRecord:
     """``record`` itself when nothing needs scrubbing, else a scrubbed copy."""
     log = record.log_record
     body = scrubber.body(log.body) if log.body is not None else None
     new_attributes = scrubber.attributes(log.attributes)
     event_name = log.event_name
     new_event_name = scrubber.text(event_name, "log.event_name") if event_name else event_name
-    resource = resources.get(record.resource) if resources is not None else record.resource
+    resource = resources.get(record.resource)
     scope = record.instrumentation_scope
-    new_scope = resources.scope(scope) if resources is not None else scrub_scope(scope, scrubber)
+    new_scope = resources.scope(scope)
     if (
         body == log.body
         and new_attributes is None

@@ -180,15 +180,6 @@ class Scrubber:
                 self._masked_keys[key] = verdict
         return verdict
 
-    def value(self, key: str, value: Any) -> Any:
-        """One attribute value under its key: a string, bytes, or sequences and maps of them
-        (log attributes from ``extra=``), scrubbed all the way down; numbers as they are."""
-        if key in self._allowed:
-            return value
-        if self.key_is_masked(key):
-            return KEY_MASK
-        return self._deep(value, key)
-
     def _deep(self, value: Any, where: str) -> Any:
         """``value`` with every string in it scrubbed, however deep: in sequences, in maps (whose
         credential-named keys get the mask) and in bytes. Containers come back rebuilt."""

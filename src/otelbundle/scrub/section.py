@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from otelbundle.config import ConfigProblem, Mark, Problems, YamlList, YamlMap, environment, unknown_keys
 from otelbundle.config.document import ConfigDocument, read_document, register_section
@@ -45,10 +44,14 @@ def read_scrub_section(
     problem is the file's, reported once by the alert rules' reader.
     """
     settings = ScrubSettings(enabled=env_enabled(env))
-    found = document.section(SECTION) if document is not None else None
-    if found is None:
+    if document is None or document.problems:
         return settings, []
-    return parse_section(found[0], found[1], settings)
+    section, problems = document.mapping_section(
+        SECTION, "scrub must be a mapping (enabled, extra_patterns, ...)"
+    )
+    if section is None:  # no `scrub:`, or nothing under it: the defaults
+        return settings, problems
+    return parse_section(section, settings)
 
 
 def load_scrub_settings(
@@ -66,14 +69,8 @@ def scrub_settings_at_start(document: ConfigDocument | None, env: Mapping[str, s
     return settings
 
 
-def parse_section(
-    section: Any, mark: Mark, settings: ScrubSettings
-) -> tuple[ScrubSettings, list[ConfigProblem]]:
+def parse_section(section: YamlMap, settings: ScrubSettings) -> tuple[ScrubSettings, list[ConfigProblem]]:
     problems: list[ConfigProblem] = []
-    if section is None:
-        return settings, problems
-    if not isinstance(section, YamlMap):
-        return settings, [ConfigProblem(mark, "scrub must be a mapping (enabled, extra_patterns, ...)")]
     problems.extend(unknown_keys(section, SECTION_KEYS, "scrub"))
     Problems(problems).unset_env(section)
     if "enabled" in section:

@@ -21,7 +21,9 @@ def span(duration: float = 0.3, **attributes: object) -> SpanView:
     return SpanView("GET /a", "server", "ok", duration, attributes, {"service.name": "shop"})
 
 
-@pytest.mark.parametrize("text", ["1d", "1w", "1m30s", "2h30m", "1.5h", "5µs", "250us", "100ns", "250ms"])
+@pytest.mark.parametrize(
+    "text", ["1d", "1w", "1y", "1y2w", "1m30s", "2h30m", "1.5h", "5µs", "250us", "100ns", "250ms"]
+)
 def test_where_durations_mean_what_expr_durations_mean(text: str) -> None:
     seconds = parse_expr(f"max_duration > {text}", parse_number).threshold
     assert seconds == parse_number(text)

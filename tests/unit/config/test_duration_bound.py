@@ -44,14 +44,14 @@ def test_the_bound_is_int64_nanoseconds() -> None:
         assert MAX_DURATION_SECONDS <= threading.TIMEOUT_MAX  # the engine's thread can wait that long
 
 
-@pytest.mark.parametrize("value", [1.0e308, "9223372037", "300000000000s", "106752d"])
+@pytest.mark.parametrize("value", [1.0e308, "9223372037", "300000000000s", "106752d", "293y"])
 def test_past_the_bound_is_refused_as_too_long(value: object) -> None:
     with pytest.raises(ValueError, match=r"is longer than the longest duration, 9223372036s \(292 years\)"):
         parse_duration(value)
 
 
-@pytest.mark.parametrize("value", ["1.0e+308", "292y"])
-def test_an_exponent_or_a_year_is_not_in_the_grammar(value: str) -> None:
+@pytest.mark.parametrize("value", ["1.0e+308", "1e3s"])
+def test_an_exponent_is_not_in_the_grammar(value: str) -> None:
     with pytest.raises(ValueError, match=r"is not a duration \(use e.g. 500ms, 15s, 1m\)"):
         parse_duration(value)
 
@@ -59,6 +59,7 @@ def test_an_exponent_or_a_year_is_not_in_the_grammar(value: str) -> None:
 def test_at_the_bound_is_accepted() -> None:
     assert parse_duration(MAX_DURATION_SECONDS) == MAX_DURATION_SECONDS
     assert parse_duration("106751d") < MAX_DURATION_SECONDS
+    assert parse_duration("292y") < MAX_DURATION_SECONDS  # y is 365d, as in Prometheus
 
 
 @pytest.mark.parametrize("command", ["rules", "config"])
