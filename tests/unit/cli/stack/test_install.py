@@ -57,6 +57,11 @@ class ReleaseServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        # A client that gives up (a stalled download's timeout) can reset its connection
+        # between the server's select() and its accept(): a blocking accept() then waits for
+        # the next client for ever, and shutdown() at teardown with it (seen under load).
+        # Non-blocking, that accept() fails and serve_forever goes on polling.
+        self.httpd.socket.setblocking(False)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
