@@ -17,8 +17,9 @@ from typing import Any
 from otelbundle.alerting.rule_files import RuleGroup, load_rule_file
 from otelbundle.alerting.rule_reader import RuleReader
 from otelbundle.alerting.rules import Rule
+from otelbundle.alerting.slo.burn import SLO_GROUP_PREFIX
 from otelbundle.alerting.templates import Template
-from otelbundle.config import ConfigError, ConfigProblem, YamlList, YamlMap
+from otelbundle.config import ConfigError, ConfigProblem, Mark, YamlList, YamlMap
 from otelbundle.config.document import ConfigDocument, read_document, register_section
 from otelbundle.config.report import log_problems
 
@@ -128,7 +129,36 @@ def read_alerting_section(
             config.groups.extend(load_rule_file(rule_file, config, env))
         except ConfigError as exc:
             problems.extend(exc.problems)
+    _one_rule_per_name(config.groups, problems)
     return config, problems.items
+
+
+def _one_rule_per_name(groups: list[RuleGroup], problems: RuleReader) -> None:
+    """Refuse two rules of one group name and alert name in different rule files.
+
+    A rule is known by (group, alert) here: its state, its alerts and its gauges. A
+    rule file checks its own group names, but two files may each have a group
+    ``api`` (Prometheus keys groups by file too): two ``api``/``HighLatency``
+    rules would be one, the second silently replacing the first while
+    ``config check`` counted both."""
+    first: dict[tuple[str, str], Rule] = {}
+    reported: set[tuple[str, str]] = set()  # an SLO's tiers collide together: said once
+    for group in groups:
+        for rule in group.rules:
+            seen = first.setdefault((rule.group, rule.name), rule)
+            if seen is rule or (seen.location, rule.location) in reported:
+                continue
+            reported.add((seen.location, rule.location))
+            file, _, line = rule.location.rpartition(":")
+            if rule.group.startswith(SLO_GROUP_PREFIX):
+                name = rule.group.removeprefix(SLO_GROUP_PREFIX).rpartition(":")[0]
+                message = f"SLO {name!r} is also at {seen.location}: the two would be one SLO; rename one"
+            else:
+                message = (
+                    f"alert {rule.name!r} of group {rule.group!r} is also at {seen.location} (a group of "
+                    "that name in another rule file): the two would be one rule; rename one of the groups"
+                )
+            problems.add(Mark(file or group.file, int(line) if line.isdigit() else 1, 1), message)
 
 
 def _bool(value: Any) -> bool:

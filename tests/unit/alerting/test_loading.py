@@ -180,3 +180,65 @@ def test_a_name_ending_in_a_newline_is_not_a_valid_name(tmp_path: Path) -> None:
     lines = [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
     assert lines[0] == "r.yaml:6:19: labels: 'team\\n' is not a valid label name"
     assert lines[1].startswith("r.yaml:7:24: annotations: invalid annotation name: 'runbook\\n'")
+
+
+def _two_files(tmp_path: Path, first: str, second: str) -> list[str]:
+    (tmp_path / "a.yaml").write_text(textwrap.dedent(first))
+    (tmp_path / "b.yaml").write_text(textwrap.dedent(second))
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [a.yaml, b.yaml]\n")
+    try:
+        config = load_alerting_config(str(tmp_path / "c.yaml"), {})
+    except ConfigError as caught:
+        return [str(p).replace(str(tmp_path) + "/", "") for p in caught.problems]
+    assert config is not None
+    return []
+
+
+RULE_IN_GROUP_API = """\
+groups:
+  - name: api
+    rules:
+      - {{alert: {alert}, spans: {{service: {service}}}, expr: p95 > 500ms}}
+"""
+
+
+def test_one_group_and_alert_name_in_two_rule_files_is_refused_where_the_second_is(tmp_path: Path) -> None:
+    """Rules are known by (group, alert): the second would silently replace the first, while
+    config check counted both."""
+    problems = _two_files(
+        tmp_path,
+        RULE_IN_GROUP_API.format(alert="Slow", service="a"),
+        "# the b team's rules\n" + RULE_IN_GROUP_API.format(alert="Slow", service="b"),
+    )
+    assert problems == [
+        "b.yaml:5:1: alert 'Slow' of group 'api' is also at "
+        "a.yaml:4 (a group of that name in another rule file): the two would be one rule; "
+        "rename one of the groups"
+    ]
+
+
+def test_one_group_name_in_two_rule_files_with_other_alerts_is_two_groups_of_rules(tmp_path: Path) -> None:
+    assert (
+        _two_files(
+            tmp_path,
+            RULE_IN_GROUP_API.format(alert="Slow", service="a"),
+            RULE_IN_GROUP_API.format(alert="Errors", service="b"),
+        )
+        == []
+    )
+    config = load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert config is not None
+    assert sorted((rule.group, rule.name) for rule in config.rules) == [("api", "Errors"), ("api", "Slow")]
+
+
+def test_one_slo_name_in_two_rule_files_is_refused_once(tmp_path: Path) -> None:
+    slo = """\
+    slos:
+      - name: checkout
+        spans: {service: storefront, kind: server}
+        objective: 99%
+        period: 30d
+    """
+    assert _two_files(tmp_path, slo, slo) == [
+        "b.yaml:2:1: SLO 'checkout' is also at a.yaml:2: the two would be one SLO; rename one"
+    ]

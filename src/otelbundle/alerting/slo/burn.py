@@ -24,6 +24,9 @@ from otelbundle.alerting.slo.windows import BurnRateWindow, BurnTotals
 from otelbundle.alerting.templates import Context, Template, parse_template
 from otelbundle.alerting.window import RuleWindow, Totals
 
+# An SLO's rule groups are named slo:<name>:<tier>.
+SLO_GROUP_PREFIX = "slo:"
+
 
 class BudgetReading:
     """The remaining error budget at the last evaluation, for the alert's annotation.
@@ -100,7 +103,7 @@ def burn_rate_rules(slo: Slo, interval: float) -> list[Rule]:
 
 
 def group_name(slo: Slo, tier: BurnTier) -> str:
-    return f"slo:{slo.name}:{tier.name}"
+    return f"{SLO_GROUP_PREFIX}{slo.name}:{tier.name}"
 
 
 def _tier_rule(slo: Slo, tier: BurnTier, interval: float) -> Rule:
