@@ -74,6 +74,7 @@ def install_rules(engine: InstalledRules, config: AlertingConfig, now: float) ->
         ended += _forget_alerts(engine, ident, now, RULE_REMOVED)
     for ident in set(engine.states) - set(states):
         engine.exemplar_records.forget(ident)
+        engine.loaded_at.pop(ident, None)  # a rule added again is loaded afresh (_edited)
     engine.states = states
     return ended
 
@@ -111,8 +112,11 @@ def moved_rules(
 
 
 def _unchanged(old: Rule, new: Rule) -> bool:
-    """The same definition (the group's name and interval aside): its state holds as it is."""
-    return old.source == new.source and old.max_group_keys == new.max_group_keys
+    """The same definition (the group's name aside): its state holds as it is. The group's
+    interval is the rule's too (its alerts' endsAt): a new one makes an edit in place."""
+    return (
+        old.source == new.source and old.max_group_keys == new.max_group_keys and old.interval == new.interval
+    )
 
 
 def _move(engine: InstalledRules, old: tuple[str, str], new: tuple[str, str]) -> None:

@@ -163,3 +163,25 @@ def test_an_edited_expr_keeps_the_windows_only_when_they_hold_what_it_reads(
     windows = s.engine.states["g", "A"].windows
     reload(s, tmp_path, rules(expr=new_expr))
     assert (s.engine.states["g", "A"].windows is windows) is kept
+
+
+def test_a_changed_group_interval_is_the_one_the_kept_alert_expires_by(tmp_path: Path) -> None:
+    """endsAt is 4 x max(interval, resend_delay) ahead (Prometheus): after a reload that only
+    lengthened the group's interval past resend_delay (60 s), the kept alert uses the new one."""
+    s = Sim(config_from(tmp_path, rules(window="10m")))
+    s.span(error=True)
+    assert [a.status for a in s.at(0)] == ["firing"]
+    assert s.recorder.sent[0].ends_at.timestamp() == pytest.approx(s.now + 4 * 60)
+    reload(s, tmp_path, rules(window="10m").replace("interval: 1s", "interval: 2m"))
+    sent = s.at(120)  # resent at the group's next evaluation, still firing
+    assert [a.status for a in sent] == ["firing"]
+    assert sent[0].ends_at.timestamp() == pytest.approx(s.now + 4 * 120)
+
+
+def test_a_removed_rule_leaves_nothing_behind_in_the_engine(tmp_path: Path) -> None:
+    """A service whose rules are generated (one per route) reloads many rule sets: what a
+    removed rule kept must go with it."""
+    s = firing(tmp_path)
+    reload(s, tmp_path, rules().replace("alert: A", "alert: B"))
+    assert ("g", "A") not in s.engine.loaded_at and ("g", "A") not in s.engine.active
+    assert set(s.engine.states) == {("g", "B")}
