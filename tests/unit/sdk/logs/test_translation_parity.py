@@ -9,6 +9,7 @@ of record a logging call can make goes through both; the SDK records must be equ
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import sys
 import threading
@@ -212,10 +213,29 @@ def _in_thread(call: Callable[[], None]) -> None:
 
 
 def _in_task(call: Callable[[], None]) -> None:
+    """``call`` in an asyncio task, on a thread of its own, in this context (the span, if any).
+
+    Not on this thread: in a whole ``pytest tests`` run the e2e tier's Playwright (its sync
+    API keeps an event loop marked running on the main thread for the session) comes first,
+    and ``asyncio.run`` refuses to start beside a running loop."""
+
     async def task() -> None:
         call()
 
-    asyncio.run(task())
+    context = contextvars.copy_context()
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            context.run(asyncio.run, task())
+        except BaseException as error:  # re-raised on the test's thread
+            failures.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
 
 
 def _log_exception(log: logging.Logger, error: BaseException | None = None, stack_info: bool = False) -> None:
