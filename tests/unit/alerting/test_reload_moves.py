@@ -15,8 +15,6 @@ from pathlib import Path
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otelbundle.alerting.notify import NotificationDispatcher
-from otelbundle.alerting.notify.routing import Channel
 from otelbundle.alerting.section import AlertingConfig, load_alerting_config
 from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.scrub import Scrubber
@@ -24,9 +22,7 @@ from tests.unit.alerting.helpers import Sim, config_from
 from tests.unit.alerting.test_log_rules import RULES as LOG_RULES
 from tests.unit.alerting.test_log_rules import emit
 from tests.unit.alerting.test_reload import reload, rules
-from tests.unit.alerting.test_reload_resolves import Recording, after_reload, firing_sim
-
-KINDS = ("slack", "email", "webhook", "pagerduty", "alertmanager")
+from tests.unit.alerting.test_reload_resolves import KINDS, after_reload, every_channel, firing_sim
 
 
 def moved(text: str, group: str = "h") -> str:
@@ -34,16 +30,8 @@ def moved(text: str, group: str = "h") -> str:
 
 
 def test_people_hear_nothing_of_a_move_and_the_alert_resolves_once_when_it_ends(tmp_path: Path) -> None:
-    recordings = {kind: Recording(kind) for kind in KINDS}
     s = Sim(config_from(tmp_path, rules()))
-    dispatcher = NotificationDispatcher(
-        [
-            Channel(kind, kind, recordings[kind], (), 0.0 if kind == "alertmanager" else 4 * 3600.0)
-            for kind in KINDS
-        ],
-        clock=lambda: s.now,
-    )
-    s.engine.dispatcher = dispatcher
+    dispatcher, recordings = every_channel(s)
     s.span(error=True)
     s.at(0)
     s.now += 30

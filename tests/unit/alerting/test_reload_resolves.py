@@ -103,18 +103,27 @@ class Recording:
         self.got.extend(alerts)
 
 
-def test_people_channels_hear_the_resolution_once_and_alertmanager_nothing(tmp_path: Path) -> None:
-    kinds = ("slack", "email", "webhook", "pagerduty", "alertmanager")
-    recordings = {kind: Recording(kind) for kind in kinds}
-    s = Sim(config_from(tmp_path, rules()))
+KINDS = ("slack", "email", "webhook", "pagerduty", "alertmanager")
+
+
+def every_channel(s: Sim) -> tuple[NotificationDispatcher, dict[str, Recording]]:
+    """A real dispatcher on the simulation's clock with one recording channel of each kind, each
+    with its default repeat_interval (4h for people's channels, every re-send for Alertmanager)."""
+    recordings = {kind: Recording(kind) for kind in KINDS}
     dispatcher = NotificationDispatcher(
         [
             Channel(kind, kind, recordings[kind], (), 0.0 if kind == "alertmanager" else 4 * 3600.0)
-            for kind in kinds
+            for kind in KINDS
         ],
         clock=lambda: s.now,
     )
     s.engine.dispatcher = dispatcher
+    return dispatcher, recordings
+
+
+def test_people_channels_hear_the_resolution_once_and_alertmanager_nothing(tmp_path: Path) -> None:
+    s = Sim(config_from(tmp_path, rules()))
+    dispatcher, recordings = every_channel(s)
     s.span(error=True)
     s.at(0)
     reload(s, tmp_path, OTHER)
@@ -122,7 +131,7 @@ def test_people_channels_hear_the_resolution_once_and_alertmanager_nothing(tmp_p
     s.at(120)
     assert dispatcher.flush(10)
     dispatcher.shutdown()
-    got = {kind: [(a.name, a.status) for a in recordings[kind].got] for kind in kinds}
+    got = {kind: [(a.name, a.status) for a in recordings[kind].got] for kind in KINDS}
     people = [("A", "firing"), ("A", "resolved")]
     assert got == {
         "slack": people,
