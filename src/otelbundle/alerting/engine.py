@@ -203,20 +203,7 @@ class Engine:
                 self._transition(alert, AlertState.INACTIVE)
             elif now - alert.resolved_at > RESOLVED_RETENTION:
                 del active[key]
-        for alert in active.values():
-            if alert.state is AlertState.PENDING and now - alert.active_at >= rule.for_:
-                alert.state, alert.fired_at = AlertState.FIRING, now
-                self._transition(alert, AlertState.FIRING)
-        resend = self.config.resend_delay
-        sent: list[Alert] = []
-        for alert in active.values():
-            if alert.needs_sending(now, resend):
-                alert.last_sent_at = now
-                sent.append(self._to_alert(alert, now))
-        self.telemetry.set_active(
-            ident, [(a.labels, a.state) for a in active.values() if a.state is not AlertState.INACTIVE]
-        )
-        return sent
+        return self._fire_and_send(rule, active, list(active.values()), now)
 
     def _hold(
         self,
@@ -304,10 +291,21 @@ class Engine:
                     holding[key] = verdict
         if not holding:
             return []
+        held = [self._hold(rule, active, key, verdict, now) for key, verdict in holding.items()]
+        return self._fire_and_send(rule, active, held, now)
+
+    def _fire_and_send(
+        self,
+        rule: Rule,
+        active: Mapping[tuple[str, ...], ActiveAlert],
+        alerts: Sequence[ActiveAlert],
+        now: float,
+    ) -> list[Alert]:
+        """The end of every evaluation, at a tick or between ticks: pending ``alerts`` whose
+        ``for`` has elapsed fire, and those due a notification are handed out."""
         resend = self.config.resend_delay
         sent: list[Alert] = []
-        for key, verdict in holding.items():
-            alert = self._hold(rule, active, key, verdict, now)
+        for alert in alerts:
             if alert.state is AlertState.PENDING and now - alert.active_at >= rule.for_:
                 alert.state, alert.fired_at = AlertState.FIRING, now
                 self._transition(alert, AlertState.FIRING)
@@ -315,7 +313,8 @@ class Engine:
                 alert.last_sent_at = now
                 sent.append(self._to_alert(alert, now))
         self.telemetry.set_active(
-            ident, [(a.labels, a.state) for a in active.values() if a.state is not AlertState.INACTIVE]
+            (rule.group, rule.name),
+            [(a.labels, a.state) for a in active.values() if a.state is not AlertState.INACTIVE],
         )
         return sent
 
