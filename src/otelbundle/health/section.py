@@ -152,6 +152,7 @@ def parse_section(
                     item.value_mark("name"), f"duplicate check name {name!r} (first at {seen[name]})"
                 )
             )
+            _parse_check(item, interval, timeout, problems, reader)  # its other problems too, in one pass
             continue
         if isinstance(name, str):
             seen[name] = item.value_mark("name")

@@ -79,7 +79,7 @@ def test_every_problem_is_reported_with_its_position(tmp_path: Path) -> None:
             - {name: d, kind: tcp, host: db, port: 70000, retries: 3}
             - {name: e, kind: python, function: "no_such_module_xyz:check"}
             - {name: f, kind: http, url: "ftp://x"}
-            - {name: b, kind: tcp, host: h, port: 1}
+            - {name: b, kind: tcp, host: h}
             - {name: g, kind: sql, driver: oracle, dsn: x}
             - {name: h, kind: tcp, host: h, port: 1, interval: 1s, timeout: 5s}
         """,
@@ -95,6 +95,7 @@ def test_every_problem_is_reported_with_its_position(tmp_path: Path) -> None:
         "F:8:42: cannot find module 'no_such_module_xyz' (is it on sys.path?)",
         "F:9:35: url: expected an http:// or https:// URL, got 'ftp://x'",
         "F:10:14: duplicate check name 'b' (first at F:5:14)",
+        "F:10:7: missing required key 'port'",  # a duplicate's own problems are reported with it
         "F:11:36: driver: 'oracle' is not one of sqlite3, postgresql",
         "F:12:69: timeout (5s) is longer than interval (1s)",
     ]
