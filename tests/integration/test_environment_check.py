@@ -43,3 +43,19 @@ def test_a_zero_interval_and_an_unknown_exporter_are_named_and_telemetry_flows(
         )
     )
     assert {log.trace_id for log in logs} == {span.trace_id for span in spans if span.name == "unit-of-work"}
+
+
+def test_an_endpoint_written_without_http_is_named_and_telemetry_flows(otlp_receiver: OtlpReceiver) -> None:
+    """``localhost:4318`` is the gRPC exporter's form; over OTLP/HTTP every export failed on it."""
+    receiver_env = otlp_receiver.env()
+    bare = receiver_env["OTEL_EXPORTER_OTLP_ENDPOINT"].removeprefix("http://")
+    env = clean_env({**receiver_env, "OTEL_SERVICE_NAME": "workload", "OTEL_EXPORTER_OTLP_ENDPOINT": bare})
+    result = run(["python", WORKLOAD, "2"], env, timeout=60)
+    assert result.returncode == 0 and "WORKLOAD DONE" in result.stdout, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("WARNING otelbundle:")]
+    assert warnings == [
+        f"WARNING otelbundle: OTEL_EXPORTER_OTLP_ENDPOINT={bare!r} has no http:// or https://, "
+        f"which OTLP/HTTP needs; using 'http://{bare}' instead."
+    ], result.stderr
+    otlp_receiver.wait_for(lambda rx: len(rx.spans_named("unit-of-work")) == 2)
+    otlp_receiver.wait_for(lambda rx: len([r for r in rx.logs if str(r.body).startswith("work ")]) == 2)

@@ -39,12 +39,26 @@ class InvalidValue:
     replacement: str | None
     # What unsetting means, when the name alone does not say (a sampler's ratio).
     then: str = ""
+    # A URL's user-info is masked in the message (an endpoint may carry a token).
+    url: bool = False
 
     def message(self) -> str:
-        fix = f"using {self.replacement!r} instead" if self.replacement is not None else "ignoring it"
+        replacement = (
+            self.replacement if not self.url or self.replacement is None else masked(self.replacement)
+        )
+        fix = f"using {replacement!r} instead" if replacement is not None else "ignoring it"
         if self.then:
             fix = f"{fix} ({self.then})"
-        return f"otelbundle: {self.name}={self.value!r} {self.reason}; {fix}."
+        value = masked(self.value) if self.url else self.value
+        return f"otelbundle: {self.name}={value!r} {self.reason}; {fix}."
+
+
+def masked(endpoint: str) -> str:
+    """``endpoint`` with what stands before an ``@`` (a user and password) masked."""
+    scheme, sep, rest = endpoint.rpartition("://")
+    if "@" not in rest.split("/", 1)[0]:
+        return endpoint
+    return f"{scheme}{sep}****@{rest.split('@', 1)[1]}"
 
 
 def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
@@ -65,6 +79,7 @@ def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:
             )
             problems.append(InvalidValue(name, value, f"is not one of {', '.join(OTLP_PROTOCOLS)}", fallback))
     problems.extend(_exporter_problems(env))
+    problems.extend(_endpoint_problems(env))
     for rule in NUMBERS:
         problem = _number_problem(env, rule)
         if problem is not None:
@@ -157,6 +172,40 @@ def _exporter_problems(env: Mapping[str, str]) -> list[InvalidValue]:
             problems.append(InvalidValue(variable, value, reason, ",".join(kept)))
         else:
             problems.append(InvalidValue(variable, value, reason, OTEL_DEFAULTS[variable], "the default"))
+    return problems
+
+
+# Each endpoint variable and the signals whose exporter reads it.
+ENDPOINTS: dict[str, tuple[str, ...]] = {
+    "OTEL_EXPORTER_OTLP_ENDPOINT": ("traces", "metrics", "logs"),
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": ("traces",),
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": ("metrics",),
+    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": ("logs",),
+}
+
+
+def _endpoint_problems(env: Mapping[str, str]) -> list[InvalidValue]:
+    """An endpoint without ``http://`` or ``https://`` where a signal goes over OTLP/HTTP.
+
+    ``OTEL_EXPORTER_OTLP_ENDPOINT=localhost:4318`` is the usual slip (the gRPC
+    exporter takes a bare host and port). The HTTP exporter starts without a word and
+    every export then fails with "No connection adapters were found for
+    'localhost:4318/v1/traces'". ``http://`` is what was meant; the gRPC exporter
+    reads it too (an insecure connection, as without a scheme).
+    """
+    problems: list[InvalidValue] = []
+    for name, signals in ENDPOINTS.items():
+        value = (env.get(name) or "").strip()
+        if not value or value.lower().startswith(("http://", "https://")):
+            continue
+        if not any(_otlp_protocol_after_checks(env, signal) == "http/protobuf" for signal in signals):
+            continue
+        if "://" in value:
+            reason = "is not an http:// or https:// URL, which OTLP/HTTP needs"
+            problems.append(InvalidValue(name, env[name], reason, None, url=True))
+        else:
+            reason = "has no http:// or https://, which OTLP/HTTP needs"
+            problems.append(InvalidValue(name, env[name], reason, f"http://{value}", url=True))
     return problems
 
 

@@ -292,3 +292,56 @@ def test_the_installed_exporters_are_read_from_the_sdks_groups() -> None:
             [],
             "otlp_proto_grpc,otlp_proto_http,console,otlp",
         )
+
+
+# Endpoints: a bare host:port is the gRPC exporter's form; the HTTP exporter fails every export on it.
+ENDPOINTS = list(env_checks.ENDPOINTS)
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_an_endpoint_without_a_scheme_gets_http_when_the_signal_goes_over_http(name: str) -> None:
+    messages, after = checked(name, "collector:4318")
+    assert messages == [
+        f"otelbundle: {name}='collector:4318' has no http:// or https://, which OTLP/HTTP needs; "
+        "using 'http://collector:4318' instead."
+    ]
+    assert after == "http://collector:4318"
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+@pytest.mark.parametrize("value", ["http://collector:4318", "HTTPS://collector:4318/v1/x", ""])
+def test_http_and_https_endpoints_are_kept(name: str, value: str) -> None:
+    assert checked(name, value) == ([], value)
+
+
+def test_a_bare_endpoint_is_kept_where_every_signal_reading_it_goes_over_grpc() -> None:
+    env = {"OTEL_SERVICE_NAME": "svc", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = "collector:4317"
+    assert apply_defaults(env) == []
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == "collector:4317"
+    # One signal over HTTP: the shared endpoint is fixed (the gRPC exporter reads http:// as well).
+    env["OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"] = "http/protobuf"
+    assert len(apply_defaults(env)) == 1
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector:4317"
+    assert env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == "collector:4317"
+
+
+def test_an_endpoint_of_another_scheme_is_named_and_unset() -> None:
+    messages, after = checked("OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317")
+    assert messages == [
+        "otelbundle: OTEL_EXPORTER_OTLP_ENDPOINT='grpc://collector:4317' is not an http:// or https:// URL, "
+        "which OTLP/HTTP needs; ignoring it."
+    ]
+    assert after is None
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("user:s3cret@collector:4318", "'****@collector:4318' has no http://"),
+        ("ftp://user:s3cret@collector/x@y", "'ftp://****@collector/x@y' is not an http://"),
+    ],
+)
+def test_an_endpoints_credentials_are_not_printed(value: str, shown: str) -> None:
+    messages, _ = checked("OTEL_EXPORTER_OTLP_ENDPOINT", value)
+    assert len(messages) == 1 and shown in messages[0] and "s3cret" not in messages[0], messages
