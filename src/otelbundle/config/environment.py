@@ -90,6 +90,10 @@ VARIABLES: tuple[Variable, ...] = (
         "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "", None, "per signal; OTEL_EXPORTER_OTLP_PROTOCOL when unset"
     ),
     Variable("OTEL_EXPORTER_OTLP_ENDPOINT", "", None, "unset: localhost:4317 (gRPC) or :4318 (HTTP)"),
+    # Read only to check them (env_checks.py): over HTTP each is the full URL, path included.
+    Variable("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", None, "per signal; checked for http(s)://"),
+    Variable("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "", None, "per signal; checked for http(s)://"),
+    Variable("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "", None, "per signal; checked for http(s)://"),
     # A credential provider makes the OTLP/HTTP exporters load the user's own requests
     # session; the distro's fork-aware session is then not given (sdk/export/http_session.py).
     Variable(
