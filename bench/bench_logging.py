@@ -27,11 +27,13 @@ ran (the SDK exports as soon as 512 records are queued, so during a chunk);
 its CPU time does not. Every record
 logged to the distro logger must reach the receiver: the count is checked.
 
-    python bench/bench_logging.py [--calls 1000] [--rounds 15] [--outside-span] [--config FILE]
+    python bench/bench_logging.py [--calls 1000] [--rounds 15] [--outside-span] [--config FILE] [--env NAME=VALUE]
 
 ``--config`` (a diagnostic) runs the child with that ``otelbundle.yaml``
 (``OTELBUNDLE_CONFIG``), e.g. alert rules, whose log record processors then
-take part in every distro row's translation.
+take part in every distro row's translation. ``--env`` sets a variable in the
+child (the driver otherwise passes none of its ``OTEL_*``), e.g. another log
+batch size.
 """
 
 from __future__ import annotations
@@ -229,6 +231,13 @@ def main() -> None:
     parser.add_argument("--outside-span", action="store_true", help="log with no active span")
     parser.add_argument("--seed", type=int, default=26)
     parser.add_argument("--config", type=Path, help="run the child with this otelbundle.yaml (a diagnostic)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable in the child, e.g. OTEL_BLRP_MAX_EXPORT_BATCH_SIZE=2048 (a diagnostic; repeatable)",
+    )
     parser.add_argument("--child", metavar="RESULT_PATH", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -246,6 +255,11 @@ def main() -> None:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.http_endpoint
         if args.config is not None:
             env["OTELBUNDLE_CONFIG"] = str(args.config.resolve())
+        for setting in args.env:
+            name, equals, value = setting.partition("=")
+            if not equals or not name:
+                parser.error(f"--env {setting!r}: expected NAME=VALUE")
+            env[name] = value
         command = [
             str(BIN / "opentelemetry-instrument"),
             sys.executable,
@@ -283,6 +297,7 @@ def main() -> None:
         f"{args.rounds} rounds x {args.calls} calls per variant, variants in random order each round, "
         f"{'no active span' if args.outside_span else 'inside an active span'}"
         + (f", OTELBUNDLE_CONFIG={args.config}" if args.config is not None else "")
+        + "".join(f", {setting}" for setting in args.env)
     )
     print(
         f"records logged to the distro logger: {data['emitted']}, received by the OTLP receiver: "
