@@ -29,7 +29,7 @@ from otelbundle.cli.stack.components import (
 from otelbundle.cli.stack.errors import StackError
 from otelbundle.cli.stack.holders import port_holder
 from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, recorded_store
-from otelbundle.cli.stack.owners import may_signal, others_processes
+from otelbundle.cli.stack.owners import may_signal, others_processes, roots_start_in_users_dir
 from otelbundle.cli.stack.processes import describe_exit, healthy, launch, port_in_use, reap, terminate
 from otelbundle.cli.stack.reuse import (
     foreign_listener,
@@ -153,6 +153,9 @@ class Stack:
         """Start what is not running. On a failure the message also names what this ``up``
         started and left running (the components before the one that failed)."""
         self._launched = []
+        refused = roots_start_in_users_dir(self.data_dir)
+        if refused:
+            raise StackError(refused)
         try:
             with self.dir.exclusive(self.say):
                 try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import pwd
 import shutil
 import signal
 import stat
@@ -204,3 +205,37 @@ def test_down_with_nothing_running_says_so(tmp_path: Path) -> None:
     down = otelbundle("down", data_dir=data)
     assert down.returncode == 0, down.stderr
     assert down.stdout == f"  nothing to stop: no component of the stack in {data} was running\n"
+
+
+NOBODY = 65534
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="root's `up` in another user's stack dir: needs root")
+def test_root_does_not_start_the_stack_in_another_users_stack_dir(tmp_path: Path) -> None:
+    """`sudo otelbundle stack up` with the user's HOME (or OTELBUNDLE_STACK_DIR) started the stack
+    as root in that user's stack dir: the collector's queue, Jaeger's and Prometheus' data
+    became root's, and the user's own next `up` failed ('open .../otelcol/queue/...:
+    permission denied'). Now root's `up` there starts nothing and says whose the dir is."""
+    data = tmp_path / "users-stack"
+    data.mkdir()
+    os.chown(data, NOBODY, NOBODY)
+    fake = script(tmp_path / "fake", "exit 0")  # never reached: nothing may start
+    bins = {
+        f"OTELBUNDLE_{name}_BIN": str(fake)
+        for name in ("VICTORIALOGS", "PROMETHEUS", "ALERTMANAGER", "JAEGER", "OTELCOL_BUNDLE")
+    }
+    up = subprocess.run(
+        [sys.executable, "-m", "otelbundle.cli", "stack", "up", "--no-install", "--config-root", str(ROOT)],
+        env={**os.environ, **bins, "OTELBUNDLE_STACK_DIR": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert up.returncode == 1, up
+    owner = pwd.getpwuid(NOBODY).pw_name
+    assert up.stderr.splitlines()[-1].startswith(
+        f"otelbundle stack up: {data} belongs to user {owner}, and you are root: started as root, the stack "
+        f"would leave files there that {owner}'s own `otelbundle stack up` cannot write (permission denied), "
+        f"so nothing was started. Run `otelbundle stack up` as {owner} (without sudo)"
+    ), up.stderr
+    assert list(data.iterdir()) == []
