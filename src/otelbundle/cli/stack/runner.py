@@ -28,6 +28,7 @@ from otelbundle.cli.stack.components import (
 )
 from otelbundle.cli.stack.errors import StackError
 from otelbundle.cli.stack.holders import port_holder
+from otelbundle.cli.stack.install.cache import binary_damage
 from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, recorded_store
 from otelbundle.cli.stack.owners import may_signal, others_processes, roots_start_in_users_dir
 from otelbundle.cli.stack.processes import describe_exit, healthy, launch, port_in_use, reap, terminate
@@ -268,6 +269,12 @@ class Stack:
     def _start(self, component: Component) -> None:
         binary = component.locate(self.env)
         assert binary is not None
+        damage = binary_damage(Path(binary))
+        if damage is not None:
+            raise StackError(
+                f"{component.name}: {binary} is damaged ({damage}; a copy cut short, a full disk): not "
+                f"started. `otelbundle stack install {component.install_name}` obtains it again"
+            )
         for key, value in component.env.items():
             if key in ("OTELCOL_STORAGE_DIR", "LOKI_DATA_DIR", "JAEGER_BADGER_DIR"):
                 Path(value).mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from otelbundle.cli.stack import components as comp
+from otelbundle.cli.stack.install.cache import entry_is_valid, record_binary
 from otelbundle.cli.stack.runner import Stack, StackError
 from otelbundle.cli.stack.stack_dir import write_fault
 
@@ -239,3 +240,31 @@ def test_root_does_not_start_the_stack_in_another_users_stack_dir(tmp_path: Path
         f"so nothing was started. Run `otelbundle stack up` as {owner} (without sudo)"
     ), up.stderr
     assert list(data.iterdir()) == []
+
+
+def test_a_cached_binary_cut_short_is_named_not_started_and_installed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache entry whose binary was cut short (a full disk, a copy interrupted) passed as
+    installed: `stack install` said 'cached', `stack up` started it and it died at once
+    (SIGSEGV, an empty log). Now the sha256 and size recorded at install are checked."""
+    monkeypatch.setattr(comp, "CACHE_ROOT", tmp_path / "cache")
+    entry = comp.cache_entry("alertmanager", "1")
+    entry.mkdir(parents=True)
+    binary = script(entry / "alertmanager", "exec sleep 600\n# " + "padding " * 1000)
+    record_binary(binary)
+    (entry / ".stamp").write_text("release 0123\n")
+    assert entry_is_valid(entry, "alertmanager", None)
+    installed = binary.stat().st_size
+    binary.write_bytes(binary.read_bytes()[:4000])  # cut short
+    assert not entry_is_valid(entry, "alertmanager", None)  # `stack install` obtains it again
+    data = tmp_path / "data"
+    stack = one_component(data, "alertmanager", binary, free_port(), [])
+    stack.env.pop("OTELBUNDLE_ALERTMANAGER_BIN")  # found in the cache
+    with pytest.raises(StackError) as raised:
+        stack.up(timeout=30)
+    assert str(raised.value) == (
+        f"alertmanager: {binary} is damaged (4000 bytes where {installed} were installed; a copy "
+        "cut short, a full disk): not started. `otelbundle stack install alertmanager` obtains it again"
+    )
+    assert running_in(data) == []
