@@ -82,3 +82,36 @@ def others_folder(run: Path, reason: str) -> str:
         f"({user_name(os.getuid())}). Run the command {_run_as([owner])}, or use a stack dir of your own "
         "(OTELBUNDLE_STACK_DIR=DIR)"
     )
+
+
+def path_owner_uid(path: Path) -> int | None:
+    """The uid owning ``path``, or the nearest folder above it that exists."""
+    for candidate in (path, *path.parents):
+        try:
+            return candidate.stat().st_uid
+        except OSError:
+            continue
+    return None
+
+
+def roots_start_in_users_dir(data_dir: Path) -> str | None:
+    """Why root must not start the stack in a stack dir another user owns (``sudo`` keeping
+    HOME, or OTELBUNDLE_STACK_DIR): every file its components write there is root's, and
+    that user's own next ``stack up`` fails on them (the collector's queue, Jaeger's and
+    Prometheus' data: permission denied). None when the caller is not root or the dir is root's."""
+    if os.geteuid() != 0:
+        return None
+    uid = path_owner_uid(data_dir)
+    if uid is None or uid == 0:
+        return None
+    owner = user_name(uid)
+    try:
+        roots = Path(pwd.getpwuid(0).pw_dir) / ".local" / "share" / "otelbundle" / "stack"
+    except KeyError:
+        roots = Path("/root/.local/share/otelbundle/stack")
+    return (
+        f"{data_dir} belongs to user {owner}, and you are root: started as root, the stack would leave "
+        f"files there that {owner}'s own `otelbundle stack up` cannot write (permission denied), so "
+        f"nothing was started. Run `otelbundle stack up` as {owner} (without sudo), or give root a stack "
+        f"dir of its own: `OTELBUNDLE_STACK_DIR={roots} otelbundle stack up`"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -12,6 +11,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+# The components this process started and has not collected yet, by pid.
+_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def healthy(url: str, timeout: float = 2.0) -> bool:
@@ -42,6 +44,9 @@ def launch(command: list[str], env: Mapping[str, str], cwd: Path, log: Path) -> 
         start_new_session=True,
     )
     output.close()
+    # Held, not dropped: a dropped Popen whose process still runs is collected by the next
+    # Popen anywhere in this process (subprocess' own clean-up), which loses its exit status.
+    _children[process.pid] = process
     return process.pid
 
 
@@ -60,7 +65,27 @@ def terminate(pid: int, grace: float, running: Callable[[], bool]) -> bool:
     return stopped
 
 
-def reap(pid: int) -> None:
-    """Collect our own exited child so it does not linger as a zombie that still 'exists'."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+def reap(pid: int) -> int | None:
+    """Collect our own exited child so it does not linger as a zombie that still 'exists';
+    its exit code (negative: the signal that ended it) when it was collected now."""
+    child = _children.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return None
+        del _children[pid]
+        return child.returncode
+    try:
+        collected, status = os.waitpid(pid, os.WNOHANG)
+    except (ChildProcessError, OSError):
+        return None
+    return os.waitstatus_to_exitcode(status) if collected == pid else None
+
+
+def describe_exit(code: int) -> str:
+    """An exit code as a person reads it: ``exit status 1``, ``killed by SIGSEGV``."""
+    if code >= 0:
+        return f"exit status {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"

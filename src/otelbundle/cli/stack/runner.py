@@ -10,6 +10,7 @@ stack did not start.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -27,9 +28,10 @@ from otelbundle.cli.stack.components import (
 )
 from otelbundle.cli.stack.errors import StackError
 from otelbundle.cli.stack.holders import port_holder
+from otelbundle.cli.stack.install.cache import binary_damage
 from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, recorded_store
-from otelbundle.cli.stack.owners import may_signal, others_processes
-from otelbundle.cli.stack.processes import healthy, launch, port_in_use, reap, terminate
+from otelbundle.cli.stack.owners import may_signal, others_processes, roots_start_in_users_dir
+from otelbundle.cli.stack.processes import describe_exit, healthy, launch, port_in_use, reap, terminate
 from otelbundle.cli.stack.reuse import (
     foreign_listener,
     held_by,
@@ -38,7 +40,7 @@ from otelbundle.cli.stack.reuse import (
     reusable,
     served_by,
 )
-from otelbundle.cli.stack.stack_dir import StackDir, default_data_dir
+from otelbundle.cli.stack.stack_dir import StackDir, default_data_dir, write_fault
 
 __all__ = ["ComponentStatus", "Stack", "StackError"]
 
@@ -105,6 +107,10 @@ class Stack:
         self.recorded_logs = recorded_store(self.data_dir) or DEFAULT_LOG_STORE
         self.logs = self.recorded_logs if logs is None else logs
         self.components = components(root, self.data_dir, self.env, gateways=self.gateways, logs=self.logs)
+        # This run's starts: (component, pid), each log's size before it, exit statuses collected.
+        self._launched: list[tuple[str, int]] = []
+        self._log_starts: dict[str, int] = {}
+        self._exit_codes: dict[int, int] = {}
 
     # ---- topology ------------------------------------------------------------
     def _stray_gateways(self) -> list[Component]:
@@ -145,8 +151,27 @@ class Stack:
         return [c for c in self.components if c.locate(self.env) is None]
 
     def up(self, timeout: float = 90.0) -> None:
-        with self.dir.exclusive(self.say):
-            self._up(timeout)
+        """Start what is not running. On a failure the message also names what this ``up``
+        started and left running (the components before the one that failed)."""
+        self._launched = []
+        refused = roots_start_in_users_dir(self.data_dir)
+        if refused:
+            raise StackError(refused)
+        try:
+            with self.dir.exclusive(self.say):
+                try:
+                    self._up(timeout)
+                except OSError as exc:
+                    raise write_fault(exc, self.data_dir) from None
+        except StackError as exc:
+            running = [(name, pid) for name, pid in self._launched if self.dir.live_pid(name) == pid]
+            if not running:
+                raise
+            listed = ", ".join(f"{name} (pid {pid})" for name, pid in running)
+            raise StackError(
+                f"{exc}\nStarted by this `up` and still running: {listed}. `otelbundle stack down` stops "
+                "them; `otelbundle stack up` again starts the rest once the cause is fixed"
+            ) from None
 
     def _up(self, timeout: float) -> None:
         missing = self.missing_binaries()
@@ -244,14 +269,49 @@ class Stack:
     def _start(self, component: Component) -> None:
         binary = component.locate(self.env)
         assert binary is not None
+        damage = binary_damage(Path(binary))
+        if damage is not None:
+            raise StackError(
+                f"{component.name}: {binary} is damaged ({damage}; a copy cut short, a full disk): not "
+                f"started. `otelbundle stack install {component.install_name}` obtains it again"
+            )
         for key, value in component.env.items():
             if key in ("OTELCOL_STORAGE_DIR", "LOKI_DATA_DIR", "JAEGER_BADGER_DIR"):
                 Path(value).mkdir(parents=True, exist_ok=True)
-        pid = launch(
-            [binary, *component.args], {**self.env, **component.env}, self.data_dir, self.log_file(component)
-        )
-        self.dir.record_pid(component.name, pid)
+        log = self.log_file(component)
+        self._log_starts[component.name] = log.stat().st_size if log.exists() else 0
+        try:
+            pid = launch([binary, *component.args], {**self.env, **component.env}, self.data_dir, log)
+        except OSError as exc:
+            if exc.filename is not None and Path(exc.filename) == log:
+                raise
+            raise StackError(
+                f"{component.name}: cannot run {binary}: {exc.strerror or exc}. If it is in the cache, "
+                f"`otelbundle stack install {component.install_name}` obtains it again"
+            ) from None
+        try:
+            self.dir.record_pid(component.name, pid)
+        except OSError:
+            # Without its pid file no later `down` could find it: stop it now, not leave an orphan.
+            with contextlib.suppress(OSError):
+                terminate(pid, component.stop_grace, lambda: not self._gone(pid))
+            raise
+        self._launched.append((component.name, pid))
         self.say(f"  {component.name:<17} started (pid {pid}, {binary})")
+
+    def _gone(self, pid: int) -> bool:
+        """Whether our own child ``pid`` has exited (collecting it, and keeping its exit status)."""
+        code = reap(pid)
+        if code is not None:
+            self._exit_codes[pid] = code
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
 
     def _wait_healthy(self, started: list[Component], timeout: float) -> None:
         end = time.monotonic() + timeout
@@ -259,7 +319,7 @@ class Stack:
         while pending and time.monotonic() < end:
             for component in list(pending):
                 if self.exited(component):
-                    raise StackError(f"{component.name} exited during start-up:\n{self.tail(component)}")
+                    raise StackError(self._exited_message(component))
                 if self._answers_health(component):
                     self.say(f"  {component.name:<17} healthy at {component.health_url}")
                     pending.remove(component)
@@ -285,10 +345,24 @@ class Stack:
     def exited(self, component: Component) -> bool:
         """True when the component's process is gone (our own exited child is collected first:
         a zombie still answers kill(pid, 0))."""
-        pid = self._pid(component)
-        if pid is not None:
-            reap(pid)
+        launched = [pid for name, pid in self._launched if name == component.name]
+        for pid in {*launched[-1:], self._pid(component)} - {None}:
+            assert pid is not None
+            code = reap(pid)
+            if code is not None:
+                self._exit_codes[pid] = code
         return self._pid(component) is None
+
+    def _exited_message(self, component: Component) -> str:
+        """How it ended (exit status or signal) and what it wrote since this start: the log
+        also holds earlier runs, whose lines would pass for this failure's cause."""
+        pid = next((p for name, p in reversed(self._launched) if name == component.name), None)
+        code = self._exit_codes.get(pid) if pid is not None else None
+        how = "" if code is None else f" ({describe_exit(code)})"
+        since = self._log_starts.get(component.name, 0)
+        lines = self.dir.tail(component.name, 20, since=since)
+        shown = lines if lines.strip() else f"(it wrote nothing to {self.log_file(component)})"
+        return f"{component.name} exited during start-up{how}:\n{shown}"
 
     def down(self, timeout: float | None = None) -> None:
         """Stop everything, one at a time, in reverse start order: the agent (or single
@@ -300,17 +374,24 @@ class Stack:
             # All or nothing: stopping the collectors but not the stores they send to helps no one.
             raise StackError(others_processes(theirs, self.data_dir, "down", nothing_stopped=True))
         with self.dir.exclusive(self.say):
-            self._down(timeout)
+            try:
+                self._down(timeout)
+            except OSError as exc:
+                raise write_fault(exc, self.data_dir) from None
 
     def _down(self, timeout: float | None) -> None:
+        stopped = 0
         for component in self._stop_order():
             pid = self._pid(component)
             if pid is None:
                 self.dir.forget_pid(component.name)
                 continue
             self.stop_component(component, timeout)
+            stopped += 1
         # The next `up` without --gateways starts the default single collector.
         self.dir.forget_topology()
+        if not stopped:
+            self.say(f"  nothing to stop: no component of the stack in {self.data_dir} was running")
 
     def _stop_order(self) -> list[Component]:
         """Collectors before the stores they send to; gateways left over from another

@@ -8,15 +8,42 @@ since taken (a crash, a reboot) counts as no process at all.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from otelbundle.cli.stack.errors import StackError
 from otelbundle.cli.stack.holders import runs_in
 from otelbundle.cli.stack.owners import others_folder
+
+
+def write_fault(exc: OSError, stack_dir: Path) -> StackError:
+    """What a person reads when the stack dir cannot be written (read-only, full, another user's):
+    the path, the cause, and what to do, instead of a traceback."""
+    where = Path(exc.filename) if exc.filename else stack_dir
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return StackError(others_folder(where.parent if where.is_file() else where, exc.strerror or "denied"))
+    if exc.errno == errno.EROFS:
+        cause = "the file system is read-only"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        cause = f"no space left on its device ({_free(stack_dir)} free)"
+    else:
+        cause = exc.strerror or str(exc)
+    return StackError(
+        f"cannot write to {where}: {cause}. Free some space or make it writable, or use a stack dir on "
+        "another disk (OTELBUNDLE_STACK_DIR=DIR)"
+    )
+
+
+def _free(path: Path) -> str:
+    for probe in (path, *path.parents):
+        with contextlib.suppress(OSError):
+            return f"{shutil.disk_usage(probe).free / 1e6:.1f} MB"
+    return "unknown"
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
@@ -58,9 +85,12 @@ class StackDir:
     def forget_pid(self, name: str) -> None:
         self.pid_file(name).unlink(missing_ok=True)
 
-    def tail(self, name: str, lines: int) -> str:
+    def tail(self, name: str, lines: int, since: int = 0) -> str:
+        """The last ``lines`` lines of the log, of what was written from byte ``since`` on."""
         try:
-            text = self.log_file(name).read_text(errors="replace")
+            with self.log_file(name).open("rb") as log:
+                log.seek(since)
+                text = log.read().decode(errors="replace")
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
@@ -93,8 +123,8 @@ class StackDir:
             # Read-only: flock needs no more, and a lock file root left (`sudo otelbundle stack
             # down`) in a user's stack dir must not lock that user out.
             handle = os.fdopen(os.open(self.run / "lock", os.O_RDONLY | os.O_CREAT, 0o644), "rb")
-        except PermissionError as exc:
-            raise StackError(others_folder(self.run, exc.strerror or "Permission denied")) from None
+        except OSError as exc:
+            raise write_fault(exc, self.path) from None
         if not os.access(self.run, os.W_OK):  # a lock file left writable in a folder that is not
             handle.close()
             raise StackError(others_folder(self.run, "Permission denied"))

@@ -197,7 +197,7 @@ def test_a_verified_release_becomes_a_cache_entry_that_runs(server: ReleaseServe
     ran = subprocess.run([binary], capture_output=True, text=True, check=True)
     assert ran.stdout == "fake-backend\n"
     assert (binary.parent / ".stamp").read_text() == f"release {hashlib.sha256(archive).hexdigest()}\n"
-    assert sorted(p.name for p in binary.parent.iterdir()) == [".stamp", "jaeger"], (
+    assert sorted(p.name for p in binary.parent.iterdir()) == [".binary-sha256", ".stamp", "jaeger"], (
         "the archive was not removed"
     )
     assert oct(binary.parent.stat().st_mode & 0o777) == oct(0o755), "other users of the cache must read it"

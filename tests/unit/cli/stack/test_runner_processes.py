@@ -610,4 +610,7 @@ def test_a_lock_file_root_left_in_a_users_stack_dir_does_not_lock_that_user_out(
     os.chown(roots_stack_dir / "run", NOBODY, NOBODY)
     assert otelbundle("down", data_dir=roots_stack_dir).returncode == 0
     assert (roots_stack_dir / "run" / "lock").stat().st_uid == 0
-    assert as_another_user("down", data_dir=roots_stack_dir) == (0, "")
+    assert as_another_user("down", data_dir=roots_stack_dir) == (
+        0,
+        f"  nothing to stop: no component of the stack in {roots_stack_dir} was running\n",
+    )

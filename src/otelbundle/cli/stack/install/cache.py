@@ -34,9 +34,41 @@ def entry_is_valid(entry: Path, binary: str, stamp: str | None) -> bool:
         recorded = (entry / ".stamp").read_text().strip()
     except OSError:
         return False
-    if not os.access(entry / binary, os.X_OK):
+    if not os.access(entry / binary, os.X_OK) or binary_damage(entry / binary) is not None:
         return False
     return recorded.startswith("release ") or (stamp is not None and recorded == stamp)
+
+
+# Beside the binary: its sha256 and size as installed. The stamp says where an entry came
+# from; this says the file is still what came (not cut short by a full disk or a copy).
+BINARY_SUM = ".binary-sha256"
+
+
+def record_binary(binary: Path) -> None:
+    """Write ``binary``'s sha256 and size beside it (in a staged entry, before the rename)."""
+    (binary.parent / BINARY_SUM).write_text(f"{_sha256(binary)} {binary.stat().st_size}\n")
+
+
+def binary_damage(binary: Path) -> str | None:
+    """How ``binary`` differs from what was installed, or None (also when nothing was recorded:
+    entries written before the record existed)."""
+    try:
+        recorded_sum, recorded_size = (binary.parent / BINARY_SUM).read_text().split()
+        size = binary.stat().st_size
+    except (OSError, ValueError):
+        return None
+    if str(size) != recorded_size:
+        return f"{size} bytes where {recorded_size} were installed"
+    got = _sha256(binary)
+    return None if got == recorded_sum else f"sha256 {got[:16]}... where {recorded_sum[:16]}... was installed"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager

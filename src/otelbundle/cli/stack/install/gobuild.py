@@ -17,7 +17,7 @@ from pathlib import Path
 
 from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.components import Component
-from otelbundle.cli.stack.install.cache import staged
+from otelbundle.cli.stack.install.cache import record_binary, staged
 from otelbundle.cli.stack.install.errors import InstallError
 from otelbundle.cli.stack.progress import Progress
 
@@ -69,6 +69,7 @@ def go_build(
             shutil.copy2(built / component.binary, target)
         if not os.access(target, os.X_OK):
             raise InstallError(f"{label}: the build finished without producing {component.binary}; see {log}")
+        record_binary(target)
         (work / ".stamp").write_text(f"{stamp}\n")
     return f"built in {time.monotonic() - started:.0f}s ({entry / component.binary})"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.download import expected_sha256, extract_member, fetch, fetch_text, verify
-from otelbundle.cli.stack.install.cache import staged
+from otelbundle.cli.stack.install.cache import record_binary, staged
 from otelbundle.cli.stack.install.errors import InstallError
 from otelbundle.cli.stack.progress import Progress
 
@@ -106,5 +106,6 @@ def fetch_release(
         verify(got, expected, file_name)
         extract_member(archive, release.resolve(release.member, os_name, arch), work / release.name)
         archive.unlink()
+        record_binary(work / release.name)
         (work / ".stamp").write_text(f"release {got}\n")
     return entry / release.name
