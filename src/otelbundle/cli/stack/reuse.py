@@ -86,8 +86,12 @@ def port_conflict(component: Component, busy: list[int], holder: Holder | None) 
             f"{holder.describe()}), started from a different binary or config. Stop it with "
             f"`OTELBUNDLE_STACK_DIR={other} otelbundle stack down`, or use that stack instead."
         )
+    program = Path(holder.command[0]).name if holder.command else ""
+    how = f"`kill {holder.pid}`"
+    if program and Path(component.binary).name in program:
+        # The same backend installed as a system service (Debian's prometheus, prometheus-alertmanager).
+        how += f", or if it is a system service `systemctl stop {program}`"
     return (
         f"{component.name}: port(s) {ports} on 127.0.0.1 are used by another process, {holder.describe()}, "
-        "which this stack did not start and will not stop. Stop it yourself (a system service: "
-        f"`systemctl stop {Path(holder.command[0]).name if holder.command else component.name}`) and run again."
+        f"which this stack did not start and will not stop. Stop it yourself ({how}) and run again."
     )

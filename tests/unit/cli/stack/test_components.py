@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 import stat
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from otelbundle.cli.stack import components as comp
+from otelbundle.cli.stack.holders import Holder
+from otelbundle.cli.stack.reuse import port_conflict
 from otelbundle.cli.stack.runner import Stack, StackError
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -107,8 +110,19 @@ def test_up_refuses_a_port_held_by_another_process(tmp_path: Path, monkeypatch: 
         component = dataclasses.replace(stack.components[0], ports=(port,))
         stack.components = [component]
         stack.env[component.env_var] = str(_exe(tmp_path / "bin" / component.binary))
-        with pytest.raises(StackError, match=f"port\\(s\\) {port}.*used by another process"):
+        with pytest.raises(StackError, match=f"port\\(s\\) {port}.*used by another process") as caught:
             stack.up(timeout=1)
+    # The holder is this test's Python: it is told how to stop that process, not `systemctl stop python3`.
+    assert f"Stop it yourself (`kill {os.getpid()}`) and run again." in str(caught.value)
+
+
+def test_a_port_held_by_the_same_backend_as_a_service_suggests_systemctl(tmp_path: Path) -> None:
+    stack = Stack(data_dir=tmp_path / "data", config_root=ROOT, env={}, say=lambda _: None)
+    component = next(c for c in stack.components if c.name == "alertmanager")
+    debian = Holder(pid=4242, command=("/usr/bin/prometheus-alertmanager", "--config.file=x"), cwd=None)
+    assert "(`kill 4242`, or if it is a system service `systemctl stop prometheus-alertmanager`)" in (
+        port_conflict(component, [9093], debian)
+    )
 
 
 def test_every_shipped_prometheus_rule_file_has_a_short_name() -> None:
