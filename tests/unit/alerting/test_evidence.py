@@ -382,3 +382,16 @@ def test_rules_test_compares_evidence_annotations(tmp_path: Path) -> None:
     )
     (failure,) = run_test_file(str(tmp_path / "t.yaml"))
     assert "'exception': 'ValueError: no price for sku APPLE'" in failure
+
+
+def test_evidence_is_printable_valid_text(app: App) -> None:
+    """Colour codes, NUL and lone surrogates (a file name decoded with surrogateescape) went into
+    the evidence as logged: garbage in Slack and mail, and an email that could not be encoded."""
+    with app.tracer_provider.get_tracer("app").start_as_current_span(
+        "GET /files", kind=SpanKind.SERVER
+    ) as span:
+        app.log.error("\x1b[31mexport\x1b[0m failed for /srv/%s.csv\x00", "\udcff")
+        span.set_status(StatusCode.ERROR)
+    (alert,) = app.fold()
+    line = alert.evidence[0].log_lines[-1]
+    assert line.endswith("ERROR shop.checkout: export failed for /srv/\ufffd.csv")

@@ -15,6 +15,7 @@ from typing import IO, Any, Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from otelbundle.alerting.alert import Alert
+from otelbundle.alerting.printable import valid_utf8
 from otelbundle.scrub.rules import MARKER
 
 
@@ -110,7 +111,8 @@ def _redirect_message(code: int, url: str, location: str | None) -> str:
 
 
 def post_json(url: str, body: Any, *, headers: Mapping[str, str] | None = None, timeout: float = 5.0) -> None:
-    data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+    # Not ensure_ascii: it would write a lone surrogate as "\udcff", which strict parsers refuse.
+    data = valid_utf8(json.dumps(body, separators=(",", ":"), ensure_ascii=False)).encode("utf-8")
     request = urllib.request.Request(url, data=data, method="POST")
     request.add_header("Content-Type", "application/json")
     request.add_header("User-Agent", "otelbundle-alerting")
