@@ -395,3 +395,20 @@ def test_evidence_is_printable_valid_text(app: App) -> None:
     (alert,) = app.fold()
     line = alert.evidence[0].log_lines[-1]
     assert line.endswith("ERROR shop.checkout: export failed for /srv/\ufffd.csv")
+
+
+@pytest.mark.parametrize("quote", ["'", '"'])
+def test_a_quoted_secret_across_the_log_line_cut_is_not_sent(app: App, quote: str) -> None:
+    """A log line is kept cut to 2000 characters before it is scrubbed: a quoted secret holding
+    spaces, cut inside, lost the closing quote the scrubber knows it by, and its start went out."""
+    secret = " ".join(f"w{number:04d}" for number in range(400))  # 2400 characters, spaces in it
+    with app.tracer_provider.get_tracer("app").start_as_current_span(
+        "POST /checkout", kind=SpanKind.SERVER
+    ) as span:
+        app.log.error(
+            "config {%sclient_secret%s: %s%s%s, %suser%s: %sbob%s}", *[quote] * 3, secret, *[quote] * 5
+        )
+        span.set_status(StatusCode.ERROR)
+    (alert,) = app.fold()
+    assert "client_secret" in alert.evidence[0].log_lines[-1]
+    assert "w0001" not in everything_sent(alert)
