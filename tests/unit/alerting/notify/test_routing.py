@@ -371,7 +371,7 @@ def test_channels_built_in_code_repeat_as_the_config_s_do(tmp_path: Path, script
     }
     assert [channel.repeats() for channel in dispatcher.channels] == [
         "webhook every 4h (default)",
-        "webhook every 4h (default)",
+        "webhook-2 every 4h (default)",  # the config's channel is named webhook
         "chat every 4h (default)",
         "alertmanager as Alertmanager's route says",
     ]
@@ -583,4 +583,32 @@ def test_a_notification_delivered_in_part_still_starts_repeat_interval() -> None
         dispatcher.submit([alert()])
         assert dispatcher.flush(5)
     assert len(mail.got) == 1 and dispatcher.stats()["mail"].failed == 1
+    dispatcher.shutdown()
+
+
+def test_two_plain_notifiers_of_one_kind_are_counted_apart(scripted: Scripted, other: Scripted) -> None:
+    """Both were the channel 'webhook': stats() kept one of them and the metrics carried one series,
+    so a webhook refusing every alert was hidden behind the one that took them."""
+    scripted.answers.append((400, {}))
+    dispatcher = NotificationDispatcher(
+        [WebhookNotifier(f"{scripted.url}/a"), WebhookNotifier(f"{other.url}/b")]
+    )
+    dispatcher.submit([alert(severity="critical")])
+    assert dispatcher.flush(30)
+    dispatcher.shutdown()
+    stats = {name: (s.sent, s.failed) for name, s in dispatcher.stats().items()}
+    assert stats == {"webhook": (0, 1), "webhook-2": (1, 0)}
+    assert [c.name for c in dispatcher.channels] == ["webhook", "webhook-2"]
+
+
+def test_two_channels_of_one_name_are_refused() -> None:
+    with pytest.raises(ValueError, match="two channels are named 'chat'"):
+        NotificationDispatcher(
+            [Channel("chat", "slack", Recording("slack")), Channel("chat", "webhook", Recording("webhook"))]
+        )
+    # a plain notifier steps aside for a channel named as its kind
+    dispatcher = NotificationDispatcher(
+        [Recording("webhook"), Channel("webhook", "webhook", Recording("webhook"))]
+    )
+    assert [c.name for c in dispatcher.channels] == ["webhook-2", "webhook"]
     dispatcher.shutdown()
