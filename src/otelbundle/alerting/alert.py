@@ -74,7 +74,9 @@ class Alert:
     def fingerprint(self) -> str:
         """Stable id of the alert from its sorted labels (PagerDuty dedup_key, Slack/email threading)."""
         canonical = "\xff".join(f"{k}\xfe{v}" for k, v in sorted(self.labels.items()))
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+        # surrogatepass: a label holding a lone surrogate (a file name decoded with surrogateescape)
+        # raised here, and every channel that routes by fingerprint lost the alert
+        return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ event or else from a ``logger.exception`` record of that span (or of its trace)
 seen by the log intake; the trace link (``generator_url`` rendered for that
 trace); and the last ``LOG_LINES`` log lines of the trace seen in this process.
 
-Every text passes through the scrubber (otelbundle.scrub's rules, the same the
+Every text is made :func:`~otelbundle.alerting.printable.printable` (valid UTF-8, no colour
+codes or control characters), then passes through the scrubber (otelbundle.scrub's rules, the same the
 exporters apply) before it is put into an :class:`Evidence`: nothing here
 reaches a channel unscrubbed. Without a scrubber (a program that starts the
 rules itself without one) the free texts, messages, log lines, span names and
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 
 from otelbundle.alerting.alert import Evidence
 from otelbundle.alerting.exemplar_spans import ExemplarSpans, SpanFacts
+from otelbundle.alerting.printable import printable
 from otelbundle.alerting.trace_logs import LogLine, cut_at_space
 
 MAX_EVIDENCE = 3
@@ -59,19 +61,21 @@ def build_evidence(
         lines = list(entry.logs or ())
         exception_type, exception_message = _exception_of(span, lines)
         if scrubber is None:  # no free text without a scrubber
-            found.append(Evidence(trace_id, exception_type=_cut(exception_type), trace_url=link(trace_id)))
+            found.append(
+                Evidence(trace_id, exception_type=_cut(printable(exception_type)), trace_url=link(trace_id))
+            )
             continue
 
         def text(value: str, where: str, scrub: Callable[[str, str], str] = scrubber.text) -> str:
-            """Each value on its own, as the exporters scrub it, then cut: cut first, a token
-            split in two would no longer have the shape its rule looks for."""
-            return _cut(scrub(value, where))
+            """Each value on its own, made printable, as the exporters scrub it, then cut: cut
+            first, a token split in two would no longer have the shape its rule looks for."""
+            return _cut(scrub(printable(value), where))
 
         db = {"db.system": span.db_system} if span.db_system else None
         found.append(
             Evidence(
                 trace_id=trace_id,
-                span_name=_cut(scrubber.span_name(span.name, db)),
+                span_name=_cut(scrubber.span_name(printable(span.name), db)),
                 route=text(span.route, "http.route"),
                 exception_type=text(exception_type, "exception.type"),
                 exception_message=text(exception_message, "exception.message"),
@@ -105,11 +109,11 @@ def build_record_evidence(
         exception_type, exception_message = record.exception_type, record.exception_message
         url = link(hex_id) if hex_id else ""
         if scrubber is None:  # no free text without a scrubber
-            found.append(Evidence(hex_id, exception_type=_cut(exception_type), trace_url=url))
+            found.append(Evidence(hex_id, exception_type=_cut(printable(exception_type)), trace_url=url))
             continue
 
         def text(value: str, where: str, scrub: Callable[[str, str], str] = scrubber.text) -> str:
-            return _cut(scrub(value, where))
+            return _cut(scrub(printable(value), where))
 
         entry = exemplars.get(trace_id) if trace_id else None
         span = _most_telling(entry.spans) if entry is not None and entry.spans else None
@@ -117,7 +121,7 @@ def build_record_evidence(
         found.append(
             Evidence(
                 trace_id=hex_id,
-                span_name=_cut(scrubber.span_name(span.name, db)) if span is not None else "",
+                span_name=_cut(scrubber.span_name(printable(span.name), db)) if span is not None else "",
                 route=text(span.route, "http.route") if span is not None else "",
                 exception_type=text(exception_type, "exception.type"),
                 exception_message=text(exception_message, "exception.message"),
@@ -171,7 +175,8 @@ def _cut(value: object) -> str:
 def _format(line: LogLine, scrub: Callable[[str, str], str]) -> str:
     when = datetime.fromtimestamp(line.timestamp_ns / 1e9, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-3]
     body = scrub(line.body, "log.body")
-    text = f"{when}Z {line.severity or '-'} {scrub(line.logger, 'log.logger')}: {body}"
+    severity = printable(line.severity)[:20] or "-"
+    text = f"{when}Z {severity} {scrub(line.logger, 'log.logger')}: {body}"
     if line.exception_type and line.exception_type not in body:
         text += f" ({scrub(line.exception_type, 'exception.type')})"
     return text

@@ -3,8 +3,9 @@
 A consumer of the :class:`~otelbundle.alerting.log_intake.LogIntake`, fed on
 the alert manager's thread. Bounded twice: at most ``MAX_TRACES`` traces (the
 least recently logged one goes first) and ``LINES_PER_TRACE`` lines each (the
-oldest line goes first), every text cut to ``MAX_TEXT`` characters at a space,
-so no secret is kept in part. Nothing here is exported; the lines are kept as
+oldest line goes first), every text cut to ``MAX_TEXT`` characters at a space
+and before a quoted string the cut would leave open, so no secret is kept in part
+(a quoted secret may hold spaces, and the scrubber knows it by its closing quote). Nothing here is exported; the lines are kept as
 the application logged them and are scrubbed when an alert quotes them
 (evidence.py), before it cuts them to what a notification shows: a token cut
 in two before scrubbing no longer has the shape its rule looks for.
@@ -49,7 +50,20 @@ class LogLine(NamedTuple):
 
 def _text(value: object) -> str:
     text = value if type(value) is str else "" if value is None else str(value)
-    return text if len(text) <= MAX_TEXT else cut_at_space(text, MAX_TEXT)
+    return text if len(text) <= MAX_TEXT else cut_unscrubbed(text, MAX_TEXT)
+
+
+def cut_unscrubbed(text: str, limit: int) -> str:
+    """:func:`cut_at_space` for text not yet scrubbed: also cut before a quote the kept part
+    leaves open. ``{'password': 'correct horse battery'}`` cut after ``horse`` was no longer
+    a quoted value the scrubber recognises, and ``'correct horse`` went out. An apostrophe
+    in prose cuts a little more than needed; the text was too long to keep whole anyway."""
+    kept = cut_at_space(text, limit)[:-1]  # without its "…"
+    while True:
+        open_quotes = [kept.rfind(quote) for quote in ("'", '"') if kept.count(quote) % 2]
+        if not open_quotes:
+            return kept + "…"
+        kept = kept[: max(open_quotes)]
 
 
 def cut_at_space(text: str, limit: int) -> str:

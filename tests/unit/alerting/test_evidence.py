@@ -382,3 +382,33 @@ def test_rules_test_compares_evidence_annotations(tmp_path: Path) -> None:
     )
     (failure,) = run_test_file(str(tmp_path / "t.yaml"))
     assert "'exception': 'ValueError: no price for sku APPLE'" in failure
+
+
+def test_evidence_is_printable_valid_text(app: App) -> None:
+    """Colour codes, NUL and lone surrogates (a file name decoded with surrogateescape) went into
+    the evidence as logged: garbage in Slack and mail, and an email that could not be encoded."""
+    with app.tracer_provider.get_tracer("app").start_as_current_span(
+        "GET /files", kind=SpanKind.SERVER
+    ) as span:
+        app.log.error("\x1b[31mexport\x1b[0m failed for /srv/%s.csv\x00", "\udcff")
+        span.set_status(StatusCode.ERROR)
+    (alert,) = app.fold()
+    line = alert.evidence[0].log_lines[-1]
+    assert line.endswith("ERROR shop.checkout: export failed for /srv/\ufffd.csv")
+
+
+@pytest.mark.parametrize("quote", ["'", '"'])
+def test_a_quoted_secret_across_the_log_line_cut_is_not_sent(app: App, quote: str) -> None:
+    """A log line is kept cut to 2000 characters before it is scrubbed: a quoted secret holding
+    spaces, cut inside, lost the closing quote the scrubber knows it by, and its start went out."""
+    secret = " ".join(f"w{number:04d}" for number in range(400))  # 2400 characters, spaces in it
+    with app.tracer_provider.get_tracer("app").start_as_current_span(
+        "POST /checkout", kind=SpanKind.SERVER
+    ) as span:
+        app.log.error(
+            "config {%sclient_secret%s: %s%s%s, %suser%s: %sbob%s}", *[quote] * 3, secret, *[quote] * 5
+        )
+        span.set_status(StatusCode.ERROR)
+    (alert,) = app.fold()
+    assert "client_secret" in alert.evidence[0].log_lines[-1]
+    assert "w0001" not in everything_sent(alert)

@@ -15,6 +15,7 @@ from typing import IO, Any, Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from otelbundle.alerting.alert import Alert
+from otelbundle.alerting.printable import valid_utf8
 from otelbundle.scrub.rules import MARKER
 
 
@@ -79,6 +80,9 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_RefuseRedirects)
+MAX_ANSWER = 64 * 1024
+"""Bytes of a 2xx answer read before the connection is closed: the status is the answer, and a
+URL that streams a large body (a download pasted as the webhook) must not fill the app's memory."""
 
 
 def redacted_url(url: str) -> str:
@@ -107,7 +111,8 @@ def _redirect_message(code: int, url: str, location: str | None) -> str:
 
 
 def post_json(url: str, body: Any, *, headers: Mapping[str, str] | None = None, timeout: float = 5.0) -> None:
-    data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+    # Not ensure_ascii: it would write a lone surrogate as "\udcff", which strict parsers refuse.
+    data = valid_utf8(json.dumps(body, separators=(",", ":"), ensure_ascii=False)).encode("utf-8")
     request = urllib.request.Request(url, data=data, method="POST")
     request.add_header("Content-Type", "application/json")
     request.add_header("User-Agent", "otelbundle-alerting")
@@ -119,12 +124,12 @@ def post_json(url: str, body: Any, *, headers: Mapping[str, str] | None = None, 
             _OPENER.open(request, timeout=timeout) as response,
             contextlib.suppress(OSError, http.client.HTTPException),
         ):
-            response.read()
+            response.read(MAX_ANSWER)
     except urllib.error.HTTPError as exc:
         if 300 <= exc.code < 400:
             raise PermanentError(_redirect_message(exc.code, url, exc.headers.get("Location"))) from None
-        try:
-            body = exc.read()[:200].decode("utf-8", "replace").strip()
+        try:  # the log shows 200 bytes: read no more of a body that may not end
+            body = exc.read(200).decode("utf-8", "replace").strip()
         except (OSError, http.client.HTTPException):  # the status says enough: a cut body must not
             body = ""  # turn a 503 into an "unexpected error" that is never retried
         detail = f"HTTP {exc.code}: {body}" if body else f"HTTP {exc.code}"  # no dangling ': '

@@ -221,6 +221,29 @@ def undelivered(stats: Sequence[tuple[Channel, NotifierStats]], queued: dict[str
     return "; ".join(parts)
 
 
+def unique_channels(notifiers: Sequence[Notifier | Channel]) -> list[Channel]:
+    """The channels, each under its own name: ``stats()`` is keyed by name and the metrics carry
+    it, so two plain notifiers of one kind (both ``webhook``) showed as one, the failures of
+    either hidden behind the other's. A plain notifier whose name is taken becomes ``webhook-2``
+    (the next number free); two :class:`Channel` objects of one name are a ValueError."""
+    channels: list[Channel] = []
+    taken = {n.name for n in notifiers if isinstance(n, Channel)}
+    named: set[str] = set()
+    for notifier in notifiers:
+        channel = as_channel(notifier)
+        if isinstance(notifier, Channel):
+            if channel.name in named:
+                raise ValueError(f"two channels are named {channel.name!r}; channel names must be unique")
+        elif channel.name in named or channel.name in taken:
+            number = 2
+            while f"{channel.name}-{number}" in named | taken:
+                number += 1
+            channel.name = f"{channel.name}-{number}"
+        named.add(channel.name)
+        channels.append(channel)
+    return channels
+
+
 class NotificationDispatcher:
     """The channels' workers; ``notifiers`` are :class:`Channel` objects or plain notifiers
     (each then a channel named after its kind that takes every alert)."""
@@ -234,7 +257,7 @@ class NotificationDispatcher:
         base_delay: float = 0.5,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._workers = [_Worker(as_channel(n), queue_size, max_retries, base_delay) for n in notifiers]
+        self._workers = [_Worker(c, queue_size, max_retries, base_delay) for c in unique_channels(notifiers)]
         self.clock = clock
         self.unrouted = 0
         self._unrouted_names: set[str] = set()

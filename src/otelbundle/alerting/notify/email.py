@@ -18,11 +18,18 @@ from typing import Literal
 
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify.base import PermanentError, RetryableError, rfc3339
+from otelbundle.alerting.printable import printable
 
 StartTLS = Literal["auto", "always", "never"]
 
 
 def _lines(alert: Alert) -> list[tuple[str, str]]:
+    """The rows of one alert, each key and value :func:`printable`: one lone surrogate made the
+    message impossible to encode, and the mail was lost at every retry."""
+    return [(printable(key), printable(value)) for key, value in _rows(alert)]
+
+
+def _rows(alert: Alert) -> list[tuple[str, str]]:
     rows = [("status", alert.status), ("started", rfc3339(alert.starts_at))]
     if alert.status == "resolved":
         rows.append(("resolved", rfc3339(alert.ends_at)))
@@ -57,20 +64,22 @@ def _html_value(value: str) -> str:
 
 def email_message(alerts: Sequence[Alert], sender: str, to: Sequence[str]) -> EmailMessage:
     firing = sum(1 for a in alerts if a.status == "firing")
-    names = ", ".join(sorted({a.name for a in alerts}))
+    names = ", ".join(sorted({printable(a.name) for a in alerts}))
     status = f"FIRING:{firing}" if firing else "RESOLVED"
     message = EmailMessage()
-    message["Subject"] = f"[{status}] {names}"[:200].replace("\n", " ").replace("\r", " ")
+    message["Subject"] = f"[{status}] {names}"[:200].replace("\n", " ").replace("\t", " ")
     message["From"] = sender
     message["To"] = ", ".join(to)
-    plain = "\n\n".join(f"{a.name}\n" + "\n".join(_plain_row(k, v) for k, v in _lines(a)) for a in alerts)
+    plain = "\n\n".join(
+        f"{printable(a.name)}\n" + "\n".join(_plain_row(k, v) for k, v in _lines(a)) for a in alerts
+    )
     message.set_content(plain)
     parts = []
     for alert in alerts:
         rows = "".join(
             f"<tr><th>{html.escape(k)}</th><td>{_html_value(v)}</td></tr>" for k, v in _lines(alert)
         )
-        parts.append(f"<h2>{html.escape(alert.name)}</h2><table>{rows}</table>")
+        parts.append(f"<h2>{html.escape(printable(alert.name))}</h2><table>{rows}</table>")
     message.add_alternative("<html><body>" + "".join(parts) + "</body></html>", subtype="html")
     return message
 

@@ -9,9 +9,9 @@ always goes through. It is counted from when the alert was handed to the
 channel's queue; a batch the channel then fails to deliver (given up, or dropped
 from a full queue) does not count, so the engine's next re-send is let through,
 as Alertmanager counts repeat_interval from the last notification that went out.
-Channels built from the config default to Alertmanager's 4h (routing_config.py
-``DEFAULT_REPEAT_INTERVAL``), except ``alertmanager``, which needs every re-send;
-0 (also a plain notifier's, wrapped by :func:`as_channel`) lets every re-send through.
+Every channel, from the config or built in code (a plain notifier wrapped by
+:func:`as_channel` too), defaults to Alertmanager's 4h (``DEFAULT_REPEAT_INTERVAL``)
+except ``alertmanager``, which needs every re-send; 0 lets every re-send through.
 
 A resolution is handed to a channel once. The engine re-sends a resolved alert
 every ``resend_delay`` for 15 minutes, as Prometheus does, so that Alertmanager
@@ -25,6 +25,7 @@ the rule went) is not handed to ``alertmanager``: Prometheus sends nothing then 
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,25 +35,72 @@ from otelbundle.alerting.notify.base import Notifier
 from otelbundle.alerting.notify.matchers import Matcher, matches_all
 from otelbundle.config import format_duration
 
+DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
+"""Alertmanager's default ``repeat_interval``: a channel people read (slack, email, webhook,
+pagerduty) that sets none hears a still-firing alert again every 4h, not at every re-send
+of the engine (each ``resend_delay``). ``repeat_interval: 0s`` asks for every re-send."""
 MAX_REMEMBERED = 10_000  # alerts whose last send a channel remembers for repeat_interval
 RESENDS_RESOLVED = frozenset({"alertmanager", "pagerduty"})  # kinds that merge repeated resolutions
 
 
-@dataclass
+def default_repeat_interval(kind: str) -> float:
+    """What a channel of ``kind`` repeats a firing alert at when nobody said: 0 (every re-send)
+    for ``alertmanager``, whose alerts expire without them, else Alertmanager's 4h."""
+    return 0.0 if kind == "alertmanager" else DEFAULT_REPEAT_INTERVAL
+
+
+@dataclass(init=False)
 class Channel:
     """Satisfies :class:`~otelbundle.alerting.notify.base.Notifier` itself, so the dispatcher
-    and tests can treat a channel as the notifier it wraps."""
+    and tests can treat a channel as the notifier it wraps.
+
+    ``repeat_interval`` None is the default of its kind (:func:`default_repeat_interval`), as in
+    the config: a channel built in code must not page a person at every re-send because nobody
+    wrote a number. A negative or NaN one, or any but 0 on ``alertmanager``, is a ValueError
+    naming the channel.
+    """
 
     name: str
     kind: str
     notifier: Notifier
-    matchers: tuple[Matcher, ...] = ()
-    repeat_interval: float = 0.0
-    repeat_default: bool = False  # repeat_interval is the default, not written (config check says so)
-    _last: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
-    _resolved: dict[str, float] = field(default_factory=dict, repr=False)  # fingerprint: resolve time sent
+    matchers: tuple[Matcher, ...]
+    repeat_interval: float
+    repeat_default: bool  # repeat_interval is the default, not written (config check says so)
+    _last: dict[str, tuple[str, float]] = field(repr=False)
+    _resolved: dict[str, float] = field(repr=False)  # fingerprint: resolve time sent
     # select() runs on the engine thread, undelivered() on the delivery thread
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _lock: threading.Lock = field(repr=False, compare=False)
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        notifier: Notifier,
+        matchers: tuple[Matcher, ...] = (),
+        repeat_interval: float | None = None,
+        repeat_default: bool = False,
+    ) -> None:
+        if repeat_interval is None:
+            repeat_interval, repeat_default = default_repeat_interval(kind), True
+        elif math.isnan(repeat_interval) or repeat_interval < 0:
+            raise ValueError(
+                f"channel {name!r}: repeat_interval must be 0 (every re-send) or more seconds, "
+                f"not {repeat_interval!r}"
+            )
+        elif kind == "alertmanager" and repeat_interval > 0:
+            raise ValueError(  # the config refuses it too (routing_config._AM_REPEAT says why)
+                f"channel {name!r}: an alertmanager channel needs every re-send (they renew its "
+                "alerts' endsAt); set repeat_interval in Alertmanager's route instead"
+            )
+        self.name = name
+        self.kind = kind
+        self.notifier = notifier
+        self.matchers = tuple(matchers)
+        self.repeat_interval = float(repeat_interval)
+        self.repeat_default = repeat_default
+        self._last = {}
+        self._resolved = {}
+        self._lock = threading.Lock()
 
     def send(self, alerts: Sequence[Alert]) -> None:
         self.notifier.send(alerts)
@@ -144,7 +192,8 @@ class Channel:
 
 
 def as_channel(notifier: Notifier | Channel) -> Channel:
-    """A channel as given, or a plain notifier as the channel of its kind that takes every alert."""
+    """A channel as given, or a plain notifier as the channel of its kind that takes every alert
+    and repeats as that kind does by default (4h; every re-send for ``alertmanager``)."""
     if isinstance(notifier, Channel):
         return notifier
     return Channel(notifier.name, notifier.name, notifier)

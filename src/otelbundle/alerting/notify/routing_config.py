@@ -13,13 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from otelbundle.alerting.notify.matchers import Matcher, MatcherError, parse_matchers
+from otelbundle.alerting.notify.routing import default_repeat_interval
 from otelbundle.config import ConfigProblem, Mark, Problems, YamlList, YamlMap, parse_duration
 
 ROUTING_KEYS = frozenset({"name", "match", "repeat_interval"})
-DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
-"""Alertmanager's default ``repeat_interval``: a channel people read (slack, email, webhook,
-pagerduty) that sets none hears a still-firing alert again every 4h, not at every re-send
-of the engine (each ``resend_delay``). ``repeat_interval: 0s`` asks for every re-send."""
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 # A firing alert's endsAt is only a few resend_delays ahead: the engine's re-sends renew it. Held
 # back by a repeat_interval, they stop, Alertmanager resolves the alert (and says so) while it
@@ -83,9 +80,12 @@ def routing_of(
         names.claim(name, mark, problems)
     matchers = _matchers(config, where, problems)
     # Alertmanager repeats by itself and needs every re-send (see _AM_REPEAT): no default there.
-    default = 0.0 if kind == "alertmanager" else DEFAULT_REPEAT_INTERVAL
     repeat = Problems(problems).value(
-        config, "repeat_interval", _repeat_interval, default, label=f"{where}.repeat_interval"
+        config,
+        "repeat_interval",
+        _repeat_interval,
+        default_repeat_interval(kind),
+        label=f"{where}.repeat_interval",
     )
     if kind == "alertmanager" and repeat > 0:
         problems.append(ConfigProblem(config.value_mark("repeat_interval"), _AM_REPEAT.format(where=where)))

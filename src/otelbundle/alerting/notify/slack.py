@@ -57,8 +57,9 @@ def _code(text: str) -> str:
 
 def text_length(text: str) -> int:
     """Length in UTF-16 code units, as JavaScript counts: never less than Slack's count, however
-    Slack counts a character outside the BMP (an emoji is 2 here)."""
-    return len(text.encode("utf-16-le")) // 2
+    Slack counts a character outside the BMP (an emoji is 2 here). A lone surrogate counts 1, as
+    the U+FFFD post_json sends in its place (it raised, and the whole message was lost)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def fit(text: str, limit: int, escape: Callable[[str], str] = slack_escape) -> str:

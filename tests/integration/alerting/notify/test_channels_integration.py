@@ -91,8 +91,8 @@ def test_never_answering_server_does_not_slow_submit() -> None:
         max_retries=1,
         base_delay=0.01,
     )
-    for _ in range(50):
-        dispatcher.submit([make_alert()])
+    for number in range(50):  # 50 alerts: one re-sent 50 times would be held back by repeat_interval
+        dispatcher.submit([make_alert(name=f"CheckoutErrors{number}")])
     stats = dispatcher.stats()
     # every submit returned while the workers were stuck; the excess was dropped and counted
     assert stats["slack"].sent == 0 and stats["slack"].dropped >= 39

@@ -24,6 +24,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""  # the body's bytes as they arrived
 
 
 class Scripted:
@@ -47,6 +48,7 @@ class Scripted:
                             self.path,
                             dict(self.headers),
                             json.loads(raw) if raw else None,
+                            raw,
                         )
                     )
                     status, headers = server.answers.pop(0) if server.answers else (200, {})

@@ -66,3 +66,39 @@ def test_a_2xx_with_a_cut_body_was_delivered(answers: tuple[str, list[bytes]]) -
     url, queued = answers
     queued.append(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok")
     post_json(url, {"a": 1}, timeout=2)
+
+
+@pytest.mark.parametrize("status", [b"200 OK", b"503 Service Unavailable"])
+def test_a_body_that_does_not_end_is_not_read_into_memory(status: bytes) -> None:
+    """A 2xx answer was read to its end: a URL streaming a large body (a download pasted as the
+    webhook) took 400 MB of the app's memory for one notification. The server writes until the
+    client hangs up; what it wrote beyond the socket buffers is what the client read."""
+    limit = 256 * 1024 * 1024
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    written = [0]
+
+    def serve() -> None:
+        client, _ = server.accept()
+        with client:
+            client.recv(65536)
+            client.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: %d\r\n\r\n" % limit)
+            chunk = b"x" * 65536
+            try:
+                while written[0] < limit:
+                    client.sendall(chunk)
+                    written[0] += len(chunk)
+            except OSError:  # the client closed the connection: it read no more
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        post_json(f"http://127.0.0.1:{server.getsockname()[1]}/hook", {"a": 1}, timeout=30)
+    except RetryableError as exc:
+        assert status.startswith(b"503") and str(exc).startswith("HTTP 503")
+    thread.join(60)
+    server.close()
+    assert not thread.is_alive()
+    assert written[0] < 64 * 1024 * 1024  # socket buffers hold a few MB; the client read 64 KiB

@@ -33,8 +33,8 @@ def test_counters_exported_per_notifier() -> None:
     dispatcher = NotificationDispatcher([Refuses(), Accepts()])
     register_notification_metrics(dispatcher, provider.get_meter("test"))
     t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    for _ in range(3):
-        dispatcher.submit([Alert({"alertname": "A"}, {}, "firing", t, t)])
+    for number in range(3):  # three alerts: one re-sent would be held back by repeat_interval
+        dispatcher.submit([Alert({"alertname": f"A{number}"}, {}, "firing", t, t)])
     assert dispatcher.flush(5)
     data = reader.get_metrics_data()
     assert data is not None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,12 +15,21 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otelbundle.alerting.alert import Alert
-from otelbundle.alerting.notify import NotificationDispatcher, PermanentError, RetryableError, build_channels
+from otelbundle.alerting.notify import (
+    AlertmanagerNotifier,
+    NotificationDispatcher,
+    PermanentError,
+    RetryableError,
+    WebhookNotifier,
+    build_channels,
+)
 from otelbundle.alerting.notify.matchers import MatcherError, parse_matchers
 from otelbundle.alerting.notify.routing import Channel
+from otelbundle.alerting.notify.slack import SlackNotifier
 from otelbundle.alerting.telemetry import register_notification_metrics, register_routing_metrics
 from otelbundle.cli import main
 from otelbundle.config import YamlMap, load_file
+from tests.unit.alerting.notify.conftest import Scripted
 
 T0 = datetime(2026, 11, 22, 23, 0, 0, tzinfo=timezone.utc)
 
@@ -322,6 +333,63 @@ def test_each_channel_gets_exactly_its_alerts_and_the_rest_is_counted(tmp_path: 
     assert everything.got == []
 
 
+def test_channels_built_in_code_repeat_as_the_config_s_do(tmp_path: Path, scripted: Scripted) -> None:
+    """A plain notifier given to the dispatcher (or a Channel without repeat_interval) repeated a
+    firing alert at every re-send of the engine: a webhook or Slack built in Python got 10 messages
+    in 10 minutes where the same channel from otelbundle.yaml got 1. Both now take the kind's
+    default: 4h, and every re-send for alertmanager."""
+    section = notify_section(
+        tmp_path, f"alerting:\n  notify:\n    webhook: {{url: '{scripted.url}/from-config'}}\n"
+    )
+    from_config, problems = build_channels(section)
+    assert problems == []
+    slack = Channel("chat", "slack", SlackNotifier(f"{scripted.url}/slack-in-code"))
+    now = [1000.0]
+    dispatcher = NotificationDispatcher(
+        [
+            *from_config,
+            WebhookNotifier(f"{scripted.url}/webhook-in-code"),
+            slack,
+            AlertmanagerNotifier(f"{scripted.url}/am"),
+        ],
+        clock=lambda: now[0],
+    )
+    firing = alert(severity="warning")
+    for minute in range(10):  # the engine re-sends a firing alert every resend_delay (1m)
+        now[0] = 1000.0 + 60 * minute
+        dispatcher.submit([firing])
+    now[0] += 60
+    dispatcher.submit([resolved_at(11, severity="warning")])  # a change of status goes through
+    assert dispatcher.flush(30)
+    dispatcher.shutdown()
+    paths = Counter(seen.path for seen in scripted.seen)
+    assert paths == {
+        "/from-config": 2,
+        "/webhook-in-code": 2,
+        "/slack-in-code": 2,
+        "/am/api/v2/alerts": 11,
+    }
+    assert [channel.repeats() for channel in dispatcher.channels] == [
+        "webhook every 4h (default)",
+        "webhook-2 every 4h (default)",  # the config's channel is named webhook
+        "chat every 4h (default)",
+        "alertmanager as Alertmanager's route says",
+    ]
+
+
+@pytest.mark.parametrize("value", [-1.0, math.nan])
+def test_a_channel_built_in_code_refuses_a_negative_repeat_interval(value: float) -> None:
+    with pytest.raises(ValueError, match=r"channel 'chat': repeat_interval must be 0 .* or more seconds"):
+        Channel("chat", "slack", Recording("slack"), repeat_interval=value)
+
+
+def test_an_alertmanager_channel_built_in_code_refuses_a_repeat_interval() -> None:
+    """Held back, its alerts' endsAt would pass and Alertmanager would resolve them while firing."""
+    with pytest.raises(ValueError, match=r"channel 'am': an alertmanager channel needs every re-send"):
+        Channel("am", "alertmanager", Recording("alertmanager"), repeat_interval=3600.0)
+    assert Channel("am", "alertmanager", Recording("alertmanager"), repeat_interval=0.0).repeat_interval == 0
+
+
 def test_repeat_interval_holds_back_resends_but_not_a_change_of_status() -> None:
     chat = Recording("webhook")
     now = [1000.0]
@@ -389,8 +457,8 @@ def test_a_resolution_reaches_people_once_and_alertmanager_and_pagerduty_every_t
     kinds = ("slack", "email", "webhook", "alertmanager", "pagerduty")
     recorders = {kind: Recording(kind) for kind in kinds}
     now = [1000.0]
-    dispatcher = NotificationDispatcher(
-        [Channel(kind, kind, recorders[kind]) for kind in kinds], clock=lambda: now[0]
+    dispatcher = NotificationDispatcher(  # 0s: every firing re-send too, only resolutions differ
+        [Channel(kind, kind, recorders[kind], repeat_interval=0.0) for kind in kinds], clock=lambda: now[0]
     )
     firing = alert(severity="warning")
     sequence = [firing] + [resolved_at(10, severity="warning")] * 16  # resolved, then 15 re-sends
@@ -515,4 +583,32 @@ def test_a_notification_delivered_in_part_still_starts_repeat_interval() -> None
         dispatcher.submit([alert()])
         assert dispatcher.flush(5)
     assert len(mail.got) == 1 and dispatcher.stats()["mail"].failed == 1
+    dispatcher.shutdown()
+
+
+def test_two_plain_notifiers_of_one_kind_are_counted_apart(scripted: Scripted, other: Scripted) -> None:
+    """Both were the channel 'webhook': stats() kept one of them and the metrics carried one series,
+    so a webhook refusing every alert was hidden behind the one that took them."""
+    scripted.answers.append((400, {}))
+    dispatcher = NotificationDispatcher(
+        [WebhookNotifier(f"{scripted.url}/a"), WebhookNotifier(f"{other.url}/b")]
+    )
+    dispatcher.submit([alert(severity="critical")])
+    assert dispatcher.flush(30)
+    dispatcher.shutdown()
+    stats = {name: (s.sent, s.failed) for name, s in dispatcher.stats().items()}
+    assert stats == {"webhook": (0, 1), "webhook-2": (1, 0)}
+    assert [c.name for c in dispatcher.channels] == ["webhook", "webhook-2"]
+
+
+def test_two_channels_of_one_name_are_refused() -> None:
+    with pytest.raises(ValueError, match="two channels are named 'chat'"):
+        NotificationDispatcher(
+            [Channel("chat", "slack", Recording("slack")), Channel("chat", "webhook", Recording("webhook"))]
+        )
+    # a plain notifier steps aside for a channel named as its kind
+    dispatcher = NotificationDispatcher(
+        [Recording("webhook"), Channel("webhook", "webhook", Recording("webhook"))]
+    )
+    assert [c.name for c in dispatcher.channels] == ["webhook-2", "webhook"]
     dispatcher.shutdown()
