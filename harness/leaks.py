@@ -28,6 +28,7 @@ KEPT_IN_LOGS = (
     "access_token=REDACTED",
     "fields=name",
     "Traceback",
+    "TLS reload failed; config was {'cert_file': '/etc/tls/tls.crt', 'key_pem': 'REDACTED'}",
 )
 
 
@@ -41,6 +42,10 @@ def make_secrets() -> dict[str, str]:
         "jwt": f"eyJ{secrets.token_hex(10)}.eyJ{secrets.token_hex(10)}.{secrets.token_hex(16)}",
         "aws_key": "AKIA" + secrets.token_hex(8).upper(),
         "github": "ghp_" + secrets.token_hex(18),
+        # Two lines of a PEM private key's body (hex is inside base64's alphabet): the program
+        # puts the whole key, armour and line breaks, in a span attribute and in a log line.
+        "pem_key_line1": secrets.token_hex(32),
+        "pem_key_line2": secrets.token_hex(32),
     }
 
 

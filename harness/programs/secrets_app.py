@@ -4,7 +4,8 @@ A Flask server and a requests client in one process, all inside one trace:
 credential query parameters on client and server spans, captured request
 headers, a `password=` log line, a failing call whose exception (span event,
 status, logger.exception) carries the URL with its token, an unparameterised
-SQL statement, and token shapes in a log line. The secrets come from the
+SQL statement, token shapes in a log line, and a PEM private key in a span
+attribute and (a dict's repr) in a log line. The secrets come from the
 SECRETS environment variable (JSON), never argv: argv is recorded as a
 resource attribute. Prints ``TRACE <id>`` and ``PORT <port>``.
 """
@@ -60,6 +61,10 @@ with tracer.start_as_current_span("secrets-run") as root:
     cursor.execute("CREATE TABLE users (name TEXT, password TEXT)")
     cursor.execute(f"SELECT name FROM users WHERE name = 'alice' AND password = '{secrets['sql_literal']}'")
     log.info("issued jwt %s for key %s and %s", secrets["jwt"], secrets["aws_key"], secrets["github"])
+    pem = "-----BEGIN RSA PRIVATE KEY-----\n{pem_key_line1}\n{pem_key_line2}\n-----END RSA PRIVATE KEY-----"
+    pem = pem.format(**secrets)
+    root.set_attribute("tls.key_pem", pem)  # real line breaks
+    log.error("TLS reload failed; config was %s", {"cert_file": "/etc/tls/tls.crt", "key_pem": pem})  # repr: \n
     print(f"TRACE {format(root.get_span_context().trace_id, '032x')}", flush=True)
 print(f"PORT {port}", flush=True)
 server.shutdown()

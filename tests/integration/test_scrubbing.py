@@ -230,3 +230,31 @@ def test_metrics_leave_the_process_scrubbed(wire_receiver: WireReceiver) -> None
 def test_metrics_with_scrubbing_off_carry_the_secrets(wire_receiver: WireReceiver) -> None:
     secret, wire = _run_metrics(wire_receiver, OTELBUNDLE_SCRUB="false")
     assert _leaked_tags(wire, secret) >= {"MU", "MH", "MR"}
+
+
+def test_the_collector_alone_keeps_the_secrets_apps_secrets_and_private_key_out(
+    wire_receiver: WireReceiver, collector: str
+) -> None:
+    """The same leaking program as the first test, scrubbing off in the process: the shipped
+    collector's rules alone (RE2, not Python's re) take every secret out, the PEM key included."""
+    leaked = make_secrets()
+    env = clean_env(
+        {
+            **wire_receiver.env(),
+            **env_for(leaked),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTELBUNDLE_SCRUB": "false",
+        }
+    )
+    result = run(["python", str(PROGRAM)], env, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert leaked["pem_key_line1"] in result.stdout + result.stderr  # its own console shows it
+    trace_id = result.stdout.split("TRACE ", 1)[1].split()[0]
+    wire_receiver.wait_for(lambda rx: len(rx.spans_in_trace(trace_id)) >= 8)
+    wire_receiver.wait_for(lambda rx: any("TLS reload failed" in str(r.body) for r in rx.logs))
+    wire = "\n".join(wire_receiver.wire)
+    assert not leaked_in(wire, leaked), f"secrets past the collector: {leaked_in(wire, leaked)}"
+    bodies = [str(record.body) for record in wire_receiver.logs]
+    assert "TLS reload failed; config was {'cert_file': '/etc/tls/tls.crt', 'key_pem': 'REDACTED'}" in bodies
+    assert 'key: "tls.key_pem"' in wire and 'string_value: "REDACTED"' in wire

@@ -130,7 +130,29 @@ _ASSIGNED = ("passwd", "password", "pwd", "secret", "token")
 # API, access, secret and private keys (`AWS_SECRET_ACCESS_KEY=`, `x-api-key: `, `"apiKey": ...`).
 _KEY_NAMES = "(?:api|access|secret|private)[_-]?key"
 
+# A PEM private key's armour (PKCS#1/#8, OpenSSH, EC, encrypted; PGP's "... KEY BLOCK").
+_PEM_BEGIN = "-----BEGIN[A-Z0-9 ]* PRIVATE KEY(?:[ ]BLOCK)?-----"
+
 RULES: tuple[Rule, ...] = (
+    # First: a later rule would take `private_key=-----BEGIN` up to the space in "BEGIN RSA",
+    # and the key, no longer between its lines, would pass the rules below untouched.
+    Rule(
+        "private-key",
+        _PEM_BEGIN + "[\\s\\S]*?-----END[A-Z0-9 ]* PRIVATE KEY(?:[ ]BLOCK)?-----",
+        MARKER,
+        "a PEM private key, armour lines included, wherever it appears (a config dumped into a log line, "
+        "an SSL error); its lines may be real line breaks or the \\n of a repr or JSON",
+        gates=("private key",),
+    ),
+    Rule(
+        "private-key-cut",
+        _PEM_BEGIN + "[A-Za-z0-9+/=\\s\\\\:,.-]*",
+        MARKER,
+        "a PEM private key cut before its END line (an attribute length limit, a cut log line): "
+        "from its BEGIN line over what can be part of one (base64, line breaks, armour headers such as "
+        "'Version: GnuPG v2'), so words after it up to a quote or bracket go too: more than the key, never less",
+        gates=("private key",),
+    ),
     Rule(
         "url-userinfo",
         "://[^/\\s]+@",

@@ -11,6 +11,8 @@ from otelbundle.scrub.rules import PARAM_NAMES, RULES, param_names_pattern
 
 SCRUB = Scrubber()
 
+_PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8Pb\naFDrBz9vFqU4yVGa+9xhpPOm+Ec=\n-----END RSA PRIVATE KEY-----"
+
 CAUGHT = [
     # query-credentials: every name in the list, any case, name kept
     *[
@@ -62,6 +64,18 @@ CAUGHT = [
     ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG loaded", "AWS_SECRET_ACCESS_KEY=REDACTED loaded"),
     ("sent X-Api-Key: abc123", "sent X-Api-Key: REDACTED"),
     ("config private_key=abc, next", "config private_key=REDACTED, next"),
+    # PEM private keys: whole, as a repr writes them (\\n), cut before their END line, and
+    # after a key-assignment that would otherwise take only "-----BEGIN" up to its space
+    (f"tls: {_PEM} loaded", "tls: REDACTED loaded"),
+    (repr({"key": _PEM, "n": 1}), "{'key': 'REDACTED', 'n': 1}"),
+    ("private_key=" + _PEM, "private_key=REDACTED"),
+    ("cut: " + _PEM[:70] + "…", "cut: REDACTED…"),
+    (f"x {_PEM.replace('RSA ', 'OPENSSH ')} y", "x REDACTED y"),
+    ("-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\nlQOYBFk1 (cut)", "REDACTED(cut)"),
+    (
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,AB\n\nMIIE",
+        "REDACTED",
+    ),
 ]
 
 KEPT = [
@@ -81,6 +95,8 @@ KEPT = [
     "{'sort': 'token_count', 'max_tokens': 100}",
     "see https://h/p?email=bob@example.com",  # an '@' after the path is not user-info
     "identified by its id",
+    "rotated the private key; -----BEGIN PUBLIC KEY----- stays",
+    "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
 ]
 
 
