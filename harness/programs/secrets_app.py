@@ -64,7 +64,8 @@ with tracer.start_as_current_span("secrets-run") as root:
     pem = "-----BEGIN RSA PRIVATE KEY-----\n{pem_key_line1}\n{pem_key_line2}\n-----END RSA PRIVATE KEY-----"
     pem = pem.format(**secrets)
     root.set_attribute("tls.key_pem", pem)  # real line breaks
-    log.error("TLS reload failed; config was %s", {"cert_file": "/etc/tls/tls.crt", "key_pem": pem})  # repr: \n
+    config = {"cert_file": "/etc/tls/tls.crt", "key_pem": pem}
+    log.error("TLS reload failed; config was %s", config)  # a repr: the line breaks as \n
     print(f"TRACE {format(root.get_span_context().trace_id, '032x')}", flush=True)
 print(f"PORT {port}", flush=True)
 server.shutdown()
