@@ -28,7 +28,7 @@ KEPT_IN_LOGS = (
     "access_token=REDACTED",
     "fields=name",
     "Traceback",
-    "TLS reload failed; config was {'cert_file': '/etc/tls/tls.crt', 'key_pem': 'REDACTED'}",
+    "TLS reload failed; config was {",  # the key in it: test_scrubbing.py (quotes are escaped in JSON)
 )
 
 
