@@ -276,8 +276,12 @@ class NotificationDispatcher:
                     routed.update(id(alert) for alert in alerts if worker.notifier.matches(alert))
                     if chosen:
                         worker.submit(tuple(chosen))
-                except Exception:
-                    worker.stats.dropped += 1
+                except Exception as exc:  # a defect in routing: this channel's share is lost, and said
+                    worker.stats.failed += 1
+                    worker._log_once(
+                        f"{worker.notifier.name}: choosing the alerts for this channel failed "
+                        f"({type(exc).__name__}: {exc}); they were not sent to it"
+                    )
             if self._workers:
                 self._count_unrouted([a for a in alerts if id(a) not in routed])
         except Exception:  # the engine's thread must go on evaluating

@@ -18,6 +18,7 @@ import pytest
 
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify import NotificationDispatcher, PermanentError
+from otelbundle.alerting.notify.routing import Channel
 from otelbundle.config.report import shown_on_console
 
 T = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -142,3 +143,35 @@ def test_the_exit_summary_is_said_once_however_often_shutdown_is_called(
     dispatcher.shutdown()
     summaries = [line for line in capsys.readouterr().err.splitlines() if "not delivered" in line]
     assert summaries == ["WARNING otelbundle: alert notifications not delivered: pager: 1 failed."]
+
+
+class BrokenRouting(Channel):
+    def select(self, alerts: Sequence[Alert], now: float) -> list[Alert]:
+        raise RuntimeError("matcher state corrupted")
+
+
+def test_a_channel_whose_routing_fails_counts_it_failed_and_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It was counted 'dropped', which the exit summary calls '(queue full)', and logged nowhere."""
+    sent: list[Sequence[Alert]] = []
+
+    class Recorder:
+        name = "chat"
+
+        def send(self, alerts: Sequence[Alert]) -> None:
+            sent.append(alerts)
+
+    broken = BrokenRouting("pager", "webhook", Refusing(), repeat_interval=0.0)
+    dispatcher = NotificationDispatcher([broken, Channel("chat", "webhook", Recorder(), repeat_interval=0.0)])
+    try:
+        dispatcher.submit([Alert({"alertname": "Down"}, {}, "firing", T, T)])
+        assert dispatcher.flush(5)
+    finally:
+        dispatcher.shutdown()
+    stats = dict(dispatcher.stats())
+    assert stats["pager"].failed == 1 and stats["pager"].dropped == 0
+    assert len(sent) == 1  # the other channel is not held back
+    err = capsys.readouterr().err
+    assert "pager: choosing the alerts for this channel failed (RuntimeError: matcher state corrupted)" in err
+    assert "pager: 1 failed" in err and "queue full" not in err
