@@ -13,7 +13,8 @@ Alertmanager, a label the alert lacks has the value ``""`` (``team=""`` matches 
 alert without ``team``), and a regex must match the whole value: it is anchored
 as ``^(?:regex)$``, with leading flags such as ``(?i)`` kept in front. Regexes use
 Python's ``re``, which agrees with Go's RE2 on the usual forms (classes,
-alternation, repetition).
+alternation, repetition); what only ``re`` has (look-around, back-references,
+conditionals) is refused, as Alertmanager would refuse it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,43 @@ def _unquote(raw: str) -> str:
             out.append(raw[at])
             at += 1
     return "".join(out)
+
+
+# What Python's re reads and Go's RE2 (Alertmanager's) refuses: look-around, back-references,
+# conditionals. Refused here too, so a line that passes config check also loads in Alertmanager.
+_NOT_RE2 = (
+    ("(?=", "look-ahead"),
+    ("(?!", "look-ahead"),
+    ("(?<=", "look-behind"),
+    ("(?<!", "look-behind"),
+    ("(?P=", "back-reference"),
+    ("(?(", "conditional"),
+)
+
+
+def not_in_re2(regex: str) -> str | None:
+    """What in ``regex`` Go's RE2 refuses, or None. Escaped characters and character classes
+    are skipped, so ``\\(?=`` and ``[(?=]`` are literal text, as both engines read them."""
+    at, in_class = 0, False
+    while at < len(regex):
+        char = regex[at]
+        if char == "\\":
+            if not in_class and regex[at + 1 : at + 2] in tuple("123456789"):
+                return f"back-reference {regex[at : at + 2]}"
+            at += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            at += 2 if regex[at + 1 : at + 2] == "]" else 1  # a ']' first in a class is literal
+            continue
+        elif char == "(":
+            for opener, what in _NOT_RE2:
+                if regex.startswith(opener, at):
+                    return f"{what} {opener}...)"
+        at += 1
+    return None
 
 
 def compile_regex(value: str) -> re.Pattern[str]:
@@ -184,6 +222,12 @@ def parse_matchers(text: str) -> list[Matcher]:
                 pattern = compile_regex(value)
             except re.error as exc:
                 raise MatcherError(f"bad regex {value!r}: {exc}", value_at) from None
+            unsupported = not_in_re2(value)
+            if unsupported is not None:
+                raise MatcherError(
+                    f"regex {value!r}: Alertmanager's regexes (Go's RE2) have no {unsupported}",
+                    value_at,
+                )
         matchers.append(Matcher(name, op, value, pattern))
         if reader.peek(","):
             reader.at += 1

@@ -128,6 +128,11 @@ def test_a_dotted_label_name_is_refused_it_would_never_match() -> None:
         ("=critical", "expected a label name", 0),
         ('severity=~"a(?i)b"', "bad regex", 10),
         (' "a-b"="x"', "would never match", 1),
+        # What Python's re reads and Alertmanager's RE2 refuses
+        ('team=~"shop(?!-dev)"', "have no look-ahead (?!...)", 6),
+        ('team!~"(?<=x)y"', "have no look-behind (?<=...)", 6),
+        ('code=~"(5)\\\\1"', "have no back-reference \\1", 6),
+        ('code=~"(?P<d>5)(?P=d)"', "have no back-reference (?P=...)", 6),
     ],
 )
 def test_matcher_problems_say_where(text: str, message: str, offset: int) -> None:
@@ -135,6 +140,12 @@ def test_matcher_problems_say_where(text: str, message: str, offset: int) -> Non
         parse_matchers(text)
     assert message in str(caught.value)
     assert caught.value.offset == offset
+
+
+@pytest.mark.parametrize("regex", ["\\\\(?=x\\\\)", "[(?=]x", "a\\\\\\\\1", "5\\\\d\\\\d", "(?i)warn|crit"])
+def test_literal_look_alikes_are_regexes_both_engines_read(regex: str) -> None:
+    (matcher,) = parse_matchers(f'v=~"{regex}"')
+    assert matcher.pattern is not None
 
 
 # ---- channels from the config ---------------------------------------------------------------
