@@ -242,3 +242,18 @@ def test_one_slo_name_in_two_rule_files_is_refused_once(tmp_path: Path) -> None:
     assert _two_files(tmp_path, slo, slo) == [
         "b.yaml:2:1: SLO 'checkout' is also at a.yaml:2: the two would be one SLO; rename one"
     ]
+
+
+def test_a_rule_file_two_globs_match_is_read_once(tmp_path: Path) -> None:
+    """`rule_files: [a.yaml, "*.yaml"]` read a.yaml twice, and its every rule collided with
+    itself: the app refused all its alert rules (Prometheus reads such a file once)."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "a.yaml").write_text(RULE_IN_GROUP_API.format(alert="Slow", service="a"))
+    (tmp_path / "rules" / "b.yaml").write_text(RULE_IN_GROUP_API.format(alert="Errors", service="b"))
+    (tmp_path / "c.yaml").write_text(
+        'alerting:\n  rule_files: [rules/a.yaml, "rules/*.yaml", ./rules/b.yaml]\n'
+    )
+    config = load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert config is not None
+    assert [Path(file).name for file in config.rule_files] == ["a.yaml", "b.yaml"]
+    assert sorted(rule.name for rule in config.rules) == ["Errors", "Slow"]
