@@ -53,7 +53,7 @@ def load_rule_file(path: str, config: RuleDefaults, env: Mapping[str, str] | Non
     document = load_file(path, env)
     root = document.root
     problems = RuleReader()
-    if not isinstance(root, YamlMap) or not any(isinstance(root.get(key), YamlList) for key in FILE_KEYS):
+    if not isinstance(root, YamlMap) or not any(key in root for key in FILE_KEYS):
         raise ConfigError(
             [ConfigProblem(Mark(path, 1, 1), "a rule file needs a top-level 'groups:' or 'slos:' list")]
         )

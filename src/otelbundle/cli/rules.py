@@ -6,11 +6,11 @@ import argparse
 import os
 import sys
 
-from otelbundle.alerting.rule_files import RuleGroup, is_rule_file, load_rule_file
+from otelbundle.alerting.rule_files import FILE_KEYS, RuleGroup, is_rule_file, load_rule_file
 from otelbundle.alerting.section import AlertingConfig, rules_named_twice
 from otelbundle.cli.checks import Report, check_alerting
-from otelbundle.config import ConfigError
-from otelbundle.config.document import read_document
+from otelbundle.config import ConfigError, unknown_keys
+from otelbundle.config.document import read_document, section_names
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -114,6 +114,9 @@ def _check_one(path: str) -> tuple[int, list[RuleGroup] | None]:
         groups = load_rule_file(path, AlertingConfig(path=path), os.environ)
         return sum(len(g.rules) for g in groups), groups
     report = Report(path)
+    if document.root is not None:  # `group:` is neither: not "SUCCESS: 0 rules found"
+        where = f"a rule file ({', '.join(FILE_KEYS)}) or otelbundle.yaml"
+        report.problems.extend(unknown_keys(document.root, [*FILE_KEYS, *section_names()], where))
     config = check_alerting(document, os.environ, report)
     if report.problems:
         raise ConfigError(report.problems)

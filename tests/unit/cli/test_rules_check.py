@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 OTELBUNDLE = str(Path(sys.executable).with_name("otelbundle"))
 
 API_RULES = """\
@@ -78,3 +80,51 @@ def test_a_file_that_fails_alone_is_left_out_of_the_check_together(tmp_path: Pat
     assert done.returncode == 1, done
     assert "together" not in done.stdout + done.stderr
     assert "Checking b.yaml\n  FAILED:\nb.yaml:8:11: " in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "group:\n  - name: api\n    rules: []\n",
+            "r.yaml:1:1: unknown key 'group' in a rule file (groups, slos) or otelbundle.yaml "
+            "(did you mean 'groups'?)",
+        ),
+        (
+            "rules:\n  - alert: Errors\n    expr: error_count > 1\n",
+            "r.yaml:1:1: unknown key 'rules' in a rule file (groups, slos) or otelbundle.yaml",
+        ),
+    ],
+)
+def test_a_misspelled_top_level_key_is_not_success_with_no_rules(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    """Neither a rule file nor an otelbundle.yaml: it said `SUCCESS: 0 rules found`, exit 0."""
+    write(tmp_path, "r.yaml", text)
+    done = otelbundle(tmp_path, "rules", "check", "r.yaml")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"Checking r.yaml\n  FAILED:\n{problem}\n"
+
+
+@pytest.mark.parametrize("value", ["", " abc", " {name: api}"])
+def test_groups_that_is_not_a_list_is_named_where_it_is(tmp_path: Path, value: str) -> None:
+    """It was `r.yaml:1:1: a rule file needs a top-level 'groups:' or 'slos:' list`, on line 1
+    whatever came before it."""
+    write(tmp_path, "r.yaml", f"# the api team's rules\n\ngroups:{value}\n")
+    done = otelbundle(tmp_path, "rules", "check", "r.yaml")
+    assert done.returncode == 1
+    assert done.stderr == f"Checking r.yaml\n  FAILED:\nr.yaml:3:{9 if value else 8}: groups must be a list\n"
+
+
+def test_files_that_cannot_be_read_are_named_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "latin1.yaml").write_bytes(b"groups:\n  - name: caf\xe9\n    rules: []\n")
+    (tmp_path / "tabs.yaml").write_text("groups:\n\t- name: api\n")
+    done = otelbundle(tmp_path, "rules", "check", "missing.yaml", "folder", "latin1.yaml", "tabs.yaml")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[2::3] == [
+        "missing.yaml:1:1: cannot read file: No such file or directory",
+        "folder:1:1: cannot read file: Is a directory",
+        "latin1.yaml:1:1: file is not UTF-8 text: invalid continuation byte",
+        "tabs.yaml:2:1: YAML syntax error: found character '\\t' that cannot start any token",
+    ]
