@@ -34,6 +34,7 @@ from otelbundle.alerting.rules import (
     SpanMatcher,
     parse_expr,
 )
+from otelbundle.alerting.state import label_value
 from otelbundle.alerting.templates import Template, TemplateError, parse_template
 from otelbundle.config import (
     Mark,
@@ -105,11 +106,23 @@ class RuleReader(Problems):
         if value is None:
             return {}
         result: dict[str, str] = {}
-        for name, item in value.items():
+        for name in value:
             if not LABEL_NAME.fullmatch(name):
                 self.add(value.key_mark(name), f"{key}: {name!r} is not a valid label name")
-            result[name] = "" if item is None else str(item)
+            text = self.text(value, name, key)
+            if text is not None:
+                result[name] = text
         return result
+
+    def text(self, mapping: YamlMap, key: str, where: str) -> str | None:
+        """A label or annotation value: text, or a number or boolean as Prometheus reads it
+        (``true``, not Python's ``True``); a list or mapping is a problem (None), not its repr."""
+        value = mapping[key]
+        if isinstance(value, (YamlMap, YamlList)):
+            kind = "mapping" if isinstance(value, YamlMap) else "list"
+            self.add(mapping.value_mark(key), f"{where}: {key!r} must be text, not a {kind}")
+            return None
+        return label_value(value)
 
     def template(self, mapping: YamlMap, key: str, text: str) -> Template | None:
         try:
@@ -205,11 +218,12 @@ def read_rule(
     labels = problems.string_map(rule_map, "labels")
     annotations: dict[str, Template] = {}
     annotation_map = problems.mapping(rule_map, "annotations")
-    for key, text in (annotation_map or {}).items():
+    for key in annotation_map or {}:
         assert annotation_map is not None
         if not LABEL_NAME.fullmatch(key):
             problems.add(annotation_map.key_mark(key), _annotation_name_problem(key))
-        template = problems.template(annotation_map, key, "" if text is None else str(text))
+        value = problems.text(annotation_map, key, "annotations")
+        template = problems.template(annotation_map, key, value) if value is not None else None
         if template is not None:
             annotations[key] = template
     for_ = problems.duration(rule_map, "for", 0.0, allow_zero=True)

@@ -257,3 +257,28 @@ def test_a_rule_file_two_globs_match_is_read_once(tmp_path: Path) -> None:
     assert config is not None
     assert [Path(file).name for file in config.rule_files] == ["a.yaml", "b.yaml"]
     assert sorted(rule.name for rule in config.rules) == ["Errors", "Slow"]
+
+
+def test_label_and_annotation_values_are_text_as_prometheus_reads_them(tmp_path: Path) -> None:
+    """A list or mapping became its Python repr ("['a', 'b']") and `true` became "True": a
+    matcher `page="true"` never matched the alert."""
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: error_ratio > 5%\n"
+        "        labels: {page: true, tier: 1, team: null}\n        annotations: {quiet: false}\n"
+    )
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n  external_labels: {canary: true}\n")
+    config = load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert config is not None and config.external_labels == {"canary": "true"}
+    [rule] = config.rules
+    assert rule.labels == {"page": "true", "tier": "1", "team": ""}
+    assert rule.annotations["quiet"].render(Context({}, 0.0, {}, "")) == "false"
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: error_ratio > 5%\n"
+        "        labels: {severity: [page, ticket]}\n        annotations: {runbook: {url: x}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "r.yaml:6:28: labels: 'severity' must be text, not a list",
+        "r.yaml:7:32: annotations: 'runbook' must be text, not a mapping",
+    ]
