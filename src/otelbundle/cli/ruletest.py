@@ -52,6 +52,7 @@ from otelbundle.alerting.notify.matchers import matches_all
 from otelbundle.alerting.notify.routing_config import Routing, routes_of
 from otelbundle.alerting.rule_files import load_rule_file
 from otelbundle.alerting.section import AlertingConfig, rules_named_twice
+from otelbundle.alerting.state import label_value
 from otelbundle.alerting.trace_logs import LogLine
 from otelbundle.cli import ruletest_records
 from otelbundle.cli.ruletest_file import SPAN_KINDS, as_bool, check_evaluation_count, check_test_file, expand
@@ -225,7 +226,7 @@ def _routes(root: YamlMap, base: str, env: Mapping[str, str] | None, problems: P
     routes, found = routes_of(alerting["notify"], CHANNEL_KEYS)
     problems.extend(found)
     labels = alerting.get("external_labels")
-    external = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, YamlMap) else {}
+    external = {str(k): label_value(v) for k, v in labels.items()} if isinstance(labels, YamlMap) else {}
     return _Routes(routes, external)
 
 
@@ -316,8 +317,8 @@ def _compare(
     expected = sorted(
         (
             (
-                {str(k): str(v) for k, v in (item.get("exp_labels") or {}).items()},
-                {str(k): str(v) for k, v in (item.get("exp_annotations") or {}).items()},
+                {str(k): label_value(v) for k, v in (item.get("exp_labels") or {}).items()},
+                {str(k): label_value(v) for k, v in (item.get("exp_annotations") or {}).items()},
                 sorted(str(c) for c in item["exp_channels"]) if "exp_channels" in item else None,
             )
             for item in check.get("exp_alerts") or []

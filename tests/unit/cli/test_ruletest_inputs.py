@@ -73,3 +73,54 @@ def test_a_config_that_is_not_a_mapping_is_a_located_problem(tmp_path: Path, tex
     )
     assert done.returncode == 1, why
     assert done.stderr == "t.yaml:2:9: config: 'app.yaml' has no alerting.notify section\n", why
+
+
+def test_a_boolean_label_is_routed_as_the_application_routes_it(tmp_path: Path) -> None:
+    """`page: true` was the label page="True" (and `canary: true` an external label "True"):
+    a channel matching page="true" got nothing, in the test as in the application."""
+    routed = """\
+    alerting:
+      external_labels: {canary: true}
+      notify:
+        webhook:
+          - {name: pager, url: "${env:PAGER_URL:-http://pager}", match: ['page="true"', 'canary="true"']}
+    """
+    rules = RULES.replace("{severity: page}", "{page: true}")
+    test = TEST.format(rule_files="rules.yaml", extra="config: app.yaml\n").replace(
+        "- exp_labels: {severity: page}", "- {exp_labels: {page: true}, exp_channels: [pager]}"
+    )
+    done = rules_test(tmp_path, test, rules_yaml=rules, app_yaml=routed)
+    assert (done.returncode, done.stderr) == (0, ""), done
+
+
+def test_input_values_of_the_wrong_type_are_located_problems(tmp_path: Path) -> None:
+    """A list as a service name, a mapping as an attribute: the test ran with their repr (or
+    with an attribute no span has) and failed, or passed, for a reason no one wrote."""
+    test = """\
+    rule_files: [rules.yaml]
+    tests:
+      - name: [first]
+        input_spans:
+          - spans: {service: [shop], name: {a: 1}, attributes: {user: {id: 1}, ids: [1, a], ok: [1, 2]}}
+            values: error 1s x5
+        input_records:
+          - records: {logger: 5, resource: {region: null}}
+            values: ERROR x3
+        alert_rule_test:
+          - eval_time: 10s
+            alertname: Errors
+            exp_alerts:
+              - exp_labels: {severity: [page]}
+    """
+    done = rules_test(tmp_path, textwrap.dedent(test))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "t.yaml:3:11: name must be a string",
+        "t.yaml:5:26: service must be a string",
+        "t.yaml:5:40: name must be a string",
+        "t.yaml:5:67: attributes: 'user' must be a string, number or boolean, or a list of one of them",
+        "t.yaml:5:81: attributes: 'ids' must be a string, number or boolean, or a list of one of them",
+        "t.yaml:8:27: logger must be a string",
+        "t.yaml:8:49: resource: 'region' must be a string, number or boolean, or a list of one of them",
+        "t.yaml:14:36: exp_labels: 'severity' must be text",
+    ]
