@@ -119,7 +119,7 @@ def _load_groups(items: YamlList, path: str, config: RuleDefaults, problems: Rul
         elif name in seen_groups:
             problems.add(group_map.value_mark("name"), f"duplicate group name {name!r}")
         seen_groups.add(name)
-        interval = problems.duration(group_map, "interval", config.evaluation_interval)
+        interval = problems.interval(group_map, "interval", config.evaluation_interval)
         rules: list[Rule] = []
         seen_alerts: set[str] = set()
         rule_list = group_map.get("rules")

@@ -41,6 +41,7 @@ from otelbundle.config import (
     Problems,
     YamlList,
     YamlMap,
+    format_duration,
     new_list,
     parse_count,
     parse_duration,
@@ -65,6 +66,8 @@ RULE_KEYS = frozenset(
 )
 SPANS_KEYS = frozenset({"service", "kind", "name", "name_regex", "where"})
 LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # whole string: fullmatch (a $ lets "a\n" in)
+MIN_INTERVAL = 0.01
+"""The shortest evaluation interval, 10ms (Prometheus has none; it is not in the application)."""
 
 
 class RuleDefaults(Protocol):
@@ -81,6 +84,12 @@ class RuleReader(Problems):
 
     def duration(self, mapping: YamlMap, key: str, default: float, *, allow_zero: bool = False) -> float:
         return self.value(mapping, key, lambda v: parse_duration(v, allow_zero=allow_zero), default)
+
+    def interval(self, mapping: YamlMap, key: str, default: float) -> float:
+        """An evaluation interval (a group's ``interval``, ``evaluation_interval``), at least
+        :data:`MIN_INTERVAL`: the alert thread evaluates again that long after it finished, so
+        ``1ns`` had it evaluate without pause, a whole core of the application's."""
+        return self.value(mapping, key, _interval, default)
 
     def count(self, mapping: YamlMap, key: str, default: int, *, minimum: int = 1) -> int:
         """A whole number; the message reads ``KEY must be a positive integer``."""
@@ -131,6 +140,16 @@ class RuleReader(Problems):
             mark = mapping.value_mark(key)
             self.add(Mark(mark.file, mark.line, mark.column + exc.column), f"{key}: template: {exc}")
             return None
+
+
+def _interval(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds < MIN_INTERVAL:
+        raise ValueError(
+            f"{value!r} is shorter than {format_duration(MIN_INTERVAL)}, the shortest evaluation interval "
+            "(the alert thread would evaluate without pause)"
+        )
+    return seconds
 
 
 def _conditions(problems: RuleReader, mapping: YamlMap, key: str) -> list[Predicate] | None:

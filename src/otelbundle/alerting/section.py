@@ -112,7 +112,7 @@ def read_alerting_section(
     config = AlertingConfig(path=path)
     problems.unknown_keys(section, ALERTING_KEYS, "alerting")
     problems.unset_env(section, skip={"notify"})
-    config.evaluation_interval = problems.duration(section, "evaluation_interval", 1.0)
+    config.evaluation_interval = problems.interval(section, "evaluation_interval", 1.0)
     config.resend_delay = problems.duration(section, "resend_delay", 60.0)
     config.external_labels = problems.string_map(section, "external_labels")
     config.notify = problems.mapping(section, "notify")

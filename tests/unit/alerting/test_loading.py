@@ -282,3 +282,21 @@ def test_label_and_annotation_values_are_text_as_prometheus_reads_them(tmp_path:
         "r.yaml:6:28: labels: 'severity' must be text, not a list",
         "r.yaml:7:32: annotations: 'runbook' must be text, not a mapping",
     ]
+
+
+def test_an_evaluation_interval_shorter_than_10ms_is_refused(tmp_path: Path) -> None:
+    """`interval: 1ns` was accepted: the alert thread then evaluated without pause, a whole core
+    (and the GIL) of the application's, measured at 1.98 s of CPU in 2 s."""
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: a\n    interval: 1ns\n    rules: []\n"
+        "  - name: b\n    interval: 10ms\n    rules: []\n"
+    )
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n  evaluation_interval: 0.001\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "c.yaml:3:24: evaluation_interval: 0.001 is shorter than 10ms, the shortest evaluation "
+        "interval (the alert thread would evaluate without pause)",
+        "r.yaml:3:15: interval: '1ns' is shorter than 10ms, the shortest evaluation interval "
+        "(the alert thread would evaluate without pause)",
+    ]
