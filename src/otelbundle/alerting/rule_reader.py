@@ -211,6 +211,8 @@ def read_rule(
     condition = None
     if "expr" not in rule_map:
         problems.add(rule_map.mark, f"{name}: rule needs 'expr:'")
+    elif not isinstance(rule_map["expr"], str):  # `expr:` left empty read as the text 'None'
+        problems.add(rule_map.value_mark("expr"), "expr must be text, e.g. error_ratio > 5% or absent")
     else:
         try:
             condition = parse_expr(str(rule_map["expr"]), parse_number)

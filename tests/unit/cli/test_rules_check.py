@@ -128,3 +128,13 @@ def test_files_that_cannot_be_read_are_named_without_a_traceback(tmp_path: Path)
         "latin1.yaml:1:1: file is not UTF-8 text: invalid continuation byte",
         "tabs.yaml:2:1: YAML syntax error: found character '\\t' that cannot start any token",
     ]
+
+
+def test_an_expr_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
+    """`expr:` left empty said `cannot parse expr 'None'`: Python's word for what YAML calls null."""
+    write(tmp_path, "r.yaml", "groups:\n  - name: api\n    rules:\n      - alert: A\n        expr:\n")
+    done = otelbundle(tmp_path, "rules", "check", "r.yaml")
+    assert done.returncode == 1
+    assert done.stderr == (
+        "Checking r.yaml\n  FAILED:\nr.yaml:5:14: expr must be text, e.g. error_ratio > 5% or absent\n"
+    )
