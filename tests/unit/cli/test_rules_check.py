@@ -138,3 +138,17 @@ def test_an_expr_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
     assert done.stderr == (
         "Checking r.yaml\n  FAILED:\nr.yaml:5:14: expr must be text, e.g. error_ratio > 5% or absent\n"
     )
+
+
+def test_a_rule_test_file_among_the_rule_files_says_what_runs_it(tmp_path: Path) -> None:
+    """`rules check rules/*.yaml` in a folder with its tests (as examples/rules/): a test file was
+    an otelbundle.yaml with no alert rules, `SUCCESS: 0 rules found`."""
+    write(tmp_path, "a.yaml", API_RULES.format(alert="Errors", service="shop", slo="checkout"))
+    write(tmp_path, "a.test.yaml", "rule_files: [a.yaml]\ntests: []\n")
+    done = otelbundle(tmp_path, "rules", "check", "a.test.yaml", "a.yaml")
+    assert done.returncode == 1
+    assert done.stderr == (
+        "Checking a.test.yaml\n  FAILED:\n"
+        "a.test.yaml:2:1: a rule test file (tests:), not rules: `otelbundle rules test` runs it\n"
+    )
+    assert done.stdout == "Checking a.yaml\n  SUCCESS: 4 rules found\n"
