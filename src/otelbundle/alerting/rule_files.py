@@ -53,7 +53,7 @@ def load_rule_file(path: str, config: RuleDefaults, env: Mapping[str, str] | Non
     document = load_file(path, env)
     root = document.root
     problems = RuleReader()
-    if not isinstance(root, YamlMap) or not any(isinstance(root.get(key), YamlList) for key in FILE_KEYS):
+    if not isinstance(root, YamlMap) or not any(key in root for key in FILE_KEYS):
         raise ConfigError(
             [ConfigProblem(Mark(path, 1, 1), "a rule file needs a top-level 'groups:' or 'slos:' list")]
         )
@@ -119,7 +119,7 @@ def _load_groups(items: YamlList, path: str, config: RuleDefaults, problems: Rul
         elif name in seen_groups:
             problems.add(group_map.value_mark("name"), f"duplicate group name {name!r}")
         seen_groups.add(name)
-        interval = problems.duration(group_map, "interval", config.evaluation_interval)
+        interval = problems.interval(group_map, "interval", config.evaluation_interval)
         rules: list[Rule] = []
         seen_alerts: set[str] = set()
         rule_list = group_map.get("rules")

@@ -34,12 +34,14 @@ from otelbundle.alerting.rules import (
     SpanMatcher,
     parse_expr,
 )
+from otelbundle.alerting.state import label_value
 from otelbundle.alerting.templates import Template, TemplateError, parse_template
 from otelbundle.config import (
     Mark,
     Problems,
     YamlList,
     YamlMap,
+    format_duration,
     new_list,
     parse_count,
     parse_duration,
@@ -64,6 +66,8 @@ RULE_KEYS = frozenset(
 )
 SPANS_KEYS = frozenset({"service", "kind", "name", "name_regex", "where"})
 LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # whole string: fullmatch (a $ lets "a\n" in)
+MIN_INTERVAL = 0.01
+"""The shortest evaluation interval, 10ms (Prometheus has none; it is not in the application)."""
 
 
 class RuleDefaults(Protocol):
@@ -80,6 +84,12 @@ class RuleReader(Problems):
 
     def duration(self, mapping: YamlMap, key: str, default: float, *, allow_zero: bool = False) -> float:
         return self.value(mapping, key, lambda v: parse_duration(v, allow_zero=allow_zero), default)
+
+    def interval(self, mapping: YamlMap, key: str, default: float) -> float:
+        """An evaluation interval (a group's ``interval``, ``evaluation_interval``), at least
+        :data:`MIN_INTERVAL`: the alert thread evaluates again that long after it finished, so
+        ``1ns`` had it evaluate without pause, a whole core of the application's."""
+        return self.value(mapping, key, _interval, default)
 
     def count(self, mapping: YamlMap, key: str, default: int, *, minimum: int = 1) -> int:
         """A whole number; the message reads ``KEY must be a positive integer``."""
@@ -105,11 +115,23 @@ class RuleReader(Problems):
         if value is None:
             return {}
         result: dict[str, str] = {}
-        for name, item in value.items():
+        for name in value:
             if not LABEL_NAME.fullmatch(name):
                 self.add(value.key_mark(name), f"{key}: {name!r} is not a valid label name")
-            result[name] = "" if item is None else str(item)
+            text = self.text(value, name, key)
+            if text is not None:
+                result[name] = text
         return result
+
+    def text(self, mapping: YamlMap, key: str, where: str) -> str | None:
+        """A label or annotation value: text, or a number or boolean as Prometheus reads it
+        (``true``, not Python's ``True``); a list or mapping is a problem (None), not its repr."""
+        value = mapping[key]
+        if isinstance(value, (YamlMap, YamlList)):
+            kind = "mapping" if isinstance(value, YamlMap) else "list"
+            self.add(mapping.value_mark(key), f"{where}: {key!r} must be text, not a {kind}")
+            return None
+        return label_value(value)
 
     def template(self, mapping: YamlMap, key: str, text: str) -> Template | None:
         try:
@@ -118,6 +140,16 @@ class RuleReader(Problems):
             mark = mapping.value_mark(key)
             self.add(Mark(mark.file, mark.line, mark.column + exc.column), f"{key}: template: {exc}")
             return None
+
+
+def _interval(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds < MIN_INTERVAL:
+        raise ValueError(
+            f"{value!r} is shorter than {format_duration(MIN_INTERVAL)}, the shortest evaluation interval "
+            "(the alert thread would evaluate without pause)"
+        )
+    return seconds
 
 
 def _conditions(problems: RuleReader, mapping: YamlMap, key: str) -> list[Predicate] | None:
@@ -179,6 +211,8 @@ def read_rule(
     condition = None
     if "expr" not in rule_map:
         problems.add(rule_map.mark, f"{name}: rule needs 'expr:'")
+    elif not isinstance(rule_map["expr"], str):  # `expr:` left empty read as the text 'None'
+        problems.add(rule_map.value_mark("expr"), "expr must be text, e.g. error_ratio > 5% or absent")
     else:
         try:
             condition = parse_expr(str(rule_map["expr"]), parse_number)
@@ -205,11 +239,12 @@ def read_rule(
     labels = problems.string_map(rule_map, "labels")
     annotations: dict[str, Template] = {}
     annotation_map = problems.mapping(rule_map, "annotations")
-    for key, text in (annotation_map or {}).items():
+    for key in annotation_map or {}:
         assert annotation_map is not None
         if not LABEL_NAME.fullmatch(key):
             problems.add(annotation_map.key_mark(key), _annotation_name_problem(key))
-        template = problems.template(annotation_map, key, "" if text is None else str(text))
+        value = problems.text(annotation_map, key, "annotations")
+        template = problems.template(annotation_map, key, value) if value is not None else None
         if template is not None:
             annotations[key] = template
     for_ = problems.duration(rule_map, "for", 0.0, allow_zero=True)

@@ -112,7 +112,7 @@ def read_alerting_section(
     config = AlertingConfig(path=path)
     problems.unknown_keys(section, ALERTING_KEYS, "alerting")
     problems.unset_env(section, skip={"notify"})
-    config.evaluation_interval = problems.duration(section, "evaluation_interval", 1.0)
+    config.evaluation_interval = problems.interval(section, "evaluation_interval", 1.0)
     config.resend_delay = problems.duration(section, "resend_delay", 60.0)
     config.external_labels = problems.string_map(section, "external_labels")
     config.notify = problems.mapping(section, "notify")
@@ -129,18 +129,19 @@ def read_alerting_section(
             config.groups.extend(load_rule_file(rule_file, config, env))
         except ConfigError as exc:
             problems.extend(exc.problems)
-    _one_rule_per_name(config.groups, problems)
+    problems.extend(rules_named_twice(config.groups))
     return config, problems.items
 
 
-def _one_rule_per_name(groups: list[RuleGroup], problems: RuleReader) -> None:
-    """Refuse two rules of one group name and alert name in different rule files.
+def rules_named_twice(groups: list[RuleGroup]) -> list[ConfigProblem]:
+    """Two rules of one group name and alert name in different rule files, one problem each.
 
     A rule is known by (group, alert) here: its state, its alerts and its gauges. A
     rule file checks its own group names, but two files may each have a group
     ``api`` (Prometheus keys groups by file too): two ``api``/``HighLatency``
     rules would be one, the second silently replacing the first while
-    ``config check`` counted both."""
+    ``config check`` counted both. ``rules check`` of several rule files says the same."""
+    problems: list[ConfigProblem] = []
     first: dict[tuple[str, str], Rule] = {}
     reported: set[tuple[str, str]] = set()  # an SLO's tiers collide together: said once
     for group in groups:
@@ -158,7 +159,10 @@ def _one_rule_per_name(groups: list[RuleGroup], problems: RuleReader) -> None:
                     f"alert {rule.name!r} of group {rule.group!r} is also at {seen.location} (a group of "
                     "that name in another rule file): the two would be one rule; rename one of the groups"
                 )
-            problems.add(Mark(file or group.file, int(line) if line.isdigit() else 1, 1), message)
+            problems.append(
+                ConfigProblem(Mark(file or group.file, int(line) if line.isdigit() else 1, 1), message)
+            )
+    return problems
 
 
 def _bool(value: Any) -> bool:
@@ -168,7 +172,10 @@ def _bool(value: Any) -> bool:
 
 
 def _rule_files(section: YamlMap, path: str, problems: RuleReader) -> list[str]:
-    """The files ``rule_files:`` globs name, relative to the config file; none when the key is absent."""
+    """The files ``rule_files:`` globs name, relative to the config file; none when the key is absent.
+
+    A file two globs match (``[rules/*.yaml, rules/extra.yaml]``) is read once, as
+    Prometheus does: read twice, its every rule would collide with itself."""
     patterns = section.get("rule_files")
     if patterns is None:
         return []
@@ -177,6 +184,7 @@ def _rule_files(section: YamlMap, path: str, problems: RuleReader) -> list[str]:
         return []
     base = os.path.dirname(os.path.abspath(path))
     found: list[str] = []
+    seen: set[str] = set()
     for index, pattern in enumerate(patterns):
         if not isinstance(pattern, str) or not pattern:
             problems.add(patterns.item_mark(index), f"rule_files: {pattern!r} is not a file name or glob")
@@ -184,5 +192,8 @@ def _rule_files(section: YamlMap, path: str, problems: RuleReader) -> list[str]:
         matched = sorted(glob.glob(os.path.join(base, pattern)))
         if not matched:
             problems.add(patterns.item_mark(index), f"rule_files: {pattern!r} matches no file")
-        found.extend(matched)
+        for match in matched:
+            if os.path.realpath(match) not in seen:
+                seen.add(os.path.realpath(match))
+                found.append(match)
     return found

@@ -51,7 +51,8 @@ from otelbundle.alerting.notify.channels import CHANNEL_KEYS
 from otelbundle.alerting.notify.matchers import matches_all
 from otelbundle.alerting.notify.routing_config import Routing, routes_of
 from otelbundle.alerting.rule_files import load_rule_file
-from otelbundle.alerting.section import AlertingConfig
+from otelbundle.alerting.section import AlertingConfig, rules_named_twice
+from otelbundle.alerting.state import label_value
 from otelbundle.alerting.trace_logs import LogLine
 from otelbundle.cli import ruletest_records
 from otelbundle.cli.ruletest_file import SPAN_KINDS, as_bool, check_evaluation_count, check_test_file, expand
@@ -169,15 +170,20 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
     check_evaluation_count(root, config.evaluation_interval, problems)
     config.evaluate_on_spans = problems.value(root, "evaluate_on_spans", as_bool, True)
     rule_files = root.get("rule_files") or new_list(root.mark)
+    read: set[str] = set()
     for index, rule_file in enumerate(rule_files):
         rule_path = os.path.join(base, str(rule_file))
         if not os.path.isfile(rule_path):
             problems.add(rule_files.item_mark(index), f"rule_files: {rule_file!r} is not a file")
             continue
+        if os.path.realpath(rule_path) in read:  # as alerting.rule_files: a file named twice is read once
+            continue
+        read.add(os.path.realpath(rule_path))
         try:
             config.groups.extend(load_rule_file(rule_path, config, env))
         except ConfigError as exc:
             problems.extend(exc.problems)
+    problems.extend(rules_named_twice(config.groups))  # refused together at start, so here
     routes = _routes(root, base, env, problems)
     problems.raise_if_any()
     failures: list[str] = []
@@ -209,18 +215,18 @@ def _routes(root: YamlMap, base: str, env: Mapping[str, str] | None, problems: P
         problems.add(root.value_mark("config"), f"config: {root['config']!r} is not a file")
         return None
     try:
-        alerting = load_file(path, env).root.get("alerting")
+        config = load_file(path, env).root
     except ConfigError as exc:
         problems.extend(exc.problems)
         return None
-    notify = alerting.get("notify") if isinstance(alerting, YamlMap) else None
-    if not isinstance(notify, YamlMap):
+    alerting = config.get("alerting") if isinstance(config, YamlMap) else None  # empty, or a list
+    if not isinstance(alerting, YamlMap) or not isinstance(alerting.get("notify"), YamlMap):
         problems.add(root.value_mark("config"), f"config: {root['config']!r} has no alerting.notify section")
         return None
-    routes, found = routes_of(notify, CHANNEL_KEYS)
+    routes, found = routes_of(alerting["notify"], CHANNEL_KEYS)
     problems.extend(found)
     labels = alerting.get("external_labels")
-    external = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, YamlMap) else {}
+    external = {str(k): label_value(v) for k, v in labels.items()} if isinstance(labels, YamlMap) else {}
     return _Routes(routes, external)
 
 
@@ -311,8 +317,8 @@ def _compare(
     expected = sorted(
         (
             (
-                {str(k): str(v) for k, v in (item.get("exp_labels") or {}).items()},
-                {str(k): str(v) for k, v in (item.get("exp_annotations") or {}).items()},
+                {str(k): label_value(v) for k, v in (item.get("exp_labels") or {}).items()},
+                {str(k): label_value(v) for k, v in (item.get("exp_annotations") or {}).items()},
                 sorted(str(c) for c in item["exp_channels"]) if "exp_channels" in item else None,
             )
             for item in check.get("exp_alerts") or []

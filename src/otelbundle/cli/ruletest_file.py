@@ -59,6 +59,8 @@ def check_test_file(root: YamlMap, problems: Problems) -> None:
             problems.add(tests.item_mark(index), "each test must be a mapping")
             continue
         problems.unknown_keys(test, _TEST_KEYS, "a test")
+        if "name" in test and not isinstance(test["name"], str):
+            problems.add(test.value_mark("name"), "name must be a string")
         problems.value(test, "interval", parse_duration, 1.0)
         for series in _mappings(test, "input_spans", problems):
             problems.unknown_keys(series, _SERIES_KEYS, "input_spans")
@@ -70,9 +72,6 @@ def check_test_file(root: YamlMap, problems: Problems) -> None:
                 continue
             if "kind" in spans and not (isinstance(spans["kind"], str) and spans["kind"] in SPAN_KINDS):
                 problems.add(spans.value_mark("kind"), f"kind must be one of {', '.join(SPAN_KINDS)}")
-            for key in ("attributes", "resource"):
-                if key in spans and not isinstance(spans[key], YamlMap):
-                    problems.add(spans.value_mark(key), f"{key} must be a mapping")
             exception = spans.get("exception")
             if exception is not None and (
                 not isinstance(exception, YamlMap)
@@ -104,6 +103,10 @@ def check_test_file(root: YamlMap, problems: Problems) -> None:
                 for key in ("exp_labels", "exp_annotations"):
                     if key in expected and not isinstance(expected[key], YamlMap):
                         problems.add(expected.value_mark(key), f"{key} must be a mapping")
+                    elif key in expected:
+                        for name, value in expected[key].items():
+                            if isinstance(value, (YamlMap, YamlList)):
+                                problems.add(expected[key].value_mark(name), f"{key}: {name!r} must be text")
                 channels = expected.get("exp_channels")
                 if channels is not None and (
                     not isinstance(channels, YamlList) or not all(isinstance(c, str) for c in channels)

@@ -58,18 +58,14 @@ def check_series(series: YamlMap, problems: Problems) -> None:
     """Shape and values of one ``input_records`` item, so that running it cannot fail on them."""
     problems.unknown_keys(series, SERIES_KEYS, "input_records")
     problems.value(series, "values", expand_records, list[tuple[str, str]](), required=True)
-    records = series_selector(series, "records", RECORDS_KEYS, "service, logger", problems)
-    if records is None:
-        return
-    for key in ("attributes", "resource"):
-        if key in records and not isinstance(records[key], YamlMap):
-            problems.add(records.value_mark(key), f"{key} must be a mapping")
+    series_selector(series, "records", RECORDS_KEYS, "service, logger", problems)
 
 
 def series_selector(
     series: YamlMap, key: str, keys: Sequence[str], example: str, problems: Problems
 ) -> YamlMap | None:
-    """A test series' ``spans:`` or ``records:`` mapping, its keys checked; None when absent or
+    """A test series' ``spans:`` or ``records:`` mapping, its keys and their values checked (a
+    name is a string, attributes are OpenTelemetry attribute values); None when absent or
     not a mapping (that problem added)."""
     selector = series.get(key)
     if selector is None:
@@ -78,7 +74,30 @@ def series_selector(
         problems.add(series.value_mark(key), f"{key} must be a mapping ({example}, ...)")
         return None
     problems.unknown_keys(selector, keys, key)
+    for name in ("service", "name", "logger"):
+        if name in selector and name in keys and not isinstance(selector[name], str):
+            problems.add(selector.value_mark(name), f"{name} must be a string")
+    for name in ("attributes", "resource"):
+        if name not in selector:
+            continue
+        if not isinstance(selector[name], YamlMap):
+            problems.add(selector.value_mark(name), f"{name} must be a mapping")
+            continue
+        for attribute, value in selector[name].items():
+            if not is_attribute_value(value):
+                problems.add(
+                    selector[name].value_mark(attribute),
+                    f"{name}: {attribute!r} must be a string, number or boolean, or a list of one of them",
+                )
     return selector
+
+
+def is_attribute_value(value: object) -> bool:
+    """What OpenTelemetry takes as an attribute value: a scalar, or a list of one type of them."""
+    scalars = (str, bool, int, float)
+    if isinstance(value, list):
+        return all(isinstance(item, scalars) for item in value) and len({type(item) for item in value}) <= 1
+    return isinstance(value, scalars)
 
 
 def synthetic_record(

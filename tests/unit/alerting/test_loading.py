@@ -242,3 +242,61 @@ def test_one_slo_name_in_two_rule_files_is_refused_once(tmp_path: Path) -> None:
     assert _two_files(tmp_path, slo, slo) == [
         "b.yaml:2:1: SLO 'checkout' is also at a.yaml:2: the two would be one SLO; rename one"
     ]
+
+
+def test_a_rule_file_two_globs_match_is_read_once(tmp_path: Path) -> None:
+    """`rule_files: [a.yaml, "*.yaml"]` read a.yaml twice, and its every rule collided with
+    itself: the app refused all its alert rules (Prometheus reads such a file once)."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "a.yaml").write_text(RULE_IN_GROUP_API.format(alert="Slow", service="a"))
+    (tmp_path / "rules" / "b.yaml").write_text(RULE_IN_GROUP_API.format(alert="Errors", service="b"))
+    (tmp_path / "c.yaml").write_text(
+        'alerting:\n  rule_files: [rules/a.yaml, "rules/*.yaml", ./rules/b.yaml]\n'
+    )
+    config = load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert config is not None
+    assert [Path(file).name for file in config.rule_files] == ["a.yaml", "b.yaml"]
+    assert sorted(rule.name for rule in config.rules) == ["Errors", "Slow"]
+
+
+def test_label_and_annotation_values_are_text_as_prometheus_reads_them(tmp_path: Path) -> None:
+    """A list or mapping became its Python repr ("['a', 'b']") and `true` became "True": a
+    matcher `page="true"` never matched the alert."""
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: error_ratio > 5%\n"
+        "        labels: {page: true, tier: 1, team: null}\n        annotations: {quiet: false}\n"
+    )
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n  external_labels: {canary: true}\n")
+    config = load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert config is not None and config.external_labels == {"canary": "true"}
+    [rule] = config.rules
+    assert rule.labels == {"page": "true", "tier": "1", "team": ""}
+    assert rule.annotations["quiet"].render(Context({}, 0.0, {}, "")) == "false"
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: error_ratio > 5%\n"
+        "        labels: {severity: [page, ticket]}\n        annotations: {runbook: {url: x}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "r.yaml:6:28: labels: 'severity' must be text, not a list",
+        "r.yaml:7:32: annotations: 'runbook' must be text, not a mapping",
+    ]
+
+
+def test_an_evaluation_interval_shorter_than_10ms_is_refused(tmp_path: Path) -> None:
+    """`interval: 1ns` was accepted: the alert thread then evaluated without pause, a whole core
+    (and the GIL) of the application's, measured at 1.98 s of CPU in 2 s."""
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: a\n    interval: 1ns\n    rules: []\n"
+        "  - name: b\n    interval: 10ms\n    rules: []\n"
+    )
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n  evaluation_interval: 0.001\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "c.yaml:3:24: evaluation_interval: 0.001 is shorter than 10ms, the shortest evaluation "
+        "interval (the alert thread would evaluate without pause)",
+        "r.yaml:3:15: interval: '1ns' is shorter than 10ms, the shortest evaluation interval "
+        "(the alert thread would evaluate without pause)",
+    ]
