@@ -16,6 +16,7 @@ Expressions are parsed once, at load time, into plain closures.
 from __future__ import annotations
 
 import itertools
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -213,7 +214,10 @@ def _literal(field: str, token: _Token) -> Any:
     if token.kind == "string":
         return bytes(token.text[1:-1], "utf-8").decode("unicode_escape")
     if token.kind == "number":
-        return float(token.text)
+        number = float(token.text)
+        if not math.isfinite(number):  # 1e999: a threshold no value ever passes, or every one does
+            raise PredicateError(f"{token.text} is too large a number", token.column)
+        return number
     if token.kind == "duration":
         try:
             return parse_duration(token.text, allow_zero=True)

@@ -298,14 +298,18 @@ def load_text(text: str, path: str, env: Mapping[str, str] | None = None) -> Doc
 def load_file(path: str, env: Mapping[str, str] | None = None) -> Document:
     """Read and parse a YAML file; unreadable files become a ConfigError naming the path."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise ConfigError(
             [ConfigProblem(Mark(path, 1, 1), f"cannot read file: {exc.strerror or exc}")]
         ) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            [ConfigProblem(Mark(path, 1, 1), f"file is not UTF-8 text: {exc.reason}")]
-        ) from None
-    return load_text(text, path, env)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # where, as an editor counts: a Latin-1 'é' pasted into a comment
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
+        problem = f"file is not UTF-8 text: byte 0x{data[exc.start]:02x} ({exc.reason})"
+        raise ConfigError([ConfigProblem(Mark(path, line, column), problem)]) from None
+    # Line ends as text mode reads them (universal newlines): a file saved on Windows reads the same.
+    return load_text(text.replace("\r\n", "\n").replace("\r", "\n"), path, env)

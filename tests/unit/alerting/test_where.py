@@ -40,6 +40,7 @@ def test_where_durations_mean_what_expr_durations_mean(text: str) -> None:
         ("duration > 5 and x == 1.2.3", 23, "'1.2.3' is not a number or a duration"),
         ("duration > -1s", 12, "'-1s' is not a number or a duration"),
         ("duration > 99999999999h", 12, "'99999999999h' is longer than the longest duration"),
+        ("http.status > 1e999", 15, "1e999 is too large a number"),  # inf: no status ever above it
     ],
 )
 def test_a_malformed_duration_is_named_not_just_its_column(text: str, column: int, message: str) -> None:

@@ -125,7 +125,7 @@ def test_files_that_cannot_be_read_are_named_without_a_traceback(tmp_path: Path)
     assert done.stderr.splitlines()[2::3] == [
         "missing.yaml:1:1: cannot read file: No such file or directory",
         "folder:1:1: cannot read file: Is a directory",
-        "latin1.yaml:1:1: file is not UTF-8 text: invalid continuation byte",
+        "latin1.yaml:2:14: file is not UTF-8 text: byte 0xe9 (invalid continuation byte)",
         "tabs.yaml:2:1: YAML syntax error: found character '\\t' that cannot start any token",
     ]
 

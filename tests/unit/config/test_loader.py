@@ -97,6 +97,22 @@ def test_unreadable_file_names_path(tmp_path: pytest.TempPathFactory) -> None:
     assert str(caught.value).startswith(f"{missing}:1:1: cannot read file")
 
 
+def test_a_byte_that_is_not_utf8_is_located_where_an_editor_shows_it(tmp_path: Path) -> None:
+    path = tmp_path / "otelbundle.yaml"
+    path.write_bytes("alerting:\n  # déjà vu\n  rule_files: [caf".encode() + b"\xe9.yaml]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_file(str(path))
+    assert str(caught.value) == f"{path}:3:19: file is not UTF-8 text: byte 0xe9 (invalid continuation byte)"
+
+
+def test_windows_line_ends_read_as_text_mode_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "otelbundle.yaml"
+    path.write_bytes(b"health:\r\n  interval: 5s\r\n  note: |\r\n    two\r\n    lines\r\n")
+    section = load_file(str(path)).root["health"]
+    assert section["interval"] == "5s" and section["note"] == "two\nlines\n"
+    assert section.value_mark("interval") == Mark(str(path), 2, 13)
+
+
 def test_unknown_keys_suggests() -> None:
     doc = load_text("evaluaton_interval: 1s\n", "u.yaml", env={})
     problems = list(unknown_keys(doc.root, {"evaluation_interval", "rule_files"}, "alerting"))
