@@ -166,7 +166,7 @@ class Scheduler:
                 verdict = state.check.run(previous)
         except BaseException as exc:  # also sys.exit() in a check: the run must end with a result,
             # or the check stays "running" and every later run is skipped as hung
-            verdict = Verdict(Status.FAILING, f"check raised {type(exc).__name__}: {exc}")
+            verdict = Verdict(Status.FAILING, f"check raised {type(exc).__name__}: {_describe(exc)}")
         elapsed = self._clock() - started
         with self._lock:
             if state.run_id != run_id:
@@ -198,3 +198,16 @@ class Scheduler:
             self._on_result(result)
         except Exception:
             _logger.exception("health result handler failed for check %s", result.name)
+
+
+def _describe(exc: BaseException) -> str:
+    """``str(exc)``, or a stand-in when that raises too.
+
+    User code owns the exception class: a ``__str__`` that fails here would end
+    the worker thread without a result, leaving the check "running" for ever
+    (every later run skipped as hung) and a traceback on the app's stderr.
+    """
+    try:
+        return str(exc)
+    except Exception:
+        return "<the exception could not be turned into text>"
