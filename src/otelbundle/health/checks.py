@@ -8,6 +8,8 @@ so that an abandoned worker thread ends soon after.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import importlib
 import socket
 import urllib.error
@@ -119,6 +121,13 @@ class TcpCheck:
 
 @dataclass
 class HttpCheck:
+    """Requests ``url``; user:password in it is sent as Basic auth, never shown.
+
+    The message of every result (the ``health.message`` attribute, the state-change
+    log record, the ``/readyz`` body) names the URL without its credentials and
+    with its query values hidden (``?token=***``), where tokens often travel.
+    """
+
     spec: CheckSpec
     url: str
     expect_status: tuple[int, ...] = (200,)
@@ -126,22 +135,53 @@ class HttpCheck:
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._target, self._shown, self._secrets, auth = _split_credentials(self.url)
+        self._sent_headers = dict(self.headers)
+        if auth is not None and not any(k.lower() == "authorization" for k in self.headers):
+            self._sent_headers["Authorization"] = auth
+
     def run(self, previous: Status | None) -> Verdict:
-        request = urllib.request.Request(self.url, method=self.method, headers=self.headers)
-        opener = urllib.request.build_opener(_HeadersStayOnTheirHost(self.headers))
+        shown = self._shown
         try:
+            request = urllib.request.Request(self._target, method=self.method, headers=self._sent_headers)
+            opener = urllib.request.build_opener(_HeadersStayOnTheirHost(self._sent_headers))
             with opener.open(request, timeout=self.spec.timeout_s) as response:
                 code, body = response.status, response.read(65536)
         except urllib.error.HTTPError as exc:
             code, body = exc.code, exc.read(65536)
-        except (OSError, ValueError) as exc:
-            return Verdict(Status.FAILING, f"{self.method} {self.url} failed: {_reason(exc)}")
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            return Verdict(Status.FAILING, f"{self.method} {shown} failed: {self._hide(_reason(exc))}")
         if code not in self.expect_status:
             expected = ", ".join(str(c) for c in self.expect_status)
-            return Verdict(Status.FAILING, f"{self.url} answered {code}, expected {expected}")
+            return Verdict(Status.FAILING, f"{shown} answered {code}, expected {expected}")
         if self.body_contains is not None and self.body_contains not in body.decode("utf-8", "replace"):
-            return Verdict(Status.FAILING, f"{self.url} answered {code} without {self.body_contains!r}")
-        return Verdict(Status.HEALTHY, f"{self.url} answered {code}")
+            return Verdict(Status.FAILING, f"{shown} answered {code} without {self.body_contains!r}")
+        return Verdict(Status.HEALTHY, f"{shown} answered {code}")
+
+    def _hide(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _split_credentials(url: str) -> tuple[str, str, list[str], str | None]:
+    """(the URL to request, the URL to show, the texts never to show, a Basic auth header or None)."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    secrets = [s for s in (parts.password, parts.query) if s]
+    auth = None
+    if parts.username is not None or parts.password is not None:
+        pair = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password or '')}"
+        auth = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    target = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    query = parts.query and "&".join(
+        f"{key}=***" for key, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    )
+    shown = urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query or "", fragment=""))
+    if parts.query and not query:
+        shown += "?***"
+    return target, shown, secrets, auth
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

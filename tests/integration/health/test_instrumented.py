@@ -192,3 +192,42 @@ def test_disabled_with_the_standard_variable(tmp_path: Path, otlp_receiver: Otlp
     )  # the app's telemetry still flows
     assert not [n for n in otlp_receiver.metric_names() if n.startswith("health.")]
     assert not [x for x in otlp_receiver.logs if "health.check.name" in x.attributes]
+
+
+def test_credentials_in_a_checked_url_reach_neither_the_collector_nor_readyz(
+    tmp_path: Path, otlp_receiver: OtlpReceiver
+) -> None:
+    with socket.socket() as unused:  # nothing listens: the check fails and says why
+        unused.bind(("127.0.0.1", 0))
+        closed = unused.getsockname()[1]
+    http_port = apps.free_port()
+    cfg = config(
+        tmp_path,
+        f"""
+        health:
+          interval: 1s
+          http: {{port: {http_port}}}
+          checks:
+            - {{name: inv, kind: http, url: "http://probe:${{env:INV_PASSWORD}}@127.0.0.1:{closed}/h?token=t0k3n"}}
+        """,
+    )
+    env = apps.clean_env(
+        {**otlp_receiver.env(), "OTELBUNDLE_CONFIG": str(cfg), "INV_PASSWORD": "hunter2secret"}
+    )
+    program = apps.start(["python", WORKER], env, tmp_path, name="worker")
+    try:
+        record = otlp_receiver.wait_for(
+            lambda r: [x for x in r.logs if x.attributes.get("health.check.name") == "inv"]
+        )[0]
+        # It connects to 127.0.0.1 (urllib took "probe:...@127.0.0.1" for a host name);
+        # the query value is hidden (the exporter's scrubber may rewrite the *** further).
+        assert f"inv is failing: GET http://127.0.0.1:{closed}/h?token=" in record.body
+        otlp_receiver.wait_for(lambda r: status_points(r, "inv", 0.0))
+        with pytest.raises(urllib.error.HTTPError) as not_ready:
+            urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=5)
+        served = not_ready.value.read().decode()
+    finally:
+        assert program.stop() == 0, program.output
+    exported = repr(otlp_receiver.logs) + repr(otlp_receiver.metrics) + repr(otlp_receiver.spans)
+    for text in (exported, served, program.output):
+        assert "hunter2secret" not in text and "t0k3n" not in text

@@ -212,3 +212,53 @@ def test_an_http_check_sends_its_headers_only_to_the_host_they_were_written_for(
     assert verdict.status is Status.HEALTHY
     sent = {"authorization": "Bearer s3cr3t", "x-api-key": "k"}
     assert received == {f"{here}/healthz": sent, f"{here}/moved": sent, f"{other}/login": {}}
+
+
+def test_credentials_in_an_http_check_url_are_sent_as_basic_auth_and_never_shown() -> None:
+    """urllib took ``user:pass@`` for part of the host name: the check never worked, and its
+    message (exported as health.message, logged, served on /readyz) carried the password."""
+    import base64
+
+    from otelbundle.health.checks import CheckSpec, HttpCheck
+
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            good = "Basic " + base64.b64encode(b"probe:p@ss w0rd").decode()
+            self.send_response(200 if self.headers.get("Authorization") == good else 401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        ok = HttpCheck(
+            CheckSpec("inv", "http", 10, 2),
+            f"http://probe:p%40ss%20w0rd@127.0.0.1:{port}/healthz?token=t0k3n",
+        ).run(None)
+        wrong = HttpCheck(CheckSpec("inv", "http", 10, 2), f"http://probe:n0pe@127.0.0.1:{port}/healthz").run(
+            None
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed = unused.getsockname()[1]
+    refused = HttpCheck(
+        CheckSpec("inv", "http", 10, 2), f"http://probe:n0pe@127.0.0.1:{closed}/?k=t0k3n"
+    ).run(None)
+    assert ok.status is Status.HEALTHY, ok
+    assert ok.message == f"http://127.0.0.1:{port}/healthz?token=*** answered 200"
+    assert wrong.message == f"http://127.0.0.1:{port}/healthz answered 401, expected 200"
+    assert refused.status is Status.FAILING and refused.message.startswith(
+        f"GET http://127.0.0.1:{closed}/?k=*** failed"
+    )
+    for verdict in (ok, wrong, refused):
+        assert not any(secret in verdict.message for secret in ("p@ss", "p%40ss", "n0pe", "t0k3n", "probe:"))
