@@ -2,8 +2,10 @@
 
 ``run`` may block (network, database, user code): the scheduler always calls it
 on a worker thread and abandons it at its timeout, so checks do not need their
-own watchdogs — but they pass the timeout to sockets and drivers where they can
-so that an abandoned worker thread ends soon after.
+own watchdogs — but they pass the timeout to sockets and drivers where they can,
+so that an abandoned worker thread ends soon after. A check may also have an
+``abandon()`` the scheduler calls at the timeout (HTTP shuts its sockets down:
+a per-read timeout does not bound a server that drips bytes).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from otelbundle.health.http_connections import Sockets, TrackedHTTPHandler, TrackedHTTPSHandler
 from otelbundle.health.model import Status, Thresholds, Verdict
 
 
@@ -136,6 +139,7 @@ class HttpCheck:
     headers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._in_flight = Sockets()
         self._target, self._shown, self._secrets, auth = _split_credentials(self.url)
         self._sent_headers = dict(self.headers)
         if auth is not None and not any(k.lower() == "authorization" for k in self.headers):
@@ -143,9 +147,14 @@ class HttpCheck:
 
     def run(self, previous: Status | None) -> Verdict:
         shown = self._shown
+        self._in_flight = sockets = Sockets()
         try:
             request = urllib.request.Request(self._target, method=self.method, headers=self._sent_headers)
-            opener = urllib.request.build_opener(_HeadersStayOnTheirHost(self._sent_headers))
+            opener = urllib.request.build_opener(
+                _HeadersStayOnTheirHost(self._sent_headers),
+                TrackedHTTPHandler(sockets),
+                TrackedHTTPSHandler(sockets),
+            )
             with opener.open(request, timeout=self.spec.timeout_s) as response:
                 code, body = response.status, response.read(65536)
         except urllib.error.HTTPError as exc:
@@ -158,6 +167,15 @@ class HttpCheck:
         if self.body_contains is not None and self.body_contains not in body.decode("utf-8", "replace"):
             return Verdict(Status.FAILING, f"{shown} answered {code} without {self.body_contains!r}")
         return Verdict(Status.HEALTHY, f"{shown} answered {code}")
+
+    def abandon(self) -> None:
+        """Called by the scheduler at the timeout: end the run's connections.
+
+        The socket timeout holds for each read only, so a server that drips its
+        headers or body a byte at a time kept the worker thread for ever, and with
+        it the check (every later run skipped as hung) after the server recovered.
+        """
+        self._in_flight.close()
 
     def _hide(self, text: str) -> str:
         for secret in self._secrets:

@@ -125,10 +125,22 @@ class Scheduler:
                 if s.running_since is not None and not s.abandoned
             ]
         for result in timed_out:
+            self._abandon(self._states[result.name].check)
             self._deliver(result)
         for state, run_id in to_start:
             self._launch(state, run_id)
         return max(0.01, min(min(wake_at, default=now + 1.0) - now, 1.0))
+
+    @staticmethod
+    def _abandon(check: Check) -> None:
+        """Let a check that can (``abandon()``: HTTP closes its sockets) end its overdue run."""
+        abandon = getattr(check, "abandon", None)
+        if abandon is None:
+            return
+        try:
+            abandon()
+        except Exception:
+            _logger.debug("health check %s could not be abandoned", check.spec.name, exc_info=True)
 
     def _timeout_result(self, state: _State, now: float) -> CheckResult:
         spec = state.check.spec

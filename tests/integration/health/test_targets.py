@@ -262,3 +262,52 @@ def test_credentials_in_an_http_check_url_are_sent_as_basic_auth_and_never_shown
     )
     for verdict in (ok, wrong, refused):
         assert not any(secret in verdict.message for secret in ("p@ss", "p%40ss", "n0pe", "t0k3n", "probe:"))
+
+
+def test_an_http_server_dripping_its_answer_is_cut_at_each_timeout_and_threads_stay_bounded(
+    tmp_path: Path,
+) -> None:
+    """The socket timeout holds per read: a byte every 50 ms kept the worker (and so the check,
+    every later run skipped as hung) for ever, even after the server recovered."""
+    recovered = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                if recovered.is_set():
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    return
+                conn.sendall(b"HTTP/1.0 200 OK\r\n")
+                while not recovered.wait(0.05):
+                    conn.sendall(b"X: y\r\n")  # headers that never end
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = listener.getsockname()[1]
+    scheduler, results = start(tmp_path, f'- {{name: drip, kind: http, url: "http://127.0.0.1:{port}/"}}\n')
+    try:
+        with results.changed:
+            assert results.changed.wait_for(
+                lambda: sum(r.message == "timed out after 0.15s" for r in results.items) >= 20, 30
+            ), results.items
+        workers = [t for t in threading.enumerate() if t.name == "otelbundle-health-drip"]
+        assert len(workers) <= 1
+        recovered.set()
+        assert results.wait_for("drip", Status.HEALTHY).message == f"http://127.0.0.1:{port}/ answered 200"
+    finally:
+        recovered.set()
+        scheduler.stop()
+        listener.close()
