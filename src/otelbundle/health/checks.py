@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import http.client
 import importlib
+import inspect
 import socket
 import urllib.error
 import urllib.parse
@@ -340,6 +341,9 @@ def to_verdict(returned: Any) -> Verdict:
         status = Status.HEALTHY if returned in (True, None) else Status.FAILING
     elif isinstance(returned, str):
         status = Status.parse(returned)
+    elif inspect.iscoroutine(returned):
+        returned.close()  # never awaited: without close() Python warns on the app's stderr
+        raise TypeError("check is an async function; use a plain function that returns a status")
     else:
         raise TypeError(
             f"check returned {type(returned).__name__}; expected a status, bool or (status, message)"

@@ -22,6 +22,7 @@ from otelbundle.health.checks import Check
 from otelbundle.health.model import CheckResult, Status, Verdict
 
 _logger = logging.getLogger(__name__)
+MAX_MESSAGE_CHARS = 1000
 
 ResultCallback = Callable[[CheckResult], None]
 
@@ -198,7 +199,7 @@ class Scheduler:
             name=spec.name,
             kind=spec.kind,
             status=verdict.status,
-            message=verdict.message,
+            message=bounded(verdict.message),
             duration_s=elapsed,
             start_ns=end_ns - int(elapsed * 1e9),
             end_ns=end_ns,
@@ -223,3 +224,12 @@ def _describe(exc: BaseException) -> str:
         return str(exc)
     except Exception:
         return "<the exception could not be turned into text>"
+
+
+def bounded(message: str) -> str:
+    """At most MAX_MESSAGE_CHARS: a message becomes a span attribute, a log body and part of
+    /readyz, and a python check's is whatever it returned (a whole response, a dump)."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    cut = len(message) - MAX_MESSAGE_CHARS
+    return f"{message[:MAX_MESSAGE_CHARS]}… ({cut} more characters cut)"

@@ -115,3 +115,20 @@ def test_sql_bad_query_is_failing(tmp_path: pytest.TempPathFactory) -> None:
     bad = SqlCheck(spec("sql"), "sqlite3", path, query="SELECT * FROM missing_table").run(None)
     assert bad.status is Status.FAILING
     assert "no such table: missing_table" in bad.message
+
+
+def test_an_async_check_is_failing_with_a_clear_message_and_no_never_awaited_warning() -> None:
+    import warnings
+
+    from otelbundle.health.checks import to_verdict
+
+    async def check() -> str:
+        return "ok"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a "coroutine was never awaited" RuntimeWarning fails the test
+        with pytest.raises(TypeError, match="check is an async function"):
+            to_verdict(check())
+        import gc
+
+        gc.collect()

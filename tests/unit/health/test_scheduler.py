@@ -197,3 +197,17 @@ def test_an_exception_whose_str_raises_is_failing_and_the_next_run_is_not_skippe
     scheduler.tick()
     assert [r.message for r in collected.wait(2)][1] == "back"
     assert scheduler.skipped() == {"odd": 0}
+
+
+def test_a_huge_message_is_cut_before_it_becomes_an_attribute_a_log_body_and_readyz() -> None:
+    class Chatty:
+        spec = CheckSpec("chatty", "python", interval_s=10, timeout_s=1)
+
+        def run(self, previous: Status | None) -> Verdict:
+            return Verdict(Status.DEGRADED, "x" * 5_000_000)
+
+    collected = Collected()
+    Scheduler([Chatty()], collected, clock=Clock()).tick()
+    message = collected.wait(1)[0].message
+    assert message.startswith("x" * 1000) and message.endswith("… (4999000 more characters cut)")
+    assert len(message) < 1100
