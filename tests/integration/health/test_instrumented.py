@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import textwrap
 import urllib.error
 import urllib.request
@@ -231,3 +233,48 @@ def test_credentials_in_a_checked_url_reach_neither_the_collector_nor_readyz(
     exported = repr(otlp_receiver.logs) + repr(otlp_receiver.metrics) + repr(otlp_receiver.spans)
     for text in (exported, served, program.output):
         assert "hunter2secret" not in text and "t0k3n" not in text
+
+
+def test_a_probe_port_in_use_is_said_on_stderr_and_the_app_runs(tmp_path: Path) -> None:
+    """The port held by another (not an ancestor) process: one clear line, the checks and app run."""
+    port = apps.free_port()
+    holder = subprocess.Popen(  # a sibling, not an ancestor: an ancestor's port is no error
+        [
+            sys.executable,
+            "-c",
+            "import socket, sys\n"
+            f"s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen()\n"
+            "print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        cfg = config(
+            tmp_path,
+            f"""
+            health:
+              http: {{port: {port}}}
+              checks:
+                - {{name: disk, kind: system, resource: disk, critical: 100%}}
+            """,
+        )
+        env = apps.clean_env(
+            {
+                "OTELBUNDLE_CONFIG": str(cfg),
+                "OTEL_SERVICE_NAME": "busy",
+                "OTEL_TRACES_EXPORTER": "none",
+                "OTEL_METRICS_EXPORTER": "none",
+                "OTEL_LOGS_EXPORTER": "none",
+            }
+        )
+        result = apps.run(["python", "-c", "print('app ran')"], env)
+    finally:
+        holder.communicate("")
+    assert result.returncode == 0 and "app ran" in result.stdout, result.stderr
+    assert (
+        f"otelbundle: health endpoint 127.0.0.1:{port} could not listen ([Errno 98] Address already in use)"
+        in result.stderr
+    ), result.stderr
