@@ -14,7 +14,9 @@ import base64
 import http.client
 import importlib
 import inspect
+import re
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -275,32 +277,61 @@ class SqlCheck:
     query: str = "SELECT 1"
 
     def run(self, previous: Status | None) -> Verdict:
+        deadline = time.monotonic() + self.spec.timeout_s
         try:
-            connection = self._connect()
+            connection = self._connect(deadline)
         except Exception as exc:  # every DB-API driver has its own error hierarchy
-            return Verdict(Status.FAILING, f"cannot connect ({self.driver}): {_reason(exc)}")
+            return Verdict(Status.FAILING, f"cannot connect ({self.driver}): {self._hide(_reason(exc))}")
         try:
             cursor = connection.cursor()
+            if self.driver == "postgresql":
+                # The server ends a query still running at the check's timeout (a lock wait,
+                # pg_sleep): else the worker waited for ever and every later run was skipped.
+                remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+                cursor.execute(f"SET statement_timeout = {remaining_ms}")
             cursor.execute(self.query)
             cursor.fetchall()
         except Exception as exc:
-            return Verdict(Status.FAILING, f"query failed ({self.driver}): {_reason(exc)}")
+            return Verdict(Status.FAILING, f"query failed ({self.driver}): {self._hide(_reason(exc))}")
         finally:
             connection.close()
         return Verdict(Status.HEALTHY, f"{self.driver} answered {self.query!r}")
 
-    def _connect(self) -> Any:
+    def _connect(self, deadline: float) -> Any:
         if self.driver == "sqlite3":
             import sqlite3
 
             # mode=rw: a missing database file is a failure, not a new empty database.
             target = self.dsn if self.dsn.startswith("file:") else f"file:{self.dsn}?mode=rw"
-            return sqlite3.connect(target, uri=True, timeout=self.spec.timeout_s, check_same_thread=False)
+            connection = sqlite3.connect(
+                target, uri=True, timeout=self.spec.timeout_s, check_same_thread=False
+            )
+            # A query still running at the timeout is interrupted ("interrupted"), as
+            # PostgreSQL's statement_timeout does, so the worker thread ends with it.
+            connection.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+            return connection
         module = postgres_driver()
         if module is None:
             raise RuntimeError("no PostgreSQL driver installed (pip install psycopg)")
         timeout = max(1, int(self.spec.timeout_s))
         return module.connect(self.dsn, connect_timeout=timeout)
+
+    def _hide(self, text: str) -> str:
+        """libpq quotes a DSN it cannot parse, password and all: never in a message."""
+        for secret in dsn_passwords(self.dsn):
+            text = text.replace(secret, "***")
+        return text
+
+
+_USERINFO = re.compile(r"//[^:/@\s]*:([^@\s]+)@")
+_PASSWORD_KEY = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
+
+
+def dsn_passwords(dsn: str) -> list[str]:
+    """The password(s) written in a libpq DSN, as written and URL-decoded."""
+    found = _USERINFO.findall(dsn) + _PASSWORD_KEY.findall(dsn)
+    found += [urllib.parse.unquote(p) for p in found] + [p.strip("'") for p in found]
+    return sorted({p for p in found if p}, key=len, reverse=True)
 
 
 # ---- python ---------------------------------------------------------------
