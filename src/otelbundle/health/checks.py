@@ -161,6 +161,8 @@ class HttpCheck:
             with opener.open(request, timeout=self.spec.timeout_s) as response:
                 code, body = response.status, response.read(65536)
         except urllib.error.HTTPError as exc:
+            if str(exc.msg).startswith(urllib.request.HTTPRedirectHandler.inf_msg):
+                return Verdict(Status.FAILING, f"{shown} redirects in a loop (or more than 10 times)")
             code, body = exc.code, exc.read(65536)
         except (OSError, ValueError, http.client.HTTPException) as exc:
             return Verdict(Status.FAILING, f"{self.method} {shown} failed: {self._hide(_reason(exc))}")

@@ -311,3 +311,31 @@ def test_an_http_server_dripping_its_answer_is_cut_at_each_timeout_and_threads_s
         recovered.set()
         scheduler.stop()
         listener.close()
+
+
+def test_a_redirect_loop_is_named_as_such() -> None:
+    """It was reported as "answered 302, expected 200", as if the server had answered 302 once."""
+    from otelbundle.health.checks import CheckSpec, HttpCheck
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "/b" if self.path == "/a" else "/a")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/a"
+    try:
+        verdict = HttpCheck(CheckSpec("loop", "http", 10, 5), url, expect_status=(200, 302)).run(None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (verdict.status, verdict.message) == (
+        Status.FAILING,
+        f"{url} redirects in a loop (or more than 10 times)",
+    )
