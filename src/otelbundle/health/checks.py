@@ -41,6 +41,9 @@ class CheckSpec:
 
 
 class Check(Protocol):
+    """``run`` on a worker thread; optionally ``prepare()`` on the thread that starts the
+    scheduler (imports: see :meth:`SqlCheck.prepare`) and ``abandon()`` at the timeout."""
+
     spec: CheckSpec
 
     def run(self, previous: Status | None) -> Verdict: ...
@@ -86,6 +89,11 @@ class SystemCheck:
     thresholds: Thresholds
     path: str = "/"
     reader: SystemReader | None = None
+
+    def prepare(self) -> None:
+        """Import psutil (and set the CPU baseline) now, not on a worker thread: see SqlCheck.prepare."""
+        if self.reader is None:
+            self.reader = PsutilReader()
 
     def run(self, previous: Status | None) -> Verdict:
         if self.reader is None:
@@ -277,6 +285,19 @@ class SqlCheck:
     driver: str
     dsn: str
     query: str = "SELECT 1"
+
+    def prepare(self) -> None:
+        """Import the driver on the thread that starts the checks, before the app can fork.
+
+        CPython does not reset its per-module import locks in a forked child: a gunicorn
+        ``--preload`` master forking while a health worker imported psycopg (79 modules, on
+        the first run) left that lock held for ever in the worker, hanging its check and
+        the app's own ``import psycopg`` (docs/fork-servers.md).
+        """
+        if self.driver == "sqlite3":
+            importlib.import_module("sqlite3")
+        else:
+            postgres_driver()
 
     def run(self, previous: Status | None) -> Verdict:
         deadline = time.monotonic() + self.spec.timeout_s

@@ -62,6 +62,9 @@ class Scheduler:
 
     # ---- lifecycle ------------------------------------------------------
     def start(self) -> None:
+        """Prepare every check on this (the starting) thread, then start the loop."""
+        for state in self._states.values():
+            self._prepare(state.check)
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="otelbundle-health", daemon=True)
         self._thread.start()
@@ -131,6 +134,17 @@ class Scheduler:
         for state, run_id in to_start:
             self._launch(state, run_id)
         return max(0.01, min(min(wake_at, default=now + 1.0) - now, 1.0))
+
+    @staticmethod
+    def _prepare(check: Check) -> None:
+        """A check's imports happen here, not on a worker thread a fork could catch mid-import."""
+        prepare = getattr(check, "prepare", None)
+        if prepare is None:
+            return
+        try:
+            prepare()
+        except Exception:  # a broken driver install: the run says so, as a failing result
+            _logger.debug("health check %s could not be prepared", check.spec.name, exc_info=True)
 
     @staticmethod
     def _abandon(check: Check) -> None:
