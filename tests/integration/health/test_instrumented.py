@@ -19,6 +19,7 @@ from harness import apps
 from harness.otlp_receiver import OtlpReceiver
 
 WORKER = str(Path(__file__).parent / "programs" / "worker.py")
+HUNG = str(Path(__file__).parent / "programs" / "hung_checks.py")
 ERROR, WARN, INFO = 17, 13, 9  # OTLP severity numbers
 
 
@@ -278,3 +279,39 @@ def test_a_probe_port_in_use_is_said_on_stderr_and_the_app_runs(tmp_path: Path) 
         f"otelbundle: health endpoint 127.0.0.1:{port} could not listen ([Errno 98] Address already in use)"
         in result.stderr
     ), result.stderr
+
+
+def test_checks_that_never_return_keep_one_thread_each_and_the_app_exits(tmp_path: Path) -> None:
+    (tmp_path / "stuck.py").write_text(
+        "import time\n\ndef sleeps():\n    time.sleep(3600)\n\ndef spins():\n    while True:\n        pass\n"
+    )
+    cfg = config(
+        tmp_path,
+        """
+        health:
+          interval: 100ms
+          timeout: 50ms
+          checks:
+            - {name: sleeps, kind: python, function: "stuck:sleeps"}
+            - {name: spins, kind: python, function: "stuck:spins"}
+        """,
+    )
+    env = apps.clean_env(
+        {
+            "OTELBUNDLE_CONFIG": str(cfg),
+            "PYTHONPATH": str(tmp_path),
+            "OTEL_SERVICE_NAME": "stuck",
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+        }
+    )
+    result = apps.run(["python", HUNG], env)  # its timeout (60 s) is the bound on the exit
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert min(report["skipped"].values()) >= 20, report
+    assert report["threads"] == [
+        "otelbundle-health",
+        "otelbundle-health-sleeps",
+        "otelbundle-health-spins",
+    ], report
