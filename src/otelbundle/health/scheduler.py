@@ -22,6 +22,7 @@ from otelbundle.health.checks import Check
 from otelbundle.health.model import CheckResult, Status, Verdict
 
 _logger = logging.getLogger(__name__)
+MAX_MESSAGE_CHARS = 1000
 
 ResultCallback = Callable[[CheckResult], None]
 
@@ -61,6 +62,9 @@ class Scheduler:
 
     # ---- lifecycle ------------------------------------------------------
     def start(self) -> None:
+        """Prepare every check on this (the starting) thread, then start the loop."""
+        for state in self._states.values():
+            self._prepare(state.check)
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="otelbundle-health", daemon=True)
         self._thread.start()
@@ -125,10 +129,33 @@ class Scheduler:
                 if s.running_since is not None and not s.abandoned
             ]
         for result in timed_out:
+            self._abandon(self._states[result.name].check)
             self._deliver(result)
         for state, run_id in to_start:
             self._launch(state, run_id)
         return max(0.01, min(min(wake_at, default=now + 1.0) - now, 1.0))
+
+    @staticmethod
+    def _prepare(check: Check) -> None:
+        """A check's imports happen here, not on a worker thread a fork could catch mid-import."""
+        prepare = getattr(check, "prepare", None)
+        if prepare is None:
+            return
+        try:
+            prepare()
+        except Exception:  # a broken driver install: the run says so, as a failing result
+            _logger.debug("health check %s could not be prepared", check.spec.name, exc_info=True)
+
+    @staticmethod
+    def _abandon(check: Check) -> None:
+        """Let a check that can (``abandon()``: HTTP closes its sockets) end its overdue run."""
+        abandon = getattr(check, "abandon", None)
+        if abandon is None:
+            return
+        try:
+            abandon()
+        except Exception:
+            _logger.debug("health check %s could not be abandoned", check.spec.name, exc_info=True)
 
     def _timeout_result(self, state: _State, now: float) -> CheckResult:
         spec = state.check.spec
@@ -166,7 +193,7 @@ class Scheduler:
                 verdict = state.check.run(previous)
         except BaseException as exc:  # also sys.exit() in a check: the run must end with a result,
             # or the check stays "running" and every later run is skipped as hung
-            verdict = Verdict(Status.FAILING, f"check raised {type(exc).__name__}: {exc}")
+            verdict = Verdict(Status.FAILING, f"check raised {type(exc).__name__}: {_describe(exc)}")
         elapsed = self._clock() - started
         with self._lock:
             if state.run_id != run_id:
@@ -186,7 +213,7 @@ class Scheduler:
             name=spec.name,
             kind=spec.kind,
             status=verdict.status,
-            message=verdict.message,
+            message=bounded(verdict.message),
             duration_s=elapsed,
             start_ns=end_ns - int(elapsed * 1e9),
             end_ns=end_ns,
@@ -198,3 +225,25 @@ class Scheduler:
             self._on_result(result)
         except Exception:
             _logger.exception("health result handler failed for check %s", result.name)
+
+
+def _describe(exc: BaseException) -> str:
+    """``str(exc)``, or a stand-in when that raises too.
+
+    User code owns the exception class: a ``__str__`` that fails here would end
+    the worker thread without a result, leaving the check "running" for ever
+    (every later run skipped as hung) and a traceback on the app's stderr.
+    """
+    try:
+        return str(exc)
+    except Exception:
+        return "<the exception could not be turned into text>"
+
+
+def bounded(message: str) -> str:
+    """At most MAX_MESSAGE_CHARS: a message becomes a span attribute, a log body and part of
+    /readyz, and a python check's is whatever it returned (a whole response, a dump)."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    cut = len(message) - MAX_MESSAGE_CHARS
+    return f"{message[:MAX_MESSAGE_CHARS]}… ({cut} more characters cut)"

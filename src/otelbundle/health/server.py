@@ -6,7 +6,7 @@ every check with ``readiness: true`` has a result and none of them is failing
 
 The server is bounded: at most :data:`MAX_CONNECTIONS` connections are served at
 once (one thread each), a connection beyond them is closed at once and counted
-(``refused``), and a connection that sends nothing is closed after
+(``refused``), and a connection that has not sent a complete request is closed after
 :data:`IDLE_TIMEOUT_S`. A probe answers in microseconds, so neither limit
 touches a kubelet; they keep idle or slow clients from piling up threads in the
 application's process.
@@ -14,6 +14,7 @@ application's process.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
@@ -157,6 +158,15 @@ def _handler(scheduler: Scheduler, idle_timeout_s: float) -> type[BaseHTTPReques
     class Handler(BaseHTTPRequestHandler):
         timeout = idle_timeout_s  # a client that sends nothing does not hold its thread for ever
 
+        def setup(self) -> None:
+            super().setup()
+            # The socket timeout holds for each read only: a client dripping a byte now and
+            # then (slowloris) kept its thread for ever, and 16 of them kept out every probe.
+            self.rfile = io.BufferedReader(_ReadsUntil(self.connection, time.monotonic() + idle_timeout_s))
+
+        def do_HEAD(self) -> None:
+            self.do_GET()
+
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/healthz":
@@ -174,9 +184,28 @@ def _handler(scheduler: Scheduler, idle_timeout_s: float) -> type[BaseHTTPReques
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":
+                self.wfile.write(payload)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # probes every few seconds would flood the app's logs
 
     return Handler
+
+
+class _ReadsUntil(io.RawIOBase):
+    """Reads a socket until an absolute deadline: the whole request must arrive by then."""
+
+    def __init__(self, connection: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._connection, self._deadline = connection, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no complete request within the idle timeout")
+        self._connection.settimeout(remaining)
+        return self._connection.recv_into(buffer)

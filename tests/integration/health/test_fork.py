@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
+
+import pytest
 
 from harness import apps
 
 PROGRAM = str(Path(__file__).parent / "programs" / "forks.py")
+IMPORTS = str(Path(__file__).parent / "programs" / "health_imports.py")
 
 
 def test_forked_child_runs_its_own_checks_without_the_probe_server(tmp_path: Path) -> None:
@@ -32,3 +37,20 @@ def test_forked_child_runs_its_own_checks_without_the_probe_server(tmp_path: Pat
     assert "child alive=True results=['disk'] server=False" in result.stdout, result.stdout + result.stderr
     assert "parent alive=True" in result.stdout
     assert 'parent probe {"status": "alive"}' in result.stdout
+
+
+def test_the_health_threads_import_no_driver_a_fork_could_catch_mid_import(tmp_path: Path) -> None:
+    """psycopg (79 modules) and psutil were imported on a worker thread at the first run: a
+    gunicorn --preload master forking then left the import lock held for ever in the worker."""
+    pytest.importorskip("psycopg")
+    cfg = tmp_path / "otelbundle.yaml"
+    cfg.write_text(
+        "health:\n"
+        "  checks:\n"
+        "    - {name: cpu, kind: system, resource: cpu, critical: 100%, interval: 1s, timeout: 1s}\n"
+        "    - {name: pg, kind: sql, driver: postgresql, dsn: 'host=127.0.0.1 port=1 user=x', timeout: 5s}\n"
+    )
+    result = apps.run([sys.executable, IMPORTS, str(cfg), "2"], apps.clean_env(), instrument=False)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"results": 2, "imports": []}, report

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import textwrap
 import urllib.error
 import urllib.request
@@ -17,6 +19,7 @@ from harness import apps
 from harness.otlp_receiver import OtlpReceiver
 
 WORKER = str(Path(__file__).parent / "programs" / "worker.py")
+HUNG = str(Path(__file__).parent / "programs" / "hung_checks.py")
 ERROR, WARN, INFO = 17, 13, 9  # OTLP severity numbers
 
 
@@ -192,3 +195,123 @@ def test_disabled_with_the_standard_variable(tmp_path: Path, otlp_receiver: Otlp
     )  # the app's telemetry still flows
     assert not [n for n in otlp_receiver.metric_names() if n.startswith("health.")]
     assert not [x for x in otlp_receiver.logs if "health.check.name" in x.attributes]
+
+
+def test_credentials_in_a_checked_url_reach_neither_the_collector_nor_readyz(
+    tmp_path: Path, otlp_receiver: OtlpReceiver
+) -> None:
+    with socket.socket() as unused:  # nothing listens: the check fails and says why
+        unused.bind(("127.0.0.1", 0))
+        closed = unused.getsockname()[1]
+    http_port = apps.free_port()
+    cfg = config(
+        tmp_path,
+        f"""
+        health:
+          interval: 1s
+          http: {{port: {http_port}}}
+          checks:
+            - {{name: inv, kind: http, url: "http://probe:${{env:INV_PASSWORD}}@127.0.0.1:{closed}/h?token=t0k3n"}}
+        """,
+    )
+    env = apps.clean_env(
+        {**otlp_receiver.env(), "OTELBUNDLE_CONFIG": str(cfg), "INV_PASSWORD": "hunter2secret"}
+    )
+    program = apps.start(["python", WORKER], env, tmp_path, name="worker")
+    try:
+        record = otlp_receiver.wait_for(
+            lambda r: [x for x in r.logs if x.attributes.get("health.check.name") == "inv"]
+        )[0]
+        # It connects to 127.0.0.1 (urllib took "probe:...@127.0.0.1" for a host name);
+        # the query value is hidden (the exporter's scrubber may rewrite the *** further).
+        assert f"inv is failing: GET http://127.0.0.1:{closed}/h?token=" in record.body
+        otlp_receiver.wait_for(lambda r: status_points(r, "inv", 0.0))
+        with pytest.raises(urllib.error.HTTPError) as not_ready:
+            urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=5)
+        served = not_ready.value.read().decode()
+    finally:
+        assert program.stop() == 0, program.output
+    exported = repr(otlp_receiver.logs) + repr(otlp_receiver.metrics) + repr(otlp_receiver.spans)
+    for text in (exported, served, program.output):
+        assert "hunter2secret" not in text and "t0k3n" not in text
+
+
+def test_a_probe_port_in_use_is_said_on_stderr_and_the_app_runs(tmp_path: Path) -> None:
+    """The port held by another (not an ancestor) process: one clear line, the checks and app run."""
+    port = apps.free_port()
+    holder = subprocess.Popen(  # a sibling, not an ancestor: an ancestor's port is no error
+        [
+            sys.executable,
+            "-c",
+            "import socket, sys\n"
+            f"s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen()\n"
+            "print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        cfg = config(
+            tmp_path,
+            f"""
+            health:
+              http: {{port: {port}}}
+              checks:
+                - {{name: disk, kind: system, resource: disk, critical: 100%}}
+            """,
+        )
+        env = apps.clean_env(
+            {
+                "OTELBUNDLE_CONFIG": str(cfg),
+                "OTEL_SERVICE_NAME": "busy",
+                "OTEL_TRACES_EXPORTER": "none",
+                "OTEL_METRICS_EXPORTER": "none",
+                "OTEL_LOGS_EXPORTER": "none",
+            }
+        )
+        result = apps.run(["python", "-c", "print('app ran')"], env)
+    finally:
+        holder.communicate("")
+    assert result.returncode == 0 and "app ran" in result.stdout, result.stderr
+    assert (
+        f"otelbundle: health endpoint 127.0.0.1:{port} could not listen ([Errno 98] Address already in use)"
+        in result.stderr
+    ), result.stderr
+
+
+def test_checks_that_never_return_keep_one_thread_each_and_the_app_exits(tmp_path: Path) -> None:
+    (tmp_path / "stuck.py").write_text(
+        "import time\n\ndef sleeps():\n    time.sleep(3600)\n\ndef spins():\n    while True:\n        pass\n"
+    )
+    cfg = config(
+        tmp_path,
+        """
+        health:
+          interval: 100ms
+          timeout: 50ms
+          checks:
+            - {name: sleeps, kind: python, function: "stuck:sleeps"}
+            - {name: spins, kind: python, function: "stuck:spins"}
+        """,
+    )
+    env = apps.clean_env(
+        {
+            "OTELBUNDLE_CONFIG": str(cfg),
+            "PYTHONPATH": str(tmp_path),
+            "OTEL_SERVICE_NAME": "stuck",
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+        }
+    )
+    result = apps.run(["python", HUNG], env)  # its timeout (60 s) is the bound on the exit
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert min(report["skipped"].values()) >= 20, report
+    assert report["threads"] == [
+        "otelbundle-health",
+        "otelbundle-health-sleeps",
+        "otelbundle-health-spins",
+    ], report

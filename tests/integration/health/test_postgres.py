@@ -119,3 +119,35 @@ def test_postgres_answers_then_stops(
             assert results.changed.wait_for(refused_since_the_stop, 20), f"never refused: {results.items}"
     finally:
         scheduler.stop()
+
+
+def test_a_postgres_query_still_running_at_the_timeout_is_cancelled_and_the_check_runs_again(
+    tmp_path: Path, postgres: tuple[int, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker waited for pg_sleep (a lock wait, in life) to end: the first run was reported
+    timed out, and every later run was skipped as hung for as long as the query ran."""
+    port, _ = postgres
+    monkeypatch.setenv("HEALTH_PG_DSN", f"host=127.0.0.1 port={port} user=health dbname=postgres")
+    config_file = tmp_path / "otelbundle.yaml"
+    config_file.write_text(
+        textwrap.dedent(
+            """
+            health:
+              checks:
+                - {name: stuck-db, kind: sql, driver: postgresql, dsn: "${env:HEALTH_PG_DSN}",
+                   query: "SELECT pg_sleep(3600)", interval: 2s, timeout: 2s}
+            """
+        )
+    )
+    config, problems = load_health_config(str(config_file))
+    assert problems == [] and config is not None
+    results = Results()
+    scheduler = Scheduler(config.checks, results)
+    scheduler.start()
+    try:
+        with results.changed:
+            assert results.changed.wait_for(
+                lambda: sum(r.status is Status.FAILING for r in results.items) >= 3, 60
+            ), results.items
+    finally:
+        scheduler.stop()

@@ -212,3 +212,130 @@ def test_an_http_check_sends_its_headers_only_to_the_host_they_were_written_for(
     assert verdict.status is Status.HEALTHY
     sent = {"authorization": "Bearer s3cr3t", "x-api-key": "k"}
     assert received == {f"{here}/healthz": sent, f"{here}/moved": sent, f"{other}/login": {}}
+
+
+def test_credentials_in_an_http_check_url_are_sent_as_basic_auth_and_never_shown() -> None:
+    """urllib took ``user:pass@`` for part of the host name: the check never worked, and its
+    message (exported as health.message, logged, served on /readyz) carried the password."""
+    import base64
+
+    from otelbundle.health.checks import CheckSpec, HttpCheck
+
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            good = "Basic " + base64.b64encode(b"probe:p@ss w0rd").decode()
+            self.send_response(200 if self.headers.get("Authorization") == good else 401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        ok = HttpCheck(
+            CheckSpec("inv", "http", 10, 2),
+            f"http://probe:p%40ss%20w0rd@127.0.0.1:{port}/healthz?token=t0k3n",
+        ).run(None)
+        wrong = HttpCheck(CheckSpec("inv", "http", 10, 2), f"http://probe:n0pe@127.0.0.1:{port}/healthz").run(
+            None
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed = unused.getsockname()[1]
+    refused = HttpCheck(
+        CheckSpec("inv", "http", 10, 2), f"http://probe:n0pe@127.0.0.1:{closed}/?k=t0k3n"
+    ).run(None)
+    assert ok.status is Status.HEALTHY, ok
+    assert ok.message == f"http://127.0.0.1:{port}/healthz?token=*** answered 200"
+    assert wrong.message == f"http://127.0.0.1:{port}/healthz answered 401, expected 200"
+    assert refused.status is Status.FAILING and refused.message.startswith(
+        f"GET http://127.0.0.1:{closed}/?k=*** failed"
+    )
+    for verdict in (ok, wrong, refused):
+        assert not any(secret in verdict.message for secret in ("p@ss", "p%40ss", "n0pe", "t0k3n", "probe:"))
+
+
+def test_an_http_server_dripping_its_answer_is_cut_at_each_timeout_and_threads_stay_bounded(
+    tmp_path: Path,
+) -> None:
+    """The socket timeout holds per read: a byte every 50 ms kept the worker (and so the check,
+    every later run skipped as hung) for ever, even after the server recovered."""
+    recovered = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                if recovered.is_set():
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    return
+                conn.sendall(b"HTTP/1.0 200 OK\r\n")
+                while not recovered.wait(0.05):
+                    conn.sendall(b"X: y\r\n")  # headers that never end
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = listener.getsockname()[1]
+    scheduler, results = start(tmp_path, f'- {{name: drip, kind: http, url: "http://127.0.0.1:{port}/"}}\n')
+    try:
+        with results.changed:
+            assert results.changed.wait_for(
+                lambda: sum(r.message == "timed out after 0.15s" for r in results.items) >= 20, 30
+            ), results.items
+        workers = [t for t in threading.enumerate() if t.name == "otelbundle-health-drip"]
+        assert len(workers) <= 1
+        recovered.set()
+        assert results.wait_for("drip", Status.HEALTHY).message == f"http://127.0.0.1:{port}/ answered 200"
+    finally:
+        recovered.set()
+        scheduler.stop()
+        listener.close()
+
+
+def test_a_redirect_loop_is_named_as_such() -> None:
+    """It was reported as "answered 302, expected 200", as if the server had answered 302 once."""
+    from otelbundle.health.checks import CheckSpec, HttpCheck
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "/b" if self.path == "/a" else "/a")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/a"
+    try:
+        verdict = HttpCheck(CheckSpec("loop", "http", 10, 5), url, expect_status=(200, 302)).run(None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (verdict.status, verdict.message) == (
+        Status.FAILING,
+        f"{url} redirects in a loop (or more than 10 times)",
+    )

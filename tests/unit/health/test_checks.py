@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from otelbundle.health.checks import CheckSpec, PythonCheck, SqlCheck, SystemCheck
-from otelbundle.health.model import Status, Thresholds
+from otelbundle.health.model import Status, Thresholds, Verdict
 
 
 class FakeReader:
@@ -115,3 +115,47 @@ def test_sql_bad_query_is_failing(tmp_path: pytest.TempPathFactory) -> None:
     bad = SqlCheck(spec("sql"), "sqlite3", path, query="SELECT * FROM missing_table").run(None)
     assert bad.status is Status.FAILING
     assert "no such table: missing_table" in bad.message
+
+
+def test_an_async_check_is_failing_with_a_clear_message_and_no_never_awaited_warning() -> None:
+    import warnings
+
+    from otelbundle.health.checks import to_verdict
+
+    async def check() -> str:
+        return "ok"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a "coroutine was never awaited" RuntimeWarning fails the test
+        with pytest.raises(TypeError, match="check is an async function"):
+            to_verdict(check())
+        import gc
+
+        gc.collect()
+
+
+def test_a_sqlite_query_still_running_at_the_timeout_is_interrupted(tmp_path: pytest.TempPathFactory) -> None:
+    """The worker ran the query to its end, however long: every later run was skipped as hung."""
+    import sqlite3
+    import threading
+
+    path = f"{tmp_path}/ok.db"
+    sqlite3.connect(path).close()
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    check = SqlCheck(CheckSpec("slow", "sql", interval_s=10, timeout_s=0.5), "sqlite3", path, query=endless)
+    verdicts: list[Verdict] = []
+    worker = threading.Thread(target=lambda: verdicts.append(check.run(None)), daemon=True)
+    worker.start()
+    worker.join(30)  # sixty timeouts
+    assert not worker.is_alive()
+    assert verdicts[0].status is Status.FAILING
+    assert verdicts[0].message == "query failed (sqlite3): interrupted"
+
+
+def test_a_postgresql_dsn_password_quoted_back_by_libpq_is_hidden() -> None:
+    pytest.importorskip("psycopg")
+    typo = "postgresql//orders:pa55word@127.0.0.1/orders"  # ':' missing: libpq quotes it whole
+    verdict = SqlCheck(spec("sql"), "postgresql", typo).run(None)
+    assert verdict.status is Status.FAILING
+    assert verdict.message.startswith("cannot connect (postgresql): ")
+    assert "pa55word" not in verdict.message and "orders:***@" in verdict.message

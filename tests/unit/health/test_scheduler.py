@@ -171,3 +171,43 @@ def test_a_failing_result_handler_does_not_stop_the_scheduler() -> None:
     finally:
         scheduler.stop()
     assert not scheduler.alive()
+
+
+def test_an_exception_whose_str_raises_is_failing_and_the_next_run_is_not_skipped() -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text for you")
+
+    class Raises:
+        spec = CheckSpec("odd", "python", interval_s=10, timeout_s=1)
+        runs = 0
+
+        def run(self, previous: Status | None) -> Verdict:
+            self.runs += 1
+            if self.runs == 1:
+                raise Unprintable()
+            return Verdict(Status.HEALTHY, "back")
+
+    clock, collected = Clock(), Collected()
+    scheduler = Scheduler([Raises()], collected, clock=clock)
+    scheduler.tick()
+    first = collected.wait(1)[0]
+    assert first.status is Status.FAILING and first.message.startswith("check raised Unprintable")
+    clock.now += 10
+    scheduler.tick()
+    assert [r.message for r in collected.wait(2)][1] == "back"
+    assert scheduler.skipped() == {"odd": 0}
+
+
+def test_a_huge_message_is_cut_before_it_becomes_an_attribute_a_log_body_and_readyz() -> None:
+    class Chatty:
+        spec = CheckSpec("chatty", "python", interval_s=10, timeout_s=1)
+
+        def run(self, previous: Status | None) -> Verdict:
+            return Verdict(Status.DEGRADED, "x" * 5_000_000)
+
+    collected = Collected()
+    Scheduler([Chatty()], collected, clock=Clock()).tick()
+    message = collected.wait(1)[0].message
+    assert message.startswith("x" * 1000) and message.endswith("… (4999000 more characters cut)")
+    assert len(message) < 1100

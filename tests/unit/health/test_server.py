@@ -9,6 +9,8 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from otelbundle.health.checks import CheckSpec
 from otelbundle.health.model import Status, Verdict
 from otelbundle.health.scheduler import Scheduler
@@ -98,5 +100,42 @@ def test_an_ipv6_host_is_bound() -> None:
             sock.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
             answer = sock.recv(100)
         assert answer.startswith(b"HTTP/1.0 503")  # the scheduler is not started: not alive
+    finally:
+        server.stop()
+
+
+def test_a_client_dripping_its_request_is_closed_at_the_idle_timeout_not_kept_for_ever() -> None:
+    """The timeout held for each read only: a byte every 50 ms kept the thread for ever,
+    and MAX_CONNECTIONS such clients kept every kubelet probe out."""
+    server, _ = _server(idle_timeout_s=0.3)
+    drip = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        drip.sendall(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+        closed = False
+        deadline = time.monotonic() + 15  # fifty idle timeouts
+        while not closed and time.monotonic() < deadline:
+            try:
+                drip.sendall(b"z")  # one long header line: no header-count limit ends it
+            except OSError:  # reset by the server
+                closed = True
+            closed = closed or _closed_by_server(drip, within=0.05)
+        assert closed
+    finally:
+        drip.close()
+        server.stop()
+
+
+def test_head_is_answered_like_get_without_a_body_and_other_methods_are_refused() -> None:
+    server, _ = _server()
+    url = f"http://127.0.0.1:{server.port}/readyz"
+    try:
+        with pytest.raises(urllib.error.HTTPError) as head:  # 503: no result yet
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=5)
+        assert head.value.code == 503 and head.value.read() == b""
+        assert int(head.value.headers["Content-Length"]) > 0
+        for method in ("POST", "PUT", "DELETE"):
+            with pytest.raises(urllib.error.HTTPError) as other:
+                urllib.request.urlopen(urllib.request.Request(url, method=method, data=b""), timeout=5)
+            assert other.value.code == 501
     finally:
         server.stop()
