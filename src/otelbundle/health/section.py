@@ -28,18 +28,17 @@ from otelbundle.config import (
 from otelbundle.config.document import ConfigDocument, read_document, register_section
 from otelbundle.config.report import log_problems
 from otelbundle.health.checks import (
-    SQL_DRIVERS,
     SYSTEM_RESOURCES,
     Check,
     CheckSpec,
-    HttpCheck,
     PythonCheck,
-    SqlCheck,
     SystemCheck,
     SystemReader,
     TcpCheck,
 )
+from otelbundle.health.http_check import HttpCheck
 from otelbundle.health.model import Thresholds
+from otelbundle.health.sql_check import SQL_DRIVERS, SqlCheck
 
 SECTION = "health"
 register_section(SECTION)

@@ -163,7 +163,8 @@ def test_hung_and_raising_checks_do_not_block_the_others(tmp_path: Path, http_ta
 
 
 def test_an_http_check_that_cannot_connect_names_its_own_method() -> None:
-    from otelbundle.health.checks import CheckSpec, HttpCheck
+    from otelbundle.health.checks import CheckSpec
+    from otelbundle.health.http_check import HttpCheck
 
     with socket.socket() as unused:  # a port nothing listens on
         unused.bind(("127.0.0.1", 0))
@@ -176,7 +177,8 @@ def test_an_http_check_that_cannot_connect_names_its_own_method() -> None:
 
 def test_an_http_check_sends_its_headers_only_to_the_host_they_were_written_for() -> None:
     """urllib keeps every header across redirects: a Bearer token went to the host a redirect named."""
-    from otelbundle.health.checks import CheckSpec, HttpCheck
+    from otelbundle.health.checks import CheckSpec
+    from otelbundle.health.http_check import HttpCheck
 
     received: dict[str, dict[str, str]] = {}
 
@@ -219,7 +221,8 @@ def test_credentials_in_an_http_check_url_are_sent_as_basic_auth_and_never_shown
     message (exported as health.message, logged, served on /readyz) carried the password."""
     import base64
 
-    from otelbundle.health.checks import CheckSpec, HttpCheck
+    from otelbundle.health.checks import CheckSpec
+    from otelbundle.health.http_check import HttpCheck
 
     seen: list[str | None] = []
 
@@ -315,7 +318,8 @@ def test_an_http_server_dripping_its_answer_is_cut_at_each_timeout_and_threads_s
 
 def test_a_redirect_loop_is_named_as_such() -> None:
     """It was reported as "answered 302, expected 200", as if the server had answered 302 once."""
-    from otelbundle.health.checks import CheckSpec, HttpCheck
+    from otelbundle.health.checks import CheckSpec
+    from otelbundle.health.http_check import HttpCheck
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

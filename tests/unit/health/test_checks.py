@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from otelbundle.health.checks import CheckSpec, PythonCheck, SqlCheck, SystemCheck
+from otelbundle.health.checks import CheckSpec, PythonCheck, SystemCheck
 from otelbundle.health.model import Status, Thresholds, Verdict
+from otelbundle.health.sql_check import SqlCheck
 
 
 class FakeReader:

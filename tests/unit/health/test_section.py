@@ -5,8 +5,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from otelbundle.health.checks import HttpCheck, PythonCheck, SqlCheck, SystemCheck, TcpCheck
+from otelbundle.health.checks import PythonCheck, SystemCheck, TcpCheck
+from otelbundle.health.http_check import HttpCheck
 from otelbundle.health.section import load_health_config
+from otelbundle.health.sql_check import SqlCheck
 
 
 def write(tmp_path: Path, text: str) -> str:
