@@ -91,14 +91,24 @@ class RuleReader(Problems):
         ``1ns`` had it evaluate without pause, a whole core of the application's."""
         return self.value(mapping, key, _interval, default)
 
-    def count(self, mapping: YamlMap, key: str, default: int, *, minimum: int = 1) -> int:
-        """A whole number; the message reads ``KEY must be a positive integer``."""
+    def count(
+        self,
+        mapping: YamlMap,
+        key: str,
+        default: int,
+        *,
+        minimum: int = 1,
+        maximum: int | None = None,
+        why: str = "",
+    ) -> int:
+        """A whole number; the message reads ``KEY must be a positive integer`` (``why``: after a maximum)."""
         if key not in mapping:
             return default
         try:
-            return parse_count(mapping[key], minimum=minimum)
+            return parse_count(mapping[key], minimum=minimum, maximum=maximum)
         except ValueError as exc:
-            self.add(mapping.value_mark(key), f"{key} {exc}")
+            reason = f" ({why})" if why and "at most" in str(exc) else ""
+            self.add(mapping.value_mark(key), f"{key} {exc}{reason}")
             return default
 
     def mapping(self, parent: YamlMap, key: str) -> YamlMap | None:

@@ -44,6 +44,15 @@ ALERTING_KEYS = frozenset(
 )
 
 
+# Bounds on what the application's memory holds for the rules: a typo (an extra three zeros) must
+# not turn a bounded queue into one the process runs out of memory on.
+LIMITS: dict[str, tuple[int, str]] = {
+    "max_group_keys": (100_000, "per rule, each key's windows are kept in memory"),
+    "notification_queue_size": (100_000, "per channel, each queued batch is kept in memory"),
+    "span_queue_size": (1_000_000, "each queued span is kept in memory until the engine folds it"),
+}
+
+
 @dataclass
 class AlertingConfig:
     path: str
@@ -116,8 +125,8 @@ def read_alerting_section(
     config.resend_delay = problems.duration(section, "resend_delay", 60.0)
     config.external_labels = problems.string_map(section, "external_labels")
     config.notify = problems.mapping(section, "notify")
-    for key in ("max_group_keys", "notification_queue_size", "span_queue_size"):
-        setattr(config, key, problems.count(section, key, getattr(config, key)))
+    for key, (maximum, why) in LIMITS.items():
+        setattr(config, key, problems.count(section, key, getattr(config, key), maximum=maximum, why=why))
     config.see_unsampled_spans = problems.value(section, "see_unsampled_spans", _bool, True)
     config.evaluate_on_spans = problems.value(section, "evaluate_on_spans", _bool, True)
     config.min_fold_interval = problems.duration(section, "min_fold_interval", 0.05)

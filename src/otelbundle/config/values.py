@@ -115,13 +115,15 @@ def parse_number(value: object) -> float:
     return _finite(float(text), value, "number")
 
 
-def parse_count(value: object, *, minimum: int = 1) -> int:
-    """A whole number of at least ``minimum`` (queue sizes, group limits)."""
+def parse_count(value: object, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """A whole number of at least ``minimum`` and at most ``maximum`` (queue sizes, group limits)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         which = {0: "a non-negative integer", 1: "a positive integer"}.get(
             minimum, f"an integer >= {minimum}"
         )
         raise ValueError(f"must be {which}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"must be at most {maximum}")
     return value
 
 

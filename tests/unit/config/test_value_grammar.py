@@ -7,9 +7,19 @@ not pinned by any test, so a flipped comparison or a lost message passed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from otelbundle.config import format_duration, parse_count, parse_duration, parse_number, parse_percent
+from otelbundle.alerting.section import load_alerting_config
+from otelbundle.config import (
+    ConfigError,
+    format_duration,
+    parse_count,
+    parse_duration,
+    parse_number,
+    parse_percent,
+)
 
 NOT_VALUES: list[object] = [True, False, None, [80], {"a": 1}]
 """YAML ``true``/``yes`` is a bool, and bool is an int in Python: it must not read as 1."""
@@ -109,6 +119,32 @@ def test_a_count_that_is_not_one_names_what_is_wanted(value: object, minimum: in
     with pytest.raises(ValueError) as raised:
         parse_count(value, minimum=minimum)
     assert str(raised.value) == message
+
+
+def test_a_count_above_its_maximum_says_the_maximum() -> None:
+    assert parse_count(10, maximum=10) == 10
+    with pytest.raises(ValueError, match=r"^must be at most 10$"):
+        parse_count(11, maximum=10)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("span_queue_size", "8192000000", "must be at most 1000000 (each queued span is kept in memory"),
+        ("notification_queue_size", "1000000", "must be at most 100000 (per channel, each queued batch"),
+        ("max_group_keys", "100001", "must be at most 100000 (per rule, each key's windows"),
+    ],
+)
+def test_alerting_queue_sizes_have_a_ceiling_a_typo_cannot_pass(
+    tmp_path: Path, key: str, value: str, message: str
+) -> None:
+    """'Every queue bounded': 10**12 was a bound only on paper; the app would run out of memory first."""
+    path = tmp_path / "otelbundle.yaml"
+    path.write_text(f"alerting:\n  {key}: {value}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_alerting_config(str(path))
+    (problem,) = raised.value.problems
+    assert str(problem).startswith(f"{path}:2:{len(key) + 5}: {key} {message}")
 
 
 # ---- durations: the words of each refusal ----
