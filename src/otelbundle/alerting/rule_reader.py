@@ -340,10 +340,11 @@ def read_matcher(rule_map: YamlMap, problems: RuleReader) -> SpanMatcher | None:
         except re.error as exc:
             problems.add(spans.value_mark("name_regex"), f"name_regex: {exc}")
     where = (_conditions(problems, spans, "where") or []) if "where" in spans else []
-    for key in ("service", "name"):
-        if key in spans and not isinstance(spans[key], str):
-            problems.add(spans.value_mark(key), f"{key} must be a string")
-            return None
+    not_text = [key for key in ("service", "name") if key in spans and not isinstance(spans[key], str)]
+    for key in not_text:  # each said, not only the first
+        problems.add(spans.value_mark(key), f"{key} must be a string")
+    if not_text:
+        return None
     return SpanMatcher(
         service=str(spans["service"]) if "service" in spans else None,
         kind=str(kind) if kind is not None else None,

@@ -51,6 +51,17 @@ def test_every_problem_is_reported_with_its_position(tmp_path: Path) -> None:
     assert any(line.startswith("r.yaml:15:25: where: expected a value") for line in lines)
 
 
+def test_each_spans_value_that_is_not_text_is_said_not_only_the_first(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - {alert: A, spans: {service: 1, name: [x]}, expr: count > 1}\n"
+    )
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "c.yaml"), {})
+    lines = [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
+    assert lines == ["r.yaml:4:37: service must be a string", "r.yaml:4:46: name must be a string"]
+
+
 def test_rules_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "r.yaml").write_text(BAD)
     assert main(["rules", "check", str(tmp_path / "r.yaml")]) == 1
