@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import select
 import sys
 import time
 from collections.abc import Sequence
+from typing import TextIO
 
 from otelbundle.cli.arguments import line_count
 from otelbundle.cli.backends import (
@@ -106,13 +108,35 @@ def _range(start_ns: int, end_ns: int) -> str:
     return f"between {local_iso(start_ns)} and {local_iso(end_ns)}"
 
 
+def reader_gone(out: TextIO) -> bool:
+    """True when ``out`` is a pipe whose reader has closed it (``| grep -m1`` after its match).
+
+    A write would find that out, but follow may have nothing new to write for ever: it asks
+    the pipe at every poll instead, so it stops as the docs say. Linux and the BSDs report a
+    pipe without a reader as POLLERR; a terminal or a file never is, nor a stream without a
+    file descriptor (tests' captured output).
+    """
+    if not hasattr(select, "poll"):
+        return False
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller = select.poll()
+    poller.register(fd, 0)  # no events asked for: POLLERR and POLLHUP are always reported
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
 def _follow(
     reader: LogReader, query: str, printer: Printer, floor_ns: int, printed: Sequence[LokiEntry]
 ) -> None:
-    """Poll forever; print lines not printed before. Returns only by exception (Ctrl-C, errors)."""
+    """Poll forever; print lines not printed before. Returns only by exception (Ctrl-C, errors,
+    the reader of the output gone: BrokenPipeError, which ``cli.main`` turns into exit 141)."""
     keys = {entry.key(): entry.ts_ns for entry in printed}
     while True:
         time.sleep(FOLLOW_INTERVAL)
+        if reader_gone(printer.out):
+            raise BrokenPipeError("the reader of the output is gone")
         end_ns = time.time_ns()
         start_ns = max(floor_ns, end_ns - FOLLOW_OVERLAP_NS)
         page_start = start_ns

@@ -127,3 +127,46 @@ def test_reading_the_start_of_more_than_a_pipe_holds(environment: dict[str, str]
         status = command.wait(timeout=120)
     assert first == f"Checking {files[0]}\n".encode()
     assert (status, stderr) == (READER_GONE, b"")
+
+
+def test_follow_with_nothing_new_to_print_stops_when_its_reader_is_gone(environment: dict[str, str]) -> None:
+    """``otelbundle logs -f … | grep -m1 X``: once grep has its match and exits, follow ends with 141,
+    as docs/logging.md says, although no new line ever comes to fail a write (it polled for ever)."""
+    server = FakeLoki()
+    server.answer("empty.json")
+    try:
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            with subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "otelbundle.cli",
+                    "logs",
+                    "-f",
+                    "--trace-id",
+                    TRACE_ID,
+                    "--loki",
+                    server.url,
+                ],
+                stdout=writer,
+                stderr=subprocess.PIPE,
+                cwd=ROOT,
+                env=environment,
+            ) as command:
+                assert command.stderr is not None
+                try:
+                    # A deadline many polls (1 s each) long; the old code never returned.
+                    status = command.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    command.kill()
+                    pytest.fail("logs -f kept polling after the reader of its output was gone")
+                stderr = command.stderr.read().decode()
+        finally:
+            os.close(writer)
+    finally:
+        server.close()
+    assert status == READER_GONE, stderr
+    assert "waiting for new ones" in stderr
+    assert server.requests, "the lines so far were asked for before it stopped"

@@ -269,6 +269,30 @@ def test_python_examples_call_configure_before_importing_libraries(block: Block)
     )
 
 
+def otelbundle_used_without_import(block: Block) -> bool:
+    """A Python example that calls ``otelbundle.…`` but never imports it: copied, it raises NameError."""
+    import ast
+
+    tree = ast.parse(block.text)
+    uses = any(
+        isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "otelbundle"
+        for node in ast.walk(tree)
+    )
+    imports = any(
+        isinstance(node, ast.Import)
+        and any(alias.name == "otelbundle" and alias.asname is None for alias in node.names)
+        for node in ast.walk(tree)
+    )
+    return uses and not imports
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.where) for b in PYTHON_BLOCKS])
+def test_python_examples_import_otelbundle_before_using_it(block: Block) -> None:
+    assert not otelbundle_used_without_import(block), (
+        f"{block.where}: uses otelbundle.… without `import otelbundle`"
+    )
+
+
 def test_every_yaml_example_is_checked() -> None:
     """The extraction itself: a doc without examples here would make the tests above vacuous."""
     docs = {rel(block.doc) for block in YAML_BLOCKS}
