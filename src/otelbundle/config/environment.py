@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import threading
 from collections.abc import Mapping
@@ -278,7 +279,8 @@ def program_service_name(argv: list[str] | None = None, orig_argv: list[str] | N
         if program == "__main__.py" and len(args) > 1:
             program = args[1]
     if program.startswith(("gunicorn", "uvicorn", "celery", "hypercorn")):
-        target = next((a for a in args[1:] if ":" in a and not a.startswith("-")), "")
+        # The app is `module.path:attr` (or `:factory()`); `-b 127.0.0.1:8000` also has a colon.
+        target = next((a for a in args[1:] if _APP_TARGET.fullmatch(a)), "")
         return target.partition(":")[0] or program
     if module is not None:
         return module
@@ -290,6 +292,9 @@ def program_service_name(argv: list[str] | None = None, orig_argv: list[str] | N
         return parent or program
     return program or "python"
 
+
+# What a WSGI/ASGI server is told to serve: a module path, a colon, an attribute or a factory call.
+_APP_TARGET = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\(.*\))?")
 
 # Interpreter options that take a value (`-X dev`, `-W error`, also written `-Xdev`).
 _OPTIONS_WITH_VALUE = "XW"

@@ -73,6 +73,11 @@ def test_service_name_from_user_is_kept(env: dict[str, str]) -> None:
         (["app.py"], "app"),
         (["/srv/storefront/app.py"], "storefront"),
         (["/usr/bin/gunicorn", "-w", "2", "shop.wsgi:app"], "shop.wsgi"),
+        # A bind address has a colon too: it was taken for the app (the service '127.0.0.1')
+        (["gunicorn", "-b", "127.0.0.1:8000", "app:app"], "app"),
+        (["gunicorn", "--bind=unix:/run/shop.sock", "shop.wsgi:create_app()"], "shop.wsgi"),
+        (["uvicorn", "--host", "0.0.0.0", "--port", "8000", "svc.main:app"], "svc.main"),
+        (["gunicorn", "-b", "127.0.0.1:8000"], "gunicorn"),  # the app from a config file: the program
         (["-c"], "python"),
         ([], "python"),
     ],
