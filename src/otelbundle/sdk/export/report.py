@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
@@ -73,6 +74,17 @@ class DropReport:
     # be inside refused() (a full queue while the collector is down) holding this lock.
     _lock: threading.RLock = field(default_factory=threading.RLock)
     emit: Callable[[str], None] = field(default=_warn)
+
+    def __post_init__(self) -> None:
+        # Said in every warning and the exit summary: a user:token@ or a signed query must not be,
+        # nor in a reason quoted from the exporter (requests names the URL's path and query).
+        self._hidden = endpoint_credentials(self.endpoint)
+        self.endpoint = shown_endpoint(self.endpoint)
+
+    def _without_credentials(self, text: str) -> str:
+        for secret in self._hidden:
+            text = text.replace(secret, "***")
+        return text
 
     def holding(self, signal: str, pending: Callable[[], int]) -> None:
         """A queue of ``signal`` items not yet handed to an exporter; ``pending`` says how many.
@@ -167,6 +179,7 @@ class DropReport:
                 else ""
             )
             what = signal if signal == "metrics" else f"{items} {signal}"  # metrics: exports, not items
+            reason = self._without_credentials(reason)
             self.emit(f"otelbundle: could not export {what} to {self.endpoint}: {reason}.{more}")
 
     def suppressed(self) -> None:
@@ -201,6 +214,27 @@ class DropReport:
         if not parts:
             return None
         return f"otelbundle: telemetry not delivered to {self.endpoint}: " + ", ".join(parts) + "."
+
+
+def shown_endpoint(url: str) -> str:
+    """``url`` fit for stderr: user-info and query (either may hold a token) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unreadable URL)"
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"***@{host}" if "@" in parts.netloc else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+
+
+def endpoint_credentials(url: str) -> list[str]:
+    """The parts of ``url`` that may hold a credential (its user-info and query), longest first."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url] if url else []
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    return sorted({p for p in (userinfo, parts.query) if p}, key=len, reverse=True)
 
 
 def _part(signal: str, counts: SignalCounts, held: int) -> str:

@@ -267,3 +267,18 @@ def test_a_forked_child_reports_its_own_losses_not_its_parents() -> None:
     assert report.summary() == (
         "otelbundle: telemetry not delivered to http://c:4318: spans=2 dropped (1 failed exports)."
     )
+
+
+def test_credentials_in_the_endpoint_are_never_said() -> None:
+    """OTEL_EXPORTER_OTLP_ENDPOINT=https://user:TOKEN@host/?sig=TOKEN: every warning and the exit
+    summary named the collector by that URL, token included."""
+    said: list[str] = []
+    report = DropReport(endpoint="https://user:s3cr3t@otlp.example:4318/base?sig=t0k3n#x", emit=said.append)
+    report.dropped("spans", 3, "Max retries exceeded with url: /base?sig=t0k3n/v1/traces")
+    report.exported("spans", 1)
+    said.append(report.summary() or "")
+    assert len(said) == 3
+    for line in said:
+        assert "s3cr3t" not in line and "t0k3n" not in line, line
+        assert "https://***@otlp.example:4318/base?***" in line, line
+    assert DropReport(endpoint="http://127.0.0.1:4318").endpoint == "http://127.0.0.1:4318"
