@@ -39,6 +39,7 @@ from otelbundle.health import section as _health_section  # noqa: F401  declares
 from otelbundle.sdk import metric_reader, metric_reader_entry_points, sampling
 from otelbundle.sdk.export import http_session
 from otelbundle.sdk.export.bounded import Accounting, BoundedSpanProcessor
+from otelbundle.sdk.export.header_warning import hide_header_values
 from otelbundle.sdk.export.log_batch import LogBatchProcessor
 from otelbundle.sdk.export.report import (
     DropReport,
@@ -67,6 +68,7 @@ class Components:
 
 def build_components(env: Mapping[str, str]) -> Components:
     """Our parts, each given its section of ``otelbundle.yaml``, which is read here once."""
+    hide_header_values()  # the exporters parse their headers after this, and may warn quoting one
     report = DropReport(endpoint=environment.otlp_endpoint(env))
     fold = ExportLogFold(report)
     accounting = Accounting(report, fold)
