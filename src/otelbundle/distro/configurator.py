@@ -96,7 +96,7 @@ def build_components(env: Mapping[str, str]) -> Components:
     # `logging` records are translated on a thread of ours (otelbundle.sdk.logs.deferred); its
     # processor is first, so a flush drains the capture queue before the export flushes.
     deferred_logs = deferred.DeferredLogs(report, environment.queue_size(env, "OTEL_BLRP_MAX_QUEUE_SIZE"))
-    report.holding("logs", lambda: deferred_logs.pending)
+    report.holding("logs", lambda: deferred_logs.pending + deferred_logs.late)  # late: after the flush began
     kwargs: dict[str, Any] = {
         "export_span_processor": export_spans,
         "export_log_record_processor": export_logs,
