@@ -285,6 +285,8 @@ class ExportLogFold(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         capture: ExportCapture | None = getattr(self._local, "capture", None)
         if capture is not None:
+            if record.levelno >= logging.ERROR:
+                capture.verdict = _message(record)
             if capture.first is None and record.levelno >= logging.WARNING:
                 capture.first = _message(record)
             if record.levelno >= logging.WARNING:
@@ -297,11 +299,21 @@ class ExportLogFold(logging.Filter):
 
 
 class ExportCapture:
-    """The first message logged during one export (the reason shown to the user)."""
+    """What was logged during one export: the first warning, and the last error (the exporter's
+    verdict; the OTLP exporters log each retry as a warning and giving up as an error)."""
 
     def __init__(self, local: threading.local) -> None:
         self._local = local
         self.first: str | None = None
+        self.verdict: str | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """The verdict, with the first warning when that came earlier (it says why: a retried
+        "Transient error ... retrying in 1s" alone read as if the items were still on their way)."""
+        if self.verdict is None or self.first is None or self.first == self.verdict:
+            return self.verdict or self.first
+        return f"{self.verdict} (first: {self.first})"
 
     def __enter__(self) -> ExportCapture:
         self._local.capture = self

@@ -132,7 +132,9 @@ def test_a_full_queue_drops_spans_counts_each_exactly_and_says_so_once(
     assert sdk_lines == [], "the SDK's own queue never overflowed, so it never logged a drop"
 
 
-def test_records_logged_during_a_counted_export_are_folded_and_the_first_is_the_reason() -> None:
+def test_records_logged_during_a_counted_export_are_folded_and_the_verdict_is_the_reason() -> None:
+    """The reason is the exporter's last error, with its first warning: the first alone
+    ("Transient error 503, retrying in 0.94s") read as if the items were still being sent."""
     lines: list[str] = []
     report = DropReport(endpoint="http://c:4318", emit=lines.append)
     fold = ExportLogFold(report)
@@ -163,7 +165,8 @@ def test_records_logged_during_a_counted_export_are_folded_and_the_first_is_the_
     assert report.counts["spans"].dropped == 2
     assert report.suppressed_log_lines == 4
     assert lines == [
-        "otelbundle: could not export 1 spans to http://c:4318: Transient error 503, retrying. "
+        "otelbundle: could not export 1 spans to http://c:4318: Gave up after 3 attempts "
+        "(first: Transient error 503, retrying). "
         "Further export errors are counted, not logged; a summary is printed at exit."
     ]
 
