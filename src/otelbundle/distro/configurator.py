@@ -107,7 +107,7 @@ def build_components(env: Mapping[str, str]) -> Components:
         "resource_attributes": environment.distro_resource_attributes(env),
     }
     # OTLP/HTTP span and log exporters get a session a forked child does not share (http_session.py).
-    sessions = http_session.exporter_args(env)
+    sessions = http_session.exporter_args(env, report.rejected_by_collector)
     if sessions:
         kwargs["exporter_args_map"] = sessions
     components = Components(

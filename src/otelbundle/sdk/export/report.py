@@ -68,6 +68,7 @@ class DropReport:
     _failing: set[str] = field(default_factory=set)
     _refused: dict[str, int] = field(default_factory=dict)  # refused at the queue, not yet said
     _refusal_said: set[str] = field(default_factory=set)
+    _partially_rejected: set[str] = field(default_factory=set)
     _warned: bool = False
     _holders: list[tuple[str, Callable[[], int]]] = field(default_factory=list)
     # Reentrant: the SIGTERM handler reads the report on the thread it interrupted, which may
@@ -182,6 +183,21 @@ class DropReport:
             reason = self._without_credentials(reason)
             self.emit(f"otelbundle: could not export {what} to {self.endpoint}: {reason}.{more}")
 
+    def rejected_by_collector(self, signal: str, items: int, message: str) -> None:
+        """Items of an export the collector answered 200 to and rejected (OTLP partial success):
+        the export counts as delivered, these are dropped; said once per signal, like a failure."""
+        with self._lock:
+            self.counts[signal].dropped += items
+            first = signal not in self._partially_rejected
+            self._partially_rejected.add(signal)
+        if first:
+            why = self._without_credentials(message) if message else "no reason given"
+            self.emit(
+                f"otelbundle: the collector at {self.endpoint} rejected {items} {signal} of an export "
+                f"it accepted: {why}. Further rejections are counted, not logged; a summary is "
+                "printed at exit."
+            )
+
     def suppressed(self) -> None:
         with self._lock:
             self.suppressed_log_lines += 1
@@ -196,6 +212,7 @@ class DropReport:
         self._failing = set()
         self._refused = {}
         self._refusal_said = set()
+        self._partially_rejected = set()
         self._warned = False
 
     def summary(self, not_flushed: Mapping[str, int] | None = None) -> str | None:
