@@ -6,6 +6,7 @@ timeout only guards against a hang.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from harness.apps import clean_env, free_port, run
@@ -13,6 +14,7 @@ from harness.otlp_receiver import OtlpReceiver
 
 POOL = str(Path(__file__).parent / "programs" / "pool_exit.py")
 WORKLOAD = str(Path(__file__).parent / "programs" / "workload.py")
+EXITING = str(Path(__file__).parent / "programs" / "logs_through_exit.py")
 # Leaving `with Pool()` SIGTERMs workers that may be flushing. Before the fix 7 runs in 12 lost
 # spans: four clean runs in a row (about 3 s each) happen by chance 3 times in 100.
 POOL_RUNS = 4
@@ -101,3 +103,20 @@ def test_failed_metric_exports_over_grpc_are_in_the_summary_while_spans_and_logs
     # One metric export, at exit (the interval is a minute): counted once, whatever was logged.
     assert summary.endswith(", metrics: 1 failed exports."), summary
     assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_records_logged_while_the_exit_flush_runs_are_counted_not_lost_unsaid(
+    otlp_receiver: OtlpReceiver,
+) -> None:
+    """A daemon thread keeps logging through the exit flush (a slow collector makes it last):
+    its records after the flush began were dropped without a count."""
+    otlp_receiver.answer_after(0.5)
+    env = clean_env(
+        {**otlp_receiver.env(), "OTEL_SERVICE_NAME": "exiting", "OTELBUNDLE_SHUTDOWN_TIMEOUT": "20"}
+    )
+    result = run(["python", EXITING], env, timeout=90)
+    assert result.returncode == 0 and "EXITING DONE" in result.stdout, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    # The thread may also fill the queue before the exit ("logs=N dropped (...) and M not flushed").
+    late = re.search(r"logs=[^,]*?(\d+) not flushed", _summary(result.stderr))
+    assert late is not None and int(late.group(1)) > 0, result.stderr

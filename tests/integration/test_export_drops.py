@@ -46,3 +46,28 @@ def test_a_full_queue_under_the_wrapper_is_counted_and_said_once() -> None:
     assert dropped is not None and int(dropped.group(1)) == 200, stderr
     assert "Queue full" not in stderr, "the SDK's own queue overflowed"
     assert "Traceback" not in stderr, stderr
+
+
+def test_credentials_in_the_endpoint_or_headers_never_reach_stderr() -> None:
+    """A token in the endpoint's user-info and query was in every warning and the summary; one in
+    a malformed header entry (``:`` for ``=``) was quoted by the SDK's warning, once per exporter."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env = clean_env(
+        {
+            "OTEL_SERVICE_NAME": "workload",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://user:EndpointSecret1@127.0.0.1:{port}/?sig=QuerySecret2",
+            "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20HeaderSecret3,x-api-key:HeaderSecret4",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+            "OTEL_METRIC_EXPORT_INTERVAL": "60000",
+            "OTELBUNDLE_SHUTDOWN_TIMEOUT": "10",
+        }
+    )
+    result = run(["python", WORKLOAD, "5"], env, timeout=90)
+    assert result.returncode == 0 and "WORKLOAD DONE" in result.stdout, result.stderr
+    assert "telemetry not delivered to http://***@127.0.0.1" in result.stderr, result.stderr
+    assert "Header format invalid" in result.stderr, result.stderr  # the warning stays, without the entry
+    output = (result.stdout + result.stderr).encode()
+    for secret in (b"EndpointSecret1", b"QuerySecret2", b"HeaderSecret3", b"HeaderSecret4"):
+        assert secret not in output, result.stderr

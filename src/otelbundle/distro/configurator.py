@@ -39,6 +39,7 @@ from otelbundle.health import section as _health_section  # noqa: F401  declares
 from otelbundle.sdk import metric_reader, metric_reader_entry_points, sampling
 from otelbundle.sdk.export import http_session
 from otelbundle.sdk.export.bounded import Accounting, BoundedSpanProcessor
+from otelbundle.sdk.export.header_warning import hide_header_values
 from otelbundle.sdk.export.log_batch import LogBatchProcessor
 from otelbundle.sdk.export.report import (
     DropReport,
@@ -67,6 +68,7 @@ class Components:
 
 def build_components(env: Mapping[str, str]) -> Components:
     """Our parts, each given its section of ``otelbundle.yaml``, which is read here once."""
+    hide_header_values()  # the exporters parse their headers after this, and may warn quoting one
     report = DropReport(endpoint=environment.otlp_endpoint(env))
     fold = ExportLogFold(report)
     accounting = Accounting(report, fold)
@@ -94,7 +96,7 @@ def build_components(env: Mapping[str, str]) -> Components:
     # `logging` records are translated on a thread of ours (otelbundle.sdk.logs.deferred); its
     # processor is first, so a flush drains the capture queue before the export flushes.
     deferred_logs = deferred.DeferredLogs(report, environment.queue_size(env, "OTEL_BLRP_MAX_QUEUE_SIZE"))
-    report.holding("logs", lambda: deferred_logs.pending)
+    report.holding("logs", lambda: deferred_logs.pending + deferred_logs.late)  # late: after the flush began
     kwargs: dict[str, Any] = {
         "export_span_processor": export_spans,
         "export_log_record_processor": export_logs,
@@ -105,7 +107,7 @@ def build_components(env: Mapping[str, str]) -> Components:
         "resource_attributes": environment.distro_resource_attributes(env),
     }
     # OTLP/HTTP span and log exporters get a session a forked child does not share (http_session.py).
-    sessions = http_session.exporter_args(env)
+    sessions = http_session.exporter_args(env, report.rejected_by_collector)
     if sessions:
         kwargs["exporter_args_map"] = sessions
     components = Components(

@@ -29,7 +29,7 @@ import importlib
 # main thread (tests/integration/test_thread_imports.py).
 import netrc  # noqa: F401
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -51,6 +51,24 @@ _SETTINGS_LIMIT = 16
 _HTTP_ENTRY_POINT = "otlp_proto_http"
 
 
+# The answer of each signal's collector service (by the drop report's signal names), and its
+# count of rejected items.
+_ANSWERS: dict[str, tuple[str, str, str]] = {
+    "spans": (
+        "opentelemetry.proto.collector.trace.v1.trace_service_pb2",
+        "ExportTraceServiceResponse",
+        "rejected_spans",
+    ),
+    "logs": (
+        "opentelemetry.proto.collector.logs.v1.logs_service_pb2",
+        "ExportLogsServiceResponse",
+        "rejected_log_records",
+    ),
+}
+# Told of items a collector accepted the request for but rejected (signal, items, its message).
+Rejected = Callable[[str, int, str], None]
+
+
 class ForkAwareSession(requests.Session):
     """A session whose connection pools are new in each process that uses it.
 
@@ -60,15 +78,37 @@ class ForkAwareSession(requests.Session):
     variables changed after the first export to a URL are not seen.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, signal: str | None = None, rejected: Rejected | None = None) -> None:
         super().__init__()
         self._pid = os.getpid()
         self._environment_settings: dict[tuple[Any, ...], _Settings] = {}
+        self._signal = signal
+        self._rejected = rejected
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if self._pid != os.getpid():
             self._after_fork()
-        return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        if self._rejected is not None and response.status_code == 200 and response.content:
+            self._partial_success(response.content)
+        return response
+
+    def _partial_success(self, body: bytes) -> None:
+        """A 200 whose body says the collector rejected some items (OTLP partial success): the
+        exporter reads only the status and counts the whole batch as delivered."""
+        answer = _ANSWERS.get(self._signal or "")
+        if answer is None or self._rejected is None:
+            return
+        try:
+            message = getattr(importlib.import_module(answer[0]), answer[1])()
+            message.ParseFromString(body)
+            partial = message.partial_success
+            rejected = int(getattr(partial, answer[2]))
+            said = str(partial.error_message)
+        except Exception:  # not an OTLP protobuf answer (a proxy's page): nothing to count
+            return
+        if rejected > 0:
+            self._rejected(self._signal or "", rejected, said)
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -112,8 +152,9 @@ def _uses_http(env: Mapping[str, str], signal: str) -> bool:
     )
 
 
-def exporter_args(env: Mapping[str, str]) -> dict[type, dict[str, Any]]:
-    """``exporter_args_map`` entries giving each OTLP/HTTP span and log exporter in use its own session."""
+def exporter_args(env: Mapping[str, str], rejected: Rejected | None = None) -> dict[type, dict[str, Any]]:
+    """``exporter_args_map`` entries giving each OTLP/HTTP span and log exporter in use its own
+    session; ``rejected`` is told of items a collector's partial-success answer rejected."""
     args: dict[type, dict[str, Any]] = {}
     for signal, module, name in HTTP_EXPORTERS:
         if not _uses_http(env, signal) or _user_session(env, signal):
@@ -122,7 +163,9 @@ def exporter_args(env: Mapping[str, str]) -> dict[type, dict[str, Any]]:
             exporter_class = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError):
             continue
-        args[exporter_class] = {"session": ForkAwareSession()}
+        args[exporter_class] = {
+            "session": ForkAwareSession("spans" if signal == "traces" else signal, rejected)
+        }
     return args
 
 

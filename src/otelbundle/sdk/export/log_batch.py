@@ -15,7 +15,9 @@ its hash computed once (:mod:`otelbundle.sdk.export.resource_once`), which saves
 the encoder 6 µs a record.
 
 Its thread exports a batch when ``max_export_batch_size`` records are queued or
-the schedule delay has passed, through the export wrapper (scrubbing step, the
+the schedule delay has passed (a batch is cut short where its string bodies pass
+:data:`BATCH_BODY_BUDGET`, so a huge line refused by the collector is lost alone),
+through the export wrapper (scrubbing step, the
 export counted on the drop report), with instrumentation suppressed so the
 export's own HTTP request is not traced. ``force_flush`` exports everything on the
 calling thread; ``shutdown`` stops the thread after a last export. In a forked
@@ -45,6 +47,12 @@ from otelbundle.sdk.export.resource_once import ResourceCache
 from otelbundle.sdk.export.wrapper import LOGS, BatchStep, ExportWrapper
 
 _log = logging.getLogger("otelbundle")
+
+# Characters of string and bytes bodies a batch may carry before it is cut: a collector refuses
+# a request over its size limit (413, the OpenTelemetry Collector's default is 20 MiB) and the
+# whole batch is lost with it. Cut below that, an oversized record is exported in a batch of its
+# own, and a refusal loses that record alone, not the records logged beside it.
+BATCH_BODY_BUDGET = 4 * 1024 * 1024
 
 
 class LogBatchProcessor(LogRecordProcessor):
@@ -129,7 +137,7 @@ class LogBatchProcessor(LogRecordProcessor):
             while queue and left > 0 and (whole or len(queue) >= self.batch_size):
                 if deadline is not None and time.monotonic() >= deadline:
                     return False
-                batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue), left))]
+                batch = _take(queue, min(self.batch_size, len(queue), left))
                 left -= len(batch)
                 try:
                     with suppress_instrumentation():
@@ -165,3 +173,17 @@ class LogBatchProcessor(LogRecordProcessor):
         self._export_lock = threading.Lock()
         if not self._shutdown:
             self._thread = self._start_thread()
+
+
+def _take(queue: collections.deque[ReadableLogRecord], most: int) -> list[ReadableLogRecord]:
+    """Up to ``most`` records off the queue, oldest first, stopping before the one whose body
+    would take the batch past :data:`BATCH_BODY_BUDGET` (a first record is always taken)."""
+    batch: list[ReadableLogRecord] = []
+    size = 0
+    while len(batch) < most:
+        body = queue[0].log_record.body
+        size += len(body) if isinstance(body, (str, bytes)) else 0
+        if batch and size > BATCH_BODY_BUDGET:
+            break
+        batch.append(queue.popleft())
+    return batch

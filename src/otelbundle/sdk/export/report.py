@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
@@ -67,12 +68,24 @@ class DropReport:
     _failing: set[str] = field(default_factory=set)
     _refused: dict[str, int] = field(default_factory=dict)  # refused at the queue, not yet said
     _refusal_said: set[str] = field(default_factory=set)
+    _partially_rejected: set[str] = field(default_factory=set)
     _warned: bool = False
     _holders: list[tuple[str, Callable[[], int]]] = field(default_factory=list)
     # Reentrant: the SIGTERM handler reads the report on the thread it interrupted, which may
     # be inside refused() (a full queue while the collector is down) holding this lock.
     _lock: threading.RLock = field(default_factory=threading.RLock)
     emit: Callable[[str], None] = field(default=_warn)
+
+    def __post_init__(self) -> None:
+        # Said in every warning and the exit summary: a user:token@ or a signed query must not be,
+        # nor in a reason quoted from the exporter (requests names the URL's path and query).
+        self._hidden = endpoint_credentials(self.endpoint)
+        self.endpoint = shown_endpoint(self.endpoint)
+
+    def _without_credentials(self, text: str) -> str:
+        for secret in self._hidden:
+            text = text.replace(secret, "***")
+        return text
 
     def holding(self, signal: str, pending: Callable[[], int]) -> None:
         """A queue of ``signal`` items not yet handed to an exporter; ``pending`` says how many.
@@ -167,7 +180,23 @@ class DropReport:
                 else ""
             )
             what = signal if signal == "metrics" else f"{items} {signal}"  # metrics: exports, not items
+            reason = self._without_credentials(reason)
             self.emit(f"otelbundle: could not export {what} to {self.endpoint}: {reason}.{more}")
+
+    def rejected_by_collector(self, signal: str, items: int, message: str) -> None:
+        """Items of an export the collector answered 200 to and rejected (OTLP partial success):
+        the export counts as delivered, these are dropped; said once per signal, like a failure."""
+        with self._lock:
+            self.counts[signal].dropped += items
+            first = signal not in self._partially_rejected
+            self._partially_rejected.add(signal)
+        if first:
+            why = self._without_credentials(message) if message else "no reason given"
+            self.emit(
+                f"otelbundle: the collector at {self.endpoint} rejected {items} {signal} of an export "
+                f"it accepted: {why}. Further rejections are counted, not logged; a summary is "
+                "printed at exit."
+            )
 
     def suppressed(self) -> None:
         with self._lock:
@@ -183,6 +212,7 @@ class DropReport:
         self._failing = set()
         self._refused = {}
         self._refusal_said = set()
+        self._partially_rejected = set()
         self._warned = False
 
     def summary(self, not_flushed: Mapping[str, int] | None = None) -> str | None:
@@ -201,6 +231,27 @@ class DropReport:
         if not parts:
             return None
         return f"otelbundle: telemetry not delivered to {self.endpoint}: " + ", ".join(parts) + "."
+
+
+def shown_endpoint(url: str) -> str:
+    """``url`` fit for stderr: user-info and query (either may hold a token) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unreadable URL)"
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"***@{host}" if "@" in parts.netloc else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+
+
+def endpoint_credentials(url: str) -> list[str]:
+    """The parts of ``url`` that may hold a credential (its user-info and query), longest first."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url] if url else []
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    return sorted({p for p in (userinfo, parts.query) if p}, key=len, reverse=True)
 
 
 def _part(signal: str, counts: SignalCounts, held: int) -> str:
@@ -251,6 +302,8 @@ class ExportLogFold(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         capture: ExportCapture | None = getattr(self._local, "capture", None)
         if capture is not None:
+            if record.levelno >= logging.ERROR:
+                capture.verdict = _message(record)
             if capture.first is None and record.levelno >= logging.WARNING:
                 capture.first = _message(record)
             if record.levelno >= logging.WARNING:
@@ -263,11 +316,21 @@ class ExportLogFold(logging.Filter):
 
 
 class ExportCapture:
-    """The first message logged during one export (the reason shown to the user)."""
+    """What was logged during one export: the first warning, and the last error (the exporter's
+    verdict; the OTLP exporters log each retry as a warning and giving up as an error)."""
 
     def __init__(self, local: threading.local) -> None:
         self._local = local
         self.first: str | None = None
+        self.verdict: str | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """The verdict, with the first warning when that came earlier (it says why: a retried
+        "Transient error ... retrying in 1s" alone read as if the items were still on their way)."""
+        if self.verdict is None or self.first is None or self.first == self.verdict:
+            return self.verdict or self.first
+        return f"{self.verdict} (first: {self.first})"
 
     def __enter__(self) -> ExportCapture:
         self._local.capture = self

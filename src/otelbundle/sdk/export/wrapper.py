@@ -85,7 +85,7 @@ def count_export(
     if ok:
         report.exported(signal, items)
     else:
-        said = capture.first if capture is not None else None
+        said = capture.reason if capture is not None else None
         report.dropped(signal, items, said or "the exporter gave up (collector unreachable or rejecting)")
     return ok
 

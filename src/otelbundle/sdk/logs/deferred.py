@@ -24,6 +24,10 @@ to a file does. Nothing of it has to happen there: like a span processor's
 * :class:`DeferredLogsProcessor`, the first log record processor on the
   LoggerProvider, drains the queue on ``force_flush`` and ``shutdown``, before
   the processors behind it flush (the SDK calls them in order).
+* Records logged after :meth:`DeferredLogs.close` (threads still logging during the
+  exit flush, an ``atexit`` handler or ``__del__`` running after ours) are not
+  exported; they are counted (:attr:`DeferredLogs.late`) and the exit summary
+  says them as not flushed.
 * In a forked child the queue starts empty (the parent exports what it had
   captured) with a translator thread of its own.
 """
@@ -78,6 +82,8 @@ class DeferredLogs:
         self._replay: Replay | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._late = 0
+        self._late_lock = threading.Lock()
         self._fork_hook = f"deferred-logs-{id(self)}"
 
     # ---- the application's threads ------------------------------------------------
@@ -89,6 +95,8 @@ class DeferredLogs:
         most ``capacity`` plus the number of logging threads.
         """
         if self._closed:
+            with self._late_lock:  # only after close: the exit flush is running or done
+                self._late += 1
             return False
         queue = self._queue
         if len(queue) >= self.capacity:
@@ -111,6 +119,12 @@ class DeferredLogs:
     @property
     def pending(self) -> int:
         return len(self._queue)
+
+    @property
+    def late(self) -> int:
+        """Records refused because the exit flush had begun (a thread still logging): never
+        exported, so the exit summary counts them as not flushed."""
+        return self._late
 
     # ---- the translator ---------------------------------------------------------------
     def start(self, handler: logging.Handler, replay: Replay) -> None:
@@ -186,6 +200,7 @@ class DeferredLogs:
         self._wake = threading.Event()
         self._drain_lock = threading.Lock()
         self._translating = threading.local()
+        self._late, self._late_lock = 0, threading.Lock()
         self._thread = None
         if self._replay is not None and not self._closed:
             self._start_thread()

@@ -8,9 +8,14 @@ import pytest
 import requests
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from otelbundle.distro.configurator import build_components
 from otelbundle.sdk.export.http_session import ForkAwareSession, exporter_args, merged_exporter_args
+from otelbundle.sdk.export.report import DropReport
+from otelbundle.sdk.export.wrapper import SPANS, ExportWrapper, span_exporter
 
 HTTP = {
     "OTEL_TRACES_EXPORTER": "otlp",
@@ -96,3 +101,41 @@ def test_the_environment_is_read_once_per_url_with_what_requests_reads(
     assert given["proxies"]["http"] == "http://other:1" and scanned == [
         url
     ]  # given proxies: as requests does
+
+
+class _PartialSuccess(requests.adapters.BaseAdapter):
+    """A collector's 200 whose body rejects 2 spans (an OTLP partial success)."""
+
+    def send(self, request: requests.PreparedRequest, *args: object, **kwargs: object) -> requests.Response:
+        answer = trace_service_pb2.ExportTraceServiceResponse()
+        answer.partial_success.rejected_spans = 2
+        answer.partial_success.error_message = "span name too long"
+        response = requests.Response()
+        response.status_code, response._content = 200, answer.SerializeToString()
+        response.headers["Content-Type"] = "application/x-protobuf"
+        response.request, response.url = request, str(request.url)
+        return response
+
+    def close(self) -> None:
+        return None
+
+
+def test_spans_a_collector_rejects_in_a_200_answer_are_counted_and_said() -> None:
+    """The OTLP exporter reads only the status: rejected spans were counted as delivered, unsaid."""
+    said: list[str] = []
+    report = DropReport(endpoint="http://collector:4318", emit=said.append)
+    session = exporter_args(HTTP, report.rejected_by_collector)[OTLPSpanExporter]["session"]
+    session.mount("http://", _PartialSuccess())
+    exporter = OTLPSpanExporter(endpoint="http://collector:4318/v1/traces", session=session)
+    provider = TracerProvider()
+    provider.add_span_processor(
+        SimpleSpanProcessor(span_exporter(ExportWrapper(SPANS, exporter, report=report)))
+    )
+    with provider.get_tracer("t").start_as_current_span("only-export"):
+        pass
+    assert report.counts["spans"].dropped == 2
+    assert said == [
+        "otelbundle: the collector at http://collector:4318 rejected 2 spans of an export it accepted: "
+        "span name too long. Further rejections are counted, not logged; a summary is printed at exit."
+    ]
+    assert "spans=2 dropped" in (report.summary() or "")

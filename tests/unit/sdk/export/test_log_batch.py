@@ -387,3 +387,30 @@ def test_every_processor_starts_empty_in_a_forked_child_with_a_thread_of_its_own
     finally:
         provider.shutdown()
     assert [e.bodies() for e in exporters] == [["parent's"], ["parent's"]]
+
+
+def test_a_huge_record_is_exported_alone_so_a_refusal_loses_only_it() -> None:
+    """A collector refuses a request over its size limit (413) with the whole batch in it:
+    the 30 MB line of `logger.info("x" * 30_000_000)` took the ten lines around it along."""
+
+    class RefusesHuge(Recording):
+        def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+            if sum(len(str(r.log_record.body)) for r in batch) > 20 * 1024 * 1024:
+                return LogRecordExportResult.FAILURE  # what the OTLP exporter returns on a 413
+            return super().export(batch)
+
+    exporter = RefusesHuge()
+    provider, processor, report = _pipeline(exporter, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE="512")
+    try:
+        logger = provider.get_logger("t")
+        for i in range(5):
+            logger.emit(body=f"before {i}")
+        logger.emit(body="x" * 30_000_000)
+        for i in range(5):
+            logger.emit(body=f"after {i}")
+        assert processor.force_flush()
+        assert exporter.bodies() == [f"before {i}" for i in range(5)] + [f"after {i}" for i in range(5)]
+        assert report.counts["logs"].dropped == 1 and report.counts["logs"].failed_exports == 1
+        assert report.counts["logs"].exported == 10
+    finally:
+        provider.shutdown()

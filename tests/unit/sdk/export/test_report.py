@@ -132,7 +132,9 @@ def test_a_full_queue_drops_spans_counts_each_exactly_and_says_so_once(
     assert sdk_lines == [], "the SDK's own queue never overflowed, so it never logged a drop"
 
 
-def test_records_logged_during_a_counted_export_are_folded_and_the_first_is_the_reason() -> None:
+def test_records_logged_during_a_counted_export_are_folded_and_the_verdict_is_the_reason() -> None:
+    """The reason is the exporter's last error, with its first warning: the first alone
+    ("Transient error 503, retrying in 0.94s") read as if the items were still being sent."""
     lines: list[str] = []
     report = DropReport(endpoint="http://c:4318", emit=lines.append)
     fold = ExportLogFold(report)
@@ -163,7 +165,8 @@ def test_records_logged_during_a_counted_export_are_folded_and_the_first_is_the_
     assert report.counts["spans"].dropped == 2
     assert report.suppressed_log_lines == 4
     assert lines == [
-        "otelbundle: could not export 1 spans to http://c:4318: Transient error 503, retrying. "
+        "otelbundle: could not export 1 spans to http://c:4318: Gave up after 3 attempts "
+        "(first: Transient error 503, retrying). "
         "Further export errors are counted, not logged; a summary is printed at exit."
     ]
 
@@ -267,3 +270,18 @@ def test_a_forked_child_reports_its_own_losses_not_its_parents() -> None:
     assert report.summary() == (
         "otelbundle: telemetry not delivered to http://c:4318: spans=2 dropped (1 failed exports)."
     )
+
+
+def test_credentials_in_the_endpoint_are_never_said() -> None:
+    """OTEL_EXPORTER_OTLP_ENDPOINT=https://user:TOKEN@host/?sig=TOKEN: every warning and the exit
+    summary named the collector by that URL, token included."""
+    said: list[str] = []
+    report = DropReport(endpoint="https://user:s3cr3t@otlp.example:4318/base?sig=t0k3n#x", emit=said.append)
+    report.dropped("spans", 3, "Max retries exceeded with url: /base?sig=t0k3n/v1/traces")
+    report.exported("spans", 1)
+    said.append(report.summary() or "")
+    assert len(said) == 3
+    for line in said:
+        assert "s3cr3t" not in line and "t0k3n" not in line, line
+        assert "https://***@otlp.example:4318/base?***" in line, line
+    assert DropReport(endpoint="http://127.0.0.1:4318").endpoint == "http://127.0.0.1:4318"
