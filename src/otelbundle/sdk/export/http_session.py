@@ -20,6 +20,7 @@ again in the child by the fork-safe metric reader and need none.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 
 # requests imports netrc on a session's first request, on an export thread. CPython does not
@@ -84,6 +85,13 @@ class ForkAwareSession(requests.Session):
         self._environment_settings: dict[tuple[Any, ...], _Settings] = {}
         self._signal = signal
         self._rejected = rejected
+        # The answer's message class, imported here, on the configuring thread: an import on the
+        # export thread is what a fork can catch mid-way (tests/integration/test_thread_imports.py).
+        answer = _ANSWERS.get(signal or "") if rejected is not None else None
+        self._answer: tuple[Any, str] | None = None
+        if answer is not None:
+            with contextlib.suppress(ImportError, AttributeError):
+                self._answer = (getattr(importlib.import_module(answer[0]), answer[1]), answer[2])
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if self._pid != os.getpid():
@@ -96,14 +104,14 @@ class ForkAwareSession(requests.Session):
     def _partial_success(self, body: bytes) -> None:
         """A 200 whose body says the collector rejected some items (OTLP partial success): the
         exporter reads only the status and counts the whole batch as delivered."""
-        answer = _ANSWERS.get(self._signal or "")
-        if answer is None or self._rejected is None:
+        if self._answer is None or self._rejected is None:
             return
+        message_class, count_field = self._answer
         try:
-            message = getattr(importlib.import_module(answer[0]), answer[1])()
+            message = message_class()
             message.ParseFromString(body)
             partial = message.partial_success
-            rejected = int(getattr(partial, answer[2]))
+            rejected = int(getattr(partial, count_field))
             said = str(partial.error_message)
         except Exception:  # not an OTLP protobuf answer (a proxy's page): nothing to count
             return

@@ -414,3 +414,19 @@ def test_a_huge_record_is_exported_alone_so_a_refusal_loses_only_it() -> None:
         assert report.counts["logs"].exported == 10
     finally:
         provider.shutdown()
+
+
+def test_a_batch_cut_for_size_keeps_the_order_also_with_bodies_that_are_not_text() -> None:
+    """The records after the cut go back to the front of the queue: the next batch starts with them."""
+    exporter = Recording()
+    provider, processor, _ = _pipeline(exporter, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE="512")
+    try:
+        logger = provider.get_logger("t")
+        bodies: list[object] = [1, "a", None, "y" * 3_000_000, {"k": "v"}, "z" * 3_000_000, "b", 2.5]
+        for body in bodies:
+            logger.emit(body=body)  # type: ignore[arg-type]
+        assert processor.force_flush()
+        assert [r.log_record.body for batch in exporter.batches for r in batch] == bodies
+        assert [len(batch) for batch in exporter.batches] == [5, 3]  # cut before the second 3 MB line
+    finally:
+        provider.shutdown()
