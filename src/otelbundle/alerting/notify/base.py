@@ -12,10 +12,11 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import IO, Any, Protocol
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.printable import valid_utf8
+from otelbundle.config.urls import redacted_url as _redacted
 from otelbundle.scrub.rules import MARKER
 
 
@@ -88,13 +89,7 @@ URL that streams a large body (a download pasted as the webhook) must not fill t
 def redacted_url(url: str) -> str:
     """``url`` fit for a log line: user-info and query replaced by the scrubbing marker (either
     may hold a token, e.g. a signed URL), the fragment dropped; scheme, host, port and path stay."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an unreadable URL)"
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{MARKER}@{host}" if "@" in parts.netloc else host
-    return urlunsplit((parts.scheme, netloc, parts.path, MARKER if parts.query else "", ""))
+    return _redacted(url, MARKER)
 
 
 def _redirect_message(code: int, url: str, location: str | None) -> str:

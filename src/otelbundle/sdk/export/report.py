@@ -32,12 +32,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
 from otelbundle.config import environment
 from otelbundle.config.report import diagnostics_logger
+from otelbundle.config.urls import redacted_url
 from otelbundle.sdk.metric_reader import ForkSafeMetricReader
 
 QUEUE_FULL = "the in-process queue is full (export slower than production)"
@@ -235,13 +236,7 @@ class DropReport:
 
 def shown_endpoint(url: str) -> str:
     """``url`` fit for stderr: user-info and query (either may hold a token) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an unreadable URL)"
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"***@{host}" if "@" in parts.netloc else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+    return redacted_url(url, "***")
 
 
 def endpoint_credentials(url: str) -> list[str]:
