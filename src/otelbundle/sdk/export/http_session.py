@@ -37,6 +37,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from otelbundle.config import environment
+from otelbundle.sdk.export import refusals
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings  # the stubs' name for what merge_environment_settings returns
@@ -97,8 +98,12 @@ class ForkAwareSession(requests.Session):
         if self._pid != os.getpid():
             self._after_fork()
         response = super().request(method, url, *args, **kwargs)
-        if self._rejected is not None and response.status_code == 200 and response.content:
-            self._partial_success(response.content)
+        status = response.status_code
+        if status == 200:
+            if self._rejected is not None and response.content:
+                self._partial_success(response.content)
+        else:  # a refusal for size: the export wrapper sends the batch again in parts
+            refusals.note_answer(status, kwargs.get("data"))
         return response
 
     def _partial_success(self, body: bytes) -> None:

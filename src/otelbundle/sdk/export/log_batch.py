@@ -50,7 +50,7 @@ from otelbundle.sdk.export.wrapper import LOGS, BatchStep, ExportWrapper
 _log = logging.getLogger("otelbundle")
 
 # Characters of string and bytes bodies a batch may carry before it is cut: a collector refuses
-# a request over its size limit (413, the OpenTelemetry Collector's default is 20 MiB) and the
+# a request over its size limit (the OpenTelemetry Collector answers 400 over its default 20 MiB) and the
 # whole batch is lost with it. Cut below that, an oversized record is exported in a batch of its
 # own, and a refusal loses that record alone, not the records logged beside it.
 BATCH_BODY_BUDGET = 4 * 1024 * 1024

@@ -27,6 +27,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otelbundle.sdk.export import refusals
 from otelbundle.sdk.export.report import DropReport, ExportCapture, ExportLogFold
 
 Item = TypeVar("Item")
@@ -49,6 +50,7 @@ SPANS: Signal[ReadableSpan, SpanExportResult] = Signal(
 LOGS: Signal[ReadableLogRecord, LogRecordExportResult] = Signal(
     "logs", LogRecordExportResult.SUCCESS, LogRecordExportResult.FAILURE, "OTEL_BLRP_MAX_QUEUE_SIZE"
 )
+_ONE = {"spans": "span", "logs": "log record"}
 
 
 class BatchStep(Protocol[Item]):
@@ -64,12 +66,21 @@ class Taken(Protocol):
 
 
 def count_export(
-    report: DropReport, fold: ExportLogFold | None, signal: str, items: int, export: Callable[[], bool]
+    report: DropReport,
+    fold: ExportLogFold | None,
+    signal: str,
+    items: int,
+    export: Callable[[], bool],
+    *,
+    superseded: Callable[[], bool] | None = None,
+    why: Callable[[], str | None] | None = None,
 ) -> bool:
     """Run one export; count its items as exported or dropped. Never raises.
 
     While it runs its items are counted as being sent: an exit flush that runs out
-    of time during it (the exporter retrying) reports them as not flushed.
+    of time during it (the exporter retrying) reports them as not flushed. A failed
+    export that ``superseded`` says is going again in parts is not counted (its parts
+    are); ``why`` may say better than the exporter's log line why it failed.
     """
     capture: ExportCapture | None = None
     try:
@@ -84,8 +95,8 @@ def count_export(
         return False
     if ok:
         report.exported(signal, items)
-    else:
-        said = capture.reason if capture is not None else None
+    elif superseded is None or not superseded():
+        said = (why() if why is not None else None) or (capture.reason if capture is not None else None)
         report.dropped(signal, items, said or "the exporter gave up (collector unreachable or rejecting)")
     return ok
 
@@ -119,11 +130,8 @@ class ExportWrapper(Generic[Item, Result]):
             self._backlog.taken(len(batch))
         if self._report is None:
             return self._send(batch)
-        signal = self._signal
-        ok = count_export(
-            self._report, self._fold, signal.name, len(batch), lambda: self._send(batch) is signal.success
-        )
-        return signal.success if ok else signal.failure
+        ok = self._export_counted(self._report, batch, len(batch), prepare=True)
+        return self._signal.success if ok else self._signal.failure
 
     def _send(self, batch: Sequence[Item]) -> Result:
         prepared = self._prepare(batch) if self._prepare is not None else batch
@@ -131,6 +139,47 @@ class ExportWrapper(Generic[Item, Result]):
             return self._signal.success  # everything was left out by the step (and counted there)
         result: Result = self._inner.export(prepared)
         return result
+
+    def _export_counted(
+        self, report: DropReport, items: Sequence[Item], counted: int, *, prepare: bool
+    ) -> bool:
+        """One export, counted; a batch the collector refused for its size goes again in parts,
+        each counted, so an oversized item is lost alone (:mod:`~otelbundle.sdk.export.refusals`)."""
+        signal = self._signal
+        sent: list[Sequence[Item]] = []  # what was refused for its size, when it can be split
+        refused: list[tuple[int, int]] = []
+
+        def attempt() -> bool:
+            batch = self._prepare(items) if prepare and self._prepare is not None else items
+            if not batch:
+                return True  # everything was left out by the step (and counted there)
+            refusals.forget()
+            ok = self._inner.export(batch) is signal.success
+            answer = None if ok else refusals.refused_bytes()
+            if answer is not None:
+                refused.append(answer)
+                if len(batch) > 1:
+                    sent.append(batch)
+            return ok
+
+        def why() -> str | None:
+            if not refused:
+                return None
+            status, size = refused[0]
+            said = f"the collector refused a {_ONE[signal.name]} of {refusals.shown_size(size)} as too large (HTTP {status})"
+            return said if prepare else f"{said}; what was sent with it went again in smaller requests"
+
+        ok = count_export(
+            report, self._fold, signal.name, counted, attempt, superseded=lambda: bool(sent), why=why
+        )
+        if not sent:
+            return ok
+        size_of = refusals.SIZERS.get(signal.name)
+        results = [
+            self._export_counted(report, part, len(part), prepare=False)
+            for part in refusals.parts(sent[0], refused[0][1], size_of)
+        ]
+        return all(results)
 
     def shutdown(self) -> None:
         self._inner.shutdown()

@@ -68,7 +68,14 @@ def test_in_another_process_the_session_has_new_pools(monkeypatch: pytest.Monkey
     session = ForkAwareSession()
     inherited = dict(session.adapters)
     sent: list[str] = []
-    monkeypatch.setattr(requests.Session, "request", lambda self, method, url, *a, **k: sent.append(url))
+    answer = requests.Response()
+    answer.status_code = 200
+
+    def request(self: requests.Session, method: str, url: str, *a: object, **k: object) -> requests.Response:
+        sent.append(url)
+        return answer
+
+    monkeypatch.setattr(requests.Session, "request", request)
     session.request("POST", "http://collector/v1/traces")
     assert session.adapters == inherited  # same process: the pools stay
     monkeypatch.setattr(os, "getpid", lambda: -1)
