@@ -87,7 +87,9 @@ def param_names_pattern(names: tuple[str, ...] | list[str]) -> str:
     if bad:
         raise ValueError(f"parameter names may only contain letters, digits, '_', '.' and '-': {bad}")
     alternatives = "|".join(n.replace(".", "\\.") for n in names)
-    return "(?i)((?:^|[?&;])(?:" + alternatives + ")=)[^&#;?\\s\"'<>]+"
+    # After `#` too: an OAuth implicit-flow redirect carries its token in the fragment
+    # (`/callback#access_token=...`), as does a SPA's `/#/login?key=...`.
+    return "(?i)((?:^|[?&;#])(?:" + alternatives + ")=)[^&#;?\\s\"'<>]+"
 
 
 def name_gates(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -203,6 +205,24 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        "account-keys",
+        # Case-sensitive: the CamelCase spelling of connection strings and SDK reprs; the
+        # snake_case ones (`aws_secret_access_key=`) are key-assignments' above.
+        "((?:Account|SharedAccess|SecretAccess)Key\\s*[=:]\\s*)[^\\s\"';,&)]+",
+        f"${{1}}{MARKER}",
+        "Azure storage and Service Bus connection strings (AccountKey=...;, SharedAccessKey=...;) "
+        "and AWS credentials written by an SDK (SecretAccessKey=...): the name stays, the value goes up to ';'",
+        gates=("accountkey", "accesskey"),
+    ),
+    Rule(
+        "cookie-header",
+        "(?i)((?:^|[^A-Za-z0-9_-])(?:set-)?cookie:[ \\t]*)[^\\r\\n\"']+",
+        f"${{1}}{MARKER}",
+        "a Cookie or Set-Cookie header written into text (a logged request or response): "
+        "every cookie in it, up to the end of the line or a quote",
+        gates=("cookie:",),
+    ),
+    Rule(
         "authorization",
         "(?i)(authorization[\"']?\\s*[=:]\\s*[\"']?(?:basic|bearer|digest|token)?\\s*)[^\\s\"',;]+",
         f"${{1}}{MARKER}",
@@ -222,10 +242,37 @@ RULES: tuple[Rule, ...] = (
         "|\\b(?:AKIA|ASIA)[A-Z0-9]{16}\\b"
         "|\\bgh[pousr]_[A-Za-z0-9]{36,}\\b"
         "|\\bgithub_pat_[A-Za-z0-9_]{22,}\\b"
-        "|\\bxox[abposr]-[A-Za-z0-9-]{10,}",
+        "|\\bxox[abposre]-[A-Za-z0-9-]{10,}"
+        "|\\bxapp-[A-Za-z0-9-]{10,}",
         MARKER,
         "tokens recognisable by shape wherever they appear: JWTs, AWS access key ids, GitHub and Slack tokens",
-        gates=("eyJ", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox"),
+        gates=("eyJ", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "xapp-"),
+    ),
+    # A rule of its own, not more alternatives of token-shapes: each has its own gates, so a
+    # value with one prefix runs one alternation.
+    Rule(
+        "vendor-tokens",
+        "\\bglpat-[A-Za-z0-9_-]{20,}"
+        "|\\b[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"
+        "|\\bwhsec_[A-Za-z0-9+/=]{20,}"
+        "|\\bAIza[A-Za-z0-9_-]{35}"
+        "|\\bnpm_[A-Za-z0-9]{36}\\b"
+        "|\\bpypi-AgE[A-Za-z0-9_-]{50,}"
+        "|\\bSG\\.[A-Za-z0-9_-]{16,}\\.[A-Za-z0-9_-]{16,}"
+        "|\\bsk-(?:proj|svcacct|admin|ant)-[A-Za-z0-9_-]{20,}"
+        "|\\bsk-[A-Za-z0-9]{32,}",
+        MARKER,
+        "API keys recognisable by their vendor's prefix: GitLab (glpat-), Stripe (sk_live_, rk_live_, "
+        "sk_test_, whsec_), Google (AIza), npm (npm_), PyPI (pypi-AgE), SendGrid (SG.x.y), "
+        "OpenAI (sk-, sk-proj-), Anthropic (sk-ant-)",
+        gates=("glpat-", "k_live_", "k_test_", "whsec_", "aiza", "npm_", "pypi-age", "sg.", "sk-"),
+    ),
+    Rule(
+        "webhook-urls",
+        "(hooks\\.slack\\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+",
+        f"${{1}}{MARKER}",
+        "a Slack incoming-webhook URL: its path is the credential (anyone holding it can post)",
+        gates=("hooks.slack.com/",),
     ),
 )
 

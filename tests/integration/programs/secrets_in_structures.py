@@ -6,7 +6,12 @@ PA Proxy-Authorization and SC Set-Cookie headers as the instrumentations capture
 URL whose password has an unencoded ``@``; EV a span event's name; SQ a CREATE USER
 statement quoted in an exception event; NP/NL/ND maps and lists from ``extra=``; BY bytes
 from ``extra=``; LB/LBB a map body with a Cookie and bytes, EN its event name; AK an
-``AWS_SECRET_ACCESS_KEY=`` line; JK a JSON line's ``apiKey``. Prints ``TRACE <id>``.
+``AWS_SECRET_ACCESS_KEY=`` line; JK a JSON line's ``apiKey``. Vendor API keys by their
+prefix (the secret inside a key of the real shape): GL GitLab, ST Stripe, GO Google, NM npm,
+PY PyPI, SG SendGrid, OA OpenAI, AN Anthropic, XA a Slack app token; SL a Slack webhook URL,
+AZ an Azure connection string's AccountKey (in an exception event), CK a Cookie header in a
+log line, FR a credential parameter in a URL fragment (a span attribute); AR a URL in an
+array attribute of a span (as other SDKs send ``process.command_args``). Prints ``TRACE <id>``.
 """
 
 import json
@@ -56,5 +61,21 @@ with tracer.start_as_current_span("structures-run") as root:
     )
     log.info("env: AWS_SECRET_ACCESS_KEY=AK%s loaded", S)
     log.info("%s", json.dumps({"apiKey": "JK" + S, "page": 2}))
+    log.info(
+        "keys: glpat-GL%s sk_live_ST%s AIzaGO%sabcdefghijklm npm_NM%sabcdefghijklmn "
+        "pypi-AgEIcHlwaS5vcmcPY%sabcdefghijklmnop SG.abcdefghijklmnopqrstuv.SG%sabcdefghijklmnopqrstu "
+        "sk-proj-OA%s sk-ant-api03-AN%s-AA xapp-1-XA%s",
+        *[S] * 9,
+    )
+    root.set_attribute("app.alerts", f"posting to https://hooks.slack.com/services/T0123/B0123/SL{S}")
+    root.add_event(
+        "exception",
+        {
+            "exception.message": f"auth failed: DefaultEndpointsProtocol=https;AccountName=a;AccountKey=AZ{S}==;"
+        },
+    )
+    log.info("request: GET /cart\nCookie: sessionid=CK%s; theme=dark\nHost: shop", S)
+    root.set_attribute("app.redirect", f"https://app.example.com/callback#api_key=FR{S}&state=1")
+    root.set_attribute("app.upstreams", [f"https://h/x?api_key=AR{S}&page=2", "https://h/y"])
     print(f"TRACE {format(root.get_span_context().trace_id, '032x')}", flush=True)
 server.shutdown()

@@ -79,8 +79,8 @@ def test_every_target_gets_every_rule_in_order() -> None:
 def test_the_query_parameter_names_are_the_same_list() -> None:
     transform = _config()["processors"]["transform/scrub"]
     patterns = [_parse(s)[1] for g in transform["trace_statements"] for s in g["statements"]]
-    query = next(p for p in patterns if p.startswith("(?i)((?:^|[?&;])(?:"))
-    names = query.split("(?:^|[?&;])(?:", 1)[1].split(")=)", 1)[0].split("|")
+    query = next(p for p in patterns if p.startswith("(?i)((?:^|[?&;#])(?:"))
+    names = query.split("(?:^|[?&;#])(?:", 1)[1].split(")=)", 1)[0].split("|")
     assert sorted(names) == sorted(PARAM_NAMES), (
         f"only in the collector: {sorted(set(names) - set(PARAM_NAMES))}; "
         f"only in Python: {sorted(set(PARAM_NAMES) - set(names))}"

@@ -48,6 +48,50 @@ CAUGHT = [
     ("github_pat_" + "x" * 30, "REDACTED"),
     ("slack xoxb-123456789012-abcdef", "slack REDACTED"),
     ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig_abc-1", "jwt REDACTED"),
+    # vendor API keys by their prefix (made-up values of the real shapes)
+    ("push glpat-Abc123Def456Ghi789Jk_x done", "push REDACTED done"),
+    ("stripe sk_live_51H8abcdEFGHijklMNOPqrst ok", "stripe REDACTED ok"),
+    ("rk_live_51H8abcdEFGHijklMNOPqrst", "REDACTED"),
+    ("sk_test_4eC39HqLyjWDarjtT1zdp7dc", "REDACTED"),
+    ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "REDACTED"),
+    ("maps key=AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q", "maps key=REDACTED"),
+    ("google AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q failed", "google REDACTED failed"),
+    ("token npm_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 ok", "token REDACTED ok"),
+    ("twine pypi-AgEIcHlwaS5vcmcCJGFiY2RlZmdoLWlqa2wtbW5vcC1xcnN0LXV2d3h5ejAx end", "twine REDACTED end"),
+    ("sendgrid SG.AbCdEfGhIjKlMnOpQrStUv.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfG", "sendgrid REDACTED"),
+    ("openai sk-AbCdEfGhIjKlMnOpQrStT3BlbkFJAbCdEfGhIjKlMnOpQrSt", "openai REDACTED"),
+    ("key sk-proj-AbCdEfGhIjKlMnOp_QrStUvWx-Yz0123456789", "key REDACTED"),
+    ("anthropic sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx-Yz0123456789-AA", "anthropic REDACTED"),
+    ("slack app xapp-1-A0123456789-1234567890123-abcdef0123", "slack app REDACTED"),
+    ("refresh xoxe-1-My0xLTEyMzQ1Njc4OTAxMi0x", "refresh REDACTED"),
+    # a Slack webhook URL: the path is the credential
+    (
+        "POST https://hooks.slack.com/services/T0123ABCD/B0123ABCD/AbCdEfGhIjKlMnOpQrStUvWx failed",
+        "POST https://hooks.slack.com/services/REDACTED failed",
+    ),
+    # CamelCase keys of connection strings and SDK reprs
+    (
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=Zm9vYmFy+/==;EndpointSuffix=core.windows.net",
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=REDACTED;EndpointSuffix=core.windows.net",
+    ),
+    (
+        "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=root;SharedAccessKey=Zm9v+/=",
+        "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=root;SharedAccessKey=REDACTED",
+    ),
+    (
+        "Credentials(AccessKeyId=AKIDX, SecretAccessKey=wJalrXUtnFEMI/K7MDENG)",
+        "Credentials(AccessKeyId=AKIDX, SecretAccessKey=REDACTED)",
+    ),
+    # Cookie and Set-Cookie headers written into text
+    ("> Cookie: sessionid=abc123; csrftoken=def\n> Host: shop", "> Cookie: REDACTED\n> Host: shop"),
+    ("< Set-Cookie: session=abc123; Path=/; HttpOnly", "< Set-Cookie: REDACTED"),
+    # a credential parameter in a URL fragment (OAuth implicit flow, SPA routes)
+    (
+        "https://app/callback#access_token=abc123&state=xyz",
+        "https://app/callback#access_token=REDACTED&state=xyz",
+    ),
+    ("https://app/#api_key=abc123", "https://app/#api_key=REDACTED"),
+    ("https://app/#/login?x=1#key=abc123", "https://app/#/login?x=1#key=REDACTED"),
     # URL user-info
     ("https://user:pw@host/x", "https://REDACTED@host/x"),
     ("postgres://app:s3cret@db:5432/shop", "postgres://REDACTED@db:5432/shop"),
@@ -97,6 +141,19 @@ KEPT = [
     "identified by its id",
     "rotated the private key; -----BEGIN PUBLIC KEY----- stays",
     "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+    # what the vendor prefixes and new key names must leave alone
+    "task-runner-deployment-abcdefghijklmnopqrstuvwxyz",  # 'sk-' inside a word
+    "sk-prod-cluster-eu-west-1-node-7",  # 'sk-' with dashes: not a 32-character key
+    "disk-0123456789abcdef0123456789abcdef",
+    "npm_config_user_agent=npm/9.8.1 node/v20",
+    "msg.content=hello",
+    "pk_live_51H8abcdEFGHijklMNOPqrst",  # Stripe's publishable key: public by design
+    "AccountName=acct;EndpointSuffix=core.windows.net",
+    "SharedAccessKeyName=root",
+    "account_key=42",  # snake_case: an application's own identifier, not Azure's
+    "cookie_consent: yes",
+    "https://h/docs#section-2",
+    "https://hooks.slack.com/",
 ]
 
 
@@ -182,6 +239,16 @@ _FRAGMENTS = [
     "private_key",
     ": ",
     "\n",
+    "#",
+    "Cookie: ",
+    "Set-",
+    "AccountKey",
+    "sk-",
+    "sk_live_",
+    "glpat-",
+    "AIza",
+    "hooks.slack.com/services/",
+    "SG.",
 ]
 
 
