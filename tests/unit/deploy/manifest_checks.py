@@ -24,6 +24,7 @@ API_VERSIONS = {
     "StatefulSet": "apps/v1",
     "Role": "rbac.authorization.k8s.io/v1",
     "RoleBinding": "rbac.authorization.k8s.io/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
 }
 WORKLOADS = {"Deployment", "DaemonSet", "StatefulSet"}
 CONTAINER_KEYS = {
@@ -69,6 +70,11 @@ WORKLOAD_SPEC_KEYS = {
     "podManagementPolicy",
     "revisionHistoryLimit",
 }
+# Where each store keeps what it must not lose: an argument prefix or an
+# environment variable naming the data folder. That folder must be a
+# PersistentVolumeClaim (volumeClaimTemplates), not an emptyDir.
+DATA_DIR_ARGS = ("--storage.path=", "--storage.tsdb.path=", "-storageDataPath=")
+DATA_DIR_ENV = ("JAEGER_BADGER_DIR", "LOKI_DATA_DIR")
 SERVICE_SPEC_KEYS = {"selector", "ports", "clusterIP", "type", "sessionAffinity", "publishNotReadyAddresses"}
 
 
@@ -158,13 +164,39 @@ def check_workload(where: str, doc: dict[str, Any], config_maps: set[str]) -> It
             port = container.get(probe, {}).get("httpGet", {}).get("port")
             if isinstance(port, str) and port not in port_names:
                 yield f"{cname}: {probe} uses port {port!r}, not declared"
-        if not container.get("readinessProbe"):
-            yield f"{cname}: no readinessProbe"
+        for probe in ("readinessProbe", "livenessProbe"):
+            if not container.get(probe):
+                yield f"{cname}: no {probe}"
+        security = container.get("securityContext", {})
+        if security.get("allowPrivilegeEscalation") is not False:
+            yield f"{cname}: allowPrivilegeEscalation is not false"
+        if security.get("readOnlyRootFilesystem") is not True:
+            yield f"{cname}: root filesystem is not read-only"
+        if "ALL" not in security.get("capabilities", {}).get("drop", []):
+            yield f"{cname}: capabilities do not drop ALL"
         for mount in container.get("volumeMounts", []):
             if mount["name"] not in volumes and mount["name"] not in claims:
                 yield f"{cname}: volumeMount {mount['name']} has no volume"
+        yield from _check_data_on_claims(cname, container, claims)
     if not pod.get("securityContext", {}).get("runAsNonRoot"):
         yield f"{where}: pod does not set runAsNonRoot"
+
+
+def _check_data_on_claims(cname: str, container: dict[str, Any], claims: set[str]) -> Iterator[str]:
+    folders = [
+        str(arg).split("=", 1)[1] for arg in container.get("args", []) if str(arg).startswith(DATA_DIR_ARGS)
+    ]
+    folders += [
+        str(e["value"]) for e in container.get("env", []) if e.get("name") in DATA_DIR_ENV and "value" in e
+    ]
+    for folder in folders:
+        holders = [
+            m
+            for m in container.get("volumeMounts", [])
+            if folder.rstrip("/").startswith(m["mountPath"].rstrip("/"))
+        ]
+        if not any(m["name"] in claims for m in holders):
+            yield f"{cname}: data folder {folder} is not on a PersistentVolumeClaim"
 
 
 def check_service(where: str, service: dict[str, Any], workloads: list[dict[str, Any]]) -> Iterator[str]:

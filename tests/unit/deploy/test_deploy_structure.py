@@ -68,6 +68,17 @@ def _gateway_docs() -> list[tuple[str, dict[str, object]]]:
             ),
             "which nothing generates",
         ),
+        (lambda d: d["spec"]["template"]["spec"]["containers"][0].pop("livenessProbe"), "no livenessProbe"),
+        (
+            lambda d: d["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(
+                readOnlyRootFilesystem=False
+            ),
+            "root filesystem is not read-only",
+        ),
+        (
+            lambda d: d["spec"]["template"]["spec"]["containers"][0]["securityContext"].pop("capabilities"),
+            "capabilities do not drop ALL",
+        ),
     ],
 )
 def test_checker_catches_broken_workloads(breakage: object, expected: str) -> None:
@@ -76,6 +87,19 @@ def test_checker_catches_broken_workloads(breakage: object, expected: str) -> No
     breakage(deployment)  # type: ignore[operator]
     problems = list(checks.check_documents(documents, {"otelcol-gateway-config"}))
     assert any(expected in p for p in problems), problems
+
+
+def test_checker_catches_a_store_whose_data_is_on_an_emptydir() -> None:
+    """Alertmanager as it was: silences and notification log on an emptyDir, lost with the pod."""
+    documents = [
+        ("alertmanager.yaml", d) for d in checks.load_documents(DEPLOY / "k8s" / "alertmanager.yaml")
+    ]
+    workload = next(d for _, d in documents if d["kind"] == "StatefulSet")
+    assert list(checks.check_documents(copy.deepcopy(documents), {"alertmanager-config"})) == []
+    workload["spec"].pop("volumeClaimTemplates")
+    workload["spec"]["template"]["spec"]["volumes"].append({"name": "data", "emptyDir": {}})
+    problems = list(checks.check_documents(documents, {"alertmanager-config"}))
+    assert any("data folder /alertmanager is not on a PersistentVolumeClaim" in p for p in problems), problems
 
 
 def test_checker_catches_a_service_that_selects_nothing() -> None:
