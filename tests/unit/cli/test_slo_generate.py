@@ -210,3 +210,17 @@ def test_a_name_regex_within_re2_is_written_and_loads(tmp_path: Path) -> None:
     code, rules = generate(tmp_path, slos)
     assert code == 0 and "slo-gets" in rules
     assert promtool("check", "rules", str(tmp_path / "rules.yaml")).returncode == 0
+
+
+@pytest.mark.parametrize("which", ["--prometheus", "--tests"])
+def test_an_output_that_cannot_be_written_is_said_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], which: str
+) -> None:
+    (tmp_path / "s.slos.yaml").write_text(VARIANTS)
+    outputs = {"--prometheus": str(tmp_path / "rules.yaml"), "--tests": str(tmp_path / "t.yaml")}
+    outputs[which] = str(tmp_path / "missing-dir" / "out.yaml")
+    args = ["slo", "generate", str(tmp_path / "s.slos.yaml"), *(a for kv in outputs.items() for a in kv)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"otelbundle slo generate: cannot write {outputs[which]}: No such file or directory" in err
+    assert "Traceback" not in err
