@@ -97,6 +97,8 @@ def generate_rules(args: argparse.Namespace) -> int:
         _write(args.prometheus, header, {"groups": generated.groups})
         if args.tests:
             _write_tests(args, generated, slos, labels, header)
+    except BrokenPipeError:
+        raise  # '-' read by a reader that is gone: main() stops quietly, as `| head` expects
     except OSError as exc:
         print(f"otelbundle slo generate: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1
