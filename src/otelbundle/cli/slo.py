@@ -22,7 +22,7 @@ import yaml
 from otelbundle.alerting.rule_files import is_rule_file, load_slos
 from otelbundle.alerting.section import read_alerting_config
 from otelbundle.alerting.slo.model import GENERATED_LABELS, Slo
-from otelbundle.alerting.slo.prometheus import BUCKETS_MS, Untranslatable, prometheus_rules
+from otelbundle.alerting.slo.prometheus import BUCKETS_MS, Generated, Untranslatable, prometheus_rules
 from otelbundle.alerting.slo.promtool_tests import slo_tests
 from otelbundle.config import ConfigError, load_file, parse_duration
 
@@ -93,31 +93,42 @@ def generate_rules(args: argparse.Namespace) -> int:
         "# generate again. Burn-rate alerts (Google SRE workbook) on the collector's span metrics,\n"
         "# twins of the in-process alerts of the same SLOs (docs/alerting.md#slos).\n"
     )
-    _write(args.prometheus, header, {"groups": generated.groups})
-    if args.tests:
-        rules_path = (
-            os.path.relpath(os.path.abspath(args.prometheus), os.path.dirname(os.path.abspath(args.tests)))
-            if args.prometheus != "-"
-            else "rules.yaml"
-        )
-        tests: list[dict[str, Any]] = []
-        translated = {group["name"].removeprefix("slo-") for group in generated.groups}
-        for slo in slos:
-            if slo.name not in translated:
-                continue
-            try:
-                tests.extend(slo_tests(slo, generated.bounds.get(slo.name), labels))
-            except Untranslatable as exc:
-                generated.notes.append(f"SLO {slo.name}: {exc}")
-        test_header = header.replace("Burn-rate alerts", "promtool tests of the burn-rate alerts") + (
-            f"#   promtool test rules {os.path.basename(args.tests)}\n"
-        )
-        _write(
-            args.tests, test_header, {"rule_files": [rules_path], "evaluation_interval": "1m", "tests": tests}
-        )
+    try:
+        _write(args.prometheus, header, {"groups": generated.groups})
+        if args.tests:
+            _write_tests(args, generated, slos, labels, header)
+    except BrokenPipeError:
+        raise  # '-' read by a reader that is gone: main() stops quietly, as `| head` expects
+    except OSError as exc:
+        print(f"otelbundle slo generate: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
     for note in generated.notes:
         print(f"note: {note}", file=sys.stderr)
     return 0
+
+
+def _write_tests(
+    args: argparse.Namespace, generated: Generated, slos: Sequence[Slo], labels: dict[str, str], header: str
+) -> None:
+    """The promtool tests of the generated rules (SLOs no test can be made for get a note)."""
+    rules_path = (
+        os.path.relpath(os.path.abspath(args.prometheus), os.path.dirname(os.path.abspath(args.tests)))
+        if args.prometheus != "-"
+        else "rules.yaml"
+    )
+    tests: list[dict[str, Any]] = []
+    translated = {group["name"].removeprefix("slo-") for group in generated.groups}
+    for slo in slos:
+        if slo.name not in translated:
+            continue
+        try:
+            tests.extend(slo_tests(slo, generated.bounds.get(slo.name), labels))
+        except Untranslatable as exc:
+            generated.notes.append(f"SLO {slo.name}: {exc}")
+    test_header = header.replace("Burn-rate alerts", "promtool tests of the burn-rate alerts") + (
+        f"#   promtool test rules {os.path.basename(args.tests)}\n"
+    )
+    _write(args.tests, test_header, {"rule_files": [rules_path], "evaluation_interval": "1m", "tests": tests})
 
 
 def _bound(text: str) -> float:

@@ -220,7 +220,8 @@ def test_every_problem_of_an_slo_file_is_located(tmp_path: Path) -> None:
     assert lines == {
         "slos.yaml:3:34: unknown key 'knd' in spans (did you mean 'kind'?)",
         "slos.yaml:2:11: an SLO needs 'name:' (letters, digits, '-', '_', '.'), e.g. checkout-availability",
-        "slos.yaml:4:16: objective 0.99 reads as 0.99%; write the percentage, e.g. 99%",
+        "slos.yaml:4:16: objective 0.99 reads as 0.99% (a bare number is a percentage); "
+        "write the percentage, e.g. 99%",
         "slos.yaml:5:13: period must be at least 3d, the longest burn-rate window",
         "slos.yaml:6:26: good_if_faster_than: 'fast' is not a duration (use e.g. 500ms, 15s, 1m)",
         "slos.yaml:7:14: labels: 'severity' is set by the SLO's burn-rate alerts",
@@ -244,3 +245,31 @@ def test_an_alert_name_ending_in_a_newline_is_refused(tmp_path: Path) -> None:
     slos = 'slos:\n  - {name: checkout, spans: {service: storefront}, objective: 99%, alert: "Burn\\n"}\n'
     with pytest.raises(ConfigError, match="alert"):
         slo_sim(tmp_path, slos)
+
+
+@pytest.mark.parametrize(
+    ("objective", "problem"),
+    [
+        ("1", "objective 1 is ambiguous: as a ratio it is 100% (no error budget), as a percentage 1%"),
+        ("1.0", "objective 1.0 is ambiguous: as a ratio it is 100% (no error budget), as a percentage 1%"),
+        ("0.9", "objective 0.9 reads as 0.9% (a bare number is a percentage)"),
+        ('"99.99999999999999%"', "leaves no error budget (1 - objective rounds to 0)"),
+    ],
+)
+def test_an_objective_read_as_a_ratio_or_without_budget_is_refused_saying_why(
+    tmp_path: Path, objective: str, problem: str
+) -> None:
+    """``objective: 1`` was read as 1 % (a budget of 99 %: no page could ever fire), and an objective
+    whose budget rounds to 0 divided by zero on the first bad span (+Inf burn in Prometheus)."""
+    slos = f"slos:\n  - {{name: c, spans: {{service: storefront}}, objective: {objective}}}\n"
+    with pytest.raises(ConfigError) as caught:
+        slo_sim(tmp_path, slos)
+    (found,) = [str(p) for p in caught.value.problems]
+    assert problem in found
+    assert found.startswith(f"{tmp_path}/slos.yaml:2:")
+
+
+def test_a_bare_number_above_1_is_understood_as_a_percentage(tmp_path: Path) -> None:
+    sim = slo_sim(tmp_path, "slos:\n  - {name: c, spans: {service: storefront}, objective: 99.9}\n")
+    (budget,) = {r.condition.budget for g in sim.engine.config.groups for r in g.rules}  # type: ignore[attr-defined]
+    assert budget == pytest.approx(0.001)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -150,3 +151,76 @@ def test_the_default_buckets_are_the_collectors() -> None:
     buckets = config["connectors"]["span_metrics"]["histogram"]["explicit"]["buckets"]
     as_ms = [float(b[:-2]) if b.endswith("ms") else float(b[:-1]) * 1000 for b in buckets]
     assert tuple(as_ms) == BUCKETS_MS
+
+
+@needs_promtool
+def test_label_values_are_text_in_prometheus_as_in_process(tmp_path: Path) -> None:
+    """Prometheus expands alert label values as templates; ours are text. A label "{{team}}" made
+    the generated file one promtool refuses ('function "team" not defined')."""
+    slos = VARIANTS.replace("labels: {team: api}", 'labels: {team: "{{team}} a{{{ \\"b\\" }}"}')
+    code, _ = generate(tmp_path, slos, "--label", "note={{ $value }}")
+    assert code == 0
+    assert promtool("check", "rules", str(tmp_path / "rules.yaml")).returncode == 0
+    tests = yaml.safe_load((tmp_path / "rules_test.yaml").read_text())
+    expected = {
+        (labels["team"], labels["note"])
+        for test in tests["tests"]
+        for check in test["alert_rule_test"]
+        for alert in check["exp_alerts"]
+        if "team" in (labels := alert["exp_labels"])
+    }
+    assert expected == {('{{team}} a{{{ "b" }}', "{{ $value }}")}  # what promtool must see rendered
+    result = promtool("test", "rules", str(tmp_path / "rules_test.yaml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
+@pytest.mark.parametrize(
+    ("name_regex", "unsupported"),
+    [
+        ("^GET (?!/health)", "a negative lookahead (?!...)"),
+        ("(a)\\1", "\\1 (a backreference, or Python's octal escape)"),
+        ("(?x) GET", "the flag 'x' (RE2 knows i, m and s)"),
+        ("caf\\u00e9", "a \\u escape (RE2 writes \\x{...})"),
+        ("a{,3}", "a{,n} (RE2 reads it as text; write {0,n})"),
+    ],
+)
+def test_a_name_regex_prometheus_cannot_read_leaves_the_slo_out_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name_regex: str, unsupported: str
+) -> None:
+    """name_regex is Python's re; Prometheus' is RE2. A lookahead made rules promtool refuses."""
+    slos = (
+        VARIANTS
+        + f"  - name: gets\n    spans: {{service: shop, name_regex: {json.dumps(name_regex)}}}\n    objective: 99%\n"
+    )
+    code, rules = generate(tmp_path, slos)
+    assert code == 0
+    assert "slo-gets" not in rules
+    assert f"SLO gets ({tmp_path}/s.slos.yaml:" in (err := capsys.readouterr().err)
+    assert f"name_regex uses {unsupported}, which Prometheus' regular expressions (RE2)" in err
+    assert promtool("check", "rules", str(tmp_path / "rules.yaml")).returncode == 0
+
+
+@needs_promtool
+def test_a_name_regex_within_re2_is_written_and_loads(tmp_path: Path) -> None:
+    slos = (
+        VARIANTS
+        + "  - name: gets\n    spans: {service: shop, name_regex: '(?i)^get /[a-z]+\\.json$'}\n    objective: 99%\n"
+    )
+    code, rules = generate(tmp_path, slos)
+    assert code == 0 and "slo-gets" in rules
+    assert promtool("check", "rules", str(tmp_path / "rules.yaml")).returncode == 0
+
+
+@pytest.mark.parametrize("which", ["--prometheus", "--tests"])
+def test_an_output_that_cannot_be_written_is_said_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], which: str
+) -> None:
+    (tmp_path / "s.slos.yaml").write_text(VARIANTS)
+    outputs = {"--prometheus": str(tmp_path / "rules.yaml"), "--tests": str(tmp_path / "t.yaml")}
+    outputs[which] = str(tmp_path / "missing-dir" / "out.yaml")
+    args = ["slo", "generate", str(tmp_path / "s.slos.yaml"), *(a for kv in outputs.items() for a in kv)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"otelbundle slo generate: cannot write {outputs[which]}: No such file or directory" in err
+    assert "Traceback" not in err

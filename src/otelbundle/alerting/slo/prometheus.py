@@ -30,6 +30,7 @@ from typing import Any
 from otelbundle.alerting.rules import SpanMatcher
 from otelbundle.alerting.slo.burn import description, summary
 from otelbundle.alerting.slo.model import Slo, format_number, prom_duration
+from otelbundle.alerting.slo.re2 import re2_unsupported
 
 CALLS = "traces_span_metrics_calls_total"
 DURATION = "traces_span_metrics_duration_milliseconds"
@@ -62,6 +63,12 @@ def quote(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def template_literal(value: str) -> str:
+    """``value`` as a Go template that renders as itself: Prometheus expands alert label values as
+    templates, ours are plain text (``{{`` in a label would not load, or would render differently)."""
+    return value.replace("{{", '{{ "{{" }}')
+
+
 def _glob_regex(pattern: str) -> str:
     """A service glob (shop-*) as an RE2 regex, which Prometheus anchors on both ends."""
     out = []
@@ -90,6 +97,12 @@ def series_matchers(matcher: SpanMatcher) -> list[str]:
     if matcher.name is not None:
         found.append(f"span_name={quote(matcher.name)}")
     if matcher.name_regex is not None:  # ours searches; Prometheus anchors
+        unsupported = re2_unsupported(matcher.name_regex.pattern)
+        if unsupported:
+            raise Untranslatable(
+                f"its spans: name_regex uses {unsupported}, which Prometheus' regular expressions "
+                "(RE2) do not support; this SLO runs in process only"
+            )
         found.append(f"span_name=~{quote('.*(?:' + matcher.name_regex.pattern + ').*')}")
     return found
 
@@ -175,7 +188,7 @@ def slo_group(slo: Slo, bounds_ms: Sequence[float], generated: Generated) -> dic
                     f"{ratio_metric(tier.long_window)}{selector} / {budget} > {rate}\nand\n"
                     f"{ratio_metric(tier.short_window)}{selector} / {budget} > {rate}"
                 ),
-                "labels": slo.tier_labels(tier),
+                "labels": {k: template_literal(v) for k, v in slo.tier_labels(tier).items()},
                 "annotations": {
                     "summary": summary(slo, tier),
                     "description": description(slo, tier),
@@ -205,6 +218,6 @@ def prometheus_rules(
             continue
         for rule in group["rules"]:
             if "alert" in rule:
-                rule["labels"].update(extra_labels or {})
+                rule["labels"].update({k: template_literal(v) for k, v in (extra_labels or {}).items()})
         generated.groups.append(group)
     return generated

@@ -183,16 +183,17 @@ def _split(bad: float, latency: bool) -> tuple[float, float]:
     return (bad / 2, bad / 2) if latency else (0.0, bad)
 
 
-def slo_tests(
-    slo: Slo, bound: str | None, extra_labels: Mapping[str, str] | None = None
-) -> list[dict[str, Any]]:
-    """The tests of one SLO (see the module docstring); Untranslatable when none can be made."""
-    latency = bound is not None
+Scenario = tuple[str, list[Phase], list[float]]
+"""A traffic shape: its name, its phases, the minutes to check (before moving off thresholds)."""
+
+
+def scenarios(slo: Slo, latency: bool) -> list[Scenario]:
+    """The traffic shapes of the module docstring, for ``slo`` (also run in process by the tests)."""
     share = min(1.0, BURST_BURN * slo.budget)
     burst_slow, burst_errors = _split(PER_MINUTE * share, latency)
     burst = Phase(1, PER_MINUTE * (1 - share), burst_slow, burst_errors)
     on_budget_slow, on_budget_errors = _split(PER_MINUTE * slo.budget / 2, latency)
-    scenarios: list[tuple[str, list[Phase], list[float]]] = [
+    shapes: list[Scenario] = [
         (
             f"a burst of {share * 100:.4g}% bad spans from the start",
             [Phase(30, burst.good, burst.slow, burst.errors)],
@@ -210,7 +211,7 @@ def slo_tests(
         first.long_window / 60 * first.burn_rate(slo.period) / burn
     )  # minutes of burst, after a clean hour
     if burn > first.burn_rate(slo.period) and fires_after * 1.3 < 60:
-        scenarios.append(
+        shapes.append(
             (
                 f"a healthy hour, then the burst: the {first.name} alert waits for "
                 f"{format_number(first.budget_share * 100)}% of the budget and stops once the "
@@ -229,15 +230,23 @@ def slo_tests(
             )
         )
     if latency:
-        scenarios.append(
+        shapes.append(
             (
                 "slow but successful spans alone burn the budget",
                 [Phase(30, burst.good, PER_MINUTE * share)],
                 [5],
             )
         )
+    return shapes
+
+
+def slo_tests(
+    slo: Slo, bound: str | None, extra_labels: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The tests of one SLO (see the module docstring); Untranslatable when none can be made."""
+    latency = bound is not None
     tests = []
-    for name, phases, minutes in scenarios:
+    for name, phases, minutes in scenarios(slo, latency):
         traffic = Traffic(phases)
         checks = _checks(slo, traffic, minutes, extra_labels or {})
         test: dict[str, Any] = {

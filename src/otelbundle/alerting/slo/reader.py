@@ -102,13 +102,29 @@ def _objective(slo_map: YamlMap, problems: SloProblems) -> float | None:
     if not 0 < percent < 100:
         problems.add(slo_map.value_mark("objective"), f"objective {raw!r} must be above 0% and below 100%")
         return None
-    if not str(raw).strip().endswith("%") and percent < 1:
+    bare = not str(raw).strip().endswith("%")
+    if bare and percent == 1:
         problems.add(
             slo_map.value_mark("objective"),
-            f"objective {raw!r} reads as {raw}%; write the percentage, e.g. {percent * 100:g}%",
+            f"objective {raw!r} is ambiguous: as a ratio it is 100% (no error budget), as a percentage "
+            "1%; a bare number is read as a percentage, so write it with %, e.g. 99.9%",
         )
         return None
-    return round(percent / 100.0, 12)
+    if bare and percent < 1:
+        problems.add(
+            slo_map.value_mark("objective"),
+            f"objective {raw!r} reads as {raw}% (a bare number is a percentage); "
+            f"write the percentage, e.g. {percent * 100:g}%",
+        )
+        return None
+    objective = round(percent / 100.0, 12)
+    if objective >= 1.0:  # the budget, 1 - objective, would be 0: every bad span an infinite burn rate
+        problems.add(
+            slo_map.value_mark("objective"),
+            f"objective {raw!r} leaves no error budget (1 - objective rounds to 0); at most 99.9999999999%",
+        )
+        return None
+    return objective
 
 
 def _where_fields(slo_map: YamlMap) -> frozenset[str]:
