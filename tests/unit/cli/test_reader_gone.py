@@ -105,8 +105,12 @@ def test_problems_printed_on_stderr_into_the_same_closed_pipe_end_quietly_too(
 
 @pytest.mark.parametrize("args", [["--help"], ["rules", "check", "--help"], ["--version"]])
 def test_help_into_a_closed_pipe_keeps_argparses_status(args: list[str], environment: dict[str, str]) -> None:
-    """argparse itself ignores a failed write of its help; its exit status 0 stays."""
-    assert into_closed_pipe(args, environment) == (0, "")
+    """argparse itself ignores a failed write of its help from Python 3.11 on: its exit status 0
+    stays. Python 3.10's argparse lets the broken pipe through when stdout is unbuffered (the
+    quiet 141 of every command); buffered, the write fails at exit, after argparse's 0."""
+    status, stderr = into_closed_pipe(args, environment)
+    assert stderr == ""
+    assert status == 0 if sys.version_info >= (3, 11) else status in (0, READER_GONE)
 
 
 def test_reading_the_start_of_more_than_a_pipe_holds(environment: dict[str, str]) -> None:
