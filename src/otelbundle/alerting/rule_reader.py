@@ -25,6 +25,7 @@ from otelbundle.alerting.predicates import (
     parse_predicate,
     referenced_fields,
 )
+from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard
 from otelbundle.alerting.rules import (
     LOG_AGGREGATES,
     NOT_IN_WINDOWS,
@@ -335,10 +336,15 @@ def read_matcher(rule_map: YamlMap, problems: RuleReader) -> SpanMatcher | None:
         problems.add(spans.key_mark("name_regex"), "use either name or name_regex, not both")
     name_regex = None
     if "name_regex" in spans:
+        hazard = backtracking_hazard(str(spans["name_regex"]))
         try:
             name_regex = re.compile(str(spans["name_regex"]))
         except re.error as exc:
             problems.add(spans.value_mark("name_regex"), f"name_regex: {exc}")
+        else:
+            if hazard is not None:
+                problems.add(spans.value_mark("name_regex"), f"name_regex: {hazard[1]}; {BACKTRACKING_HINT}")
+                name_regex = None
     where = (_conditions(problems, spans, "where") or []) if "where" in spans else []
     not_text = [key for key in ("service", "name") if key in spans and not isinstance(spans[key], str)]
     for key in not_text:  # each said, not only the first
