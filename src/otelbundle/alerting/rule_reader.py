@@ -248,6 +248,16 @@ def read_rule(
         compiled = _conditions(problems, rule_map, "errors_where")
         errors_where = all_of(tuple(compiled)) if compiled else None
     labels = problems.string_map(rule_map, "labels")
+    label_map = rule_map.get("labels")
+    for label, text in labels.items():
+        if ("{{" in text or "}}" in text) and isinstance(label_map, YamlMap):
+            # Prometheus expands them at each evaluation (a new alert whenever the value changes);
+            # sent as written they would be a literal "{{ $value }}" label on every alert.
+            problems.add(
+                label_map.value_mark(label),
+                f"labels: {label!r} is a template; rule labels are fixed here (their values say "
+                "which alert it is): put templated text in an annotation",
+            )
     annotations: dict[str, Template] = {}
     annotation_map = problems.mapping(rule_map, "annotations")
     for key in annotation_map or {}:
