@@ -88,8 +88,10 @@ class Engine:
         process_labels: Callable[[], Mapping[str, str]] | None = None,
         wakeup: Callable[[], None] | None = None,
         scrubber: TextScrubber | None = None,
+        to_wall: Callable[[float], float] | None = None,
     ) -> None:
         self.config = config
+        self.to_wall = to_wall  # the clock's instants as wall time, for startsAt/endsAt (clock.py)
         self.dispatcher = dispatcher
         self.clock = clock
         self.telemetry = telemetry or AlertTelemetry(enabled=False)
@@ -140,7 +142,7 @@ class Engine:
         to_send: list[Alert] = []
         for group in self.config.groups:
             due = self._next_eval.get(group.name, now)
-            if due > now:
+            if now < due <= now + group.interval:  # further ahead: the clock went back, evaluate
                 continue
             self._next_eval[group.name] = now + group.interval
             for rule in group.rules:
@@ -350,7 +352,7 @@ class Engine:
 
     def _to_alert(self, alert: ActiveAlert, now: float) -> Alert:
         return outgoing_alert(
-            alert, now, self.config, self.exemplar_spans, self.scrubber, self.exemplar_records
+            alert, now, self.config, self.exemplar_spans, self.scrubber, self.exemplar_records, self.to_wall
         )
 
     def _transition(self, alert: ActiveAlert, state: AlertState) -> None:

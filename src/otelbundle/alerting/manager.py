@@ -24,6 +24,7 @@ from opentelemetry import metrics
 from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import SpanProcessor
 
+from otelbundle.alerting.clock import SteadyClock
 from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.evidence import TextScrubber
 from otelbundle.alerting.instance import process_labels
@@ -117,7 +118,7 @@ class RuleManager:
         dispatcher: NotificationDispatcher,
         *,
         telemetry: AlertTelemetry | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         rule_files: RuleFiles | None = None,
         labels: Callable[[], Mapping[str, str]] | None = process_labels,
         scrubber: TextScrubber | None = None,
@@ -131,10 +132,13 @@ class RuleManager:
         self.rule_files = rule_files
         self.see_unsampled_spans = config.see_unsampled_spans
         self._started_with = config  # what the settings a reload does not apply were at start
+        # A clock that does not step with the wall clock (clock.py); a test's own clock is taken as is.
+        steady = SteadyClock() if clock is None else None
         self.engine = Engine(
             config,
             dispatcher,
-            clock=clock,
+            clock=steady or clock or time.time,
+            to_wall=steady.to_wall if steady is not None else None,
             telemetry=telemetry,
             queue_size=config.span_queue_size,
             process_labels=labels,
@@ -318,7 +322,7 @@ def start_alerting(
     config: AlertingConfig,
     env: Mapping[str, str],
     *,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] | None = None,
     meter_provider: metrics.MeterProvider | None = None,
     scrubber: TextScrubber | None = None,
 ) -> RuleManager:
@@ -350,7 +354,7 @@ def start_alerting(
 
 
 def build_alerting(
-    config_path: str | None, env: Mapping[str, str], clock: Callable[[], float] = time.time
+    config_path: str | None, env: Mapping[str, str], clock: Callable[[], float] | None = None
 ) -> RuleManager | None:
     """Read ``config_path`` and :func:`start_alerting`; None when it has no (valid) ``alerting:`` section.
 

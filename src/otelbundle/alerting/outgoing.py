@@ -8,7 +8,7 @@ alert, the ``alerting:`` section and, for evidence, the exemplar spans held.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -74,10 +74,12 @@ def outgoing_alert(
     exemplar_spans: ExemplarSpans,
     scrubber: TextScrubber | None,
     exemplar_records: ExemplarRecords | None = None,
+    to_wall: Callable[[float], float] | None = None,
 ) -> Alert:
     """The alert as it is sent at ``now``: ``endsAt`` = now + 4 x max(interval, resend_delay)
     while firing, the resolve time once resolved; evidence for firing alerts only (a log
-    rule's from its own records in ``exemplar_records``)."""
+    rule's from its own records in ``exemplar_records``). ``to_wall`` turns the engine's
+    instants into wall time (clock.py; None: they are wall time already)."""
     rule = alert.rule
     generator_url = config.generator_url
 
@@ -101,12 +103,13 @@ def outgoing_alert(
     else:
         evidence = build_evidence(alert.trace_ids, exemplar_spans, link, scrubber)
     valid_for = 4 * max(rule.interval, config.resend_delay)
+    wall = to_wall if to_wall is not None else float
     return Alert(
         labels=dict(alert.labels),
         annotations=annotations,
         status="resolved" if resolved else "firing",
-        starts_at=_utc(alert.fired_at or alert.active_at),
-        ends_at=_utc(alert.resolved_at if resolved else now + valid_for),
+        starts_at=_utc(wall(alert.fired_at or alert.active_at)),
+        ends_at=_utc(wall(alert.resolved_at if resolved else now + valid_for)),
         generator_url=url,
         value=alert.value,
         trace_ids=tuple(alert.trace_ids),

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard
 from otelbundle.config.values import DURATION_HINT, DURATION_RE, UNIT_SECONDS, parse_duration
 
 BUILTINS = ("duration", "status", "name", "kind")
@@ -210,6 +211,12 @@ class _Parser:
         return _compile(field.text, op.text, value)
 
 
+REGEX_READS = 1024
+"""How many characters of a value a ``=~``/``!~`` regex reads: Python's ``re`` backtracks, so
+a pattern such as ``.*.*x`` costs the cube of the length it reads, on the thread that folds
+spans and with the GIL held (regex_safety.py refuses the exponential shapes at load)."""
+
+
 def _literal(field: str, token: _Token) -> Any:
     if token.kind == "string":
         return bytes(token.text[1:-1], "utf-8").decode("unicode_escape")
@@ -249,6 +256,9 @@ def _compile(field: str, op: str, token: _Token) -> Predicate:
             pattern = re.compile(value)
         except re.error as exc:
             raise PredicateError(f"bad regular expression: {exc}", token.column) from None
+        hazard = backtracking_hazard(value)
+        if hazard is not None:
+            raise PredicateError(f"{hazard[1]}; {BACKTRACKING_HINT}", token.column)
         wanted = op == "=~"
         # A missing attribute is the empty string, as an absent label is in Prometheus:
         # `db.system !~ "redis"` holds on a span without db.system, `=~ ".+"` does not.
@@ -258,7 +268,7 @@ def _compile(field: str, op: str, token: _Token) -> Predicate:
             actual = span.get(field)
             if actual is None:
                 return when_missing
-            return (pattern.search(str(actual)) is not None) is wanted
+            return (pattern.search(str(actual)[:REGEX_READS]) is not None) is wanted
 
         return regex
     compare = _COMPARE[op]

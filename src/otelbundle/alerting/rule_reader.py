@@ -25,6 +25,7 @@ from otelbundle.alerting.predicates import (
     parse_predicate,
     referenced_fields,
 )
+from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard
 from otelbundle.alerting.rules import (
     LOG_AGGREGATES,
     NOT_IN_WINDOWS,
@@ -247,6 +248,16 @@ def read_rule(
         compiled = _conditions(problems, rule_map, "errors_where")
         errors_where = all_of(tuple(compiled)) if compiled else None
     labels = problems.string_map(rule_map, "labels")
+    label_map = rule_map.get("labels")
+    for label, text in labels.items():
+        if ("{{" in text or "}}" in text) and isinstance(label_map, YamlMap):
+            # Prometheus expands them at each evaluation (a new alert whenever the value changes);
+            # sent as written they would be a literal "{{ $value }}" label on every alert.
+            problems.add(
+                label_map.value_mark(label),
+                f"labels: {label!r} is a template; rule labels are fixed here (their values say "
+                "which alert it is): put templated text in an annotation",
+            )
     annotations: dict[str, Template] = {}
     annotation_map = problems.mapping(rule_map, "annotations")
     for key in annotation_map or {}:
@@ -335,10 +346,15 @@ def read_matcher(rule_map: YamlMap, problems: RuleReader) -> SpanMatcher | None:
         problems.add(spans.key_mark("name_regex"), "use either name or name_regex, not both")
     name_regex = None
     if "name_regex" in spans:
+        hazard = backtracking_hazard(str(spans["name_regex"]))
         try:
             name_regex = re.compile(str(spans["name_regex"]))
         except re.error as exc:
             problems.add(spans.value_mark("name_regex"), f"name_regex: {exc}")
+        else:
+            if hazard is not None:
+                problems.add(spans.value_mark("name_regex"), f"name_regex: {hazard[1]}; {BACKTRACKING_HINT}")
+                name_regex = None
     where = (_conditions(problems, spans, "where") or []) if "where" in spans else []
     not_text = [key for key in ("service", "name") if key in spans and not isinstance(spans[key], str)]
     for key in not_text:  # each said, not only the first

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from otelbundle.alerting.log_selector import LogMatcher
-from otelbundle.alerting.predicates import Predicate, SpanView
+from otelbundle.alerting.predicates import REGEX_READS, Predicate, SpanView
 from otelbundle.alerting.templates import Template
 from otelbundle.alerting.window import RuleWindow, Totals
 
@@ -150,7 +150,7 @@ class SpanMatcher:
             return False
         if self.name is not None and span.name != self.name:
             return False
-        return self.name_regex is None or self.name_regex.search(span.name) is not None
+        return self.name_regex is None or self.name_regex.search(span.name[:REGEX_READS]) is not None
 
 
 def label_name(attribute: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import Counter
@@ -14,6 +15,8 @@ from otelbundle.alerting.early import new_windows_matter, rising_test
 from otelbundle.alerting.predicates import SpanView
 from otelbundle.alerting.rules import OVERFLOW_KEY, Rule
 from otelbundle.alerting.window import GAMMA, RuleWindow, Window
+
+_log = logging.getLogger("otelbundle.alerting")
 
 
 class Tally:
@@ -261,6 +264,14 @@ class RuleState:
     def _new_window(self, key: tuple[str, ...], count: int) -> tuple[tuple[str, ...], RuleWindow, bool]:
         """(the key the spans go to, its window, whether the window is new)."""
         if len(self.windows) >= self.rule.max_group_keys and key != OVERFLOW_KEY:
+            if not self.overflowed_spans:  # said once per rule; the count is a metric from here on
+                _log.warning(
+                    "otelbundle: alert rule %r reached max_group_keys (%d): spans of new group keys "
+                    "go to its otel_overflow alert (counted in otelbundle.alerting.spans.overflowed); "
+                    "existing keys still alert",
+                    self.rule.name,
+                    self.rule.max_group_keys,
+                )
             self.overflowed_spans += count
             overflow = self.windows.get(OVERFLOW_KEY)
             if overflow is not None:

@@ -12,6 +12,7 @@ from otelbundle.alerting.section import load_alerting_config
 from otelbundle.alerting.templates import Context, TemplateError, parse_template
 from otelbundle.cli import main
 from otelbundle.config import ConfigError
+from tests.unit.alerting.helpers import config_from
 
 BAD = """\
 groups:
@@ -311,3 +312,24 @@ def test_an_evaluation_interval_shorter_than_10ms_is_refused(tmp_path: Path) -> 
         "r.yaml:3:15: interval: '1ns' is shorter than 10ms, the shortest evaluation interval "
         "(the alert thread would evaluate without pause)",
     ]
+
+
+def test_a_templated_rule_label_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    """Prometheus expands rule labels at each evaluation (a new alert when $value changes);
+    sent as written, every alert would carry the literal text."""
+    rules = """
+groups:
+  - name: g
+    rules:
+      - alert: A
+        spans: {service: shop}
+        expr: error_count > 0
+        labels:
+          severity: page
+          route: "{{ $labels.http_route }}"
+"""
+    with pytest.raises(ConfigError) as raised:
+        config_from(tmp_path, rules)
+    (problem,) = raised.value.problems
+    assert (problem.mark.line, problem.mark.column) == (10, 19)
+    assert problem.message.startswith("labels: 'route' is a template; rule labels are fixed here")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.resources import Resource
@@ -73,6 +75,33 @@ def test_group_keys_are_capped_into_one_overflow_group(tmp_path: Path) -> None:
     assert state.overflowed_spans == 7
     overflow = [a for a in engine.evaluate(100.0) if a.labels.get("otel_overflow") == "true"]
     assert len(overflow) == 1
+
+
+def test_reaching_max_group_keys_is_said_once_and_existing_keys_still_alert(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider, _processor, engine = provider_with(tmp_path, max_keys=2)
+    tracer = provider.get_tracer("t")
+
+    def errors(*routes: str) -> None:
+        for route in routes:
+            with tracer.start_as_current_span(
+                "GET", kind=SpanKind.SERVER, attributes={"http.route": route}
+            ) as s:
+                s.set_status(StatusCode.ERROR)
+
+    with caplog.at_level(logging.WARNING, logger="otelbundle.alerting"):
+        errors("/a", "/b", "/c", "/d")
+        engine.evaluate(100.0)
+        errors("/a", "/e", "/f")
+        sent = engine.evaluate(100.0 + 3600)
+    said = [r.getMessage() for r in caplog.records if "max_group_keys" in r.getMessage()]
+    assert said == [
+        "otelbundle: alert rule 'RouteErrors' reached max_group_keys (2): spans of new group keys go to "
+        "its otel_overflow alert (counted in otelbundle.alerting.spans.overflowed); existing keys still alert"
+    ]
+    assert engine.states[("g", "RouteErrors")].overflowed_spans == 4
+    assert "/a" in {a.labels.get("http_route") for a in sent if a.status == "firing"}
 
 
 attribute_values = st.one_of(

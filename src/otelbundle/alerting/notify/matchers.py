@@ -23,6 +23,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard
+
 OPERATORS = ("=~", "!~", "!=", "=")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _BARE_VALUE = re.compile(r'[^\s,{}"]+')
@@ -228,6 +230,9 @@ def parse_matchers(text: str) -> list[Matcher]:
                     f"regex {value!r}: Alertmanager's regexes (Go's RE2) have no {unsupported}",
                     value_at,
                 )
+            hazard = backtracking_hazard(value)
+            if hazard is not None:
+                raise MatcherError(f"regex {value!r}: {hazard[1]}; {BACKTRACKING_HINT}", value_at)
         matchers.append(Matcher(name, op, value, pattern))
         if reader.peek(","):
             reader.at += 1
