@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard
+from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
 from otelbundle.config.values import DURATION_HINT, DURATION_RE, UNIT_SECONDS, parse_duration
 
 BUILTINS = ("duration", "status", "name", "kind")
@@ -253,7 +253,7 @@ def _compile(field: str, op: str, token: _Token) -> Predicate:
         if not isinstance(value, str):
             raise PredicateError(f"{op} needs a quoted regular expression", token.column)
         try:
-            pattern = re.compile(value)
+            pattern = compile_user_regex(value)
         except re.error as exc:
             raise PredicateError(f"bad regular expression: {exc}", token.column) from None
         hazard = backtracking_hazard(value)

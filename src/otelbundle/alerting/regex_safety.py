@@ -11,9 +11,22 @@ the value a ``where:`` regex reads, which bounds the polynomial cases (``.*.*x``
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 _COUNTED = re.compile(r"\{(\d*)(,?)(\d*)\}")
+
+
+def compile_user_regex(regex: str) -> re.Pattern[str]:
+    """``re.compile`` of a regex from a rule or config file, the same on every Python we support:
+    what 3.11 refuses and 3.10 only warns about (flags such as ``(?i)`` after the start, which
+    3.10 then applies to the whole pattern) raises ``re.error`` on 3.10 too."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            return re.compile(regex)
+        except DeprecationWarning as warning:
+            raise re.error(str(warning)) from None
 
 
 def _repeat_at(regex: str, at: int) -> tuple[str, int]:

@@ -25,7 +25,7 @@ from otelbundle.alerting.predicates import (
     parse_predicate,
     referenced_fields,
 )
-from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard
+from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
 from otelbundle.alerting.rules import (
     LOG_AGGREGATES,
     NOT_IN_WINDOWS,
@@ -348,7 +348,7 @@ def read_matcher(rule_map: YamlMap, problems: RuleReader) -> SpanMatcher | None:
     if "name_regex" in spans:
         hazard = backtracking_hazard(str(spans["name_regex"]))
         try:
-            name_regex = re.compile(str(spans["name_regex"]))
+            name_regex = compile_user_regex(str(spans["name_regex"]))
         except re.error as exc:
             problems.add(spans.value_mark("name_regex"), f"name_regex: {exc}")
         else:

@@ -105,3 +105,15 @@ def test_a_where_regex_reads_a_bounded_prefix_of_a_value() -> None:
     assert prefix_then_end(span("a" * (REGEX_READS - 1) + "x"))
     assert not prefix_then_end(span("a" * REGEX_READS + "x"))
     assert not parse_predicate('v =~ ".*.*x"')(span("a" * 20_000))
+
+
+def test_a_flag_after_the_start_is_refused_on_every_python() -> None:
+    """3.11 refuses ``a(?i)b``; 3.10 only warned, and then read the whole pattern case-blind
+    (RE2 reads it from the flag on): a rule loaded on one version and not the other."""
+    import re
+
+    from otelbundle.alerting.regex_safety import compile_user_regex
+
+    with pytest.raises(re.error, match="(?i)flags not at the start"):
+        compile_user_regex("a(?i)b")
+    assert compile_user_regex("(?i)ab").fullmatch("AB") is not None

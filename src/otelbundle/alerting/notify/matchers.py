@@ -23,7 +23,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard
+from otelbundle.alerting.re2 import re2_unsupported
+from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
 
 OPERATORS = ("=~", "!~", "!=", "=")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
@@ -49,50 +50,13 @@ def _unquote(raw: str) -> str:
     return "".join(out)
 
 
-# What Python's re reads and Go's RE2 (Alertmanager's) refuses: look-around, back-references,
-# conditionals. Refused here too, so a line that passes config check also loads in Alertmanager.
-_NOT_RE2 = (
-    ("(?=", "look-ahead"),
-    ("(?!", "look-ahead"),
-    ("(?<=", "look-behind"),
-    ("(?<!", "look-behind"),
-    ("(?P=", "back-reference"),
-    ("(?(", "conditional"),
-)
-
-
-def not_in_re2(regex: str) -> str | None:
-    """What in ``regex`` Go's RE2 refuses, or None. Escaped characters and character classes
-    are skipped, so ``\\(?=`` and ``[(?=]`` are literal text, as both engines read them."""
-    at, in_class = 0, False
-    while at < len(regex):
-        char = regex[at]
-        if char == "\\":
-            if not in_class and regex[at + 1 : at + 2] in tuple("123456789"):
-                return f"back-reference {regex[at : at + 2]}"
-            at += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            at += 2 if regex[at + 1 : at + 2] == "]" else 1  # a ']' first in a class is literal
-            continue
-        elif char == "(":
-            for opener, what in _NOT_RE2:
-                if regex.startswith(opener, at):
-                    return f"{what} {opener}...)"
-        at += 1
-    return None
-
-
 def compile_regex(value: str) -> re.Pattern[str]:
     """Alertmanager's ``^(?:value)$`` (used with fullmatch); Go lets flags such as ``(?i)`` open the
     pattern inside that group, Python only at its very start, so leading flags are moved there."""
     flags = _LEADING_FLAGS.match(value)
     if flags is None:
-        return re.compile(f"(?:{value})")
-    return re.compile(f"{flags.group()}(?:{value[flags.end() :]})")
+        return compile_user_regex(f"(?:{value})")
+    return compile_user_regex(f"{flags.group()}(?:{value[flags.end() :]})")
 
 
 class MatcherError(ValueError):
@@ -224,10 +188,10 @@ def parse_matchers(text: str) -> list[Matcher]:
                 pattern = compile_regex(value)
             except re.error as exc:
                 raise MatcherError(f"bad regex {value!r}: {exc}", value_at) from None
-            unsupported = not_in_re2(value)
+            unsupported = re2_unsupported(value)
             if unsupported is not None:
                 raise MatcherError(
-                    f"regex {value!r}: Alertmanager's regexes (Go's RE2) have no {unsupported}",
+                    f"regex {value!r} uses {unsupported}, which Alertmanager's regexes (Go's RE2) do not support",
                     value_at,
                 )
             hazard = backtracking_hazard(value)

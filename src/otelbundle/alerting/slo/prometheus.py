@@ -27,10 +27,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from otelbundle.alerting.re2 import re2_unsupported
 from otelbundle.alerting.rules import SpanMatcher
 from otelbundle.alerting.slo.burn import description, summary
 from otelbundle.alerting.slo.model import Slo, format_number, prom_duration
-from otelbundle.alerting.slo.re2 import re2_unsupported
 
 CALLS = "traces_span_metrics_calls_total"
 DURATION = "traces_span_metrics_duration_milliseconds"

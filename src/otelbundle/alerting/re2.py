@@ -1,11 +1,12 @@
-"""What of a Python regular expression Prometheus' RE2 refuses, found before it is written in a rule.
+"""What of a Python regular expression Go's RE2 (Prometheus', Alertmanager's) refuses.
 
-A ``name_regex`` is compiled with Python's ``re`` (in process); the generated
-rules hand it to Prometheus, whose RE2 has no lookaround, backreferences,
-atomic groups, possessive quantifiers, conditionals, comments, ``\\Z``, ``\\u``,
-flags other than ``i``, ``m``, ``s``, and reads ``{,n}`` as text. A rule file
-with one does not load (or matches other names), so the SLO is left out of the
-Prometheus rules with a note instead (it still runs in process).
+Regexes are compiled with Python's ``re`` in process, and some are handed to Go
+programs too, or read as they read them: an SLO's ``name_regex`` in the generated
+Prometheus rules, a channel's ``match:`` in Alertmanager's matcher syntax. RE2 has no
+lookaround, backreferences, atomic groups, possessive quantifiers, conditionals,
+comments, ``\\Z``, ``\\u``, flags other than ``i``, ``m``, ``s``, and reads
+``{,n}`` as text: a file with one does not load there (or matches otherwise), so
+it is refused or left out here, said, before it gets there.
 """
 
 from __future__ import annotations
