@@ -148,7 +148,8 @@ class Scheduler:
         if prepare is None:
             return
         try:
-            prepare()
+            with suppress_instrumentation():  # a module imported here may connect somewhere
+                prepare()
         except Exception:  # a broken driver install: the run says so, as a failing result
             _logger.debug("health check %s could not be prepared", check.spec.name, exc_info=True)
 
