@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from otelbundle.config.report import diagnostics_logger
 from otelbundle.health.model import Status, Thresholds, Verdict
 
 
@@ -138,10 +139,38 @@ class PythonCheck:
 
     spec: CheckSpec
     target: str
-    where: str = ""
+    where: str = ""  # file:line:column of the config entry
     _function: Callable[[], Any] | None = None
+    _prepared: bool = False
+    _import_error: str | None = None
+
+    def prepare(self) -> None:
+        """Import the module on the thread that starts the checks, as SqlCheck.prepare does.
+
+        On a worker thread, a fork server forking during that first import left the
+        module's import lock held for ever in the child. A module that cannot be imported
+        is said now, with the config entry's position; the check then reports failing
+        without trying again (an import on a worker thread is the hazard itself).
+        Once per check: a fork child's scheduler prepares the same, already imported, check.
+        """
+        if self._prepared:
+            return
+        self._prepared = True
+        try:
+            self._resolve()
+        except (Exception, SystemExit) as exc:  # the user's module runs here: anything it raises
+            self._import_error = f"cannot import {self.target}: {type(exc).__name__}: {_text_of(exc)}"
+            diagnostics_logger().error(
+                "%s: health check %r: %s; it reports failing, the application continues.",
+                self.where or "otelbundle.yaml",
+                self.spec.name,
+                self._import_error,
+            )
 
     def run(self, previous: Status | None) -> Verdict:
+        if self._import_error is not None:
+            return Verdict(Status.FAILING, f"{self._import_error} (at start)")
+        # Not prepared (`otelbundle health run`, which does not fork): imported on first use.
         function = self._resolve()
         return to_verdict(function())
 
@@ -154,6 +183,15 @@ class PythonCheck:
                 raise LookupError(f"{self.target}: module has no callable {attr!r} ({self.where})")
             self._function = function
         return self._function
+
+
+def _text_of(exc: BaseException) -> str:
+    """``str(exc)``, first line; never raises (the user's exception class owns ``__str__``)."""
+    try:
+        text = str(exc).strip()
+    except Exception:
+        return "<the exception could not be turned into text>"
+    return text.splitlines()[0] if text else ""
 
 
 def to_verdict(returned: Any) -> Verdict:

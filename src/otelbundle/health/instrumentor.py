@@ -18,12 +18,15 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
+from otelbundle import scrub
 from otelbundle.config import environment
-from otelbundle.config.document import read_document, started_with
+from otelbundle.config.document import ConfigDocument, read_document, started_with
+from otelbundle.health.messages import MessageScrub, scrubber_scrub
 from otelbundle.health.outputs import HealthOutputs
 from otelbundle.health.scheduler import Scheduler
 from otelbundle.health.section import HealthConfig, health_config_at_start
 from otelbundle.health.server import HealthServer, listening_ancestor
+from otelbundle.scrub.section import read_scrub_section
 from otelbundle.sdk import forking
 
 _logger = logging.getLogger("otelbundle.health")
@@ -54,12 +57,22 @@ def _shared_outputs() -> HealthOutputs:
         return _outputs
 
 
+def message_scrub(document: ConfigDocument) -> MessageScrub:
+    """The exporters' scrubbing rules (``scrub:`` additions, allowed keys, the hook) for check
+    messages. With exports unscrubbed (``OTELBUNDLE_SCRUB=false``) the built-in rules still
+    apply: ``/readyz`` and stderr are not behind the exporters, as notifications are not."""
+    settings, _ = read_scrub_section(document, os.environ)  # its problems: logged by the configurator
+    scrubber = scrub.build_scrubber(settings) or scrub.Scrubber(hook=scrub.current_hook())
+    return scrubber_scrub(scrubber)
+
+
 class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Starts the check scheduler (and the optional probe server) for this process."""
 
     _scheduler: Scheduler | None = None
     _server: HealthServer | None = None
     _config: HealthConfig | None = None
+    _scrub: MessageScrub | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ()
@@ -84,6 +97,7 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             if config is None:
                 return
             self._config = config
+            self._scrub = message_scrub(document)
             self._start(config, with_server=True)
             forking.on_child(FORK_HOOK, self._after_fork)
         except Exception:
@@ -95,6 +109,7 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         forking.remove(FORK_HOOK)
         self._stop()
         self._config = None
+        self._scrub = None
 
     @property
     def scheduler(self) -> Scheduler | None:
@@ -106,7 +121,9 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _start(self, config: HealthConfig, *, with_server: bool) -> None:
         outputs = _shared_outputs()
-        scheduler = Scheduler(config.checks, outputs.on_result, start_delay_s=START_DELAY_S)
+        scheduler = Scheduler(
+            config.checks, outputs.on_result, start_delay_s=START_DELAY_S, scrub=self._scrub
+        )
         outputs.attach(scheduler)
         self._scheduler = scheduler
         scheduler.start()

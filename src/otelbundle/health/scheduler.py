@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from otelbundle.health.checks import Check
+from otelbundle.health.messages import MessageScrub, bounded, builtin_scrub, clean_message
 from otelbundle.health.model import CheckResult, Status, Verdict
 
 _logger = logging.getLogger(__name__)
-MAX_MESSAGE_CHARS = 1000
 
 ResultCallback = Callable[[CheckResult], None]
 
@@ -39,7 +39,11 @@ class _State:
 
 
 class Scheduler:
-    """Owns the per-check state; results go to ``on_result`` (called on scheduler/worker threads)."""
+    """Owns the per-check state; results go to ``on_result`` (called on scheduler/worker threads).
+
+    ``scrub`` cleans what a check says before anyone sees it (the process's scrubber, from
+    the instrumentor); without one, the built-in scrubbing rules apply.
+    """
 
     def __init__(
         self,
@@ -49,8 +53,10 @@ class Scheduler:
         clock: Callable[[], float] = time.monotonic,
         wall_ns: Callable[[], int] = time.time_ns,
         start_delay_s: float = 0.0,
+        scrub: MessageScrub | None = None,
     ) -> None:
         self._clock, self._wall_ns = clock, wall_ns
+        self._scrub = scrub if scrub is not None else builtin_scrub()
         now = clock()
         self._states = {c.spec.name: _State(c, next_due=now + start_delay_s) for c in checks}
         self._on_result = on_result
@@ -142,7 +148,8 @@ class Scheduler:
         if prepare is None:
             return
         try:
-            prepare()
+            with suppress_instrumentation():  # a module imported here may connect somewhere
+                prepare()
         except Exception:  # a broken driver install: the run says so, as a failing result
             _logger.debug("health check %s could not be prepared", check.spec.name, exc_info=True)
 
@@ -178,7 +185,7 @@ class Scheduler:
             with self._lock:
                 state.running_since = None
                 result = self._result(
-                    state, Verdict(Status.FAILING, f"could not start the check: {exc}"), 0.0
+                    state, Verdict(Status.FAILING, bounded(f"could not start the check: {exc}")), 0.0
                 )
                 state.last = result
             self._deliver(result)
@@ -195,6 +202,8 @@ class Scheduler:
             # or the check stays "running" and every later run is skipped as hung
             verdict = Verdict(Status.FAILING, f"check raised {type(exc).__name__}: {_describe(exc)}")
         elapsed = self._clock() - started
+        # Scrubbed here, off the lock, before /readyz, the logs, the spans or a sink can see it.
+        verdict = Verdict(verdict.status, clean_message(verdict.message, self._scrub), verdict.value)
         with self._lock:
             if state.run_id != run_id:
                 return
@@ -213,7 +222,7 @@ class Scheduler:
             name=spec.name,
             kind=spec.kind,
             status=verdict.status,
-            message=bounded(verdict.message),
+            message=verdict.message,  # a check's: cleaned in _run; ours: short
             duration_s=elapsed,
             start_ns=end_ns - int(elapsed * 1e9),
             end_ns=end_ns,
@@ -238,12 +247,3 @@ def _describe(exc: BaseException) -> str:
         return str(exc)
     except Exception:
         return "<the exception could not be turned into text>"
-
-
-def bounded(message: str) -> str:
-    """At most MAX_MESSAGE_CHARS: a message becomes a span attribute, a log body and part of
-    /readyz, and a python check's is whatever it returned (a whole response, a dump)."""
-    if len(message) <= MAX_MESSAGE_CHARS:
-        return message
-    cut = len(message) - MAX_MESSAGE_CHARS
-    return f"{message[:MAX_MESSAGE_CHARS]}… ({cut} more characters cut)"

@@ -127,6 +127,7 @@ def parse_section(
     interval = get.value(section, "interval", parse_duration, DEFAULT_INTERVAL_S)
     # None: not written, so each check's default is 5s or its interval when shorter.
     timeout: float | None = get.value(section, "timeout", parse_duration, None)
+    inherited = _Inherited(timeout, section.value_mark("timeout") if "timeout" in section else section.mark)
     if "http" in section:
         config.http = _parse_http(section["http"], section.value_mark("http"), problems)
     checks = section.get("checks")
@@ -151,11 +152,11 @@ def parse_section(
                     item.value_mark("name"), f"duplicate check name {name!r} (first at {seen[name]})"
                 )
             )
-            _parse_check(item, interval, timeout, problems, reader)  # its other problems too, in one pass
+            _parse_check(item, interval, inherited, problems, reader)  # its other problems too, in one pass
             continue
         if isinstance(name, str):
             seen[name] = item.value_mark("name")
-        check = _parse_check(item, interval, timeout, problems, reader)
+        check = _parse_check(item, interval, inherited, problems, reader)
         if check is None:
             continue
         config.checks.append(check)
@@ -173,10 +174,18 @@ def _parse_http(value: Any, mark: Mark, problems: list[ConfigProblem]) -> HttpEn
     return HttpEndpoint(host, port) if port is not None else None
 
 
+@dataclass(frozen=True)
+class _Inherited:
+    """``health.timeout`` (None: not written) and where it is written."""
+
+    timeout: float | None
+    mark: Mark
+
+
 def _parse_check(
     item: YamlMap,
     interval: float,
-    timeout: float | None,
+    inherited: _Inherited,
     problems: list[ConfigProblem],
     reader: SystemReader | None,
 ) -> Check | None:
@@ -197,6 +206,7 @@ def _parse_check(
     problems.extend(unknown_keys(item, _COMMON_KEYS | _KIND_KEYS[kind], f"a {kind} check"))
     interval_s = get.value("interval", parse_duration, interval)
     # A timeout nobody wrote never exceeds the interval: `interval: 2s` alone is valid.
+    timeout = inherited.timeout
     default_timeout = timeout if timeout is not None else min(DEFAULT_TIMEOUT_S, interval_s)
     spec = CheckSpec(
         name=name or "",
@@ -208,13 +218,23 @@ def _parse_check(
     before = len(problems)
     check = _BUILDERS[kind](spec, item, get, problems, reader)
     if spec.timeout_s > spec.interval_s:
-        problems.append(
-            ConfigProblem(
-                item.value_mark("timeout") if "timeout" in item else item.mark,
-                f"timeout ({spec.timeout_s:g}s) is longer than interval ({spec.interval_s:g}s)",
-            )
+        problem = ConfigProblem(
+            _longer_timeout_mark(item, inherited),
+            f"timeout ({spec.timeout_s:g}s) is longer than interval ({spec.interval_s:g}s)",
         )
+        if problem not in problems:  # health.timeout inherited by every check: said once, there
+            problems.append(problem)
+        return None
     return check if name and len(problems) == before else None
+
+
+def _longer_timeout_mark(item: YamlMap, inherited: _Inherited) -> Mark:
+    """Where a timeout longer than its interval was written: the check's own ``timeout``, else
+    its own (shorter) ``interval``, else ``health.timeout`` against ``health.interval``."""
+    for key in ("timeout", "interval"):
+        if key in item:
+            return item.value_mark(key)
+    return inherited.mark
 
 
 def _system(

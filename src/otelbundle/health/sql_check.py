@@ -64,8 +64,7 @@ class SqlCheck:
                 # pg_sleep): else the worker waited for ever and every later run was skipped.
                 remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
                 cursor.execute(f"SET statement_timeout = {remaining_ms}")
-            cursor.execute(self.query)
-            cursor.fetchall()
+            read_first_row(cursor, self.query)
         except Exception as exc:
             return Verdict(Status.FAILING, f"query failed ({self.driver}): {self._hide(reason_of(exc))}")
         finally:
@@ -96,6 +95,27 @@ class SqlCheck:
         for secret in dsn_passwords(self.dsn):
             text = text.replace(secret, "***")
         return text
+
+
+def read_first_row(cursor: Any, query: str) -> None:
+    """Run ``query`` and read at most its first row: the check needs an answer, not the result.
+
+    ``fetchall`` held every row in memory (a ``SELECT *`` on a big table, every run). sqlite3
+    steps one row. psycopg (3) streams (single-row mode) and cancels the rest when the stream
+    is closed; psycopg2's client library (libpq) receives the whole result before the first
+    row is read, so there the query itself must be cheap (docs/health.md).
+    """
+    stream = getattr(cursor, "stream", None)
+    if stream is not None:
+        rows = stream(query)
+        try:
+            next(rows, None)
+        finally:
+            rows.close()
+        return
+    cursor.execute(query)
+    if cursor.description is not None:  # a statement that returns no rows has nothing to read
+        cursor.fetchone()
 
 
 _USERINFO = re.compile(r"//[^:/@\s]*:([^@\s]+)@")

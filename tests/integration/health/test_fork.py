@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -54,3 +55,22 @@ def test_the_health_threads_import_no_driver_a_fork_could_catch_mid_import(tmp_p
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"results": 2, "imports": []}, report
+
+
+def test_a_python_checks_module_is_imported_at_start_not_on_a_health_thread(tmp_path: Path) -> None:
+    """Imported by the first run on its worker thread, the user's module was what a fork
+    could catch mid-import; at start it is imported by the thread that later forks."""
+    (tmp_path / "shop_health.py").write_text("import colorsys\n\ndef payments():\n    return 'ok'\n")
+    cfg = tmp_path / "otelbundle.yaml"
+    cfg.write_text(
+        "health:\n"
+        "  checks:\n"
+        "    - {name: payments, kind: python, function: 'shop_health:payments', interval: 1s, timeout: 1s}\n"
+    )
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
+    result = apps.run(
+        [sys.executable, IMPORTS, str(cfg), "1"], apps.clean_env({"PYTHONPATH": path}), instrument=False
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"results": 1, "imports": []}, report

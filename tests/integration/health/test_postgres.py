@@ -151,3 +151,30 @@ def test_a_postgres_query_still_running_at_the_timeout_is_cancelled_and_the_chec
             ), results.items
     finally:
         scheduler.stop()
+
+
+def test_a_postgres_query_returning_many_rows_stops_after_its_first_row(postgres: tuple[int, str]) -> None:
+    """fetchall() had the server produce, and the client hold, every row of the check's query
+    (a SELECT on a big table, every run). Each row produced here takes a number from a
+    sequence: the rows the server made are counted, not timed."""
+    import psycopg
+
+    from otelbundle.health.checks import CheckSpec
+    from otelbundle.health.sql_check import SqlCheck
+
+    port, _ = postgres
+    dsn = f"host=127.0.0.1 port={port} user=health dbname=postgres"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute("CREATE SEQUENCE health_rows")
+        check = SqlCheck(
+            CheckSpec("rows", "sql", interval_s=30, timeout_s=30),
+            "postgresql",
+            dsn,
+            "SELECT nextval('health_rows') FROM generate_series(1, 1000000)",
+        )
+        assert check.run(None).status is Status.HEALTHY
+        assert check.run(None).status is Status.HEALTHY  # the cancelled rest left nothing behind
+        row = admin.execute("SELECT last_value FROM health_rows").fetchone()
+    assert row is not None
+    produced = row[0]
+    assert produced < 100_000, f"the server produced {produced} rows for two runs"

@@ -160,3 +160,21 @@ def test_a_postgresql_dsn_password_quoted_back_by_libpq_is_hidden() -> None:
     assert verdict.status is Status.FAILING
     assert verdict.message.startswith("cannot connect (postgresql): ")
     assert "pa55word" not in verdict.message and "orders:***@" in verdict.message
+
+
+def test_a_sql_query_returning_endless_rows_is_answered_by_its_first_row(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    """fetchall() read every row (a SELECT * on a big table: all of it in memory, every run);
+    here the rows never end, so reading them all ran into the timeout."""
+    import sqlite3
+
+    path = f"{tmp_path}/big.db"
+    sqlite3.connect(path).close()
+    endless = (
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) "
+        "SELECT x, length(hex(randomblob(4096))) FROM n"  # slow rows: the old code's memory stays small
+    )
+    check = SqlCheck(CheckSpec("big", "sql", interval_s=10, timeout_s=2), "sqlite3", path, query=endless)
+    verdict = check.run(None)
+    assert verdict.status is Status.HEALTHY, verdict.message

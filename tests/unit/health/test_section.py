@@ -164,4 +164,25 @@ def test_a_written_timeout_longer_than_the_interval_is_still_a_problem(tmp_path:
             - {name: a, kind: tcp, host: h, port: 1}
         """,
     )
-    assert problems_of(path) == ["F:5:7: timeout (3s) is longer than interval (2s)"]
+    # At the timeout written, not at the check that inherits it.
+    assert problems_of(path) == ["F:3:12: timeout (3s) is longer than interval (2s)"]
+
+
+def test_problems_in_a_flow_style_section_are_at_their_field(tmp_path: Path) -> None:
+    """health.timeout was blamed on every check that inherits it, at each check's `{`."""
+    path = write(
+        tmp_path,
+        """
+        health: {interval: 1s, timeout: 2s, checks: [{name: a, kind: tcp, host: h, port: 1},
+          {name: b, kind: tcp, host: h, port: 1}, {name: c, kind: tcp, host: h, port: 1, interval: 500ms},
+          {name: d, kind: tcp, host: h, port: 0, timeout: 1s}]}
+        """,
+    )
+    assert problems_of(path) == [
+        "F:1:33: timeout (2s) is longer than interval (1s)",  # once, at health.timeout
+        "F:2:92: timeout (2s) is longer than interval (0.5s)",  # at c's own, shorter, interval
+        "F:3:39: port: expected a port number 1..65535, got 0",
+    ]
+    assert problems_of(write(tmp_path, "health: {interval: 1s}\n")) == [
+        "F:1:9: health.checks must be a non-empty list of checks"  # at the mapping that lacks it
+    ]
