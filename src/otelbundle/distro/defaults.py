@@ -44,6 +44,9 @@ def apply_defaults(env: MutableMapping[str, str], argv: list[str] | None = None)
     return messages
 
 
+HEALTH_ENTRY_POINT = "otelbundle_health"
+
+
 class OtelBundleDistro(BaseDistro):  # type: ignore[misc]
     def _configure(self, **kwargs: Any) -> None:
         try:
@@ -64,6 +67,9 @@ class OtelBundleDistro(BaseDistro):  # type: ignore[misc]
             correlation.note_installed_handler(before, kwargs, os.environ)
             return
         kwargs = {**frameworks.instrumentor_options(entry_point.name), **kwargs}
+        if entry_point.name == HEALTH_ENTRY_POINT:
+            # Its python checks' modules wait for the post-instrumentation hook (health/instrumentor.py).
+            kwargs = {"defer_user_code": True, **kwargs}
         super().load_instrumentor(entry_point, **kwargs)
         if entry_point.name == "system_metrics":
             follow_forks(entry_point.load())

@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from otelbundle.config.report import diagnostics_logger
 from otelbundle.health.model import Status, Thresholds, Verdict
@@ -136,6 +136,11 @@ class TcpCheck:
 class PythonCheck:
     """Calls ``module:function``. It may return a Status, a status word, a bool,
     ``(status, message)``, or raise (→ failing with the exception as message)."""
+
+    # The user's own module: under opentelemetry-instrument it is imported once every
+    # instrumentor is loaded (Scheduler.prepare_user_code), so that what it creates at import
+    # (a Flask app, an engine) is instrumented like the rest of the application.
+    imports_user_code: ClassVar[bool] = True
 
     spec: CheckSpec
     target: str

@@ -73,6 +73,7 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _server: HealthServer | None = None
     _config: HealthConfig | None = None
     _scrub: MessageScrub | None = None
+    _defer_user_code = False
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ()
@@ -98,6 +99,9 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 return
             self._config = config
             self._scrub = message_scrub(document)
+            # Under opentelemetry-instrument (the distro says so) the user's check modules are
+            # imported by after_instrumentation(), once every instrumentor is loaded.
+            self._defer_user_code = bool(kwargs.get("defer_user_code"))
             self._start(config, with_server=True)
             forking.on_child(FORK_HOOK, self._after_fork)
         except Exception:
@@ -126,7 +130,7 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         )
         outputs.attach(scheduler)
         self._scheduler = scheduler
-        scheduler.start()
+        scheduler.start(prepare_user_code=not self._defer_user_code)
         if with_server and config.http is not None:
             try:
                 self._server = HealthServer(scheduler, config.http.host, config.http.port)
@@ -173,3 +177,15 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._scheduler = None
         self._server = None
         self._start(self._config, with_server=False)
+
+
+def after_instrumentation() -> None:
+    """``opentelemetry_post_instrument`` entry point: import the python checks' modules now that
+    every instrumentor is loaded (imported while ours was, a module creating a Flask app at
+    import made it before the Flask instrumentor could). Never raises into the app's start-up."""
+    try:
+        scheduler = HealthInstrumentor().scheduler  # the instrumentors are singletons
+        if scheduler is not None:
+            scheduler.prepare_user_code()
+    except Exception:
+        _logger.exception("otelbundle: health checks' modules could not be imported at start")

@@ -67,10 +67,13 @@ class Scheduler:
         self.last_tick = now
 
     # ---- lifecycle ------------------------------------------------------
-    def start(self) -> None:
-        """Prepare every check on this (the starting) thread, then start the loop."""
+    def start(self, *, prepare_user_code: bool = True) -> None:
+        """Prepare every check on this (the starting) thread, then start the loop; with
+        ``prepare_user_code`` False, the checks that import the user's code wait for
+        :meth:`prepare_user_code` (the instrumentor's post-instrumentation hook)."""
         for state in self._states.values():
-            self._prepare(state.check)
+            if prepare_user_code or not getattr(state.check, "imports_user_code", False):
+                self._prepare(state.check)
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="otelbundle-health", daemon=True)
         self._thread.start()
@@ -140,6 +143,12 @@ class Scheduler:
         for state, run_id in to_start:
             self._launch(state, run_id)
         return max(0.01, min(min(wake_at, default=now + 1.0) - now, 1.0))
+
+    def prepare_user_code(self) -> None:
+        """Prepare the checks that import the user's code (a check prepares once)."""
+        for state in list(self._states.values()):
+            if getattr(state.check, "imports_user_code", False):
+                self._prepare(state.check)
 
     @staticmethod
     def _prepare(check: Check) -> None:
