@@ -11,10 +11,13 @@ versions=${OTELBUNDLE_OTHER_PYTHONS:-"3.10 3.13"}
 key=$(sha256sum pyproject.toml | cut -c1-12)
 status=0
 for version in $versions; do
-  python=$(command -v "python$version" || true)
-  if [ -z "$python" ]; then
-    python=$(ls -d "$HOME"/.pyenv/versions/"$version".*/bin/python 2>/dev/null | sort -V | tail -n 1 || true)
-  fi
+  # A pyenv build first: pyenv's shim for pythonX.Y is on the PATH but refuses to run
+  # unless that version is selected; any candidate must answer before it is used.
+  python=""
+  for candidate in $(ls -d "$HOME"/.pyenv/versions/"$version".*/bin/python 2>/dev/null | sort -V -r) \
+                   $(command -v "python$version" || true); do
+    if "$candidate" -c 'import venv' >/dev/null 2>&1; then python=$candidate; break; fi
+  done
   if [ -z "$python" ]; then
     echo "== Python $version: no interpreter on this machine (python$version, ~/.pyenv); its unit tests were not run"
     continue

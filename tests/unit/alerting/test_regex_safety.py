@@ -114,6 +114,6 @@ def test_a_flag_after_the_start_is_refused_on_every_python() -> None:
 
     from otelbundle.alerting.regex_safety import compile_user_regex
 
-    with pytest.raises(re.error, match="(?i)flags not at the start"):
+    with pytest.raises(re.error, match=r"(?i)flags not at the start"):
         compile_user_regex("a(?i)b")
     assert compile_user_regex("(?i)ab").fullmatch("AB") is not None
