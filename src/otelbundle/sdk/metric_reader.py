@@ -19,7 +19,10 @@ This reader, built on the public ``MetricReader`` base class, handles each:
   storage lock is held by its thread when the process is copied. It waits for
   the *collect* only, never for the export, so a slow collector does not delay
   a fork; the wait is bounded by the export timeout, the deadline the collect
-  itself has;
+  itself has. A reader that collects deltas then collects once more, and the
+  parent's thread exports that later: what the parent recorded since its last
+  collect is otherwise still in the storage the child inherits, and the child
+  exported it a second time;
 * **in the child** its locks, its stop event and its thread are new, and the
   exporter is rebuilt from its factory before the child's first export (the
   inherited one, with the parent's sockets, is left untouched: closing it could
@@ -57,7 +60,13 @@ from typing import Any
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.metrics import MetricsTimeoutError
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricReader, MetricsData
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    MetricExporter,
+    MetricExportResult,
+    MetricReader,
+    MetricsData,
+)
 from opentelemetry.semconv._incubating.attributes.otel_attributes import OtelComponentTypeValues
 
 _logger = logging.getLogger(__name__)
@@ -68,6 +77,11 @@ ExportCounter = Callable[[Callable[[], bool]], bool]
 
 # What an export hands the exporter instead of the collected data (secret scrubbing).
 ExportStep = Callable[[MetricsData], MetricsData]
+
+# Collections made at forks and not exported yet, at most (a fork storm within one
+# interval); past that a fork does not collect, and its child may export again what
+# the parent recorded since the last of them.
+MAX_COLLECTED_AT_FORKS = 64
 
 _count: ExportCounter | None = None
 _step: ExportStep | None = None
@@ -116,6 +130,9 @@ class ForkSafeMetricReader(MetricReader):
             otel_component_type=OtelComponentTypeValues.PERIODIC_METRIC_READER,
         )
         self._factory = exporter_factory
+        preferred = exporter._preferred_temporality or {}
+        self._collects_deltas = AggregationTemporality.DELTA in preferred.values()
+        self._collected_at_forks: list[MetricsData] = []  # the parent's, exported by its next export
         self._exporter = exporter
         self._exporter_pid = os.getpid()
         self._left_behind: list[MetricExporter] = []  # inherited exporters a child must not touch
@@ -156,7 +173,11 @@ class ForkSafeMetricReader(MetricReader):
             return False
         try:
             data = self._collect_gated(deadline)
-            return True if data is None else self._export(data, deadline)
+            at_forks, self._collected_at_forks = self._collected_at_forks, []
+            exported = [self._export(each, deadline) for each in at_forks]
+            if data is not None:
+                exported.append(self._export(data, deadline))
+            return all(exported)
         except Exception:  # the thread must survive whatever an exporter or callback raises
             _logger.exception("Exception while exporting metrics")
             return False
@@ -257,6 +278,25 @@ class ForkSafeMetricReader(MetricReader):
             self._held_for_fork = False
             return
         self._held_for_fork = self._gate.acquire(timeout=min(self._timeout_s, threading.TIMEOUT_MAX))
+        if self._held_for_fork and self._collects_deltas:
+            self._collect_for_fork()
+
+    def _collect_for_fork(self) -> None:
+        """Take the parent's uncollected deltas out of the storage the child inherits (gate held)."""
+        if self._shut_down or self._disabled_reason is not None or getattr(self, "_collect", None) is None:
+            return
+        if len(self._collected_at_forks) >= MAX_COLLECTED_AT_FORKS:
+            return
+        self._gate_owner = threading.get_ident()
+        try:
+            self.collect(timeout_millis=self._timeout_s * 1e3)
+        except Exception:  # a fork hook must never break the app's fork
+            _logger.exception("otelbundle: metric collection before fork failed")
+        finally:
+            self._gate_owner = None
+        data, self._pending = self._pending, None
+        if data is not None:
+            self._collected_at_forks.append(data)
 
     def _after_fork_in_parent(self) -> None:
         if self._held_for_fork:
@@ -268,6 +308,7 @@ class ForkSafeMetricReader(MetricReader):
         forked_inside_collect = self._gate_owner == threading.get_ident()
         self._new_locks()
         self._pending = None
+        self._collected_at_forks = []  # the parent exports them
         if self._shut_down or self._disabled_reason is not None:
             return
         if not held and not forked_inside_collect:
