@@ -22,7 +22,9 @@ This reader, built on the public ``MetricReader`` base class, handles each:
   itself has. A reader that collects deltas then collects once more, and the
   parent's thread exports that later: what the parent recorded since its last
   collect is otherwise still in the storage the child inherits, and the child
-  exported it a second time;
+  exported it a second time. That collect runs the observable callbacks, so it
+  has a thread of its own and the fork waits for it no longer than the export
+  timeout;
 * **in the child** its locks, its stop event and its thread are new, and the
   exporter is rebuilt from its factory before the child's first export (the
   inherited one, with the parent's sockets, is left untouched: closing it could
@@ -282,21 +284,22 @@ class ForkSafeMetricReader(MetricReader):
             self._collect_for_fork()
 
     def _collect_for_fork(self) -> None:
-        """Take the parent's uncollected deltas out of the storage the child inherits (gate held)."""
+        """Take the parent's uncollected deltas out of the storage the child inherits (gate held).
+
+        The collect runs the observable callbacks, so it runs on a thread of its own
+        and the fork waits for it no longer than a collect may take. One that takes
+        longer keeps the gate and releases it when it ends; the fork goes on without
+        it, and its child, whose storage locks that thread may hold, exports no metrics.
+        """
         if self._shut_down or self._disabled_reason is not None or getattr(self, "_collect", None) is None:
             return
         if len(self._collected_at_forks) >= MAX_COLLECTED_AT_FORKS:
             return
-        self._gate_owner = threading.get_ident()
-        try:
-            self.collect(timeout_millis=self._timeout_s * 1e3)
-        except Exception:  # a fork hook must never break the app's fork
-            _logger.exception("otelbundle: metric collection before fork failed")
-        finally:
-            self._gate_owner = None
-        data, self._pending = self._pending, None
-        if data is not None:
-            self._collected_at_forks.append(data)
+        collect = _CollectForFork(self)
+        thread = threading.Thread(target=collect.run, name="OtelBundleMetricReaderFork", daemon=True)
+        thread.start()
+        if not collect.finished_within(self._timeout_s):
+            self._held_for_fork = False  # the collect's thread releases the gate when it ends
 
     def _after_fork_in_parent(self) -> None:
         if self._held_for_fork:
@@ -323,6 +326,44 @@ class ForkSafeMetricReader(MetricReader):
             )
             return
         self._start_thread()
+
+
+class _CollectForFork:
+    """One collect before a fork, and who releases the gate after it: the fork, or this collect if late."""
+
+    def __init__(self, reader: ForkSafeMetricReader) -> None:
+        self._reader = reader
+        self._state = threading.Lock()
+        self._ended = False
+        self._late = False  # the fork went on without this collect
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        reader = self._reader
+        reader._gate_owner = threading.get_ident()
+        try:
+            reader.collect(timeout_millis=reader._timeout_s * 1e3)
+        except Exception:  # what a callback raises must not end the collect's bookkeeping
+            _logger.exception("otelbundle: metric collection before fork failed")
+        finally:
+            reader._gate_owner = None
+            data, reader._pending = reader._pending, None
+            if data is not None:
+                reader._collected_at_forks.append(data)
+            with self._state:
+                self._ended = True
+                late = self._late
+            self._done.set()
+            if late:
+                reader._gate.release()
+
+    def finished_within(self, seconds: float) -> bool:
+        """Wait for the collect; False: it is late, and it releases the gate itself when it ends."""
+        if self._done.wait(min(seconds, threading.TIMEOUT_MAX)):
+            return True
+        with self._state:
+            self._late = not self._ended
+            return not self._late
 
 
 def _register_fork_hooks(reader: ForkSafeMetricReader) -> None:

@@ -447,3 +447,36 @@ def test_with_cumulative_temporality_a_child_starts_from_the_parents_counts(
     assert run_in_child(child) == {"counted": 6}
     assert reader.force_flush(timeout_millis=5_000)
     assert counted(exports_made_here()) == 5
+
+
+def test_with_delta_temporality_a_callback_that_hangs_at_the_fork_holds_it_no_longer_than_the_timeout(
+    providers: list[MeterProvider],
+) -> None:
+    """The collect at the fork runs the observable callbacks; one that never returns must not hold
+    the app's fork() for ever. The fork goes on after the export timeout (0.5 s here) and, as for
+    a collect stuck in the periodic thread, that child exports no metrics."""
+    ListExporter.made.clear()
+    reader = ForkSafeMetricReader(DeltaListExporter, export_interval_millis=60_000, export_timeout_millis=500)
+    stuck, release = threading.Event(), threading.Event()
+
+    def callback(options: CallbackOptions) -> Iterable[Observation]:
+        if stuck.is_set():
+            release.wait()
+        yield Observation(1)
+
+    start(providers, reader).get_meter("test").create_observable_gauge("hangs", callbacks=[callback])
+    stuck.set()
+    child: list[dict[str, Any] | None] = []
+    forker = threading.Thread(
+        target=lambda: child.append(run_in_child(lambda: {"exported": reader.force_flush(1_000)})),
+        daemon=True,
+    )
+    forker.start()
+    forker.join(CHILD_BOUND_S)
+    fork_returned = not forker.is_alive()
+    release.set()
+    forker.join(CHILD_BOUND_S)
+    assert fork_returned, "the fork waited for a callback that does not return"
+    assert child == [{"exported": False}]
+    stuck.clear()
+    assert reader.force_flush(timeout_millis=5_000), "the parent exports again once the callback returns"
