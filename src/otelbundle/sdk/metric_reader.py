@@ -174,29 +174,27 @@ class ForkSafeMetricReader(MetricReader):
         if self._disabled_reason is not None:
             return False
         try:
-            data = self._collect_gated(deadline)
-            at_forks, self._collected_at_forks = self._collected_at_forks, []
-            exported = [self._export(each, deadline) for each in at_forks]
-            if data is not None:
-                exported.append(self._export(data, deadline))
-            return all(exported)
+            return all([self._export(data, deadline) for data in self._collect_gated(deadline)])
         except Exception:  # the thread must survive whatever an exporter or callback raises
             _logger.exception("Exception while exporting metrics")
             return False
 
-    def _collect_gated(self, deadline: float) -> MetricsData | None:
+    def _collect_gated(self, deadline: float) -> list[MetricsData]:
+        """What to export: the collections made at forks since the last call, then this one."""
         gate = self._gate
         if not gate.acquire(timeout=_remaining(deadline)):
             _logger.warning("Metric collection skipped: the previous one is still running.")
-            return None
+            return []
         try:
+            # Taken under the gate: a collect at a fork adds to the list while it holds the gate.
+            collected, self._collected_at_forks = self._collected_at_forks, []
             self._gate_owner = threading.get_ident()
             try:
                 self.collect(timeout_millis=_remaining(deadline) * 1e3)
             except MetricsTimeoutError:
                 _logger.warning("Metric collection timed out; trying again in %g s.", self._interval_s)
             data, self._pending = self._pending, None
-            return data
+            return collected if data is None else [*collected, data]
         finally:
             self._gate_owner = None
             gate.release()

@@ -476,7 +476,7 @@ def test_with_delta_temporality_a_callback_that_hangs_at_the_fork_holds_it_no_lo
     fork_returned = not forker.is_alive()
     release.set()
     forker.join(CHILD_BOUND_S)
-    assert fork_returned, "the fork waited for a callback that does not return"
+    assert fork_returned, "the fork (or the child's flush) waited for a callback that does not return"
     assert child == [{"exported": False}]
     stuck.clear()
     assert reader.force_flush(timeout_millis=5_000), "the parent exports again once the callback returns"
