@@ -13,6 +13,7 @@ import pytest
 
 from harness.apps import BIN, clean_env, free_port, run, start
 from harness.otlp_receiver import OtlpReceiver
+from harness.otlp_records import SpanRecord
 from otelbundle.distro.defaults import follow_forks
 
 MULTIPROC = str(Path(__file__).parent / "programs" / "multiproc.py")
@@ -101,3 +102,52 @@ def test_process_metrics_follow_the_fork() -> None:
     os.waitpid(pid, 0)
     assert reported == pid
     assert parent._proc.pid == os.getpid()
+
+
+def test_recycled_gunicorn_workers_deliver_everything_and_the_master_leaks_nothing(
+    otlp_receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    """--max-requests 5: each worker exits after 5 requests; its exit flush sends what it has
+    (the 60 s metric interval never comes), and the master's threads and descriptors stay put."""
+    port = free_port()
+    args = [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--max-requests", "5"]
+    env = clean_env(
+        {**otlp_receiver.env(), "OTEL_SERVICE_NAME": "inventory", "INVENTORY_DB": str(tmp_path / "inv.db")}
+    )
+    server = start([*args, "examples.inventory.app:app"], env, tmp_path, name="gunicorn")
+    requests = 0
+
+    def get() -> None:
+        nonlocal requests
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/stock/NOPE", timeout=10).close()
+        requests += 1
+
+    try:
+        server.wait_http(f"http://127.0.0.1:{port}/healthz")
+        for _ in range(10):  # the master's own threads have all started by now
+            get()
+        master = psutil.Process(server.process.pid)
+        before = (master.num_threads(), master.num_fds())
+        for _ in range(100):  # 20 recycles
+            get()
+        after = (master.num_threads(), master.num_fds())
+    finally:
+        server.stop()
+    assert after == before, f"master (threads, fds): {before} before 20 recycles, {after} after"
+
+    def served(rx: OtlpReceiver) -> list[SpanRecord]:
+        return [s for s in rx.spans if s.name == "GET /stock/<sku>"]
+
+    otlp_receiver.wait_for(lambda rx: len(served(rx)) == requests)
+    assert len({s.resource["service.instance.id"] for s in served(otlp_receiver)}) >= 20
+
+    def histogram_counts(rx: OtlpReceiver) -> int:
+        """Each worker's last point of the request histogram (cumulative), summed over workers."""
+        last: dict[str, int] = {}
+        for point in rx.points_named("http.server.request.duration"):
+            last[str(point.resource["service.instance.id"])] = int(point.count or 0)
+        return sum(last.values())
+
+    otlp_receiver.wait_for(lambda rx: histogram_counts(rx) == requests)
+    assert "Traceback" not in server.output, server.output

@@ -19,7 +19,12 @@ This reader, built on the public ``MetricReader`` base class, handles each:
   storage lock is held by its thread when the process is copied. It waits for
   the *collect* only, never for the export, so a slow collector does not delay
   a fork; the wait is bounded by the export timeout, the deadline the collect
-  itself has;
+  itself has. A reader that collects deltas then collects once more, and the
+  parent's thread exports that later: what the parent recorded since its last
+  collect is otherwise still in the storage the child inherits, and the child
+  exported it a second time. That collect runs the observable callbacks, so it
+  has a thread of its own and the fork waits for it no longer than the export
+  timeout;
 * **in the child** its locks, its stop event and its thread are new, and the
   exporter is rebuilt from its factory before the child's first export (the
   inherited one, with the parent's sockets, is left untouched: closing it could
@@ -57,7 +62,13 @@ from typing import Any
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.metrics import MetricsTimeoutError
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricReader, MetricsData
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    MetricExporter,
+    MetricExportResult,
+    MetricReader,
+    MetricsData,
+)
 from opentelemetry.semconv._incubating.attributes.otel_attributes import OtelComponentTypeValues
 
 _logger = logging.getLogger(__name__)
@@ -68,6 +79,11 @@ ExportCounter = Callable[[Callable[[], bool]], bool]
 
 # What an export hands the exporter instead of the collected data (secret scrubbing).
 ExportStep = Callable[[MetricsData], MetricsData]
+
+# Collections made at forks and not exported yet, at most (a fork storm within one
+# interval); past that a fork does not collect, and its child may export again what
+# the parent recorded since the last of them.
+MAX_COLLECTED_AT_FORKS = 64
 
 _count: ExportCounter | None = None
 _step: ExportStep | None = None
@@ -116,6 +132,9 @@ class ForkSafeMetricReader(MetricReader):
             otel_component_type=OtelComponentTypeValues.PERIODIC_METRIC_READER,
         )
         self._factory = exporter_factory
+        preferred = exporter._preferred_temporality or {}
+        self._collects_deltas = AggregationTemporality.DELTA in preferred.values()
+        self._collected_at_forks: list[MetricsData] = []  # the parent's, exported by its next export
         self._exporter = exporter
         self._exporter_pid = os.getpid()
         self._left_behind: list[MetricExporter] = []  # inherited exporters a child must not touch
@@ -155,25 +174,27 @@ class ForkSafeMetricReader(MetricReader):
         if self._disabled_reason is not None:
             return False
         try:
-            data = self._collect_gated(deadline)
-            return True if data is None else self._export(data, deadline)
+            return all([self._export(data, deadline) for data in self._collect_gated(deadline)])
         except Exception:  # the thread must survive whatever an exporter or callback raises
             _logger.exception("Exception while exporting metrics")
             return False
 
-    def _collect_gated(self, deadline: float) -> MetricsData | None:
+    def _collect_gated(self, deadline: float) -> list[MetricsData]:
+        """What to export: the collections made at forks since the last call, then this one."""
         gate = self._gate
         if not gate.acquire(timeout=_remaining(deadline)):
             _logger.warning("Metric collection skipped: the previous one is still running.")
-            return None
+            return []
         try:
+            # Taken under the gate: a collect at a fork adds to the list while it holds the gate.
+            collected, self._collected_at_forks = self._collected_at_forks, []
             self._gate_owner = threading.get_ident()
             try:
                 self.collect(timeout_millis=_remaining(deadline) * 1e3)
             except MetricsTimeoutError:
                 _logger.warning("Metric collection timed out; trying again in %g s.", self._interval_s)
             data, self._pending = self._pending, None
-            return data
+            return collected if data is None else [*collected, data]
         finally:
             self._gate_owner = None
             gate.release()
@@ -257,6 +278,26 @@ class ForkSafeMetricReader(MetricReader):
             self._held_for_fork = False
             return
         self._held_for_fork = self._gate.acquire(timeout=min(self._timeout_s, threading.TIMEOUT_MAX))
+        if self._held_for_fork and self._collects_deltas:
+            self._collect_for_fork()
+
+    def _collect_for_fork(self) -> None:
+        """Take the parent's uncollected deltas out of the storage the child inherits (gate held).
+
+        The collect runs the observable callbacks, so it runs on a thread of its own
+        and the fork waits for it no longer than a collect may take. One that takes
+        longer keeps the gate and releases it when it ends; the fork goes on without
+        it, and its child, whose storage locks that thread may hold, exports no metrics.
+        """
+        if self._shut_down or self._disabled_reason is not None or getattr(self, "_collect", None) is None:
+            return
+        if len(self._collected_at_forks) >= MAX_COLLECTED_AT_FORKS:
+            return
+        collect = _CollectForFork(self)
+        thread = threading.Thread(target=collect.run, name="OtelBundleMetricReaderFork", daemon=True)
+        thread.start()
+        if not collect.finished_within(self._timeout_s):
+            self._held_for_fork = False  # the collect's thread releases the gate when it ends
 
     def _after_fork_in_parent(self) -> None:
         if self._held_for_fork:
@@ -268,6 +309,7 @@ class ForkSafeMetricReader(MetricReader):
         forked_inside_collect = self._gate_owner == threading.get_ident()
         self._new_locks()
         self._pending = None
+        self._collected_at_forks = []  # the parent exports them
         if self._shut_down or self._disabled_reason is not None:
             return
         if not held and not forked_inside_collect:
@@ -282,6 +324,44 @@ class ForkSafeMetricReader(MetricReader):
             )
             return
         self._start_thread()
+
+
+class _CollectForFork:
+    """One collect before a fork, and who releases the gate after it: the fork, or this collect if late."""
+
+    def __init__(self, reader: ForkSafeMetricReader) -> None:
+        self._reader = reader
+        self._state = threading.Lock()
+        self._ended = False
+        self._late = False  # the fork went on without this collect
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        reader = self._reader
+        reader._gate_owner = threading.get_ident()
+        try:
+            reader.collect(timeout_millis=reader._timeout_s * 1e3)
+        except Exception:  # what a callback raises must not end the collect's bookkeeping
+            _logger.exception("otelbundle: metric collection before fork failed")
+        finally:
+            reader._gate_owner = None
+            data, reader._pending = reader._pending, None
+            if data is not None:
+                reader._collected_at_forks.append(data)
+            with self._state:
+                self._ended = True
+                late = self._late
+            self._done.set()
+            if late:
+                reader._gate.release()
+
+    def finished_within(self, seconds: float) -> bool:
+        """Wait for the collect; False: it is late, and it releases the gate itself when it ends."""
+        if self._done.wait(min(seconds, threading.TIMEOUT_MAX)):
+            return True
+        with self._state:
+            self._late = not self._ended
+            return not self._late
 
 
 def _register_fork_hooks(reader: ForkSafeMetricReader) -> None:

@@ -25,12 +25,14 @@ from typing import Any
 
 import pytest
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import Counter, MeterProvider
 from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
     MetricExporter,
     MetricExportResult,
     MetricReader,
     MetricsData,
+    NumberDataPoint,
     PeriodicExportingMetricReader,
 )
 
@@ -383,3 +385,98 @@ def test_each_failed_export_is_counted_once_from_its_result(
         fold.detach()
     assert report.counts["metrics"].failed_exports == 2
     assert report.not_flushed() == {}
+
+
+class DeltaListExporter(ListExporter):
+    """A ListExporter that asks for delta counters (as OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._preferred_temporality = {Counter: AggregationTemporality.DELTA}
+
+
+def counted(exporters: Iterable[ListExporter], name: str = "work") -> float:
+    """The sum of every point of ``name`` the exporters were given."""
+    return sum(
+        point.value
+        for exporter in exporters
+        for batch in exporter.batches
+        for resource in batch.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+        if isinstance(point, NumberDataPoint)
+    )
+
+
+def test_with_delta_temporality_the_parents_uncollected_points_are_exported_once_by_the_parent(
+    providers: list[MeterProvider],
+) -> None:
+    """The child inherits the SDK's storage: without a collect at the fork it exported the parent's 5 again."""
+    ListExporter.made.clear()
+    reader = ForkSafeMetricReader(DeltaListExporter, export_interval_millis=60_000)
+    counter = start(providers, reader).get_meter("test").create_counter("work")
+    counter.add(5)
+
+    def child() -> dict[str, Any]:
+        counter.add(1)
+        reader.force_flush(timeout_millis=5_000)
+        return {"counted": counted(exports_made_here())}
+
+    assert run_in_child(child) == {"counted": 1}
+    assert reader.force_flush(timeout_millis=5_000)
+    assert counted(exports_made_here()) == 5
+
+
+def test_with_cumulative_temporality_a_child_starts_from_the_parents_counts(
+    providers: list[MeterProvider],
+) -> None:
+    """What docs/fork-servers.md says: the SDK's storage is inherited, so the child's own series
+    (its own service.instance.id) starts at the parent's value; rates and increases are right."""
+    ListExporter.made.clear()
+    reader = ForkSafeMetricReader(ListExporter, export_interval_millis=60_000)
+    counter = start(providers, reader).get_meter("test").create_counter("work")
+    counter.add(5)
+
+    def child() -> dict[str, Any]:
+        counter.add(1)
+        reader.force_flush(timeout_millis=5_000)
+        return {"counted": counted(exports_made_here())}
+
+    assert run_in_child(child) == {"counted": 6}
+    assert reader.force_flush(timeout_millis=5_000)
+    assert counted(exports_made_here()) == 5
+
+
+def test_with_delta_temporality_a_callback_that_hangs_at_the_fork_holds_it_no_longer_than_the_timeout(
+    providers: list[MeterProvider],
+) -> None:
+    """The collect at the fork runs the observable callbacks; one that never returns must not hold
+    the app's fork() for ever. The fork goes on after the export timeout (0.5 s here) and, as for
+    a collect stuck in the periodic thread, that child exports no metrics."""
+    ListExporter.made.clear()
+    reader = ForkSafeMetricReader(DeltaListExporter, export_interval_millis=60_000, export_timeout_millis=500)
+    stuck, release = threading.Event(), threading.Event()
+
+    def callback(options: CallbackOptions) -> Iterable[Observation]:
+        if stuck.is_set():
+            release.wait()
+        yield Observation(1)
+
+    start(providers, reader).get_meter("test").create_observable_gauge("hangs", callbacks=[callback])
+    stuck.set()
+    child: list[dict[str, Any] | None] = []
+    forker = threading.Thread(
+        target=lambda: child.append(run_in_child(lambda: {"exported": reader.force_flush(1_000)})),
+        daemon=True,
+    )
+    forker.start()
+    forker.join(CHILD_BOUND_S)
+    fork_returned = not forker.is_alive()
+    release.set()
+    forker.join(CHILD_BOUND_S)
+    assert fork_returned, "the fork (or the child's flush) waited for a callback that does not return"
+    assert child == [{"exported": False}]
+    stuck.clear()
+    assert reader.force_flush(timeout_millis=5_000), "the parent exports again once the callback returns"
