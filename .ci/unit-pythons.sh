@@ -25,7 +25,7 @@ for version in $versions; do
   venv="$HOME/.cache/otelbundle/venvs/py$version-$key"
   if [ ! -f "$venv/.installed" ]; then
     echo "== Python $version: making $venv"
-    rm -rf "$venv"
+    rm -rf "$HOME/.cache/otelbundle/venvs/py$version-"*  # those of earlier pyproject.toml files
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install -q -U pip
     "$venv/bin/python" -m pip install -q ".[dev,examples]"
