@@ -241,8 +241,8 @@ def _system(
     spec: CheckSpec, item: YamlMap, get: _Getter, problems: list[ConfigProblem], reader: SystemReader | None
 ) -> Check | None:
     resource = get.value("resource", _choice(SYSTEM_RESOURCES), None, required=True)
-    warning = get.value("warning", parse_percent, None)
-    critical = get.value("critical", parse_percent, None)
+    warning = _threshold(item, "warning", get, problems)
+    critical = _threshold(item, "critical", get, problems)
     hysteresis = get.value("hysteresis", parse_percent, 0.0)
     if warning is None and critical is None and "warning" not in item and "critical" not in item:
         problems.append(ConfigProblem(item.mark, "a system check needs a warning and/or critical threshold"))
@@ -257,6 +257,34 @@ def _system(
     if resource == "disk":
         spec.attributes["health.check.path"] = path
     return SystemCheck(spec, resource or "", Thresholds(warning, critical, hysteresis), path, reader)
+
+
+def _threshold(item: YamlMap, key: str, get: _Getter, problems: list[ConfigProblem]) -> float | None:
+    """``warning``/``critical`` as a percentage, or None (with a problem) when it is not one.
+
+    A bare number is a percentage, so ``warning: 0.8`` (a ratio, meant as 80 %) was 0.8 % and
+    the check was always degraded: a bare number above 0 and up to 1 is refused, as the SLO
+    reader refuses ``objective: 0.995``, with what to write. Written with ``%`` it is taken
+    as is (``0.5%``), and so is a bare 0 (the same as a ratio or a percentage).
+    """
+    percent: float | None = get.value(key, parse_percent, None)
+    if percent is None or not 0 < percent <= 1:
+        return percent
+    raw = item[key]
+    if str(raw).strip().endswith("%"):
+        return percent
+    if percent == 1:
+        message = (
+            f"{key}: {raw!r} is ambiguous: a bare number is a percentage (1%), as a ratio it "
+            "would be 100%; write it with %: 1% or 100%"
+        )
+    else:
+        message = (
+            f"{key}: {raw!r} reads as {percent:g}% (a bare number is a percentage); write "
+            f"{percent * 100:g}% (or {percent * 100:g})"
+        )
+    problems.append(ConfigProblem(item.value_mark(key), message))
+    return None
 
 
 def _tcp(
