@@ -10,6 +10,7 @@ app started from its project folder do.
 from __future__ import annotations
 
 import importlib.util
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,7 +191,7 @@ def _parse_check(
     reader: SystemReader | None,
 ) -> Check | None:
     get = _Getter(item, problems)
-    name = get.value("name", _text, None, required=True)
+    name = get.value("name", _check_name, None, required=True)
     kind = item.get("kind")
     if kind not in KINDS:
         where = item.value_mark("kind") if "kind" in item else item.mark
@@ -376,6 +377,30 @@ def _text(value: Any) -> str:
     if not isinstance(value, (str, int, float)) or isinstance(value, bool) or str(value) == "":
         raise ValueError(f"expected a non-empty string, got {value!r}")
     return str(value)
+
+
+_UNPRINTABLE = {
+    "Cc": "a control character",
+    "Cf": "an invisible formatting character",
+    "Cs": "a lone surrogate",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
+
+
+def _check_name(value: Any) -> str:
+    """A name printed as written: it goes into log lines (stderr too), span names, thread names
+    and metric labels, where a newline forges a second line, ESC colours a terminal and a lone
+    surrogate cannot be encoded. Refused at load, so no output has to escape it."""
+    text = _text(value)
+    for char in text:
+        what = _UNPRINTABLE.get(unicodedata.category(char))
+        if what is not None:
+            raise ValueError(
+                f"{text!r} holds {what} (U+{ord(char):04X}); a check's name is printed in log lines, "
+                "span names and metric labels: use printable characters on one line"
+            )
+    return text
 
 
 def _bool(value: Any) -> bool:

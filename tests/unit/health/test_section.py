@@ -226,3 +226,35 @@ def test_thresholds_that_are_percentages_are_taken_as_written(tmp_path: Path) ->
     checks = [c for c in config.checks if isinstance(c, SystemCheck)]
     thresholds = [(c.thresholds.warning, c.thresholds.critical, c.thresholds.hysteresis) for c in checks]
     assert thresholds == [(80, 95, 0), (0.5, 1, 0.2), (0, 100, 0)]
+
+
+def test_a_check_name_with_control_characters_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    """A name is printed as written in the state-change log line (stderr under basicConfig): a
+    newline in it forged a second log line, ESC coloured the terminal, a lone surrogate could not
+    be encoded for export. Such a name is a problem at load, so every output can print it."""
+    path = write(
+        tmp_path,
+        r"""
+        health:
+          checks:
+            - {name: "db\nERROR otelbundle: fake", kind: tcp, host: h, port: 1}
+            - {name: "red\e[31m", kind: tcp, host: h, port: 1}
+            - {name: "\u202Eevil", kind: tcp, host: h, port: 1}
+            - {name: "tab\there", kind: tcp, host: h, port: 1}
+            - {name: "a\uD800b", kind: tcp, host: h, port: 1}
+            - {name: "über café ✓", kind: tcp, host: h, port: 1}
+        """,
+    )
+    config, problems = load_health_config(path)
+    tail = (
+        "; a check's name is printed in log lines, span names and metric labels: "
+        "use printable characters on one line"
+    )
+    assert [str(p).replace(path, "F") for p in problems] == [
+        "F:3:15: name: 'db\\nERROR otelbundle: fake' holds a control character (U+000A)" + tail,
+        "F:4:15: name: 'red\\x1b[31m' holds a control character (U+001B)" + tail,
+        "F:5:15: name: '\\u202eevil' holds an invisible formatting character (U+202E)" + tail,
+        "F:6:15: name: 'tab\\there' holds a control character (U+0009)" + tail,
+        "F:7:15: name: 'a\\ud800b' holds a lone surrogate (U+D800)" + tail,
+    ]
+    assert config is not None and [check.spec.name for check in config.checks] == ["über café ✓"]
