@@ -10,6 +10,7 @@ app started from its project folder do.
 from __future__ import annotations
 
 import importlib.util
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,7 +191,7 @@ def _parse_check(
     reader: SystemReader | None,
 ) -> Check | None:
     get = _Getter(item, problems)
-    name = get.value("name", _text, None, required=True)
+    name = get.value("name", _check_name, None, required=True)
     kind = item.get("kind")
     if kind not in KINDS:
         where = item.value_mark("kind") if "kind" in item else item.mark
@@ -241,8 +242,8 @@ def _system(
     spec: CheckSpec, item: YamlMap, get: _Getter, problems: list[ConfigProblem], reader: SystemReader | None
 ) -> Check | None:
     resource = get.value("resource", _choice(SYSTEM_RESOURCES), None, required=True)
-    warning = get.value("warning", parse_percent, None)
-    critical = get.value("critical", parse_percent, None)
+    warning = _threshold(item, "warning", get, problems)
+    critical = _threshold(item, "critical", get, problems)
     hysteresis = get.value("hysteresis", parse_percent, 0.0)
     if warning is None and critical is None and "warning" not in item and "critical" not in item:
         problems.append(ConfigProblem(item.mark, "a system check needs a warning and/or critical threshold"))
@@ -257,6 +258,34 @@ def _system(
     if resource == "disk":
         spec.attributes["health.check.path"] = path
     return SystemCheck(spec, resource or "", Thresholds(warning, critical, hysteresis), path, reader)
+
+
+def _threshold(item: YamlMap, key: str, get: _Getter, problems: list[ConfigProblem]) -> float | None:
+    """``warning``/``critical`` as a percentage, or None (with a problem) when it is not one.
+
+    A bare number is a percentage, so ``warning: 0.8`` (a ratio, meant as 80 %) was 0.8 % and
+    the check was always degraded: a bare number above 0 and up to 1 is refused, as the SLO
+    reader refuses ``objective: 0.995``, with what to write. Written with ``%`` it is taken
+    as is (``0.5%``), and so is a bare 0 (the same as a ratio or a percentage).
+    """
+    percent: float | None = get.value(key, parse_percent, None)
+    if percent is None or not 0 < percent <= 1:
+        return percent
+    raw = item[key]
+    if str(raw).strip().endswith("%"):
+        return percent
+    if percent == 1:
+        message = (
+            f"{key}: {raw!r} is ambiguous: a bare number is a percentage (1%), as a ratio it "
+            "would be 100%; write it with %: 1% or 100%"
+        )
+    else:
+        message = (
+            f"{key}: {raw!r} reads as {percent:g}% (a bare number is a percentage); write "
+            f"{percent * 100:g}% (or {percent * 100:g})"
+        )
+    problems.append(ConfigProblem(item.value_mark(key), message))
+    return None
 
 
 def _tcp(
@@ -348,6 +377,30 @@ def _text(value: Any) -> str:
     if not isinstance(value, (str, int, float)) or isinstance(value, bool) or str(value) == "":
         raise ValueError(f"expected a non-empty string, got {value!r}")
     return str(value)
+
+
+_UNPRINTABLE = {
+    "Cc": "a control character",
+    "Cf": "an invisible formatting character",
+    "Cs": "a lone surrogate",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
+
+
+def _check_name(value: Any) -> str:
+    """A name printed as written: it goes into log lines (stderr too), span names, thread names
+    and metric labels, where a newline forges a second line, ESC colours a terminal and a lone
+    surrogate cannot be encoded. Refused at load, so no output has to escape it."""
+    text = _text(value)
+    for char in text:
+        what = _UNPRINTABLE.get(unicodedata.category(char))
+        if what is not None:
+            raise ValueError(
+                f"{text!r} holds {what} (U+{ord(char):04X}); a check's name is printed in log lines, "
+                "span names and metric labels: use printable characters on one line"
+            )
+    return text
 
 
 def _bool(value: Any) -> bool:

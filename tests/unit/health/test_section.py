@@ -186,3 +186,75 @@ def test_problems_in_a_flow_style_section_are_at_their_field(tmp_path: Path) -> 
     assert problems_of(write(tmp_path, "health: {interval: 1s}\n")) == [
         "F:1:9: health.checks must be a non-empty list of checks"  # at the mapping that lacks it
     ]
+
+
+def test_a_threshold_written_as_a_ratio_is_a_problem_that_says_what_to_write(tmp_path: Path) -> None:
+    """`warning: 0.8` was read as 0.8 % (a bare number is a percentage): the check was degraded
+    at any load and said nothing about why. A ratio is refused, as for SLO objectives."""
+    path = write(
+        tmp_path,
+        """
+        health:
+          checks:
+            - {name: mem, kind: system, resource: memory, warning: 0.8, critical: 0.95}
+            - {name: disk, kind: system, resource: disk, critical: 1}
+            - {name: cpu, kind: system, resource: cpu, warning: "0.85"}
+        """,
+    )
+    assert problems_of(path) == [
+        "F:3:60: warning: 0.8 reads as 0.8% (a bare number is a percentage); write 80% (or 80)",
+        "F:3:75: critical: 0.95 reads as 0.95% (a bare number is a percentage); write 95% (or 95)",
+        "F:4:60: critical: 1 is ambiguous: a bare number is a percentage (1%), as a ratio it would be "
+        "100%; write it with %: 1% or 100%",
+        "F:5:58: warning: '0.85' reads as 0.85% (a bare number is a percentage); write 85% (or 85)",
+    ]
+
+
+def test_thresholds_that_are_percentages_are_taken_as_written(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        health:
+          checks:
+            - {name: a, kind: system, resource: memory, warning: 80, critical: 95%}
+            - {name: b, kind: system, resource: disk, warning: 0.5%, critical: 1%, hysteresis: 0.2}
+            - {name: c, kind: system, resource: cpu, warning: 0, critical: 100}
+        """,
+    )
+    config, problems = load_health_config(path)
+    assert problems == [] and config is not None
+    checks = [c for c in config.checks if isinstance(c, SystemCheck)]
+    thresholds = [(c.thresholds.warning, c.thresholds.critical, c.thresholds.hysteresis) for c in checks]
+    assert thresholds == [(80, 95, 0), (0.5, 1, 0.2), (0, 100, 0)]
+
+
+def test_a_check_name_with_control_characters_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    """A name is printed as written in the state-change log line (stderr under basicConfig): a
+    newline in it forged a second log line, ESC coloured the terminal, a lone surrogate could not
+    be encoded for export. Such a name is a problem at load, so every output can print it."""
+    path = write(
+        tmp_path,
+        r"""
+        health:
+          checks:
+            - {name: "db\nERROR otelbundle: fake", kind: tcp, host: h, port: 1}
+            - {name: "red\e[31m", kind: tcp, host: h, port: 1}
+            - {name: "\u202Eevil", kind: tcp, host: h, port: 1}
+            - {name: "tab\there", kind: tcp, host: h, port: 1}
+            - {name: "a\uD800b", kind: tcp, host: h, port: 1}
+            - {name: "über café ✓", kind: tcp, host: h, port: 1}
+        """,
+    )
+    config, problems = load_health_config(path)
+    tail = (
+        "; a check's name is printed in log lines, span names and metric labels: "
+        "use printable characters on one line"
+    )
+    assert [str(p).replace(path, "F") for p in problems] == [
+        "F:3:15: name: 'db\\nERROR otelbundle: fake' holds a control character (U+000A)" + tail,
+        "F:4:15: name: 'red\\x1b[31m' holds a control character (U+001B)" + tail,
+        "F:5:15: name: '\\u202eevil' holds an invisible formatting character (U+202E)" + tail,
+        "F:6:15: name: 'tab\\there' holds a control character (U+0009)" + tail,
+        "F:7:15: name: 'a\\ud800b' holds a lone surrogate (U+D800)" + tail,
+    ]
+    assert config is not None and [check.spec.name for check in config.checks] == ["über café ✓"]

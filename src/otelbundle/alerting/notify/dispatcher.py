@@ -10,6 +10,12 @@ or wait at least what a Retry-After asks (giving up when it asks for more than
 a retry may wait); only the deadline or shutdown ends a wait, never a new
 batch. Other 4xx give up at once, logged once per channel and message.
 
+Every duration here (repeat_interval, backoff, flush and shutdown deadlines) is
+read from the monotonic clock: an NTP step of the wall clock back by an hour
+would otherwise hold every re-send back for an hour, and one forward let them
+all through at once. Timestamps that leave the process (``startsAt``, bodies)
+are the alerts' own, wall time set by the engine (alerting/clock.py).
+
 Those lines go to the ``otelbundle.alerting`` logger (exported with the app's
 logs), and also to stderr when the app's logging shows that logger on no
 console: under the distro the root logger has only the OTLP handler, and a
@@ -246,7 +252,8 @@ def unique_channels(notifiers: Sequence[Notifier | Channel]) -> list[Channel]:
 
 class NotificationDispatcher:
     """The channels' workers; ``notifiers`` are :class:`Channel` objects or plain notifiers
-    (each then a channel named after its kind that takes every alert)."""
+    (each then a channel named after its kind that takes every alert). ``clock`` measures
+    repeat_interval (seconds; time.monotonic when None): a test's clock, never the wall clock."""
 
     def __init__(
         self,
@@ -255,10 +262,10 @@ class NotificationDispatcher:
         queue_size: int = 1000,
         max_retries: int = 5,
         base_delay: float = 0.5,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._workers = [_Worker(c, queue_size, max_retries, base_delay) for c in unique_channels(notifiers)]
-        self.clock = clock
+        self.clock = time.monotonic if clock is None else clock  # durations only: see the module doc
         self.unrouted = 0
         self._unrouted_names: set[str] = set()
         self._summarised = False

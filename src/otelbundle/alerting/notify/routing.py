@@ -121,6 +121,8 @@ class Channel:
     def select(self, alerts: Sequence[Alert], now: float) -> list[Alert]:
         """The alerts this channel takes at ``now``: its matchers hold and repeat_interval allows.
 
+        ``now`` is the dispatcher's monotonic clock: only differences between two readings count.
+
         Called on the engine's thread (the dispatcher's ``submit``).
         """
         with self._lock:
