@@ -99,11 +99,12 @@ def code_config_keys() -> dict[str, frozenset[str]]:
     from otelbundle.alerting import rule_files, rule_reader
     from otelbundle.alerting import section as alerting
     from otelbundle.alerting.notify.channels import CHANNEL_KEYS
+    from otelbundle.health import check_kinds
     from otelbundle.health import section as health
     from otelbundle.scrub import section as scrub
 
     kinds: set[str] = set()
-    for keys in health._KIND_KEYS.values():
+    for keys in check_kinds.KIND_KEYS.values():
         kinds |= keys
     notify = {f"notify.{channel}": frozenset(keys) for channel, keys in CHANNEL_KEYS.items()}
     return {
