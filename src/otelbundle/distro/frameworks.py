@@ -15,6 +15,12 @@ distro turns on; gunicorn sets them. The hook adds them from ``PATH_INFO`` and
 All (WSGI and ASGI alike): the contrib copies the ``Host`` header into the stable
 ``server.address`` as it is, port included (``127.0.0.1:8000``), while the conventions
 want the host alone, the port being ``server.port``. Every hook keeps the host only.
+
+FastAPI: the contrib ASGI middleware makes an internal span for every ``receive``
+and ``send`` call: two or more per request, one per chunk of a ``StreamingResponse``
+and one per WebSocket message both ways (a span flood on a long-lived socket), and
+a second ERROR span beside every 5xx. The server span already holds the status and
+the duration; the distro asks for them to be left out (``exclude_spans``).
 """
 
 from __future__ import annotations
@@ -103,7 +109,7 @@ def instrumentor_options(name: str) -> dict[str, Any]:
     if name == "django":
         return {"request_hook": django_request_hook}
     if name == "fastapi":
-        return {"server_request_hook": asgi_server_request_hook}
+        return {"server_request_hook": asgi_server_request_hook, "exclude_spans": ["receive", "send"]}
     if name == "starlette":
         return {"server_request_hook": asgi_server_request_hook}
     return {}
