@@ -128,6 +128,14 @@ def test_a_raised_client_error_is_not_an_error_span(
     assert logged.span_id == span.span_id and logged.severity_text == "WARN"
 
 
+def test_server_address_is_the_host_and_the_port_is_apart(server: Server, receiver: OtlpReceiver) -> None:
+    """The contrib copies the Host header (``127.0.0.1:8000``) into ``server.address``."""
+    sent = send(f"{server.url}/hello/")
+    span = server_span(receiver, sent)
+    port = int(server.url.rsplit(":", 1)[1])
+    assert span.attributes["server.address"] == "127.0.0.1" and span.attributes["server.port"] == port
+
+
 def test_http_and_process_metrics_are_exported(server: Server, receiver: OtlpReceiver) -> None:
     assert has_metric(receiver, server.service, HTTP_SERVER_DURATION)
     assert has_metric(receiver, server.service, ("process.memory.usage",))

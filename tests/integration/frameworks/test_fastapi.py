@@ -93,6 +93,24 @@ def test_raised_error_is_on_the_request_span(server: Server, receiver: OtlpRecei
     assert event is not None and event.attributes["exception.type"] == "RuntimeError", span.events
 
 
+def test_server_address_is_the_host_and_the_port_is_apart(server: Server, receiver: OtlpReceiver) -> None:
+    """The contrib copies the Host header (``127.0.0.1:8000``) into ``server.address``."""
+    span = server_span(receiver, send(f"{server.url}/hello"))
+    port = int(server.url.rsplit(":", 1)[1])
+    assert span.attributes["server.address"] == "127.0.0.1" and span.attributes["server.port"] == port
+
+
+def test_a_streamed_answer_is_one_server_span(server: Server, receiver: OtlpReceiver) -> None:
+    """No internal span per ASGI ``send``/``receive`` (one per chunk here, one per message on a
+    WebSocket). They end before the server span, so they would be exported with it or before it."""
+    sent = send(f"{server.url}/stream")
+    assert sent.status == 200 and sent.body.count(b"chunk") == 5
+    span = server_span(receiver, sent)
+    others = [s.name for s in receiver.spans_in_trace(sent.trace_id) if s.span_id != span.span_id]
+    assert others == [] and span.name == "GET /stream"
+    assert span.attributes["http.response.status_code"] == 200
+
+
 def test_http_and_process_metrics_are_exported(server: Server, receiver: OtlpReceiver) -> None:
     assert has_metric(receiver, server.service, HTTP_SERVER_DURATION)
     assert has_metric(receiver, server.service, ("process.memory.usage",))

@@ -1,8 +1,11 @@
-"""A FastAPI app: a route that logs (an object and the ASGI scope in ``extra``), one that raises."""
+"""A FastAPI app: a route that logs (an object and the ASGI scope in ``extra``), one that raises,
+one that streams its answer in chunks."""
 
 import logging
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
 
 log = logging.getLogger("fastapi_app")
 app = FastAPI()
@@ -27,3 +30,12 @@ async def hello(request: Request) -> dict[str, str]:
 @app.get("/boom")
 async def boom() -> dict[str, str]:
     raise RuntimeError("fastapi route failed")
+
+
+@app.get("/stream")
+async def stream() -> StreamingResponse:
+    async def chunks() -> AsyncIterator[str]:
+        for number in range(5):
+            yield f"chunk {number}\n"
+
+    return StreamingResponse(chunks())
