@@ -299,6 +299,10 @@ def load_text(text: str, path: str, env: Mapping[str, str] | None = None) -> Doc
     return Document(root=root, path=path, missing_env=builder.missing)
 
 
+def _open_nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
 def load_file(path: str, env: Mapping[str, str] | None = None) -> Document:
     """Read and parse a YAML file; unreadable files become a ConfigError naming the path.
 
@@ -307,7 +311,7 @@ def load_file(path: str, env: Mapping[str, str] | None = None) -> Document:
     """
     try:
         # Non-blocking: opening a FIFO would otherwise wait for a writer.
-        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+        with open(path, "rb", opener=_open_nonblocking) as handle:
             mode = os.fstat(handle.fileno()).st_mode
             if not stat.S_ISREG(mode):
                 kind = "Is a directory" if stat.S_ISDIR(mode) else "not a regular file"
