@@ -37,3 +37,35 @@ def test_configure_under_the_wrapper_returns_the_wrappers_setup(otlp_receiver: O
     span = otlp_receiver.wait_for(lambda rx: next(iter(rx.spans_named("coded-work")), None))
     assert span.resource["service.name"] == "wrapped"
     assert result.stdout.strip() == "INSTRUMENTED"  # nothing instrumented twice
+
+
+WRONG_TYPES = """
+import otelbundle
+from opentelemetry import trace
+handle = otelbundle.configure(
+    service_name=123, log_correlation="no", scrub="no", resource_attributes=["team"],
+    instrument="logging",
+)
+with trace.get_tracer("t").start_as_current_span("typed-work"):
+    pass
+print("INSTRUMENTED", ",".join(handle.instrumented), handle.force_flush(10.0), flush=True)
+"""
+
+
+def test_configure_names_each_argument_of_a_wrong_type_and_runs_on(otlp_receiver: OtlpReceiver) -> None:
+    """os.environ raised TypeError on 123 (into the app), "no" was taken as True, and
+    ``instrument="logging"`` was a set of letters that loaded nothing."""
+    env = clean_env({**otlp_receiver.env(), "OTEL_SERVICE_NAME": "from-env"})
+    result = run(["python", "-c", WRONG_TYPES], env, instrument=False, timeout=60)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR otelbundle:")]
+    assert errors == [
+        "ERROR otelbundle: configure(service_name=...) must be a str, not int; ignoring it.",
+        "ERROR otelbundle: configure(resource_attributes=...) must be a mapping of str to str, not list; "
+        "ignoring it.",
+        "ERROR otelbundle: configure(log_correlation=...) must be True or False, not str; ignoring it.",
+        "ERROR otelbundle: configure(scrub=...) must be True, False or a hook, not str; ignoring it.",
+    ], result.stderr
+    assert "INSTRUMENTED logging True" in result.stdout, result.stdout
+    span = otlp_receiver.wait_for(lambda rx: next(iter(rx.spans_named("typed-work")), None))
+    assert span.resource["service.name"] == "from-env"

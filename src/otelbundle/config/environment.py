@@ -73,6 +73,8 @@ SYSTEM_METRICS_EXCLUDED_BY_DEFAULT = ",".join(
 # when the variable is not set; ``distro_sets`` is what the distro puts in the
 # environment before the SDK starts, only where the user has not set it.
 VARIABLES: tuple[Variable, ...] = (
+    # The specification's off switch: "true" (as the SDK reads it) and nothing of ours starts.
+    Variable("OTEL_SDK_DISABLED", "false", None, "true: no SDK, no otelbundle threads, checks or rules"),
     # All three signals leave the process over OTLP.
     Variable("OTEL_TRACES_EXPORTER", "otlp", "otlp", "all three signals leave the process over OTLP"),
     Variable("OTEL_METRICS_EXPORTER", "otlp", "otlp", "all three signals leave the process over OTLP"),
@@ -226,6 +228,11 @@ RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
 # The words a true/false variable may be; anything else is reported (env_checks.py).
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off", "")
+
+
+def sdk_disabled(env: Mapping[str, str]) -> bool:
+    """OTEL_SDK_DISABLED as the SDK reads it: only ``true`` (any case) turns everything off."""
+    return env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
 
 
 def flag(env: Mapping[str, str], name: str, default: bool | None = None) -> bool:

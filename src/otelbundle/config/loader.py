@@ -13,6 +13,7 @@ documents that expand past :data:`MAX_VALUES` values (an alias bomb).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,9 @@ from otelbundle.config.substitution import (
 )
 
 MAX_VALUES = 100_000
+# PyYAML composes a whole document before a value is counted: ~0.6 s and ~12 MB per MB of
+# text, on the thread that starts the app. Config and rule files are kilobytes.
+MAX_FILE_BYTES = 2 * 1024 * 1024
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null")}
 _AS_TEXT_TAGS = {f"{_CORE}timestamp"}  # `2026-01-01` stays the text the user wrote
@@ -295,15 +299,31 @@ def load_text(text: str, path: str, env: Mapping[str, str] | None = None) -> Doc
     return Document(root=root, path=path, missing_env=builder.missing)
 
 
+def _open_nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
 def load_file(path: str, env: Mapping[str, str] | None = None) -> Document:
-    """Read and parse a YAML file; unreadable files become a ConfigError naming the path."""
+    """Read and parse a YAML file; unreadable files become a ConfigError naming the path.
+
+    Only a regular file of at most :data:`MAX_FILE_BYTES` is read: a FIFO or ``/dev/stdin``
+    would block the app's start, ``/dev/zero`` or a huge file would hold it and its memory.
+    """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        # Non-blocking: opening a FIFO would otherwise wait for a writer.
+        with open(path, "rb", opener=_open_nonblocking) as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                kind = "Is a directory" if stat.S_ISDIR(mode) else "not a regular file"
+                raise ConfigError([ConfigProblem(Mark(path, 1, 1), f"cannot read file: {kind}")])
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(
             [ConfigProblem(Mark(path, 1, 1), f"cannot read file: {exc.strerror or exc}")]
         ) from None
+    if len(data) > MAX_FILE_BYTES:
+        message = f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not read"
+        raise ConfigError([ConfigProblem(Mark(path, 1, 1), message)])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:  # where, as an editor counts: a Latin-1 'é' pasted into a comment

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Literal
+from typing import Any, Literal
 
 from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
 
@@ -76,8 +76,7 @@ def configure(
         if existing is not None:  # already configured by opentelemetry-instrument
             _handle = Handle(existing, ())
             return _handle
-        _apply_options(
-            os.environ,
+        options = _typed_options(
             service_name=service_name,
             endpoint=endpoint,
             protocol=protocol,
@@ -85,8 +84,13 @@ def configure(
             config_file=config_file,
             log_correlation=log_correlation,
             shutdown_timeout=shutdown_timeout,
-            scrub_option=scrub,
+            scrub=scrub,
+            instrument=instrument,
         )
+        instrument = options.pop("instrument")
+        instrument = True if instrument is None else instrument
+        options["scrub_option"] = options.pop("scrub", None)
+        _apply_options(os.environ, **options)
         for message in apply_defaults(os.environ):
             diagnostics_logger().warning("%s", message)
         OtelBundleConfigurator().configure()  # type: ignore[no-untyped-call]
@@ -97,6 +101,58 @@ def configure(
             state = runtime.Runtime(report=DropReport())
         _handle = Handle(state, tuple(_instrument(instrument)))
         return _handle
+
+
+def _typed_options(**given: Any) -> dict[str, Any]:
+    """The arguments of the right type (unset: None); each wrong one is named once and ignored.
+
+    A wrong type must not stop the app (``os.environ`` raised TypeError on an int, a
+    list of attributes AttributeError), nor be misread: ``log_correlation="no"`` and
+    ``scrub="no"`` were truthy, ``instrument="flask"`` a set of letters. Values are not
+    quoted: an endpoint or an attribute may hold a credential.
+    """
+    checks: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "service_name": (_is_str, "a str"),
+        "endpoint": (_is_str, "a str"),
+        "protocol": (_is_str, "a str"),
+        "resource_attributes": (_is_attributes, "a mapping of str to str"),
+        "config_file": (lambda v: isinstance(v, (str, os.PathLike)), "a str or a path"),
+        "log_correlation": (lambda v: isinstance(v, bool), "True or False"),
+        "shutdown_timeout": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+        "scrub": (lambda v: isinstance(v, bool) or callable(v), "True, False or a hook"),
+        "instrument": (_is_instrument, "True, False or a list of names"),
+    }
+    options: dict[str, Any] = {}
+    for name, value in given.items():
+        valid, expected = checks[name]
+        options[name] = value if value is None or valid(value) else None
+        if options[name] is not None or value is None:
+            continue
+        diagnostics_logger().error(
+            "otelbundle: configure(%s=...) must be %s, not %s; ignoring it.",
+            name,
+            expected,
+            type(value).__name__,
+        )
+    if isinstance(options.get("config_file"), os.PathLike):
+        options["config_file"] = os.fspath(options["config_file"])
+    if isinstance(options.get("instrument"), str):
+        options["instrument"] = [options["instrument"]]  # one name, not its letters
+    return options
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_attributes(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
+
+
+def _is_instrument(value: Any) -> bool:
+    if isinstance(value, (bool, str)):
+        return True
+    return isinstance(value, Sequence) and all(isinstance(name, str) for name in value)
 
 
 def _apply_options(
@@ -164,6 +220,12 @@ def _instrument(which: bool | Sequence[str]) -> list[str]:
             _log.debug("otelbundle: instrumentation %r skipped: %s", entry_point.name, exc)
         except Exception as exc:
             _log.warning("otelbundle: instrumentation %r not loaded: %s", entry_point.name, exc)
+    unknown = sorted((wanted or set()) - {e.name for e in entry_points(group="opentelemetry_instrumentor")})
+    if unknown:
+        diagnostics_logger().warning(
+            "otelbundle: configure(instrument=...) names no installed instrumentation %s; ignoring them.",
+            ", ".join(map(repr, unknown)),
+        )
     # What the opentelemetry_post_instrument entry point does under the wrapper.
     correlation.after_instrumentation()
     return loaded

@@ -194,6 +194,10 @@ class OtelBundleConfigurator(_OTelSDKConfigurator):
     """Registered as the ``otelbundle`` configurator; see the module docstring."""
 
     def _configure(self, **kwargs: Any) -> None:
+        if environment.sdk_disabled(os.environ):
+            # The specification's switch: the API's no-op providers stay, and none of our
+            # threads, queues, alert rules or exit handlers start.
+            return
         try:
             components = build_components(os.environ)
         except Exception:

@@ -26,7 +26,12 @@ _log = logging.getLogger("otelbundle")
 
 
 def apply_defaults(env: MutableMapping[str, str], argv: list[str] | None = None) -> list[str]:
-    """Fix invalid values, then add defaults; returns the messages to show the user."""
+    """Fix invalid values, then add defaults; returns the messages to show the user.
+
+    With OTEL_SDK_DISABLED=true nothing is configured, so there is nothing to fix or say.
+    """
+    if environment.sdk_disabled(env):
+        return []
     messages: list[str] = []
     for problem in env_checks.invalid_values(env):
         messages.append(problem.message())
@@ -68,6 +73,8 @@ class OtelBundleDistro(BaseDistro):  # type: ignore[misc]
             return
         kwargs = {**frameworks.instrumentor_options(entry_point.name), **kwargs}
         if entry_point.name == HEALTH_ENTRY_POINT:
+            if environment.sdk_disabled(os.environ):
+                return  # OTEL_SDK_DISABLED=true: no check thread, no probe server
             # Its python checks' modules wait for the post-instrumentation hook (health/instrumentor.py).
             kwargs = {"defer_user_code": True, **kwargs}
         super().load_instrumentor(entry_point, **kwargs)

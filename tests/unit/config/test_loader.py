@@ -189,3 +189,44 @@ def test_an_upper_case_env_scheme_is_a_located_problem_not_text_sent_as_written(
         f"f.yaml:1:5: '{ref}' is not read as a variable: write {fix} "
         "(only ${env:NAME} and ${env:NAME:-default} are; $${ is a literal ${)"
     ]
+
+
+def problems_of(path: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_file(path, env={})
+    return [str(problem) for problem in caught.value.problems]
+
+
+MAX_FILE_BYTES = 2 * 1024 * 1024  # the documented limit (docs/configuration.md)
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    """A 50 MB file held the app's start ~30 s and took ~600 MB while PyYAML composed it."""
+    at_limit = tmp_path / "at-limit.yaml"
+    at_limit.write_text("a: 1\n" + "#" * (MAX_FILE_BYTES - 6) + "\n")
+    assert load_file(str(at_limit), env={}).root == {"a": 1}
+    over = tmp_path / "over.yaml"
+    over.write_text("a: 1\n" + "#" * (MAX_FILE_BYTES - 5) + "\n")
+    assert problems_of(str(over)) == [f"{over}:1:1: file is larger than 2 MiB; not read"]
+
+
+def test_a_device_is_refused_unread() -> None:
+    """A device is not a config file; ``/dev/zero`` never ends, and reading it filled memory."""
+    assert problems_of("/dev/null") == ["/dev/null:1:1: cannot read file: not a regular file"]
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    found: list[list[str]] = []
+    reader = threading.Thread(target=lambda: found.append(problems_of(str(fifo))), daemon=True)
+    reader.start()
+    reader.join(30.0)  # the old code blocked in open() until a writer came, i.e. forever
+    if reader.is_alive():
+        with open(fifo, "wb"):  # let the blocked open() return, so the thread ends
+            pass
+        pytest.fail("load_file waited for a writer on a FIFO")
+    assert found == [[f"{fifo}:1:1: cannot read file: not a regular file"]]

@@ -202,3 +202,14 @@ def test_other_samplers_keep_their_argument(sampler: str, argument: str) -> None
     env = {"OTEL_SERVICE_NAME": "svc", "OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": argument}
     assert apply_defaults(env) == []
     assert env["OTEL_TRACES_SAMPLER_ARG"] == argument
+
+
+@pytest.mark.parametrize(("value", "off"), [("true", True), (" TRUE ", True), ("1", False), ("false", False)])
+def test_a_disabled_sdk_gets_no_defaults_and_no_messages(value: str, off: bool) -> None:
+    """OTEL_SDK_DISABLED is read as the SDK reads it: only ``true`` counts."""
+    env = {"OTEL_SDK_DISABLED": value, "OTEL_EXPORTER_OTLP_PROTOCOL": "bogus"}
+    messages = apply_defaults(env, ["app.py"])
+    if off:
+        assert env == {"OTEL_SDK_DISABLED": value, "OTEL_EXPORTER_OTLP_PROTOCOL": "bogus"} and messages == []
+    else:
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf" and len(messages) == 2
