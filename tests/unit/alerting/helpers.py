@@ -90,3 +90,21 @@ class Sim:
             if name == rule:
                 return next(iter(alerts.values())).state if alerts else "inactive"
         return "inactive"
+
+
+class FakeTime:
+    """A wall clock and a monotonic clock that a test moves apart, as an NTP step does."""
+
+    def __init__(self) -> None:
+        self.wall_now = 1_700_000_000.0
+        self.monotonic_now = 5_000.0
+
+    def wall(self) -> float:
+        return self.wall_now
+
+    def monotonic(self) -> float:
+        return self.monotonic_now
+
+    def advance(self, seconds: float) -> None:
+        self.wall_now += seconds
+        self.monotonic_now += seconds

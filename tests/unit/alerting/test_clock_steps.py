@@ -12,7 +12,7 @@ from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.manager import RuleManager
 from otelbundle.alerting.notify import NotificationDispatcher
 from otelbundle.cli.ruletest import synthetic_span
-from tests.unit.alerting.helpers import Recorder, config_from
+from tests.unit.alerting.helpers import FakeTime, Recorder, config_from
 
 RULES = """
 groups:
@@ -25,24 +25,6 @@ groups:
         window: 5m
         for: 60s
 """
-
-
-class FakeTime:
-    """A wall clock and a monotonic clock that tests move apart."""
-
-    def __init__(self) -> None:
-        self.wall_now = 1_700_000_000.0
-        self.monotonic_now = 5_000.0
-
-    def wall(self) -> float:
-        return self.wall_now
-
-    def monotonic(self) -> float:
-        return self.monotonic_now
-
-    def advance(self, seconds: float) -> None:
-        self.wall_now += seconds
-        self.monotonic_now += seconds
 
 
 def engine_on(tmp_path: Path, fake: FakeTime) -> tuple[Engine, Recorder, SteadyClock]:

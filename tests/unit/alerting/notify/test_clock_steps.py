@@ -11,23 +11,10 @@ import pytest
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify import NotificationDispatcher, dispatcher
 from otelbundle.alerting.notify.routing import Channel
+from tests.unit.alerting.helpers import FakeTime
 
 STARTED = datetime(2026, 11, 22, 23, 0, 0, tzinfo=timezone.utc)
 REPEAT = 3600.0
-
-
-class FakeTime:
-    """A wall clock and a monotonic clock that a test moves apart, as NTP does."""
-
-    def __init__(self) -> None:
-        self.wall_now = 1_700_000_000.0
-        self.monotonic_now = 5_000.0
-
-    def wall(self) -> float:
-        return self.wall_now
-
-    def monotonic(self) -> float:
-        return self.monotonic_now
 
 
 class Recording:
