@@ -25,6 +25,7 @@ from otelbundle.config.report import diagnostics_logger
 from otelbundle.distro import runtime
 from otelbundle.distro.configurator import OtelBundleConfigurator
 from otelbundle.distro.defaults import OtelBundleDistro, apply_defaults
+from otelbundle.health import instrumentor as health_instrumentor
 from otelbundle.sdk.logs import correlation
 
 _log = logging.getLogger("otelbundle")
@@ -226,6 +227,7 @@ def _instrument(which: bool | Sequence[str]) -> list[str]:
             "otelbundle: configure(instrument=...) names no installed instrumentation %s; ignoring them.",
             ", ".join(map(repr, unknown)),
         )
-    # What the opentelemetry_post_instrument entry point does under the wrapper.
+    # What otelbundle's opentelemetry_post_instrument entry points do under the wrapper.
     correlation.after_instrumentation()
+    health_instrumentor.after_instrumentation()
     return loaded

@@ -10,16 +10,28 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness import apps
 
+# The app: under the wrapper, or configuring itself (configure() loads the instrumentors).
+APPS = {
+    "opentelemetry-instrument": "import time\ntime.sleep(2)\nprint('APP DONE', flush=True)\n",
+    "otelbundle.configure()": (
+        "import time\nimport otelbundle\notelbundle.configure()\ntime.sleep(2)\nprint('APP DONE', flush=True)\n"
+    ),
+}
 
-def test_a_python_checks_module_sees_every_instrumentor_loaded(tmp_path: Path) -> None:
+
+@pytest.mark.parametrize("started_by", list(APPS))
+def test_a_python_checks_module_sees_every_instrumentor_loaded(tmp_path: Path, started_by: str) -> None:
     seen = tmp_path / "flask-class.txt"
     (tmp_path / "shop_health.py").write_text(
         "import os\n"
+        "import threading\n"
         "import flask\n"
         "with open(os.environ['SEEN'], 'w') as out:\n"
-        "    out.write(flask.Flask.__name__)\n"
+        "    out.write(flask.Flask.__name__ + ' ' + threading.current_thread().name)\n"
         "app = flask.Flask('shop')\n\n"
         "def check():\n"
         "    return 'ok'\n"
@@ -30,7 +42,7 @@ def test_a_python_checks_module_sees_every_instrumentor_loaded(tmp_path: Path) -
         "  checks:\n"
         "    - {name: shop, kind: python, function: 'shop_health:check', interval: 1s, timeout: 1s}\n"
     )
-    (tmp_path / "app.py").write_text("import time\ntime.sleep(2)\nprint('APP DONE', flush=True)\n")
+    (tmp_path / "app.py").write_text(APPS[started_by])
     path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
     env = apps.clean_env(
         {
@@ -42,6 +54,8 @@ def test_a_python_checks_module_sees_every_instrumentor_loaded(tmp_path: Path) -
             "OTEL_LOGS_EXPORTER": "none",
         }
     )
-    result = apps.run([sys.executable, str(tmp_path / "app.py")], env)
+    wrapped = started_by == "opentelemetry-instrument"
+    result = apps.run([sys.executable, str(tmp_path / "app.py")], env, instrument=wrapped)
     assert result.returncode == 0 and "APP DONE" in result.stdout, result.stderr
-    assert seen.read_text() == "_InstrumentedFlask", result.stderr
+    # Instrumented, and imported by the starting thread, not a health worker a fork could catch.
+    assert seen.read_text() == "_InstrumentedFlask MainThread", result.stderr
