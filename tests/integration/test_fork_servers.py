@@ -128,13 +128,22 @@ def test_recycled_gunicorn_workers_deliver_everything_and_the_master_leaks_nothi
         for _ in range(10):  # the master's own threads have all started by now
             get()
         master = psutil.Process(server.process.pid)
-        before = (master.num_threads(), master.num_fds())
-        for _ in range(100):  # 20 recycles
+        threads_before = master.num_threads()
+        for _ in range(50):  # 10 recycles
             get()
-        after = (master.num_threads(), master.num_fds())
+        fds_halfway = master.num_fds()
+        for _ in range(50):  # 10 more
+            get()
+        threads_after, fds_after = master.num_threads(), master.num_fds()
     finally:
         server.stop()
-    assert after == before, f"master (threads, fds): {before} before 20 recycles, {after} after"
+    assert threads_after == threads_before, (
+        f"master threads: {threads_before} before 20 recycles, {threads_after} after"
+    )
+    # Descriptors are compared between the two halves: the master's three export sessions open
+    # their sockets at their first export, which on a loaded machine may come after the first
+    # requests (7 then 11 in one CI run). A leak per recycle would add 10 in the second half.
+    assert fds_after <= fds_halfway + 3, f"master fds: {fds_halfway} after 10 recycles, {fds_after} after 20"
 
     def served(rx: OtlpReceiver) -> list[SpanRecord]:
         return [s for s in rx.spans if s.name == "GET /stock/<sku>"]
