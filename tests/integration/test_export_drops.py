@@ -71,3 +71,36 @@ def test_credentials_in_the_endpoint_or_headers_never_reach_stderr() -> None:
     output = (result.stdout + result.stderr).encode()
     for secret in (b"EndpointSecret1", b"QuerySecret2", b"HeaderSecret3", b"HeaderSecret4"):
         assert secret not in output, result.stderr
+
+
+def test_each_signal_is_said_to_fail_where_it_was_sent() -> None:
+    """With OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT, the warnings named the general endpoint (the SDK's
+    default, ``localhost:4318``, when only per-signal ones were set): the reader went to look at a
+    collector nothing had been sent to."""
+    ports = []
+    for _ in range(2):
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            ports.append(closed.getsockname()[1])
+    traces = f"http://127.0.0.1:{ports[0]}/v1/traces"
+    logs = f"http://user:LogsSecret5@127.0.0.1:{ports[1]}/v1/logs"
+    env = clean_env(
+        {
+            "OTEL_SERVICE_NAME": "workload",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces,
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": logs,
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+            "OTELBUNDLE_SHUTDOWN_TIMEOUT": "10",
+        }
+    )
+    result = run(["python", WORKLOAD, "5"], env, timeout=90)
+    stderr = result.stderr
+    assert result.returncode == 0 and "WORKLOAD DONE" in result.stdout, stderr
+    shown_logs = f"http://***@127.0.0.1:{ports[1]}/v1/logs"
+    assert re.search(rf"could not export \d+ spans to {re.escape(traces)}: ", stderr), stderr
+    assert re.search(rf"could not export \d+ logs to {re.escape(shown_logs)}: ", stderr), stderr
+    (summary,) = [line for line in stderr.splitlines() if "telemetry not delivered" in line] or [""]
+    assert re.search(rf"spans=\d+ dropped \(\d+ failed exports\) to {re.escape(traces)}", summary), stderr
+    assert re.search(rf"logs=\d+ dropped \(\d+ failed exports\) to {re.escape(shown_logs)}", summary), stderr
+    assert "localhost:4318" not in stderr and "LogsSecret5" not in stderr, stderr

@@ -198,12 +198,17 @@ def otlp_protocol(env: Mapping[str, str], signal: str | None = None) -> str:
     return get(env, "OTEL_EXPORTER_OTLP_PROTOCOL")
 
 
-def otlp_endpoint(env: Mapping[str, str]) -> str:
-    """Where OTLP goes: OTEL_EXPORTER_OTLP_ENDPOINT, else the SDK's default for the protocol."""
+def otlp_endpoint(env: Mapping[str, str], signal: str | None = None) -> str:
+    """Where OTLP goes: for ``signal`` ("traces", "metrics", "logs") its own variable first, then
+    OTEL_EXPORTER_OTLP_ENDPOINT, else the SDK's default for the protocol (as the exporters resolve it)."""
+    if signal is not None:
+        specific = get(env, f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT")
+        if specific:
+            return specific
     explicit = get(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
     if explicit:
         return explicit
-    return "http://localhost:4317" if otlp_protocol(env) == "grpc" else "http://localhost:4318"
+    return "http://localhost:4317" if otlp_protocol(env, signal) == "grpc" else "http://localhost:4318"
 
 
 def queue_size(env: Mapping[str, str], variable: str) -> int:

@@ -69,7 +69,13 @@ class Components:
 def build_components(env: Mapping[str, str]) -> Components:
     """Our parts, each given its section of ``otelbundle.yaml``, which is read here once."""
     hide_header_values()  # the exporters parse their headers after this, and may warn quoting one
-    report = DropReport(endpoint=environment.otlp_endpoint(env))
+    report = DropReport(
+        endpoint=environment.otlp_endpoint(env),
+        endpoints={
+            shown: environment.otlp_endpoint(env, signal)
+            for shown, signal in (("spans", "traces"), ("logs", "logs"), ("metrics", "metrics"))
+        },
+    )
     fold = ExportLogFold(report)
     accounting = Accounting(report, fold)
     state = runtime.Runtime(report=report, shutdown_timeout=environment.shutdown_timeout(env))

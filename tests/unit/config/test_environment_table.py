@@ -57,6 +57,21 @@ def test_the_otlp_protocol_has_one_default_the_sdks() -> None:
     assert environment.OTEL_DEFAULTS["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"  # what the distro sets
 
 
+def test_each_signal_has_its_endpoint_as_the_exporters_resolve_it() -> None:
+    env = {
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "http://logs:4318/v1/logs",
+    }
+    assert environment.otlp_endpoint(env, "logs") == "http://logs:4318/v1/logs"
+    assert environment.otlp_endpoint(env, "traces") == "http://localhost:4317"
+    assert environment.otlp_endpoint(env, "metrics") == "http://localhost:4318"
+    assert environment.otlp_endpoint(env) == "http://localhost:4318"
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://all:4318"
+    assert environment.otlp_endpoint(env, "traces") == "http://all:4318"
+    assert environment.otlp_endpoint(env, "logs") == "http://logs:4318/v1/logs"
+
+
 def test_defaults_the_distro_sets_come_from_the_table() -> None:
     assert {
         v.name: v.distro_sets for v in environment.VARIABLES if v.distro_sets is not None

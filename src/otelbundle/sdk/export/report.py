@@ -62,6 +62,10 @@ class DropReport:
     """Thread-safe drop counters for spans, logs and metrics, reported sparingly."""
 
     endpoint: str = ""
+    # Per signal ("spans", "logs", "metrics") where it differs from ``endpoint``: the
+    # OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT variables send each signal somewhere else, and a
+    # warning naming the wrong collector sends the reader to look at the wrong one.
+    endpoints: dict[str, str] = field(default_factory=dict)
     counts: dict[str, SignalCounts] = field(
         default_factory=lambda: {s: SignalCounts() for s in ("spans", "logs", "metrics")}
     )
@@ -80,8 +84,14 @@ class DropReport:
     def __post_init__(self) -> None:
         # Said in every warning and the exit summary: a user:token@ or a signed query must not be,
         # nor in a reason quoted from the exporter (requests names the URL's path and query).
-        self._hidden = endpoint_credentials(self.endpoint)
+        urls = [self.endpoint, *self.endpoints.values()]
+        self._hidden = sorted({c for url in urls for c in endpoint_credentials(url)}, key=len, reverse=True)
         self.endpoint = shown_endpoint(self.endpoint)
+        self.endpoints = {s: shown_endpoint(url) for s, url in self.endpoints.items()}
+
+    def where(self, signal: str) -> str:
+        """The endpoint ``signal`` is exported to, fit for stderr."""
+        return self.endpoints.get(signal, self.endpoint)
 
     def _without_credentials(self, text: str) -> str:
         for secret in self._hidden:
@@ -161,7 +171,7 @@ class DropReport:
                 else f"{counts.dropped} {signal} dropped"
             )
         if recovered:
-            self.emit(f"otelbundle: {signal} export to {self.endpoint} recovered ({lost} so far).")
+            self.emit(f"otelbundle: {signal} export to {self.where(signal)} recovered ({lost} so far).")
 
     def dropped(self, signal: str, items: int, reason: str) -> None:
         """Items of a failed export (metrics: a failed export, items 0); called on export threads."""
@@ -182,7 +192,7 @@ class DropReport:
             )
             what = signal if signal == "metrics" else f"{items} {signal}"  # metrics: exports, not items
             reason = self._without_credentials(reason)
-            self.emit(f"otelbundle: could not export {what} to {self.endpoint}: {reason}.{more}")
+            self.emit(f"otelbundle: could not export {what} to {self.where(signal)}: {reason}.{more}")
 
     def rejected_by_collector(self, signal: str, items: int, message: str) -> None:
         """Items of an export the collector answered 200 to and rejected (OTLP partial success):
@@ -194,7 +204,7 @@ class DropReport:
         if first:
             why = self._without_credentials(message) if message else "no reason given"
             self.emit(
-                f"otelbundle: the collector at {self.endpoint} rejected {items} {signal} of an export "
+                f"otelbundle: the collector at {self.where(signal)} rejected {items} {signal} of an export "
                 f"it accepted: {why}. Further rejections are counted, not logged; a summary is "
                 "printed at exit."
             )
@@ -224,14 +234,20 @@ class DropReport:
         """
         held = not_flushed or {}
         with self._lock:
-            parts = [
-                _part(signal, c, held.get(signal, 0))
+            lost = [
+                signal
                 for signal, c in self.counts.items()
                 if c.dropped or c.failed_exports or held.get(signal, 0)
             ]
+            parts = [_part(signal, self.counts[signal], held.get(signal, 0)) for signal in lost]
         if not parts:
             return None
-        return f"otelbundle: telemetry not delivered to {self.endpoint}: " + ", ".join(parts) + "."
+        places = {self.where(signal) for signal in lost}
+        if len(places) == 1:
+            return f"otelbundle: telemetry not delivered to {places.pop()}: " + ", ".join(parts) + "."
+        # Signals sent to different collectors: each part says where it went.
+        parts = [f"{part} to {self.where(signal)}" for signal, part in zip(lost, parts, strict=True)]
+        return "otelbundle: telemetry not delivered: " + ", ".join(parts) + "."
 
 
 def shown_endpoint(url: str) -> str:

@@ -285,3 +285,38 @@ def test_credentials_in_the_endpoint_are_never_said() -> None:
         assert "s3cr3t" not in line and "t0k3n" not in line, line
         assert "https://***@otlp.example:4318/base?***" in line, line
     assert DropReport(endpoint="http://127.0.0.1:4318").endpoint == "http://127.0.0.1:4318"
+
+
+def test_a_signal_sent_elsewhere_is_reported_where_it_went() -> None:
+    lines: list[str] = []
+    report = DropReport(
+        endpoint="http://c:4318",
+        endpoints={"spans": "http://c:4318", "logs": "https://u:Secret9@logs:443/v1/logs"},
+        emit=lines.append,
+    )
+    report.dropped("logs", 2, "Transient error https://logs:443 answered for u:Secret9")
+    report.exported("logs", 1)
+    report.dropped("spans", 3, "refused")
+    assert lines == [
+        "otelbundle: could not export 2 logs to https://***@logs:443/v1/logs: Transient error "
+        "https://logs:443 answered for ***. Further export errors are counted, not logged; a summary "
+        "is printed at exit.",
+        "otelbundle: logs export to https://***@logs:443/v1/logs recovered (2 logs dropped so far).",
+        "otelbundle: could not export 3 spans to http://c:4318: refused.",
+    ]
+    assert report.summary() == (
+        "otelbundle: telemetry not delivered: spans=3 dropped (1 failed exports) to http://c:4318, "
+        "logs=2 dropped (1 failed exports) to https://***@logs:443/v1/logs."
+    )
+
+
+def test_signals_lost_on_their_way_to_one_place_name_it_once() -> None:
+    report = DropReport(
+        endpoint="http://c:4318", endpoints={"logs": "http://other:4318"}, emit=lambda _: None
+    )
+    report.dropped("spans", 1, "x")
+    report.dropped("metrics", 0, "y")
+    assert report.summary() == (
+        "otelbundle: telemetry not delivered to http://c:4318: spans=1 dropped (1 failed exports), "
+        "metrics: 1 failed exports."
+    )
