@@ -11,7 +11,8 @@ written to by the child (nor shut down: it stays the parent's).
 
 It reaches the exporters through the SDK configurator's ``exporter_args_map``
 (keyed by exporter class) and the exporters' public ``session=`` argument
-(:func:`exporter_args`), only where the user has not configured a session of
+(:func:`exporter_args`, with ``max_request_size=0``: the collector's limit, not
+the exporter's, decides what is too large, and our session sees its answer), only where the user has not configured a session of
 their own: a credential provider (``OTEL_PYTHON_EXPORTER_OTLP_HTTP_*CREDENTIAL_PROVIDER``
 makes the exporter load one) or a ``session`` in an ``exporter_args_map`` given
 to the configurator (:func:`merged_exporter_args`). Metric exporters are made
@@ -103,7 +104,7 @@ class ForkAwareSession(requests.Session):
             if self._rejected is not None and response.content:
                 self._partial_success(response.content)
         else:  # a refusal for size: the export wrapper sends the batch again in parts
-            refusals.note_answer(status, kwargs.get("data"))
+            refusals.note_answer(status, kwargs.get("data"), kwargs.get("headers"))
         return response
 
     def _partial_success(self, body: bytes) -> None:
@@ -177,7 +178,11 @@ def exporter_args(env: Mapping[str, str], rejected: Rejected | None = None) -> d
         except (ImportError, AttributeError):
             continue
         args[exporter_class] = {
-            "session": ForkAwareSession("spans" if signal == "traces" else signal, rejected)
+            "session": ForkAwareSession("spans" if signal == "traces" else signal, rejected),
+            # The exporter's own limit (64 MiB before compression) dropped a whole batch unsent
+            # when one item in it was huge. The collector, whose limit the user sets, decides
+            # instead: what it refuses for size goes again in parts (refusals.py).
+            "max_request_size": 0,
         }
     return args
 
@@ -189,6 +194,8 @@ def merged_exporter_args(
     merged = {cls: dict(args) for cls, args in (theirs or {}).items()}
     for cls, args in ours.items():
         given = merged.setdefault(cls, {})
+        if "session" in given:
+            continue  # their session does not tell us the collector's answers: no size limit lifted
         for key, value in args.items():
             given.setdefault(key, value)  # what the caller set wins
     return merged

@@ -13,7 +13,10 @@ still refused alone is dropped and named with its size.
 Only a refusal that can be about size starts this: a 413, or a 400 to a body of
 at least :data:`SPLIT_400_FROM` bytes (the collector answers a body over its
 limit with 400; a small batch refused with 400 is malformed, and sending it in
-parts would only multiply the requests). Nothing here runs while exports succeed
+parts would only multiply the requests). A compressed body
+(``OTEL_EXPORTER_OTLP_COMPRESSION``) is measured as the collector measures it,
+decompressed: 25 MB of repeated text gzips to 25 kB, which the collector
+refuses once it has inflated it. Nothing here runs while exports succeed
 but :func:`forget` (one attribute set per export). Over OTLP/gRPC the exporter
 keeps its own channel and this does not apply.
 """
@@ -21,7 +24,8 @@ keeps its own channel and this does not apply.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
@@ -29,6 +33,10 @@ Item = TypeVar("Item")
 # A 400 to a body this big is taken for "over the collector's size limit" (normal batches are
 # tens to hundreds of KiB; a proxy's or collector's limit is rarely below 1 MiB).
 SPLIT_400_FROM = 1024 * 1024
+# Inflated in steps of this many bytes, counted and let go: only the size is wanted.
+_INFLATE_STEP = 4 * 1024 * 1024
+# zlib's window bits for the OTLP exporters' encodings: 16 + 15 reads a gzip member, 15 zlib.
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 _answers = threading.local()
 
@@ -38,13 +46,38 @@ def forget() -> None:
     _answers.refused = None
 
 
-def note_answer(status: int, body: object) -> None:
+def note_answer(status: int, body: object, headers: Mapping[str, str] | None = None) -> None:
     """Called by our session after each request: notes a refusal that can be about size."""
     if status != 413 and status != 400:
         return
     size = len(body) if isinstance(body, (bytes, bytearray, str)) else 0
+    encoding = _content_encoding(headers)
+    if encoding in _WBITS and isinstance(body, (bytes, bytearray)):
+        size = max(size, inflated_size(bytes(body), _WBITS[encoding]))
     if status == 413 or size >= SPLIT_400_FROM:
         _answers.refused = (status, size)
+
+
+def _content_encoding(headers: Mapping[str, str] | None) -> str:
+    for name, value in (headers or {}).items():
+        if isinstance(name, str) and name.lower() == "content-encoding" and isinstance(value, str):
+            return value.strip().lower()
+    return ""
+
+
+def inflated_size(body: bytes, wbits: int) -> int:
+    """How many bytes ``body`` inflates to (0 when it is not what its encoding says); only on the
+    failure path, in bounded steps, so a 70 MB request body never sits in memory twice."""
+    inflater = zlib.decompressobj(wbits)
+    size = 0
+    try:
+        chunk = inflater.decompress(body, _INFLATE_STEP)
+        while chunk:
+            size += len(chunk)
+            chunk = inflater.decompress(inflater.unconsumed_tail, _INFLATE_STEP)
+    except zlib.error:
+        return 0
+    return size
 
 
 def refused_bytes() -> tuple[int, int] | None:

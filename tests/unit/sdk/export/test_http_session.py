@@ -62,6 +62,9 @@ def test_a_session_the_caller_gives_is_kept_and_other_arguments_are_merged() -> 
     assert merged[OTLPSpanExporter] == {"session": theirs}
     assert merged[OTLPLogExporter]["timeout"] == 3
     assert isinstance(merged[OTLPLogExporter]["session"], ForkAwareSession)
+    # With our session the collector's refusals are seen and split, so the exporter's own limit
+    # (a whole batch dropped unsent) is lifted; with theirs it stays.
+    assert merged[OTLPLogExporter]["max_request_size"] == 0
 
 
 def test_in_another_process_the_session_has_new_pools(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,8 @@ with a transport adapter standing in for a collector with a request size limit."
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from typing import Any
 
 import pytest
@@ -35,6 +37,9 @@ class _SizeLimitedCollector(requests.adapters.BaseAdapter):
 
     def send(self, request: requests.PreparedRequest, *args: object, **kwargs: object) -> requests.Response:
         body = request.body if isinstance(request.body, bytes) else b""
+        # As the collector does: the limit applies to the body inflated.
+        encoding = request.headers.get("Content-Encoding")
+        body = gzip.decompress(body) if encoding == "gzip" else zlib.decompress(body) if encoding else body
         self.bodies.append(len(body))
         response = requests.Response()
         response.request, response.url = request, str(request.url)
@@ -69,10 +74,12 @@ def _spans(count: int, big_at: int | None, big: int = 3_000_000) -> list[Readabl
     return ended
 
 
-def _wrapped_span_exporter(collector: _SizeLimitedCollector, report: DropReport) -> ExportWrapper[Any, Any]:
+def _wrapped_span_exporter(
+    collector: _SizeLimitedCollector, report: DropReport, **exporter_args: Any
+) -> ExportWrapper[Any, Any]:
     session = ForkAwareSession("spans")
     session.mount("http://", collector)
-    exporter = OTLPSpanExporter(endpoint="http://collector:4318/v1/traces", session=session)
+    exporter = OTLPSpanExporter(endpoint="http://collector:4318/v1/traces", session=session, **exporter_args)
     return ExportWrapper(SPANS, exporter, report=report)
 
 
@@ -93,6 +100,21 @@ def test_an_oversized_span_is_lost_alone_and_named() -> None:
     # The parts are cut by the items' encoded sizes: the big span is sent alone once more, the
     # others in as few requests as fit (not a halving that re-sends 3 MB at every level).
     assert sum(1 for size in collector.bodies if size > LIMIT) == 2
+
+
+@pytest.mark.parametrize("compression", ["gzip", "deflate"])
+def test_a_compressed_batch_is_measured_inflated_as_the_collector_measures_it(compression: str) -> None:
+    """3 MB of repeated text compresses to kilobytes: the refused body was small, so the batch
+    counted as malformed and all 40 spans were lost."""
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    said: list[str] = []
+    report = DropReport(endpoint="http://collector:4318", emit=said.append)
+    collector = _SizeLimitedCollector()
+    wrapper = _wrapped_span_exporter(collector, report, compression=Compression(compression))
+    wrapper.export(_spans(40, big_at=20))
+    assert sorted(collector.accepted) == sorted(f"s{i}" for i in range(40) if i != 20)
+    assert "the collector refused a span of 3.0 MB as too large (HTTP 400)" in said[0]
 
 
 def test_a_413_from_a_proxy_splits_a_batch_of_any_size() -> None:
@@ -153,6 +175,17 @@ def test_which_answers_count_as_a_refusal_for_size(status: int, size: int, noted
     refusals.forget()
     refusals.note_answer(status, b"x" * size)
     assert (refusals.refused_bytes() is not None) is noted
+
+
+def test_a_compressed_body_counts_at_its_inflated_size() -> None:
+    inflated = b"x" * refusals.SPLIT_400_FROM
+    for encoding, body in (("gzip", gzip.compress(inflated)), ("deflate", zlib.compress(inflated))):
+        refusals.forget()
+        refusals.note_answer(400, body, {"Content-Encoding": encoding})
+        assert refusals.refused_bytes() == (400, refusals.SPLIT_400_FROM)
+    refusals.forget()
+    refusals.note_answer(400, b"not gzip at all", {"content-encoding": "gzip"})
+    assert refusals.refused_bytes() is None  # a malformed body: not a size
 
 
 def test_parts_keep_order_and_put_an_item_over_half_alone() -> None:
