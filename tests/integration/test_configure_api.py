@@ -69,3 +69,34 @@ def test_configure_names_each_argument_of_a_wrong_type_and_runs_on(otlp_receiver
     assert "INSTRUMENTED logging True" in result.stdout, result.stdout
     span = otlp_receiver.wait_for(lambda rx: next(iter(rx.spans_named("typed-work")), None))
     assert span.resource["service.name"] == "from-env"
+
+
+OWN_PROVIDER_FIRST = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+trace.set_tracer_provider(TracerProvider())  # the app's own, made before configure()
+import otelbundle
+import logging
+handle = otelbundle.configure(service_name="own-provider", instrument=["logging"])
+with trace.get_tracer("t").start_as_current_span("app-span"):
+    logging.getLogger("app").warning("a log line still exported")
+print("FLUSHED", handle.force_flush(10.0), flush=True)
+"""
+
+
+def test_a_provider_the_app_set_before_configure_is_said_not_to_be_exported(
+    otlp_receiver: OtlpReceiver,
+) -> None:
+    """The SDK keeps the first global provider and said only "Overriding of current TracerProvider
+    is not allowed": configure() returned as if all was well, and every span was lost unsaid."""
+    env = clean_env(otlp_receiver.env())
+    result = run(["python", "-c", OWN_PROVIDER_FIRST], env, instrument=False, timeout=60)
+    assert result.returncode == 0 and "FLUSHED True" in result.stdout, result.stderr
+    assert (
+        "otelbundle: configure() found the app's own TracerProvider already set and kept it: "
+        "otelbundle's exporters and alert rules are not on it, so its spans are not exported by "
+        "otelbundle." in result.stderr
+    ), result.stderr
+    # What otelbundle did set up still works (its log records arrive); the app's spans do not.
+    otlp_receiver.wait_for(lambda rx: any(r.body == "a log line still exported" for r in rx.logs))
+    assert not otlp_receiver.spans_named("app-span")

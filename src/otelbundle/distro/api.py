@@ -94,14 +94,46 @@ def configure(
         _apply_options(os.environ, **options)
         for message in apply_defaults(os.environ):
             diagnostics_logger().warning("%s", message)
+        before = runtime.Runtime.providers()
         OtelBundleConfigurator().configure()  # type: ignore[no-untyped-call]
         state = runtime.current()
+        if state is not None:
+            _say_providers_kept(before, runtime.Runtime.providers())
         if state is None:  # the SDK configurator failed; it already said why
             from otelbundle.sdk.export.report import DropReport
 
             state = runtime.Runtime(report=DropReport())
         _handle = Handle(state, tuple(_instrument(instrument)))
         return _handle
+
+
+_PROVIDER_KINDS = ("TracerProvider", "MeterProvider", "LoggerProvider")
+_NOT_EXPORTED = {"TracerProvider": "spans", "MeterProvider": "metrics", "LoggerProvider": "log records"}
+
+
+def _say_providers_kept(before: Sequence[object], after: Sequence[object]) -> None:
+    """The app set a provider before calling configure(): the SDK keeps it (a global provider is
+    set once) and says only "Overriding ... is not allowed", while ours, with the exporters and the
+    alert rules, is dropped. What the app then records would be lost without a word."""
+    kept = [kind for kind, old, new in zip(_PROVIDER_KINDS, before, after, strict=True) if old is new]
+    if not kept:
+        return
+    one = len(kept) == 1
+    diagnostics_logger().warning(
+        "otelbundle: configure() found the app's own %s already set and kept %s: otelbundle's "
+        "exporters%s are not on %s, so %s %s are not exported by otelbundle. Call "
+        "otelbundle.configure() before the app sets a provider, or let otelbundle set it.",
+        _listed(kept),
+        "it" if one else "them",
+        " and alert rules" if "TracerProvider" in kept else "",
+        "it" if one else "them",
+        "its" if one else "their",
+        _listed([_NOT_EXPORTED[kind] for kind in kept]),
+    )
+
+
+def _listed(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _typed_options(**given: Any) -> dict[str, Any]:
