@@ -1,0 +1,104 @@
+"""What a doc shows a command printing for one of its own examples is what the command prints.
+
+test_examples.py checks that each example passes its checker; a doc also shows the
+checker's answer to an example in a given state (a variable unset), and a reader
+compares it character by character, positions included. Each case here names the
+example (a text it holds), the shown output (a text its block holds), the command and
+the environment the prose gives; every line of the shown output must be a line the
+command prints.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.unit.docs.checkers import OTELBUNDLE
+from tests.unit.docs.markdown import ROOT, Block, blocks
+
+
+@dataclass(frozen=True)
+class Case:
+    doc: str
+    example: str  # a text of the YAML block the command checks, written as otelbundle.yaml
+    output: str  # a text of the block that shows what the command prints
+    argv: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+    unset: tuple[str, ...] = ()
+
+
+CASES = [
+    # notifiers.md, Secrets: SLACK_WEBHOOK_URL unset, the other channels' variables set.
+    Case(
+        doc="docs/notifiers.md",
+        example="pagerduty: {routing_key",
+        output="notify.slack.webhook_url is empty",
+        argv=("config", "check", "otelbundle.yaml"),
+        env={
+            "ALERT_WEBHOOK_TOKEN": "docs-test-token",
+            "PAGERDUTY_ROUTING_KEY": "docs-test-key",
+            "SMTP_PASSWORD": "docs-test-password",
+        },
+        unset=("SLACK_WEBHOOK_URL",),
+    ),
+    # health.md, Trying and validating: the first example, its variables set as the prose says.
+    Case(
+        doc="docs/health.md",
+        example="http: {port: 8081}",
+        output="SUCCESS: 3 health checks",
+        argv=("health", "check", "otelbundle.yaml"),
+        env={"INVENTORY_URL": "http://127.0.0.1:8001", "ORDERS_DB_DSN": "postgresql://app@127.0.0.1/orders"},
+    ),
+]
+
+
+def _block(doc: str, needle: str, langs: tuple[str, ...]) -> Block:
+    found = [b for b in blocks(ROOT / doc) if b.lang in langs and needle in b.text]
+    assert len(found) == 1, f"{doc}: {len(found)} blocks hold {needle!r}; the case must name one"
+    return found[0]
+
+
+def _shown_lines(block: Block, argv: tuple[str, ...]) -> list[str]:
+    """The lines the block shows as printed by ``otelbundle ARGV`` (a ``$`` block: that command's)."""
+    lines = block.text.splitlines()
+    if not any(line.startswith("$ ") for line in lines):
+        return [line for line in lines if line.strip()]
+    shown: list[str] = []
+    inside = False
+    for line in lines:
+        if line.startswith("$ "):
+            inside = line[2:].split("#")[0].split() == ["otelbundle", *argv]
+        elif inside and line.strip():
+            shown.append(line)
+    return shown
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=f"{c.doc} {c.output}") for c in CASES])
+def test_shown_output_is_what_the_command_prints(case: Case, tmp_path: Path) -> None:
+    example = _block(case.doc, case.example, ("yaml", "yml"))
+    shown_block = _block(case.doc, case.output, ("", "console", "text"))
+    (tmp_path / "otelbundle.yaml").write_text(example.text)
+    env = {k: v for k, v in os.environ.items() if k not in case.unset} | case.env
+    result = subprocess.run(
+        [str(OTELBUNDLE), *case.argv],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    printed = (result.stdout + result.stderr).splitlines()
+    shown = _shown_lines(shown_block, case.argv)
+    assert shown, f"{shown_block.where}: no output lines found for `otelbundle {' '.join(case.argv)}`"
+    missing = [line for line in shown if line not in printed]
+    assert not missing, (
+        f"{shown_block.where}: the doc shows lines `otelbundle {' '.join(case.argv)}` does not print "
+        f"for the example at {example.where}:\n"
+        + "\n".join(missing)
+        + "\n--- it prints:\n"
+        + "\n".join(printed)
+    )
