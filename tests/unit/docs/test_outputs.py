@@ -102,3 +102,15 @@ def test_shown_output_is_what_the_command_prints(case: Case, tmp_path: Path) -> 
         + "\n--- it prints:\n"
         + "\n".join(printed)
     )
+
+
+def test_stack_status_of_a_stack_that_is_not_running_exits_3(tmp_path: Path) -> None:
+    """deploy.md: `stack status` exits 0 only when every component answers, else 3, as an init
+    script's ``status`` does; a stack dir where nothing was started is the plain case. (A stack
+    of another run on the fixed ports is not this stack dir's: still 3.)"""
+    env = dict(os.environ, OTELBUNDLE_STACK_DIR=str(tmp_path / "stack"))
+    result = subprocess.run(
+        [str(OTELBUNDLE), "stack", "status"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "not running" in result.stdout, result.stdout
