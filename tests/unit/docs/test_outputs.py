@@ -114,3 +114,30 @@ def test_stack_status_of_a_stack_that_is_not_running_exits_3(tmp_path: Path) -> 
     )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "not running" in result.stdout, result.stdout
+
+
+def test_a_health_url_is_shown_as_health_md_says(tmp_path: Path) -> None:
+    """health.md, `http`: a result names the URL without its credentials, every query value
+    masked, and a credential parameter as the scrubber writes it (it runs after the mask)."""
+    import socket
+
+    shown = "/healthz?region=***&token=REDACTED"
+    prose = (ROOT / "docs" / "health.md").read_text()
+    assert f"`{shown}`" in prose, "the case quotes health.md's example; change both together"
+    with socket.socket() as closed:  # bound, never listening: the check's connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        url = f"http://probe:s3cret-pw@127.0.0.1:{port}/healthz?region=eu&token=abc123"
+        (tmp_path / "otelbundle.yaml").write_text(
+            f'health:\n  checks:\n    - {{name: inv, kind: http, url: "{url}"}}\n'
+        )
+        result = subprocess.run(
+            [str(OTELBUNDLE), "health", "run", "otelbundle.yaml"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    printed = result.stdout + result.stderr
+    assert f"http://127.0.0.1:{port}{shown}" in printed, printed
+    assert "s3cret-pw" not in printed and "abc123" not in printed, printed
