@@ -11,6 +11,8 @@ command prints.
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,8 +121,6 @@ def test_stack_status_of_a_stack_that_is_not_running_exits_3(tmp_path: Path) -> 
 def test_a_health_url_is_shown_as_health_md_says(tmp_path: Path) -> None:
     """health.md, `http`: a result names the URL without its credentials, every query value
     masked, and a credential parameter as the scrubber writes it (it runs after the mask)."""
-    import socket
-
     shown = "/healthz?region=***&token=REDACTED"
     prose = (ROOT / "docs" / "health.md").read_text()
     assert f"`{shown}`" in prose, "the case quotes health.md's example; change both together"
@@ -141,3 +141,20 @@ def test_a_health_url_is_shown_as_health_md_says(tmp_path: Path) -> None:
     printed = result.stdout + result.stderr
     assert f"http://127.0.0.1:{port}{shown}" in printed, printed
     assert "s3cret-pw" not in printed and "abc123" not in printed, printed
+
+
+def test_frameworks_md_names_the_extras_that_hold_the_matrix_instrumentations() -> None:
+    """frameworks.md says where the matrix's contrib instrumentations are pinned: every extra
+    of pyproject.toml that holds one of them must be named there (Flask's is `examples`)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+; the unit tests also run on 3.10
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    intro = (ROOT / "docs" / "frameworks.md").read_text().split("## The matrix")[0]
+    for framework in ("django", "flask", "fastapi", "celery"):
+        holders = [
+            name
+            for name, requirements in extras.items()
+            if any(re.match(rf"opentelemetry-instrumentation-{framework}\b", r) for r in requirements)
+        ]
+        assert holders, f"no extra of pyproject.toml pins opentelemetry-instrumentation-{framework}"
+        unnamed = [name for name in holders if f"`{name}`" not in intro]
+        assert not unnamed, f"docs/frameworks.md does not name the extra(s) {unnamed} ({framework})"
