@@ -230,6 +230,10 @@ def test_python_example_compiles(block: Block) -> None:
         pytest.fail(f"{rel(block.doc)}:{block.line + (exc.lineno or 1) - 1}: not valid Python: {exc.msg}")
 
 
+# Modules an example may import before ``configure()``: no instrumentation patches them.
+_SAFE_BEFORE_CONFIGURE = {"otelbundle", "__future__", "re", "typing"}
+
+
 def imports_before_configure(block: Block) -> list[str]:
     """Modules a Python example imports before it calls ``otelbundle.configure()``.
 
@@ -257,7 +261,7 @@ def imports_before_configure(block: Block) -> list[str]:
     for node in top:
         if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno < first:
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-            found.extend(n for n in names if n.split(".")[0] not in {"otelbundle", "__future__"})
+            found.extend(n for n in names if n.split(".")[0] not in _SAFE_BEFORE_CONFIGURE)
     return found
 
 
@@ -290,6 +294,41 @@ def otelbundle_used_without_import(block: Block) -> bool:
 def test_python_examples_import_otelbundle_before_using_it(block: Block) -> None:
     assert not otelbundle_used_without_import(block), (
         f"{block.where}: uses otelbundle.… without `import otelbundle`"
+    )
+
+
+def undefined_names(block: Block) -> list[str]:
+    """Names a Python example reads but never defines, imports or gets from builtins.
+
+    Such an example compiles, and a reader who copies it gets a NameError when it
+    runs (secrets.md's scrub hook used ``CUSTOMER_ID`` without defining it). Scopes
+    are not told apart: a name bound anywhere in the example counts as defined.
+    """
+    import ast
+    import builtins
+
+    tree = ast.parse(block.text)
+    defined = set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            defined.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            defined.add(node.name)
+    used = (n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+    return sorted({name for name in used if name not in defined})
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.where) for b in PYTHON_BLOCKS])
+def test_python_examples_define_the_names_they_use(block: Block) -> None:
+    missing = undefined_names(block)
+    assert not missing, (
+        f"{block.where}: uses {missing} without defining or importing them (NameError when run)"
     )
 
 
