@@ -79,9 +79,28 @@ class OtelBundleDistro(BaseDistro):  # type: ignore[misc]
             kwargs = {"defer_user_code": True, **kwargs}
         super().load_instrumentor(entry_point, **kwargs)
         if entry_point.name == "system_metrics":
-            follow_forks(entry_point.load())
+            instrumentor_class = entry_point.load()
+            prime_cpu_utilization(instrumentor_class())
+            follow_forks(instrumentor_class)
         if entry_point.name == "django":
             django_status.add_client_error_middleware()
+
+
+def prime_cpu_utilization(instrumentor: Any) -> None:
+    """Start the CPU measurement behind process.cpu.utilization now, not at the first collection.
+
+    The contrib reports ``psutil.Process.cpu_percent()``, the CPU used since the
+    previous call; the first call has none and answers 0.0. A process whose first
+    collection is its only one (a job shorter than the export interval, its exit's
+    collection; a worker recycled within one) reported 0 % CPU however busy it was.
+    """
+    process = getattr(instrumentor, "_proc", None)  # the contrib's one handle (see follow_forks)
+    if process is None:
+        return
+    try:
+        process.cpu_percent()
+    except Exception:  # psutil.Error (a process that cannot be read): the first value stays 0.0
+        _log.debug("otelbundle: could not start the process CPU measurement", exc_info=True)
 
 
 def follow_forks(instrumentor_class: Any) -> None:
@@ -91,7 +110,8 @@ def follow_forks(instrumentor_class: Any) -> None:
     once, when instrumented. Under gunicorn (instrumented in the master) or
     multiprocessing every forked worker would then report its *parent's* CPU,
     memory and threads under its own service.instance.id. Until the contrib
-    reads the pid lazily, the child re-points that one handle after fork.
+    reads the pid lazily, the child re-points that one handle after fork, and
+    primes its CPU measurement from the fork on.
     """
     import psutil
 
@@ -100,5 +120,6 @@ def follow_forks(instrumentor_class: Any) -> None:
         if hasattr(instance, "_proc"):
             # The contrib offers no public way to re-point it; this is its one handle.
             instance._proc = psutil.Process(os.getpid())
+            prime_cpu_utilization(instance)
 
     forking.on_child("system-metrics", refresh_in_child)
