@@ -48,11 +48,16 @@ DISTRO_NAME = "otelbundle"
 # (OTEL_PYTHON_SYSTEM_METRICS_EXCLUDED_METRICS), so users widen or narrow the set
 # with the contrib's documented knob, not ours. The excluded ones are either
 # deprecated duplicates (process.runtime.*), rarely actionable per process
-# (swap, packet/error counters, context switches) or expensive
-# (system.network.connections walks every socket on the host).
+# (swap, packet/error counters, context switches), expensive
+# (system.network.connections walks every socket on the host), or host figures with a
+# series per block device or network interface (system.disk.io, system.network.io: a
+# host with snaps has dozens of loop devices, a node dozens of veth interfaces), sent
+# again by every process and used by no shipped rule or dashboard.
 SYSTEM_METRICS_EXCLUDED_BY_DEFAULT = ",".join(
     [
         "system.cpu.time",
+        "system.disk.io",
+        "system.network.io",
         "system.swap.*",
         "system.disk.operations",
         "system.disk.time",
