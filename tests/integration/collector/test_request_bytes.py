@@ -98,10 +98,12 @@ def _logs(request: int, count: int, value_bytes: int) -> bytes:
 class Case:
     signal: str
     exporter: str
-    backend_limit: int  # the store's request limit, bytes
+    backend_limit: int  # the store's request limit, bytes (0: a gateway's, from gateway.yaml)
     requests: int  # each under the collector's own 20 MiB; together at least 2048 items
     items: int  # per request
     value_bytes: int
+    shipped_file: str = "config.yaml"  # where the exporter is
+    backend_grpc: bool = False  # the backend is a gateway: gateway.yaml's OTLP/gRPC receiver
 
     def body(self, request: int) -> bytes:
         make = _spans if self.signal == "traces" else _logs
@@ -116,6 +118,8 @@ CASES = [
     Case("traces", "otlp_http/jaeger", 20 * MIB, 3, 700, 14 * 1024),
     # 4 x 520 lines of 32 KiB: 65 MiB in one batch, VictoriaLogs takes 64.
     Case("logs", "otlp_http/victorialogs", 64 * MIB, 4, 520, 32 * 1024),
+    # The scale-out agent's route to a gateway: the same 29 MiB batch, over gRPC.
+    Case("traces", "load_balancing/gateways", 0, 3, 700, 14 * 1024, "agent.yaml", backend_grpc=True),
 ]
 
 
@@ -134,10 +138,26 @@ def _wait_delivered(receiver: OtlpReceiver, case: Case, wanted: int, log: Path) 
                 )
 
 
-def _backend(port: int, limit: int, forward_to: str) -> dict[str, Any]:
-    http = {"endpoint": f"127.0.0.1:{port}", "max_request_body_size": limit}
+def _shipped(name: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "otel-collector" / name).read_text()))
+
+
+def _limit(case: Case) -> int:
+    """The backend's request limit in bytes; a gateway's is gateway.yaml's."""
+    if case.backend_grpc:
+        grpc = _shipped("gateway.yaml")["receivers"]["otlp"]["protocols"]["grpc"]
+        return int(grpc.get("max_recv_msg_size_mib", 4)) * MIB
+    return case.backend_limit
+
+
+def _backend(case: Case, port: int, forward_to: str) -> dict[str, Any]:
+    if case.backend_grpc:
+        gateway_grpc = _shipped("gateway.yaml")["receivers"]["otlp"]["protocols"]["grpc"]
+        protocols = {"grpc": {**gateway_grpc, "endpoint": f"127.0.0.1:{port}"}}
+    else:
+        protocols = {"http": {"endpoint": f"127.0.0.1:{port}", "max_request_body_size": case.backend_limit}}
     return {
-        "receivers": {"otlp": {"protocols": {"http": http}}},
+        "receivers": {"otlp": {"protocols": protocols}},
         "exporters": {"otlp_http": {"endpoint": forward_to, "compression": "none"}},
         "service": {
             "telemetry": {"metrics": {"level": "none"}},
@@ -148,14 +168,17 @@ def _backend(port: int, limit: int, forward_to: str) -> dict[str, Any]:
     }
 
 
-def _collector(tmp_path: Path, case: Case, port: int, backend: str) -> dict[str, Any]:
-    shipped = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
+def _collector(tmp_path: Path, case: Case, port: int, backend_port: int) -> dict[str, Any]:
+    shipped = _shipped("config.yaml")
     storage = dict(shipped["extensions"]["file_storage/queue"])
     storage["directory"] = str(tmp_path / "queue")
     storage["compaction"] = {**storage["compaction"], "directory": str(tmp_path / "queue")}
-    exporter = dict(shipped["exporters"][case.exporter])
-    exporter["endpoint"] = backend
-    exporter.pop("headers", None)
+    exporter = dict(_shipped(case.shipped_file)["exporters"][case.exporter])
+    if case.backend_grpc:
+        exporter["resolver"] = {"static": {"hostnames": [f"127.0.0.1:{backend_port}"]}}
+    else:
+        exporter["endpoint"] = f"http://127.0.0.1:{backend_port}"
+        exporter.pop("headers", None)
     batch = {**shipped["processors"]["batch"], "timeout": "60s"}
     return {
         "extensions": {"file_storage/queue": storage},
@@ -176,9 +199,7 @@ def _collector(tmp_path: Path, case: Case, port: int, backend: str) -> dict[str,
 def test_a_batch_over_the_backends_request_limit_is_delivered(tmp_path: Path, case: Case) -> None:
     require_collector()
     assert case.requests * case.items >= int(
-        yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())["processors"]["batch"][
-            "send_batch_size"
-        ]
+        _shipped("config.yaml")["processors"]["batch"]["send_batch_size"]
     )
     receiver = OtlpReceiver().start()
     backend_port, port = free_port(), free_port()
@@ -187,12 +208,9 @@ def test_a_batch_over_the_backends_request_limit_is_delivered(tmp_path: Path, ca
     wanted = case.requests * case.items
     try:
         with (
+            running_collector(tmp_path / "backend", _backend(case, backend_port, receiver.http_endpoint)),
             running_collector(
-                tmp_path / "backend", _backend(backend_port, case.backend_limit, receiver.http_endpoint)
-            ),
-            running_collector(
-                tmp_path / "collector",
-                _collector(tmp_path / "collector", case, port, f"http://127.0.0.1:{backend_port}"),
+                tmp_path / "collector", _collector(tmp_path / "collector", case, port, backend_port)
             ),
         ):
             sizes = []
@@ -200,7 +218,7 @@ def test_a_batch_over_the_backends_request_limit_is_delivered(tmp_path: Path, ca
                 body = case.body(request)
                 sizes.append(len(body))
                 assert post(f"http://127.0.0.1:{port}/v1/{case.signal}", body) == 200
-            assert sum(sizes) > case.backend_limit and max(sizes) < 20 * MIB, sizes
+            assert sum(sizes) > _limit(case) and max(sizes) < 20 * MIB, sizes
             _wait_delivered(receiver, case, wanted, tmp_path / "collector" / "collector.log")
     finally:
         receiver.stop()
