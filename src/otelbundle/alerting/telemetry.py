@@ -35,7 +35,8 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from otelbundle.alerting.alert import AlertState
-from otelbundle.config.report import enabled
+from otelbundle.alerting.series_cap import DEFAULT_LIMIT, OVERFLOW_ATTRIBUTE, SeriesCap
+from otelbundle.config.report import diagnostics_logger, enabled
 from otelbundle.version import __version__
 
 if TYPE_CHECKING:
@@ -84,10 +85,12 @@ class AlertTelemetry:
         meter: metrics.Meter | None = None,
         *,
         meter_provider: metrics.MeterProvider | None = None,
+        max_alert_series: int = DEFAULT_LIMIT,
     ) -> None:
         self.enabled = enabled
         self._active: dict[tuple[str, str], list[tuple[dict[str, str], AlertState]]] = {}
         self._lock = threading.Lock()
+        self._series = SeriesCap(max_alert_series, _say_series_full)
         self.evaluations = 0
         self.early_evaluations = 0
         if not enabled:
@@ -128,7 +131,19 @@ class AlertTelemetry:
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
             snapshot = [item for items in self._active.values() for item in items]
-        return [Observation(1, {**labels, "alertstate": state.value}) for labels, state in snapshot]
+            observed: list[Observation] = []
+            overflowed: dict[tuple[str, str], int] = {}
+            for labels, state in snapshot:
+                attributes = {**labels, "alertstate": state.value}
+                if self._series.admit(attributes):
+                    observed.append(Observation(1, attributes))
+                else:
+                    group = (labels.get("alertname", ""), state.value)
+                    overflowed[group] = overflowed.get(group, 0) + 1
+        return observed + [
+            Observation(count, {"alertname": name, "alertstate": state, OVERFLOW_ATTRIBUTE: "true"})
+            for (name, state), count in overflowed.items()
+        ]
 
     def evaluated_early(self, seconds: float) -> None:
         """An early evaluation (between ticks); counted, its time not mixed into the ticks' histogram."""
@@ -167,6 +182,16 @@ class AlertTelemetry:
         finally:
             if token is not None:
                 otel_context.detach(token)
+
+
+def _say_series_full(limit: int) -> None:
+    diagnostics_logger().warning(
+        "otelbundle: the otelbundle.alerting.alerts gauge has reported %d different alerts; newer ones "
+        "are counted together, one series per alert name and state with %s=true (the metrics SDK keeps "
+        "every label set it was given for the life of the process).",
+        limit,
+        OVERFLOW_ATTRIBUTE,
+    )
 
 
 class SpanCounts(Protocol):
