@@ -23,7 +23,7 @@ from otelbundle.alerting.notify import (
     WebhookNotifier,
     build_channels,
 )
-from otelbundle.alerting.notify.matchers import MatcherError, parse_matchers
+from otelbundle.alerting.notify.matchers import Matcher, MatcherError, parse_matchers
 from otelbundle.alerting.notify.routing import Channel
 from otelbundle.alerting.notify.slack import SlackNotifier
 from otelbundle.alerting.telemetry import register_notification_metrics, register_routing_metrics
@@ -92,6 +92,15 @@ def test_quoted_values_take_escapes() -> None:
     (matcher,) = parse_matchers(r'summary="say \"hi\"\\n"')
     assert matcher.value == 'say "hi"\\n'
     assert str(matcher) == r'summary="say \"hi\"\\n"'
+
+
+@pytest.mark.parametrize("value", ["line one\nline two", 'say "hi"', "C:\\temp", "a\\nb", ""])
+def test_a_matcher_prints_as_text_that_reads_back_as_the_same_matcher(value: str) -> None:
+    # config check prints matchers; what it prints must be a routing line one can copy back
+    printed = str(Matcher("summary", "=", value))
+    assert "\n" not in printed  # one line, whatever the value holds
+    (again,) = parse_matchers(printed)
+    assert again.value == value
 
 
 @pytest.mark.parametrize(
