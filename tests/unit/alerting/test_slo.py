@@ -130,12 +130,15 @@ def test_slow_spans_are_bad_with_good_if_faster_than_and_the_threshold_itself_is
 
 
 def test_slowness_counts_when_spans_are_decided_one_by_one_too(tmp_path: Path) -> None:
-    """A where: on duration sends spans through the per-span path (batch.py); same verdict."""
+    """A where: on duration sends spans through the per-span path (batch.py); same verdicts,
+    the threshold itself good (as Prometheus's ``le`` bucket counts it)."""
     slos = SLO.replace(
         'name: "POST /checkout"}', 'name: "POST /checkout", where: ["duration < 10s"]}'
     ).replace("period: 30d", "period: 30d\n    good_if_faster_than: 800ms")
     sim = slo_sim(tmp_path, slos)
-    traffic(sim, 0, 2, per_second=10, bad_every=0, duration=0.9)
+    traffic(sim, 0, 2, per_second=10, bad_every=0, duration=0.8)  # exactly the threshold: good here too
+    assert firing(sim) == {}
+    traffic(sim, 2, 4, per_second=10, bad_every=0, duration=0.9)
     assert set(firing(sim)) == {"1h", "6h", "3d"}
 
 
