@@ -151,6 +151,40 @@ def test_matcher_problems_say_where(text: str, message: str, offset: int) -> Non
     assert caught.value.offset == offset
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("team=", [("team", "=", "")]),  # an empty bare value: the label is absent or empty
+        ('{team="shop"}', [("team", "=", "shop")]),
+        ('  {team="shop"}', [("team", "=", "shop")]),
+        ('team="shop",env!="dev"', [("team", "=", "shop"), ("env", "!=", "dev")]),
+        ('{team="shop",env!="dev"}', [("team", "=", "shop"), ("env", "!=", "dev")]),
+    ],
+)
+def test_matchers_are_read_whatever_the_spacing(text: str, expected: list[tuple[str, str, str]]) -> None:
+    assert [(m.name, m.op, m.value) for m in parse_matchers(text)] == expected
+
+
+def test_an_empty_bare_value_matches_an_alert_without_the_label() -> None:
+    (matcher,) = parse_matchers("team=")
+    assert matcher.matches({"alertname": "A"})
+    assert not matcher.matches({"alertname": "A", "team": "shop"})
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "offset"),
+    [
+        ('{team="shop"}x', "unexpected 'x' after '}'", 13),
+        ('team="shop"}', "unexpected '}' after 'team=\"shop\"'", 11),
+    ],
+)
+def test_text_after_the_matchers_is_refused_where_it_starts(text: str, message: str, offset: int) -> None:
+    with pytest.raises(MatcherError) as caught:
+        parse_matchers(text)
+    assert message in str(caught.value)
+    assert caught.value.offset == offset
+
+
 @pytest.mark.parametrize("regex", ["\\\\(?=x\\\\)", "[(?=]x", "a\\\\\\\\1", "5\\\\d\\\\d", "(?i)warn|crit"])
 def test_literal_look_alikes_are_regexes_both_engines_read(regex: str) -> None:
     (matcher,) = parse_matchers(f'v=~"{regex}"')
