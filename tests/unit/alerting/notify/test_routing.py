@@ -281,6 +281,13 @@ def test_a_negative_repeat_interval_is_a_located_problem(tmp_path: Path) -> None
     assert "otelbundle.yaml:3:" in str(problems[0]) and "notify.slack.repeat_interval" in str(problems[0])
 
 
+def test_config_check_says_a_channel_of_repeat_interval_0s_repeats_at_every_resend() -> None:
+    assert (
+        Channel("chat", "webhook", Recording("webhook"), repeat_interval=0.0).repeats()
+        == "chat at every re-send"
+    )
+
+
 def test_config_check_says_how_often_each_channel_repeats(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
