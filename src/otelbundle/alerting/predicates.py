@@ -233,7 +233,10 @@ def _unescape(text: str) -> str:
 
 def _literal(field: str, token: _Token) -> Any:
     if token.kind == "string":
-        return _unescape(token.text[1:-1])
+        try:
+            return _unescape(token.text[1:-1])
+        except UnicodeDecodeError as exc:  # "\x4": a truncated escape
+            raise PredicateError(f"bad escape in {token.text}: {exc.reason}", token.column) from None
     if token.kind == "number":
         number = float(token.text)
         if not math.isfinite(number):  # 1e999: a threshold no value ever passes, or every one does

@@ -69,6 +69,7 @@ def test_where_compares_values_as_written(text: str, expected: bool) -> None:
         ('name < "b"', 8, "< needs a number or duration"),
         ("name ==   $", 11, "unexpected character '$'"),
         ("   ", 1, "empty expression"),
+        ('name == "a\\x4"', 9, 'bad escape in "a\\x4": truncated \\xXX escape'),  # was a traceback
     ],
 )
 def test_a_value_that_cannot_be_compared_is_named_at_its_column(text: str, column: int, message: str) -> None:
