@@ -217,9 +217,26 @@ a pattern such as ``.*.*x`` costs the cube of the length it reads, on the thread
 spans and with the GIL held (regex_safety.py refuses the exponential shapes at load)."""
 
 
+_ESCAPE_PAIR = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescape(text: str) -> str:
+    """Python's escapes (``\\"``, ``\\\\``, ``\\n``, ``\\u00e9``) read, any other character as written.
+
+    ``unicode_escape`` reads bytes as Latin-1: given the UTF-8 of ``é`` it makes two other
+    characters, and ``http.route == "/straße"`` never held. So every character beyond ASCII
+    reaches it as one code point (an escape of its own), and a backslash before one stays.
+    """
+    pairs = _ESCAPE_PAIR.sub(lambda m: m.group() if m.group(1).isascii() else "\\" + m.group(), text)
+    return pairs.encode("latin-1", "backslashreplace").decode("unicode_escape")
+
+
 def _literal(field: str, token: _Token) -> Any:
     if token.kind == "string":
-        return bytes(token.text[1:-1], "utf-8").decode("unicode_escape")
+        try:
+            return _unescape(token.text[1:-1])
+        except UnicodeDecodeError as exc:  # "\x4": a truncated escape
+            raise PredicateError(f"bad escape in {token.text}: {exc.reason}", token.column) from None
     if token.kind == "number":
         number = float(token.text)
         if not math.isfinite(number):  # 1e999: a threshold no value ever passes, or every one does

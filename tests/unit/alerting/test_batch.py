@@ -335,3 +335,44 @@ def test_kept_routes_tell_equal_values_of_other_types_apart(tmp_path: Path) -> N
     by_code, retried = states
     assert {key: w.totals(100.0).count for key, w in by_code.windows.items()} == {("500",): 2, ("500.0",): 1}
     assert {key: w.totals(100.0).count for key, w in retried.windows.items()} == {(): 2}
+
+
+@pytest.mark.parametrize(
+    ("where", "expr", "exemplar"),
+    [
+        # the traffic of several signatures under one key: the span that ended last
+        ("", "count > 0", 5),
+        # a where: on duration decides span by span (batch._tally_per_span): the same picks
+        ('where: ["duration > 1ms"]', "count > 0", 5),
+        ('where: ["duration > 1ms"]', "max_duration > 1ms", 3),
+    ],
+)
+def test_the_exemplar_of_a_count_is_the_span_that_ended_last_and_of_a_duration_the_slowest(
+    tmp_path: Path, where: str, expr: str, exemplar: int
+) -> None:
+    """What an alert links to: its window's exemplar trace, from whichever signature it came."""
+    config = config_from(
+        tmp_path,
+        f"""
+        groups:
+          - name: g
+            rules:
+              - {{alert: A, spans: {{service: shop, {where}}}, expr: {expr}}}
+        """,
+    )
+    (state,) = [RuleState(rule) for rule in config.rules]
+    shop = Resource({"service.name": "shop"})
+    # Five signatures ending at 10 .. 14 s (traces 1-5); trace 3 is the slowest.
+    spans = [
+        synthetic_span(
+            name=name, kind="server", error=False, duration=duration, attributes={"http.route": name[-2:]},
+            resource=shop, trace_id=i + 1, end=10.0 + i,
+        )
+        for i, (name, duration) in enumerate(
+            [("GET /a", 0.1), ("GET /b", 0.2), ("POST /c", 0.9), ("GET /a", 0.3), ("GET /d", 0.05)]
+        )
+    ]  # fmt: skip
+    failures: list[int] = []
+    fold(spans, PlanCache([state]), 100.0, failures.append)
+    assert failures == []
+    assert state.windows[()].exemplars(100.0)[0] == format(exemplar, "032x")

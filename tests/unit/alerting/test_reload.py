@@ -185,3 +185,34 @@ def test_a_removed_rule_leaves_nothing_behind_in_the_engine(tmp_path: Path) -> N
     reload(s, tmp_path, rules().replace("alert: A", "alert: B"))
     assert ("g", "A") not in s.engine.loaded_at and ("g", "A") not in s.engine.active
     assert set(s.engine.states) == {("g", "B")}
+
+
+def test_spans_after_a_reload_that_kept_the_window_still_count(tmp_path: Path) -> None:
+    s = firing(tmp_path)  # one error in the window
+    reload(s, tmp_path, rules(expr="error_count > 2"))  # an edited threshold keeps the window
+    s.span(error=True)
+    s.span(error=True)
+    assert s.engine.processor.errors == 0  # nothing failed (otelbundle.alerting.spans.failed)
+    assert s.at(1) == [] and s.state() == "firing"  # 3 errors now: still above 2, nothing to say
+
+
+def test_spans_of_new_group_keys_still_go_to_the_overflow_alert_after_a_reload(tmp_path: Path) -> None:
+    text = """
+    groups:
+      - name: g
+        rules:
+          - alert: A
+            spans: {{service: shop}}
+            expr: error_count > 0
+            group_by: [http.route]
+            annotations: {{summary: "{summary}"}}
+    """
+    s = Sim(config_from(tmp_path, text.format(summary="old"), "max_group_keys: 1\n"))
+    s.span(error=True, **{"http.route": "/a"})
+    s.span(error=True, **{"http.route": "/b"})  # past max_group_keys
+    s.engine.reload(config_from(tmp_path, text.format(summary="new"), "max_group_keys: 1\n"))
+    s.span(error=True, **{"http.route": "/c"})
+    assert s.engine.processor.errors == 0
+    assert s.engine.states[("g", "A")].overflowed_spans == 2  # the count goes on, as the metric does
+    overflow = [a for a in s.at(0) if a.labels.get("otel_overflow") == "true"]
+    assert [a.annotations["summary"] for a in overflow] == ["new"]

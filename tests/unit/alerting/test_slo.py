@@ -130,12 +130,15 @@ def test_slow_spans_are_bad_with_good_if_faster_than_and_the_threshold_itself_is
 
 
 def test_slowness_counts_when_spans_are_decided_one_by_one_too(tmp_path: Path) -> None:
-    """A where: on duration sends spans through the per-span path (batch.py); same verdict."""
+    """A where: on duration sends spans through the per-span path (batch.py); same verdicts,
+    the threshold itself good (as Prometheus's ``le`` bucket counts it)."""
     slos = SLO.replace(
         'name: "POST /checkout"}', 'name: "POST /checkout", where: ["duration < 10s"]}'
     ).replace("period: 30d", "period: 30d\n    good_if_faster_than: 800ms")
     sim = slo_sim(tmp_path, slos)
-    traffic(sim, 0, 2, per_second=10, bad_every=0, duration=0.9)
+    traffic(sim, 0, 2, per_second=10, bad_every=0, duration=0.8)  # exactly the threshold: good here too
+    assert firing(sim) == {}
+    traffic(sim, 2, 4, per_second=10, bad_every=0, duration=0.9)
     assert set(firing(sim)) == {"1h", "6h", "3d"}
 
 
@@ -273,3 +276,25 @@ def test_a_bare_number_above_1_is_understood_as_a_percentage(tmp_path: Path) -> 
     sim = slo_sim(tmp_path, "slos:\n  - {name: c, spans: {service: storefront}, objective: 99.9}\n")
     (budget,) = {r.condition.budget for g in sim.engine.config.groups for r in g.rules}  # type: ignore[attr-defined]
     assert budget == pytest.approx(0.001)
+
+
+def test_one_failed_span_is_enough_to_page_as_the_prometheus_rule_needs_one_sample(tmp_path: Path) -> None:
+    sim = slo_sim(tmp_path)
+    sim.span(error=True, **CHECKOUT)  # type: ignore[arg-type]
+    sim.at(0)
+    assert set(firing(sim)) == {"1h", "6h", "3d"}  # burn rate 100: every row, no minimum of spans
+
+
+def test_the_description_states_the_objective_and_latency_as_written(tmp_path: Path) -> None:
+    slos = SLO.replace("objective: 99%", "objective: 99.95%").replace(
+        "period: 30d", "period: 30d\n    good_if_faster_than: 800ms"
+    )
+    sim = slo_sim(tmp_path, slos)
+    sim.span(error=True, **CHECKOUT)  # type: ignore[arg-type]
+    sim.at(0)
+    sent = [a for a in sim.recorder.sent if a.labels["long_window"] == "1h"]
+    assert (
+        sent[0]
+        .annotations["description"]
+        .startswith("Objective: 99.95% of spans succeed within 800ms over 30d. ")
+    )

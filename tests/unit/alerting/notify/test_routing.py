@@ -23,7 +23,7 @@ from otelbundle.alerting.notify import (
     WebhookNotifier,
     build_channels,
 )
-from otelbundle.alerting.notify.matchers import MatcherError, parse_matchers
+from otelbundle.alerting.notify.matchers import Matcher, MatcherError, parse_matchers
 from otelbundle.alerting.notify.routing import Channel
 from otelbundle.alerting.notify.slack import SlackNotifier
 from otelbundle.alerting.telemetry import register_notification_metrics, register_routing_metrics
@@ -94,6 +94,15 @@ def test_quoted_values_take_escapes() -> None:
     assert str(matcher) == r'summary="say \"hi\"\\n"'
 
 
+@pytest.mark.parametrize("value", ["line one\nline two", 'say "hi"', "C:\\temp", "a\\nb", ""])
+def test_a_matcher_prints_as_text_that_reads_back_as_the_same_matcher(value: str) -> None:
+    # config check prints matchers; what it prints must be a routing line one can copy back
+    printed = str(Matcher("summary", "=", value))
+    assert "\n" not in printed  # one line, whatever the value holds
+    (again,) = parse_matchers(printed)
+    assert again.value == value
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [
@@ -136,6 +145,40 @@ def test_a_dotted_label_name_is_refused_it_would_never_match() -> None:
     ],
 )
 def test_matcher_problems_say_where(text: str, message: str, offset: int) -> None:
+    with pytest.raises(MatcherError) as caught:
+        parse_matchers(text)
+    assert message in str(caught.value)
+    assert caught.value.offset == offset
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("team=", [("team", "=", "")]),  # an empty bare value: the label is absent or empty
+        ('{team="shop"}', [("team", "=", "shop")]),
+        ('  {team="shop"}', [("team", "=", "shop")]),
+        ('team="shop",env!="dev"', [("team", "=", "shop"), ("env", "!=", "dev")]),
+        ('{team="shop",env!="dev"}', [("team", "=", "shop"), ("env", "!=", "dev")]),
+    ],
+)
+def test_matchers_are_read_whatever_the_spacing(text: str, expected: list[tuple[str, str, str]]) -> None:
+    assert [(m.name, m.op, m.value) for m in parse_matchers(text)] == expected
+
+
+def test_an_empty_bare_value_matches_an_alert_without_the_label() -> None:
+    (matcher,) = parse_matchers("team=")
+    assert matcher.matches({"alertname": "A"})
+    assert not matcher.matches({"alertname": "A", "team": "shop"})
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "offset"),
+    [
+        ('{team="shop"}x', "unexpected 'x' after '}'", 13),
+        ('team="shop"}', "unexpected '}' after 'team=\"shop\"'", 11),
+    ],
+)
+def test_text_after_the_matchers_is_refused_where_it_starts(text: str, message: str, offset: int) -> None:
     with pytest.raises(MatcherError) as caught:
         parse_matchers(text)
     assert message in str(caught.value)
@@ -236,6 +279,13 @@ def test_a_negative_repeat_interval_is_a_located_problem(tmp_path: Path) -> None
     channels, problems = build_channels(section)
     assert channels == [] and len(problems) == 1
     assert "otelbundle.yaml:3:" in str(problems[0]) and "notify.slack.repeat_interval" in str(problems[0])
+
+
+def test_config_check_says_a_channel_of_repeat_interval_0s_repeats_at_every_resend() -> None:
+    assert (
+        Channel("chat", "webhook", Recording("webhook"), repeat_interval=0.0).repeats()
+        == "chat at every re-send"
+    )
 
 
 def test_config_check_says_how_often_each_channel_repeats(
