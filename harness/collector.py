@@ -7,6 +7,9 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,13 +74,7 @@ def shipped_processors(
     config = {
         "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{port}"}}}},
         "processors": {name: shipped["processors"][name] for name in processors},
-        "exporters": {
-            "otlp_http": {
-                "endpoint": export_to,
-                "compression": "none",
-                "retry_on_failure": {"enabled": False},
-            }
-        },
+        "exporters": forwarding_exporter(export_to),
         "service": {
             "telemetry": {"metrics": {"level": "none"}},
             "pipelines": {
@@ -94,3 +91,26 @@ def shipped_processors(
     }
     with running_collector(tmp_path, config):
         yield f"http://127.0.0.1:{port}"
+
+
+def forwarding_exporter(export_to: str) -> dict[str, Any]:
+    """An ``otlp_http`` exporter that hands everything on to ``export_to`` as it is, once."""
+    return {
+        "otlp_http": {"endpoint": export_to, "compression": "none", "retry_on_failure": {"enabled": False}}
+    }
+
+
+def post_when_listening(url: str, data: bytes, content_type: str, timeout: float = 60.0) -> int:
+    """POST ``data``, retrying while nothing listens yet (a collector starting); the HTTP status."""
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.apps import ROOT, free_port
-from harness.collector import require_collector, running_collector
+from harness.collector import post_when_listening, require_collector, running_collector
 
 SCALED_BOUND = 8 * 1024 * 1024
 LINES_PER_REQUEST = 2048
@@ -48,21 +46,6 @@ def _request(batch: int) -> bytes:
     resource = {"attributes": [{"key": "service.name", "value": text("storefront")}]}
     body = {"resourceLogs": [{"resource": resource, "scopeLogs": [{"logRecords": records}]}]}
     return json.dumps(body).encode()
-
-
-def _post(url: str, data: bytes) -> int:
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return exc.code
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def test_a_backend_outage_fills_the_file_backed_queue_up_to_its_byte_bound_then_refuses(
@@ -97,7 +80,9 @@ def test_a_backend_outage_fills_the_file_backed_queue_up_to_its_byte_bound_then_
     }
     with running_collector(tmp_path, config):
         url = f"http://127.0.0.1:{port}/v1/logs"
-        statuses = [_post(url, _request(batch)) for batch in range(40)]  # about 24 MB of requests
+        statuses = [
+            post_when_listening(url, _request(batch), "application/json", 30) for batch in range(40)
+        ]  # about 24 MB of requests
     on_disk = sum(f.stat().st_size for f in (tmp_path / "queue").iterdir() if f.is_file())
     accepted = statuses.count(200)
     assert 0 < accepted < len(statuses), f"{accepted} of {len(statuses)} requests queued: {statuses}"

@@ -22,7 +22,7 @@ from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from harness.apps import ROOT, free_port
-from harness.collector import require_collector, running_collector
+from harness.collector import forwarding_exporter, require_collector, running_collector
 from harness.otlp_receiver import OtlpReceiver
 
 SPANS = 160
@@ -62,13 +62,7 @@ def _forwarding(shipped_file: str, grpc_port: int, export_to: str) -> dict[str, 
     grpc_settings["endpoint"] = f"127.0.0.1:{grpc_port}"
     return {
         "receivers": {"otlp": {"protocols": {"grpc": grpc_settings}}},
-        "exporters": {
-            "otlp_http": {
-                "endpoint": export_to,
-                "compression": "none",
-                "retry_on_failure": {"enabled": False},
-            }
-        },
+        "exporters": forwarding_exporter(export_to),
         "service": {
             "telemetry": {"metrics": {"level": "none"}},
             "pipelines": {"traces": {"receivers": ["otlp"], "exporters": ["otlp_http"]}},

@@ -16,8 +16,6 @@ the store's limit, forwarding to the in-process receiver.
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,29 +30,15 @@ from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from harness.apps import ROOT, free_port
-from harness.collector import require_collector, running_collector
+from harness.collector import post_when_listening, require_collector, running_collector
 from harness.otlp_receiver import OtlpReceiver
+
+PROTOBUF = "application/x-protobuf"
 
 MIB = 2**20
 SERVICE = resource_pb2.Resource(
     attributes=[common_pb2.KeyValue(key="service.name", value=common_pb2.AnyValue(string_value="big"))]
 )
-
-
-def post(url: str, data: bytes) -> int:
-    """POST OTLP protobuf, waiting for the collector to listen; the HTTP status."""
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/x-protobuf"})
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return exc.code
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def _spans(request: int, count: int, value_bytes: int) -> bytes:
@@ -217,7 +201,7 @@ def test_a_batch_over_the_backends_request_limit_is_delivered(tmp_path: Path, ca
             for request in range(case.requests):
                 body = case.body(request)
                 sizes.append(len(body))
-                assert post(f"http://127.0.0.1:{port}/v1/{case.signal}", body) == 200
+                assert post_when_listening(f"http://127.0.0.1:{port}/v1/{case.signal}", body, PROTOBUF) == 200
             assert sum(sizes) > _limit(case) and max(sizes) < 20 * MIB, sizes
             _wait_delivered(receiver, case, wanted, tmp_path / "collector" / "collector.log")
     finally:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, MetricsData
 
 from otelbundle.alerting.alert import AlertState
 from otelbundle.alerting.manager import start_alerting
@@ -21,7 +21,9 @@ groups:
 """
 
 
-def test_instruments_use_the_injected_meter_provider(tmp_path: Path) -> None:
+def _evaluated(tmp_path: Path, times: int) -> MetricsData:
+    """The metrics of alerting started from a one-rule config on a provider of its own, after
+    ``times`` evaluations."""
     (tmp_path / "r.yaml").write_text(RULES)
     (tmp_path / "otelbundle.yaml").write_text(
         "alerting:\n  rule_files: [r.yaml]\n  notify: {webhook: {url: 'http://127.0.0.1:9/x'}}\n"
@@ -31,17 +33,24 @@ def test_instruments_use_the_injected_meter_provider(tmp_path: Path) -> None:
     reader = InMemoryMetricReader()
     manager = start_alerting(config, {}, meter_provider=MeterProvider(metric_readers=[reader]))
     try:
-        manager.engine.evaluate(manager.engine.clock())
+        for _ in range(times):
+            manager.engine.evaluate(manager.engine.clock())
         data = reader.get_metrics_data()
-        names = {
-            metric.name
-            for resource in data.resource_metrics
-            for scope in resource.scope_metrics
-            if scope.scope.name == "otelbundle.alerting"
-            for metric in scope.metrics
-        }
     finally:
         manager.shutdown()
+    assert data is not None
+    return data
+
+
+def test_instruments_use_the_injected_meter_provider(tmp_path: Path) -> None:
+    data = _evaluated(tmp_path, 1)
+    names = {
+        metric.name
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        if scope.scope.name == "otelbundle.alerting"
+        for metric in scope.metrics
+    }
     assert {
         "otelbundle.alerting.evaluation.duration",
         "otelbundle.alerting.spans.seen",
@@ -53,20 +62,7 @@ def test_instruments_use_the_injected_meter_provider(tmp_path: Path) -> None:
 
 def test_evaluation_durations_fall_in_buckets_that_tell_them_apart(tmp_path: Path) -> None:
     """The SDK's default buckets are for milliseconds: with unit s every evaluation was in (0, 5]."""
-    (tmp_path / "r.yaml").write_text(RULES)
-    (tmp_path / "otelbundle.yaml").write_text(
-        "alerting:\n  rule_files: [r.yaml]\n  notify: {webhook: {url: 'http://127.0.0.1:9/x'}}\n"
-    )
-    config = load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
-    assert config is not None
-    reader = InMemoryMetricReader()
-    manager = start_alerting(config, {}, meter_provider=MeterProvider(metric_readers=[reader]))
-    try:
-        for _ in range(5):
-            manager.engine.evaluate(manager.engine.clock())
-        data = reader.get_metrics_data()
-    finally:
-        manager.shutdown()
+    data = _evaluated(tmp_path, 5)
     (point,) = [
         p
         for resource in data.resource_metrics
