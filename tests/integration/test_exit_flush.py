@@ -7,6 +7,7 @@ timeout only guards against a hang.
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 from harness.apps import clean_env, free_port, run
@@ -53,21 +54,29 @@ def test_pool_workers_terminated_during_their_exit_flush_deliver_every_span_and_
         ) from None
 
 
-def test_the_summary_counts_what_the_deadline_left_unflushed() -> None:
-    """A 2 s deadline against a closed port: every exporter is still retrying when it runs out
-    (the OTLP exporters retry for OTEL_EXPORTER_OTLP_TIMEOUT, 10 s)."""
-    endpoint = f"http://127.0.0.1:{free_port()}"
-    env = clean_env(
+def _exit_env(endpoint: str, **more: str) -> dict[str, str]:
+    return clean_env(
         {
             "OTEL_SERVICE_NAME": "workload",
             "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "OTEL_BLRP_SCHEDULE_DELAY": "100",
             "OTEL_METRIC_EXPORT_INTERVAL": "60000",
-            "OTELBUNDLE_SHUTDOWN_TIMEOUT": "2",
+            **more,
         }
     )
-    result = run(["python", WORKLOAD, "5"], env, timeout=60)
+
+
+def test_the_summary_counts_what_the_deadline_left_unflushed() -> None:
+    """A 2 s deadline against a collector that takes the connection and never answers: every
+    exporter is still waiting or retrying when it runs out (they retry for OTEL_EXPORTER_OTLP_TIMEOUT)."""
+    with socket.socket() as blackhole:  # accepts at the kernel, never answers
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(64)
+        endpoint = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
+        result = run(
+            ["python", WORKLOAD, "5"], _exit_env(endpoint, OTELBUNDLE_SHUTDOWN_TIMEOUT="2"), timeout=60
+        )
     assert result.returncode == 0 and "WORKLOAD DONE" in result.stdout, result.stderr
     ours = [line for line in result.stderr.splitlines() if line.startswith("WARNING otelbundle:")]
     assert ours == [
@@ -76,6 +85,33 @@ def test_the_summary_counts_what_the_deadline_left_unflushed() -> None:
         "WARNING otelbundle: telemetry flush did not finish within 2.0s; exiting anyway.",
     ], result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_collector_that_refuses_the_connection_is_not_waited_for_at_exit() -> None:
+    """Nothing listens at the endpoint (a script run without the stack): the exit flush gives up
+    on each signal at its first refused connection and says so, instead of retrying with backoff
+    until the deadline (60 s here; the old code retried for the exporters' 5 s timeout). The
+    batch delays keep every export for the exit flush."""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    env = _exit_env(
+        endpoint,
+        OTELBUNDLE_SHUTDOWN_TIMEOUT="60",
+        OTEL_BSP_SCHEDULE_DELAY="30000",
+        OTEL_BLRP_SCHEDULE_DELAY="30000",
+    )
+    result = run(["python", WORKLOAD, "5"], env, timeout=60)
+    assert result.returncode == 0 and "WORKLOAD DONE" in result.stdout, result.stderr
+    ours = [line for line in result.stderr.splitlines() if line.startswith("WARNING otelbundle:")]
+    for what, path in (("5 spans", "traces"), ("5 logs", "logs"), ("metrics", "metrics")):
+        said = [line for line in ours if line.startswith(f"WARNING otelbundle: could not export {what} ")]
+        assert len(said) == 1, result.stderr
+        reason = f"connection refused at {endpoint}/v1/{path}; not retried during the exit flush."
+        assert reason in said[0], result.stderr
+    assert ours[-1] == (
+        f"WARNING otelbundle: telemetry not delivered to {endpoint}: spans=5 dropped (1 failed exports), "
+        "logs=5 dropped (1 failed exports), metrics: 1 failed exports."
+    ), result.stderr
+    assert "Traceback" not in result.stderr and "retrying in" not in result.stderr, result.stderr
 
 
 def test_failed_metric_exports_over_grpc_are_in_the_summary_while_spans_and_logs_fail_too() -> None:

@@ -111,6 +111,9 @@ VARIABLES: tuple[Variable, ...] = (
         "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER", "", None, "the user's span session"
     ),
     Variable("OTEL_PYTHON_EXPORTER_OTLP_HTTP_LOGS_CREDENTIAL_PROVIDER", "", None, "the user's log session"),
+    Variable(
+        "OTEL_PYTHON_EXPORTER_OTLP_HTTP_METRICS_CREDENTIAL_PROVIDER", "", None, "the user's metric session"
+    ),
     # Seconds per export attempt including retries. The SDK's 10 s means an app
     # whose collector is blackholed takes tens of seconds to exit; 5 s bounds the
     # final flush (all signals are flushed in parallel at exit).

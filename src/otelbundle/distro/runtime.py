@@ -26,6 +26,7 @@ from opentelemetry import metrics, trace
 from opentelemetry._logs import get_logger_provider
 
 from otelbundle.sdk import forking
+from otelbundle.sdk.export import exit_flush
 from otelbundle.sdk.export.report import DropReport
 
 _log = logging.getLogger("otelbundle")
@@ -101,6 +102,7 @@ class Runtime:
             except Exception:
                 _log.warning("otelbundle: error while stopping %r", stop, exc_info=True)
         self._ends_at = time.monotonic() + deadline  # the providers' flush gets the whole deadline
+        exit_flush.begin()  # a collector that refuses the connection is not waited for
         done = _run_parallel([p.shutdown for p in self.providers() if hasattr(p, "shutdown")], deadline)
         # What our queues still hold now is lost with the process (usually: the deadline ran out).
         summary = self.report.summary(not_flushed=self.report.not_flushed())
@@ -182,6 +184,7 @@ class Runtime:
         self._result = True
         self._sigterm_pending = False
         self.report.after_fork_in_child()
+        exit_flush.after_fork_in_child()
 
 
 def _die_of_sigterm() -> None:

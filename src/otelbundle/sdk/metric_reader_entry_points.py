@@ -11,10 +11,12 @@ SDK's configurator runs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 
+from otelbundle.sdk.export import http_session
 from otelbundle.sdk.metric_reader import ExporterFactory, ForkSafeMetricReader
 
 
@@ -27,7 +29,10 @@ class _ReaderOfEntryPoint(ForkSafeMetricReader):
         self, export_interval_millis: float | None = None, export_timeout_millis: float | None = None
     ):
         exporter_class = _exporter_class(self.exporter_entry_point)
-        super().__init__(exporter_class, export_interval_millis, export_timeout_millis)
+        factory = exporter_class
+        if self.exporter_entry_point == "otlp_proto_http":
+            factory = http_session.metric_exporter_factory(exporter_class, os.environ)
+        super().__init__(factory, export_interval_millis, export_timeout_millis)
 
 
 class OtlpHttpMetricReader(_ReaderOfEntryPoint):

@@ -15,8 +15,9 @@ It reaches the exporters through the SDK configurator's ``exporter_args_map``
 the exporter's, decides what is too large, and our session sees its answer), only where the user has not configured a session of
 their own: a credential provider (``OTEL_PYTHON_EXPORTER_OTLP_HTTP_*CREDENTIAL_PROVIDER``
 makes the exporter load one) or a ``session`` in an ``exporter_args_map`` given
-to the configurator (:func:`merged_exporter_args`). Metric exporters are made
-again in the child by the fork-safe metric reader and need none.
+to the configurator (:func:`merged_exporter_args`). The fork-safe metric reader
+makes its metric exporter again in a forked child; it is given a session of this
+kind too (:func:`metric_exporter_factory`), for the exit flush (exit_flush.py).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from otelbundle.config import environment
-from otelbundle.sdk.export import refusals
+from otelbundle.sdk.export import exit_flush, refusals
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings  # the stubs' name for what merge_environment_settings returns
@@ -98,7 +99,13 @@ class ForkAwareSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if self._pid != os.getpid():
             self._after_fork()
-        response = super().request(method, url, *args, **kwargs)
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except requests.exceptions.ConnectionError as error:
+            final = exit_flush.final(error, url)
+            if final is not None:
+                raise final from error
+            raise
         status = response.status_code
         if status == 200:
             if self._rejected is not None and response.content:
@@ -185,6 +192,18 @@ def exporter_args(env: Mapping[str, str], rejected: Rejected | None = None) -> d
             "max_request_size": 0,
         }
     return args
+
+
+def metric_exporter_factory(exporter_class: Callable[..., Any], env: Mapping[str, str]) -> Callable[..., Any]:
+    """How the fork-safe metric reader makes its OTLP/HTTP exporter: with a session of ours (so a
+    collector that is not there is not waited for at exit), unless the user has one loaded."""
+    if _user_session(env, "metrics"):
+        return exporter_class
+
+    def with_our_session(**kwargs: Any) -> Any:
+        return exporter_class(session=ForkAwareSession(), **kwargs)  # one per process that makes one
+
+    return with_our_session
 
 
 def merged_exporter_args(
