@@ -1,4 +1,6 @@
-"""Prometheus Alertmanager v2: ``POST {url}/api/v2/alerts``; evidence goes in as annotations."""
+"""Prometheus Alertmanager v2: ``POST {url}/api/v2/alerts``; evidence goes in as annotations.
+
+A dispatch goes in POSTs of at most 256 alerts, as Prometheus sends them (chunks.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from otelbundle.alerting.alert import Alert
-from otelbundle.alerting.notify.base import post_json, rfc3339
+from otelbundle.alerting.notify.base import PermanentError, json_bytes, post_bytes, rfc3339
+from otelbundle.alerting.notify.chunks import cut, send_in_parts, too_large
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -23,17 +26,18 @@ def _labels(labels: Mapping[str, str]) -> dict[str, str]:
     return {label_name(k): v for k, v in labels.items()}
 
 
+def _alert(alert: Alert) -> dict[str, Any]:
+    return {
+        "labels": _labels(alert.labels),
+        "annotations": alert.annotations_with_evidence,
+        "startsAt": rfc3339(alert.starts_at),
+        "endsAt": rfc3339(alert.ends_at),
+        "generatorURL": alert.generator_url,
+    }
+
+
 def alertmanager_payload(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
-    return [
-        {
-            "labels": _labels(alert.labels),
-            "annotations": alert.annotations_with_evidence,
-            "startsAt": rfc3339(alert.starts_at),
-            "endsAt": rfc3339(alert.ends_at),
-            "generatorURL": alert.generator_url,
-        }
-        for alert in alerts
-    ]
+    return [_alert(alert) for alert in alerts]
 
 
 class AlertmanagerNotifier:
@@ -43,4 +47,15 @@ class AlertmanagerNotifier:
         self.timeout = timeout
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        post_json(self.url, alertmanager_payload(alerts), timeout=self.timeout)
+        """Each alert is encoded once; a POST's body is its alerts' JSON joined into a list,
+        the very bytes one ``json_bytes(alertmanager_payload(...))`` would give."""
+        encoded = [json_bytes(_alert(alert)) for alert in alerts]
+
+        def post(part: range) -> None:
+            data = b"[" + b",".join(encoded[part.start : part.stop]) + b"]"
+            try:
+                post_bytes(self.url, data, timeout=self.timeout)
+            except PermanentError as exc:
+                raise too_large(exc, len(data), len(part)) from None
+
+        send_in_parts(alerts, cut([len(e) for e in encoded]), post)

@@ -23,9 +23,10 @@ from otelbundle.scrub.rules import MARKER
 class RetryableError(Exception):
     """5xx, 429, connection errors, timeouts: try again later (after ``retry_after`` if given).
 
-    A notifier that sends a batch in parts (PagerDuty: one request per alert) says which
-    alerts the retry needs (``retry``: the others were accepted, and must not be sent twice)
-    and what it already gave up on (``lost``: a permanent failure to report now).
+    A notifier that sends a batch in parts (PagerDuty: one request per alert; Alertmanager and
+    webhook: chunks.py) says which alerts the retry needs (``retry``: the others were accepted,
+    and must not be sent twice) and what it already gave up on (``lost``: a permanent failure
+    to report now; ``refused``: its alerts, when known, so that only they are handed back).
     """
 
     def __init__(
@@ -35,11 +36,13 @@ class RetryableError(Exception):
         *,
         retry: Sequence[Alert] | None = None,
         lost: str | None = None,
+        refused: Sequence[Alert] | None = None,
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.retry = retry
         self.lost = lost
+        self.refused = refused
 
 
 class PermanentError(Exception):
@@ -48,11 +51,16 @@ class PermanentError(Exception):
     ``delivered``: the notification went out, only not everywhere (a mail some of whose
     recipients were refused): reported and counted failed, but sent as far as repeat_interval
     is concerned, or the recipients who got it would get it again at the next re-send.
+    ``refused``: the alerts given up on when the rest of the batch went out (chunks.py); None:
+    all the alerts this ``send`` was given.
     """
 
-    def __init__(self, message: str, *, delivered: bool = False) -> None:
+    def __init__(
+        self, message: str, *, delivered: bool = False, refused: Sequence[Alert] | None = None
+    ) -> None:
         super().__init__(message)
         self.delivered = delivered
+        self.refused = refused
 
 
 class Notifier(Protocol):
@@ -105,9 +113,20 @@ def _redirect_message(code: int, url: str, location: str | None) -> str:
     )
 
 
-def post_json(url: str, body: Any, *, headers: Mapping[str, str] | None = None, timeout: float = 5.0) -> None:
+def json_bytes(body: Any) -> bytes:
+    """``body`` as the compact UTF-8 JSON every channel sends."""
     # Not ensure_ascii: it would write a lone surrogate as "\udcff", which strict parsers refuse.
-    data = valid_utf8(json.dumps(body, separators=(",", ":"), ensure_ascii=False)).encode("utf-8")
+    return valid_utf8(json.dumps(body, separators=(",", ":"), ensure_ascii=False)).encode("utf-8")
+
+
+def post_json(url: str, body: Any, *, headers: Mapping[str, str] | None = None, timeout: float = 5.0) -> None:
+    post_bytes(url, json_bytes(body), headers=headers, timeout=timeout)
+
+
+def post_bytes(
+    url: str, data: bytes, *, headers: Mapping[str, str] | None = None, timeout: float = 5.0
+) -> None:
+    """POSTs ``data`` (JSON already encoded); raises RetryableError or PermanentError."""
     request = urllib.request.Request(url, data=data, method="POST")
     request.add_header("Content-Type", "application/json")
     request.add_header("User-Agent", "otelbundle-alerting")

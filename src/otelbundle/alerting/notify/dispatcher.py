@@ -139,33 +139,41 @@ class _Worker:
 
     def _attempt(self, batch: Sequence[Alert]) -> Sequence[Alert]:
         """Sends ``batch`` with retries; returns what was not delivered: the alerts a retry still
-        needed, or the whole batch when part of it was refused (which part is not known here)."""
+        needed and those refused on the way, or the whole batch when part of it was given up on
+        and the notifier did not say which part (a ``lost`` without ``refused``)."""
         lost = False  # part of the batch was given up on (RetryableError.lost)
+        given_up: list[Alert] | None = []  # the alerts of those parts; None: not known
         whole = batch
         for attempt in range(self.max_retries + 1):
             try:
                 self.notifier.send(batch)
                 if lost:
                     self.stats.failed += 1
-                    return whole
+                    return whole if given_up is None else given_up
                 self.stats.sent += 1
                 return ()
             except PermanentError as exc:
                 self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: giving up on a notification: {exc}")
-                return () if exc.delivered else whole
+                if exc.delivered:
+                    return ()
+                if given_up is None:
+                    return whole
+                return [*given_up, *(batch if exc.refused is None else exc.refused)]
             except RetryableError as exc:
                 if exc.lost is not None:
                     lost = True
                     self._log_once(f"{self.notifier.name}: giving up on a notification: {exc.lost}")
+                    given_up = None if exc.refused is None or given_up is None else [*given_up, *exc.refused]
                 if exc.retry is not None:
                     batch = exc.retry
+                unsent = batch if given_up is None else [*given_up, *batch]
                 if attempt == self.max_retries or self.stopping:
                     self.stats.failed += 1
                     self._log_once(
                         f"{self.notifier.name}: notification failed after {attempt + 1} attempts: {exc}"
                     )
-                    return batch
+                    return unsent
                 delay = backoff_delay(attempt, self.base_delay, exc.retry_after)
                 if delay > MAX_DELAY:  # only a Retry-After asks for that; retrying sooner would be refused
                     self.stats.failed += 1
@@ -173,7 +181,7 @@ class _Worker:
                         f"{self.notifier.name}: giving up on a notification: {exc} (Retry-After asks "
                         f"to wait {delay:.0f} s, longer than the {MAX_DELAY:.0f} s a retry may wait)"
                     )
-                    return batch
+                    return unsent
                 self.stats.retried += 1
                 self._pause(delay)
             except Exception as exc:  # a bug in a notifier must not kill its thread

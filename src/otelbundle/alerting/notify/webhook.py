@@ -1,7 +1,12 @@
 """A generic webhook receiving the Alertmanager webhook (version 4) body, so existing receivers work.
 
 Evidence travels as annotations (``exception``, ``span``, ``trace_url``, ``logs``), where
-Alertmanager's own webhook would carry it after our Alertmanager notifier: one shape for both."""
+Alertmanager's own webhook would carry it after our Alertmanager notifier: one shape for both.
+
+A dispatch of more than 256 alerts (or of more than 512 KiB of them) goes as several complete
+messages, each with its own ``status``, ``commonLabels`` and ``groupKey`` (chunks.py), not one
+message with ``truncatedAlerts`` set as Alertmanager's ``max_alerts`` would: what is cut off
+there is never delivered anywhere, and Alertmanager's default (``max_alerts: 0``) sends all."""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from otelbundle.alerting.alert import Alert
-from otelbundle.alerting.notify.base import post_json, rfc3339
+from otelbundle.alerting.notify.base import PermanentError, json_bytes, post_bytes, rfc3339
+from otelbundle.alerting.notify.chunks import cut, send_in_parts, too_large
 
 
 def _common(maps: list[Mapping[str, str]]) -> dict[str, str]:
@@ -33,18 +39,19 @@ def webhook_payload(alerts: Sequence[Alert], receiver: str = "otelbundle") -> di
         "commonLabels": common_labels,
         "commonAnnotations": _common(list(annotations)),
         "externalURL": "",
-        "alerts": [
-            {
-                "status": alert.status,
-                "labels": dict(alert.labels),
-                "annotations": annotations[index],
-                "startsAt": rfc3339(alert.starts_at),
-                "endsAt": rfc3339(alert.ends_at),
-                "generatorURL": alert.generator_url,
-                "fingerprint": alert.fingerprint,
-            }
-            for index, alert in enumerate(alerts)
-        ],
+        "alerts": [_alert(alert, annotations[index]) for index, alert in enumerate(alerts)],
+    }
+
+
+def _alert(alert: Alert, annotations: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "status": alert.status,
+        "labels": dict(alert.labels),
+        "annotations": annotations,
+        "startsAt": rfc3339(alert.starts_at),
+        "endsAt": rfc3339(alert.ends_at),
+        "generatorURL": alert.generator_url,
+        "fingerprint": alert.fingerprint,
     }
 
 
@@ -65,6 +72,19 @@ class WebhookNotifier:
         self.receiver = receiver
 
     def send(self, alerts: Sequence[Alert]) -> None:
-        post_json(
-            self.url, webhook_payload(alerts, self.receiver), headers=self.headers, timeout=self.timeout
-        )
+        """One message per part; a batch that fits is one message, as before."""
+        parts = cut(_sizes(alerts))
+
+        def post(part: range) -> None:
+            data = json_bytes(webhook_payload(alerts[part.start : part.stop], self.receiver))
+            try:
+                post_bytes(self.url, data, headers=self.headers, timeout=self.timeout)
+            except PermanentError as exc:
+                raise too_large(exc, len(data), len(part)) from None
+
+        send_in_parts(alerts, parts, post)
+
+
+def _sizes(alerts: Sequence[Alert]) -> list[int]:
+    """Each alert's encoded bytes in the ``alerts`` list of a message: what cutting needs."""
+    return [len(json_bytes(_alert(alert, alert.annotations_with_evidence))) for alert in alerts]

@@ -28,10 +28,15 @@ class Seen:
 
 
 class Scripted:
-    """Answers the queued ``(status, headers)`` in order, then 200; records every request."""
+    """Answers the queued ``(status, headers)`` in order, then 200; records every request.
+
+    ``max_body``: a body longer than that many bytes is answered 413 before any queued answer
+    (nginx's ``client_max_body_size``), and recorded in ``too_large``, not in ``seen``."""
 
     def __init__(self) -> None:
         self.answers: list[tuple[int, dict[str, str]]] = []
+        self.max_body: int | None = None
+        self.too_large: list[int] = []  # the length of each body refused with 413
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
         server = self
@@ -41,6 +46,12 @@ class Scripted:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 with server.lock:
+                    if server.max_body is not None and length > server.max_body:
+                        server.too_large.append(length)
+                        self.send_response(413)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
                     server.seen.append(
                         Seen(
                             time.monotonic(),
