@@ -4,7 +4,8 @@
 without it (PermanentError: a config problem, retrying cannot help), ``never``
 stays plain. Credentials come from env vars only. Resolved mails are off by
 default (``send_resolved: false``): mail is the noisiest channel. Evidence rows
-follow the annotations; log lines keep their line breaks (``<pre>`` in HTML).
+follow the annotations; log lines keep their line breaks (``<pre>`` in HTML). A mail shows at
+most :data:`MAX_ALERTS_IN_MAIL` alerts in full and names the rest.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import html
 import smtplib
 import ssl
+from collections import Counter
 from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Literal
@@ -21,6 +23,13 @@ from otelbundle.alerting.notify.base import PermanentError, RetryableError, rfc3
 from otelbundle.alerting.printable import printable
 
 StartTLS = Literal["auto", "always", "never"]
+
+# Alerts shown in full in one mail; the rest are counted by name on a closing line. An outage's
+# first dispatch can hold thousands of alerts: one mail of them all (~8 KB an alert with evidence,
+# plain and HTML) outgrew mail servers' size limits (often 10-25 MB, refused with 552, and no alert
+# arrived), and a reader does not read past the first screens. Alertmanager, the webhook and the
+# alerts' own metrics carry every one of them.
+MAX_ALERTS_IN_MAIL = 100
 
 
 def _lines(alert: Alert) -> list[tuple[str, str]]:
@@ -62,6 +71,17 @@ def _html_value(value: str) -> str:
     return f"<pre>{escaped}</pre>" if "\n" in value else escaped
 
 
+def _left_out(alerts: Sequence[Alert]) -> str:
+    """The closing line when alerts were left out: how many, and how many of each name."""
+    counts = Counter(printable(a.name) for a in alerts)
+    names = ", ".join(f"{name} ×{count}" if count > 1 else name for name, count in sorted(counts.items()))
+    n = len(alerts)
+    return (
+        f"… and {n} more alert{'s' if n > 1 else ''} not shown in this mail ({names}). "
+        "See Alertmanager or the other channels these alerts go to."
+    )
+
+
 def email_message(alerts: Sequence[Alert], sender: str, to: Sequence[str]) -> EmailMessage:
     firing = sum(1 for a in alerts if a.status == "firing")
     names = ", ".join(sorted({printable(a.name) for a in alerts}))
@@ -70,16 +90,19 @@ def email_message(alerts: Sequence[Alert], sender: str, to: Sequence[str]) -> Em
     message["Subject"] = f"[{status}] {names}"[:200].replace("\n", " ").replace("\t", " ")
     message["From"] = sender
     message["To"] = ", ".join(to)
+    shown, rest = alerts[:MAX_ALERTS_IN_MAIL], alerts[MAX_ALERTS_IN_MAIL:]
     plain = "\n\n".join(
-        f"{printable(a.name)}\n" + "\n".join(_plain_row(k, v) for k, v in _lines(a)) for a in alerts
+        f"{printable(a.name)}\n" + "\n".join(_plain_row(k, v) for k, v in _lines(a)) for a in shown
     )
-    message.set_content(plain)
+    message.set_content(plain + (f"\n\n{_left_out(rest)}" if rest else ""))
     parts = []
-    for alert in alerts:
+    for alert in shown:
         rows = "".join(
             f"<tr><th>{html.escape(k)}</th><td>{_html_value(v)}</td></tr>" for k, v in _lines(alert)
         )
         parts.append(f"<h2>{html.escape(printable(alert.name))}</h2><table>{rows}</table>")
+    if rest:
+        parts.append(f"<p>{html.escape(_left_out(rest))}</p>")
     message.add_alternative("<html><body>" + "".join(parts) + "</body></html>", subtype="html")
     return message
 
