@@ -18,6 +18,7 @@ from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.printable import valid_utf8
 from otelbundle.config.urls import redacted_url as _redacted
 from otelbundle.scrub.rules import MARKER
+from otelbundle.sdk.export.exit_flush import unreachable
 
 
 class RetryableError(Exception):
@@ -37,12 +38,14 @@ class RetryableError(Exception):
         retry: Sequence[Alert] | None = None,
         lost: str | None = None,
         refused: Sequence[Alert] | None = None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.retry = retry
         self.lost = lost
         self.refused = refused
+        self.unreachable = unreachable  # nothing listens there (refused, unknown host): not retried at exit
 
 
 class PermanentError(Exception):
@@ -152,7 +155,9 @@ def post_bytes(
         raise PermanentError(detail) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         # HTTPException: a garbled or cut answer (BadStatusLine, IncompleteRead), as transient as a reset
-        raise RetryableError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
+        raise RetryableError(
+            f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}", unreachable=unreachable(exc) is not None
+        ) from None
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:

@@ -79,6 +79,7 @@ class _Worker:
         self.stats = NotifierStats()
         self.wake = threading.Condition()
         self.stopping = False
+        self.exiting = False  # shutdown has begun: a channel where nothing listens is not retried
         self.busy = False
         self.logged: set[str] = set()
         self.thread = self._start()
@@ -168,10 +169,11 @@ class _Worker:
                 if exc.retry is not None:
                     batch = exc.retry
                 unsent = batch if given_up is None else [*given_up, *batch]
-                if attempt == self.max_retries or self.stopping:
+                if attempt == self.max_retries or self.stopping or (self.exiting and exc.unreachable):
                     self.stats.failed += 1
+                    at_exit = " (nothing listens there: not retried at exit)" if exc.unreachable else ""
                     self._log_once(
-                        f"{self.notifier.name}: notification failed after {attempt + 1} attempts: {exc}"
+                        f"{self.notifier.name}: notification failed after {attempt + 1} attempts: {exc}{at_exit}"
                     )
                     return unsent
                 delay = backoff_delay(attempt, self.base_delay, exc.retry_after)
@@ -183,20 +185,21 @@ class _Worker:
                     )
                     return unsent
                 self.stats.retried += 1
-                self._pause(delay)
+                self._pause(delay, exc.unreachable)
             except Exception as exc:  # a bug in a notifier must not kill its thread
                 self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: unexpected error: {type(exc).__name__}: {exc}")
                 return whole
         return whole  # not reached: the last attempt returns
 
-    def _pause(self, delay: float) -> None:
-        """Wait ``delay`` seconds, or until shutdown. ``submit`` and the worker itself notify the
-        same condition; a new batch must not end the wait, or the retry comes before the backoff
-        or Retry-After it owes the server."""
+    def _pause(self, delay: float, unreachable: bool = False) -> None:
+        """Wait ``delay`` seconds, or until shutdown (or its start, when nothing listened: the
+        retry then ends it at once). ``submit`` and the worker itself notify the same condition;
+        a new batch must not end the wait, or the retry comes before the backoff or Retry-After
+        it owes the server."""
         deadline = time.monotonic() + delay
         with self.wake:
-            while not self.stopping:
+            while not self.stopping and not (unreachable and self.exiting):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return
@@ -339,6 +342,10 @@ class NotificationDispatcher:
         return all(not w.queue and not w.busy for w in self._workers)
 
     def shutdown(self, timeout: float = 5.0) -> None:
+        for worker in self._workers:
+            with worker.wake:
+                worker.exiting = True  # an alert to a channel that refuses the connection ends at once
+                worker.wake.notify_all()
         self.flush(timeout)
         for worker in self._workers:
             with worker.wake:

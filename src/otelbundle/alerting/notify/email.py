@@ -21,6 +21,7 @@ from typing import Literal
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify.base import PermanentError, RetryableError, rfc3339
 from otelbundle.alerting.printable import printable
+from otelbundle.sdk.export.exit_flush import unreachable
 
 StartTLS = Literal["auto", "always", "never"]
 
@@ -164,7 +165,9 @@ class EmailNotifier:
         except smtplib.SMTPRecipientsRefused as exc:
             raise PermanentError(f"SMTP recipients refused: {sorted(exc.recipients)}") from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise RetryableError(f"SMTP {type(exc).__name__}: {exc}") from None
+            raise RetryableError(
+                f"SMTP {type(exc).__name__}: {exc}", unreachable=unreachable(exc) is not None
+            ) from None
         if refused:  # the others got it: not retried, but not silently lost either
             others = len(self.to) - len(refused)
             raise PermanentError(

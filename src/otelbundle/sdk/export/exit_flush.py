@@ -11,6 +11,7 @@ name that does not resolve, into :class:`CollectorNotThere`: a request error the
 exporters do not retry. What could not be sent is counted and said in the exit
 summary as before. A collector that accepts the connection but answers slowly,
 or a 503, is still waited for within the deadline: that one may yet answer.
+The alert notifiers apply the same rule to their channels at exit (:func:`unreachable`).
 """
 
 from __future__ import annotations
@@ -42,14 +43,15 @@ def final(error: requests.exceptions.ConnectionError, url: object) -> CollectorN
     """``error`` as the final answer of the exit flush, or None when it is not one (or not now)."""
     if not _started.is_set():
         return None
-    why = _no_collector(error)
+    why = unreachable(error)
     if why is None:
         return None
     return CollectorNotThere(f"{why} at {url}; not retried during the exit flush")
 
 
-def _no_collector(error: BaseException) -> str | None:
-    """'connection refused' or 'host name not found' when a cause of ``error`` says so."""
+def unreachable(error: BaseException) -> str | None:
+    """'connection refused' or 'host name not found' when a cause of ``error`` says so: nothing
+    listens there now, so waiting for it within an exit deadline is waiting in vain."""
     seen: set[int] = set()
     causes: list[BaseException] = [error]
     while causes:
