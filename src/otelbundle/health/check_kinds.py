@@ -15,6 +15,7 @@ from otelbundle.health.checks import (
     SystemCheck,
     SystemReader,
     TcpCheck,
+    import_failure,
 )
 from otelbundle.health.field_values import (
     Getter,
@@ -140,6 +141,9 @@ def _python(
     try:
         found = importlib.util.find_spec(module_name)
     except Exception as exc:  # finding a submodule imports its package: any error of the user's code
+        if not _is_absent(exc, module_name):  # the package is there and raised: said as the app says it
+            problems.append(ConfigProblem(mark, import_failure(spec.name, target, exc)))
+            return None
         found, error = None, f": {exc}"
     else:
         error = ""
@@ -149,6 +153,14 @@ def _python(
         )
         return None
     return PythonCheck(spec, target, str(mark))
+
+
+def _is_absent(exc: Exception, module_name: str) -> bool:
+    """Whether ``exc`` from looking ``module_name`` up says a part of that dotted name is not there
+    (``a`` of ``a.b`` missing), rather than a module that is there failing as it is imported."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return False
+    return module_name == exc.name or module_name.startswith(exc.name + ".")
 
 
 BUILDERS: dict[str, Callable[..., Check | None]] = {

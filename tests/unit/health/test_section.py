@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from otelbundle.health.checks import PythonCheck, SystemCheck, TcpCheck
 from otelbundle.health.http_check import HttpCheck
@@ -258,3 +261,33 @@ def test_a_check_name_with_control_characters_is_refused_where_it_is_written(tmp
         "F:7:15: name: 'a\\ud800b' holds a lone surrogate (U+D800)" + tail,
     ]
     assert config is not None and [check.spec.name for check in config.checks] == ["über café ✓"]
+
+
+def test_a_package_that_raises_as_it_is_looked_up_is_said_as_a_failed_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Looking ``pkg.mod`` up imports ``pkg``; when ``pkg`` raises, the module is there and broken,
+    not missing: said as the app says a failed import (``cannot find module 'pkg.mod': needs
+    stripe (is it on sys.path?)`` sent the reader looking at sys.path). A part of the name that
+    is not there is still "cannot find"."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "sectionpkg_broken").mkdir()
+    (tmp_path / "sectionpkg_broken" / "__init__.py").write_text("import sectionpkg_not_installed\n")
+    path = write(
+        tmp_path,
+        """
+        health:
+          checks:
+            - {name: payments, kind: python, function: "sectionpkg_broken.health:check"}
+            - {name: gone, kind: python, function: "sectionpkg_absent.health:check"}
+        """,
+    )
+    try:
+        assert problems_of(path) == [
+            "F:3:49: health check 'payments': cannot import sectionpkg_broken.health:check: "
+            "ModuleNotFoundError: No module named 'sectionpkg_not_installed'",
+            "F:4:45: cannot find module 'sectionpkg_absent.health': "
+            "No module named 'sectionpkg_absent' (is it on sys.path?)",
+        ]
+    finally:
+        sys.modules.pop("sectionpkg_broken", None)
