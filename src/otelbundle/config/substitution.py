@@ -1,11 +1,7 @@
 """The one ``${env:NAME}`` policy, as in the collector's config.
 
 ``${env:NAME}`` is replaced by the variable, ``${env:NAME:-default}`` by the
-default when the variable is unset, ``$$`` is a literal ``$``. A variable set to
-the empty string is a value, used as it is, default or not: the collector's env
-provider does so (``os.LookupEnv``), and a line copied between its config and
-ours must mean the same. (The declarative-config spec's ``${VAR:-default}`` also
-takes the default for an empty variable; we follow the collector.) The
+default when the variable is unset or empty, ``$$`` is a literal ``$``. The
 substitution happens on scalar values *after* parsing, so a variable can never
 inject YAML structure. A reference without a default whose variable is unset
 becomes an empty string *and* a problem, in every section: the part that uses
@@ -39,7 +35,7 @@ def substitute_env(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     def repl(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         value = env.get(name)
-        if value is None:
+        if value is None or (value == "" and default is not None):
             if default is None:
                 missing.append(name)
                 return ""

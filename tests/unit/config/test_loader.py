@@ -63,20 +63,12 @@ def test_dollar_escape() -> None:
     ("env", "text"),
     [
         ({"A": "set"}, "set"),  # a variable that is set wins over its default
-        ({"A": ""}, ""),  # so does an empty one: the collector's envprovider test case "empty"
+        ({"A": ""}, "d"),  # an empty one gets the default, as unset does
         ({}, "d"),
     ],
 )
-def test_a_default_is_used_only_when_the_variable_is_unset(env: dict[str, str], text: str) -> None:
-    """As the collector's ``${env:A:-d}``: ``os.LookupEnv`` found nothing, not "found empty"."""
+def test_a_default_is_used_when_the_variable_is_unset_or_empty(env: dict[str, str], text: str) -> None:
     assert substitute_env("${env:A:-d}", env) == (text, [])
-
-
-def test_an_empty_variable_with_a_default_loads_as_an_empty_string() -> None:
-    """The file as the app reads it: ``A=`` beats ``:-fallback``, and it is not a missing variable."""
-    doc = load_text("x: ${env:A:-fallback}\ny: ${env:B:-fallback}\n", "f.yaml", env={"A": ""})
-    assert doc.root == {"x": "", "y": "fallback"}
-    assert doc.missing_env == []
 
 
 def test_an_empty_variable_without_a_default_is_empty_not_missing() -> None:
