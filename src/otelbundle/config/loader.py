@@ -245,13 +245,13 @@ class _Builder:
             # As in the collector: a value that is exactly one reference takes the
             # type of the substituted text (so `${env:PORT}` can be an int), but only
             # scalars: an env value can never become a mapping or list.
-            typed = _as_written(text)
+            typed = as_written(text)
             if typed is not None:
                 return typed, env
         return text, env
 
 
-def _as_written(text: str) -> bool | int | float | None:
+def as_written(text: str) -> bool | int | float | None:
     """The number or boolean ``text`` is, only when it is written as that value is.
 
     YAML 1.1 reads ``1.10`` as 1.1, ``0123`` as 83, ``on`` as true and ``12:30`` as 750:
@@ -271,6 +271,21 @@ def _as_written(text: str) -> bool | int | float | None:
     return None
 
 
+_UNQUOTED_REF_HINT = (
+    " (inside {...} or [...] a ${env:...} must be quoted, and is then read as text: "
+    '"${env:URL}"; for a number or boolean write the mapping one key a line: port: ${env:PORT})'
+)
+
+
+def _at_unquoted_ref(mark: yaml.Mark | None) -> bool:
+    """Whether the parser stopped at the ``{`` of an unquoted ``${`` in a flow collection:
+    ``{port: ${env:PORT}}`` is a syntax error (``expected ',' or '}', but got '{'``) that does
+    not say the reference is the cause, and a newcomer writes it when copying an example."""
+    if mark is None or mark.buffer is None or mark.pointer < 1:
+        return False
+    return bool(mark.buffer[mark.pointer - 1 : mark.pointer + 1] == "${")
+
+
 def load_text(text: str, path: str, env: Mapping[str, str] | None = None) -> Document:
     """Parse YAML text; raise :class:`ConfigError` with positions for every problem found."""
     environment = os.environ if env is None else env
@@ -279,7 +294,8 @@ def load_text(text: str, path: str, env: Mapping[str, str] | None = None) -> Doc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(path, mark.line + 1, mark.column + 1) if mark else Mark(path, 1, 1)
-        raise ConfigError([ConfigProblem(where, f"YAML syntax error: {exc.problem or exc}")]) from None
+        hint = _UNQUOTED_REF_HINT if _at_unquoted_ref(exc.problem_mark) else ""
+        raise ConfigError([ConfigProblem(where, f"YAML syntax error: {exc.problem or exc}{hint}")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigProblem(Mark(path, 1, 1), f"YAML error: {exc}")]) from None
     except RecursionError:

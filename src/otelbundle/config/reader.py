@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from otelbundle.config.loader import YamlMap, unset_env_problems
+from otelbundle.config.loader import YamlMap, as_written, unset_env_problems
 from otelbundle.config.problems import ConfigError, ConfigProblem, Mark
 
 T = TypeVar("T")
@@ -57,6 +57,24 @@ def from_environment(refs: tuple[str, ...] | None) -> bool:
     """Whether a value with these ``from_env`` entries holds text of a variable: it has an
     ``${env:...}`` reference, not only references in another syntax (``${TOKEN}``, left as written)."""
     return refs is not None and (not refs or not all(ref.startswith("${") for ref in refs))
+
+
+def quoted_hint(value: Any, parse: Callable[[Any], Any], from_env: bool) -> str:
+    """What to write when ``value`` was refused only for being text: ``port: "8080"`` and
+    ``port: "${env:PORT}"`` are strings (quotes make a string, as in the collector), and the
+    refusal ``expected a port number, got '8080'`` (or, from a variable, its value not shown)
+    did not say why a port number was not one. Empty when the typed value is refused too."""
+    typed = as_written(value) if isinstance(value, str) else None
+    if typed is None:
+        return ""
+    try:
+        parse(typed)
+    except Exception:
+        return ""
+    what = "a boolean" if isinstance(typed, bool) else "a number"
+    if from_env:
+        return f' (a quoted "${{env:...}}" is text: write the reference unquoted, alone, to read {what})'
+    return f" (in quotes it is text: write {value} without quotes to read {what})"
 
 
 class Problems:
@@ -112,9 +130,12 @@ class Problems:
             return parse(mapping[key])
         except ValueError as exc:
             message = str(exc)
-            if from_environment(mapping.from_env.get(key)):
+            env = from_environment(mapping.from_env.get(key))
+            if env:
                 message = hide_env_value(message, mapping[key])
-            self.add(mapping.value_mark(key), f"{label or key}: {message}")
+            self.add(
+                mapping.value_mark(key), f"{label or key}: {message}{quoted_hint(mapping[key], parse, env)}"
+            )
             return default
 
     def raise_if_any(self) -> None:

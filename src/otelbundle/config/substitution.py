@@ -1,7 +1,9 @@
 """The one ``${env:NAME}`` policy, as in the collector's config.
 
 ``${env:NAME}`` is replaced by the variable, ``${env:NAME:-default}`` by the
-default when the variable is unset or empty, ``$$`` is a literal ``$``. The
+default when the variable is unset or empty (as the shell and the SDK's declarative-config
+spec read ``:-``; the collector takes the default only when it is unset), ``$$`` is a
+literal ``$``. The
 substitution happens on scalar values *after* parsing, so a variable can never
 inject YAML structure. A reference without a default whose variable is unset
 becomes an empty string *and* a problem, in every section: the part that uses

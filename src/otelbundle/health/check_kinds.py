@@ -15,10 +15,12 @@ from otelbundle.health.checks import (
     SystemCheck,
     SystemReader,
     TcpCheck,
+    import_failure,
 )
 from otelbundle.health.field_values import (
     Getter,
     header_map,
+    host_name,
     http_url,
     one_of,
     port_number,
@@ -91,7 +93,7 @@ def _threshold(item: YamlMap, key: str, get: Getter, problems: list[ConfigProble
 def _tcp(
     spec: CheckSpec, item: YamlMap, get: Getter, problems: list[ConfigProblem], reader: SystemReader | None
 ) -> Check | None:
-    host = get.value("host", text_value, None, required=True)
+    host = get.value("host", host_name, None, required=True)
     port = get.value("port", port_number, None, required=True)
     return TcpCheck(spec, host or "", port or 0)
 
@@ -118,6 +120,15 @@ def _sql(
     driver = get.value("driver", one_of(SQL_DRIVERS), None, required=True)
     dsn = get.value("dsn", text_value, None, required=True)
     query = get.value("query", text_value, "SELECT 1")
+    if driver == "sqlite3" and dsn is not None and dsn.lower().startswith(("sqlite:", "sqlite+")):
+        # SQLAlchemy's URL opened as a file name: "unable to open database file" at every run.
+        problems.append(
+            ConfigProblem(
+                item.value_mark("dsn"),
+                "dsn: a SQLAlchemy URL (sqlite:///...) is not a path; the sqlite3 driver takes the "
+                "database file's path (/var/lib/app/app.db, app.db) or a file: URI",
+            )
+        )
     if driver == "postgresql" and not any(importlib.util.find_spec(m) for m in ("psycopg", "psycopg2")):
         problems.append(
             ConfigProblem(item.value_mark("driver"), "driver postgresql needs psycopg or psycopg2 installed")
@@ -140,6 +151,9 @@ def _python(
     try:
         found = importlib.util.find_spec(module_name)
     except Exception as exc:  # finding a submodule imports its package: any error of the user's code
+        if not _is_absent(exc, module_name):  # the package is there and raised: said as the app says it
+            problems.append(ConfigProblem(mark, import_failure(spec.name, target, exc)))
+            return None
         found, error = None, f": {exc}"
     else:
         error = ""
@@ -149,6 +163,14 @@ def _python(
         )
         return None
     return PythonCheck(spec, target, str(mark))
+
+
+def _is_absent(exc: Exception, module_name: str) -> bool:
+    """Whether ``exc`` from looking ``module_name`` up says a part of that dotted name is not there
+    (``a`` of ``a.b`` missing), rather than a module that is there failing as it is imported."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return False
+    return module_name == exc.name or module_name.startswith(exc.name + ".")
 
 
 BUILDERS: dict[str, Callable[..., Check | None]] = {

@@ -164,20 +164,24 @@ class PythonCheck:
         try:
             self._resolve()
         except (Exception, SystemExit) as exc:  # the user's module runs here: anything it raises
-            self._import_error = f"cannot import {self.target}: {type(exc).__name__}: {_text_of(exc)}"
+            self._import_error = self._located(import_failure(self.spec.name, self.target, exc))
             diagnostics_logger().error(
-                "%s: health check %r: %s; it reports failing, the application continues.",
-                self.where or "otelbundle.yaml",
-                self.spec.name,
-                self._import_error,
+                "%s; it reports failing, the application continues.", self._import_error
             )
 
     def run(self, previous: Status | None) -> Verdict:
         if self._import_error is not None:
             return Verdict(Status.FAILING, f"{self._import_error} (at start)")
-        # Not prepared (`otelbundle health run`, which does not fork): imported on first use.
-        function = self._resolve()
+        # Not prepared (`otelbundle health run`, which does not fork): imported on first use,
+        # and a failed import said in the words the app uses at start.
+        try:
+            function = self._resolve()
+        except (Exception, SystemExit) as exc:
+            return Verdict(Status.FAILING, self._located(import_failure(self.spec.name, self.target, exc)))
         return to_verdict(function())
+
+    def _located(self, message: str) -> str:
+        return f"{self.where or 'otelbundle.yaml'}: {message}"
 
     def _resolve(self) -> Callable[[], Any]:
         if self._function is None:
@@ -185,9 +189,19 @@ class PythonCheck:
             module = importlib.import_module(module_name)
             function = getattr(module, attr, None)
             if not callable(function):
-                raise LookupError(f"{self.target}: module has no callable {attr!r} ({self.where})")
+                raise LookupError(f"module {module_name!r} has no callable {attr!r}")
             self._function = function
         return self._function
+
+
+def import_failure(check_name: str, target: str, exc: BaseException) -> str:
+    """How a python check whose module cannot be imported is said, everywhere it is said.
+
+    The app at start (stderr and the check's result), ``otelbundle health run`` and the
+    config's own look-up all use this one wording, so what a person reads in one place
+    can be searched for in the other: the check, its target, the exception's type and text.
+    """
+    return f"health check {check_name!r}: cannot import {target}: {type(exc).__name__}: {_text_of(exc)}"
 
 
 def _text_of(exc: BaseException) -> str:

@@ -62,6 +62,22 @@ def port_number(value: Any) -> int:
     return value
 
 
+def host_name(value: Any) -> str:
+    """A host name or address alone. ``http://db`` and ``db:5432`` (a URL, a port in the host)
+    passed the load and failed every run as ``Name or service not known``, naming no field.
+    IPv6 addresses (``::1``: two colons or more) are hosts."""
+    text = text_value(value)
+    if "://" in text or "/" in text:
+        raise ValueError(
+            f"{text!r} is a URL; write the host name or address alone (db.internal, 10.0.0.5), "
+            "its port in port:"
+        )
+    name, colon, port = text.rpartition(":")
+    if colon and ":" not in name and port.isdigit():
+        raise ValueError(f"{text!r} holds a port; write the host alone and the port in port:")
+    return text
+
+
 def http_url(value: Any) -> str:
     text = text_value(value)
     if not text.startswith(("http://", "https://")):

@@ -27,7 +27,7 @@ from otelbundle.config.document import ConfigDocument, read_document, register_s
 from otelbundle.config.report import log_problems
 from otelbundle.health.check_kinds import BUILDERS, KIND_KEYS
 from otelbundle.health.checks import Check, CheckSpec, SystemReader
-from otelbundle.health.field_values import Getter, check_name, flag, port_number, text_value
+from otelbundle.health.field_values import Getter, check_name, flag, host_name, port_number
 
 SECTION = "health"
 register_section(SECTION)
@@ -152,7 +152,7 @@ def _parse_http(value: Any, mark: Mark, problems: list[ConfigProblem]) -> HttpEn
     problems.extend(unknown_keys(value, {"host", "port"}, "health.http"))
     get = Getter(value, problems)
     port = get.value("port", port_number, None, required=True)
-    host = get.value("host", text_value, "127.0.0.1")
+    host = get.value("host", host_name, "127.0.0.1")
     return HttpEndpoint(host, port) if port is not None else None
 
 

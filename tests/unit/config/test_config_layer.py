@@ -459,3 +459,30 @@ def test_every_section_reads_env_from_the_same_mapping(
     assert relative(check_config(str(config), {}).problems, tmp_path)[0] == (
         "c.yaml:2:57: environment variable ONLY_GIVEN_DSN is not set"
     )
+
+
+def test_a_number_refused_for_being_quoted_says_so_through_config_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``port: "5432"`` and ``port: "${env:DB_PORT}"`` are text (quotes make a string, as in the
+    collector); the refusal ``expected a port number 1..65535, got '5432'`` did not say why, and
+    from a variable it could not show the value that looked right. A value refused when typed
+    too (``"70000"``) gets no hint; the variable's value is still not shown."""
+    monkeypatch.setenv("LAYER_DB_PORT", "5432")
+    path = tmp_path / "otelbundle.yaml"
+    path.write_text(
+        "health:\n  checks:\n"
+        '    - {name: a, kind: tcp, host: h, port: "5432", readiness: "false"}\n'
+        '    - {name: b, kind: tcp, host: h, port: "${env:LAYER_DB_PORT}"}\n'
+        '    - {name: c, kind: tcp, host: h, port: "70000"}\n'
+    )
+    said = [str(p).replace(str(path), "F") for p in check_config(str(path)).problems]
+    assert said == [
+        "F:3:63: readiness: expected true or false, got 'false' "
+        "(in quotes it is text: write false without quotes to read a boolean)",
+        "F:3:44: port: expected a port number 1..65535, got '5432' "
+        "(in quotes it is text: write 5432 without quotes to read a number)",
+        "F:4:44: port: expected a port number 1..65535, got the value of its ${env:...} (not shown) "
+        '(a quoted "${env:...}" is text: write the reference unquoted, alone, to read a number)',
+        "F:5:44: port: expected a port number 1..65535, got '70000'",
+    ]

@@ -84,6 +84,32 @@ def test_syntax_error_has_position() -> None:
     assert text.startswith("bad.yaml:") and "YAML syntax error" in text
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("a: {port: ${env:PORT}}\n", "f.yaml:1:12: "),
+        ("a: [${env:A}, b]\n", "f.yaml:1:6: "),
+    ],
+)
+def test_an_unquoted_reference_in_a_flow_collection_says_what_to_write(text: str, where: str) -> None:
+    """``{port: ${env:PORT}}`` stopped the parser at the ``{`` with ``expected ',' or '}'``,
+    which does not say the reference is the cause."""
+    with pytest.raises(ConfigError) as caught:
+        load_text(text, "f.yaml", env={"PORT": "1", "A": "x"})
+    said = str(caught.value)
+    assert said.startswith(where + "YAML syntax error: expected ','"), said
+    assert said.endswith(
+        ' (inside {...} or [...] a ${env:...} must be quoted, and is then read as text: "${env:URL}"; '
+        "for a number or boolean write the mapping one key a line: port: ${env:PORT})"
+    ), said
+
+
+def test_a_syntax_error_elsewhere_gets_no_reference_hint() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_text("a: {port: 1\n", "f.yaml", env={})
+    assert "${env" not in str(caught.value)
+
+
 def test_duplicate_key_reported() -> None:
     with pytest.raises(ConfigError) as caught:
         load_text("a: 1\na: 2\n", "d.yaml", env={})

@@ -57,8 +57,8 @@ def test_a_module_that_fails_to_import_is_said_at_start_with_its_position_and_no
     err = capsys.readouterr().err
     assert err.count("startcheck_broken") == 1, err
     assert (
-        "otelbundle.yaml:7:22: health check 'payments': cannot import startcheck_broken:check: "
-        "RuntimeError: settings missing; it reports failing, the application continues." in err
+        "ERROR otelbundle.yaml:7:22: health check 'payments': cannot import startcheck_broken:check: "
+        "RuntimeError: settings missing; it reports failing, the application continues.\n" in err
     )
     collected: list[CheckResult] = []
     done = threading.Event()
@@ -71,7 +71,8 @@ def test_a_module_that_fails_to_import_is_said_at_start_with_its_position_and_no
     assert done.wait(30)
     assert collected[0].status is Status.FAILING
     assert collected[0].message == (
-        "cannot import startcheck_broken:check: RuntimeError: settings missing (at start)"
+        "otelbundle.yaml:7:22: health check 'payments': cannot import startcheck_broken:check: "
+        "RuntimeError: settings missing (at start)"
     )
     assert os.environ.pop("STARTCHECK_IMPORTS") == "x"  # imported once, at start only
 
@@ -83,7 +84,28 @@ def test_a_module_without_the_function_is_said_at_start(
     check = PythonCheck(spec(), "startcheck_nofunc:check", where="otelbundle.yaml:3:5")
     check.prepare()
     assert (
-        "otelbundle.yaml:3:5: health check 'custom': cannot import startcheck_nofunc:check: LookupError"
+        "otelbundle.yaml:3:5: health check 'custom': cannot import startcheck_nofunc:check: "
+        "LookupError: module 'startcheck_nofunc' has no callable 'check'; it reports failing"
         in (capsys.readouterr().err)
     )
     assert check.run(None).status is Status.FAILING
+
+
+def test_health_run_says_a_failed_import_in_the_words_the_app_uses_at_start(
+    modules: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``otelbundle health run`` does not prepare (nothing forks): the import happens in ``run``,
+    and used to be said as ``check raised RuntimeError: settings missing``, without the check's
+    target or the config position the app's start-up line has."""
+    (modules / "startcheck_run_broken.py").write_text("raise RuntimeError('settings missing')\n")
+    cli = PythonCheck(spec("payments"), "startcheck_run_broken:check", where="otelbundle.yaml:7:22")
+    verdict = cli.run(None)
+    said = (
+        "otelbundle.yaml:7:22: health check 'payments': cannot import startcheck_run_broken:check: "
+        "RuntimeError: settings missing"
+    )
+    assert (verdict.status, verdict.message) == (Status.FAILING, said)
+    app = PythonCheck(spec("payments"), "startcheck_run_broken:check", where="otelbundle.yaml:7:22")
+    app.prepare()
+    assert f"ERROR {said}; it reports failing, the application continues." in capsys.readouterr().err
+    assert app.run(None).message == f"{said} (at start)"

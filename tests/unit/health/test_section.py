@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from otelbundle.health.checks import PythonCheck, SystemCheck, TcpCheck
 from otelbundle.health.http_check import HttpCheck
@@ -258,3 +261,91 @@ def test_a_check_name_with_control_characters_is_refused_where_it_is_written(tmp
         "F:7:15: name: 'a\\ud800b' holds a lone surrogate (U+D800)" + tail,
     ]
     assert config is not None and [check.spec.name for check in config.checks] == ["über café ✓"]
+
+
+def test_a_package_that_raises_as_it_is_looked_up_is_said_as_a_failed_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Looking ``pkg.mod`` up imports ``pkg``; when ``pkg`` raises, the module is there and broken,
+    not missing: said as the app says a failed import (``cannot find module 'pkg.mod': needs
+    stripe (is it on sys.path?)`` sent the reader looking at sys.path). A part of the name that
+    is not there is still "cannot find"."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "sectionpkg_broken").mkdir()
+    (tmp_path / "sectionpkg_broken" / "__init__.py").write_text("import sectionpkg_not_installed\n")
+    path = write(
+        tmp_path,
+        """
+        health:
+          checks:
+            - {name: payments, kind: python, function: "sectionpkg_broken.health:check"}
+            - {name: gone, kind: python, function: "sectionpkg_absent.health:check"}
+        """,
+    )
+    try:
+        assert problems_of(path) == [
+            "F:3:49: health check 'payments': cannot import sectionpkg_broken.health:check: "
+            "ModuleNotFoundError: No module named 'sectionpkg_not_installed'",
+            "F:4:45: cannot find module 'sectionpkg_absent.health': "
+            "No module named 'sectionpkg_absent' (is it on sys.path?)",
+        ]
+    finally:
+        sys.modules.pop("sectionpkg_broken", None)
+
+
+def test_a_host_written_as_a_url_or_with_its_port_is_a_problem_at_the_host(tmp_path: Path) -> None:
+    """Both loaded, then failed every run (or the endpoint at start) as ``Name or service not
+    known``, naming no file, line or field."""
+    path = write(
+        tmp_path,
+        """
+        health:
+          http: {port: 8081, host: "localhost:8081"}
+          checks:
+            - {name: a, kind: tcp, host: "http://db.internal", port: 5432}
+            - {name: b, kind: tcp, host: "db.internal:5432", port: 5432}
+            - {name: c, kind: tcp, host: "::1", port: 5432}
+            - {name: d, kind: tcp, host: "fe80::1%eth0", port: 5432}
+        """,
+    )
+    assert problems_of(path) == [
+        "F:2:29: host: 'localhost:8081' holds a port; write the host alone and the port in port:",
+        "F:4:35: host: 'http://db.internal' is a URL; write the host name or address alone "
+        "(db.internal, 10.0.0.5), its port in port:",
+        "F:5:35: host: 'db.internal:5432' holds a port; write the host alone and the port in port:",
+    ]
+
+
+def test_a_host_from_the_environment_is_not_shown_in_its_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECTION_DB_HOST", "db.internal:5432")
+    path = write(
+        tmp_path,
+        """
+        health:
+          checks:
+            - {name: a, kind: tcp, host: "${env:SECTION_DB_HOST}", port: 5432}
+        """,
+    )
+    [problem] = problems_of(path)
+    assert problem.startswith("F:3:35: host: the value of its ${env:...} (not shown) holds a port")
+    assert "db.internal" not in problem
+
+
+def test_a_sqlalchemy_url_as_a_sqlite3_dsn_is_a_problem_at_the_dsn(tmp_path: Path) -> None:
+    """``sqlite:///app.db`` was opened as a file of that name: ``unable to open database file``
+    at every run, naming no field. The message does not repeat the DSN (a DSN may hold a password)."""
+    path = write(
+        tmp_path,
+        """
+        health:
+          checks:
+            - {name: db, kind: sql, driver: sqlite3, dsn: "sqlite:///app.db"}
+            - {name: db2, kind: sql, driver: sqlite3, dsn: "file:app.db?mode=ro"}
+        """,
+    )
+    assert problems_of(path) == [
+        "F:3:52: dsn: a SQLAlchemy URL (sqlite:///...) is not a path; the sqlite3 driver takes "
+        "the database file's path (/var/lib/app/app.db, app.db) or a file: URI"
+    ]
