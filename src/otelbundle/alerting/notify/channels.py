@@ -43,7 +43,7 @@ def _required(config: YamlMap, key: str, where: str, problems: list[ConfigProble
         problems.append(
             ConfigProblem(
                 config.value_mark(key) if key in config else config.mark,
-                f"{where}.{key} is empty (if it comes from ${{env:...}}, that variable is not set); {where} is off",
+                f"{where}.{key} is empty (if it comes from ${{env:...}}, that variable is unset or empty); {where} is off",
             )
         )
         return None
@@ -210,7 +210,7 @@ def _email(
         problems.append(
             ConfigProblem(
                 config.value_mark("password"),
-                f"{where}.password is empty (if it comes from ${{env:...}}, that variable is not set)",
+                f"{where}.password is empty (if it comes from ${{env:...}}, that variable is unset or empty)",
             )
         )
     if password and not username:

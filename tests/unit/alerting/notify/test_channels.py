@@ -194,7 +194,7 @@ def test_config_problems_have_positions() -> None:
     messages = sorted(str(p) for p in problems)
     expected = [
         "otelbundle.yaml:10:18: notify.email.password is empty (if it comes from ${env:...}, "
-        "that variable is not set)",
+        "that variable is unset or empty)",
         "otelbundle.yaml:8:11: notify.email.to must be an address or a non-empty list of addresses",
         "otelbundle.yaml:9:17: notify.email.starttls must be auto, always or never",
     ]
