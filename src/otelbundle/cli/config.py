@@ -7,7 +7,7 @@ import os
 import sys
 
 from otelbundle.cli.checks import check_config, put_cwd_on_path
-from otelbundle.config import environment
+from otelbundle.config import env_checks, environment
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +37,7 @@ def check_command(args: argparse.Namespace) -> int:
         )
         return 1
     put_cwd_on_path()
+    _say_environment_problems()
     report = check_config(path, os.environ)
     if not report.ok:
         for problem in report.problems:
@@ -46,3 +47,18 @@ def check_command(args: argparse.Namespace) -> int:
     found = ", ".join(report.found) or "no sections"
     print(f"{path}: SUCCESS: {found}")
     return 0
+
+
+def _say_environment_problems() -> None:
+    """OTEL_*/OTELBUNDLE_* values in this shell that the app would refuse at start (and run on
+    without): said as warnings, since the app's environment may not be this one, and not counted
+    in the exit status, which is the file's."""
+    problems = env_checks.invalid_values(os.environ)
+    for problem in problems:
+        print(f"environment: warning: {problem.message().removeprefix('otelbundle: ')}", file=sys.stderr)
+    if problems:
+        print(
+            f"environment: {len(problems)} variable(s) of this shell that an app started here would "
+            "not use as set; it says the same at start and runs on (its own environment may differ)",
+            file=sys.stderr,
+        )
