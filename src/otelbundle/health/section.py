@@ -27,7 +27,14 @@ from otelbundle.config.document import ConfigDocument, read_document, register_s
 from otelbundle.config.report import log_problems
 from otelbundle.health.check_kinds import BUILDERS, KIND_KEYS
 from otelbundle.health.checks import Check, CheckSpec, SystemReader
-from otelbundle.health.field_values import Getter, check_name, flag, host_name, port_number
+from otelbundle.health.field_values import (
+    Getter,
+    check_name,
+    flag,
+    host_name,
+    interval_value,
+    port_number,
+)
 
 SECTION = "health"
 register_section(SECTION)
@@ -106,7 +113,7 @@ def parse_section(
     config = HealthConfig()
     problems.extend(unknown_keys(section, _SECTION_KEYS, "health"))
     get = Problems(problems)
-    interval = get.value(section, "interval", parse_duration, DEFAULT_INTERVAL_S)
+    interval = get.value(section, "interval", interval_value, DEFAULT_INTERVAL_S)
     # None: not written, so each check's default is 5s or its interval when shorter.
     timeout: float | None = get.value(section, "timeout", parse_duration, None)
     inherited = _Inherited(timeout, section.value_mark("timeout") if "timeout" in section else section.mark)
@@ -186,7 +193,7 @@ def _parse_check(
         )
         return None
     problems.extend(unknown_keys(item, _COMMON_KEYS | KIND_KEYS[kind], f"a {kind} check"))
-    interval_s = get.value("interval", parse_duration, interval)
+    interval_s = get.value("interval", interval_value, interval)
     # A timeout nobody wrote never exceeds the interval: `interval: 2s` alone is valid.
     timeout = inherited.timeout
     default_timeout = timeout if timeout is not None else min(DEFAULT_TIMEOUT_S, interval_s)
