@@ -277,6 +277,12 @@ _UNQUOTED_REF_HINT = (
 )
 
 
+_SECOND_DOCUMENT = (
+    "a second YAML document starts here ('---'): the file is read as one document; "
+    "remove the '---' line, or put the sections of both parts in one"
+)
+
+
 def _at_unquoted_ref(mark: yaml.Mark | None) -> bool:
     """Whether the parser stopped at the ``{`` of an unquoted ``${`` in a flow collection:
     ``{port: ${env:PORT}}`` is a syntax error (``expected ',' or '}', but got '{'``) that does
@@ -294,6 +300,8 @@ def load_text(text: str, path: str, env: Mapping[str, str] | None = None) -> Doc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(path, mark.line + 1, mark.column + 1) if mark else Mark(path, 1, 1)
+        if exc.problem == "but found another document":  # a second '---': which we do not read
+            raise ConfigError([ConfigProblem(where, _SECOND_DOCUMENT)]) from None
         hint = _UNQUOTED_REF_HINT if _at_unquoted_ref(exc.problem_mark) else ""
         raise ConfigError([ConfigProblem(where, f"YAML syntax error: {exc.problem or exc}{hint}")]) from None
     except yaml.YAMLError as exc:

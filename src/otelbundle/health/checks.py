@@ -99,7 +99,10 @@ class SystemCheck:
         elif self.resource == "memory":
             value, what = self.reader.memory_percent(), "memory"
         else:
-            value, what = self.reader.disk_percent(self.path), f"disk {self.path}"
+            try:
+                value, what = self.reader.disk_percent(self.path), f"disk {self.path}"
+            except FileNotFoundError:  # a volume not mounted (yet), a typo: say which path, not errno
+                return Verdict(Status.FAILING, f"disk path {self.path!r} does not exist")
         status = self.thresholds.classify(value, previous)
         return Verdict(status, f"{what} at {value:.1f}%{self._against(status)}", value)
 
