@@ -116,3 +116,33 @@ def test_kubernetes_keeps_the_percentage_of_each_collector_containers_limit() ->
                 assert container["resources"]["limits"]["memory"], path.name
                 found.append(document["metadata"]["name"])
     assert sorted(found) == ["otel-agent", "otel-gateway"]
+
+
+@pytest.mark.parametrize(
+    ("env", "queue"),
+    [
+        ({}, "384"),  # config.yaml's own default, at the default 1 GiB
+        ({VARIABLE: "256"}, "96"),
+        ({VARIABLE: "4096"}, "1536"),
+        ({VARIABLE: "20"}, str(comp.MIN_METRICS_QUEUE)),
+        ({VARIABLE: "2048", comp.METRICS_QUEUE_VARIABLE: "100"}, "100"),  # the user's own wins
+        ({VARIABLE: "0"}, None),  # a percentage of the container: config.yaml's default stands
+    ],
+)
+def test_the_native_stack_sizes_the_remote_write_queue_to_the_memory_limit(
+    tmp_path: Path, env: dict[str, str], queue: str | None
+) -> None:
+    """`OTELCOL_MEMORY_LIMIT_MIB=256` with config.yaml's 384 requests (~200 MiB) let a Prometheus
+    outage fill the limit again, and the memory limiter then refused traces and logs too."""
+    stack = comp.components(ROOT, tmp_path, env=env, gateways=0)
+    (collector,) = [c for c in stack if c.install_name == "otelcol-bundle"]
+    assert collector.env.get(comp.METRICS_QUEUE_VARIABLE) == queue
+    if queue is not None and comp.METRICS_QUEUE_VARIABLE not in env:
+        limit_mib = int(env.get(VARIABLE, comp.DEFAULT_MEMORY_LIMIT_MIB))
+        assert int(queue) * 0.53 <= 0.8 * limit_mib / 4 or int(queue) == comp.MIN_METRICS_QUEUE
+
+
+def test_the_default_matches_config_yaml() -> None:
+    text = (COLLECTOR / "config.yaml").read_text()
+    match = re.search(r"queue_size: \$\{env:OTELCOL_METRICS_QUEUE_SIZE:-(\d+)\}", text)
+    assert match and int(match[1]) == int(int(comp.DEFAULT_MEMORY_LIMIT_MIB) * comp.METRICS_QUEUE_PER_MIB)

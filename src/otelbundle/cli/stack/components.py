@@ -116,14 +116,31 @@ MEMORY_LIMIT_VARIABLE = "OTELCOL_MEMORY_LIMIT_MIB"
 DEFAULT_MEMORY_LIMIT_MIB = "1024"
 
 
+# The remote-write queue, in requests of at most 256 points (config.yaml): a quarter of the
+# memory limit's soft limit, ~0.375 requests per MiB of limit (384 at the default 1024).
+METRICS_QUEUE_VARIABLE = "OTELCOL_METRICS_QUEUE_SIZE"
+METRICS_QUEUE_PER_MIB = 0.375
+MIN_METRICS_QUEUE = 16
+
+
 def collector_memory_limit(env: Mapping[str, str]) -> dict[str, str]:
-    """The collector's memory limit for its environment: the user's value, else the default.
+    """The collector's memory limit for its environment: the user's value, else the default,
+    and the remote-write queue that fits in it.
 
     Empty counts as unset: the collector would read an empty value as no ``limit_mib`` and
     fall back to a percentage of the machine. Any other value is passed on as it is; one the
-    collector cannot read stops it at start with an error naming ``limit_mib``.
+    collector cannot read stops it at start with an error naming ``limit_mib``. The queue
+    follows a limit in MiB unless the user sized it: with ``OTELCOL_MEMORY_LIMIT_MIB=256``
+    config.yaml's 384 requests could fill the limit during a Prometheus outage, and the
+    memory limiter would then refuse traces and logs too.
     """
-    return {MEMORY_LIMIT_VARIABLE: env.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT_MIB}
+    limit = env.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT_MIB
+    given = {MEMORY_LIMIT_VARIABLE: limit}
+    if env.get(METRICS_QUEUE_VARIABLE):
+        given[METRICS_QUEUE_VARIABLE] = str(env[METRICS_QUEUE_VARIABLE])
+    elif limit.strip().isdigit() and int(limit) > 0:
+        given[METRICS_QUEUE_VARIABLE] = str(max(MIN_METRICS_QUEUE, int(int(limit) * METRICS_QUEUE_PER_MIB)))
+    return given
 
 
 def gateway_name(index: int) -> str:
