@@ -40,7 +40,9 @@ class ActiveAlert:
             return False
         if self.resolved_at > self.last_sent_at:  # resolved since it was last sent
             return True
-        return self.last_sent_at + resend_delay <= now
+        # Strictly later, as Prometheus's needsSending (LastSentAt.Add(resendDelay).Before(ts)): with
+        # an interval equal to resend_delay, Prometheus re-sends every second evaluation.
+        return self.last_sent_at + resend_delay < now
 
 
 def alert_labels(

@@ -101,13 +101,15 @@ def test_firing_resent_every_resend_delay_and_resolved_for_15_minutes(tmp_path: 
         s.span(error=True)
         s.at(t)
     firing_sends = [a for a in s.recorder.sent if a.status == "firing"]
-    assert len(firing_sends) == 4  # at 0, 10, 20, 30
+    # At 0, 11 and 22: a re-send comes strictly later than resend_delay after the last one, as
+    # Prometheus's needsSending (LastSentAt.Add(resendDelay).Before(ts)); at 10 it is not due yet.
+    assert len(firing_sends) == 3
     s.span(error=False)
     s.at(41)
     for t in range(42, 41 + 15 * 60 + 20):
         s.at(t)
     resolved = [a for a in s.recorder.sent if a.status == "resolved"]
-    assert len(resolved) == 1 + 15 * 60 // 10  # at once, then every 10 s for 15 minutes
+    assert len(resolved) == 1 + 15 * 60 // 11  # at once, then every 11 s (ticks of 1 s) for 15 minutes
     assert s.engine.active[("g", "A")] == {}
 
 

@@ -53,7 +53,7 @@ def test_an_edited_annotation_keeps_the_firing_alert_and_its_window(tmp_path: Pa
     s = firing(tmp_path)
     started = s.recorder.sent[0].starts_at
     reload(s, tmp_path, rules(summary="new"))
-    sent = s.at(60)  # resent after resend_delay, still firing from the same start
+    sent = s.at(61)  # resent strictly after resend_delay, still firing from the same start
     assert [(a.status, a.annotations["summary"]) for a in sent] == [("firing", "new")]
     assert sent[0].starts_at == started
     assert s.state() == "firing"

@@ -37,7 +37,7 @@ def test_people_hear_nothing_of_a_move_and_the_alert_resolves_once_when_it_ends(
     s.now += 30
     reload(s, tmp_path, moved(rules()))
     s.span(error=True)  # the condition still holds
-    s.at(60)  # a re-send: still firing
+    s.at(61)  # a re-send (strictly after resend_delay, as Prometheus): still firing
     s.at(180)  # the errors left the window
     assert dispatcher.flush(10)
     dispatcher.shutdown()
@@ -64,7 +64,7 @@ def test_a_moved_rule_keeps_its_windows_and_firing_alert(tmp_path: Path) -> None
     assert after_reload(s, tmp_path, moved(rules())) == []
     assert set(s.engine.states) == {("h", "A")} and s.engine.states["h", "A"].windows is windows
     assert set(s.engine.active) == {("h", "A")} and s.state() == "firing"
-    (again,) = s.at(60)
+    (again,) = s.at(61)  # re-sent strictly after resend_delay, as Prometheus
     assert (again.status, again.fingerprint, again.starts_at) == ("firing", told.fingerprint, told.starts_at)
     s.span(error=True)  # spans reach the moved rule's windows
     assert s.engine.states["h", "A"].windows[()].totals(s.now).count == 2
@@ -82,7 +82,7 @@ def test_a_moved_pending_alert_keeps_its_deadline(tmp_path: Path) -> None:
 def test_a_moved_and_edited_rule_is_treated_as_edited_in_place(tmp_path: Path) -> None:
     s = firing_sim(tmp_path)
     assert after_reload(s, tmp_path, moved(rules(summary="new"))) == []
-    assert [a.annotations["summary"] for a in s.at(60)] == ["new"]
+    assert [a.annotations["summary"] for a in s.at(61)] == ["new"]  # strictly after resend_delay
     (ended,) = after_reload(s, tmp_path, moved(rules(summary="new", severity="ticket"), "k"))
     assert (ended.status, ended.labels["severity"]) == ("resolved", "page")
     assert "labels changed" in ended.ended_by_reload
@@ -168,5 +168,5 @@ def test_a_moved_log_rule_keeps_its_records_as_evidence(tmp_path: Path) -> None:
     (told,) = s.at(1)
     assert told.evidence[0].logger == "payments.db"
     reload(s, tmp_path, text.replace("name: logs", "name: moved"))
-    (again,) = s.at(61)  # a re-send, with the records the rule matched before its move
+    (again,) = s.at(62)  # a re-send (strictly after resend_delay), with the records matched before the move
     assert again.status == "firing" and again.evidence == told.evidence

@@ -42,7 +42,7 @@ def statuses(alerts: list[Alert]) -> list[str]:
 def test_a_resend_carries_the_value_of_its_own_evaluation(tmp_path: Path) -> None:
     """Eval updates ``alert.Value`` of an alert that keeps holding at every evaluation;
     a resend (and its ``$value`` annotation) tells today's value, not the first one."""
-    s = sim(tmp_path, rule())
+    s = sim(tmp_path, rule(), resend="9s")  # due at 10: strictly after 0 + 9
     s.span(error=True)
     assert [a.annotations["summary"] for a in s.at(0)] == ["1 errors"]
     s.now = START + 5
@@ -56,7 +56,7 @@ def test_a_resend_carries_the_value_of_its_own_evaluation(tmp_path: Path) -> Non
 def test_a_resend_carries_the_newest_exemplars(tmp_path: Path) -> None:
     """Our addition to Prometheus: the trace links of a resend are the window's exemplars
     at that evaluation, so a new failure is linked while the alert keeps firing."""
-    s = sim(tmp_path, rule())
+    s = sim(tmp_path, rule(), resend="9s")  # due at 10: strictly after 0 + 9
     s.span(error=True, trace_id="aa" * 16)
     assert s.at(0)[0].trace_ids == ("aa" * 16,)
     s.now = START + 5
@@ -67,7 +67,7 @@ def test_a_resend_carries_the_newest_exemplars(tmp_path: Path) -> None:
 
 def test_starts_at_is_when_it_fired_not_when_it_went_pending(tmp_path: Path) -> None:
     """The notifier sends ``StartsAt: alert.FiredAt``; with ``for`` that is after ActiveAt."""
-    s = sim(tmp_path, rule(for_="3s"))
+    s = sim(tmp_path, rule(for_="3s"), resend="9s")  # due at 13: strictly after 3 + 9
     for t in range(4):
         s.span(error=True)
         sent = s.at(t)
