@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -205,7 +205,11 @@ class Engine:
                 self._transition(alert, AlertState.INACTIVE)
             elif now - alert.resolved_at > RESOLVED_RETENTION:
                 del active[key]
-        return self._fire_and_send(rule, active, list(active.values()), now)
+        # A pending alert fires only at an evaluation where it holds, as in Prometheus' Eval (the
+        # pending-to-firing step is in its branch for series in the result); an undecided key
+        # (too few spans for a verdict) keeps its state, pending included, until one holds.
+        held = {key for key, verdict in verdicts.items() if verdict.holds}
+        return self._fire_and_send(rule, active, list(active.values()), now, held)
 
     def _hold(
         self,
@@ -302,13 +306,19 @@ class Engine:
         active: Mapping[tuple[str, ...], ActiveAlert],
         alerts: Sequence[ActiveAlert],
         now: float,
+        held: Collection[tuple[str, ...]] | None = None,
     ) -> list[Alert]:
         """The end of every evaluation, at a tick or between ticks: pending ``alerts`` whose
-        ``for`` has elapsed fire, and those due a notification are handed out."""
+        ``for`` has elapsed fire (only those whose keys are in ``held``, when given: the others
+        did not hold at ``now``), and those due a notification are handed out."""
         resend = self.config.resend_delay
         sent: list[Alert] = []
         for alert in alerts:
-            if alert.state is AlertState.PENDING and now - alert.active_at >= rule.for_:
+            if (
+                alert.state is AlertState.PENDING
+                and now - alert.active_at >= rule.for_
+                and (held is None or alert.key in held)
+            ):
                 alert.state, alert.fired_at = AlertState.FIRING, now
                 self._transition(alert, AlertState.FIRING)
             if alert.needs_sending(now, resend):
