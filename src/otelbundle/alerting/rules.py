@@ -189,13 +189,6 @@ class Rule:
     # Empty (rules built in code, SLO tiers): windows are kept only for an unchanged source.
     window_source: str = ""
 
-    def is_error(self, span: SpanView) -> bool:
-        bad = self.errors_where(span) if self.errors_where is not None else span.status == "error"
-        return bad or (self.bad_if_slower_than is not None and span.duration > self.bad_if_slower_than)
-
-    def group_key(self, span: SpanView) -> tuple[str, ...]:
-        return tuple(str(span.get(attribute) or "") for attribute in self.group_by)
-
     def key_labels(self, key: tuple[str, ...]) -> dict[str, str]:
         if key == OVERFLOW_KEY:
             return {"otel_overflow": "true"}
