@@ -46,8 +46,10 @@ def own_network() -> list[str]:
 
 
 @contextlib.contextmanager
-def running_collector(tmp_path: Path, config: dict[str, Any]) -> Iterator[None]:
-    """The binary running ``config`` (its output in tmp_path/collector.log) for the ``with`` block."""
+def running_collector(tmp_path: Path, config: dict[str, Any], stop_within: float = 30.0) -> Iterator[None]:
+    """The binary running ``config`` (its output in tmp_path/collector.log) for the ``with`` block;
+    killed if it has not stopped ``stop_within`` seconds after SIGTERM (a collector whose backend
+    is unreachable waits out the batch it is retrying: minutes), so no test leaves one behind."""
     path = tmp_path / "collector.yaml"
     path.write_text(yaml.safe_dump(config))
     with (tmp_path / "collector.log").open("wb") as log:
@@ -58,7 +60,11 @@ def running_collector(tmp_path: Path, config: dict[str, Any]) -> Iterator[None]:
             yield
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=stop_within)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
 
 
 @contextlib.contextmanager

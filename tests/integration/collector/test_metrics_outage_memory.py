@@ -18,9 +18,7 @@ in-process receiver).
 
 from __future__ import annotations
 
-import contextlib
 import re
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -39,7 +37,7 @@ from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from harness.apps import ROOT, free_port
-from harness.collector import COLLECTOR, post_when_listening, require_collector
+from harness.collector import post_when_listening, require_collector, running_collector
 from harness.otlp_receiver import OtlpReceiver
 
 PROTOBUF = "application/x-protobuf"
@@ -206,27 +204,6 @@ def _dropped(port: int) -> float:
     return _own_metric(port, "otelcol_exporter_enqueue_failed_metric_points", **REMOTE_WRITE)
 
 
-@contextlib.contextmanager
-def running_collector(tmp_path: Path, config: dict[str, Any]) -> Iterator[None]:
-    """The binary running ``config`` for the ``with`` block, killed if it has not stopped 10 s after
-    SIGTERM: with Prometheus unreachable it waits out the batch it is retrying (10 minutes)."""
-    path = tmp_path / "collector.yaml"
-    path.write_text(yaml.safe_dump(config))
-    with (tmp_path / "collector.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(COLLECTOR), "--config", str(path)], stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            yield
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
-
-
 @pytest.fixture
 def backend() -> Iterator[OtlpReceiver]:
     receiver = OtlpReceiver().start()
@@ -254,7 +231,7 @@ def test_traces_and_logs_are_accepted_and_delivered_while_prometheus_is_down(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     base = f"http://127.0.0.1:{otlp_port}"
-    with running_collector(tmp_path, config):
+    with running_collector(tmp_path, config, stop_within=10):
         statuses: list[int] = []
         first_drop: int | None = None  # the metrics request after which the queue was seen dropping
         for request in range(MAX_METRICS_REQUESTS):
