@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import socket
 import threading
 from collections.abc import Collection
 from typing import Any
@@ -24,7 +25,7 @@ from otelbundle.config.document import ConfigDocument, read_document, started_wi
 from otelbundle.health.messages import MessageScrub, scrubber_scrub
 from otelbundle.health.outputs import HealthOutputs
 from otelbundle.health.scheduler import Scheduler
-from otelbundle.health.section import HealthConfig, health_config_at_start
+from otelbundle.health.section import HealthConfig, HttpEndpoint, health_config_at_start
 from otelbundle.health.server import HealthServer, listening_ancestor
 from otelbundle.scrub.section import read_scrub_section
 from otelbundle.sdk import forking
@@ -148,7 +149,8 @@ class HealthInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                     )
                     return
                 _logger.error(
-                    "otelbundle: health endpoint %s:%s could not listen (%s); checks still run.",
+                    "otelbundle: %shealth endpoint %s:%s could not listen (%s); checks still run.",
+                    _where(config.http, exc),
                     config.http.host,
                     config.http.port,
                     exc,
@@ -189,3 +191,11 @@ def after_instrumentation() -> None:
             scheduler.prepare_user_code()
     except Exception:
         _logger.exception("otelbundle: health checks' modules could not be imported at start")
+
+
+def _where(http: HttpEndpoint, exc: OSError) -> str:
+    """``file:line:col: `` of the setting that failed: the host when this machine has no such
+    address or name, else the port (in use, or below 1024 without the right)."""
+    about_host = isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL
+    mark = http.host_mark if about_host and http.host_mark is not None else http.port_mark
+    return f"{mark}: " if mark is not None else ""

@@ -50,6 +50,10 @@ _COMMON_KEYS = frozenset({"name", "kind", "interval", "timeout", "readiness"})
 class HttpEndpoint:
     host: str = "127.0.0.1"
     port: int = 0
+    # Where host and port are written: a port another process holds, or a host this
+    # machine has no address for, is found only when the app starts to listen.
+    host_mark: Mark | None = field(default=None, compare=False)
+    port_mark: Mark | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -160,7 +164,10 @@ def _parse_http(value: Any, mark: Mark, problems: list[ConfigProblem]) -> HttpEn
     get = Getter(value, problems)
     port = get.value("port", port_number, None, required=True)
     host = get.value("host", host_name, "127.0.0.1")
-    return HttpEndpoint(host, port) if port is not None else None
+    if port is None:
+        return None
+    host_mark = value.value_mark("host") if "host" in value else None
+    return HttpEndpoint(host, port, host_mark, value.value_mark("port"))
 
 
 @dataclass(frozen=True)

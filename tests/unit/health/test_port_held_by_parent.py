@@ -59,6 +59,31 @@ def test_a_port_held_by_anyone_else_is_still_an_error(
     instrumentor.instrument(config_path=str(config(tmp_path, listening)))
     try:
         assert instrumentor.server is None
-        assert "could not listen ([Errno 98] Address already in use)" in caplog.text
+        # The port's place in the file is named: the port, not the file, is what to change.
+        cfg = tmp_path / "otelbundle.yaml"
+        assert (
+            f"otelbundle: {cfg}:2:16: health endpoint 127.0.0.1:{listening} could not listen"
+            " ([Errno 98] Address already in use); checks still run." in caplog.text
+        ), caplog.text
+    finally:
+        instrumentor.uninstrument()
+
+
+def test_a_host_this_machine_has_no_address_for_is_named_where_it_is_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = tmp_path / "otelbundle.yaml"
+    cfg.write_text(  # 192.0.2.1: TEST-NET-1, never one of this machine's addresses
+        "health:\n  http:\n    port: 8081\n    host: 192.0.2.1\n"
+        "  checks:\n    - {name: disk, kind: system, resource: disk, critical: 100%}\n"
+    )
+    instrumentor = HealthInstrumentor()
+    instrumentor.instrument(config_path=str(cfg))
+    try:
+        assert instrumentor.server is None
+        assert instrumentor.scheduler is not None  # the checks still run
+        assert f"otelbundle: {cfg}:4:11: health endpoint 192.0.2.1:8081 could not listen ([Errno 99]" in (
+            caplog.text
+        ), caplog.text
     finally:
         instrumentor.uninstrument()
