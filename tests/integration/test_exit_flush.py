@@ -114,6 +114,50 @@ def test_a_collector_that_refuses_the_connection_is_not_waited_for_at_exit() -> 
     assert "Traceback" not in result.stderr and "retrying in" not in result.stderr, result.stderr
 
 
+def _dropping_connections() -> tuple[socket.socket, list[socket.socket]]:
+    """A listener whose accept queue is full: Linux drops every further connection attempt
+    (SYN), as a firewall or a vanished host does, so a connect waits until its timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fill = []
+    for _ in range(3):
+        pending = socket.socket()
+        pending.setblocking(False)
+        pending.connect_ex(listener.getsockname())
+        fill.append(pending)
+    return listener, fill
+
+
+def test_a_collector_that_drops_the_connection_attempt_is_given_a_second_at_exit() -> None:
+    """The collector's host drops connection attempts: each signal's exit flush gives up when
+    its connection is not answered within 1 s, instead of waiting for the exporters' 10 s
+    timeout (deadline 60 s here: only the connect bound ends it)."""
+    listener, fill = _dropping_connections()
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    env = _exit_env(
+        endpoint,
+        OTELBUNDLE_SHUTDOWN_TIMEOUT="60",
+        OTEL_BSP_SCHEDULE_DELAY="30000",
+        OTEL_BLRP_SCHEDULE_DELAY="30000",
+    )
+    try:
+        result = run(["python", WORKLOAD, "5"], env, timeout=60)
+    finally:
+        for sock in (listener, *fill):
+            sock.close()
+    assert result.returncode == 0 and "WORKLOAD DONE" in result.stdout, result.stderr
+    ours = [line for line in result.stderr.splitlines() if line.startswith("WARNING otelbundle:")]
+    for what, path in (("5 spans", "traces"), ("5 logs", "logs"), ("metrics", "metrics")):
+        said = [line for line in ours if line.startswith(f"WARNING otelbundle: could not export {what} ")]
+        assert len(said) == 1, result.stderr
+        reason = (
+            f"connection not answered within 1 s at {endpoint}/v1/{path}; not retried during the exit flush."
+        )
+        assert reason in said[0], result.stderr
+    assert "Traceback" not in result.stderr and "retrying in" not in result.stderr, result.stderr
+
+
 def test_failed_metric_exports_over_grpc_are_in_the_summary_while_spans_and_logs_fail_too() -> None:
     """The gRPC exporter's logger drops a message it logged in the last 20 s, and all three signals
     log the same one there: the metric export's own result must be what is counted.

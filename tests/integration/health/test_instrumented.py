@@ -277,8 +277,7 @@ def test_a_probe_port_in_use_is_said_on_stderr_and_the_app_runs(tmp_path: Path) 
     assert result.returncode == 0 and "app ran" in result.stdout, result.stderr
     assert (
         f"otelbundle: {cfg}:2:16: health endpoint 127.0.0.1:{port} could not listen"
-        " ([Errno 98] Address already in use)"
-        in result.stderr
+        " ([Errno 98] Address already in use)" in result.stderr
     ), result.stderr
 
 

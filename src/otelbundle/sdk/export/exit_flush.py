@@ -9,7 +9,9 @@ refused connection says is not listening. So once the exit flush has begun, our
 ``requests`` session (http_session.py) turns a connection refused, or a host
 name that does not resolve, into :class:`CollectorNotThere`: a request error the
 exporters do not retry. What could not be sent is counted and said in the exit
-summary as before. A collector that accepts the connection but answers slowly,
+summary as before. A collector whose host drops the connection attempt (a
+firewall, a node gone) is given :data:`EXIT_CONNECT_TIMEOUT_S` to answer it, then
+treated the same. A collector that accepts the connection but answers slowly,
 or a 503, is still waited for within the deadline: that one may yet answer.
 The alert notifiers apply the same rule to their channels at exit (:func:`unreachable`).
 """
@@ -23,6 +25,11 @@ import threading
 import requests
 
 _started = threading.Event()
+
+# A collector answers a TCP connection in milliseconds (a TLS handshake on another
+# continent in a few hundred): one that has not answered in 1 s during the exit
+# flush is dropping the attempt, and would take the whole deadline to say so.
+EXIT_CONNECT_TIMEOUT_S = 1.0
 
 
 class CollectorNotThere(requests.exceptions.RequestException):
@@ -39,11 +46,23 @@ def after_fork_in_child() -> None:
     _started.clear()
 
 
+def connect_bound(timeout: object) -> object:
+    """The ``timeout`` a request gets: during the exit flush, its connect phase bounded by
+    EXIT_CONNECT_TIMEOUT_S (``requests`` takes a (connect, read) pair); unchanged otherwise."""
+    if not _started.is_set() or not (timeout is None or isinstance(timeout, (int, float))):
+        return timeout
+    connect = EXIT_CONNECT_TIMEOUT_S if timeout is None else min(float(timeout), EXIT_CONNECT_TIMEOUT_S)
+    return (connect, timeout)
+
+
 def final(error: requests.exceptions.ConnectionError, url: object) -> CollectorNotThere | None:
     """``error`` as the final answer of the exit flush, or None when it is not one (or not now)."""
     if not _started.is_set():
         return None
-    why = unreachable(error)
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        why: str | None = f"connection not answered within {EXIT_CONNECT_TIMEOUT_S:g} s"
+    else:
+        why = unreachable(error)
     if why is None:
         return None
     return CollectorNotThere(f"{why} at {url}; not retried during the exit flush")

@@ -99,6 +99,8 @@ class ForkAwareSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if self._pid != os.getpid():
             self._after_fork()
+        if "timeout" in kwargs:
+            kwargs["timeout"] = exit_flush.connect_bound(kwargs["timeout"])
         try:
             response = super().request(method, url, *args, **kwargs)
         except requests.exceptions.ConnectionError as error:

@@ -102,3 +102,31 @@ def test_the_metric_exporter_gets_our_session_unless_the_user_loads_one(
         OTLPMetricExporter, {"OTEL_PYTHON_EXPORTER_OTLP_HTTP_METRICS_CREDENTIAL_PROVIDER": "mine"}
     )
     assert theirs is OTLPMetricExporter
+
+
+@pytest.mark.parametrize(
+    ("given", "during_exit"),
+    [(10.0, (1.0, 10.0)), (0.25, (0.25, 0.25)), (None, (1.0, None)), ((3.0, 7.0), (3.0, 7.0))],
+)
+def test_only_the_exit_flush_bounds_the_connect_phase(given: object, during_exit: object) -> None:
+    assert exit_flush.connect_bound(given) == given  # while the app runs: the exporter's timeout
+    exit_flush.begin()
+    assert exit_flush.connect_bound(given) == during_exit  # a pair the caller chose is left alone
+
+
+def test_during_the_exit_flush_an_unanswered_connect_is_final_within_a_second() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fill = [socket.socket() for _ in range(3)]  # a full accept queue: Linux drops further SYNs
+    for pending in fill:
+        pending.setblocking(False)
+        pending.connect_ex(listener.getsockname())
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/traces"
+    exit_flush.begin()
+    try:
+        with pytest.raises(exit_flush.CollectorNotThere, match="connection not answered within 1 s at http"):
+            ForkAwareSession().post(url, data=b"x", timeout=30)
+    finally:
+        for sock in (listener, *fill):
+            sock.close()
