@@ -68,6 +68,18 @@ def test_an_edited_for_moves_a_pending_alert_to_its_new_deadline(tmp_path: Path)
     assert [a.status for a in s.at(3)] == ["firing"]  # 3 s after it became pending, not 10
 
 
+def test_a_raised_for_leaves_a_firing_alert_firing(tmp_path: Path) -> None:
+    """Prometheus 2.42 (the one the stack ships) copies a firing alert's state across a reload
+    whatever its new `for`: the page already went out, and is not taken back."""
+    s = firing(tmp_path)
+    started = s.recorder.sent[0].starts_at
+    reload(s, tmp_path, rules(for_="10m"))
+    assert s.state() == "firing"
+    sent = s.at(61)  # re-sent as firing, from the same start; no resolve in between
+    assert [a.status for a in sent] == ["firing"] and sent[0].starts_at == started
+    assert [a.status for a in s.recorder.sent] == ["firing", "firing"]
+
+
 def test_an_edited_threshold_is_decided_on_the_kept_window(tmp_path: Path) -> None:
     s = firing(tmp_path)
     for _ in range(3):
