@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
+from otelbundle.config.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
 from otelbundle.config.values import DURATION_HINT, DURATION_RE, UNIT_SECONDS, parse_duration
 
 BUILTINS = ("duration", "status", "name", "kind")

@@ -25,7 +25,6 @@ from otelbundle.alerting.predicates import (
     parse_predicate,
     referenced_fields,
 )
-from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
 from otelbundle.alerting.rules import (
     LOG_AGGREGATES,
     NOT_IN_WINDOWS,
@@ -48,6 +47,7 @@ from otelbundle.config import (
     parse_duration,
     parse_number,
 )
+from otelbundle.config.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
 
 RULE_KEYS = frozenset(
     {

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from otelbundle.config import ConfigProblem, Mark, Problems, YamlList, YamlMap, environment, unknown_keys
 from otelbundle.config.document import ConfigDocument, read_document, register_section
+from otelbundle.config.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
 from otelbundle.config.report import log_problems
 from otelbundle.scrub.rules import param_names_pattern
 
@@ -82,10 +83,17 @@ def parse_section(section: YamlMap, settings: ScrubSettings) -> tuple[ScrubSetti
             )
     for index, pattern, where in _strings(section, "extra_patterns", problems):
         try:
-            re.compile(pattern)
+            compile_user_regex(pattern)
         except re.error as exc:
             problems.append(
                 ConfigProblem(where, f"scrub.extra_patterns[{index}]: not a regular expression: {exc}")
+            )
+            continue
+        # Scrubbing reads every exported value with this pattern, with the GIL held.
+        hazard = backtracking_hazard(pattern)
+        if hazard is not None:
+            problems.append(
+                ConfigProblem(where, f"scrub.extra_patterns[{index}]: {hazard[1]}; {BACKTRACKING_HINT}")
             )
             continue
         settings.extra_patterns.append(pattern)

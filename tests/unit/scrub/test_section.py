@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from otelbundle import scrub
+from otelbundle.cli import main
 from otelbundle.config.env_checks import invalid_values
 from otelbundle.distro import api
 from otelbundle.scrub.section import load_scrub_settings
@@ -111,3 +112,21 @@ def _no_options() -> dict[str, None]:
             "shutdown_timeout",
         )
     )
+
+
+def test_a_pattern_that_backtracks_exponentially_is_refused_where_it_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Scrubbing reads every exported value with the GIL held: '(a+)+$' on 26 a's and a '!'
+    froze every thread of an app for 6.8 s, so such a pattern is refused as rules' regexes are."""
+    path = _write(tmp_path, "scrub:\n  extra_patterns: ['(a+)+$', '(\\d{1,3}\\.){3}\\d{1,3}']\n")
+    settings, problems = load_scrub_settings(path, {})
+    assert [str(p) for p in problems] == [
+        f"{path}:2:21: scrub.extra_patterns[0]: '(a+)+' repeats without bound a group that holds a quantifier;"
+        " Python's regexes backtrack, and such a group can take exponential time on a value that almost"
+        " matches; write it so each character can match one way, e.g. [\\w.]+ for (\\w+\\.)+"
+    ]
+    assert settings.extra_patterns == ["(\\d{1,3}\\.){3}\\d{1,3}"]  # the other one applies
+
+    assert main(["config", "check", path]) != 0
+    assert "scrub.extra_patterns[0]: '(a+)+' repeats without bound" in capsys.readouterr().err

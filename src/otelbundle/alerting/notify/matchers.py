@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from otelbundle.alerting.re2 import re2_unsupported
-from otelbundle.alerting.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
+from otelbundle.config.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
 
 OPERATORS = ("=~", "!~", "!=", "=")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")

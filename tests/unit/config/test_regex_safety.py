@@ -9,8 +9,8 @@ import pytest
 
 from otelbundle.alerting.notify.matchers import MatcherError, parse_matchers
 from otelbundle.alerting.predicates import REGEX_READS, PredicateError, SpanView, parse_predicate
-from otelbundle.alerting.regex_safety import backtracking_hazard
 from otelbundle.config import ConfigError
+from otelbundle.config.regex_safety import backtracking_hazard
 from tests.unit.alerting.helpers import config_from
 
 EXPONENTIAL = [
@@ -112,7 +112,7 @@ def test_a_flag_after_the_start_is_refused_on_every_python() -> None:
     (RE2 reads it from the flag on): a rule loaded on one version and not the other."""
     import re
 
-    from otelbundle.alerting.regex_safety import compile_user_regex
+    from otelbundle.config.regex_safety import compile_user_regex
 
     with pytest.raises(re.error, match=r"(?i)flags not at the start"):
         compile_user_regex("a(?i)b")

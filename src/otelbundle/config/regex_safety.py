@@ -1,9 +1,10 @@
-"""Regexes that Python's ``re`` could spend days on, refused when the rules load.
+"""Regexes that Python's ``re`` could spend days on, refused when a config or rule file loads.
 
 Prometheus and Alertmanager use Go's RE2, which matches in time linear in the value.
-Python's ``re`` backtracks, and holds the GIL while it does, so a rule's regex over a
-span attribute that an attacker controls (a URL, a user agent) could freeze the whole
-application, not only the alert thread. The shapes that backtrack exponentially are
+Python's ``re`` backtracks, and holds the GIL while it does, so a rule's regex (or a
+``scrub.extra_patterns`` entry) over a span attribute or log line that an attacker
+controls (a URL, a user agent) could freeze the whole application, not only the
+thread that runs it. The shapes that backtrack exponentially are
 refused at load (:func:`backtracking_hazard`); predicates.py also caps the length of
 the value a ``where:`` regex reads, which bounds the polynomial cases (``.*.*x``).
 """
