@@ -26,6 +26,7 @@ from otelbundle.alerting.log_intake import LogIntake, LogRecordItem
 from otelbundle.alerting.log_selector import LogView
 from otelbundle.alerting.state import RuleState, label_value
 from otelbundle.alerting.window import EXEMPLARS
+from otelbundle.config.report import warn_seen
 
 _EMPTY: Mapping[str, object] = {}
 _log = logging.getLogger("otelbundle.alerting")
@@ -132,7 +133,8 @@ class LogRuleFold:
                         tally.offer(record.trace_id)
             except Exception:  # a record we cannot read: passed over, counted, said once
                 if not self.records_failed:
-                    _log.warning(
+                    warn_seen(
+                        _log,
                         "otelbundle: a log rule could not read a log record; counting further ones",
                         exc_info=True,
                     )

@@ -27,6 +27,8 @@ from typing import Protocol
 
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 
+from otelbundle.config.report import warn_seen
+
 _log = logging.getLogger("otelbundle.alerting")
 DEFAULT_LOG_QUEUE_SIZE = 4096
 DRAIN_AT = 512  # queued records at which the manager is asked to drain (drain_soon), once per drain
@@ -158,7 +160,8 @@ class LogIntake(LogRecordProcessor):
         first = self.errors == 0
         self.errors += count
         if first:
-            _log.warning(
+            warn_seen(
+                _log,
                 "otelbundle: taking a log record in for the alert rules failed; counting further failures",
                 exc_info=True,
             )

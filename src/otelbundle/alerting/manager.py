@@ -40,7 +40,7 @@ from otelbundle.alerting.telemetry import (
 )
 from otelbundle.config import ConfigError
 from otelbundle.config.document import open_at_start
-from otelbundle.config.report import diagnostics_logger, log_problems
+from otelbundle.config.report import diagnostics_logger, log_problems, warn_seen
 from otelbundle.sdk import forking
 
 _log = logging.getLogger("otelbundle.alerting")
@@ -242,7 +242,8 @@ class RuleManager:
         count = self.engine.reload(config)
         _log.info("otelbundle: alert rules reloaded (%d rules)", count)
         if waiting:
-            _log.warning(
+            warn_seen(
+                _log,
                 "otelbundle: %s changed in %s; a reload does not apply %s: restart the application "
                 "(`otelbundle config check` checks it now)",
                 ", ".join(waiting),

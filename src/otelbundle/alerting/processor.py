@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otelbundle.alerting.batch import PlanCache, fold
 from otelbundle.alerting.state import RuleState
+from otelbundle.config.report import warn_seen
 
 _log = logging.getLogger("otelbundle.alerting")
 DEFAULT_QUEUE_SIZE = 8192
@@ -120,7 +121,8 @@ class AlertingSpanProcessor(SpanProcessor):
         first = self.errors == 0
         self.errors += count
         if first:
-            _log.warning(
+            warn_seen(
+                _log,
                 "otelbundle: alert rule evaluation of a span failed; counting further failures",
                 exc_info=True,
             )

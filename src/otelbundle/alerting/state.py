@@ -15,6 +15,7 @@ from otelbundle.alerting.early import new_windows_matter, rising_test
 from otelbundle.alerting.predicates import SpanView
 from otelbundle.alerting.rules import OVERFLOW_KEY, Rule
 from otelbundle.alerting.window import GAMMA, RuleWindow, Window
+from otelbundle.config.report import warn_seen
 
 _log = logging.getLogger("otelbundle.alerting")
 
@@ -265,7 +266,8 @@ class RuleState:
         """(the key the spans go to, its window, whether the window is new)."""
         if len(self.windows) >= self.rule.max_group_keys and key != OVERFLOW_KEY:
             if not self.overflowed_spans:  # said once per rule; the count is a metric from here on
-                _log.warning(
+                warn_seen(
+                    _log,
                     "otelbundle: alert rule %r reached max_group_keys (%d): spans of new group keys "
                     "go to its otel_overflow alert (counted in otelbundle.alerting.spans.overflowed); "
                     "existing keys still alert",

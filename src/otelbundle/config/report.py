@@ -112,3 +112,16 @@ def shown_on_console(logger: logging.Logger, level: int) -> bool:
                 return True
         current = current.parent if current.propagate else None
     return not any_handler and logging.lastResort is not None and logging.lastResort.level <= level
+
+
+def warn_seen(logger: logging.Logger, message: str, *args: object, exc_info: bool = False) -> None:
+    """``logger.warning``, and the same line on stderr when the app's logging would show it to
+    nobody (:func:`shown_on_console`): a fact a person must act on (an alert sent nowhere, a
+    setting that waits for a restart, a rule losing spans) is not left only in the export."""
+    enabled(logger).warning(message, *args, exc_info=exc_info)
+    try:
+        shown = shown_on_console(logger, logging.WARNING)
+    except Exception:  # the app's logging changing under us: say it on stderr to be sure
+        shown = False
+    if not shown:
+        diagnostics_logger().warning(message, *args)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from otelbundle.config.report import warn_seen
 from otelbundle.health.model import Status
 from otelbundle.health.scheduler import Scheduler
 
@@ -98,7 +99,8 @@ class _BoundedServer(ThreadingHTTPServer):
         if not self._slots.acquire(blocking=False):
             self.refused += 1
             if self.refused == 1:
-                _logger.warning(
+                warn_seen(
+                    _logger,
                     "otelbundle: the health endpoint is serving %d connections; further ones are "
                     "closed unanswered until they end (counted, said once)",
                     self._max,
