@@ -1,6 +1,7 @@
 """Prometheus Alertmanager v2: ``POST {url}/api/v2/alerts``; evidence goes in as annotations.
 
-A dispatch goes in POSTs of at most 256 alerts, as Prometheus sends them (chunks.py)."""
+A dispatch goes in POSTs of at most 256 alerts, as Prometheus sends them, smaller after a 413
+(chunks.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify.base import PermanentError, json_bytes, post_bytes, rfc3339
-from otelbundle.alerting.notify.chunks import cut, send_in_parts, too_large
+from otelbundle.alerting.notify.chunks import PostLimit, send_in_parts, too_large
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -45,6 +46,7 @@ class AlertmanagerNotifier:
         self.name = "alertmanager"
         self.url = url.rstrip("/") + "/api/v2/alerts"
         self.timeout = timeout
+        self.limit = PostLimit()  # lowered by a 413, for the rest of the process (chunks.py)
 
     def send(self, alerts: Sequence[Alert]) -> None:
         """Each alert is encoded once; a POST's body is its alerts' JSON joined into a list,
@@ -58,4 +60,4 @@ class AlertmanagerNotifier:
             except PermanentError as exc:
                 raise too_large(exc, len(data), len(part)) from None
 
-        send_in_parts(alerts, cut([len(e) for e in encoded]), post)
+        send_in_parts(alerts, [len(e) for e in encoded], post, self.limit)

@@ -55,15 +55,21 @@ class PermanentError(Exception):
     recipients were refused): reported and counted failed, but sent as far as repeat_interval
     is concerned, or the recipients who got it would get it again at the next re-send.
     ``refused``: the alerts given up on when the rest of the batch went out (chunks.py); None:
-    all the alerts this ``send`` was given.
+    all the alerts this ``send`` was given. ``status``: the HTTP status of the refusal, if any.
     """
 
     def __init__(
-        self, message: str, *, delivered: bool = False, refused: Sequence[Alert] | None = None
+        self,
+        message: str,
+        *,
+        delivered: bool = False,
+        refused: Sequence[Alert] | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.delivered = delivered
         self.refused = refused
+        self.status = status  # the HTTP status, when an HTTP answer refused it (413: chunks.py splits)
 
 
 class Notifier(Protocol):
@@ -152,7 +158,7 @@ def post_bytes(
         detail = f"HTTP {exc.code}: {body}" if body else f"HTTP {exc.code}"  # no dangling ': '
         if exc.code == 429 or exc.code >= 500:
             raise RetryableError(detail, retry_after_seconds(exc.headers.get("Retry-After"))) from None
-        raise PermanentError(detail) from None
+        raise PermanentError(detail, status=exc.code) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         # HTTPException: a garbled or cut answer (BadStatusLine, IncompleteRead), as transient as a reset
         raise RetryableError(

@@ -44,10 +44,18 @@ _log = logging.getLogger("otelbundle.alerting")
 
 @dataclass
 class NotifierStats:
+    """Per channel. ``sent``/``failed``/``dropped`` count batches (one per dispatch, however many
+    requests it took); the ``alerts_*`` fields count the alerts in them, so a dispatch of 600 of
+    which one chunk of 256 was refused shows as 344 sent and 256 failed, not as one failed batch.
+    An alert counts failed when it was given up and handed back to the channel (chunks.py)."""
+
     sent: int = 0
     failed: int = 0
     dropped: int = 0
     retried: int = 0
+    alerts_sent: int = 0
+    alerts_failed: int = 0
+    alerts_dropped: int = 0
 
 
 MAX_DELAY = 60.0  # the longest one retry waits; a Retry-After asking for more is given up on
@@ -103,8 +111,10 @@ class _Worker:
     def submit(self, alerts: Sequence[Alert]) -> None:
         with self.wake:
             if len(self.queue) >= self.queue_size:
-                self.notifier.undelivered(self.queue.popleft())
+                oldest = self.queue.popleft()
                 self.stats.dropped += 1
+                self.stats.alerts_dropped += len(oldest)
+                self.notifier.undelivered(oldest)
             self.queue.append(alerts)
             self.wake.notify()
 
@@ -126,8 +136,11 @@ class _Worker:
 
     def deliver(self, batch: Sequence[Alert]) -> None:
         """Counts the batch once: ``sent`` when all of it went out, else ``failed``; what was
-        given up on is handed back to the channel, so its repeat_interval does not hold it back."""
+        given up on is handed back to the channel, so its repeat_interval does not hold it back,
+        and counts in ``alerts_failed``; the rest in ``alerts_sent``."""
         unsent = self._attempt(batch)
+        self.stats.alerts_failed += len(unsent)
+        self.stats.alerts_sent += len(batch) - len(unsent)
         if unsent:
             try:
                 self.notifier.undelivered(unsent)

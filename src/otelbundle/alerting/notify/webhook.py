@@ -15,7 +15,7 @@ from typing import Any
 
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify.base import PermanentError, json_bytes, post_bytes, rfc3339
-from otelbundle.alerting.notify.chunks import cut, send_in_parts, too_large
+from otelbundle.alerting.notify.chunks import PostLimit, send_in_parts, too_large
 
 
 def _common(maps: list[Mapping[str, str]]) -> dict[str, str]:
@@ -70,10 +70,10 @@ class WebhookNotifier:
         self.headers = dict(headers or {})
         self.timeout = timeout
         self.receiver = receiver
+        self.limit = PostLimit()  # lowered by a 413, for the rest of the process (chunks.py)
 
     def send(self, alerts: Sequence[Alert]) -> None:
         """One message per part; a batch that fits is one message, as before."""
-        parts = cut(_sizes(alerts))
 
         def post(part: range) -> None:
             data = json_bytes(webhook_payload(alerts[part.start : part.stop], self.receiver))
@@ -82,7 +82,7 @@ class WebhookNotifier:
             except PermanentError as exc:
                 raise too_large(exc, len(data), len(part)) from None
 
-        send_in_parts(alerts, parts, post)
+        send_in_parts(alerts, _sizes(alerts), post, self.limit)
 
 
 def _sizes(alerts: Sequence[Alert]) -> list[int]:

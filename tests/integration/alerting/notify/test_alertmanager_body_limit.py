@@ -1,5 +1,7 @@
 """A real Alertmanager behind a proxy with nginx's default body limit (1 MiB): a dispatch of
-3000 alerts (~3.5 MB) used to be one body, answered 413, and none arrived; in chunks, all do."""
+3000 alerts (~3.5 MB) used to be one body, answered 413, and none arrived; in chunks, all do.
+Behind a 128 KiB limit (an ingress's), a 512 KiB chunk is answered 413 and sent again in halves:
+every alert still arrives, and the next dispatch gets no 413."""
 
 from __future__ import annotations
 
@@ -20,13 +22,14 @@ from otelbundle.alerting.notify import AlertmanagerNotifier, NotificationDispatc
 
 LIMIT = 1024 * 1024  # nginx's default client_max_body_size
 NAME = "OtelbundleBodyLimitTest"
+SMALL_LIMIT = 128 * 1024  # an ingress's limit, under the 512 KiB a chunk may carry
 
 
 class LimitingProxy:
-    """Answers 413 to a body over ``LIMIT`` bytes, forwards the rest to ``upstream``; notes each
+    """Answers 413 to a body over ``limit`` bytes, forwards the rest to ``upstream``; notes each
     body's length and the status it got."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, limit: int = LIMIT) -> None:
         self.bodies: list[tuple[int, int]] = []
         proxy = self
 
@@ -35,7 +38,7 @@ class LimitingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length)
                 status = 413
-                if length <= LIMIT:
+                if length <= limit:
                     request = urllib.request.Request(upstream + self.path, data=data, method="POST")
                     request.add_header("Content-Type", self.headers.get("Content-Type", ""))
                     try:
@@ -67,8 +70,15 @@ def proxy(alertmanager: str) -> Iterator[LimitingProxy]:
     server.close()
 
 
-def shown(alertmanager: str) -> int:
-    query = urllib.parse.quote(f'alertname="{NAME}"')
+@pytest.fixture
+def small_proxy(alertmanager: str) -> Iterator[LimitingProxy]:
+    server = LimitingProxy(alertmanager, SMALL_LIMIT)
+    yield server
+    server.close()
+
+
+def shown(alertmanager: str, name: str = NAME) -> int:
+    query = urllib.parse.quote(f'alertname="{name}"')
     with urllib.request.urlopen(f"{alertmanager}/api/v2/alerts?filter={query}", timeout=10) as response:
         return len(json.loads(response.read()))
 
@@ -98,4 +108,47 @@ def test_3000_alerts_through_a_1_mib_proxy_all_reach_alertmanager(
         assert time.monotonic() < deadline, f"Alertmanager shows {count} of 3000 alerts"
         time.sleep(0.2)
     assert count == 3000
+    dispatcher.shutdown()
+
+
+def batch_of(name: str, count: int) -> list[Alert]:
+    now = datetime.now(timezone.utc)
+    return [
+        Alert(
+            {"alertname": name, "key": f"k{n:04}"},
+            {"summary": "checkout fails " * 70},
+            "firing",
+            now,
+            now + timedelta(minutes=10),
+        )
+        for n in range(count)
+    ]
+
+
+def wait_shown(alertmanager: str, name: str, count: int) -> None:
+    deadline = time.monotonic() + 30  # Alertmanager shows what it accepted; wait for it, not a time
+    while (seen := shown(alertmanager, name)) < count:
+        assert time.monotonic() < deadline, f"Alertmanager shows {seen} of {count} {name} alerts"
+        time.sleep(0.2)
+    assert seen == count
+
+
+def test_1000_alerts_through_a_128_kib_proxy_all_reach_alertmanager(
+    alertmanager: str, small_proxy: LimitingProxy
+) -> None:
+    first, second = NAME + "Small", NAME + "SmallNext"
+    dispatcher = NotificationDispatcher([AlertmanagerNotifier(small_proxy.url, timeout=30)])
+    dispatcher.submit(batch_of(first, 1000))  # ~1.1 MB: chunks of up to 512 KiB at first
+    assert dispatcher.flush(120)
+    refused = [length for length, status in small_proxy.bodies if status == 413]
+    assert refused and all(length > SMALL_LIMIT for length in refused)
+    assert all(status in (200, 413) for _, status in small_proxy.bodies), small_proxy.bodies
+    wait_shown(alertmanager, first, 1000)
+    before = len(small_proxy.bodies)
+    dispatcher.submit(batch_of(second, 1000))
+    assert dispatcher.flush(120)
+    assert all(status == 200 for _, status in small_proxy.bodies[before:]), small_proxy.bodies[before:]
+    wait_shown(alertmanager, second, 1000)
+    stats = dispatcher.stats()["alertmanager"]
+    assert (stats.sent, stats.failed, stats.alerts_sent, stats.alerts_failed) == (2, 0, 2000, 0)
     dispatcher.shutdown()
