@@ -307,6 +307,20 @@ def register_notification_metrics(dispatcher: NotificationDispatcher, meter: met
             unit="{batch}",
             description=what,
         )
+    # The alerts in those batches: a dispatch cut into requests (chunks.py) may be partly
+    # delivered, which one batch counted as failed does not say. New names, so the batch
+    # series keep their meaning for dashboards that read them.
+    for field, what in (
+        ("sent", "alerts delivered"),
+        ("failed", "alerts given up (a refused request, or retries exhausted)"),
+        ("dropped", "alerts in batches dropped because the channel's queue was full"),
+    ):
+        meter.create_observable_counter(
+            f"otelbundle.alerting.notifications.alerts.{field}",
+            callbacks=[callback(f"alerts_{field}")],
+            unit="{alert}",
+            description=what,
+        )
 
 
 def register_routing_metrics(dispatcher: NotificationDispatcher, meter: metrics.Meter) -> None:

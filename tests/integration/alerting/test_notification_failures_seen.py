@@ -26,7 +26,9 @@ def test_a_refused_webhook_is_said_on_stderr_and_summed_up_at_exit(
     lines = result.stderr.splitlines()
     failed = [line for line in lines if line.startswith("WARNING otelbundle: alert webhook: ")]
     assert len(failed) == 1 and "Connection refused" in failed[0], result.stderr
-    assert "WARNING otelbundle: alert notifications not delivered: webhook: 1 failed." in lines, result.stderr
+    assert "WARNING otelbundle: alert notifications not delivered: webhook: 1 alert failed." in lines, (
+        result.stderr
+    )
     # and the line on the otelbundle.alerting logger still reaches the log store, with the app's logs
     exported = otlp_receiver.wait_for(
         lambda rx: next((r for r in rx.logs if "webhook: notification failed" in str(r.body)), None)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify.base import Notifier, PermanentError, RetryableError
 from otelbundle.alerting.notify.routing import Channel, as_channel
-from otelbundle.config.report import diagnostics_logger, enabled, shown_on_console
+from otelbundle.config.report import diagnostics_logger, enabled, shown_on_console, warn_seen
 
 _log = logging.getLogger("otelbundle.alerting")
 
@@ -233,22 +233,35 @@ class _Worker:
                 diagnostics_logger().warning("otelbundle: alert %s", message)
 
 
-def undelivered(stats: Sequence[tuple[Channel, NotifierStats]], queued: dict[str, int]) -> str:
-    """What each channel lost (``"webhook: 3 failed, 1 dropped (queue full)"``), or "" when none did."""
+def undelivered(
+    stats: Sequence[tuple[Channel, NotifierStats]], queued: dict[str, int], unrouted: int = 0
+) -> str:
+    """What each channel lost, in alerts (``"webhook: 3 alerts failed, 1 alert dropped (queue
+    full)"``), and the alerts no channel took; "" when nothing was lost. Alerts, not batches: a
+    batch cut into requests may be partly delivered (chunks.py)."""
     parts = []
     for channel, counts in stats:
+        # A batch whose alerts could not even be chosen for the channel counts failed with no alerts.
+        unchosen = counts.failed if counts.failed and not counts.alerts_failed else 0
         lost = [
             f"{count} {what}"
             for count, what in (
-                (counts.failed, "failed"),
-                (counts.dropped, "dropped (queue full)"),
-                (queued.get(channel.name, 0), "still queued at exit"),
+                (counts.alerts_failed, _alerts(counts.alerts_failed, "failed")),
+                (unchosen, "batches failed" if unchosen > 1 else "batch failed"),
+                (counts.alerts_dropped, _alerts(counts.alerts_dropped, "dropped (queue full)")),
+                (queued.get(channel.name, 0), _alerts(queued.get(channel.name, 0), "still queued at exit")),
             )
             if count
         ]
         if lost:
             parts.append(f"{channel.name}: {', '.join(lost)}")
+    if unrouted:
+        parts.append(f"{unrouted} {_alerts(unrouted, 'matched no channel')}")
     return "; ".join(parts)
+
+
+def _alerts(count: int, what: str) -> str:
+    return f"{'alert' if count == 1 else 'alerts'} {what}"
 
 
 def unique_channels(notifiers: Sequence[Notifier | Channel]) -> list[Channel]:
@@ -323,7 +336,8 @@ class NotificationDispatcher:
         for alert in alerts:
             if alert.name not in self._unrouted_names and len(self._unrouted_names) < 1000:
                 self._unrouted_names.add(alert.name)
-                _log.warning(
+                warn_seen(
+                    _log,
                     "otelbundle: alert %s (%s) matches no channel's match: and is not sent; "
                     "further alerts that match no channel are counted",
                     alert.name,
@@ -368,6 +382,7 @@ class NotificationDispatcher:
             worker.thread.join(max(0.0, timeout / max(1, len(self._workers))))
         if not self._summarised:  # once, however often shutdown is called
             self._summarised = True
-            lost = undelivered(self.channel_stats(), {w.notifier.name: len(w.queue) for w in self._workers})
+            queued = {w.notifier.name: sum(map(len, w.queue)) for w in self._workers}
+            lost = undelivered(self.channel_stats(), queued, self.unrouted)
             if lost:
                 diagnostics_logger().warning("otelbundle: alert notifications not delivered: %s.", lost)

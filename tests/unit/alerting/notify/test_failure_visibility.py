@@ -18,6 +18,7 @@ import pytest
 
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify import NotificationDispatcher, PermanentError
+from otelbundle.alerting.notify.matchers import parse_matchers
 from otelbundle.alerting.notify.routing import Channel
 from otelbundle.config.report import shown_on_console
 
@@ -96,7 +97,7 @@ def test_a_failing_channel_is_said_on_stderr_once_and_summed_up_at_shutdown(
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
         "WARNING otelbundle: alert pager: giving up on a notification: HTTP 404: no such hook",
-        "WARNING otelbundle: alert notifications not delivered: pager: 3 failed.",
+        "WARNING otelbundle: alert notifications not delivered: pager: 3 alerts failed.",
     ]
 
 
@@ -115,7 +116,7 @@ def test_an_app_with_a_console_sees_the_line_once_not_twice(capsys: pytest.Captu
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
         "APP otelbundle: pager: giving up on a notification: HTTP 404: no such hook",
-        "WARNING otelbundle: alert notifications not delivered: pager: 1 failed.",
+        "WARNING otelbundle: alert notifications not delivered: pager: 1 alert failed.",
     ]
 
 
@@ -142,7 +143,7 @@ def test_the_exit_summary_is_said_once_however_often_shutdown_is_called(
     dispatcher.shutdown()
     dispatcher.shutdown()
     summaries = [line for line in capsys.readouterr().err.splitlines() if "not delivered" in line]
-    assert summaries == ["WARNING otelbundle: alert notifications not delivered: pager: 1 failed."]
+    assert summaries == ["WARNING otelbundle: alert notifications not delivered: pager: 1 alert failed."]
 
 
 class BrokenRouting(Channel):
@@ -174,4 +175,29 @@ def test_a_channel_whose_routing_fails_counts_it_failed_and_says_so(
     assert len(sent) == 1  # the other channel is not held back
     err = capsys.readouterr().err
     assert "pager: choosing the alerts for this channel failed (RuntimeError: matcher state corrupted)" in err
-    assert "pager: 1 failed" in err and "queue full" not in err
+    assert "pager: 1 batch failed" in err and "queue full" not in err  # which of its alerts: unknown
+
+
+def test_alerts_no_channel_took_are_said_on_stderr_and_in_the_exit_summary(
+    alerting_logger_without_console: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under the distro with no console handler of the app's, the unrouted warning was exported
+    and seen by no one, and the exit summary left those alerts out (a reviewer's finding)."""
+
+    class Accepting:
+        name = "pager"
+
+        def send(self, alerts: Sequence[Alert]) -> None:
+            return None
+
+    dispatcher = NotificationDispatcher(
+        [Channel("pager", "webhook", Accepting(), tuple(parse_matchers('severity="warning"')))]
+    )
+    dispatcher.submit([Alert({"alertname": "Checkout", "severity": "critical"}, {}, "firing", T, T)])
+    assert dispatcher.flush(5)
+    dispatcher.shutdown()
+    assert capsys.readouterr().err.splitlines() == [
+        "WARNING otelbundle: alert Checkout (alertname=Checkout, severity=critical) matches no channel's "
+        "match: and is not sent; further alerts that match no channel are counted",
+        "WARNING otelbundle: alert notifications not delivered: 1 alert matched no channel.",
+    ]
