@@ -89,6 +89,7 @@ class _Worker:
         self.stopping = False
         self.exiting = False  # shutdown has begun: a channel where nothing listens is not retried
         self.busy = False
+        self.quiet_until = 0.0  # a Retry-After past MAX_DELAY: nothing goes to the channel before it
         self.logged: set[str] = set()
         self.thread = self._start()
 
@@ -125,6 +126,9 @@ class _Worker:
                     self.wake.wait()
                 if not self.queue:
                     return
+            if self._keep_quiet():  # shutdown came first: what is queued stays unsent, counted
+                return
+            with self.wake:
                 batch = self.queue.popleft()
                 self.busy = True
             try:
@@ -192,9 +196,11 @@ class _Worker:
                 delay = backoff_delay(attempt, self.base_delay, exc.retry_after)
                 if delay > MAX_DELAY:  # only a Retry-After asks for that; retrying sooner would be refused
                     self.stats.failed += 1
+                    self.quiet_until = time.monotonic() + delay
                     self._log_once(
                         f"{self.notifier.name}: giving up on a notification: {exc} (Retry-After asks "
-                        f"to wait {delay:.0f} s, longer than the {MAX_DELAY:.0f} s a retry may wait)"
+                        f"to wait {delay:.0f} s, longer than the {MAX_DELAY:.0f} s a retry may wait; "
+                        "the next notifications wait for it)"
                     )
                     return unsent
                 self.stats.retried += 1
@@ -204,6 +210,16 @@ class _Worker:
                 self._log_once(f"{self.notifier.name}: unexpected error: {type(exc).__name__}: {exc}")
                 return whole
         return whole  # not reached: the last attempt returns
+
+    def _keep_quiet(self) -> bool:
+        """Wait out a Retry-After the channel asked for and a retry could not (longer than
+        MAX_DELAY): the re-sends queued meanwhile go after it, not into another 429 at each
+        resend_delay. True when shutdown ended the wait first."""
+        remaining = self.quiet_until - time.monotonic()
+        if remaining <= 0:
+            return False
+        self._pause(remaining)
+        return self.quiet_until > time.monotonic()
 
     def _pause(self, delay: float, unreachable: bool = False) -> None:
         """Wait ``delay`` seconds, or until shutdown (or its start, when nothing listened: the
