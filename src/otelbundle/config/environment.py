@@ -292,7 +292,7 @@ def program_service_name(argv: list[str] | None = None, orig_argv: list[str] | N
     module = _module_run_by(interpreter_args)
     if module is not None:
         program = module
-    elif not args or not args[0] or args[0] in ("-c", "-m"):
+    elif not args or not args[0] or args[0] in ("-c", "-m", "-"):  # `python -` reads stdin
         return "python"
     else:
         program = os.path.basename(args[0])

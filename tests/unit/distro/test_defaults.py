@@ -79,6 +79,7 @@ def test_service_name_from_user_is_kept(env: dict[str, str]) -> None:
         (["uvicorn", "--host", "0.0.0.0", "--port", "8000", "svc.main:app"], "svc.main"),
         (["gunicorn", "-b", "127.0.0.1:8000"], "gunicorn"),  # the app from a config file: the program
         (["-c"], "python"),
+        (["-"], "python"),  # `python -`: a script on stdin, not a program called "-"
         ([], "python"),
     ],
 )
