@@ -118,10 +118,10 @@ def warn_seen(logger: logging.Logger, message: str, *args: object, exc_info: boo
     """``logger.warning``, and the same line on stderr when the app's logging would show it to
     nobody (:func:`shown_on_console`): a fact a person must act on (an alert sent nowhere, a
     setting that waits for a restart, a rule losing spans) is not left only in the export."""
-    enabled(logger).warning(message, *args, exc_info=exc_info)
+    enabled(logger).warning(message, *args, exc_info=exc_info, stacklevel=2)  # the caller's line
     try:
         shown = shown_on_console(logger, logging.WARNING)
     except Exception:  # the app's logging changing under us: say it on stderr to be sure
         shown = False
     if not shown:
-        diagnostics_logger().warning(message, *args)
+        diagnostics_logger().warning(message, *args, stacklevel=2)
