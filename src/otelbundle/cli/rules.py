@@ -6,7 +6,13 @@ import argparse
 import os
 import sys
 
-from otelbundle.alerting.rule_files import FILE_KEYS, RuleGroup, is_rule_file, load_rule_file
+from otelbundle.alerting.rule_files import (
+    FILE_KEYS,
+    TEST_FILE,
+    RuleGroup,
+    is_rule_file,
+    load_rule_file,
+)
 from otelbundle.alerting.section import AlertingConfig, rules_named_twice
 from otelbundle.cli.checks import Report, check_alerting
 from otelbundle.config import ConfigError, ConfigProblem, unknown_keys
@@ -114,8 +120,7 @@ def _check_one(path: str) -> tuple[int, list[RuleGroup] | None]:
         groups = load_rule_file(path, AlertingConfig(path=path), os.environ)
         return sum(len(g.rules) for g in groups), groups
     if document.root is not None and "tests" in document.root:  # `rules check rules/*.yaml` meets them
-        message = "a rule test file (tests:), not rules: `otelbundle rules test` runs it"
-        raise ConfigError([ConfigProblem(document.root.key_mark("tests"), message)])
+        raise ConfigError([ConfigProblem(document.root.key_mark("tests"), TEST_FILE)])
     report = Report(path)
     if document.root is not None:  # `group:` is neither: not "SUCCESS: 0 rules found"
         where = f"a rule file ({', '.join(FILE_KEYS)}) or otelbundle.yaml"
