@@ -15,7 +15,7 @@ from otelbundle.alerting.rule_files import (
 )
 from otelbundle.alerting.section import AlertingConfig, rules_named_twice
 from otelbundle.cli.checks import Report, check_alerting
-from otelbundle.config import ConfigError, ConfigProblem, unknown_keys
+from otelbundle.config import ConfigError, ConfigProblem, in_file_order, unknown_keys
 from otelbundle.config.document import read_document, section_names
 
 
@@ -55,7 +55,7 @@ def test_files(args: argparse.Namespace) -> int:
             failures = run_test_file(path, os.environ)
         except ConfigError as exc:
             failed = True
-            for problem in exc.problems:
+            for problem in in_file_order(exc.problems):
                 print(f"{problem}", file=sys.stderr)
             continue
         except (ValueError, KeyError, TypeError) as exc:
@@ -84,7 +84,7 @@ def check_files(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             failed = True
             print(f"Checking {path}\n  FAILED:", file=sys.stderr)
-            for problem in exc.problems:
+            for problem in in_file_order(exc.problems):
                 print(f"{problem}", file=sys.stderr)
             continue
         print(f"Checking {path}\n  SUCCESS: {rules} rules found")
@@ -101,7 +101,7 @@ def _check_together(files: list[tuple[str, list[RuleGroup]]]) -> bool:
     problems = rules_named_twice(groups)
     if problems:
         print(f"Checking {names} together\n  FAILED:", file=sys.stderr)
-        for problem in problems:
+        for problem in in_file_order(problems):
             print(f"{problem}", file=sys.stderr)
         return False
     print(f"Checking {names} together\n  SUCCESS: {sum(len(g.rules) for g in groups)} rules found")
