@@ -51,8 +51,9 @@ def test_files(args: argparse.Namespace) -> int:
     failed = False
     for path in args.files:
         print(f"Unit Testing: {path}")
+        warnings: list[ConfigProblem] = []
         try:
-            failures = run_test_file(path, os.environ)
+            failures = run_test_file(path, os.environ, warnings)
         except ConfigError as exc:
             failed = True
             for problem in in_file_order(exc.problems):
@@ -62,6 +63,8 @@ def test_files(args: argparse.Namespace) -> int:
             failed = True
             print(f"{path}: {exc}", file=sys.stderr)
             continue
+        for warning in in_file_order(warnings):
+            print(f"{warning}", file=sys.stderr)
         if failures:
             failed = True
             print("  FAILED:", file=sys.stderr)
