@@ -33,6 +33,24 @@ FILE_KEYS = ("groups", "slos")
 GROUP_KEYS = frozenset({"name", "interval", "rules"})
 
 
+TEST_FILE = "a rule test file (tests:), not rules: `otelbundle rules test` runs it"
+NOT_RULES = "a rule file needs a top-level 'groups:' or 'slos:' list"
+
+
+class NotARuleFile(ConfigError):
+    """The file has neither ``groups:`` nor ``slos:``; ``reason`` says what it is instead, for a
+    caller that knows why it was read (the ``rule_files:`` glob that matched it) to say there."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__([ConfigProblem(Mark(path, 1, 1), reason)])
+
+
+def not_rules_reason(root: object) -> str:
+    """Why a file without ``groups:`` or ``slos:`` is not read as rules."""
+    return TEST_FILE if isinstance(root, dict) and "tests" in root else NOT_RULES
+
+
 @dataclass
 class RuleGroup:
     name: str
@@ -54,9 +72,7 @@ def load_rule_file(path: str, config: RuleDefaults, env: Mapping[str, str] | Non
     root = document.root
     problems = RuleReader()
     if not isinstance(root, YamlMap) or not any(key in root for key in FILE_KEYS):
-        raise ConfigError(
-            [ConfigProblem(Mark(path, 1, 1), "a rule file needs a top-level 'groups:' or 'slos:' list")]
-        )
+        raise NotARuleFile(path, not_rules_reason(root))
     problems.unknown_keys(root, FILE_KEYS, "the rule file")
     problems.unset_env(root)
     for key in FILE_KEYS:

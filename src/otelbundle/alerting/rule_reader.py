@@ -47,6 +47,7 @@ from otelbundle.config import (
     parse_duration,
     parse_number,
 )
+from otelbundle.config.reader import from_environment, quoted_hint
 from otelbundle.config.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
 
 RULE_KEYS = frozenset(
@@ -105,11 +106,16 @@ class RuleReader(Problems):
         """A whole number; the message reads ``KEY must be a positive integer`` (``why``: after a maximum)."""
         if key not in mapping:
             return default
+
+        def parse(value: Any) -> int:
+            return parse_count(value, minimum=minimum, maximum=maximum)
+
         try:
-            return parse_count(mapping[key], minimum=minimum, maximum=maximum)
+            return parse(mapping[key])
         except ValueError as exc:
             reason = f" ({why})" if why and "at most" in str(exc) else ""
-            self.add(mapping.value_mark(key), f"{key} {exc}{reason}")
+            hint = quoted_hint(mapping[key], parse, from_environment(mapping.from_env.get(key)))
+            self.add(mapping.value_mark(key), f"{key} {exc}{reason}{hint}")
             return default
 
     def mapping(self, parent: YamlMap, key: str) -> YamlMap | None:

@@ -9,12 +9,13 @@ so a notifier mistake switches off that channel, not the rules.
 from __future__ import annotations
 
 import glob
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from otelbundle.alerting.rule_files import RuleGroup, load_rule_file
+from otelbundle.alerting.rule_files import FILE_KEYS, NotARuleFile, RuleGroup, load_rule_file
 from otelbundle.alerting.rule_reader import RuleReader
 from otelbundle.alerting.rules import Rule
 from otelbundle.alerting.slo.burn import SLO_GROUP_PREFIX
@@ -119,7 +120,12 @@ def read_alerting_section(
         return None, found_problems
     problems = RuleReader()
     config = AlertingConfig(path=path)
-    problems.unknown_keys(section, ALERTING_KEYS, "alerting")
+    problems.unknown_keys(section, ALERTING_KEYS | set(FILE_KEYS), "alerting")
+    for key in FILE_KEYS:
+        if key in section:
+            problems.add(
+                section.key_mark(key), _INLINE_RULES.format(what=_INLINE_WHAT.get(key, key), key=key)
+            )
     problems.unset_env(section, skip={"notify"})
     config.evaluation_interval = problems.interval(section, "evaluation_interval", 1.0)
     config.resend_delay = problems.duration(section, "resend_delay", 60.0)
@@ -132,10 +138,14 @@ def read_alerting_section(
     config.min_fold_interval = problems.duration(section, "min_fold_interval", 0.05)
     if "generator_url" in section:
         config.generator_url = problems.template(section, "generator_url", str(section["generator_url"]))
-    config.rule_files = _rule_files(section, path, problems)
-    for rule_file in config.rule_files:
+    named = _rule_files(section, path, problems)
+    config.rule_files = [name.path for name in named]
+    for name in named:
         try:
-            config.groups.extend(load_rule_file(rule_file, config, env))
+            config.groups.extend(load_rule_file(name.path, config, env))
+        except NotARuleFile as exc:
+            shown = os.path.relpath(name.path, os.path.dirname(os.path.abspath(path)))
+            problems.add(name.mark, f"rule_files: {name.pattern!r} matched {shown}: {exc.reason}")
         except ConfigError as exc:
             problems.extend(exc.problems)
     problems.extend(rules_named_twice(config.groups))
@@ -180,20 +190,48 @@ def _bool(value: Any) -> bool:
     return value
 
 
-def _rule_files(section: YamlMap, path: str, problems: RuleReader) -> list[str]:
+# `groups:` under `alerting:` was answered "did you mean 'max_group_keys'?": the mistake is the place.
+_INLINE_RULES = (
+    "{what} are not written in otelbundle.yaml: '{key}:' goes at the top of a rule file that "
+    'alerting.rule_files names, e.g. rule_files: ["rules.yaml"]'
+)
+_INLINE_WHAT = {"groups": "alert rules", "slos": "SLOs"}
+
+
+def _example(patterns: object) -> str:
+    """The glob to show in the example: the one written as a bare string, else ``rules.yaml``."""
+    return patterns.strip() if isinstance(patterns, str) and patterns.strip() else "rules.yaml"
+
+
+@dataclass(frozen=True)
+class RuleFileName:
+    """A file ``rule_files:`` names, with the glob that matched it (problems about the file
+    as a whole are said at the glob: that is what to change)."""
+
+    path: str
+    pattern: str
+    mark: Mark
+
+
+def _rule_files(section: YamlMap, path: str, problems: RuleReader) -> list[RuleFileName]:
     """The files ``rule_files:`` globs name, relative to the config file; none when the key is absent.
 
     A file two globs match (``[rules/*.yaml, rules/extra.yaml]``) is read once, as
-    Prometheus does: read twice, its every rule would collide with itself."""
+    Prometheus does: read twice, its every rule would collide with itself. The config
+    file itself is never one: ``rule_files: ["*.yaml"]`` beside otelbundle.yaml means the
+    rule files there, and the config (``alerting:``, no ``groups:``) could not be read as one."""
     patterns = section.get("rule_files")
     if patterns is None:
         return []
     if not isinstance(patterns, YamlList):
-        problems.add(section.value_mark("rule_files"), "rule_files must be a list of globs")
+        problems.add(
+            section.value_mark("rule_files"),
+            f"rule_files must be a list of globs: write rule_files: [{json.dumps(_example(patterns))}]",
+        )
         return []
     base = os.path.dirname(os.path.abspath(path))
-    found: list[str] = []
-    seen: set[str] = set()
+    found: list[RuleFileName] = []
+    seen = {os.path.realpath(path)}
     for index, pattern in enumerate(patterns):
         if not isinstance(pattern, str) or not pattern:
             problems.add(patterns.item_mark(index), f"rule_files: {pattern!r} is not a file name or glob")
@@ -201,8 +239,13 @@ def _rule_files(section: YamlMap, path: str, problems: RuleReader) -> list[str]:
         matched = sorted(glob.glob(os.path.join(base, pattern)))
         if not matched:
             problems.add(patterns.item_mark(index), f"rule_files: {pattern!r} matches no file")
+        elif all(os.path.realpath(match) == os.path.realpath(path) for match in matched):
+            problems.add(
+                patterns.item_mark(index),
+                f"rule_files: {pattern!r} matches only this config file, which is not a rule file",
+            )
         for match in matched:
             if os.path.realpath(match) not in seen:
                 seen.add(os.path.realpath(match))
-                found.append(match)
+                found.append(RuleFileName(match, pattern, patterns.item_mark(index)))
     return found

@@ -7,7 +7,7 @@ import os
 import sys
 
 from otelbundle.cli.checks import check_config, put_cwd_on_path
-from otelbundle.config import env_checks, environment
+from otelbundle.config import env_checks, environment, in_file_order
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +40,7 @@ def check_command(args: argparse.Namespace) -> int:
     _say_environment_problems()
     report = check_config(path, os.environ)
     if not report.ok:
-        for problem in report.problems:
+        for problem in in_file_order(report.problems):
             print(problem, file=sys.stderr)
         print(f"{path}: FAILED: {len(report.problems)} problem(s)", file=sys.stderr)
         return 1

@@ -6,10 +6,16 @@ import argparse
 import os
 import sys
 
-from otelbundle.alerting.rule_files import FILE_KEYS, RuleGroup, is_rule_file, load_rule_file
+from otelbundle.alerting.rule_files import (
+    FILE_KEYS,
+    TEST_FILE,
+    RuleGroup,
+    is_rule_file,
+    load_rule_file,
+)
 from otelbundle.alerting.section import AlertingConfig, rules_named_twice
 from otelbundle.cli.checks import Report, check_alerting
-from otelbundle.config import ConfigError, ConfigProblem, unknown_keys
+from otelbundle.config import ConfigError, ConfigProblem, in_file_order, unknown_keys
 from otelbundle.config.document import read_document, section_names
 
 
@@ -45,17 +51,20 @@ def test_files(args: argparse.Namespace) -> int:
     failed = False
     for path in args.files:
         print(f"Unit Testing: {path}")
+        warnings: list[ConfigProblem] = []
         try:
-            failures = run_test_file(path, os.environ)
+            failures = run_test_file(path, os.environ, warnings)
         except ConfigError as exc:
             failed = True
-            for problem in exc.problems:
+            for problem in in_file_order(exc.problems):
                 print(f"{problem}", file=sys.stderr)
             continue
         except (ValueError, KeyError, TypeError) as exc:
             failed = True
             print(f"{path}: {exc}", file=sys.stderr)
             continue
+        for warning in in_file_order(warnings):
+            print(f"{warning}", file=sys.stderr)
         if failures:
             failed = True
             print("  FAILED:", file=sys.stderr)
@@ -78,7 +87,7 @@ def check_files(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             failed = True
             print(f"Checking {path}\n  FAILED:", file=sys.stderr)
-            for problem in exc.problems:
+            for problem in in_file_order(exc.problems):
                 print(f"{problem}", file=sys.stderr)
             continue
         print(f"Checking {path}\n  SUCCESS: {rules} rules found")
@@ -95,7 +104,7 @@ def _check_together(files: list[tuple[str, list[RuleGroup]]]) -> bool:
     problems = rules_named_twice(groups)
     if problems:
         print(f"Checking {names} together\n  FAILED:", file=sys.stderr)
-        for problem in problems:
+        for problem in in_file_order(problems):
             print(f"{problem}", file=sys.stderr)
         return False
     print(f"Checking {names} together\n  SUCCESS: {sum(len(g.rules) for g in groups)} rules found")
@@ -114,8 +123,7 @@ def _check_one(path: str) -> tuple[int, list[RuleGroup] | None]:
         groups = load_rule_file(path, AlertingConfig(path=path), os.environ)
         return sum(len(g.rules) for g in groups), groups
     if document.root is not None and "tests" in document.root:  # `rules check rules/*.yaml` meets them
-        message = "a rule test file (tests:), not rules: `otelbundle rules test` runs it"
-        raise ConfigError([ConfigProblem(document.root.key_mark("tests"), message)])
+        raise ConfigError([ConfigProblem(document.root.key_mark("tests"), TEST_FILE)])
     report = Report(path)
     if document.root is not None:  # `group:` is neither: not "SUCCESS: 0 rules found"
         where = f"a rule file ({', '.join(FILE_KEYS)}) or otelbundle.yaml"

@@ -55,7 +55,14 @@ from otelbundle.alerting.section import AlertingConfig, rules_named_twice
 from otelbundle.alerting.state import label_value
 from otelbundle.alerting.trace_logs import LogLine
 from otelbundle.cli import ruletest_records
-from otelbundle.cli.ruletest_file import SPAN_KINDS, as_bool, check_evaluation_count, check_test_file, expand
+from otelbundle.cli.ruletest_file import (
+    SPAN_KINDS,
+    as_bool,
+    check_evaluation_count,
+    check_test_file,
+    expand,
+    unknown_alertnames,
+)
 from otelbundle.config import (
     ConfigError,
     ConfigProblem,
@@ -152,11 +159,14 @@ def _log_line(text: str, logger: str, span: ReadableSpan, at: float) -> LogLine:
     return LogLine(int(at * 1e9), severity, logger, body, context.span_id if context is not None else 0)
 
 
-def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
+def run_test_file(
+    path: str, env: Mapping[str, str] | None = None, warnings: list[ConfigProblem] | None = None
+) -> list[str]:
     """Every failure as a readable message; an empty list means all tests passed.
 
     A malformed test file (or rule file) raises ConfigError with every problem located,
-    before anything runs.
+    before anything runs. ``warnings`` receives what is not a failure but likely a mistake
+    (an ``alertname`` of no rule).
     """
     document = load_file(path, env)
     root = document.root
@@ -186,6 +196,8 @@ def run_test_file(path: str, env: Mapping[str, str] | None = None) -> list[str]:
     problems.extend(rules_named_twice(config.groups))  # refused together at start, so here
     routes = _routes(root, base, env, problems)
     problems.raise_if_any()
+    if warnings is not None:
+        warnings.extend(unknown_alertnames(root, (rule.name for rule in config.rules)))
     failures: list[str] = []
     for index, test in enumerate(root["tests"]):
         where = f"{path}: test {index + 1} ({test.get('name', 'unnamed')})"

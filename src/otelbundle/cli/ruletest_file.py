@@ -7,11 +7,12 @@ its mistakes at once and running it cannot fail on them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from otelbundle.alerting.batch import KIND_NAMES
 from otelbundle.cli import ruletest_records
-from otelbundle.config import Problems, YamlList, YamlMap, parse_duration
+from otelbundle.config import ConfigProblem, Problems, YamlList, YamlMap, did_you_mean, parse_duration
 
 _ITEM = re.compile(r"^\s*(ok|error)\s+(\S+)\s+x(\d+)\s*$")
 MAX_TEST_SPANS = 1_000_000
@@ -172,3 +173,27 @@ def check_evaluation_count(root: YamlMap, evaluation_interval: float, problems: 
                     f"{evaluation_interval:g}s is {evaluations:,.0f} evaluations; a rule test runs at most "
                     f"{MAX_EVALUATIONS:,}: make evaluation_interval longer or eval_time shorter",
                 )
+
+
+def unknown_alertnames(root: YamlMap, names: Iterable[str]) -> list[ConfigProblem]:
+    """An ``alert_rule_test`` whose ``alertname`` names no rule of the rule files: a warning.
+
+    Its expectation of no alerts passes whatever the rules do (promtool passes it too), so a
+    misspelled name or a rule renamed since tested nothing and said SUCCESS. Not a failure, as
+    in promtool: a test that expects an alert of a rule not written yet is also this."""
+    known = frozenset(names)
+    found: list[ConfigProblem] = []
+    tests = root.get("tests")
+    for test in tests if isinstance(tests, YamlList) else []:
+        checks = test.get("alert_rule_test") if isinstance(test, YamlMap) else None
+        for check in checks if isinstance(checks, YamlList) else []:
+            name = check.get("alertname") if isinstance(check, YamlMap) else None
+            if isinstance(name, str) and name not in known:
+                found.append(
+                    ConfigProblem(
+                        check.value_mark("alertname"),
+                        f"warning: alertname {name!r} names no rule in the rule files{did_you_mean(name, known)}; "
+                        "this check tests nothing",
+                    )
+                )
+    return found

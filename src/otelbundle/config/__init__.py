@@ -24,7 +24,7 @@ from otelbundle.config.loader import (
     new_list,
     new_map,
 )
-from otelbundle.config.problems import ConfigError, ConfigProblem, Mark
+from otelbundle.config.problems import ConfigError, ConfigProblem, Mark, in_file_order
 from otelbundle.config.reader import Problems, did_you_mean, unknown_keys
 from otelbundle.config.substitution import substitute_env
 from otelbundle.config.values import (
@@ -49,6 +49,7 @@ __all__ = [
     "YamlMap",
     "did_you_mean",
     "format_duration",
+    "in_file_order",
     "load_file",
     "load_text",
     "mark_of",

@@ -10,6 +10,7 @@ loader and the readers build on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 
@@ -38,3 +39,17 @@ class ConfigError(Exception):
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+def in_file_order(problems: Iterable[ConfigProblem]) -> list[ConfigProblem]:
+    """``problems`` as a reader goes through the files: by file (in the order the files were
+    first named, so the config comes before the rule files it names), then line and column.
+
+    Readers find problems key by key, not line by line (a rule's ``for:`` is read after its
+    ``labels:``), and one list printed lines 5, 6, 7, 8, 11, 10, 9. Problems at one position
+    keep the order they were found in (the sort is stable): the first is often the cause."""
+    problems = list(problems)
+    files: dict[str, int] = {}
+    for problem in problems:
+        files.setdefault(problem.mark.file, len(files))
+    return sorted(problems, key=lambda p: (files[p.mark.file], p.mark.line, p.mark.column))

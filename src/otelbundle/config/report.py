@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Iterable
 
-from otelbundle.config.problems import ConfigProblem
+from otelbundle.config.problems import ConfigProblem, in_file_order
 
 LOGGER_NAME = "otelbundle.diagnostics"
 _reported: set[str] = set()
@@ -70,7 +70,7 @@ def log_problems(problems: Iterable[ConfigProblem], consequence: str, *, once: b
     ``consequence`` may use ``{n}`` for the number of problems. With ``once`` (start-up),
     a problem this process already reported is not repeated; a reload passes ``once=False``.
     """
-    problems = list(problems)
+    problems = in_file_order(problems)
     if not problems:
         return 0
     logger = diagnostics_logger()

@@ -9,8 +9,8 @@
   bound of Prometheus' durations and of Python's thread waits (``threading.TIMEOUT_MAX``),
   so a value that reads well can never overflow a timer or a timestamp at run time.
 - **Percentage**: ``80%`` or a bare ``80``, between 0 and 100 (health thresholds).
-- **Number** (thresholds in rule expressions): ``0.05``, ``5%`` (= 0.05) or a
-  duration (as seconds).
+- **Number** (thresholds in rule expressions): ``0.05``, ``1e3``, ``5%`` (= 0.05) or a
+  duration (as seconds); anything else is refused with :data:`NUMBER_HINT`.
 - **Count** (queue sizes, ``max_group_keys``, ``min_spans``): a whole number, at
   least a minimum; ``1_000`` works (YAML), ``"1000"`` does not.
 
@@ -101,6 +101,9 @@ def parse_percent(value: object) -> float:
     return number
 
 
+NUMBER_HINT = "write a number (0.05, 2, 1e3), a percentage (5%) or a duration (300ms, 1m)"
+
+
 def parse_number(value: object) -> float:
     """A threshold: a number, a percentage as a ratio (``5%`` → 0.05), or a duration in seconds."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -108,11 +111,17 @@ def parse_number(value: object) -> float:
     if isinstance(value, (int, float)):
         return _as_float(value, "number")
     text = value.strip()
-    if text.endswith("%"):
-        return _finite(float(text[:-1]) / 100.0, value, "number")
-    if DURATION_RE.fullmatch(text):
-        return parse_duration(text, allow_zero=True)
-    return _finite(float(text), value, "number")
+    # float()'s own refusal ("could not convert string to float: 'five'") is Python's, not ours.
+    try:
+        if text.endswith("%"):
+            return _finite(float(text[:-1]) / 100.0, value, "number")
+        if DURATION_RE.fullmatch(text):
+            return parse_duration(text, allow_zero=True)
+        return _finite(float(text), value, "number")
+    except ValueError as exc:
+        if "could not convert" not in str(exc):
+            raise
+    raise ValueError(NUMBER_HINT)
 
 
 def parse_count(value: object, *, minimum: int = 1, maximum: int | None = None) -> int:

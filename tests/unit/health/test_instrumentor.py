@@ -37,9 +37,9 @@ def test_bad_config_logs_every_problem_once_and_does_not_raise(
     instrumentor.instrument(config_path=str(cfg))
     assert instrumentor.scheduler is None
     lines = capsys.readouterr().err.splitlines()
-    assert lines == [  # one line per problem on the otelbundle.config logger, then the consequence
-        f"ERROR {cfg}:4:12: timeout: -3 must be greater than zero",
+    assert lines == [  # one line per problem, in line order, on the diagnostics logger, then the consequence
         f"ERROR {cfg}:3:23: unknown check kind 'smtp'; use one of system, tcp, http, sql, python",
+        f"ERROR {cfg}:4:12: timeout: -3 must be greater than zero",
         "ERROR otelbundle: health checks are off because of 2 problem(s) in the config; "
         "the application continues.",
     ], lines

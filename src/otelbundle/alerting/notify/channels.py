@@ -8,6 +8,7 @@ the other channels and the rules keep working.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from email.utils import getaddresses
 from urllib.parse import urlparse
 
 from otelbundle.alerting.notify.alertmanager import AlertmanagerNotifier
@@ -16,8 +17,15 @@ from otelbundle.alerting.notify.email import EmailNotifier
 from otelbundle.alerting.notify.pagerduty import EVENTS_URL, PagerDutyNotifier
 from otelbundle.alerting.notify.slack import SlackNotifier
 from otelbundle.alerting.notify.webhook import WebhookNotifier
-from otelbundle.config import ConfigProblem, Problems, YamlList, YamlMap, parse_duration
-from otelbundle.config.reader import ENV_VALUE_SHOWN_AS, from_environment
+from otelbundle.config import (
+    ConfigProblem,
+    Problems,
+    YamlList,
+    YamlMap,
+    format_duration,
+    parse_duration,
+)
+from otelbundle.config.reader import ENV_VALUE_SHOWN_AS, from_environment, quoted_hint
 
 CHANNEL_KEYS: dict[str, set[str]] = {
     "alertmanager": {"url", "timeout"},
@@ -38,13 +46,21 @@ CHANNEL_KEYS: dict[str, set[str]] = {
 
 
 def _required(config: YamlMap, key: str, where: str, problems: list[ConfigProblem]) -> str | None:
+    """The text of a key the channel cannot work without. A key not written is said to be
+    missing (at the channel's mapping, where it goes); a key written empty, or whose
+    ``${env:...}`` variable is empty, is said to be empty (at its value)."""
+    if key not in config:
+        problems.append(ConfigProblem(config.mark, f"{where} has no {key!r}; {where} is off"))
+        return None
     value = str(config.get(key) or "").strip()
     if not value:
+        cause = (
+            " (from ${env:...}: that variable is unset or empty)"
+            if from_environment(config.from_env.get(key))
+            else ""
+        )
         problems.append(
-            ConfigProblem(
-                config.value_mark(key) if key in config else config.mark,
-                f"{where}.{key} is empty (if it comes from ${{env:...}}, that variable is unset or empty); {where} is off",
-            )
+            ConfigProblem(config.value_mark(key), f"{where}.{key} is empty{cause}; {where} is off")
         )
         return None
     return value
@@ -56,6 +72,26 @@ def _host_port(value: str) -> bool:
     if not host:
         return True
     return port.isdigit() and 0 < int(port) < 65536
+
+
+def _addresses(text: str) -> list[str] | None:
+    """The addresses of ``text`` (``a@b``, ``Name <a@b>``, ``"a@b, c@d"`` names two) as
+    :mod:`email.utils` reads them, or None when one is not ``local@domain``: the server refused
+    a sender like ``alerts`` only when the first alert was mailed, and every mail was lost."""
+    found = [address for _, address in getaddresses([text])]
+    for address in found:
+        local, at, domain = address.rpartition("@")
+        if not (at and local and domain) or any(c.isspace() for c in address):
+            return None
+    return found or None
+
+
+def _not_an_address(label: str, value: object, from_env: bool) -> str:
+    shown = ENV_VALUE_SHOWN_AS if from_env else repr(value)  # a variable's text is not shown
+    return (
+        f"{label}: {shown} is not an email address "
+        '(write alerts@example.com or "Alerts <alerts@example.com>")'
+    )
 
 
 def _http_url(config: YamlMap, key: str, value: str, where: str, problems: list[ConfigProblem]) -> bool:
@@ -74,18 +110,43 @@ def _http_url(config: YamlMap, key: str, value: str, where: str, problems: list[
     return True
 
 
+def _is_bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
 def _bool(config: YamlMap, key: str, default: bool, where: str, problems: list[ConfigProblem]) -> bool:
     if key not in config:
         return default
     value = config[key]
     if not isinstance(value, bool):
-        problems.append(ConfigProblem(config.value_mark(key), f"{where}.{key} must be true or false"))
+        hint = quoted_hint(value, _is_bool, from_environment(config.from_env.get(key)))
+        problems.append(ConfigProblem(config.value_mark(key), f"{where}.{key} must be true or false{hint}"))
         return default
     return value
 
 
+MAX_TIMEOUT = 300.0
+"""The longest ``timeout`` of a channel, 5 minutes. One request (or SMTP session) holds the
+channel's only thread for that long, and a send is tried up to 6 times: a server that accepts
+the connection and never answers held a channel with ``timeout: 1y`` for six years, every later
+alert of it queued behind (and dropped once the queue filled); at 5m it is half an hour, past
+which an alert is stale anyway."""
+
+
+def _timeout(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds > MAX_TIMEOUT:
+        raise ValueError(
+            f"{value!r} is longer than {format_duration(MAX_TIMEOUT)}, the longest a channel waits "
+            "for one request: the channel's other alerts wait behind it"
+        )
+    return seconds
+
+
 def timeout_of(config: YamlMap, where: str, problems: list[ConfigProblem]) -> float:
-    return Problems(problems).value(config, "timeout", parse_duration, 5.0, label=f"{where}.timeout")
+    return Problems(problems).value(config, "timeout", _timeout, 5.0, label=f"{where}.timeout")
 
 
 def build_channel(
@@ -177,17 +238,35 @@ def _email(
         )
         smarthost = None
     sender = _required(config, "from", where, problems)
+    if sender is not None and len(_addresses(sender) or ()) != 1:
+        hidden = from_environment(config.from_env.get("from"))
+        message = _not_an_address(f"{where}.from", sender, hidden)
+        problems.append(ConfigProblem(config.value_mark("from"), message))
+        sender = None
     to_value = config.get("to")
     to: list[str] = []
-    if isinstance(to_value, str) and to_value.strip():
+    if "to" not in config:
+        problems.append(ConfigProblem(config.mark, f"{where} has no 'to'; {where} is off"))
+    elif isinstance(to_value, str) and to_value.strip():
         to = [to_value.strip()]
     elif isinstance(to_value, YamlList) and to_value and all(isinstance(t, str) and t for t in to_value):
         to = [str(t) for t in to_value]
     else:
-        mark = config.value_mark("to") if "to" in config else config.mark
         problems.append(
-            ConfigProblem(mark, f"{where}.to must be an address or a non-empty list of addresses")
+            ConfigProblem(
+                config.value_mark("to"), f"{where}.to must be an address or a non-empty list of addresses"
+            )
         )
+    for index, recipient in enumerate(to):
+        if _addresses(recipient) is None:
+            if isinstance(to_value, YamlList):
+                mark = to_value.item_mark(index)
+                hidden = from_environment(to_value.item_from_env.get(index))
+            else:
+                mark, hidden = config.value_mark("to"), from_environment(config.from_env.get("to"))
+            problems.append(ConfigProblem(mark, _not_an_address(f"{where}.to", recipient, hidden)))
+            to = []
+            break
     starttls = str(config.get("starttls", "auto"))
     if starttls not in ("auto", "always", "never"):
         problems.append(

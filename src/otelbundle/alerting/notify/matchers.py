@@ -139,6 +139,8 @@ class _Reader:
 
     def operator(self) -> str:
         self.skip_space()
+        if self.text.startswith("==", self.at):  # PromQL's and Python's equality; `a==b` read as a="=b"
+            raise MatcherError("'==' is not a matcher operator: use =, !=, =~ or !~", self.at)
         for op in OPERATORS:
             if self.text.startswith(op, self.at):
                 self.at += len(op)
