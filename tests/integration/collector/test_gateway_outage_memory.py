@@ -305,3 +305,6 @@ def test_the_shipped_gateway_queues_keep_to_a_quarter_of_each_soft_limit() -> No
     [deployment] = [d for d in manifests["collector-gateway.yaml"] if d and d["kind"] == "Deployment"]
     replicas = int(deployment["spec"]["replicas"])
     assert int(env["OTELCOL_GATEWAY_QUEUE_BYTES"]) <= _queue_bytes_for(memory_mib * 0.8, replicas, config)
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.scale-out.yaml").read_text())
+    passed = compose["services"]["otel-collector"]["environment"]["OTELCOL_GATEWAY_QUEUE_BYTES"]
+    assert passed == f"${{OTELCOL_GATEWAY_QUEUE_BYTES:-{_env_default(queue['queue_size'])}}}", passed
