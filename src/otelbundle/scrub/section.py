@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from otelbundle.config import ConfigProblem, Mark, Problems, YamlList, YamlMap, environment, unknown_keys
 from otelbundle.config.document import ConfigDocument, read_document, register_section
+from otelbundle.config.reader import from_environment, quoted_hint
 from otelbundle.config.regex_safety import BACKTRACKING_HINT, backtracking_hazard, compile_user_regex
 from otelbundle.config.report import log_problems
 from otelbundle.scrub.rules import param_names_pattern
@@ -78,8 +79,11 @@ def parse_section(section: YamlMap, settings: ScrubSettings) -> tuple[ScrubSetti
         if isinstance(section["enabled"], bool):
             settings.enabled = settings.enabled and section["enabled"]
         else:
+            hint = quoted_hint(
+                section["enabled"], _boolean, from_environment(section.from_env.get("enabled"))
+            )
             problems.append(
-                ConfigProblem(section.value_mark("enabled"), "scrub.enabled must be true or false")
+                ConfigProblem(section.value_mark("enabled"), f"scrub.enabled must be true or false{hint}")
             )
     for index, pattern, where in _strings(section, "extra_patterns", problems):
         try:
@@ -106,6 +110,12 @@ def parse_section(section: YamlMap, settings: ScrubSettings) -> tuple[ScrubSetti
         settings.extra_param_names.append(name)
     settings.allowed_keys.extend(key for _, key, _ in _strings(section, "allowed_keys", problems))
     return settings, problems
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
 
 
 def _strings(section: YamlMap, key: str, problems: list[ConfigProblem]) -> list[tuple[int, str, Mark]]:

@@ -130,3 +130,13 @@ def test_a_pattern_that_backtracks_exponentially_is_refused_where_it_is_written(
 
     assert main(["config", "check", path]) != 0
     assert "scrub.extra_patterns[0]: '(a+)+' repeats without bound" in capsys.readouterr().err
+
+
+def test_a_quoted_boolean_says_why_it_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'scrub:\n  enabled: "false"\n')
+    settings, problems = load_scrub_settings(path, {})
+    assert [str(p) for p in problems] == [
+        f"{path}:2:13: scrub.enabled must be true or false (in quotes it is text: write false without quotes"
+        " to read a boolean)"
+    ]
+    assert settings.enabled  # refused: scrubbing stays on
