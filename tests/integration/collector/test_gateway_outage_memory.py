@@ -29,23 +29,23 @@ import pytest
 import yaml
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from harness.apps import ROOT, free_port
 from harness.collector import forwarding_exporter, post_when_listening, require_collector, running_collector
 from harness.otlp_receiver import OtlpReceiver
-from tests.integration.collector.test_metrics_outage_memory import (
+from tests.integration.collector.outage import (
+    MIB,
+    PROTOBUF,
     RESOURCE,
-    _env_default,
-    _log,
-    _own_metric,
-    _shipped_config,
+    env_default,
+    flood_until_dropping,
+    log_request,
+    own_metric,
+    shipped_config,
+    text,
 )
-
-PROTOBUF = "application/x-protobuf"
-MIB = 2**20
 
 # Small enough that the old config reached it in seconds; the shipped rule sizes the queue from it.
 MEMORY_LIMIT_MIB = 128
@@ -61,12 +61,6 @@ METRICS, LOGS = 10, 10
 LOAD_BALANCING = {"exporter": "load_balancing/gateways"}
 
 
-def _text(key: str, value: str | int) -> common_pb2.KeyValue:
-    if isinstance(value, int):
-        return common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(int_value=value))
-    return common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(string_value=value))
-
-
 def _spans(request: int, count: int = SPANS_PER_REQUEST) -> bytes:
     """``count`` server spans of a Python web service, each its own trace: what costs the most heap
     per queued byte (many short attributes)."""
@@ -80,21 +74,21 @@ def _spans(request: int, count: int = SPANS_PER_REQUEST) -> bytes:
             start_time_unix_nano=now - 10**6,
             end_time_unix_nano=now,
             attributes=[
-                _text("http.request.method", "GET"),
-                _text("http.route", "/catalogue/{id}/items"),
-                _text("url.full", f"http://storefront.internal:8000/catalogue/{request}/items?page={i}"),
-                _text("url.scheme", "http"),
-                _text("server.address", "storefront.internal"),
-                _text("server.port", 8000),
-                _text("client.address", "10.1.2.3"),
-                _text("network.protocol.version", "1.1"),
-                _text("user_agent.original", "python-requests/2.32.3"),
-                _text("http.response.status_code", 200),
-                _text("http.response.body.size", 1234 + i),
-                _text("db.system.name", "postgresql"),
-                _text("db.query.text", "SELECT id, name FROM items WHERE catalogue_id = ?"),
-                _text("thread.id", 140_000 + i),
-                _text("code.function.name", "storefront.views.items"),
+                text("http.request.method", "GET"),
+                text("http.route", "/catalogue/{id}/items"),
+                text("url.full", f"http://storefront.internal:8000/catalogue/{request}/items?page={i}"),
+                text("url.scheme", "http"),
+                text("server.address", "storefront.internal"),
+                text("server.port", 8000),
+                text("client.address", "10.1.2.3"),
+                text("network.protocol.version", "1.1"),
+                text("user_agent.original", "python-requests/2.32.3"),
+                text("http.response.status_code", 200),
+                text("http.response.body.size", 1234 + i),
+                text("db.system.name", "postgresql"),
+                text("db.query.text", "SELECT id, name FROM items WHERE catalogue_id = ?"),
+                text("thread.id", 140_000 + i),
+                text("code.function.name", "storefront.views.items"),
             ],
         )
         for i in range(count)
@@ -150,15 +144,6 @@ class RemoteWriteSink:
 
 
 @pytest.fixture
-def backend() -> Iterator[OtlpReceiver]:
-    receiver = OtlpReceiver().start()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
-
-
-@pytest.fixture
 def prometheus() -> Iterator[RemoteWriteSink]:
     sink = RemoteWriteSink()
     try:
@@ -176,7 +161,7 @@ def _agent_config(tmp_path: Path, otlp_port: int, metrics_port: int) -> dict[str
         return top
 
     agent = yaml.safe_load((ROOT / "otel-collector" / "agent.yaml").read_text())
-    return dict(merge(_shipped_config(tmp_path, otlp_port, metrics_port), agent))
+    return dict(merge(shipped_config(tmp_path, otlp_port, metrics_port), agent))
 
 
 def _queue_bytes_for(limit_mib: float, gateways: int, config: dict[str, Any]) -> int:
@@ -188,18 +173,18 @@ def _queue_bytes_for(limit_mib: float, gateways: int, config: dict[str, Any]) ->
 
 def _dropped(port: int) -> float:
     """Spans the agent gave up on for the gateways: the load_balancing exporter's count."""
-    return _own_metric(port, "otelcol_exporter_send_failed_spans", **LOAD_BALANCING)
+    return own_metric(port, "otelcol_exporter_send_failed_spans", **LOAD_BALANCING)
 
 
 def _environment(
-    config: dict[str, Any], gateway_port: int, backend: OtlpReceiver, prometheus: RemoteWriteSink
+    config: dict[str, Any], gateway_port: int, otlp_receiver: OtlpReceiver, prometheus: RemoteWriteSink
 ) -> dict[str, str]:
     return {
         "OTELCOL_MEMORY_LIMIT_MIB": str(MEMORY_LIMIT_MIB),
         "OTELCOL_GATEWAY_ENDPOINTS": f"[127.0.0.1:{gateway_port}]",
         "OTELCOL_GATEWAY_QUEUE_BYTES": str(_queue_bytes_for(MEMORY_LIMIT_MIB, 1, config)),
-        "JAEGER_OTLP_ENDPOINT": backend.http_endpoint,  # not used by the agent
-        "VICTORIALOGS_OTLP_ENDPOINT": backend.http_endpoint,
+        "JAEGER_OTLP_ENDPOINT": otlp_receiver.http_endpoint,  # not used by the agent
+        "VICTORIALOGS_OTLP_ENDPOINT": otlp_receiver.http_endpoint,
         "PROMETHEUS_REMOTE_WRITE_URL": prometheus.url,
         # Only the metrics this test sends reach the sink.
         "OTELCOL_SPAN_METRICS_FLUSH_INTERVAL": "1h",
@@ -207,31 +192,29 @@ def _environment(
 
 
 def test_metrics_and_logs_are_accepted_and_delivered_while_a_gateway_is_down(
-    tmp_path: Path, backend: OtlpReceiver, prometheus: RemoteWriteSink, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, otlp_receiver: OtlpReceiver, prometheus: RemoteWriteSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require_collector()
     otlp_port, metrics_port, gateway_down = free_port(), free_port(), free_port()
     config = _agent_config(tmp_path, otlp_port, metrics_port)
     # Nothing listens on the gateway's port: every export is refused, as when it is down.
-    for name, value in _environment(config, gateway_down, backend, prometheus).items():
+    for name, value in _environment(config, gateway_down, otlp_receiver, prometheus).items():
         monkeypatch.setenv(name, value)
     base = f"http://127.0.0.1:{otlp_port}"
     with running_collector(tmp_path, config, stop_within=10):
-        statuses: list[int] = []
-        first_drop: int | None = None  # the trace request after which the queue was seen dropping
-        for request in range(MAX_TRACE_REQUESTS):
-            statuses.append(post_when_listening(f"{base}/v1/traces", _spans(request), PROTOBUF))
-            if statuses[-1] != 200:
-                break  # the memory limiter refuses: the queue did not give up first
-            if first_drop is None and request % 5 == 0 and _dropped(metrics_port) > 0:
-                first_drop = request
-            if first_drop is not None and request >= first_drop + MORE_AFTER_THE_FIRST_DROP:
-                break
+        statuses, first_drop = flood_until_dropping(
+            f"{base}/v1/traces",
+            _spans,
+            lambda: _dropped(metrics_port),
+            MAX_TRACE_REQUESTS,
+            more=MORE_AFTER_THE_FIRST_DROP,
+            every=5,
+        )
         writes_before = prometheus.writes
         metric_statuses = [
             post_when_listening(f"{base}/v1/metrics", _gauge(i), PROTOBUF) for i in range(METRICS)
         ]
-        log_statuses = [post_when_listening(f"{base}/v1/logs", _log(i), PROTOBUF) for i in range(LOGS)]
+        log_statuses = [post_when_listening(f"{base}/v1/logs", log_request(i), PROTOBUF) for i in range(LOGS)]
         refused_traces = [s for s in statuses if s != 200]
         context = (
             f"{len(statuses)} trace requests sent, refused {refused_traces}, first drop after {first_drop}\n"
@@ -239,29 +222,29 @@ def test_metrics_and_logs_are_accepted_and_delivered_while_a_gateway_is_down(
         )
         assert set(metric_statuses) == {200}, f"metrics answered {metric_statuses}; {context}"
         assert set(log_statuses) == {200}, f"logs answered {log_statuses}; {context}"
-        backend.wait_for(lambda r: len(r.logs) >= LOGS, timeout=60)
+        otlp_receiver.wait_for(lambda r: len(r.logs) >= LOGS, timeout=60)
         prometheus.wait_for_writes(writes_before + 1)
         assert not refused_traces, context
         assert first_drop is not None, context
         assert _dropped(metrics_port) > 0, context
         for signal in ("spans", "metric_points", "log_records"):
-            assert _own_metric(metrics_port, f"otelcol_receiver_refused_{signal}") == 0, context
+            assert own_metric(metrics_port, f"otelcol_receiver_refused_{signal}") == 0, context
 
 
 def test_traces_sent_during_a_short_gateway_outage_reach_it_once_it_is_back(
-    tmp_path: Path, backend: OtlpReceiver, prometheus: RemoteWriteSink, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, otlp_receiver: OtlpReceiver, prometheus: RemoteWriteSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the per-gateway queue is for: a gateway restarting loses nothing the agent sent."""
     require_collector()
     otlp_port, metrics_port, gateway_port = free_port(), free_port(), free_port()
     config = _agent_config(tmp_path, otlp_port, metrics_port)
-    for name, value in _environment(config, gateway_port, backend, prometheus).items():
+    for name, value in _environment(config, gateway_port, otlp_receiver, prometheus).items():
         monkeypatch.setenv(name, value)
     # The gateway stands in as a collector taking OTLP/gRPC on the agent's gateway port and
     # handing every span on to the in-process receiver.
     gateway = {
         "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{gateway_port}"}}}},
-        "exporters": forwarding_exporter(backend.http_endpoint),
+        "exporters": forwarding_exporter(otlp_receiver.http_endpoint),
         "service": {
             "telemetry": {"metrics": {"level": "none"}},
             "pipelines": {"traces": {"receivers": ["otlp"], "exporters": ["otlp_http"]}},
@@ -277,11 +260,11 @@ def test_traces_sent_during_a_short_gateway_outage_reach_it_once_it_is_back(
         while "Exporting failed. Will retry" not in log.read_text():  # the queue holds them
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.2)
-        assert not backend.spans
+        assert not otlp_receiver.spans
         with running_collector(tmp_path / "gateway", gateway, stop_within=10):
-            backend.wait_for(lambda r: len(r.spans) >= 50, timeout=60)
+            otlp_receiver.wait_for(lambda r: len(r.spans) >= 50, timeout=60)
         assert _dropped(metrics_port) == 0, log.read_text()[-3000:]
-    assert len({s.trace_id for s in backend.spans}) == 50
+    assert len({s.trace_id for s in otlp_receiver.spans}) == 50
 
 
 def test_the_shipped_gateway_queues_keep_to_a_quarter_of_each_soft_limit() -> None:
@@ -292,8 +275,8 @@ def test_the_shipped_gateway_queues_keep_to_a_quarter_of_each_soft_limit() -> No
     agent = yaml.safe_load((ROOT / "otel-collector" / "agent.yaml").read_text())
     queue = agent["exporters"]["load_balancing/gateways"]["protocol"]["otlp"]["sending_queue"]
     assert queue.get("sizer") == "bytes" and queue["batch"].get("sizer") == "bytes", queue
-    limit_mib = _env_default(config["processors"]["memory_limiter"]["limit_mib"])
-    assert _env_default(queue["queue_size"]) <= _queue_bytes_for(limit_mib, 2, config)
+    limit_mib = env_default(config["processors"]["memory_limiter"]["limit_mib"])
+    assert env_default(queue["queue_size"]) <= _queue_bytes_for(limit_mib, 2, config)
     manifests = {
         name: list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / name).read_text()))
         for name in ("collector-agent.yaml", "collector-gateway.yaml")
@@ -307,4 +290,4 @@ def test_the_shipped_gateway_queues_keep_to_a_quarter_of_each_soft_limit() -> No
     assert int(env["OTELCOL_GATEWAY_QUEUE_BYTES"]) <= _queue_bytes_for(memory_mib * 0.8, replicas, config)
     compose = yaml.safe_load((ROOT / "deploy" / "compose.scale-out.yaml").read_text())
     passed = compose["services"]["otel-collector"]["environment"]["OTELCOL_GATEWAY_QUEUE_BYTES"]
-    assert passed == f"${{OTELCOL_GATEWAY_QUEUE_BYTES:-{_env_default(queue['queue_size'])}}}", passed
+    assert passed == f"${{OTELCOL_GATEWAY_QUEUE_BYTES:-{env_default(queue['queue_size'])}}}", passed

@@ -20,28 +20,30 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from opentelemetry.proto.common.v1 import common_pb2
-from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
-from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from harness.apps import ROOT, free_port
 from harness.collector import post_when_listening, require_collector, running_collector
 from harness.otlp_receiver import OtlpReceiver
-
-PROTOBUF = "application/x-protobuf"
-MIB = 2**20
+from tests.integration.collector.outage import (
+    MIB,
+    PROTOBUF,
+    RESOURCE,
+    env_default,
+    flood_until_dropping,
+    log_request,
+    own_metric,
+    shipped_config,
+    text,
+)
 
 # Small enough that the old config reached it in seconds; the shipped rule sizes the queue from it.
 MEMORY_LIMIT_MIB = 128
@@ -56,37 +58,6 @@ MORE_AFTER_THE_FIRST_DROP = 50
 TRACES, LOGS = 20, 20
 
 
-def _text(key: str, value: str) -> common_pb2.KeyValue:
-    return common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(string_value=value))
-
-
-# The resource of a Python service under opentelemetry-instrument: every attribute becomes a label
-# of every point (resource_to_telemetry_conversion), which is most of a point's size.
-RESOURCE = resource_pb2.Resource(
-    attributes=[
-        _text("service.name", "storefront"),
-        _text("service.instance.id", "6f1d2c1e-8a7b-4c1e-9d3f-2b5a7c9e1f00"),
-        _text("service.version", "1.4.2"),
-        _text("deployment.environment.name", "production"),
-        _text("host.name", "storefront-7d9f8b6c5d-x2k4q"),
-        _text("host.arch", "amd64"),
-        _text("os.type", "linux"),
-        _text("os.description", "Linux 6.1.0-18-amd64"),
-        _text("process.pid", "4242"),
-        _text("process.executable.name", "python3.11"),
-        _text("process.executable.path", "/usr/local/bin/python3.11"),
-        _text("process.command", "/app/.venv/bin/gunicorn"),
-        _text("process.command_args", '["gunicorn", "-w", "4", "storefront.wsgi"]'),
-        _text("process.runtime.name", "cpython"),
-        _text("process.runtime.version", "3.11.9"),
-        _text("process.runtime.description", "3.11.9 (main, Apr  2 2024, 08:25:04) [GCC 12.2.0]"),
-        _text("process.owner", "app"),
-        _text("telemetry.sdk.name", "opentelemetry"),
-        _text("telemetry.sdk.language", "python"),
-        _text("telemetry.sdk.version", "1.39.1"),
-        _text("telemetry.distro.name", "otelbundle"),
-    ]
-)
 BOUNDS = [5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0]
 
 
@@ -96,11 +67,11 @@ def _metrics(request: int) -> bytes:
     points = [
         metrics_pb2.HistogramDataPoint(
             attributes=[
-                _text("http.request.method", "GET"),
-                _text("http.route", f"/catalogue/{request}/items/{i}"),
-                _text("http.response.status_code", "200"),
-                _text("url.scheme", "http"),
-                _text("network.protocol.version", "1.1"),
+                text("http.request.method", "GET"),
+                text("http.route", f"/catalogue/{request}/items/{i}"),
+                text("http.response.status_code", "200"),
+                text("url.scheme", "http"),
+                text("network.protocol.version", "1.1"),
             ],
             start_time_unix_nano=now - 10**9,
             time_unix_nano=now,
@@ -140,37 +111,6 @@ def _span(i: int) -> bytes:
     return body.SerializeToString()
 
 
-def _log(i: int) -> bytes:
-    record = logs_pb2.LogRecord(
-        time_unix_nano=time.time_ns(),
-        severity_text="INFO",
-        body=common_pb2.AnyValue(string_value=f"after-the-flood-{i}"),
-    )
-    body = logs_service_pb2.ExportLogsServiceRequest(
-        resource_logs=[
-            logs_pb2.ResourceLogs(resource=RESOURCE, scope_logs=[logs_pb2.ScopeLogs(log_records=[record])])
-        ]
-    )
-    return body.SerializeToString()
-
-
-def _shipped_config(tmp_path: Path, otlp_port: int, metrics_port: int) -> dict[str, Any]:
-    """otel-collector/config.yaml as shipped, its listeners on free ports, its queue folder in tmp."""
-    config: dict[str, Any] = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
-    extensions = config["extensions"]
-    extensions["health_check"]["endpoint"] = f"127.0.0.1:{free_port()}"
-    extensions["zpages"]["endpoint"] = f"127.0.0.1:{free_port()}"
-    extensions["pprof"]["endpoint"] = f"127.0.0.1:{free_port()}"
-    storage = extensions["file_storage/queue"]
-    storage["directory"] = storage["compaction"]["directory"] = str(tmp_path / "queue")
-    protocols = config["receivers"]["otlp"]["protocols"]
-    protocols["grpc"]["endpoint"] = f"127.0.0.1:{free_port()}"
-    protocols["http"]["endpoint"] = f"127.0.0.1:{otlp_port}"
-    [reader] = config["service"]["telemetry"]["metrics"]["readers"]
-    reader["pull"]["exporter"]["prometheus"].update(host="127.0.0.1", port=metrics_port)
-    return config
-
-
 def _queue_size_for(limit_mib: float, config: dict[str, Any]) -> int:
     """The shipped rule: a queue of full requests takes at most a quarter of the soft limit."""
     soft_limit = (
@@ -180,49 +120,24 @@ def _queue_size_for(limit_mib: float, config: dict[str, Any]) -> int:
     return max(1, soft_limit // 4 // (points * HEAP_PER_POINT))
 
 
-_SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$", re.M)
-
-
-def _own_metric(port: int, name: str, **labels: str) -> float:
-    """The sum of the collector's own ``name`` samples with ``labels``, from its /metrics."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
-        text = response.read().decode()
-    total = 0.0
-    for sample in _SAMPLE.finditer(text):
-        if sample["name"] == name and all(
-            f'{k}="{v}"' in (sample["labels"] or "") for k, v in labels.items()
-        ):
-            total += float(sample["value"])
-    return total
-
-
 REMOTE_WRITE = {"exporter": "prometheus_remote_write"}
 
 
 def _dropped(port: int) -> float:
     """Metric points the remote-write queue refused: the exporter's own count of its drops."""
-    return _own_metric(port, "otelcol_exporter_enqueue_failed_metric_points", **REMOTE_WRITE)
-
-
-@pytest.fixture
-def backend() -> Iterator[OtlpReceiver]:
-    receiver = OtlpReceiver().start()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
+    return own_metric(port, "otelcol_exporter_enqueue_failed_metric_points", **REMOTE_WRITE)
 
 
 def test_traces_and_logs_are_accepted_and_delivered_while_prometheus_is_down(
-    tmp_path: Path, backend: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, otlp_receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require_collector()
     otlp_port, metrics_port, prometheus_down = free_port(), free_port(), free_port()
-    config = _shipped_config(tmp_path, otlp_port, metrics_port)
+    config = shipped_config(tmp_path, otlp_port, metrics_port)
     environment = {
         "OTELCOL_MEMORY_LIMIT_MIB": str(MEMORY_LIMIT_MIB),
-        "JAEGER_OTLP_ENDPOINT": backend.http_endpoint,
-        "VICTORIALOGS_OTLP_ENDPOINT": backend.http_endpoint,
+        "JAEGER_OTLP_ENDPOINT": otlp_receiver.http_endpoint,
+        "VICTORIALOGS_OTLP_ENDPOINT": otlp_receiver.http_endpoint,
         # Nothing listens there: every remote write is refused, as when Prometheus is down.
         "PROMETHEUS_REMOTE_WRITE_URL": f"http://127.0.0.1:{prometheus_down}/api/v1/write",
     }
@@ -232,18 +147,16 @@ def test_traces_and_logs_are_accepted_and_delivered_while_prometheus_is_down(
         monkeypatch.setenv(name, value)
     base = f"http://127.0.0.1:{otlp_port}"
     with running_collector(tmp_path, config, stop_within=10):
-        statuses: list[int] = []
-        first_drop: int | None = None  # the metrics request after which the queue was seen dropping
-        for request in range(MAX_METRICS_REQUESTS):
-            statuses.append(post_when_listening(f"{base}/v1/metrics", _metrics(request), PROTOBUF))
-            if statuses[-1] != 200:
-                break  # the memory limiter refuses: the queue did not give up first
-            if first_drop is None and request % 10 == 0 and _dropped(metrics_port) > 0:
-                first_drop = request
-            if first_drop is not None and request >= first_drop + MORE_AFTER_THE_FIRST_DROP:
-                break
+        statuses, first_drop = flood_until_dropping(
+            f"{base}/v1/metrics",
+            _metrics,
+            lambda: _dropped(metrics_port),
+            MAX_METRICS_REQUESTS,
+            more=MORE_AFTER_THE_FIRST_DROP,
+            every=10,
+        )
         trace_statuses = [post_when_listening(f"{base}/v1/traces", _span(i), PROTOBUF) for i in range(TRACES)]
-        log_statuses = [post_when_listening(f"{base}/v1/logs", _log(i), PROTOBUF) for i in range(LOGS)]
+        log_statuses = [post_when_listening(f"{base}/v1/logs", log_request(i), PROTOBUF) for i in range(LOGS)]
         refused_metrics = [s for s in statuses if s != 200]
         context = (
             f"{len(statuses)} metrics requests sent, refused {refused_metrics}, first drop after {first_drop}\n"
@@ -251,21 +164,14 @@ def test_traces_and_logs_are_accepted_and_delivered_while_prometheus_is_down(
         )
         assert set(trace_statuses) == {200}, f"traces answered {trace_statuses}; {context}"
         assert set(log_statuses) == {200}, f"logs answered {log_statuses}; {context}"
-        backend.wait_for(lambda r: len(r.spans) >= TRACES and len(r.logs) >= LOGS, timeout=60)
+        otlp_receiver.wait_for(lambda r: len(r.spans) >= TRACES and len(r.logs) >= LOGS, timeout=60)
         assert not refused_metrics, context
         assert first_drop is not None, context
-        queued = _own_metric(metrics_port, "otelcol_exporter_queue_size", **REMOTE_WRITE)
+        queued = own_metric(metrics_port, "otelcol_exporter_queue_size", **REMOTE_WRITE)
         assert _dropped(metrics_port) > 0 and queued <= int(environment["OTELCOL_METRICS_QUEUE_SIZE"]), (
             context
         )
-        assert _own_metric(metrics_port, "otelcol_receiver_refused_metric_points") == 0, context
-
-
-def _env_default(value: str) -> int:
-    """The default of a ``${env:NAME:-default}`` setting."""
-    match = re.fullmatch(r"\$\{env:\w+:-(\d+)\}", value)
-    assert match, value
-    return int(match[1])
+        assert own_metric(metrics_port, "otelcol_receiver_refused_metric_points") == 0, context
 
 
 def test_the_shipped_queue_sizes_keep_to_a_quarter_of_each_soft_limit() -> None:
@@ -274,7 +180,7 @@ def test_the_shipped_queue_sizes_keep_to_a_quarter_of_each_soft_limit() -> None:
     config: dict[str, Any] = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
     limiter = config["processors"]["memory_limiter"]
     queue = config["exporters"]["prometheus_remote_write"]["remote_write_queue"]
-    assert _env_default(queue["queue_size"]) <= _queue_size_for(_env_default(limiter["limit_mib"]), config)
+    assert env_default(queue["queue_size"]) <= _queue_size_for(env_default(limiter["limit_mib"]), config)
     for name in ("metrics", "metrics/span_metrics"):  # config.yaml's and, with agent.yaml, the agent's
         for file in ("config.yaml", "agent.yaml"):
             pipeline = yaml.safe_load((ROOT / "otel-collector" / file).read_text())["service"][
