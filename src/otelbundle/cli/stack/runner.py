@@ -1,7 +1,8 @@
 """Start, check and stop the native stack: one data directory, pid and log files per component.
 
 ``up`` is idempotent: a component whose recorded process is alive and healthy
-is left alone. A port held by some other process is reported by name instead
+is left alone, unless its command line, config files or environment differ from
+what this ``up`` would start it with (settings.py): then it is restarted. A port held by some other process is reported by name instead
 of starting a second copy that would fail to bind; when that process is the
 same component of another otelbundle stack (same binary, same config
 contents) it is reused and said so. Nothing here ever stops a process this
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from otelbundle.cli.stack.components import (
     JAEGER_UI_VERSION,
@@ -40,6 +42,7 @@ from otelbundle.cli.stack.reuse import (
     reusable,
     served_by,
 )
+from otelbundle.cli.stack.settings import changes, read_settings, settings, write_settings
 from otelbundle.cli.stack.stack_dir import StackDir, default_data_dir, write_fault
 
 __all__ = ["ComponentStatus", "Stack", "StackError"]
@@ -209,6 +212,17 @@ class Stack:
                 self._start(component)
                 self._wait_healthy([component], timeout)
                 continue
+            settings_changed = self._settings_changed(component) if pid is not None else []
+            if settings_changed:
+                # Read once at start: a running process keeps the old ones (`docker compose up`
+                # likewise recreates a changed service).
+                self.say(
+                    f"  {component.name:<17} settings changed ({'; '.join(settings_changed)}), restarting"
+                )
+                self.stop_component(component)
+                self._start(component)
+                self._wait_healthy([component], timeout)
+                continue
             if pid is not None:
                 if healthy(component.health_url):
                     self.say(f"  {component.name:<17} already running and healthy")
@@ -234,6 +248,8 @@ class Stack:
                     # Left running without its pid file (an older otelbundle's failed start, a
                     # deleted run/ folder): record it again rather than call it a stranger.
                     self.dir.record_pid(component.name, holder.pid)
+                    # What it was started with is not known: a stale record must not pass for it.
+                    self.dir.settings_file(component.name).unlink(missing_ok=True)
                     self.say(
                         f"  {component.name:<17} found running (pid {holder.pid}), started in this stack dir "
                         "but missing from its pid file: recorded again"
@@ -247,6 +263,18 @@ class Stack:
         for stray in self._stray_gateways():
             self.stop_component(stray)
         self.dir.record_topology(self.gateways, self.logs)
+
+    def _settings(self, component: Component) -> dict[str, Any]:
+        binary = component.locate(self.env)
+        assert binary is not None
+        return settings(component, binary, self.env, self.config_root)
+
+    def _settings_changed(self, component: Component) -> list[str]:
+        """What differs from the settings its running process was started with; empty when the
+        same, or when none were recorded (an older otelbundle started it, or it was found
+        running without its pid file): then nothing says it differs."""
+        recorded = read_settings(self.dir.settings_file(component.name))
+        return [] if recorded is None else changes(recorded, self._settings(component))
 
     def _await(self, component: Component, pending: list[Component], timeout: float) -> None:
         """Wait for a collector now (the agent's gateways must be accepting before it routes to
@@ -291,6 +319,7 @@ class Stack:
             ) from None
         try:
             self.dir.record_pid(component.name, pid)
+            write_settings(self.dir.settings_file(component.name), self._settings(component))
         except OSError:
             # Without its pid file no later `down` could find it: stop it now, not leave an orphan.
             with contextlib.suppress(OSError):

@@ -52,7 +52,8 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
 
 
 class StackDir:
-    """``run/<name>.pid``, ``logs/<name>.log``, ``run/topology.json`` and ``run/lock`` under ``path``."""
+    """``run/<name>.pid`` (and ``.settings.json``), ``logs/<name>.log``, ``run/topology.json`` and
+    ``run/lock`` under ``path``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -84,6 +85,11 @@ class StackDir:
 
     def forget_pid(self, name: str) -> None:
         self.pid_file(name).unlink(missing_ok=True)
+        self.settings_file(name).unlink(missing_ok=True)
+
+    def settings_file(self, name: str) -> Path:
+        """What the process in ``name``'s pid file was started with (settings.py)."""
+        return self.run / f"{name}.settings.json"
 
     def tail(self, name: str, lines: int, since: int = 0) -> str:
         """The last ``lines`` lines of the log, of what was written from byte ``since`` on."""
