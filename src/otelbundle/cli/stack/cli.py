@@ -11,6 +11,7 @@ from pathlib import Path
 from otelbundle.cli.arguments import line_count
 from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.components import CONFIG_FILES, ConfigRootError, find_config_root, jaeger_ui_assets
+from otelbundle.cli.stack.errors import StackUsageError
 from otelbundle.cli.stack.install import SOURCES, Installer, InstallError
 from otelbundle.cli.stack.logstore import LOG_STORES, LOKI, LOKI_URL, VICTORIALOGS_URL
 from otelbundle.cli.stack.runner import Stack, StackError
@@ -129,6 +130,7 @@ def _up(args: argparse.Namespace) -> int:
             print(
                 f"otelbundle stack: scale-out, an agent on 4317/4318 in front of {stack.gateways} gateway(s)"
             )
+        stack.preflight()
         missing = stack.missing_binaries()
         if missing and not args.no_install:
             names = ", ".join(f"{c.name} {c.version}" for c in missing)
@@ -138,6 +140,9 @@ def _up(args: argparse.Namespace) -> int:
             )
             Installer(root).run(list(dict.fromkeys(c.install_name for c in missing)))
         stack.up(timeout=args.timeout)
+    except StackUsageError as exc:
+        print(f"otelbundle stack up: {exc}", file=sys.stderr)
+        return 2
     except (StackError, InstallError) as exc:
         print(f"otelbundle stack up: {exc}", file=sys.stderr)
         return 1

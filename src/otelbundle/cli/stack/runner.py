@@ -27,8 +27,9 @@ from otelbundle.cli.stack.components import (
     find_config_root,
     gateway_name,
     jaeger_ui_assets,
+    memory_limit_fault,
 )
-from otelbundle.cli.stack.errors import StackError
+from otelbundle.cli.stack.errors import StackError, StackUsageError
 from otelbundle.cli.stack.holders import port_holder
 from otelbundle.cli.stack.install.cache import binary_damage
 from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, recorded_store
@@ -153,10 +154,18 @@ class Stack:
     def missing_binaries(self) -> list[Component]:
         return [c for c in self.components if c.locate(self.env) is None]
 
+    def preflight(self) -> None:
+        """What ``up`` checks before it installs or starts anything: a value the person set that
+        no component could use (StackUsageError)."""
+        fault = memory_limit_fault(self.env)
+        if fault:
+            raise StackUsageError(fault)
+
     def up(self, timeout: float = 90.0) -> None:
         """Start what is not running. On a failure the message also names what this ``up``
         started and left running (the components before the one that failed)."""
         self._launched = []
+        self.preflight()
         refused = roots_start_in_users_dir(self.data_dir)
         if refused:
             raise StackError(refused)

@@ -1,0 +1,65 @@
+"""`stack up` refuses a value it cannot use before it installs or starts anything, with exit
+status 2 (a usage error) and a message that names the variable or option, the value and what
+to write instead. Run as typed; every binary is a stand-in that leaves a mark if started."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[4]
+NAMES = ("VICTORIALOGS", "PROMETHEUS", "ALERTMANAGER", "JAEGER", "OTELCOL_BUNDLE")
+
+
+def up(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`otelbundle stack up ARGS` with ``env``: (the run, the names of the stand-ins it started)."""
+    marks = tmp_path / "started"
+    marks.mkdir(exist_ok=True)
+    fake = tmp_path / "backend"
+    fake.write_text(f'#!/bin/sh\ntouch "{marks}/$$"\nexit 3\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    bins = {f"OTELBUNDLE_{name}_BIN": str(fake) for name in NAMES}
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "otelbundle.cli",
+            "stack",
+            "up",
+            "--no-install",
+            *args,
+            "--config-root",
+            str(ROOT),
+        ],
+        env={
+            **os.environ,
+            **bins,
+            "OTELBUNDLE_STACK_DIR": str(tmp_path / "data"),
+            "OTELBUNDLE_CACHE": str(tmp_path / "cache"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return ran, sorted(p.name for p in marks.iterdir())
+
+
+@pytest.mark.parametrize("value", ["0.5", "0", "1g", "abc", "-5", "64", "99999999999"])
+def test_a_memory_limit_the_collector_cannot_use_natively_is_refused_before_anything_starts(
+    tmp_path: Path, value: str
+) -> None:
+    """Reported: 0.5 and 0 ran the collector with limit_mib 19284 (80 % of the machine); 1g,
+    abc and -5 started four backends, then the collector failed with "'limit_mib' expected
+    type 'uint32'", the variable not named."""
+    ran, started = up(tmp_path, OTELCOL_MEMORY_LIMIT_MIB=value)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert started == [], ran.stdout + ran.stderr
+    assert f"OTELCOL_MEMORY_LIMIT_MIB={value!r}: " in ran.stderr, ran.stderr
+    assert "Write a whole number of MiB from 128 on" in ran.stderr, ran.stderr
+    assert "Traceback" not in ran.stderr
