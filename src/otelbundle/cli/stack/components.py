@@ -246,7 +246,9 @@ def components(
             name="alertmanager",
             version="0.31.1",
             binary="alertmanager",
-            path_names=("prometheus-alertmanager", "alertmanager"),
+            # Never from PATH: Debian's prometheus-alertmanager 0.25 serves a placeholder page
+            # where the UI would be (its package has no UI); the release and the module build do.
+            path_names=(),
             health_url="http://127.0.0.1:9093/-/ready",
             ports=(9093,),
             args=(

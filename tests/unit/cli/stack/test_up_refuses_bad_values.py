@@ -63,3 +63,18 @@ def test_a_memory_limit_the_collector_cannot_use_natively_is_refused_before_anyt
     assert f"OTELCOL_MEMORY_LIMIT_MIB={value!r}: " in ran.stderr, ran.stderr
     assert "Write a whole number of MiB from 128 on" in ran.stderr, ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_debians_alertmanager_on_path_is_not_used_and_no_install_names_it_missing(tmp_path: Path) -> None:
+    """Debian's prometheus-alertmanager 0.25 (on PATH) was started, serving its placeholder page
+    instead of the UI, though deploy.md said it is not used."""
+    path = tmp_path / "usr-bin"
+    path.mkdir()
+    for name in ("prometheus-alertmanager", "alertmanager"):
+        debian = path / name
+        debian.write_text("#!/bin/sh\nexit 3\n")
+        debian.chmod(debian.stat().st_mode | stat.S_IEXEC)
+    ran, started = up(tmp_path, PATH=f"{path}:{os.environ['PATH']}", OTELBUNDLE_ALERTMANAGER_BIN="")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert started == []
+    assert "not found: alertmanager 0.31.1." in ran.stderr, ran.stderr
