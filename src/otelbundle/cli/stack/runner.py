@@ -198,6 +198,9 @@ class Stack:
         for sub in ("run", "logs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         self._warn_if_no_jaeger_ui()
+        # Recorded before the first start: an `up` cut short (Ctrl-C, a timeout) after a gateway
+        # started must leave `status`, `down` and the next plain `up` knowing about it.
+        self.dir.record_topology(self.gateways, self.logs)
         rescaled = self.gateways != self.recorded_gateways
         switched = self.logs != self.recorded_logs
         changed = {"otelcol-bundle"} if rescaled else set()
