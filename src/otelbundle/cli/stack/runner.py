@@ -44,9 +44,17 @@ from otelbundle.cli.stack.reuse import (
     served_by,
 )
 from otelbundle.cli.stack.settings import changes, read_settings, settings, write_settings
-from otelbundle.cli.stack.stack_dir import StackDir, default_data_dir, write_fault
+from otelbundle.cli.stack.stack_dir import StackDir, default_data_dir, unwritable, write_fault
 
 __all__ = ["ComponentStatus", "Stack", "StackError"]
+
+# A data folder the person may name instead of the stack dir's, and the component that writes it.
+DATA_DIR_VARIABLES = {
+    "OTELCOL_STORAGE_DIR": "otelcol-bundle",
+    "JAEGER_BADGER_DIR": "jaeger",
+    "VICTORIALOGS_DATA_DIR": "victorialogs",
+    "LOKI_DATA_DIR": "loki",
+}
 
 
 @dataclass
@@ -160,6 +168,15 @@ class Stack:
         fault = memory_limit_fault(self.env)
         if fault:
             raise StackUsageError(fault)
+        names = {c.name for c in self.components}
+        for variable, name in DATA_DIR_VARIABLES.items():
+            given = self.env.get(variable)
+            if given and name in names and (cause := unwritable(Path(given))):
+                raise StackError(
+                    f"{variable}={given}: {name} keeps its data there, and it cannot be written ({cause}). "
+                    f"Make it writable, or set {variable} to a folder you can write (unset, {name} keeps "
+                    "its data in the stack dir). Nothing was started"
+                )
 
     def up(self, timeout: float = 90.0) -> None:
         """Start what is not running. On a failure the message also names what this ``up``

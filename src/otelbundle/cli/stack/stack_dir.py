@@ -46,6 +46,24 @@ def _free(path: Path) -> str:
     return "unknown"
 
 
+def unwritable(folder: Path) -> str | None:
+    """Why ``folder`` (or, while it does not exist, the nearest folder above it that does, where
+    it would be made) cannot be written; None when it can."""
+    for candidate in (folder, *folder.parents):
+        if not candidate.exists():
+            continue
+        if not candidate.is_dir():
+            return f"{candidate} is not a folder"
+        if os.access(candidate, os.W_OK | os.X_OK):
+            return None
+        try:
+            read_only = bool(os.statvfs(candidate).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        return f"{candidate}: {'the file system is read-only' if read_only else 'permission denied'}"
+    return None
+
+
 def default_data_dir(env: Mapping[str, str]) -> Path:
     explicit = env.get("OTELBUNDLE_STACK_DIR")
     return Path(explicit) if explicit else Path.home() / ".local" / "share" / "otelbundle" / "stack"

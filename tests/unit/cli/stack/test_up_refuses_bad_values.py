@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,11 @@ ROOT = Path(__file__).resolve().parents[4]
 NAMES = ("VICTORIALOGS", "PROMETHEUS", "ALERTMANAGER", "JAEGER", "OTELCOL_BUNDLE")
 
 
-def up(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """`otelbundle stack up ARGS` with ``env``: (the run, the names of the stand-ins it started)."""
+def up(
+    tmp_path: Path, *args: str, prefix: Sequence[str] = (), **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`otelbundle stack up ARGS` with ``env`` (behind the command ``prefix``): (the run, the
+    names of the stand-ins it started)."""
     marks = tmp_path / "started"
     marks.mkdir(exist_ok=True)
     fake = tmp_path / "backend"
@@ -26,6 +30,7 @@ def up(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.CompletedProc
     bins = {f"OTELBUNDLE_{name}_BIN": str(fake) for name in NAMES}
     ran = subprocess.run(
         [
+            *prefix,
             sys.executable,
             "-m",
             "otelbundle.cli",
@@ -78,3 +83,46 @@ def test_debians_alertmanager_on_path_is_not_used_and_no_install_names_it_missin
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert started == []
     assert "not found: alertmanager 0.31.1." in ran.stderr, ran.stderr
+
+
+def read_only(folder: Path) -> list[str]:
+    """A command prefix that runs a program with ``folder`` mounted read-only (a mount namespace
+    of its own); [] when this machine cannot make one (not root, no unshare)."""
+    prefix = [
+        "unshare",
+        "--mount",
+        "sh",
+        "-c",
+        f'mount --bind -o ro "{folder}" "{folder}" && exec "$@"',
+        "sh",
+    ]
+    try:
+        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
+    except OSError:
+        return []
+    return prefix if probe.returncode == 0 else []
+
+
+@pytest.mark.parametrize(
+    ("variable", "component"), [("OTELCOL_STORAGE_DIR", "otelcol-bundle"), ("JAEGER_BADGER_DIR", "jaeger")]
+)
+def test_a_data_folder_the_person_named_that_cannot_be_written_is_named_before_anything_starts(
+    tmp_path: Path, variable: str, component: str
+) -> None:
+    """Reported: a read-only OTELCOL_STORAGE_DIR / JAEGER_BADGER_DIR got "... or use a stack dir on
+    another disk (OTELBUNDLE_STACK_DIR=DIR)", the variable they set not named, after other
+    backends had started."""
+    mounted = tmp_path / "read-only"
+    mounted.mkdir()
+    prefix = read_only(mounted)
+    if not prefix:
+        pytest.skip("needs a mount namespace of its own (root and unshare) to mount a folder read-only")
+    folder = mounted / "data"
+    ran, started = up(tmp_path, prefix=prefix, **{variable: str(folder)})
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert started == [], ran.stdout + ran.stderr
+    assert ran.stderr.startswith(
+        f"otelbundle stack up: {variable}={folder}: {component} keeps its data there, and it cannot be "
+        f"written ({mounted}: the file system is read-only). Make it writable, or set {variable} to a folder "
+    ), ran.stderr
+    assert "OTELBUNDLE_STACK_DIR" not in ran.stderr
