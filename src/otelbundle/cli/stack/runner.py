@@ -427,6 +427,11 @@ class Stack:
         collector) first, which hands its queued spans to the gateways still running; then
         the gateways, which decide what they hold and send it to Jaeger still running;
         then the stores. Each stop waits until the process has exited."""
+        if not self.dir.run.is_dir():
+            # Nothing was ever started here: create nothing either (root's `down` in a user's fresh
+            # stack dir left a root-owned run/ that locked the owner's next `up` out).
+            self.say(f"  nothing to stop: no component of the stack in {self.data_dir} was running")
+            return
         theirs = [(c.name, pid) for c in self._stop_order() if (pid := self._pid(c)) and not may_signal(pid)]
         if theirs:
             # All or nothing: stopping the collectors but not the stores they send to helps no one.
