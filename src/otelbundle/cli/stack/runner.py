@@ -164,10 +164,20 @@ class Stack:
 
     def preflight(self) -> None:
         """What ``up`` checks before it installs or starts anything: a value the person set that
-        no component could use (StackUsageError)."""
+        no component could use (StackUsageError), a binary or data folder a variable names
+        that cannot be used (StackError)."""
         fault = memory_limit_fault(self.env)
         if fault:
             raise StackUsageError(fault)
+        for component in {c.env_var: c for c in self.components}.values():
+            explicit = self.env.get(component.env_var)
+            if explicit and not os.access(explicit, os.X_OK):
+                # Named, not "not installed yet": installing would not make the variable's file run.
+                raise StackError(
+                    f"{component.env_var}={explicit} is not an executable file, so {component.name} cannot be "
+                    f"started from it. Point it at the {component.install_name} binary, or unset it to use the "
+                    f"one `otelbundle stack install {component.install_name}` obtains. Nothing was started"
+                )
         names = {c.name for c in self.components}
         for variable, name in DATA_DIR_VARIABLES.items():
             given = self.env.get(variable)

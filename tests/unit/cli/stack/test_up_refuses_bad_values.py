@@ -126,3 +126,38 @@ def test_a_data_folder_the_person_named_that_cannot_be_written_is_named_before_a
         f"written ({mounted}: the file system is read-only). Make it writable, or set {variable} to a folder "
     ), ran.stderr
     assert "OTELBUNDLE_STACK_DIR" not in ran.stderr
+
+
+def test_a_binary_variable_naming_no_executable_is_said_once_and_nothing_is_installed(tmp_path: Path) -> None:
+    """Reported: "not installed yet ... no OTELBUNDLE_<NAME>_BIN, not on PATH); installing first",
+    then "... is not an executable file". Without --no-install: nothing may be installed."""
+    missing = tmp_path / "nonexistent"
+    marks = tmp_path / "started"
+    marks.mkdir()
+    fake = tmp_path / "backend"
+    fake.write_text(f'#!/bin/sh\ntouch "{marks}/$$"\nexit 3\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    bins = {f"OTELBUNDLE_{name}_BIN": str(fake) for name in NAMES}
+    ran = subprocess.run(
+        [sys.executable, "-m", "otelbundle.cli", "stack", "up", "--config-root", str(ROOT)],
+        env={
+            **os.environ,
+            **bins,
+            "OTELBUNDLE_VICTORIALOGS_BIN": str(missing),
+            "OTELBUNDLE_STACK_DIR": str(tmp_path / "data"),
+            "OTELBUNDLE_CACHE": str(tmp_path / "cache"),
+            # Were it to install anyway, it would find no release host.
+            "OTELBUNDLE_DOWNLOAD_URL": "http://127.0.0.1:9/",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "not installed yet" not in ran.stdout + ran.stderr
+    assert ran.stderr == (
+        f"otelbundle stack up: OTELBUNDLE_VICTORIALOGS_BIN={missing} is not an executable file, so victorialogs "
+        "cannot be started from it. Point it at the victorialogs binary, or unset it to use the one "
+        "`otelbundle stack install victorialogs` obtains. Nothing was started\n"
+    )
+    assert list(marks.iterdir()) == [] and not (tmp_path / "cache").exists()
