@@ -45,11 +45,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     up.add_argument("--no-install", action="store_true", help="fail instead of installing missing binaries")
     up.add_argument(
         "--gateways",
-        type=int,
+        type=_gateway_count,
         metavar="N",
         default=None,
         help="scale-out: the collector on 4317/4318 becomes an agent load-balancing traces (by trace id) to N "
-        "tail-sampling gateways on loopback ports 4321.. (0: the single collector; default: what the last "
+        "tail-sampling gateways on loopback ports 4321.. (0: the single collector; at most "
+        f"{comp.MAX_GATEWAYS}; default: what the last "
         "`up` ran, else 0). Changing N on a running stack restarts the agent only",
     )
     up.add_argument(
@@ -95,6 +96,17 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--export", metavar="DIR", help="copy otel-collector/ and deploy/ into DIR (then: --config-root DIR)"
     )
     config.set_defaults(func=_config)
+
+
+def _gateway_count(text: str) -> int:
+    """0 to MAX_GATEWAYS (components.py says why the bound)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= comp.MAX_GATEWAYS:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number from 0 to {comp.MAX_GATEWAYS}")
+    return value
 
 
 def _seconds(text: str) -> float:

@@ -100,6 +100,11 @@ def cache_entry(name: str, version: str) -> Path:
 GATEWAY_OTLP_GRPC_BASE = 4320
 GATEWAY_HEALTH_BASE = 13133
 GATEWAY_METRICS_BASE = 8888
+# At most this many: each gateway is a whole collector with its own memory limit (1 GiB by
+# default: 17 GiB for the agent and 16 gateways), more than one machine's stack can use for
+# load-balancing; and the ports must stay clear of the stack's own (gateway 202's metrics
+# port would be Prometheus' 9090).
+MAX_GATEWAYS = 16
 
 
 # A collector's stop hands over what it holds: queued batches to its backends, a

@@ -21,6 +21,7 @@ from typing import Any
 
 from otelbundle.cli.stack.components import (
     JAEGER_UI_VERSION,
+    MAX_GATEWAYS,
     Component,
     ConfigRootError,
     components,
@@ -110,8 +111,8 @@ class Stack:
             )
         self.config_root = root
         self.say = say
-        if gateways is not None and gateways < 0:
-            raise StackError(f"--gateways must be 0 or more, not {gateways}")
+        if gateways is not None and not 0 <= gateways <= MAX_GATEWAYS:
+            raise StackUsageError(f"--gateways must be from 0 to {MAX_GATEWAYS}, not {gateways}")
         if logs is not None and logs not in LOG_STORES:
             raise StackError(f"--logs must be one of {', '.join(LOG_STORES)}, not {logs!r}")
         self.recorded_gateways = self.dir.recorded_gateways()

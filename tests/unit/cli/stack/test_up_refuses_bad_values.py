@@ -161,3 +161,13 @@ def test_a_binary_variable_naming_no_executable_is_said_once_and_nothing_is_inst
         "`otelbundle stack install victorialogs` obtains. Nothing was started\n"
     )
     assert list(marks.iterdir()) == [] and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("count", ["-1", "17", "250", "two"])
+def test_a_gateway_count_out_of_range_is_a_usage_error(tmp_path: Path, count: str) -> None:
+    """Reported: --gateways -1 exited 1 where other usage errors exit 2, and no upper bound: from
+    about 202 a gateway's ports are the stack's own (9090, 9093, 9428)."""
+    ran, started = up(tmp_path, "--gateways", count)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert started == []
+    assert f"argument --gateways: {count!r}: a whole number from 0 to 16" in ran.stderr, ran.stderr
