@@ -11,6 +11,7 @@ from pathlib import Path
 from otelbundle.cli.arguments import line_count
 from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.components import CONFIG_FILES, ConfigRootError, find_config_root, jaeger_ui_assets
+from otelbundle.cli.stack.errors import StackUsageError
 from otelbundle.cli.stack.install import SOURCES, Installer, InstallError
 from otelbundle.cli.stack.logstore import LOG_STORES, LOKI, LOKI_URL, VICTORIALOGS_URL
 from otelbundle.cli.stack.runner import Stack, StackError
@@ -44,11 +45,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     up.add_argument("--no-install", action="store_true", help="fail instead of installing missing binaries")
     up.add_argument(
         "--gateways",
-        type=int,
+        type=_gateway_count,
         metavar="N",
         default=None,
         help="scale-out: the collector on 4317/4318 becomes an agent load-balancing traces (by trace id) to N "
-        "tail-sampling gateways on loopback ports 4321.. (0: the single collector; default: what the last "
+        "tail-sampling gateways on loopback ports 4321.. (0: the single collector; at most "
+        f"{comp.MAX_GATEWAYS}; default: what the last "
         "`up` ran, else 0). Changing N on a running stack restarts the agent only",
     )
     up.add_argument(
@@ -96,6 +98,17 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     config.set_defaults(func=_config)
 
 
+def _gateway_count(text: str) -> int:
+    """0 to MAX_GATEWAYS (components.py says why the bound)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= comp.MAX_GATEWAYS:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number from 0 to {comp.MAX_GATEWAYS}")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -129,6 +142,7 @@ def _up(args: argparse.Namespace) -> int:
             print(
                 f"otelbundle stack: scale-out, an agent on 4317/4318 in front of {stack.gateways} gateway(s)"
             )
+        stack.preflight()
         missing = stack.missing_binaries()
         if missing and not args.no_install:
             names = ", ".join(f"{c.name} {c.version}" for c in missing)
@@ -138,6 +152,9 @@ def _up(args: argparse.Namespace) -> int:
             )
             Installer(root).run(list(dict.fromkeys(c.install_name for c in missing)))
         stack.up(timeout=args.timeout)
+    except StackUsageError as exc:
+        print(f"otelbundle stack up: {exc}", file=sys.stderr)
+        return 2
     except (StackError, InstallError) as exc:
         print(f"otelbundle stack up: {exc}", file=sys.stderr)
         return 1

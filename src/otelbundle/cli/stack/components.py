@@ -100,6 +100,11 @@ def cache_entry(name: str, version: str) -> Path:
 GATEWAY_OTLP_GRPC_BASE = 4320
 GATEWAY_HEALTH_BASE = 13133
 GATEWAY_METRICS_BASE = 8888
+# At most this many: each gateway is a whole collector with its own memory limit (1 GiB by
+# default: 17 GiB for the agent and 16 gateways), more than one machine's stack can use for
+# load-balancing; and the ports must stay clear of the stack's own (gateway 202's metrics
+# port would be Prometheus' 9090).
+MAX_GATEWAYS = 16
 
 
 # A collector's stop hands over what it holds: queued batches to its backends, a
@@ -116,6 +121,43 @@ MEMORY_LIMIT_VARIABLE = "OTELCOL_MEMORY_LIMIT_MIB"
 DEFAULT_MEMORY_LIMIT_MIB = "1024"
 
 
+# The least limit `stack up` accepts: the smallest the whole config.yaml is measured to work
+# at (tests/integration/collector/test_metrics_outage_memory.py: 128 MiB, Prometheus down,
+# nothing refused). Below it the collector's own heap is near the soft limit (80 %), and
+# memory_limiter would refuse traces and logs under ordinary load.
+MIN_MEMORY_LIMIT_MIB = 128
+_MAX_UINT32 = 2**32 - 1  # limit_mib's type
+
+
+def memory_limit_fault(env: Mapping[str, str]) -> str | None:
+    """Why ``OTELCOL_MEMORY_LIMIT_MIB`` cannot be used natively, or None (unset or empty: the
+    default). Checked before anything starts: the collector, started last, would reject
+    ``1g`` with a message that names ``limit_mib`` but not the variable, and would take ``0``
+    or ``0.5`` (read as 0) as 80 % of the whole machine, there being no container here."""
+    value = env.get(MEMORY_LIMIT_VARIABLE) or ""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit() and MIN_MEMORY_LIMIT_MIB <= int(text) <= _MAX_UINT32:
+        return None
+    if text.isdigit() and int(text) == 0:
+        why = "0 means 80 % of the memory limit of the collector's container, and natively there is none: 80 % of this machine's memory"
+    elif text.isdigit() and int(text) > _MAX_UINT32:
+        why = f"more than the collector's limit_mib can hold ({_MAX_UINT32})"
+    elif text.isdigit():
+        why = (
+            f"below {MIN_MEMORY_LIMIT_MIB} MiB, the least the collector's config is measured to work at: "
+            "its memory limiter would refuse traces and logs under ordinary load"
+        )
+    else:
+        why = "not a whole number of MiB (the collector reads it as limit_mib, a whole number: no unit, no fraction)"
+    return (
+        f"{MEMORY_LIMIT_VARIABLE}={value!r}: {why}. Write a whole number of MiB from {MIN_MEMORY_LIMIT_MIB} on, "
+        f"e.g. {MEMORY_LIMIT_VARIABLE}=2048 for 2 GiB, or unset it for the default {DEFAULT_MEMORY_LIMIT_MIB}. "
+        "Nothing was started"
+    )
+
+
 # The remote-write queue, in requests of at most 256 points (config.yaml): a quarter of the
 # memory limit's soft limit, ~0.375 requests per MiB of limit (384 at the default 1024).
 METRICS_QUEUE_VARIABLE = "OTELCOL_METRICS_QUEUE_SIZE"
@@ -128,8 +170,8 @@ def collector_memory_limit(env: Mapping[str, str]) -> dict[str, str]:
     and the remote-write queue that fits in it.
 
     Empty counts as unset: the collector would read an empty value as no ``limit_mib`` and
-    fall back to a percentage of the machine. Any other value is passed on as it is; one the
-    collector cannot read stops it at start with an error naming ``limit_mib``. The queue
+    fall back to a percentage of the machine. Any other value is passed on as it is;
+    ``stack up`` refuses one ``memory_limit_fault`` names before starting anything. The queue
     follows a limit in MiB unless the user sized it: with ``OTELCOL_MEMORY_LIMIT_MIB=256``
     config.yaml's 384 requests could fill the limit during a Prometheus outage, and the
     memory limiter would then refuse traces and logs too.
@@ -209,7 +251,9 @@ def components(
             name="alertmanager",
             version="0.31.1",
             binary="alertmanager",
-            path_names=("prometheus-alertmanager", "alertmanager"),
+            # Never from PATH: Debian's prometheus-alertmanager 0.25 serves a placeholder page
+            # where the UI would be (its package has no UI); the release and the module build do.
+            path_names=(),
             health_url="http://127.0.0.1:9093/-/ready",
             ports=(9093,),
             args=(

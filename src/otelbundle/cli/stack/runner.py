@@ -1,7 +1,8 @@
 """Start, check and stop the native stack: one data directory, pid and log files per component.
 
 ``up`` is idempotent: a component whose recorded process is alive and healthy
-is left alone. A port held by some other process is reported by name instead
+is left alone, unless its command line, config files or environment differ from
+what this ``up`` would start it with (settings.py): then it is restarted. A port held by some other process is reported by name instead
 of starting a second copy that would fail to bind; when that process is the
 same component of another otelbundle stack (same binary, same config
 contents) it is reused and said so. Nothing here ever stops a process this
@@ -16,17 +17,20 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from otelbundle.cli.stack.components import (
     JAEGER_UI_VERSION,
+    MAX_GATEWAYS,
     Component,
     ConfigRootError,
     components,
     find_config_root,
     gateway_name,
     jaeger_ui_assets,
+    memory_limit_fault,
 )
-from otelbundle.cli.stack.errors import StackError
+from otelbundle.cli.stack.errors import StackError, StackUsageError
 from otelbundle.cli.stack.holders import port_holder
 from otelbundle.cli.stack.install.cache import binary_damage
 from otelbundle.cli.stack.logstore import DEFAULT_LOG_STORE, LOG_STORES, recorded_store
@@ -40,9 +44,18 @@ from otelbundle.cli.stack.reuse import (
     reusable,
     served_by,
 )
-from otelbundle.cli.stack.stack_dir import StackDir, default_data_dir, write_fault
+from otelbundle.cli.stack.settings import changes, read_settings, settings, write_settings
+from otelbundle.cli.stack.stack_dir import StackDir, default_data_dir, unwritable, write_fault
 
 __all__ = ["ComponentStatus", "Stack", "StackError"]
+
+# A data folder the person may name instead of the stack dir's, and the component that writes it.
+DATA_DIR_VARIABLES = {
+    "OTELCOL_STORAGE_DIR": "otelcol-bundle",
+    "JAEGER_BADGER_DIR": "jaeger",
+    "VICTORIALOGS_DATA_DIR": "victorialogs",
+    "LOKI_DATA_DIR": "loki",
+}
 
 
 @dataclass
@@ -98,8 +111,8 @@ class Stack:
             )
         self.config_root = root
         self.say = say
-        if gateways is not None and gateways < 0:
-            raise StackError(f"--gateways must be 0 or more, not {gateways}")
+        if gateways is not None and not 0 <= gateways <= MAX_GATEWAYS:
+            raise StackUsageError(f"--gateways must be from 0 to {MAX_GATEWAYS}, not {gateways}")
         if logs is not None and logs not in LOG_STORES:
             raise StackError(f"--logs must be one of {', '.join(LOG_STORES)}, not {logs!r}")
         self.recorded_gateways = self.dir.recorded_gateways()
@@ -150,10 +163,37 @@ class Stack:
     def missing_binaries(self) -> list[Component]:
         return [c for c in self.components if c.locate(self.env) is None]
 
+    def preflight(self) -> None:
+        """What ``up`` checks before it installs or starts anything: a value the person set that
+        no component could use (StackUsageError), a binary or data folder a variable names
+        that cannot be used (StackError)."""
+        fault = memory_limit_fault(self.env)
+        if fault:
+            raise StackUsageError(fault)
+        for component in {c.env_var: c for c in self.components}.values():
+            explicit = self.env.get(component.env_var)
+            if explicit and not os.access(explicit, os.X_OK):
+                # Named, not "not installed yet": installing would not make the variable's file run.
+                raise StackError(
+                    f"{component.env_var}={explicit} is not an executable file, so {component.name} cannot be "
+                    f"started from it. Point it at the {component.install_name} binary, or unset it to use the "
+                    f"one `otelbundle stack install {component.install_name}` obtains. Nothing was started"
+                )
+        names = {c.name for c in self.components}
+        for variable, name in DATA_DIR_VARIABLES.items():
+            given = self.env.get(variable)
+            if given and name in names and (cause := unwritable(Path(given))):
+                raise StackError(
+                    f"{variable}={given}: {name} keeps its data there, and it cannot be written ({cause}). "
+                    f"Make it writable, or set {variable} to a folder you can write (unset, {name} keeps "
+                    "its data in the stack dir). Nothing was started"
+                )
+
     def up(self, timeout: float = 90.0) -> None:
         """Start what is not running. On a failure the message also names what this ``up``
         started and left running (the components before the one that failed)."""
         self._launched = []
+        self.preflight()
         refused = roots_start_in_users_dir(self.data_dir)
         if refused:
             raise StackError(refused)
@@ -186,6 +226,9 @@ class Stack:
         for sub in ("run", "logs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         self._warn_if_no_jaeger_ui()
+        # Recorded before the first start: an `up` cut short (Ctrl-C, a timeout) after a gateway
+        # started must leave `status`, `down` and the next plain `up` knowing about it.
+        self.dir.record_topology(self.gateways, self.logs)
         rescaled = self.gateways != self.recorded_gateways
         switched = self.logs != self.recorded_logs
         changed = {"otelcol-bundle"} if rescaled else set()
@@ -205,6 +248,17 @@ class Stack:
                     else f"logs to {self.logs} instead of {self.recorded_logs}"
                 )
                 self.say(f"  {component.name:<17} restarting: {why}")
+                self.stop_component(component)
+                self._start(component)
+                self._wait_healthy([component], timeout)
+                continue
+            settings_changed = self._settings_changed(component) if pid is not None else []
+            if settings_changed:
+                # Read once at start: a running process keeps the old ones (`docker compose up`
+                # likewise recreates a changed service).
+                self.say(
+                    f"  {component.name:<17} settings changed ({'; '.join(settings_changed)}), restarting"
+                )
                 self.stop_component(component)
                 self._start(component)
                 self._wait_healthy([component], timeout)
@@ -234,6 +288,8 @@ class Stack:
                     # Left running without its pid file (an older otelbundle's failed start, a
                     # deleted run/ folder): record it again rather than call it a stranger.
                     self.dir.record_pid(component.name, holder.pid)
+                    # What it was started with is not known: a stale record must not pass for it.
+                    self.dir.settings_file(component.name).unlink(missing_ok=True)
                     self.say(
                         f"  {component.name:<17} found running (pid {holder.pid}), started in this stack dir "
                         "but missing from its pid file: recorded again"
@@ -247,6 +303,18 @@ class Stack:
         for stray in self._stray_gateways():
             self.stop_component(stray)
         self.dir.record_topology(self.gateways, self.logs)
+
+    def _settings(self, component: Component) -> dict[str, Any]:
+        binary = component.locate(self.env)
+        assert binary is not None
+        return settings(component, binary, self.env, self.config_root)
+
+    def _settings_changed(self, component: Component) -> list[str]:
+        """What differs from the settings its running process was started with; empty when the
+        same, or when none were recorded (an older otelbundle started it, or it was found
+        running without its pid file): then nothing says it differs."""
+        recorded = read_settings(self.dir.settings_file(component.name))
+        return [] if recorded is None else changes(recorded, self._settings(component))
 
     def _await(self, component: Component, pending: list[Component], timeout: float) -> None:
         """Wait for a collector now (the agent's gateways must be accepting before it routes to
@@ -291,6 +359,7 @@ class Stack:
             ) from None
         try:
             self.dir.record_pid(component.name, pid)
+            write_settings(self.dir.settings_file(component.name), self._settings(component))
         except OSError:
             # Without its pid file no later `down` could find it: stop it now, not leave an orphan.
             with contextlib.suppress(OSError):
@@ -369,6 +438,11 @@ class Stack:
         collector) first, which hands its queued spans to the gateways still running; then
         the gateways, which decide what they hold and send it to Jaeger still running;
         then the stores. Each stop waits until the process has exited."""
+        if not self.dir.run.is_dir():
+            # Nothing was ever started here: create nothing either (root's `down` in a user's fresh
+            # stack dir left a root-owned run/ that locked the owner's next `up` out).
+            self.say(f"  nothing to stop: no component of the stack in {self.data_dir} was running")
+            return
         theirs = [(c.name, pid) for c in self._stop_order() if (pid := self._pid(c)) and not may_signal(pid)]
         if theirs:
             # All or nothing: stopping the collectors but not the stores they send to helps no one.

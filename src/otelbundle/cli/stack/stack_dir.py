@@ -46,13 +46,32 @@ def _free(path: Path) -> str:
     return "unknown"
 
 
+def unwritable(folder: Path) -> str | None:
+    """Why ``folder`` (or, while it does not exist, the nearest folder above it that does, where
+    it would be made) cannot be written; None when it can."""
+    for candidate in (folder, *folder.parents):
+        if not candidate.exists():
+            continue
+        if not candidate.is_dir():
+            return f"{candidate} is not a folder"
+        if os.access(candidate, os.W_OK | os.X_OK):
+            return None
+        try:
+            read_only = bool(os.statvfs(candidate).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        return f"{candidate}: {'the file system is read-only' if read_only else 'permission denied'}"
+    return None
+
+
 def default_data_dir(env: Mapping[str, str]) -> Path:
     explicit = env.get("OTELBUNDLE_STACK_DIR")
     return Path(explicit) if explicit else Path.home() / ".local" / "share" / "otelbundle" / "stack"
 
 
 class StackDir:
-    """``run/<name>.pid``, ``logs/<name>.log``, ``run/topology.json`` and ``run/lock`` under ``path``."""
+    """``run/<name>.pid`` (and ``.settings.json``), ``logs/<name>.log``, ``run/topology.json`` and
+    ``run/lock`` under ``path``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -84,6 +103,11 @@ class StackDir:
 
     def forget_pid(self, name: str) -> None:
         self.pid_file(name).unlink(missing_ok=True)
+        self.settings_file(name).unlink(missing_ok=True)
+
+    def settings_file(self, name: str) -> Path:
+        """What the process in ``name``'s pid file was started with (settings.py)."""
+        return self.run / f"{name}.settings.json"
 
     def tail(self, name: str, lines: int, since: int = 0) -> str:
         """The last ``lines`` lines of the log, of what was written from byte ``since`` on."""

@@ -100,7 +100,8 @@ def test_up_and_down_in_a_read_only_stack_dir_say_so(tmp_path: Path) -> None:
     """A stack dir on a read-only mount: `up` and `down` ended in an OSError traceback (EROFS)."""
     unshare = shutil.which("unshare")
     data = tmp_path / "data"
-    data.mkdir()
+    # A stack dir used before (a `down` where nothing was ever started writes nothing).
+    (data / "run").mkdir(parents=True)
     mount = f"mount --bind {data} {data} && mount -o remount,ro,bind {data} {data}"
     if unshare is None or subprocess.run([unshare, "--mount", "sh", "-c", mount]).returncode != 0:
         pytest.skip("needs a mount namespace of its own (root and unshare) to make a read-only stack dir")
@@ -126,7 +127,7 @@ def test_up_and_down_in_a_read_only_stack_dir_say_so(tmp_path: Path) -> None:
         assert ran.returncode == 1, ran
         assert "Traceback" not in ran.stderr, ran.stderr
         assert ran.stderr.splitlines()[-1] == (
-            f"otelbundle stack {action}: cannot write to {data / 'run'}: the file system is read-only. Free "
+            f"otelbundle stack {action}: cannot write to {data / 'run' / 'lock'}: the file system is read-only. Free "
             "some space or make it writable, or use a stack dir on another disk (OTELBUNDLE_STACK_DIR=DIR)"
         ), ran.stderr
 

@@ -149,7 +149,7 @@ def test_the_topology_of_the_last_up_is_kept_until_down(tmp_path: Path) -> None:
 
 
 def test_a_negative_gateway_count_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(StackError, match="--gateways must be 0 or more"):
+    with pytest.raises(StackError, match="--gateways must be from 0 to 16"):
         Stack(data_dir=tmp_path, config_root=ROOT, env={}, gateways=-1, say=lambda _: None)
 
 
