@@ -26,6 +26,7 @@ from otelbundle.distro import runtime
 from otelbundle.distro.configurator import OtelBundleConfigurator
 from otelbundle.distro.defaults import OtelBundleDistro, apply_defaults
 from otelbundle.health import instrumentor as health_instrumentor
+from otelbundle.sdk import celery_exit
 from otelbundle.sdk.logs import correlation
 
 _log = logging.getLogger("otelbundle")
@@ -262,4 +263,5 @@ def _instrument(which: bool | Sequence[str]) -> list[str]:
     # What otelbundle's opentelemetry_post_instrument entry points do under the wrapper.
     correlation.after_instrumentation()
     health_instrumentor.after_instrumentation()
+    celery_exit.after_instrumentation()
     return loaded
