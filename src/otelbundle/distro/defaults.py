@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 
 from otelbundle.config import env_checks, environment
+from otelbundle.config.django_settings import settings_from_app
 from otelbundle.config.report import diagnostics_logger
 from otelbundle.distro import django_status, frameworks
 from otelbundle.sdk import forking
@@ -41,6 +43,13 @@ def apply_defaults(env: MutableMapping[str, str], argv: list[str] | None = None)
             env[problem.name] = problem.replacement
     additions = environment.default_environment(env, argv)
     env.update(additions)
+    if "DJANGO_SETTINGS_MODULE" not in env:
+        found = settings_from_app(
+            list(sys.argv) if argv is None else argv, os.getcwd(), env.get("PYTHONPATH", "")
+        )
+        if found is not None:  # the value the app sets a moment later: nothing to warn about
+            env["DJANGO_SETTINGS_MODULE"], named_in = found
+            _log.debug("otelbundle: DJANGO_SETTINGS_MODULE=%s, as %s sets it", found[0], named_in)
     if "OTEL_SERVICE_NAME" in additions:
         messages.append(
             f"otelbundle: no service name set; using {additions['OTEL_SERVICE_NAME']!r} from the program name. "
