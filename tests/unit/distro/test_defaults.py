@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from otelbundle.config import environment as settings
-from otelbundle.distro.defaults import apply_defaults
+from otelbundle.distro.defaults import apply_defaults, multiprocessing_helper
 
 
 @pytest.mark.parametrize("name", sorted(settings.OTEL_DEFAULTS))
@@ -214,3 +214,19 @@ def test_a_disabled_sdk_gets_no_defaults_and_no_messages(value: str, off: bool) 
         assert env == {"OTEL_SDK_DISABLED": value, "OTEL_EXPORTER_OTLP_PROTOCOL": "bogus"} and messages == []
     else:
         assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf" and len(messages) == 2
+
+
+@pytest.mark.parametrize(
+    ("orig_argv", "helper"),
+    [
+        (["/usr/bin/python3", "-B", "-c", "from multiprocessing.resource_tracker import main;main(6)"], True),
+        # spawned workers run the app's code; the forkserver's children inherit its environment
+        (["python3", "-c", "from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=6)"], False),
+        (["python3", "-c", "from multiprocessing.forkserver import main; main(6, 7, ['__main__'])"], False),
+        (["python3", "app.py", "-c", "from multiprocessing.resource_tracker import main"], False),  # app.py's
+        (["python3", "-c"], False),
+        (["python3", "app.py"], False),
+    ],
+)
+def test_only_multiprocessing_s_resource_tracker_is_a_helper(orig_argv: list[str], helper: bool) -> None:
+    assert multiprocessing_helper(orig_argv) is helper
