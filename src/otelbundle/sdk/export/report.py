@@ -27,6 +27,7 @@ the SDK's messages; this module turns them into a report:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -75,6 +76,7 @@ class DropReport:
     _refusal_said: set[str] = field(default_factory=set)
     _partially_rejected: set[str] = field(default_factory=set)
     _warned: bool = False
+    _who: str = ""  # in a forked process, which one (after_fork_in_child)
     _holders: list[tuple[str, Callable[[], int]]] = field(default_factory=list)
     # Reentrant: the SIGTERM handler reads the report on the thread it interrupted, which may
     # be inside refused() (a full queue while the collector is down) holding this lock.
@@ -225,6 +227,9 @@ class DropReport:
         self._refusal_said = set()
         self._partially_rejected = set()
         self._warned = False
+        # Each gunicorn worker, pool process... prints its own summary at its exit: the pid
+        # tells them apart from each other and from the parent's.
+        self._who = f" (forked process {os.getpid()})"
 
     def summary(self, not_flushed: Mapping[str, int] | None = None) -> str | None:
         """One line with every non-zero drop count, or None when nothing was lost.
@@ -243,11 +248,12 @@ class DropReport:
         if not parts:
             return None
         places = {self.where(signal) for signal in lost}
+        who = self._who
         if len(places) == 1:
-            return f"otelbundle: telemetry not delivered to {places.pop()}: " + ", ".join(parts) + "."
+            return f"otelbundle: telemetry not delivered to {places.pop()}{who}: " + ", ".join(parts) + "."
         # Signals sent to different collectors: each part says where it went.
         parts = [f"{part} to {self.where(signal)}" for signal, part in zip(lost, parts, strict=True)]
-        return "otelbundle: telemetry not delivered: " + ", ".join(parts) + "."
+        return f"otelbundle: telemetry not delivered{who}: " + ", ".join(parts) + "."
 
 
 def shown_endpoint(url: str) -> str:
