@@ -146,3 +146,24 @@ def test_the_default_matches_config_yaml() -> None:
     text = (COLLECTOR / "config.yaml").read_text()
     match = re.search(r"queue_size: \$\{env:OTELCOL_METRICS_QUEUE_SIZE:-(\d+)\}", text)
     assert match and int(match[1]) == int(int(comp.DEFAULT_MEMORY_LIMIT_MIB) * comp.METRICS_QUEUE_PER_MIB)
+
+
+@pytest.mark.parametrize(
+    ("env", "gateways", "queue"),
+    [
+        ({}, 1, str(int(1024 * 2**20 * 0.8 / 4 / 2.5))),  # 85 MB: one gateway, the default 1 GiB
+        ({}, 2, str(int(1024 * 2**20 * 0.8 / 4 / 2.5 / 2))),
+        ({VARIABLE: "4096"}, 2, str(int(4096 * 2**20 * 0.8 / 4 / 2.5 / 2))),
+        ({VARIABLE: "256"}, 2, str(comp.MIN_GATEWAY_QUEUE_BYTES)),  # never under one 20 MiB request
+        ({comp.GATEWAY_QUEUE_VARIABLE: "1000000"}, 2, "1000000"),  # the user's own wins
+        ({}, 0, None),  # a single collector: no gateway queues
+    ],
+)
+def test_the_native_stack_sizes_the_agents_gateway_queues_to_the_limit_and_their_number(
+    tmp_path: Path, env: dict[str, str], gateways: int, queue: str | None
+) -> None:
+    """agent.yaml's 32 MiB default fits 2 gateways at 1 GiB; `stack up --gateways 4` with it, or
+    a smaller limit, let the full queues of a gateway outage pass a quarter of the soft limit."""
+    stack = comp.components(ROOT, tmp_path, env=env, gateways=gateways)
+    (agent,) = [c for c in stack if c.name == "otelcol-bundle"]
+    assert agent.env.get(comp.GATEWAY_QUEUE_VARIABLE) == queue

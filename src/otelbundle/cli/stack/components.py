@@ -185,6 +185,28 @@ def collector_memory_limit(env: Mapping[str, str]) -> dict[str, str]:
     return given
 
 
+# Each gateway's trace queue in the agent, in bytes (agent.yaml): the N queues full take at
+# most a quarter of the soft limit (80 % of the limit), a queued byte costing ~2.5 bytes of
+# heap (docs/collector.md, "A gateway outage and the memory limit"): 85 MB for one gateway at
+# the default 1024 MiB, 42 MB for two. Never under 20 MiB, what one request to a gateway may
+# be: a smaller queue would drop such a request whole with every gateway up. Past 4 gateways
+# at 1 GiB that floor breaks the quarter (all of them down at once could then reach the soft
+# limit): give the agent more memory with more gateways.
+GATEWAY_QUEUE_VARIABLE = "OTELCOL_GATEWAY_QUEUE_BYTES"
+MIN_GATEWAY_QUEUE_BYTES = 20 * 2**20
+
+
+def gateway_queue_bytes(env: Mapping[str, str], gateways: int) -> dict[str, str]:
+    """The agent's per-gateway queue for ``gateways`` gateways, unless the user sized it."""
+    if env.get(GATEWAY_QUEUE_VARIABLE):
+        return {GATEWAY_QUEUE_VARIABLE: str(env[GATEWAY_QUEUE_VARIABLE])}
+    limit = (env.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT_MIB).strip()
+    if not limit.isdigit() or int(limit) <= 0 or gateways <= 0:
+        return {}  # agent.yaml's own default (32 MiB)
+    share = int(int(limit) * 2**20 * 0.8 / 4 / 2.5 / gateways)
+    return {GATEWAY_QUEUE_VARIABLE: str(max(MIN_GATEWAY_QUEUE_BYTES, share))}
+
+
 def gateway_name(index: int) -> str:
     return f"otelcol-gateway-{index}"
 
@@ -223,6 +245,7 @@ def components(
         agent_args += (f"--config={collector / 'agent.yaml'}",)
         endpoints = ",".join(f"127.0.0.1:{GATEWAY_OTLP_GRPC_BASE + i}" for i in range(1, gateways + 1))
         agent_env["OTELCOL_GATEWAY_ENDPOINTS"] = f"[{endpoints}]"
+        agent_env.update(gateway_queue_bytes(env, gateways))
         # New per start: a restarted agent writes new span-metric series instead
         # of resetting the old ones (agent.yaml, resource/agent).
         agent_env["OTELCOL_AGENT_INSTANCE"] = f"127.0.0.1:4317/{time.time_ns():x}"
