@@ -114,13 +114,17 @@ def _start_steady_traffic(base: str, state: Path) -> None:
     (state / "traffic.pid").write_text(str(process.pid))
 
 
-def _stop_services(state: Path) -> None:
-    for pid_file in state.glob("*.pid"):
+def _stop_services(state: Path) -> list[str]:
+    """Stop what the demo started (its pid files say what); returns what was stopped, as said."""
+    stopped = []
+    for pid_file in sorted(state.glob("*.pid")):
         with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
             pid = int(pid_file.read_text())
             if _is_demo_process(pid, pid_file.stem):
                 os.killpg(pid, signal.SIGTERM)
+                stopped.append(f"{pid_file.stem} (pid {pid})")
         pid_file.unlink(missing_ok=True)
+    return stopped
 
 
 def _is_demo_process(pid: int, name: str) -> bool:
@@ -225,13 +229,17 @@ def _show(backends: Backends, trace_id: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    examples = _examples_dir(args.examples)
-    compose_file = examples.parent / "deploy" / "compose.yaml"
     state = _state_dir()
-    if args.stop:
-        _stop_services(state)
+    if args.stop:  # from anywhere: what to stop is in the state folder, not in the checkout
+        stopped = _stop_services(state)
+        _say(f"stopped {', '.join(stopped)}" if stopped else "no demo services were running")
+        recorded = state / "compose-file"
+        compose_file = Path(recorded.read_text()) if recorded.is_file() else Path("deploy/compose.yaml")
         _stack("down", compose_file)
         return 0
+    examples = _examples_dir(args.examples)
+    compose_file = examples.parent / "deploy" / "compose.yaml"
+    (state / "compose-file").write_text(str(compose_file.resolve()))  # for --stop run elsewhere
     try:
         return _run(examples, compose_file, state)
     except KeyboardInterrupt:

@@ -101,3 +101,34 @@ def test_stop_leaves_alone_a_process_that_took_a_stale_pid_files_number(
     time.sleep(0.2)
     assert stranger.poll() is None, "demo --stop stopped a process the demo did not start"
     assert not list(state.glob("*.pid"))
+
+
+def test_stop_works_from_any_folder_and_says_what_it_stopped(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    started: list[subprocess.Popen[bytes]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`otelbundle demo --stop` outside the checkout said "no examples at …" and stopped nothing,
+    and `stack down` then left the services running (a reviewer's finding)."""
+    examples = fake_examples(tmp_path)
+    monkeypatch.setenv("OTELBUNDLE_STACK_DIR", str(tmp_path / "stack"))
+    downs: list[Path] = []
+    monkeypatch.setattr(demo, "_stack", lambda action, compose_file: downs.append(compose_file))
+    state = tmp_path / "stack" / "demo"
+    state.mkdir(parents=True)
+    (state / "compose-file").write_text(
+        str(tmp_path / "deploy" / "compose.yaml")
+    )  # the demo's start wrote it
+    ours = subprocess.Popen([sys.executable, str(examples / "storefront" / "app.py")], start_new_session=True)
+    started.append(ours)
+    running(ours)
+    (state / "storefront.pid").write_text(str(ours.pid))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    assert main(["demo", "--stop"]) == 0
+    assert ours.wait(timeout=10) is not None
+    assert capsys.readouterr().out.splitlines()[0] == f"stopped storefront (pid {ours.pid})"
+    assert downs == [tmp_path / "deploy" / "compose.yaml"]
