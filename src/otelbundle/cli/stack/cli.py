@@ -271,7 +271,15 @@ def _status(args: argparse.Namespace) -> int:
     ui = jaeger_ui_assets(os.environ)
     shown = str(ui) if ui else "NOT INSTALLED: Jaeger serves a placeholder page (otelbundle stack install)"
     print(f"{'jaeger UI':<17} {shown}")
-    return 0 if all(s.ok for s in states) else 3
+    failing = [s.name for s in states if not s.ok]
+    if failing:
+        # What to do next: its own log says why it stopped or is unhealthy; `up` starts what is down.
+        print(
+            f"why: otelbundle stack logs {failing[0]}"
+            + (f" (and {', '.join(failing[1:])})" if len(failing) > 1 else "")
+            + "; start what is down: otelbundle stack up"
+        )
+    return 0 if not failing else 3
 
 
 def _logs(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ import pytest
 
 from harness.collector import own_network
 from otelbundle import cli
+from otelbundle.cli import main
 from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.processes import port_in_use
 from otelbundle.cli.stack.runner import Stack, StackError
@@ -614,3 +615,16 @@ def test_a_lock_file_root_left_in_a_users_stack_dir_does_not_lock_that_user_out(
         0,
         f"  nothing to stop: no component of the stack in {roots_stack_dir} was running\n",
     )
+
+
+def test_status_ends_with_what_to_do_when_a_component_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reviewer's Prometheus died of a full disk: `status` said "not running" and nothing
+    about where to look; its own log says why."""
+    monkeypatch.setenv("OTELBUNDLE_STACK_DIR", str(tmp_path / "stack"))
+    assert main(["stack", "status", "--config-root", str(ROOT)]) == 3
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("why: otelbundle stack logs victorialogs (and ") and last.endswith(
+        "; start what is down: otelbundle stack up"
+    ), last
