@@ -36,7 +36,9 @@ def test_a_memory_limit_changes_each_collector_and_nothing_else() -> None:
     before = settings_of(ROOT, {}, gateways=1)
     after = settings_of(ROOT, {"OTELCOL_MEMORY_LIMIT_MIB": "2048"}, gateways=1)
     expected = ["environment OTELCOL_MEMORY_LIMIT_MIB, OTELCOL_METRICS_QUEUE_SIZE"]
-    assert changed(before, after) == {"otelcol-gateway-1": expected, "otelcol-bundle": expected}
+    # The agent's gateway queues follow the limit too (components.gateway_queue_bytes).
+    agent = ["environment OTELCOL_GATEWAY_QUEUE_BYTES, OTELCOL_MEMORY_LIMIT_MIB, OTELCOL_METRICS_QUEUE_SIZE"]
+    assert changed(before, after) == {"otelcol-gateway-1": expected, "otelcol-bundle": agent}
 
 
 def test_a_data_dir_for_victorialogs_or_jaeger_is_a_change() -> None:
