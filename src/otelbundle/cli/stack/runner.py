@@ -307,7 +307,7 @@ class Stack:
     def _settings(self, component: Component) -> dict[str, Any]:
         binary = component.locate(self.env)
         assert binary is not None
-        return settings(component, binary, self.env, self.config_root)
+        return settings(component, binary, self.env, self.config_root, self.dir.settings_key())
 
     def _settings_changed(self, component: Component) -> list[str]:
         """What differs from the settings its running process was started with; empty when the
@@ -325,7 +325,7 @@ class Stack:
             pending.append(component)
 
     def _warn_if_no_jaeger_ui(self) -> None:
-        if jaeger_ui_assets(self.env) is not None:
+        if jaeger_ui_assets(self.env) is not None or all(c.name != "jaeger" for c in self.components):
             return
         for line in (
             f"!! The Jaeger UI {JAEGER_UI_VERSION} is not installed: Jaeger will serve its API and a placeholder",

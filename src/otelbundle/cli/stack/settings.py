@@ -11,13 +11,17 @@ Recorded beside the pid file as ``run/<name>.settings.json``:
   unedited ``stack config --export`` copy, change nothing);
 * each config file's sha256 (Prometheus': with its rule files, read at start too);
 * the environment the process reads: what the runner sets for it, and every
-  variable its config files name (``${env:NAME}``, ``${NAME}``), as a sha256 of the
-  value, never the value (a variable may hold a secret).
+  variable its config files name (``${env:NAME}``, ``${NAME}``), as an HMAC-SHA256 of
+  the value, never the value (a variable may hold a secret). The HMAC's key is
+  random, kept in ``run/settings.key`` (mode 0600): a plain hash of a short password
+  or token could be confirmed by guessing it offline; without the key it cannot.
+  The settings files are written 0600 too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -39,6 +43,10 @@ _REFERENCE = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _keyed(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def _read(path: Path) -> bytes | None:
@@ -84,8 +92,11 @@ def config_files(component: Component) -> list[Path]:
     return files
 
 
-def settings(component: Component, binary: str, env: Mapping[str, str], config_root: Path) -> dict[str, Any]:
-    """What ``component`` is (or would be) started with: see the module's docstring."""
+def settings(
+    component: Component, binary: str, env: Mapping[str, str], config_root: Path, key: bytes
+) -> dict[str, Any]:
+    """What ``component`` is (or would be) started with: see the module's docstring. ``key``
+    keys the environment's hashes (``StackDir.settings_key``)."""
     files = config_files(component)
     contents = {path: _read(path) for path in files}
     args = []
@@ -110,7 +121,7 @@ def settings(component: Component, binary: str, env: Mapping[str, str], config_r
             for path, text in contents.items()
         },
         "env": {
-            name: (None if name not in read else _sha(read[name].encode()))
+            name: (None if name not in read else _keyed(key, read[name]))
             for name in sorted(names - PER_START)
         },
     }
@@ -147,4 +158,9 @@ def read_settings(path: Path) -> dict[str, Any] | None:
 
 
 def write_settings(path: Path, recorded: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    """Written 0600: the hashes say nothing of a value without the key, but whose
+    variables changed when is the owner's business too."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older otelbundle wrote it with the umask's mode
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(recorded, indent=1, sort_keys=True) + "\n")

@@ -12,6 +12,7 @@ import errno
 import fcntl
 import json
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -19,6 +20,8 @@ from pathlib import Path
 from otelbundle.cli.stack.errors import StackError
 from otelbundle.cli.stack.holders import runs_in
 from otelbundle.cli.stack.owners import others_folder
+
+KEY_BYTES = 32
 
 
 def write_fault(exc: OSError, stack_dir: Path) -> StackError:
@@ -108,6 +111,24 @@ class StackDir:
     def settings_file(self, name: str) -> Path:
         """What the process in ``name``'s pid file was started with (settings.py)."""
         return self.run / f"{name}.settings.json"
+
+    def settings_key(self) -> bytes:
+        """The random key of the settings' environment hashes (settings.py), made on first use,
+        readable by the owner only."""
+        path = self.run / "settings.key"
+        try:
+            key = path.read_bytes()
+            if len(key) == KEY_BYTES:
+                return key
+        except FileNotFoundError:
+            pass
+        self.run.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(KEY_BYTES)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(key)
+        return key
 
     def tail(self, name: str, lines: int, since: int = 0) -> str:
         """The last ``lines`` lines of the log, of what was written from byte ``since`` on."""

@@ -168,7 +168,18 @@ def test_up_says_loudly_when_the_jaeger_ui_is_missing(
     monkeypatch.setattr(comp, "CACHE_ROOT", tmp_path / "empty-cache")
     said: list[str] = []
     stack = Stack(data_dir=tmp_path, config_root=ROOT, env={"PATH": os.defpath}, say=said.append)
-    stack.components = []
-    stack.up(timeout=1)
+    # What `up` says before it starts anything; the stack's own Jaeger is not started here.
+    stack._warn_if_no_jaeger_ui()
     assert any("Jaeger UI" in line and "placeholder" in line for line in said), said
     assert any("OTELBUNDLE_JAEGER_UI_ASSETS" in line for line in said), said
+
+
+def test_up_without_jaeger_among_its_components_says_nothing_of_its_ui(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(comp, "CACHE_ROOT", tmp_path / "empty-cache")
+    said: list[str] = []
+    stack = Stack(data_dir=tmp_path, config_root=ROOT, env={"PATH": os.defpath}, say=said.append)
+    stack.components = []
+    stack.up(timeout=1)
+    assert not any("Jaeger UI" in line for line in said), said

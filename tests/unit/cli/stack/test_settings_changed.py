@@ -15,12 +15,13 @@ from otelbundle.cli.stack import components as comp
 from otelbundle.cli.stack.settings import changes, settings
 
 ROOT = Path(__file__).resolve().parents[4]
+KEY = bytes(32)
 
 
 def settings_of(root: Path, env: Mapping[str, str], gateways: int = 0) -> dict[str, dict[str, Any]]:
     """Each component's settings as `up` would start it from ``root`` with ``env``."""
     built = comp.components(root, Path("/stack"), env, gateways=gateways)
-    return {c.name: settings(c, "/bin/true", env, root) for c in built}
+    return {c.name: settings(c, "/bin/true", env, root, KEY) for c in built}
 
 
 def changed(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> dict[str, list[str]]:

@@ -4,6 +4,7 @@ or environment changed is restarted and `up` says why; unchanged, it stays. Repo
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import stat
 import sys
@@ -105,3 +106,25 @@ def test_up_restarts_a_running_component_whose_config_reads_a_changed_variable(
         said
     )
     assert pid_of(stack) not in (None, first)
+
+
+def test_a_recorded_variable_cannot_be_confirmed_by_guessing_and_only_the_owner_reads_it(
+    stack_of_one: tuple[Stack, Path, list[str]],
+) -> None:
+    """The settings file held sha256(value)[:16] in a file of the umask's mode: anyone who could
+    read it could test guesses of a short token offline. Now the hash is keyed by a random key
+    that only the owner can read."""
+    stack, _, _ = stack_of_one
+    stack.env["GREETING"] = "hunter2"
+    stack.up(timeout=30)
+    run = stack.dir.run
+    recorded = (run / "prometheus.settings.json").read_text()
+    assert '"GREETING"' in recorded
+    assert "hunter2" not in recorded
+    assert hashlib.sha256(b"hunter2").hexdigest()[:16] not in recorded
+    for name in ("prometheus.settings.json", "settings.key"):
+        assert stat.S_IMODE((run / name).stat().st_mode) == 0o600, name
+    # Keyed, not random per write: the same value is the same settings, no restart.
+    first = pid_of(stack)
+    stack.up(timeout=30)
+    assert pid_of(stack) == first
