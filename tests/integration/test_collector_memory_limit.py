@@ -140,7 +140,7 @@ def _memory_cgroup(limit_bytes: int) -> Iterator[Path]:
 
 def test_zero_takes_80_percent_of_the_container_memory_limit(tmp_path: Path) -> None:
     """What the Kubernetes manifests ask for, in a real memory cgroup of 512 MiB as a container limit
-    makes: the collector must enforce 80 % of the container's 512 MiB (409), not of the machine."""
+    makes: the collector must enforce 80 % of the agent container's 640 MiB (512), not of the machine."""
     require_collector()
     manifests = [
         ROOT / "deploy" / "k8s" / name for name in ("collector-agent.yaml", "collector-gateway.yaml")
@@ -148,10 +148,10 @@ def test_zero_takes_80_percent_of_the_container_memory_limit(tmp_path: Path) -> 
     for manifest in manifests:
         assert f'{{name: {comp.MEMORY_LIMIT_VARIABLE}, value: "0"}}' in manifest.read_text(), manifest
     [collector] = _collectors(tmp_path, {comp.MEMORY_LIMIT_VARIABLE: "0"})
-    with _memory_cgroup(512 * 1024 * 1024) as procs:
+    with _memory_cgroup(640 * 1024 * 1024) as procs:
         # The shell joins the cgroup, then becomes the collector: it starts inside the limit.
         join = ("sh", "-c", 'echo $$ > "$0" && exec "$@"', str(procs))
         output = _start_log(tmp_path, collector, join)
     percentage = _PERCENTAGE.search(output)
-    assert percentage and int(percentage["total"]) == 512, output[-3000:]
-    assert _limits(output) == {409}, output[-3000:]
+    assert percentage and int(percentage["total"]) == 640, output[-3000:]
+    assert _limits(output) == {512}, output[-3000:]

@@ -35,6 +35,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from harness.apps import ROOT, free_port
 from harness.collector import forwarding_exporter, post_when_listening, require_collector, running_collector
 from harness.otlp_receiver import OtlpReceiver
+from otelbundle.cli.stack import components as comp
 from tests.integration.collector.outage import (
     MIB,
     PROTOBUF,
@@ -270,7 +271,9 @@ def test_traces_sent_during_a_short_gateway_outage_reach_it_once_it_is_back(
 def test_the_shipped_gateway_queues_keep_to_a_quarter_of_each_soft_limit() -> None:
     """The defaults the tests above scale down: agent.yaml's for the files' 1 GiB and the two
     gateways of compose (and `stack up --gateways 2`), and the Kubernetes agent's for 80 % of its
-    512Mi container (409 MiB) and the gateway Deployment's replicas."""
+    640Mi container (512 MiB) and the gateway Deployment's replicas. Nor is any under the largest
+    request the agent sends a gateway: a smaller queue drops such a request whole (the Kubernetes
+    agent had 16 MiB)."""
     config = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
     agent = yaml.safe_load((ROOT / "otel-collector" / "agent.yaml").read_text())
     queue = agent["exporters"]["load_balancing/gateways"]["protocol"]["otlp"]["sending_queue"]
@@ -288,6 +291,9 @@ def test_the_shipped_gateway_queues_keep_to_a_quarter_of_each_soft_limit() -> No
     [deployment] = [d for d in manifests["collector-gateway.yaml"] if d and d["kind"] == "Deployment"]
     replicas = int(deployment["spec"]["replicas"])
     assert int(env["OTELCOL_GATEWAY_QUEUE_BYTES"]) <= _queue_bytes_for(memory_mib * 0.8, replicas, config)
+    largest = agent["exporters"]["load_balancing/gateways"]["protocol"]["otlp"]["sending_queue"]["batch"]
+    for shipped in (int(env["OTELCOL_GATEWAY_QUEUE_BYTES"]), env_default(queue["queue_size"])):
+        assert shipped >= int(largest["max_size"]) == comp.MIN_GATEWAY_QUEUE_BYTES, (shipped, largest)
     compose = yaml.safe_load((ROOT / "deploy" / "compose.scale-out.yaml").read_text())
     passed = compose["services"]["otel-collector"]["environment"]["OTELCOL_GATEWAY_QUEUE_BYTES"]
     assert passed == f"${{OTELCOL_GATEWAY_QUEUE_BYTES:-{env_default(queue['queue_size'])}}}", passed
