@@ -139,7 +139,7 @@ def _memory_cgroup(limit_bytes: int) -> Iterator[Path]:
 
 
 def test_zero_takes_80_percent_of_the_container_memory_limit(tmp_path: Path) -> None:
-    """What the Kubernetes manifests ask for, in a real memory cgroup of 512 MiB as a container limit
+    """What the Kubernetes manifests ask for, in a real memory cgroup as a container limit
     makes: the collector must enforce 80 % of the agent container's 640 MiB (512), not of the machine."""
     require_collector()
     manifests = [
