@@ -176,13 +176,32 @@ def collector_memory_limit(env: Mapping[str, str]) -> dict[str, str]:
     config.yaml's 384 requests could fill the limit during a Prometheus outage, and the
     memory limiter would then refuse traces and logs too.
     """
-    limit = env.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT_MIB
+    limit = (env.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT_MIB).strip()
     given = {MEMORY_LIMIT_VARIABLE: limit}
     if env.get(METRICS_QUEUE_VARIABLE):
-        given[METRICS_QUEUE_VARIABLE] = str(env[METRICS_QUEUE_VARIABLE])
+        given[METRICS_QUEUE_VARIABLE] = env[METRICS_QUEUE_VARIABLE].strip()
     elif limit.strip().isdigit() and int(limit) > 0:
         given[METRICS_QUEUE_VARIABLE] = str(max(MIN_METRICS_QUEUE, int(int(limit) * METRICS_QUEUE_PER_MIB)))
     return given
+
+
+def queue_size_fault(env: Mapping[str, str]) -> str | None:
+    """Why a queue size the person set cannot be used, or None. Checked before anything starts:
+    the collector, started last, would refuse ``1k`` or ``32MiB`` naming ``queue_size`` in its
+    own log, not the variable, after the stores had started."""
+    for variable, unit, example in (
+        (METRICS_QUEUE_VARIABLE, "requests", "384"),
+        (GATEWAY_QUEUE_VARIABLE, "bytes", "33554432 for 32 MiB"),
+    ):
+        value = env.get(variable) or ""
+        text = value.strip()
+        if value and not (text.isdigit() and 0 < int(text) <= 2**63 - 1):
+            return (
+                f"{variable}={value!r}: not a whole number of {unit} above 0 (no unit, no fraction). "
+                f"Write e.g. {variable}={example}, or unset it to let `stack up` size it from "
+                f"{MEMORY_LIMIT_VARIABLE}. Nothing was started"
+            )
+    return None
 
 
 # Each gateway's trace queue in the agent, in bytes (agent.yaml): the N queues full take at
@@ -199,7 +218,7 @@ MIN_GATEWAY_QUEUE_BYTES = 20 * 2**20
 def gateway_queue_bytes(env: Mapping[str, str], gateways: int) -> dict[str, str]:
     """The agent's per-gateway queue for ``gateways`` gateways, unless the user sized it."""
     if env.get(GATEWAY_QUEUE_VARIABLE):
-        return {GATEWAY_QUEUE_VARIABLE: str(env[GATEWAY_QUEUE_VARIABLE])}
+        return {GATEWAY_QUEUE_VARIABLE: env[GATEWAY_QUEUE_VARIABLE].strip()}
     limit = (env.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT_MIB).strip()
     if not limit.isdigit() or int(limit) <= 0 or gateways <= 0:
         return {}  # agent.yaml's own default (32 MiB)

@@ -29,6 +29,7 @@ from otelbundle.cli.stack.components import (
     gateway_name,
     jaeger_ui_assets,
     memory_limit_fault,
+    queue_size_fault,
 )
 from otelbundle.cli.stack.errors import StackError, StackUsageError
 from otelbundle.cli.stack.holders import port_holder
@@ -167,7 +168,7 @@ class Stack:
         """What ``up`` checks before it installs or starts anything: a value the person set that
         no component could use (StackUsageError), a binary or data folder a variable names
         that cannot be used (StackError)."""
-        fault = memory_limit_fault(self.env)
+        fault = memory_limit_fault(self.env) or queue_size_fault(self.env)
         if fault:
             raise StackUsageError(fault)
         for component in {c.env_var: c for c in self.components}.values():

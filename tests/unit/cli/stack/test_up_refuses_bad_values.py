@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from otelbundle.cli.stack import components as comp
+
 ROOT = Path(__file__).resolve().parents[4]
 NAMES = ("VICTORIALOGS", "PROMETHEUS", "ALERTMANAGER", "JAEGER", "OTELCOL_BUNDLE")
 
@@ -68,6 +70,34 @@ def test_a_memory_limit_the_collector_cannot_use_natively_is_refused_before_anyt
     assert f"OTELCOL_MEMORY_LIMIT_MIB={value!r}: " in ran.stderr, ran.stderr
     assert "Write a whole number of MiB from 128 on" in ran.stderr, ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OTELCOL_METRICS_QUEUE_SIZE", "1k"),
+        ("OTELCOL_METRICS_QUEUE_SIZE", "0"),
+        ("OTELCOL_GATEWAY_QUEUE_BYTES", "32MiB"),
+    ],
+)
+def test_a_queue_size_the_collector_cannot_use_is_refused_before_anything_starts(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    """Unchecked, the stores started and then the collector failed on 'queue_size', the
+    variable not named."""
+    ran, started = up(tmp_path, **{variable: value})
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert started == [], ran.stdout + ran.stderr
+    assert f"{variable}={value!r}: not a whole number of " in ran.stderr, ran.stderr
+    assert "Traceback" not in ran.stderr
+
+
+def test_a_memory_limit_with_spaces_reaches_the_collector_without_them() -> None:
+    """' 2048 ' passed the check (it strips) but went to the collector as written."""
+    given = comp.collector_memory_limit(
+        {"OTELCOL_MEMORY_LIMIT_MIB": " 2048 ", "OTELCOL_METRICS_QUEUE_SIZE": "200 "}
+    )
+    assert given == {"OTELCOL_MEMORY_LIMIT_MIB": "2048", "OTELCOL_METRICS_QUEUE_SIZE": "200"}
 
 
 def test_debians_alertmanager_on_path_is_not_used_and_no_install_names_it_missing(tmp_path: Path) -> None:
