@@ -76,9 +76,15 @@ def _add_unloadable(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; a reader that stops early (``| head``) ends it quietly, with READER_GONE."""
+    """Run one command; a reader that stops early (``| head``) ends it quietly, with READER_GONE,
+    and Ctrl-C with 130, as a shell shows a program stopped by SIGINT."""
     try:
         code = _run(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C while the commands' modules load (before a command's own handler runs): a
+        # traceback through importlib told a person nothing they did not know.
+        _flush()
+        return 130
     except SystemExit:
         _flush()  # --help, --version: argparse ignores a reader gone, and so does this flush
         raise
