@@ -40,9 +40,10 @@ def check_command(args: argparse.Namespace) -> int:
     _say_environment_problems()
     report = check_config(path, os.environ)
     if not report.ok:
-        for problem in in_file_order(report.problems):
+        shown = in_file_order(report.problems)
+        for problem in shown:
             print(problem, file=sys.stderr)
-        print(f"{path}: FAILED: {len(report.problems)} problem(s)", file=sys.stderr)
+        print(f"{path}: FAILED: {len(shown)} problem(s)", file=sys.stderr)
         return 1
     found = ", ".join(report.found) or "no sections"
     print(f"{path}: SUCCESS: {found}")

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from otelbundle.config.problems import ConfigError, ConfigProblem, Mark
+from otelbundle.config.problems import ConfigError, ConfigProblem, Mark, unset_variable
 from otelbundle.config.substitution import (
     ENV_REF,
     malformed_ref_message,
@@ -105,7 +105,7 @@ def unset_env_problems(value: Any, *, skip: frozenset[str] = frozenset()) -> Ite
 
 def _env_problem(name: str) -> str:
     """An unset variable, or (starting with ``${``) a reference in another syntax."""
-    return malformed_ref_message(name) if name.startswith("${") else f"environment variable {name} is not set"
+    return malformed_ref_message(name) if name.startswith("${") else unset_variable(name)
 
 
 @dataclass

@@ -47,9 +47,31 @@ def in_file_order(problems: Iterable[ConfigProblem]) -> list[ConfigProblem]:
 
     Readers find problems key by key, not line by line (a rule's ``for:`` is read after its
     ``labels:``), and one list printed lines 5, 6, 7, 8, 11, 10, 9. Problems at one position
-    keep the order they were found in (the sort is stable): the first is often the cause."""
+    keep the order they were found in (the sort is stable): the first is often the cause. A
+    problem another one at its place already says is left out (``_said_again``)."""
     problems = list(problems)
     files: dict[str, int] = {}
     for problem in problems:
         files.setdefault(problem.mark.file, len(files))
-    return sorted(problems, key=lambda p: (files[p.mark.file], p.mark.line, p.mark.column))
+    said = [p for p in problems if not _said_again(p, problems)]
+    return sorted(said, key=lambda p: (files[p.mark.file], p.mark.line, p.mark.column))
+
+
+def _said_again(problem: ConfigProblem, problems: list[ConfigProblem]) -> bool:
+    """An unset variable that another problem at the same place names with its consequence
+    (``notify.webhook.url is empty: environment variable HOOK_URL is not set; ...``): one
+    cause, said once."""
+    if not (problem.message.startswith(UNSET_PREFIX) and problem.message.endswith(UNSET_SUFFIX)):
+        return False
+    return any(
+        other.mark == problem.mark and other.message != problem.message and problem.message in other.message
+        for other in problems
+    )
+
+
+UNSET_PREFIX, UNSET_SUFFIX = "environment variable ", " is not set"
+
+
+def unset_variable(name: str) -> str:
+    """How an unset ``${env:NAME}`` is said, here and in the problems that follow from it."""
+    return f"{UNSET_PREFIX}{name}{UNSET_SUFFIX}"

@@ -251,7 +251,12 @@ def test_rules_check_and_config_check_report_notify_problems(
     for command in (["rules", "check"], ["config", "check"]):
         assert main([*command, str(config)]) == 1, command
         err = capsys.readouterr().err
-        assert f"{config}:3:27: environment variable SLACK_WEBHOOK_URL is not set" in err, err
+        # One cause, one line: the variable's problem and the empty URL it leaves are said together.
+        assert (
+            f"{config}:3:27: notify.slack.webhook_url is empty: environment variable SLACK_WEBHOOK_URL "
+            "is not set; notify.slack is off\n"
+        ) in err, err
+        assert err.count("SLACK_WEBHOOK_URL") == 1, err
         assert f"{config}:4:32: unknown key 'timout' in notify.webhook (did you mean 'timeout'?)" in err, err
         assert "notify.webhook.url: 'mailto:x' is not an http(s) URL" in err, err
 

@@ -25,6 +25,7 @@ from otelbundle.config import (
     format_duration,
     parse_duration,
 )
+from otelbundle.config.problems import unset_variable
 from otelbundle.config.reader import ENV_VALUE_SHOWN_AS, from_environment, quoted_hint
 
 CHANNEL_KEYS: dict[str, set[str]] = {
@@ -54,11 +55,14 @@ def _required(config: YamlMap, key: str, where: str, problems: list[ConfigProble
         return None
     value = str(config.get(key) or "").strip()
     if not value:
-        cause = (
-            " (from ${env:...}: that variable is unset or empty)"
-            if from_environment(config.from_env.get(key))
-            else ""
-        )
+        refs = config.from_env.get(key)
+        unset = [ref for ref in refs or () if not ref.startswith("${")]
+        if unset:  # the unset variable's own problem at this place is then not said again
+            cause = ": " + ", ".join(unset_variable(name) for name in unset)
+        elif from_environment(refs):
+            cause = " (from ${env:...}: that variable is empty)"
+        else:
+            cause = ""
         problems.append(
             ConfigProblem(config.value_mark(key), f"{where}.{key} is empty{cause}; {where} is off")
         )
