@@ -142,6 +142,18 @@ def post_bytes(
     for name, value in (headers or {}).items():
         request.add_header(name, value)
     try:
+        _send(request, url, timeout)
+    except ValueError:
+        # http.client refuses a header value with a line break, quoting the value (a token):
+        # the channel's config check refuses those, so only a notifier built in code gets here.
+        raise PermanentError(
+            "a header name or value of this channel is not valid HTTP (a line break or control "
+            "character); it is not shown, it may be a secret"
+        ) from None
+
+
+def _send(request: urllib.request.Request, url: str, timeout: float) -> None:
+    try:
         # A 2xx status is the answer (sent); reading the rest may fail without changing that.
         with (
             _OPENER.open(request, timeout=timeout) as response,

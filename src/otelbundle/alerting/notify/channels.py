@@ -7,6 +7,7 @@ the other channels and the rules keep working.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from email.utils import getaddresses
 from urllib.parse import urlparse
@@ -195,15 +196,51 @@ def _webhook(
         return None
     headers = config.get("headers")
     if headers is None:
-        headers = {}
-    elif not isinstance(headers, YamlMap) or not all(
+        return WebhookNotifier(url, {}, timeout)
+    if not isinstance(headers, YamlMap) or not all(
         isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in headers.values()
     ):
         problems.append(
             ConfigProblem(config.value_mark("headers"), f"{where}.headers must map header names to text")
         )
         return None
-    return WebhookNotifier(url, {str(k): str(v) for k, v in headers.items()}, timeout)
+    sent = _header_values(headers, where, problems)
+    return None if sent is None else WebhookNotifier(url, sent, timeout)
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is allowed in a field value
+
+
+def _header_values(headers: YamlMap, where: str, problems: list[ConfigProblem]) -> dict[str, str] | None:
+    """The headers as sent: each value without surrounding whitespace (a token read from a
+    Kubernetes secret file ends in a newline; HTTP trims it anyway). A line break or control
+    character inside a value is refused here, without the value: at send time http.client
+    raised ValueError with the whole value in its message, and that message was logged,
+    exported and quoted in other channels' alerts."""
+    sent: dict[str, str] = {}
+    refused = False
+    for name, value in headers.items():
+        text = str(value).strip()
+        if not _HEADER_NAME.fullmatch(str(name)):
+            refused = True
+            problems.append(
+                ConfigProblem(
+                    headers.key_mark(name),
+                    f"{where}.headers: {str(name)!r} is not a header name; {where} is off",
+                )
+            )
+        elif _CONTROL.search(text):
+            refused = True
+            source = " (from ${env:...}: check the variable's value)" if name in headers.from_env else ""
+            problems.append(
+                ConfigProblem(
+                    headers.value_mark(name),
+                    f"{where}.headers.{name} holds a line break or control character{source}; {where} is off",
+                )
+            )
+        sent[str(name)] = text
+    return None if refused else sent
 
 
 def _slack(

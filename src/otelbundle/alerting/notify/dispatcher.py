@@ -34,6 +34,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.notify.base import Notifier, PermanentError, RetryableError
 from otelbundle.alerting.notify.routing import Channel, as_channel
@@ -141,8 +143,13 @@ class _Worker:
     def deliver(self, batch: Sequence[Alert]) -> None:
         """Counts the batch once: ``sent`` when all of it went out, else ``failed``; what was
         given up on is handed back to the channel, so its repeat_interval does not hold it back,
-        and counts in ``alerts_failed``; the rest in ``alerts_sent``."""
-        unsent = self._attempt(batch)
+        and counts in ``alerts_failed``; the rest in ``alerts_sent``.
+
+        With instrumentation suppressed: a channel's own HTTP request (urllib, smtplib) is not
+        the application's. Traced, each notification was an app span, and a failed one an error
+        span that the rules then alerted on, the channel alerting about itself."""
+        with suppress_instrumentation():
+            unsent = self._attempt(batch)
         self.stats.alerts_failed += len(unsent)
         self.stats.alerts_sent += len(batch) - len(unsent)
         if unsent:

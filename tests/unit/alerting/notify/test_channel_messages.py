@@ -7,16 +7,21 @@ import pytest
 
 from otelbundle.alerting.notify import build_notifiers
 from otelbundle.config import YamlMap, load_text
+from otelbundle.config.problems import ConfigProblem, in_file_order
 
 
 def problems_of(notify: str, env: dict[str, str] | None = None) -> list[str]:
     """``notify:`` written at column 5 of ``c.yaml``: line 3 is the first line of ``notify``."""
+    return [str(p) for p in _problems(notify, env)]
+
+
+def _problems(notify: str, env: dict[str, str] | None = None) -> list[ConfigProblem]:
     text = "alerting:\n  notify:\n" + "".join(f"    {line}\n" for line in notify.splitlines())
     section = load_text(text, "c.yaml", env or {}).root["alerting"]["notify"]
     assert isinstance(section, YamlMap)
     notifiers, problems = build_notifiers(section, env=env or {})
     assert notifiers == []
-    return [str(p) for p in problems]
+    return problems
 
 
 def test_a_key_not_written_is_missing_at_the_mapping() -> None:
@@ -39,8 +44,14 @@ def test_a_key_written_empty_is_empty_at_its_value() -> None:
         "c.yaml:4:25: notify.webhook[0].url is empty; notify.webhook[0] is off"
     ]
     assert problems_of('slack: {webhook_url: "${env:SLACK_URL}"}', {"SLACK_URL": ""}) == [
-        "c.yaml:3:27: notify.slack.webhook_url is empty (from ${env:...}: that variable is unset "
-        "or empty); notify.slack is off"
+        "c.yaml:3:27: notify.slack.webhook_url is empty (from ${env:...}: that variable is empty); "
+        "notify.slack is off"
+    ]
+    # Unset, the variable is named, and its own "is not set" is not said again at that place
+    # (as printed: in_file_order leaves it out).
+    assert [str(p) for p in in_file_order(_problems('slack: {webhook_url: "${env:SLACK_URL}"}', {}))] == [
+        "c.yaml:3:27: notify.slack.webhook_url is empty: environment variable SLACK_URL is not set; "
+        "notify.slack is off"
     ]
 
 
