@@ -116,6 +116,7 @@ class Scheduler:
         self.last_tick = now
         to_start: list[tuple[_State, int]] = []
         timed_out: list[CheckResult] = []
+        hung: list[CheckResult] = []
         with self._lock:
             for state in self._states.values():
                 spec = state.check.spec
@@ -127,6 +128,8 @@ class Scheduler:
                     state.next_due = now + spec.interval_s
                     if state.running_since is not None:
                         state.skipped += 1
+                        if state.abandoned:  # still stuck: this interval's result is failing too
+                            hung.append(self._hung_result(state, now))
                         continue
                     state.run_id += 1
                     state.running_since, state.abandoned = now, False
@@ -139,6 +142,8 @@ class Scheduler:
             ]
         for result in timed_out:
             self._abandon(self._states[result.name].check)
+            self._deliver(result)
+        for result in hung:
             self._deliver(result)
         for state, run_id in to_start:
             self._launch(state, run_id)
@@ -178,6 +183,20 @@ class Scheduler:
         elapsed = now - (state.running_since or now)
         verdict = Verdict(Status.FAILING, f"timed out after {spec.timeout_s:g}s")
         result = self._result(state, verdict, elapsed)
+        state.last = result
+        return result
+
+    def _hung_result(self, state: _State, now: float) -> CheckResult:
+        """A failing result for an interval whose run was skipped because the last one is still
+        stuck. Without it a hung check gave one failing result and then none: an alert rule over
+        its spans resolved while /readyz still said failing, and stayed resolved."""
+        spec = state.check.spec
+        elapsed = now - (state.running_since or now)
+        verdict = Verdict(
+            Status.FAILING,
+            f"timed out after {spec.timeout_s:g}s; still not returned after {elapsed:.0f}s, so this run was skipped",
+        )
+        result = self._result(state, verdict, 0.0)
         state.last = result
         return result
 

@@ -93,6 +93,16 @@ def test_hung_run_is_abandoned_at_timeout_and_later_runs_are_skipped_not_stacked
         scheduler.tick()
     assert scheduler.skipped() == {"db": 3}
     assert not check.started.acquire(timeout=0.2)  # no second thread started
+    # Each skipped interval is a failing result, as its run would have been: a hung check
+    # gave one result and then none, and alert rules over its spans resolved meanwhile.
+    assert [(r.status, r.message) for r in collected.wait(4)] == [
+        (Status.FAILING, "timed out after 2s"),
+        *(
+            (Status.FAILING, f"timed out after 2s; still not returned after {s}s, so this run was skipped")
+            for s in (12, 22, 32)
+        ),
+    ]
+    assert scheduler.results()[0].message.endswith("after 32s, so this run was skipped")  # /readyz
     check.release.set()  # the hung run finally returns: its answer is stale, not reported
     for _ in range(50):  # the next due tick after the stuck thread has ended starts a new run
         clock.now += 10
@@ -102,8 +112,9 @@ def test_hung_run_is_abandoned_at_timeout_and_later_runs_are_skipped_not_stacked
     else:
         raise AssertionError("no new run after the hung one ended")
     check.release.set()
-    results = collected.wait(2)
-    assert [r.message for r in results] == ["timed out after 2s", "back"]
+    with collected.changed:
+        assert collected.changed.wait_for(lambda: collected.results[-1].message == "back", 10)
+    assert collected.results[-1].status is Status.HEALTHY
 
 
 def test_a_check_that_raises_is_failing_with_the_exception() -> None:
