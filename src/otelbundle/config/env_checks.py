@@ -54,7 +54,11 @@ class InvalidValue:
 
 
 def masked(endpoint: str) -> str:
-    """``endpoint`` with what stands before an ``@`` (a user and password) masked."""
+    """``endpoint`` with what stands before an ``@`` (a user and password) and its query
+    (``?token=``) masked, its fragment dropped: as the export failures show an endpoint."""
+    endpoint = endpoint.split("#", 1)[0]
+    if "?" in endpoint:
+        endpoint = endpoint.split("?", 1)[0] + "?****"
     scheme, sep, rest = endpoint.rpartition("://")
     if "@" not in rest.split("/", 1)[0]:
         return endpoint
