@@ -12,8 +12,6 @@ notification group per service.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import textwrap
 import time
 import urllib.error
@@ -26,16 +24,13 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
+from harness.alertmanager import alertmanager_binary, running_alertmanager
 from harness.apps import BIN, ROOT, clean_env, free_port, start
 from harness.http_sink import Sink
 from harness.otlp_receiver import OtlpReceiver
 
 T = TypeVar("T")
 SHIPPED = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
-BINARIES = [
-    Path.home() / ".cache/otelbundle/bin/alertmanager-0.25.0/alertmanager",
-    Path("/usr/bin/prometheus-alertmanager"),
-]
 RULES = """
 groups:
   - name: workers
@@ -63,7 +58,7 @@ def _poll(probe: Callable[[], T | None], timeout: float, what: str) -> T:
 @pytest.fixture
 def alertmanager(sink: Sink, tmp_path: Path) -> Iterator[str]:
     """The shipped alertmanager.yml, with only its webhook URLs and group timings changed for a test."""
-    binary = next((str(b) for b in BINARIES if b.is_file()), None) or shutil.which("alertmanager")
+    binary = alertmanager_binary()
     if binary is None:
         pytest.skip(
             "no Alertmanager binary (run `otelbundle stack install` or apt-get install prometheus-alertmanager)"
@@ -75,36 +70,8 @@ def alertmanager(sink: Sink, tmp_path: Path) -> Iterator[str]:
     config["route"]["group_wait"] = "1s"
     config["route"]["group_interval"] = "1s"
     (tmp_path / "am.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = open(tmp_path / "am.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'am.yml'}",
-            f"--storage.path={tmp_path / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert process.poll() is None, (tmp_path / "am.log").read_text()
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    try:
-        _poll(ready, 30, "Alertmanager to be ready")
+    with running_alertmanager(binary, tmp_path / "am.yml", tmp_path) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 def _active(alertmanager: str) -> list[dict[str, Any]]:
