@@ -220,6 +220,15 @@ def check_service(where: str, service: dict[str, Any], workloads: list[dict[str,
             yield f"{where}: port {port.get('name')} targets {target!r}, which the selected pods do not expose"
 
 
+# Images with no shell and no wget/curl (distroless): a healthcheck command in them can never
+# pass, and everything waiting for service_healthy never starts. victoria-logs v1.52.2's
+# Dockerfile is FROM gcr.io/distroless/static; Loki's images since 3.6.0 (grafana/loki#20149);
+# the collector's contrib images.
+NO_SHELL_IMAGES = frozenset(
+    {"victoriametrics/victoria-logs", "grafana/loki", "otel/opentelemetry-collector-contrib"}
+)
+
+
 def check_compose(path: Path) -> list[str]:
     return check_compose_data(yaml.safe_load(path.read_text()), path.parent)
 
@@ -238,6 +247,9 @@ def check_compose_data(compose: dict[str, Any], folder: Path) -> list[str]:
             source = str(volume).split(":", 1)[0]
             if source.startswith((".", "/")) and not (folder / source).exists():
                 problems.append(f"{name}: mounted path {source} does not exist")
+        check = (service.get("healthcheck") or {}).get("test") or []
+        if image.split(":")[0] in NO_SHELL_IMAGES and check[:1] in (["CMD"], ["CMD-SHELL"]):
+            problems.append(f"{name}: healthcheck runs {check[1:2]} in {image}, which has no shell or tools")
         for dependency, condition in (service.get("depends_on") or {}).items():
             if (
                 condition.get("condition") == "service_healthy"

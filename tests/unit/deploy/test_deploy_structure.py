@@ -115,6 +115,10 @@ def test_checker_catches_compose_mistakes(tmp_path: Path) -> None:
     compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] = "admin"
     compose["services"]["victorialogs"]["ports"] = ["9428:9428"]
     compose["services"]["jaeger"]["volumes"] = ["./jaeger/missing.yaml:/etc/jaeger/config.yaml:ro"]
+    # What compose.yaml had: a wget check in a distroless image never passes.
+    compose["services"]["victorialogs"]["healthcheck"] = {
+        "test": ["CMD", "wget", "-q", "-O-", "http://x/health"]
+    }
     broken = tmp_path / "deploy" / "compose.yaml"
     shutil.copytree(DEPLOY, tmp_path / "deploy")
     broken.write_text(yaml.safe_dump(compose))
@@ -122,6 +126,7 @@ def test_checker_catches_compose_mistakes(tmp_path: Path) -> None:
     assert any("grafana: admin password" in p for p in problems)
     assert any("victorialogs: port 9428:9428" in p for p in problems)
     assert any("jaeger: mounted path ./jaeger/missing.yaml" in p for p in problems)
+    assert any("victorialogs: healthcheck runs ['wget']" in p for p in problems), problems
 
 
 def test_checker_catches_grafana_links_to_missing_datasources(tmp_path: Path) -> None:
