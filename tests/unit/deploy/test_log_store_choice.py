@@ -106,7 +106,7 @@ def test_kubernetes_runs_victorialogs_and_the_loki_overlay_switches() -> None:
             assert (overlay_dir / entry.split("=", 1)[1]).is_file(), entry
     merged_agent = next(g for g in overlay["configMapGenerator"] if g["name"] == "otelcol-agent-config")
     assert merged_agent["behavior"] == "merge"
-    [patch] = overlay["patches"]
+    patch = next(p for p in overlay["patches"] if p["target"]["kind"] == "DaemonSet")
     ops = yaml.safe_load(patch["patch"])
     assert {
         "op": "add",
@@ -147,3 +147,12 @@ def test_kustomize_renders_both_shapes() -> None:
         if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("otelcol-agent-config")
     )
     assert {"config.yaml", "agent.yaml", "k8s-resolver.yaml", "logs-loki.yaml"} <= set(config["data"])
+
+    def jaeger_ui_config(docs: list[dict[str, Any]]) -> str:
+        jaeger = next(d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "jaeger")
+        env = jaeger["spec"]["template"]["spec"]["containers"][0]["env"]
+        return str(next(e["value"] for e in env if e["name"] == "JAEGER_UI_CONFIG"))
+
+    # The trace page's logs link opens VictoriaLogs' UI: with Loki it would open an empty store.
+    assert jaeger_ui_config(base) == "/etc/jaeger/ui-config.json"
+    assert jaeger_ui_config(loki) == ""
