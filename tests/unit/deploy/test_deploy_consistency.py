@@ -120,3 +120,22 @@ def test_drift_check_catches_a_different_tag(tmp_path: Path) -> None:
     store.write_text(store.read_text().replace("victoria-logs:v1.52.2", "victoria-logs:v1.52.1"))
     problems = image_drift(DEPLOY / "compose.yaml", tmp_path / "k8s")
     assert problems == ["victoriametrics/victoria-logs: compose runs ['v1.52.2'], Kubernetes ['v1.52.1']"]
+
+
+def _k8s_args(file: str) -> list[str]:
+    [workload] = [
+        d
+        for d in yaml.safe_load_all((DEPLOY / "k8s" / file).read_text())
+        if d and "spec" in d and "template" in d["spec"]
+    ]
+    return [str(a) for a in workload["spec"]["template"]["spec"]["containers"][0]["args"]]
+
+
+def test_alert_links_name_the_same_ui_address_in_compose_and_kubernetes() -> None:
+    """Without --web.external-url the links in Kubernetes alerts named the pod's hostname."""
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    for service, file in (("prometheus", "prometheus.yaml"), ("alertmanager", "alertmanager.yaml")):
+        wanted = [str(a) for a in compose[service]["command"] if str(a).startswith("--web.external-url=")]
+        assert wanted and [a for a in _k8s_args(file) if a.startswith("--web.external-url=")] == wanted, (
+            service
+        )
