@@ -30,7 +30,12 @@ from otelbundle.alerting.evidence import TextScrubber
 from otelbundle.alerting.instance import process_labels
 from otelbundle.alerting.notify import NotificationDispatcher, build_notifiers_at_start
 from otelbundle.alerting.processor import AlertingSpanProcessor
-from otelbundle.alerting.section import AlertingConfig, alerting_config_at_start, load_alerting_config
+from otelbundle.alerting.section import (
+    AlertingConfig,
+    alerting_config_at_start,
+    glob_rule_files,
+    read_alerting_config,
+)
 from otelbundle.alerting.telemetry import (
     AlertTelemetry,
     alerting_meter,
@@ -38,7 +43,7 @@ from otelbundle.alerting.telemetry import (
     register_processor_metrics,
     register_routing_metrics,
 )
-from otelbundle.config import ConfigError
+from otelbundle.config import ConfigProblem
 from otelbundle.config.document import open_at_start
 from otelbundle.config.report import diagnostics_logger, log_problems, warn_seen
 from otelbundle.sdk import forking
@@ -52,14 +57,21 @@ class RuleFiles:
     """The config and rule files the running rules came from, and whether they changed.
 
     ``changes`` is what the manager asks on each tick (at most every
-    RELOAD_CHECK_INTERVAL it compares modification times); ``load`` re-reads on
+    RELOAD_CHECK_INTERVAL it compares modification times, the ``rule_files:`` globs
+    expanded anew: a file added where a glob points is a change); ``load`` re-reads on
     demand (SIGHUP). A bad file is reported and yields None: the running rules stay.
+    A config that had problems at start (``config.problems``: no rules running) is
+    watched the same way, so fixing it starts the rules.
     """
 
     def __init__(self, config: AlertingConfig, env: Mapping[str, str]) -> None:
         self.path = config.path
         self.env = env
-        self._mtimes = _mtimes(config)
+        self._globs = list(config.rule_file_globs)
+        # Files not matched by a glob that are watched too: those a bad read's problems name.
+        self._also = _named_by(config.problems)
+        self._running = not config.problems  # whether rules of these files run (the messages differ)
+        self._mtimes = self._stat()
         self._last_check = 0.0
         self._lock = threading.Lock()
 
@@ -68,38 +80,38 @@ class RuleFiles:
         if now - self._last_check < RELOAD_CHECK_INTERVAL:
             return None
         self._last_check = now
-        return self.load() if _mtimes_of(self.path, self._rule_files) != self._mtimes else None
+        return self.load() if self._stat() != self._mtimes else None
 
-    @property
-    def _rule_files(self) -> list[str]:
-        return [p for p in self._mtimes if p != self.path]
+    def _stat(self) -> dict[str, float]:
+        """Modification times of the config, the files its globs match now, and ``_also``."""
+        return _mtimes_of(self.path, [*glob_rule_files(self.path, self._globs), *self._also])
 
     def load(self) -> AlertingConfig | None:
         with self._lock:
             try:
-                config = load_alerting_config(self.path, self.env)
-            except ConfigError as exc:
-                log_problems(
-                    exc.problems,
-                    "alert rules not reloaded because of {n} problem(s); the running rules stay",
-                    once=False,
-                )
-                self._remember_failed({problem.mark.file for problem in exc.problems})
-                return None
+                config, problems = read_alerting_config(self.path, self.env)
             except Exception as exc:
                 diagnostics_logger().error("otelbundle: alert rules not reloaded: %s", exc)
-                self._remember_failed(set())
+                self._mtimes = self._stat()  # said once: read again when a file changes again
                 return None
-            if config is None:
-                config = AlertingConfig(path=self.path)
-            self._mtimes = _mtimes(config)
-            return config
-
-    def _remember_failed(self, problem_files: set[str]) -> None:
-        """Said once: the next tick re-reads only when a file changes again. The files the
-        problems name are watched too (a rule file the edit added, broken: fixing it reloads)."""
-        watched = [*self._rule_files, *sorted(problem_files - set(self._mtimes))]
-        self._mtimes = _mtimes_of(self.path, watched)
+            # The globs the file now has, even when it has problems: a file added where they
+            # point (perhaps the fix) is a change to read.
+            self._globs = list(config.rule_file_globs) if config is not None else []
+            if problems:
+                consequence = (
+                    "alert rules not reloaded because of {n} problem(s); the running rules stay"
+                    if self._running
+                    else "alert rules are still off because of {n} problem(s); fixing the files starts them"
+                )
+                log_problems(problems, consequence, once=False)
+                # Said once: the next check re-reads only when a file changes again. The files
+                # the problems name are watched too (a rule file the edit added, broken: fixing it reloads).
+                self._also = _named_by(problems)
+                self._mtimes = self._stat()
+                return None
+            self._also, self._running = [], True
+            self._mtimes = self._stat()
+            return config if config is not None else AlertingConfig(path=self.path)
 
     def after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
@@ -305,8 +317,8 @@ def settings_needing_restart(running: AlertingConfig, reloaded: AlertingConfig) 
     ]
 
 
-def _mtimes(config: AlertingConfig) -> dict[str, float]:
-    return _mtimes_of(config.path, config.rule_files)
+def _named_by(problems: list[ConfigProblem]) -> list[str]:
+    return sorted({problem.mark.file for problem in problems})
 
 
 def _mtimes_of(path: str, rule_files: list[str]) -> dict[str, float]:
@@ -357,7 +369,9 @@ def start_alerting(
 def build_alerting(
     config_path: str | None, env: Mapping[str, str], clock: Callable[[], float] | None = None
 ) -> RuleManager | None:
-    """Read ``config_path`` and :func:`start_alerting`; None when it has no (valid) ``alerting:`` section.
+    """Read ``config_path`` and :func:`start_alerting`; None when it has no ``alerting:`` section.
+
+    A section with problems starts too, with no rules running: see :func:`alerting_config_at_start`.
 
     The configurator reads the file once and calls :func:`start_alerting` itself;
     this is for tests and programs that hold a path.

@@ -67,9 +67,14 @@ def is_rule_file(root: object) -> bool:
 
 def load_rule_file(path: str, config: RuleDefaults, env: Mapping[str, str] | None = None) -> list[RuleGroup]:
     """The groups of a rule file: its ``groups:`` and, for each of its ``slos:``, the SLO's
-    burn-rate rules (otelbundle.alerting.slo)."""
+    burn-rate rules (otelbundle.alerting.slo).
+
+    An empty file (or one of comments only) is a file of no rules, as ``rules check`` and
+    promtool say: a placeholder a ``rule_files:`` glob matches must not turn off every rule."""
     document = load_file(path, env)
     root = document.root
+    if root is None:
+        return []
     problems = RuleReader()
     if not isinstance(root, YamlMap) or not any(key in root for key in FILE_KEYS):
         raise NotARuleFile(path, not_rules_reason(root))

@@ -33,7 +33,11 @@ from otelbundle.alerting.telemetry import AlertTelemetry
 RULE_REMOVED = "rule removed by reload"
 LABELS_CHANGED = "rule's labels changed by reload: the alert with the new labels is a new alert"
 RULE_RESTARTED = (
-    "rule changed by reload (the spans or records it reads): evaluated afresh, "
+    "rule changed by reload (the spans or records it reads, or what its windows keep of them): "
+    "evaluated afresh, it fires again if its condition still holds"
+)
+WINDOWS_RESIZED = (
+    "rule's windows changed by reload (their length, or an SLO's period): evaluated afresh, "
     "it fires again if its condition still holds"
 )
 
@@ -145,7 +149,7 @@ def _edited(
 ) -> RuleState:
     """The state of a new, edited or moved rule. It keeps ``old``'s windows when the same
     spans still enter them (``unchanged``: moved only; rules.same_windows: an annotation,
-    ``expr`` or ``for`` edited), and then, as Prometheus' ``Group.CopyState`` does, its
+    ``expr`` or ``for`` edited, or an SLO's objective), and then, as Prometheus' ``Group.CopyState`` does, its
     alerts when its labels are unchanged. Without the windows it starts afresh: a kept
     alert could only resolve at the next tick, a false all-clear (Prometheus would still
     have the series). The resolutions of the firing alerts it drops are added to ``ended``."""
@@ -155,7 +159,8 @@ def _edited(
     if old is None or not (unchanged or same_windows(old.rule, rule)):
         engine.loaded_at[ident] = now
         engine.exemplar_records.forget(ident)
-        ended += _forget_alerts(engine, ident, now, RULE_RESTARTED)
+        reason = WINDOWS_RESIZED if old is not None and old.rule.lengths != rule.lengths else RULE_RESTARTED
+        ended += _forget_alerts(engine, ident, now, reason)
         return state
     state.take_windows(old)
     if old.rule.labels != rule.labels:  # Prometheus keeps alerts by rule name and labels

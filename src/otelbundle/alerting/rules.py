@@ -181,13 +181,21 @@ class Rule:
     # A span slower than this (seconds) is bad too: an SLO's good_if_faster_than. Kept apart
     # from errors_where so that spans need not be decided one by one (see batch.py).
     bad_if_slower_than: float | None = None
-    # The rule's window when it is not a plain Window of ``window`` seconds (an SLO's burn rates).
+    # The rule's window when it is not a plain Window of ``window`` seconds (an SLO's burn rates),
+    # and the lengths of what it builds (an SLO's short and long windows and its period).
     make_window: Callable[[], RuleWindow] | None = None
+    window_lengths: tuple[float, ...] = ()
     # A rule over log records (``logs:``) instead of spans: the span path passes it over.
     logs: LogMatcher | None = None
-    # The source without NOT_IN_WINDOWS: rules with equal ones fill their windows alike.
-    # Empty (rules built in code, SLO tiers): windows are kept only for an unchanged source.
+    # The source without NOT_IN_WINDOWS (an SLO tier's: without SLO_NOT_IN_WINDOWS, with its
+    # window lengths): rules with equal ones fill their windows alike.
+    # Empty (rules built in code): windows are kept only for an unchanged source.
     window_source: str = ""
+
+    @property
+    def lengths(self) -> tuple[float, ...]:
+        """The lengths of the windows the rule keeps (seconds)."""
+        return self.window_lengths or (self.window,)
 
     def key_labels(self, key: tuple[str, ...]) -> dict[str, str]:
         if key == OVERFLOW_KEY:
@@ -204,10 +212,11 @@ NOT_IN_WINDOWS = frozenset({"alert", "annotations", "expr", "for", "keep_firing_
 
 def same_windows(old: Rule, new: Rule) -> bool:
     """Whether ``new`` can take over ``old``'s windows: the same spans enter them, kept the same
-    way (quantile bins, which exemplars); ``expr`` may differ within that."""
+    way (quantile bins, which exemplars) over the same lengths; ``expr`` may differ within that,
+    as an SLO's objective may (its burn-rate thresholds: the windows only count spans)."""
     if not old.window_source or old.window_source != new.window_source:
         return False
-    if old.make_window is not None or new.make_window is not None:
+    if (old.make_window is None) != (new.make_window is None) or old.lengths != new.lengths:
         return False
     old_c, new_c = old.condition, new.condition
     return old_c.kind == new_c.kind and (old_c.aggregate is Aggregate.QUANTILE) == (

@@ -68,6 +68,12 @@ class AlertingConfig:
     notification_queue_size: int = 1000
     span_queue_size: int = 8192
     rule_files: list[str] = field(default_factory=list)
+    # The rule_files: globs as written: re-expanded at each reload check, so a file added
+    # where a glob points is loaded (RuleFiles in manager.py).
+    rule_file_globs: list[str] = field(default_factory=list)
+    # At start only: the problems the section was read with. Its rules are then not run
+    # (none are), but its files are watched: fixing them loads the rules (alerting_config_at_start).
+    problems: list[ConfigProblem] = field(default_factory=list)
     evaluate_on_spans: bool = True  # early evaluation between ticks (engine.py)
     min_fold_interval: float = 0.05  # spans are folded at most this often (coalescing under load)
 
@@ -88,12 +94,28 @@ def load_alerting_config(path: str, env: Mapping[str, str] | None = None) -> Ale
     return config
 
 
+OFF_AT_START = (
+    "alert rules are off because of {n} problem(s) in the configuration; fixing the files starts them "
+    "(no restart needed)"
+)
+
+
 def alerting_config_at_start(document: ConfigDocument, env: Mapping[str, str]) -> AlertingConfig | None:
-    """The config the alert rules start with; problems are logged (one line each) and mean no
-    alert rules (None)."""
+    """The config the alert rules start with; None when the file has no ``alerting:`` section.
+
+    Problems are logged (one line each) and mean no alert rules running, not no alerting:
+    the config returned then has no rules but keeps what was read (its channels, its
+    settings) and its ``problems``, so the manager still starts, watches the files and
+    answers SIGHUP, and a fixed file is loaded as a reload would load it. Without that, a
+    typo at start meant no rules until a restart, and SIGHUP, left to its default, killed
+    the application."""
     config, problems = read_alerting_section(document, env)
-    if log_problems(problems, "alert rules are off because of {n} problem(s) in the configuration"):
+    if config is None:
+        log_problems(problems, "alert rules are off because of {n} problem(s) in the configuration")
         return None
+    if log_problems(problems, OFF_AT_START):
+        config.groups = []
+        config.problems = list(problems)
     return config
 
 
@@ -140,6 +162,7 @@ def read_alerting_section(
         config.generator_url = problems.template(section, "generator_url", str(section["generator_url"]))
     named = _rule_files(section, path, problems)
     config.rule_files = [name.path for name in named]
+    config.rule_file_globs = _globs(section)
     for name in named:
         try:
             config.groups.extend(load_rule_file(name.path, config, env))
@@ -236,7 +259,7 @@ def _rule_files(section: YamlMap, path: str, problems: RuleReader) -> list[RuleF
         if not isinstance(pattern, str) or not pattern:
             problems.add(patterns.item_mark(index), f"rule_files: {pattern!r} is not a file name or glob")
             continue
-        matched = sorted(glob.glob(os.path.join(base, pattern)))
+        matched = _matches(base, pattern)
         if not matched:
             problems.add(patterns.item_mark(index), f"rule_files: {pattern!r} matches no file")
         elif all(os.path.realpath(match) == os.path.realpath(path) for match in matched):
@@ -248,4 +271,30 @@ def _rule_files(section: YamlMap, path: str, problems: RuleReader) -> list[RuleF
             if os.path.realpath(match) not in seen:
                 seen.add(os.path.realpath(match))
                 found.append(RuleFileName(match, pattern, patterns.item_mark(index)))
+    return found
+
+
+def _globs(section: YamlMap) -> list[str]:
+    patterns = section.get("rule_files")
+    if not isinstance(patterns, YamlList):
+        return []
+    return [pattern for pattern in patterns if isinstance(pattern, str) and pattern]
+
+
+def _matches(base: str, pattern: str) -> list[str]:
+    return sorted(glob.glob(os.path.join(base, pattern)))
+
+
+def glob_rule_files(path: str, patterns: list[str]) -> list[str]:
+    """The files ``patterns`` (``rule_files:`` globs of the config at ``path``) match now, as
+    :func:`_rule_files` reads them (each once, never the config itself), without problems: the
+    reload check's question is only whether the set changed."""
+    base = os.path.dirname(os.path.abspath(path))
+    seen = {os.path.realpath(path)}
+    found: list[str] = []
+    for pattern in patterns:
+        for match in _matches(base, pattern):
+            if os.path.realpath(match) not in seen:
+                seen.add(os.path.realpath(match))
+                found.append(match)
     return found

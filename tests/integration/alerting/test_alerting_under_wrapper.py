@@ -7,11 +7,13 @@ import os
 import signal
 import textwrap
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from harness.apps import clean_env, run
+from harness.apps import Program, clean_env, run, start
 from harness.http_sink import Sink
 from harness.otlp_receiver import OtlpReceiver
 from otelbundle.alerting.manager import build_alerting
@@ -218,3 +220,92 @@ def test_the_webhook_gets_the_exception_and_the_traces_log_lines_scrubbed(
         "shop.payments: payment failed (ValueError)",
     ]
     assert "hunter2" not in json.dumps(annotations)
+
+
+# Spans that fail until told to stop (the file `stop` appears), so a test can edit the rule
+# files and send signals while the application runs.
+FAILING_UNTIL_STOPPED = """
+import os, sys, time
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+
+tracer = trace.get_tracer("failing")
+print("READY", flush=True)
+deadline = time.monotonic() + 60
+while not os.path.exists(sys.argv[1]) and time.monotonic() < deadline:
+    with tracer.start_as_current_span("POST /checkout", kind=SpanKind.SERVER) as span:
+        span.set_status(StatusCode.ERROR)
+    time.sleep(0.1)
+print("FAILING DONE", flush=True)
+"""
+
+
+def start_failing_app(tmp_path: Path, sink: Sink, otlp_receiver: OtlpReceiver) -> Program:
+    """The app under the wrapper with a typo in its rule file (`eror_count`) and a webhook channel."""
+    config = write_config(tmp_path, extra=f"  notify: {{webhook: {{url: '{sink.url}/hook'}}}}\n")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(rules.read_text().replace("error_count", "eror_count"))
+    program = tmp_path / "failing_until_stopped.py"
+    program.write_text(FAILING_UNTIL_STOPPED)
+    env = clean_env({**otlp_receiver.env(), "OTEL_SERVICE_NAME": "shop", "OTELBUNDLE_CONFIG": str(config)})
+    app = start(["python", str(program), str(tmp_path / "stop")], env, tmp_path, name="app")
+    wait_until(lambda: "alert rules are off" in app.output, app, "the rule problem was not reported")
+    return app
+
+
+def wait_until(condition: Callable[[], object], app: Program, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert app.process.poll() is None, f"the app exited ({app.process.returncode}):\n{app.output}"
+        assert time.monotonic() < deadline, f"{what}:\n{app.output}"
+        time.sleep(0.1)
+
+
+def alerts_sent(sink: Sink) -> list[str]:
+    return [alert["labels"]["alertname"] for _, _, body in sink.requests for alert in body["alerts"]]
+
+
+def test_a_rule_file_fixed_after_a_bad_start_is_loaded_and_alerts(
+    otlp_receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    """The rules stayed off until a restart: the manager, its file watch and its SIGHUP
+    handler were only set up for a config without problems."""
+    sink = Sink()
+    app = start_failing_app(tmp_path, sink, otlp_receiver)
+    try:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(rules.read_text().replace("eror_count", "error_count"))
+        os.utime(rules, (time.time() + 5, time.time() + 5))  # a visibly newer mtime
+        wait_until(lambda: "ShopErrors" in alerts_sent(sink), app, "the fixed rule did not alert")
+        (tmp_path / "stop").touch()
+        assert app.process.wait(30) == 0, app.output
+    finally:
+        app.stop()
+        sink.close()
+    assert "FAILING DONE" in app.output
+    assert f"{tmp_path}/rules.yaml:8:15: expr: unknown aggregate 'eror_count'" in app.output
+
+
+def test_sighup_after_a_bad_start_reloads_the_rules_and_does_not_kill_the_app(
+    otlp_receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    """`kill -HUP` terminated the app ("Hangup"): no handler was installed for a bad start."""
+    sink = Sink()
+    app = start_failing_app(tmp_path, sink, otlp_receiver)
+    try:
+        os.kill(app.process.pid, signal.SIGHUP)  # still bad: said again, the app runs on
+        wait_until(lambda: "alert rules are still off" in app.output, app, "SIGHUP did not re-read the rules")
+        rules = tmp_path / "rules.yaml"
+        written = rules.stat().st_mtime
+        rules.write_text(rules.read_text().replace("eror_count", "error_count"))
+        os.utime(rules, (written, written))  # the same mtime: the file watch sees no change ...
+        time.sleep(3)  # ... at its checks (every 2 s)
+        assert alerts_sent(sink) == []
+        os.kill(app.process.pid, signal.SIGHUP)  # ... SIGHUP reads the files anyway
+        wait_until(lambda: "ShopErrors" in alerts_sent(sink), app, "SIGHUP did not load the fixed rule")
+        (tmp_path / "stop").touch()
+        assert app.process.wait(30) == 0, app.output
+    finally:
+        app.stop()
+        sink.close()
+    assert "FAILING DONE" in app.output

@@ -88,6 +88,18 @@ def test_a_rule_that_starts_afresh_resolves_the_alert_it_forgot(tmp_path: Path) 
     assert ended.status == "resolved" and "evaluated afresh" in ended.ended_by_reload
 
 
+def test_the_reason_says_whether_the_windows_or_what_enters_them_changed(tmp_path: Path) -> None:
+    """A new `window:` was said as "the spans or records it reads" changed."""
+    s = firing_sim(tmp_path)
+    (ended,) = after_reload(s, tmp_path, rules(window="2m"))
+    assert ended.ended_by_reload.startswith("rule's windows changed by reload (their length")
+    s = firing_sim(tmp_path)
+    (ended,) = after_reload(s, tmp_path, rules(expr="p99 > 0s"))
+    assert ended.ended_by_reload.startswith(
+        "rule changed by reload (the spans or records it reads, or what its windows keep of them)"
+    )
+
+
 def test_an_edit_that_keeps_the_alert_sends_nothing(tmp_path: Path) -> None:
     s = firing_sim(tmp_path)
     assert after_reload(s, tmp_path, rules(summary="new")) == []

@@ -118,3 +118,19 @@ def test_alerting_md_states_the_defaults_the_rule_takes() -> None:
         "| `for`, `keep_firing_for` | `0s`:",
     ):
         assert row in doc, row
+
+
+def test_an_empty_rule_file_is_a_file_of_no_rules_as_rules_check_says(tmp_path: Path) -> None:
+    """`rules check` (as promtool) says `SUCCESS: 0 rules found` of an empty file; at start, at a
+    reload and in `config check` it was `matched placeholder.yaml: a rule file needs a top-level
+    'groups:' or 'slos:' list`, and that one problem turned off every rule."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "a.yaml").write_text(RULES)
+    (tmp_path / "rules" / "placeholder.yaml").write_text("")
+    (tmp_path / "rules" / "later.yaml").write_text("# the payments team's rules go here\n\n")
+    path = tmp_path / "otelbundle.yaml"
+    path.write_text('alerting:\n  rule_files: ["rules/*.yaml"]\n')
+    config, problems = read_alerting_config(str(path), {})
+    assert [str(p) for p in problems] == []
+    assert config is not None and [rule.name for rule in config.rules] == ["AnyErrors"]
+    assert len(config.rule_files) == 3  # still watched: rules written there later are loaded

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from otelbundle.alerting.alert import Alert
 from otelbundle.alerting.section import load_alerting_config
 from otelbundle.alerting.slo.windows import BurnRateWindow
 from otelbundle.alerting.window import CountRing
@@ -166,17 +167,68 @@ def test_count_ring_forgets_buckets_that_left_the_window() -> None:
     assert ring.totals(1100.0) == (0, 0)
 
 
+def reload_slo(sim: Sim, tmp_path: Path, slos: str) -> list[Alert]:
+    """Reload with ``slos``; what the reload sent."""
+    (tmp_path / "slos.yaml").write_text(textwrap.dedent(slos))
+    config = load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
+    assert config is not None
+    before = len(sim.recorder.sent)
+    sim.engine.reload(config)
+    return sim.recorder.sent[before:]
+
+
 def test_an_unchanged_slo_keeps_its_windows_across_a_reload(tmp_path: Path) -> None:
     sim = slo_sim(tmp_path)
     traffic(sim, 0, 2, per_second=10, bad_every=5)
-    config = load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
-    assert config is not None
-    sim.engine.reload(config)
+    assert reload_slo(sim, tmp_path, SLO) == []
     assert set(firing(sim)) == {"1h", "6h", "3d"}
-    (tmp_path / "slos.yaml").write_text(textwrap.dedent(SLO.replace("99%", "99.9%")))
-    config = load_alerting_config(str(tmp_path / "otelbundle.yaml"), {})
-    assert config is not None
-    sim.engine.reload(config)
+
+
+def test_an_edited_objective_keeps_the_windows_and_alerts_and_decides_on_the_new_budget(
+    tmp_path: Path,
+) -> None:
+    """The objective sets the burn-rate thresholds, not what the windows count: it wiped them,
+    and sent a false "resolved" saying the rule's spans changed (the spans or records it reads)."""
+    sim = slo_sim(tmp_path)
+    traffic(sim, 0, 2, per_second=10, bad_every=5)  # 20 % bad: burn rate 20 against a 1 % budget
+    windows = {ident: state.windows for ident, state in sim.engine.states.items()}
+    assert reload_slo(sim, tmp_path, SLO.replace("99%", "99.5%")) == []  # no resolution sent
+    assert {ident: state.windows for ident, state in sim.engine.states.items()} == windows
+    assert set(firing(sim)) == {"1h", "6h", "3d"}
+    sim.at(3)
+    values = {
+        a.labels["long_window"]: a.value for alerts in sim.engine.active.values() for a in alerts.values()
+    }
+    assert values == {"1h": pytest.approx(40.0), "6h": pytest.approx(40.0), "3d": pytest.approx(40.0)}
+    before = len(sim.recorder.sent)
+    sim.at(62)  # the resend (resend_delay 1m) of the same alerts, described by the edited SLO
+    resent = sim.recorder.sent[before:]
+    assert sorted(a.labels["long_window"] for a in resent) == ["1h", "3d", "6h"]
+    assert {a.status for a in resent} == {"firing"}
+    assert all(a.annotations["description"].startswith("Objective: 99.5% of spans") for a in resent)
+
+
+def test_an_slo_whose_spans_change_starts_afresh_saying_why(tmp_path: Path) -> None:
+    sim = slo_sim(tmp_path)
+    traffic(sim, 0, 2, per_second=10, bad_every=5)
+    ended = reload_slo(sim, tmp_path, SLO.replace("kind: server, ", ""))
+    assert [a.status for a in ended] == ["resolved"] * 3
+    assert {a.ended_by_reload for a in ended} == {
+        "rule changed by reload (the spans or records it reads, or what its windows keep of them): "
+        "evaluated afresh, it fires again if its condition still holds"
+    }
+
+
+def test_an_slo_whose_period_changes_says_its_windows_changed(tmp_path: Path) -> None:
+    """Not "the spans or records it reads": those are the same; the budget's window is not."""
+    sim = slo_sim(tmp_path)
+    traffic(sim, 0, 2, per_second=10, bad_every=5)
+    ended = reload_slo(sim, tmp_path, SLO.replace("period: 30d", "period: 28d"))
+    assert [a.status for a in ended] == ["resolved"] * 3
+    assert {a.ended_by_reload for a in ended} == {
+        "rule's windows changed by reload (their length, or an SLO's period): evaluated afresh, "
+        "it fires again if its condition still holds"
+    }
     assert firing(sim) == {}
 
 

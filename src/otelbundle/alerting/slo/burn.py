@@ -109,6 +109,7 @@ def group_name(slo: Slo, tier: BurnTier) -> str:
 def _tier_rule(slo: Slo, tier: BurnTier, interval: float) -> Rule:
     reading = BudgetReading()
     rate = tier.burn_rate(slo.period)
+    lengths = (tier.short_window, tier.long_window, slo.period)
     labels = slo.tier_labels(tier)
     return Rule(
         name=slo.alertname,
@@ -135,5 +136,8 @@ def _tier_rule(slo: Slo, tier: BurnTier, interval: float) -> Rule:
         max_group_keys=1,
         interval=interval,
         bad_if_slower_than=slo.good_if_faster_than,
-        make_window=partial(BurnRateWindow, tier.short_window, tier.long_window, slo.period),
+        make_window=partial(BurnRateWindow, *lengths),
+        window_lengths=lengths,
+        # Empty for an SLO without one (built in code): its windows go with any edit.
+        window_source=f"{slo.window_source}# {tier.name} {lengths}" if slo.window_source else "",
     )

@@ -43,6 +43,10 @@ class BurnTier:
         return f"{self.severity}-{prom_duration(self.long_window)}"
 
 
+# An SLO's keys that decide what is done with its windows, not which spans enter them, which
+# count as bad, or how long the windows are (``period`` sets the budget's window: not here).
+SLO_NOT_IN_WINDOWS = frozenset({"name", "objective", "alert", "labels"})
+
 HOUR, DAY = 3600.0, 86400.0
 WORKBOOK_TIERS = (
     BurnTier("page", HOUR, 5 * 60.0, 0.02),
@@ -74,6 +78,9 @@ class Slo:
     fields: frozenset[str] = frozenset()  # span fields the selector's where: reads
     source: str = ""  # the entry's YAML: unchanged SLOs keep their windows across reloads
     location: str = ""
+    # The entry's YAML without SLO_NOT_IN_WINDOWS: SLOs with equal ones fill their windows alike,
+    # so an edited objective (thresholds only) keeps them. Empty: kept only for an unchanged source.
+    window_source: str = ""
 
     @property
     def budget(self) -> float:

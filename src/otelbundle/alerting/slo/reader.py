@@ -23,7 +23,15 @@ import yaml
 from otelbundle.alerting.predicates import referenced_fields
 from otelbundle.alerting.rule_reader import LABEL_NAME, plain
 from otelbundle.alerting.rules import SpanMatcher
-from otelbundle.alerting.slo.model import DAY, GENERATED_LABELS, LONGEST_WINDOW, SLO_NAME, Slo, prom_duration
+from otelbundle.alerting.slo.model import (
+    DAY,
+    GENERATED_LABELS,
+    LONGEST_WINDOW,
+    SLO_NAME,
+    SLO_NOT_IN_WINDOWS,
+    Slo,
+    prom_duration,
+)
 from otelbundle.config import Mark, YamlList, YamlMap, parse_percent
 
 SLO_KEYS = frozenset({"name", "spans", "objective", "period", "good_if_faster_than", "alert", "labels"})
@@ -88,6 +96,9 @@ def read_slo(slo_map: YamlMap, matcher: SpanMatcher | None, problems: SloProblem
         fields=_where_fields(slo_map),
         source=yaml.safe_dump(plain(slo_map), sort_keys=True),
         location=f"{mark.file}:{mark.line}",
+        window_source=yaml.safe_dump(
+            {k: v for k, v in plain(slo_map).items() if k not in SLO_NOT_IN_WINDOWS}, sort_keys=True
+        ),
     )
 
 
