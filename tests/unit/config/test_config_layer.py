@@ -411,14 +411,17 @@ def test_at_start_a_tagged_rule_file_is_one_located_line_and_rules_are_off(
 
     write(tmp_path, "r.yaml", "groups:\n  - name: g\n    interval: !1s\n    rules: []\n")
     config = write(tmp_path, "otelbundle.yaml", "alerting: {rule_files: [r.yaml]}\nhelth: {}\n")
-    assert build_alerting(str(config), {}) is None
+    setup = build_alerting(str(config), {})
+    # No rules run, but the files are watched (fixing them starts the rules) and SIGHUP reloads.
+    assert setup is not None and setup.engine.config.rules == []
+    setup.shutdown()
     lines = capsys.readouterr().err.replace(f"{tmp_path}/", "").splitlines()
     assert lines == [
         "ERROR otelbundle.yaml:2:1: unknown key 'helth' in otelbundle.yaml (did you mean 'health'?)",
         "ERROR otelbundle: unknown sections of the config file are ignored; the application continues.",
         "ERROR r.yaml:3:15: unsupported YAML tag '!1s'; write the value without a tag",
         "ERROR otelbundle: alert rules are off because of 1 problem(s) in the configuration; "
-        "the application continues.",
+        "fixing the files starts them (no restart needed); the application continues.",
     ], lines
 
 
