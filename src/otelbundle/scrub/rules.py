@@ -146,6 +146,12 @@ _KEY_GATES = tuple(
 # `pwd` every way it could (40 000 spaces: 14.8 s, every app thread frozen); a bounded run
 # costs at most 17 x 17 steps wherever a name is followed by whitespace.
 _WS = "\\s{0,16}"
+# A quoted value: '...', "...", or \"...\" (JSON written into a JSON string: the escaped
+# quotes of `{"msg": "body was {\"password\": \"x\"}"}`). Group 2 holds the backslash of
+# the escaped form, so that the replacement writes its quotes the same way.
+_QUOTED = '(?:"[^"]*"|\'[^\']*\'|(\\\\)"[^"]*\\\\")'
+_QUOTED_MARKER = f'${{1}}${{2}}"{MARKER}${{2}}"'
+
 # A PEM private key's armour (PKCS#1/#8, OpenSSH, EC, encrypted; PGP's "... KEY BLOCK").
 _PEM_BEGIN = "-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY(?:[ ]BLOCK)?-----"
 _PEM_END = "-----END[A-Z0-9 ]{0,40} PRIVATE KEY(?:[ ]BLOCK)?-----"
@@ -192,20 +198,22 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "quoted-assignments",
-        "(?i)((?:password|passwd|pwd|secret|token|identified\\s{1,16}by)[\"']?" + _WS + "[=:\\s]" + _WS + ")"
-        "(?:\"[^\"]*\"|'[^']*')",
-        f'${{1}}"{MARKER}"',
-        "'password': 'x y', \"client_secret\": \"...\" (dict reprs, JSON) and SQL (PASSWORD 'x', "
+        # The value may carry a Python bytes or string prefix (`db_password=b'...'`); it goes with it.
+        "(?i)((?:password|passwd|pwd|secret|token|" + _KEY_NAMES + "|identified\\s{1,16}by)"
+        "\\\\?[\"']?" + _WS + "[=:\\s]" + _WS + ")[bru]{0,2}" + _QUOTED,
+        _QUOTED_MARKER,
+        "'password': 'x y', \"client_secret\": \"...\", api_key='...', db_password=b'...' (dict and "
+        "object reprs, keyword arguments, JSON, also JSON inside a JSON string) and SQL (PASSWORD 'x', "
         "IDENTIFIED BY 'x': a statement quoted in an error) in free text; the whole quoted value",
-        gates=(*_ASSIGNED, "identified"),
+        gates=(*_ASSIGNED, *_KEY_GATES, "identified"),
     ),
     Rule(
         "quoted-keys",
         # At most 80 name characters on either side of the credential word: unbounded, `"` followed
         # by `token` 8000 times took the regex quadratic time.
         "(?i)([\"'][A-Za-z0-9_.-]{0,80}(?:password|passwd|pwd|secret|token|" + _KEY_NAMES + "|cookie)"
-        "[A-Za-z0-9_.-]{0,80}[\"'][=:]" + _WS + ")(?:\"[^\"]*\"|'[^']*')",
-        f'${{1}}"{MARKER}"',
+        "[A-Za-z0-9_.-]{0,80}\\\\?[\"'][=:]" + _WS + ")" + _QUOTED,
+        _QUOTED_MARKER,
         'a quoted value under a quoted key named like a credential anywhere in its name ("apiKey": "...", '
         "'secret_code': '...', 'Cookie': '...'): a dict repr or JSON in free text",
         gates=("':", '":', "'=", '"='),
@@ -219,8 +227,9 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "key-assignments",
-        # Not right after ? & ; (there query-credentials takes the value up to a #fragment).
-        "(?i)([\\s\"'_.-]" + _KEY_NAMES + "[\"']?" + _WS + "[=:]" + _WS + ")[^\\s\"'&,;]+",
+        # Not right after ? & ; (there query-credentials takes the value up to a #fragment). At the
+        # start of the value (`Api-Key: ...` on its own) and after a bracket or comma (`Client(api_key=...)`).
+        "(?i)((?:^|[\\s\"'_.,(\\[{-])" + _KEY_NAMES + "[\"']?" + _WS + "[=:]" + _WS + ")[^\\s\"'&,;]+",
         f"${{1}}{MARKER}",
         "api_key: ..., X-Api-Key: ..., AWS_SECRET_ACCESS_KEY=..., private_key=... in free text",
         gates=_KEY_GATES,

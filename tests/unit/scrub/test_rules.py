@@ -120,6 +120,26 @@ CAUGHT = [
         "-----BEGIN ENCRYPTED PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,AB\n\nMIIE",
         "REDACTED",
     ),
+    # Python reprs and keyword arguments: quoted values after API/secret key names, bytes values
+    (
+        "Settings(name='a', api_key='S3KR1T', db_password=b'S3KR1T_pw')",
+        'Settings(name=\'a\', api_key="REDACTED", db_password="REDACTED")',
+    ),
+    ('OpenAI(api_key="sk-abc-xyz", timeout=3)', 'OpenAI(api_key="REDACTED", timeout=3)'),
+    ("api_key: 'abc def'", 'api_key: "REDACTED"'),
+    ("boto3 client(secret_key='wJalr', region='eu')", "boto3 client(secret_key=\"REDACTED\", region='eu')"),
+    # a key name at the start of the value, or after a bracket
+    ("Api-Key: S3KR1T", "Api-Key: REDACTED"),
+    ("Client(api_key=S3KR1T, retries=2)", "Client(api_key=REDACTED, retries=2)"),
+    # JSON written into a JSON string: escaped quotes, written back escaped
+    (
+        '{"msg": "body was {\\"user\\": \\"bob\\", \\"password\\": \\"hunter2\\"}"}',
+        '{"msg": "body was {\\"user\\": \\"bob\\", \\"password\\": \\"REDACTED\\"}"}',
+    ),
+    (
+        '{"m": "{\\"apiKey\\": \\"abc\\", \\"page\\": 2}"}',
+        '{"m": "{\\"apiKey\\": \\"REDACTED\\", \\"page\\": 2}"}',
+    ),
 ]
 
 KEPT = [
@@ -155,6 +175,14 @@ KEPT = [
     "https://h/docs#section-2",
     "https://hooks.slack.com/",
 ]
+
+
+def test_quoted_values_after_key_names_are_caught_and_other_keyword_arguments_stay() -> None:
+    assert (
+        SCRUB.text("Client(api_key='k', sort_key='name')") == "Client(api_key=\"REDACTED\", sort_key='name')"
+    )
+    for kept in ("Query(sort_key='name', cache_key='abc', max_tokens=100)", "{'monkey': 'x', 'keys': 'y'}"):
+        assert SCRUB.text(kept) == kept
 
 
 @pytest.mark.parametrize(("text", "expected"), CAUGHT)
