@@ -273,6 +273,16 @@ RULES: tuple[Rule, ...] = (
         gates=("bearer",),
     ),
     Rule(
+        "basic",
+        # The credentials, base64: 8+ characters with an upper-case letter, a digit, '+' or '/'
+        # after the first (`dXNlcjpwYXNz`), so that prose ('Basic authentication failed') stays.
+        "(\\b(?i:basic)\\s{1,16})[A-Za-z0-9+/][a-z]*[A-Z0-9+/][A-Za-z0-9+/]{6,}={0,2}",
+        f"${{1}}{MARKER}",
+        "HTTP Basic credentials anywhere in text: a header pair written by a repr "
+        "(`(b'authorization', b'Basic dXNl...')`), an ASGI scope or a curl command",
+        gates=("basic",),
+    ),
+    Rule(
         "token-shapes",
         # A JWT after a character that cannot be part of one (or a %XX escape): from inside a
         # run of them the regex tried every `eyJ` to the end of the run (quadratic time).

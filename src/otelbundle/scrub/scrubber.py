@@ -31,6 +31,9 @@ _SEEN_MAX_LENGTH = 512
 
 # How many gate literals one value is searched for before every rule is run on it instead.
 _GATE_SCAN_LIMIT = 24
+# What the first item of a pair in a sequence must be to be taken for a name (a header's, a
+# form field's): one word, not text that only mentions one (`[url_with_api_key, 3]`).
+_PAIR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 # What an attribute key means for its value; decided once per key (see Scrubber._key_kind).
@@ -197,8 +200,25 @@ class Scrubber:
         return value
 
     def _sequence(self, items: Sequence[Any], where: str) -> list[Any] | tuple[Any, ...]:
-        scrubbed = [self._deep(item, where) for item in items]
+        """Each item scrubbed; an item that is a (name, value) pair whose name is a credential's
+        (an ASGI scope's ``[(b"authorization", b"Basic ..."), ...]``, ``parse_qsl``'s
+        ``[("api_key", "..."), ...]``) gets the mask for its value, as a map's key would."""
+        scrubbed = [
+            self._pair(item, where)
+            if type(item) in _PAIRS and len(item) == 2 and self._names_credential(item[0])
+            else self._deep(item, where)
+            for item in items
+        ]
         return tuple(scrubbed) if isinstance(items, tuple) else scrubbed
+
+    def _names_credential(self, name: Any) -> bool:
+        if isinstance(name, (bytes, bytearray)):
+            name = bytes(name).decode("latin-1")
+        return isinstance(name, str) and _PAIR_NAME.fullmatch(name) is not None and self.key_is_masked(name)
+
+    def _pair(self, pair: list[Any] | tuple[Any, ...], where: str) -> list[Any] | tuple[Any, ...]:
+        name = self._deep(pair[0], where)
+        return (name, KEY_MASK) if type(pair) is tuple else [name, KEY_MASK]
 
     def _bytes(self, value: bytes | bytearray, where: str) -> bytes | bytearray:
         """Bytes as UTF-8 text (bytes that are not stay as they were), the rules applied to it."""
@@ -364,6 +384,8 @@ class Scrubber:
 
 # Value types the rules never change (bool is its own type here: type(), not isinstance()).
 _NUMBERS = frozenset((int, float, bool))
+# What a (name, value) pair in a sequence can be.
+_PAIRS = (tuple, list)
 
 
 def _plain_copy(attributes: Mapping[str, Any]) -> dict[str, Any]:

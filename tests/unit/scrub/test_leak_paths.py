@@ -183,3 +183,28 @@ def test_the_hook_sees_nested_values_under_their_attribute_key() -> None:
     scrubber = Scrubber(hook=hook)
     assert scrubber.attributes({"order": {"customer": "CUSTOMER-7"}}) == {"order": {"customer": "CUSTOMER-?"}}
     assert ("order", "CUSTOMER-7") in seen
+
+
+def test_header_pairs_in_lists_lose_their_credential_values() -> None:
+    """An ASGI scope in `extra=` holds its headers as (name, value) pairs, not a map; so does
+    `parse_qsl`'s result. A pair whose name is a credential's gets the mask, as a map's key does."""
+    scope = {
+        "scope": {
+            "headers": [
+                (b"authorization", b"Digest username=bob, response=6629fae4"),
+                (b"x-api-key", b"S3KR1T"),
+                (b"accept", b"text/html"),
+            ],
+            "form": [["user", "bob"], ["password", SECRET], ["next", URL]],
+        }
+    }
+    assert Scrubber().attributes(scope) == {
+        "scope": {
+            "headers": [(b"authorization", KEY_MASK), (b"x-api-key", KEY_MASK), (b"accept", b"text/html")],
+            "form": [["user", "bob"], ["password", KEY_MASK], ["next", SCRUBBED_URL]],
+        }
+    }
+    assert Scrubber().body((("Cookie", "sid=abc"), ("Host", "shop"))) == (
+        ("Cookie", KEY_MASK),
+        ("Host", "shop"),
+    )

@@ -140,6 +140,9 @@ CAUGHT = [
         '{"m": "{\\"apiKey\\": \\"abc\\", \\"page\\": 2}"}',
         '{"m": "{\\"apiKey\\": \\"REDACTED\\", \\"page\\": 2}"}',
     ),
+    # HTTP Basic credentials outside an Authorization header: a header pair's repr
+    ("[(b'authorization', b'Basic dXNlcjpwYXNzd29yZA==')]", "[(b'authorization', b'Basic REDACTED')]"),
+    ("basic YWxhZGRpbjpvcGVuc2VzYW1l", "basic REDACTED"),
 ]
 
 KEPT = [
@@ -175,6 +178,12 @@ KEPT = [
     "https://h/docs#section-2",
     "https://hooks.slack.com/",
 ]
+
+
+def test_basic_credentials_are_caught_and_prose_about_basic_things_stays() -> None:
+    assert SCRUB.text("sent Basic dXNlcjpwYXNz to /login") == "sent Basic REDACTED to /login"
+    for prose in ("Basic authentication failed for bob", "basic usage of the API", "Basic settings saved"):
+        assert SCRUB.text(prose) == prose
 
 
 def test_quoted_values_after_key_names_are_caught_and_other_keyword_arguments_stay() -> None:
