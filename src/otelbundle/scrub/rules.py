@@ -88,6 +88,18 @@ def param_names_pattern(names: tuple[str, ...] | list[str]) -> str:
     return "(?i)((?:^|[?&;#])(?:" + _alternatives(names) + ")=)" + _PARAM_VALUE
 
 
+def param_list_pattern(names: tuple[str, ...] | list[str]) -> str:
+    """The first parameter of a query string written into text without its ``?``
+    (``signed X-Amz-Signature=...&X-Amz-Credential=...``), after a space, a quote, an opening
+    bracket or a comma: taken only when a ``&`` follows its value (a parameter list), so that
+    prose such as ``cache key=user:42`` stays. The ``&`` is matched, and written back.
+
+    The value cannot hold what may come before a name: from each of those the regex reads at
+    most up to the next one, so the work stays linear (with ``(`` allowed in the value,
+    ``(api_key=`` repeated took quadratic time)."""
+    return "(?i)((?:[\\s\"'(\\[{,])(?:" + _alternatives(names) + ")=)[^&#;?\\s\"'<>(\\[{,]+&"
+
+
 _PARAM_VALUE = "[^&#;?\\s\"'<>]+"
 
 
@@ -194,6 +206,14 @@ RULES: tuple[Rule, ...] = (
         param_names_pattern(PARAM_NAMES),
         f"${{1}}{MARKER}",
         "credential query parameters (PARAM_NAMES) keep their name and lose their value, in any URL or text",
+        gates=name_gates(PARAM_NAMES),
+    ),
+    Rule(
+        "query-list",
+        param_list_pattern(PARAM_NAMES),
+        f"${{1}}{MARKER}&",
+        "the first parameter of a query string written into text without its '?' "
+        "(`signed X-Amz-Signature=...&X-Amz-Credential=...`), when a '&' follows its value",
         gates=name_gates(PARAM_NAMES),
     ),
     Rule(

@@ -143,6 +143,12 @@ CAUGHT = [
     # HTTP Basic credentials outside an Authorization header: a header pair's repr
     ("[(b'authorization', b'Basic dXNlcjpwYXNzd29yZA==')]", "[(b'authorization', b'Basic REDACTED')]"),
     ("basic YWxhZGRpbjpvcGVuc2VzYW1l", "basic REDACTED"),
+    # a query string written into text without its '?': its first parameter too
+    (
+        "signed X-Amz-Signature=S3KR1T&X-Amz-Credential=AKID%2F1&X-Amz-Expires=60",
+        "signed X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED&X-Amz-Expires=60",
+    ),
+    ("params: 'key=abc123&page=2'", "params: 'key=REDACTED&page=2'"),
 ]
 
 KEPT = [
@@ -184,6 +190,17 @@ def test_basic_credentials_are_caught_and_prose_about_basic_things_stays() -> No
     assert SCRUB.text("sent Basic dXNlcjpwYXNz to /login") == "sent Basic REDACTED to /login"
     for prose in ("Basic authentication failed for bob", "basic usage of the API", "Basic settings saved"):
         assert SCRUB.text(prose) == prose
+
+
+def test_a_parameter_list_in_text_loses_its_first_value_and_prose_with_a_name_stays() -> None:
+    """Without its '?' a parameter list is told from prose by the '&' after the first value."""
+    assert SCRUB.text("lookup sig=abc123&t=1") == "lookup sig=REDACTED&t=1"
+    for prose in ("cache key=user:42 found", "sort key=name", "login auth=ok for bob"):
+        assert SCRUB.text(prose) == prose
+    # scrub.extra_param_names count here too
+    assert Scrubber(extra_param_names=["session_key"]).text("sent session_key=abc&x=1") == (
+        "sent session_key=REDACTED&x=1"
+    )
 
 
 def test_quoted_values_after_key_names_are_caught_and_other_keyword_arguments_stay() -> None:
