@@ -19,6 +19,8 @@ from otelbundle.scrub.rules import DB_STATEMENT_KEYS, KEY_IGNORED_PATTERNS, KEY_
 from otelbundle.scrub.sql import HAS_LITERAL, is_sql, scrub_sql
 
 FAILED_MARKER = "REDACTED (scrubbing failed)"
+# How the report of a hook that returned something other than a str begins (said once).
+HOOK_RESULT_IGNORED = "the scrub hook returned"
 
 # hook(where, value) -> value: ``where`` is the attribute key (also for the values nested
 # in it), or one of "span.name", "span.status.message", "span.event.name", "log.body",
@@ -42,10 +44,12 @@ _PLAIN, _ALLOWED, _MASKED, _STATEMENT = range(4)
 
 @dataclass
 class ScrubStats:
-    """How often scrubbing failed: values replaced by the marker, records not exported."""
+    """How often scrubbing failed: values replaced by the marker, records not exported, and
+    values for which the hook returned something other than a str (the rules' result exported)."""
 
     failed_values: int = 0
     dropped_records: int = 0
+    hook_results_ignored: int = 0
 
 
 @dataclass
@@ -60,6 +64,7 @@ class Scrubber:
     stats: ScrubStats = field(default_factory=ScrubStats)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _summarised: bool = field(default=False, repr=False)
+    _hook_reported: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         rules, gates = compile_rules(self.extra_patterns, self.extra_param_names)
@@ -119,7 +124,11 @@ class Scrubber:
             else:
                 value = seen
             if self.hook is not None:
-                value = str(self.hook(where, value))
+                result = self.hook(where, value)
+                if isinstance(result, str):
+                    value = result if type(result) is str else str(result)
+                else:  # None (a hook without `return`), bytes, ...: the rules' result stays
+                    self._hook_result_ignored(where, result)
             return value
         except Exception as exc:
             self._failed(f"{where or 'a value'}: {type(exc).__name__}: {exc}")
@@ -343,13 +352,23 @@ class Scrubber:
         """One line at exit when anything failed (once per process), else None."""
         with self._lock:
             stats = self.stats
-            if self._summarised or not (stats.failed_values or stats.dropped_records):
+            if self._summarised or not (
+                stats.failed_values or stats.dropped_records or stats.hook_results_ignored
+            ):
                 return None
             self._summarised = True
-            return (
-                f"otelbundle: scrubbing failed for {stats.failed_values} values (replaced by {FAILED_MARKER!r}) "
-                f"and {stats.dropped_records} records (not exported)."
-            )
+            lines = []
+            if stats.failed_values or stats.dropped_records:
+                lines.append(
+                    f"otelbundle: scrubbing failed for {stats.failed_values} values (replaced by {FAILED_MARKER!r}) "
+                    f"and {stats.dropped_records} records (not exported)."
+                )
+            if stats.hook_results_ignored:
+                lines.append(
+                    f"otelbundle: the scrub hook returned something other than a str for "
+                    f"{stats.hook_results_ignored} values (exported as the built-in rules left them)."
+                )
+            return "\n".join(lines)
 
     def record_dropped(self, what: str) -> None:
         with self._lock:
@@ -370,6 +389,18 @@ class Scrubber:
                 self._statements.clear()
             self._statements[statement] = result
         return result
+
+    def _hook_result_ignored(self, where: str, result: object) -> None:
+        with self._lock:
+            self.stats.hook_results_ignored += 1
+            first = not self._hook_reported
+            self._hook_reported = True
+        if first:
+            self._report(
+                f"{HOOK_RESULT_IGNORED} {type(result).__name__} for {where or 'a value'!r}, not a str: "
+                "its result is ignored and the value is exported as the built-in rules left it "
+                "(said once; a hook must return the value, changed or not)"
+            )
 
     def _failed(self, what: str) -> None:
         with self._lock:
