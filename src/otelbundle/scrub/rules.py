@@ -72,6 +72,14 @@ KEY_IGNORED_PATTERNS: tuple[str, ...] = (
     "(?i)^llm\\.token_count\\.[a-z0-9_.]+$",
 )
 
+# In the process only (the collector's redaction masks by key whatever the value): a number under
+# a credential-named key whose name says it is a count of tokens (`llm.usage.total_tokens`,
+# `app.token_count`, `max_tokens`), unless it also names a password, secret or API key, and a
+# bool under any credential-named key (`app.password_reset: True`), keep their values: neither
+# can be a credential, and "****" broke the dashboards that sum them. Strings are masked.
+KEY_COUNT_PATTERN = "(?i)tokens(?:$|[._])|token_?counts?(?:$|[._])"
+KEY_NOT_A_COUNT_PATTERN = "(?i)passw(?:or)?d|secret|api[_.-]?key"
+
 # Attributes holding a database statement: literals there become `?` (the
 # collector's `redaction.db_sanitizer.sql.attributes`), for these db.system values.
 DB_STATEMENT_KEYS: tuple[str, ...] = ("db.statement", "db.query.text")

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otelbundle.scrub.patterns import compile_rules, resume_at, trie, union
-from otelbundle.scrub.rules import DB_STATEMENT_KEYS, KEY_IGNORED_PATTERNS, KEY_MASK, KEY_PATTERNS
+from otelbundle.scrub.rules import (
+    DB_STATEMENT_KEYS,
+    KEY_COUNT_PATTERN,
+    KEY_IGNORED_PATTERNS,
+    KEY_MASK,
+    KEY_NOT_A_COUNT_PATTERN,
+    KEY_PATTERNS,
+)
 from otelbundle.scrub.sql import HAS_LITERAL, is_sql, scrub_sql
 
 FAILED_MARKER = "REDACTED (scrubbing failed)"
@@ -91,6 +98,9 @@ class Scrubber:
         self._ignored_keys = re.compile(union(KEY_IGNORED_PATTERNS))
         self._allowed = frozenset(self.allowed_keys)
         self._masked_keys: dict[str, bool] = {}
+        self._count_keys: dict[str, bool] = {}
+        self._count = re.compile(KEY_COUNT_PATTERN).search
+        self._not_a_count = re.compile(KEY_NOT_A_COUNT_PATTERN).search
         self._key_kinds: dict[str, int] = {}
         self._plain_keys: set[str] = set()  # keys whose values only the rules look at
         self._names_without_literals: set[str] = set()
@@ -192,6 +202,21 @@ class Scrubber:
                 self._masked_keys[key] = verdict
         return verdict
 
+    def _keeps(self, key: str, value: Any) -> bool:
+        """Whether ``value`` under the credential-named ``key`` keeps its value (KEY_COUNT_PATTERN):
+        a bool, or a number under a token count's name."""
+        kind = type(value)
+        if kind is bool:
+            return True
+        if kind is not int and kind is not float:
+            return False
+        verdict = self._count_keys.get(key)
+        if verdict is None:
+            verdict = self._count(key) is not None and self._not_a_count(key) is None
+            if len(self._count_keys) < _KEY_CACHE_LIMIT:
+                self._count_keys[key] = verdict
+        return verdict
+
     def _deep(self, value: Any, where: str) -> Any:
         """``value`` with every string in it scrubbed, however deep: in sequences, in maps (whose
         credential-named keys get the mask) and in bytes. Containers come back rebuilt."""
@@ -199,7 +224,11 @@ class Scrubber:
             return self._text(value, where)
         if isinstance(value, Mapping):
             return {
-                k: (KEY_MASK if isinstance(k, str) and self.key_is_masked(k) else self._deep(v, where))
+                k: (
+                    KEY_MASK
+                    if isinstance(k, str) and self.key_is_masked(k) and not self._keeps(k, v)
+                    else self._deep(v, where)
+                )
                 for k, v in value.items()
             }
         if isinstance(value, (list, tuple)):
@@ -214,16 +243,21 @@ class Scrubber:
         ``[("api_key", "..."), ...]``) gets the mask for its value, as a map's key would."""
         scrubbed = [
             self._pair(item, where)
-            if type(item) in _PAIRS and len(item) == 2 and self._names_credential(item[0])
+            if type(item) in _PAIRS and len(item) == 2 and self._masks_pair(item[0], item[1])
             else self._deep(item, where)
             for item in items
         ]
         return tuple(scrubbed) if isinstance(items, tuple) else scrubbed
 
-    def _names_credential(self, name: Any) -> bool:
+    def _masks_pair(self, name: Any, value: Any) -> bool:
         if isinstance(name, (bytes, bytearray)):
             name = bytes(name).decode("latin-1")
-        return isinstance(name, str) and _PAIR_NAME.fullmatch(name) is not None and self.key_is_masked(name)
+        return (
+            isinstance(name, str)
+            and _PAIR_NAME.fullmatch(name) is not None
+            and self.key_is_masked(name)
+            and not self._keeps(name, value)
+        )
 
     def _pair(self, pair: list[Any] | tuple[Any, ...], where: str) -> list[Any] | tuple[Any, ...]:
         name = self._deep(pair[0], where)
@@ -299,6 +333,8 @@ class Scrubber:
             elif kind == _ALLOWED:
                 continue
             elif kind == _MASKED:
+                if type(original) in _NUMBERS and self._keeps(key, original):
+                    continue
                 value = KEY_MASK
             elif type(original) is str:  # a database statement
                 value = original
