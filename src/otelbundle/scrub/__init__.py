@@ -13,7 +13,7 @@ from otelbundle.config.report import diagnostics_logger
 from otelbundle.scrub.copies import ScrubStep, log_step, span_step
 from otelbundle.scrub.metrics import MetricsScrub
 from otelbundle.scrub.rules import KEY_MASK, MARKER, PARAM_NAMES, RULES
-from otelbundle.scrub.scrubber import FAILED_MARKER, Hook, Scrubber, ScrubStats
+from otelbundle.scrub.scrubber import FAILED_MARKER, HOOK_RESULT_IGNORED, Hook, Scrubber, ScrubStats
 from otelbundle.scrub.section import ENV_VAR, ScrubSettings, scrub_settings_at_start
 from otelbundle.scrub.sql import scrub_sql
 
@@ -67,6 +67,9 @@ def build_scrubber(settings: ScrubSettings) -> Scrubber | None:
     warned = threading.Event()
 
     def on_failure(what: str) -> None:
+        if what.startswith(HOOK_RESULT_IGNORED):  # no value replaced; the scrubber says it once
+            log.warning("otelbundle: %s.", what)
+            return
         if not warned.is_set():
             warned.set()
             log.warning(

@@ -9,7 +9,20 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from otelbundle.scrub.rules import MARKER, PARAM_NAMES, RULES, name_gates, param_names_pattern
+from otelbundle.scrub.rules import (
+    MARKER,
+    PARAM_NAMES,
+    RULES,
+    name_gates,
+    param_list_pattern,
+    param_names_pattern,
+)
+
+# The rules made from the parameter names: scrub.extra_param_names adds to both.
+_BY_NAMES: dict[str, Callable[[list[str]], str]] = {
+    "query-credentials": param_names_pattern,
+    "query-list": param_list_pattern,
+}
 
 
 class Compiled(NamedTuple):
@@ -26,9 +39,9 @@ def compile_rules(
     gates: set[str] = set()
     for rule in RULES:
         pattern, rule_gates = rule.pattern, rule.gates
-        if rule.name == "query-credentials" and extra_param_names:
+        if rule.name in _BY_NAMES and extra_param_names:
             names = [*PARAM_NAMES, *extra_param_names]
-            pattern, rule_gates = param_names_pattern(names), name_gates(names)
+            pattern, rule_gates = _BY_NAMES[rule.name](names), name_gates(names)
         compiled = re.compile(pattern, re.ASCII)
         # Gates are looked for in the lowercased value, also a case-sensitive rule's: a
         # superset of its own check (it may run where it finds nothing, never the reverse).

@@ -72,6 +72,14 @@ KEY_IGNORED_PATTERNS: tuple[str, ...] = (
     "(?i)^llm\\.token_count\\.[a-z0-9_.]+$",
 )
 
+# In the process only (the collector's redaction masks by key whatever the value): a number under
+# a credential-named key whose name says it is a count of tokens (`llm.usage.total_tokens`,
+# `app.token_count`, `max_tokens`), unless it also names a password, secret or API key, and a
+# bool under any credential-named key (`app.password_reset: True`), keep their values: neither
+# can be a credential, and "****" broke the dashboards that sum them. Strings are masked.
+KEY_COUNT_PATTERN = "(?i)tokens(?:$|[._])|token_?counts?(?:$|[._])"
+KEY_NOT_A_COUNT_PATTERN = "(?i)passw(?:or)?d|secret|api[_.-]?key"
+
 # Attributes holding a database statement: literals there become `?` (the
 # collector's `redaction.db_sanitizer.sql.attributes`), for these db.system values.
 DB_STATEMENT_KEYS: tuple[str, ...] = ("db.statement", "db.query.text")
@@ -83,13 +91,31 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 def param_names_pattern(names: tuple[str, ...] | list[str]) -> str:
     """The query-credentials pattern for ``names`` (letters, digits, ``_ . -`` only: no escaping needed)."""
+    # After `#` too: an OAuth implicit-flow redirect carries its token in the fragment
+    # (`/callback#access_token=...`), as does a SPA's `/#/login?key=...`.
+    return "(?i)((?:^|[?&;#])(?:" + _alternatives(names) + ")=)" + _PARAM_VALUE
+
+
+def param_list_pattern(names: tuple[str, ...] | list[str]) -> str:
+    """The first parameter of a query string written into text without its ``?``
+    (``signed X-Amz-Signature=...&X-Amz-Credential=...``), after a space, a quote, an opening
+    bracket or a comma: taken only when a ``&`` follows its value (a parameter list), so that
+    prose such as ``cache key=user:42`` stays. The ``&`` is matched, and written back.
+
+    The value cannot hold what may come before a name: from each of those the regex reads at
+    most up to the next one, so the work stays linear (with ``(`` allowed in the value,
+    ``(api_key=`` repeated took quadratic time)."""
+    return "(?i)((?:[\\s\"'(\\[{,])(?:" + _alternatives(names) + ")=)[^&#;?\\s\"'<>(\\[{,]+&"
+
+
+_PARAM_VALUE = "[^&#;?\\s\"'<>]+"
+
+
+def _alternatives(names: tuple[str, ...] | list[str]) -> str:
     bad = [n for n in names if not _NAME.fullmatch(n)]
     if bad:
         raise ValueError(f"parameter names may only contain letters, digits, '_', '.' and '-': {bad}")
-    alternatives = "|".join(n.replace(".", "\\.") for n in names)
-    # After `#` too: an OAuth implicit-flow redirect carries its token in the fragment
-    # (`/callback#access_token=...`), as does a SPA's `/#/login?key=...`.
-    return "(?i)((?:^|[?&;#])(?:" + alternatives + ")=)[^&#;?\\s\"'<>]+"
+    return "|".join(n.replace(".", "\\.") for n in names)
 
 
 def name_gates(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -131,19 +157,39 @@ class Rule:
 _ASSIGNED = ("passwd", "password", "pwd", "secret", "token")
 # API, access, secret and private keys (`AWS_SECRET_ACCESS_KEY=`, `x-api-key: `, `"apiKey": ...`).
 _KEY_NAMES = "(?:api|access|secret|private)[_-]?key"
+_KEY_GATES = tuple(
+    f"{kind}{sep}key" for kind in ("api", "access", "secret", "private") for sep in ("", "_", "-")
+)
+
+# Between a name and its value: at most 16 whitespace characters on either side of the `=` or
+# `:`. Python's re backtracks: with `\s*[=:\s]\s*` it split one run of whitespace after
+# `pwd` every way it could (40 000 spaces: 14.8 s, every app thread frozen); a bounded run
+# costs at most 17 x 17 steps wherever a name is followed by whitespace.
+_WS = "\\s{0,16}"
+# A quoted value: '...', "...", or \"...\" (JSON written into a JSON string: the escaped
+# quotes of `{"msg": "body was {\"password\": \"x\"}"}`). Group 2 holds the backslash of
+# the escaped form, so that the replacement writes its quotes the same way.
+_QUOTED = '(?:"[^"]*"|\'[^\']*\'|(\\\\)"[^"]*\\\\")'
+_QUOTED_MARKER = f'${{1}}${{2}}"{MARKER}${{2}}"'
 
 # A PEM private key's armour (PKCS#1/#8, OpenSSH, EC, encrypted; PGP's "... KEY BLOCK").
-_PEM_BEGIN = "-----BEGIN[A-Z0-9 ]* PRIVATE KEY(?:[ ]BLOCK)?-----"
+_PEM_BEGIN = "-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY(?:[ ]BLOCK)?-----"
+_PEM_END = "-----END[A-Z0-9 ]{0,40} PRIVATE KEY(?:[ ]BLOCK)?-----"
 
 RULES: tuple[Rule, ...] = (
     # First: a later rule would take `private_key=-----BEGIN` up to the space in "BEGIN RSA",
     # and the key, no longer between its lines, would pass the rules below untouched.
     Rule(
         "private-key",
-        _PEM_BEGIN + "[\\s\\S]*?-----END[A-Z0-9 ]* PRIVATE KEY(?:[ ]BLOCK)?-----",
+        # The body: anything without `--` in it, so it ends at the next armour line (`[^-]*`, then
+        # `-` and a character that is not one, and so on): each character can be taken one way
+        # only. `[\s\S]*?` looked for an END line from every BEGIN line to the end of the value,
+        # 5000 BEGIN lines (140 kB) took 7.6 s.
+        _PEM_BEGIN + "[^-]*(?:-[^-][^-]*)*" + _PEM_END,
         MARKER,
         "a PEM private key, armour lines included, wherever it appears (a config dumped into a log line, "
-        "an SSL error); its lines may be real line breaks or the \\n of a repr or JSON",
+        "an SSL error); its lines may be real line breaks or the \\n of a repr or JSON. A body with `--` "
+        "in it is the next rule's",
         gates=("private key",),
     ),
     Rule(
@@ -171,44 +217,56 @@ RULES: tuple[Rule, ...] = (
         gates=name_gates(PARAM_NAMES),
     ),
     Rule(
+        "query-list",
+        param_list_pattern(PARAM_NAMES),
+        f"${{1}}{MARKER}&",
+        "the first parameter of a query string written into text without its '?' "
+        "(`signed X-Amz-Signature=...&X-Amz-Credential=...`), when a '&' follows its value",
+        gates=name_gates(PARAM_NAMES),
+    ),
+    Rule(
         "quoted-assignments",
-        "(?i)((?:password|passwd|pwd|secret|token|identified\\s+by)[\"']?\\s*[=:\\s]\\s*)(?:\"[^\"]*\"|'[^']*')",
-        f'${{1}}"{MARKER}"',
-        "'password': 'x y', \"client_secret\": \"...\" (dict reprs, JSON) and SQL (PASSWORD 'x', "
+        # The value may carry a Python bytes or string prefix (`db_password=b'...'`); it goes with it.
+        "(?i)((?:password|passwd|pwd|secret|token|" + _KEY_NAMES + "|identified\\s{1,16}by)"
+        "\\\\?[\"']?" + _WS + "[=:\\s]" + _WS + ")[bru]{0,2}" + _QUOTED,
+        _QUOTED_MARKER,
+        "'password': 'x y', \"client_secret\": \"...\", api_key='...', db_password=b'...' (dict and "
+        "object reprs, keyword arguments, JSON, also JSON inside a JSON string) and SQL (PASSWORD 'x', "
         "IDENTIFIED BY 'x': a statement quoted in an error) in free text; the whole quoted value",
-        gates=(*_ASSIGNED, "identified"),
+        gates=(*_ASSIGNED, *_KEY_GATES, "identified"),
     ),
     Rule(
         "quoted-keys",
-        "(?i)([\"'][A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|" + _KEY_NAMES + "|cookie)"
-        "[A-Za-z0-9_.-]*[\"'][=:]\\s*)(?:\"[^\"]*\"|'[^']*')",
-        f'${{1}}"{MARKER}"',
+        # At most 80 name characters on either side of the credential word: unbounded, `"` followed
+        # by `token` 8000 times took the regex quadratic time.
+        "(?i)([\"'][A-Za-z0-9_.-]{0,80}(?:password|passwd|pwd|secret|token|" + _KEY_NAMES + "|cookie)"
+        "[A-Za-z0-9_.-]{0,80}\\\\?[\"'][=:]" + _WS + ")" + _QUOTED,
+        _QUOTED_MARKER,
         'a quoted value under a quoted key named like a credential anywhere in its name ("apiKey": "...", '
         "'secret_code': '...', 'Cookie': '...'): a dict repr or JSON in free text",
         gates=("':", '":', "'=", '"='),
     ),
     Rule(
         "assignments",
-        "(?i)((?:password|passwd|pwd|secret|token)[\"']?\\s*[=:]\\s*)[^\\s\"'&,;]+",
+        "(?i)((?:password|passwd|pwd|secret|token)[\"']?" + _WS + "[=:]" + _WS + ")[^\\s\"'&,;]+",
         f"${{1}}{MARKER}",
         "password=..., secret: ... (also as a suffix: db_password=, access_token:) in free text",
         gates=_ASSIGNED,
     ),
     Rule(
         "key-assignments",
-        # Not right after ? & ; (there query-credentials takes the value up to a #fragment).
-        "(?i)([\\s\"'_.-]" + _KEY_NAMES + "[\"']?\\s*[=:]\\s*)[^\\s\"'&,;]+",
+        # Not right after ? & ; (there query-credentials takes the value up to a #fragment). At the
+        # start of the value (`Api-Key: ...` on its own) and after a bracket or comma (`Client(api_key=...)`).
+        "(?i)((?:^|[\\s\"'_.,(\\[{-])" + _KEY_NAMES + "[\"']?" + _WS + "[=:]" + _WS + ")[^\\s\"'&,;]+",
         f"${{1}}{MARKER}",
         "api_key: ..., X-Api-Key: ..., AWS_SECRET_ACCESS_KEY=..., private_key=... in free text",
-        gates=tuple(
-            f"{kind}{sep}key" for kind in ("api", "access", "secret", "private") for sep in ("", "_", "-")
-        ),
+        gates=_KEY_GATES,
     ),
     Rule(
         "account-keys",
         # Case-sensitive: the CamelCase spelling of connection strings and SDK reprs; the
         # snake_case ones (`aws_secret_access_key=`) are key-assignments' above.
-        "((?:Account|SharedAccess|SecretAccess)Key\\s*[=:]\\s*)[^\\s\"';,&)]+",
+        "((?:Account|SharedAccess|SecretAccess)Key" + _WS + "[=:]" + _WS + ")[^\\s\"';,&)]+",
         f"${{1}}{MARKER}",
         "Azure storage and Service Bus connection strings (AccountKey=...;, SharedAccessKey=...;) "
         "and AWS credentials written by an SDK (SecretAccessKey=...): the name stays, the value goes up to ';'",
@@ -216,7 +274,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "cookie-header",
-        "(?i)((?:^|[^A-Za-z0-9_-])(?:set-)?cookie:[ \\t]*)[^\\r\\n\"']+",
+        "(?i)((?:^|[^A-Za-z0-9_-])(?:set-)?cookie:[ \\t]{0,16})[^\\r\\n\"']+",
         f"${{1}}{MARKER}",
         "a Cookie or Set-Cookie header written into text (a logged request or response): "
         "every cookie in it, up to the end of the line or a quote",
@@ -224,27 +282,45 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "authorization",
-        "(?i)(authorization[\"']?\\s*[=:]\\s*[\"']?(?:basic|bearer|digest|token)?\\s*)[^\\s\"',;]+",
+        "(?i)(authorization[\"']?"
+        + _WS
+        + "[=:]"
+        + _WS
+        + "[\"']?(?:basic|bearer|digest|token)?"
+        + _WS
+        + ")[^\\s\"',;]+",
         f"${{1}}{MARKER}",
         "an Authorization header written into text (a logged request, a curl command)",
         gates=("authorization",),
     ),
     Rule(
         "bearer",
-        "(?i)(\\bbearer\\s+)[A-Za-z0-9._~+/-]{8,}=*",
+        "(?i)(\\bbearer\\s{1,16})[A-Za-z0-9._~+/-]{8,}=*",
         f"${{1}}{MARKER}",
         "a bearer token anywhere in text; 8+ characters so prose ('bearer token expired') stays",
         gates=("bearer",),
     ),
     Rule(
+        "basic",
+        # The credentials, base64: 8+ characters with an upper-case letter, a digit, '+' or '/'
+        # after the first (`dXNlcjpwYXNz`), so that prose ('Basic authentication failed') stays.
+        "(\\b(?i:basic)\\s{1,16})[A-Za-z0-9+/][a-z]*[A-Z0-9+/][A-Za-z0-9+/]{6,}={0,2}",
+        f"${{1}}{MARKER}",
+        "HTTP Basic credentials anywhere in text: a header pair written by a repr "
+        "(`(b'authorization', b'Basic dXNl...')`), an ASGI scope or a curl command",
+        gates=("basic",),
+    ),
+    Rule(
         "token-shapes",
-        "eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]*"
+        # A JWT after a character that cannot be part of one (or a %XX escape): from inside a
+        # run of them the regex tried every `eyJ` to the end of the run (quadratic time).
+        "(^|[^A-Za-z0-9_-]|%[0-9A-Fa-f]{2})eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]*"
         "|\\b(?:AKIA|ASIA)[A-Z0-9]{16}\\b"
         "|\\bgh[pousr]_[A-Za-z0-9]{36,}\\b"
         "|\\bgithub_pat_[A-Za-z0-9_]{22,}\\b"
         "|\\bxox[abposre]-[A-Za-z0-9-]{10,}"
         "|\\bxapp-[A-Za-z0-9-]{10,}",
-        MARKER,
+        f"${{1}}{MARKER}",
         "tokens recognisable by shape wherever they appear: JWTs, AWS access key ids, GitHub and Slack tokens",
         gates=("eyJ", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "xapp-"),
     ),

@@ -15,10 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otelbundle.scrub.patterns import compile_rules, resume_at, trie, union
-from otelbundle.scrub.rules import DB_STATEMENT_KEYS, KEY_IGNORED_PATTERNS, KEY_MASK, KEY_PATTERNS
+from otelbundle.scrub.rules import (
+    DB_STATEMENT_KEYS,
+    KEY_COUNT_PATTERN,
+    KEY_IGNORED_PATTERNS,
+    KEY_MASK,
+    KEY_NOT_A_COUNT_PATTERN,
+    KEY_PATTERNS,
+)
 from otelbundle.scrub.sql import HAS_LITERAL, is_sql, scrub_sql
 
 FAILED_MARKER = "REDACTED (scrubbing failed)"
+# How the report of a hook that returned something other than a str begins (said once).
+HOOK_RESULT_IGNORED = "the scrub hook returned"
 
 # hook(where, value) -> value: ``where`` is the attribute key (also for the values nested
 # in it), or one of "span.name", "span.status.message", "span.event.name", "log.body",
@@ -31,6 +40,9 @@ _SEEN_MAX_LENGTH = 512
 
 # How many gate literals one value is searched for before every rule is run on it instead.
 _GATE_SCAN_LIMIT = 24
+# What the first item of a pair in a sequence must be to be taken for a name (a header's, a
+# form field's): one word, not text that only mentions one (`[url_with_api_key, 3]`).
+_PAIR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 # What an attribute key means for its value; decided once per key (see Scrubber._key_kind).
@@ -39,10 +51,12 @@ _PLAIN, _ALLOWED, _MASKED, _STATEMENT = range(4)
 
 @dataclass
 class ScrubStats:
-    """How often scrubbing failed: values replaced by the marker, records not exported."""
+    """How often scrubbing failed: values replaced by the marker, records not exported, and
+    values for which the hook returned something other than a str (the rules' result exported)."""
 
     failed_values: int = 0
     dropped_records: int = 0
+    hook_results_ignored: int = 0
 
 
 @dataclass
@@ -57,6 +71,7 @@ class Scrubber:
     stats: ScrubStats = field(default_factory=ScrubStats)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _summarised: bool = field(default=False, repr=False)
+    _hook_reported: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         rules, gates = compile_rules(self.extra_patterns, self.extra_param_names)
@@ -83,6 +98,9 @@ class Scrubber:
         self._ignored_keys = re.compile(union(KEY_IGNORED_PATTERNS))
         self._allowed = frozenset(self.allowed_keys)
         self._masked_keys: dict[str, bool] = {}
+        self._count_keys: dict[str, bool] = {}
+        self._count = re.compile(KEY_COUNT_PATTERN).search
+        self._not_a_count = re.compile(KEY_NOT_A_COUNT_PATTERN).search
         self._key_kinds: dict[str, int] = {}
         self._plain_keys: set[str] = set()  # keys whose values only the rules look at
         self._names_without_literals: set[str] = set()
@@ -116,7 +134,11 @@ class Scrubber:
             else:
                 value = seen
             if self.hook is not None:
-                value = str(self.hook(where, value))
+                result = self.hook(where, value)
+                if isinstance(result, str):
+                    value = result if type(result) is str else str(result)
+                else:  # None (a hook without `return`), bytes, ...: the rules' result stays
+                    self._hook_result_ignored(where, result)
             return value
         except Exception as exc:
             self._failed(f"{where or 'a value'}: {type(exc).__name__}: {exc}")
@@ -180,6 +202,21 @@ class Scrubber:
                 self._masked_keys[key] = verdict
         return verdict
 
+    def _keeps(self, key: str, value: Any) -> bool:
+        """Whether ``value`` under the credential-named ``key`` keeps its value (KEY_COUNT_PATTERN):
+        a bool, or a number under a token count's name."""
+        kind = type(value)
+        if kind is bool:
+            return True
+        if kind is not int and kind is not float:
+            return False
+        verdict = self._count_keys.get(key)
+        if verdict is None:
+            verdict = self._count(key) is not None and self._not_a_count(key) is None
+            if len(self._count_keys) < _KEY_CACHE_LIMIT:
+                self._count_keys[key] = verdict
+        return verdict
+
     def _deep(self, value: Any, where: str) -> Any:
         """``value`` with every string in it scrubbed, however deep: in sequences, in maps (whose
         credential-named keys get the mask) and in bytes. Containers come back rebuilt."""
@@ -187,7 +224,11 @@ class Scrubber:
             return self._text(value, where)
         if isinstance(value, Mapping):
             return {
-                k: (KEY_MASK if isinstance(k, str) and self.key_is_masked(k) else self._deep(v, where))
+                k: (
+                    KEY_MASK
+                    if isinstance(k, str) and self.key_is_masked(k) and not self._keeps(k, v)
+                    else self._deep(v, where)
+                )
                 for k, v in value.items()
             }
         if isinstance(value, (list, tuple)):
@@ -197,8 +238,30 @@ class Scrubber:
         return value
 
     def _sequence(self, items: Sequence[Any], where: str) -> list[Any] | tuple[Any, ...]:
-        scrubbed = [self._deep(item, where) for item in items]
+        """Each item scrubbed; an item that is a (name, value) pair whose name is a credential's
+        (an ASGI scope's ``[(b"authorization", b"Basic ..."), ...]``, ``parse_qsl``'s
+        ``[("api_key", "..."), ...]``) gets the mask for its value, as a map's key would."""
+        scrubbed = [
+            self._pair(item, where)
+            if type(item) in _PAIRS and len(item) == 2 and self._masks_pair(item[0], item[1])
+            else self._deep(item, where)
+            for item in items
+        ]
         return tuple(scrubbed) if isinstance(items, tuple) else scrubbed
+
+    def _masks_pair(self, name: Any, value: Any) -> bool:
+        if isinstance(name, (bytes, bytearray)):
+            name = bytes(name).decode("latin-1")
+        return (
+            isinstance(name, str)
+            and _PAIR_NAME.fullmatch(name) is not None
+            and self.key_is_masked(name)
+            and not self._keeps(name, value)
+        )
+
+    def _pair(self, pair: list[Any] | tuple[Any, ...], where: str) -> list[Any] | tuple[Any, ...]:
+        name = self._deep(pair[0], where)
+        return (name, KEY_MASK) if type(pair) is tuple else [name, KEY_MASK]
 
     def _bytes(self, value: bytes | bytearray, where: str) -> bytes | bytearray:
         """Bytes as UTF-8 text (bytes that are not stay as they were), the rules applied to it."""
@@ -270,6 +333,8 @@ class Scrubber:
             elif kind == _ALLOWED:
                 continue
             elif kind == _MASKED:
+                if type(original) in _NUMBERS and self._keeps(key, original):
+                    continue
                 value = KEY_MASK
             elif type(original) is str:  # a database statement
                 value = original
@@ -323,13 +388,23 @@ class Scrubber:
         """One line at exit when anything failed (once per process), else None."""
         with self._lock:
             stats = self.stats
-            if self._summarised or not (stats.failed_values or stats.dropped_records):
+            if self._summarised or not (
+                stats.failed_values or stats.dropped_records or stats.hook_results_ignored
+            ):
                 return None
             self._summarised = True
-            return (
-                f"otelbundle: scrubbing failed for {stats.failed_values} values (replaced by {FAILED_MARKER!r}) "
-                f"and {stats.dropped_records} records (not exported)."
-            )
+            lines = []
+            if stats.failed_values or stats.dropped_records:
+                lines.append(
+                    f"otelbundle: scrubbing failed for {stats.failed_values} values (replaced by {FAILED_MARKER!r}) "
+                    f"and {stats.dropped_records} records (not exported)."
+                )
+            if stats.hook_results_ignored:
+                lines.append(
+                    f"otelbundle: the scrub hook returned something other than a str for "
+                    f"{stats.hook_results_ignored} values (exported as the built-in rules left them)."
+                )
+            return "\n".join(lines)
 
     def record_dropped(self, what: str) -> None:
         with self._lock:
@@ -351,6 +426,18 @@ class Scrubber:
             self._statements[statement] = result
         return result
 
+    def _hook_result_ignored(self, where: str, result: object) -> None:
+        with self._lock:
+            self.stats.hook_results_ignored += 1
+            first = not self._hook_reported
+            self._hook_reported = True
+        if first:
+            self._report(
+                f"{HOOK_RESULT_IGNORED} {type(result).__name__} for {where or 'a value'!r}, not a str: "
+                "its result is ignored and the value is exported as the built-in rules left it "
+                "(said once; a hook must return the value, changed or not)"
+            )
+
     def _failed(self, what: str) -> None:
         with self._lock:
             self.stats.failed_values += 1
@@ -364,6 +451,8 @@ class Scrubber:
 
 # Value types the rules never change (bool is its own type here: type(), not isinstance()).
 _NUMBERS = frozenset((int, float, bool))
+# What a (name, value) pair in a sequence can be.
+_PAIRS = (tuple, list)
 
 
 def _plain_copy(attributes: Mapping[str, Any]) -> dict[str, Any]:

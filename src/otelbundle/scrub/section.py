@@ -87,10 +87,22 @@ def parse_section(section: YamlMap, settings: ScrubSettings) -> tuple[ScrubSetti
             )
     for index, pattern, where in _strings(section, "extra_patterns", problems):
         try:
-            compile_user_regex(pattern)
+            compiled = compile_user_regex(pattern)
         except re.error as exc:
             problems.append(
                 ConfigProblem(where, f"scrub.extra_patterns[{index}]: not a regular expression: {exc}")
+            )
+            continue
+        # What it matches becomes REDACTED: an empty match puts the marker between every two
+        # characters of every value (`GET /users/42` -> `REDACTEDGREDACTEDE...`).
+        if matches_empty(compiled):
+            problems.append(
+                ConfigProblem(
+                    where,
+                    f"scrub.extra_patterns[{index}]: {pattern!r} can match an empty string, and each empty "
+                    "match would become REDACTED: between every two characters of every value; "
+                    "make it match at least one character (e.g. x+ for x*, \\d+ for \\d*)",
+                )
             )
             continue
         # Scrubbing reads every exported value with this pattern, with the GIL held.
@@ -110,6 +122,22 @@ def parse_section(section: YamlMap, settings: ScrubSettings) -> tuple[ScrubSetti
         settings.extra_param_names.append(name)
     settings.allowed_keys.extend(key for _, key, _ in _strings(section, "allowed_keys", problems))
     return settings, problems
+
+
+def matches_empty(compiled: re.Pattern[str]) -> bool:
+    """Whether ``compiled`` can match an empty string anywhere: ``x*``, ``(?i)``, ``\\b``, ``^``,
+    ``a|``, a look-ahead alone. From the shortest match Python's own parser gives; where that
+    is not available, by trying values an empty match would show in."""
+    parser = getattr(re, "_parser", None) or getattr(re, "sre_parse", None)  # 3.11+ / 3.10
+    try:
+        shortest = parser.parse(compiled.pattern, compiled.flags).getwidth()[0]  # type: ignore[union-attr]
+    except Exception:  # a parser that is not there or not as expected: the probes decide
+        return any(
+            match.start() == match.end()
+            for probe in ("", "a", "A", "0", " ", "-", "GET /users/42", "a b\n")
+            for match in compiled.finditer(probe)
+        )
+    return int(shortest) == 0
 
 
 def _boolean(value: object) -> bool:

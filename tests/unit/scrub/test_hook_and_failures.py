@@ -11,8 +11,10 @@ name being remembered as clean after it had been scrubbed, or failures counted a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pytest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
@@ -20,6 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
+from otelbundle import scrub
 from otelbundle.scrub import FAILED_MARKER, Scrubber, log_step, span_step
 from otelbundle.sdk.export.wrapper import LOGS, SPANS, ExportWrapper, log_exporter, span_exporter
 
@@ -208,3 +211,71 @@ def test_bytes_a_hook_turns_into_something_not_encodable_become_the_marker_and_a
     assert changed == {"app.raw": FAILED_MARKER.encode()}
     assert scrubber.stats.failed_values == 1
     assert len(failures) == 1 and failures[0].startswith("app.raw: UnicodeEncodeError: "), failures
+
+
+# ---- a hook that returns something other than a str ----
+
+
+def test_a_hook_returning_none_leaves_the_rules_result_and_is_reported_once() -> None:
+    """A hook without `return` on some path returned None: every value used to become "None"."""
+    failures: list[str] = []
+    scrubber = Scrubber(hook=lambda where, value: None, on_failure=failures.append)  # type: ignore[arg-type,return-value]
+    assert scrubber.text("https://h/x?token=abc&page=2", "url.full") == "https://h/x?token=REDACTED&page=2"
+    assert scrubber.attributes({"app.note": "hello", "app.raw": b"token=abc"}) == {
+        "app.note": "hello",
+        "app.raw": b"token=REDACTED",
+    }
+    assert scrubber.body(["GET /users/42"]) == ["GET /users/42"]
+    assert failures == [
+        "the scrub hook returned NoneType for 'url.full', not a str: its result is ignored and the value "
+        "is exported as the built-in rules left it (said once; a hook must return the value, changed or not)"
+    ]
+    assert (scrubber.stats.failed_values, scrubber.stats.hook_results_ignored) == (0, 4)
+    assert scrubber.summary() == (
+        "otelbundle: the scrub hook returned something other than a str for 4 values "
+        "(exported as the built-in rules left them)."
+    )
+
+
+def test_a_hook_returning_bytes_for_some_values_keeps_its_str_results_for_the_others() -> None:
+    def hook(where: str, value: str) -> str:
+        return value.encode() if where == "app.raw" else value.replace("CUST-7", "CUST-?")  # type: ignore[return-value]
+
+    failures: list[str] = []
+    scrubber = Scrubber(hook=hook, on_failure=failures.append)
+    assert scrubber.attributes({"app.raw": "CUST-7", "app.id": "CUST-7"}) == {
+        "app.raw": "CUST-7",
+        "app.id": "CUST-?",
+    }
+    assert len(failures) == 1 and failures[0].startswith(
+        "the scrub hook returned bytes for 'app.raw', not a str"
+    )
+
+
+def test_the_hooks_defect_is_said_once_on_stderr_and_in_the_summary_at_exit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not as a scrubbing failure: no value was replaced by the failure marker."""
+    scrub.set_hook(lambda where, value: None)  # type: ignore[arg-type,return-value]
+    try:
+        scrubber = scrub.build_scrubber(scrub.ScrubSettings())
+    finally:
+        scrub.set_hook(None)
+    assert scrubber is not None
+    provider, out = _tracer(scrubber)
+    for _ in range(3):
+        with provider.get_tracer("t").start_as_current_span("GET /x?token=abc"):
+            pass
+    provider.shutdown()
+    assert [span.name for span in out.get_finished_spans()] == ["GET /x?token=REDACTED"] * 3
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2, err
+    assert err[0].startswith(
+        "WARNING otelbundle: the scrub hook returned NoneType for 'span.name', not a str: "
+    )
+    # the span names and the resource's attributes (the hook runs on those too)
+    assert re.fullmatch(
+        r"WARNING otelbundle: the scrub hook returned something other than a str for \d+ values "
+        r"\(exported as the built-in rules left them\)\.",
+        err[1],
+    ), err

@@ -183,3 +183,58 @@ def test_the_hook_sees_nested_values_under_their_attribute_key() -> None:
     scrubber = Scrubber(hook=hook)
     assert scrubber.attributes({"order": {"customer": "CUSTOMER-7"}}) == {"order": {"customer": "CUSTOMER-?"}}
     assert ("order", "CUSTOMER-7") in seen
+
+
+def test_header_pairs_in_lists_lose_their_credential_values() -> None:
+    """An ASGI scope in `extra=` holds its headers as (name, value) pairs, not a map; so does
+    `parse_qsl`'s result. A pair whose name is a credential's gets the mask, as a map's key does."""
+    scope = {
+        "scope": {
+            "headers": [
+                (b"authorization", b"Digest username=bob, response=6629fae4"),
+                (b"x-api-key", b"S3KR1T"),
+                (b"accept", b"text/html"),
+            ],
+            "form": [["user", "bob"], ["password", SECRET], ["next", URL]],
+        }
+    }
+    assert Scrubber().attributes(scope) == {
+        "scope": {
+            "headers": [(b"authorization", KEY_MASK), (b"x-api-key", KEY_MASK), (b"accept", b"text/html")],
+            "form": [["user", "bob"], ["password", KEY_MASK], ["next", SCRUBBED_URL]],
+        }
+    }
+    assert Scrubber().body((("Cookie", "sid=abc"), ("Host", "shop"))) == (
+        ("Cookie", KEY_MASK),
+        ("Host", "shop"),
+    )
+
+
+def test_counts_of_tokens_and_flags_under_credential_named_keys_keep_their_values() -> None:
+    """`llm.usage.total_tokens: 1234` and `app.password_reset: True` used to become "****"
+    (dashboards summing token counts got strings). Neither a bool nor a count can be a
+    credential; a string under those keys, and a number under a password's, are masked."""
+    scrubber = Scrubber()
+    assert scrubber.attributes(
+        {
+            "llm.usage.total_tokens": 1234,
+            "app.token_count": 7,
+            "app.password_reset": True,
+            "app.max_tokens": "100",
+            "app.password": 1234,
+            "app.token": 123456,
+            "app.secret_tokens": 5,
+        }
+    ) == {
+        "llm.usage.total_tokens": 1234,
+        "app.token_count": 7,
+        "app.password_reset": True,
+        "app.max_tokens": KEY_MASK,
+        "app.password": KEY_MASK,
+        "app.token": KEY_MASK,
+        "app.secret_tokens": KEY_MASK,
+    }
+    assert scrubber.body({"usage": {"prompt_tokens": 12, "api_key": 5}, "pairs": [("total_tokens", 3)]}) == {
+        "usage": {"prompt_tokens": 12, "api_key": KEY_MASK},
+        "pairs": [("total_tokens", 3)],
+    }

@@ -120,6 +120,35 @@ CAUGHT = [
         "-----BEGIN ENCRYPTED PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,AB\n\nMIIE",
         "REDACTED",
     ),
+    # Python reprs and keyword arguments: quoted values after API/secret key names, bytes values
+    (
+        "Settings(name='a', api_key='S3KR1T', db_password=b'S3KR1T_pw')",
+        'Settings(name=\'a\', api_key="REDACTED", db_password="REDACTED")',
+    ),
+    ('OpenAI(api_key="sk-abc-xyz", timeout=3)', 'OpenAI(api_key="REDACTED", timeout=3)'),
+    ("api_key: 'abc def'", 'api_key: "REDACTED"'),
+    ("boto3 client(secret_key='wJalr', region='eu')", "boto3 client(secret_key=\"REDACTED\", region='eu')"),
+    # a key name at the start of the value, or after a bracket
+    ("Api-Key: S3KR1T", "Api-Key: REDACTED"),
+    ("Client(api_key=S3KR1T, retries=2)", "Client(api_key=REDACTED, retries=2)"),
+    # JSON written into a JSON string: escaped quotes, written back escaped
+    (
+        '{"msg": "body was {\\"user\\": \\"bob\\", \\"password\\": \\"hunter2\\"}"}',
+        '{"msg": "body was {\\"user\\": \\"bob\\", \\"password\\": \\"REDACTED\\"}"}',
+    ),
+    (
+        '{"m": "{\\"apiKey\\": \\"abc\\", \\"page\\": 2}"}',
+        '{"m": "{\\"apiKey\\": \\"REDACTED\\", \\"page\\": 2}"}',
+    ),
+    # HTTP Basic credentials outside an Authorization header: a header pair's repr
+    ("[(b'authorization', b'Basic dXNlcjpwYXNzd29yZA==')]", "[(b'authorization', b'Basic REDACTED')]"),
+    ("basic YWxhZGRpbjpvcGVuc2VzYW1l", "basic REDACTED"),
+    # a query string written into text without its '?': its first parameter too
+    (
+        "signed X-Amz-Signature=S3KR1T&X-Amz-Credential=AKID%2F1&X-Amz-Expires=60",
+        "signed X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED&X-Amz-Expires=60",
+    ),
+    ("params: 'key=abc123&page=2'", "params: 'key=REDACTED&page=2'"),
 ]
 
 KEPT = [
@@ -155,6 +184,31 @@ KEPT = [
     "https://h/docs#section-2",
     "https://hooks.slack.com/",
 ]
+
+
+def test_basic_credentials_are_caught_and_prose_about_basic_things_stays() -> None:
+    assert SCRUB.text("sent Basic dXNlcjpwYXNz to /login") == "sent Basic REDACTED to /login"
+    for prose in ("Basic authentication failed for bob", "basic usage of the API", "Basic settings saved"):
+        assert SCRUB.text(prose) == prose
+
+
+def test_a_parameter_list_in_text_loses_its_first_value_and_prose_with_a_name_stays() -> None:
+    """Without its '?' a parameter list is told from prose by the '&' after the first value."""
+    assert SCRUB.text("lookup sig=abc123&t=1") == "lookup sig=REDACTED&t=1"
+    for prose in ("cache key=user:42 found", "sort key=name", "login auth=ok for bob"):
+        assert SCRUB.text(prose) == prose
+    # scrub.extra_param_names count here too
+    assert Scrubber(extra_param_names=["session_key"]).text("sent session_key=abc&x=1") == (
+        "sent session_key=REDACTED&x=1"
+    )
+
+
+def test_quoted_values_after_key_names_are_caught_and_other_keyword_arguments_stay() -> None:
+    assert (
+        SCRUB.text("Client(api_key='k', sort_key='name')") == "Client(api_key=\"REDACTED\", sort_key='name')"
+    )
+    for kept in ("Query(sort_key='name', cache_key='abc', max_tokens=100)", "{'monkey': 'x', 'keys': 'y'}"):
+        assert SCRUB.text(kept) == kept
 
 
 @pytest.mark.parametrize(("text", "expected"), CAUGHT)

@@ -3,6 +3,7 @@ give exactly what the rules applied one by one give, however often a value comes
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from opentelemetry.attributes import BoundedAttributes
 
 from otelbundle.scrub import KEY_MASK, Scrubber, scrub_sql
-from otelbundle.scrub.rules import RULES, SQL_SYSTEMS
+from otelbundle.scrub.rules import KEY_COUNT_PATTERN, KEY_NOT_A_COUNT_PATTERN, RULES, SQL_SYSTEMS
 
 _TEXTS = [
     "GET",
@@ -36,6 +37,7 @@ _KEYS = [
     "db.system",
     "user.password",
     "http.request.header.authorization",
+    "llm.usage.total_tokens",  # a count: numbers kept, strings masked
     "note",
     "allowed.url",
 ]
@@ -66,7 +68,12 @@ def _expected(attributes: dict[str, Any], scrubber: Scrubber) -> dict[str, Any]:
         if key in ALLOWED:
             result[key] = value
         elif scrubber.key_is_masked(key):
-            result[key] = KEY_MASK
+            kept = type(value) is bool or (
+                type(value) in (int, float)
+                and re.search(KEY_COUNT_PATTERN, key) is not None
+                and re.search(KEY_NOT_A_COUNT_PATTERN, key) is None
+            )
+            result[key] = value if kept else KEY_MASK
         elif isinstance(value, str):
             result[key] = _rules(scrub_sql(value) if sql and key == "db.statement" else value)
         elif isinstance(value, tuple) and any(isinstance(v, str) for v in value):

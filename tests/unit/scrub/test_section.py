@@ -140,3 +140,24 @@ def test_a_quoted_boolean_says_why_it_is_refused(tmp_path: Path) -> None:
         " to read a boolean)"
     ]
     assert settings.enabled  # refused: scrubbing stays on
+
+
+def test_a_pattern_that_can_match_an_empty_string_is_refused_with_its_position(tmp_path: Path) -> None:
+    """Each empty match became REDACTED: `GET /users/42` was exported as `REDACTEDGREDACTEDE...`."""
+    path = _write(
+        tmp_path,
+        "scrub:\n  extra_patterns:\n    - 'x*'\n    - '(?i)'\n    - '\\b'\n    - '\\d*'\n    - 'ok=\\d+'\n",
+    )
+    settings, problems = load_scrub_settings(path, {})
+    messages = [str(p) for p in problems]
+    for line, index, pattern in ((3, 0, "'x*'"), (4, 1, "'(?i)'"), (5, 2, "'\\\\b'"), (6, 3, "'\\\\d*'")):
+        assert any(
+            m.startswith(
+                f"{path}:{line}:8: scrub.extra_patterns[{index}]: {pattern} can match an empty string"
+            )
+            for m in messages
+        ), messages
+    assert len(messages) == 4, messages
+    assert settings.extra_patterns == ["ok=\\d+"]
+    scrubber = scrub.build_scrubber(settings)
+    assert scrubber is not None and scrubber.text("GET /users/42 ok=7") == "GET /users/42 REDACTED"
