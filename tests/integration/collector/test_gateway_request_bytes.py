@@ -42,7 +42,7 @@ from tests.integration.collector.outage import own_metric
 
 MIB = 2**20
 JAEGER_LIMIT = 20 * MIB  # Jaeger's OTLP receiver: the collector's default max_request_body_size
-# 4 x 512 spans of 14 KiB: 29 MiB, exactly the 2048 spans that `batch` merges into one request.
+# 4 x 512 spans of 14 KiB: 28 MiB, exactly the 2048 spans that `batch` merges into one request.
 REQUESTS, SPANS, VALUE_BYTES = 4, 512, 14 * 1024
 SERVICE = resource_pb2.Resource(
     attributes=[common_pb2.KeyValue(key="service.name", value=common_pb2.AnyValue(string_value="big"))]
