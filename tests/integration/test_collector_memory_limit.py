@@ -24,8 +24,11 @@ import pytest
 from harness.apps import ROOT, clean_env
 from harness.collector import COLLECTOR, own_network, require_collector
 from otelbundle.cli.stack import components as comp
+from tests.integration.collector.outage import kubernetes_container
 
-_CONFIGURED = re.compile(r"Memory limiter configured.*\"limit_mib\": (?P<limit>\d+)")
+_CONFIGURED = re.compile(
+    r"Memory limiter configured.*\"limit_mib\": (?P<limit>\d+), \"spike_limit_mib\": (?P<spike>\d+)"
+)
 _PERCENTAGE = re.compile(
     r"Using percentage memory limiter.*\"total_memory_mib\": (?P<total>\d+), \"limit_percentage\": (?P<pct>\d+)"
 )
@@ -140,18 +143,27 @@ def _memory_cgroup(limit_bytes: int) -> Iterator[Path]:
 
 def test_zero_takes_80_percent_of_the_container_memory_limit(tmp_path: Path) -> None:
     """What the Kubernetes manifests ask for, in a real memory cgroup as a container limit
-    makes: the collector must enforce 80 % of the agent container's 640 MiB (512), not of the machine."""
+    makes: the collector must enforce 80 % of the agent container's limit (704 MiB: 563), not of
+    the machine. Its spike allowance is 20 % of the container too (141 MiB, not 20 % of the
+    limit), so the soft limit where it refuses everything is 60 % of the container (422 MiB),
+    which the manifests size their queues by."""
     require_collector()
     manifests = [
         ROOT / "deploy" / "k8s" / name for name in ("collector-agent.yaml", "collector-gateway.yaml")
     ]
     for manifest in manifests:
         assert f'{{name: {comp.MEMORY_LIMIT_VARIABLE}, value: "0"}}' in manifest.read_text(), manifest
+    _, _, container_mib = kubernetes_container("collector-agent.yaml", "DaemonSet")
     [collector] = _collectors(tmp_path, {comp.MEMORY_LIMIT_VARIABLE: "0"})
-    with _memory_cgroup(640 * 1024 * 1024) as procs:
+    with _memory_cgroup(container_mib * 1024 * 1024) as procs:
         # The shell joins the cgroup, then becomes the collector: it starts inside the limit.
         join = ("sh", "-c", 'echo $$ > "$0" && exec "$@"', str(procs))
         output = _start_log(tmp_path, collector, join)
     percentage = _PERCENTAGE.search(output)
-    assert percentage and int(percentage["total"]) == 640, output[-3000:]
-    assert _limits(output) == {512}, output[-3000:]
+    assert percentage and int(percentage["total"]) == container_mib, output[-3000:]
+    # The collector takes the percentages of the bytes, then rounds down to MiB.
+    assert _limits(output) == {container_mib * 80 // 100}, output[-3000:]
+    [configured] = _CONFIGURED.finditer(output)
+    assert int(configured["spike"]) == container_mib * 20 // 100, output[-3000:]
+    soft_limit_mib = int(configured["limit"]) - int(configured["spike"])
+    assert abs(soft_limit_mib - container_mib * 0.6) <= 1, output[-3000:]

@@ -136,3 +136,35 @@ def flood_until_dropping(
         if first_drop is not None and request >= first_drop + more:
             break
     return statuses, first_drop
+
+
+def soft_limit_bytes(config: dict[str, Any], limit_mib: float) -> float:
+    """Where memory_limiter refuses everything with a fixed ``limit_mib`` (the files, the native
+    stack, compose): the limit minus its spike allowance, a fifth of the limit when
+    ``spike_limit_mib`` is not set (memorylimiter v0.159.0, newFixedMemUsageChecker; the
+    ``spike_limit_percentage`` is not read then)."""
+    assert "spike_limit_mib" not in config["processors"]["memory_limiter"]
+    return limit_mib * MIB * 4 / 5
+
+
+def container_soft_limit_bytes(config: dict[str, Any], container_mib: float) -> float:
+    """Where memory_limiter refuses everything with ``limit_mib`` 0 (Kubernetes): both
+    percentages are of the container's memory limit (memorylimiter v0.159.0,
+    newPercentageMemUsageChecker), so 80 % - 20 % = 60 % of the container, not 80 % of 80 %."""
+    limiter = config["processors"]["memory_limiter"]
+    percent = int(limiter["limit_percentage"]) - int(limiter["spike_limit_percentage"])
+    return container_mib * MIB * percent / 100
+
+
+def kubernetes_container(manifest: str, kind: str) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """The collector container of deploy/k8s/``manifest``'s ``kind`` workload: its workload, its
+    environment (name: value) and its memory limit in MiB."""
+    documents = yaml.safe_load_all((ROOT / "deploy" / "k8s" / manifest).read_text())
+    [workload] = [d for d in documents if d and d["kind"] == kind]
+    [container] = workload["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    memory = str(container["resources"]["limits"]["memory"])
+    memory_mib = (
+        int(memory.removesuffix("Gi")) * 1024 if memory.endswith("Gi") else int(memory.removesuffix("Mi"))
+    )
+    return workload, env, memory_mib

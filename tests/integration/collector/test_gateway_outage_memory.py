@@ -37,14 +37,16 @@ from harness.collector import forwarding_exporter, post_when_listening, require_
 from harness.otlp_receiver import OtlpReceiver
 from otelbundle.cli.stack import components as comp
 from tests.integration.collector.outage import (
-    MIB,
     PROTOBUF,
     RESOURCE,
+    container_soft_limit_bytes,
     env_default,
     flood_until_dropping,
+    kubernetes_container,
     log_request,
     own_metric,
     shipped_config,
+    soft_limit_bytes,
     text,
 )
 
@@ -165,10 +167,8 @@ def _agent_config(tmp_path: Path, otlp_port: int, metrics_port: int) -> dict[str
     return dict(merge(shipped_config(tmp_path, otlp_port, metrics_port), agent))
 
 
-def _queue_bytes_for(limit_mib: float, gateways: int, config: dict[str, Any]) -> int:
-    """The shipped rule: N full gateway queues take at most a quarter of the soft limit."""
-    spike = int(config["processors"]["memory_limiter"]["spike_limit_percentage"])
-    soft_limit = limit_mib * MIB * (100 - spike) / 100
+def _queue_bytes_for(soft_limit: float, gateways: int) -> int:
+    """The shipped rule: N full queues take at most a quarter of the soft limit (bytes)."""
     return int(soft_limit / 4 / HEAP_PER_QUEUED_BYTE / gateways)
 
 
@@ -183,7 +183,7 @@ def _environment(
     return {
         "OTELCOL_MEMORY_LIMIT_MIB": str(MEMORY_LIMIT_MIB),
         "OTELCOL_GATEWAY_ENDPOINTS": f"[127.0.0.1:{gateway_port}]",
-        "OTELCOL_GATEWAY_QUEUE_BYTES": str(_queue_bytes_for(MEMORY_LIMIT_MIB, 1, config)),
+        "OTELCOL_GATEWAY_QUEUE_BYTES": str(_queue_bytes_for(soft_limit_bytes(config, MEMORY_LIMIT_MIB), 1)),
         "JAEGER_OTLP_ENDPOINT": otlp_receiver.http_endpoint,  # not used by the agent
         "VICTORIALOGS_OTLP_ENDPOINT": otlp_receiver.http_endpoint,
         "PROMETHEUS_REMOTE_WRITE_URL": prometheus.url,
@@ -270,30 +270,52 @@ def test_traces_sent_during_a_short_gateway_outage_reach_it_once_it_is_back(
 
 def test_the_shipped_gateway_queues_keep_to_a_quarter_of_each_soft_limit() -> None:
     """The defaults the tests above scale down: agent.yaml's for the files' 1 GiB and the two
-    gateways of compose (and `stack up --gateways 2`), and the Kubernetes agent's for 80 % of its
-    640Mi container (512 MiB) and the gateway Deployment's replicas. Nor is any under the largest
-    request the agent sends a gateway: a smaller queue drops such a request whole (the Kubernetes
-    agent had 16 MiB)."""
+    gateways of compose (and `stack up --gateways 2`), and the Kubernetes agent's for its
+    container and the gateway Deployment's replicas. There memory_limiter runs on percentages
+    of the container (OTELCOL_MEMORY_LIMIT_MIB=0), and the soft limit is 60 % of it, not 80 % of
+    80 %: two 20 MiB queues (100 MiB of heap) overflowed a quarter of a 640Mi agent's (96 MiB).
+    Nor is any under the largest request the agent sends a gateway: a smaller queue drops such a
+    request whole (the Kubernetes agent had 16 MiB)."""
     config = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
     agent = yaml.safe_load((ROOT / "otel-collector" / "agent.yaml").read_text())
     queue = agent["exporters"]["load_balancing/gateways"]["protocol"]["otlp"]["sending_queue"]
     assert queue.get("sizer") == "bytes" and queue["batch"].get("sizer") == "bytes", queue
     limit_mib = env_default(config["processors"]["memory_limiter"]["limit_mib"])
-    assert env_default(queue["queue_size"]) <= _queue_bytes_for(limit_mib, 2, config)
-    manifests = {
-        name: list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / name).read_text()))
-        for name in ("collector-agent.yaml", "collector-gateway.yaml")
-    }
-    [daemonset] = [d for d in manifests["collector-agent.yaml"] if d and d["kind"] == "DaemonSet"]
-    [container] = daemonset["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    memory_mib = int(container["resources"]["limits"]["memory"].removesuffix("Mi"))
-    [deployment] = [d for d in manifests["collector-gateway.yaml"] if d and d["kind"] == "Deployment"]
+    assert env_default(queue["queue_size"]) <= _queue_bytes_for(soft_limit_bytes(config, limit_mib), 2)
+    _, env, memory_mib = kubernetes_container("collector-agent.yaml", "DaemonSet")
+    deployment, _, _ = kubernetes_container("collector-gateway.yaml", "Deployment")
     replicas = int(deployment["spec"]["replicas"])
-    assert int(env["OTELCOL_GATEWAY_QUEUE_BYTES"]) <= _queue_bytes_for(memory_mib * 0.8, replicas, config)
+    assert env["OTELCOL_MEMORY_LIMIT_MIB"] == "0"
+    soft_limit = container_soft_limit_bytes(config, memory_mib)
+    assert int(env["OTELCOL_GATEWAY_QUEUE_BYTES"]) <= _queue_bytes_for(soft_limit, replicas), memory_mib
     largest = agent["exporters"]["load_balancing/gateways"]["protocol"]["otlp"]["sending_queue"]["batch"]
     for shipped in (int(env["OTELCOL_GATEWAY_QUEUE_BYTES"]), env_default(queue["queue_size"])):
         assert shipped >= int(largest["max_size"]) == comp.MIN_GATEWAY_QUEUE_BYTES, (shipped, largest)
     compose = yaml.safe_load((ROOT / "deploy" / "compose.scale-out.yaml").read_text())
     passed = compose["services"]["otel-collector"]["environment"]["OTELCOL_GATEWAY_QUEUE_BYTES"]
     assert passed == f"${{OTELCOL_GATEWAY_QUEUE_BYTES:-{env_default(queue['queue_size'])}}}", passed
+
+
+def test_the_shipped_jaeger_queues_keep_to_a_quarter_of_each_gateways_soft_limit() -> None:
+    """A gateway's in-memory Jaeger queue by the same rule: full, within a quarter of the gateway's
+    soft limit at HEAP_PER_QUEUED_BYTE. gateway.yaml held 5000 batches of any size, so a Jaeger
+    outage could fill the soft limit and the gateway refused every span the agents sent. Checked:
+    gateway.yaml's default for its 1 GiB, what compose passes its gateways, the Kubernetes
+    gateway's value for 60 % of its container; none under one 20 MiB request, which gateway.yaml
+    cuts what it sends at (a batch larger than the queue is dropped whole)."""
+    gateway = yaml.safe_load((ROOT / "otel-collector" / "gateway.yaml").read_text())
+    jaeger = gateway["exporters"]["otlp_http/jaeger"]["sending_queue"]
+    assert jaeger.get("sizer") == "bytes" and jaeger["batch"].get("sizer") == "bytes", jaeger
+    one_request = int(jaeger["batch"]["max_size"])
+    assert one_request == comp.MIN_JAEGER_QUEUE_BYTES == 20 * 2**20
+    default = env_default(jaeger["queue_size"])
+    limit_mib = env_default(gateway["processors"]["memory_limiter"]["limit_mib"])
+    assert one_request <= default <= _queue_bytes_for(soft_limit_bytes(gateway, limit_mib), 1)
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.scale-out.yaml").read_text())
+    for name in ("otel-gateway-1", "otel-gateway-2"):
+        passed = compose["services"][name]["environment"]["OTELCOL_JAEGER_QUEUE_BYTES"]
+        assert passed == f"${{OTELCOL_JAEGER_QUEUE_BYTES:-{default}}}", (name, passed)
+    _, env, memory_mib = kubernetes_container("collector-gateway.yaml", "Deployment")
+    assert env["OTELCOL_MEMORY_LIMIT_MIB"] == "0"
+    shipped = int(env["OTELCOL_JAEGER_QUEUE_BYTES"])
+    assert one_request <= shipped <= _queue_bytes_for(container_soft_limit_bytes(gateway, memory_mib), 1)

@@ -18,7 +18,6 @@ in-process receiver).
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -34,14 +33,16 @@ from harness.apps import ROOT, free_port
 from harness.collector import post_when_listening, require_collector, running_collector
 from harness.otlp_receiver import OtlpReceiver
 from tests.integration.collector.outage import (
-    MIB,
     PROTOBUF,
     RESOURCE,
+    container_soft_limit_bytes,
     env_default,
     flood_until_dropping,
+    kubernetes_container,
     log_request,
     own_metric,
     shipped_config,
+    soft_limit_bytes,
     text,
 )
 
@@ -111,13 +112,10 @@ def _span(i: int) -> bytes:
     return body.SerializeToString()
 
 
-def _queue_size_for(limit_mib: float, config: dict[str, Any]) -> int:
-    """The shipped rule: a queue of full requests takes at most a quarter of the soft limit."""
-    soft_limit = (
-        limit_mib * MIB * (100 - int(config["processors"]["memory_limiter"]["spike_limit_percentage"])) // 100
-    )
+def _queue_size_for(soft_limit: float, config: dict[str, Any]) -> int:
+    """The shipped rule: a queue of full requests takes at most a quarter of the soft limit (bytes)."""
     points = int(config["processors"]["batch/metrics"]["send_batch_max_size"])
-    return max(1, soft_limit // 4 // (points * HEAP_PER_POINT))
+    return max(1, int(soft_limit // 4 // (points * HEAP_PER_POINT)))
 
 
 REMOTE_WRITE = {"exporter": "prometheus_remote_write"}
@@ -142,7 +140,8 @@ def test_traces_and_logs_are_accepted_and_delivered_while_prometheus_is_down(
         "PROMETHEUS_REMOTE_WRITE_URL": f"http://127.0.0.1:{prometheus_down}/api/v1/write",
     }
     if "batch/metrics" in config["processors"]:
-        environment["OTELCOL_METRICS_QUEUE_SIZE"] = str(_queue_size_for(MEMORY_LIMIT_MIB, config))
+        soft_limit = soft_limit_bytes(config, MEMORY_LIMIT_MIB)
+        environment["OTELCOL_METRICS_QUEUE_SIZE"] = str(_queue_size_for(soft_limit, config))
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     base = f"http://127.0.0.1:{otlp_port}"
@@ -175,20 +174,22 @@ def test_traces_and_logs_are_accepted_and_delivered_while_prometheus_is_down(
 
 
 def test_the_shipped_queue_sizes_keep_to_a_quarter_of_each_soft_limit() -> None:
-    """The defaults the test above scales down: the files' 1 GiB, and the Kubernetes agent's 80 % of
-    its 512Mi container (409 MiB), which sets the queue in its manifest."""
+    """The defaults the test above scales down: the files' 1 GiB, and the Kubernetes agent's, which
+    sets the queue in its manifest. There memory_limiter runs on percentages of the container
+    (OTELCOL_MEMORY_LIMIT_MIB=0), and its soft limit is 60 % of the container, not 80 % of 80 %
+    (the spike allowance is 20 % of the container too)."""
     config: dict[str, Any] = yaml.safe_load((ROOT / "otel-collector" / "config.yaml").read_text())
     limiter = config["processors"]["memory_limiter"]
     queue = config["exporters"]["prometheus_remote_write"]["remote_write_queue"]
-    assert env_default(queue["queue_size"]) <= _queue_size_for(env_default(limiter["limit_mib"]), config)
+    soft_limit = soft_limit_bytes(config, env_default(limiter["limit_mib"]))
+    assert env_default(queue["queue_size"]) <= _queue_size_for(soft_limit, config)
     for name in ("metrics", "metrics/span_metrics"):  # config.yaml's and, with agent.yaml, the agent's
         for file in ("config.yaml", "agent.yaml"):
             pipeline = yaml.safe_load((ROOT / "otel-collector" / file).read_text())["service"][
                 "pipelines"
             ].get(name)
             assert pipeline is None or "batch/metrics" in pipeline["processors"], (file, name)
-    manifest = (ROOT / "deploy" / "k8s" / "collector-agent.yaml").read_text()
-    agent_queue = re.search(r"\{name: OTELCOL_METRICS_QUEUE_SIZE, value: \"(\d+)\"\}", manifest)
-    memory = re.search(r"limits: \{[^}]*memory: (\d+)Mi", manifest)
-    assert agent_queue and memory, "collector-agent.yaml: OTELCOL_METRICS_QUEUE_SIZE or the memory limit"
-    assert int(agent_queue[1]) <= _queue_size_for(int(memory[1]) * 0.8, config)
+    _, env, memory_mib = kubernetes_container("collector-agent.yaml", "DaemonSet")
+    assert env["OTELCOL_MEMORY_LIMIT_MIB"] == "0"
+    soft_limit = container_soft_limit_bytes(config, memory_mib)
+    assert int(env["OTELCOL_METRICS_QUEUE_SIZE"]) <= _queue_size_for(soft_limit, config), memory_mib

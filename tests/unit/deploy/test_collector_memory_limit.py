@@ -167,3 +167,39 @@ def test_the_native_stack_sizes_the_agents_gateway_queues_to_the_limit_and_their
     stack = comp.components(ROOT, tmp_path, env=env, gateways=gateways)
     (agent,) = [c for c in stack if c.name == "otelcol-bundle"]
     assert agent.env.get(comp.GATEWAY_QUEUE_VARIABLE) == queue
+
+
+@pytest.mark.parametrize(
+    ("env", "queue"),
+    [
+        ({}, str(int(1024 * 2**20 * 0.8 / 4 / 2.5))),  # 85 MB: a quarter of 819 MiB at 2.5 a byte
+        ({VARIABLE: "4096"}, str(int(4096 * 2**20 * 0.8 / 4 / 2.5))),
+        ({VARIABLE: "128"}, str(comp.MIN_JAEGER_QUEUE_BYTES)),  # never under one 20 MiB request
+        ({comp.JAEGER_QUEUE_VARIABLE: " 1000000 "}, "1000000"),  # the user's own wins
+    ],
+)
+def test_the_native_stack_sizes_each_gateways_jaeger_queue_to_its_limit(
+    tmp_path: Path, env: dict[str, str], queue: str
+) -> None:
+    """gateway.yaml held 5000 batches of any size in memory: a Jaeger outage could fill a gateway's
+    soft limit, and its memory limiter then refused every span the agents sent. Each gateway has a
+    limit of its own, so the number of gateways does not change its queue."""
+    for gateways in (1, 3):
+        stack = comp.components(ROOT, tmp_path, env=env, gateways=gateways)
+        found = {c.name: c.env.get(comp.JAEGER_QUEUE_VARIABLE) for c in stack}
+        assert found.pop("otelcol-bundle") is None  # the agent sends traces to the gateways, not Jaeger
+        assert found == {
+            **{comp.gateway_name(i): queue for i in range(1, gateways + 1)},
+            **{name: None for name in found if not name.startswith("otelcol-gateway-")},
+        }
+
+
+def test_the_jaeger_queue_default_matches_gateway_yaml() -> None:
+    """The file's default is within what `stack up` passes at the default limit, and not below
+    one request."""
+    queue = load(COLLECTOR / "gateway.yaml")["exporters"]["otlp_http/jaeger"]["sending_queue"]
+    match = _ENV_WITH_DEFAULT.match(str(queue["queue_size"]))
+    assert queue.get("sizer") == "bytes" and match and match["name"] == comp.JAEGER_QUEUE_VARIABLE, queue
+    passed = int(comp.jaeger_queue_bytes({})[comp.JAEGER_QUEUE_VARIABLE])
+    assert comp.MIN_JAEGER_QUEUE_BYTES <= int(match["default"]) <= passed
+    assert int(queue["batch"]["max_size"]) == comp.MIN_JAEGER_QUEUE_BYTES

@@ -192,6 +192,7 @@ def queue_size_fault(env: Mapping[str, str]) -> str | None:
     for variable, unit, example in (
         (METRICS_QUEUE_VARIABLE, "requests", "384"),
         (GATEWAY_QUEUE_VARIABLE, "bytes", "33554432 for 32 MiB"),
+        (JAEGER_QUEUE_VARIABLE, "bytes", "83886080 for 80 MiB"),
     ):
         value = env.get(variable) or ""
         text = value.strip()
@@ -215,15 +216,44 @@ GATEWAY_QUEUE_VARIABLE = "OTELCOL_GATEWAY_QUEUE_BYTES"
 MIN_GATEWAY_QUEUE_BYTES = 20 * 2**20
 
 
+def _quarter_of_the_soft_limit_in_queued_bytes(env: Mapping[str, str]) -> int | None:
+    """The queued bytes whose heap (~2.5 bytes a queued byte) is a quarter of the soft limit of
+    a collector with this environment's limit (80 % of it); None when the limit is not a whole
+    number of MiB above 0 (``stack up`` refuses those before starting anything)."""
+    limit = (env.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT_MIB).strip()
+    if not limit.isdigit() or int(limit) <= 0:
+        return None
+    return int(int(limit) * 2**20 * 0.8 / 4 / 2.5)
+
+
 def gateway_queue_bytes(env: Mapping[str, str], gateways: int) -> dict[str, str]:
     """The agent's per-gateway queue for ``gateways`` gateways, unless the user sized it."""
     if env.get(GATEWAY_QUEUE_VARIABLE):
         return {GATEWAY_QUEUE_VARIABLE: env[GATEWAY_QUEUE_VARIABLE].strip()}
-    limit = (env.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT_MIB).strip()
-    if not limit.isdigit() or int(limit) <= 0 or gateways <= 0:
+    quarter = _quarter_of_the_soft_limit_in_queued_bytes(env)
+    if quarter is None or gateways <= 0:
         return {}  # agent.yaml's own default (32 MiB)
-    share = int(int(limit) * 2**20 * 0.8 / 4 / 2.5 / gateways)
-    return {GATEWAY_QUEUE_VARIABLE: str(max(MIN_GATEWAY_QUEUE_BYTES, share))}
+    return {GATEWAY_QUEUE_VARIABLE: str(max(MIN_GATEWAY_QUEUE_BYTES, quarter // gateways))}
+
+
+# Each gateway's Jaeger queue, in bytes (gateway.yaml): in memory, so that a stop drains it, and
+# by the same rule as the agent's gateway queues: full, it takes at most a quarter of that
+# gateway's soft limit at ~2.5 bytes of heap a queued byte (docs/collector.md, "A Jaeger outage
+# and the gateway's memory"): 85 MB at the default 1024 MiB, whatever the number of gateways
+# (each has its own limit). Never under 20 MiB: a batch larger than the queue is refused whole,
+# and gateway.yaml cuts what it sends Jaeger at 20 MiB.
+JAEGER_QUEUE_VARIABLE = "OTELCOL_JAEGER_QUEUE_BYTES"
+MIN_JAEGER_QUEUE_BYTES = 20 * 2**20
+
+
+def jaeger_queue_bytes(env: Mapping[str, str]) -> dict[str, str]:
+    """A gateway's Jaeger queue for its memory limit, unless the user sized it."""
+    if env.get(JAEGER_QUEUE_VARIABLE):
+        return {JAEGER_QUEUE_VARIABLE: env[JAEGER_QUEUE_VARIABLE].strip()}
+    quarter = _quarter_of_the_soft_limit_in_queued_bytes(env)
+    if quarter is None:
+        return {}  # gateway.yaml's own default (80 MiB)
+    return {JAEGER_QUEUE_VARIABLE: str(max(MIN_JAEGER_QUEUE_BYTES, quarter))}
 
 
 def gateway_name(index: int) -> str:
@@ -402,6 +432,7 @@ def _gateway(collector: Path, index: int, env: Mapping[str, str]) -> Component:
             "OTELCOL_HEALTH_PORT": str(health),
             "OTELCOL_METRICS_PORT": str(metrics),
             **collector_memory_limit(env),
+            **jaeger_queue_bytes(env),
         },
         alternates=(("otelcol-contrib", "0.159.0"),),
         installs="otelcol-bundle",

@@ -36,10 +36,11 @@ def test_the_same_settings_change_nothing_though_the_agent_instance_is_new_per_s
 def test_a_memory_limit_changes_each_collector_and_nothing_else() -> None:
     before = settings_of(ROOT, {}, gateways=1)
     after = settings_of(ROOT, {"OTELCOL_MEMORY_LIMIT_MIB": "2048"}, gateways=1)
-    expected = ["environment OTELCOL_MEMORY_LIMIT_MIB, OTELCOL_METRICS_QUEUE_SIZE"]
-    # The agent's gateway queues follow the limit too (components.gateway_queue_bytes).
+    # The gateway's Jaeger queue (components.jaeger_queue_bytes) and the agent's gateway queues
+    # (components.gateway_queue_bytes) follow the limit too.
+    gateway = ["environment OTELCOL_JAEGER_QUEUE_BYTES, OTELCOL_MEMORY_LIMIT_MIB, OTELCOL_METRICS_QUEUE_SIZE"]
     agent = ["environment OTELCOL_GATEWAY_QUEUE_BYTES, OTELCOL_MEMORY_LIMIT_MIB, OTELCOL_METRICS_QUEUE_SIZE"]
-    assert changed(before, after) == {"otelcol-gateway-1": expected, "otelcol-bundle": agent}
+    assert changed(before, after) == {"otelcol-gateway-1": gateway, "otelcol-bundle": agent}
 
 
 def test_a_data_dir_for_victorialogs_or_jaeger_is_a_change() -> None:

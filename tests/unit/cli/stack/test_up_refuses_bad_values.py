@@ -78,6 +78,8 @@ def test_a_memory_limit_the_collector_cannot_use_natively_is_refused_before_anyt
         ("OTELCOL_METRICS_QUEUE_SIZE", "1k"),
         ("OTELCOL_METRICS_QUEUE_SIZE", "0"),
         ("OTELCOL_GATEWAY_QUEUE_BYTES", "32MiB"),
+        ("OTELCOL_JAEGER_QUEUE_BYTES", "80MiB"),
+        ("OTELCOL_JAEGER_QUEUE_BYTES", "-1"),
     ],
 )
 def test_a_queue_size_the_collector_cannot_use_is_refused_before_anything_starts(
