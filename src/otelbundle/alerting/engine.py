@@ -34,7 +34,7 @@ from typing import Protocol
 
 from otelbundle.alerting.alert import Alert, AlertState
 from otelbundle.alerting.early import Deadlines
-from otelbundle.alerting.evidence import TextScrubber
+from otelbundle.alerting.evidence import TextScrubber, most_telling
 from otelbundle.alerting.exemplar_records import ExemplarRecords
 from otelbundle.alerting.exemplar_spans import ExemplarSpans
 from otelbundle.alerting.log_fold import LogRuleFold
@@ -366,9 +366,24 @@ class Engine:
         )
 
     def _transition(self, alert: ActiveAlert, state: AlertState) -> None:
-        self.telemetry.transition(
-            alert.labels, state, alert.value, alert.trace_ids[0] if alert.trace_ids else ""
-        )
+        trace_id = alert.trace_ids[0] if alert.trace_ids else ""
+        self.telemetry.transition(alert.labels, state, alert.value, trace_id, self._span_of(alert, trace_id))
+
+    def _span_of(self, alert: ActiveAlert, trace_id: str) -> int:
+        """The id of a span of the exemplar trace this engine saw (the one its evidence would
+        quote, or the log rule's record's span), so the transition's log record points at a
+        span that exists; 0 when none is known."""
+        if not trace_id:
+            return 0
+        number = int(trace_id, 16)
+        rule = alert.rule
+        if rule.logs is not None:
+            records = self.exemplar_records.get((rule.group, rule.name), alert.key)
+            return next(
+                (line.span_id for tid, line in reversed(records) if tid == number and line.span_id), 0
+            )
+        entry = self.exemplar_spans.get(number)
+        return most_telling(entry.spans).span_id if entry is not None and entry.spans else 0
 
     # ---- fork, timing ----------------------------------------------------------
     def after_fork_in_child(self) -> None:

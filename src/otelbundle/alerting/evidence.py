@@ -57,7 +57,7 @@ def build_evidence(
             continue
         if entry is None or not entry.spans:
             continue
-        span = _most_telling(entry.spans)
+        span = most_telling(entry.spans)
         lines = list(entry.logs or ())
         exception_type, exception_message = _exception_of(span, lines)
         if scrubber is None:  # no free text without a scrubber
@@ -116,7 +116,7 @@ def build_record_evidence(
             return _cut(scrub(printable(value), where))
 
         entry = exemplars.get(trace_id) if trace_id else None
-        span = _most_telling(entry.spans) if entry is not None and entry.spans else None
+        span = most_telling(entry.spans) if entry is not None and entry.spans else None
         db = {"db.system": span.db_system} if span is not None and span.db_system else None
         found.append(
             Evidence(
@@ -142,7 +142,7 @@ def _with_record(lines: list[LogLine], record: LogLine) -> list[LogLine]:
     return [record, *lines[-(LOG_LINES - 1) :]] if LOG_LINES > 1 else [record]
 
 
-def _most_telling(spans: Sequence[SpanFacts]) -> SpanFacts:
+def most_telling(spans: Sequence[SpanFacts]) -> SpanFacts:
     """A span with an exception event, else an error, else the newest."""
     for span in reversed(spans):
         if span.exception_type or span.exception_message:

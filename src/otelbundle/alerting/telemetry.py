@@ -154,8 +154,12 @@ class AlertTelemetry:
         if self.enabled:
             self._duration.record(seconds)
 
-    def transition(self, labels: Mapping[str, str], state: AlertState, value: float, trace_id: str) -> None:
-        """One record per transition, the state as it is reported (inactive is "resolved")."""
+    def transition(
+        self, labels: Mapping[str, str], state: AlertState, value: float, trace_id: str, span_id: int = 0
+    ) -> None:
+        """One record per transition, the state as it is reported (inactive is "resolved"), in
+        the exemplar trace at the span ``span_id`` of it. With no span known (0), the trace id
+        is an attribute instead: a made-up span id (it was 1) named a span no trace holds."""
         if not self.enabled:
             return
         critical = state is AlertState.FIRING and labels.get("severity") == "critical"
@@ -167,9 +171,11 @@ class AlertTelemetry:
             "alert.labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         }
         token = None
-        if trace_id:
-            span_context = SpanContext(int(trace_id, 16), 1, is_remote=True, trace_flags=TraceFlags(1))
+        if trace_id and span_id:
+            span_context = SpanContext(int(trace_id, 16), span_id, is_remote=True, trace_flags=TraceFlags(1))
             token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(span_context)))
+        elif trace_id:
+            extra["alert.trace_id"] = trace_id
         try:
             enabled(_log).log(  # an app's dictConfig must not silence its alerts' record
                 level,

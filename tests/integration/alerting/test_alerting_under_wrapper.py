@@ -47,15 +47,16 @@ def test_transition_log_carries_the_exemplar_trace_and_the_gauge_reports_firing(
     )
     result = run(["python", PROGRAM, "3"], env, timeout=60)
     assert result.returncode == 0 and "FAILING DONE" in result.stdout, result.stderr
-    failing_traces = {
-        s.trace_id
-        for s in otlp_receiver.wait_for(lambda rx: len(rx.spans_named("POST /checkout")) == 3 and rx.spans)
-    }
+    failing = otlp_receiver.wait_for(lambda rx: len(rx.spans_named("POST /checkout")) == 3 and rx.spans)
+    failing_traces = {s.trace_id for s in failing}
+    spans = {(s.trace_id, s.span_id) for s in otlp_receiver.spans}
     firing = otlp_receiver.wait_for(
         lambda rx: next((r for r in rx.logs if r.body == "alert ShopErrors firing (value 3)"), None)
     )
     assert firing.severity_text == "ERROR"  # firing + severity=critical
     assert firing.trace_id in failing_traces  # the record is joined to the trace that caused it
+    # ... at a span of it that exists (it was a made-up span id 1, shown as 00000000 by `otelbundle logs`)
+    assert (firing.trace_id, firing.span_id) in spans, (firing.span_id, spans)
     assert firing.attributes["alertstate"] == "firing"
     gauge = otlp_receiver.wait_for(
         lambda rx: next(

@@ -32,7 +32,9 @@ class Transitions(AlertTelemetry):
         self.records: list[tuple[str, float]] = []
         self.gauge: list[str] = []
 
-    def transition(self, labels: Mapping[str, str], state: AlertState, value: float, trace_id: str) -> None:
+    def transition(
+        self, labels: Mapping[str, str], state: AlertState, value: float, trace_id: str, span_id: int = 0
+    ) -> None:
         self.records.append((state.reported, value))
 
     def set_active(
