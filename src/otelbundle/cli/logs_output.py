@@ -37,6 +37,9 @@ def _field(entry: LokiEntry, *names: str) -> str:
     return ""
 
 
+_UNNAMED_LEVEL = re.compile(r"^LEVEL (\d+)$")
+
+
 def format_entry(entry: LokiEntry, tz: tzinfo | None = None) -> str:
     """One line for a person: time, service, severity, trace/span id prefixes, the line.
 
@@ -45,6 +48,8 @@ def format_entry(entry: LokiEntry, tz: tzinfo | None = None) -> str:
     """
     service = _field(entry, "service_name", "service.name") or "-"
     severity = (_field(entry, "severity_text", "severity", "detected_level", "level") or "-").upper()
+    # A level logging has no name for (`log.log(25, ...)`) is "Level 25": L25 keeps the column.
+    severity = _UNNAMED_LEVEL.sub(r"L\1", severity)
     trace_id = _field(entry, "trace_id")[:8]
     span_id = _field(entry, "span_id")[:8]
     ids = f"{trace_id or '-':<8}/{span_id or '-':<8}" if trace_id or span_id else f"{'-':<17}"

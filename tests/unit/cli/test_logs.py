@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from datetime import timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -448,3 +449,16 @@ def test_follow_with_nothing_yet_says_it_waits(
     assert code == 0
     assert len(out) == 3
     assert "waiting for new ones (Ctrl-C to stop)" in err
+
+
+def test_a_level_logging_has_no_name_for_keeps_the_severity_column() -> None:
+    """`log.log(25, ...)` is stored as "Level 25" and pushed the line three columns right."""
+    from otelbundle.cli.backends import LokiEntry
+    from otelbundle.cli.logs_output import format_entry
+
+    def line(severity: str) -> str:
+        entry = LokiEntry(0, "text", {"service_name": "myapp"}, {"severity_text": severity}, {})
+        return format_entry(entry, timezone.utc)
+
+    assert line("Level 25").split()[2:] == ["L25", "-", "text"]
+    assert line("Level 25").index(" - ") == line("INFO").index(" - ")
