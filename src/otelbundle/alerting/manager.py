@@ -50,6 +50,9 @@ from otelbundle.sdk import forking
 
 _log = logging.getLogger("otelbundle.alerting")
 RELOAD_CHECK_INTERVAL = 2.0
+# The longest the engine thread sleeps without looking at what a signal handler asked (SIGHUP:
+# a reload): a handler may set only a flag, never wake it (install_sighup).
+SIGNAL_POLL = 0.5
 FORK_HOOK = "alert-rules"
 
 
@@ -137,7 +140,7 @@ class RuleManager:
     ) -> None:
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._reload_asked = threading.Event()  # SIGHUP: reload on the engine thread
+        self._reload_asked = False  # SIGHUP: reload on the engine thread (a flag: see install_sighup)
         self._thread: threading.Thread | None = None
         self._stopped = False
         self.dispatcher = dispatcher
@@ -195,11 +198,11 @@ class RuleManager:
         due = time.monotonic() + engine.tick()
         next_fold = 0.0  # monotonic: no fold on a wake before this
         while not self._stop.is_set():
-            self._wake.wait(max(0.0, min(due, self._deadline()) - time.monotonic()))
+            self._wake.wait(min(SIGNAL_POLL, max(0.0, min(due, self._deadline()) - time.monotonic())))
             if self._stop.is_set():
                 break
-            if self._reload_asked.is_set():
-                self._reload_asked.clear()
+            if self._reload_asked:
+                self._reload_asked = False
                 try:
                     self.reload()
                 except Exception:
@@ -272,9 +275,12 @@ class RuleManager:
 
         def on_sighup(signum: int, frame: object) -> None:
             # On the engine thread, as a rule file change is: a reload walks the alerts and
-            # windows that thread evaluates, with no lock between them.
-            self._reload_asked.set()
-            self._wake.set()
+            # windows that thread evaluates, with no lock between them. Only a flag: the
+            # handler runs on the main thread between two bytecodes, perhaps inside the
+            # engine's wake Event (the app ends a span), and Event.set there took its
+            # non-re-entrant lock again: the app's main thread hung. The engine thread
+            # looks at the flag at least every SIGNAL_POLL seconds.
+            self._reload_asked = True
 
         signal.signal(signal.SIGHUP, on_sighup)
         return True
@@ -289,7 +295,7 @@ class RuleManager:
         self.dispatcher.after_fork_in_child()
         self.engine.after_fork_in_child()
         self._stop, self._wake = threading.Event(), threading.Event()  # a parent thread may have held them
-        self._reload_asked = threading.Event()
+        self._reload_asked = False
         if self._thread is not None:
             self.start()
 

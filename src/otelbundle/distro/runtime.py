@@ -96,11 +96,10 @@ class Runtime:
                 _die_of_sigterm()
 
     def _stop_and_flush(self, deadline: float) -> bool:
-        for stop in self.stoppers:
-            try:
-                stop()
-            except Exception:
-                _log.warning("otelbundle: error while stopping %r", stop, exc_info=True)
+        # Each on its own thread, all within STOPPERS_SECONDS: one that hangs (a lock the
+        # interrupted main thread holds, on SIGTERM) must not keep the providers' flush from
+        # starting, and the spans already ended from being exported.
+        _run_parallel([_warning_if_it_fails(stop) for stop in self.stoppers], STOPPERS_SECONDS)
         self._ends_at = time.monotonic() + deadline  # the providers' flush gets the whole deadline
         exit_flush.begin()  # a collector that refuses the connection is not waited for
         done = _run_parallel([p.shutdown for p in self.providers() if hasattr(p, "shutdown")], deadline)
@@ -167,10 +166,24 @@ class Runtime:
         if self._flusher == threading.get_ident():
             self._sigterm_pending = True
             return
+        # Not on this thread: the handler interrupts the main thread wherever it is, perhaps
+        # inside a lock the flush needs (an Event.set of the alert engine's or the SDK's
+        # batch processor, non-re-entrant), and the flush run here waited for it forever:
+        # the process hung, and a second SIGTERM could not end it. On its own thread, the
+        # flush waits for nothing this thread holds but that lock, and this thread waits for
+        # it only as long as a shutdown may take: then dies of SIGTERM either way.
+        flush = threading.Thread(target=self._flush_quietly, name="otelbundle-sigterm-flush", daemon=True)
         try:
-            self.shutdown()  # flushes, or waits for the shutdown another thread runs
+            flush.start()
+            flush.join(STOPPERS_SECONDS + self.shutdown_timeout + SUMMARY_GRACE_SECONDS)
         finally:
             _die_of_sigterm()
+
+    def _flush_quietly(self) -> None:
+        try:
+            self.shutdown()  # flushes, or waits for the shutdown another thread runs
+        except Exception:
+            _log.debug("otelbundle: flush on SIGTERM failed", exc_info=True)
 
     def _shutdown_at_child_exit(self) -> None:
         self.shutdown()
@@ -203,6 +216,16 @@ def _run_parallel(calls: Sequence[Callable[[], Any]], timeout: float) -> bool:
     for thread in threads:
         thread.join(max(0.0, end - time.monotonic()))
     return not any(thread.is_alive() for thread in threads)
+
+
+def _warning_if_it_fails(stop: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            stop()
+        except Exception:
+            _log.warning("otelbundle: error while stopping %r", stop, exc_info=True)
+
+    return run
 
 
 def _quietly(call: Callable[[], Any]) -> Callable[[], None]:
