@@ -108,7 +108,9 @@ def param_list_pattern(names: tuple[str, ...] | list[str]) -> str:
     return "(?i)((?:[\\s\"'(\\[{,])(?:" + _alternatives(names) + ")=)[^&#;?\\s\"'<>(\\[{,]+&"
 
 
-_PARAM_VALUE = "[^&#;?\\s\"'<>]+"
+# A quoted value with a Python bytes or string prefix goes whole (`password=b'...'` at the start
+# of a value: `[^...'...]+` took only the `b` and left the secret); else up to a separator.
+_PARAM_VALUE = "(?:[bBrRuU]{0,2}(?:'[^'&#\\s]*'|\"[^\"&#\\s]*\")|[^&#;?\\s\"'<>]+)"
 
 
 def _alternatives(names: tuple[str, ...] | list[str]) -> str:
@@ -302,10 +304,15 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "basic",
-        # The credentials, base64: 8+ characters with an upper-case letter, a digit, '+' or '/'
-        # after the first (`dXNlcjpwYXNz`), so that prose ('Basic authentication failed') stays.
-        "(\\b(?i:basic)\\s{1,16})[A-Za-z0-9+/][a-z]*[A-Z0-9+/][A-Za-z0-9+/]{6,}={0,2}",
-        f"${{1}}{MARKER}",
+        # The credentials, as they are encoded: base64 of `user:password`, so a whole number of
+        # 4-character groups (padding included), 12 or more, with an upper-case letter, a digit,
+        # '+' or '/' among the first 12 (`dXNlcjpwYXNz`), and not followed by more of them. So
+        # that prose and names after "basic" stay: 'Basic authentication failed', 'basic
+        # requirements' (12 lower-case letters), 'Basic HTTPServer', 'basic /var/lib/app/data'.
+        "(\\b(?i:basic)[ \\t]{1,16})(?:"
+        + "|".join(f"[a-z]{{{k}}}[A-Z0-9+/][A-Za-z0-9+/]{{{11 - k}}}" for k in range(12))
+        + ")(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?([^A-Za-z0-9+/=]|$)",
+        f"${{1}}{MARKER}${{2}}",
         "HTTP Basic credentials anywhere in text: a header pair written by a repr "
         "(`(b'authorization', b'Basic dXNl...')`), an ASGI scope or a curl command",
         gates=("basic",),
