@@ -129,6 +129,12 @@ MIN_MEMORY_LIMIT_MIB = 128
 _MAX_UINT32 = 2**32 - 1  # limit_mib's type
 
 
+def _whole(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` takes '٣٨٤' and '²' too, which the collector cannot read
+    (and ``int('²')`` raises)."""
+    return text.isascii() and text.isdigit()
+
+
 def memory_limit_fault(env: Mapping[str, str]) -> str | None:
     """Why ``OTELCOL_MEMORY_LIMIT_MIB`` cannot be used natively, or None (unset or empty: the
     default). Checked before anything starts: the collector, started last, would reject
@@ -138,13 +144,13 @@ def memory_limit_fault(env: Mapping[str, str]) -> str | None:
     if not value:
         return None
     text = value.strip()
-    if text.isdigit() and MIN_MEMORY_LIMIT_MIB <= int(text) <= _MAX_UINT32:
+    if _whole(text) and MIN_MEMORY_LIMIT_MIB <= int(text) <= _MAX_UINT32:
         return None
-    if text.isdigit() and int(text) == 0:
+    if _whole(text) and int(text) == 0:
         why = "0 means 80 % of the memory limit of the collector's container, and natively there is none: 80 % of this machine's memory"
-    elif text.isdigit() and int(text) > _MAX_UINT32:
+    elif _whole(text) and int(text) > _MAX_UINT32:
         why = f"more than the collector's limit_mib can hold ({_MAX_UINT32})"
-    elif text.isdigit():
+    elif _whole(text):
         why = (
             f"below {MIN_MEMORY_LIMIT_MIB} MiB, the least the collector's config is measured to work at: "
             "its memory limiter would refuse traces and logs under ordinary load"
@@ -180,7 +186,7 @@ def collector_memory_limit(env: Mapping[str, str]) -> dict[str, str]:
     given = {MEMORY_LIMIT_VARIABLE: limit}
     if env.get(METRICS_QUEUE_VARIABLE):
         given[METRICS_QUEUE_VARIABLE] = env[METRICS_QUEUE_VARIABLE].strip()
-    elif limit.strip().isdigit() and int(limit) > 0:
+    elif _whole(limit) and int(limit) > 0:
         given[METRICS_QUEUE_VARIABLE] = str(max(MIN_METRICS_QUEUE, int(int(limit) * METRICS_QUEUE_PER_MIB)))
     return given
 
@@ -196,7 +202,7 @@ def queue_size_fault(env: Mapping[str, str]) -> str | None:
     ):
         value = env.get(variable) or ""
         text = value.strip()
-        if value and not (text.isdigit() and 0 < int(text) <= 2**63 - 1):
+        if value and not (_whole(text) and 0 < int(text) <= 2**63 - 1):
             return (
                 f"{variable}={value!r}: not a whole number of {unit} above 0 (no unit, no fraction). "
                 f"Write e.g. {variable}={example}, or unset it to let `stack up` size it from "
@@ -221,7 +227,7 @@ def _quarter_of_the_soft_limit_in_queued_bytes(env: Mapping[str, str]) -> int | 
     a collector with this environment's limit (80 % of it); None when the limit is not a whole
     number of MiB above 0 (``stack up`` refuses those before starting anything)."""
     limit = (env.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT_MIB).strip()
-    if not limit.isdigit() or int(limit) <= 0:
+    if not _whole(limit) or int(limit) <= 0:
         return None
     return int(int(limit) * 2**20 * 0.8 / 4 / 2.5)
 

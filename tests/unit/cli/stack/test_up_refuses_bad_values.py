@@ -57,7 +57,7 @@ def up(
     return ran, sorted(p.name for p in marks.iterdir())
 
 
-@pytest.mark.parametrize("value", ["0.5", "0", "1g", "abc", "-5", "64", "99999999999"])
+@pytest.mark.parametrize("value", ["0.5", "0", "1g", "abc", "-5", "64", "99999999999", "²"])
 def test_a_memory_limit_the_collector_cannot_use_natively_is_refused_before_anything_starts(
     tmp_path: Path, value: str
 ) -> None:
@@ -76,6 +76,7 @@ def test_a_memory_limit_the_collector_cannot_use_natively_is_refused_before_anyt
     ("variable", "value"),
     [
         ("OTELCOL_METRICS_QUEUE_SIZE", "1k"),
+        ("OTELCOL_METRICS_QUEUE_SIZE", "٣٨٤"),  # Arabic-Indic digits: str.isdigit() took them
         ("OTELCOL_METRICS_QUEUE_SIZE", "0"),
         ("OTELCOL_GATEWAY_QUEUE_BYTES", "32MiB"),
         ("OTELCOL_JAEGER_QUEUE_BYTES", "80MiB"),
