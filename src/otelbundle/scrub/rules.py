@@ -229,8 +229,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "quoted-assignments",
         # The value may carry a Python bytes or string prefix (`db_password=b'...'`); it goes with it.
-        "(?i)((?:password|passwd|pwd|secret|token|" + _KEY_NAMES + "|identified\\s{1,16}by)"
-        "\\\\?[\"']?" + _WS + "[=:\\s]" + _WS + ")[bru]{0,2}" + _QUOTED,
+        # After `=` or `:`; after whitespace alone only in SQL's forms (PASSWORD 'x', IDENTIFIED BY
+        # 'x'): `Unexpected token '<'` and `secret 'db-credentials' not found` are error messages.
+        "(?i)((?:(?:password|passwd|pwd|secret|token|" + _KEY_NAMES + ")"
+        "\\\\?[\"']?" + _WS + "[=:]|password|passwd|identified\\s{1,16}by)" + _WS + ")[bru]{0,2}" + _QUOTED,
         _QUOTED_MARKER,
         "'password': 'x y', \"client_secret\": \"...\", api_key='...', db_password=b'...' (dict and "
         "object reprs, keyword arguments, JSON, also JSON inside a JSON string) and SQL (PASSWORD 'x', "
@@ -356,6 +358,17 @@ RULES: tuple[Rule, ...] = (
         f"${{1}}{MARKER}",
         "a Slack incoming-webhook URL: its path is the credential (anyone holding it can post)",
         gates=("hooks.slack.com/",),
+    ),
+    # Last, so the rules above have had the value (a Basic or Bearer credential) first.
+    Rule(
+        "header-pairs",
+        "(?i)([(\\[]\\s{0,16}b?['\"][A-Za-z0-9_.-]{0,40}"
+        "(?:authorization|cookie|passwd|password|secret|token|api[_.-]?key)[A-Za-z0-9_.-]{0,40}['\"]"
+        "\\s{0,16},\\s{0,16})[bru]{0,2}(?:'[^']*'|\"[^\"]*\")",
+        f'${{1}}"{MARKER}"',
+        "a (name, value) pair named like a credential written into text: the repr of an ASGI scope's "
+        "headers or of parse_qsl's list in a log line (`[(b'x-api-key', b'...')]`, `('cookie', '...')`)",
+        gates=("authorization", "cookie", *_ASSIGNED, *_KEY_GATES),
     ),
 )
 

@@ -149,7 +149,16 @@ CAUGHT = [
         '{"m": "{\\"apiKey\\": \\"REDACTED\\", \\"page\\": 2}"}',
     ),
     # HTTP Basic credentials outside an Authorization header: a header pair's repr
-    ("[(b'authorization', b'Basic dXNlcjpwYXNzd29yZA==')]", "[(b'authorization', b'Basic REDACTED')]"),
+    # (header-pairs, after basic, takes the whole value of a pair named like a credential)
+    ("[(b'authorization', b'Basic dXNlcjpwYXNzd29yZA==')]", "[(b'authorization', \"REDACTED\")]"),
+    ("Basic dXNlcjpwYXNzd29yZA== sent", "Basic REDACTED sent"),
+    # A header pair's repr written into a log line (`logger.info("headers %s", scope["headers"])`)
+    (
+        "headers=[(b'host', b'x'), (b'x-api-key', b'S3CRETabc123')]",
+        "headers=[(b'host', b'x'), (b'x-api-key', \"REDACTED\")]",
+    ),
+    ("[('cookie', 'session=S3CRET')]", "[('cookie', \"REDACTED\")]"),
+    ("(b'authorization', b'Token S3CRET')", "(b'authorization', \"REDACTED\")"),
     ("basic YWxhZGRpbjpvcGVuc2VzYW1l", "basic REDACTED"),
     # a query string written into text without its '?': its first parameter too
     (
@@ -160,6 +169,11 @@ CAUGHT = [
 ]
 
 KEPT = [
+    # Error messages with a quoted word after a credential name and a space (no = or :): only
+    # SQL's PASSWORD 'x' and IDENTIFIED BY 'x' take a value after whitespace alone.
+    "SyntaxError: Unexpected token '<', \"<!DOCTYPE \"... is not valid JSON",
+    "secret 'db-credentials' not found in namespace 'prod'",
+    "[('max_tokens', 100)]",
     "GET /stock/3",
     "/stock/3?page=2&sort=token_count",
     "/search?q=password+reset&monkey=1&keyboard=us",  # names that only contain a listed name
