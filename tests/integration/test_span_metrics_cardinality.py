@@ -75,7 +75,7 @@ def test_the_cardinality_limit_is_per_process_not_in_total(
             },
         },
     }
-    below, above = limit - 1000, limit + 1000
+    below, above = limit // 2 + 100, limit + limit // 2  # two below it exceed it together
     with running_collector(tmp_path, config):
         _post_spans(port, "worker-1", [f"GET /item/{i}" for i in range(below)])
         _post_spans(port, "worker-2", [f"GET /item/{i}" for i in range(below)])

@@ -82,16 +82,18 @@ def test_a_store_down_silences_only_the_exports_to_it(alertmanager: str) -> None
             "job": "otel-collector",
             "exporter": "prometheus_remote_write",
         },
+        {"alertname": "CollectorQueueFilling", "job": "otel-collector", "exporter": "otlp_http/jaeger"},
         {"alertname": "CheckoutErrors", "service_name": "storefront"},
         {"alertname": "StorefrontLatency", "service_name": "storefront"},
         {"alertname": "PaymentErrors", "service_name": "payments", "instance": "in-process"},
     )
-    assert _states(alertmanager, 8) == {
+    assert _states(alertmanager, 9) == {
         "BackendDown": "active",
         "LogStoreDown": "active",
         "CollectorDroppingData/otlp_http/jaeger": "suppressed",
         "CollectorDroppingData/otlp_http/victorialogs": "suppressed",
         "CollectorDroppingData/prometheus_remote_write": "active",  # Prometheus is not down
+        "CollectorQueueFilling/otlp_http/jaeger": "suppressed",
         "CheckoutErrors": "active",
         "StorefrontLatency": "active",
         "PaymentErrors": "active",
