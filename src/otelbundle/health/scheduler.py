@@ -192,9 +192,10 @@ class Scheduler:
         its spans resolved while /readyz still said failing, and stayed resolved."""
         spec = state.check.spec
         elapsed = now - (state.running_since or now)
+        waited = f"{elapsed:.0f}s" if elapsed >= 10 else f"{elapsed:.1f}s"  # not "after 0s" at 200 ms
         verdict = Verdict(
             Status.FAILING,
-            f"timed out after {spec.timeout_s:g}s; still not returned after {elapsed:.0f}s, so this run was skipped",
+            f"timed out after {spec.timeout_s:g}s; still not returned after {waited}, so this run was skipped",
         )
         result = self._result(state, verdict, 0.0)
         state.last = result
