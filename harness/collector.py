@@ -46,7 +46,9 @@ def own_network() -> list[str]:
 
 
 @contextlib.contextmanager
-def running_collector(tmp_path: Path, config: dict[str, Any], stop_within: float = 30.0) -> Iterator[None]:
+def running_collector(
+    tmp_path: Path, config: dict[str, Any], stop_within: float = 30.0
+) -> Iterator[subprocess.Popen[bytes]]:
     """The binary running ``config`` (its output in tmp_path/collector.log) for the ``with`` block;
     killed if it has not stopped ``stop_within`` seconds after SIGTERM (a collector whose backend
     is unreachable waits out the batch it is retrying: minutes), so no test leaves one behind."""
@@ -57,7 +59,7 @@ def running_collector(tmp_path: Path, config: dict[str, Any], stop_within: float
             [str(COLLECTOR), "--config", str(path)], stdout=log, stderr=subprocess.STDOUT
         )
         try:
-            yield
+            yield process
         finally:
             process.terminate()
             try:

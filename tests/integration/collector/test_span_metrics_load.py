@@ -18,16 +18,8 @@ be there and fresh. With the old limit (5000) the runaway process held 80 016 se
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import time
-import urllib.parse
-import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +27,13 @@ import pytest
 
 from harness.apps import free_port
 from harness.collector import require_collector, running_collector
+from harness.prometheus import (
+    NoPrometheus,
+    RunningPrometheus,
+    post_server_spans,
+    running_prometheus,
+    wait_for,
+)
 from tests.integration.collector.outage import RESOURCE, shipped_config
 
 # The capacity of the metrics path, as docs/collector.md states it ("The capacity of the metrics
@@ -49,117 +48,23 @@ RUNAWAY_NAMES = 5100
 # How long Prometheus may take to hold what was sent: a generous bound, not a performance claim.
 ARRIVAL_TIMEOUT_S = 90.0
 
-PROMETHEUS_CANDIDATES = sorted(
-    (Path.home() / ".cache/otelbundle/bin").glob("prometheus-*/prometheus"), reverse=True
-)
+# The resource of the processes sent: each attribute is a label of every span-metric series.
+SERVICE = {a.key: a.value.string_value for a in RESOURCE.attributes}
 
 
-def _prometheus_binary() -> str:
-    found = next((str(b) for b in PROMETHEUS_CANDIDATES if b.is_file()), None) or shutil.which("prometheus")
-    if found is None:
-        message = (
-            "no Prometheus binary (run `otelbundle stack install prometheus` or apt-get install prometheus)"
-        )
-        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
-@contextmanager
-def _running_prometheus(tmp_path: Path) -> Iterator[str]:
-    """A Prometheus that takes remote writes, as the stack starts it; yields its URL."""
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text("global: {scrape_interval: 15s}\n")
-    with (tmp_path / "prometheus.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                _prometheus_binary(),
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--web.enable-remote-write-receiver",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_for(lambda: _ready(url), 60, "Prometheus to start")
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def _ready(url: str) -> bool:
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[RunningPrometheus]:
     try:
-        with urllib.request.urlopen(f"{url}/-/ready", timeout=5) as response:
-            return int(response.status) == 200
-    except OSError:
-        return False
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(1)
-
-
-def _query(url: str, promql: str) -> list[dict[str, Any]]:
-    query = urllib.parse.urlencode({"query": promql})
-    with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=30) as response:
-        result: list[dict[str, Any]] = json.load(response)["data"]["result"]
-    return result
-
-
-def _scalar(url: str, promql: str) -> float:
-    result = _query(url, promql)
-    return float(result[0]["value"][1]) if result else 0.0
+        with running_prometheus(tmp_path) as running:
+            yield running
+    except NoPrometheus as missing:
+        if os.environ.get("OTELBUNDLE_REQUIRE_STACK") == "1":
+            pytest.fail(str(missing))
+        pytest.skip(str(missing))
 
 
 def _post_spans(port: int, service: str, instance: str, names: list[str]) -> None:
-    """Server spans of a Python service under opentelemetry-instrument: its ~20 resource
-    attributes, which become labels of every series."""
-    now = time.time_ns()
-    spans = [
-        {
-            "traceId": uuid.uuid4().hex,
-            "spanId": uuid.uuid4().hex[:16],
-            "name": name,
-            "kind": 2,
-            "startTimeUnixNano": str(now - 3_000_000),
-            "endTimeUnixNano": str(now),
-        }
-        for name in names
-    ]
-    attributes = [
-        {"key": "service.name", "value": {"stringValue": service}},
-        {"key": "service.instance.id", "value": {"stringValue": instance}},
-        *(
-            {"key": a.key, "value": {"stringValue": a.value.string_value}}
-            for a in RESOURCE.attributes
-            if a.key not in ("service.name", "service.instance.id")
-        ),
-    ]
-    body = {"resourceSpans": [{"resource": {"attributes": attributes}, "scopeSpans": [{"spans": spans}]}]}
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/traces",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=30):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    post_server_spans(port, service, instance, names, SERVICE)
 
 
 def _flush_interval_s(config: dict[str, Any]) -> float:
@@ -169,48 +74,46 @@ def _flush_interval_s(config: dict[str, Any]) -> float:
     return float(default[:-1])
 
 
-def test_a_runaway_process_costs_the_metrics_path_a_bounded_share(tmp_path: Path) -> None:
+def test_a_runaway_process_costs_the_metrics_path_a_bounded_share(
+    tmp_path: Path, prometheus: RunningPrometheus
+) -> None:
     require_collector()
     otlp_port, metrics_port = free_port(), free_port()
     config = shipped_config(tmp_path, otlp_port, metrics_port)
     flush_s = _flush_interval_s(config)
     budget_series = PATH_SAMPLES_PER_S * RUNAWAY_SHARE * flush_s
-    with _running_prometheus(tmp_path) as prometheus:
-        config["exporters"]["prometheus_remote_write"]["http"]["endpoint"] = f"{prometheus}/api/v1/write"
-        with running_collector(tmp_path, config):
-            _post_spans(otlp_port, "checkout", "checkout-1", ["POST /checkout", "GET /cart"])
-            for start in range(0, RUNAWAY_NAMES, 1000):
-                names = [f"op-{i}" for i in range(start, min(start + 1000, RUNAWAY_NAMES))]
-                _post_spans(otlp_port, "runaway", "runaway-1", names)
-            # A process that starts after the runaway one: the reviewer's got no series at all.
-            _post_spans(otlp_port, "inventory", "inventory-1", [f"GET /stock/{i}" for i in range(20)])
-            # Keep checkout alive and wait until Prometheus holds every call of the runaway
-            # process (named or in its overflow series) and inventory's series.
-            runaway_calls = 'sum(traces_span_metrics_calls_total{service_instance_id="runaway-1"})'
-            inventory_calls = 'sum(traces_span_metrics_calls_total{service_instance_id="inventory-1"})'
+    config["exporters"]["prometheus_remote_write"]["http"]["endpoint"] = f"{prometheus.url}/api/v1/write"
+    with running_collector(tmp_path, config):
+        _post_spans(otlp_port, "checkout", "checkout-1", ["POST /checkout", "GET /cart"])
+        for start in range(0, RUNAWAY_NAMES, 1000):
+            names = [f"op-{i}" for i in range(start, min(start + 1000, RUNAWAY_NAMES))]
+            _post_spans(otlp_port, "runaway", "runaway-1", names)
+        # A process that starts after the runaway one: the reviewer's got no series at all.
+        _post_spans(otlp_port, "inventory", "inventory-1", [f"GET /stock/{i}" for i in range(20)])
+        # Keep checkout alive and wait until Prometheus holds every call of the runaway
+        # process (named or in its overflow series) and inventory's series.
+        runaway_calls = 'sum(traces_span_metrics_calls_total{service_instance_id="runaway-1"})'
+        inventory_calls = 'sum(traces_span_metrics_calls_total{service_instance_id="inventory-1"})'
 
-            def arrived() -> bool:
-                _post_spans(otlp_port, "checkout", "checkout-1", ["POST /checkout"])
-                return (
-                    _scalar(prometheus, runaway_calls) == RUNAWAY_NAMES
-                    and _scalar(prometheus, inventory_calls) == 20
-                )
+        def arrived() -> bool:
+            _post_spans(otlp_port, "checkout", "checkout-1", ["POST /checkout"])
+            return (
+                prometheus.scalar(runaway_calls) == RUNAWAY_NAMES and prometheus.scalar(inventory_calls) == 20
+            )
 
-            _wait_for(arrived, ARRIVAL_TIMEOUT_S, "the span metrics in Prometheus")
-            runaway_series = _scalar(
-                prometheus, 'count({__name__=~"traces_span_metrics_.+", service_instance_id="runaway-1"})'
-            )
-            overflow = _scalar(
-                prometheus,
-                'sum(traces_span_metrics_calls_total{service_instance_id="runaway-1", otel_metric_overflow="true"})',
-            )
-            inventory_series = _scalar(
-                prometheus, 'count({__name__=~"traces_span_metrics_.+", service_instance_id="inventory-1"})'
-            )
-            checkout_age = _scalar(
-                prometheus,
-                'max(time() - timestamp(traces_span_metrics_calls_total{service_instance_id="checkout-1"}))',
-            )
+        wait_for(arrived, ARRIVAL_TIMEOUT_S, "the span metrics in Prometheus")
+        runaway_series = prometheus.scalar(
+            'count({__name__=~"traces_span_metrics_.+", service_instance_id="runaway-1"})'
+        )
+        overflow = prometheus.scalar(
+            'sum(traces_span_metrics_calls_total{service_instance_id="runaway-1", otel_metric_overflow="true"})',
+        )
+        inventory_series = prometheus.scalar(
+            'count({__name__=~"traces_span_metrics_.+", service_instance_id="inventory-1"})'
+        )
+        checkout_age = prometheus.scalar(
+            'max(time() - timestamp(traces_span_metrics_calls_total{service_instance_id="checkout-1"}))',
+        )
     # What the runaway process re-sends every flush fits its share of the path's capacity...
     assert runaway_series <= budget_series, (
         f"one process holds {runaway_series:.0f} span-metric series, re-sent every {flush_s:.0f} s: "
