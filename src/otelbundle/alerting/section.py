@@ -267,10 +267,7 @@ def _rule_files(section: YamlMap, path: str, problems: RuleReader) -> list[RuleF
                 patterns.item_mark(index),
                 f"rule_files: {pattern!r} matches only this config file, which is not a rule file",
             )
-        for match in matched:
-            if os.path.realpath(match) not in seen:
-                seen.add(os.path.realpath(match))
-                found.append(RuleFileName(match, pattern, patterns.item_mark(index)))
+        found += [RuleFileName(m, pattern, patterns.item_mark(index)) for m in _not_seen(matched, seen)]
     return found
 
 
@@ -293,8 +290,16 @@ def glob_rule_files(path: str, patterns: list[str]) -> list[str]:
     seen = {os.path.realpath(path)}
     found: list[str] = []
     for pattern in patterns:
-        for match in _matches(base, pattern):
-            if os.path.realpath(match) not in seen:
-                seen.add(os.path.realpath(match))
-                found.append(match)
+        found += _not_seen(_matches(base, pattern), seen)
     return found
+
+
+def _not_seen(matched: list[str], seen: set[str]) -> list[str]:
+    """The files of ``matched`` not in ``seen`` (real paths), which it then holds: each file once."""
+    fresh = []
+    for match in matched:
+        real = os.path.realpath(match)
+        if real not in seen:
+            seen.add(real)
+            fresh.append(match)
+    return fresh
