@@ -189,11 +189,7 @@ def _record_everything(env: Mapping[str, str]) -> Sampler:
 
 def _stop_started(components: Components) -> None:
     """Stop what building the components already started (the alert engine's thread)."""
-    for stop in components.runtime.stoppers:
-        try:
-            stop()
-        except Exception:
-            _log.warning("otelbundle: error while stopping %r", stop, exc_info=True)
+    components.runtime.run_stoppers()
 
 
 class OtelBundleConfigurator(_OTelSDKConfigurator):

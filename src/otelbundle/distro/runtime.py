@@ -95,11 +95,14 @@ class Runtime:
             if self._sigterm_pending:
                 _die_of_sigterm()
 
+    def run_stoppers(self) -> None:
+        """Stop our parts, each on its own thread, all within STOPPERS_SECONDS: one that hangs
+        (a lock the interrupted main thread holds, on SIGTERM) must not keep the providers'
+        flush from starting, and the spans already ended from being exported."""
+        _run_parallel(self.stoppers, STOPPERS_SECONDS, failure_level=logging.WARNING)
+
     def _stop_and_flush(self, deadline: float) -> bool:
-        # Each on its own thread, all within STOPPERS_SECONDS: one that hangs (a lock the
-        # interrupted main thread holds, on SIGTERM) must not keep the providers' flush from
-        # starting, and the spans already ended from being exported.
-        _run_parallel([_warning_if_it_fails(stop) for stop in self.stoppers], STOPPERS_SECONDS)
+        self.run_stoppers()
         self._ends_at = time.monotonic() + deadline  # the providers' flush gets the whole deadline
         exit_flush.begin()  # a collector that refuses the connection is not waited for
         done = _run_parallel([p.shutdown for p in self.providers() if hasattr(p, "shutdown")], deadline)
@@ -206,9 +209,20 @@ def _die_of_sigterm() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _run_parallel(calls: Sequence[Callable[[], Any]], timeout: float) -> bool:
+def _run_parallel(
+    calls: Sequence[Callable[[], Any]], timeout: float, failure_level: int = logging.DEBUG
+) -> bool:
+    """Run ``calls`` on threads of their own; whether all ended within ``timeout``. A call's
+    exception is logged at ``failure_level``, never raised: this runs as the process exits."""
+
+    def run(call: Callable[[], Any]) -> None:
+        try:
+            call()
+        except Exception:
+            _log.log(failure_level, "otelbundle: error while stopping %r", call, exc_info=True)
+
     threads = [
-        threading.Thread(target=_quietly(call), name="otelbundle-flush", daemon=True) for call in calls
+        threading.Thread(target=run, args=(call,), name="otelbundle-flush", daemon=True) for call in calls
     ]
     for thread in threads:
         thread.start()
@@ -216,26 +230,6 @@ def _run_parallel(calls: Sequence[Callable[[], Any]], timeout: float) -> bool:
     for thread in threads:
         thread.join(max(0.0, end - time.monotonic()))
     return not any(thread.is_alive() for thread in threads)
-
-
-def _warning_if_it_fails(stop: Callable[[], None]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            stop()
-        except Exception:
-            _log.warning("otelbundle: error while stopping %r", stop, exc_info=True)
-
-    return run
-
-
-def _quietly(call: Callable[[], Any]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            call()
-        except Exception:
-            _log.debug("otelbundle: flush/shutdown call failed", exc_info=True)
-
-    return run
 
 
 _current: Runtime | None = None
