@@ -290,11 +290,12 @@ RULES: tuple[Rule, ...] = (
         + _WS
         + "[=:]"
         + _WS
-        + "[\"']?(?:basic|bearer|digest|token)?"
-        + _WS
+        + "[\"']?(?:[a-z][a-z0-9._-]{0,30}\\s{1,16})?"
         + ")[^\\s\"',;]+",
         f"${{1}}{MARKER}",
-        "an Authorization header written into text (a logged request, a curl command)",
+        "an Authorization header written into text (a logged request, a curl command): the "
+        "credential after any scheme (Basic, Bearer, Negotiate, NTLM, a vendor's), or the "
+        "value itself when there is no scheme",
         gates=("authorization",),
     ),
     Rule(

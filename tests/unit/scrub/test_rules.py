@@ -46,6 +46,10 @@ CAUGHT = [
     ("Authorization: Bearer abcdefghijkl", "Authorization: Bearer REDACTED"),
     ("curl -H 'Authorization: Basic dXNlcjpwYXNz'", "curl -H 'Authorization: Basic REDACTED'"),
     ("authorization=abcdef", "authorization=REDACTED"),
+    # any scheme: Kerberos' and NTLM's tokens are credentials as much as a bearer's
+    ("Authorization: Negotiate YIIGhgYJKoZIhvcSAQICAQBu", "Authorization: Negotiate REDACTED"),
+    ('{"authorization": "NTLM TlRMTVNTUAADAAAAGAAY"}', '{"authorization": "NTLM REDACTED"}'),
+    ("authorization: ApiKey-v2 c2VjcmV0LXZhbHVl", "authorization: ApiKey-v2 REDACTED"),
     ("sent bearer eyJhbGciOi.abc.def", "sent bearer REDACTED"),
     ("Bearer abcdefgh1234==", "Bearer REDACTED"),
     # token shapes
