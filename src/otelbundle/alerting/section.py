@@ -98,6 +98,12 @@ OFF_AT_START = (
     "alert rules are off because of {n} problem(s) in the configuration; fixing the files starts them "
     "(no restart needed)"
 )
+# The file could not be read as a config (a YAML syntax error, an `alerting:` that is not a
+# mapping): which rule files it names is unknown, so nothing is watched and SIGHUP is not ours.
+OFF_UNTIL_RESTART = (
+    "alert rules are off because of {n} problem(s) in the configuration; they start when the "
+    "application restarts with the file fixed"
+)
 
 
 def alerting_config_at_start(document: ConfigDocument, env: Mapping[str, str]) -> AlertingConfig | None:
@@ -111,7 +117,7 @@ def alerting_config_at_start(document: ConfigDocument, env: Mapping[str, str]) -
     the application."""
     config, problems = read_alerting_section(document, env)
     if config is None:
-        log_problems(problems, "alert rules are off because of {n} problem(s) in the configuration")
+        log_problems(problems, OFF_UNTIL_RESTART)
         return None
     if log_problems(problems, OFF_AT_START):
         config.groups = []
