@@ -98,7 +98,8 @@ class Engine:
         self.states: dict[tuple[str, str], RuleState] = {}
         self.active: dict[tuple[str, str], dict[tuple[str, ...], ActiveAlert]] = {}
         self.loaded_at: dict[tuple[str, str], float] = {}
-        self._next_eval: dict[str, float] = {}
+        # Per group, as Prometheus keys them (file, name): a name may be in several files.
+        self._next_eval: dict[tuple[str, str], float] = {}
         self.deadlines = Deadlines()
         self.early_evaluations = 0
         self._process_labels = process_labels
@@ -141,10 +142,16 @@ class Engine:
         self.processor.drain(now)
         to_send: list[Alert] = []
         for group in self.config.groups:
-            due = self._next_eval.get(group.name, now)
+            ident = (group.file, group.name)
+            due = self._next_eval.get(ident, now)
             if now < due <= now + group.interval:  # further ahead: the clock went back, evaluate
                 continue
-            self._next_eval[group.name] = now + group.interval
+            # On the group's own cadence, as Prometheus's ticker: an evaluation that ran late
+            # does not push the next one back; one that missed whole intervals skips them.
+            late = now - due
+            self._next_eval[ident] = (
+                due + group.interval if 0 <= late < group.interval else now + group.interval
+            )
             for rule in group.rules:
                 state = self.states.get((rule.group, rule.name))
                 if state is not None:
@@ -404,8 +411,14 @@ class Engine:
         self.exemplar_records.clear()
 
     def tick(self) -> float:
-        """Seconds between evaluations: the shortest group interval."""
-        return min([g.interval for g in self.config.groups] or [1.0])
+        """Seconds until the next group is due: each group keeps its own interval. Waiting the
+        shortest interval instead ran a 1.5 s group beside a 1 s one every 2 s."""
+        groups = self.config.groups
+        if not groups:
+            return 1.0
+        now = self.clock()
+        soonest = min(self._next_eval.get((g.file, g.name), now) for g in groups) - now
+        return max(0.0, min(soonest, *(g.interval for g in groups)))
 
 
 def _decide(rule: Rule, totals: Totals, window: RuleWindow, now: float) -> Verdict | None:

@@ -68,6 +68,31 @@ def test_between_ticks_alerts_fire_at_the_span_unless_evaluation_is_ticks_only(t
     assert len(failures) == 1 and "(no firing alerts)" in failures[0]  # the 6 s tick has not come
 
 
+def test_groups_of_one_name_in_two_files_are_each_evaluated_and_each_resolves(tmp_path: Path) -> None:
+    """Prometheus keys a group by (file, name); keyed by name alone, the second file's group
+    was skipped at every tick, and its alert, fired between ticks, never resolved."""
+    for name in ("A", "B"):
+        (tmp_path / f"{name}.yaml").write_text(
+            "groups:\n  - name: api\n    interval: 1s\n    rules:\n"
+            f"      - alert: Err{name}\n        spans: {{service: shop}}\n"
+            "        expr: error_count > 0\n        window: 5s\n"
+        )
+    checks = "".join(
+        f"      - eval_time: {at}\n        alertname: Err{name}\n        exp_alerts: {expected}\n"
+        for at, expected in (("2s", "[{exp_labels: {}}]"), ("60s", "[]"))
+        for name in ("A", "B")
+    )
+    body = (
+        "tests:\n  - interval: 1s\n    input_spans:\n      - spans: {service: shop}\n"
+        "        values: 'error 10ms x3'\n    alert_rule_test:\n" + checks
+    )
+    for mode in ("", "evaluate_on_spans: false\n"):
+        (tmp_path / "t.yaml").write_text(
+            "rule_files: [A.yaml, B.yaml]\nevaluation_interval: 1s\n" + mode + body
+        )
+        assert run_test_file(str(tmp_path / "t.yaml")) == [], mode
+
+
 ROUTED = """\
 alerting:
   external_labels: {env: prod}
