@@ -158,8 +158,12 @@ def _load_groups(items: YamlList, path: str, config: RuleDefaults, problems: Rul
             if rule is None:
                 continue
             if rule.name in seen_alerts:
+                # Prometheus allows it (warning and critical tiers of one alert); here a rule's
+                # windows and alerts are kept by group and alert name, so each must be unique.
                 problems.add(
-                    rule_map.value_mark("alert"), f"duplicate alert name {rule.name!r} in group {name!r}"
+                    rule_map.value_mark("alert"),
+                    f"duplicate alert name {rule.name!r} in group {name!r}: each rule of a group needs "
+                    "its own alert name here (for severity tiers, put them in groups of their own)",
                 )
             seen_alerts.add(rule.name)
             rules.append(rule)
