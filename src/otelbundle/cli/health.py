@@ -11,9 +11,11 @@ import sys
 import time
 
 from otelbundle.cli.checks import put_cwd_on_path
+from otelbundle.config import in_file_order
+from otelbundle.config.document import read_document
 from otelbundle.health.model import CheckResult, Status
 from otelbundle.health.scheduler import Scheduler
-from otelbundle.health.section import HealthConfig, read_health_config
+from otelbundle.health.section import HealthConfig, read_health_section
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,14 +30,23 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _load(path: str) -> HealthConfig | None:
+    """The file's health: section, or None after printing why not: its problems as
+    ``config check`` prints them (in file order, a cause once) and a FAILED line."""
     put_cwd_on_path()  # `python` checks import from the project folder, as in the app
-    config, problems = read_health_config(path)
-    for problem in problems:
-        print(problem, file=sys.stderr)
+    document = read_document(path)
+    config, problems = read_health_section(document)
+    if config is None and not problems:
+        # No section: a misspelt one (`helth:`) is the likely reason, said where it is.
+        problems = [p for p in document.unknown_sections() if "'health'" in p.message]
+        if not problems:
+            print(f"{path}: no health: section", file=sys.stderr)
+            return None
     if problems:
+        shown = in_file_order(problems)
+        for problem in shown:
+            print(problem, file=sys.stderr)
+        print(f"{path}: FAILED: {len(shown)} problem(s)", file=sys.stderr)
         return None
-    if config is None:
-        print(f"{path}: no health: section", file=sys.stderr)
     return config
 
 

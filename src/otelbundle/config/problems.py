@@ -53,7 +53,7 @@ def in_file_order(problems: Iterable[ConfigProblem]) -> list[ConfigProblem]:
     files: dict[str, int] = {}
     for problem in problems:
         files.setdefault(problem.mark.file, len(files))
-    said = [p for p in problems if not _said_again(p, problems)]
+    said = [p for p in problems if not _said_again(p, problems) and not _follows_from_env(p, problems)]
     return sorted(said, key=lambda p: (files[p.mark.file], p.mark.line, p.mark.column))
 
 
@@ -69,7 +69,28 @@ def _said_again(problem: ConfigProblem, problems: list[ConfigProblem]) -> bool:
     )
 
 
+def _follows_from_env(problem: ConfigProblem, problems: list[ConfigProblem]) -> bool:
+    """A value's problem where its ``${env:...}`` reference already has one: the variable is
+    unset (the value is empty) or the reference is not read (the value is its text), so
+    ``url: expected an http:// or https:// URL`` only repeats the cause, and counted it twice.
+    Kept when it names the cause itself (then the bare cause is the one left out)."""
+    if _is_env_problem(problem.message):
+        return False
+    return any(
+        other.mark == problem.mark and _is_env_problem(other.message) and other.message not in problem.message
+        for other in problems
+    )
+
+
+def _is_env_problem(message: str) -> bool:
+    return (
+        message.startswith(UNSET_PREFIX) and message.endswith(UNSET_SUFFIX)
+    ) or NOT_READ_AS_VARIABLE in message
+
+
 UNSET_PREFIX, UNSET_SUFFIX = "environment variable ", " is not set"
+# How a reference in another syntax (``${URL:-x}``) is said (substitution.malformed_ref_message).
+NOT_READ_AS_VARIABLE = " is not read as a variable: write "
 
 
 def unset_variable(name: str) -> str:

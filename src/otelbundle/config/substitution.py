@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from otelbundle.config.problems import NOT_READ_AS_VARIABLE
+
 ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DOLLAR_ESCAPE = "$$"
 # What looks meant as a reference: a shell/Compose one, or ${env:...} written wrongly.
@@ -67,6 +69,6 @@ def malformed_ref_message(ref: str) -> str:
         name, default = shape.groups()
         fix = f"${{env:{name}:-{default}}}" if default is not None else f"${{env:{name}}}"
     return (
-        f"{ref!r} is not read as a variable: write {fix} "
+        f"{ref!r}{NOT_READ_AS_VARIABLE}{fix} "
         "(only ${env:NAME} and ${env:NAME:-default} are; $${ is a literal ${)"
     )

@@ -62,3 +62,40 @@ def test_run_says_a_python_check_that_cannot_be_imported_as_the_app_does(
         f"payments             failing   {cfg}:3:48: health check 'payments': cannot import "
         "clicheck_broken:check: RuntimeError: settings missing ("
     ), out
+
+
+def test_check_says_each_cause_once_and_counts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unset variable, or a reference in the shell's syntax, is the cause; the url it
+    leaves empty or unread is not a second problem (before: two lines each, counted twice)."""
+    monkeypatch.delenv("INVENTORY_URL", raising=False)
+    cfg = tmp_path / "otelbundle.yaml"
+    cfg.write_text(
+        "health:\n  checks:\n"
+        '    - {name: inventory, kind: http, url: "${env:INVENTORY_URL}"}\n'
+        '    - {name: orders, kind: http, url: "${URL:-http://x}"}\n'
+    )
+    assert run(["health", "check", str(cfg)]) == 1
+    lines = capsys.readouterr().err.replace(f"{tmp_path}/", "").splitlines()
+    assert lines == [
+        "otelbundle.yaml:3:43: environment variable INVENTORY_URL is not set",
+        "otelbundle.yaml:4:40: '${URL:-http://x}' is not read as a variable: write ${env:URL:-http://x} "
+        "(only ${env:NAME} and ${env:NAME:-default} are; $${ is a literal ${)",
+        "otelbundle.yaml: FAILED: 2 problem(s)",
+    ], lines
+
+
+def test_check_of_a_misspelt_section_says_where_and_what_was_meant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "ht.yaml"
+    cfg.write_text("helth:\n  checks:\n    - {name: a, kind: system, resource: cpu, warning: 80%}\n")
+    assert run(["health", "check", str(cfg)]) == 1
+    assert capsys.readouterr().err.replace(f"{tmp_path}/", "").splitlines() == [
+        "ht.yaml:1:1: unknown key 'helth' in otelbundle.yaml (did you mean 'health'?)",
+        "ht.yaml: FAILED: 1 problem(s)",
+    ]
+    cfg.write_text("other: 1\n")
+    assert run(["health", "check", str(cfg)]) == 1
+    assert capsys.readouterr().err.strip() == f"{cfg}: no health: section"
