@@ -44,7 +44,7 @@ import otelbundle
 from opentelemetry import trace
 handle = otelbundle.configure(
     service_name=123, log_correlation="no", scrub="no", resource_attributes=["team"],
-    instrument="logging",
+    instrument="logging", protocol="foo",
 )
 with trace.get_tracer("t").start_as_current_span("typed-work"):
     pass
@@ -65,7 +65,10 @@ def test_configure_names_each_argument_of_a_wrong_type_and_runs_on(otlp_receiver
         "ignoring it.",
         "ERROR otelbundle: configure(log_correlation=...) must be True or False, not str; ignoring it.",
         "ERROR otelbundle: configure(scrub=...) must be True, False or a hook, not str; ignoring it.",
+        # A str, but not a protocol: named as the argument, not as a variable the caller never set.
+        "ERROR otelbundle: configure(protocol='foo') must be one of grpc, http/protobuf; ignoring it.",
     ], result.stderr
+    assert "OTEL_EXPORTER_OTLP_PROTOCOL" not in result.stderr, result.stderr
     assert "INSTRUMENTED logging True" in result.stdout, result.stdout
     span = otlp_receiver.wait_for(lambda rx: next(iter(rx.spans_named("typed-work")), None))
     assert span.resource["service.name"] == "from-env"
