@@ -58,10 +58,11 @@ def _examples_dir(given: str | None) -> Path:
 
 
 def _state_dir() -> Path:
+    """Where the demo keeps its services' pid files and logs; made only once the demo starts:
+    a refused or stopping command writes nothing (a folder root made in another user's stack
+    dir locked them out of it)."""
     base = os.environ.get("OTELBUNDLE_STACK_DIR") or os.path.expanduser("~/.local/share/otelbundle/stack")
-    path = Path(base) / "demo"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return Path(base) / "demo"
 
 
 def _docker_available() -> bool:
@@ -239,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     examples = _examples_dir(args.examples)
     compose_file = examples.parent / "deploy" / "compose.yaml"
+    state.mkdir(parents=True, exist_ok=True)
     (state / "compose-file").write_text(str(compose_file.resolve()))  # for --stop run elsewhere
     try:
         return _run(examples, compose_file, state)

@@ -132,3 +132,19 @@ def test_stop_works_from_any_folder_and_says_what_it_stopped(
     assert ours.wait(timeout=10) is not None
     assert capsys.readouterr().out.splitlines()[0] == f"stopped storefront (pid {ours.pid})"
     assert downs == [tmp_path / "deploy" / "compose.yaml"]
+
+
+def test_a_refused_demo_and_a_stop_with_nothing_started_write_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Outside a checkout the demo refuses ("no examples at …"); it made its state folder
+    first, which run as root in someone's stack dir left them a folder they cannot write."""
+    stack = tmp_path / "stack"
+    monkeypatch.setenv("OTELBUNDLE_STACK_DIR", str(stack))
+    monkeypatch.setattr(demo, "_stack", lambda action, compose_file: None)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match="no examples at"):
+        main(["demo"])
+    assert main(["demo", "--stop"]) == 0
+    assert "no demo services were running" in capsys.readouterr().out
+    assert not stack.exists()
