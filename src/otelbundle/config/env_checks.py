@@ -58,11 +58,11 @@ def masked(endpoint: str) -> str:
     (``?token=``) masked, its fragment dropped: as the export failures show an endpoint."""
     endpoint = endpoint.split("#", 1)[0]
     if "?" in endpoint:
-        endpoint = endpoint.split("?", 1)[0] + "?****"
+        endpoint = endpoint.split("?", 1)[0] + "?***"
     scheme, sep, rest = endpoint.rpartition("://")
     if "@" not in rest.split("/", 1)[0]:
         return endpoint
-    return f"{scheme}{sep}****@{rest.split('@', 1)[1]}"
+    return f"{scheme}{sep}***@{rest.split('@', 1)[1]}"
 
 
 def invalid_values(env: Mapping[str, str]) -> list[InvalidValue]:

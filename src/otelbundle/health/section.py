@@ -106,7 +106,7 @@ def health_config_at_start(
 ) -> HealthConfig | None:
     """What the instrumentor starts with: problems are logged (one line each) and mean no health checks."""
     config, problems = read_health_section(document, reader)
-    if log_problems(problems, "health checks are off because of {n} problem(s) in the config"):
+    if log_problems(problems, "health checks are off because of {n} problem(s) in the configuration"):
         return None
     return config
 

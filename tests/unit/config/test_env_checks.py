@@ -338,11 +338,11 @@ def test_an_endpoint_of_another_scheme_is_named_and_unset() -> None:
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
-        ("user:s3cret@collector:4318", "'****@collector:4318' has no http://"),
-        ("ftp://user:s3cret@collector/x@y", "'ftp://****@collector/x@y' is not an http://"),
+        ("user:s3cret@collector:4318", "'***@collector:4318' has no http://"),
+        ("ftp://user:s3cret@collector/x@y", "'ftp://***@collector/x@y' is not an http://"),
         # A query (a token in it) is masked as the export failures mask it; it was shown whole.
-        ("ftp://u:pw@h/?token=s3cret#s3cret", "'ftp://****@h/?****' is not an http://"),
-        ("collector:4318/v1?api_key=s3cret", "'collector:4318/v1?****' has no http://"),
+        ("ftp://u:pw@h/?token=s3cret#s3cret", "'ftp://***@h/?***' is not an http://"),
+        ("collector:4318/v1?api_key=s3cret", "'collector:4318/v1?***' has no http://"),
     ],
 )
 def test_an_endpoints_credentials_are_not_printed(value: str, shown: str) -> None:

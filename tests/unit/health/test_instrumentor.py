@@ -40,7 +40,7 @@ def test_bad_config_logs_every_problem_once_and_does_not_raise(
     assert lines == [  # one line per problem, in line order, on the diagnostics logger, then the consequence
         f"ERROR {cfg}:3:23: unknown check kind 'smtp'; use one of system, tcp, http, sql, python",
         f"ERROR {cfg}:4:12: timeout: -3 must be greater than zero",
-        "ERROR otelbundle: health checks are off because of 2 problem(s) in the config; "
+        "ERROR otelbundle: health checks are off because of 2 problem(s) in the configuration; "
         "the application continues.",
     ], lines
 
