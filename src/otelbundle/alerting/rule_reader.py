@@ -156,8 +156,8 @@ class RuleReader(Problems):
         try:
             return parse_template(text)
         except TemplateError as exc:
-            mark = mapping.value_mark(key)
-            self.add(Mark(mark.file, mark.line, mark.column + exc.column), f"{key}: template: {exc}")
+            mark = mapping.value_mark(key)  # exc.column counts from 1, as mark.column does
+            self.add(Mark(mark.file, mark.line, mark.column + exc.column - 1), f"{key}: template: {exc}")
             return None
 
 
