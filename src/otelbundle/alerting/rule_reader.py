@@ -141,21 +141,23 @@ class RuleReader(Problems):
         return result
 
     def text(self, mapping: YamlMap, key: str, where: str) -> str | None:
-        """A label or annotation value: text, or a number or boolean as Prometheus reads it
-        (``true``, not Python's ``True``); a list or mapping is a problem (None), not its repr."""
+        """A label or annotation value: text; a number or boolean as Prometheus reads it, the
+        text as written (``0x10``, ``010``, ``yes``; not ``16``, ``8``, ``True``); null is the empty
+        value; a list or mapping is a problem (None), not its repr."""
         value = mapping[key]
         if isinstance(value, (YamlMap, YamlList)):
             kind = "mapping" if isinstance(value, YamlMap) else "list"
             self.add(mapping.value_mark(key), f"{where}: {key!r} must be text, not a {kind}")
             return None
-        return label_value(value)
+        written = mapping.written(key)
+        return written if written is not None else label_value(value)
 
     def template(self, mapping: YamlMap, key: str, text: str) -> Template | None:
         try:
             return parse_template(text)
         except TemplateError as exc:
-            mark = mapping.value_mark(key)
-            self.add(Mark(mark.file, mark.line, mark.column + exc.column), f"{key}: template: {exc}")
+            mark = mapping.value_mark(key)  # exc.column counts from 1, as mark.column does
+            self.add(Mark(mark.file, mark.line, mark.column + exc.column - 1), f"{key}: template: {exc}")
             return None
 
 

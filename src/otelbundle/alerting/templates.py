@@ -1,7 +1,7 @@
 """A tiny renderer for the Prometheus template subset used in annotations and generator_url.
 
     {{ $labels.http_route }}  {{ $value | humanizePercentage }}  {{ printf "%.2f" $value }}
-    {{ $externalLabels.env }}  {{ $exemplar.trace_id }}
+    {{ $externalLabels.env }}  {{ $exemplar.trace_id }}  {{ humanize $value }}  x {{- $value -}} y
 
 Parsed once at load time into a list of literal and variable parts; rendering
 only looks values up and applies one of a fixed set of pipes. Rendered span
@@ -47,11 +47,15 @@ PIPES: dict[str, Callable[[float], str]] = {
 }
 
 
-_ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
+# Go's trim markers: "{{- " trims the white space before the action, " -}}" the white space after;
+# the dash must touch the braces and have white space on its other side ("{{-3}}" is the number -3).
+_SPACE = " \t\r\n"  # Go's isSpace: only these, not Unicode white space
+_ACTION = re.compile(rf"\{{\{{(?P<left>-[{_SPACE}])?(?P<body>.*?)(?P<right>[{_SPACE}]-)?\}}\}}", re.DOTALL)
 _VARIABLE = re.compile(r"\$(labels|externalLabels)\.([A-Za-z_][A-Za-z0-9_]*)|\$value|\$exemplar\.trace_id")
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
 _PRINTF_CALL = re.compile(rf"printf\s+({_QUOTED})\s+(\S+)")  # printf "%.2f" $value
 _PRINTF_PIPE = re.compile(rf"printf\s+({_QUOTED})")  # $value | printf "%.2f"
+_FORMS = ' (forms: {{ $value }}, {{ humanize $value }}, {{ $value | humanize }}, {{ printf "%.2f" $value }})'
 _ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t"}
 
 
@@ -141,6 +145,25 @@ def _printf(quoted: str, number: bool, argument: str, column: int) -> Printf:
         raise TemplateError(f"printf {quoted}: {exc}", column) from None
 
 
+def _unknown_function(name: str, column: int) -> TemplateError:
+    return TemplateError(f"unknown function {name!r}; known: {', '.join(PIPES)}, printf{_FORMS}", column)
+
+
+def _call_form(head: str, rest: list[str], column: int) -> str:
+    """``humanize $value`` as ``$value | humanize`` (Go's call form; Prometheus' usual one): the
+    argument, with the function put first in ``rest``. Anything else is returned as it is."""
+    name, _, argument = head.partition(" ")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return head  # a variable, or not an expression at all
+    if name not in PIPES:
+        raise _unknown_function(name, column)
+    argument = argument.strip()
+    if _VARIABLE.fullmatch(argument) is None:
+        raise TemplateError(f"{name} takes one variable{_FORMS}", column)
+    rest.insert(0, name)
+    return argument
+
+
 def _parse_action(text: str, column: int) -> _Part:
     head, *rest = _split_pipeline(text, column)
     call = None
@@ -150,11 +173,13 @@ def _parse_action(text: str, column: int) -> _Part:
         if not call:
             raise TemplateError('printf takes a quoted format and one variable: printf "%.2f" $value', column)
         head = call.group(2)
+    else:
+        head = _call_form(re.sub(r"\s+", " ", head), rest, column)
     variable_match = _VARIABLE.fullmatch(head)
     if variable_match is None:
         raise TemplateError(
             f"unknown template expression {head!r}: use $labels.NAME, $value, $externalLabels.NAME, "
-            "$exemplar.trace_id",
+            f"$exemplar.trace_id{_FORMS}",
             column,
         )
     if head == "$value":
@@ -178,7 +203,7 @@ def _parse_action(text: str, column: int) -> _Part:
         elif pipe.startswith("printf"):
             raise TemplateError('printf in a pipe takes one quoted format: $value | printf "%.2f"', column)
         else:
-            raise TemplateError(f"unknown function {pipe!r}; known: {', '.join(PIPES)}, printf", column)
+            raise _unknown_function(pipe, column)
         number, argument = False, f"{pipe.split()[0]}'s output"
     return _Part(variable=variable, pipes=tuple(pipes))
 
@@ -187,16 +212,26 @@ def parse_template(source: str) -> Template:
     """Parse at load time; TemplateError carries the 1-based column of the problem."""
     parts: list[_Part] = []
     position = 0
+    trim_next = False  # the previous action ended with " -}}"
     for match in _ACTION.finditer(source):
-        if match.start() > position:
-            parts.append(_Part(literal=source[position : match.start()]))
-        parts.append(_parse_action(match.group(1), match.start() + 1))
+        _add_literal(parts, source[position : match.start()], trim_next, bool(match.group("left")))
+        parts.append(_parse_action(match.group("body"), match.start() + 1))
         position = match.end()
+        trim_next = bool(match.group("right"))
     rest = source[position:]
     if "{{" in rest or "}}" in rest:
         raise TemplateError(
             "unclosed '{{' or stray '}}'", position + 1 + max(rest.find("{{"), rest.find("}}"), 0)
         )
-    if rest:
-        parts.append(_Part(literal=rest))
+    _add_literal(parts, rest, trim_next, False)
     return Template(source, tuple(parts))
+
+
+def _add_literal(parts: list[_Part], text: str, trim_start: bool, trim_end: bool) -> None:
+    """The text between actions, less the white space a trim marker beside it removes (as Go)."""
+    if trim_start:
+        text = text.lstrip(_SPACE)
+    if trim_end:
+        text = text.rstrip(_SPACE)
+    if text:
+        parts.append(_Part(literal=text))

@@ -44,19 +44,34 @@ class YamlMap(dict[str, Any]):
     ``from_env`` maps each key whose value contained ``${env:...}`` to the
     variables that were unset (an empty tuple when all were set), and each key
     whose value holds a reference in another syntax (``${TOKEN}``) to that text
-    (an entry starting with ``${``).
+    (an entry starting with ``${``). ``scalar_texts`` keeps the text of each value
+    YAML read as a number or boolean (see :meth:`written`).
     """
 
     mark: Mark
     key_marks: dict[str, Mark]
     value_marks: dict[str, Mark]
     from_env: dict[str, tuple[str, ...]]
+    scalar_texts: dict[str, str]
 
     def key_mark(self, key: str) -> Mark:
         return self.key_marks.get(key, self.mark)
 
     def value_mark(self, key: str) -> Mark:
         return self.value_marks.get(key, self.key_mark(key))
+
+    def written(self, key: str) -> str | None:
+        """The text of a scalar value as written (``0x10``, ``010``, ``yes``, ``1_000``), when YAML
+        read it as a number or boolean; None for any other value.
+
+        A field that takes text reads this, not ``str()`` of the number: Prometheus (Go yaml)
+        keeps the scalar's text for a string field, so ``code: 010`` is the label ``"010"``,
+        not ``"8"``.
+        """
+        value = self.get(key)
+        if isinstance(value, (bool, int, float)):  # not a value set since it was read
+            return self.scalar_texts.get(key)
+        return None
 
 
 class YamlList(list[Any]):
@@ -72,7 +87,7 @@ class YamlList(list[Any]):
 
 def new_map(mark: Mark) -> YamlMap:
     out = YamlMap()
-    out.mark, out.key_marks, out.value_marks, out.from_env = mark, {}, {}, {}
+    out.mark, out.key_marks, out.value_marks, out.from_env, out.scalar_texts = mark, {}, {}, {}, {}
     return out
 
 
@@ -199,6 +214,9 @@ class _Builder:
             out.value_marks[key] = _mark(self.file, value_node)
             if env is not None:
                 out.from_env[key] = env
+            text = _typed_text(value_node, value)
+            if text is not None:
+                out.scalar_texts[key] = text
         for merge in merges:  # `<<: *base` or `<<: [*a, *b]`: keys written here win
             sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
             for source in sources:
@@ -215,6 +233,8 @@ class _Builder:
                         out.value_marks[key] = merged.value_mark(key)
                         if key in merged.from_env:
                             out.from_env[key] = merged.from_env[key]
+                        if key in merged.scalar_texts:
+                            out.scalar_texts[key] = merged.scalar_texts[key]
         return out
 
     def _scalar(self, node: yaml.ScalarNode) -> tuple[Any, tuple[str, ...] | None]:
@@ -249,6 +269,15 @@ class _Builder:
             if typed is not None:
                 return typed, env
         return text, env
+
+
+def _typed_text(node: yaml.Node, value: Any) -> str | None:
+    """The text of a plain scalar YAML read as a number or boolean (``0x10``, ``yes``); None
+    otherwise. A value from ``${env:...}`` is typed only when it round-trips (:func:`as_written`),
+    so its ``str()`` is already its text."""
+    if not isinstance(node, yaml.ScalarNode) or not isinstance(value, (bool, int, float)):
+        return None
+    return None if "${env:" in node.value else str(node.value)
 
 
 def as_written(text: str) -> bool | int | float | None:

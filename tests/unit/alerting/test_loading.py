@@ -46,7 +46,7 @@ def test_every_problem_is_reported_with_its_position(tmp_path: Path) -> None:
     assert "r.yaml:5:32: unknown key 'knd' in spans (did you mean 'kind'?)" in lines
     assert any(line.startswith("r.yaml:6:15: expr: unknown aggregate 'error_rate'") for line in lines)
     assert any(line.startswith("r.yaml:7:17: window: '5 minutes' is not a duration") for line in lines)
-    assert any(line.startswith("r.yaml:9:34: summary: template: unknown function 'shout'") for line in lines)
+    assert any(line.startswith("r.yaml:9:33: summary: template: unknown function 'shout'") for line in lines)
     assert not any(line.startswith("r.yaml:10:16: duplicate alert name") for line in lines)  # first A invalid
     assert any(line.startswith("r.yaml:12:9: group_by cannot be used with absent") for line in lines)
     assert any(line.startswith("r.yaml:15:25: where: expected a value") for line in lines)

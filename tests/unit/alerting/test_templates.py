@@ -254,10 +254,10 @@ def test_rules_check_names_the_bad_printf(tmp_path: Path, capsys: pytest.Capture
     assert main(["rules", "check", str(tmp_path / "r.yaml")]) == 1
     err = capsys.readouterr().err
     assert (
-        f'{tmp_path}/r.yaml:7:22: summary: template: printf "%d requests": %d cannot print $value, a float'
+        f'{tmp_path}/r.yaml:7:21: summary: template: printf "%d requests": %d cannot print $value, a float'
         " (Prometheus would print %!d(float64=…)); use %f, %e, %g or %v, e.g. %.0f for a whole number"
     ) in err
     assert (
-        f'{tmp_path}/r.yaml:8:26: description: template: printf "%.2f": %f cannot print'
+        f'{tmp_path}/r.yaml:8:25: description: template: printf "%.2f": %f cannot print'
         " $labels.http_route, a string"
     ) in err
