@@ -238,8 +238,18 @@ def _routes(root: YamlMap, base: str, env: Mapping[str, str] | None, problems: P
     routes, found = routes_of(alerting["notify"], CHANNEL_KEYS)
     problems.extend(found)
     labels = alerting.get("external_labels")
-    external = {str(k): label_value(v) for k, v in labels.items()} if isinstance(labels, YamlMap) else {}
+    external = {str(k): _text(labels, k) for k in labels} if isinstance(labels, YamlMap) else {}
     return _Routes(routes, external)
+
+
+def _text(mapping: YamlMap, key: str) -> str:
+    """A label or annotation value as the rule reader reads it: a number or boolean as written."""
+    written = mapping.written(key)
+    return written if written is not None else label_value(mapping[key])
+
+
+def _texts(mapping: object) -> dict[str, str]:
+    return {str(k): _text(mapping, k) for k in mapping} if isinstance(mapping, YamlMap) else {}
 
 
 def _run_one(config: AlertingConfig, test: YamlMap, where: str, routes: _Routes | None) -> list[str]:
@@ -329,8 +339,8 @@ def _compare(
     expected = sorted(
         (
             (
-                {str(k): label_value(v) for k, v in (item.get("exp_labels") or {}).items()},
-                {str(k): label_value(v) for k, v in (item.get("exp_annotations") or {}).items()},
+                _texts(item.get("exp_labels")),
+                _texts(item.get("exp_annotations")),
                 sorted(str(c) for c in item["exp_channels"]) if "exp_channels" in item else None,
             )
             for item in check.get("exp_alerts") or []

@@ -174,3 +174,21 @@ def test_alert_rule_test_that_is_not_a_list_is_a_located_problem(tmp_path: Path)
     with pytest.raises(ConfigError) as caught:
         run_test_file(str(tmp_path / "t.yaml"))
     assert "t.yaml:3:" in str(caught.value)
+
+
+def test_expected_labels_are_read_as_written_as_the_rules_are(tmp_path: Path) -> None:
+    """A rule's `code: 010` is the label "010" (as in Prometheus); the test's `exp_labels` must
+    read it the same way, or a test promtool passes fails here (it expected "8")."""
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n"
+        "      - alert: A\n        spans: {service: shop}\n        expr: error_count > 0\n"
+        "        window: 5s\n        labels: {code: 010, page: yes}\n"
+        "        annotations: {ratio: 0x10}\n"
+    )
+    (tmp_path / "t.yaml").write_text(
+        "rule_files: [r.yaml]\nevaluation_interval: 1s\ntests:\n  - interval: 1s\n    input_spans:\n"
+        "      - spans: {service: shop}\n        values: 'error 10ms x3'\n    alert_rule_test:\n"
+        "      - eval_time: 2s\n        alertname: A\n"
+        "        exp_alerts: [{exp_labels: {code: 010, page: yes}, exp_annotations: {ratio: 0x10}}]\n"
+    )
+    assert run_test_file(str(tmp_path / "t.yaml")) == []
