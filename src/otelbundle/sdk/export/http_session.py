@@ -32,13 +32,17 @@ import importlib
 # main thread (tests/integration/test_thread_imports.py).
 import netrc  # noqa: F401
 import os
+import queue
+import threading
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 
 from otelbundle.config import environment
+from otelbundle.sdk import forking
 from otelbundle.sdk.export import exit_flush, refusals
 
 if TYPE_CHECKING:
@@ -85,6 +89,8 @@ class ForkAwareSession(requests.Session):
     def __init__(self, signal: str | None = None, rejected: Rejected | None = None) -> None:
         super().__init__()
         self._pid = os.getpid()
+        _sessions.add(self)
+        forking.on_child("otlp http sessions", _after_fork_in_child)
         self._environment_settings: dict[tuple[Any, ...], _Settings] = {}
         self._signal = signal
         self._rejected = rejected
@@ -156,8 +162,40 @@ class ForkAwareSession(requests.Session):
         """Empty pools for this process; the inherited ones (the parent's sockets) are left unused."""
         self._pid = os.getpid()
         self._environment_settings = {}
+        for adapter in self.adapters.values():
+            _release_inherited_pools(adapter)
         for prefix in list(self.adapters):
             self.mount(prefix, HTTPAdapter())
+
+
+# Every session of ours in this process, for the fork hook.
+_sessions: weakref.WeakSet[ForkAwareSession] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """Right after fork, before the child runs anything: each session's pools are this child's."""
+    for session in list(_sessions):
+        session._after_fork()
+
+
+def _release_inherited_pools(adapter: BaseAdapter) -> None:
+    """The parent's connection pools, their locks new and their queues emptied, in this child.
+
+    A lock the parent's export thread held at the instant of the fork (taking a connection
+    from a pool's queue) is held for ever in the child, and urllib3 closes a pool's
+    connections from a finalizer, through that lock, when the pool is collected or at exit:
+    a child forked so (2 in 150 forks beside a busy export thread) hung at exit, and its
+    parent's ``waitpid`` with it. Emptied, the parent's sockets are not closed by the child."""
+    managers = [getattr(adapter, "poolmanager", None), *getattr(adapter, "proxy_manager", {}).values()]
+    for manager in managers:
+        container = getattr(manager, "pools", None)
+        if container is None:
+            continue
+        container.lock = threading.RLock()
+        for key in container.keys():  # noqa: SIM118 - urllib3 refuses iteration itself
+            connections = getattr(container[key], "pool", None)
+            if isinstance(connections, queue.Queue):
+                queue.Queue.__init__(connections, connections.maxsize)  # new locks, nothing queued
 
 
 def _user_session(env: Mapping[str, str], signal: str) -> bool:
