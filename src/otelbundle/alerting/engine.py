@@ -39,7 +39,12 @@ from otelbundle.alerting.exemplar_records import ExemplarRecords
 from otelbundle.alerting.exemplar_spans import ExemplarSpans
 from otelbundle.alerting.log_fold import LogRuleFold
 from otelbundle.alerting.log_intake import LogIntake
-from otelbundle.alerting.outgoing import ActiveAlert, alert_labels, outgoing_alert
+from otelbundle.alerting.outgoing import (
+    ActiveAlert,
+    alert_labels,
+    outgoing_alert,
+    series_labels,
+)
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.rule_install import install_rules
 from otelbundle.alerting.rules import Aggregate, Rule
@@ -230,7 +235,8 @@ class Engine:
         alert = active.get(key)
         created = alert is None or alert.state is AlertState.INACTIVE
         if alert is None or created:
-            alert = active[key] = ActiveAlert(rule, key, self.labels(rule, key), AlertState.PENDING, now)
+            alert = active[key] = ActiveAlert(rule, key, {}, AlertState.PENDING, now)
+            self.relabel(alert)
         alert.value, alert.keep_firing_since = verdict.value, 0.0
         if verdict.trace_ids:
             alert.trace_ids = verdict.trace_ids
@@ -351,10 +357,12 @@ class Engine:
         )
 
     # ---- shaping (outgoing.py) ---------------------------------------------------
-    def labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]:
-        """The labels of ``rule``'s alert for group key ``key`` (a reload relabels kept alerts)."""
+    def relabel(self, alert: ActiveAlert) -> None:
+        """Set ``alert``'s labels (and its series labels, the templates' ``$labels``) from its
+        rule, its key and the config: when it is made, and for kept alerts at a reload."""
         process = self._process_labels() if self._process_labels is not None else {}
-        return alert_labels(rule, key, self.config, process, self.scrubber)
+        alert.series = series_labels(alert.rule, alert.key, process, self.scrubber)
+        alert.labels = alert_labels(alert.rule, alert.series, self.config)
 
     def resolve(self, alert: ActiveAlert, now: float) -> Alert:
         """Resolve a firing ``alert`` at ``now`` outside an evaluation (its rule went by a

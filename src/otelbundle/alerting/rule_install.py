@@ -53,7 +53,7 @@ class InstalledRules(Protocol):
     exemplar_spans: ExemplarSpans
     exemplar_records: ExemplarRecords
 
-    def labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]: ...
+    def relabel(self, alert: ActiveAlert) -> None: ...
     def resolve(self, alert: ActiveAlert, now: float) -> Alert: ...
 
 
@@ -166,9 +166,17 @@ def _edited(
     if old.rule.labels != rule.labels:  # Prometheus keeps alerts by rule name and labels
         ended += _forget_alerts(engine, ident, now, LABELS_CHANGED)
         return state
-    for key, alert in engine.active.get(ident, {}).items():
-        alert.rule, alert.labels = rule, engine.labels(rule, key)
+    _relabel(engine, ident, rule)
     return state
+
+
+def _relabel(engine: InstalledRules, ident: tuple[str, str], rule: Rule) -> None:
+    """Kept alerts take the new rule and the labels it and the new config give them. Prometheus
+    adds external labels as it sends, so they are the new ones at once there too; the labels
+    the alert had before are expired by Alertmanager at their ``endsAt``."""
+    for alert in engine.active.get(ident, {}).values():
+        alert.rule = rule
+        engine.relabel(alert)
 
 
 def _forget_alerts(engine: InstalledRules, ident: tuple[str, str], now: float, reason: str) -> list[Alert]:
