@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from otelbundle.alerting.section import load_alerting_config
+from otelbundle.config import ConfigError
 from tests.unit.alerting.helpers import Sim, config_from
 
 GROUPED = """
@@ -100,3 +104,20 @@ def test_labels_in_templates_are_the_series_labels_only(tmp_path: Path) -> None:
     }
     assert alert.labels["severity"] == "page"
     assert alert.generator_url == "http://x/A/shop"  # one link for all rules: it sees the alert's labels
+
+
+def test_group_by_attributes_that_become_one_label_are_refused_with_their_position(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        "      - {alert: A, expr: error_count > 0, group_by: [http.route, http_route, a]}\n"
+    )
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_alerting_config(str(tmp_path / "c.yaml"), {})
+    lines = [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
+    assert lines == [
+        "r.yaml:4:66: group_by: 'http_route' and 'http.route' both become the label 'http_route', "
+        "so their alerts would carry the same labels; group by one of them"
+    ]
