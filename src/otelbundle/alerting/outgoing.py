@@ -8,7 +8,7 @@ alert, the ``alerting:`` section and, for evidence, the exemplar spans held.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -82,6 +82,45 @@ def alert_labels(rule: Rule, series: Mapping[str, str], config: AlertingConfig) 
 
 def _non_empty(labels: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in labels.items() if value != ""}
+
+
+def sharing_labels(alerts: Iterable[ActiveAlert]) -> list[list[ActiveAlert]]:
+    """One rule's alerts that carry the same labels, in groups of two or more.
+
+    Group keys are distinct, their labels need not be: a rule label over a group-by label
+    (``group_by: [severity]``, ``labels: {severity: page}``), an external label filling an
+    absent one, or values the scrubber makes alike (``api_key=REDACTED``)."""
+    by_labels: dict[frozenset[tuple[str, str]], list[ActiveAlert]] = {}
+    for alert in alerts:
+        by_labels.setdefault(frozenset(alert.labels.items()), []).append(alert)
+    return [alike for alike in by_labels.values() if len(alike) > 1]
+
+
+def speaker(alike: Sequence[ActiveAlert]) -> ActiveAlert | None:
+    """Which of alerts with the same labels is sent (the others are not: a receiver sees
+    one alert per label set). Prometheus refuses to evaluate such a rule at all; here the
+    label set is taken as one alert that holds while any of its keys holds:
+
+    * firing while any of them fires: the one that fired first (a stable ``startsAt``), so
+      a second firing alert of those labels is never sent beside it;
+    * none, while one is pending: a resolution now could be followed by the same labels
+      firing at once; if the pending one is dropped instead, the resolved one is sent at
+      the next evaluation (resolved alerts are re-sent for 15 minutes);
+    * otherwise all are resolved: the one resolved last."""
+    firing = [alert for alert in alike if alert.state is AlertState.FIRING]
+    if firing:
+        return min(firing, key=_fired_at)
+    if any(alert.state is AlertState.PENDING for alert in alike):
+        return None
+    return max(alike, key=_resolved_at)
+
+
+def _fired_at(alert: ActiveAlert) -> float:
+    return alert.fired_at
+
+
+def _resolved_at(alert: ActiveAlert) -> float:
+    return alert.resolved_at
 
 
 def outgoing_alert(

@@ -189,10 +189,15 @@ def _forget_alerts(engine: InstalledRules, ident: tuple[str, str], now: float, r
         return []
     engine.telemetry.set_active(ident, [])
     ended: list[Alert] = []
+    said: set[frozenset[tuple[str, str]]] = set()  # one resolution per label set (outgoing.speaker)
     for alert in alerts.values():
         if alert.state is not AlertState.FIRING:  # pending: never sent; inactive: resolution sent
             continue
         resolved = engine.resolve(alert, now)
+        labels = frozenset(resolved.labels.items())
+        if labels in said:
+            continue
+        said.add(labels)
         annotations = {**resolved.annotations, ENDED_BY_RELOAD: reason}
         ended.append(dataclasses.replace(resolved, annotations=annotations, ended_by_reload=reason))
     return ended

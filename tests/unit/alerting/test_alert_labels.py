@@ -4,12 +4,14 @@ series' labels, the rule's labels over them, ``alertname``; external labels only
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
 from otelbundle.alerting.section import load_alerting_config
 from otelbundle.config import ConfigError
+from otelbundle.scrub import Scrubber
 from tests.unit.alerting.helpers import Sim, config_from
 
 GROUPED = """
@@ -121,3 +123,96 @@ def test_group_by_attributes_that_become_one_label_are_refused_with_their_positi
         "r.yaml:4:66: group_by: 'http_route' and 'http.route' both become the label 'http_route', "
         "so their alerts would carry the same labels; group by one of them"
     ]
+
+
+KEY_A = "https://h/p?api_key=abcdefabcdef123456"
+KEY_Z = "https://h/p?api_key=zzzzzzzzzzzz999999"
+
+
+def scrubbed_sim(tmp_path: Path) -> Sim:
+    sim = Sim(config_from(tmp_path, grouped(group_by="url.full", labels="", window="3s")))
+    sim.engine.scrubber = Scrubber()
+    return sim
+
+
+def test_keys_the_scrubber_makes_alike_send_no_resolution_while_one_still_fires(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reviewer's repro: both URLs scrub to api_key=REDACTED. The first key's alert ends
+    while the second's fires: Alertmanager must not hear "resolved" for those labels."""
+    sim = scrubbed_sim(tmp_path)
+    sent = []
+    with caplog.at_level(logging.WARNING, logger="otelbundle.alerting"):
+        sim.span(error=True, **{"url.full": KEY_A})
+        sent += [(0, a.status, a.starts_at.timestamp()) for a in sim.at(0)]
+        for t in range(1, 8):
+            if t >= 3:
+                sim.span(error=True, **{"url.full": KEY_Z})
+            sent += [(t, a.status, a.starts_at.timestamp()) for a in sim.at(t)]
+    start = 1_000_000.0
+    # The first key's alert fires at 0; at 4 its window is empty and the second key's alert,
+    # firing since 3, speaks for the labels: no resolution, one firing alert at a time.
+    assert sent == [(0, "firing", start), (4, "firing", start + 3)]
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "otelbundle.alerting" and "same labels" in r.getMessage()
+    ]
+    assert len(warnings) == 1 and "api_key=REDACTED" in warnings[0] and KEY_A not in warnings[0]
+
+
+def test_the_labels_resolve_once_when_the_last_of_their_keys_ends(tmp_path: Path) -> None:
+    sim = scrubbed_sim(tmp_path)
+    sim.span(error=True, **{"url.full": KEY_A})
+    sim.span(error=True, **{"url.full": KEY_Z})
+    first = sim.at(0)
+    assert [a.status for a in first] == ["firing"]  # two keys firing, one alert sent
+    later = [(t, a.status) for t in range(1, 6) for a in sim.at(t)]
+    assert later == [(4, "resolved")]
+
+
+def test_a_resolution_waits_while_another_key_of_its_labels_is_pending(tmp_path: Path) -> None:
+    """KEY_A fires, then ends while KEY_Z is pending: the labels may fire again at once, so
+    "resolved" waits; KEY_Z's condition stops before its ``for`` and the resolution goes out."""
+    rules = grouped(group_by="url.full", labels="", window="3s").replace(
+        "window: 3s", "window: 3s\n        for: 10s"
+    )
+    sim = Sim(config_from(tmp_path, rules))
+    sim.engine.scrubber = Scrubber()
+    sent, states, ends = [], [], []
+    for t in range(0, 25):
+        if t <= 12:
+            sim.span(error=True, **{"url.full": KEY_A})
+        if 12 <= t <= 17:
+            sim.span(error=True, **{"url.full": KEY_Z})
+        for alert in sim.at(t):
+            sent.append((t, alert.status))
+            ends.append(alert.ends_at.timestamp() - 1_000_000.0)
+        states.append(sorted(a.state.value for a in sim.engine.active[("g", "A")].values()))
+    assert states[14] == ["firing", "pending"] and states[15] == ["inactive", "pending"]  # KEY_A ended
+    assert states[19] == ["inactive", "pending"] and states[20] == ["inactive"]  # KEY_Z dropped
+    assert sent == [(10, "firing"), (20, "resolved")]
+    assert ends[1] == 15  # the resolution says when KEY_A ended
+
+
+def test_keys_a_rule_label_makes_alike_are_sent_as_one_alert(tmp_path: Path) -> None:
+    """``group_by: [severity]`` under ``labels: {severity: page}``: ERROR and WARN are two keys,
+    one label set; one firing alert is sent, at a tick and between ticks."""
+    sim = Sim(config_from(tmp_path, grouped()))
+    sim.span(error=True, severity="ERROR")
+    assert [dict(a.labels) for a in sim.at(0)] == [{"severity": "page", "alertname": "A"}]
+    sim.now += 0.5
+    sim.span(error=True, severity="WARN")
+    assert sim.engine.fold(sim.now) == []  # the WARN key fired between ticks, not sent
+    assert [a.state.value for a in sim.engine.active[("g", "A")].values()] == ["firing", "firing"]
+    assert sim.at(1) == []
+
+
+def test_a_reload_that_ends_alerts_of_one_label_set_resolves_it_once(tmp_path: Path) -> None:
+    sim = scrubbed_sim(tmp_path)
+    sim.span(error=True, **{"url.full": KEY_A})
+    sim.span(error=True, **{"url.full": KEY_Z})
+    assert len(sim.at(0)) == 1
+    sim.engine.reload(config_from(tmp_path, grouped(group_by="url.full", labels="team: x", window="3s")))
+    (ended,) = sim.recorder.batches[-1]  # its labels changed: both keys' alerts end, one is said
+    assert ended.status == "resolved" and ended.labels["url_full"] == "https://h/p?api_key=REDACTED"
