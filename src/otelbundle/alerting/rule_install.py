@@ -60,7 +60,7 @@ class InstalledRules(Protocol):
 def install_rules(engine: InstalledRules, config: AlertingConfig, now: float) -> list[Alert]:
     """Install ``config``'s rules into ``engine``; returns the resolutions of the firing
     alerts the install ended, for the engine to send."""
-    engine.config = config  # first: a kept alert's labels take the new external labels
+    engine.config = config  # first: kept alerts are relabelled with its external labels
     states: dict[tuple[str, str], RuleState] = {}
     ended: list[Alert] = []
     moves = moved_rules(engine.states, config.rules)
@@ -72,6 +72,7 @@ def install_rules(engine: InstalledRules, config: AlertingConfig, now: float) ->
         unchanged = old is not None and _unchanged(old.rule, rule)
         if old is not None and unchanged and ident not in moves:
             states[ident] = old
+            _relabel(engine, ident, old.rule)  # the same rule; the external labels may not be
         else:
             states[ident] = _edited(engine, old, rule, now, ended, unchanged)
     for ident in set(engine.active) - set(states):

@@ -208,6 +208,21 @@ def test_keys_a_rule_label_makes_alike_are_sent_as_one_alert(tmp_path: Path) -> 
     assert sim.at(1) == []
 
 
+def test_kept_alerts_take_the_new_external_labels_at_a_reload(tmp_path: Path) -> None:
+    """The rule file unchanged, ``external_labels`` changed: the kept alert is sent with the new ones."""
+    rules = grouped(annotations='env: "{{ $externalLabels.env }}"')
+    sim = Sim(config_from(tmp_path, rules, "resend_delay: 2s\nexternal_labels: {env: prod}\n"))
+    sim.span(error=True, severity="ERROR")
+    (first,) = sim.at(0)
+    assert first.labels["env"] == "prod"
+    sim.engine.reload(config_from(tmp_path, rules, "resend_delay: 2s\nexternal_labels: {env: staging}\n"))
+    resent = [a for t in range(1, 4) for a in sim.at(t)]
+    assert [(a.status, a.labels["env"], a.annotations["env"]) for a in resent] == [
+        ("firing", "staging", "staging")
+    ]
+    assert resent[0].starts_at == first.starts_at  # the same alert, kept
+
+
 def test_a_reload_that_ends_alerts_of_one_label_set_resolves_it_once(tmp_path: Path) -> None:
     sim = scrubbed_sim(tmp_path)
     sim.span(error=True, **{"url.full": KEY_A})
