@@ -25,6 +25,7 @@ What a reload keeps of each rule's windows and alerts is rule_install.py's.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -39,7 +40,14 @@ from otelbundle.alerting.exemplar_records import ExemplarRecords
 from otelbundle.alerting.exemplar_spans import ExemplarSpans
 from otelbundle.alerting.log_fold import LogRuleFold
 from otelbundle.alerting.log_intake import LogIntake
-from otelbundle.alerting.outgoing import ActiveAlert, alert_labels, outgoing_alert
+from otelbundle.alerting.outgoing import (
+    ActiveAlert,
+    alert_labels,
+    outgoing_alert,
+    series_labels,
+    sharing_labels,
+    speaker,
+)
 from otelbundle.alerting.processor import DEFAULT_QUEUE_SIZE, AlertingSpanProcessor
 from otelbundle.alerting.rule_install import install_rules
 from otelbundle.alerting.rules import Aggregate, Rule
@@ -48,8 +56,10 @@ from otelbundle.alerting.state import RuleState
 from otelbundle.alerting.telemetry import AlertTelemetry
 from otelbundle.alerting.trace_logs import TraceLogs
 from otelbundle.alerting.window import RuleWindow, Totals
+from otelbundle.config.report import warn_seen
 
 RESOLVED_RETENTION = 15 * 60.0
+_log = logging.getLogger("otelbundle.alerting")
 
 
 class Dispatcher(Protocol):
@@ -103,6 +113,7 @@ class Engine:
         self.deadlines = Deadlines()
         self.early_evaluations = 0
         self._process_labels = process_labels
+        self._said_shared: set[tuple[str, str]] = set()  # rules whose keys share labels, warned
         self._reload_lock = threading.Lock()
         self.scrubber = scrubber
         self.log_intake = LogIntake()
@@ -230,7 +241,8 @@ class Engine:
         alert = active.get(key)
         created = alert is None or alert.state is AlertState.INACTIVE
         if alert is None or created:
-            alert = active[key] = ActiveAlert(rule, key, self.labels(rule, key), AlertState.PENDING, now)
+            alert = active[key] = ActiveAlert(rule, key, {}, AlertState.PENDING, now)
+            self.relabel(alert)
         alert.value, alert.keep_firing_since = verdict.value, 0.0
         if verdict.trace_ids:
             alert.trace_ids = verdict.trace_ids
@@ -328,7 +340,9 @@ class Engine:
             ):
                 alert.state, alert.fired_at = AlertState.FIRING, now
                 self._transition(alert, AlertState.FIRING)
-            if alert.needs_sending(now, resend):
+        unsent = self._spoken_for(rule, active)
+        for alert in alerts:
+            if id(alert) not in unsent and alert.needs_sending(now, resend):
                 alert.last_sent_at = now
                 sent.append(self._to_alert(alert, now))
         self.telemetry.set_active(
@@ -336,6 +350,37 @@ class Engine:
             [(a.labels, a.state) for a in active.values() if a.state is not AlertState.INACTIVE],
         )
         return sent
+
+    def _spoken_for(self, rule: Rule, active: Mapping[tuple[str, ...], ActiveAlert]) -> set[int]:
+        """The ids of ``rule``'s alerts not to send now: another with the same labels is sent
+        for them (outgoing.py ``speaker``), so a receiver never gets a resolution for labels
+        that still fire, nor two firing alerts of one label set. Prometheus refuses to
+        evaluate such a rule ("vector contains metrics with the same labelset"); the keys'
+        windows stay apart here (they are what the spans say), only what is sent is merged."""
+        if len(active) < 2:
+            return set()
+        unsent: set[int] = set()
+        for alike in sharing_labels(active.values()):
+            self._say_shared(rule, alike[0].labels)
+            sent = speaker(alike)
+            unsent.update(id(alert) for alert in alike if alert is not sent)
+        return unsent
+
+    def _say_shared(self, rule: Rule, labels: Mapping[str, str]) -> None:
+        """Said once per rule, as the overflow of its keys is (state.py)."""
+        ident = (rule.group, rule.name)
+        if ident in self._said_shared:
+            return
+        self._said_shared.add(ident)
+        warn_seen(
+            _log,
+            "otelbundle: alert rule %r (%s): several group keys give the same labels %s (a rule "
+            "label or an external label over a group_by label, or values the scrubber makes "
+            "alike): they are sent as one alert, firing while any of them fires",
+            rule.name,
+            rule.location,
+            labels,
+        )
 
     def next_deadline(self) -> float:
         """When a pending alert's ``for`` next elapses (engine clock); infinity when none does,
@@ -351,10 +396,12 @@ class Engine:
         )
 
     # ---- shaping (outgoing.py) ---------------------------------------------------
-    def labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]:
-        """The labels of ``rule``'s alert for group key ``key`` (a reload relabels kept alerts)."""
+    def relabel(self, alert: ActiveAlert) -> None:
+        """Set ``alert``'s labels (and its series labels, the templates' ``$labels``) from its
+        rule, its key and the config: when it is made, and for kept alerts at a reload."""
         process = self._process_labels() if self._process_labels is not None else {}
-        return alert_labels(rule, key, self.config, process, self.scrubber)
+        alert.series = series_labels(alert.rule, alert.key, process, self.scrubber)
+        alert.labels = alert_labels(alert.rule, alert.series, self.config)
 
     def resolve(self, alert: ActiveAlert, now: float) -> Alert:
         """Resolve a firing ``alert`` at ``now`` outside an evaluation (its rule went by a

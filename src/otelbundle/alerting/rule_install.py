@@ -53,14 +53,14 @@ class InstalledRules(Protocol):
     exemplar_spans: ExemplarSpans
     exemplar_records: ExemplarRecords
 
-    def labels(self, rule: Rule, key: tuple[str, ...]) -> dict[str, str]: ...
+    def relabel(self, alert: ActiveAlert) -> None: ...
     def resolve(self, alert: ActiveAlert, now: float) -> Alert: ...
 
 
 def install_rules(engine: InstalledRules, config: AlertingConfig, now: float) -> list[Alert]:
     """Install ``config``'s rules into ``engine``; returns the resolutions of the firing
     alerts the install ended, for the engine to send."""
-    engine.config = config  # first: a kept alert's labels take the new external labels
+    engine.config = config  # first: kept alerts are relabelled with its external labels
     states: dict[tuple[str, str], RuleState] = {}
     ended: list[Alert] = []
     moves = moved_rules(engine.states, config.rules)
@@ -72,6 +72,7 @@ def install_rules(engine: InstalledRules, config: AlertingConfig, now: float) ->
         unchanged = old is not None and _unchanged(old.rule, rule)
         if old is not None and unchanged and ident not in moves:
             states[ident] = old
+            _relabel(engine, ident, old.rule)  # the same rule; the external labels may not be
         else:
             states[ident] = _edited(engine, old, rule, now, ended, unchanged)
     for ident in set(engine.active) - set(states):
@@ -166,9 +167,17 @@ def _edited(
     if old.rule.labels != rule.labels:  # Prometheus keeps alerts by rule name and labels
         ended += _forget_alerts(engine, ident, now, LABELS_CHANGED)
         return state
-    for key, alert in engine.active.get(ident, {}).items():
-        alert.rule, alert.labels = rule, engine.labels(rule, key)
+    _relabel(engine, ident, rule)
     return state
+
+
+def _relabel(engine: InstalledRules, ident: tuple[str, str], rule: Rule) -> None:
+    """Kept alerts take the new rule and the labels it and the new config give them. Prometheus
+    adds external labels as it sends, so they are the new ones at once there too; the labels
+    the alert had before are expired by Alertmanager at their ``endsAt``."""
+    for alert in engine.active.get(ident, {}).values():
+        alert.rule = rule
+        engine.relabel(alert)
 
 
 def _forget_alerts(engine: InstalledRules, ident: tuple[str, str], now: float, reason: str) -> list[Alert]:
@@ -181,10 +190,15 @@ def _forget_alerts(engine: InstalledRules, ident: tuple[str, str], now: float, r
         return []
     engine.telemetry.set_active(ident, [])
     ended: list[Alert] = []
+    said: set[frozenset[tuple[str, str]]] = set()  # one resolution per label set (outgoing.speaker)
     for alert in alerts.values():
         if alert.state is not AlertState.FIRING:  # pending: never sent; inactive: resolution sent
             continue
         resolved = engine.resolve(alert, now)
+        labels = frozenset(resolved.labels.items())
+        if labels in said:
+            continue
+        said.add(labels)
         annotations = {**resolved.annotations, ENDED_BY_RELOAD: reason}
         ended.append(dataclasses.replace(resolved, annotations=annotations, ended_by_reload=reason))
     return ended

@@ -32,6 +32,7 @@ from otelbundle.alerting.rules import (
     ExprError,
     Rule,
     SpanMatcher,
+    label_name,
     parse_expr,
 )
 from otelbundle.alerting.state import label_value
@@ -246,6 +247,7 @@ def read_rule(
             problems.add(rule_map.value_mark("group_by"), "group_by must be a list of attribute names")
         else:
             group_by = tuple(raw)
+            _check_group_by_labels(raw, problems)
             if condition is not None and condition.aggregate == "absent" and group_by:
                 problems.add(
                     rule_map.key_mark("group_by"),
@@ -306,6 +308,23 @@ def read_rule(
         interval=interval,
         logs=logs,
     )
+
+
+def _check_group_by_labels(group_by: YamlList, problems: RuleReader) -> None:
+    """Two attributes that become one label name (``http.route``, ``http_route``) would give
+    distinct group keys the same labels: Prometheus refuses such a rule at every evaluation
+    ("vector contains metrics with the same labelset after applying alert labels")."""
+    first: dict[str, str] = {}  # label name -> the attribute that took it
+    for index, attribute in enumerate(group_by):
+        label = label_name(attribute)
+        if label not in first:
+            first[label] = attribute
+            continue
+        problems.add(
+            group_by.item_mark(index),
+            f"group_by: {attribute!r} and {first[label]!r} both become the label {label!r}, so "
+            "their alerts would carry the same labels; group by one of them",
+        )
 
 
 def _annotation_name_problem(name: str) -> str:

@@ -91,11 +91,13 @@ def test_alert_states_are_reported_as_prometheus_names_them() -> None:
     assert AlertState.INACTIVE == "inactive"  # compares to its name
 
 
-def test_external_labels_override_the_instance(tmp_path: Path) -> None:
+def test_external_labels_do_not_override_the_instance(tmp_path: Path) -> None:
+    """Prometheus adds an external label only where the alert has none (notifier.go), so the
+    workers' alerts stay apart; a rule label is how to replace the instance."""
     s = Sim(
         config_from(tmp_path, RULE.format(extra=""), "external_labels: {instance: pool-a}\n"),
         instance="worker-1",
     )
     s.span(error=True)
     (alert,) = s.at(0)
-    assert alert.labels["instance"] == "pool-a"
+    assert alert.labels["instance"] == "worker-1"

@@ -74,11 +74,14 @@ class BudgetTemplate(Template):
 
 
 def summary(slo: Slo, tier: BurnTier) -> str:
-    """The summary annotation, the same text in both paths (Prometheus renders it too)."""
+    """The summary annotation, the same text in both paths (Prometheus renders it too). The
+    SLO's name is written in, not read from ``$labels.slo``: ``slo`` is a rule label, and
+    ``$labels`` holds the series' labels only (as in Prometheus), so it would read empty here.
+    SLO names are letters, digits, ``-``, ``_`` and ``.``: nothing a template would parse."""
     rate = format_number(tier.burn_rate(slo.period))
     windows = f"{prom_duration(tier.long_window)} and {prom_duration(tier.short_window)}"
     return (
-        f"{{{{ $labels.slo }}}}: error budget burning {{{{ $value | humanize }}}}x as fast as "
+        f"{slo.name}: error budget burning {{{{ $value | humanize }}}}x as fast as "
         f"the objective allows ({tier.severity} above {rate}x over {windows})"
     )
 
