@@ -122,7 +122,9 @@ def _refused_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_while_running_a_refused_connection_is_not_said_to_be_at_exit(caplog: pytest.LogCaptureFixture) -> None:
+def test_while_running_a_refused_connection_is_not_said_to_be_at_exit(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Before: "(nothing listens there: not retried at exit)" while the app ran, and "1 attempts"."""
     dispatcher = NotificationDispatcher(
         [AlertmanagerNotifier(f"http://127.0.0.1:{_refused_port()}")], max_retries=0
