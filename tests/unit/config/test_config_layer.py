@@ -14,7 +14,14 @@ from otelbundle.alerting.notify.webhook import WebhookNotifier
 from otelbundle.alerting.section import load_alerting_config, read_alerting_config
 from otelbundle.cli import main
 from otelbundle.cli.checks import check_config
-from otelbundle.config import ConfigError, load_text, parse_duration, parse_number, parse_percent
+from otelbundle.config import (
+    ConfigError,
+    in_file_order,
+    load_text,
+    parse_duration,
+    parse_number,
+    parse_percent,
+)
 from otelbundle.health.section import read_health_config
 from otelbundle.scrub.section import load_scrub_settings
 
@@ -178,7 +185,10 @@ def test_unset_env_in_a_webhook_header_is_reported_and_switches_the_channel_off(
     section = load_text(text, "o.yaml", env={}).root["alerting"]["notify"]
     notifiers, problems = build_notifiers(section, env={})
     assert notifiers == []
-    assert [str(p) for p in problems] == ["o.yaml:5:33: environment variable ALERT_WEBHOOK_TOKEN is not set"]
+    assert [str(p) for p in in_file_order(problems)] == [  # as printed: with the header, and the consequence
+        "o.yaml:5:33: notify.webhook.headers.Authorization: environment variable ALERT_WEBHOOK_TOKEN is not set; "
+        "notify.webhook is off"
+    ]
     env = {"ALERT_WEBHOOK_TOKEN": "t0k"}
     section = load_text(text, "o.yaml", env=env).root["alerting"]["notify"]
     notifiers, problems = build_notifiers(section, env=env)
@@ -448,7 +458,8 @@ def test_at_start_notifiers_without_rule_files_run_and_a_bad_channel_is_one_line
         setup.shutdown()
     lines = capsys.readouterr().err.replace(f"{tmp_path}/", "").splitlines()
     assert lines == [
-        "ERROR otelbundle.yaml:4:70: environment variable NO_TOKEN_HERE is not set",
+        "ERROR otelbundle.yaml:4:70: notify.webhook.headers.Authorization: environment variable NO_TOKEN_HERE "
+        "is not set; notify.webhook is off",
         "ERROR otelbundle: 1 problem(s) in alerting.notify: the channels they are in are off; "
         "the application continues.",
     ], lines

@@ -6,6 +6,7 @@ import contextlib
 import http.client
 import json
 import math
+import re
 import time
 import urllib.error
 import urllib.request
@@ -122,6 +123,32 @@ def _redirect_message(code: int, url: str, location: str | None) -> str:
     )
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is allowed in a field value
+
+
+def is_header_name(name: str) -> bool:
+    return _HEADER_NAME.fullmatch(name) is not None
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """What makes this header impossible to send (said without the value: it may be a token),
+    or None. http.client writes a value as Latin-1 bytes and refuses a line break in it, and
+    its errors quote the value."""
+    if not is_header_name(name):
+        return "is not a header name"
+    if _CONTROL.search(value):
+        return "holds a line break or control character"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return (
+            "holds a character outside Latin-1 (such as ☃ or €), which an HTTP header cannot carry: "
+            "write it in ASCII, or percent-encode it if the receiver decodes that"
+        )
+    return None
+
+
 def json_bytes(body: Any) -> bytes:
     """``body`` as the compact UTF-8 JSON every channel sends."""
     # Not ensure_ascii: it would write a lone surrogate as "\udcff", which strict parsers refuse.
@@ -136,6 +163,12 @@ def post_bytes(
     url: str, data: bytes, *, headers: Mapping[str, str] | None = None, timeout: float = 5.0
 ) -> None:
     """POSTs ``data`` (JSON already encoded); raises RetryableError or PermanentError."""
+    for name, value in (headers or {}).items():
+        problem = header_problem(name, value)
+        if problem is not None:  # the channel's config check refuses these: only code gets here
+            raise PermanentError(
+                f"a header of this channel {problem}; it is not valid HTTP (not shown, it may be a secret)"
+            )
     request = urllib.request.Request(url, data=data, method="POST")
     request.add_header("Content-Type", "application/json")
     request.add_header("User-Agent", "otelbundle-alerting")
@@ -143,12 +176,14 @@ def post_bytes(
         request.add_header(name, value)
     try:
         _send(request, url, timeout)
-    except ValueError:
-        # http.client refuses a header value with a line break, quoting the value (a token):
-        # the channel's config check refuses those, so only a notifier built in code gets here.
+    except UnicodeEncodeError:  # the headers were checked above: the URL's path or query
         raise PermanentError(
-            "a header name or value of this channel is not valid HTTP (a line break or control "
-            "character); it is not shown, it may be a secret"
+            "the URL of this channel holds a character outside ASCII: percent-encode it (é is %C3%A9); "
+            "it is not shown, it may hold a token"
+        ) from None
+    except ValueError:  # http.client's own refusals quote the text (a token): not shown
+        raise PermanentError(
+            "the URL of this channel is not valid HTTP; it is not shown, it may hold a token"
         ) from None
 
 

@@ -7,13 +7,15 @@ the other channels and the rules keep working.
 
 from __future__ import annotations
 
-import re
+import os
 from collections.abc import Callable, Mapping
 from email.utils import getaddresses
 from urllib.parse import urlparse
 
+import yaml
+
 from otelbundle.alerting.notify.alertmanager import AlertmanagerNotifier
-from otelbundle.alerting.notify.base import Notifier
+from otelbundle.alerting.notify.base import Notifier, header_problem, is_header_name
 from otelbundle.alerting.notify.email import EmailNotifier
 from otelbundle.alerting.notify.pagerduty import EVENTS_URL, PagerDutyNotifier
 from otelbundle.alerting.notify.slack import SlackNotifier
@@ -26,8 +28,10 @@ from otelbundle.config import (
     format_duration,
     parse_duration,
 )
-from otelbundle.config.problems import unset_variable
+from otelbundle.config.loader import MAX_FILE_BYTES
+from otelbundle.config.problems import Mark, unset_variable
 from otelbundle.config.reader import ENV_VALUE_SHOWN_AS, from_environment, quoted_hint
+from otelbundle.config.substitution import ENV_REF
 
 CHANNEL_KEYS: dict[str, set[str]] = {
     "alertmanager": {"url", "timeout"},
@@ -208,21 +212,19 @@ def _webhook(
     return None if sent is None else WebhookNotifier(url, sent, timeout)
 
 
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is allowed in a field value
-
-
 def _header_values(headers: YamlMap, where: str, problems: list[ConfigProblem]) -> dict[str, str] | None:
     """The headers as sent: each value without surrounding whitespace (a token read from a
-    Kubernetes secret file ends in a newline; HTTP trims it anyway). A line break or control
-    character inside a value is refused here, without the value: at send time http.client
-    raised ValueError with the whole value in its message, and that message was logged,
-    exported and quoted in other channels' alerts."""
+    Kubernetes secret file ends in a newline; HTTP trims it anyway). A value HTTP cannot carry
+    (a line break, a control character, a character outside Latin-1) is refused here, without
+    the value: at send time http.client raised with the whole value in its message, and that
+    message was logged, exported and quoted in other channels' alerts. An unset ``${env:...}``
+    in a value is said with the header's name and its consequence."""
     sent: dict[str, str] = {}
     refused = False
     for name, value in headers.items():
         text = str(value).strip()
-        if not _HEADER_NAME.fullmatch(str(name)):
+        unset = [ref for ref in headers.from_env.get(name, ()) if not ref.startswith("${")]
+        if not is_header_name(str(name)):
             refused = True
             problems.append(
                 ConfigProblem(
@@ -230,13 +232,18 @@ def _header_values(headers: YamlMap, where: str, problems: list[ConfigProblem]) 
                     f"{where}.headers: {str(name)!r} is not a header name; {where} is off",
                 )
             )
-        elif _CONTROL.search(text):
+        elif unset:
+            refused = True
+            causes = ", ".join(unset_variable(ref) for ref in unset)
+            problems.append(
+                ConfigProblem(headers.value_mark(name), f"{where}.headers.{name}: {causes}; {where} is off")
+            )
+        elif (problem := header_problem(str(name), text)) is not None:
             refused = True
             source = " (from ${env:...}: check the variable's value)" if name in headers.from_env else ""
             problems.append(
                 ConfigProblem(
-                    headers.value_mark(name),
-                    f"{where}.headers.{name} holds a line break or control character{source}; {where} is off",
+                    headers.value_mark(name), f"{where}.headers.{name} {problem}{source}; {where} is off"
                 )
             )
         sent[str(name)] = text
@@ -264,6 +271,79 @@ def _pagerduty(
     if key is None:
         return None
     return PagerDutyNotifier(key, url=url, timeout=timeout, send_resolved=resolved)
+
+
+def _password(config: YamlMap, where: str, problems: list[ConfigProblem]) -> str | None:
+    """The SMTP password, which only the environment may hold: one written in the file, as
+    itself, around a reference or as a reference's default (``${env:P:-hunter2}``, used when the
+    variable is unset), is refused, the text not shown. Unset or empty, it is said with its
+    cause and consequence in one line, as a required value is."""
+    if "password" not in config.from_env:
+        problems.append(
+            ConfigProblem(
+                config.value_mark("password"),
+                f'{where}.password must come from the environment, e.g. "${{env:SMTP_PASSWORD}}", '
+                "not be written in the file",
+            )
+        )
+        return None
+    password = _required(config, "password", where, problems)
+    if password is not None and _text_in_file(written_text(config.value_mark("password"))):
+        unset = [
+            f"; {unset_variable(ref)}" for ref in config.from_env["password"] if not ref.startswith("${")
+        ]
+        problems.append(
+            ConfigProblem(
+                config.value_mark("password"),
+                f'{where}.password must be only "${{env:SMTP_PASSWORD}}" (any variable): a default '
+                "(${env:NAME:-...}) or text around the reference is written in the file, and "
+                f"a password must not be (it is not shown{''.join(unset)}); {where} is off",
+            )
+        )
+        return None
+    return password
+
+
+def _text_in_file(raw: str | None) -> bool:
+    """Whether ``raw`` (a value as written) holds text of its own: a non-empty default of a
+    reference, or anything besides its references. None (not known) is no."""
+    if raw is None:
+        return False
+    if any(ref.group(2) for ref in ENV_REF.finditer(raw)):
+        return True
+    return bool(ENV_REF.sub("", raw).strip())
+
+
+def written_text(mark: Mark) -> str | None:
+    """The scalar at ``mark`` as written in its file, before ``${env:...}`` substitution (the
+    loaded config holds only the result), or None when the file cannot be read again (text
+    given in code, a file gone or not a regular file)."""
+    if not os.path.isfile(mark.file):  # never open a FIFO: it would block
+        return None
+    try:
+        with open(mark.file, encoding="utf-8") as handle:
+            node = yaml.compose(handle.read(MAX_FILE_BYTES + 1), Loader=yaml.SafeLoader)
+    except (OSError, ValueError, yaml.YAMLError):  # ValueError: UnicodeDecodeError
+        return None
+    return _scalar_at(node, mark)
+
+
+def _scalar_at(node: yaml.Node | None, mark: Mark) -> str | None:
+    """The text of the scalar under ``node`` that starts at ``mark`` (inside its quote, as the
+    loader marks a quoted scalar)."""
+    todo = [node] if node is not None else []
+    while todo:
+        current = todo.pop()
+        if isinstance(current, yaml.ScalarNode):
+            quoted = current.style in ("'", '"')
+            start = (current.start_mark.line + 1, current.start_mark.column + 1 + quoted)
+            if start == (mark.line, mark.column):
+                return str(current.value)
+        elif isinstance(current, yaml.SequenceNode):
+            todo.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            todo.extend(value for pair in current.value for value in pair)
+    return None
 
 
 def _email(
@@ -318,21 +398,8 @@ def _email(
     # `otelbundle config check` in CI before the secret is deployed anywhere.
     username = str(config.get("username") or "") or None
     password = str(config.get("password") or "") or None
-    if "password" in config and "password" not in config.from_env:
-        problems.append(
-            ConfigProblem(
-                config.value_mark("password"),
-                f'{where}.password must come from the environment, e.g. "${{env:SMTP_PASSWORD}}", '
-                "not be written in the file",
-            )
-        )
-    elif "password" in config and not password:
-        problems.append(
-            ConfigProblem(
-                config.value_mark("password"),
-                f"{where}.password is empty (if it comes from ${{env:...}}, that variable is unset or empty)",
-            )
-        )
+    if "password" in config:
+        password = _password(config, where, problems)
     if password and not username:
         problems.append(
             ConfigProblem(config.value_mark("password"), f"{where}.password given without username")

@@ -137,7 +137,9 @@ def send_in_parts(
                 f"{requests + len(work)} requests of at most {MAX_ALERTS_PER_POST})",
                 exc.retry_after,
                 retry=pending,
-                lost=_refused(first, len(refused), len(alerts)) if first else None,
+                lost=_refused(first, len(refused), len(alerts), part.start - len(refused), so_far=True)
+                if first
+                else None,
                 refused=refused if first else None,
             ) from None
     if first is not None:
@@ -164,7 +166,15 @@ def _shifted(parts: Sequence[range], offset: int) -> list[range]:
     return [range(part.start + offset, part.stop + offset) for part in parts]
 
 
-def _refused(first: PermanentError, count: int, total: int, accepted: int = 0) -> str:
-    """The first refusal (its status leads, for the log's once-per-status), and how many."""
-    others = f", the other {accepted} accepted" if accepted else ""
+def _refused(
+    first: PermanentError, count: int, total: int, accepted: int = 0, *, so_far: bool = False
+) -> str:
+    """The first refusal (its status leads, for the log's once-per-status), and how many;
+    ``so_far``: a retry is still to send the rest, so the accepted ones are not "the other" ones."""
+    if not accepted:
+        others = ""
+    elif so_far:
+        others = f", {accepted} accepted so far"
+    else:
+        others = f", the other {accepted} accepted"
     return f"{first} ({count} of {total} alerts refused{others})"

@@ -32,7 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
@@ -61,6 +61,7 @@ class NotifierStats:
 
 
 MAX_DELAY = 60.0  # the longest one retry waits; a Retry-After asking for more is given up on
+_FLUSH_SHARE = 0.75  # of shutdown's timeout; the rest is for the last attempt of a channel waiting to retry
 
 
 def backoff_delay(
@@ -91,6 +92,8 @@ class _Worker:
         self.stopping = False
         self.exiting = False  # shutdown has begun: a channel where nothing listens is not retried
         self.busy = False
+        self.in_flight: Sequence[Alert] = ()  # the batch being sent: the exit summary counts it
+        self.unchosen = 0  # batches whose alerts could not even be chosen (a routing defect)
         self.quiet_until = 0.0  # a Retry-After past MAX_DELAY: nothing goes to the channel before it
         self.logged: set[str] = set()
         self.thread = self._start()
@@ -108,6 +111,7 @@ class _Worker:
         self.wake = threading.Condition()
         self.queue.clear()
         self.stopping = self.busy = False
+        self.in_flight = ()
         self.notifier.after_fork_in_child()
         self.thread = self._start()
 
@@ -133,11 +137,13 @@ class _Worker:
             with self.wake:
                 batch = self.queue.popleft()
                 self.busy = True
+                self.in_flight = batch
             try:
                 self.deliver(batch)
             finally:
                 with self.wake:
                     self.busy = False
+                    self.in_flight = ()
                     self.wake.notify_all()
 
     def deliver(self, batch: Sequence[Alert]) -> None:
@@ -149,9 +155,10 @@ class _Worker:
         the application's. Traced, each notification was an app span, and a failed one an error
         span that the rules then alerted on, the channel alerting about itself."""
         with suppress_instrumentation():
-            unsent = self._attempt(batch)
-        self.stats.alerts_failed += len(unsent)
-        self.stats.alerts_sent += len(batch) - len(unsent)
+            unsent, failed = self._attempt(batch)
+        with self.wake:  # one step with the batch leaving in_flight: the exit summary reads both
+            self._count(batch, unsent, failed)
+            self.in_flight = ()
         if unsent:
             try:
                 self.notifier.undelivered(unsent)
@@ -162,10 +169,21 @@ class _Worker:
                     exc_info=True,
                 )
 
-    def _attempt(self, batch: Sequence[Alert]) -> Sequence[Alert]:
-        """Sends ``batch`` with retries; returns what was not delivered: the alerts a retry still
+    def _count(self, batch: Sequence[Alert], unsent: Sequence[Alert], failed: bool) -> None:
+        """The batch's outcome in the stats, all at once (under ``wake``): counted piecemeal,
+        a summary read in between saw a failed batch without its alerts."""
+        if failed:
+            self.stats.failed += 1
+        else:
+            self.stats.sent += 1
+        self.stats.alerts_failed += len(unsent)
+        self.stats.alerts_sent += len(batch) - len(unsent)
+
+    def _attempt(self, batch: Sequence[Alert]) -> tuple[Sequence[Alert], bool]:
+        """Sends ``batch`` with retries; returns what was not delivered (the alerts a retry still
         needed and those refused on the way, or the whole batch when part of it was given up on
-        and the notifier did not say which part (a ``lost`` without ``refused``)."""
+        and the notifier did not say which part: a ``lost`` without ``refused``) and whether the
+        batch counts failed (a mail some recipients refused is failed with nothing undelivered)."""
         lost = False  # part of the batch was given up on (RetryableError.lost)
         given_up: list[Alert] | None = []  # the alerts of those parts; None: not known
         whole = batch
@@ -173,18 +191,15 @@ class _Worker:
             try:
                 self.notifier.send(batch)
                 if lost:
-                    self.stats.failed += 1
-                    return whole if given_up is None else given_up
-                self.stats.sent += 1
-                return ()
+                    return (whole if given_up is None else given_up), True
+                return (), False
             except PermanentError as exc:
-                self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: giving up on a notification: {exc}")
                 if exc.delivered:
-                    return ()
+                    return (), True
                 if given_up is None:
-                    return whole
-                return [*given_up, *(batch if exc.refused is None else exc.refused)]
+                    return whole, True
+                return [*given_up, *(batch if exc.refused is None else exc.refused)], True
             except RetryableError as exc:
                 if exc.lost is not None:
                     lost = True
@@ -193,30 +208,28 @@ class _Worker:
                 if exc.retry is not None:
                     batch = exc.retry
                 unsent = batch if given_up is None else [*given_up, *batch]
-                if attempt == self.max_retries or self.stopping or (self.exiting and exc.unreachable):
-                    self.stats.failed += 1
-                    at_exit = " (nothing listens there: not retried at exit)" if exc.unreachable else ""
+                at_exit = self.exiting and exc.unreachable
+                if attempt == self.max_retries or self.stopping or at_exit:
+                    why = " (nothing listens there: not retried at exit)" if at_exit else ""
                     self._log_once(
-                        f"{self.notifier.name}: notification failed after {attempt + 1} attempts: {exc}{at_exit}"
+                        f"{self.notifier.name}: notification failed after {_attempts(attempt + 1)}: {exc}{why}"
                     )
-                    return unsent
+                    return unsent, True
                 delay = backoff_delay(attempt, self.base_delay, exc.retry_after)
                 if delay > MAX_DELAY:  # only a Retry-After asks for that; retrying sooner would be refused
-                    self.stats.failed += 1
                     self.quiet_until = time.monotonic() + delay
                     self._log_once(
                         f"{self.notifier.name}: giving up on a notification: {exc} (Retry-After asks "
                         f"to wait {delay:.0f} s, longer than the {MAX_DELAY:.0f} s a retry may wait; "
                         "the next notifications wait for it)"
                     )
-                    return unsent
+                    return unsent, True
                 self.stats.retried += 1
                 self._pause(delay, exc.unreachable)
             except Exception as exc:  # a bug in a notifier must not kill its thread
-                self.stats.failed += 1
                 self._log_once(f"{self.notifier.name}: unexpected error: {type(exc).__name__}: {exc}")
-                return whole
-        return whole  # not reached: the last attempt returns
+                return whole, True
+        return whole, True  # not reached: the last attempt returns
 
     def _keep_quiet(self) -> bool:
         """Wait out a Retry-After the channel asked for and a retry could not (longer than
@@ -243,8 +256,9 @@ class _Worker:
 
     def _log_once(self, message: str) -> None:
         # One line per notifier and distinct failure (e.g. "HTTP 400" vs "HTTP 404"), not per alert:
-        # the response body after the status varies and must not defeat the de-duplication.
-        key = re.sub(r"(HTTP \d{3}|SMTP \d{3}).*", r"\1", message)
+        # the response body after the status, and how many attempts it took, vary and must not
+        # defeat the de-duplication.
+        key = re.sub(r"(HTTP \d{3}|SMTP \d{3}).*", r"\1", _ATTEMPTS.sub("after N attempts", message))
         if key not in self.logged:
             self.logged.add(key)
             enabled(_log).warning("otelbundle: %s", message)
@@ -256,23 +270,39 @@ class _Worker:
                 diagnostics_logger().warning("otelbundle: alert %s", message)
 
 
+_ATTEMPTS = re.compile(r"after \d+ attempts?")
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt{'s' if count != 1 else ''}"
+
+
 def undelivered(
-    stats: Sequence[tuple[Channel, NotifierStats]], queued: dict[str, int], unrouted: int = 0
+    stats: Sequence[tuple[Channel, NotifierStats]],
+    queued: dict[str, int],
+    unrouted: int = 0,
+    *,
+    sending: dict[str, int] | None = None,
+    unchosen: dict[str, int] | None = None,
 ) -> str:
     """What each channel lost, in alerts (``"webhook: 3 alerts failed, 1 alert dropped (queue
     full)"``), and the alerts no channel took; "" when nothing was lost. Alerts, not batches: a
-    batch cut into requests may be partly delivered (chunks.py)."""
+    batch cut into requests may be partly delivered (chunks.py). ``sending``: the alerts of the
+    batch each channel was still sending (its outcome unknown); ``unchosen``: the batches whose
+    alerts could not even be chosen for the channel (failed, with no alerts to count)."""
     parts = []
     for channel, counts in stats:
-        # A batch whose alerts could not even be chosen for the channel counts failed with no alerts.
-        unchosen = counts.failed if counts.failed and not counts.alerts_failed else 0
+        name = channel.name
+        batches = (unchosen or {}).get(name, 0)
+        in_flight = (sending or {}).get(name, 0)
         lost = [
             f"{count} {what}"
             for count, what in (
                 (counts.alerts_failed, _alerts(counts.alerts_failed, "failed")),
-                (unchosen, "batches failed" if unchosen > 1 else "batch failed"),
+                (batches, "batches failed" if batches > 1 else "batch failed"),
                 (counts.alerts_dropped, _alerts(counts.alerts_dropped, "dropped (queue full)")),
-                (queued.get(channel.name, 0), _alerts(queued.get(channel.name, 0), "still queued at exit")),
+                (queued.get(name, 0), _alerts(queued.get(name, 0), "still queued at exit")),
+                (in_flight, _alerts(in_flight, "still being sent at exit")),
             )
             if count
         ]
@@ -344,7 +374,9 @@ class NotificationDispatcher:
                     if chosen:
                         worker.submit(tuple(chosen))
                 except Exception as exc:  # a defect in routing: this channel's share is lost, and said
-                    worker.stats.failed += 1
+                    with worker.wake:
+                        worker.stats.failed += 1
+                        worker.unchosen += 1
                     worker._log_once(
                         f"{worker.notifier.name}: choosing the alerts for this channel failed "
                         f"({type(exc).__name__}: {exc}); they were not sent to it"
@@ -392,20 +424,39 @@ class NotificationDispatcher:
         return all(not w.queue and not w.busy for w in self._workers)
 
     def shutdown(self, timeout: float = 5.0) -> None:
+        """Returns within ``timeout``: delivers what it can in the first part of it, then ends
+        retry waits for one last attempt each and waits the rest for the threads. A batch still
+        being sent then is said in the exit summary (its outcome is unknown), not left out."""
+        end = time.monotonic() + timeout
         for worker in self._workers:
             with worker.wake:
                 worker.exiting = True  # an alert to a channel that refuses the connection ends at once
                 worker.wake.notify_all()
-        self.flush(timeout)
+        self.flush(timeout * _FLUSH_SHARE)
         for worker in self._workers:
             with worker.wake:
                 worker.stopping = True
                 worker.wake.notify_all()
         for worker in self._workers:
-            worker.thread.join(max(0.0, timeout / max(1, len(self._workers))))
+            worker.thread.join(max(0.0, end - time.monotonic()))
         if not self._summarised:  # once, however often shutdown is called
             self._summarised = True
-            queued = {w.notifier.name: sum(map(len, w.queue)) for w in self._workers}
-            lost = undelivered(self.channel_stats(), queued, self.unrouted)
+            lost = self._left_undelivered()
             if lost:
                 diagnostics_logger().warning("otelbundle: alert notifications not delivered: %s.", lost)
+
+    def _left_undelivered(self) -> str:
+        """The exit summary, each channel read under its lock: its counts and its queue and
+        in-flight batch as of one moment, so a batch finishing meanwhile is said once."""
+        stats: list[tuple[Channel, NotifierStats]] = []
+        queued: dict[str, int] = {}
+        sending: dict[str, int] = {}
+        unchosen: dict[str, int] = {}
+        for worker in self._workers:
+            name = worker.notifier.name
+            with worker.wake:
+                stats.append((worker.notifier, replace(worker.stats)))
+                queued[name] = sum(map(len, worker.queue))
+                sending[name] = len(worker.in_flight)
+                unchosen[name] = worker.unchosen
+        return undelivered(stats, queued, self.unrouted, sending=sending, unchosen=unchosen)

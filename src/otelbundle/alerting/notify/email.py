@@ -16,6 +16,7 @@ import ssl
 from collections import Counter
 from collections.abc import Sequence
 from email.message import EmailMessage
+from email.utils import getaddresses
 from typing import Literal
 
 from otelbundle.alerting.alert import Alert
@@ -169,7 +170,7 @@ class EmailNotifier:
                 f"SMTP {type(exc).__name__}: {exc}", unreachable=unreachable(exc) is not None
             ) from None
         if refused:  # the others got it: not retried, but not silently lost either
-            others = len(self.to) - len(refused)
+            others = len(getaddresses(self.to)) - len(refused)  # an item may name several
             raise PermanentError(
                 f"SMTP recipients refused: {sorted(refused)} ({others} other recipient"
                 f"{'s' if others != 1 else ''} got the mail)",

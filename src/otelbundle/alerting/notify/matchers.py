@@ -59,6 +59,22 @@ def compile_regex(value: str) -> re.Pattern[str]:
     return compile_user_regex(f"{flags.group()}(?:{value[flags.end() :]})")
 
 
+_WRAPPER = len("(?:")
+
+
+def _in_user_terms(value: str, exc: re.error) -> str:
+    """``exc`` (of the anchored pattern) said of ``value`` as written: its positions are shifted
+    by the ``(?:`` around it, and its closing ``)`` can become part of the error (``[a-`` read
+    as the range ``a-)``). The pattern alone gives re's own error for what the user wrote."""
+    try:
+        compile_user_regex(value)
+    except re.error as own:
+        return str(own)
+    if exc.pos is None:  # only the anchoring fails it: said as re says it, shifted back
+        return exc.msg
+    return f"{exc.msg} at position {max(0, exc.pos - _WRAPPER)}"
+
+
 class MatcherError(ValueError):
     """A matcher that cannot be read; ``offset`` is the 0-based position in the text."""
 
@@ -189,7 +205,7 @@ def parse_matchers(text: str) -> list[Matcher]:
             try:
                 pattern = compile_regex(value)
             except re.error as exc:
-                raise MatcherError(f"bad regex {value!r}: {exc}", value_at) from None
+                raise MatcherError(f"bad regex {value!r}: {_in_user_terms(value, exc)}", value_at) from None
             unsupported = re2_unsupported(value)
             if unsupported is not None:
                 raise MatcherError(

@@ -92,30 +92,46 @@ class PagerDutyNotifier:
         An event PagerDuty refuses (4xx) is given up on and the next one is sent: one bad
         event must not cost the others. A retryable failure (429, 5xx, no connection) ends the
         attempt: the service is busy or away, so the rest waits for the retry with that event,
-        and the events already accepted are not sent again.
+        and the events already accepted are not sent again. Either error names the refused
+        events (``refused``): only they are handed back, and the accepted ones are not re-sent
+        at the engine's next re-send.
         """
         chosen = [a for a in alerts if a.status == "firing" or self.send_resolved]
-        refused: list[PermanentError] = []
+        refusals: list[PermanentError] = []
+        refused: list[Alert] = []
         for index, alert in enumerate(chosen):
             try:
                 post_json(self.url, pagerduty_event(alert, self.routing_key), timeout=self.timeout)
             except PermanentError as exc:
-                refused.append(exc)
+                refusals.append(exc)
+                refused.append(alert)
             except RetryableError as exc:
                 pending = chosen[index:]
+                accepted = index - len(refused)
                 raise RetryableError(
                     f"{exc} ({len(pending)} of {len(chosen)} events not yet accepted)",
                     exc.retry_after,
                     retry=pending,
-                    lost=_refused(refused, len(chosen)) if refused else None,
+                    lost=_refused(refusals, len(chosen), accepted, so_far=True) if refusals else None,
+                    refused=refused,
+                    unreachable=exc.unreachable,
                 ) from None
-        if refused:
-            raise PermanentError(_refused(refused, len(chosen), accepted=len(chosen) - len(refused)))
+        if refusals:
+            accepted = len(chosen) - len(refused)
+            raise PermanentError(_refused(refusals, len(chosen), accepted), refused=refused)
 
 
-def _refused(refused: Sequence[PermanentError], total: int, accepted: int = 0) -> str:
-    """The first refusal (its status leads, for the log's once-per-status), and how many."""
+def _refused(
+    refused: Sequence[PermanentError], total: int, accepted: int = 0, *, so_far: bool = False
+) -> str:
+    """The first refusal (its status leads, for the log's once-per-status), and how many;
+    ``so_far``: a retry is still to send the rest, so the accepted ones are not "the other" ones."""
     if total == 1:
         return str(refused[0])
-    others = f", the other {accepted} accepted" if accepted else ""
+    if not accepted:
+        others = ""
+    elif so_far:
+        others = f", {accepted} accepted so far"
+    else:
+        others = f", the other {accepted} accepted"
     return f"{refused[0]} ({len(refused)} of {total} events refused{others})"

@@ -15,6 +15,7 @@ says how many were left out and names them.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -87,9 +88,21 @@ def _plain(text: str, limit: int) -> str:
     return fit(text, limit, escape=lambda s: s)
 
 
+_LINK_URL_SPECIAL = re.compile(r"[|\s\x00-\x1f\x7f]")
+
+
+def _link_url(url: str) -> str:
+    """``url`` fit for the URL part of ``<url|text>``: Slack ends the URL at the first ``|``
+    (a templated ``generator_url`` or trace link holding ``|`` set the link's text, and so
+    could forge it) and a line break or space ends the link; those are percent-encoded, as in
+    any URL, and ``& < >`` escaped as Slack's docs ask."""
+    encoded = _LINK_URL_SPECIAL.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url)
+    return slack_escape(encoded)
+
+
 def _link(url: str, label: str) -> str | None:
     """A mrkdwn link, or None when the URL is too long: a cut URL would lead somewhere wrong."""
-    escaped = slack_escape(url)
+    escaped = _link_url(url)
     return f"<{escaped}|{label}>" if text_length(escaped) <= _MAX_URL else None
 
 

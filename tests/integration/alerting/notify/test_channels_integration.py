@@ -268,3 +268,25 @@ def test_real_alertmanager_fire_then_resolve(alertmanager: str) -> None:
     while any(a["labels"].get("alertname") == "OtelbundleNotifyTest" for a in active_alerts(alertmanager)):
         assert time.monotonic() < deadline, "resolved alert still active in Alertmanager"
         time.sleep(0.2)
+
+
+def test_email_the_other_recipients_are_counted_by_address() -> None:
+    """A `to` item may hold several addresses: three got the mail, and it said "1 other recipient"."""
+    recorder = RefusesTypos()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        notifier = EmailNotifier(
+            f"127.0.0.1:{controller.port}",
+            "a@example.com",
+            ["a@example.com, b@example.com, c@example.com", "typo@example.com"],
+            starttls="never",
+        )
+        with pytest.raises(
+            PermanentError, match=r"\['typo@example.com'\] \(3 other recipients got the mail\)"
+        ):
+            notifier.send([make_alert()])
+        ((envelope, _, _),) = recorder.messages
+        assert envelope.rcpt_tos == ["a@example.com", "b@example.com", "c@example.com"]
+    finally:
+        controller.stop()

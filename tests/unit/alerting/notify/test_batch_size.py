@@ -197,3 +197,17 @@ def test_a_refusal_before_a_retry_that_succeeds_hands_back_only_the_refused(scri
     assert (stats.sent, stats.failed, stats.retried) == (0, 1, 1)
     assert channel.handed_back == ALL[256:512]
     dispatcher.shutdown()
+
+
+def test_a_refusal_before_a_retry_says_the_chunks_accepted_so_far(
+    scripted: Scripted, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: `(256 of 1000 alerts refused)`, the 256 accepted before the refusal unsaid."""
+    scripted.answers = [(200, {}), (400, {}), (503, {"Retry-After": "0"})]
+    dispatcher = NotificationDispatcher([AlertmanagerNotifier(scripted.url)], base_delay=0.01)
+    with caplog.at_level(logging.WARNING, logger="otelbundle.alerting"):
+        dispatcher.submit(alerts(1000))
+        assert dispatcher.flush(30)
+    dispatcher.shutdown()
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "otelbundle.alerting"]
+    assert line.endswith("HTTP 400 (256 of 1000 alerts refused, 256 accepted so far)"), line

@@ -193,8 +193,8 @@ def test_config_problems_have_positions() -> None:
     assert notifiers == []
     messages = sorted(str(p) for p in problems)
     expected = [
-        "otelbundle.yaml:10:18: notify.email.password is empty (if it comes from ${env:...}, "
-        "that variable is unset or empty)",
+        "otelbundle.yaml:10:18: notify.email.password is empty: environment variable SMTP_PASSWORD "
+        "is not set; notify.email is off",
         "otelbundle.yaml:8:11: notify.email.to must be an address or a non-empty list of addresses",
         "otelbundle.yaml:9:17: notify.email.starttls must be auto, always or never",
     ]
