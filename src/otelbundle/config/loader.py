@@ -45,7 +45,9 @@ class YamlMap(dict[str, Any]):
     variables that were unset (an empty tuple when all were set), and each key
     whose value holds a reference in another syntax (``${TOKEN}``) to that text
     (an entry starting with ``${``). ``scalar_texts`` keeps the text of each value
-    YAML read as a number or boolean (see :meth:`written`).
+    YAML read as a number or boolean (see :meth:`written`); ``env_texts`` the text
+    of each value with an ``${env:...}``, as written, before substitution: a field
+    that only the environment may hold refuses a default or text around it.
     """
 
     mark: Mark
@@ -53,6 +55,7 @@ class YamlMap(dict[str, Any]):
     value_marks: dict[str, Mark]
     from_env: dict[str, tuple[str, ...]]
     scalar_texts: dict[str, str]
+    env_texts: dict[str, str]
 
     def key_mark(self, key: str) -> Mark:
         return self.key_marks.get(key, self.mark)
@@ -87,7 +90,8 @@ class YamlList(list[Any]):
 
 def new_map(mark: Mark) -> YamlMap:
     out = YamlMap()
-    out.mark, out.key_marks, out.value_marks, out.from_env, out.scalar_texts = mark, {}, {}, {}, {}
+    out.mark, out.key_marks, out.value_marks, out.from_env = mark, {}, {}, {}
+    out.scalar_texts, out.env_texts = {}, {}
     return out
 
 
@@ -217,6 +221,8 @@ class _Builder:
             text = _typed_text(value_node, value)
             if text is not None:
                 out.scalar_texts[key] = text
+            if isinstance(value_node, yaml.ScalarNode) and "${env:" in value_node.value:
+                out.env_texts[key] = str(value_node.value)
         for merge in merges:  # `<<: *base` or `<<: [*a, *b]`: keys written here win
             sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
             for source in sources:
@@ -235,6 +241,8 @@ class _Builder:
                             out.from_env[key] = merged.from_env[key]
                         if key in merged.scalar_texts:
                             out.scalar_texts[key] = merged.scalar_texts[key]
+                        if key in merged.env_texts:
+                            out.env_texts[key] = merged.env_texts[key]
         return out
 
     def _scalar(self, node: yaml.ScalarNode) -> tuple[Any, tuple[str, ...] | None]:

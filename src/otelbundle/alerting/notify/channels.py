@@ -7,12 +7,9 @@ the other channels and the rules keep working.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from email.utils import getaddresses
 from urllib.parse import urlparse
-
-import yaml
 
 from otelbundle.alerting.notify.alertmanager import AlertmanagerNotifier
 from otelbundle.alerting.notify.base import Notifier, header_problem, is_header_name
@@ -28,8 +25,7 @@ from otelbundle.config import (
     format_duration,
     parse_duration,
 )
-from otelbundle.config.loader import MAX_FILE_BYTES
-from otelbundle.config.problems import Mark, unset_variable
+from otelbundle.config.problems import unset_variable
 from otelbundle.config.reader import ENV_VALUE_SHOWN_AS, from_environment, quoted_hint
 from otelbundle.config.substitution import ENV_REF
 
@@ -288,7 +284,7 @@ def _password(config: YamlMap, where: str, problems: list[ConfigProblem]) -> str
         )
         return None
     password = _required(config, "password", where, problems)
-    if password is not None and _text_in_file(written_text(config.value_mark("password"))):
+    if password is not None and _text_in_file(config.env_texts.get("password")):
         unset = [
             f"; {unset_variable(ref)}" for ref in config.from_env["password"] if not ref.startswith("${")
         ]
@@ -312,38 +308,6 @@ def _text_in_file(raw: str | None) -> bool:
     if any(ref.group(2) for ref in ENV_REF.finditer(raw)):
         return True
     return bool(ENV_REF.sub("", raw).strip())
-
-
-def written_text(mark: Mark) -> str | None:
-    """The scalar at ``mark`` as written in its file, before ``${env:...}`` substitution (the
-    loaded config holds only the result), or None when the file cannot be read again (text
-    given in code, a file gone or not a regular file)."""
-    if not os.path.isfile(mark.file):  # never open a FIFO: it would block
-        return None
-    try:
-        with open(mark.file, encoding="utf-8") as handle:
-            node = yaml.compose(handle.read(MAX_FILE_BYTES + 1), Loader=yaml.SafeLoader)
-    except (OSError, ValueError, yaml.YAMLError):  # ValueError: UnicodeDecodeError
-        return None
-    return _scalar_at(node, mark)
-
-
-def _scalar_at(node: yaml.Node | None, mark: Mark) -> str | None:
-    """The text of the scalar under ``node`` that starts at ``mark`` (inside its quote, as the
-    loader marks a quoted scalar)."""
-    todo = [node] if node is not None else []
-    while todo:
-        current = todo.pop()
-        if isinstance(current, yaml.ScalarNode):
-            quoted = current.style in ("'", '"')
-            start = (current.start_mark.line + 1, current.start_mark.column + 1 + quoted)
-            if start == (mark.line, mark.column):
-                return str(current.value)
-        elif isinstance(current, yaml.SequenceNode):
-            todo.extend(current.value)
-        elif isinstance(current, yaml.MappingNode):
-            todo.extend(value for pair in current.value for value in pair)
-    return None
 
 
 def _email(

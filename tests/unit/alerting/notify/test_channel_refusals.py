@@ -92,11 +92,15 @@ def test_an_unset_password_variable_is_one_line_with_its_field_and_consequence()
 
 @pytest.mark.parametrize("written", ["${env:SMTP_PASSWORD:-hunter2}", "hunter2${env:SMTP_PASSWORD}"])
 @pytest.mark.parametrize("env", [{}, {"SMTP_PASSWORD": "from-env"}])
+@pytest.mark.parametrize("from_file", [True, False])
 def test_a_password_written_as_a_default_or_around_the_variable_is_refused(
-    tmp_path: Path, written: str, env: dict[str, str]
+    tmp_path: Path, written: str, env: dict[str, str], from_file: bool
 ) -> None:
-    [line] = shown(EMAIL % written, env, tmp_path / "otelbundle.yaml")
-    assert line.startswith(f"{tmp_path / 'otelbundle.yaml'}:3:99: notify.email.password must be only ")
+    """The loader keeps the text as written, so a config given as text in code is checked too."""
+    path = tmp_path / "otelbundle.yaml"
+    [line] = shown(EMAIL % written, env, path if from_file else None)
+    where = str(path) if from_file else "c.yaml"
+    assert line.startswith(f"{where}:3:99: notify.email.password must be only ")
     assert line.endswith("notify.email is off") and "hunter2" not in line
 
 
