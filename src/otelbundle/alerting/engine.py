@@ -401,7 +401,7 @@ class Engine:
         rule, its key and the config: when it is made, and for kept alerts at a reload."""
         process = self._process_labels() if self._process_labels is not None else {}
         alert.series = series_labels(alert.rule, alert.key, process, self.scrubber)
-        alert.labels = alert_labels(alert.rule, alert.series, self.config)
+        alert.labels = alert_labels(alert.rule, alert.series, self.config.external_labels)
 
     def resolve(self, alert: ActiveAlert, now: float) -> Alert:
         """Resolve a firing ``alert`` at ``now`` outside an evaluation (its rule went by a

@@ -69,13 +69,13 @@ def series_labels(
     return _non_empty({**process, **grouped})
 
 
-def alert_labels(rule: Rule, series: Mapping[str, str], config: AlertingConfig) -> dict[str, str]:
+def alert_labels(rule: Rule, series: Mapping[str, str], external_labels: Mapping[str, str]) -> dict[str, str]:
     """An alert's labels, built in Prometheus's order: the ``series`` labels, each of the
     rule's ``labels:`` over them (an empty value removes one), then ``alertname``
     (alerting.go); the external labels last, and only where the label is absent
     (notifier.go), so ``external_labels: {instance: x}`` does not merge the workers' alerts."""
     labels = _non_empty({**series, **rule.labels, "alertname": rule.name})
-    for name, value in config.external_labels.items():
+    for name, value in external_labels.items():
         labels.setdefault(name, value)
     return _non_empty(labels)
 

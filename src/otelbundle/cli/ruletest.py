@@ -50,6 +50,7 @@ from otelbundle.alerting.engine import Engine
 from otelbundle.alerting.notify.channels import CHANNEL_KEYS
 from otelbundle.alerting.notify.matchers import matches_all
 from otelbundle.alerting.notify.routing_config import Routing, routes_of
+from otelbundle.alerting.outgoing import ActiveAlert, alert_labels
 from otelbundle.alerting.rule_files import load_rule_file
 from otelbundle.alerting.section import AlertingConfig, rules_named_twice
 from otelbundle.alerting.state import label_value
@@ -212,10 +213,11 @@ class _Routes:
     routes: list[Routing]
     external_labels: dict[str, str]
 
-    def channels(self, labels: Mapping[str, str], process: Mapping[str, str]) -> list[str]:
-        """The channels an alert with ``labels`` goes to from a process with ``process`` labels
-        (``service_name``), which the external labels and the alert's own override, as in the app."""
-        labels = {**process, **self.external_labels, **labels}
+    def channels(self, alert: ActiveAlert, process: Mapping[str, str]) -> list[str]:
+        """The channels ``alert`` goes to from a process with ``process`` labels (``service_name``),
+        labelled as the app labels it: the process's and the group-by labels, the rule's over
+        them, the config's external labels only where absent (outgoing.alert_labels)."""
+        labels = alert_labels(alert.rule, {**process, **alert.series}, self.external_labels)
         return sorted(route.name for route in self.routes if matches_all(route.matchers, labels))
 
 
@@ -322,17 +324,26 @@ def _compare(
     engine: Engine, check: Mapping[str, Any], where: str, routes: _Routes | None, process: Mapping[str, str]
 ) -> list[str]:
     name = str(check.get("alertname", ""))
+    firing = sorted(
+        (
+            alert
+            for (group, rule), alerts in engine.active.items()
+            if rule == name
+            for alert in alerts.values()
+            if alert.state == "firing"
+        ),
+        key=lambda alert: alert.fired_at,
+    )
+    # One alert per label set, the first to fire, as the app sends them (outgoing.speaker).
+    sent = {frozenset(alert.labels.items()): alert for alert in reversed(firing)}.values()
     got = sorted(
         (
             (
                 {k: v for k, v in alert.labels.items() if k != "alertname"},
                 dict(_annotations(engine, alert)),
-                routes.channels(alert.labels, process) if routes is not None else None,
+                routes.channels(alert, process) if routes is not None else None,
             )
-            for (group, rule), alerts in engine.active.items()
-            if rule == name
-            for alert in alerts.values()
-            if alert.state == "firing"
+            for alert in sent
         ),
         key=lambda item: repr(item[0]),
     )

@@ -192,3 +192,27 @@ def test_expected_labels_are_read_as_written_as_the_rules_are(tmp_path: Path) ->
         "        exp_alerts: [{exp_labels: {code: 010, page: yes}, exp_annotations: {ratio: 0x10}}]\n"
     )
     assert run_test_file(str(tmp_path / "t.yaml")) == []
+
+
+def test_exp_channels_labels_as_the_app_does_and_lists_one_alert_per_label_set(tmp_path: Path) -> None:
+    """An external `service_name` does not override the process's (external labels fill only
+    what is absent), and two group keys that end with the same labels are one alert, as sent."""
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n"
+        "      - alert: A\n        spans: {service: shop}\n        expr: error_count > 0\n"
+        "        window: 5s\n        group_by: [severity]\n        labels: {severity: page}\n"
+    )
+    (tmp_path / "otelbundle.yaml").write_text(
+        "alerting:\n  external_labels: {service_name: elsewhere}\n  notify:\n    webhook:\n"
+        '      - {name: shop, url: "${env:SHOP_URL}", match: [\'service_name="shop"\']}\n'
+        '      - {name: other, url: "${env:OTHER_URL}", match: [\'service_name="elsewhere"\']}\n'
+    )
+    (tmp_path / "t.yaml").write_text(
+        "rule_files: [r.yaml]\nconfig: otelbundle.yaml\nevaluation_interval: 1s\ntests:\n"
+        "  - interval: 1s\n    input_spans:\n"
+        "      - spans: {service: shop, attributes: {severity: warning}}\n        values: 'error 10ms x3'\n"
+        "      - spans: {service: shop, attributes: {severity: error}}\n        values: 'error 10ms x3'\n"
+        "    alert_rule_test:\n      - eval_time: 2s\n        alertname: A\n"
+        "        exp_alerts: [{exp_labels: {severity: page}, exp_channels: [shop]}]\n"
+    )
+    assert run_test_file(str(tmp_path / "t.yaml"), env={}) == []
