@@ -48,7 +48,7 @@ from harness.prometheus import (  # noqa: E402
     process_cpu_seconds,
     running_prometheus,
 )
-from tests.integration.collector.outage import RESOURCE, own_metric, shipped_config  # noqa: E402
+from harness.shipped_collector import RESOURCE, own_metric, shipped_config  # noqa: E402
 
 SERVICE = {a.key: a.value.string_value for a in RESOURCE.attributes}
 SAMPLE_EVERY_S = 5.0

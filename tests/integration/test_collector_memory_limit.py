@@ -23,8 +23,8 @@ import pytest
 
 from harness.apps import ROOT, clean_env
 from harness.collector import COLLECTOR, own_network, require_collector
+from harness.shipped_collector import kubernetes_container
 from otelbundle.cli.stack import components as comp
-from tests.integration.collector.outage import kubernetes_container
 
 _CONFIGURED = re.compile(
     r"Memory limiter configured.*\"limit_mib\": (?P<limit>\d+), \"spike_limit_mib\": (?P<spike>\d+)"

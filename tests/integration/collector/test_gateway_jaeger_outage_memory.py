@@ -29,7 +29,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from harness.apps import ROOT, free_port
 from harness.collector import require_collector, running_collector
-from tests.integration.collector.outage import RESOURCE, env_default, own_metric, text
+from harness.shipped_collector import RESOURCE, env_default, own_metric, text
 
 SPANS_PER_REQUEST = 2000
 # A generous bound on the requests sent, not a timing: the old gateway refused after 138-147.

@@ -35,8 +35,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from harness.apps import ROOT, free_port
 from harness.collector import forwarding_exporter, post_when_listening, require_collector, running_collector
 from harness.otlp_receiver import OtlpReceiver
-from otelbundle.cli.stack import components as comp
-from tests.integration.collector.outage import (
+from harness.shipped_collector import (
     PROTOBUF,
     RESOURCE,
     container_soft_limit_bytes,
@@ -49,6 +48,7 @@ from tests.integration.collector.outage import (
     soft_limit_bytes,
     text,
 )
+from otelbundle.cli.stack import components as comp
 
 # Small enough that the old config reached it in seconds; the shipped rule sizes the queue from it.
 MEMORY_LIMIT_MIB = 128

@@ -38,7 +38,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from harness.apps import ROOT, free_port
 from harness.collector import require_collector, running_collector
-from tests.integration.collector.outage import own_metric
+from harness.shipped_collector import own_metric
 
 MIB = 2**20
 JAEGER_LIMIT = 20 * MIB  # Jaeger's OTLP receiver: the collector's default max_request_body_size

@@ -32,7 +32,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from harness.apps import ROOT, free_port
 from harness.collector import post_when_listening, require_collector, running_collector
 from harness.otlp_receiver import OtlpReceiver
-from tests.integration.collector.outage import (
+from harness.shipped_collector import (
     PROTOBUF,
     RESOURCE,
     container_soft_limit_bytes,

@@ -34,7 +34,7 @@ from harness.prometheus import (
     running_prometheus,
     wait_for,
 )
-from tests.integration.collector.outage import RESOURCE, shipped_config
+from harness.shipped_collector import RESOURCE, shipped_config
 
 # The capacity of the metrics path, as docs/collector.md states it ("The capacity of the metrics
 # path"): the lower figure, the remote write on the full native stack (reported ~10 500

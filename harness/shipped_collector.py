@@ -1,4 +1,4 @@
-"""What the collector outage tests share: request bodies of a real service, the shipped
+"""What the collector tests and benchmarks share: request bodies of a real service, the shipped
 config on free ports, and the collector's own counters."""
 
 from __future__ import annotations
