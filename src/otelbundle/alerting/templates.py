@@ -12,6 +12,7 @@ mrkdwn, HTML) is the notifier's job.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -101,13 +102,32 @@ def _apply(pipe: str, value: str | float) -> str:
     return PIPES[pipe](number)
 
 
+# What Go's strconv.ParseFloat, which Prometheus's humanize functions call on a label, reads:
+# ASCII decimal (underscores only between digits, as in Go literals: 1_000), hexadecimal only
+# with a p exponent (0x1p-2), and inf/infinity/nan in any case. Python's float() reads more
+# (" 5", "١٢") and less (0x1p-2), and turns 1e500 into inf where Go refuses it.
+_DIGITS = r"[0-9](?:_?[0-9])*"
+_GO_DECIMAL = re.compile(rf"[+-]?(?:{_DIGITS}\.?(?:{_DIGITS})?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?")
+_HEX_DIGITS = r"[0-9a-fA-F](?:_?[0-9a-fA-F])*"
+_GO_HEX = re.compile(
+    rf"[+-]?0[xX](?:_?{_HEX_DIGITS}(?:\.(?:{_HEX_DIGITS})?)?|_?\.{_HEX_DIGITS})[pP][+-]?[0-9]+"
+)
+_GO_SPECIAL = re.compile(r"[+-]?(?:inf|infinity)|nan", re.IGNORECASE)
+
+
 def _as_number(value: str | float) -> float | None:
+    """``value`` as a number when Go's ParseFloat reads it as one (else None: printed as text)."""
     if isinstance(value, float):
         return value
-    try:
+    if _GO_SPECIAL.fullmatch(value):
         return float(value)
-    except ValueError:
+    if _GO_DECIMAL.fullmatch(value):
+        number = float(value.replace("_", ""))
+    elif _GO_HEX.fullmatch(value):
+        number = float.fromhex(value.replace("_", ""))
+    else:
         return None
+    return number if math.isfinite(number) else None  # out of range: Go refuses it
 
 
 def _split_pipeline(text: str, column: int) -> list[str]:

@@ -135,3 +135,29 @@ def test_promtool_renders_the_same_labels_and_annotations(tmp_path: Path) -> Non
         ["promtool", "test", "rules", "t.yaml"], cwd=tmp_path, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+HUMANIZE_ALL = (
+    "{{ $labels.x | humanize }}|{{ $labels.x | humanizeDuration }}|{{ $labels.x | humanizePercentage }}"
+)
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        # Go's ParseFloat reads a hexadecimal float, so Prometheus humanizes it (promtool 2.42:
+        # 250m|250ms|25%); Python's float() did not, and printed it as text.
+        ("0x1p-2", "250m|250ms|25%"),
+        ("+0X1.8P+1", "3|3s|300%"),
+        ("1_000", "1k|16m 40s|1e+05%"),  # underscores between digits, as in Go literals
+        # Go refuses these (invalid syntax, out of range): not numbers, so printed unchanged,
+        # where float() read a space, other scripts' digits and 1e500 as inf.
+        (" 5", " 5| 5| 5"),
+        ("1__000", "1__000|1__000|1__000"),
+        ("0x10", "0x10|0x10|0x10"),
+        ("١٢", "١٢|١٢|١٢"),
+        ("1e500", "1e500|1e500|1e500"),
+    ],
+)
+def test_humanize_reads_a_label_as_a_number_only_where_go_does(label: str, shown: str) -> None:
+    assert parse_template(HUMANIZE_ALL).render(Context({"x": label}, 0.0, {}, "")) == shown
