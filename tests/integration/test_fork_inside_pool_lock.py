@@ -17,8 +17,8 @@ from harness.apps import clean_env, run
 PROGRAM = str(Path(__file__).parent / "programs" / "fork_inside_pool_lock.py")
 
 
-@pytest.mark.parametrize("child", ["exits", "export"])
-def test_the_child_exits_and_can_export(child: str) -> None:
-    result = run(["python", PROGRAM, child], clean_env({}), instrument=False, timeout=60)
+@pytest.mark.parametrize(("child", "lock"), [("exits", "pool"), ("export", "pool"), ("export", "cookies")])
+def test_the_child_exits_and_can_export(child: str, lock: str) -> None:
+    result = run(["python", PROGRAM, child, lock], clean_env({}), instrument=False, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["CHILD", "EXITED", "0"], result.stdout + result.stderr

@@ -39,8 +39,12 @@ assert pool is not None
 holding, release = threading.Event(), threading.Event()
 
 
+# The locks requests and urllib3 take on every request: the pool's queue, or the cookie jar's.
+LOCKS = {"pool": pool.mutex, "cookies": session.cookies._cookies_lock}  # type: ignore[attr-defined]
+
+
 def hold_the_pool_lock() -> None:
-    with pool.mutex:
+    with LOCKS[sys.argv[2] if len(sys.argv) > 2 else "pool"]:
         holding.set()
         release.wait()
 
@@ -49,7 +53,7 @@ threading.Thread(target=hold_the_pool_lock, daemon=True).start()
 holding.wait()
 child = os.fork()
 if child == 0:
-    if sys.argv[1:] == ["export"]:
+    if sys.argv[1] == "export":
         session.post(url, data=b"from the child", timeout=5)
     sys.exit(0)  # interpreter exit: atexit, then the finalizers still alive
 release.set()

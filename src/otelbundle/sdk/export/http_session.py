@@ -166,6 +166,9 @@ class ForkAwareSession(requests.Session):
             _release_inherited_pools(adapter)
         for prefix in list(self.adapters):
             self.mount(prefix, HTTPAdapter())
+        # requests takes the cookie jar's lock on every request: one held at the fork is held
+        # for ever here. A new jar (a collector sets no cookies an export needs) has its own.
+        self.cookies = requests.cookies.RequestsCookieJar()
 
 
 # Every session of ours in this process, for the fork hook.
