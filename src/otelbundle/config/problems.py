@@ -76,10 +76,10 @@ def _follows_from_env(problem: ConfigProblem, problems: list[ConfigProblem]) -> 
     Kept when it names the cause itself (then the bare cause is the one left out)."""
     if _is_env_problem(problem.message):
         return False
-    return any(
-        other.mark == problem.mark and _is_env_problem(other.message) and other.message not in problem.message
-        for other in problems
-    )
+    causes = [o.message for o in problems if o.mark == problem.mark and _is_env_problem(o.message)]
+    # Kept when it names one of them (an unset variable said with its field and consequence):
+    # the bare cause it names is then the one left out (_said_again), and must not be lost.
+    return bool(causes) and not any(cause in problem.message for cause in causes)
 
 
 def _is_env_problem(message: str) -> bool:

@@ -151,3 +151,13 @@ def test_a_pipe_in_a_link_url_cannot_set_the_link_text() -> None:
     text = "\n".join(_link_texts(alert))
     assert "<http://g/x?q=a%7CClick%20me:%20reset%20password|source>" in text
     assert "<http://j/t/1%7COpen%20the%20fix%0Anow|trace 01234567>" in text
+
+
+def test_an_unset_variable_beside_an_unread_reference_is_still_said() -> None:
+    """A header with an unset `${env:...}` and a `${SHELL_FORM}` reference: both causes are said
+    (the unset one with its header's name); de-duplicating once lost the unset variable."""
+    lines = shown(
+        'webhook: {url: "http://h/x", headers: {Authorization: "${AUTH_SCHEME} ${env:NOPE_TOKEN}"}}', {}
+    )
+    assert any("environment variable NOPE_TOKEN is not set" in line for line in lines), lines
+    assert any("'${AUTH_SCHEME}' is not read as a variable" in line for line in lines), lines
