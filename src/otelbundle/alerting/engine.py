@@ -59,6 +59,7 @@ from otelbundle.alerting.window import RuleWindow, Totals
 from otelbundle.config.report import warn_seen
 
 RESOLVED_RETENTION = 15 * 60.0
+DUE_SLACK = 1e-6  # seconds
 _log = logging.getLogger("otelbundle.alerting")
 
 
@@ -155,13 +156,16 @@ class Engine:
         for group in self.config.groups:
             ident = (group.file, group.name)
             due = self._next_eval.get(ident, now)
-            if now < due <= now + group.interval:  # further ahead: the clock went back, evaluate
+            # Due within a microsecond counts as due: the sums of intervals drift by a rounding
+            # error (0.3 + 0.3 + 0.3 is not 0.9), and a caller stepping by the interval (rules
+            # test) then missed a whole step. Further ahead than an interval: the clock went back.
+            if now + DUE_SLACK < due <= now + group.interval:
                 continue
             # On the group's own cadence, as Prometheus's ticker: an evaluation that ran late
             # does not push the next one back; one that missed whole intervals skips them.
             late = now - due
             self._next_eval[ident] = (
-                due + group.interval if 0 <= late < group.interval else now + group.interval
+                due + group.interval if -DUE_SLACK <= late < group.interval else now + group.interval
             )
             for rule in group.rules:
                 state = self.states.get((rule.group, rule.name))

@@ -52,3 +52,19 @@ def test_groups_keep_their_own_interval_when_each_evaluation_takes_time(tmp_path
     # the 1.5 s group ran about every 2 s and the 1 s group drifted by 30 ms a run.
     assert engine.runs["slow"] == [0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0], engine.runs
     assert engine.runs["fast"] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], engine.runs
+
+
+def test_a_caller_stepping_by_the_interval_meets_every_evaluation(tmp_path: Path) -> None:
+    """`rules test` steps its clock by adding the interval, as the engine adds it to a group's
+    due time; the two sums differ by a rounding error, and 0.6 s of a 300 ms group was skipped."""
+    clock = Clock()
+    engine = Recording(
+        config_from(tmp_path, RULES.replace("1500ms", "300ms").replace("1s", "300ms")),
+        Recorder(),
+        clock=clock,
+    )
+    tick = 0.0
+    for _ in range(40):
+        engine.evaluate(1_000_000.0 + tick)  # rules test's simulated epoch, where 0.6 s was missed
+        tick += 0.3
+    assert len(engine.runs["fast"]) == len(engine.runs["slow"]) == 40, engine.runs
