@@ -66,7 +66,8 @@ def test_configure_names_each_argument_of_a_wrong_type_and_runs_on(otlp_receiver
         "ERROR otelbundle: configure(log_correlation=...) must be True or False, not str; ignoring it.",
         "ERROR otelbundle: configure(scrub=...) must be True, False or a hook, not str; ignoring it.",
         # A str, but not a protocol: named as the argument, not as a variable the caller never set.
-        "ERROR otelbundle: configure(protocol='foo') must be one of grpc, http/protobuf; ignoring it.",
+        "ERROR otelbundle: configure(protocol='foo') must be one of grpc, http/protobuf; ignoring it "
+        "(the environment's or the default protocol is used).",
     ], result.stderr
     assert "OTEL_EXPORTER_OTLP_PROTOCOL" not in result.stderr, result.stderr
     assert "INSTRUMENTED logging True" in result.stdout, result.stdout

@@ -317,9 +317,8 @@ def _check_group_by_labels(group_by: YamlList, problems: RuleReader) -> None:
     first: dict[str, str] = {}  # label name -> the attribute that took it
     for index, attribute in enumerate(group_by):
         label = label_name(attribute)
-        if label not in first:
-            first[label] = attribute
-            continue
+        if first.setdefault(label, attribute) == attribute:
+            continue  # the first, or the same attribute again: its values are always the same
         problems.add(
             group_by.item_mark(index),
             f"group_by: {attribute!r} and {first[label]!r} both become the label {label!r}, so "

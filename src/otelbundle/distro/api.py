@@ -168,11 +168,14 @@ def _typed_options(**given: Any) -> dict[str, Any]:
             expected,
             type(value).__name__,
         )
+    if options.get("protocol") is not None:
+        options["protocol"] = options["protocol"].strip()  # as OTEL_EXPORTER_OTLP_PROTOCOL is read
     if options.get("protocol") is not None and options["protocol"] not in environment.OTLP_PROTOCOLS:
         # Named as the argument it is: passed on, it was refused as OTEL_EXPORTER_OTLP_PROTOCOL,
         # a variable the caller never set. Not a secret, so it is quoted.
         diagnostics_logger().error(
-            "otelbundle: configure(protocol=%r) must be one of %s; ignoring it.",
+            "otelbundle: configure(protocol=%r) must be one of %s; ignoring it (the environment's or "
+            "the default protocol is used).",
             options["protocol"],
             ", ".join(environment.OTLP_PROTOCOLS),
         )

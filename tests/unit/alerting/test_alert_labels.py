@@ -231,3 +231,15 @@ def test_a_reload_that_ends_alerts_of_one_label_set_resolves_it_once(tmp_path: P
     sim.engine.reload(config_from(tmp_path, grouped(group_by="url.full", labels="team: x", window="3s")))
     (ended,) = sim.recorder.batches[-1]  # its labels changed: both keys' alerts end, one is said
     assert ended.status == "resolved" and ended.labels["url_full"] == "https://h/p?api_key=REDACTED"
+
+
+def test_the_same_attribute_twice_in_group_by_is_not_a_collision(tmp_path: Path) -> None:
+    """Its two positions always hold the same value, so no two keys can share labels; refusing
+    it turned off every rule at start where it was accepted before."""
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        "      - {alert: A, expr: error_count > 0, group_by: [http.route, http.route]}\n"
+    )
+    (tmp_path / "c.yaml").write_text("alerting:\n  rule_files: [r.yaml]\n")
+    config = load_alerting_config(str(tmp_path / "c.yaml"), {})
+    assert config is not None and [r.name for r in config.rules] == ["A"]
