@@ -334,8 +334,14 @@ def _compare(
         ),
         key=lambda alert: alert.fired_at,
     )
-    # One alert per label set, the first to fire, as the app sends them (outgoing.speaker).
-    sent = {frozenset(alert.labels.items()): alert for alert in reversed(firing)}.values()
+    # One alert per label set, the first to fire, as the app sends them (outgoing.speaker): the
+    # labels the app gives them, with the process's and the config's external labels.
+    external = routes.external_labels if routes is not None else engine.config.external_labels
+
+    def sent_labels(alert: ActiveAlert) -> frozenset[tuple[str, str]]:
+        return frozenset(alert_labels(alert.rule, {**process, **alert.series}, external).items())
+
+    sent = {sent_labels(alert): alert for alert in reversed(firing)}.values()
     got = sorted(
         (
             (

@@ -216,3 +216,24 @@ def test_exp_channels_labels_as_the_app_does_and_lists_one_alert_per_label_set(t
         "        exp_alerts: [{exp_labels: {severity: page}, exp_channels: [shop]}]\n"
     )
     assert run_test_file(str(tmp_path / "t.yaml"), env={}) == []
+
+
+def test_keys_an_external_label_makes_alike_are_listed_as_the_one_alert_sent(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n"
+        "      - alert: A\n        spans: {service: shop}\n        expr: error_count > 0\n"
+        "        window: 5s\n        group_by: [env]\n"
+    )
+    (tmp_path / "otelbundle.yaml").write_text(
+        "alerting:\n  external_labels: {env: prod}\n  notify:\n    webhook:\n"
+        '      - {name: hook, url: "${env:HOOK_URL}"}\n'
+    )
+    (tmp_path / "t.yaml").write_text(
+        "rule_files: [r.yaml]\nconfig: otelbundle.yaml\nevaluation_interval: 1s\ntests:\n"
+        "  - interval: 1s\n    input_spans:\n"
+        "      - spans: {service: shop, attributes: {env: prod}}\n        values: 'error 10ms x3'\n"
+        "      - spans: {service: shop}\n        values: 'error 10ms x3'\n"
+        "    alert_rule_test:\n      - eval_time: 2s\n        alertname: A\n"
+        "        exp_alerts: [{exp_labels: {env: prod}, exp_channels: [hook]}]\n"
+    )
+    assert run_test_file(str(tmp_path / "t.yaml"), env={}) == []
