@@ -176,6 +176,11 @@ def post_bytes(
         request.add_header(name, value)
     try:
         _send(request, url, timeout)
+    except http.client.InvalidURL:  # a space or control character: quoted with the path (a token)
+        raise PermanentError(
+            "the URL of this channel holds a space or control character: percent-encode it (a space "
+            "is %20); it is not shown, it may hold a token"
+        ) from None
     except UnicodeEncodeError:  # the headers were checked above: the URL's path or query
         raise PermanentError(
             "the URL of this channel holds a character outside ASCII: percent-encode it (é is %C3%A9); "
@@ -206,6 +211,8 @@ def _send(request: urllib.request.Request, url: str, timeout: float) -> None:
         if exc.code == 429 or exc.code >= 500:
             raise RetryableError(detail, retry_after_seconds(exc.headers.get("Retry-After"))) from None
         raise PermanentError(detail, status=exc.code) from None
+    except http.client.InvalidURL:
+        raise  # not transient: post_bytes says it without the URL
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         # HTTPException: a garbled or cut answer (BadStatusLine, IncompleteRead), as transient as a reset
         raise RetryableError(

@@ -112,6 +112,16 @@ def _http_url(config: YamlMap, key: str, value: str, where: str, problems: list[
             ConfigProblem(config.value_mark(key), f"{where}.{key}: {shown} is not an http(s) URL")
         )
         return False
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value.strip()):
+        # http.client refuses it at every send, quoting the path (Slack's is its secret).
+        problems.append(
+            ConfigProblem(
+                config.value_mark(key),
+                f"{where}.{key} holds a space or control character: percent-encode it (a space is "
+                "%20); it is not shown, it may hold a token",
+            )
+        )
+        return False
     return True
 
 

@@ -161,3 +161,18 @@ def test_an_unset_variable_beside_an_unread_reference_is_still_said() -> None:
     )
     assert any("environment variable NOPE_TOKEN is not set" in line for line in lines), lines
     assert any("'${AUTH_SCHEME}' is not read as a variable" in line for line in lines), lines
+
+
+def test_a_channel_url_with_a_space_is_refused_at_its_place_without_the_url() -> None:
+    """It passed config check, then every send was retried with http.client's InvalidURL,
+    whose message quoted the path: Slack's webhook secret, in the log."""
+    env = {"SLACK_URL": "https://hooks.slack.com/services/T000/B000/s3cr3tT0ken x"}
+    [line] = shown('slack: {webhook_url: "${env:SLACK_URL}"}', env)
+    assert line.startswith("c.yaml:3:27: notify.slack.webhook_url holds a space or control character")
+    assert "s3cr3t" not in line
+
+
+def test_a_url_with_a_space_from_code_is_given_up_without_quoting_it() -> None:
+    with pytest.raises(PermanentError) as raised:
+        post_json("http://127.0.0.1:9/services/T000/B000/s3cr3t x", {}, timeout=1)
+    assert "space or control character" in str(raised.value) and "s3cr3t" not in str(raised.value)
