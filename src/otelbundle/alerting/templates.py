@@ -165,7 +165,15 @@ def _printf(quoted: str, number: bool, argument: str, column: int) -> Printf:
         raise TemplateError(f"printf {quoted}: {exc}", column) from None
 
 
+# Go template actions, not functions: said as what they are.
+_GO_ACTIONS = frozenset(
+    {"if", "else", "end", "range", "with", "define", "template", "block", "break", "continue"}
+)
+
+
 def _unknown_function(name: str, column: int) -> TemplateError:
+    if name in _GO_ACTIONS:
+        return TemplateError(f"{{{{ {name} }}}}: Go template actions are not supported here{_FORMS}", column)
     return TemplateError(f"unknown function {name!r}; known: {', '.join(PIPES)}, printf{_FORMS}", column)
 
 

@@ -161,3 +161,10 @@ HUMANIZE_ALL = (
 )
 def test_humanize_reads_a_label_as_a_number_only_where_go_does(label: str, shown: str) -> None:
     assert parse_template(HUMANIZE_ALL).render(Context({"x": label}, 0.0, {}, "")) == shown
+
+
+@pytest.mark.parametrize("template", ["{{ if $value }}high{{ end }}", "{{ range $labels }}x{{ end }}"])
+def test_go_actions_are_said_to_be_actions_not_unknown_functions(template: str) -> None:
+    with pytest.raises(TemplateError, match=r"Go template actions are not supported here") as raised:
+        parse_template(template)
+    assert raised.value.column == 1
