@@ -290,7 +290,7 @@ RULES: tuple[Rule, ...] = (
         + _WS
         + "[=:]"
         + _WS
-        + "[\"']?(?:[a-z][a-z0-9._-]{0,30}\\s{1,16})?"
+        + "[\"']?(?:[a-z][a-z0-9._-]{0,30}[ \\t]{1,16})?"  # the scheme ends on its line
         + ")[^\\s\"',;]+",
         f"${{1}}{MARKER}",
         "an Authorization header written into text (a logged request, a curl command): the "

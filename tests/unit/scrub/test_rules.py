@@ -50,6 +50,8 @@ CAUGHT = [
     ("Authorization: Negotiate YIIGhgYJKoZIhvcSAQICAQBu", "Authorization: Negotiate REDACTED"),
     ('{"authorization": "NTLM TlRMTVNTUAADAAAAGAAY"}', '{"authorization": "NTLM REDACTED"}'),
     ("authorization: ApiKey-v2 c2VjcmV0LXZhbHVl", "authorization: ApiKey-v2 REDACTED"),
+    # a scheme alone on its line: the next line is not its credential
+    ("Authorization: Basic\nHost: shop", "Authorization: REDACTED\nHost: shop"),
     ("sent bearer eyJhbGciOi.abc.def", "sent bearer REDACTED"),
     ("Bearer abcdefgh1234==", "Bearer REDACTED"),
     # token shapes
