@@ -61,7 +61,7 @@ def _required(config: YamlMap, key: str, where: str, problems: list[ConfigProble
         if unset:  # the unset variable's own problem at this place is then not said again
             cause = ": " + ", ".join(unset_variable(name) for name in unset)
         elif from_environment(refs):
-            cause = " (from ${env:...}: that variable is empty)"
+            cause = " (from ${env:...}: that variable is empty, or unset with an empty default)"
         else:
             cause = ""
         problems.append(

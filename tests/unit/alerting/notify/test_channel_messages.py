@@ -44,7 +44,7 @@ def test_a_key_written_empty_is_empty_at_its_value() -> None:
         "c.yaml:4:25: notify.webhook[0].url is empty; notify.webhook[0] is off"
     ]
     assert problems_of('slack: {webhook_url: "${env:SLACK_URL}"}', {"SLACK_URL": ""}) == [
-        "c.yaml:3:27: notify.slack.webhook_url is empty (from ${env:...}: that variable is empty); "
+        "c.yaml:3:27: notify.slack.webhook_url is empty (from ${env:...}: that variable is empty, or unset with an empty default); "
         "notify.slack is off"
     ]
     # Unset, the variable is named, and its own "is not set" is not said again at that place
