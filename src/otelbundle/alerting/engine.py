@@ -468,7 +468,9 @@ class Engine:
         if not groups:
             return 1.0
         now = self.clock()
-        soonest = min(self._next_eval.get((g.file, g.name), now) for g in groups) - now
+        # A group not evaluated yet is first due one interval from now, as before any cadence:
+        # an app's rules do not run at start on windows that have no spans yet.
+        soonest = min(self._next_eval.get((g.file, g.name), now + g.interval) for g in groups) - now
         return max(0.0, min(soonest, *(g.interval for g in groups)))
 
 

@@ -43,15 +43,16 @@ class Recording(Engine):
 def test_groups_keep_their_own_interval_when_each_evaluation_takes_time(tmp_path: Path) -> None:
     clock = Clock()
     engine = Recording(config_from(tmp_path, RULES), Recorder(), clock=clock)
-    # The manager's loop: wait what tick() says, then evaluate, which takes 30 ms.
+    # The manager's loop: wait what tick() says (the first time, the shortest interval), then
+    # evaluate, which takes 30 ms.
     while clock.now < 1009.0:
         clock.now += engine.tick()
         engine.evaluate(clock.now)
         clock.now += 0.03
     # Before: ticks every shortest interval, each pushed back by the evaluation before it, so
     # the 1.5 s group ran about every 2 s and the 1 s group drifted by 30 ms a run.
-    assert engine.runs["slow"] == [0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0], engine.runs
-    assert engine.runs["fast"] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], engine.runs
+    assert engine.runs["slow"] == [1.0, 2.5, 4.0, 5.5, 7.0, 8.5], engine.runs
+    assert engine.runs["fast"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], engine.runs
 
 
 def test_a_caller_stepping_by_the_interval_meets_every_evaluation(tmp_path: Path) -> None:
